@@ -1,0 +1,22 @@
+import type { LoopState } from '../shared/contract';
+
+/**
+ * Tick arithmetic. The schedule is anchored in absolute time: tick k is due at anchorAt + (k - anchorSeq) × interval,
+ * so neither Step Functions nor Lambda latency can accumulate into drift.
+ */
+export function tickDueAt(loop: Pick<LoopState, 'anchorAt' | 'anchorSeq' | 'config'>, seq: number): number {
+  return loop.anchorAt + (seq - loop.anchorSeq) * loop.config.intervalMs;
+}
+
+/**
+ * Step Functions' Wait state honours whole seconds only (a TimestampPath's milliseconds are dropped), so the
+ * controller is woken on the whole second at least `leadMs` before the tick and sleeps the remainder itself.
+ */
+export function wakeAtFor(dueAtMs: number, leadMs: number): number {
+  return Math.floor((dueAtMs - leadMs) / 1000) * 1000;
+}
+
+/** How many whole ticks to skip so that a loop that fell behind fires once, late by less than one interval. */
+export function ticksToSkip(lateByMs: number, intervalMs: number): number {
+  return lateByMs > intervalMs ? Math.floor(lateByMs / intervalMs) : 0;
+}

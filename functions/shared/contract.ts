@@ -1,0 +1,107 @@
+/**
+ * The one contract shared by the Lambda handlers, the CDK app, the local stack, the operator CLI and the tests:
+ * environment variable names, control item field names and limits, and the payloads that cross the
+ * Step Functions ↔ controller ↔ worker boundaries.
+ */
+
+/** Environment variables the deployed functions read (set by the CDK stack, passed directly by the local stack). */
+export const ENV = {
+  controlTableName: 'CONTROL_TABLE_NAME',
+  defaultTarget: 'DEFAULT_TARGET_FUNCTION',
+} as const;
+
+/** The poller that `npm start`, the CLI and the stack parameters use when none is named. */
+export const DEFAULT_POLLER_ID = 'default';
+
+/** Attribute names on a control item. Operators own the first group; the controller only ever SETs the second. */
+export const FIELD = {
+  id: 'id',
+  running: 'running',
+  waitSeconds: 'waitseconds',
+  target: 'target',
+  payload: 'payload',
+  seq: 'seq',
+  lastTickAt: 'lastTickAt',
+  nextTickAt: 'nextTickAt',
+  skippedTicks: 'skippedTicks',
+  lastError: 'lastError',
+  executionArn: 'executionArn',
+  stoppedReason: 'stoppedReason',
+} as const;
+
+/** Limits on `waitseconds`: whole Wait-state seconds are not required, milliseconds are the resolution. */
+export const WAIT_SECONDS_LIMITS = { min: 1, max: 3600 } as const;
+
+/** A poller id is a DynamoDB key and part of log lines and execution inputs: keep it printable and short. */
+export const POLLER_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** The largest operator `payload` (as JSON) the worker receives: async invoke payloads are capped at 256 KB. */
+export const MAX_PAYLOAD_BYTES = 64 * 1024;
+
+/** The operator-controlled configuration after validation. */
+export interface PollerConfig {
+  readonly running: boolean;
+  readonly intervalMs: number;
+  /** Function name or ARN to fire; undefined means the stack's default worker. */
+  readonly target?: string | undefined;
+  readonly payload?: Readonly<Record<string, unknown>> | undefined;
+}
+
+/**
+ * The loop's own state, carried from one controller invocation to the next through Step Functions and across
+ * self-restarts. It is the authority on `seq` and the schedule; the item's copies are for operators.
+ */
+export interface LoopState {
+  /** The seq of the next tick to fire (the first tick of a new loop is 1). */
+  readonly nextSeq: number;
+  /** Epoch ms at which tick `anchorSeq` is (or was) due; tick k is due at anchorAt + (k - anchorSeq) × intervalMs. */
+  readonly anchorAt: number;
+  readonly anchorSeq: number;
+  /** The last valid configuration, used when the item turns invalid. */
+  readonly config: PollerConfig;
+  /** The execution that carried this state last; a different one means a hand-over happened. */
+  readonly executionId: string;
+  /** History events this execution has used so far (counted per round, see functions/scheduling/history-budget). */
+  readonly historyEvents: number;
+  /** Restart into a fresh execution once `historyEvents` reaches this; carried so tests can force it early. */
+  readonly historyBudget: number;
+  readonly skippedTicks: number;
+}
+
+/** What Step Functions passes to the controller: a fresh start, or the previous round's output. */
+export interface ControllerInput {
+  readonly pollerId?: unknown;
+  readonly loop?: unknown;
+  /** Optional on a fresh start: overrides the history budget (tests force early self-restarts with it). */
+  readonly historyBudget?: unknown;
+  /** Set by the state machine's Catch when the previous controller attempt failed. */
+  readonly lastFailure?: unknown;
+}
+
+export type ControllerAction = 'wait' | 'restart' | 'stop';
+
+/** What the controller returns; the state machine routes on `action` and waits until `wakeAt`. */
+export interface ControllerOutput {
+  readonly pollerId: string;
+  readonly action: ControllerAction;
+  /** ISO timestamp on a whole second (a Wait state ignores milliseconds), at or before the next tick. */
+  readonly wakeAt: string;
+  readonly waitSeconds: number;
+  readonly loop?: LoopState;
+  readonly reason?: string;
+}
+
+/** The event each worker invocation receives. `pollerId` + `seq` identify the tick (an idempotency key). */
+export interface WorkerEvent {
+  readonly pollerId: string;
+  readonly seq: number;
+  readonly scheduledAt: string;
+  readonly payload?: Readonly<Record<string, unknown>>;
+}
+
+/** Why a loop stopped, as reported in the execution output and by the local stack. */
+export const STOP_REASON = {
+  runningFalse: 'running is false',
+  itemMissing: 'control item not found',
+  invalidConfig: 'control item invalid and no earlier valid configuration',
+} as const;

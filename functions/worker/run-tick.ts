@@ -1,0 +1,61 @@
+import type { WorkerEvent } from '../shared/contract';
+import { describeCause, renderJson } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+
+/** How long the example worker waits for `payload.url`; well under the worker's Lambda timeout. */
+export const FETCH_TIMEOUT_MS = 5_000;
+
+export class InvalidWorkerEventError extends Error {
+  override readonly name = 'InvalidWorkerEventError';
+  constructor(detail: string, value: unknown) {
+    super(`invalid worker event: ${detail}; got ${renderJson(value)}`);
+  }
+}
+
+export interface TickResult {
+  readonly pollerId: string;
+  readonly seq: number;
+  readonly status?: number;
+  readonly latencyMs?: number;
+  readonly error?: string;
+}
+
+/**
+ * The example worker: GETs `payload.url` when set and logs status and latency, or just logs the tick.
+ * `pollerId` + `seq` identify the tick; async invokes are at-least-once, so real workers should dedupe on them.
+ */
+export async function runTick(event: unknown, deps: { log: Logger; fetch?: typeof fetch }): Promise<TickResult> {
+  const tick = parseWorkerEvent(event);
+  const url = tick.payload?.url;
+  const lateByMs = Date.now() - Date.parse(tick.scheduledAt);
+  if (typeof url !== 'string') {
+    deps.log.info('tick', { pollerId: tick.pollerId, seq: tick.seq, scheduledAt: tick.scheduledAt, lateByMs });
+    return { pollerId: tick.pollerId, seq: tick.seq };
+  }
+  const started = Date.now();
+  try {
+    const response = await (deps.fetch ?? fetch)(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    await response.body?.cancel();
+    const result = { pollerId: tick.pollerId, seq: tick.seq, status: response.status, latencyMs: Date.now() - started };
+    deps.log.info('tick fetched', { ...result, lateByMs });
+    return result;
+  } catch (error) {
+    const result = { pollerId: tick.pollerId, seq: tick.seq, latencyMs: Date.now() - started, error: describeCause(error) };
+    deps.log.warn('tick fetch failed', { ...result, url });
+    return result;
+  }
+}
+
+export function parseWorkerEvent(event: unknown): WorkerEvent {
+  if (typeof event !== 'object' || event === null) throw new InvalidWorkerEventError('expected an object', event);
+  const { pollerId, seq, scheduledAt, payload } = event as Record<string, unknown>;
+  if (typeof pollerId !== 'string' || pollerId === '') throw new InvalidWorkerEventError('pollerId must be a string', pollerId);
+  if (typeof seq !== 'number' || !Number.isInteger(seq)) throw new InvalidWorkerEventError('seq must be a whole number', seq);
+  if (typeof scheduledAt !== 'string' || Number.isNaN(Date.parse(scheduledAt))) {
+    throw new InvalidWorkerEventError('scheduledAt must be an ISO timestamp', scheduledAt);
+  }
+  if (payload !== undefined && (typeof payload !== 'object' || payload === null || Array.isArray(payload))) {
+    throw new InvalidWorkerEventError('payload must be an object', payload);
+  }
+  return { pollerId, seq, scheduledAt, ...(payload ? { payload: payload as Record<string, unknown> } : {}) };
+}

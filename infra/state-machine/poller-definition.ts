@@ -1,0 +1,107 @@
+import { CONTROLLER_MAX_RETRIES } from '../../functions/scheduling/history-budget';
+
+/**
+ * The poller loop in Amazon States Language: the single definition used by the CDK stack, the pre-generated
+ * template and the local stack. `${ControllerFunctionArn}` is filled in by DefinitionSubstitutions on AWS and by
+ * the local stack with its own ARN.
+ *
+ *   RunController → Route ─(wait)→ WaitForTick → RunController
+ *                         ├(restart)→ HandOver → HandedOver (a fresh execution carries on)
+ *                         └(stop)→ Stopped
+ *   RunController fails after its retries → RecoverAfterFailure → RunController (the loop never just ends)
+ */
+export const STATE = {
+  runController: 'RunController',
+  route: 'Route',
+  waitForTick: 'WaitForTick',
+  handOver: 'HandOver',
+  handedOver: 'HandedOver',
+  recoverAfterFailure: 'RecoverAfterFailure',
+  stopped: 'Stopped',
+} as const;
+
+export const CONTROLLER_ARN_SUBSTITUTION = 'ControllerFunctionArn';
+
+/** The controller Task's errors worth retrying: the Lambda service's own and a table read that failed. */
+export const CONTROLLER_RETRY = {
+  ErrorEquals: [
+    'Lambda.ServiceException',
+    'Lambda.AWSLambdaException',
+    'Lambda.SdkClientException',
+    'Lambda.TooManyRequestsException',
+    'ControlTableUnavailableError',
+  ],
+  // Short first pause: a tick is at stake. Full jitter so many pollers do not retry in lockstep.
+  IntervalSeconds: 1,
+  MaxAttempts: CONTROLLER_MAX_RETRIES,
+  BackoffRate: 2,
+  JitterStrategy: 'FULL',
+} as const;
+
+/** A StartExecution refused (throttled, service error) is retried; if it keeps failing the old loop carries on. */
+export const HAND_OVER_RETRY = {
+  ErrorEquals: ['States.ALL'],
+  IntervalSeconds: 1,
+  MaxAttempts: 3,
+  BackoffRate: 2,
+  JitterStrategy: 'FULL',
+} as const;
+
+/** After an uncaught controller failure, pause before the next attempt instead of spinning. */
+export const RECOVERY_PAUSE_SECONDS = 5;
+
+/** Longest a controller round may take: Lambda timeout (see infra) plus start-up slack. */
+export const CONTROLLER_TASK_TIMEOUT_SECONDS = 90;
+
+export function buildPollerDefinition() {
+  return {
+    Comment: 'Sub-Minute Lambda Executor: one poller loop, steered by its control item in DynamoDB.',
+    StartAt: STATE.runController,
+    States: {
+      [STATE.runController]: {
+        Type: 'Task',
+        Resource: `\${${CONTROLLER_ARN_SUBSTITUTION}}`,
+        Parameters: { 'state.$': '$', 'executionId.$': '$$.Execution.Id' },
+        TimeoutSeconds: CONTROLLER_TASK_TIMEOUT_SECONDS,
+        Retry: [CONTROLLER_RETRY],
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.lastFailure', Next: STATE.recoverAfterFailure }],
+        Next: STATE.route,
+      },
+      [STATE.route]: {
+        Type: 'Choice',
+        Choices: [
+          { Variable: '$.action', StringEquals: 'stop', Next: STATE.stopped },
+          { Variable: '$.action', StringEquals: 'restart', Next: STATE.handOver },
+        ],
+        Default: STATE.waitForTick,
+      },
+      [STATE.waitForTick]: { Type: 'Wait', TimestampPath: '$.wakeAt', Next: STATE.runController },
+      [STATE.handOver]: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::states:startExecution',
+        Parameters: {
+          'StateMachineArn.$': '$$.StateMachine.Id',
+          Input: {
+            'pollerId.$': '$.pollerId',
+            'loop.$': '$.loop',
+            'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id',
+          },
+        },
+        Retry: [HAND_OVER_RETRY],
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.handOverFailure', Next: STATE.waitForTick }],
+        ResultPath: null,
+        Next: STATE.handedOver,
+      },
+      [STATE.handedOver]: { Type: 'Succeed' },
+      [STATE.recoverAfterFailure]: { Type: 'Wait', Seconds: RECOVERY_PAUSE_SECONDS, Next: STATE.runController },
+      [STATE.stopped]: { Type: 'Succeed' },
+    },
+  };
+}
+
+export type PollerDefinition = ReturnType<typeof buildPollerDefinition>;
+
+/** The definition as Step Functions receives it once the substitutions are applied. */
+export function renderPollerDefinition(controllerArn: string): string {
+  return JSON.stringify(buildPollerDefinition()).replaceAll(`\${${CONTROLLER_ARN_SUBSTITUTION}}`, controllerArn);
+}

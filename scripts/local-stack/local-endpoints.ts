@@ -1,0 +1,20 @@
+/**
+ * Where the local stack listens and what it calls things. Shared by `npm start`, `npm run ctl -- --local` and the
+ * tests, so they always agree.
+ */
+export const LOCAL_HOST = '127.0.0.1';
+/** dynalite (DynamoDB API). */
+export const DEFAULT_DYNAMODB_PORT = 8000;
+/** The local Lambda invoke API and Step Functions API share one server on the next port. */
+export const servicesPortFor = (dynamoDbPort: number) => dynamoDbPort + 1;
+
+export const LOCAL_ACCOUNT = '000000000000';
+export const LOCAL_TABLE_NAME = 'SubMinuteLambdaExecutor-local-control';
+export const LOCAL_STATE_MACHINE_NAME = 'SubMinuteLambdaExecutor-local-loop';
+export const LOCAL_CONTROLLER_NAME = 'SubMinuteLambdaExecutor-local-controller';
+export const LOCAL_WORKER_NAME = 'SubMinuteLambdaExecutor-local-worker';
+
+export const localEndpoint = (port: number) => `http://${LOCAL_HOST}:${port}`;
+export const localFunctionArn = (name: string, region: string) => `arn:aws:lambda:${region}:${LOCAL_ACCOUNT}:function:${name}`;
+export const localStateMachineArn = (region: string) =>
+  `arn:aws:states:${region}:${LOCAL_ACCOUNT}:stateMachine:${LOCAL_STATE_MACHINE_NAME}`;
