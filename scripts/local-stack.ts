@@ -1,0 +1,115 @@
+/**
+ * `npm start`: the whole poller on this machine. Flags: --port N (DynamoDB; Lambda/Step Functions on N+1),
+ * --data DIR, --every S, --json, --duration S, --verbose. See README "The local stack".
+ */
+import { parseArgs } from 'node:util';
+import { WAIT_SECONDS_LIMITS } from '../functions/shared/contract';
+import { createJsonLogger } from '../functions/shared/logger';
+import { DEFAULT_DYNAMODB_PORT } from './local-stack/local-endpoints';
+import { DEFAULT_EVERY_SECONDS, type LocalStackEvent, startLocalStack } from './local-stack/local-stack';
+import { operatorCommands } from './local-stack/operator-hints';
+
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+function parseOptions(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      port: { type: 'string' },
+      data: { type: 'string' },
+      every: { type: 'string' },
+      duration: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const number = (flag: string, raw: string | undefined, min: number, max: number) => {
+    if (raw === undefined) return undefined;
+    const value = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
+      throw new UsageError(`--${flag} must be a number from ${min} to ${max}; got "${raw}"`);
+    }
+    return value;
+  };
+  const port = number('port', values.port, 1, 65_534);
+  if (port !== undefined && !Number.isInteger(port)) throw new UsageError(`--port must be a whole number; got "${values.port}"`);
+  return {
+    help: values.help,
+    port: port ?? DEFAULT_DYNAMODB_PORT,
+    dataDir: values.data,
+    everySeconds: number('every', values.every, WAIT_SECONDS_LIMITS.min, WAIT_SECONDS_LIMITS.max),
+    durationSeconds: number('duration', values.duration, 0.1, 31 * 24 * 3600),
+    json: values.json,
+    verbose: values.verbose,
+  };
+}
+
+const USAGE = `Usage: npm start -- [--every S] [--port N] [--data DIR] [--duration S] [--json] [--verbose]
+  --every S      cadence of the default poller in seconds (${WAIT_SECONDS_LIMITS.min}-${WAIT_SECONDS_LIMITS.max}, decimals allowed; default ${DEFAULT_EVERY_SECONDS}, or the persisted one)
+  --port N       DynamoDB endpoint port (default ${DEFAULT_DYNAMODB_PORT}); the Lambda/Step Functions endpoint uses N+1
+  --data DIR     persist the control table in DIR (default: in memory)
+  --duration S   exit cleanly after S seconds (default: run until Ctrl-C)
+  --json         print JSON lines (ready, fire, stopped, error) instead of text
+  --verbose      also print the handlers' own JSON logs to stderr`;
+
+function formatHuman(event: LocalStackEvent): string {
+  switch (event.event) {
+    case 'ready':
+      return `local stack ready: DynamoDB ${event.endpoint}, table ${event.table}, pollers: ${event.pollers.join(', ') || '(none running)'}`;
+    case 'fire':
+      return `fire  ${event.poller}  seq ${String(event.seq).padStart(5)}  scheduled ${event.scheduledAt}  late ${event.latenessMs.toFixed(1)} ms`;
+    case 'stopped':
+      return `stop  ${event.poller}  ${event.reason}`;
+    case 'error':
+      return `error ${event.poller}  ${event.message}`;
+  }
+}
+
+async function main(): Promise<number> {
+  let options: ReturnType<typeof parseOptions>;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    console.error(`npm start: ${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+    return 2;
+  }
+  if (options.help) {
+    console.log(USAGE);
+    return 0;
+  }
+
+  const print = (event: LocalStackEvent) => console.log(options.json ? JSON.stringify(event) : formatHuman(event));
+  const stack = await startLocalStack({
+    port: options.port,
+    dataDir: options.dataDir,
+    everySeconds: options.everySeconds,
+    onEvent: print,
+    ...(options.verbose ? { handlerLog: createJsonLogger((line) => console.error(line)) } : {}),
+  });
+  if (!options.json) console.log(operatorCommands(stack.endpoint, stack.tableName));
+
+  const { promise: finished, resolve: finish } = Promise.withResolvers<void>();
+  process.once('SIGINT', () => finish());
+  process.once('SIGTERM', () => finish());
+  const timer = options.durationSeconds === undefined ? undefined : setTimeout(finish, options.durationSeconds * 1000);
+  await finished;
+  clearTimeout(timer);
+  await stack.stop();
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    const hint = /EADDRINUSE/.test(message) ? ' (is another local stack running? pick other ports with --port)' : '';
+    console.error(`npm start: ${message}${hint}`);
+    process.exitCode = 1;
+  },
+);

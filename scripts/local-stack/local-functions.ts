@@ -1,0 +1,95 @@
+import { describeCause } from '../../functions/shared/errors';
+
+export type LocalHandler = (event: unknown) => Promise<unknown>;
+
+export interface InvocationStart {
+  readonly functionName: string;
+  readonly invocationType: 'Event' | 'RequestResponse';
+  readonly event: unknown;
+  /** Epoch milliseconds with sub-millisecond resolution, taken just before the handler runs. */
+  readonly startedAt: number;
+}
+
+export interface FunctionErrorResult {
+  readonly errorType: string;
+  readonly errorMessage: string;
+}
+
+export class FunctionNotFoundError extends Error {
+  override readonly name = 'FunctionNotFoundError';
+  constructor(readonly functionName: string) {
+    super(`Function not found: ${functionName}`);
+  }
+}
+
+/** Epoch ms with the resolution of the monotonic clock, for lateness figures below a millisecond. */
+export const preciseNow = () => performance.timeOrigin + performance.now();
+
+/**
+ * The functions the local Lambda endpoint serves, by name. Names and ARNs (with or without a qualifier) resolve
+ * to the same function, as on AWS.
+ */
+export class LocalFunctions {
+  private readonly handlers = new Map<string, LocalHandler>();
+  private readonly pendingAsync = new Set<Promise<void>>();
+
+  constructor(private readonly onInvocationStart: (start: InvocationStart) => void = () => {}) {}
+
+  register(name: string, handler: LocalHandler): void {
+    this.handlers.set(name, handler);
+  }
+
+  has(nameOrArn: string): boolean {
+    return this.handlers.has(functionNameOf(nameOrArn));
+  }
+
+  /** Runs a function to completion; a thrown error becomes a Lambda function error result, as on AWS. */
+  async invoke(nameOrArn: string, event: unknown): Promise<{ result: unknown } | { error: FunctionErrorResult }> {
+    const handler = this.lookup(nameOrArn);
+    this.onInvocationStart({ functionName: functionNameOf(nameOrArn), invocationType: 'RequestResponse', event, startedAt: preciseNow() });
+    try {
+      return { result: await handler(event) };
+    } catch (error) {
+      return {
+        error: {
+          errorType: error instanceof Error ? error.name : 'Error',
+          errorMessage: error instanceof Error ? error.message : describeCause(error),
+        },
+      };
+    }
+  }
+
+  /** Queues an asynchronous (Event) invocation and returns at once, as Lambda's 202 does. */
+  invokeAsync(nameOrArn: string, event: unknown, onError: (error: FunctionErrorResult) => void): void {
+    const handler = this.lookup(nameOrArn);
+    const functionName = functionNameOf(nameOrArn);
+    const run = (async () => {
+      this.onInvocationStart({ functionName, invocationType: 'Event', event, startedAt: preciseNow() });
+      try {
+        await handler(event);
+      } catch (error) {
+        onError({ errorType: error instanceof Error ? error.name : 'Error', errorMessage: describeCause(error) });
+      }
+    })();
+    this.pendingAsync.add(run);
+    void run.finally(() => this.pendingAsync.delete(run));
+  }
+
+  /** Waits for queued asynchronous invocations, so shutting down loses none that already started. */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.pendingAsync]);
+  }
+
+  private lookup(nameOrArn: string): LocalHandler {
+    const handler = this.handlers.get(functionNameOf(nameOrArn));
+    if (!handler) throw new FunctionNotFoundError(nameOrArn);
+    return handler;
+  }
+}
+
+/** `arn:aws:lambda:region:acct:function:name[:qualifier]` or `name[:qualifier]` → `name`. */
+export function functionNameOf(nameOrArn: string): string {
+  const parts = nameOrArn.split(':');
+  if (parts[0] === 'arn') return parts[6] ?? nameOrArn;
+  return parts[0] ?? nameOrArn;
+}

@@ -1,0 +1,288 @@
+import {
+  CreateTableCommand,
+  type DynamoDBClient,
+  ResourceInUseException,
+  ScanCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { type ControllerDeps, runRound } from '../../functions/controller/run-round';
+import type { Timing } from '../../functions/scheduling/plan-round';
+import { createDynamoDbClient, createLambdaClient, LOCAL_REGION, localClientOptions } from '../../functions/shared/aws-clients';
+import { systemClock } from '../../functions/shared/clock';
+import { type ControllerOutput, DEFAULT_POLLER_ID, FIELD, type WorkerEvent } from '../../functions/shared/contract';
+import { ControlTable } from '../../functions/shared/control-table';
+import { describeCause } from '../../functions/shared/errors';
+import { type Logger, silentLogger } from '../../functions/shared/logger';
+import { runTick } from '../../functions/worker/run-tick';
+import { ControlTableWatcher, type ItemChange } from './control-table-watcher';
+import { DynamoDbStore } from './dynamodb-store';
+import {
+  DEFAULT_DYNAMODB_PORT,
+  LOCAL_CONTROLLER_NAME,
+  LOCAL_HOST,
+  LOCAL_TABLE_NAME,
+  LOCAL_WORKER_NAME,
+  localEndpoint,
+  localFunctionArn,
+  servicesPortFor,
+} from './local-endpoints';
+import { type InvocationStart, LocalFunctions } from './local-functions';
+import { LocalServicesServer } from './local-services-server';
+import { type ExecutionEnded, LocalStepFunctions } from './local-step-functions';
+
+/** Exactly the events `npm start -- --json` prints, one JSON object per line. */
+export type LocalStackEvent =
+  | { readonly event: 'ready'; readonly endpoint: string; readonly table: string; readonly pollers: readonly string[] }
+  | {
+      readonly event: 'fire';
+      readonly poller: string;
+      readonly seq: number;
+      readonly scheduledAt: string;
+      readonly firedAt: string;
+      readonly latenessMs: number;
+    }
+  | { readonly event: 'stopped'; readonly poller: string; readonly reason: string }
+  | { readonly event: 'error'; readonly poller: string; readonly message: string };
+
+export interface LocalStackOptions {
+  /** DynamoDB port; the Lambda/Step Functions endpoint uses the next one. 0 picks free ports (tests). */
+  readonly port?: number;
+  /** Persist the table here (LevelDB); in memory when undefined. */
+  readonly dataDir?: string;
+  /** Seed the default poller with this cadence; undefined keeps a persisted item's cadence (2 s for a new one). */
+  readonly everySeconds?: number;
+  readonly pollerId?: string;
+  /** Start loops for every poller whose item says running=true. Off, only the table and endpoints come up. */
+  readonly startLoops?: boolean;
+  /** Passed in the start input, so tests can force an early self-restart. */
+  readonly historyBudget?: number;
+  readonly onEvent?: (event: LocalStackEvent) => void;
+  /** Where the handlers' own JSON logs go; silent by default so the event stream stays clean. */
+  readonly handlerLog?: Logger;
+  readonly timing?: Timing;
+}
+
+export const DEFAULT_EVERY_SECONDS = 2;
+const SHUTDOWN_DRAIN_MS = 3_000;
+
+export interface LocalStack {
+  /** The DynamoDB endpoint, e.g. http://127.0.0.1:8000. */
+  readonly endpoint: string;
+  /** The Lambda and Step Functions endpoint. */
+  readonly servicesEndpoint: string;
+  readonly tableName: string;
+  readonly stateMachineArn: string;
+  readonly region: string;
+  readonly dynamoDb: DynamoDBClient;
+  readonly stepFunctions: LocalStepFunctions;
+  readonly services: LocalServicesServer;
+  startLoop(pollerId: string, extraInput?: Record<string, unknown>): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole system on one machine: dynalite for the control table, the same ASL in aws-local-stepfunctions, and
+ * the same controller and worker code behind a local Lambda endpoint, so every AWS call is a real SDK call.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const emit = options.onEvent ?? (() => {});
+  const region = LOCAL_REGION;
+  const pollerId = options.pollerId ?? DEFAULT_POLLER_ID;
+  const tableName = LOCAL_TABLE_NAME;
+  const requestedPort = options.port ?? DEFAULT_DYNAMODB_PORT;
+
+  const store = await DynamoDbStore.start(LOCAL_HOST, requestedPort, options.dataDir);
+  const endpoint = localEndpoint(store.port);
+  const dynamoDb = createDynamoDbClient(localClientOptions(endpoint));
+
+  const functions = new LocalFunctions((start) => reportFire(start, emit));
+  let stepFunctions: LocalStepFunctions | undefined;
+  const services = new LocalServicesServer(
+    functions,
+    () => stepFunctionsOrThrow(stepFunctions),
+    (functionName, message, event) =>
+      emit({ event: 'error', poller: pollerIdOf(event), message: `${functionName} failed: ${message}` }),
+  );
+  let servicesPort: number;
+  try {
+    servicesPort = await services.listen(LOCAL_HOST, requestedPort === 0 ? 0 : servicesPortFor(store.port));
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const servicesEndpoint = localEndpoint(servicesPort);
+  // aws-local-stepfunctions builds its own Lambda client per invoke; the SDK reads this standard variable.
+  process.env.AWS_ENDPOINT_URL_LAMBDA = servicesEndpoint;
+
+  const controllerDeps: ControllerDeps = {
+    table: new ControlTable(dynamoDb, tableName),
+    lambda: createLambdaClient(localClientOptions(servicesEndpoint)),
+    defaultTarget: LOCAL_WORKER_NAME,
+    clock: systemClock,
+    log: options.handlerLog ?? silentLogger,
+    ...(options.timing ? { timing: options.timing } : {}),
+  };
+  const workerLog = options.handlerLog ?? silentLogger;
+  functions.register(LOCAL_CONTROLLER_NAME, (event) => runRound(event, controllerDeps));
+  functions.register(LOCAL_WORKER_NAME, (event) => runTick(event, { log: workerLog }));
+
+  stepFunctions = new LocalStepFunctions({
+    region,
+    controllerArn: localFunctionArn(LOCAL_CONTROLLER_NAME, region),
+    onExecutionEnded: (ended) => reportEnded(ended, emit),
+  });
+  const sfn = stepFunctions;
+
+  await ensureTable(dynamoDb, tableName);
+  await seedPoller(dynamoDb, tableName, pollerId, options.everySeconds);
+
+  const watcher = new ControlTableWatcher(
+    dynamoDb,
+    tableName,
+    (change) => reportRecordedError(change, emit),
+    (error) => emit({ event: 'error', poller: pollerId, message: `watching the control table failed: ${describeCause(error)}` }),
+  );
+  await watcher.start();
+
+  const startLoop = (id: string, extraInput: Record<string, unknown> = {}) =>
+    sfn.startExecution({
+      stateMachineArn: sfn.stateMachineArn,
+      input: JSON.stringify({
+        pollerId: id,
+        ...(options.historyBudget ? { historyBudget: options.historyBudget } : {}),
+        ...extraInput,
+      }),
+    }).executionArn;
+
+  const pollers = options.startLoops === false ? [] : await runningPollers(dynamoDb, tableName);
+  for (const id of pollers) startLoop(id);
+  emit({ event: 'ready', endpoint, table: tableName, pollers });
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      await watcher.stop();
+      await sfn.shutdown();
+      // Let rounds and ticks already under way finish, so nothing is cut off half-recorded.
+      await Promise.race([functions.drain(), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_DRAIN_MS))]);
+      await services.close();
+      dynamoDb.destroy();
+      controllerDeps.lambda.destroy();
+      await store.close();
+    })();
+    return stopping;
+  };
+
+  return {
+    endpoint,
+    servicesEndpoint,
+    tableName,
+    stateMachineArn: sfn.stateMachineArn,
+    region,
+    dynamoDb,
+    stepFunctions: sfn,
+    services,
+    startLoop,
+    stop,
+  };
+}
+
+function stepFunctionsOrThrow(stepFunctions: LocalStepFunctions | undefined): LocalStepFunctions {
+  if (!stepFunctions) throw new Error('the local Step Functions service is still starting');
+  return stepFunctions;
+}
+
+function reportFire(start: InvocationStart, emit: (event: LocalStackEvent) => void): void {
+  if (start.functionName !== LOCAL_WORKER_NAME || start.invocationType !== 'Event') return;
+  const tick = start.event as Partial<WorkerEvent>;
+  if (typeof tick.pollerId !== 'string' || typeof tick.seq !== 'number' || typeof tick.scheduledAt !== 'string') return;
+  const latenessMs = Math.round((start.startedAt - Date.parse(tick.scheduledAt)) * 10) / 10;
+  emit({
+    event: 'fire',
+    poller: tick.pollerId,
+    seq: tick.seq,
+    scheduledAt: tick.scheduledAt,
+    firedAt: new Date(start.startedAt).toISOString(),
+    latenessMs,
+  });
+}
+
+function reportEnded({ execution, output }: ExecutionEnded, emit: (event: LocalStackEvent) => void): void {
+  const result = (output ?? {}) as Partial<ControllerOutput>;
+  const poller = result.pollerId ?? pollerIdFromInput(execution.input);
+  if (execution.status === 'SUCCEEDED' && result.action === 'stop') {
+    emit({ event: 'stopped', poller, reason: result.reason ?? 'stopped' });
+  } else if (execution.status === 'FAILED') {
+    const message = `execution ${execution.name} failed: ${execution.error}: ${execution.cause}`;
+    emit({ event: 'error', poller, message });
+    emit({ event: 'stopped', poller, reason: message });
+  } else if (execution.status === 'ABORTED') {
+    emit({ event: 'stopped', poller, reason: 'local stack stopped' });
+  }
+  // SUCCEEDED after a hand-over: the loop goes on in the next execution.
+}
+
+function reportRecordedError(change: ItemChange, emit: (event: LocalStackEvent) => void): void {
+  const message = change.after?.[FIELD.lastError]?.M?.message?.S;
+  const at = change.after?.[FIELD.lastError]?.M?.at?.S;
+  const before = change.before?.[FIELD.lastError]?.M;
+  if (message === undefined || (before?.message?.S === message && before?.at?.S === at)) return;
+  emit({ event: 'error', poller: change.pollerId, message });
+}
+
+function pollerIdFromInput(input: string): string {
+  try {
+    const parsed = JSON.parse(input) as { pollerId?: unknown };
+    return typeof parsed.pollerId === 'string' ? parsed.pollerId : DEFAULT_POLLER_ID;
+  } catch {
+    return DEFAULT_POLLER_ID;
+  }
+}
+
+function pollerIdOf(event: unknown): string {
+  const pollerId = (event as Partial<WorkerEvent> | null)?.pollerId;
+  return typeof pollerId === 'string' ? pollerId : DEFAULT_POLLER_ID;
+}
+
+async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: [{ AttributeName: FIELD.id, AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: FIELD.id, KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+}
+
+/** Sets running=true; sets waitseconds when asked to, or when the item has none yet. Other fields stay as they are. */
+async function seedPoller(client: DynamoDBClient, tableName: string, pollerId: string, everySeconds?: number) {
+  const waitSeconds = everySeconds ?? DEFAULT_EVERY_SECONDS;
+  await client.send(
+    new UpdateItemCommand({
+      TableName: tableName,
+      Key: { [FIELD.id]: { S: pollerId } },
+      UpdateExpression:
+        everySeconds === undefined
+          ? 'SET #running = :running, #wait = if_not_exists(#wait, :wait)'
+          : 'SET #running = :running, #wait = :wait',
+      ExpressionAttributeNames: { '#running': FIELD.running, '#wait': FIELD.waitSeconds },
+      ExpressionAttributeValues: { ':running': { BOOL: true }, ':wait': { N: String(waitSeconds) } },
+    }),
+  );
+}
+
+async function runningPollers(client: DynamoDBClient, tableName: string): Promise<string[]> {
+  const result = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
+  return (result.Items ?? [])
+    .filter((item) => item[FIELD.running]?.BOOL === true)
+    .flatMap((item) => {
+      const id = item[FIELD.id]?.S;
+      return id === undefined ? [] : [id];
+    })
+    .sort();
+}
