@@ -31,7 +31,8 @@ export const preciseNow = () => performance.timeOrigin + performance.now();
  */
 export class LocalFunctions {
   private readonly handlers = new Map<string, LocalHandler>();
-  private readonly pendingAsync = new Set<Promise<void>>();
+  /** Invocations under way, sync and async, so shutting down can wait for them instead of cutting them off. */
+  private readonly pending = new Set<Promise<unknown>>();
 
   constructor(private readonly onInvocationStart: (start: InvocationStart) => void = () => {}) {}
 
@@ -47,37 +48,47 @@ export class LocalFunctions {
   async invoke(nameOrArn: string, event: unknown): Promise<{ result: unknown } | { error: FunctionErrorResult }> {
     const handler = this.lookup(nameOrArn);
     this.onInvocationStart({ functionName: functionNameOf(nameOrArn), invocationType: 'RequestResponse', event, startedAt: preciseNow() });
-    try {
-      return { result: await handler(event) };
-    } catch (error) {
-      return {
-        error: {
-          errorType: error instanceof Error ? error.name : 'Error',
-          errorMessage: error instanceof Error ? error.message : describeCause(error),
-        },
-      };
-    }
+    return this.track(
+      (async () => {
+        try {
+          return { result: await handler(event) };
+        } catch (error) {
+          return {
+            error: {
+              errorType: error instanceof Error ? error.name : 'Error',
+              errorMessage: error instanceof Error ? error.message : describeCause(error),
+            },
+          };
+        }
+      })(),
+    );
   }
 
   /** Queues an asynchronous (Event) invocation and returns at once, as Lambda's 202 does. */
   invokeAsync(nameOrArn: string, event: unknown, onError: (error: FunctionErrorResult) => void): void {
     const handler = this.lookup(nameOrArn);
     const functionName = functionNameOf(nameOrArn);
-    const run = (async () => {
-      this.onInvocationStart({ functionName, invocationType: 'Event', event, startedAt: preciseNow() });
-      try {
-        await handler(event);
-      } catch (error) {
-        onError({ errorType: error instanceof Error ? error.name : 'Error', errorMessage: describeCause(error) });
-      }
-    })();
-    this.pendingAsync.add(run);
-    void run.finally(() => this.pendingAsync.delete(run));
+    void this.track(
+      (async () => {
+        this.onInvocationStart({ functionName, invocationType: 'Event', event, startedAt: preciseNow() });
+        try {
+          await handler(event);
+        } catch (error) {
+          onError({ errorType: error instanceof Error ? error.name : 'Error', errorMessage: describeCause(error) });
+        }
+      })(),
+    );
   }
 
-  /** Waits for queued asynchronous invocations, so shutting down loses none that already started. */
+  /** Waits for every invocation under way (and those they start), so shutting down cuts none of them off. */
   async drain(): Promise<void> {
-    await Promise.allSettled([...this.pendingAsync]);
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  private track<T>(invocation: Promise<T>): Promise<T> {
+    this.pending.add(invocation);
+    void invocation.finally(() => this.pending.delete(invocation));
+    return invocation;
   }
 
   private lookup(nameOrArn: string): LocalHandler {

@@ -1,0 +1,92 @@
+import { type AttributeValue, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DEFAULT_POLLER_ID, FIELD } from '../../functions/shared/contract';
+import type { RawItem } from '../../functions/shared/control-item';
+import { type LocalStack, type LocalStackEvent, type LocalStackOptions, startLocalStack } from '../../scripts/local-stack/local-stack';
+
+export type FireEvent = Extract<LocalStackEvent, { event: 'fire' }>;
+
+/** A local stack on free ports that records every event it emits, for tests to wait on and inspect. */
+export interface Harness {
+  readonly stack: LocalStack;
+  readonly events: LocalStackEvent[];
+  fires(pollerId?: string): FireEvent[];
+  waitFor<T extends LocalStackEvent>(predicate: (event: LocalStackEvent) => event is T, timeoutMs: number): Promise<T>;
+  waitFor(predicate: (event: LocalStackEvent) => boolean, timeoutMs: number): Promise<LocalStackEvent>;
+  waitForFires(count: number, timeoutMs: number, pollerId?: string): Promise<FireEvent[]>;
+  setFields(fields: Record<string, AttributeValue>, pollerId?: string): Promise<void>;
+  readItem(pollerId?: string): Promise<RawItem | undefined>;
+}
+
+export async function startHarness(options: LocalStackOptions = {}): Promise<Harness> {
+  const events: LocalStackEvent[] = [];
+  const waiters = new Set<() => void>();
+  const stack = await startLocalStack({
+    port: 0,
+    ...options,
+    onEvent: (event) => {
+      events.push(event);
+      options.onEvent?.(event);
+      for (const wake of [...waiters]) wake();
+    },
+  });
+
+  const waitFor = (predicate: (event: LocalStackEvent) => boolean, timeoutMs: number) =>
+    new Promise<LocalStackEvent>((resolve, reject) => {
+      const check = () => {
+        const found = events.find(predicate);
+        if (!found) return;
+        cleanup();
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`no matching event within ${timeoutMs} ms; saw: ${JSON.stringify(events.slice(-8))}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      check();
+    });
+
+  const fires = (pollerId = DEFAULT_POLLER_ID) =>
+    events.filter((event): event is FireEvent => event.event === 'fire' && event.poller === pollerId);
+
+  return {
+    stack,
+    events,
+    fires,
+    waitFor: waitFor as Harness['waitFor'],
+    async waitForFires(count, timeoutMs, pollerId = DEFAULT_POLLER_ID) {
+      await waitFor(() => fires(pollerId).length >= count, timeoutMs);
+      return fires(pollerId);
+    },
+    async setFields(fields, pollerId = DEFAULT_POLLER_ID) {
+      const names = Object.fromEntries(Object.keys(fields).map((name, index) => [`#f${index}`, name]));
+      const values = Object.fromEntries(Object.values(fields).map((value, index) => [`:v${index}`, value]));
+      await stack.dynamoDb.send(
+        new UpdateItemCommand({
+          TableName: stack.tableName,
+          Key: { [FIELD.id]: { S: pollerId } },
+          UpdateExpression: `SET ${Object.keys(fields)
+            .map((_, index) => `#f${index} = :v${index}`)
+            .join(', ')}`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    },
+    async readItem(pollerId = DEFAULT_POLLER_ID) {
+      const result = await stack.dynamoDb.send(
+        new GetItemCommand({ TableName: stack.tableName, Key: { [FIELD.id]: { S: pollerId } }, ConsistentRead: true }),
+      );
+      return result.Item;
+    },
+  };
+}
+
+/** Gaps between consecutive scheduled times, in ms. */
+export function scheduleGaps(fires: readonly FireEvent[]): number[] {
+  return fires.slice(1).map((fire, index) => Date.parse(fire.scheduledAt) - Date.parse(fires[index]?.scheduledAt ?? ''));
+}
