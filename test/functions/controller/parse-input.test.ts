@@ -1,0 +1,283 @@
+import { describe, expect, it } from 'vitest';
+import { parseControllerInput } from '../../../functions/controller/parse-input';
+import {
+  DEFAULT_HISTORY_BUDGET,
+  HISTORY_EVENTS_PER_ROUND,
+} from '../../../functions/scheduling/history-budget';
+import { DEFAULT_POLLER_ID } from '../../../functions/shared/contract';
+import { InvalidControllerInputError } from '../../../functions/shared/errors';
+
+const EXECUTION_ID = 'arn:aws:states:eu-west-1:123456789012:execution:Poller:run-1';
+
+const validLoop = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
+  nextSeq: 12,
+  anchorAt: Date.parse('2030-01-01T00:00:00.250Z'),
+  anchorSeq: 1,
+  config: { running: true, intervalMs: 2_000, target: 'my-worker', payload: { url: 'http://127.0.0.1:1/' } },
+  executionId: EXECUTION_ID,
+  historyEvents: 99,
+  historyBudget: 5_000,
+  skippedTicks: 3,
+  ...overrides,
+});
+
+const envelope = (state: unknown) => ({ state, executionId: EXECUTION_ID });
+
+function parseError(event: unknown): InvalidControllerInputError {
+  try {
+    parseControllerInput(event);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidControllerInputError);
+    return error as InvalidControllerInputError;
+  }
+  throw new Error(`expected parseControllerInput to throw for ${JSON.stringify(event)}`);
+}
+
+describe('parseControllerInput: defaults', () => {
+  it.each([
+    { label: 'no input at all', event: undefined },
+    { label: 'null', event: null },
+    { label: 'an empty object', event: {} },
+  ])('starts the default poller from $label', ({ event }) => {
+    // act
+    const parsed = parseControllerInput(event);
+
+    // assess
+    expect(parsed).toEqual({
+      pollerId: DEFAULT_POLLER_ID,
+      executionId: 'direct-invoke',
+      loop: undefined,
+      historyBudget: DEFAULT_HISTORY_BUDGET,
+      previousFailure: undefined,
+      previousRoundFailed: false,
+    });
+  });
+
+  it('reads the poller id and execution id from the Step Functions envelope', () => {
+    // act
+    const parsed = parseControllerInput(envelope({ pollerId: 'orders.v2_eu-1' }));
+
+    // assess
+    expect(parsed.pollerId).toBe('orders.v2_eu-1');
+    expect(parsed.executionId).toBe(EXECUTION_ID);
+    expect(parsed.loop).toBeUndefined();
+  });
+
+  it('accepts a direct invoke without the envelope', () => {
+    // act
+    const parsed = parseControllerInput({ pollerId: 'orders' });
+
+    // assess
+    expect(parsed.pollerId).toBe('orders');
+    expect(parsed.executionId).toBe('direct-invoke');
+  });
+
+  it('passes a well-formed loop through unchanged', () => {
+    // prepare
+    const loop = validLoop();
+
+    // act
+    const parsed = parseControllerInput(envelope({ pollerId: 'orders', loop }));
+
+    // assess
+    expect(parsed.loop).toEqual(loop);
+  });
+});
+
+describe('parseControllerInput: pollerId', () => {
+  it.each([
+    { label: 'a number', pollerId: 42, rendered: '42' },
+    { label: 'empty', pollerId: '', rendered: '""' },
+    { label: 'with spaces', pollerId: 'my poller', rendered: '"my poller"' },
+    { label: 'longer than 64 characters', pollerId: 'p'.repeat(65), rendered: `"${'p'.repeat(65)}"` },
+    { label: 'with a slash', pollerId: 'a/b', rendered: '"a/b"' },
+  ])('rejects a pollerId that is $label, naming the value', ({ pollerId, rendered }) => {
+    // act
+    const error = parseError(envelope({ pollerId }));
+
+    // assess
+    expect(error.name).toBe('InvalidControllerInputError');
+    expect(error.value).toBe(rendered);
+    expect(error.message).toContain('pollerId');
+    expect(error.message).toContain(`got ${rendered}`);
+  });
+});
+
+describe('parseControllerInput: loop', () => {
+  it.each([
+    { label: 'not an object', loop: 'abc', detail: 'loop.must be an object' },
+    { label: 'a negative nextSeq', loop: validLoop({ nextSeq: -1 }), detail: 'loop.nextSeq' },
+    { label: 'a fractional anchorSeq', loop: validLoop({ anchorSeq: 1.5 }), detail: 'loop.anchorSeq' },
+    {
+      label: 'a string historyEvents',
+      loop: validLoop({ historyEvents: '9' }),
+      detail: 'loop.historyEvents',
+    },
+    {
+      label: 'a missing skippedTicks',
+      loop: validLoop({ skippedTicks: undefined }),
+      detail: 'loop.skippedTicks',
+    },
+    {
+      label: 'an ISO anchorAt',
+      loop: validLoop({ anchorAt: '2030-01-01T00:00:00Z' }),
+      detail: 'loop.anchorAt',
+    },
+    { label: 'a tiny historyBudget', loop: validLoop({ historyBudget: 1 }), detail: 'loop.historyBudget' },
+    { label: 'a numeric executionId', loop: validLoop({ executionId: 7 }), detail: 'loop.executionId' },
+    { label: 'no config', loop: validLoop({ config: undefined }), detail: 'loop.config must be an object' },
+    {
+      label: 'a string running',
+      loop: validLoop({ config: { running: 'true', intervalMs: 2_000 } }),
+      detail: 'loop.config.running',
+    },
+    {
+      label: 'an interval below one second',
+      loop: validLoop({ config: { running: true, intervalMs: 500 } }),
+      detail: 'loop.config.intervalMs',
+    },
+    {
+      label: 'a numeric target',
+      loop: validLoop({ config: { running: true, intervalMs: 2_000, target: 5 } }),
+      detail: 'loop.config.target',
+    },
+    {
+      label: 'an array payload',
+      loop: validLoop({ config: { running: true, intervalMs: 2_000, payload: [] } }),
+      detail: 'loop.config.payload',
+    },
+  ])('rejects a loop with $label, naming the field', ({ loop, detail }) => {
+    // act
+    const error = parseError(envelope({ pollerId: 'orders', loop }));
+
+    // assess
+    expect(error.pollerId).toBe('orders');
+    expect(error.message).toContain(`poller 'orders'`);
+    expect(error.message).toContain(detail);
+  });
+
+  it('treats a null loop as a fresh start', () => {
+    // act
+    const parsed = parseControllerInput(envelope({ pollerId: 'orders', loop: null }));
+
+    // assess
+    expect(parsed.loop).toBeUndefined();
+  });
+});
+
+describe('parseControllerInput: historyBudget', () => {
+  const min = 2 * HISTORY_EVENTS_PER_ROUND;
+  const max = 23_000;
+
+  it.each([min, 500, max])('accepts a historyBudget of %i on a fresh start', (historyBudget) => {
+    // act
+    const parsed = parseControllerInput(envelope({ pollerId: 'orders', historyBudget }));
+
+    // assess
+    expect(parsed.historyBudget).toBe(historyBudget);
+  });
+
+  it.each([min - 1, max + 1, 100.5, '500', 0])('rejects a historyBudget of %j', (historyBudget) => {
+    // act
+    const error = parseError(envelope({ pollerId: 'orders', historyBudget }));
+
+    // assess
+    expect(error.message).toContain(`historyBudget must be a whole number from ${min} to ${max}`);
+    expect(error.value).toBe(JSON.stringify(historyBudget));
+  });
+
+  it("keeps the loop's own budget once a loop is running", () => {
+    // act
+    const parsed = parseControllerInput(
+      envelope({ pollerId: 'orders', historyBudget: 500, loop: validLoop() }),
+    );
+
+    // assess
+    expect(parsed.historyBudget).toBe(5_000);
+  });
+});
+
+describe('parseControllerInput: failures', () => {
+  it('turns a Catch output with a Lambda JSON Cause into a readable previousFailure', () => {
+    // prepare
+    const errorMessage = "poller 'orders': cannot read control table 'ctl': ThrottlingException: slow down";
+    const lastFailure = {
+      Error: 'ControlTableUnavailableError',
+      Cause: JSON.stringify({
+        errorType: 'ControlTableUnavailableError',
+        errorMessage,
+        trace: ['at x (y.js:1:1)'],
+      }),
+    };
+
+    // act
+    const parsed = parseControllerInput(envelope({ pollerId: 'orders', loop: validLoop(), lastFailure }));
+
+    // assess
+    expect(parsed.previousFailure).toBe(
+      `previous controller attempt failed: ControlTableUnavailableError: ${errorMessage}`,
+    );
+    expect(parsed.previousRoundFailed).toBe(true);
+    expect(parsed.loop?.nextSeq).toBe(12);
+  });
+
+  it('keeps a plain-text Cause as it is', () => {
+    // prepare
+    const lastFailure = { Error: 'States.Timeout', Cause: 'Task timed out after 90 seconds' };
+
+    // act
+    const parsed = parseControllerInput(envelope({ pollerId: 'orders', lastFailure }));
+
+    // assess
+    expect(parsed.previousFailure).toBe(
+      'previous controller attempt failed: States.Timeout: Task timed out after 90 seconds',
+    );
+    expect(parsed.previousRoundFailed).toBe(true);
+  });
+
+  it('cuts a very long Cause short', () => {
+    // prepare
+    const lastFailure = { Error: 'Boom', Cause: 'z'.repeat(5_000) };
+
+    // act
+    const parsed = parseControllerInput(envelope({ pollerId: 'orders', lastFailure }));
+
+    // assess
+    expect(parsed.previousFailure).toBe(`previous controller attempt failed: Boom: ${'z'.repeat(300)}`);
+  });
+
+  it('reports a failed hand-over without marking the round as failed', () => {
+    // prepare
+    const handOverFailure = {
+      Error: 'StepFunctions.ExecutionLimitExceededException',
+      Cause: 'Maximum number of running executions reached',
+    };
+
+    // act
+    const parsed = parseControllerInput(envelope({ pollerId: 'orders', loop: validLoop(), handOverFailure }));
+
+    // assess
+    expect(parsed.previousFailure).toBe(
+      'hand-over to a fresh execution failed: StepFunctions.ExecutionLimitExceededException: Maximum number of running executions reached',
+    );
+    expect(parsed.previousRoundFailed).toBe(false);
+  });
+
+  it('reports both failures when both are present', () => {
+    // prepare
+    const state = {
+      pollerId: 'orders',
+      lastFailure: { Error: 'A', Cause: 'first' },
+      handOverFailure: { Error: 'B', Cause: 'second' },
+    };
+
+    // act
+    const parsed = parseControllerInput(envelope(state));
+
+    // assess
+    expect(parsed.previousFailure).toBe(
+      'previous controller attempt failed: A: first; hand-over to a fresh execution failed: B: second',
+    );
+    expect(parsed.previousRoundFailed).toBe(true);
+  });
+});
