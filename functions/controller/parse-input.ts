@@ -63,7 +63,7 @@ export function parseControllerInput(event: unknown): ParsedInput {
     loop,
     historyBudget: loop?.historyBudget ?? historyBudget,
     previousFailure,
-    previousRoundFailed: state.lastFailure !== undefined,
+    previousRoundFailed: state.lastFailure !== undefined && state.lastFailure !== null,
   };
 }
 
@@ -71,7 +71,7 @@ function parseLoop(pollerId: string, value: unknown): LoopState {
   const fail = (detail: string): never => {
     throw new InvalidControllerInputError(pollerId, `loop.${detail}`, value);
   };
-  if (!isObject(value)) return fail('must be an object');
+  if (!isObject(value)) throw new InvalidControllerInputError(pollerId, 'loop must be an object', value);
   for (const key of ['nextSeq', 'anchorSeq', 'historyEvents', 'skippedTicks'] as const) {
     if (!isWholeNumberIn(value[key], 0, Number.MAX_SAFE_INTEGER)) fail(`${key} must be a whole number ≥ 0`);
   }
@@ -87,7 +87,7 @@ function parseLoop(pollerId: string, value: unknown): LoopState {
   if (!isWholeNumberIn(config.intervalMs, ...intervalRange)) fail('config.intervalMs is out of range');
   if (config.target !== undefined && typeof config.target !== 'string') fail('config.target must be a string');
   if (config.payload !== undefined && !isObject(config.payload)) fail('config.payload must be an object');
-  if (config.payload !== undefined && JSON.stringify(config.payload).length > MAX_PAYLOAD_BYTES) {
+  if (config.payload !== undefined && Buffer.byteLength(JSON.stringify(config.payload)) > MAX_PAYLOAD_BYTES) {
     fail('config.payload is too large');
   }
   return {

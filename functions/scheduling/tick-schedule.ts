@@ -18,5 +18,5 @@ export function wakeAtFor(dueAtMs: number, leadMs: number): number {
 
 /** How many whole ticks to skip so that a loop that fell behind fires once, late by less than one interval. */
 export function ticksToSkip(lateByMs: number, intervalMs: number): number {
-  return lateByMs > intervalMs ? Math.floor(lateByMs / intervalMs) : 0;
+  return lateByMs >= intervalMs ? Math.floor(lateByMs / intervalMs) : 0;
 }

@@ -24,7 +24,13 @@ export interface TickResult {
  * The example worker: GETs `payload.url` when set and logs status and latency, or just logs the tick.
  * `pollerId` + `seq` identify the tick; async invokes are at-least-once, so real workers should dedupe on them.
  */
-export async function runTick(event: unknown, deps: { log: Logger; fetch?: typeof fetch }): Promise<TickResult> {
+export interface WorkerDeps {
+  readonly log: Logger;
+  readonly fetch?: typeof fetch;
+  readonly fetchTimeoutMs?: number;
+}
+
+export async function runTick(event: unknown, deps: WorkerDeps): Promise<TickResult> {
   const tick = parseWorkerEvent(event);
   const url = tick.payload?.url;
   const lateByMs = Date.now() - Date.parse(tick.scheduledAt);
@@ -34,7 +40,7 @@ export async function runTick(event: unknown, deps: { log: Logger; fetch?: typeo
   }
   const started = Date.now();
   try {
-    const response = await (deps.fetch ?? fetch)(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    const response = await (deps.fetch ?? fetch)(url, { signal: AbortSignal.timeout(deps.fetchTimeoutMs ?? FETCH_TIMEOUT_MS) });
     await response.body?.cancel();
     const result = { pollerId: tick.pollerId, seq: tick.seq, status: response.status, latencyMs: Date.now() - started };
     deps.log.info('tick fetched', { ...result, lateByMs });

@@ -105,7 +105,7 @@ describe('parseControllerInput: pollerId', () => {
 
 describe('parseControllerInput: loop', () => {
   it.each([
-    { label: 'not an object', loop: 'abc', detail: 'loop.must be an object' },
+    { label: 'not an object', loop: 'abc', detail: 'loop must be an object' },
     { label: 'a negative nextSeq', loop: validLoop({ nextSeq: -1 }), detail: 'loop.nextSeq' },
     { label: 'a fractional anchorSeq', loop: validLoop({ anchorSeq: 1.5 }), detail: 'loop.anchorSeq' },
     {
