@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
+import { type LatencyModel, type Meter, NO_LATENCY, NO_METER } from './latency-model';
 
 /** dynalite, a DynamoDB-compatible server, in memory or persisted to `dataDir` (LevelDB). */
 export class DynamoDbStore {
@@ -10,10 +11,27 @@ export class DynamoDbStore {
     readonly port: number,
   ) {}
 
-  static async start(host: string, port: number, dataDir?: string): Promise<DynamoDbStore> {
+  static async start(
+    host: string,
+    port: number,
+    dataDir?: string,
+    latency: LatencyModel = NO_LATENCY,
+    meter: Meter = NO_METER,
+  ): Promise<DynamoDbStore> {
     if (dataDir) mkdirSync(dataDir, { recursive: true });
     const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(dataDir ? { path: dataDir } : {}) });
     server.keepAliveTimeout = 1_000;
+    const [serve] = server.listeners('request') as ((request: IncomingMessage, response: ServerResponse) => void)[];
+    if (serve && (latency !== NO_LATENCY || meter !== NO_METER)) {
+      server.removeAllListeners('request');
+      server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+        const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? 'unknown';
+        meter.dynamoDbRequest(operation);
+        const delayMs = latency.dynamoDbRequestMs(operation);
+        if (delayMs > 0) setTimeout(() => serve(request, response), delayMs);
+        else serve(request, response);
+      });
+    }
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());

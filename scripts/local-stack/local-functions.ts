@@ -1,4 +1,5 @@
 import { describeCause } from '../../functions/shared/errors';
+import { type LatencyModel, type Meter, NO_LATENCY, NO_METER } from './latency-model';
 
 export type LocalHandler = (event: unknown) => Promise<unknown>;
 
@@ -34,7 +35,17 @@ export class LocalFunctions {
   /** Invocations under way, sync and async, so shutting down can wait for them instead of cutting them off. */
   private readonly pending = new Set<Promise<unknown>>();
 
-  constructor(private readonly onInvocationStart: (start: InvocationStart) => void = () => {}) {}
+  private readonly onInvocationStart: (start: InvocationStart) => void;
+  private readonly latency: LatencyModel;
+  private readonly meter: Meter;
+
+  constructor(
+    hooks: { onInvocationStart?: (start: InvocationStart) => void; latency?: LatencyModel; meter?: Meter } = {},
+  ) {
+    this.onInvocationStart = hooks.onInvocationStart ?? (() => {});
+    this.latency = hooks.latency ?? NO_LATENCY;
+    this.meter = hooks.meter ?? NO_METER;
+  }
 
   register(name: string, handler: LocalHandler): void {
     this.handlers.set(name, handler);
@@ -47,9 +58,12 @@ export class LocalFunctions {
   /** Runs a function to completion; a thrown error becomes a Lambda function error result, as on AWS. */
   async invoke(nameOrArn: string, event: unknown): Promise<{ result: unknown } | { error: FunctionErrorResult }> {
     const handler = this.lookup(nameOrArn);
-    this.onInvocationStart({ functionName: functionNameOf(nameOrArn), invocationType: 'RequestResponse', event, startedAt: preciseNow() });
+    const functionName = functionNameOf(nameOrArn);
     return this.track(
       (async () => {
+        await delay(this.latency.taskStartMs(functionName));
+        const startedAt = preciseNow();
+        this.onInvocationStart({ functionName, invocationType: 'RequestResponse', event, startedAt });
         try {
           return { result: await handler(event) };
         } catch (error) {
@@ -59,6 +73,8 @@ export class LocalFunctions {
               errorMessage: error instanceof Error ? error.message : describeCause(error),
             },
           };
+        } finally {
+          this.meter.lambdaInvocation(functionName, 'RequestResponse', preciseNow() - startedAt);
         }
       })(),
     );
@@ -70,11 +86,15 @@ export class LocalFunctions {
     const functionName = functionNameOf(nameOrArn);
     void this.track(
       (async () => {
-        this.onInvocationStart({ functionName, invocationType: 'Event', event, startedAt: preciseNow() });
+        await delay(this.latency.asyncInvokeMs(functionName));
+        const startedAt = preciseNow();
+        this.onInvocationStart({ functionName, invocationType: 'Event', event, startedAt });
         try {
           await handler(event);
         } catch (error) {
           onError({ errorType: error instanceof Error ? error.name : 'Error', errorMessage: describeCause(error) });
+        } finally {
+          this.meter.lambdaInvocation(functionName, 'Event', preciseNow() - startedAt);
         }
       })(),
     );
@@ -97,6 +117,8 @@ export class LocalFunctions {
     return handler;
   }
 }
+
+const delay = (ms: number) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
 
 /** `arn:aws:lambda:region:acct:function:name[:qualifier]` or `name[:qualifier]` → `name`. */
 export function functionNameOf(nameOrArn: string): string {

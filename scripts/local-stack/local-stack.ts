@@ -16,6 +16,7 @@ import { type Logger, silentLogger } from '../../functions/shared/logger';
 import { runTick } from '../../functions/worker/run-tick';
 import { ControlTableWatcher, type ItemChange } from './control-table-watcher';
 import { DynamoDbStore } from './dynamodb-store';
+import type { LatencyModel, Meter } from './latency-model';
 import {
   DEFAULT_DYNAMODB_PORT,
   LOCAL_CONTROLLER_NAME,
@@ -60,6 +61,10 @@ export interface LocalStackOptions {
   /** Where the handlers' own JSON logs go; silent by default so the event stream stays clean. */
   readonly handlerLog?: Logger;
   readonly timing?: Timing;
+  /** Stand-in for AWS latency (the benchmark's seeded model); none by default. */
+  readonly latency?: LatencyModel;
+  /** Counts billable events (the benchmark's cost figures); nothing by default. */
+  readonly meter?: Meter;
 }
 
 export const DEFAULT_EVERY_SECONDS = 2;
@@ -76,6 +81,7 @@ export interface LocalStack {
   readonly dynamoDb: DynamoDBClient;
   readonly stepFunctions: LocalStepFunctions;
   readonly services: LocalServicesServer;
+  readonly functions: LocalFunctions;
   startLoop(pollerId: string, extraInput?: Record<string, unknown>): string;
   stop(): Promise<void>;
 }
@@ -91,11 +97,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const tableName = LOCAL_TABLE_NAME;
   const requestedPort = options.port ?? DEFAULT_DYNAMODB_PORT;
 
-  const store = await DynamoDbStore.start(LOCAL_HOST, requestedPort, options.dataDir);
+  const store = await DynamoDbStore.start(LOCAL_HOST, requestedPort, options.dataDir, options.latency, options.meter);
   const endpoint = localEndpoint(store.port);
   const dynamoDb = createDynamoDbClient(localClientOptions(endpoint));
 
-  const functions = new LocalFunctions((start) => reportFire(start, emit));
+  const functions = new LocalFunctions({
+    onInvocationStart: (start) => reportFire(start, emit),
+    ...(options.latency ? { latency: options.latency } : {}),
+    ...(options.meter ? { meter: options.meter } : {}),
+  });
   let stepFunctions: LocalStepFunctions | undefined;
   const services = new LocalServicesServer(
     functions,
@@ -130,6 +140,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     region,
     controllerArn: localFunctionArn(LOCAL_CONTROLLER_NAME, region),
     onExecutionEnded: (ended) => reportEnded(ended, emit),
+    ...(options.meter ? { meter: options.meter } : {}),
   });
   const sfn = stepFunctions;
 
@@ -182,6 +193,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     dynamoDb,
     stepFunctions: sfn,
     services,
+    functions,
     startLoop,
     stop,
   };

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { renderPollerDefinition, STATE } from '../../infra/state-machine/poller-definition';
+import type { Meter } from './latency-model';
 import { LOCAL_ACCOUNT, LOCAL_STATE_MACHINE_NAME, localStateMachineArn } from './local-endpoints';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
@@ -48,6 +49,7 @@ type JsonValue = Parameters<StateMachine['run']>[0];
  */
 export class LocalStepFunctions {
   readonly stateMachineArn: string;
+  readonly stateMachineName: string;
   private readonly machine: StateMachine;
   private readonly executions = new Map<string, ExecutionRecord>();
   private readonly running = new Map<string, RunningExecution>();
@@ -60,10 +62,15 @@ export class LocalStepFunctions {
       readonly onExecutionEnded: (ended: ExecutionEnded) => void;
       /** Lets a test make the hand-over fail (the real StartExecution's failure mode) without touching our code. */
       readonly handOverFault?: () => Error | undefined;
+      /** Another definition than the poller's (the benchmark runs the blog recipe beside ours). */
+      readonly definition?: string;
+      readonly stateMachineName?: string;
+      readonly meter?: Meter;
     },
   ) {
-    this.stateMachineArn = localStateMachineArn(options.region);
-    this.machine = new StateMachine(JSON.parse(renderPollerDefinition(options.controllerArn)), {
+    this.stateMachineName = options.stateMachineName ?? LOCAL_STATE_MACHINE_NAME;
+    this.stateMachineArn = localStateMachineArn(options.region, this.stateMachineName);
+    this.machine = new StateMachine(JSON.parse(options.definition ?? renderPollerDefinition(options.controllerArn)), {
       awsConfig: { region: options.region, credentials: { accessKeys: { accessKeyId: 'local', secretAccessKey: 'local' } } },
     });
   }
@@ -74,7 +81,7 @@ export class LocalStepFunctions {
       throw new StateMachineDoesNotExistError(`State Machine Does Not Exist: '${request.stateMachineArn}'`);
     }
     const name = request.name ?? randomUUID();
-    const executionArn = `arn:aws:states:${this.options.region}:${LOCAL_ACCOUNT}:execution:${LOCAL_STATE_MACHINE_NAME}:${name}`;
+    const executionArn = `arn:aws:states:${this.options.region}:${LOCAL_ACCOUNT}:execution:${this.stateMachineName}:${name}`;
     if (this.executions.has(executionArn)) {
       throw new ExecutionAlreadyExistsError(`Execution Already Exists: '${executionArn}'`);
     }
@@ -94,7 +101,7 @@ export class LocalStepFunctions {
       noThrowOnAbort: true,
       context: {
         Execution: { Id: executionArn, Name: name, Input: input, StartTime: record.startDate.toISOString() },
-        StateMachine: { Id: this.stateMachineArn, Name: LOCAL_STATE_MACHINE_NAME },
+        StateMachine: { Id: this.stateMachineArn, Name: this.stateMachineName },
       },
       overrides: { taskResourceLocalHandlers: { [STATE.handOver]: (taskInput) => this.handOver(taskInput) } },
     });
@@ -103,6 +110,15 @@ export class LocalStepFunctions {
       (error: unknown) => this.finish(record, 'FAILED', undefined, error),
     );
     this.running.set(executionArn, { abort: execution.abort, done });
+    const meter = this.options.meter;
+    if (meter) {
+      void (async () => {
+        for await (const event of execution.eventLogs) {
+          const stateName = 'state' in event ? event.state.name : undefined;
+          meter.historyEvent(executionArn, event.type, stateName);
+        }
+      })().catch(() => {});
+    }
     return record;
   }
 
