@@ -72,7 +72,7 @@ function parseLoop(pollerId: string, value: unknown): LoopState {
     throw new InvalidControllerInputError(pollerId, `loop.${detail}`, value);
   };
   if (!isObject(value)) throw new InvalidControllerInputError(pollerId, 'loop must be an object', value);
-  for (const key of ['nextSeq', 'anchorSeq', 'historyEvents', 'skippedTicks'] as const) {
+  for (const key of ['nextSeq', 'anchorSeq', 'claimedThroughSeq', 'historyEvents', 'skippedTicks'] as const) {
     if (!isWholeNumberIn(value[key], 0, Number.MAX_SAFE_INTEGER)) fail(`${key} must be a whole number ≥ 0`);
   }
   if (!isWholeNumberIn(value.anchorAt, 0, Number.MAX_SAFE_INTEGER)) fail('anchorAt must be epoch milliseconds');
@@ -83,7 +83,7 @@ function parseLoop(pollerId: string, value: unknown): LoopState {
   const config = value.config;
   if (!isObject(config)) return fail('config must be an object');
   if (typeof config.running !== 'boolean') fail('config.running must be a boolean');
-  const intervalRange = [WAIT_SECONDS_LIMITS.min * 1000, WAIT_SECONDS_LIMITS.max * 1000] as const;
+  const intervalRange = [Math.round(WAIT_SECONDS_LIMITS.min * 1000), WAIT_SECONDS_LIMITS.max * 1000] as const;
   if (!isWholeNumberIn(config.intervalMs, ...intervalRange)) fail('config.intervalMs is out of range');
   if (config.target !== undefined && typeof config.target !== 'string') fail('config.target must be a string');
   if (config.payload !== undefined && !isObject(config.payload)) fail('config.payload must be an object');
@@ -94,6 +94,7 @@ function parseLoop(pollerId: string, value: unknown): LoopState {
     nextSeq: value.nextSeq as number,
     anchorAt: value.anchorAt as number,
     anchorSeq: value.anchorSeq as number,
+    claimedThroughSeq: value.claimedThroughSeq as number,
     executionId: value.executionId as string,
     historyEvents: value.historyEvents as number,
     historyBudget: value.historyBudget as number,

@@ -1,5 +1,6 @@
 import { type LoopState, type PollerConfig, STOP_REASON } from '../shared/contract';
 import type { InvalidControlItemError } from '../shared/errors';
+import { chooseStrategy, type LambdaSize, CONTROLLER_SIZE } from './cost-model';
 import { HISTORY_EVENTS_PER_FAILED_ROUND, HISTORY_EVENTS_PER_ROUND } from './history-budget';
 import { tickDueAt, ticksToSkip, wakeAtFor } from './tick-schedule';
 
@@ -7,8 +8,16 @@ import { tickDueAt, ticksToSkip, wakeAtFor } from './tick-schedule';
 export interface Timing {
   /** Wake this long (at least) before a tick, so Step Functions and Lambda start-up latency is absorbed early. */
   readonly wakeLeadMs: number;
-  /** Sleep in-process at most this long before a tick; woken earlier (e.g. right after a hand-over), wait again. */
+  /** Sleep in-process at most this long before a tick in Wait-state mode; woken earlier, wait again. */
   readonly maxInProcessSleepMs: number;
+  /** Staying awake, read the control item this long before a tick, so the read's latency is not the tick's. */
+  readonly readAheadMs: number;
+  /** Staying awake, hand back to Step Functions once the next tick would come closer than this to the deadline. */
+  readonly handBackMarginMs: number;
+  /** A new loop's first tick is due this long after the start, so its claim is written before it. */
+  readonly firstTickDelayMs: number;
+  /** One claim covers the ticks due within this window: a few writes a minute, not one per tick. */
+  readonly claimWindowMs: number;
 }
 
 export const DEFAULT_TIMING: Timing = {
@@ -16,9 +25,15 @@ export const DEFAULT_TIMING: Timing = {
   wakeLeadMs: 500,
   // The Wait state wakes us up to lead + 999 ms early; anything beyond that means we were started early.
   maxInProcessSleepMs: 2_000,
+  // DynamoDB answers a GetItem in single-digit to tens of ms; 100 ms leaves room for a slow one.
+  readAheadMs: 100,
+  // The hand-back round (return, Choice, Wait, Task start, maybe a cold start) takes well under a second.
+  handBackMarginMs: 5_000,
+  firstTickDelayMs: 250,
+  claimWindowMs: 30_000,
 };
 
-export interface RoundInputs {
+export interface TickInputs {
   readonly pollerId: string;
   /** The loop carried by Step Functions; undefined when this execution starts a loop. */
   readonly loop: LoopState | undefined;
@@ -26,17 +41,15 @@ export interface RoundInputs {
   readonly reading:
     | { readonly config: PollerConfig | undefined; readonly problems: readonly InvalidControlItemError[] }
     | 'missing';
-  /** `seq` on the item, so a new loop continues the numbering of the one before it. */
+  /** The highest seq the item says was fired or claimed, so a new loop never reuses one. */
   readonly lastSeqOnItem: number;
   readonly executionId: string;
   readonly historyBudget: number;
-  /** The previous attempt of this round failed and was caught by the state machine. */
-  readonly previousRoundFailed: boolean;
   readonly nowMs: number;
   readonly timing: Timing;
 }
 
-export type RoundPlan =
+export type TickPlan =
   | { readonly kind: 'stop'; readonly reason: string }
   | {
       readonly kind: 'fire';
@@ -44,16 +57,17 @@ export type RoundPlan =
       readonly dueAt: number;
       readonly skipped: number;
       readonly config: PollerConfig;
+      /** The loop after this tick: nextSeq advanced. */
       readonly next: LoopState;
-      readonly wakeAt: number;
-      readonly restart: boolean;
+      /** Write a claim covering seq … claimThrough before firing (the current claim does not cover seq). */
+      readonly claimThrough: number | undefined;
     }
-  | { readonly kind: 'wait'; readonly next: LoopState; readonly wakeAt: number; readonly restart: boolean };
+  | { readonly kind: 'early'; readonly dueAt: number; readonly next: LoopState };
 
 /**
- * Decides one controller round from the loop state, the control item and the clock. Pure: no I/O, no clock reads.
+ * Decides the next tick from the loop state, the control item and the clock. Pure: no I/O, no clock reads.
  */
-export function planRound(inputs: RoundInputs): RoundPlan {
+export function planTick(inputs: TickInputs): TickPlan {
   const { reading, nowMs, timing } = inputs;
   if (reading === 'missing') return { kind: 'stop', reason: STOP_REASON.itemMissing };
   const config = reading.config;
@@ -66,9 +80,7 @@ export function planRound(inputs: RoundInputs): RoundPlan {
   let loop = inputs.loop === undefined ? startLoop(inputs, config) : continueLoop(inputs.loop, inputs, config);
 
   let dueAt = tickDueAt(loop, loop.nextSeq);
-  if (dueAt - nowMs > timing.maxInProcessSleepMs) {
-    return withHistory({ kind: 'wait', next: loop, wakeAt: wakeAtFor(dueAt, timing.wakeLeadMs), restart: false }, inputs);
-  }
+  if (dueAt - nowMs > timing.maxInProcessSleepMs) return { kind: 'early', dueAt, next: loop };
 
   const skipped = ticksToSkip(nowMs - dueAt, config.intervalMs);
   if (skipped > 0) {
@@ -78,17 +90,61 @@ export function planRound(inputs: RoundInputs): RoundPlan {
   }
 
   const seq = loop.nextSeq;
-  const next: LoopState = { ...loop, nextSeq: seq + 1 };
-  const wakeAt = wakeAtFor(tickDueAt(next, next.nextSeq), timing.wakeLeadMs);
-  return withHistory({ kind: 'fire', seq, dueAt, skipped, config, next, wakeAt, restart: false }, inputs);
+  const claimThrough =
+    seq > loop.claimedThroughSeq ? seq + Math.max(0, Math.ceil(timing.claimWindowMs / config.intervalMs) - 1) : undefined;
+  const next: LoopState = {
+    ...loop,
+    nextSeq: seq + 1,
+    ...(claimThrough !== undefined ? { claimedThroughSeq: claimThrough } : {}),
+  };
+  return { kind: 'fire', seq, dueAt, skipped, config, next, claimThrough };
 }
 
-function startLoop(inputs: RoundInputs, config: PollerConfig): LoopState {
+export type Continuation =
+  /** Stay in this invocation: sleep until `readAt`, then plan the next tick. */
+  | { readonly kind: 'next-tick'; readonly readAt: number }
+  /** Return to Step Functions, which waits until `wakeAt` (a whole second) and invokes the controller again. */
+  | { readonly kind: 'hand-back'; readonly wakeAt: number };
+
+/**
+ * After a tick: stay awake for the next one (cheaper below the break-even interval, and required below one
+ * second) or hand back to a Wait state. Staying awake always hands back well before the invocation's deadline.
+ */
+export function planContinuation(
+  loop: LoopState,
+  nowMs: number,
+  deadlineMs: number,
+  timing: Timing,
+  size: LambdaSize = CONTROLLER_SIZE,
+): Continuation {
+  const nextDueAt = tickDueAt(loop, loop.nextSeq);
+  const wakeAt = wakeAtFor(nextDueAt, timing.wakeLeadMs);
+  if (chooseStrategy(loop.config.intervalMs, size) === 'wait-state') {
+    // A due tick close enough to sleep for costs less than a round; otherwise let the Wait state cover the gap.
+    if (nextDueAt - nowMs <= timing.maxInProcessSleepMs && nextDueAt + timing.handBackMarginMs <= deadlineMs) {
+      return { kind: 'next-tick', readAt: Math.max(nowMs, nextDueAt - timing.readAheadMs) };
+    }
+    return { kind: 'hand-back', wakeAt };
+  }
+  if (nextDueAt + timing.handBackMarginMs > deadlineMs) return { kind: 'hand-back', wakeAt };
+  return { kind: 'next-tick', readAt: Math.max(nowMs, nextDueAt - timing.readAheadMs) };
+}
+
+/** Closes a Step Functions round: counts its history events and decides whether to hand over to a fresh execution. */
+export function closeRound(loop: LoopState, previousRoundFailed: boolean): { next: LoopState; restart: boolean } {
+  const added = HISTORY_EVENTS_PER_ROUND + (previousRoundFailed ? HISTORY_EVENTS_PER_FAILED_ROUND : 0);
+  const historyEvents = loop.historyEvents + added;
+  // Hand over when one more round would cross the budget.
+  return { next: { ...loop, historyEvents }, restart: historyEvents + HISTORY_EVENTS_PER_ROUND > loop.historyBudget };
+}
+
+function startLoop(inputs: TickInputs, config: PollerConfig): LoopState {
   const firstSeq = inputs.lastSeqOnItem + 1;
   return {
     nextSeq: firstSeq,
-    anchorAt: inputs.nowMs,
+    anchorAt: inputs.nowMs + inputs.timing.firstTickDelayMs,
     anchorSeq: firstSeq,
+    claimedThroughSeq: inputs.lastSeqOnItem,
     config,
     executionId: inputs.executionId,
     historyEvents: 0,
@@ -97,7 +153,7 @@ function startLoop(inputs: RoundInputs, config: PollerConfig): LoopState {
   };
 }
 
-function continueLoop(loop: LoopState, inputs: RoundInputs, config: PollerConfig): LoopState {
+function continueLoop(loop: LoopState, inputs: TickInputs, config: PollerConfig): LoopState {
   // A fresh execution (after a self-restart) starts with an empty history.
   const historyEvents = loop.executionId === inputs.executionId ? loop.historyEvents : 0;
   let continued: LoopState = { ...loop, config, executionId: inputs.executionId, historyEvents };
@@ -106,12 +162,4 @@ function continueLoop(loop: LoopState, inputs: RoundInputs, config: PollerConfig
     continued = { ...continued, anchorAt: tickDueAt(loop, loop.nextSeq), anchorSeq: loop.nextSeq };
   }
   return continued;
-}
-
-function withHistory<P extends Extract<RoundPlan, { next: LoopState }>>(plan: P, inputs: RoundInputs): P {
-  const added = HISTORY_EVENTS_PER_ROUND + (inputs.previousRoundFailed ? HISTORY_EVENTS_PER_FAILED_ROUND : 0);
-  const historyEvents = plan.next.historyEvents + added;
-  // Hand over when one more round would cross the budget.
-  const restart = historyEvents + HISTORY_EVENTS_PER_ROUND > plan.next.historyBudget;
-  return { ...plan, next: { ...plan.next, historyEvents }, restart };
 }

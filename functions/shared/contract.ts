@@ -21,6 +21,8 @@ export const FIELD = {
   target: 'target',
   payload: 'payload',
   seq: 'seq',
+  claimedSeq: 'claimedSeq',
+  heartbeatAt: 'heartbeatAt',
   lastTickAt: 'lastTickAt',
   nextTickAt: 'nextTickAt',
   skippedTicks: 'skippedTicks',
@@ -29,8 +31,14 @@ export const FIELD = {
   stoppedReason: 'stoppedReason',
 } as const;
 
-/** Limits on `waitseconds`: whole Wait-state seconds are not required, milliseconds are the resolution. */
-export const WAIT_SECONDS_LIMITS = { min: 1, max: 3600 } as const;
+/** Limits on `waitseconds`: milliseconds are the resolution; below a second the controller stays awake. */
+export const WAIT_SECONDS_LIMITS = { min: 0.1, max: 3600 } as const;
+
+/**
+ * The controller's Lambda timeout. Staying awake between ticks, one invocation serves many of them and hands
+ * back to Step Functions well before this; longer invocations mean fewer (billed) Step Functions rounds.
+ */
+export const CONTROLLER_TIMEOUT_SECONDS = 900;
 
 /** A poller id is a DynamoDB key and part of log lines and execution inputs: keep it printable and short. */
 export const POLLER_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
@@ -57,6 +65,8 @@ export interface LoopState {
   /** Epoch ms at which tick `anchorSeq` is (or was) due; tick k is due at anchorAt + (k - anchorSeq) × intervalMs. */
   readonly anchorAt: number;
   readonly anchorSeq: number;
+  /** The highest seq this loop has claimed on the item; ticks above it need a new claim before they fire. */
+  readonly claimedThroughSeq: number;
   /** The last valid configuration, used when the item turns invalid. */
   readonly config: PollerConfig;
   /** The execution that carried this state last; a different one means a hand-over happened. */

@@ -12,6 +12,8 @@ import { ControlTableUnavailableError } from './errors';
 /** What the controller writes after a round. Only these system fields are ever SET; operator fields are untouched. */
 export interface RoundRecord {
   readonly seq?: number;
+  readonly claimedSeq?: number;
+  readonly heartbeatAt?: string;
   readonly lastTickAt?: string;
   readonly nextTickAt?: string;
   readonly skippedTicksAdded?: number;
@@ -58,6 +60,8 @@ export class ControlTable {
     };
 
     if (record.seq !== undefined) set(FIELD.seq, { N: String(record.seq) });
+    if (record.claimedSeq !== undefined) set(FIELD.claimedSeq, { N: String(record.claimedSeq) });
+    if (record.heartbeatAt !== undefined) set(FIELD.heartbeatAt, { S: record.heartbeatAt });
     if (record.lastTickAt !== undefined) set(FIELD.lastTickAt, { S: record.lastTickAt });
     if (record.nextTickAt !== undefined) set(FIELD.nextTickAt, { S: record.nextTickAt });
     if (record.executionArn !== undefined) set(FIELD.executionArn, { S: record.executionArn });

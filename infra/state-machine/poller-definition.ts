@@ -1,4 +1,5 @@
 import { CONTROLLER_MAX_RETRIES } from '../../functions/scheduling/history-budget';
+import { CONTROLLER_TIMEOUT_SECONDS } from '../../functions/shared/contract';
 
 /**
  * The poller loop in Amazon States Language: the single definition used by the CDK stack, the pre-generated
@@ -50,8 +51,8 @@ export const HAND_OVER_RETRY = {
 /** After an uncaught controller failure, pause before the next attempt instead of spinning. */
 export const RECOVERY_PAUSE_SECONDS = 5;
 
-/** Longest a controller round may take: Lambda timeout (see infra) plus start-up slack. */
-export const CONTROLLER_TASK_TIMEOUT_SECONDS = 90;
+/** Longest a controller round may take: its Lambda timeout plus start-up slack. */
+export const CONTROLLER_TASK_TIMEOUT_SECONDS = CONTROLLER_TIMEOUT_SECONDS + 60;
 
 export function buildPollerDefinition() {
   return {

@@ -9,7 +9,7 @@ import { type ControllerDeps, runRound } from '../../functions/controller/run-ro
 import type { Timing } from '../../functions/scheduling/plan-round';
 import { createDynamoDbClient, createLambdaClient, LOCAL_REGION, localClientOptions } from '../../functions/shared/aws-clients';
 import { systemClock } from '../../functions/shared/clock';
-import { type ControllerOutput, DEFAULT_POLLER_ID, FIELD, type WorkerEvent } from '../../functions/shared/contract';
+import { CONTROLLER_TIMEOUT_SECONDS, type ControllerOutput, DEFAULT_POLLER_ID, FIELD, type WorkerEvent } from '../../functions/shared/contract';
 import { ControlTable } from '../../functions/shared/control-table';
 import { describeCause } from '../../functions/shared/errors';
 import { type Logger, silentLogger } from '../../functions/shared/logger';
@@ -61,6 +61,8 @@ export interface LocalStackOptions {
   /** Where the handlers' own JSON logs go; silent by default so the event stream stays clean. */
   readonly handlerLog?: Logger;
   readonly timing?: Timing;
+  /** The controller's Lambda timeout; shorter ones make it hand back to Step Functions more often (tests). */
+  readonly controllerTimeoutMs?: number;
   /** Stand-in for AWS latency (the benchmark's seeded model); none by default. */
   readonly latency?: LatencyModel;
   /** Counts billable events (the benchmark's cost figures); nothing by default. */
@@ -133,7 +135,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     ...(options.timing ? { timing: options.timing } : {}),
   };
   const workerLog = options.handlerLog ?? silentLogger;
-  functions.register(LOCAL_CONTROLLER_NAME, (event) => runRound(event, controllerDeps));
+  const controllerTimeoutMs = options.controllerTimeoutMs ?? CONTROLLER_TIMEOUT_SECONDS * 1000;
+  // Like a Lambda timeout, but cut short when the stack stops, so a controller staying awake hands back promptly.
+  let stoppingAt = Number.POSITIVE_INFINITY;
+  functions.register(LOCAL_CONTROLLER_NAME, (event) => {
+    const deadlineMs = Date.now() + controllerTimeoutMs;
+    return runRound(event, controllerDeps, () => Math.min(deadlineMs, stoppingAt));
+  });
   functions.register(LOCAL_WORKER_NAME, (event) => runTick(event, { log: workerLog }));
 
   stepFunctions = new LocalStepFunctions({
@@ -172,6 +180,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
+      stoppingAt = Date.now();
       await watcher.stop();
       await sfn.shutdown();
       // Let rounds and ticks already under way finish, so nothing is cut off half-recorded.

@@ -54,8 +54,9 @@ describe('the poller loop on the local stack', () => {
   });
 
   it('continues seq without a gap or a duplicate across forced self-restarts', async () => {
-    // Budget for about two rounds per execution, so the loop hands over again and again.
-    harness = await startHarness({ everySeconds: 1, historyBudget: 27 });
+    // A short controller timeout makes it hand back every tick or two; a budget of about two rounds per
+    // execution then makes the loop hand over to a fresh execution again and again.
+    harness = await startHarness({ everySeconds: 1, historyBudget: 18, controllerTimeoutMs: 6_000 });
 
     const fires = await harness.waitForFires(7, 12_000);
 
