@@ -116,6 +116,30 @@ describe('the poller loop on the local stack', () => {
     expect(harness.fires()).toEqual([]);
   });
 
+  it('runs sub-second cadences awake in one invocation, follows a cadence change and stops mid-window', async () => {
+    harness = await startHarness({ everySeconds: 0.2 });
+    await harness.waitForFires(5, 3_000);
+
+    await harness.setFields({ [FIELD.waitSeconds]: { N: '0.5' } });
+    const changedAt = harness.fires().length;
+    await harness.waitForFires(changedAt + 4, 4_000);
+    await harness.setFields({ [FIELD.running]: { BOOL: false } });
+    const stoppedAt = Date.now();
+    await harness.waitFor((event) => event.event === 'stopped', 2_000);
+    const stopDelayMs = Date.now() - stoppedAt;
+    const firesAtStop = harness.fires().length;
+    await new Promise((resolve) => setTimeout(resolve, 800));
+
+    const fires = harness.fires();
+    expect(scheduleGaps(fires.slice(0, 5))).toEqual([200, 200, 200, 200]);
+    expect(scheduleGaps(fires.slice(changedAt)).slice(-2)).toEqual([500, 500]);
+    expect(fires.map((fire) => fire.seq)).toEqual(Array.from({ length: fires.length }, (_, index) => index + 1));
+    expect(stopDelayMs).toBeLessThan(1_000);
+    expect(harness.fires().length).toBe(firesAtStop);
+    // Still the first execution: below a second the controller never handed back to a Wait state.
+    expect(harness.stack.stepFunctions.listExecutions()).toHaveLength(1);
+  });
+
   it('stops cleanly when the control item is deleted', async () => {
     harness = await startHarness({ everySeconds: 1 });
     await harness.waitForFires(1, 5_000);
