@@ -14,6 +14,8 @@ export interface ParsedInput {
   readonly executionId: string;
   readonly loop: LoopState | undefined;
   readonly historyBudget: number;
+  /** The generation a fresh start must take; undefined: one above the item's. */
+  readonly generation: number | undefined;
   /** What went wrong in the previous attempt (a caught controller failure or a failed hand-over). */
   readonly previousFailure: string | undefined;
   readonly previousRoundFailed: boolean;
@@ -53,6 +55,11 @@ export function parseControllerInput(event: unknown): ParsedInput {
     );
   }
 
+  const generation = state.generation ?? undefined;
+  if (generation !== undefined && !isWholeNumberIn(generation, 1, Number.MAX_SAFE_INTEGER)) {
+    throw new InvalidControllerInputError(pollerId, 'generation must be a whole number ≥ 1', generation);
+  }
+
   const loop = state.loop === undefined || state.loop === null ? undefined : parseLoop(pollerId, state.loop);
   const failures = [describeFailure('previous controller attempt failed', state.lastFailure)];
   failures.push(describeFailure('hand-over to a fresh execution failed', state.handOverFailure));
@@ -62,6 +69,7 @@ export function parseControllerInput(event: unknown): ParsedInput {
     executionId,
     loop,
     historyBudget: loop?.historyBudget ?? historyBudget,
+    generation,
     previousFailure,
     previousRoundFailed: state.lastFailure !== undefined && state.lastFailure !== null,
   };
@@ -80,6 +88,7 @@ function parseLoop(pollerId: string, value: unknown): LoopState {
     fail(`historyBudget must be a whole number from ${MIN_HISTORY_BUDGET} to ${MAX_HISTORY_BUDGET}`);
   }
   if (typeof value.executionId !== 'string') fail('executionId must be a string');
+  if (!isWholeNumberIn(value.generation, 1, Number.MAX_SAFE_INTEGER)) fail('generation must be a whole number ≥ 1');
   const config = value.config;
   if (!isObject(config)) return fail('config must be an object');
   if (typeof config.running !== 'boolean') fail('config.running must be a boolean');
@@ -95,6 +104,7 @@ function parseLoop(pollerId: string, value: unknown): LoopState {
     anchorAt: value.anchorAt as number,
     anchorSeq: value.anchorSeq as number,
     claimedThroughSeq: value.claimedThroughSeq as number,
+    generation: value.generation as number,
     executionId: value.executionId as string,
     historyEvents: value.historyEvents as number,
     historyBudget: value.historyBudget as number,

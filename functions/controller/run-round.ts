@@ -3,9 +3,9 @@ import type { LambdaSize } from '../scheduling/cost-model';
 import { closeRound, DEFAULT_TIMING, planContinuation, planTick, type Timing } from '../scheduling/plan-round';
 import { tickDueAt } from '../scheduling/tick-schedule';
 import { type Clock, sleepUntil } from '../shared/clock';
-import { type ControllerOutput, FIELD, type LoopState } from '../shared/contract';
+import { type ControllerOutput, FIELD, type LoopState, STOP_REASON } from '../shared/contract';
 import { type RawItem, readConfig } from '../shared/control-item';
-import type { ControlTable, RoundRecord } from '../shared/control-table';
+import type { ControlTable, RoundRecord, WriteGuard, WriteOutcome } from '../shared/control-table';
 import { describeCause, InvalidControllerInputError, WorkerInvokeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { fireWorker } from '../shared/worker-invoker';
@@ -23,16 +23,22 @@ export interface ControllerDeps {
   readonly size?: LambdaSize;
 }
 
-/**
- * One controller invocation (one Step Functions round). It reads the control item before every tick, sleeps to
- * the exact millisecond, fires the worker, and either stays awake for the next tick (below the break-even
- * interval) or hands back to a Wait state. Only a read before the first fire may throw (Step Functions then
- * retries the round with nothing fired); after a fire, failures are recorded and the round hands back instead,
- * so a retry can never fire the same tick twice.
- */
 /** When the invocation must have handed back by (epoch ms); asked again before every tick. */
 export type Deadline = () => number;
 
+/** A concurrent start may win the generation race between our read and our write; read again this often. */
+const MAX_TAKE_ATTEMPTS = 3;
+
+/**
+ * One controller invocation (one Step Functions round). It reads the control item before every tick, sleeps to
+ * the exact millisecond, fires the worker, and either stays awake for the next tick (below the break-even
+ * interval) or hands back to a Wait state.
+ *
+ * Never twice: a new loop takes a new generation on the item, and every tick is fired only under a claim that a
+ * conditional write made for this generation; a loop that sees a newer generation, or loses a claim, ends as
+ * superseded without firing. Only a read before the first fire may throw (Step Functions then retries the round
+ * with nothing fired); after a fire, failures are recorded and the round hands back instead.
+ */
 export async function runRound(event: unknown, deps: ControllerDeps, deadline: Deadline): Promise<ControllerOutput> {
   const { table, clock, log } = deps;
   const timing = deps.timing ?? DEFAULT_TIMING;
@@ -45,11 +51,19 @@ export async function runRound(event: unknown, deps: ControllerDeps, deadline: D
     return stopOutput(error.pollerId, error.message, clock);
   }
   const { pollerId, executionId } = input;
-  const progress = new ProgressRecorder(deps, pollerId, executionId);
+  const progress = new ProgressRecorder(deps, pollerId, executionId, input.loop?.generation);
   if (input.previousFailure) progress.noteError(input.previousFailure);
 
   let loop: LoopState | undefined = input.loop;
   let firedThisRound = 0;
+  let takeAttempts = 0;
+  const stop = async (reason: string, item: RawItem | undefined) => {
+    log.info('loop stopped', { pollerId, reason, executionId, generation: loop?.generation });
+    // A superseded loop leaves the item to the loop that superseded it.
+    if (item !== undefined && reason !== STOP_REASON.superseded) await progress.write({ stoppedReason: reason });
+    return stopOutput(pollerId, reason, clock);
+  };
+
   for (;;) {
     let item: RawItem | undefined;
     try {
@@ -60,30 +74,43 @@ export async function runRound(event: unknown, deps: ControllerDeps, deadline: D
       progress.noteError(describeCause(error));
       return handBack(loop, clock.now(), input.previousRoundFailed, progress, clock);
     }
+    const itemGeneration = numberField(item, FIELD.generation);
+    if (loop !== undefined && item !== undefined && itemGeneration !== loop.generation) {
+      return stop(STOP_REASON.superseded, item);
+    }
     const reading = item === undefined ? 'missing' : readConfig(pollerId, item, loop?.config);
     if (reading !== 'missing') for (const problem of reading.problems) progress.noteError(problem.message);
-    progress.observeItem(item);
+    progress.observeItem(item, loop === undefined ? itemGeneration : loop.generation);
 
+    const generation = loop?.generation ?? input.generation ?? (itemGeneration ?? 0) + 1;
+    if (loop === undefined && itemGeneration !== undefined && itemGeneration >= generation) {
+      return stop(STOP_REASON.superseded, item);
+    }
     const plan = planTick({
       pollerId,
       loop,
       reading,
       lastSeqOnItem: highestSeqOn(item),
+      generation,
       executionId,
       historyBudget: input.historyBudget,
       nowMs: clock.now(),
       timing,
     });
 
-    if (plan.kind === 'stop') {
-      log.info('loop stopped', { pollerId, reason: plan.reason, executionId });
-      if (item !== undefined) await progress.write({ stoppedReason: plan.reason });
-      return stopOutput(pollerId, plan.reason, clock);
-    }
+    if (plan.kind === 'stop') return stop(plan.reason, item);
 
     if (plan.kind === 'fire') {
       if (plan.claimThrough !== undefined) {
-        await progress.write({ claimedSeq: plan.claimThrough, nextTickAt: iso(plan.dueAt), stoppedReason: null });
+        const outcome = await progress.claim(plan.claimThrough, plan.dueAt, loop, numberField(item, FIELD.claimedSeq), generation);
+        if (outcome === 'missing') return stop(STOP_REASON.itemMissing, undefined);
+        if (outcome === 'superseded' && loop === undefined && ++takeAttempts < MAX_TAKE_ATTEMPTS) continue;
+        if (outcome === 'superseded') return stop(STOP_REASON.superseded, undefined);
+        if (outcome === 'failed') {
+          // Unclaimed ticks are never fired: hand back and claim again next round.
+          if (loop !== undefined) return handBack(loop, clock.now(), input.previousRoundFailed, progress, clock);
+          throw new Error(`poller '${pollerId}': could not take generation ${generation}: the claim write failed`);
+        }
       }
       if (plan.skipped > 0) progress.noteSkipped(plan.skipped);
       await sleepUntil(clock, plan.dueAt);
@@ -102,6 +129,7 @@ export async function runRound(event: unknown, deps: ControllerDeps, deadline: D
         if (!(error instanceof WorkerInvokeError)) throw error;
         log.error('tick not delivered', { pollerId, seq: plan.seq, target, error: error.message });
         progress.noteError(error.message);
+        progress.noteFailedFire();
       }
       progress.noteFired(plan.seq, scheduledAt);
       firedThisRound += 1;
@@ -136,13 +164,15 @@ async function handBack(
 }
 
 /**
- * What the controller writes on the item, and when: a claim before the ticks it covers, progress at hand-back,
- * a new error as soon as it appears (not again each tick while it persists). Writes after a fire never throw.
+ * What the controller writes on the item, and when: a claim before the ticks it covers (with the progress so
+ * far, which doubles as the heartbeat), progress at hand-back, a new error as soon as it appears (not again
+ * each tick while it persists). Every write holds only for this loop's generation. Writes never throw.
  */
 class ProgressRecorder {
   private lastFired: { seq: number; scheduledAt: string } | undefined;
   private firedSinceWrite = false;
   private skippedSinceWrite = 0;
+  private failedFiresSinceWrite = 0;
   private pendingErrors: string[] = [];
   private recordedError: string | undefined;
 
@@ -150,10 +180,12 @@ class ProgressRecorder {
     private readonly deps: ControllerDeps,
     readonly pollerId: string,
     private readonly executionId: string,
+    private generation: number | undefined,
   ) {}
 
-  observeItem(item: RawItem | undefined): void {
+  observeItem(item: RawItem | undefined, generation: number | undefined): void {
     this.recordedError = item?.[FIELD.lastError]?.M?.message?.S;
+    this.generation = generation;
   }
 
   noteError(message: string): void {
@@ -164,21 +196,51 @@ class ProgressRecorder {
     this.skippedSinceWrite += count;
   }
 
+  noteFailedFire(): void {
+    this.failedFiresSinceWrite += 1;
+  }
+
   noteFired(seq: number, scheduledAt: string): void {
     this.lastFired = { seq, scheduledAt };
     this.firedSinceWrite = true;
   }
 
   async flushErrors(): Promise<void> {
-    if (this.pendingErrors.length === 0) return;
-    await this.write({});
+    if (this.pendingErrors.length > 0) await this.write({});
+  }
+
+  /**
+   * Claims ticks up to `claimThrough`: a new loop takes `generation` (only if nobody took it or a higher one and
+   * nobody claimed since `claimedOnItem` was read); a running loop extends its own claim.
+   */
+  async claim(
+    claimThrough: number,
+    firstDueAt: number,
+    loop: LoopState | undefined,
+    claimedOnItem: number | undefined,
+    generation: number,
+  ): Promise<WriteOutcome | 'failed'> {
+    const guard: WriteGuard =
+      loop === undefined
+        ? { kind: 'take', generation, claimedSeq: claimedOnItem }
+        : { kind: 'hold', generation: loop.generation, claimedSeq: loop.claimedThroughSeq };
+    const outcome = await this.send({ claimedSeq: claimThrough, nextTickAt: iso(firstDueAt), stoppedReason: null }, guard);
+    if (outcome === 'written') this.generation = generation;
+    return outcome;
   }
 
   async write(record: RoundRecord, options: { onlyIfFired?: boolean } = {}): Promise<void> {
+    if (options.onlyIfFired && !this.firedSinceWrite && !this.hasNews()) return;
+    await this.send(record, { kind: 'hold', generation: this.generation });
+  }
+
+  private hasNews(): boolean {
+    return this.pendingErrors.length > 0 || this.skippedSinceWrite > 0 || this.failedFiresSinceWrite > 0;
+  }
+
+  private async send(record: RoundRecord, guard: WriteGuard): Promise<WriteOutcome | 'failed'> {
     const message = this.pendingErrors.join('; ');
-    this.pendingErrors = [];
     const newError = message !== '' && message !== this.recordedError;
-    if (options.onlyIfFired && !this.firedSinceWrite && !newError && this.skippedSinceWrite === 0) return;
     const now = this.deps.clock.now();
     const full: RoundRecord = {
       ...record,
@@ -186,24 +248,36 @@ class ProgressRecorder {
       heartbeatAt: iso(now),
       ...(this.lastFired ? { seq: this.lastFired.seq, lastTickAt: this.lastFired.scheduledAt } : {}),
       ...(this.skippedSinceWrite > 0 ? { skippedTicksAdded: this.skippedSinceWrite } : {}),
+      ...(this.failedFiresSinceWrite > 0 ? { failedFiresAdded: this.failedFiresSinceWrite } : {}),
       ...(newError ? { lastError: { message, at: iso(now) } } : {}),
     };
     try {
-      const itemExists = await this.deps.table.recordRound(this.pollerId, full);
-      if (!itemExists) this.deps.log.warn('control item deleted during the round; nothing recorded', { pollerId: this.pollerId });
-      this.firedSinceWrite = false;
-      this.skippedSinceWrite = 0;
-      if (newError) this.recordedError = message;
+      const outcome = await this.deps.table.recordRound(this.pollerId, full, guard);
+      if (outcome === 'written') {
+        this.pendingErrors = [];
+        this.firedSinceWrite = false;
+        this.skippedSinceWrite = 0;
+        this.failedFiresSinceWrite = 0;
+        if (newError) this.recordedError = message;
+      } else {
+        this.deps.log.warn('write refused by the fencing condition', { pollerId: this.pollerId, outcome, guard: guard.kind });
+      }
+      return outcome;
     } catch (error) {
       this.deps.log.error('could not record on the control item', { pollerId: this.pollerId, error: describeCause(error) });
+      return 'failed';
     }
   }
 }
 
+function numberField(item: RawItem | undefined, field: string): number | undefined {
+  const value = Number(item?.[field]?.N);
+  return item?.[field]?.N !== undefined && Number.isSafeInteger(value) ? value : undefined;
+}
+
 /** A new loop starts above every seq the item says was fired or claimed, so no seq is ever reused. */
 function highestSeqOn(item: RawItem | undefined): number {
-  const values = [item?.[FIELD.seq]?.N, item?.[FIELD.claimedSeq]?.N].map(Number).filter((n) => Number.isSafeInteger(n) && n > 0);
-  return Math.max(0, ...values);
+  return Math.max(0, numberField(item, FIELD.seq) ?? 0, numberField(item, FIELD.claimedSeq) ?? 0);
 }
 
 function stopOutput(pollerId: string, reason: string, clock: Clock): ControllerOutput {

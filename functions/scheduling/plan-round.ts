@@ -43,6 +43,8 @@ export interface TickInputs {
     | 'missing';
   /** The highest seq the item says was fired or claimed, so a new loop never reuses one. */
   readonly lastSeqOnItem: number;
+  /** The generation a new loop takes (ignored when continuing one). */
+  readonly generation: number;
   readonly executionId: string;
   readonly historyBudget: number;
   readonly nowMs: number;
@@ -145,6 +147,7 @@ function startLoop(inputs: TickInputs, config: PollerConfig): LoopState {
     anchorAt: inputs.nowMs + inputs.timing.firstTickDelayMs,
     anchorSeq: firstSeq,
     claimedThroughSeq: inputs.lastSeqOnItem,
+    generation: inputs.generation,
     config,
     executionId: inputs.executionId,
     historyEvents: 0,

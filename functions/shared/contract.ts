@@ -22,7 +22,12 @@ export const FIELD = {
   payload: 'payload',
   seq: 'seq',
   claimedSeq: 'claimedSeq',
+  generation: 'generation',
   heartbeatAt: 'heartbeatAt',
+  failedFires: 'failedFires',
+  restarts: 'restarts',
+  lastRestartAt: 'lastRestartAt',
+  lastRestartReason: 'lastRestartReason',
   lastTickAt: 'lastTickAt',
   nextTickAt: 'nextTickAt',
   skippedTicks: 'skippedTicks',
@@ -65,6 +70,8 @@ export interface LoopState {
   /** Epoch ms at which tick `anchorSeq` is (or was) due; tick k is due at anchorAt + (k - anchorSeq) × intervalMs. */
   readonly anchorAt: number;
   readonly anchorSeq: number;
+  /** The fencing token this loop took when it started; a higher one on the item means it was superseded. */
+  readonly generation: number;
   /** The highest seq this loop has claimed on the item; ticks above it need a new claim before they fire. */
   readonly claimedThroughSeq: number;
   /** The last valid configuration, used when the item turns invalid. */
@@ -82,6 +89,8 @@ export interface LoopState {
 export interface ControllerInput {
   readonly pollerId?: unknown;
   readonly loop?: unknown;
+  /** On a fresh start: the generation to take (the starter and watchdog name executions after it). */
+  readonly generation?: unknown;
   /** Optional on a fresh start: overrides the history budget (tests force early self-restarts with it). */
   readonly historyBudget?: unknown;
   /** Set by the state machine's Catch when the previous controller attempt failed. */
@@ -114,4 +123,5 @@ export const STOP_REASON = {
   runningFalse: 'running is false',
   itemMissing: 'control item not found',
   invalidConfig: 'control item invalid and no earlier valid configuration',
+  superseded: 'superseded',
 } as const;

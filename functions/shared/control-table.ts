@@ -9,7 +9,7 @@ import { FIELD } from './contract';
 import type { RawItem } from './control-item';
 import { ControlTableUnavailableError } from './errors';
 
-/** What the controller writes after a round. Only these system fields are ever SET; operator fields are untouched. */
+/** What the controller writes. Only these system fields are ever SET; operator fields are untouched. */
 export interface RoundRecord {
   readonly seq?: number;
   readonly claimedSeq?: number;
@@ -17,10 +17,23 @@ export interface RoundRecord {
   readonly lastTickAt?: string;
   readonly nextTickAt?: string;
   readonly skippedTicksAdded?: number;
+  readonly failedFiresAdded?: number;
   readonly executionArn?: string;
   readonly lastError?: { readonly message: string; readonly at: string };
   readonly stoppedReason?: string | null;
 }
+
+/**
+ * The fencing condition of a write. Every controller write holds only for its own generation, so a superseded
+ * loop can neither fire claimed ticks nor overwrite what the newer loop records.
+ */
+export type WriteGuard =
+  /** Keep: the item's generation is still `generation` (undefined: the item has none yet). */
+  | { readonly kind: 'hold'; readonly generation: number | undefined; readonly claimedSeq?: number | undefined }
+  /** Take over: raise the generation to `generation` if it is below it and nobody claimed since `claimedSeq` was read. */
+  | { readonly kind: 'take'; readonly generation: number; readonly claimedSeq: number | undefined };
+
+export type WriteOutcome = 'written' | 'superseded' | 'missing';
 
 /** A lastError message is for a human: keep the item well under DynamoDB's 400 KB and the console readable. */
 const MAX_ERROR_MESSAGE_LENGTH = 1_000;
@@ -44,68 +57,108 @@ export class ControlTable {
   }
 
   /**
-   * Records a round on an existing item. Returns false when the item was deleted meanwhile: the write is
-   * conditional so that a deleted poller is not resurrected as a husk of system fields.
+   * Writes system fields under a fencing guard. Never creates an item: a deleted poller is not resurrected as a
+   * husk of system fields. On a failed condition it reads the item once to tell 'missing' from 'superseded'.
    */
-  async recordRound(pollerId: string, record: RoundRecord): Promise<boolean> {
-    const sets: string[] = [];
-    const removes: string[] = [];
-    const names: Record<string, string> = {};
-    const values: Record<string, AttributeValue> = {};
-    let addSkipped = '';
-    const set = (field: string, value: AttributeValue) => {
-      names[`#${field}`] = field;
-      values[`:${field}`] = value;
-      sets.push(`#${field} = :${field}`);
-    };
-
-    if (record.seq !== undefined) set(FIELD.seq, { N: String(record.seq) });
-    if (record.claimedSeq !== undefined) set(FIELD.claimedSeq, { N: String(record.claimedSeq) });
-    if (record.heartbeatAt !== undefined) set(FIELD.heartbeatAt, { S: record.heartbeatAt });
-    if (record.lastTickAt !== undefined) set(FIELD.lastTickAt, { S: record.lastTickAt });
-    if (record.nextTickAt !== undefined) set(FIELD.nextTickAt, { S: record.nextTickAt });
-    if (record.executionArn !== undefined) set(FIELD.executionArn, { S: record.executionArn });
+  async recordRound(pollerId: string, record: RoundRecord, guard: WriteGuard): Promise<WriteOutcome> {
+    const update = new UpdateBuilder();
+    if (record.seq !== undefined) update.set(FIELD.seq, { N: String(record.seq) });
+    if (record.claimedSeq !== undefined) update.set(FIELD.claimedSeq, { N: String(record.claimedSeq) });
+    if (record.heartbeatAt !== undefined) update.set(FIELD.heartbeatAt, { S: record.heartbeatAt });
+    if (record.lastTickAt !== undefined) update.set(FIELD.lastTickAt, { S: record.lastTickAt });
+    if (record.nextTickAt !== undefined) update.set(FIELD.nextTickAt, { S: record.nextTickAt });
+    if (record.executionArn !== undefined) update.set(FIELD.executionArn, { S: record.executionArn });
     if (record.lastError !== undefined) {
-      set(FIELD.lastError, {
+      update.set(FIELD.lastError, {
         M: {
           message: { S: record.lastError.message.slice(0, MAX_ERROR_MESSAGE_LENGTH) },
           at: { S: record.lastError.at },
         },
       });
     }
-    if (typeof record.stoppedReason === 'string') set(FIELD.stoppedReason, { S: record.stoppedReason });
-    if (record.stoppedReason === null) {
-      names[`#${FIELD.stoppedReason}`] = FIELD.stoppedReason;
-      removes.push(`#${FIELD.stoppedReason}`);
-    }
-    if (record.skippedTicksAdded) {
-      names[`#${FIELD.skippedTicks}`] = FIELD.skippedTicks;
-      values[':skippedTicksAdded'] = { N: String(record.skippedTicksAdded) };
-      addSkipped = ` ADD #${FIELD.skippedTicks} :skippedTicksAdded`;
-    }
-    if (sets.length === 0 && removes.length === 0 && !addSkipped) return true;
+    if (typeof record.stoppedReason === 'string') update.set(FIELD.stoppedReason, { S: record.stoppedReason });
+    if (record.stoppedReason === null) update.remove(FIELD.stoppedReason);
+    if (record.skippedTicksAdded) update.add(FIELD.skippedTicks, record.skippedTicksAdded);
+    if (record.failedFiresAdded) update.add(FIELD.failedFires, record.failedFiresAdded);
+    if (guard.kind === 'take') update.set(FIELD.generation, { N: String(guard.generation) });
+    if (update.isEmpty()) return 'written';
 
-    names['#id'] = FIELD.id;
-    const expression = [
-      sets.length > 0 ? `SET ${sets.join(', ')}` : '',
-      removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : '',
-      addSkipped,
-    ].join('');
+    const conditions = [`attribute_exists(${update.name(FIELD.id)})`];
+    const generation = update.name(FIELD.generation);
+    if (guard.kind === 'take') {
+      conditions.push(`(attribute_not_exists(${generation}) OR ${generation} < ${update.value('takeGeneration', { N: String(guard.generation) })})`);
+    } else if (guard.generation === undefined) {
+      conditions.push(`attribute_not_exists(${generation})`);
+    } else {
+      conditions.push(`${generation} = ${update.value('holdGeneration', { N: String(guard.generation) })}`);
+    }
+    if (guard.claimedSeq === undefined && guard.kind === 'take') {
+      conditions.push(`attribute_not_exists(${update.name(FIELD.claimedSeq)})`);
+    } else if (guard.claimedSeq !== undefined) {
+      conditions.push(`${update.name(FIELD.claimedSeq)} = ${update.value('expectedClaim', { N: String(guard.claimedSeq) })}`);
+    }
+
     try {
       await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: { [FIELD.id]: { S: pollerId } },
-          UpdateExpression: expression.trim(),
-          ConditionExpression: 'attribute_exists(#id)',
-          ExpressionAttributeNames: names,
-          ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+          ...update.build(),
+          ConditionExpression: conditions.join(' AND '),
         }),
       );
-      return true;
+      return 'written';
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return (await this.read(pollerId)) === undefined ? 'missing' : 'superseded';
     }
+  }
+}
+
+/** Collects an UpdateExpression with placeholder names and values, so no attribute name clashes with a reserved word. */
+class UpdateBuilder {
+  private readonly sets: string[] = [];
+  private readonly removes: string[] = [];
+  private readonly adds: string[] = [];
+  private readonly names: Record<string, string> = {};
+  private readonly values: Record<string, AttributeValue> = {};
+
+  name(attribute: string): string {
+    this.names[`#${attribute}`] = attribute;
+    return `#${attribute}`;
+  }
+
+  value(placeholder: string, value: AttributeValue): string {
+    this.values[`:${placeholder}`] = value;
+    return `:${placeholder}`;
+  }
+
+  set(attribute: string, value: AttributeValue): void {
+    this.sets.push(`${this.name(attribute)} = ${this.value(attribute, value)}`);
+  }
+
+  remove(attribute: string): void {
+    this.removes.push(this.name(attribute));
+  }
+
+  add(attribute: string, amount: number): void {
+    this.adds.push(`${this.name(attribute)} ${this.value(`${attribute}Added`, { N: String(amount) })}`);
+  }
+
+  isEmpty(): boolean {
+    return this.sets.length + this.removes.length + this.adds.length === 0;
+  }
+
+  build() {
+    const clauses = [
+      this.sets.length > 0 ? `SET ${this.sets.join(', ')}` : '',
+      this.removes.length > 0 ? `REMOVE ${this.removes.join(', ')}` : '',
+      this.adds.length > 0 ? `ADD ${this.adds.join(', ')}` : '',
+    ].filter((clause) => clause !== '');
+    return {
+      UpdateExpression: clauses.join(' '),
+      ExpressionAttributeNames: this.names,
+      ...(Object.keys(this.values).length > 0 ? { ExpressionAttributeValues: this.values } : {}),
+    };
   }
 }
