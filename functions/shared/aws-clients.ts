@@ -18,7 +18,7 @@ export interface AwsClientOptions {
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 export const LOCAL_REGION = 'us-east-1';
 
-function clientConfig(options: AwsClientOptions) {
+export function clientConfig(options: AwsClientOptions) {
   return {
     ...(options.region ? { region: options.region } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),

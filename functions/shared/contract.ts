@@ -8,6 +8,7 @@
 export const ENV = {
   controlTableName: 'CONTROL_TABLE_NAME',
   defaultTarget: 'DEFAULT_TARGET_FUNCTION',
+  stateMachineArn: 'STATE_MACHINE_ARN',
 } as const;
 
 /** The poller that `npm start`, the CLI and the stack parameters use when none is named. */
@@ -125,3 +126,20 @@ export const STOP_REASON = {
   invalidConfig: 'control item invalid and no earlier valid configuration',
   superseded: 'superseded',
 } as const;
+
+/** The input that starts a loop: the starter, the watchdog and the CLI name the execution after the generation. */
+export interface StartInput {
+  readonly pollerId: string;
+  readonly generation: number;
+  readonly reason?: string;
+  /** Overrides the history budget (the local stack's tests force early self-restarts with it). */
+  readonly historyBudget?: number;
+}
+
+/**
+ * Execution names are deterministic, so a retried start of the same generation is idempotent (Step Functions
+ * refuses a second execution of the same name). Names allow 80 characters; a poller id has at most 64.
+ */
+export function executionNameFor(pollerId: string, generation: number): string {
+  return `${pollerId}-g${generation}`;
+}

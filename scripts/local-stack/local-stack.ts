@@ -13,6 +13,10 @@ import { CONTROLLER_TIMEOUT_SECONDS, type ControllerOutput, DEFAULT_POLLER_ID, F
 import { ControlTable } from '../../functions/shared/control-table';
 import { describeCause } from '../../functions/shared/errors';
 import { type Logger, silentLogger } from '../../functions/shared/logger';
+import { createSfnClient } from '../../functions/shared/sfn-client';
+import { shouldStart } from '../../functions/starter/on-item-changes';
+import { startLoop as startLoopFor } from '../../functions/starter/start-loop';
+import { runWatchdog, type WatchdogDeps } from '../../functions/watchdog/run-watchdog';
 import { runTick } from '../../functions/worker/run-tick';
 import { ControlTableWatcher, type ItemChange } from './control-table-watcher';
 import { DynamoDbStore } from './dynamodb-store';
@@ -61,6 +65,8 @@ export interface LocalStackOptions {
   /** Where the handlers' own JSON logs go; silent by default so the event stream stays clean. */
   readonly handlerLog?: Logger;
   readonly timing?: Timing;
+  /** How often the watchdog looks for stale loops (the deployed rule: every minute). */
+  readonly watchdogIntervalMs?: number;
   /** The controller's Lambda timeout; shorter ones make it hand back to Step Functions more often (tests). */
   readonly controllerTimeoutMs?: number;
   /** Stand-in for AWS latency (the benchmark's seeded model); none by default. */
@@ -70,6 +76,8 @@ export interface LocalStackOptions {
 }
 
 export const DEFAULT_EVERY_SECONDS = 2;
+/** As often as the deployed EventBridge rule (every minute). */
+export const DEFAULT_WATCHDOG_INTERVAL_MS = 60_000;
 const SHUTDOWN_DRAIN_MS = 3_000;
 
 export interface LocalStack {
@@ -155,10 +163,26 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   await ensureTable(dynamoDb, tableName);
   await seedPoller(dynamoDb, tableName, pollerId, options.everySeconds);
 
+  // The deployed stack's stream starter and watchdog, run here from the table watcher and a timer: same code.
+  const starterDeps: WatchdogDeps = {
+    dynamoDb,
+    table: controllerDeps.table,
+    sfn: createSfnClient(localClientOptions(servicesEndpoint)),
+    stateMachineArn: sfn.stateMachineArn,
+    log: options.handlerLog ?? silentLogger,
+    ...(options.historyBudget ? { historyBudget: options.historyBudget } : {}),
+  };
+  const reportStartFailure = (id: string) => (error: unknown) =>
+    emit({ event: 'error', poller: id, message: `could not start the loop: ${describeCause(error)}` });
   const watcher = new ControlTableWatcher(
     dynamoDb,
     tableName,
-    (change) => reportRecordedError(change, emit),
+    (change) => {
+      reportRecordedError(change, emit);
+      if (options.startLoops !== false && shouldStart(change.before, change.after)) {
+        startLoopFor(change.pollerId, starterDeps, 'running set to true').catch(reportStartFailure(change.pollerId));
+      }
+    },
     (error) => emit({ event: 'error', poller: pollerId, message: `watching the control table failed: ${describeCause(error)}` }),
   );
   await watcher.start();
@@ -173,14 +197,30 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       }),
     }).executionArn;
 
+  // Whatever ran before (a killed stack with --data) has no execution now: start every running poller afresh.
   const pollers = options.startLoops === false ? [] : await runningPollers(dynamoDb, tableName);
-  for (const id of pollers) startLoop(id);
+  for (const id of pollers) await startLoopFor(id, starterDeps, 'local stack started');
   emit({ event: 'ready', endpoint, table: tableName, pollers });
+
+  const watchdogIntervalMs = options.watchdogIntervalMs ?? DEFAULT_WATCHDOG_INTERVAL_MS;
+  let watchdogRun: Promise<unknown> | undefined;
+  const watchdogTimer =
+    options.startLoops === false
+      ? undefined
+      : setInterval(() => {
+          watchdogRun ??= runWatchdog(starterDeps, Date.now())
+            .catch((error: unknown) => emit({ event: 'error', poller: pollerId, message: `watchdog failed: ${describeCause(error)}` }))
+            .finally(() => {
+              watchdogRun = undefined;
+            });
+        }, watchdogIntervalMs);
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       stoppingAt = Date.now();
+      clearInterval(watchdogTimer);
+      await watchdogRun;
       await watcher.stop();
       await sfn.shutdown();
       // Let rounds and ticks already under way finish, so nothing is cut off half-recorded.
@@ -188,6 +228,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await services.close();
       dynamoDb.destroy();
       controllerDeps.lambda.destroy();
+      starterDeps.sfn.destroy();
       await store.close();
     })();
     return stopping;

@@ -1,0 +1,98 @@
+import { POLLER_ID_PATTERN, WAIT_SECONDS_LIMITS } from '../shared/contract';
+import { renderJson } from '../shared/errors';
+
+/** The custom resource type and its property names: the stack writes them, the seeder reads them. */
+export const SEED_RESOURCE_TYPE = 'Custom::ControlItemSeed';
+
+export const SEED_PROPERTY = {
+  tableName: 'TableName',
+  pollerId: 'PollerId',
+  running: 'Running',
+  waitSeconds: 'WaitSeconds',
+} as const;
+
+export type SeedPropertyName = (typeof SEED_PROPERTY)[keyof typeof SEED_PROPERTY];
+
+/** What the seeder writes: the operator fields of one control item, validated. */
+export interface SeedRequest {
+  readonly tableName: string;
+  readonly pollerId: string;
+  readonly running: boolean;
+  /** The canonical decimal text of the interval in seconds, as stored in the item's N attribute. */
+  readonly waitSeconds: string;
+}
+
+/** A property of the seed resource (a stack parameter, usually) has a value the seeder cannot write. */
+export class InvalidSeedPropertyError extends Error {
+  override readonly name = 'InvalidSeedPropertyError';
+  readonly field: SeedPropertyName;
+  readonly value: string;
+
+  constructor(field: SeedPropertyName, value: unknown, expected: string) {
+    const rendered = value === undefined ? 'nothing (the property is missing)' : renderJson(value, 60);
+    super(`seed property ${field} ${expected}; got ${rendered}`);
+    this.field = field;
+    this.value = rendered;
+  }
+}
+
+/**
+ * Validates the seed resource's properties. CloudFormation passes every parameter as a string, so `Running` is
+ * the text 'true' or 'false' and `WaitSeconds` the text of a number. `expectedTableName` is the table the seeder
+ * may write (its environment); a seed pointing elsewhere is refused instead of failing on AccessDenied.
+ */
+export function parseSeedProperties(properties: unknown, expectedTableName: string): SeedRequest {
+  const props = isRecord(properties) ? properties : {};
+  return {
+    tableName: parseTableName(props[SEED_PROPERTY.tableName], expectedTableName),
+    pollerId: parsePollerId(props[SEED_PROPERTY.pollerId]),
+    running: parseRunning(props[SEED_PROPERTY.running]),
+    waitSeconds: parseWaitSeconds(props[SEED_PROPERTY.waitSeconds]),
+  };
+}
+
+function parseTableName(value: unknown, expectedTableName: string): string {
+  if (value === expectedTableName) return expectedTableName;
+  throw new InvalidSeedPropertyError(SEED_PROPERTY.tableName, value, `must be this seeder's table '${expectedTableName}'`);
+}
+
+function parsePollerId(value: unknown): string {
+  if (typeof value === 'string' && POLLER_ID_PATTERN.test(value)) return value;
+  throw new InvalidSeedPropertyError(SEED_PROPERTY.pollerId, value, 'must be 1-64 of A-Z a-z 0-9 . _ -');
+}
+
+function parseRunning(value: unknown): boolean {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new InvalidSeedPropertyError(SEED_PROPERTY.running, value, "must be the text 'true' or 'false'");
+}
+
+function parseWaitSeconds(value: unknown): string {
+  const expected = `must be a number of seconds from ${WAIT_SECONDS_LIMITS.min} to ${WAIT_SECONDS_LIMITS.max}`;
+  const text = typeof value === 'number' ? String(value) : value;
+  if (typeof text !== 'string' || text.trim() === '') throw new InvalidSeedPropertyError(SEED_PROPERTY.waitSeconds, value, expected);
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < WAIT_SECONDS_LIMITS.min || seconds > WAIT_SECONDS_LIMITS.max) {
+    throw new InvalidSeedPropertyError(SEED_PROPERTY.waitSeconds, value, expected);
+  }
+  return String(seconds);
+}
+
+/** Whether a stack update changed what the seed writes (a new ServiceToken alone must not reset the item). */
+export function seedChanged(current: SeedRequest, previous: SeedRequest): boolean {
+  return (
+    current.tableName !== previous.tableName ||
+    current.pollerId !== previous.pollerId ||
+    current.running !== previous.running ||
+    current.waitSeconds !== previous.waitSeconds
+  );
+}
+
+/** Stable across updates that keep the table and the poller: CloudFormation replaces the seed only if they change. */
+export function seedPhysicalId(request: Pick<SeedRequest, 'tableName' | 'pollerId'>): string {
+  return `${request.tableName}/${request.pollerId}`;
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

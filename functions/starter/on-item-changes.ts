@@ -1,0 +1,46 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { FIELD } from '../shared/contract';
+import type { RawItem } from '../shared/control-item';
+import { describeCause } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+import { type LoopStarterDeps, startLoop } from './start-loop';
+
+/** The part of a DynamoDB Streams record the starter reads (NEW_AND_OLD_IMAGES). */
+export interface ItemChangeRecord {
+  readonly eventID?: string;
+  readonly eventName?: string;
+  readonly dynamodb?: {
+    readonly Keys?: Record<string, AttributeValue>;
+    readonly NewImage?: Record<string, AttributeValue>;
+    readonly OldImage?: Record<string, AttributeValue>;
+  };
+}
+
+/**
+ * A loop starts when an item is created with running=true or flips to true. The stream's filter criteria
+ * (infra) already drop everything else; this check keeps the local change feed and the deployed stream equal.
+ */
+export function shouldStart(before: RawItem | undefined, after: RawItem | undefined): boolean {
+  return after?.[FIELD.running]?.BOOL === true && before?.[FIELD.running]?.BOOL !== true;
+}
+
+/** Starts a loop for each qualifying change; returns the records to retry (a partial batch failure). */
+export async function startLoopsForChanges(
+  records: readonly ItemChangeRecord[],
+  deps: LoopStarterDeps,
+  log: Logger,
+): Promise<{ batchItemFailures: { itemIdentifier: string }[] }> {
+  const failures: { itemIdentifier: string }[] = [];
+  for (const record of records) {
+    const pollerId = record.dynamodb?.Keys?.[FIELD.id]?.S;
+    if (pollerId === undefined || !shouldStart(record.dynamodb?.OldImage, record.dynamodb?.NewImage)) continue;
+    try {
+      const outcome = await startLoop(pollerId, deps, 'running set to true');
+      log.info('start requested by a table change', { pollerId, outcome: outcome.kind });
+    } catch (error) {
+      log.error('could not start a loop', { pollerId, error: describeCause(error) });
+      if (record.eventID) failures.push({ itemIdentifier: record.eventID });
+    }
+  }
+  return { batchItemFailures: failures };
+}
