@@ -21,6 +21,8 @@ export interface ParsedInput {
   readonly previousRoundFailed: boolean;
 }
 
+/** Errors carried from one round to the next when the table was unreachable; more would only repeat. */
+const MAX_PENDING_ERRORS = 5;
 const MIN_HISTORY_BUDGET = 2 * HISTORY_EVENTS_PER_ROUND;
 const MAX_HISTORY_BUDGET = HISTORY_EVENT_CAP - 2_000;
 
@@ -63,6 +65,11 @@ export function parseControllerInput(event: unknown): ParsedInput {
   const loop = state.loop === undefined || state.loop === null ? undefined : parseLoop(pollerId, state.loop);
   const failures = [describeFailure('previous controller attempt failed', state.lastFailure)];
   failures.push(describeFailure('hand-over to a fresh execution failed', state.handOverFailure));
+  if (Array.isArray(state.pendingErrors)) {
+    for (const message of state.pendingErrors.slice(0, MAX_PENDING_ERRORS)) {
+      if (typeof message === 'string') failures.push(message.slice(0, 500));
+    }
+  }
   const previousFailure = failures.filter((text) => text !== undefined).join('; ') || undefined;
   return {
     pollerId,

@@ -1,6 +1,6 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { LambdaSize } from '../scheduling/cost-model';
-import { closeRound, DEFAULT_TIMING, planContinuation, planTick, type Timing } from '../scheduling/plan-round';
+import { closeRound, DEFAULT_TIMING, planContinuation, planTick, skipPastClaim, type Timing } from '../scheduling/plan-round';
 import { tickDueAt } from '../scheduling/tick-schedule';
 import { type Clock, sleepUntil } from '../shared/clock';
 import { type ControllerOutput, FIELD, type LoopState, STOP_REASON } from '../shared/contract';
@@ -26,8 +26,8 @@ export interface ControllerDeps {
 /** When the invocation must have handed back by (epoch ms); asked again before every tick. */
 export type Deadline = () => number;
 
-/** A concurrent start may win the generation race between our read and our write; read again this often. */
-const MAX_TAKE_ATTEMPTS = 3;
+/** A concurrent start may win the race between our read and our claim; read again and retry this often. */
+const MAX_CLAIM_ATTEMPTS = 3;
 
 /**
  * One controller invocation (one Step Functions round). It reads the control item before every tick, sleeps to
@@ -56,7 +56,8 @@ export async function runRound(event: unknown, deps: ControllerDeps, deadline: D
 
   let loop: LoopState | undefined = input.loop;
   let firedThisRound = 0;
-  let takeAttempts = 0;
+  let claimedThisRound = false;
+  let claimAttempts = 0;
   const stop = async (reason: string, item: RawItem | undefined) => {
     log.info('loop stopped', { pollerId, reason, executionId, generation: loop?.generation });
     // A superseded loop leaves the item to the loop that superseded it.
@@ -75,8 +76,15 @@ export async function runRound(event: unknown, deps: ControllerDeps, deadline: D
       return handBack(loop, clock.now(), input.previousRoundFailed, progress, clock);
     }
     const itemGeneration = numberField(item, FIELD.generation);
-    if (loop !== undefined && item !== undefined && itemGeneration !== loop.generation) {
-      return stop(STOP_REASON.superseded, item);
+    if (loop !== undefined && item !== undefined) {
+      if (itemGeneration !== loop.generation) return stop(STOP_REASON.superseded, item);
+      const claimedOnItem = numberField(item, FIELD.claimedSeq) ?? 0;
+      if (claimedOnItem > loop.claimedThroughSeq) {
+        // Another invocation of this loop claimed past ours: if we claimed already we are the stale one;
+        // if not, an earlier attempt of this round did and may have fired those ticks before it failed.
+        if (claimedThisRound) return stop(STOP_REASON.superseded, item);
+        loop = skipPastClaim(loop, claimedOnItem);
+      }
     }
     const reading = item === undefined ? 'missing' : readConfig(pollerId, item, loop?.config);
     if (reading !== 'missing') for (const problem of reading.problems) progress.noteError(problem.message);
@@ -94,6 +102,7 @@ export async function runRound(event: unknown, deps: ControllerDeps, deadline: D
       generation,
       executionId,
       historyBudget: input.historyBudget,
+      claimRequired: !claimedThisRound,
       nowMs: clock.now(),
       timing,
     });
@@ -104,13 +113,15 @@ export async function runRound(event: unknown, deps: ControllerDeps, deadline: D
       if (plan.claimThrough !== undefined) {
         const outcome = await progress.claim(plan.claimThrough, plan.dueAt, loop, numberField(item, FIELD.claimedSeq), generation);
         if (outcome === 'missing') return stop(STOP_REASON.itemMissing, undefined);
-        if (outcome === 'superseded' && loop === undefined && ++takeAttempts < MAX_TAKE_ATTEMPTS) continue;
+        // The item changed between our read and our write: read again (at the top) and decide from what it says.
+        if (outcome === 'superseded' && ++claimAttempts < MAX_CLAIM_ATTEMPTS) continue;
         if (outcome === 'superseded') return stop(STOP_REASON.superseded, undefined);
         if (outcome === 'failed') {
           // Unclaimed ticks are never fired: hand back and claim again next round.
           if (loop !== undefined) return handBack(loop, clock.now(), input.previousRoundFailed, progress, clock);
           throw new Error(`poller '${pollerId}': could not take generation ${generation}: the claim write failed`);
         }
+        claimedThisRound = true;
       }
       if (plan.skipped > 0) progress.noteSkipped(plan.skipped);
       await sleepUntil(clock, plan.dueAt);
@@ -160,6 +171,7 @@ async function handBack(
     wakeAt: isoSecond(wakeAtMs),
     waitSeconds: Math.max(0, Math.ceil((wakeAtMs - clock.now()) / 1000)),
     loop: next,
+    ...(progress.unrecordedErrors().length > 0 ? { pendingErrors: progress.unrecordedErrors() } : {}),
   };
 }
 
@@ -205,8 +217,13 @@ class ProgressRecorder {
     this.firedSinceWrite = true;
   }
 
+  /** Errors and skips are news for the operator: write them now rather than with the next claim. */
   async flushErrors(): Promise<void> {
-    if (this.pendingErrors.length > 0) await this.write({});
+    if (this.pendingErrors.length > 0 || this.skippedSinceWrite > 0) await this.write({});
+  }
+
+  unrecordedErrors(): readonly string[] {
+    return this.pendingErrors;
   }
 
   /**

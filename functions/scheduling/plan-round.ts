@@ -47,6 +47,8 @@ export interface TickInputs {
   readonly generation: number;
   readonly executionId: string;
   readonly historyBudget: number;
+  /** No claim was written in this invocation yet: the first tick must claim, moving the claim forward. */
+  readonly claimRequired: boolean;
   readonly nowMs: number;
   readonly timing: Timing;
 }
@@ -92,8 +94,11 @@ export function planTick(inputs: TickInputs): TickPlan {
   }
 
   const seq = loop.nextSeq;
+  // Every invocation claims before its first tick and moves the claim forward, so a replay of the same input
+  // (a Step Functions retry after a crash) sees a claim it did not make and never reuses those ticks.
+  const window = Math.max(1, Math.ceil(timing.claimWindowMs / config.intervalMs));
   const claimThrough =
-    seq > loop.claimedThroughSeq ? seq + Math.max(0, Math.ceil(timing.claimWindowMs / config.intervalMs) - 1) : undefined;
+    seq > loop.claimedThroughSeq || inputs.claimRequired ? Math.max(seq + window - 1, loop.claimedThroughSeq + 1) : undefined;
   const next: LoopState = {
     ...loop,
     nextSeq: seq + 1,
@@ -138,6 +143,16 @@ export function closeRound(loop: LoopState, previousRoundFailed: boolean): { nex
   const historyEvents = loop.historyEvents + added;
   // Hand over when one more round would cross the budget.
   return { next: { ...loop, historyEvents }, restart: historyEvents + HISTORY_EVENTS_PER_ROUND > loop.historyBudget };
+}
+
+/**
+ * Moves a loop past ticks claimed by an earlier attempt of the same round (which may have fired them before it
+ * crashed): the seq numbers jump, the times do not — the next tick keeps its due time.
+ */
+export function skipPastClaim(loop: LoopState, claimedOnItem: number): LoopState {
+  if (claimedOnItem < loop.nextSeq) return { ...loop, claimedThroughSeq: claimedOnItem };
+  const jump = claimedOnItem + 1 - loop.nextSeq;
+  return { ...loop, nextSeq: loop.nextSeq + jump, anchorSeq: loop.anchorSeq + jump, claimedThroughSeq: claimedOnItem };
 }
 
 function startLoop(inputs: TickInputs, config: PollerConfig): LoopState {

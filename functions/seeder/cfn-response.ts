@@ -54,7 +54,9 @@ export function putResponse(
         });
       },
     );
-    request.on('timeout', () => request.destroy(new ResponseNotDeliveredError(`no answer within ${timeoutMs} ms`)));
+    request.on('timeout', () =>
+      request.destroy(new ResponseNotDeliveredError(`no answer within ${timeoutMs} ms`)),
+    );
     request.on('error', reject);
     request.end(body);
   });

@@ -17,4 +17,7 @@ function depsFromEnvironment(): SeederDeps {
 }
 
 /** CloudFormation custom resource `Custom::ControlItemSeed`: seeds the stack's control item from its parameters. */
-export const handler = async (event: unknown) => handleSeedEvent(event, (deps ??= depsFromEnvironment()));
+export const handler = async (event: unknown) => {
+  deps ??= depsFromEnvironment();
+  return handleSeedEvent(event, deps);
+};

@@ -4,7 +4,13 @@ import { MissingEnvironmentError } from '../shared/env';
 import { describeCause } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { type CfnResponse, type SendResponse, shortenReason } from './cfn-response';
-import { isRecord, parseSeedProperties, type SeedRequest, seedChanged, seedPhysicalId } from './seed-properties';
+import {
+  isRecord,
+  parseSeedProperties,
+  type SeedRequest,
+  seedChanged,
+  seedPhysicalId,
+} from './seed-properties';
 
 /** The fields of a custom resource request the seeder uses. */
 export interface SeedEvent {
@@ -54,15 +60,26 @@ export async function handleSeedEvent(rawEvent: unknown, deps: SeederDeps): Prom
   } catch (error) {
     outcome = 'failed';
     const reason = shortenReason(describeCause(error));
-    deps.log.error('seed failed', { requestType: event.RequestType, logicalResourceId: event.LogicalResourceId, reason });
+    deps.log.error('seed failed', {
+      requestType: event.RequestType,
+      logicalResourceId: event.LogicalResourceId,
+      reason,
+    });
     response = { ...respond(event, 'FAILED', failedPhysicalId(event, deps.tableName)), Reason: reason };
   }
-  deps.log.info('seed answered', { requestType: event.RequestType, outcome, physicalResourceId: response.PhysicalResourceId });
+  deps.log.info('seed answered', {
+    requestType: event.RequestType,
+    outcome,
+    physicalResourceId: response.PhysicalResourceId,
+  });
   await deps.sendResponse(event.ResponseURL, response);
   return outcome;
 }
 
-async function applySeed(event: SeedEvent, deps: SeederDeps): Promise<{ outcome: SeedOutcome; physicalId: string }> {
+async function applySeed(
+  event: SeedEvent,
+  deps: SeederDeps,
+): Promise<{ outcome: SeedOutcome; physicalId: string }> {
   if (event.RequestType === 'Delete') {
     return { outcome: 'deleted', physicalId: event.PhysicalResourceId ?? event.LogicalResourceId };
   }
@@ -85,7 +102,11 @@ function changedSince(request: SeedRequest, oldProperties: unknown, tableName: s
 }
 
 /** SETs only the seeded fields; every other attribute (system fields, target, payload) stays as it is. */
-export async function writeControlItem(dynamoDb: DynamoDBClient, request: SeedRequest, timeoutMs: number): Promise<void> {
+export async function writeControlItem(
+  dynamoDb: DynamoDBClient,
+  request: SeedRequest,
+  timeoutMs: number,
+): Promise<void> {
   try {
     await dynamoDb.send(
       new UpdateItemCommand({
@@ -93,7 +114,10 @@ export async function writeControlItem(dynamoDb: DynamoDBClient, request: SeedRe
         Key: { [FIELD.id]: { S: request.pollerId } },
         UpdateExpression: 'SET #running = :running, #waitSeconds = :waitSeconds',
         ExpressionAttributeNames: { '#running': FIELD.running, '#waitSeconds': FIELD.waitSeconds },
-        ExpressionAttributeValues: { ':running': { BOOL: request.running }, ':waitSeconds': { N: request.waitSeconds } },
+        ExpressionAttributeValues: {
+          ':running': { BOOL: request.running },
+          ':waitSeconds': { N: request.waitSeconds },
+        },
       }),
       { abortSignal: AbortSignal.timeout(timeoutMs) },
     );
@@ -120,7 +144,8 @@ function failedPhysicalId(event: SeedEvent, tableName: string | undefined): stri
   if (event.PhysicalResourceId) return event.PhysicalResourceId;
   if (tableName === undefined) return event.LogicalResourceId;
   const props = isRecord(event.ResourceProperties) ? event.ResourceProperties : {};
-  const pollerId = typeof props.PollerId === 'string' && props.PollerId !== '' ? props.PollerId : event.LogicalResourceId;
+  const pollerId =
+    typeof props.PollerId === 'string' && props.PollerId !== '' ? props.PollerId : event.LogicalResourceId;
   return seedPhysicalId({ tableName, pollerId });
 }
 
@@ -129,7 +154,9 @@ export function parseSeedEvent(value: unknown): SeedEvent {
   if (!isRecord(value)) throw new InvalidSeedEventError('the event is not a custom resource request');
   const { RequestType, ResponseURL, StackId, RequestId, LogicalResourceId, PhysicalResourceId } = value;
   if (RequestType !== 'Create' && RequestType !== 'Update' && RequestType !== 'Delete') {
-    throw new InvalidSeedEventError(`RequestType must be Create, Update or Delete; got ${String(RequestType)}`);
+    throw new InvalidSeedEventError(
+      `RequestType must be Create, Update or Delete; got ${String(RequestType)}`,
+    );
   }
   for (const [name, field] of Object.entries({ ResponseURL, StackId, RequestId, LogicalResourceId })) {
     if (typeof field !== 'string' || field === '') {

@@ -53,7 +53,11 @@ export function parseSeedProperties(properties: unknown, expectedTableName: stri
 
 function parseTableName(value: unknown, expectedTableName: string): string {
   if (value === expectedTableName) return expectedTableName;
-  throw new InvalidSeedPropertyError(SEED_PROPERTY.tableName, value, `must be this seeder's table '${expectedTableName}'`);
+  throw new InvalidSeedPropertyError(
+    SEED_PROPERTY.tableName,
+    value,
+    `must be this seeder's table '${expectedTableName}'`,
+  );
 }
 
 function parsePollerId(value: unknown): string {
@@ -70,7 +74,8 @@ function parseRunning(value: unknown): boolean {
 function parseWaitSeconds(value: unknown): string {
   const expected = `must be a number of seconds from ${WAIT_SECONDS_LIMITS.min} to ${WAIT_SECONDS_LIMITS.max}`;
   const text = typeof value === 'number' ? String(value) : value;
-  if (typeof text !== 'string' || text.trim() === '') throw new InvalidSeedPropertyError(SEED_PROPERTY.waitSeconds, value, expected);
+  if (typeof text !== 'string' || text.trim() === '')
+    throw new InvalidSeedPropertyError(SEED_PROPERTY.waitSeconds, value, expected);
   const seconds = Number(text);
   if (!Number.isFinite(seconds) || seconds < WAIT_SECONDS_LIMITS.min || seconds > WAIT_SECONDS_LIMITS.max) {
     throw new InvalidSeedPropertyError(SEED_PROPERTY.waitSeconds, value, expected);

@@ -94,6 +94,8 @@ export interface ControllerInput {
   readonly generation?: unknown;
   /** Optional on a fresh start: overrides the history budget (tests force early self-restarts with it). */
   readonly historyBudget?: unknown;
+  /** Errors the previous round could not record on the item. */
+  readonly pendingErrors?: unknown;
   /** Set by the state machine's Catch when the previous controller attempt failed. */
   readonly lastFailure?: unknown;
 }
@@ -109,6 +111,8 @@ export interface ControllerOutput {
   readonly waitSeconds: number;
   readonly loop?: LoopState;
   readonly reason?: string;
+  /** Errors this round could not write on the item (the table was unreachable); the next round records them. */
+  readonly pendingErrors?: readonly string[];
 }
 
 /** The event each worker invocation receives. `pollerId` + `seq` identify the tick (an idempotency key). */

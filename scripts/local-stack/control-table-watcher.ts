@@ -23,6 +23,7 @@ export class ControlTableWatcher {
     private readonly tableName: string,
     private readonly onChange: (change: ItemChange) => void,
     private readonly onScanError: (error: unknown) => void,
+    private readonly onScanOk: () => void = () => {},
     private readonly intervalMs = 250,
   ) {}
 
@@ -30,7 +31,7 @@ export class ControlTableWatcher {
     await this.scan(false);
     this.timer = setInterval(() => {
       this.scanning ??= this.scan(true)
-        .catch(this.onScanError)
+        .then(this.onScanOk, this.onScanError)
         .finally(() => {
           this.scanning = undefined;
         });

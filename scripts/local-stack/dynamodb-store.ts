@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Server as HttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
 import { type LatencyModel, type Meter, NO_LATENCY, NO_METER } from './latency-model';
@@ -8,6 +8,7 @@ import { type LatencyModel, type Meter, NO_LATENCY, NO_METER } from './latency-m
 export class DynamoDbStore {
   private constructor(
     private readonly server: Server,
+    private readonly host: string,
     readonly port: number,
   ) {}
 
@@ -36,7 +37,24 @@ export class DynamoDbStore {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
     });
-    return new DynamoDbStore(server, (server.address() as AddressInfo).port);
+    return new DynamoDbStore(server, host, (server.address() as AddressInfo).port);
+  }
+
+  /**
+   * Fault injection: stop accepting connections (clients see ECONNREFUSED) while keeping the data, as an
+   * unreachable DynamoDB endpoint would. dynalite's own close() would also close the store, hence the plain one.
+   */
+  async refuseConnections(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => HttpServer.prototype.close.call(this.server, () => resolve()));
+  }
+
+  /** Ends refuseConnections(): listen on the same port again. */
+  async acceptConnections(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, this.host, () => resolve());
+    });
   }
 
   /** Closes the server and the store (flushing LevelDB when persisted). */

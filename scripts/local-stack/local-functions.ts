@@ -1,7 +1,15 @@
 import { describeCause } from '../../functions/shared/errors';
 import { type LatencyModel, type Meter, NO_LATENCY, NO_METER } from './latency-model';
 
-export type LocalHandler = (event: unknown) => Promise<unknown>;
+/**
+ * What the local runtime gives a handler besides the event. `frozen` turns true when the invocation is killed
+ * (a crash or a timeout on AWS ends the process): the handler's clock then never wakes it again.
+ */
+export interface LocalInvocation {
+  readonly frozen: () => boolean;
+}
+
+export type LocalHandler = (event: unknown, invocation: LocalInvocation) => Promise<unknown>;
 
 export interface InvocationStart {
   readonly functionName: string;
@@ -32,6 +40,8 @@ export const preciseNow = () => performance.timeOrigin + performance.now();
  */
 export class LocalFunctions {
   private readonly handlers = new Map<string, LocalHandler>();
+  /** Fault injection: the next synchronous invocation of a function is killed this many ms after it starts. */
+  private readonly armedKills = new Map<string, number>();
   /** Invocations under way, sync and async, so shutting down can wait for them instead of cutting them off. */
   private readonly pending = new Set<Promise<unknown>>();
 
@@ -51,6 +61,11 @@ export class LocalFunctions {
     this.handlers.set(name, handler);
   }
 
+  /** Kills the next synchronous invocation of `functionName` after `afterMs`, as a crash or timeout would. */
+  armKill(functionName: string, afterMs: number): void {
+    this.armedKills.set(functionName, afterMs);
+  }
+
   has(nameOrArn: string): boolean {
     return this.handlers.has(functionNameOf(nameOrArn));
   }
@@ -64,8 +79,19 @@ export class LocalFunctions {
         await delay(this.latency.taskStartMs(functionName));
         const startedAt = preciseNow();
         this.onInvocationStart({ functionName, invocationType: 'RequestResponse', event, startedAt });
+        let frozen = false;
+        const killAfterMs = this.armedKills.get(functionName);
+        this.armedKills.delete(functionName);
         try {
-          return { result: await handler(event) };
+          const run = handler(event, { frozen: () => frozen });
+          if (killAfterMs === undefined) return { result: await run };
+          const killed = new Promise<{ error: FunctionErrorResult }>((resolve) =>
+            setTimeout(() => {
+              frozen = true;
+              resolve({ error: { errorType: 'Runtime.ExitError', errorMessage: `killed by fault injection after ${killAfterMs} ms` } });
+            }, killAfterMs),
+          );
+          return await Promise.race([run.then((result) => ({ result })), killed]);
         } catch (error) {
           return {
             error: {
@@ -90,7 +116,7 @@ export class LocalFunctions {
         const startedAt = preciseNow();
         this.onInvocationStart({ functionName, invocationType: 'Event', event, startedAt });
         try {
-          await handler(event);
+          await handler(event, { frozen: () => false });
         } catch (error) {
           onError({ errorType: error instanceof Error ? error.name : 'Error', errorMessage: describeCause(error) });
         } finally {

@@ -8,7 +8,7 @@ import {
 import { type ControllerDeps, runRound } from '../../functions/controller/run-round';
 import type { Timing } from '../../functions/scheduling/plan-round';
 import { createDynamoDbClient, createLambdaClient, LOCAL_REGION, localClientOptions } from '../../functions/shared/aws-clients';
-import { systemClock } from '../../functions/shared/clock';
+import { type Clock, systemClock } from '../../functions/shared/clock';
 import { CONTROLLER_TIMEOUT_SECONDS, type ControllerOutput, DEFAULT_POLLER_ID, FIELD, type WorkerEvent } from '../../functions/shared/contract';
 import { ControlTable } from '../../functions/shared/control-table';
 import { describeCause } from '../../functions/shared/errors';
@@ -92,6 +92,8 @@ export interface LocalStack {
   readonly stepFunctions: LocalStepFunctions;
   readonly services: LocalServicesServer;
   readonly functions: LocalFunctions;
+  /** The DynamoDB server, for fault injection (refuse and accept connections again). */
+  readonly dynamoDbStore: DynamoDbStore;
   startLoop(pollerId: string, extraInput?: Record<string, unknown>): string;
   stop(): Promise<void>;
 }
@@ -146,9 +148,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const controllerTimeoutMs = options.controllerTimeoutMs ?? CONTROLLER_TIMEOUT_SECONDS * 1000;
   // Like a Lambda timeout, but cut short when the stack stops, so a controller staying awake hands back promptly.
   let stoppingAt = Number.POSITIVE_INFINITY;
-  functions.register(LOCAL_CONTROLLER_NAME, (event) => {
+  functions.register(LOCAL_CONTROLLER_NAME, (event, invocation) => {
     const deadlineMs = Date.now() + controllerTimeoutMs;
-    return runRound(event, controllerDeps, () => Math.min(deadlineMs, stoppingAt));
+    const clock = freezableClock(systemClock, invocation.frozen);
+    return runRound(event, { ...controllerDeps, clock }, () => Math.min(deadlineMs, stoppingAt));
   });
   functions.register(LOCAL_WORKER_NAME, (event) => runTick(event, { log: workerLog }));
 
@@ -183,8 +186,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         startLoopFor(change.pollerId, starterDeps, 'running set to true').catch(reportStartFailure(change.pollerId));
       }
     },
-    (error) => emit({ event: 'error', poller: pollerId, message: `watching the control table failed: ${describeCause(error)}` }),
+    (error) => {
+      // Once per outage, not every 250 ms.
+      if (!watcherFailing) emit({ event: 'error', poller: pollerId, message: `watching the control table failed: ${describeCause(error)}` });
+      watcherFailing = true;
+    },
+    () => {
+      watcherFailing = false;
+    },
   );
+  let watcherFailing = false;
   await watcher.start();
 
   const startLoop = (id: string, extraInput: Record<string, unknown> = {}) =>
@@ -244,8 +255,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stepFunctions: sfn,
     services,
     functions,
+    dynamoDbStore: store,
     startLoop,
     stop,
+  };
+}
+
+/** A killed invocation's timers never fire again, as with a process that is gone. */
+function freezableClock(clock: Clock, frozen: () => boolean): Clock {
+  return {
+    now: () => clock.now(),
+    sleep: (ms) => (frozen() ? new Promise<void>(() => {}) : clock.sleep(ms).then(() => (frozen() ? new Promise<void>(() => {}) : undefined))),
   };
 }
 
