@@ -1,0 +1,24 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { Construct } from 'constructs';
+import { FIELD } from '../../functions/shared/contract';
+
+/**
+ * The control table: one item per poller, keyed by `id`, edited live by operators. On-demand billing (a few
+ * reads per tick), point-in-time recovery for fat-fingered edits, AWS-managed encryption. Control items are
+ * configuration, not data worth keeping past the stack, so the table goes with it.
+ */
+export class ControlTable extends Construct {
+  readonly table: dynamodb.Table;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: FIELD.id, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * `npm run synth`: synthesizes the CDK app in-process and writes SubMinuteLambdaExecutor.yaml, the template
+ * that deploys without the CDK (`aws cloudformation deploy --template-file`, no bucket, no bootstrap).
+ * Deterministic: test/infra/template.test.ts fails when the committed file differs from a fresh render.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Document, isScalar, Scalar, visit } from 'yaml';
+import { createApp } from '../infra/app';
+import { STACK_NAME } from '../infra/sub-minute-executor-stack';
+
+export const TEMPLATE_PATH = fileURLToPath(new URL(`../${STACK_NAME}.yaml`, import.meta.url));
+
+/** `aws cloudformation deploy --template-file` uploads a template up to this size without an S3 bucket. */
+export const MAX_TEMPLATE_BYTES = 51_200;
+
+const HEADER = [
+  ' Sub-Minute Lambda Executor: CloudFormation template with the functions inlined (no assets, no CDK bootstrap).',
+  ' Generated from infra/ by `npm run synth`: do not edit; change the CDK app and run it again.',
+  ' Deploy: aws cloudformation deploy --template-file SubMinuteLambdaExecutor.yaml --stack-name SubMinute \\',
+  '           --capabilities CAPABILITY_IAM --parameter-overrides running=true waitseconds=5',
+].join('\n');
+
+type Template = Record<string, unknown> & { Resources?: Record<string, Record<string, unknown>> };
+
+/** The stack's template as CloudFormation receives it, minus what only the CDK toolkit reads. */
+export function synthesizeTemplate(): Template {
+  const outdir = mkdtempSync(join(tmpdir(), 'sub-minute-synth-'));
+  try {
+    const { app } = createApp(outdir);
+    return stripCdkMetadata(app.synth().getStackByName(STACK_NAME).template as Template);
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+/** Drops the CDKMetadata resource and condition and `aws:cdk:*` resource metadata, should any be there. */
+export function stripCdkMetadata(template: Template): Template {
+  const { CDKMetadata: _metadata, ...resources } = template.Resources ?? {};
+  for (const resource of Object.values(resources)) {
+    const metadata = resource.Metadata as Record<string, unknown> | undefined;
+    if (metadata === undefined) continue;
+    for (const key of Object.keys(metadata))
+      if (key.startsWith('aws:cdk:') || key === 'aws:asset:path') delete metadata[key];
+    if (Object.keys(metadata).length === 0) delete resource.Metadata;
+  }
+  const stripped: Template = { ...template, Resources: resources };
+  const conditions = template.Conditions as Record<string, unknown> | undefined;
+  if (conditions !== undefined) {
+    const { CDKMetadataAvailable: _available, ...rest } = conditions;
+    if (Object.keys(rest).length > 0) stripped.Conditions = rest;
+    else delete stripped.Conditions;
+  }
+  return stripped;
+}
+
+/**
+ * The template as YAML: long-form intrinsics (`Fn::GetAtt:`), no folded lines, and inline code as literal
+ * blocks (readable, no escaping). YAML 1.1 quoting, so CloudFormation's parser reads every scalar as intended.
+ */
+export function renderTemplateYaml(template: Template = synthesizeTemplate()): string {
+  const document = new Document(template, { version: '1.1' });
+  visit(document, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && pair.key.value === 'ZipFile' && isScalar(pair.value)) {
+        pair.value.type = Scalar.BLOCK_LITERAL;
+      }
+    },
+  });
+  document.commentBefore = HEADER;
+  return document.toString({ lineWidth: 0, indentSeq: true });
+}
+
+function main(): void {
+  const yaml = renderTemplateYaml();
+  const bytes = Buffer.byteLength(yaml);
+  writeFileSync(TEMPLATE_PATH, yaml);
+  console.log(
+    `wrote ${TEMPLATE_PATH}: ${bytes.toLocaleString('en-US')} bytes (limit ${MAX_TEMPLATE_BYTES.toLocaleString('en-US')})`,
+  );
+  if (bytes > MAX_TEMPLATE_BYTES) {
+    console.error(
+      'the template is too big to deploy without an S3 bucket: shrink the inline code or drop resources',
+    );
+    process.exitCode = 1;
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) main();
