@@ -65,6 +65,8 @@ export interface LocalStackOptions {
   /** Where the handlers' own JSON logs go; silent by default so the event stream stays clean. */
   readonly handlerLog?: Logger;
   readonly timing?: Timing;
+  /** Fault injection: return an error to make the self-restart StartExecution (HandOver) fail. */
+  readonly handOverFault?: () => Error | undefined;
   /** How often the watchdog looks for stale loops (the deployed rule: every minute). */
   readonly watchdogIntervalMs?: number;
   /** The controller's Lambda timeout; shorter ones make it hand back to Step Functions more often (tests). */
@@ -160,6 +162,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     controllerArn: localFunctionArn(LOCAL_CONTROLLER_NAME, region),
     onExecutionEnded: (ended) => reportEnded(ended, emit),
     ...(options.meter ? { meter: options.meter } : {}),
+    ...(options.handOverFault ? { handOverFault: options.handOverFault } : {}),
   });
   const sfn = stepFunctions;
 
