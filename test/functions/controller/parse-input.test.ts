@@ -13,6 +13,8 @@ const validLoop = (overrides: Record<string, unknown> = {}): Record<string, unkn
   nextSeq: 12,
   anchorAt: Date.parse('2030-01-01T00:00:00.250Z'),
   anchorSeq: 1,
+  generation: 2,
+  claimedThroughSeq: 40,
   config: { running: true, intervalMs: 2_000, target: 'my-worker', payload: { url: 'http://127.0.0.1:1/' } },
   executionId: EXECUTION_ID,
   historyEvents: 99,
@@ -48,6 +50,7 @@ describe('parseControllerInput: defaults', () => {
       executionId: 'direct-invoke',
       loop: undefined,
       historyBudget: DEFAULT_HISTORY_BUDGET,
+      generation: undefined,
       previousFailure: undefined,
       previousRoundFailed: false,
     });
@@ -109,6 +112,23 @@ describe('parseControllerInput: loop', () => {
     { label: 'a negative nextSeq', loop: validLoop({ nextSeq: -1 }), detail: 'loop.nextSeq' },
     { label: 'a fractional anchorSeq', loop: validLoop({ anchorSeq: 1.5 }), detail: 'loop.anchorSeq' },
     {
+      label: 'a missing claimedThroughSeq',
+      loop: validLoop({ claimedThroughSeq: undefined }),
+      detail: 'loop.claimedThroughSeq',
+    },
+    {
+      label: 'a negative claimedThroughSeq',
+      loop: validLoop({ claimedThroughSeq: -1 }),
+      detail: 'loop.claimedThroughSeq',
+    },
+    {
+      label: 'a string claimedThroughSeq',
+      loop: validLoop({ claimedThroughSeq: '40' }),
+      detail: 'loop.claimedThroughSeq',
+    },
+    { label: 'a missing generation', loop: validLoop({ generation: undefined }), detail: 'loop.generation' },
+    { label: 'a zero generation', loop: validLoop({ generation: 0 }), detail: 'loop.generation' },
+    {
       label: 'a string historyEvents',
       loop: validLoop({ historyEvents: '9' }),
       detail: 'loop.historyEvents',
@@ -132,8 +152,13 @@ describe('parseControllerInput: loop', () => {
       detail: 'loop.config.running',
     },
     {
-      label: 'an interval below one second',
-      loop: validLoop({ config: { running: true, intervalMs: 500 } }),
+      label: 'an interval below 100 ms',
+      loop: validLoop({ config: { running: true, intervalMs: 99 } }),
+      detail: 'loop.config.intervalMs',
+    },
+    {
+      label: 'an interval above an hour',
+      loop: validLoop({ config: { running: true, intervalMs: 3_600_001 } }),
       detail: 'loop.config.intervalMs',
     },
     {
@@ -156,12 +181,52 @@ describe('parseControllerInput: loop', () => {
     expect(error.message).toContain(detail);
   });
 
+  it('accepts a loop ticking every 100 ms, the shortest interval', () => {
+    // prepare
+    const loop = validLoop({ config: { running: true, intervalMs: 100 } });
+
+    // act
+    const parsed = parseControllerInput(envelope({ pollerId: 'orders', loop }));
+
+    // assess
+    expect(parsed.loop?.config.intervalMs).toBe(100);
+  });
+
+  it('carries the claim of a loop through', () => {
+    // act
+    const parsed = parseControllerInput(
+      envelope({ pollerId: 'orders', loop: validLoop({ claimedThroughSeq: 0 }) }),
+    );
+
+    // assess
+    expect(parsed.loop?.claimedThroughSeq).toBe(0);
+  });
+
   it('treats a null loop as a fresh start', () => {
     // act
     const parsed = parseControllerInput(envelope({ pollerId: 'orders', loop: null }));
 
     // assess
     expect(parsed.loop).toBeUndefined();
+  });
+});
+
+describe('parseControllerInput: generation', () => {
+  it('takes the generation a fresh start is given', () => {
+    // act
+    const parsed = parseControllerInput(envelope({ pollerId: 'orders', generation: 7 }));
+
+    // assess
+    expect(parsed.generation).toBe(7);
+  });
+
+  it.each([0, -1, 1.5, '3'])('rejects a fresh-start generation of %j', (generation) => {
+    // act
+    const error = parseError(envelope({ pollerId: 'orders', generation }));
+
+    // assess
+    expect(error.message).toContain('generation must be a whole number ≥ 1');
+    expect(error.value).toBe(JSON.stringify(generation));
   });
 });
 
@@ -261,6 +326,29 @@ describe('parseControllerInput: failures', () => {
       'hand-over to a fresh execution failed: StepFunctions.ExecutionLimitExceededException: Maximum number of running executions reached',
     );
     expect(parsed.previousRoundFailed).toBe(false);
+  });
+
+  it('carries errors the previous round could not record into previousFailure', () => {
+    // prepare
+    const pendingErrors = ['firing tick 7 failed', 'waitseconds must be a number'];
+
+    // act
+    const parsed = parseControllerInput(envelope({ pollerId: 'orders', loop: validLoop(), pendingErrors }));
+
+    // assess
+    expect(parsed.previousFailure).toBe('firing tick 7 failed; waitseconds must be a number');
+    expect(parsed.previousRoundFailed).toBe(false);
+  });
+
+  it('keeps at most five carried errors of at most 500 characters each, ignoring non-strings', () => {
+    // prepare
+    const pendingErrors = [42, 'x'.repeat(600), 'b', 'c', 'd', 'e', 'f'];
+
+    // act
+    const parsed = parseControllerInput(envelope({ pollerId: 'orders', pendingErrors }));
+
+    // assess
+    expect(parsed.previousFailure).toBe(`${'x'.repeat(500)}; b; c; d`);
   });
 
   it('reports both failures when both are present', () => {

@@ -1,33 +1,35 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { breakEvenIntervalMs } from '../../../functions/scheduling/cost-model';
 import {
   DEFAULT_HISTORY_BUDGET,
   HISTORY_EVENTS_PER_FAILED_ROUND,
   HISTORY_EVENTS_PER_ROUND,
 } from '../../../functions/scheduling/history-budget';
 import {
+  type Continuation,
+  closeRound,
   DEFAULT_TIMING,
-  planRound,
-  type RoundInputs,
-  type RoundPlan,
+  planContinuation,
+  planTick,
+  skipPastClaim,
+  type TickInputs,
+  type TickPlan,
 } from '../../../functions/scheduling/plan-round';
-import { FIELD, type LoopState, type PollerConfig, STOP_REASON } from '../../../functions/shared/contract';
+import { FIELD, type LoopState, STOP_REASON } from '../../../functions/shared/contract';
 import { readConfig } from '../../../functions/shared/control-item';
+import { config, simulateLoop, T0 } from './loop-simulator';
 
 const POLLER_ID = 'orders';
-/** Deliberately not on a whole second, so whole-second wake-ups are visible. */
-const T0 = Date.parse('2030-01-01T00:00:00.250Z');
-
-const config = (intervalMs: number, overrides: Partial<PollerConfig> = {}): PollerConfig => ({
-  running: true,
-  intervalMs,
-  ...overrides,
-});
+/** A deadline no test reaches: the Lambda timeout is 900 s. */
+const FAR_DEADLINE = T0 + 900_000;
 
 const loopState = (overrides: Partial<LoopState> = {}): LoopState => ({
   nextSeq: 1,
   anchorAt: T0,
   anchorSeq: 1,
+  generation: 1,
+  claimedThroughSeq: 1_000,
   config: config(2_000),
   executionId: 'exec-1',
   historyEvents: 0,
@@ -36,150 +38,100 @@ const loopState = (overrides: Partial<LoopState> = {}): LoopState => ({
   ...overrides,
 });
 
-const inputs = (overrides: Partial<RoundInputs> = {}): RoundInputs => ({
+const inputs = (overrides: Partial<TickInputs> = {}): TickInputs => ({
   pollerId: POLLER_ID,
   loop: undefined,
   reading: { config: config(2_000), problems: [] },
   lastSeqOnItem: 0,
+  generation: 1,
   executionId: 'exec-1',
   historyBudget: DEFAULT_HISTORY_BUDGET,
-  previousRoundFailed: false,
+  claimRequired: false,
   nowMs: T0,
   timing: DEFAULT_TIMING,
   ...overrides,
 });
 
-type FirePlan = Extract<RoundPlan, { kind: 'fire' }>;
-type WaitPlan = Extract<RoundPlan, { kind: 'wait' }>;
-type StopPlan = Extract<RoundPlan, { kind: 'stop' }>;
+/** A loop that continues with `loop.config` as the item's current configuration. */
+const continuing = (loop: LoopState, nowMs: number, overrides: Partial<TickInputs> = {}): TickInputs =>
+  inputs({ loop, reading: { config: loop.config, problems: [] }, nowMs, ...overrides });
 
-function expectFire(plan: RoundPlan): FirePlan {
+type FirePlan = Extract<TickPlan, { kind: 'fire' }>;
+type EarlyPlan = Extract<TickPlan, { kind: 'early' }>;
+type StopPlan = Extract<TickPlan, { kind: 'stop' }>;
+
+function expectFire(plan: TickPlan): FirePlan {
   if (plan.kind !== 'fire') throw new Error(`expected a fire plan, got ${JSON.stringify(plan)}`);
   return plan;
 }
-function expectWait(plan: RoundPlan): WaitPlan {
-  if (plan.kind !== 'wait') throw new Error(`expected a wait plan, got ${JSON.stringify(plan)}`);
+function expectEarly(plan: TickPlan): EarlyPlan {
+  if (plan.kind !== 'early') throw new Error(`expected an early plan, got ${JSON.stringify(plan)}`);
   return plan;
 }
-function expectStop(plan: RoundPlan): StopPlan {
+function expectStop(plan: TickPlan): StopPlan {
   if (plan.kind !== 'stop') throw new Error(`expected a stop plan, got ${JSON.stringify(plan)}`);
   return plan;
 }
 
-/** Small seeded PRNG (mulberry32) so the simulated lateness is random yet reproducible. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
-interface FiredTick {
-  readonly seq: number;
-  readonly dueAt: number;
-  readonly firedAt: number;
-  readonly skipped: number;
-  readonly executionId: string;
-}
-
-/**
- * Drives planRound the way the state machine and controller do: fire plans sleep in-process until `dueAt`, then
- * Step Functions waits until `wakeAt` (immediately if that has passed) and the next round starts up to
- * `maxLateMs` late. A restart hands the loop to a fresh execution that starts right away.
- */
-function simulate(options: {
-  readonly intervalMs: number;
-  readonly ticks: number;
-  readonly seed: number;
-  readonly maxLateMs: number;
-  readonly historyBudget?: number;
-  readonly lastSeqOnItem?: number;
-}): { fired: FiredTick[]; waits: number; restarts: number; last: LoopState } {
-  const random = seededRandom(options.seed);
-  const late = () => Math.floor(random() * (options.maxLateMs + 1));
-  const historyBudget = options.historyBudget ?? DEFAULT_HISTORY_BUDGET;
-  const fired: FiredTick[] = [];
-  let loop: LoopState | undefined;
-  let executionNumber = 1;
-  let nowMs = T0;
-  let waits = 0;
-  let restarts = 0;
-  for (let round = 0; fired.length < options.ticks; round += 1) {
-    if (round > options.ticks * 3) throw new Error('simulation is not making progress');
-    const executionId = `exec-${executionNumber}`;
-    const plan = planRound(
-      inputs({
-        loop,
-        reading: { config: config(options.intervalMs), problems: [] },
-        lastSeqOnItem: options.lastSeqOnItem ?? 0,
-        executionId,
-        historyBudget,
-        nowMs,
-      }),
-    );
-    if (plan.kind === 'stop') throw new Error(`unexpected stop: ${plan.reason}`);
-    let doneAt = nowMs;
-    if (plan.kind === 'fire') {
-      doneAt = Math.max(nowMs, plan.dueAt);
-      fired.push({ seq: plan.seq, dueAt: plan.dueAt, firedAt: doneAt, skipped: plan.skipped, executionId });
-    } else {
-      waits += 1;
-    }
-    loop = plan.next;
-    if (plan.restart) {
-      restarts += 1;
-      executionNumber += 1;
-      nowMs = doneAt + late();
-    } else {
-      nowMs = Math.max(plan.wakeAt, doneAt) + late();
-    }
-  }
-  if (loop === undefined) throw new Error('no round ran');
-  return { fired, waits, restarts, last: loop };
-}
-
-describe('planRound: anchoring', () => {
-  it('fires the first round immediately, continuing the seq found on the item', () => {
+describe('planTick: a new loop', () => {
+  it('schedules the first tick firstTickDelayMs after the start, continuing the seq found on the item', () => {
     // prepare
-    const round = inputs({ lastSeqOnItem: 41, nowMs: T0 });
+    const tick = inputs({ lastSeqOnItem: 41, nowMs: T0, generation: 3 });
 
     // act
-    const plan = expectFire(planRound(round));
+    const plan = expectFire(planTick(tick));
 
     // assess
     expect(plan.seq).toBe(42);
-    expect(plan.dueAt).toBe(T0);
+    expect(plan.dueAt).toBe(T0 + DEFAULT_TIMING.firstTickDelayMs);
     expect(plan.skipped).toBe(0);
     expect(plan.next).toMatchObject({
       nextSeq: 43,
-      anchorAt: T0,
+      anchorAt: T0 + DEFAULT_TIMING.firstTickDelayMs,
       anchorSeq: 42,
+      generation: 3,
       skippedTicks: 0,
+      historyEvents: 0,
       executionId: 'exec-1',
     });
   });
 
-  it('starts a loop with seq 1 when the item has no seq yet', () => {
+  it('starts with seq 1 when the item has no seq yet', () => {
     // act
-    const plan = expectFire(planRound(inputs({ lastSeqOnItem: 0 })));
+    const plan = expectFire(planTick(inputs({ lastSeqOnItem: 0 })));
 
     // assess
     expect(plan.seq).toBe(1);
   });
 
+  it('honours a custom firstTickDelayMs', () => {
+    // prepare
+    const timing = { ...DEFAULT_TIMING, firstTickDelayMs: 1_200 };
+
+    // act
+    const plan = expectFire(planTick(inputs({ timing })));
+
+    // assess
+    expect(plan.dueAt).toBe(T0 + 1_200);
+  });
+
+  it('takes the history budget it is given', () => {
+    // act
+    const plan = expectFire(planTick(inputs({ historyBudget: 500 })));
+
+    // assess
+    expect(plan.next.historyBudget).toBe(500);
+  });
+});
+
+describe('planTick: anchoring', () => {
   it('fires tick k at anchorAt + (k - anchorSeq) × interval', () => {
     // prepare
     const loop = loopState({ nextSeq: 13, anchorAt: T0, anchorSeq: 10, config: config(1_500) });
     const dueAt = T0 + 3 * 1_500;
 
     // act
-    const plan = expectFire(
-      planRound(inputs({ loop, reading: { config: config(1_500), problems: [] }, nowMs: dueAt - 700 })),
-    );
+    const plan = expectFire(planTick(continuing(loop, dueAt - 700)));
 
     // assess
     expect(plan.seq).toBe(13);
@@ -187,88 +139,68 @@ describe('planRound: anchoring', () => {
     expect(plan.next).toMatchObject({ nextSeq: 14, anchorAt: T0, anchorSeq: 10 });
   });
 
-  it('wakes on a whole second at least wakeLeadMs before the next tick', () => {
-    // prepare
-    const loop = loopState({ nextSeq: 5, config: config(2_000) });
-    const dueAt = T0 + 4 * 2_000;
-    const nextDueAt = dueAt + 2_000;
-
-    // act
-    const plan = expectFire(planRound(inputs({ loop, nowMs: dueAt - 300 })));
-
-    // assess
-    expect(plan.wakeAt % 1_000).toBe(0);
-    expect(nextDueAt - plan.wakeAt).toBeGreaterThanOrEqual(DEFAULT_TIMING.wakeLeadMs);
-    expect(nextDueAt - plan.wakeAt).toBeLessThan(DEFAULT_TIMING.wakeLeadMs + 1_000);
-    expect(plan.wakeAt).toBe(nextDueAt - 1_250);
-  });
-
-  it('honours a custom wake lead', () => {
-    // prepare
-    const timing = { wakeLeadMs: 1_500, maxInProcessSleepMs: 3_000 };
-
-    // act
-    const plan = expectFire(planRound(inputs({ nowMs: T0, timing })));
-
-    // assess
-    expect(plan.wakeAt).toBe(T0 + 2_000 - 2_250);
-  });
-
-  it('keeps every fired tick exactly on the grid over 1,000 rounds woken 0-300 ms late', () => {
+  it('keeps every tick exactly on the grid over 1,000 ticks woken 0-300 ms late', () => {
     // prepare
     const intervalMs = 1_700;
 
     // act
-    const { fired, waits, restarts } = simulate({
+    const { fired } = simulateLoop({
       intervalMs,
       ticks: 1_000,
       seed: 7,
-      maxLateMs: 300,
+      maxWakeLateMs: 300,
+      maxIoMs: 30,
+      invocationMs: () => 900_000,
       lastSeqOnItem: 99,
     });
 
     // assess
-    expect(fired).toHaveLength(1_000);
-    expect(waits).toBe(0);
-    expect(restarts).toBe(0);
+    const firstDueAt = fired[0]?.dueAt ?? Number.NaN;
+    expect(fired.length).toBeGreaterThanOrEqual(1_000);
     fired.forEach((tick, i) => {
       expect(tick.seq).toBe(100 + i);
-      expect(tick.dueAt).toBe(T0 + i * intervalMs);
+      expect(tick.dueAt).toBe(firstDueAt + i * intervalMs);
+      expect(tick.firedAt).toBe(tick.dueAt);
       expect(tick.skipped).toBe(0);
     });
-    expect(fired.at(-1)?.dueAt).toBe(T0 + 999 * intervalMs);
   });
 
   it.each([1_000, 1_001, 2_500, 59_999, 3_600_000])(
-    'does not drift at an interval of %i ms',
+    'does not drift at an interval of %i ms over 1,000 ticks woken 0-300 ms late',
     (intervalMs) => {
       // act
-      const { fired } = simulate({ intervalMs, ticks: 1_000, seed: intervalMs, maxLateMs: 300 });
+      const { fired } = simulateLoop({
+        intervalMs,
+        ticks: 1_000,
+        seed: intervalMs,
+        maxWakeLateMs: 300,
+        maxIoMs: 30,
+        invocationMs: () => 900_000,
+      });
 
       // assess
-      const offGrid = fired.filter((tick, i) => tick.dueAt !== T0 + i * intervalMs || tick.seq !== i + 1);
+      const firstDueAt = fired[0]?.dueAt ?? Number.NaN;
+      const offGrid = fired.filter(
+        (tick, i) => tick.dueAt !== firstDueAt + i * intervalMs || tick.seq !== i + 1,
+      );
       expect(offGrid).toEqual([]);
-      expect(fired.every((tick) => tick.firedAt === tick.dueAt)).toBe(true);
+      expect(fired.filter((tick) => tick.firedAt !== tick.dueAt)).toEqual([]);
     },
   );
 });
 
-describe('planRound: waking too early', () => {
-  it('waits without firing when the next tick is more than maxInProcessSleepMs away', () => {
+describe('planTick: waking too early', () => {
+  it('returns an early plan without firing when the next tick is more than maxInProcessSleepMs away', () => {
     // prepare
     const loop = loopState({ nextSeq: 2, config: config(60_000) });
     const dueAt = T0 + 60_000;
-    const nowMs = dueAt - DEFAULT_TIMING.maxInProcessSleepMs - 1;
 
     // act
-    const plan = expectWait(
-      planRound(inputs({ loop, reading: { config: config(60_000), problems: [] }, nowMs })),
-    );
+    const plan = expectEarly(planTick(continuing(loop, dueAt - DEFAULT_TIMING.maxInProcessSleepMs - 1)));
 
     // assess
+    expect(plan.dueAt).toBe(dueAt);
     expect(plan.next).toMatchObject({ nextSeq: 2, anchorAt: T0, anchorSeq: 1, skippedTicks: 0 });
-    expect(plan.wakeAt).toBe(dueAt - 1_250);
-    expect(plan.restart).toBe(false);
   });
 
   it('fires (sleeping in-process) when the next tick is exactly maxInProcessSleepMs away', () => {
@@ -277,15 +209,7 @@ describe('planRound: waking too early', () => {
     const dueAt = T0 + 60_000;
 
     // act
-    const plan = expectFire(
-      planRound(
-        inputs({
-          loop,
-          reading: { config: config(60_000), problems: [] },
-          nowMs: dueAt - DEFAULT_TIMING.maxInProcessSleepMs,
-        }),
-      ),
-    );
+    const plan = expectFire(planTick(continuing(loop, dueAt - DEFAULT_TIMING.maxInProcessSleepMs)));
 
     // assess
     expect(plan.seq).toBe(2);
@@ -293,8 +217,8 @@ describe('planRound: waking too early', () => {
   });
 });
 
-describe('planRound: falling behind', () => {
-  it('skips the ticks it missed when behind by more than one interval, keeping the grid phase', () => {
+describe('planTick: falling behind', () => {
+  it('skips the ticks it missed when behind by more than one interval', () => {
     // prepare
     const intervalMs = 2_000;
     const loop = loopState({ nextSeq: 5, config: config(intervalMs), skippedTicks: 4 });
@@ -302,15 +226,28 @@ describe('planRound: falling behind', () => {
     const nowMs = dueAt + 3 * intervalMs + 700;
 
     // act
-    const plan = expectFire(planRound(inputs({ loop, nowMs })));
+    const plan = expectFire(planTick(continuing(loop, nowMs)));
 
     // assess
     expect(plan.skipped).toBe(3);
+    expect(plan.next.skippedTicks).toBe(7);
+  });
+
+  it('keeps the grid phase when it skips, firing late by less than one interval', () => {
+    // prepare
+    const intervalMs = 2_000;
+    const loop = loopState({ nextSeq: 5, config: config(intervalMs) });
+    const nowMs = T0 + 4 * intervalMs + 3 * intervalMs + 700;
+
+    // act
+    const plan = expectFire(planTick(continuing(loop, nowMs)));
+
+    // assess
     expect(plan.seq).toBe(5);
-    expect(plan.dueAt).toBe(dueAt + 3 * intervalMs);
+    expect(plan.dueAt).toBe(T0 + 7 * intervalMs);
     expect((plan.dueAt - T0) % intervalMs).toBe(0);
-    expect(nowMs - plan.dueAt).toBeLessThan(intervalMs);
-    expect(plan.next).toMatchObject({ nextSeq: 6, skippedTicks: 7 });
+    expect(nowMs - plan.dueAt).toBe(700);
+    expect(plan.next).toMatchObject({ nextSeq: 6, anchorAt: T0 + 3 * intervalMs, anchorSeq: 1 });
   });
 
   it('schedules the tick after a skip one interval after the tick it fired', () => {
@@ -320,16 +257,28 @@ describe('planRound: falling behind', () => {
     const nowMs = T0 + 4 * intervalMs + 10 * intervalMs + 1;
 
     // act
-    const skipping = expectFire(planRound(inputs({ loop, nowMs })));
-    const following = expectFire(
-      planRound(inputs({ loop: skipping.next, nowMs: skipping.dueAt + intervalMs - 400 })),
-    );
+    const skipping = expectFire(planTick(continuing(loop, nowMs)));
+    const following = expectFire(planTick(continuing(skipping.next, skipping.dueAt + intervalMs - 400)));
 
     // assess
     expect(skipping.skipped).toBe(10);
     expect(following.seq).toBe(6);
     expect(following.skipped).toBe(0);
     expect(following.dueAt).toBe(skipping.dueAt + intervalMs);
+  });
+
+  it('skips one tick when exactly one interval behind', () => {
+    // prepare
+    const intervalMs = 2_000;
+    const loop = loopState({ nextSeq: 5, config: config(intervalMs) });
+    const dueAt = T0 + 4 * intervalMs;
+
+    // act
+    const plan = expectFire(planTick(continuing(loop, dueAt + intervalMs)));
+
+    // assess
+    expect(plan.skipped).toBe(1);
+    expect(plan.dueAt).toBe(dueAt + intervalMs);
   });
 
   it('fires late without skipping when behind by less than one interval', () => {
@@ -339,17 +288,16 @@ describe('planRound: falling behind', () => {
     const dueAt = T0 + 4 * intervalMs;
 
     // act
-    const plan = expectFire(planRound(inputs({ loop, nowMs: dueAt + intervalMs - 1 })));
+    const plan = expectFire(planTick(continuing(loop, dueAt + intervalMs - 1)));
 
     // assess
     expect(plan.skipped).toBe(0);
-    expect(plan.seq).toBe(5);
     expect(plan.dueAt).toBe(dueAt);
     expect(plan.next).toMatchObject({ nextSeq: 6, anchorAt: T0, anchorSeq: 1, skippedTicks: 2 });
   });
 });
 
-describe('planRound: cadence change', () => {
+describe('planTick: cadence change', () => {
   it('keeps the due time of the tick about to fire and spaces later ticks by the new interval', () => {
     // prepare
     const loop = loopState({ nextSeq: 5, config: config(2_000) });
@@ -357,7 +305,7 @@ describe('planRound: cadence change', () => {
 
     // act
     const plan = expectFire(
-      planRound(
+      planTick(
         inputs({ loop, reading: { config: config(5_000), problems: [] }, nowMs: announcedDueAt - 800 }),
       ),
     );
@@ -372,10 +320,9 @@ describe('planRound: cadence change', () => {
       anchorSeq: 5,
       config: { intervalMs: 5_000 },
     });
-    expect(plan.wakeAt).toBe(announcedDueAt + 5_000 - 1_250);
   });
 
-  it('follows the new interval on every later round', () => {
+  it('follows the new interval on every later tick', () => {
     // prepare
     const loop = loopState({ nextSeq: 5, config: config(2_000) });
     const announcedDueAt = T0 + 4 * 2_000;
@@ -386,27 +333,28 @@ describe('planRound: cadence change', () => {
     let current: LoopState = loop;
     let nowMs = announcedDueAt - 600;
     for (let i = 0; i < 5; i += 1) {
-      const plan = expectFire(planRound(inputs({ loop: current, reading, nowMs })));
+      const plan = expectFire(planTick(inputs({ loop: current, reading, nowMs })));
       dueTimes.push(plan.dueAt);
       current = plan.next;
-      nowMs = Math.max(plan.wakeAt, plan.dueAt) + 100;
+      nowMs = plan.dueAt + 1_250 - DEFAULT_TIMING.readAheadMs;
     }
 
     // assess
     expect(dueTimes).toEqual([0, 1, 2, 3, 4].map((i) => announcedDueAt + i * 1_250));
   });
 
-  it('re-anchors while waiting, too, so the announced tick keeps its time', () => {
+  it('re-anchors on an early plan too, so the announced tick keeps its time', () => {
     // prepare
     const loop = loopState({ nextSeq: 2, config: config(60_000) });
     const announcedDueAt = T0 + 60_000;
 
     // act
-    const plan = expectWait(
-      planRound(inputs({ loop, reading: { config: config(10_000), problems: [] }, nowMs: T0 + 5_000 })),
+    const plan = expectEarly(
+      planTick(inputs({ loop, reading: { config: config(10_000), problems: [] }, nowMs: T0 + 5_000 })),
     );
 
     // assess
+    expect(plan.dueAt).toBe(announcedDueAt);
     expect(plan.next).toMatchObject({
       nextSeq: 2,
       anchorAt: announcedDueAt,
@@ -417,16 +365,11 @@ describe('planRound: cadence change', () => {
 
   it('does not re-anchor when the interval is unchanged', () => {
     // prepare
-    const loop = loopState({
-      nextSeq: 5,
-      anchorAt: T0,
-      anchorSeq: 1,
-      config: config(2_000, { target: 'old' }),
-    });
+    const loop = loopState({ nextSeq: 5, config: config(2_000, { target: 'old' }) });
 
     // act
     const plan = expectFire(
-      planRound(
+      planTick(
         inputs({
           loop,
           reading: { config: config(2_000, { target: 'new' }), problems: [] },
@@ -440,11 +383,11 @@ describe('planRound: cadence change', () => {
   });
 });
 
-describe('planRound: stopping', () => {
+describe('planTick: stopping', () => {
   it('stops with STOP_REASON.runningFalse when running is false', () => {
     // act
     const plan = expectStop(
-      planRound(
+      planTick(
         inputs({ loop: loopState(), reading: { config: config(2_000, { running: false }), problems: [] } }),
       ),
     );
@@ -455,7 +398,7 @@ describe('planRound: stopping', () => {
 
   it('stops with STOP_REASON.itemMissing when the control item is gone', () => {
     // act
-    const plan = expectStop(planRound(inputs({ loop: loopState(), reading: 'missing' })));
+    const plan = expectStop(planTick(inputs({ loop: loopState(), reading: 'missing' })));
 
     // assess
     expect(plan.reason).toBe(STOP_REASON.itemMissing);
@@ -471,7 +414,7 @@ describe('planRound: stopping', () => {
     const reading = readConfig(POLLER_ID, item);
 
     // act
-    const plan = expectStop(planRound(inputs({ reading })));
+    const plan = expectStop(planTick(inputs({ reading })));
 
     // assess
     expect(plan.reason.startsWith(STOP_REASON.invalidConfig)).toBe(true);
@@ -490,7 +433,7 @@ describe('planRound: stopping', () => {
     const reading = readConfig(POLLER_ID, item, loop.config);
 
     // act
-    const plan = expectFire(planRound(inputs({ loop, reading, nowMs: T0 + 4 * 2_000 - 500 })));
+    const plan = expectFire(planTick(inputs({ loop, reading, nowMs: T0 + 4 * 2_000 - 500 })));
 
     // assess
     expect(reading.problems.map((problem) => problem.field)).toEqual(['waitseconds']);
@@ -500,144 +443,529 @@ describe('planRound: stopping', () => {
   });
 });
 
-describe('planRound: history budget', () => {
-  it('adds HISTORY_EVENTS_PER_ROUND to historyEvents each round', () => {
+describe('planTick: claims', () => {
+  it('claims seq … seq + ceil(claimWindowMs / interval) - 1 on the first tick of a new loop', () => {
     // prepare
-    const loop = loopState({ nextSeq: 5, historyEvents: 90 });
+    const perWindow = Math.ceil(DEFAULT_TIMING.claimWindowMs / 2_000);
 
     // act
-    const plan = expectFire(planRound(inputs({ loop, nowMs: T0 + 8_000 })));
+    const plan = expectFire(
+      planTick(inputs({ lastSeqOnItem: 41, reading: { config: config(2_000), problems: [] } })),
+    );
 
     // assess
-    expect(plan.next.historyEvents).toBe(90 + HISTORY_EVENTS_PER_ROUND);
+    expect(perWindow).toBe(15);
+    expect(plan.claimThrough).toBe(42 + perWindow - 1);
+    expect(plan.next.claimedThroughSeq).toBe(42 + perWindow - 1);
   });
 
-  it('counts a waiting round like any other round', () => {
-    // prepare
-    const loop = loopState({ nextSeq: 2, config: config(60_000), historyEvents: 90 });
-
+  it('rounds a window that is not a whole number of intervals up to cover every tick due within it', () => {
     // act
-    const plan = expectWait(planRound(inputs({ loop, reading: { config: config(60_000), problems: [] } })));
+    const plan = expectFire(
+      planTick(inputs({ lastSeqOnItem: 0, reading: { config: config(7_300), problems: [] } })),
+    );
 
     // assess
-    expect(plan.next.historyEvents).toBe(90 + HISTORY_EVENTS_PER_ROUND);
+    expect(plan.claimThrough).toBe(5);
+  });
+
+  it('does not claim again for a tick within the current claim', () => {
+    // prepare
+    const loop = loopState({ nextSeq: 5, claimedThroughSeq: 6 });
+
+    // act
+    const plan = expectFire(planTick(continuing(loop, T0 + 4 * 2_000 - 100)));
+
+    // assess
+    expect(plan.claimThrough).toBeUndefined();
+    expect(plan.next.claimedThroughSeq).toBe(6);
+  });
+
+  it('does not claim again for the last tick of the current claim', () => {
+    // prepare
+    const loop = loopState({ nextSeq: 6, claimedThroughSeq: 6 });
+
+    // act
+    const plan = expectFire(planTick(continuing(loop, T0 + 5 * 2_000 - 100)));
+
+    // assess
+    expect(plan.claimThrough).toBeUndefined();
+  });
+
+  it('claims the next window on the first tick past the current claim', () => {
+    // prepare
+    const loop = loopState({ nextSeq: 7, claimedThroughSeq: 6 });
+
+    // act
+    const plan = expectFire(planTick(continuing(loop, T0 + 6 * 2_000 - 100)));
+
+    // assess
+    expect(plan.claimThrough).toBe(7 + 15 - 1);
+    expect(plan.next.claimedThroughSeq).toBe(21);
+  });
+
+  it('claims once per window over many ticks, each claim starting right after the previous one', () => {
+    // prepare
+    let loop = expectFire(planTick(inputs({ reading: { config: config(1_000), problems: [] } }))).next;
+    const claims: number[] = [];
+
+    // act
+    for (let i = 0; i < 89; i += 1) {
+      const plan = expectFire(planTick(continuing(loop, loop.anchorAt + (loop.nextSeq - 1) * 1_000 - 100)));
+      if (plan.claimThrough !== undefined) claims.push(plan.claimThrough);
+      loop = plan.next;
+    }
+
+    // assess
+    expect(loop.nextSeq).toBe(91);
+    expect(claims).toEqual([60, 90]);
+  });
+
+  it('claims one tick per window at a 59 s interval', () => {
+    // prepare
+    const first = expectFire(
+      planTick(inputs({ lastSeqOnItem: 9, reading: { config: config(59_000), problems: [] } })),
+    );
+
+    // act
+    const second = expectFire(planTick(continuing(first.next, first.dueAt + 59_000 - 500)));
+
+    // assess
+    expect(first.claimThrough).toBe(10);
+    expect(second.claimThrough).toBe(11);
+  });
+
+  it('claims a whole window of sub-second ticks at once', () => {
+    // act
+    const plan = expectFire(
+      planTick(inputs({ lastSeqOnItem: 0, reading: { config: config(100), problems: [] } })),
+    );
+
+    // assess
+    expect(plan.claimThrough).toBe(300);
+  });
+
+  it('does not claim on an early plan', () => {
+    // prepare
+    const loop = loopState({ nextSeq: 2, claimedThroughSeq: 1, config: config(60_000) });
+
+    // act
+    const plan = expectEarly(planTick(continuing(loop, T0 + 30_000)));
+
+    // assess
+    expect(plan.next.claimedThroughSeq).toBe(1);
+  });
+});
+
+describe('planTick: the first tick of an invocation', () => {
+  it('claims even inside the current claim, moving the claim a window ahead of the tick', () => {
+    // prepare
+    const loop = loopState({ nextSeq: 5, claimedThroughSeq: 6 });
+
+    // act
+    const plan = expectFire(planTick(continuing(loop, T0 + 4 * 2_000 - 100, { claimRequired: true })));
+
+    // assess
+    expect(plan.claimThrough).toBe(5 + 15 - 1);
+    expect(plan.next.claimedThroughSeq).toBe(19);
+  });
+
+  it('moves the claim at least one past the current claim when the window is shorter', () => {
+    // prepare
+    const loop = loopState({ nextSeq: 5, claimedThroughSeq: 6, config: config(59_000) });
+
+    // act
+    const plan = expectFire(planTick(continuing(loop, T0 + 4 * 59_000 - 100, { claimRequired: true })));
+
+    // assess
+    expect(plan.claimThrough).toBe(7);
+  });
+
+  it('claims a plain window when the tick is past the current claim', () => {
+    // prepare
+    const loop = loopState({ nextSeq: 7, claimedThroughSeq: 6 });
+
+    // act
+    const plan = expectFire(planTick(continuing(loop, T0 + 6 * 2_000 - 100, { claimRequired: true })));
+
+    // assess
+    expect(plan.claimThrough).toBe(21);
+  });
+});
+
+describe('skipPastClaim', () => {
+  it('jumps the seq past a claim an earlier attempt made, keeping the next due time', () => {
+    // prepare
+    const loop = loopState({ nextSeq: 5, anchorSeq: 1, claimedThroughSeq: 6 });
+    const dueBefore = T0 + 4 * 2_000;
+
+    // act
+    const skipped = skipPastClaim(loop, 19);
+
+    // assess
+    expect(skipped).toMatchObject({ nextSeq: 20, claimedThroughSeq: 19 });
+    expect(skipped.anchorAt + (skipped.nextSeq - skipped.anchorSeq) * 2_000).toBe(dueBefore);
+  });
+
+  it('makes the next plan fire the seq after the foreign claim at the original time', () => {
+    // prepare
+    const loop = skipPastClaim(loopState({ nextSeq: 5, claimedThroughSeq: 6 }), 19);
+
+    // act
+    const plan = expectFire(planTick(continuing(loop, T0 + 4 * 2_000 - 100, { claimRequired: true })));
+
+    // assess
+    expect(plan.seq).toBe(20);
+    expect(plan.dueAt).toBe(T0 + 4 * 2_000);
+    expect(plan.claimThrough).toBe(34);
+  });
+
+  it('only adopts the claim when it does not reach the next seq', () => {
+    // prepare
+    const loop = loopState({ nextSeq: 5, claimedThroughSeq: 2 });
+
+    // act
+    const skipped = skipPastClaim(loop, 4);
+
+    // assess
+    expect(skipped).toEqual({ ...loop, claimedThroughSeq: 4 });
+  });
+});
+
+describe('planContinuation: below the break-even interval', () => {
+  const loopDueAt = (intervalMs: number, dueAt: number, overrides: Partial<LoopState> = {}) =>
+    loopState({
+      nextSeq: 2,
+      anchorAt: dueAt - intervalMs,
+      anchorSeq: 1,
+      config: config(intervalMs),
+      ...overrides,
+    });
+
+  function expectNextTick(continuation: Continuation): number {
+    if (continuation.kind !== 'next-tick')
+      throw new Error(`expected next-tick, got ${JSON.stringify(continuation)}`);
+    return continuation.readAt;
+  }
+  function expectHandBack(continuation: Continuation): number {
+    if (continuation.kind !== 'hand-back')
+      throw new Error(`expected hand-back, got ${JSON.stringify(continuation)}`);
+    return continuation.wakeAt;
+  }
+
+  it('stays awake and reads readAheadMs before the next tick', () => {
+    // prepare
+    const nextDueAt = T0 + 10_000;
+    const loop = loopDueAt(10_000, nextDueAt);
+
+    // act
+    const readAt = expectNextTick(planContinuation(loop, T0 + 50, FAR_DEADLINE, DEFAULT_TIMING));
+
+    // assess
+    expect(readAt).toBe(nextDueAt - DEFAULT_TIMING.readAheadMs);
+  });
+
+  it('reads at once when the next tick is closer than readAheadMs', () => {
+    // prepare
+    const nextDueAt = T0 + 1_000;
+    const loop = loopDueAt(1_000, nextDueAt);
+    const nowMs = nextDueAt - 40;
+
+    // act
+    const readAt = expectNextTick(planContinuation(loop, nowMs, FAR_DEADLINE, DEFAULT_TIMING));
+
+    // assess
+    expect(readAt).toBe(nowMs);
+  });
+
+  it('stays awake at the longest interval below the break-even', () => {
+    // prepare
+    const intervalMs = breakEvenIntervalMs() - 1;
+    const loop = loopDueAt(intervalMs, T0 + intervalMs);
+
+    // act
+    const continuation = planContinuation(loop, T0, FAR_DEADLINE, DEFAULT_TIMING);
+
+    // assess
+    expect(continuation.kind).toBe('next-tick');
+  });
+
+  it.each([100, 250])('stays awake between sub-second ticks %i ms apart', (intervalMs) => {
+    // prepare
+    const nextDueAt = T0 + intervalMs;
+    const loop = loopDueAt(intervalMs, nextDueAt);
+
+    // act
+    const readAt = expectNextTick(planContinuation(loop, T0 + 5, FAR_DEADLINE, DEFAULT_TIMING));
+
+    // assess
+    expect(readAt).toBe(Math.max(T0 + 5, nextDueAt - DEFAULT_TIMING.readAheadMs));
+  });
+
+  it('stays awake while the next tick is handBackMarginMs before the deadline', () => {
+    // prepare
+    const nextDueAt = T0 + 1_000;
+    const loop = loopDueAt(1_000, nextDueAt);
+
+    // act
+    const continuation = planContinuation(
+      loop,
+      T0,
+      nextDueAt + DEFAULT_TIMING.handBackMarginMs,
+      DEFAULT_TIMING,
+    );
+
+    // assess
+    expect(continuation.kind).toBe('next-tick');
+  });
+
+  it('hands back once the next tick plus handBackMarginMs passes the deadline', () => {
+    // prepare
+    const nextDueAt = T0 + 1_000;
+    const loop = loopDueAt(1_000, nextDueAt);
+
+    // act
+    const wakeAt = expectHandBack(
+      planContinuation(loop, T0, nextDueAt + DEFAULT_TIMING.handBackMarginMs - 1, DEFAULT_TIMING),
+    );
+
+    // assess
+    expect(wakeAt % 1_000).toBe(0);
+    expect(nextDueAt - wakeAt).toBeGreaterThanOrEqual(DEFAULT_TIMING.wakeLeadMs);
+    expect(nextDueAt - wakeAt).toBeLessThan(DEFAULT_TIMING.wakeLeadMs + 1_000);
+  });
+
+  it('hands back before the deadline even for sub-second ticks', () => {
+    // prepare
+    const nextDueAt = T0 + 100;
+    const loop = loopDueAt(100, nextDueAt);
+
+    // act
+    const continuation = planContinuation(loop, T0, T0 + 3_000, DEFAULT_TIMING);
+
+    // assess
+    expect(continuation.kind).toBe('hand-back');
+  });
+
+  it('judges the break-even by the size it is given', () => {
+    // prepare
+    const intervalMs = 40_000;
+    const loop = loopDueAt(intervalMs, T0 + intervalMs);
+
+    // act
+    const arm = planContinuation(loop, T0, FAR_DEADLINE, DEFAULT_TIMING, {
+      memoryMb: 128,
+      architecture: 'arm64',
+    });
+    const x86 = planContinuation(loop, T0, FAR_DEADLINE, DEFAULT_TIMING, {
+      memoryMb: 128,
+      architecture: 'x86_64',
+    });
+
+    // assess
+    expect(arm.kind).toBe('next-tick');
+    expect(x86.kind).toBe('hand-back');
+  });
+});
+
+describe('planContinuation: at or above the break-even interval', () => {
+  const loopDueAt = (intervalMs: number, dueAt: number) =>
+    loopState({ nextSeq: 2, anchorAt: dueAt - intervalMs, anchorSeq: 1, config: config(intervalMs) });
+
+  it.each([breakEvenIntervalMs(), 59_000, 3_600_000])(
+    'hands back at %i ms, waking on a whole second at least wakeLeadMs before the next tick',
+    (intervalMs) => {
+      // prepare
+      const nextDueAt = T0 + intervalMs;
+      const loop = loopDueAt(intervalMs, nextDueAt);
+
+      // act
+      const continuation = planContinuation(loop, T0 + 20, T0 + 900_000 + intervalMs, DEFAULT_TIMING);
+
+      // assess
+      if (continuation.kind !== 'hand-back') throw new Error(`expected hand-back, got ${continuation.kind}`);
+      expect(continuation.wakeAt % 1_000).toBe(0);
+      expect(nextDueAt - continuation.wakeAt).toBeGreaterThanOrEqual(DEFAULT_TIMING.wakeLeadMs);
+      expect(nextDueAt - continuation.wakeAt).toBeLessThan(DEFAULT_TIMING.wakeLeadMs + 1_000);
+    },
+  );
+
+  it('sleeps in-process when the next tick is at most maxInProcessSleepMs away', () => {
+    // prepare
+    const nextDueAt = T0 + 60_000;
+    const loop = loopDueAt(60_000, nextDueAt);
+
+    // act
+    const continuation = planContinuation(
+      loop,
+      nextDueAt - DEFAULT_TIMING.maxInProcessSleepMs,
+      FAR_DEADLINE,
+      DEFAULT_TIMING,
+    );
+
+    // assess
+    expect(continuation).toEqual({ kind: 'next-tick', readAt: nextDueAt - DEFAULT_TIMING.readAheadMs });
+  });
+
+  it('hands back when the next tick is just over maxInProcessSleepMs away', () => {
+    // prepare
+    const nextDueAt = T0 + 60_000;
+    const loop = loopDueAt(60_000, nextDueAt);
+
+    // act
+    const continuation = planContinuation(
+      loop,
+      nextDueAt - DEFAULT_TIMING.maxInProcessSleepMs - 1,
+      FAR_DEADLINE,
+      DEFAULT_TIMING,
+    );
+
+    // assess
+    expect(continuation.kind).toBe('hand-back');
+  });
+
+  it('hands back instead of sleeping in-process when the next tick is too close to the deadline', () => {
+    // prepare
+    const nextDueAt = T0 + 60_000;
+    const loop = loopDueAt(60_000, nextDueAt);
+
+    // act
+    const continuation = planContinuation(loop, nextDueAt - 1_000, nextDueAt + 1_000, DEFAULT_TIMING);
+
+    // assess
+    expect(continuation.kind).toBe('hand-back');
+  });
+});
+
+describe('closeRound', () => {
+  it('adds HISTORY_EVENTS_PER_ROUND to historyEvents', () => {
+    // prepare
+    const loop = loopState({ historyEvents: 90 });
+
+    // act
+    const { next } = closeRound(loop, false);
+
+    // assess
+    expect(next.historyEvents).toBe(90 + HISTORY_EVENTS_PER_ROUND);
   });
 
   it('adds HISTORY_EVENTS_PER_FAILED_ROUND as well after a caught failure', () => {
     // prepare
-    const loop = loopState({ nextSeq: 5, historyEvents: 90 });
+    const loop = loopState({ historyEvents: 90 });
 
     // act
-    const plan = expectFire(planRound(inputs({ loop, previousRoundFailed: true, nowMs: T0 + 8_000 })));
+    const { next } = closeRound(loop, true);
 
     // assess
-    expect(plan.next.historyEvents).toBe(90 + HISTORY_EVENTS_PER_ROUND + HISTORY_EVENTS_PER_FAILED_ROUND);
+    expect(next.historyEvents).toBe(90 + HISTORY_EVENTS_PER_ROUND + HISTORY_EVENTS_PER_FAILED_ROUND);
   });
 
-  it('counts the first round of a new loop from zero', () => {
+  it('leaves the schedule, seq and claim as they are', () => {
+    // prepare
+    const loop = loopState({
+      nextSeq: 17,
+      anchorAt: T0 + 3,
+      anchorSeq: 4,
+      claimedThroughSeq: 30,
+      skippedTicks: 2,
+    });
+
     // act
-    const plan = expectFire(planRound(inputs({ historyBudget: 500 })));
+    const { next } = closeRound(loop, false);
 
     // assess
-    expect(plan.next.historyEvents).toBe(HISTORY_EVENTS_PER_ROUND);
-    expect(plan.next.historyBudget).toBe(500);
+    expect(next).toEqual({ ...loop, historyEvents: HISTORY_EVENTS_PER_ROUND });
   });
 
   it('does not ask for a restart while one more round still fits the budget', () => {
     // prepare
     const budget = 10 * HISTORY_EVENTS_PER_ROUND;
-    const loop = loopState({
-      nextSeq: 5,
-      historyEvents: budget - 2 * HISTORY_EVENTS_PER_ROUND,
-      historyBudget: budget,
-    });
+    const loop = loopState({ historyEvents: budget - 2 * HISTORY_EVENTS_PER_ROUND, historyBudget: budget });
 
     // act
-    const plan = expectFire(planRound(inputs({ loop, nowMs: T0 + 8_000 })));
+    const { next, restart } = closeRound(loop, false);
 
     // assess
-    expect(plan.next.historyEvents).toBe(budget - HISTORY_EVENTS_PER_ROUND);
-    expect(plan.restart).toBe(false);
+    expect(next.historyEvents).toBe(budget - HISTORY_EVENTS_PER_ROUND);
+    expect(restart).toBe(false);
   });
 
-  it('asks for a restart when one more round would exceed the budget', () => {
+  it('asks for a restart when one more round would cross the budget', () => {
     // prepare
     const budget = 10 * HISTORY_EVENTS_PER_ROUND;
     const loop = loopState({
-      nextSeq: 5,
       historyEvents: budget - 2 * HISTORY_EVENTS_PER_ROUND + 1,
       historyBudget: budget,
     });
 
     // act
-    const plan = expectFire(planRound(inputs({ loop, nowMs: T0 + 8_000 })));
+    const { restart } = closeRound(loop, false);
 
     // assess
-    expect(plan.seq).toBe(5);
-    expect(plan.restart).toBe(true);
+    expect(restart).toBe(true);
   });
 
   it('asks for a restart when the failed-round events push it over the budget', () => {
     // prepare
     const budget = 10 * HISTORY_EVENTS_PER_ROUND;
-    const loop = loopState({
-      nextSeq: 5,
-      historyEvents: budget - 3 * HISTORY_EVENTS_PER_ROUND,
-      historyBudget: budget,
-    });
+    const loop = loopState({ historyEvents: budget - 3 * HISTORY_EVENTS_PER_ROUND, historyBudget: budget });
 
     // act
-    const healthy = expectFire(planRound(inputs({ loop, nowMs: T0 + 8_000 })));
-    const afterFailure = expectFire(
-      planRound(inputs({ loop, previousRoundFailed: true, nowMs: T0 + 8_000 })),
-    );
+    const healthy = closeRound(loop, false);
+    const afterFailure = closeRound(loop, true);
 
     // assess
     expect(healthy.restart).toBe(false);
     expect(afterFailure.restart).toBe(true);
   });
+});
 
-  it('resets historyEvents on a new executionId and carries seq and anchor on', () => {
+describe('planTick: history across executions', () => {
+  it('resets historyEvents on a new executionId and carries seq, anchor and claim on', () => {
     // prepare
-    const loop = loopState({ nextSeq: 5, historyEvents: 19_990, executionId: 'exec-1' });
+    const loop = loopState({
+      nextSeq: 5,
+      historyEvents: 19_990,
+      executionId: 'exec-1',
+      claimedThroughSeq: 9,
+    });
 
     // act
-    const plan = expectFire(planRound(inputs({ loop, executionId: 'exec-2', nowMs: T0 + 8_000 })));
+    const plan = expectFire(planTick(continuing(loop, T0 + 8_000, { executionId: 'exec-2' })));
 
     // assess
     expect(plan.seq).toBe(5);
     expect(plan.dueAt).toBe(T0 + 8_000);
+    expect(plan.claimThrough).toBeUndefined();
     expect(plan.next).toMatchObject({
       executionId: 'exec-2',
-      historyEvents: HISTORY_EVENTS_PER_ROUND,
+      historyEvents: 0,
       anchorAt: T0,
       anchorSeq: 1,
       nextSeq: 6,
+      claimedThroughSeq: 9,
     });
-    expect(plan.restart).toBe(false);
   });
 
-  it('hands over repeatedly with no gap, duplicate or drift in the ticks', () => {
+  it('keeps counting historyEvents within the same execution', () => {
     // prepare
-    const intervalMs = 7_300;
-    const historyBudget = 10 * HISTORY_EVENTS_PER_ROUND;
+    const loop = loopState({ nextSeq: 5, historyEvents: 90, executionId: 'exec-1' });
 
     // act
-    const { fired, waits, restarts, last } = simulate({
-      intervalMs,
-      ticks: 300,
-      seed: 42,
-      maxLateMs: 300,
-      historyBudget,
-      lastSeqOnItem: 10,
-    });
+    const plan = expectFire(planTick(continuing(loop, T0 + 8_000, { executionId: 'exec-1' })));
 
     // assess
-    expect(restarts).toBeGreaterThan(20);
-    expect(waits).toBe(restarts);
-    expect(fired.map((tick) => tick.seq)).toEqual(Array.from({ length: 300 }, (_, i) => 11 + i));
-    expect(fired.every((tick, i) => tick.dueAt === T0 + i * intervalMs)).toBe(true);
-    expect(new Set(fired.map((tick) => tick.executionId)).size).toBe(restarts + 1);
-    expect(last.historyEvents).toBeLessThanOrEqual(historyBudget);
+    expect(plan.next.historyEvents).toBe(90);
+  });
+
+  it('resets historyEvents on an early plan in a new execution too', () => {
+    // prepare
+    const loop = loopState({ nextSeq: 2, historyEvents: 19_990, config: config(60_000) });
+
+    // act
+    const plan = expectEarly(planTick(continuing(loop, T0 + 1_000, { executionId: 'exec-2' })));
+
+    // assess
+    expect(plan.next).toMatchObject({ executionId: 'exec-2', historyEvents: 0 });
   });
 });

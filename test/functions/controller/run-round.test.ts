@@ -1,0 +1,510 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  type AttributeValue,
+  CreateTableCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type UpdateItemCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Deadline, runRound } from '../../../functions/controller/run-round';
+import { HISTORY_EVENTS_PER_ROUND } from '../../../functions/scheduling/history-budget';
+import { DEFAULT_TIMING, type Timing } from '../../../functions/scheduling/plan-round';
+import {
+  createDynamoDbClient,
+  createLambdaClient,
+  localClientOptions,
+} from '../../../functions/shared/aws-clients';
+import { systemClock } from '../../../functions/shared/clock';
+import {
+  type ControllerOutput,
+  FIELD,
+  STOP_REASON,
+  type WorkerEvent,
+} from '../../../functions/shared/contract';
+import { ControlTable } from '../../../functions/shared/control-table';
+import { ControlTableUnavailableError } from '../../../functions/shared/errors';
+import { silentLogger } from '../../../functions/shared/logger';
+
+const TABLE_NAME = 'pollers';
+const DEFAULT_TARGET = 'default-worker';
+/** Functions whose name starts with this answer 429, like a throttled async invoke. */
+const THROTTLED_PREFIX = 'throttled-';
+/** Short rounds: hand back 200 ms before a deadline 1.5 s away; claim 5 ticks of 100 ms at a time. */
+const ROUND_MS = 1_500;
+const TIMING: Timing = { ...DEFAULT_TIMING, handBackMarginMs: 200, claimWindowMs: 500 };
+
+interface Invocation {
+  readonly functionName: string;
+  readonly invocationType: string | undefined;
+  readonly event: WorkerEvent;
+  /** The item's claimedSeq when the invoke arrived, read before answering. */
+  readonly claimedSeqAtFire: number | undefined;
+}
+
+let dynamoServer: Server;
+let workerServer: Server;
+let dynamoEndpoint: string;
+let workerEndpoint: string;
+let controllerDynamo: DynamoDBClient;
+let testDynamo: DynamoDBClient;
+let table: ControlTable;
+const invocations: Invocation[] = [];
+const updates: UpdateItemCommandInput[] = [];
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The Lambda Invoke API as far as the controller uses it: POST /2015-03-31/functions/<name>/invocations. */
+async function answerInvoke(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(request.url ?? '');
+  if (request.method !== 'POST' || !match?.[1]) {
+    response.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not found"}');
+    return;
+  }
+  const functionName = decodeURIComponent(match[1]);
+  const event = JSON.parse(await readBody(request)) as WorkerEvent;
+  const item = await readItem(event.pollerId);
+  const claimed = item?.[FIELD.claimedSeq]?.N;
+  invocations.push({
+    functionName,
+    invocationType: request.headers['x-amz-invocation-type'] as string | undefined,
+    event,
+    claimedSeqAtFire: claimed === undefined ? undefined : Number(claimed),
+  });
+  if (functionName.startsWith(THROTTLED_PREFIX)) {
+    response
+      .writeHead(429, { 'content-type': 'application/json', 'x-amzn-errortype': 'TooManyRequestsException' })
+      .end(
+        JSON.stringify({
+          Type: 'User',
+          message: 'Rate exceeded',
+          Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded',
+        }),
+      );
+    return;
+  }
+  response.writeHead(202, { 'content-type': 'application/json' }).end();
+}
+
+beforeAll(async () => {
+  dynamoServer = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  dynamoEndpoint = await listen(dynamoServer);
+  workerServer = createServer((request, response) => {
+    answerInvoke(request, response).catch((error: unknown) => {
+      response.writeHead(500).end(String(error));
+    });
+  });
+  workerEndpoint = await listen(workerServer);
+
+  testDynamo = createDynamoDbClient(localClientOptions(dynamoEndpoint));
+  controllerDynamo = createDynamoDbClient(localClientOptions(dynamoEndpoint, 1));
+  controllerDynamo.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'UpdateItemCommand') updates.push(args.input as UpdateItemCommandInput);
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordUpdates' },
+  );
+  table = new ControlTable(controllerDynamo, TABLE_NAME);
+  await testDynamo.send(
+    new CreateTableCommand({
+      TableName: TABLE_NAME,
+      AttributeDefinitions: [{ AttributeName: FIELD.id, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: FIELD.id, KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+});
+
+afterAll(async () => {
+  controllerDynamo?.destroy();
+  testDynamo?.destroy();
+  if (workerServer) await close(workerServer);
+  if (dynamoServer) await close(dynamoServer);
+});
+
+function deps(tableOverride?: ControlTable) {
+  return {
+    table: tableOverride ?? table,
+    lambda: createLambdaClient(localClientOptions(workerEndpoint, 1)),
+    defaultTarget: DEFAULT_TARGET,
+    clock: systemClock,
+    log: silentLogger,
+    timing: TIMING,
+  };
+}
+
+const deadlineIn = (ms: number): Deadline => {
+  const deadlineMs = Date.now() + ms;
+  return () => deadlineMs;
+};
+
+async function putItem(pollerId: string, fields: Record<string, AttributeValue>): Promise<void> {
+  await testDynamo.send(
+    new PutItemCommand({ TableName: TABLE_NAME, Item: { [FIELD.id]: { S: pollerId }, ...fields } }),
+  );
+}
+
+async function setField(pollerId: string, field: string, value: AttributeValue): Promise<void> {
+  await testDynamo.send(
+    new UpdateItemCommand({
+      TableName: TABLE_NAME,
+      Key: { [FIELD.id]: { S: pollerId } },
+      UpdateExpression: 'SET #field = :value',
+      ExpressionAttributeNames: { '#field': field },
+      ExpressionAttributeValues: { ':value': value },
+    }),
+  );
+}
+
+async function readItem(pollerId: string): Promise<Record<string, AttributeValue> | undefined> {
+  const result = await testDynamo.send(
+    new GetItemCommand({ TableName: TABLE_NAME, Key: { [FIELD.id]: { S: pollerId } }, ConsistentRead: true }),
+  );
+  return result.Item;
+}
+
+const firedFor = (pollerId: string) =>
+  invocations.filter((invocation) => invocation.event.pollerId === pollerId);
+const seqsFor = (pollerId: string) => firedFor(pollerId).map((invocation) => invocation.event.seq);
+const updatesFor = (pollerId: string) => updates.filter((update) => update.Key?.[FIELD.id]?.S === pollerId);
+const setsLastError = (update: UpdateItemCommandInput) =>
+  Object.values(update.ExpressionAttributeNames ?? {}).includes(FIELD.lastError) &&
+  /#lastError = :lastError/.test(update.UpdateExpression ?? '');
+
+const runningItem = (waitSeconds = '0.1', extra: Record<string, AttributeValue> = {}) => ({
+  [FIELD.running]: { BOOL: true },
+  [FIELD.waitSeconds]: { N: waitSeconds },
+  ...extra,
+});
+
+async function freshRound(pollerId: string, executionId = 'exec-1'): Promise<ControllerOutput> {
+  return runRound({ state: { pollerId }, executionId }, deps(), deadlineIn(ROUND_MS));
+}
+
+async function nextRound(previous: ControllerOutput, executionId = 'exec-1'): Promise<ControllerOutput> {
+  return runRound({ state: previous, executionId }, deps(), deadlineIn(ROUND_MS));
+}
+
+describe('runRound: a fresh start', () => {
+  const pollerId = 'fresh';
+  const payload = { url: { S: 'https://example.com/poll' }, retries: { N: '3' }, tags: { L: [{ S: 'a' }] } };
+  const operatorFields = runningItem('0.1', {
+    [FIELD.target]: { S: 'my-worker' },
+    [FIELD.payload]: { M: payload },
+  });
+  let startedAt: number;
+  let output: ControllerOutput;
+  let item: Record<string, AttributeValue> | undefined;
+
+  beforeAll(async () => {
+    await putItem(pollerId, operatorFields);
+    startedAt = Date.now();
+    output = await freshRound(pollerId);
+    item = await readItem(pollerId);
+  });
+
+  it('fires seq 1, 2, 3 … in order and hands back to wait', () => {
+    // assess
+    const seqs = seqsFor(pollerId);
+    expect(output.action).toBe('wait');
+    expect(seqs.length).toBeGreaterThanOrEqual(5);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+    expect(output.loop?.nextSeq).toBe(seqs.length + 1);
+  });
+
+  it('fires the ticks 100 ms apart on the grid', () => {
+    // assess
+    const scheduled = firedFor(pollerId).map((invocation) => Date.parse(invocation.event.scheduledAt));
+    expect(scheduled.slice(1).map((at, i) => at - (scheduled[i] as number))).toEqual(
+      Array.from({ length: scheduled.length - 1 }, () => 100),
+    );
+  });
+
+  it('writes claimedSeq covering each tick before firing it', () => {
+    // assess
+    const unclaimed = firedFor(pollerId).filter(
+      (invocation) =>
+        invocation.claimedSeqAtFire === undefined || invocation.claimedSeqAtFire < invocation.event.seq,
+    );
+    expect(unclaimed).toEqual([]);
+  });
+
+  it('records seq, lastTickAt, heartbeatAt and executionArn at hand-back', () => {
+    // assess
+    const fired = firedFor(pollerId);
+    const last = fired.at(-1)?.event;
+    expect(item?.[FIELD.seq]).toEqual({ N: String(fired.length) });
+    expect(item?.[FIELD.lastTickAt]).toEqual({ S: last?.scheduledAt });
+    expect(item?.[FIELD.executionArn]).toEqual({ S: 'exec-1' });
+    const heartbeatAt = Date.parse(item?.[FIELD.heartbeatAt]?.S ?? '');
+    expect(heartbeatAt).toBeGreaterThanOrEqual(Date.parse(last?.scheduledAt ?? ''));
+    expect(heartbeatAt).toBeLessThanOrEqual(Date.now());
+    expect(heartbeatAt).toBeGreaterThanOrEqual(startedAt);
+  });
+
+  it('records when the next tick is due at hand-back', () => {
+    // assess
+    const lastScheduledAt = Date.parse(firedFor(pollerId).at(-1)?.event.scheduledAt ?? '');
+    expect(item?.[FIELD.nextTickAt]).toEqual({ S: new Date(lastScheduledAt + 100).toISOString() });
+  });
+
+  it('writes the item only for its claims and once at hand-back', () => {
+    // assess
+    const written = updatesFor(pollerId);
+    const claims = written.filter((update) => /#claimedSeq =/.test(update.UpdateExpression ?? ''));
+    expect(claims).toHaveLength(Math.ceil(firedFor(pollerId).length / 5));
+    expect(written).toHaveLength(claims.length + 1);
+  });
+
+  it('returns a whole-second wakeAt', () => {
+    // assess
+    expect(output.wakeAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  });
+
+  it('never modifies the operator fields', () => {
+    // assess
+    expect(item).toMatchObject({ [FIELD.id]: { S: pollerId }, ...operatorFields });
+    expect(item?.[FIELD.payload]).toEqual({ M: payload });
+  });
+
+  it('fires the target the item names, asynchronously, with the operator payload', () => {
+    // assess
+    const fired = firedFor(pollerId);
+    expect(new Set(fired.map((invocation) => invocation.functionName))).toEqual(new Set(['my-worker']));
+    expect(new Set(fired.map((invocation) => invocation.invocationType))).toEqual(new Set(['Event']));
+    expect(fired[0]?.event.payload).toEqual({ url: 'https://example.com/poll', retries: 3, tags: ['a'] });
+  });
+});
+
+describe('runRound: continuing a loop', () => {
+  it('continues seq from the previous output with no gap', async () => {
+    // prepare
+    const pollerId = 'continued';
+    await putItem(pollerId, runningItem());
+    const first = await freshRound(pollerId);
+    const firstCount = seqsFor(pollerId).length;
+
+    // act
+    const second = await nextRound(first);
+
+    // assess
+    const seqs = seqsFor(pollerId);
+    expect(second.action).toBe('wait');
+    expect(seqs.length).toBeGreaterThan(firstCount);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+    expect((await readItem(pollerId))?.[FIELD.seq]).toEqual({ N: String(seqs.length) });
+  });
+
+  it('keeps counting history events within the same execution', async () => {
+    // prepare
+    const pollerId = 'same-execution';
+    await putItem(pollerId, runningItem());
+    const first = await freshRound(pollerId, 'exec-1');
+
+    // act
+    const second = await nextRound(first, 'exec-1');
+
+    // assess
+    expect(first.loop?.historyEvents).toBe(HISTORY_EVENTS_PER_ROUND);
+    expect(second.loop?.historyEvents).toBe(2 * HISTORY_EVENTS_PER_ROUND);
+  });
+
+  it('resets history events when a different execution carries the loop on', async () => {
+    // prepare
+    const pollerId = 'handed-over';
+    await putItem(pollerId, runningItem());
+    const first = await freshRound(pollerId, 'exec-1');
+
+    // act
+    const second = await nextRound(first, 'exec-2');
+
+    // assess
+    expect(second.loop).toMatchObject({ executionId: 'exec-2', historyEvents: HISTORY_EVENTS_PER_ROUND });
+    expect((await readItem(pollerId))?.[FIELD.executionArn]).toEqual({ S: 'exec-2' });
+  });
+});
+
+describe('runRound: a replayed round', () => {
+  it('never reuses a seq that an earlier attempt of the same round fired', async () => {
+    // prepare: round 2 runs, then Step Functions retries it with the same input (as after a crash)
+    const pollerId = 'replayed';
+    await putItem(pollerId, runningItem());
+    const first = await freshRound(pollerId);
+    await nextRound(first);
+    const firedBeforeReplay = seqsFor(pollerId);
+
+    // act
+    const replay = await nextRound(first);
+
+    // assess
+    const replayed = seqsFor(pollerId).slice(firedBeforeReplay.length);
+    expect(replay.action).toBe('wait');
+    expect(replayed.length).toBeGreaterThan(0);
+    expect(replayed.filter((seq) => firedBeforeReplay.includes(seq))).toEqual([]);
+    expect(Math.min(...replayed)).toBeGreaterThan(Math.max(...firedBeforeReplay));
+  });
+});
+
+describe('runRound: an invalid waitseconds', () => {
+  const pollerId = 'bad-wait';
+  let firstRound: ControllerOutput;
+  let badRound: ControllerOutput;
+  let badRoundUpdates: UpdateItemCommandInput[];
+  let badRoundSeqs: number[];
+
+  beforeAll(async () => {
+    await putItem(pollerId, runningItem());
+    firstRound = await freshRound(pollerId);
+    await setField(pollerId, FIELD.waitSeconds, { S: 'abc' });
+    const updatesBefore = updatesFor(pollerId).length;
+    const firedBefore = seqsFor(pollerId).length;
+    badRound = await nextRound(firstRound);
+    badRoundUpdates = updatesFor(pollerId).slice(updatesBefore);
+    badRoundSeqs = seqsFor(pollerId).slice(firedBefore);
+  });
+
+  it('records lastError naming the field and the value', async () => {
+    // assess
+    const message = (await readItem(pollerId))?.[FIELD.lastError]?.M?.message?.S;
+    expect(message).toContain('waitseconds');
+    expect(message).toContain('S "abc"');
+  });
+
+  it('writes lastError once in a round, not once per tick', () => {
+    // assess
+    expect(badRoundSeqs.length).toBeGreaterThanOrEqual(5);
+    expect(badRoundUpdates.filter(setsLastError)).toHaveLength(1);
+  });
+
+  it('keeps firing at the last valid cadence', () => {
+    // assess
+    const scheduled = firedFor(pollerId)
+      .filter((invocation) => badRoundSeqs.includes(invocation.event.seq))
+      .map((invocation) => Date.parse(invocation.event.scheduledAt));
+    expect(badRound.action).toBe('wait');
+    expect(badRound.loop?.config.intervalMs).toBe(100);
+    expect(scheduled.slice(1).map((at, i) => at - (scheduled[i] as number))).toEqual(
+      Array.from({ length: scheduled.length - 1 }, () => 100),
+    );
+  });
+
+  it('does not write lastError again in the next round while the value stays wrong', async () => {
+    // prepare
+    const updatesBefore = updatesFor(pollerId).length;
+
+    // act
+    await nextRound(badRound);
+
+    // assess
+    expect(updatesFor(pollerId).slice(updatesBefore).filter(setsLastError)).toEqual([]);
+  });
+
+  // Bug (functions/controller/run-round.ts, ProgressRecorder.flushErrors): readConfig reports the same problem on
+  // every read, noteError queues it again each tick, and flushErrors writes whenever anything is queued, even when
+  // the message equals the recorded lastError. So a persisting bad field costs one UpdateItem per tick (10 a second
+  // at 0.1 s) instead of the claims and the hand-back; lastError itself is rightly not rewritten.
+  it.fails('writes the item only for claims, the new error and the hand-back while the value stays wrong', () => {
+    // assess: one claim per 5 ticks, one write for the new error, one for skipped ticks if any, one at hand-back
+    const claims = badRoundUpdates.filter((update) => /#claimedSeq =/.test(update.UpdateExpression ?? ''));
+    expect(claims.length).toBeGreaterThan(0);
+    expect(badRoundUpdates.length).toBeLessThanOrEqual(claims.length + 3);
+  });
+});
+
+describe('runRound: stopping', () => {
+  it("returns 'stop' and records stoppedReason when running is false on a fresh start", async () => {
+    // prepare
+    const pollerId = 'stopped-fresh';
+    await putItem(pollerId, { [FIELD.running]: { BOOL: false }, [FIELD.waitSeconds]: { N: '0.1' } });
+
+    // act
+    const output = await freshRound(pollerId);
+
+    // assess
+    expect(output).toMatchObject({ pollerId, action: 'stop', reason: STOP_REASON.runningFalse });
+    expect(seqsFor(pollerId)).toEqual([]);
+    expect((await readItem(pollerId))?.[FIELD.stoppedReason]).toEqual({ S: STOP_REASON.runningFalse });
+  });
+
+  it("returns 'stop' and records stoppedReason when an operator sets running to false", async () => {
+    // prepare
+    const pollerId = 'stopped-running';
+    await putItem(pollerId, runningItem());
+    const first = await freshRound(pollerId);
+    await setField(pollerId, FIELD.running, { BOOL: false });
+    const firedBefore = seqsFor(pollerId).length;
+
+    // act
+    const output = await nextRound(first);
+
+    // assess
+    expect(output).toMatchObject({ action: 'stop', reason: STOP_REASON.runningFalse });
+    expect(output.loop).toBeUndefined();
+    expect(seqsFor(pollerId)).toHaveLength(firedBefore);
+    expect((await readItem(pollerId))?.[FIELD.stoppedReason]).toEqual({ S: STOP_REASON.runningFalse });
+  });
+});
+
+describe('runRound: failures', () => {
+  it('records a throttled worker invoke in lastError and still hands back normally', async () => {
+    // prepare
+    const pollerId = 'throttled';
+    await putItem(pollerId, runningItem('0.1', { [FIELD.target]: { S: `${THROTTLED_PREFIX}worker` } }));
+
+    // act
+    const output = await freshRound(pollerId);
+
+    // assess
+    const item = await readItem(pollerId);
+    expect(output.action).toBe('wait');
+    expect(seqsFor(pollerId).length).toBeGreaterThan(0);
+    expect(item?.[FIELD.lastError]?.M?.message?.S).toContain('TooManyRequestsException');
+    expect(item?.[FIELD.failedFires]).toEqual({ N: String(seqsFor(pollerId).length) });
+  });
+
+  it('throws ControlTableUnavailableError, firing nothing, when the table cannot be reached', async () => {
+    // prepare
+    const pollerId = 'no-table';
+    const closed = createServer();
+    const closedEndpoint = await listen(closed);
+    await close(closed);
+    const unreachable = new ControlTable(
+      createDynamoDbClient(localClientOptions(closedEndpoint, 1)),
+      TABLE_NAME,
+    );
+
+    // act
+    const round = runRound(
+      { state: { pollerId }, executionId: 'exec-1' },
+      deps(unreachable),
+      deadlineIn(ROUND_MS),
+    );
+
+    // assess
+    await expect(round).rejects.toBeInstanceOf(ControlTableUnavailableError);
+    await expect(round).rejects.toMatchObject({ name: 'ControlTableUnavailableError', pollerId });
+    expect(seqsFor(pollerId)).toEqual([]);
+  });
+});
