@@ -59,7 +59,7 @@ export async function handleSeedEvent(rawEvent: unknown, deps: SeederDeps): Prom
     response = respond(event, 'SUCCESS', result.physicalId);
   } catch (error) {
     outcome = 'failed';
-    const reason = shortenReason(describeCause(error));
+    const reason = shortenReason(error instanceof Error ? error.message : String(error));
     deps.log.error('seed failed', {
       requestType: event.RequestType,
       logicalResourceId: event.LogicalResourceId,

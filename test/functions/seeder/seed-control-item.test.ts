@@ -1,0 +1,344 @@
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  CreateTableCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type CfnResponse,
+  putResponse,
+  ResponseNotDeliveredError,
+} from '../../../functions/seeder/cfn-response';
+import { handleSeedEvent, type SeederDeps } from '../../../functions/seeder/seed-control-item';
+import { createDynamoDbClient, localClientOptions } from '../../../functions/shared/aws-clients';
+import { FIELD } from '../../../functions/shared/contract';
+import { silentLogger } from '../../../functions/shared/logger';
+
+const TABLE = 'SubMinute-ControlTable-1A2B3C';
+
+interface ReceivedRequest {
+  readonly method: string | undefined;
+  readonly url: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/** A local stand-in for CloudFormation's pre-signed response URL: records every request, answers `status`. */
+async function startResponseServer(status = 200) {
+  const received: ReceivedRequest[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      received.push({
+        method: request.method,
+        url: request.url,
+        headers: request.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
+      response.writeHead(status).end();
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return { server, received, url: `http://127.0.0.1:${port}/cloudformation-response?X-Amz-Signature=abc` };
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+function seedEvent(overrides: Record<string, unknown> = {}) {
+  return {
+    RequestType: 'Create',
+    ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:seeder',
+    ResponseURL: 'set by the test',
+    StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/SubMinute/guid',
+    RequestId: 'request-1',
+    LogicalResourceId: 'SeedC76DC678',
+    ResourceType: 'Custom::ControlItemSeed',
+    ResourceProperties: { TableName: TABLE, PollerId: 'default', Running: 'true', WaitSeconds: '5' },
+    ...overrides,
+  };
+}
+
+/** Nothing listens on port 1: any write through this client fails at once. */
+const unreachableDynamoDb = () => createDynamoDbClient(localClientOptions('http://127.0.0.1:1', 1));
+
+describe('handleSeedEvent', () => {
+  let responses: Awaited<ReturnType<typeof startResponseServer>>;
+  let dynamoServer: Server;
+  let dynamoDb: DynamoDBClient;
+
+  const deps = (overrides: Partial<SeederDeps> = {}): SeederDeps => ({
+    dynamoDb,
+    tableName: TABLE,
+    sendResponse: putResponse,
+    log: silentLogger,
+    ...overrides,
+  });
+
+  const lastResponse = (): CfnResponse => JSON.parse(responses.received.at(-1)?.body ?? 'null');
+
+  const readItem = async (pollerId = 'default') =>
+    (await dynamoDb.send(new GetItemCommand({ TableName: TABLE, Key: { [FIELD.id]: { S: pollerId } } })))
+      .Item;
+
+  beforeAll(async () => {
+    dynamoServer = dynalite({ createTableMs: 0 });
+    dynamoServer.listen(0, '127.0.0.1');
+    await once(dynamoServer, 'listening');
+    const { port } = dynamoServer.address() as AddressInfo;
+    dynamoDb = createDynamoDbClient(localClientOptions(`http://127.0.0.1:${port}`, 1));
+    await dynamoDb.send(
+      new CreateTableCommand({
+        TableName: TABLE,
+        KeySchema: [{ AttributeName: FIELD.id, KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: FIELD.id, AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    responses = await startResponseServer();
+  });
+
+  afterEach(() => {
+    responses.received.length = 0;
+  });
+
+  afterAll(async () => {
+    dynamoDb.destroy();
+    await closeServer(responses.server);
+    await closeServer(dynamoServer);
+  });
+
+  it('creates the control item on Create and answers SUCCESS with a stable physical id', async () => {
+    // prepare
+    const event = seedEvent({
+      ResponseURL: responses.url,
+      ResourceProperties: { ...seedEvent().ResourceProperties, PollerId: 'created' },
+    });
+
+    // act
+    const outcome = await handleSeedEvent(event, deps());
+
+    // assess
+    expect(outcome).toBe('written');
+    expect(await readItem('created')).toEqual({
+      [FIELD.id]: { S: 'created' },
+      [FIELD.running]: { BOOL: true },
+      [FIELD.waitSeconds]: { N: '5' },
+    });
+    expect(lastResponse()).toEqual({
+      Status: 'SUCCESS',
+      PhysicalResourceId: `${TABLE}/created`,
+      StackId: event.StackId,
+      RequestId: event.RequestId,
+      LogicalResourceId: event.LogicalResourceId,
+    });
+  });
+
+  it('sets only running and waitseconds, leaving every other attribute of an existing item alone', async () => {
+    // prepare
+    await dynamoDb.send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: {
+          [FIELD.id]: { S: 'existing' },
+          [FIELD.running]: { BOOL: false },
+          [FIELD.waitSeconds]: { N: '60' },
+          [FIELD.target]: { S: 'my-function' },
+          [FIELD.seq]: { N: '41' },
+        },
+      }),
+    );
+    const properties = { TableName: TABLE, PollerId: 'existing', Running: 'true', WaitSeconds: '2.5' };
+
+    // act
+    await handleSeedEvent(seedEvent({ ResponseURL: responses.url, ResourceProperties: properties }), deps());
+
+    // assess
+    expect(await readItem('existing')).toEqual({
+      [FIELD.id]: { S: 'existing' },
+      [FIELD.running]: { BOOL: true },
+      [FIELD.waitSeconds]: { N: '2.5' },
+      [FIELD.target]: { S: 'my-function' },
+      [FIELD.seq]: { N: '41' },
+    });
+  });
+
+  it('writes on Update when the seeded values changed', async () => {
+    // prepare
+    const old = { TableName: TABLE, PollerId: 'updated', Running: 'true', WaitSeconds: '5' };
+    const event = seedEvent({
+      RequestType: 'Update',
+      ResponseURL: responses.url,
+      PhysicalResourceId: `${TABLE}/updated`,
+      OldResourceProperties: old,
+      ResourceProperties: { ...old, Running: 'false' },
+    });
+
+    // act
+    const outcome = await handleSeedEvent(event, deps());
+
+    // assess
+    expect(outcome).toBe('written');
+    expect((await readItem('updated'))?.[FIELD.running]).toEqual({ BOOL: false });
+    expect(lastResponse()).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: `${TABLE}/updated` });
+  });
+
+  it('does not touch the item on Update when only other properties changed (operators steer it live)', async () => {
+    // prepare
+    const properties = seedEvent().ResourceProperties;
+    const event = seedEvent({
+      RequestType: 'Update',
+      ResponseURL: responses.url,
+      PhysicalResourceId: `${TABLE}/default`,
+      OldResourceProperties: { ...properties },
+      ResourceProperties: properties,
+    });
+
+    // act
+    const outcome = await handleSeedEvent(event, deps({ dynamoDb: unreachableDynamoDb() }));
+
+    // assess
+    expect(outcome).toBe('unchanged');
+    expect(lastResponse()).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: `${TABLE}/default` });
+  });
+
+  it('leaves the item on Delete and answers SUCCESS with the same physical id', async () => {
+    // prepare
+    const event = seedEvent({
+      RequestType: 'Delete',
+      ResponseURL: responses.url,
+      PhysicalResourceId: `${TABLE}/default`,
+    });
+
+    // act
+    const outcome = await handleSeedEvent(event, deps({ dynamoDb: unreachableDynamoDb() }));
+
+    // assess
+    expect(outcome).toBe('deleted');
+    expect(lastResponse()).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: `${TABLE}/default` });
+  });
+
+  it('answers FAILED naming the field and the value when a property is invalid', async () => {
+    // prepare
+    const properties = { ...seedEvent().ResourceProperties, WaitSeconds: 'abc' };
+
+    // act
+    const outcome = await handleSeedEvent(
+      seedEvent({ ResponseURL: responses.url, ResourceProperties: properties }),
+      deps(),
+    );
+
+    // assess
+    expect(outcome).toBe('failed');
+    expect(lastResponse()).toMatchObject({
+      Status: 'FAILED',
+      Reason: expect.stringMatching(/^seed property WaitSeconds must be a number of seconds .*; got "abc"$/),
+      PhysicalResourceId: `${TABLE}/default`,
+    });
+  });
+
+  it('answers FAILED with the table, the poller and the cause when the write fails', async () => {
+    // act
+    const outcome = await handleSeedEvent(
+      seedEvent({ ResponseURL: responses.url }),
+      deps({ dynamoDb: unreachableDynamoDb() }),
+    );
+
+    // assess
+    expect(outcome).toBe('failed');
+    expect(lastResponse()).toMatchObject({
+      Status: 'FAILED',
+      Reason: expect.stringMatching(
+        new RegExp(`^writing control item 'default' to table '${TABLE}' failed: .+`),
+      ),
+    });
+  });
+
+  it('answers FAILED naming the variable when the seeder has no table configured', async () => {
+    // act
+    await handleSeedEvent(seedEvent({ ResponseURL: responses.url }), deps({ tableName: undefined }));
+
+    // assess
+    expect(lastResponse()).toMatchObject({
+      Status: 'FAILED',
+      Reason: expect.stringContaining('CONTROL_TABLE_NAME'),
+    });
+  });
+
+  it('keeps the old physical id when an Update fails', async () => {
+    // prepare
+    const event = seedEvent({
+      RequestType: 'Update',
+      ResponseURL: responses.url,
+      PhysicalResourceId: `${TABLE}/default`,
+      OldResourceProperties: seedEvent().ResourceProperties,
+      ResourceProperties: { ...seedEvent().ResourceProperties, PollerId: 'renamed', Running: 'maybe' },
+    });
+
+    // act
+    await handleSeedEvent(event, deps());
+
+    // assess
+    expect(lastResponse()).toMatchObject({ Status: 'FAILED', PhysicalResourceId: `${TABLE}/default` });
+  });
+});
+
+describe('putResponse', () => {
+  let responses: Awaited<ReturnType<typeof startResponseServer>>;
+
+  afterEach(async () => {
+    await closeServer(responses.server);
+  });
+
+  it('PUTs the JSON body to the URL with an empty Content-Type and its length', async () => {
+    // prepare
+    responses = await startResponseServer();
+    const response: CfnResponse = {
+      Status: 'SUCCESS',
+      PhysicalResourceId: 'table/default',
+      StackId: 'stack',
+      RequestId: 'request',
+      LogicalResourceId: 'Seed',
+    };
+
+    // act
+    await putResponse(responses.url, response);
+
+    // assess
+    const [request] = responses.received;
+    expect(request?.method).toBe('PUT');
+    expect(request?.url).toBe('/cloudformation-response?X-Amz-Signature=abc');
+    expect(request?.headers['content-type']).toBe('');
+    expect(request?.headers['content-length']).toBe(String(Buffer.byteLength(JSON.stringify(response))));
+    expect(JSON.parse(request?.body ?? '')).toEqual(response);
+  });
+
+  it('rejects when the URL answers with an error status', async () => {
+    // prepare
+    responses = await startResponseServer(403);
+    const response: CfnResponse = {
+      Status: 'FAILED',
+      PhysicalResourceId: 'x',
+      StackId: 's',
+      RequestId: 'r',
+      LogicalResourceId: 'l',
+    };
+
+    // act
+    const delivery = putResponse(responses.url, response);
+
+    // assess
+    await expect(delivery).rejects.toThrow(ResponseNotDeliveredError);
+    await expect(delivery).rejects.toThrow('HTTP 403');
+  });
+});

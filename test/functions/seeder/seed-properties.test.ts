@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import {
+  InvalidSeedPropertyError,
+  parseSeedProperties,
+  SEED_PROPERTY,
+  type SeedPropertyName,
+  seedChanged,
+  seedPhysicalId,
+} from '../../../functions/seeder/seed-properties';
+import { WAIT_SECONDS_LIMITS } from '../../../functions/shared/contract';
+
+const TABLE = 'SubMinute-ControlTable-1A2B3C';
+
+const validProperties = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
+  ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:seeder',
+  [SEED_PROPERTY.tableName]: TABLE,
+  [SEED_PROPERTY.pollerId]: 'default',
+  [SEED_PROPERTY.running]: 'true',
+  [SEED_PROPERTY.waitSeconds]: '5',
+  ...overrides,
+});
+
+function parseError(properties: unknown): InvalidSeedPropertyError {
+  try {
+    parseSeedProperties(properties, TABLE);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidSeedPropertyError);
+    return error as InvalidSeedPropertyError;
+  }
+  throw new Error('expected the properties to be refused');
+}
+
+describe('parseSeedProperties', () => {
+  it('reads the properties CloudFormation passes as text', () => {
+    // act
+    const request = parseSeedProperties(validProperties({ [SEED_PROPERTY.waitSeconds]: '2.5' }), TABLE);
+
+    // assess
+    expect(request).toEqual({ tableName: TABLE, pollerId: 'default', running: true, waitSeconds: '2.5' });
+  });
+
+  it("reads running 'false' as false", () => {
+    expect(parseSeedProperties(validProperties({ [SEED_PROPERTY.running]: 'false' }), TABLE).running).toBe(
+      false,
+    );
+  });
+
+  it('stores waitseconds in canonical form', () => {
+    expect(
+      parseSeedProperties(validProperties({ [SEED_PROPERTY.waitSeconds]: '05.50' }), TABLE).waitSeconds,
+    ).toBe('5.5');
+  });
+
+  it.each([String(WAIT_SECONDS_LIMITS.min), String(WAIT_SECONDS_LIMITS.max)])(
+    'accepts waitseconds at the limit %s',
+    (limit) => {
+      expect(
+        parseSeedProperties(validProperties({ [SEED_PROPERTY.waitSeconds]: limit }), TABLE).waitSeconds,
+      ).toBe(limit);
+    },
+  );
+
+  it.each<{ field: SeedPropertyName; given: unknown; value: string }>([
+    { field: SEED_PROPERTY.running, given: 'yes', value: '"yes"' },
+    { field: SEED_PROPERTY.running, given: 'TRUE', value: '"TRUE"' },
+    { field: SEED_PROPERTY.running, given: undefined, value: 'nothing (the property is missing)' },
+    { field: SEED_PROPERTY.waitSeconds, given: 'abc', value: '"abc"' },
+    { field: SEED_PROPERTY.waitSeconds, given: '', value: '""' },
+    { field: SEED_PROPERTY.waitSeconds, given: '0', value: '"0"' },
+    { field: SEED_PROPERTY.waitSeconds, given: '-5', value: '"-5"' },
+    { field: SEED_PROPERTY.waitSeconds, given: '3601', value: '"3601"' },
+    { field: SEED_PROPERTY.waitSeconds, given: 'Infinity', value: '"Infinity"' },
+    { field: SEED_PROPERTY.pollerId, given: 'has spaces', value: '"has spaces"' },
+    { field: SEED_PROPERTY.tableName, given: 'SomeOtherTable', value: '"SomeOtherTable"' },
+  ])('refuses $field given $value, naming the field and the value', ({ field, given, value }) => {
+    // prepare
+    const properties = validProperties({ [field]: given });
+    if (given === undefined) delete properties[field];
+
+    // act
+    const error = parseError(properties);
+
+    // assess
+    expect(error.field).toBe(field);
+    expect(error.value).toBe(value);
+    expect(error.message).toContain(`seed property ${field} `);
+    expect(error.message).toContain(`got ${value}`);
+  });
+
+  it('says which range waitseconds must be in', () => {
+    expect(parseError(validProperties({ [SEED_PROPERTY.waitSeconds]: '0' })).message).toBe(
+      `seed property WaitSeconds must be a number of seconds from ${WAIT_SECONDS_LIMITS.min} to ${WAIT_SECONDS_LIMITS.max}; got "0"`,
+    );
+  });
+});
+
+describe('seedChanged', () => {
+  const seed = { tableName: TABLE, pollerId: 'default', running: true, waitSeconds: '5' };
+
+  it('sees no change when only other properties (the ServiceToken) changed', () => {
+    expect(seedChanged(seed, { ...seed })).toBe(false);
+  });
+
+  it.each([{ running: false }, { waitSeconds: '6' }, { pollerId: 'other' }])(
+    'sees a change in %o',
+    (change) => {
+      expect(seedChanged({ ...seed, ...change }, seed)).toBe(true);
+    },
+  );
+});
+
+describe('seedPhysicalId', () => {
+  it('names the table and the poller, so it stays the same across updates of the values', () => {
+    expect(seedPhysicalId({ tableName: TABLE, pollerId: 'default' })).toBe(`${TABLE}/default`);
+  });
+});

@@ -1,0 +1,137 @@
+import aslValidator from 'asl-validator';
+import { describe, expect, it } from 'vitest';
+import {
+  CONTROLLER_MAX_RETRIES,
+  HISTORY_EVENTS_PER_FAILED_ROUND,
+  HISTORY_EVENTS_PER_ROUND,
+} from '../../functions/scheduling/history-budget';
+import type { ControllerAction } from '../../functions/shared/contract';
+import {
+  buildPollerDefinition,
+  CONTROLLER_ARN_SUBSTITUTION,
+  renderPollerDefinition,
+  STATE,
+} from '../../infra/state-machine/poller-definition';
+
+const CONTROLLER_ARN =
+  'arn:aws:lambda:eu-west-1:123456789012:function:SubMinute-PollerControllerFunction-AbC123';
+
+/**
+ * History events a state adds when it runs once and succeeds: a Task invoking a Lambda function by ARN adds
+ * TaskStateEntered, LambdaFunctionScheduled, LambdaFunctionStarted, LambdaFunctionSucceeded, TaskStateExited;
+ * a Choice and a Wait add their entered and exited events.
+ */
+const EVENTS_PER_STATE: Record<string, number> = { Task: 5, Choice: 2, Wait: 2 };
+
+/** Events a failed Lambda attempt adds: LambdaFunctionScheduled, LambdaFunctionStarted, LambdaFunctionFailed. */
+const EVENTS_PER_FAILED_ATTEMPT = 3;
+
+type State = {
+  Type: string;
+  Next?: string;
+  Default?: string;
+  Resource?: string;
+  Choices?: { Variable: string; StringEquals: string; Next: string }[];
+  Retry?: { ErrorEquals: string[]; MaxAttempts: number }[];
+  Catch?: { ErrorEquals: string[]; Next: string }[];
+};
+
+const states = buildPollerDefinition().States as unknown as Record<string, State>;
+
+function state(name: string): State {
+  const found = states[name];
+  if (found === undefined) throw new Error(`no state ${name}`);
+  return found;
+}
+
+/** Where the Route choice sends a controller output with this action. */
+function routeFor(action: ControllerAction): string {
+  const route = state(STATE.route);
+  const choice = route.Choices?.find((rule) => rule.Variable === '$.action' && rule.StringEquals === action);
+  return choice?.Next ?? route.Default ?? 'none';
+}
+
+/** The states one healthy round passes through, from RunController back to it, with the controller saying 'wait'. */
+function healthyRound(): string[] {
+  const round: string[] = [STATE.runController];
+  let next = state(STATE.runController).Next;
+  while (next !== undefined && next !== STATE.runController && round.length < 10) {
+    round.push(next);
+    next = next === STATE.route ? routeFor('wait') : state(next).Next;
+  }
+  return round;
+}
+
+describe('poller definition', () => {
+  it('is valid Amazon States Language once the controller ARN is substituted', () => {
+    // prepare
+    const definition = JSON.parse(renderPollerDefinition(CONTROLLER_ARN));
+
+    // act
+    const { isValid, errorsText } = aslValidator(definition);
+
+    // assess
+    expect(isValid, errorsText('\n')).toBe(true);
+  });
+
+  it('leaves no placeholder behind after the substitution', () => {
+    expect(renderPollerDefinition(CONTROLLER_ARN)).not.toContain(`\${${CONTROLLER_ARN_SUBSTITUTION}}`);
+  });
+
+  it('invokes the controller as a Lambda Task by ARN (the form whose history events the budget counts)', () => {
+    expect(state(STATE.runController)).toMatchObject({
+      Type: 'Task',
+      Resource: `\${${CONTROLLER_ARN_SUBSTITUTION}}`,
+    });
+  });
+
+  it('runs one healthy round through RunController, Route and WaitForTick: one Task, one Choice, one Wait', () => {
+    // act
+    const round = healthyRound();
+
+    // assess
+    expect(round).toEqual([STATE.runController, STATE.route, STATE.waitForTick]);
+    expect(round.map((name) => state(name).Type)).toEqual(['Task', 'Choice', 'Wait']);
+    expect(state(STATE.waitForTick).Next).toBe(STATE.runController);
+  });
+
+  it('adds exactly HISTORY_EVENTS_PER_ROUND events in a healthy round', () => {
+    // act
+    const events = healthyRound().reduce(
+      (sum, name) => sum + (EVENTS_PER_STATE[state(name).Type] ?? Number.NaN),
+      0,
+    );
+
+    // assess
+    expect(events).toBe(HISTORY_EVENTS_PER_ROUND);
+  });
+
+  it('adds exactly HISTORY_EVENTS_PER_FAILED_ROUND events in a round whose every attempt failed', () => {
+    // prepare
+    const task = state(STATE.runController);
+    const maxAttempts = Math.max(...(task.Retry ?? []).map((retry) => retry.MaxAttempts));
+    const recovery = state(task.Catch?.[0]?.Next ?? 'none');
+
+    // act
+    const taskEnteredAndExited = 2;
+    const events =
+      (maxAttempts + 1) * EVENTS_PER_FAILED_ATTEMPT +
+      taskEnteredAndExited +
+      (EVENTS_PER_STATE[recovery.Type] ?? Number.NaN);
+
+    // assess
+    expect(recovery.Type).toBe('Wait');
+    expect(recovery.Next).toBe(STATE.runController);
+    expect(events).toBe(HISTORY_EVENTS_PER_FAILED_ROUND);
+  });
+
+  it('retries the controller CONTROLLER_MAX_RETRIES times', () => {
+    expect(state(STATE.runController).Retry?.[0]?.MaxAttempts).toBe(CONTROLLER_MAX_RETRIES);
+  });
+
+  it('routes stop and restart away from the loop and anything else to the wait', () => {
+    expect(routeFor('stop')).toBe(STATE.stopped);
+    expect(routeFor('restart')).toBe(STATE.handOver);
+    expect(routeFor('wait')).toBe(STATE.waitForTick);
+  });
+});
