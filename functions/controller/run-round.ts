@@ -219,6 +219,8 @@ class ProgressRecorder {
 
   /** Errors and skips are news for the operator: write them now rather than with the next claim. */
   async flushErrors(): Promise<void> {
+    // A problem that persists (a bad field stays bad) is already on the item: no write per tick for it.
+    if (this.pendingErrors.join('; ') === this.recordedError) this.pendingErrors = [];
     if (this.pendingErrors.length > 0 || this.skippedSinceWrite > 0) await this.write({});
   }
 

@@ -42,7 +42,7 @@ describe('readConfig: invalid fields', () => {
     { field: FIELD.waitSeconds, attribute: { N: 'NaN' }, value: 'N "NaN"' },
     { field: FIELD.waitSeconds, attribute: { N: '3601' }, value: 'N "3601"' },
     { field: FIELD.waitSeconds, attribute: { N: '1e400' }, value: 'N "1e400"' },
-    { field: FIELD.waitSeconds, attribute: { N: '0.999' }, value: 'N "0.999"' },
+    { field: FIELD.waitSeconds, attribute: { N: '0.099' }, value: 'N "0.099"' },
     { field: FIELD.running, attribute: undefined, value: 'nothing (the attribute is missing)' },
     { field: FIELD.running, attribute: { S: 'true' }, value: 'S "true"' },
     { field: FIELD.running, attribute: { N: '1' }, value: 'N "1"' },
