@@ -7,6 +7,7 @@ import { type CfnResponse, type SendResponse, shortenReason } from './cfn-respon
 import {
   isRecord,
   parseSeedProperties,
+  SEED_PROPERTY,
   type SeedRequest,
   seedChanged,
   seedPhysicalId,
@@ -145,7 +146,9 @@ function failedPhysicalId(event: SeedEvent, tableName: string | undefined): stri
   if (tableName === undefined) return event.LogicalResourceId;
   const props = isRecord(event.ResourceProperties) ? event.ResourceProperties : {};
   const pollerId =
-    typeof props.PollerId === 'string' && props.PollerId !== '' ? props.PollerId : event.LogicalResourceId;
+    typeof props[SEED_PROPERTY.pollerId] === 'string' && props[SEED_PROPERTY.pollerId] !== ''
+      ? String(props[SEED_PROPERTY.pollerId])
+      : event.LogicalResourceId;
   return seedPhysicalId({ tableName, pollerId });
 }
 
