@@ -1,0 +1,11 @@
+/**
+ * `npm run ctl -- <status|start|stop|set --every S> [--poller ID] <--stack NAME | --table T [--state-machine-arn ARN] | --local [--port N]>`:
+ * steer a poller through its control item. See scripts/ctl/command-line.ts for the usage text.
+ */
+import { runCtl } from './ctl/run';
+
+const exitCode = await runCtl(process.argv.slice(2), {
+  stdout: (text) => process.stdout.write(`${text}\n`),
+  stderr: (text) => process.stderr.write(`${text}\n`),
+});
+process.exitCode = exitCode;

@@ -1,0 +1,94 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { FIELD } from '../../../functions/shared/contract';
+import { parseRunning, parseTarget, parseWaitSeconds } from '../../../functions/shared/control-item';
+import { InvalidControlItemError } from '../../../functions/shared/errors';
+import { ControlItemMissingError } from '../errors';
+import { type CtlSession, readExecutionStatus, readItem } from '../session';
+
+export interface StatusReport {
+  readonly command: 'status';
+  readonly pollerId: string;
+  readonly table: string;
+  /** null when the item holds no valid value (see `problems`). */
+  readonly running: boolean | null;
+  readonly waitSeconds: number | null;
+  /** null: the stack's default worker. */
+  readonly target: string | null;
+  readonly seq: number | null;
+  readonly lastTickAt: string | null;
+  readonly nextTickAt: string | null;
+  readonly skippedTicks: number;
+  readonly executionArn: string | null;
+  /** DescribeExecution's status; 'unknown' when that call failed (`executionStatusError` says why). */
+  readonly executionStatus: string | null;
+  readonly executionStatusError?: string;
+  readonly stoppedReason: string | null;
+  readonly lastError: {
+    readonly message: string;
+    readonly at: string;
+    readonly ageSeconds: number | null;
+  } | null;
+  /** Fields the controller cannot use, in the controller's own words. */
+  readonly problems: readonly { readonly field: string; readonly message: string }[];
+  /** When the report was made (epoch ms), for relative times. */
+  readonly reportedAtMs: number;
+}
+
+export async function status(session: CtlSession, pollerId: string): Promise<StatusReport> {
+  const item = await readItem(session, pollerId);
+  if (item === undefined) throw new ControlItemMissingError(pollerId, session.target.tableName);
+  const nowMs = session.nowMs();
+
+  const problems: { field: string; message: string }[] = [];
+  const valid = <T>(result: T | InvalidControlItemError): T | null => {
+    if (!(result instanceof InvalidControlItemError)) return result;
+    problems.push({ field: result.field, message: result.message });
+    return null;
+  };
+  const running = valid(parseRunning(pollerId, item[FIELD.running]));
+  const intervalMs = valid(parseWaitSeconds(pollerId, item[FIELD.waitSeconds]));
+  const target = valid(parseTarget(pollerId, item[FIELD.target]));
+
+  const executionArn = stringOf(item[FIELD.executionArn]);
+  const execution = executionArn === null ? undefined : await readExecutionStatus(session, executionArn);
+  const lastErrorMap = item[FIELD.lastError]?.M;
+  const lastErrorMessage = stringOf(lastErrorMap?.message);
+  const lastErrorAt = stringOf(lastErrorMap?.at) ?? '';
+  const lastErrorAtMs = Date.parse(lastErrorAt);
+
+  return {
+    command: 'status',
+    pollerId,
+    table: session.target.tableName,
+    running,
+    waitSeconds: intervalMs === null ? null : Number(item[FIELD.waitSeconds]?.N),
+    target: target ?? null,
+    seq: numberOf(item[FIELD.seq]),
+    lastTickAt: stringOf(item[FIELD.lastTickAt]),
+    nextTickAt: stringOf(item[FIELD.nextTickAt]),
+    skippedTicks: numberOf(item[FIELD.skippedTicks]) ?? 0,
+    executionArn,
+    executionStatus: execution?.status ?? null,
+    ...(execution?.error !== undefined ? { executionStatusError: execution.error } : {}),
+    stoppedReason: stringOf(item[FIELD.stoppedReason]),
+    lastError:
+      lastErrorMessage === null
+        ? null
+        : {
+            message: lastErrorMessage,
+            at: lastErrorAt,
+            ageSeconds: Number.isNaN(lastErrorAtMs)
+              ? null
+              : Math.max(0, Math.round((nowMs - lastErrorAtMs) / 1000)),
+          },
+    problems,
+    reportedAtMs: nowMs,
+  };
+}
+
+const stringOf = (value: AttributeValue | undefined): string | null => value?.S ?? null;
+
+function numberOf(value: AttributeValue | undefined): number | null {
+  const number = Number(value?.N);
+  return value?.N === undefined || !Number.isFinite(number) ? null : number;
+}

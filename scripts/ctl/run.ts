@@ -1,0 +1,52 @@
+import { type Command, parseCommandLine, type TargetSpec, USAGE } from './command-line';
+import { setWaitSeconds } from './commands/set-wait';
+import { start } from './commands/start';
+import { status } from './commands/status';
+import { stop } from './commands/stop';
+import { errorLine, exitCodeFor } from './errors';
+import { type CommandResult, formatResult } from './format';
+import { type CtlSession, openSession } from './session';
+import { type ResolvedTarget, resolveTarget } from './target';
+
+export interface CtlIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** Replaces target resolution (tests point the CLI at a local stack on ephemeral ports). */
+  readonly resolveTarget?: (spec: TargetSpec) => Promise<ResolvedTarget>;
+  readonly nowMs?: () => number;
+}
+
+/** The whole CLI: parse, resolve the target, run one command, print. Never throws; returns the exit code. */
+export async function runCtl(argv: readonly string[], io: CtlIo): Promise<number> {
+  try {
+    const invocation = parseCommandLine(argv);
+    if (invocation.kind === 'help') {
+      io.stdout(USAGE);
+      return 0;
+    }
+    const target = await (io.resolveTarget ?? resolveTarget)(invocation.target);
+    const session = openSession(target, io.nowMs);
+    try {
+      io.stdout(formatResult(await execute(session, invocation.command), invocation.json));
+    } finally {
+      session.close();
+    }
+    return 0;
+  } catch (error) {
+    io.stderr(errorLine(error));
+    return exitCodeFor(error);
+  }
+}
+
+export function execute(session: CtlSession, command: Command): Promise<CommandResult> {
+  switch (command.name) {
+    case 'status':
+      return status(session, command.pollerId);
+    case 'set':
+      return setWaitSeconds(session, command.pollerId, command.waitSeconds);
+    case 'stop':
+      return stop(session, command.pollerId);
+    case 'start':
+      return start(session, command.pollerId, command.waitSeconds);
+  }
+}

@@ -1,0 +1,103 @@
+import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { type AwsClientOptions, LOCAL_REGION, localClientOptions } from '../../functions/shared/aws-clients';
+import {
+  LOCAL_TABLE_NAME,
+  localEndpoint,
+  localStateMachineArn,
+  servicesPortFor,
+} from '../local-stack/local-endpoints';
+import { createCloudFormationClient } from './cloudformation-client';
+import type { TargetSpec } from './command-line';
+import { AwsCallError, CtlError } from './errors';
+
+/** Stack output keys the CLI reads (infra/sub-minute-executor-stack.ts OUTPUT; kept literal to not load the CDK). */
+export const STACK_OUTPUT = {
+  controlTableName: 'ControlTableName',
+  stateMachineArn: 'StateMachineArn',
+} as const;
+
+/** Where the commands go: the table, the state machine and how to reach both. */
+export interface ResolvedTarget {
+  readonly tableName: string;
+  /** Needed by `start` only. */
+  readonly stateMachineArn: string | undefined;
+  readonly dynamoDb: AwsClientOptions;
+  readonly stepFunctions: AwsClientOptions;
+  /** Added to a connection-refused error, e.g. "is `npm start` running?". */
+  readonly connectionHint?: string | undefined;
+}
+
+/** The local stack with explicit endpoints: `--local` derives them from one port, tests pass ephemeral ones. */
+export function localTarget(endpoints: {
+  readonly dynamoDbEndpoint: string;
+  readonly servicesEndpoint: string;
+}): ResolvedTarget {
+  return {
+    tableName: LOCAL_TABLE_NAME,
+    stateMachineArn: localStateMachineArn(LOCAL_REGION),
+    dynamoDb: localClientOptions(endpoints.dynamoDbEndpoint),
+    stepFunctions: localClientOptions(endpoints.servicesEndpoint),
+    connectionHint: `is \`npm start\` running? ctl expects DynamoDB at ${endpoints.dynamoDbEndpoint} and Step Functions at ${endpoints.servicesEndpoint}; match its port with --port N`,
+  };
+}
+
+export async function resolveTarget(
+  spec: TargetSpec,
+  cloudFormation: (options: AwsClientOptions) => CloudFormationClient = createCloudFormationClient,
+): Promise<ResolvedTarget> {
+  switch (spec.kind) {
+    case 'local':
+      return localTarget({
+        dynamoDbEndpoint: localEndpoint(spec.port),
+        servicesEndpoint: localEndpoint(servicesPortFor(spec.port)),
+      });
+    case 'table':
+      return {
+        tableName: spec.tableName,
+        stateMachineArn: spec.stateMachineArn,
+        dynamoDb: { region: spec.region },
+        stepFunctions: { region: spec.region },
+      };
+    case 'stack': {
+      const client = cloudFormation({ region: spec.region });
+      try {
+        return await readStackOutputs(client, spec.stackName, spec.region);
+      } finally {
+        client.destroy();
+      }
+    }
+  }
+}
+
+async function readStackOutputs(
+  client: CloudFormationClient,
+  stackName: string,
+  region: string | undefined,
+): Promise<ResolvedTarget> {
+  let outputs: ReadonlyMap<string, string>;
+  try {
+    const result = await client.send(new DescribeStacksCommand({ StackName: stackName }));
+    outputs = new Map(
+      (result.Stacks?.[0]?.Outputs ?? []).flatMap((o) =>
+        o.OutputKey && o.OutputValue ? [[o.OutputKey, o.OutputValue]] : [],
+      ),
+    );
+  } catch (error) {
+    throw new AwsCallError(`reading the outputs of stack '${stackName}'`, error);
+  }
+  const output = (key: string) => {
+    const value = outputs.get(key);
+    if (value === undefined) {
+      throw new CtlError(
+        `stack '${stackName}' has no output ${key}: is it a Sub-Minute Lambda Executor stack, fully deployed?`,
+      );
+    }
+    return value;
+  };
+  return {
+    tableName: output(STACK_OUTPUT.controlTableName),
+    stateMachineArn: output(STACK_OUTPUT.stateMachineArn),
+    dynamoDb: { region },
+    stepFunctions: { region },
+  };
+}

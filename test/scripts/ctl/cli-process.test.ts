@@ -1,0 +1,100 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { USAGE } from '../../../scripts/ctl/command-line';
+import { type LocalStack, startLocalStack } from '../../../scripts/local-stack/local-stack';
+
+interface ProcessRun {
+  readonly exitCode: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** `npm run ctl -- …` without npm: the same entry file under tsx, as a child process. */
+function runCli(args: readonly string[]): Promise<ProcessRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/ctl.ts', ...args], {
+      cwd: process.cwd(),
+      env: { ...process.env, NODE_OPTIONS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once('error', reject);
+    child.once('close', (exitCode) => resolve({ exitCode, stdout, stderr }));
+  });
+}
+
+const lines = (text: string) => text.split('\n').filter((line) => line !== '');
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** A port N with N and N+1 free, as `--local --port N` expects (DynamoDB on N, Step Functions on N+1). */
+async function freePortPair(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const port = 20_000 + Math.floor(Math.random() * 40_000);
+    if ((await isFree(port)) && (await isFree(port + 1))) return port;
+  }
+  throw new Error('no free port pair found');
+}
+
+describe('npm run ctl as a process', () => {
+  it('prints the usage on --help and exits 0', async () => {
+    const run = await runCli(['--help']);
+
+    expect(run).toEqual({ exitCode: 0, stdout: `${USAGE}\n`, stderr: '' });
+  });
+
+  it('exits 2 with one stderr line on a usage error', async () => {
+    const run = await runCli(['set', '--every', '0', '--local']);
+
+    expect(run.exitCode).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(lines(run.stderr)).toEqual([
+      `ctl: --every: poller 'default': waitseconds must be a number (N) of seconds from 0.1 to 3600, decimals allowed; got N "0"`,
+    ]);
+  });
+
+  it('exits 1 with one stderr line and a hint when nothing listens on the local port', async () => {
+    const port = await freePortPair();
+
+    const run = await runCli(['status', '--local', '--port', String(port)]);
+
+    expect(run.exitCode).toBe(1);
+    expect(lines(run.stderr)).toHaveLength(1);
+    expect(run.stderr).toMatch(
+      /^ctl: reading poller 'default' .* failed: .*ECONNREFUSED.*\(is `npm start` running\?/,
+    );
+  });
+
+  describe('against a local stack on a fixed port pair', () => {
+    let stack: LocalStack | undefined;
+    let port = 0;
+    beforeAll(async () => {
+      port = await freePortPair();
+      stack = await startLocalStack({ port, startLoops: false, everySeconds: 2 });
+    });
+    afterAll(async () => {
+      await stack?.stop();
+    });
+
+    it('prints the status and exits 0 with nothing on stderr', async () => {
+      const run = await runCli(['--local', '--port', String(port), 'status']);
+
+      expect(run).toMatchObject({ exitCode: 0, stderr: '' });
+      expect(lines(run.stdout)).toEqual(expect.arrayContaining(['running        true', 'waitseconds    2']));
+    });
+  });
+});

@@ -1,0 +1,266 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_POLLER_ID, FIELD } from '../../../functions/shared/contract';
+import type { LocalStack } from '../../../scripts/local-stack/local-stack';
+import { startLocalStack } from '../../../scripts/local-stack/local-stack';
+import { ctl, readItem, setFields } from './ctl-harness';
+
+/** Every command against a real local stack: dynalite and the local Step Functions API, on free ports. */
+describe('ctl against the local stack', () => {
+  let stack: LocalStack;
+  beforeEach(async () => {
+    // The stack seeds the default poller with running=true and waitseconds=2, and starts no loop by itself.
+    stack = await startLocalStack({ port: 0, startLoops: false, everySeconds: 2 });
+  });
+  afterEach(async () => {
+    await stack.stop();
+  });
+
+  describe('set --every', () => {
+    it('changes waitseconds and leaves every other field as it was', async () => {
+      await setFields(stack, {
+        [FIELD.payload]: { M: { url: { S: 'https://example.com/health' }, retries: { N: '3' } } },
+        [FIELD.target]: { S: 'my-worker' },
+      });
+      const before = await readItem(stack);
+
+      const run = await ctl(['set', '--every', '5', '--local'], stack);
+
+      expect(run).toMatchObject({ exitCode: 0, stderr: [] });
+      expect(run.stdout).toEqual([
+        "poller 'default': waitseconds set to 5; the loop uses it from its next tick",
+      ]);
+      expect(await readItem(stack)).toEqual({ ...before, [FIELD.waitSeconds]: { N: '5' } });
+    });
+
+    it('creates a missing item with running=false and says so', async () => {
+      const run = await ctl(['set', '--every', '0.5', '--poller', 'orders', '--local'], stack);
+
+      expect(run.exitCode).toBe(0);
+      expect(run.stdout[0]).toMatch(
+        /^poller 'orders': created its control item .* with waitseconds=0.5 and running=false/,
+      );
+      expect(await readItem(stack, 'orders')).toEqual({
+        [FIELD.id]: { S: 'orders' },
+        [FIELD.waitSeconds]: { N: '0.5' },
+        [FIELD.running]: { BOOL: false },
+      });
+    });
+  });
+
+  describe('stop', () => {
+    it('sets running=false and says the loop ends at its next tick', async () => {
+      const run = await ctl(['stop', '--local'], stack);
+
+      expect(run.exitCode).toBe(0);
+      expect(run.stdout[0]).toMatch(/^poller 'default': running set to false; /);
+      expect((await readItem(stack))?.[FIELD.running]).toEqual({ BOOL: false });
+    });
+
+    it('names the loop that will end when the item records one', async () => {
+      const executionArn = stack.startLoop(DEFAULT_POLLER_ID);
+      await setFields(stack, { [FIELD.executionArn]: { S: executionArn } });
+
+      const run = await ctl(['stop', '--local'], stack);
+
+      expect(run.stdout[0]).toContain(`the loop (${executionArn}) ends at its next tick`);
+    });
+
+    it('refuses a missing item with a clear error and creates nothing', async () => {
+      const run = await ctl(['stop', '--poller', 'ghost', '--local'], stack);
+
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr).toEqual([
+        `ctl: no control item for poller 'ghost' in table ${stack.tableName}; nothing to stop (create it with \`ctl set --every S\`)`,
+      ]);
+      expect(await readItem(stack, 'ghost')).toBeUndefined();
+    });
+  });
+
+  describe('start', () => {
+    it('starts exactly one execution with the poller id in its input and prints its ARN', async () => {
+      await setFields(stack, { [FIELD.running]: { BOOL: false } });
+
+      const run = await ctl(['start', '--local'], stack);
+
+      const running = stack.stepFunctions.listExecutions('RUNNING');
+      expect(running).toHaveLength(1);
+      expect(JSON.parse(running[0]?.input ?? '{}')).toMatchObject({ pollerId: DEFAULT_POLLER_ID });
+      expect(run).toMatchObject({
+        exitCode: 0,
+        stdout: [`started: ${running[0]?.executionArn}`],
+        stderr: [],
+      });
+      expect((await readItem(stack))?.[FIELD.running]).toEqual({ BOOL: true });
+    });
+
+    it('says already running and starts nothing when the loop runs', async () => {
+      const first = await ctl(['start', '--local'], stack);
+      const [execution] = stack.stepFunctions.listExecutions('RUNNING');
+
+      const second = await ctl(['start', '--local'], stack);
+
+      expect(first.exitCode).toBe(0);
+      expect(second).toMatchObject({
+        exitCode: 0,
+        stdout: [`already running: ${execution?.executionArn}`],
+        stderr: [],
+      });
+      expect(stack.stepFunctions.listExecutions()).toHaveLength(1);
+    });
+
+    it('says already running when the execution the item names is still RUNNING', async () => {
+      const executionArn = stack.startLoop(DEFAULT_POLLER_ID);
+      await setFields(stack, { [FIELD.executionArn]: { S: executionArn } });
+
+      const run = await ctl(['start', '--local'], stack);
+
+      expect(run.stdout).toEqual([`already running: ${executionArn}`]);
+      expect(stack.stepFunctions.listExecutions()).toHaveLength(1);
+    });
+
+    it('refuses a missing item without --every and starts nothing', async () => {
+      const run = await ctl(['start', '--poller', 'ghost', '--local'], stack);
+
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr).toEqual([
+        `ctl: no control item for poller 'ghost' in table ${stack.tableName}; create it with \`ctl start --every S\` (or \`ctl set --every S\`)`,
+      ]);
+      expect(stack.stepFunctions.listExecutions()).toEqual([]);
+    });
+
+    it('creates a missing item from --every and starts its loop', async () => {
+      const run = await ctl(['start', '--every', '3', '--poller', 'orders', '--local'], stack);
+
+      expect(run.exitCode).toBe(0);
+      expect(run.stdout[0]).toMatch(
+        /^poller 'orders': created its control item; started: arn:aws:states:.*:execution:.*:orders-g1$/,
+      );
+      expect(await readItem(stack, 'orders')).toMatchObject({
+        [FIELD.running]: { BOOL: true },
+        [FIELD.waitSeconds]: { N: '3' },
+      });
+      expect(stack.stepFunctions.listExecutions('RUNNING')).toHaveLength(1);
+    });
+  });
+
+  describe('status', () => {
+    const nowMs = Date.parse('2030-01-01T00:10:00.000Z');
+
+    it('prints every field, the default worker and how long ago the last error was', async () => {
+      await setFields(stack, {
+        [FIELD.seq]: { N: '42' },
+        [FIELD.lastTickAt]: { S: '2030-01-01T00:09:58.000Z' },
+        [FIELD.nextTickAt]: { S: '2030-01-01T00:10:00.000Z' },
+        [FIELD.skippedTicks]: { N: '3' },
+        [FIELD.stoppedReason]: { S: 'running is false' },
+        [FIELD.lastError]: {
+          M: { message: { S: 'firing tick 40 failed' }, at: { S: '2030-01-01T00:05:00.000Z' } },
+        },
+      });
+
+      const run = await ctl(['status', '--local'], stack, () => nowMs);
+
+      expect(run).toMatchObject({ exitCode: 0, stderr: [] });
+      expect(run.stdout[0]?.split('\n')).toEqual([
+        `poller         default (table ${stack.tableName})`,
+        'running        true',
+        'waitseconds    2',
+        'target         default worker',
+        'seq            42',
+        'lastTickAt     2030-01-01T00:09:58.000Z (2 s ago)',
+        'nextTickAt     2030-01-01T00:10:00.000Z (in 0 s)',
+        'skippedTicks   3',
+        'executionArn   -',
+        'stoppedReason  running is false',
+        'lastError      firing tick 40 failed (5 min ago)',
+      ]);
+    });
+
+    it('prints the execution ARN with the status DescribeExecution gives', async () => {
+      const executionArn = stack.startLoop(DEFAULT_POLLER_ID);
+      await setFields(stack, {
+        [FIELD.executionArn]: { S: executionArn },
+        [FIELD.target]: { S: 'my-worker' },
+      });
+
+      const run = await ctl(['status', '--local'], stack);
+
+      expect(run.stdout[0]).toContain(`executionArn   ${executionArn} (RUNNING)`);
+      expect(run.stdout[0]).toContain('target         my-worker');
+    });
+
+    it('prints unknown when DescribeExecution fails', async () => {
+      const gone = `${stack.stateMachineArn.replace(':stateMachine:', ':execution:')}:gone`;
+      await setFields(stack, { [FIELD.executionArn]: { S: gone } });
+
+      const run = await ctl(['status', '--local'], stack);
+
+      expect(run.exitCode).toBe(0);
+      expect(run.stdout[0]).toContain(`executionArn   ${gone} (unknown: ExecutionDoesNotExist: `);
+    });
+
+    it('shows an invalid field in the controller’s words', async () => {
+      await setFields(stack, { [FIELD.waitSeconds]: { S: 'abc' } });
+
+      const run = await ctl(['status', '--local'], stack);
+
+      expect(run.stdout[0]).toContain('waitseconds    invalid (see problem below)');
+      expect(run.stdout[0]).toContain(
+        `problem        poller 'default': waitseconds must be a number (N) of seconds from 0.1 to 3600, decimals allowed; got S "abc"`,
+      );
+    });
+
+    it('prints one JSON object with --json', async () => {
+      await setFields(stack, {
+        [FIELD.lastError]: { M: { message: { S: 'boom' }, at: { S: '2030-01-01T00:09:00.000Z' } } },
+      });
+
+      const run = await ctl(['status', '--local', '--json'], stack, () => nowMs);
+
+      expect(run.stdout).toHaveLength(1);
+      expect(JSON.parse(run.stdout[0] ?? '')).toEqual({
+        command: 'status',
+        pollerId: DEFAULT_POLLER_ID,
+        table: stack.tableName,
+        running: true,
+        waitSeconds: 2,
+        target: null,
+        seq: null,
+        lastTickAt: null,
+        nextTickAt: null,
+        skippedTicks: 0,
+        executionArn: null,
+        executionStatus: null,
+        stoppedReason: null,
+        lastError: { message: 'boom', at: '2030-01-01T00:09:00.000Z', ageSeconds: 60 },
+        problems: [],
+        reportedAtMs: nowMs,
+      });
+    });
+
+    it('exits 1 with the clear error when the item is missing', async () => {
+      const run = await ctl(['status', '--poller', 'ghost', '--local'], stack);
+
+      expect(run).toMatchObject({
+        exitCode: 1,
+        stdout: [],
+        stderr: [
+          `ctl: no control item for poller 'ghost' in table ${stack.tableName}; create it with \`ctl set --every S\``,
+        ],
+      });
+    });
+
+    it('exits 1 with one line naming the refused connection when the stack is gone', async () => {
+      await stack.stop();
+
+      const run = await ctl(['status', '--local'], stack);
+
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr).toHaveLength(1);
+      expect(run.stderr[0]).toMatch(
+        /^ctl: reading poller 'default' from table .* failed: .*ECONNREFUSED.* \(is `npm start` running\?/,
+      );
+      expect(run.stderr[0]).not.toContain('\n');
+    });
+  });
+});
