@@ -19,6 +19,8 @@ export interface ParsedInput {
   /** What went wrong in the previous attempt (a caught controller failure or a failed hand-over). */
   readonly previousFailure: string | undefined;
   readonly previousRoundFailed: boolean;
+  /** The last hand-over failed: run a normal round (the loop carries on here) and ask again later. */
+  readonly handOverFailed: boolean;
 }
 
 /** Errors carried from one round to the next when the table was unreachable; more would only repeat. */
@@ -79,6 +81,7 @@ export function parseControllerInput(event: unknown): ParsedInput {
     generation,
     previousFailure,
     previousRoundFailed: state.lastFailure !== undefined && state.lastFailure !== null,
+    handOverFailed: state.handOverFailure !== undefined && state.handOverFailure !== null,
   };
 }
 

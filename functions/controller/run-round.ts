@@ -1,12 +1,26 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { LambdaSize } from '../scheduling/cost-model';
-import { closeRound, DEFAULT_TIMING, planContinuation, planTick, skipPastClaim, type Timing } from '../scheduling/plan-round';
+import {
+  closeRound,
+  DEFAULT_TIMING,
+  handOverDue,
+  planContinuation,
+  planTick,
+  skipPastClaim,
+  type Timing,
+} from '../scheduling/plan-round';
 import { tickDueAt } from '../scheduling/tick-schedule';
 import { type Clock, sleepUntil } from '../shared/clock';
 import { type ControllerOutput, FIELD, type LoopState, STOP_REASON } from '../shared/contract';
 import { type RawItem, readConfig } from '../shared/control-item';
 import type { ControlTable, RoundRecord, WriteGuard, WriteOutcome } from '../shared/control-table';
-import { describeCause, InvalidControllerInputError, WorkerInvokeError } from '../shared/errors';
+import {
+  describeCause,
+  HandOverRequestedSignal,
+  InvalidControllerInputError,
+  PollerStoppedSignal,
+  WorkerInvokeError,
+} from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { fireWorker } from '../shared/worker-invoker';
 import { parseControllerInput } from './parse-input';
@@ -48,11 +62,18 @@ export async function runRound(event: unknown, deps: ControllerDeps, deadline: D
   } catch (error) {
     if (!(error instanceof InvalidControllerInputError)) throw error;
     log.error('invalid controller input, stopping', { pollerId: error.pollerId, error: error.message });
-    return stopOutput(error.pollerId, error.message, clock);
+    throw new PollerStoppedSignal(error.pollerId, error.message);
   }
   const { pollerId, executionId } = input;
   const progress = new ProgressRecorder(deps, pollerId, executionId, input.loop?.generation);
   if (input.previousFailure) progress.noteError(input.previousFailure);
+
+  if (input.loop !== undefined && !input.handOverFailed && handOverDue(input.loop, executionId)) {
+    // Before anything is fired, so the next execution continues from exactly this loop state.
+    await progress.flushErrors();
+    log.info('handing over to a fresh execution', { pollerId, executionId, historyEvents: input.loop.historyEvents });
+    throw new HandOverRequestedSignal(pollerId, input.loop.historyEvents, input.loop.historyBudget);
+  }
 
   let loop: LoopState | undefined = input.loop;
   let firedThisRound = 0;
@@ -62,7 +83,7 @@ export async function runRound(event: unknown, deps: ControllerDeps, deadline: D
     log.info('loop stopped', { pollerId, reason, executionId, generation: loop?.generation });
     // A superseded loop leaves the item to the loop that superseded it.
     if (item !== undefined && reason !== STOP_REASON.superseded) await progress.write({ stoppedReason: reason });
-    return stopOutput(pollerId, reason, clock);
+    return new PollerStoppedSignal(pollerId, reason);
   };
 
   for (;;) {
@@ -77,12 +98,12 @@ export async function runRound(event: unknown, deps: ControllerDeps, deadline: D
     }
     const itemGeneration = numberField(item, FIELD.generation);
     if (loop !== undefined && item !== undefined) {
-      if (itemGeneration !== loop.generation) return stop(STOP_REASON.superseded, item);
+      if (itemGeneration !== loop.generation) throw await stop(STOP_REASON.superseded, item);
       const claimedOnItem = numberField(item, FIELD.claimedSeq) ?? 0;
       if (claimedOnItem > loop.claimedThroughSeq) {
         // Another invocation of this loop claimed past ours: if we claimed already we are the stale one;
         // if not, an earlier attempt of this round did and may have fired those ticks before it failed.
-        if (claimedThisRound) return stop(STOP_REASON.superseded, item);
+        if (claimedThisRound) throw await stop(STOP_REASON.superseded, item);
         loop = skipPastClaim(loop, claimedOnItem);
       }
     }
@@ -92,7 +113,7 @@ export async function runRound(event: unknown, deps: ControllerDeps, deadline: D
 
     const generation = loop?.generation ?? input.generation ?? (itemGeneration ?? 0) + 1;
     if (loop === undefined && itemGeneration !== undefined && itemGeneration >= generation) {
-      return stop(STOP_REASON.superseded, item);
+      throw await stop(STOP_REASON.superseded, item);
     }
     const plan = planTick({
       pollerId,
@@ -107,15 +128,15 @@ export async function runRound(event: unknown, deps: ControllerDeps, deadline: D
       timing,
     });
 
-    if (plan.kind === 'stop') return stop(plan.reason, item);
+    if (plan.kind === 'stop') throw await stop(plan.reason, item);
 
     if (plan.kind === 'fire') {
       if (plan.claimThrough !== undefined) {
         const outcome = await progress.claim(plan.claimThrough, plan.dueAt, loop, numberField(item, FIELD.claimedSeq), generation);
-        if (outcome === 'missing') return stop(STOP_REASON.itemMissing, undefined);
+        if (outcome === 'missing') throw await stop(STOP_REASON.itemMissing, undefined);
         // The item changed between our read and our write: read again (at the top) and decide from what it says.
         if (outcome === 'superseded' && ++claimAttempts < MAX_CLAIM_ATTEMPTS) continue;
-        if (outcome === 'superseded') return stop(STOP_REASON.superseded, undefined);
+        if (outcome === 'superseded') throw await stop(STOP_REASON.superseded, undefined);
         if (outcome === 'failed') {
           // Unclaimed ticks are never fired: hand back and claim again next round.
           if (loop !== undefined) return handBack(loop, clock.now(), input.previousRoundFailed, progress, clock);
@@ -163,11 +184,10 @@ async function handBack(
   progress: ProgressRecorder,
   clock: Clock,
 ): Promise<ControllerOutput> {
-  const { next, restart } = closeRound(loop, previousRoundFailed);
+  const next = closeRound(loop, previousRoundFailed);
   await progress.write({ nextTickAt: iso(tickDueAt(next, next.nextSeq)) }, { onlyIfFired: true });
   return {
     pollerId: progress.pollerId,
-    action: restart ? 'restart' : 'wait',
     wakeAt: isoSecond(wakeAtMs),
     waitSeconds: Math.max(0, Math.ceil((wakeAtMs - clock.now()) / 1000)),
     loop: next,
@@ -297,10 +317,6 @@ function numberField(item: RawItem | undefined, field: string): number | undefin
 /** A new loop starts above every seq the item says was fired or claimed, so no seq is ever reused. */
 function highestSeqOn(item: RawItem | undefined): number {
   return Math.max(0, numberField(item, FIELD.seq) ?? 0, numberField(item, FIELD.claimedSeq) ?? 0);
-}
-
-function stopOutput(pollerId: string, reason: string, clock: Clock): ControllerOutput {
-  return { pollerId, action: 'stop', reason, wakeAt: isoSecond(clock.now()), waitSeconds: 0 };
 }
 
 const iso = (epochMs: number) => new Date(epochMs).toISOString();

@@ -6,10 +6,10 @@ export const HISTORY_EVENT_CAP = 25_000;
 
 /**
  * Events one healthy round adds: the controller Task (TaskStateEntered, LambdaFunctionScheduled,
- * LambdaFunctionStarted, LambdaFunctionSucceeded, TaskStateExited), the Choice (entered, exited) and the Wait
- * (entered, exited). test/infra/state-machine-definition.test.ts checks this against the definition.
+ * LambdaFunctionStarted, LambdaFunctionSucceeded, TaskStateExited) and the Wait (entered, exited).
+ * test/infra/state-machine-definition.test.ts checks this against the definition.
  */
-export const HISTORY_EVENTS_PER_ROUND = 9;
+export const HISTORY_EVENTS_PER_ROUND = 7;
 
 /** Controller Task retry attempts after the first (the ASL's Retry MaxAttempts for transient errors). */
 export const CONTROLLER_MAX_RETRIES = 4;

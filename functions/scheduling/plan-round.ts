@@ -137,12 +137,19 @@ export function planContinuation(
   return { kind: 'next-tick', readAt: Math.max(nowMs, nextDueAt - timing.readAheadMs) };
 }
 
-/** Closes a Step Functions round: counts its history events and decides whether to hand over to a fresh execution. */
-export function closeRound(loop: LoopState, previousRoundFailed: boolean): { next: LoopState; restart: boolean } {
+/** Closes a Step Functions round: counts the history events it added (more when the attempt before it failed). */
+export function closeRound(loop: LoopState, previousRoundFailed: boolean): LoopState {
   const added = HISTORY_EVENTS_PER_ROUND + (previousRoundFailed ? HISTORY_EVENTS_PER_FAILED_ROUND : 0);
-  const historyEvents = loop.historyEvents + added;
-  // Hand over when one more round would cross the budget.
-  return { next: { ...loop, historyEvents }, restart: historyEvents + HISTORY_EVENTS_PER_ROUND > loop.historyBudget };
+  return { ...loop, historyEvents: loop.historyEvents + added };
+}
+
+/**
+ * Whether this round must hand over to a fresh execution before doing anything: one more round would cross the
+ * history budget. A fresh execution (another executionId) starts with an empty history.
+ */
+export function handOverDue(loop: LoopState, executionId: string): boolean {
+  const historyEvents = loop.executionId === executionId ? loop.historyEvents : 0;
+  return historyEvents + HISTORY_EVENTS_PER_ROUND > loop.historyBudget;
 }
 
 /**

@@ -96,21 +96,19 @@ export interface ControllerInput {
   readonly historyBudget?: unknown;
   /** Errors the previous round could not record on the item. */
   readonly pendingErrors?: unknown;
+  /** Set by the state machine's Catch when a hand-over could not start the next execution. */
+  readonly handOverFailure?: unknown;
   /** Set by the state machine's Catch when the previous controller attempt failed. */
   readonly lastFailure?: unknown;
 }
 
-export type ControllerAction = 'wait' | 'restart' | 'stop';
-
-/** What the controller returns; the state machine routes on `action` and waits until `wakeAt`. */
+/** What a round returns; the state machine waits until `wakeAt` and runs the next round with it. */
 export interface ControllerOutput {
   readonly pollerId: string;
-  readonly action: ControllerAction;
   /** ISO timestamp on a whole second (a Wait state ignores milliseconds), at or before the next tick. */
   readonly wakeAt: string;
   readonly waitSeconds: number;
-  readonly loop?: LoopState;
-  readonly reason?: string;
+  readonly loop: LoopState;
   /** Errors this round could not write on the item (the table was unreachable); the next round records them. */
   readonly pendingErrors?: readonly string[];
 }
@@ -122,6 +120,17 @@ export interface WorkerEvent {
   readonly scheduledAt: string;
   readonly payload?: Readonly<Record<string, unknown>>;
 }
+
+/**
+ * Error names the controller ends a round with to leave the loop; the state machine's Catch routes on them.
+ * Rare by design: a Choice state would cost a state transition in every round.
+ */
+export const SIGNAL = {
+  /** The loop ends (the message is the reason); the execution succeeds in its Stopped state. */
+  stopped: 'PollerStopped',
+  /** The history budget is spent: start a fresh execution with the same loop state. Nothing was fired. */
+  handOver: 'HandOverRequested',
+} as const;
 
 /** Why a loop stopped, as reported in the execution output and by the local stack. */
 export const STOP_REASON = {

@@ -1,3 +1,5 @@
+import { SIGNAL } from './contract';
+
 /**
  * Typed errors. `name` is stable: Step Functions Retry/Catch and the tests match on it. Messages carry the
  * poller id and the offending value so the operator reading `lastError` knows what to fix.
@@ -22,6 +24,30 @@ export class InvalidControlItemError extends PollerError {
     super(pollerId, `${field} ${expected}; got ${value}`);
     this.field = field;
     this.value = value;
+  }
+}
+
+/** Ends the loop: not a failure, a signal the state machine's Catch routes to its Stopped state. */
+export class PollerStoppedSignal extends Error {
+  override readonly name = SIGNAL.stopped;
+  constructor(
+    readonly pollerId: string,
+    readonly reason: string,
+  ) {
+    // The message is the reason alone, so the execution output reads as one.
+    super(reason);
+  }
+}
+
+/** Asks the state machine to continue the loop in a fresh execution (history budget spent); nothing was fired. */
+export class HandOverRequestedSignal extends Error {
+  override readonly name = SIGNAL.handOver;
+  constructor(
+    readonly pollerId: string,
+    historyEvents: number,
+    historyBudget: number,
+  ) {
+    super(`history budget spent (${historyEvents} of ${historyBudget} events): continuing in a fresh execution`);
   }
 }
 

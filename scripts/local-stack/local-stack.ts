@@ -9,7 +9,7 @@ import { type ControllerDeps, runRound } from '../../functions/controller/run-ro
 import type { Timing } from '../../functions/scheduling/plan-round';
 import { createDynamoDbClient, createLambdaClient, LOCAL_REGION, localClientOptions } from '../../functions/shared/aws-clients';
 import { type Clock, systemClock } from '../../functions/shared/clock';
-import { CONTROLLER_TIMEOUT_SECONDS, type ControllerOutput, DEFAULT_POLLER_ID, FIELD, type WorkerEvent } from '../../functions/shared/contract';
+import { CONTROLLER_TIMEOUT_SECONDS, type ControllerOutput, DEFAULT_POLLER_ID, SIGNAL, FIELD, type WorkerEvent } from '../../functions/shared/contract';
 import { ControlTable } from '../../functions/shared/control-table';
 import { describeCause } from '../../functions/shared/errors';
 import { type Logger, silentLogger } from '../../functions/shared/logger';
@@ -293,10 +293,10 @@ function reportFire(start: InvocationStart, emit: (event: LocalStackEvent) => vo
 }
 
 function reportEnded({ execution, output }: ExecutionEnded, emit: (event: LocalStackEvent) => void): void {
-  const result = (output ?? {}) as Partial<ControllerOutput>;
+  const result = (output ?? {}) as Partial<ControllerOutput> & { stopped?: { Cause?: unknown } };
   const poller = result.pollerId ?? pollerIdFromInput(execution.input);
-  if (execution.status === 'SUCCEEDED' && result.action === 'stop') {
-    emit({ event: 'stopped', poller, reason: result.reason ?? 'stopped' });
+  if (execution.status === 'SUCCEEDED' && result.stopped !== undefined) {
+    emit({ event: 'stopped', poller, reason: stopReasonFromCause(result.stopped.Cause) });
   } else if (execution.status === 'FAILED') {
     const message = `execution ${execution.name} failed: ${execution.error}: ${execution.cause}`;
     emit({ event: 'error', poller, message });
@@ -305,6 +305,22 @@ function reportEnded({ execution, output }: ExecutionEnded, emit: (event: LocalS
     emit({ event: 'stopped', poller, reason: 'local stack stopped' });
   }
   // SUCCEEDED after a hand-over: the loop goes on in the next execution.
+}
+
+/**
+ * The reason a loop stopped, from the Catch output of its PollerStopped signal: on AWS the Cause is the Lambda
+ * error as JSON, in aws-local-stepfunctions it is "PollerStopped: <reason>".
+ */
+export function stopReasonFromCause(cause: unknown): string {
+  if (typeof cause !== 'string') return 'stopped';
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // Not JSON: the local interpreter's form.
+  }
+  const prefix = `${SIGNAL.stopped}: `;
+  return cause.startsWith(prefix) ? cause.slice(prefix.length) : cause;
 }
 
 function reportRecordedError(change: ItemChange, emit: (event: LocalStackEvent) => void): void {

@@ -3,7 +3,11 @@ import { routeEvent } from '../../../functions/control-plane/route-event';
 
 describe('routeEvent', () => {
   it('routes a CloudFormation custom resource request to the seeder', () => {
-    const event = { RequestType: 'Create', ResponseURL: 'https://example.com/presigned', ResourceProperties: {} };
+    const event = {
+      RequestType: 'Create',
+      ResponseURL: 'https://example.com/presigned',
+      ResourceProperties: {},
+    };
 
     expect(routeEvent(event)).toBe('seed');
   });

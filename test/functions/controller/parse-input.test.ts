@@ -53,6 +53,7 @@ describe('parseControllerInput: defaults', () => {
       generation: undefined,
       previousFailure: undefined,
       previousRoundFailed: false,
+      handOverFailed: false,
     });
   });
 

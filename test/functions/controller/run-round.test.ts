@@ -23,11 +23,12 @@ import { systemClock } from '../../../functions/shared/clock';
 import {
   type ControllerOutput,
   FIELD,
+  SIGNAL,
   STOP_REASON,
   type WorkerEvent,
 } from '../../../functions/shared/contract';
 import { ControlTable } from '../../../functions/shared/control-table';
-import { ControlTableUnavailableError } from '../../../functions/shared/errors';
+import { ControlTableUnavailableError, PollerStoppedSignal } from '../../../functions/shared/errors';
 import { silentLogger } from '../../../functions/shared/logger';
 
 const TABLE_NAME = 'pollers';
@@ -228,7 +229,7 @@ describe('runRound: a fresh start', () => {
   it('fires seq 1, 2, 3 … in order and hands back to wait', () => {
     // assess
     const seqs = seqsFor(pollerId);
-    expect(output.action).toBe('wait');
+    expect(output.loop.nextSeq).toBeGreaterThan(1);
     expect(seqs.length).toBeGreaterThanOrEqual(5);
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
     expect(output.loop?.nextSeq).toBe(seqs.length + 1);
@@ -311,7 +312,7 @@ describe('runRound: continuing a loop', () => {
 
     // assess
     const seqs = seqsFor(pollerId);
-    expect(second.action).toBe('wait');
+    expect(second.loop.nextSeq).toBeGreaterThan(1);
     expect(seqs.length).toBeGreaterThan(firstCount);
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
     expect((await readItem(pollerId))?.[FIELD.seq]).toEqual({ N: String(seqs.length) });
@@ -360,7 +361,7 @@ describe('runRound: a replayed round', () => {
 
     // assess
     const replayed = seqsFor(pollerId).slice(firedBeforeReplay.length);
-    expect(replay.action).toBe('wait');
+    expect(replay.loop.nextSeq).toBeGreaterThan(1);
     expect(replayed.length).toBeGreaterThan(0);
     expect(replayed.filter((seq) => firedBeforeReplay.includes(seq))).toEqual([]);
     expect(Math.min(...replayed)).toBeGreaterThan(Math.max(...firedBeforeReplay));
@@ -403,7 +404,7 @@ describe('runRound: an invalid waitseconds', () => {
     const scheduled = firedFor(pollerId)
       .filter((invocation) => badRoundSeqs.includes(invocation.event.seq))
       .map((invocation) => Date.parse(invocation.event.scheduledAt));
-    expect(badRound.action).toBe('wait');
+    expect(badRound.loop.nextSeq).toBeGreaterThan(1);
     expect(badRound.loop?.config.intervalMs).toBe(100);
     expect(scheduled.slice(1).map((at, i) => at - (scheduled[i] as number))).toEqual(
       Array.from({ length: scheduled.length - 1 }, () => 100),
@@ -434,21 +435,22 @@ describe('runRound: an invalid waitseconds', () => {
 });
 
 describe('runRound: stopping', () => {
-  it("returns 'stop' and records stoppedReason when running is false on a fresh start", async () => {
+  it('ends with the PollerStopped signal and records stoppedReason when running is false on a fresh start', async () => {
     // prepare
     const pollerId = 'stopped-fresh';
     await putItem(pollerId, { [FIELD.running]: { BOOL: false }, [FIELD.waitSeconds]: { N: '0.1' } });
 
     // act
-    const output = await freshRound(pollerId);
+    const outcome = await freshRound(pollerId).catch((error: unknown) => error);
 
     // assess
-    expect(output).toMatchObject({ pollerId, action: 'stop', reason: STOP_REASON.runningFalse });
+    expect(outcome).toBeInstanceOf(PollerStoppedSignal);
+    expect(outcome).toMatchObject({ name: SIGNAL.stopped, pollerId, reason: STOP_REASON.runningFalse });
     expect(seqsFor(pollerId)).toEqual([]);
     expect((await readItem(pollerId))?.[FIELD.stoppedReason]).toEqual({ S: STOP_REASON.runningFalse });
   });
 
-  it("returns 'stop' and records stoppedReason when an operator sets running to false", async () => {
+  it('ends with the PollerStopped signal and records stoppedReason when an operator sets running to false', async () => {
     // prepare
     const pollerId = 'stopped-running';
     await putItem(pollerId, runningItem());
@@ -457,11 +459,10 @@ describe('runRound: stopping', () => {
     const firedBefore = seqsFor(pollerId).length;
 
     // act
-    const output = await nextRound(first);
+    const outcome = await nextRound(first).catch((error: unknown) => error);
 
     // assess
-    expect(output).toMatchObject({ action: 'stop', reason: STOP_REASON.runningFalse });
-    expect(output.loop).toBeUndefined();
+    expect(outcome).toMatchObject({ name: SIGNAL.stopped, message: STOP_REASON.runningFalse });
     expect(seqsFor(pollerId)).toHaveLength(firedBefore);
     expect((await readItem(pollerId))?.[FIELD.stoppedReason]).toEqual({ S: STOP_REASON.runningFalse });
   });
@@ -478,7 +479,7 @@ describe('runRound: failures', () => {
 
     // assess
     const item = await readItem(pollerId);
-    expect(output.action).toBe('wait');
+    expect(output.loop.nextSeq).toBeGreaterThan(1);
     expect(seqsFor(pollerId).length).toBeGreaterThan(0);
     expect(item?.[FIELD.lastError]?.M?.message?.S).toContain('TooManyRequestsException');
     expect(item?.[FIELD.failedFires]).toEqual({ N: String(seqsFor(pollerId).length) });

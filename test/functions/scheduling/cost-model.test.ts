@@ -22,7 +22,7 @@ const PUBLISHED = {
 /** One Wait round: 3 state transitions, one Lambda request and about one second of a 128 MB controller. */
 function roundCostByHand(gbSecondUsd: number): number {
   const computeUsd = (128 / 1024) * gbSecondUsd * 1;
-  return 3 * PUBLISHED.stateTransitionUsd + PUBLISHED.lambdaRequestUsd + computeUsd;
+  return 2 * PUBLISHED.stateTransitionUsd + PUBLISHED.lambdaRequestUsd + computeUsd;
 }
 
 /** Staying awake costs 128 MB of compute per ms; the break-even is the gap one round's cost buys. */
@@ -35,24 +35,24 @@ const ARM_128: LambdaSize = { memoryMb: 128, architecture: 'arm64' };
 const X86_128: LambdaSize = { memoryMb: 128, architecture: 'x86_64' };
 
 describe('breakEvenIntervalMs', () => {
-  it('is about 46 s for a 128 MB arm64 controller', () => {
+  it('is about 31 s for a 128 MB arm64 controller', () => {
     // act
     const breakEvenMs = breakEvenIntervalMs(ARM_128);
 
     // assess
     expect(breakEvenMs).toBe(Math.round(breakEvenByHand(PUBLISHED.armGbSecondUsd)));
-    expect(breakEvenMs).toBeGreaterThan(45_500);
-    expect(breakEvenMs).toBeLessThan(46_500);
+    expect(breakEvenMs).toBeGreaterThan(30_500);
+    expect(breakEvenMs).toBeLessThan(31_500);
   });
 
-  it('is about 37 s for a 128 MB x86_64 controller', () => {
+  it('is about 25 s for a 128 MB x86_64 controller', () => {
     // act
     const breakEvenMs = breakEvenIntervalMs(X86_128);
 
     // assess
     expect(breakEvenMs).toBe(Math.round(breakEvenByHand(PUBLISHED.x86GbSecondUsd)));
-    expect(breakEvenMs).toBeGreaterThan(36_500);
-    expect(breakEvenMs).toBeLessThan(37_500);
+    expect(breakEvenMs).toBeGreaterThan(24_500);
+    expect(breakEvenMs).toBeLessThan(25_500);
   });
 
   it('is shorter for a bigger controller, whose idle milliseconds cost more', () => {
@@ -75,13 +75,13 @@ describe('breakEvenIntervalMs', () => {
 });
 
 describe('waitRoundCostUsd', () => {
-  it('prices one round at three transitions, one request and a second of 128 MB arm64', () => {
+  it('prices one round at two transitions, one request and a second of 128 MB arm64', () => {
     // act
     const costUsd = waitRoundCostUsd(ARM_128);
 
     // assess
     expect(costUsd).toBeCloseTo(roundCostByHand(PUBLISHED.armGbSecondUsd), 15);
-    expect(costUsd).toBeCloseTo(0.000076866675, 15);
+    expect(costUsd).toBeCloseTo(0.000051866675, 15);
   });
 
   it('prices x86_64 compute higher than arm64', () => {
@@ -108,8 +108,8 @@ describe('chooseStrategy', () => {
   it.each([
     { intervalMs: 100, expected: 'stay-awake' },
     { intervalMs: 1_000, expected: 'stay-awake' },
-    { intervalMs: 45_000, expected: 'stay-awake' },
-    { intervalMs: 47_000, expected: 'wait-state' },
+    { intervalMs: 30_000, expected: 'stay-awake' },
+    { intervalMs: 32_000, expected: 'wait-state' },
     { intervalMs: 59_000, expected: 'wait-state' },
   ])('chooses $expected at $intervalMs ms for 128 MB arm64', ({ intervalMs, expected }) => {
     // act
@@ -135,9 +135,9 @@ describe('chooseStrategy', () => {
     expect(strategy).toBe('stay-awake');
   });
 
-  it('waits in a Wait state at 45 s on x86_64, whose break-even is shorter', () => {
+  it('waits in a Wait state at 30 s on x86_64, whose break-even is shorter', () => {
     // act
-    const strategy = chooseStrategy(45_000, X86_128);
+    const strategy = chooseStrategy(30_000, X86_128);
 
     // assess
     expect(strategy).toBe('wait-state');
@@ -145,9 +145,9 @@ describe('chooseStrategy', () => {
 
   it('defaults to the deployed controller size', () => {
     // act
-    const atFortyFive = chooseStrategy(45_000);
+    const atThirty = chooseStrategy(30_000);
 
     // assess
-    expect(atFortyFive).toBe('stay-awake');
+    expect(atThirty).toBe('stay-awake');
   });
 });

@@ -1,6 +1,7 @@
 import {
   closeRound,
   DEFAULT_TIMING,
+  handOverDue,
   planContinuation,
   planTick,
   type Timing,
@@ -149,7 +150,9 @@ export function simulateLoop(options: SimulationOptions): SimulationResult {
       loop = plan.next;
       const continuation = planContinuation(loop, nowMs, deadlineMs, timing);
       if (continuation.kind === 'hand-back') {
-        const { next, restart } = closeRound(loop, false);
+        const next = closeRound(loop, false);
+        // The next round of this execution would ask for a hand-over before firing anything.
+        const restart = handOverDue(next, executionId);
         loop = next;
         handBacks.push({
           atMs: nowMs,

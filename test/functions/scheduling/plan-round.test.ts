@@ -10,6 +10,7 @@ import {
   type Continuation,
   closeRound,
   DEFAULT_TIMING,
+  handOverDue,
   planContinuation,
   planTick,
   skipPastClaim,
@@ -749,7 +750,7 @@ describe('planContinuation: below the break-even interval', () => {
 
   it('judges the break-even by the size it is given', () => {
     // prepare
-    const intervalMs = 40_000;
+    const intervalMs = 28_000;
     const loop = loopDueAt(intervalMs, T0 + intervalMs);
 
     // act
@@ -843,7 +844,7 @@ describe('closeRound', () => {
     const loop = loopState({ historyEvents: 90 });
 
     // act
-    const { next } = closeRound(loop, false);
+    const next = closeRound(loop, false);
 
     // assess
     expect(next.historyEvents).toBe(90 + HISTORY_EVENTS_PER_ROUND);
@@ -854,7 +855,7 @@ describe('closeRound', () => {
     const loop = loopState({ historyEvents: 90 });
 
     // act
-    const { next } = closeRound(loop, true);
+    const next = closeRound(loop, true);
 
     // assess
     expect(next.historyEvents).toBe(90 + HISTORY_EVENTS_PER_ROUND + HISTORY_EVENTS_PER_FAILED_ROUND);
@@ -871,26 +872,26 @@ describe('closeRound', () => {
     });
 
     // act
-    const { next } = closeRound(loop, false);
+    const next = closeRound(loop, false);
 
     // assess
     expect(next).toEqual({ ...loop, historyEvents: HISTORY_EVENTS_PER_ROUND });
   });
 
-  it('does not ask for a restart while one more round still fits the budget', () => {
+  it('does not hand over while one more round still fits the budget', () => {
     // prepare
     const budget = 10 * HISTORY_EVENTS_PER_ROUND;
     const loop = loopState({ historyEvents: budget - 2 * HISTORY_EVENTS_PER_ROUND, historyBudget: budget });
 
     // act
-    const { next, restart } = closeRound(loop, false);
+    const next = closeRound(loop, false);
 
     // assess
     expect(next.historyEvents).toBe(budget - HISTORY_EVENTS_PER_ROUND);
-    expect(restart).toBe(false);
+    expect(handOverDue(next, next.executionId)).toBe(false);
   });
 
-  it('asks for a restart when one more round would cross the budget', () => {
+  it('hands over when one more round would cross the budget', () => {
     // prepare
     const budget = 10 * HISTORY_EVENTS_PER_ROUND;
     const loop = loopState({
@@ -899,13 +900,13 @@ describe('closeRound', () => {
     });
 
     // act
-    const { restart } = closeRound(loop, false);
+    const next = closeRound(loop, false);
 
     // assess
-    expect(restart).toBe(true);
+    expect(handOverDue(next, next.executionId)).toBe(true);
   });
 
-  it('asks for a restart when the failed-round events push it over the budget', () => {
+  it('hands over when the failed-round events push it over the budget', () => {
     // prepare
     const budget = 10 * HISTORY_EVENTS_PER_ROUND;
     const loop = loopState({ historyEvents: budget - 3 * HISTORY_EVENTS_PER_ROUND, historyBudget: budget });
@@ -915,8 +916,19 @@ describe('closeRound', () => {
     const afterFailure = closeRound(loop, true);
 
     // assess
-    expect(healthy.restart).toBe(false);
-    expect(afterFailure.restart).toBe(true);
+    expect(handOverDue(healthy, loop.executionId)).toBe(false);
+    expect(handOverDue(afterFailure, loop.executionId)).toBe(true);
+  });
+});
+
+describe('handOverDue', () => {
+  it('ignores the history of another execution when deciding a hand-over', () => {
+    // prepare
+    const loop = loopState({ historyEvents: 19_999, historyBudget: 20_000, executionId: 'exec-1' });
+
+    // act / assess
+    expect(handOverDue(loop, 'exec-1')).toBe(true);
+    expect(handOverDue(loop, 'exec-2')).toBe(false);
   });
 });
 

@@ -27,6 +27,8 @@ describe('shouldStart', () => {
   it('does nothing for a stop, a removal or a running flag that is not a boolean', () => {
     expect(shouldStart(withRunning(true), withRunning(false))).toBe(false);
     expect(shouldStart(withRunning(true), undefined)).toBe(false);
-    expect(shouldStart(withRunning(false), { ...withRunning(undefined), [FIELD.running]: { S: 'true' } })).toBe(false);
+    expect(
+      shouldStart(withRunning(false), { ...withRunning(undefined), [FIELD.running]: { S: 'true' } }),
+    ).toBe(false);
   });
 });

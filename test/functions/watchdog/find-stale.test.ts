@@ -5,7 +5,12 @@ import { describeStaleness, findStaleLoops, STALE_FLOOR_MS } from '../../../func
 
 const NOW = Date.parse('2030-01-01T12:00:00.000Z');
 
-const item = (fields: { running?: boolean; waitSeconds?: string; heartbeatAgoMs?: number; id?: string }): RawItem => ({
+const item = (fields: {
+  running?: boolean;
+  waitSeconds?: string;
+  heartbeatAgoMs?: number;
+  id?: string;
+}): RawItem => ({
   [FIELD.id]: { S: fields.id ?? 'orders' },
   ...(fields.running === undefined ? {} : { [FIELD.running]: { BOOL: fields.running } }),
   [FIELD.waitSeconds]: { N: fields.waitSeconds ?? '1' },
@@ -22,7 +27,11 @@ describe('findStaleLoops', () => {
   it('reports a running loop whose heartbeat is older than the 90 s floor', () => {
     const [stale] = findStaleLoops([item({ running: true, heartbeatAgoMs: STALE_FLOOR_MS + 1 })], NOW);
 
-    expect(stale).toMatchObject({ pollerId: 'orders', heartbeatAgeMs: STALE_FLOOR_MS + 1, thresholdMs: STALE_FLOOR_MS });
+    expect(stale).toMatchObject({
+      pollerId: 'orders',
+      heartbeatAgeMs: STALE_FLOOR_MS + 1,
+      thresholdMs: STALE_FLOOR_MS,
+    });
   });
 
   it('waits three intervals for slow cadences before calling a loop stale', () => {
@@ -48,7 +57,10 @@ describe('findStaleLoops', () => {
   });
 
   it('falls back to the floor when waitseconds is invalid', () => {
-    const broken: RawItem = { ...item({ running: true, heartbeatAgoMs: STALE_FLOOR_MS + 1 }), [FIELD.waitSeconds]: { S: 'abc' } };
+    const broken: RawItem = {
+      ...item({ running: true, heartbeatAgoMs: STALE_FLOOR_MS + 1 }),
+      [FIELD.waitSeconds]: { S: 'abc' },
+    };
 
     expect(findStaleLoops([broken], NOW).map((stale) => stale.thresholdMs)).toEqual([STALE_FLOOR_MS]);
   });

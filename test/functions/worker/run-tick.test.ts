@@ -250,7 +250,10 @@ describe('runTick', () => {
     const { log, calls } = recordingLogger();
 
     // act
-    const result = await runTick(tickEvent({ payload: { url: `${baseUrl}/hang` } }), { log, fetchTimeoutMs: 100 });
+    const result = await runTick(tickEvent({ payload: { url: `${baseUrl}/hang` } }), {
+      log,
+      fetchTimeoutMs: 100,
+    });
 
     // assess
     expect(result.status).toBeUndefined();
