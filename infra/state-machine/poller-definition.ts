@@ -1,19 +1,21 @@
 import { CONTROLLER_MAX_RETRIES } from '../../functions/scheduling/history-budget';
-import { CONTROLLER_TIMEOUT_SECONDS } from '../../functions/shared/contract';
+import { CONTROLLER_TIMEOUT_SECONDS, SIGNAL } from '../../functions/shared/contract';
 
 /**
  * The poller loop in Amazon States Language: the single definition used by the CDK stack, the pre-generated
  * template and the local stack. `${ControllerFunctionArn}` is filled in by DefinitionSubstitutions on AWS and by
  * the local stack with its own ARN.
  *
- *   RunController → Route ─(wait)→ WaitForTick → RunController
- *                         ├(restart)→ HandOver → HandedOver (a fresh execution carries on)
- *                         └(stop)→ Stopped
+ *   RunController → WaitForTick → RunController            (a round: two state transitions)
+ *   RunController ─PollerStopped→ Stopped
+ *   RunController ─HandOverRequested→ HandOver → HandedOver   (a fresh execution carries on)
  *   RunController fails after its retries → RecoverAfterFailure → RunController (the loop never just ends)
+ *
+ * Stopping and handing over are rare, so the controller signals them with named errors that Catch routes,
+ * instead of a Choice state that would cost a third state transition in every round.
  */
 export const STATE = {
   runController: 'RunController',
-  route: 'Route',
   waitForTick: 'WaitForTick',
   handOver: 'HandOver',
   handedOver: 'HandedOver',
@@ -65,16 +67,12 @@ export function buildPollerDefinition() {
         Parameters: { 'state.$': '$', 'executionId.$': '$$.Execution.Id' },
         TimeoutSeconds: CONTROLLER_TASK_TIMEOUT_SECONDS,
         Retry: [CONTROLLER_RETRY],
-        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.lastFailure', Next: STATE.recoverAfterFailure }],
-        Next: STATE.route,
-      },
-      [STATE.route]: {
-        Type: 'Choice',
-        Choices: [
-          { Variable: '$.action', StringEquals: 'stop', Next: STATE.stopped },
-          { Variable: '$.action', StringEquals: 'restart', Next: STATE.handOver },
+        Catch: [
+          { ErrorEquals: [SIGNAL.stopped], ResultPath: '$.stopped', Next: STATE.stopped },
+          { ErrorEquals: [SIGNAL.handOver], ResultPath: '$.handOverRequest', Next: STATE.handOver },
+          { ErrorEquals: ['States.ALL'], ResultPath: '$.lastFailure', Next: STATE.recoverAfterFailure },
         ],
-        Default: STATE.waitForTick,
+        Next: STATE.waitForTick,
       },
       [STATE.waitForTick]: { Type: 'Wait', TimestampPath: '$.wakeAt', Next: STATE.runController },
       [STATE.handOver]: {
@@ -89,12 +87,17 @@ export function buildPollerDefinition() {
           },
         },
         Retry: [HAND_OVER_RETRY],
-        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.handOverFailure', Next: STATE.waitForTick }],
+        // The old execution carries on (the controller runs a normal round and asks again later).
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.handOverFailure', Next: STATE.runController }],
         ResultPath: null,
         Next: STATE.handedOver,
       },
       [STATE.handedOver]: { Type: 'Succeed' },
-      [STATE.recoverAfterFailure]: { Type: 'Wait', Seconds: RECOVERY_PAUSE_SECONDS, Next: STATE.runController },
+      [STATE.recoverAfterFailure]: {
+        Type: 'Wait',
+        Seconds: RECOVERY_PAUSE_SECONDS,
+        Next: STATE.runController,
+      },
       [STATE.stopped]: { Type: 'Succeed' },
     },
   };
@@ -104,5 +107,8 @@ export type PollerDefinition = ReturnType<typeof buildPollerDefinition>;
 
 /** The definition as Step Functions receives it once the substitutions are applied. */
 export function renderPollerDefinition(controllerArn: string): string {
-  return JSON.stringify(buildPollerDefinition()).replaceAll(`\${${CONTROLLER_ARN_SUBSTITUTION}}`, controllerArn);
+  return JSON.stringify(buildPollerDefinition()).replaceAll(
+    `\${${CONTROLLER_ARN_SUBSTITUTION}}`,
+    controllerArn,
+  );
 }
