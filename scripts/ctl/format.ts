@@ -42,6 +42,25 @@ export function formatStatus(report: StatusReport): string {
     ['lastTickAt', withRelative(report.lastTickAt, now)],
     ['nextTickAt', withRelative(report.nextTickAt, now)],
     ['skippedTicks', String(report.skippedTicks)],
+    ['failedFires', String(report.failedFires)],
+    [
+      'generation',
+      report.generation === null
+        ? '-'
+        : `${report.generation} (claimed through seq ${report.claimedSeq ?? '-'})`,
+    ],
+    [
+      'heartbeat',
+      report.heartbeatAt === null
+        ? 'none yet'
+        : `${formatDuration((report.heartbeatAgeSeconds ?? 0) * 1000)} ago (${report.heartbeatAt})`,
+    ],
+    [
+      'restarts',
+      report.restarts === 0
+        ? '0'
+        : `${report.restarts}, last ${withRelative(report.lastRestartAt, now)}: ${report.lastRestartReason ?? '-'}`,
+    ],
     [
       'executionArn',
       report.executionArn === null

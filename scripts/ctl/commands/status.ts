@@ -18,6 +18,17 @@ export interface StatusReport {
   readonly lastTickAt: string | null;
   readonly nextTickAt: string | null;
   readonly skippedTicks: number;
+  /** Ticks whose async invoke Lambda refused (throttled, missing target, …). */
+  readonly failedFires: number;
+  /** The fencing token of the loop that owns the item; null before any loop ran. */
+  readonly generation: number | null;
+  readonly claimedSeq: number | null;
+  readonly heartbeatAt: string | null;
+  /** Seconds since the last heartbeat; the watchdog restarts a running loop whose heartbeat is stale. */
+  readonly heartbeatAgeSeconds: number | null;
+  readonly restarts: number;
+  readonly lastRestartAt: string | null;
+  readonly lastRestartReason: string | null;
   readonly executionArn: string | null;
   /** DescribeExecution's status; 'unknown' when that call failed (`executionStatusError` says why). */
   readonly executionStatus: string | null;
@@ -67,6 +78,14 @@ export async function status(session: CtlSession, pollerId: string): Promise<Sta
     lastTickAt: stringOf(item[FIELD.lastTickAt]),
     nextTickAt: stringOf(item[FIELD.nextTickAt]),
     skippedTicks: numberOf(item[FIELD.skippedTicks]) ?? 0,
+    failedFires: numberOf(item[FIELD.failedFires]) ?? 0,
+    generation: numberOf(item[FIELD.generation]),
+    claimedSeq: numberOf(item[FIELD.claimedSeq]),
+    heartbeatAt: stringOf(item[FIELD.heartbeatAt]),
+    heartbeatAgeSeconds: ageSeconds(stringOf(item[FIELD.heartbeatAt]), nowMs),
+    restarts: numberOf(item[FIELD.restarts]) ?? 0,
+    lastRestartAt: stringOf(item[FIELD.lastRestartAt]),
+    lastRestartReason: stringOf(item[FIELD.lastRestartReason]),
     executionArn,
     executionStatus: execution?.status ?? null,
     ...(execution?.error !== undefined ? { executionStatusError: execution.error } : {}),
@@ -87,6 +106,11 @@ export async function status(session: CtlSession, pollerId: string): Promise<Sta
 }
 
 const stringOf = (value: AttributeValue | undefined): string | null => value?.S ?? null;
+
+function ageSeconds(iso: string | null, nowMs: number): number | null {
+  const atMs = Date.parse(iso ?? '');
+  return Number.isNaN(atMs) ? null : Math.max(0, Math.round((nowMs - atMs) / 1000));
+}
 
 function numberOf(value: AttributeValue | undefined): number | null {
   const number = Number(value?.N);
