@@ -13,7 +13,7 @@ const RUNTIME_PROVIDED = ['@aws-sdk/*'];
 export const INLINE_HANDLER = 'index.handler';
 
 /**
- * Bundles one handler entry (e.g. functions/controller/handler.ts) into a single minified CommonJS file for
+ * Bundles one handler entry (e.g. functions/control-plane/handler.ts) into a single minified CommonJS file for
  * `Code.fromInline` (CloudFormation's ZipFile). Deterministic: the same sources give the same bytes, so the
  * committed template only changes when the code does.
  */

@@ -5,8 +5,10 @@ import { FIELD } from '../../functions/shared/contract';
 
 /**
  * The control table: one item per poller, keyed by `id`, edited live by operators. On-demand billing (a few
- * reads per tick), point-in-time recovery for fat-fingered edits, AWS-managed encryption. Control items are
- * configuration, not data worth keeping past the stack, so the table goes with it.
+ * reads per tick), point-in-time recovery for fat-fingered edits, AWS-managed encryption. Its stream carries
+ * both images of every change, so the control plane can tell an item that turned `running` on from one that
+ * merely changed. Control items are configuration, not data worth keeping past the stack, so the table goes
+ * with it.
  */
 export class ControlTable extends Construct {
   readonly table: dynamodb.Table;
@@ -18,6 +20,7 @@ export class ControlTable extends Construct {
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
       removalPolicy: RemovalPolicy.DESTROY,
     });
   }

@@ -3,34 +3,65 @@ import { CfnCondition, Duration, Fn } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CONTROLLER_TIMEOUT_SECONDS, ENV } from '../../functions/shared/contract';
 import { InlineFunction } from './inline-function';
 
 export const HANDLER_ENTRY = {
-  controller: fileURLToPath(new URL('../../functions/controller/handler.ts', import.meta.url)),
+  controlPlane: fileURLToPath(new URL('../../functions/control-plane/handler.ts', import.meta.url)),
   worker: fileURLToPath(new URL('../../functions/worker/handler.ts', import.meta.url)),
 } as const;
 
 /** The example worker fetches `payload.url` with a 5 s timeout; 10 s leaves room for a cold start. */
 export const WORKER_TIMEOUT = Duration.seconds(10);
 
-/** What the controller does to the control table: read the item, record ticks on it. Nothing else. */
-export const CONTROLLER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'] as const;
+/**
+ * What the control plane does to the control table: read an item (rounds, starts), record ticks, restarts and
+ * seeds on it, and scan it for stale loops (watchdog). Nothing else.
+ */
+export const CONTROL_PLANE_TABLE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:Scan',
+] as const;
+
+/** What the stream's event source mapping reads, on the table's stream only. */
+export const CONTROL_PLANE_STREAM_ACTIONS = [
+  'dynamodb:DescribeStream',
+  'dynamodb:GetRecords',
+  'dynamodb:GetShardIterator',
+  'dynamodb:ListStreams',
+] as const;
+
+/**
+ * Asynchronous worker invocations: Lambda retries a failed tick twice, then hands it to the failed-ticks queue.
+ * A tick older than an hour is stale news (the loop has fired many since), so it goes there instead of running.
+ */
+export const WORKER_ASYNC_RETRY = { retryAttempts: 2, maxEventAge: Duration.hours(1) } as const;
 
 export interface PollerFunctionsProps {
   readonly table: dynamodb.ITable;
+  /** The poller loop the control plane starts (built from its fixed name: the state machine refers to us). */
+  readonly stateMachineArn: string;
+  /** Where the worker's failed asynchronous invocations go. */
+  readonly failedTicks: sqs.IQueue;
   /**
-   * Further Lambda function ARNs the controller may fire (control items name them in `target`); an empty
+   * Further Lambda function ARNs the control plane may fire (control items name them in `target`); an empty
    * list (a list token from a parameter that resolves to `['']`) attaches no policy.
    * @default - only the stack's worker
    */
   readonly extraTargetArns?: string[];
 }
 
-/** The controller (reads the item, fires ticks) and the example worker it fires by default. */
+/**
+ * The control plane (one function behind four entry points: loop rounds, stream starts, the watchdog schedule,
+ * the seed custom resource; one bundle keeps the inline template small) and the example worker it fires by
+ * default.
+ */
 export class PollerFunctions extends Construct {
-  readonly controller: lambda.Function;
+  readonly controlPlane: lambda.Function;
   readonly worker: lambda.Function;
 
   constructor(scope: Construct, id: string, props: PollerFunctionsProps) {
@@ -40,19 +71,39 @@ export class PollerFunctions extends Construct {
       timeout: WORKER_TIMEOUT,
       description: 'Sub-minute executor: example worker fired on every tick',
     }).function;
-    this.controller = new InlineFunction(this, 'Controller', {
-      entry: HANDLER_ENTRY.controller,
+    // Only the stack's worker gets a destination here. The control plane fires user targets the same way: a
+    // target named in a control item should configure its own on-failure destination (EventInvokeConfig).
+    this.worker.configureAsyncInvoke({
+      onFailure: new SqsDestination(props.failedTicks),
+      ...WORKER_ASYNC_RETRY,
+    });
+
+    this.controlPlane = new InlineFunction(this, 'ControlPlane', {
+      entry: HANDLER_ENTRY.controlPlane,
       timeout: Duration.seconds(CONTROLLER_TIMEOUT_SECONDS),
-      description: 'Sub-minute executor: reads the control item and fires the worker on time',
+      description: 'Sub-minute executor: loop rounds, loop starts, watchdog, control item seed',
       environment: {
         [ENV.controlTableName]: props.table.tableName,
         [ENV.defaultTarget]: this.worker.functionName,
+        [ENV.stateMachineArn]: props.stateMachineArn,
       },
     }).function;
 
-    props.table.grant(this.controller, ...CONTROLLER_TABLE_ACTIONS);
-    this.worker.grantInvoke(this.controller);
+    props.table.grant(this.controlPlane, ...CONTROL_PLANE_TABLE_ACTIONS);
+    // Not grantStreamRead: that adds dynamodb:ListStreams on "*"; the mapping reads this table's stream only.
+    props.table.grantStream(this.controlPlane, ...CONTROL_PLANE_STREAM_ACTIONS);
+    this.allowInvoke(this.worker.functionArn);
+    this.controlPlane.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [props.stateMachineArn] }),
+    );
     if (props.extraTargetArns !== undefined) this.allowExtraTargets(props.extraTargetArns);
+  }
+
+  /** The unqualified function only (grantInvoke would add every version and alias, `:*`): ticks fire $LATEST. */
+  private allowInvoke(functionArn: string): void {
+    this.controlPlane.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [functionArn] }),
+    );
   }
 
   /** A separate policy, created only when the list is not empty: IAM refuses an empty Resource. */
@@ -63,7 +114,7 @@ export class PollerFunctions extends Construct {
     const policy = new iam.Policy(this, 'ExtraTargetsPolicy', {
       statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: targetArns })],
     });
-    this.controller.role?.attachInlinePolicy(policy);
+    this.controlPlane.role?.attachInlinePolicy(policy);
     (policy.node.defaultChild as iam.CfnPolicy).cfnOptions.condition = hasTargets;
   }
 }

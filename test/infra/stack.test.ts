@@ -32,41 +32,60 @@ let resources: Resources;
 /** Logical ids looked up by role, so the tests do not depend on generated ids. */
 let ids: {
   table: string;
-  controller: string;
-  controllerRole: string;
+  controlPlane: string;
+  controlPlaneRole: string;
   worker: string;
-  seeder: string;
-  seederRole: string;
+  workerRole: string;
+  queue: string;
   stateMachine: string;
   stateMachineRole: string;
+  streamStart: string;
 };
 
+/** Pseudo parameters for evaluating ARNs the template builds with Fn::Join. */
+const REFS = {
+  'AWS::Partition': 'aws',
+  'AWS::Region': 'eu-west-1',
+  'AWS::AccountId': '123456789012',
+  'AWS::StackName': 'SubMinute',
+};
+const LOOP_ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:SubMinute-loop';
+
 function roleOf(functionId: string): string {
-  return getAttId(resources[functionId]?.Properties.Role);
+  return getAttId(propertiesOf(functionId).Role);
+}
+
+/** The Properties of a resource that must be there. */
+function propertiesOf(logicalId: string): Record<string, unknown> {
+  const resource = resources[logicalId];
+  if (resource === undefined) throw new Error(`no resource ${logicalId}`);
+  return resource.Properties;
 }
 
 beforeAll(() => {
   template = Template.fromStack(createApp().stack);
   resources = template.toJSON().Resources as Resources;
   const [table] = onlyResource(resources, 'AWS::DynamoDB::Table');
-  const [controller, controllerResource] = onlyResource(resources, 'AWS::Lambda::Function', (fn) =>
-    JSON.stringify(fn.Properties.Environment ?? {}).includes(ENV.defaultTarget),
+  const [controlPlane, controlPlaneResource] = onlyResource(resources, 'AWS::Lambda::Function', (fn) =>
+    JSON.stringify(fn.Properties.Environment ?? {}).includes(ENV.stateMachineArn),
   );
   const defaultTarget = (
-    controllerResource.Properties.Environment as { Variables: Record<string, { Ref: string }> }
+    controlPlaneResource.Properties.Environment as { Variables: Record<string, { Ref: string }> }
   ).Variables[ENV.defaultTarget];
-  const [, seed] = onlyResource(resources, SEED_RESOURCE_TYPE);
-  const seeder = getAttId(seed.Properties.ServiceToken);
+  const worker = defaultTarget?.Ref ?? 'missing';
+  const [queue] = onlyResource(resources, 'AWS::SQS::Queue');
   const [stateMachine, stateMachineResource] = onlyResource(resources, 'AWS::StepFunctions::StateMachine');
+  const [streamStart] = onlyResource(resources, 'AWS::Lambda::EventSourceMapping');
   ids = {
     table,
-    controller,
-    controllerRole: roleOf(controller),
-    worker: defaultTarget?.Ref ?? 'missing',
-    seeder,
-    seederRole: roleOf(seeder),
+    controlPlane,
+    controlPlaneRole: roleOf(controlPlane),
+    worker,
+    workerRole: roleOf(worker),
+    queue,
     stateMachine,
     stateMachineRole: getAttId(stateMachineResource.Properties.RoleArn),
+    streamStart,
   };
 });
 
@@ -102,19 +121,28 @@ describe('control table', () => {
     });
   });
 
+  it('streams both images of every change, so a start can tell running turning true from other edits', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+    });
+  });
+
   it('is deleted with the stack (control items are configuration)', () => {
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
   });
 });
 
 describe('functions', () => {
-  it('runs every function on nodejs24.x, arm64, 128 MB, with inline code', () => {
+  it('deploys two functions: the control plane and the worker', () => {
     // act
-    const functions = resourcesOfType(resources, 'AWS::Lambda::Function');
+    const functions = resourcesOfType(resources, 'AWS::Lambda::Function').map(([id]) => id);
 
     // assess
-    expect(functions).toHaveLength(3);
-    for (const [, fn] of functions) {
+    expect(functions.sort()).toEqual([ids.controlPlane, ids.worker].sort());
+  });
+
+  it('runs every function on nodejs24.x, arm64, 128 MB, with inline code', () => {
+    for (const [, fn] of resourcesOfType(resources, 'AWS::Lambda::Function')) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
@@ -148,8 +176,8 @@ describe('functions', () => {
     }
   });
 
-  it('configures the controller with the table, the worker as default target and its own timeout', () => {
-    expect(resources[ids.controller]?.Properties).toMatchObject({
+  it('configures the control plane with the table, the worker as default target and its own timeout', () => {
+    expect(propertiesOf(ids.controlPlane)).toMatchObject({
       Timeout: CONTROLLER_TIMEOUT_SECONDS,
       Environment: {
         Variables: { [ENV.controlTableName]: { Ref: ids.table }, [ENV.defaultTarget]: { Ref: ids.worker } },
@@ -157,38 +185,88 @@ describe('functions', () => {
     });
   });
 
-  it('configures the seeder with the table', () => {
-    expect(resources[ids.seeder]?.Properties).toMatchObject({
-      Environment: { Variables: { [ENV.controlTableName]: { Ref: ids.table } } },
-    });
+  it("tells the control plane the loop's ARN, built from the stack name and equal to the state machine's", () => {
+    // prepare
+    const variables = (propertiesOf(ids.controlPlane).Environment as { Variables: Record<string, unknown> })
+      .Variables;
+    const name = propertiesOf(ids.stateMachine).StateMachineName;
+
+    // act
+    const stateMachineArn = resolve(variables[ENV.stateMachineArn], REFS);
+
+    // assess
+    expect(stateMachineArn).toBe(LOOP_ARN);
+    expect(stateMachineArn).toBe(`arn:aws:states:eu-west-1:123456789012:stateMachine:${resolve(name, REFS)}`);
   });
 });
 
-describe('permissions', () => {
-  it('lets the controller read and update the control table and invoke the worker, and nothing else', () => {
+describe('control plane permissions', () => {
+  it('reads, updates and scans the control table, and nothing else on it', () => {
     // act
-    const statements = statementsOfRole(resources, ids.controllerRole);
+    const statements = statementsOfRole(resources, ids.controlPlaneRole);
 
     // assess
-    expect(statements).toHaveLength(3);
-    expect(statements).toContainEqual(
-      expect.objectContaining({
-        Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-        Resource: [getAtt(ids.table, 'Arn')],
-      }),
-    );
-    expect(statements).toContainEqual(
-      expect.objectContaining({
-        Action: 'lambda:InvokeFunction',
-        Resource: [getAtt(ids.worker, 'Arn'), { 'Fn::Join': ['', [getAtt(ids.worker, 'Arn'), ':*']] }],
-      }),
-    );
-    expect(statements).toContainEqual(
-      expect.objectContaining({ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'] }),
-    );
+    expect(statements).toContainEqual({
+      Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Scan'],
+      Effect: 'Allow',
+      Resource: [getAtt(ids.table, 'Arn')],
+    });
   });
 
-  it('lets the controller invoke the ExtraTargetArns only when that list is not empty', () => {
+  it("reads the table's stream, on the stream's ARN only", () => {
+    // act
+    const statements = statementsOfRole(resources, ids.controlPlaneRole);
+
+    // assess
+    expect(statements).toContainEqual({
+      Action: [
+        'dynamodb:DescribeStream',
+        'dynamodb:GetRecords',
+        'dynamodb:GetShardIterator',
+        'dynamodb:ListStreams',
+      ],
+      Effect: 'Allow',
+      Resource: getAtt(ids.table, 'StreamArn'),
+    });
+  });
+
+  it('invokes the worker (unqualified) and starts executions of the loop only', () => {
+    // act
+    const statements = statementsOfRole(resources, ids.controlPlaneRole);
+    const startExecution = statements.find((statement) => statement.Action === 'states:StartExecution');
+
+    // assess
+    expect(statements).toContainEqual({
+      Action: 'lambda:InvokeFunction',
+      Effect: 'Allow',
+      Resource: getAtt(ids.worker, 'Arn'),
+    });
+    expect(resolve(startExecution?.Resource, REFS)).toBe(LOOP_ARN);
+  });
+
+  it('writes to its own log group and the failed-ticks queue, and has no other statement', () => {
+    // prepare
+    const logGroup = (propertiesOf(ids.controlPlane).LoggingConfig as { LogGroup: { Ref: string } }).LogGroup
+      .Ref;
+
+    // act
+    const statements = statementsOfRole(resources, ids.controlPlaneRole);
+
+    // assess
+    expect(statements).toContainEqual({
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Effect: 'Allow',
+      Resource: getAtt(logGroup, 'Arn'),
+    });
+    expect(statements).toContainEqual({
+      Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+      Effect: 'Allow',
+      Resource: getAtt(ids.queue, 'Arn'),
+    });
+    expect(statements).toHaveLength(6);
+  });
+
+  it('invokes the ExtraTargetArns only when that list is not empty', () => {
     // act
     const [, policy] = onlyResource(
       resources,
@@ -199,7 +277,7 @@ describe('permissions', () => {
 
     // assess
     expect(policy.Properties).toMatchObject({
-      Roles: [{ Ref: ids.controllerRole }],
+      Roles: [{ Ref: ids.controlPlaneRole }],
       PolicyDocument: {
         Statement: [
           { Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: { Ref: PARAMETER.extraTargetArns } },
@@ -211,57 +289,48 @@ describe('permissions', () => {
     });
   });
 
-  it('lets the seeder update the control table and nothing else', () => {
-    // act
-    const statements = statementsOfRole(resources, ids.seederRole).filter(
-      (statement) => !asList(statement.Action).every((action) => action.startsWith('logs:')),
+  it('is created only after its policy, so every entry point finds its permissions in place', () => {
+    // prepare
+    const [policyId] = onlyResource(
+      resources,
+      'AWS::IAM::Policy',
+      (policy) =>
+        policy.Condition === undefined &&
+        (policy.Properties.Roles as unknown[]).some(
+          (role) => JSON.stringify(role) === JSON.stringify({ Ref: ids.controlPlaneRole }),
+        ),
     );
 
+    // act
+    const dependsOn = asList(resources[ids.controlPlane]?.DependsOn ?? []);
+
     // assess
-    expect(statements).toEqual([
-      { Action: 'dynamodb:UpdateItem', Effect: 'Allow', Resource: [getAtt(ids.table, 'Arn')] },
+    expect(dependsOn).toContain(policyId);
+  });
+});
+
+describe('other permissions', () => {
+  it('lets the worker write its logs and send failed ticks to the queue, and nothing else', () => {
+    // act
+    const actions = statementsOfRole(resources, ids.workerRole).map((statement) => statement.Action);
+
+    // assess
+    expect(actions).toEqual([
+      ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
     ]);
   });
 
-  it('lets the state machine invoke the controller and start executions of itself only', () => {
+  it('lets the state machine invoke the control plane (unqualified) and start executions of itself only', () => {
     // act
     const statements = statementsOfRole(resources, ids.stateMachineRole);
 
     // assess
     expect(statements).toEqual([
-      {
-        Action: 'lambda:InvokeFunction',
-        Effect: 'Allow',
-        Resource: [
-          getAtt(ids.controller, 'Arn'),
-          { 'Fn::Join': ['', [getAtt(ids.controller, 'Arn'), ':*']] },
-        ],
-      },
+      { Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: getAtt(ids.controlPlane, 'Arn') },
       { Action: 'states:StartExecution', Effect: 'Allow', Resource: expect.anything() },
     ]);
-  });
-
-  it("builds the StartExecution resource from the stack name, equal to the state machine's own ARN", () => {
-    // prepare
-    const refs = {
-      'AWS::Partition': 'aws',
-      'AWS::Region': 'eu-west-1',
-      'AWS::AccountId': '123456789012',
-      'AWS::StackName': 'SubMinute',
-    };
-    const startExecution = statementsOfRole(resources, ids.stateMachineRole).find(
-      (statement) => statement.Action === 'states:StartExecution',
-    );
-    const name = resources[ids.stateMachine]?.Properties?.StateMachineName;
-
-    // act
-    const allowedArn = resolve(startExecution?.Resource, refs);
-    const stateMachineArn = `arn:aws:states:eu-west-1:123456789012:stateMachine:${resolve(name, refs)}`;
-
-    // assess
-    expect(startExecution?.Resource).not.toBe('*');
-    expect(allowedArn).toBe('arn:aws:states:eu-west-1:123456789012:stateMachine:SubMinute-loop');
-    expect(allowedArn).toBe(stateMachineArn);
+    expect(resolve(statements[1]?.Resource, REFS)).toBe(LOOP_ARN);
   });
 
   it('has no IAM statement on every resource ("*") and no NotResource', () => {
@@ -281,18 +350,139 @@ describe('permissions', () => {
   });
 });
 
+describe('starts from the control table stream', () => {
+  it('maps the stream to the control plane from the latest record', () => {
+    expect(propertiesOf(ids.streamStart)).toMatchObject({
+      EventSourceArn: getAtt(ids.table, 'StreamArn'),
+      FunctionName: { Ref: ids.controlPlane },
+      StartingPosition: 'LATEST',
+    });
+  });
+
+  it('passes only items created with running=true or whose running turns true', () => {
+    // act
+    const filters = (propertiesOf(ids.streamStart).FilterCriteria as { Filters: { Pattern: string }[] })
+      .Filters;
+
+    // assess
+    expect(filters.map((filter) => JSON.parse(filter.Pattern))).toEqual([
+      { eventName: ['INSERT'], dynamodb: { NewImage: { running: { BOOL: [true] } } } },
+      {
+        eventName: ['MODIFY'],
+        dynamodb: { NewImage: { running: { BOOL: [true] } }, OldImage: { running: { BOOL: [false] } } },
+      },
+      {
+        eventName: ['MODIFY'],
+        dynamodb: {
+          NewImage: { running: { BOOL: [true] } },
+          OldImage: { running: { BOOL: [{ exists: false }] } },
+        },
+      },
+    ]);
+  });
+
+  it('retries a failing batch a bounded number of times, split in halves, reporting the records that failed', () => {
+    expect(propertiesOf(ids.streamStart)).toMatchObject({
+      BatchSize: 10,
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 3,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  it('describes a batch that kept failing in the failed-ticks queue', () => {
+    expect(propertiesOf(ids.streamStart).DestinationConfig).toEqual({
+      OnFailure: { Destination: getAtt(ids.queue, 'Arn') },
+    });
+  });
+});
+
+describe('watchdog', () => {
+  it('runs the control plane every minute', () => {
+    // act
+    const [, rule] = onlyResource(resources, 'AWS::Events::Rule');
+
+    // assess
+    expect(rule.Properties).toMatchObject({
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [{ Arn: getAtt(ids.controlPlane, 'Arn') }],
+    });
+  });
+
+  it('lets EventBridge invoke the control plane for that rule only', () => {
+    // prepare
+    const [ruleId] = onlyResource(resources, 'AWS::Events::Rule');
+
+    // act
+    const [, permission] = onlyResource(resources, 'AWS::Lambda::Permission');
+
+    // assess
+    expect(permission.Properties).toEqual({
+      Action: 'lambda:InvokeFunction',
+      FunctionName: getAtt(ids.controlPlane, 'Arn'),
+      Principal: 'events.amazonaws.com',
+      SourceArn: getAtt(ruleId, 'Arn'),
+    });
+  });
+});
+
+describe('failed ticks', () => {
+  it('sends a worker invocation that failed twice more, or is an hour old, to the queue', () => {
+    // act
+    const [, config] = onlyResource(resources, 'AWS::Lambda::EventInvokeConfig');
+
+    // assess
+    expect(config.Properties).toEqual({
+      FunctionName: { Ref: ids.worker },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 3600,
+      DestinationConfig: { OnFailure: { Destination: getAtt(ids.queue, 'Arn') } },
+    });
+  });
+
+  it('keeps messages 14 days, encrypted with SQS-managed keys', () => {
+    expect(propertiesOf(ids.queue)).toEqual({
+      MessageRetentionPeriod: 14 * 24 * 3600,
+      SqsManagedSseEnabled: true,
+    });
+  });
+
+  it('refuses every request that is not over TLS', () => {
+    // act
+    const [, policy] = onlyResource(resources, 'AWS::SQS::QueuePolicy');
+
+    // assess
+    expect(policy.Properties).toMatchObject({
+      Queues: [{ Ref: ids.queue }],
+      PolicyDocument: {
+        Statement: [
+          {
+            Effect: 'Deny',
+            Action: 'sqs:*',
+            Principal: { AWS: '*' },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            Resource: getAtt(ids.queue, 'Arn'),
+          },
+        ],
+      },
+    });
+  });
+});
+
 describe('state machine', () => {
-  it('is a Standard workflow with the controller ARN substituted into the definition', () => {
+  it('is a Standard workflow with the control plane ARN substituted into the definition', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineType: 'STANDARD',
-      DefinitionSubstitutions: { [CONTROLLER_ARN_SUBSTITUTION]: getAtt(ids.controller, 'Arn') },
+      DefinitionSubstitutions: { [CONTROLLER_ARN_SUBSTITUTION]: getAtt(ids.controlPlane, 'Arn') },
     });
   });
 
   // Parsed rather than Match.serializedJson: that matcher throws on the definition's `ResultPath: null`.
   it('runs the shared poller definition, exactly as the builder serializes it', () => {
     // act
-    const definition = resources[ids.stateMachine]?.Properties?.DefinitionString as string;
+    const definition = propertiesOf(ids.stateMachine).DefinitionString as string;
 
     // assess
     expect(JSON.parse(definition)).toEqual(buildPollerDefinition());
@@ -300,7 +490,7 @@ describe('state machine', () => {
   });
 
   it('is named after the stack', () => {
-    expect(resources[ids.stateMachine]?.Properties?.StateMachineName).toEqual({
+    expect(propertiesOf(ids.stateMachine).StateMachineName).toEqual({
       'Fn::Join': ['', [{ Ref: 'AWS::StackName' }, '-loop']],
     });
   });
@@ -328,9 +518,9 @@ describe('parameters and seed', () => {
     template.hasParameter(PARAMETER.extraTargetArns, { Type: 'CommaDelimitedList', Default: '' });
   });
 
-  it('seeds the default control item of the table from the parameters through the seeder', () => {
+  it('seeds the default control item of the table from the parameters through the control plane', () => {
     template.hasResourceProperties(SEED_RESOURCE_TYPE, {
-      ServiceToken: getAtt(ids.seeder, 'Arn'),
+      ServiceToken: getAtt(ids.controlPlane, 'Arn'),
       [SEED_PROPERTY.tableName]: { Ref: ids.table },
       [SEED_PROPERTY.pollerId]: DEFAULT_POLLER_ID,
       [SEED_PROPERTY.running]: { Ref: PARAMETER.running },
@@ -338,20 +528,12 @@ describe('parameters and seed', () => {
     });
   });
 
-  it("creates the seed only after the seeder's table permission", () => {
-    // prepare
-    const [seedId, seed] = onlyResource(resources, SEED_RESOURCE_TYPE);
-    const [seederPolicyId] = onlyResource(resources, 'AWS::IAM::Policy', (policy) =>
-      (policy.Properties.Roles as unknown[]).some(
-        (role) => JSON.stringify(role) === JSON.stringify({ Ref: ids.seederRole }),
-      ),
-    );
-
+  it('seeds only once the stream mapping exists, so seeding running=true starts the loop', () => {
     // act
-    const dependsOn = asList(seed.DependsOn ?? []);
+    const [, seed] = onlyResource(resources, SEED_RESOURCE_TYPE);
 
     // assess
-    expect(dependsOn, `${seedId} DependsOn`).toContain(seederPolicyId);
+    expect(asList(seed.DependsOn ?? [])).toContain(ids.streamStart);
   });
 });
 
@@ -359,8 +541,9 @@ describe('outputs', () => {
   it.each([
     [OUTPUT.controlTableName, () => ({ Ref: ids.table })],
     [OUTPUT.stateMachineArn, () => ({ Ref: ids.stateMachine })],
-    [OUTPUT.controllerFunctionName, () => ({ Ref: ids.controller })],
+    [OUTPUT.controlPlaneFunctionName, () => ({ Ref: ids.controlPlane })],
     [OUTPUT.workerFunctionName, () => ({ Ref: ids.worker })],
+    [OUTPUT.failedTicksQueueUrl, () => ({ Ref: ids.queue })],
   ])('outputs %s without an export', (name, value) => {
     template.hasOutput(name, { Value: value(), Export: Match.absent() });
   });

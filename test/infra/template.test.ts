@@ -59,7 +59,7 @@ describe('SubMinuteLambdaExecutor.yaml', () => {
     }
   });
 
-  it('inlines the code of every Lambda function', () => {
+  it('inlines the code of every Lambda function, on nodejs24.x', () => {
     // prepare
     const resources = parse(committed, { version: '1.1' }).Resources as Resources;
 
@@ -70,6 +70,7 @@ describe('SubMinuteLambdaExecutor.yaml', () => {
     expect(functions.length).toBeGreaterThan(0);
     for (const [id, fn] of functions) {
       expect(typeof (fn.Properties.Code as { ZipFile?: unknown }).ZipFile, id).toBe('string');
+      expect(fn.Properties.Runtime, id).toBe('nodejs24.x');
     }
   });
 });

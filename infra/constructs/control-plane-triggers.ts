@@ -1,0 +1,83 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { FIELD } from '../../functions/shared/contract';
+
+/**
+ * The stream records that start a loop: an item created with running=true, or an item whose running turns true
+ * (from false, or from absent or not a boolean). The handler checks the same (functions/starter/on-item-changes).
+ * Filters are OR-ed; within one, every field must match. `exists` applies to leaf values, hence `BOOL`.
+ */
+export const START_FILTERS = [
+  lambda.FilterCriteria.filter({
+    eventName: lambda.FilterRule.isEqual('INSERT'),
+    dynamodb: { NewImage: { [FIELD.running]: { BOOL: lambda.FilterRule.isEqual(true) } } },
+  }),
+  lambda.FilterCriteria.filter({
+    eventName: lambda.FilterRule.isEqual('MODIFY'),
+    dynamodb: {
+      NewImage: { [FIELD.running]: { BOOL: lambda.FilterRule.isEqual(true) } },
+      OldImage: { [FIELD.running]: { BOOL: lambda.FilterRule.isEqual(false) } },
+    },
+  }),
+  lambda.FilterCriteria.filter({
+    eventName: lambda.FilterRule.isEqual('MODIFY'),
+    dynamodb: {
+      NewImage: { [FIELD.running]: { BOOL: lambda.FilterRule.isEqual(true) } },
+      OldImage: { [FIELD.running]: { BOOL: lambda.FilterRule.notExists() } },
+    },
+  }),
+];
+
+/**
+ * Starts from the stream: a few records per batch (each is a GetItem and a StartExecution), a failing batch is
+ * split to find the bad record, the handler reports the records to retry, and after three retries the batch's
+ * description goes to the failure queue. The watchdog starts a loop the stream missed within minutes anyway.
+ */
+export const STREAM_START = {
+  startingPosition: lambda.StartingPosition.LATEST,
+  batchSize: 10,
+  bisectBatchOnError: true,
+  retryAttempts: 3,
+  reportBatchItemFailures: true,
+} as const;
+
+/** The watchdog's cadence: a loop is presumed dead after at least 90 s without a heartbeat. */
+export const WATCHDOG_SCHEDULE = events.Schedule.rate(Duration.minutes(1));
+
+export interface ControlPlaneTriggersProps {
+  readonly table: dynamodb.ITable;
+  readonly controlPlane: lambda.IFunction;
+  /** Where stream batches that kept failing are described. */
+  readonly failures: sqs.IQueue;
+}
+
+/** What wakes the control plane besides Step Functions and CloudFormation: table changes and the watchdog. */
+export class ControlPlaneTriggers extends Construct {
+  readonly streamStart: lambda.EventSourceMapping;
+  readonly watchdog: events.Rule;
+
+  constructor(scope: Construct, id: string, props: ControlPlaneTriggersProps) {
+    super(scope, id);
+    const streamArn = props.table.tableStreamArn;
+    if (streamArn === undefined) throw new Error(`the control table ${props.table.node.path} needs a stream`);
+    // A mapping of its own rather than DynamoEventSource: that grants dynamodb:ListStreams on "*"; the
+    // control plane's stream permissions (PollerFunctions) name this stream only.
+    this.streamStart = new lambda.EventSourceMapping(this, 'StreamStart', {
+      target: props.controlPlane,
+      eventSourceArn: streamArn,
+      filters: START_FILTERS,
+      onFailure: new SqsDlq(props.failures),
+      ...STREAM_START,
+    });
+    this.watchdog = new events.Rule(this, 'Watchdog', {
+      schedule: WATCHDOG_SCHEDULE,
+      targets: [new targets.LambdaFunction(props.controlPlane)],
+    });
+  }
+}

@@ -1,0 +1,86 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { shouldStart } from '../../functions/starter/on-item-changes';
+import { START_FILTERS } from '../../infra/constructs/control-plane-triggers';
+
+type Pattern = { [key: string]: Pattern | unknown[] };
+
+/**
+ * Lambda event filtering as far as the start filters use it: nested keys must all match, a leaf lists the
+ * accepted values, `{ exists: false }` accepts a missing leaf. Filters are OR-ed.
+ */
+function matches(pattern: Pattern, event: unknown): boolean {
+  return Object.entries(pattern).every(([key, expected]) => {
+    const value =
+      typeof event === 'object' && event !== null ? (event as Record<string, unknown>)[key] : undefined;
+    if (!Array.isArray(expected)) return matches(expected, value);
+    return expected.some((accepted) =>
+      typeof accepted === 'object' && accepted !== null && 'exists' in accepted
+        ? (value !== undefined) === (accepted as { exists: boolean }).exists
+        : typeof value !== 'object' && value === accepted,
+    );
+  });
+}
+
+const patterns = START_FILTERS.map((filter) => JSON.parse(filter.pattern as string) as Pattern);
+const passes = (record: unknown) => patterns.some((pattern) => matches(pattern, record));
+
+type Image = Record<string, AttributeValue> | undefined;
+const RUNNING_VALUES: Record<string, Image> = {
+  'running true': { id: { S: 'p' }, running: { BOOL: true } },
+  'running false': { id: { S: 'p' }, running: { BOOL: false } },
+  'no running': { id: { S: 'p' } },
+  'running "true" (a string)': { id: { S: 'p' }, running: { S: 'true' } },
+};
+
+function record(eventName: string, oldImage: Image, newImage: Image) {
+  return {
+    eventName,
+    eventSource: 'aws:dynamodb',
+    dynamodb: {
+      Keys: { id: { S: 'p' } },
+      ...(oldImage ? { OldImage: oldImage } : {}),
+      ...(newImage ? { NewImage: newImage } : {}),
+    },
+  };
+}
+
+const cases: [string, ReturnType<typeof record>][] = [
+  ...Object.entries(RUNNING_VALUES).map(([name, image]): [string, ReturnType<typeof record>] => [
+    `INSERT with ${name}`,
+    record('INSERT', undefined, image),
+  ]),
+  ...Object.entries(RUNNING_VALUES).flatMap(([before, oldImage]) =>
+    Object.entries(RUNNING_VALUES).map(([after, newImage]): [string, ReturnType<typeof record>] => [
+      `MODIFY from ${before} to ${after}`,
+      record('MODIFY', oldImage, newImage),
+    ]),
+  ),
+  ...Object.entries(RUNNING_VALUES).map(([name, image]): [string, ReturnType<typeof record>] => [
+    `REMOVE of an item with ${name}`,
+    record('REMOVE', image, undefined),
+  ]),
+];
+
+describe('the stream filters that start loops', () => {
+  it.each(cases)('agree with the starter on %s', (_, change) => {
+    // act
+    const passed = passes(change);
+
+    // assess
+    expect(passed).toBe(shouldStart(change.dynamodb.OldImage, change.dynamodb.NewImage));
+  });
+
+  it('pass an item created running and one switched on, and nothing else of the sample', () => {
+    // act
+    const passed = cases.filter(([, change]) => passes(change)).map(([name]) => name);
+
+    // assess
+    expect(passed).toEqual([
+      'INSERT with running true',
+      'MODIFY from running false to running true',
+      'MODIFY from no running to running true',
+      'MODIFY from running "true" (a string) to running true',
+    ]);
+  });
+});
