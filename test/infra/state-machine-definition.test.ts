@@ -5,7 +5,7 @@ import {
   HISTORY_EVENTS_PER_FAILED_ROUND,
   HISTORY_EVENTS_PER_ROUND,
 } from '../../functions/scheduling/history-budget';
-import type { ControllerAction } from '../../functions/shared/contract';
+import { SIGNAL } from '../../functions/shared/contract';
 import {
   buildPollerDefinition,
   CONTROLLER_ARN_SUBSTITUTION,
@@ -44,20 +44,19 @@ function state(name: string): State {
   return found;
 }
 
-/** Where the Route choice sends a controller output with this action. */
-function routeFor(action: ControllerAction): string {
-  const route = state(STATE.route);
-  const choice = route.Choices?.find((rule) => rule.Variable === '$.action' && rule.StringEquals === action);
-  return choice?.Next ?? route.Default ?? 'none';
+/** Where the controller Task's Catch sends an error with this name. */
+function catchFor(errorName: string): string {
+  const handler = state(STATE.runController).Catch?.find((rule) => rule.ErrorEquals.includes(errorName));
+  return handler?.Next ?? 'none';
 }
 
-/** The states one healthy round passes through, from RunController back to it, with the controller saying 'wait'. */
+/** The states one healthy round passes through, from RunController back to it (the controller returned). */
 function healthyRound(): string[] {
   const round: string[] = [STATE.runController];
   let next = state(STATE.runController).Next;
   while (next !== undefined && next !== STATE.runController && round.length < 10) {
     round.push(next);
-    next = next === STATE.route ? routeFor('wait') : state(next).Next;
+    next = state(next).Next;
   }
   return round;
 }
@@ -85,13 +84,13 @@ describe('poller definition', () => {
     });
   });
 
-  it('runs one healthy round through RunController, Route and WaitForTick: one Task, one Choice, one Wait', () => {
+  it('runs one healthy round through RunController and WaitForTick: one Task, one Wait', () => {
     // act
     const round = healthyRound();
 
     // assess
-    expect(round).toEqual([STATE.runController, STATE.route, STATE.waitForTick]);
-    expect(round.map((name) => state(name).Type)).toEqual(['Task', 'Choice', 'Wait']);
+    expect(round).toEqual([STATE.runController, STATE.waitForTick]);
+    expect(round.map((name) => state(name).Type)).toEqual(['Task', 'Wait']);
     expect(state(STATE.waitForTick).Next).toBe(STATE.runController);
   });
 
@@ -110,7 +109,7 @@ describe('poller definition', () => {
     // prepare
     const task = state(STATE.runController);
     const maxAttempts = Math.max(...(task.Retry ?? []).map((retry) => retry.MaxAttempts));
-    const recovery = state(task.Catch?.[0]?.Next ?? 'none');
+    const recovery = state(catchFor('States.ALL'));
 
     // act
     const taskEnteredAndExited = 2;
@@ -129,9 +128,17 @@ describe('poller definition', () => {
     expect(state(STATE.runController).Retry?.[0]?.MaxAttempts).toBe(CONTROLLER_MAX_RETRIES);
   });
 
-  it('routes stop and restart away from the loop and anything else to the wait', () => {
-    expect(routeFor('stop')).toBe(STATE.stopped);
-    expect(routeFor('restart')).toBe(STATE.handOver);
-    expect(routeFor('wait')).toBe(STATE.waitForTick);
+  it('routes the stop and hand-over signals out of the loop, and any other failure to the recovery wait', () => {
+    expect(catchFor(SIGNAL.stopped)).toBe(STATE.stopped);
+    expect(catchFor(SIGNAL.handOver)).toBe(STATE.handOver);
+    expect(catchFor('States.ALL')).toBe(STATE.recoverAfterFailure);
+  });
+
+  it('catches States.ALL last, so the named signals reach their own handlers', () => {
+    // act
+    const catchers = state(STATE.runController).Catch ?? [];
+
+    // assess
+    expect(catchers.at(-1)?.ErrorEquals).toEqual(['States.ALL']);
   });
 });
