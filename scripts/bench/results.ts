@@ -1,0 +1,378 @@
+import { breakEvenIntervalMs, CONTROLLER_SIZE } from '../../functions/scheduling/cost-model';
+import {
+  ANCHORS,
+  type AnchorId,
+  cheapestStepFunctionsAnchor,
+  type PerTickCounts,
+  usdPerDay,
+  usdPerMonth,
+  usdPerTick,
+} from './anchors-cost';
+import type { LatencyFigures } from './latency-model';
+import { type CountedRun, oursPerTick, perRound, type RoundsRun, recipePerTick } from './measured-cost';
+import type { DesignCounts, MeterReading } from './meter';
+import type { CadenceRun } from './run-cadence';
+import { type SeriesSummary, summarize } from './stats';
+
+export const TIMING_CADENCES_S = [0.25, 0.5, 1, 2] as const;
+export const COST_CADENCES_S = [1, 5, 10, 30, 59] as const;
+
+export interface TimingRow {
+  readonly everySeconds: number;
+  readonly ours: { readonly precision: SeriesSummary; readonly lateness: SeriesSummary };
+  /** n/a: the recipe's SecondsPath must be a whole number, or the run skipped it (--quick). */
+  readonly recipe: { readonly precision: SeriesSummary; readonly lateness: SeriesSummary } | undefined;
+  readonly recipeNote?: string;
+  /** ours / recipe, for lateness p99 and |drift|. */
+  readonly ratio: { readonly latenessP99: number; readonly drift: number } | undefined;
+}
+
+export interface CountsRow {
+  readonly run: string;
+  readonly design: 'ours' | 'recipe';
+  readonly everySeconds: number;
+  readonly ticks: number;
+  readonly counts: DesignCounts;
+}
+
+export interface CostCell {
+  readonly usdPerTick: number;
+  readonly usdPerDay: number;
+  readonly usdPerMonth: number;
+  readonly counts: PerTickCounts;
+  readonly basis: 'counted' | 'derived' | 'published configuration';
+  readonly source: string;
+}
+
+export interface CostRow {
+  readonly id: 'ours' | 'recipe' | AnchorId;
+  readonly name: string;
+  readonly stepFunctionsBased: boolean;
+  readonly configuration: string;
+  /** By cadence in seconds; null where the design cannot run it. */
+  readonly cells: Readonly<Record<string, CostCell | null>>;
+}
+
+export interface TargetCheck {
+  readonly target: string;
+  readonly scope: string;
+  readonly value: string;
+  readonly limit: string;
+  readonly pass: boolean;
+}
+
+export interface BenchResult {
+  readonly mode: 'quick' | 'full';
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly environment: { readonly node: string; readonly cpus: number; readonly platform: string };
+  readonly latency: {
+    readonly description: string;
+    readonly figures: LatencyFigures;
+    readonly asyncInvokeP99Ms: number;
+  };
+  readonly controller: {
+    readonly memoryMb: number;
+    readonly architecture: string;
+    readonly breakEvenMs: number;
+  };
+  readonly timing: readonly TimingRow[];
+  readonly counts: readonly CountsRow[];
+  readonly rounds: RoundsRun & {
+    readonly controllerTimeoutMs: number | undefined;
+    readonly everySeconds: number;
+  };
+  readonly cost: readonly CostRow[];
+  /** Cadence (s) → the cheapest Step Functions-based anchor and whether ours is at or below it. */
+  readonly cheapest: Readonly<
+    Record<string, { readonly anchor: AnchorId; readonly usdPerDay: number; readonly oursAtOrBelow: boolean }>
+  >;
+  readonly targets: readonly TargetCheck[];
+  /** Raw series of the 1 s run, for the chart. */
+  readonly series: {
+    readonly everySeconds: number;
+    readonly ours: readonly number[];
+    readonly recipe: readonly number[];
+  };
+  readonly runs: readonly RunDigest[];
+  readonly notes: readonly string[];
+}
+
+export interface RunDigest {
+  readonly kind: CadenceRun['kind'];
+  readonly everySeconds: number;
+  readonly wallMs: number;
+  readonly fires: { readonly ours: number; readonly recipe: number | null };
+  readonly meter: MeterReading;
+  readonly problems: readonly string[];
+  readonly latenessMs: { readonly ours: readonly number[]; readonly recipe: readonly number[] | null };
+  readonly precisionMs: { readonly ours: readonly number[]; readonly recipe: readonly number[] | null };
+}
+
+export interface AssembleInput {
+  readonly mode: 'quick' | 'full';
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly environment: BenchResult['environment'];
+  readonly latency: BenchResult['latency'];
+  readonly timingRuns: readonly CadenceRun[];
+  readonly countRuns: readonly CadenceRun[];
+  readonly roundsRun: CadenceRun;
+  /** Why the recipe was not run at a whole-second cadence (--quick), if it was not. */
+  readonly recipeSkippedNote?: string;
+}
+
+const ratio = (ours: number, recipe: number) => (recipe === 0 ? Number.NaN : ours / recipe);
+
+export function assembleResult(input: AssembleInput): BenchResult {
+  const timing: TimingRow[] = input.timingRuns.map((run) => {
+    const ours = { precision: summarize(run.ours.precisionMs), lateness: summarize(run.ours.latenessMs) };
+    const recipe = run.recipe
+      ? { precision: summarize(run.recipe.precisionMs), lateness: summarize(run.recipe.latenessMs) }
+      : undefined;
+    const recipeNote = recipe
+      ? undefined
+      : Number.isInteger(run.everySeconds)
+        ? (input.recipeSkippedNote ?? 'not run')
+        : 'n/a: SecondsPath must be a whole number';
+    return {
+      everySeconds: run.everySeconds,
+      ours,
+      recipe,
+      ...(recipeNote ? { recipeNote } : {}),
+      ratio: recipe
+        ? {
+            latenessP99: ratio(ours.lateness.p99, recipe.lateness.p99),
+            drift: ratio(Math.abs(ours.lateness.driftPerTick), Math.abs(recipe.lateness.driftPerTick)),
+          }
+        : undefined,
+    };
+  });
+
+  const allRuns = [...input.timingRuns, ...input.countRuns];
+  const counts: CountsRow[] = [];
+  for (const run of [...allRuns, input.roundsRun]) {
+    counts.push({
+      run: run.kind,
+      design: 'ours',
+      everySeconds: run.everySeconds,
+      ticks: run.ours.latenessMs.length,
+      counts: run.meter.designs.ours,
+    });
+    if (run.recipe) {
+      counts.push({
+        run: run.kind,
+        design: 'recipe',
+        everySeconds: run.everySeconds,
+        ticks: run.recipe.latenessMs.length,
+        counts: run.meter.designs.recipe,
+      });
+    }
+  }
+
+  const oursRuns: CountedRun[] = allRuns.map((run) => ({
+    everySeconds: run.everySeconds,
+    ticks: run.ours.latenessMs.length,
+    counts: run.meter.designs.ours,
+  }));
+  const recipeRuns: CountedRun[] = allRuns.flatMap((run) =>
+    run.recipe
+      ? [
+          {
+            everySeconds: run.everySeconds,
+            ticks: run.recipe.latenessMs.length,
+            counts: run.meter.designs.recipe,
+          },
+        ]
+      : [],
+  );
+  const reference = oursRuns.find((run) => run.everySeconds === 1) ?? oursRuns[0];
+  if (reference === undefined) throw new Error('no timing run to derive costs from');
+  const rounds: RoundsRun = {
+    rounds: input.roundsRun.meter.designs.ours.controllerInvocations,
+    ticks: input.roundsRun.ours.latenessMs.length,
+    counts: input.roundsRun.meter.designs.ours,
+  };
+
+  const cell = (
+    counts: PerTickCounts,
+    everySeconds: number,
+    basis: CostCell['basis'],
+    source: string,
+  ): CostCell => ({
+    usdPerTick: usdPerTick(counts),
+    usdPerDay: usdPerDay(counts, everySeconds),
+    usdPerMonth: usdPerMonth(counts, everySeconds),
+    counts,
+    basis,
+    source,
+  });
+  const cellsOf = (build: (everySeconds: number) => CostCell | null) =>
+    Object.fromEntries(COST_CADENCES_S.map((everySeconds) => [String(everySeconds), build(everySeconds)]));
+
+  const cost: CostRow[] = [
+    {
+      id: 'ours',
+      name: 'Ours (anchored loop, stay-awake below break-even)',
+      stepFunctionsBased: true,
+      configuration: `${CONTROLLER_SIZE.memoryMb} MB ${CONTROLLER_SIZE.architecture}; measured on the local stack`,
+      cells: cellsOf((everySeconds) => {
+        const measured = oursPerTick(everySeconds, oursRuns, reference, rounds);
+        return cell(
+          measured.counts,
+          everySeconds,
+          measured.basis,
+          `${measured.strategy}: ${measured.source}`,
+        );
+      }),
+    },
+    ...(recipeRuns.length > 0
+      ? [
+          {
+            id: 'recipe' as const,
+            name: 'Relative-wait recipe (measured; drifts)',
+            stepFunctionsBased: true,
+            configuration: `Task → Choice → Wait SecondsPath; ${CONTROLLER_SIZE.memoryMb} MB ${CONTROLLER_SIZE.architecture}`,
+            cells: cellsOf((everySeconds) => {
+              const measured = recipePerTick(everySeconds, recipeRuns);
+              return measured ? cell(measured.counts, everySeconds, measured.basis, measured.source) : null;
+            }),
+          },
+        ]
+      : []),
+    ...ANCHORS.map((anchor) => ({
+      id: anchor.id,
+      name: `(${anchor.id}) ${anchor.name}`,
+      stepFunctionsBased: anchor.stepFunctionsBased,
+      configuration: anchor.configuration,
+      cells: cellsOf((everySeconds) => {
+        const counts = anchor.perTick(everySeconds);
+        return counts ? cell(counts, everySeconds, 'published configuration', anchor.configuration) : null;
+      }),
+    })),
+  ];
+
+  const oursRow = cost[0];
+  const cheapest: Record<string, { anchor: AnchorId; usdPerDay: number; oursAtOrBelow: boolean }> = {};
+  for (const everySeconds of COST_CADENCES_S) {
+    const best = cheapestStepFunctionsAnchor(everySeconds);
+    const ours = oursRow?.cells[String(everySeconds)];
+    if (best && ours) {
+      cheapest[String(everySeconds)] = {
+        anchor: best.anchor.id,
+        usdPerDay: best.usdPerDay,
+        oursAtOrBelow: ours.usdPerDay <= best.usdPerDay,
+      };
+    }
+  }
+
+  const targets = checkTargets(timing, cheapest, oursRow, input.latency.asyncInvokeP99Ms);
+  const oneSecond = input.timingRuns.find((run) => run.everySeconds === 1);
+  return {
+    mode: input.mode,
+    startedAt: input.startedAt,
+    durationMs: input.durationMs,
+    environment: input.environment,
+    latency: input.latency,
+    controller: { ...CONTROLLER_SIZE, breakEvenMs: breakEvenIntervalMs() },
+    timing,
+    counts,
+    rounds: {
+      ...rounds,
+      controllerTimeoutMs: input.roundsRun.controllerTimeoutMs,
+      everySeconds: input.roundsRun.everySeconds,
+    },
+    cost,
+    cheapest,
+    targets,
+    series: {
+      everySeconds: 1,
+      ours: oneSecond?.ours.latenessMs ?? [],
+      recipe: oneSecond?.recipe?.latenessMs ?? [],
+    },
+    runs: [...allRuns, input.roundsRun].map(digest),
+    notes: notesFor(rounds),
+  };
+}
+
+function checkTargets(
+  timing: readonly TimingRow[],
+  cheapest: BenchResult['cheapest'],
+  oursRow: CostRow | undefined,
+  asyncInvokeP99Ms: number,
+): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const ms = (value: number) => `${value.toFixed(2)} ms`;
+  for (const row of timing) {
+    const scope = `${row.everySeconds} s`;
+    const { precision, lateness } = row.ours;
+    checks.push({
+      target: 'controller precision p99 ≤ 2 ms',
+      scope,
+      value: ms(precision.p99),
+      limit: '2 ms',
+      pass: precision.p99 <= 2,
+    });
+    checks.push({
+      target: 'controller precision max ≤ 10 ms',
+      scope,
+      value: ms(precision.max),
+      limit: '10 ms',
+      pass: precision.max <= 10,
+    });
+    const latenessLimit = asyncInvokeP99Ms + 5;
+    checks.push({
+      target: 'lateness p99 ≤ model invoke p99 + 5 ms',
+      scope,
+      value: ms(lateness.p99),
+      limit: ms(latenessLimit),
+      pass: lateness.p99 <= latenessLimit,
+    });
+    checks.push({
+      target: 'drift < 0.1 ms/tick',
+      scope,
+      value: `${lateness.driftPerTick.toFixed(4)} ± ${lateness.driftStandardError.toFixed(4)} ms/tick`,
+      limit: '0.1 ms/tick',
+      pass: Math.abs(lateness.driftPerTick) < 0.1,
+    });
+  }
+  for (const everySeconds of COST_CADENCES_S) {
+    const best = cheapest[String(everySeconds)];
+    const ours = oursRow?.cells[String(everySeconds)];
+    if (!best || !ours) continue;
+    checks.push({
+      target: '$/day ≤ cheapest Step Functions anchor',
+      scope: `${everySeconds} s`,
+      value: `$${ours.usdPerDay.toFixed(4)}`,
+      limit: `$${best.usdPerDay.toFixed(4)} (${best.anchor})`,
+      pass: best.oursAtOrBelow,
+    });
+  }
+  return checks;
+}
+
+function digest(run: CadenceRun): RunDigest {
+  return {
+    kind: run.kind,
+    everySeconds: run.everySeconds,
+    wallMs: run.wallMs,
+    fires: { ours: run.ours.latenessMs.length, recipe: run.recipe ? run.recipe.latenessMs.length : null },
+    meter: run.meter,
+    problems: run.problems,
+    latenessMs: { ours: run.ours.latenessMs, recipe: run.recipe ? run.recipe.latenessMs : null },
+    precisionMs: { ours: run.ours.precisionMs, recipe: run.recipe ? run.recipe.precisionMs : null },
+  };
+}
+
+function notesFor(rounds: RoundsRun): string[] {
+  const round = perRound(rounds);
+  return [
+    'Worker invocations are counted and reported but left out of every $ figure: every design pays them equally.',
+    'DynamoDB Scan requests come only from the local stack’s table watcher (its stand-in for a DynamoDB Stream) and its start-up scan: excluded. The deployed stream starter and the once-a-minute watchdog (one Lambda request and one Scan a minute per stack, not per poller) are not in the figures either.',
+    'GetItem is priced at 1 RCU (strongly consistent, item ≤ 4 KB); UpdateItem/PutItem/DeleteItem at 1 WCU (item ≤ 1 KB).',
+    `History events are the local interpreter’s (StateEntered/StateExited…); AWS adds LambdaFunctionScheduled/Started/Succeeded per Lambda Task, hence 9 per round there (${round.historyEvents.toFixed(1)} counted per round here). Only transitions are billed.`,
+    'Timing runs use the deployed 900 s controller timeout, so a stay-awake run of a few hundred ticks contains no hand-back round; the rounds run (short timeout) counts what a hand-back round costs.',
+    'Our loop and the recipe run one after the other on the same local stack and table (one Node.js process; run together, the recipe’s work delayed our timers by a few ms), each run under its own stream of the same seeded latency model.',
+    '$/month = $/day × 365.25 / 12.',
+  ];
+}

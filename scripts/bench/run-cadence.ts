@@ -1,0 +1,249 @@
+import { type DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  createDynamoDbClient,
+  createLambdaClient,
+  localClientOptions,
+} from '../../functions/shared/aws-clients';
+import { DEFAULT_POLLER_ID, FIELD } from '../../functions/shared/contract';
+import type { Logger } from '../../functions/shared/logger';
+import type { LatencyModel } from '../local-stack/latency-model';
+import {
+  LOCAL_CONTROLLER_NAME,
+  LOCAL_STATE_MACHINE_NAME,
+  LOCAL_WORKER_NAME,
+  localFunctionArn,
+} from '../local-stack/local-endpoints';
+import { type LocalStackEvent, startLocalStack } from '../local-stack/local-stack';
+import { LocalStepFunctions } from '../local-stack/local-step-functions';
+import { BenchMeter, type Design, type MeterReading } from './meter';
+import {
+  buildRecipeDefinition,
+  createRecipeController,
+  isRecipeCadence,
+  RECIPE_CONTROLLER_NAME,
+  RECIPE_POLLER_ID,
+  RECIPE_STATE_MACHINE_NAME,
+} from './relative-wait-recipe';
+
+/** One design's samples in one run, in fire order. */
+export interface DesignSamples {
+  /** Invoke issued − scheduled time, from the controller (ours: the `tick fired` log's precisionMs). */
+  readonly precisionMs: readonly number[];
+  /** Worker start − scheduled time (the local stack's `fire` event). */
+  readonly latenessMs: readonly number[];
+}
+
+export interface CadenceRun {
+  readonly everySeconds: number;
+  readonly ticksWanted: number;
+  /** Why this run exists: timing (ours vs the recipe), per-tick counts, or hand-back rounds. */
+  readonly kind: 'timing' | 'count' | 'rounds';
+  readonly ours: DesignSamples;
+  /** Undefined when the recipe cannot run this cadence or was not asked to. */
+  readonly recipe: DesignSamples | undefined;
+  readonly meter: MeterReading;
+  readonly wallMs: number;
+  /** The controller Lambda timeout used (the deployed one unless a rounds run shortens it). */
+  readonly controllerTimeoutMs: number | undefined;
+  /** Warnings and errors the handlers logged, and error events: a clean run has none. */
+  readonly problems: readonly string[];
+}
+
+export interface RunOptions {
+  readonly everySeconds: number;
+  /** Wait until each design has fired this many ticks… */
+  readonly ticks?: number;
+  /** …or run for this long (rounds runs). */
+  readonly durationMs?: number;
+  readonly kind: CadenceRun['kind'];
+  readonly withRecipe: boolean;
+  readonly latency: LatencyModel;
+  readonly controllerTimeoutMs?: number;
+  /** Progress lines (stderr). */
+  readonly progress?: (line: string) => void;
+}
+
+/**
+ * One local stack (free ports) for one cadence: our loop on the stack's own state machine and, at whole-second
+ * cadences, the relative-wait recipe on a second LocalStepFunctions against the same table with its own poller
+ * id, under the same latency model and meter. Ours runs first until it has fired the ticks asked for and is
+ * stopped (running=false, as an operator would); then the recipe runs as long. Then the stack stops (aborting
+ * what still runs) and the meter is read.
+ */
+export async function runCadence(options: RunOptions): Promise<CadenceRun> {
+  const withRecipe = options.withRecipe && isRecipeCadence(options.everySeconds);
+  const meter = new BenchMeter({
+    stateMachines: { ours: LOCAL_STATE_MACHINE_NAME, recipe: RECIPE_STATE_MACHINE_NAME },
+    controllers: { ours: LOCAL_CONTROLLER_NAME, recipe: RECIPE_CONTROLLER_NAME },
+    workerName: LOCAL_WORKER_NAME,
+  });
+  const problems: string[] = [];
+  const precision: Record<Design, number[]> = { ours: [], recipe: [] };
+  const lateness: Record<Design, number[]> = { ours: [], recipe: [] };
+  const pollerOf: Record<string, Design> = { [DEFAULT_POLLER_ID]: 'ours', [RECIPE_POLLER_ID]: 'recipe' };
+  let onProgress = () => {};
+  const stopped = new Set<string>();
+
+  const handlerLog: Logger = {
+    info(message, fields) {
+      if (message !== 'tick fired' || fields?.pollerId !== DEFAULT_POLLER_ID) return;
+      if (typeof fields.precisionMs === 'number') precision.ours.push(fields.precisionMs);
+    },
+    warn(message, fields) {
+      problems.push(`warn: ${message} ${JSON.stringify(fields ?? {})}`);
+    },
+    error(message, fields) {
+      problems.push(`error: ${message} ${JSON.stringify(fields ?? {})}`);
+    },
+  };
+  const onEvent = (event: LocalStackEvent) => {
+    if (event.event === 'fire') {
+      const design = pollerOf[event.poller];
+      if (design !== undefined) lateness[design].push(event.latenessMs);
+      onProgress();
+    } else if (event.event === 'stopped') {
+      stopped.add(event.poller);
+      onProgress();
+    } else if (event.event === 'error') {
+      problems.push(`error event: ${event.poller}: ${event.message}`);
+    }
+  };
+
+  const stack = await startLocalStack({
+    port: 0,
+    everySeconds: options.everySeconds,
+    startLoops: false,
+    latency: options.latency,
+    meter,
+    handlerLog,
+    onEvent,
+    ...(options.controllerTimeoutMs !== undefined
+      ? { controllerTimeoutMs: options.controllerTimeoutMs }
+      : {}),
+  });
+
+  let recipeSfn: LocalStepFunctions | undefined;
+  let benchDb: DynamoDBClient | undefined;
+  const clients: { destroy(): void }[] = [];
+  try {
+    if (withRecipe) {
+      benchDb = createDynamoDbClient(localClientOptions(stack.endpoint));
+      const recipeDb = createDynamoDbClient(localClientOptions(stack.endpoint));
+      const recipeLambda = createLambdaClient(localClientOptions(stack.servicesEndpoint));
+      clients.push(benchDb, recipeDb, recipeLambda);
+      meter.countClient(benchDb, 'bench');
+      meter.countClient(recipeDb, 'recipe');
+      await benchDb.send(
+        new PutItemCommand({
+          TableName: stack.tableName,
+          Item: {
+            [FIELD.id]: { S: RECIPE_POLLER_ID },
+            [FIELD.running]: { BOOL: true },
+            [FIELD.waitSeconds]: { N: String(options.everySeconds) },
+          },
+        }),
+      );
+      stack.functions.register(
+        RECIPE_CONTROLLER_NAME,
+        createRecipeController({
+          dynamoDb: recipeDb,
+          lambda: recipeLambda,
+          tableName: stack.tableName,
+          workerName: LOCAL_WORKER_NAME,
+          onFire: (fire) => precision.recipe.push(fire.precisionMs),
+        }),
+      );
+      const recipeArn = localFunctionArn(RECIPE_CONTROLLER_NAME, stack.region);
+      recipeSfn = new LocalStepFunctions({
+        region: stack.region,
+        controllerArn: recipeArn,
+        definition: buildRecipeDefinition(recipeArn),
+        stateMachineName: RECIPE_STATE_MACHINE_NAME,
+        meter,
+        onExecutionEnded: ({ execution }) => {
+          if (execution.status === 'FAILED')
+            problems.push(`recipe execution failed: ${execution.error}: ${execution.cause}`);
+        },
+      });
+    }
+
+    meter.reset();
+    const startedAt = Date.now();
+    const wanted = options.ticks ?? Number.POSITIVE_INFINITY;
+    const limitMs = options.durationMs ?? (wanted * options.everySeconds * 1000 + 5_000) * 1.5 + 30_000;
+    const waitUntil = (done: () => boolean, what: string, timeoutMs = limitMs) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          onProgress = () => {};
+          if (options.durationMs !== undefined) resolve();
+          else
+            reject(
+              new Error(`${options.everySeconds} s ${options.kind}: ${what} not reached in ${timeoutMs} ms`),
+            );
+        }, timeoutMs);
+        let reported = 0;
+        onProgress = () => {
+          const fired = lateness.ours.length + lateness.recipe.length;
+          if (fired >= reported + 50) {
+            reported = fired;
+            options.progress?.(
+              `  ${options.everySeconds} s ${options.kind}: ${lateness.ours.length} ours, ${lateness.recipe.length} recipe`,
+            );
+          }
+          if (done()) {
+            clearTimeout(timer);
+            onProgress = () => {};
+            resolve();
+          }
+        };
+        onProgress();
+      });
+
+    // Ours first, alone: the two designs share one event loop, and the recipe's work would delay our timers.
+    stack.startLoop(DEFAULT_POLLER_ID);
+    await waitUntil(() => lateness.ours.length >= wanted, `${wanted} fires of ours`);
+    if (recipeSfn && benchDb) {
+      // Stop our loop the operator's way; it ends at its next tick, before the recipe starts.
+      await benchDb.send(
+        new UpdateItemCommand({
+          TableName: stack.tableName,
+          Key: { [FIELD.id]: { S: DEFAULT_POLLER_ID } },
+          UpdateExpression: 'SET #running = :false',
+          ExpressionAttributeNames: { '#running': FIELD.running },
+          ExpressionAttributeValues: { ':false': { BOOL: false } },
+        }),
+      );
+      await waitUntil(
+        () => stopped.has(DEFAULT_POLLER_ID),
+        'the stop of our loop',
+        options.everySeconds * 1000 * 3 + 10_000,
+      );
+      recipeSfn.startExecution({
+        stateMachineArn: recipeSfn.stateMachineArn,
+        input: JSON.stringify({ pollerId: RECIPE_POLLER_ID }),
+      });
+      await waitUntil(() => lateness.recipe.length >= wanted, `${wanted} fires of the recipe`);
+    }
+    const wallMs = Date.now() - startedAt;
+
+    await recipeSfn?.shutdown();
+    await stack.stop();
+    return {
+      everySeconds: options.everySeconds,
+      ticksWanted: options.ticks ?? 0,
+      kind: options.kind,
+      ours: { precisionMs: [...precision.ours], latenessMs: [...lateness.ours] },
+      recipe: withRecipe
+        ? { precisionMs: [...precision.recipe], latenessMs: [...lateness.recipe] }
+        : undefined,
+      meter: meter.read(),
+      wallMs,
+      controllerTimeoutMs: options.controllerTimeoutMs,
+      problems,
+    };
+  } finally {
+    await recipeSfn?.shutdown();
+    await stack.stop();
+    for (const client of clients) client.destroy();
+  }
+}
