@@ -36,7 +36,8 @@ function parseOptions(argv: string[]) {
     return value;
   };
   const port = number('port', values.port, 1, 65_534);
-  if (port !== undefined && !Number.isInteger(port)) throw new UsageError(`--port must be a whole number; got "${values.port}"`);
+  if (port !== undefined && !Number.isInteger(port))
+    throw new UsageError(`--port must be a whole number; got "${values.port}"`);
   return {
     help: values.help,
     port: port ?? DEFAULT_DYNAMODB_PORT,
@@ -96,7 +97,8 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  const print = (event: LocalStackEvent) => console.log(options.json ? JSON.stringify(event) : formatHuman(event));
+  const print = (event: LocalStackEvent) =>
+    console.log(options.json ? JSON.stringify(event) : formatHuman(event));
   const stack = await startLocalStack({
     port: options.port,
     dataDir: options.dataDir,
@@ -109,7 +111,8 @@ async function main(): Promise<number> {
   const { promise: finished, resolve: finish } = Promise.withResolvers<void>();
   process.once('SIGINT', () => finish());
   process.once('SIGTERM', () => finish());
-  const timer = options.durationSeconds === undefined ? undefined : setTimeout(finish, options.durationSeconds * 1000);
+  const timer =
+    options.durationSeconds === undefined ? undefined : setTimeout(finish, options.durationSeconds * 1000);
   await finished;
   clearTimeout(timer);
   await stack.stop();
@@ -122,7 +125,9 @@ main().then(
   },
   (error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);
-    const hint = /EADDRINUSE/.test(message) ? ' (is another local stack running? pick other ports with --port)' : '';
+    const hint = /EADDRINUSE/.test(message)
+      ? ' (is another local stack running? pick other ports with --port)'
+      : '';
     console.error(`npm start: ${message}${hint}`);
     process.exitCode = 1;
   },

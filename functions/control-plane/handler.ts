@@ -25,7 +25,20 @@ let controllerDeps: ControllerDeps | undefined;
 let starterDeps: WatchdogDeps | undefined;
 
 /** Clients are built on first use, not at import, so tests and the local stack can import the domain modules. */
-const sharedDynamoDb = () => (dynamoDb ??= createDynamoDbClient());
+function sharedDynamoDb(): DynamoDBClient {
+  dynamoDb ??= createDynamoDbClient();
+  return dynamoDb;
+}
+
+function controllerDepsOnce(): ControllerDeps {
+  controllerDeps ??= controllerDepsFromEnvironment();
+  return controllerDeps;
+}
+
+function starterDepsOnce(): WatchdogDeps {
+  starterDeps ??= starterDepsFromEnvironment();
+  return starterDeps;
+}
 
 function controllerDepsFromEnvironment(): ControllerDeps {
   return {
@@ -68,12 +81,12 @@ export const handler = async (event: unknown, context: InvocationContext) => {
         log,
       });
     case 'start':
-      return startLoopsForChanges((event as { Records: ItemChangeRecord[] }).Records, (starterDeps ??= starterDepsFromEnvironment()), log);
+      return startLoopsForChanges((event as { Records: ItemChangeRecord[] }).Records, starterDepsOnce(), log);
     case 'watchdog':
-      return runWatchdog((starterDeps ??= starterDepsFromEnvironment()), Date.now());
+      return runWatchdog(starterDepsOnce(), Date.now());
     case 'round': {
       const deadlineMs = Date.now() + context.getRemainingTimeInMillis();
-      return runRound(event, (controllerDeps ??= controllerDepsFromEnvironment()), () => deadlineMs);
+      return runRound(event, controllerDepsOnce(), () => deadlineMs);
     }
   }
 };

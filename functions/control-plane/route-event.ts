@@ -14,12 +14,16 @@ export type ControlPlaneRoute =
   | 'round';
 
 type JsonObject = Record<string, unknown>;
-const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is JsonObject =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 export function routeEvent(event: unknown): ControlPlaneRoute {
   if (!isObject(event)) return 'round';
   if (typeof event.RequestType === 'string' && typeof event.ResponseURL === 'string') return 'seed';
-  if (Array.isArray(event.Records) && event.Records.every((record) => isObject(record) && record.eventSource === 'aws:dynamodb')) {
+  if (
+    Array.isArray(event.Records) &&
+    event.Records.every((record) => isObject(record) && record.eventSource === 'aws:dynamodb')
+  ) {
     return 'start';
   }
   if (event.source === 'aws.events' && event['detail-type'] === 'Scheduled Event') return 'watchdog';

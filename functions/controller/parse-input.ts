@@ -1,10 +1,14 @@
-import { DEFAULT_HISTORY_BUDGET, HISTORY_EVENT_CAP, HISTORY_EVENTS_PER_ROUND } from '../scheduling/history-budget';
+import {
+  DEFAULT_HISTORY_BUDGET,
+  HISTORY_EVENT_CAP,
+  HISTORY_EVENTS_PER_ROUND,
+} from '../scheduling/history-budget';
 import {
   DEFAULT_POLLER_ID,
   type LoopState,
   MAX_PAYLOAD_BYTES,
-  type PollerConfig,
   POLLER_ID_PATTERN,
+  type PollerConfig,
   WAIT_SECONDS_LIMITS,
 } from '../shared/contract';
 import { InvalidControllerInputError, renderJson } from '../shared/errors';
@@ -93,18 +97,21 @@ function parseLoop(pollerId: string, value: unknown): LoopState {
   for (const key of ['nextSeq', 'anchorSeq', 'claimedThroughSeq', 'historyEvents', 'skippedTicks'] as const) {
     if (!isWholeNumberIn(value[key], 0, Number.MAX_SAFE_INTEGER)) fail(`${key} must be a whole number ≥ 0`);
   }
-  if (!isWholeNumberIn(value.anchorAt, 0, Number.MAX_SAFE_INTEGER)) fail('anchorAt must be epoch milliseconds');
+  if (!isWholeNumberIn(value.anchorAt, 0, Number.MAX_SAFE_INTEGER))
+    fail('anchorAt must be epoch milliseconds');
   if (!isWholeNumberIn(value.historyBudget, MIN_HISTORY_BUDGET, MAX_HISTORY_BUDGET)) {
     fail(`historyBudget must be a whole number from ${MIN_HISTORY_BUDGET} to ${MAX_HISTORY_BUDGET}`);
   }
   if (typeof value.executionId !== 'string') fail('executionId must be a string');
-  if (!isWholeNumberIn(value.generation, 1, Number.MAX_SAFE_INTEGER)) fail('generation must be a whole number ≥ 1');
+  if (!isWholeNumberIn(value.generation, 1, Number.MAX_SAFE_INTEGER))
+    fail('generation must be a whole number ≥ 1');
   const config = value.config;
   if (!isObject(config)) return fail('config must be an object');
   if (typeof config.running !== 'boolean') fail('config.running must be a boolean');
   const intervalRange = [Math.round(WAIT_SECONDS_LIMITS.min * 1000), WAIT_SECONDS_LIMITS.max * 1000] as const;
   if (!isWholeNumberIn(config.intervalMs, ...intervalRange)) fail('config.intervalMs is out of range');
-  if (config.target !== undefined && typeof config.target !== 'string') fail('config.target must be a string');
+  if (config.target !== undefined && typeof config.target !== 'string')
+    fail('config.target must be a string');
   if (config.payload !== undefined && !isObject(config.payload)) fail('config.payload must be an object');
   if (config.payload !== undefined && Buffer.byteLength(JSON.stringify(config.payload)) > MAX_PAYLOAD_BYTES) {
     fail('config.payload is too large');

@@ -53,7 +53,11 @@ const MAX_CLAIM_ATTEMPTS = 3;
  * superseded without firing. Only a read before the first fire may throw (Step Functions then retries the round
  * with nothing fired); after a fire, failures are recorded and the round hands back instead.
  */
-export async function runRound(event: unknown, deps: ControllerDeps, deadline: Deadline): Promise<ControllerOutput> {
+export async function runRound(
+  event: unknown,
+  deps: ControllerDeps,
+  deadline: Deadline,
+): Promise<ControllerOutput> {
   const { table, clock, log } = deps;
   const timing = deps.timing ?? DEFAULT_TIMING;
   let input: ReturnType<typeof parseControllerInput>;
@@ -71,7 +75,11 @@ export async function runRound(event: unknown, deps: ControllerDeps, deadline: D
   if (input.loop !== undefined && !input.handOverFailed && handOverDue(input.loop, executionId)) {
     // Before anything is fired, so the next execution continues from exactly this loop state.
     await progress.flushErrors();
-    log.info('handing over to a fresh execution', { pollerId, executionId, historyEvents: input.loop.historyEvents });
+    log.info('handing over to a fresh execution', {
+      pollerId,
+      executionId,
+      historyEvents: input.loop.historyEvents,
+    });
     throw new HandOverRequestedSignal(pollerId, input.loop.historyEvents, input.loop.historyBudget);
   }
 
@@ -82,7 +90,8 @@ export async function runRound(event: unknown, deps: ControllerDeps, deadline: D
   const stop = async (reason: string, item: RawItem | undefined) => {
     log.info('loop stopped', { pollerId, reason, executionId, generation: loop?.generation });
     // A superseded loop leaves the item to the loop that superseded it.
-    if (item !== undefined && reason !== STOP_REASON.superseded) await progress.write({ stoppedReason: reason });
+    if (item !== undefined && reason !== STOP_REASON.superseded)
+      await progress.write({ stoppedReason: reason });
     return new PollerStoppedSignal(pollerId, reason);
   };
 
@@ -132,15 +141,24 @@ export async function runRound(event: unknown, deps: ControllerDeps, deadline: D
 
     if (plan.kind === 'fire') {
       if (plan.claimThrough !== undefined) {
-        const outcome = await progress.claim(plan.claimThrough, plan.dueAt, loop, numberField(item, FIELD.claimedSeq), generation);
+        const outcome = await progress.claim(
+          plan.claimThrough,
+          plan.dueAt,
+          loop,
+          numberField(item, FIELD.claimedSeq),
+          generation,
+        );
         if (outcome === 'missing') throw await stop(STOP_REASON.itemMissing, undefined);
         // The item changed between our read and our write: read again (at the top) and decide from what it says.
         if (outcome === 'superseded' && ++claimAttempts < MAX_CLAIM_ATTEMPTS) continue;
         if (outcome === 'superseded') throw await stop(STOP_REASON.superseded, undefined);
         if (outcome === 'failed') {
           // Unclaimed ticks are never fired: hand back and claim again next round.
-          if (loop !== undefined) return handBack(loop, clock.now(), input.previousRoundFailed, progress, clock);
-          throw new Error(`poller '${pollerId}': could not take generation ${generation}: the claim write failed`);
+          if (loop !== undefined)
+            return handBack(loop, clock.now(), input.previousRoundFailed, progress, clock);
+          throw new Error(
+            `poller '${pollerId}': could not take generation ${generation}: the claim write failed`,
+          );
         }
         claimedThisRound = true;
       }
@@ -156,7 +174,13 @@ export async function runRound(event: unknown, deps: ControllerDeps, deadline: D
           scheduledAt,
           ...(plan.config.payload ? { payload: plan.config.payload } : {}),
         });
-        log.info('tick fired', { pollerId, seq: plan.seq, scheduledAt, precisionMs: invokedAt - plan.dueAt, skipped: plan.skipped });
+        log.info('tick fired', {
+          pollerId,
+          seq: plan.seq,
+          scheduledAt,
+          precisionMs: invokedAt - plan.dueAt,
+          skipped: plan.skipped,
+        });
       } catch (error) {
         if (!(error instanceof WorkerInvokeError)) throw error;
         log.error('tick not delivered', { pollerId, seq: plan.seq, target, error: error.message });
@@ -263,7 +287,10 @@ class ProgressRecorder {
       loop === undefined
         ? { kind: 'take', generation, claimedSeq: claimedOnItem }
         : { kind: 'hold', generation: loop.generation, claimedSeq: loop.claimedThroughSeq };
-    const outcome = await this.send({ claimedSeq: claimThrough, nextTickAt: iso(firstDueAt), stoppedReason: null }, guard);
+    const outcome = await this.send(
+      { claimedSeq: claimThrough, nextTickAt: iso(firstDueAt), stoppedReason: null },
+      guard,
+    );
     if (outcome === 'written') this.generation = generation;
     return outcome;
   }
@@ -299,11 +326,18 @@ class ProgressRecorder {
         this.failedFiresSinceWrite = 0;
         if (newError) this.recordedError = message;
       } else {
-        this.deps.log.warn('write refused by the fencing condition', { pollerId: this.pollerId, outcome, guard: guard.kind });
+        this.deps.log.warn('write refused by the fencing condition', {
+          pollerId: this.pollerId,
+          outcome,
+          guard: guard.kind,
+        });
       }
       return outcome;
     } catch (error) {
-      this.deps.log.error('could not record on the control item', { pollerId: this.pollerId, error: describeCause(error) });
+      this.deps.log.error('could not record on the control item', {
+        pollerId: this.pollerId,
+        error: describeCause(error),
+      });
       return 'failed';
     }
   }

@@ -42,7 +42,11 @@ export function lambdaCostPerMs(size: LambdaSize): number {
 
 /** What one tick costs when each tick is its own Step Functions round (DynamoDB is the same either way). */
 export function waitRoundCostUsd(size: LambdaSize = CONTROLLER_SIZE): number {
-  return TRANSITIONS_PER_ROUND * PRICES_USD.stateTransition + PRICES_USD.lambdaRequest + ROUND_AWAKE_MS * lambdaCostPerMs(size);
+  return (
+    TRANSITIONS_PER_ROUND * PRICES_USD.stateTransition +
+    PRICES_USD.lambdaRequest +
+    ROUND_AWAKE_MS * lambdaCostPerMs(size)
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import { type LoopState, type PollerConfig, STOP_REASON } from '../shared/contract';
 import type { InvalidControlItemError } from '../shared/errors';
-import { chooseStrategy, type LambdaSize, CONTROLLER_SIZE } from './cost-model';
+import { CONTROLLER_SIZE, chooseStrategy, type LambdaSize } from './cost-model';
 import { HISTORY_EVENTS_PER_FAILED_ROUND, HISTORY_EVENTS_PER_ROUND } from './history-budget';
 import { tickDueAt, ticksToSkip, wakeAtFor } from './tick-schedule';
 
@@ -81,7 +81,8 @@ export function planTick(inputs: TickInputs): TickPlan {
   }
   if (!config.running) return { kind: 'stop', reason: STOP_REASON.runningFalse };
 
-  let loop = inputs.loop === undefined ? startLoop(inputs, config) : continueLoop(inputs.loop, inputs, config);
+  let loop =
+    inputs.loop === undefined ? startLoop(inputs, config) : continueLoop(inputs.loop, inputs, config);
 
   let dueAt = tickDueAt(loop, loop.nextSeq);
   if (dueAt - nowMs > timing.maxInProcessSleepMs) return { kind: 'early', dueAt, next: loop };
@@ -89,7 +90,11 @@ export function planTick(inputs: TickInputs): TickPlan {
   const skipped = ticksToSkip(nowMs - dueAt, config.intervalMs);
   if (skipped > 0) {
     // Keep the grid's phase: shift the anchor by whole intervals instead of re-anchoring on `now`.
-    loop = { ...loop, anchorAt: loop.anchorAt + skipped * config.intervalMs, skippedTicks: loop.skippedTicks + skipped };
+    loop = {
+      ...loop,
+      anchorAt: loop.anchorAt + skipped * config.intervalMs,
+      skippedTicks: loop.skippedTicks + skipped,
+    };
     dueAt = tickDueAt(loop, loop.nextSeq);
   }
 
@@ -98,7 +103,9 @@ export function planTick(inputs: TickInputs): TickPlan {
   // (a Step Functions retry after a crash) sees a claim it did not make and never reuses those ticks.
   const window = Math.max(1, Math.ceil(timing.claimWindowMs / config.intervalMs));
   const claimThrough =
-    seq > loop.claimedThroughSeq || inputs.claimRequired ? Math.max(seq + window - 1, loop.claimedThroughSeq + 1) : undefined;
+    seq > loop.claimedThroughSeq || inputs.claimRequired
+      ? Math.max(seq + window - 1, loop.claimedThroughSeq + 1)
+      : undefined;
   const next: LoopState = {
     ...loop,
     nextSeq: seq + 1,
@@ -128,7 +135,10 @@ export function planContinuation(
   const wakeAt = wakeAtFor(nextDueAt, timing.wakeLeadMs);
   if (chooseStrategy(loop.config.intervalMs, size) === 'wait-state') {
     // A due tick close enough to sleep for costs less than a round; otherwise let the Wait state cover the gap.
-    if (nextDueAt - nowMs <= timing.maxInProcessSleepMs && nextDueAt + timing.handBackMarginMs <= deadlineMs) {
+    if (
+      nextDueAt - nowMs <= timing.maxInProcessSleepMs &&
+      nextDueAt + timing.handBackMarginMs <= deadlineMs
+    ) {
       return { kind: 'next-tick', readAt: Math.max(nowMs, nextDueAt - timing.readAheadMs) };
     }
     return { kind: 'hand-back', wakeAt };
@@ -159,7 +169,12 @@ export function handOverDue(loop: LoopState, executionId: string): boolean {
 export function skipPastClaim(loop: LoopState, claimedOnItem: number): LoopState {
   if (claimedOnItem < loop.nextSeq) return { ...loop, claimedThroughSeq: claimedOnItem };
   const jump = claimedOnItem + 1 - loop.nextSeq;
-  return { ...loop, nextSeq: loop.nextSeq + jump, anchorSeq: loop.anchorSeq + jump, claimedThroughSeq: claimedOnItem };
+  return {
+    ...loop,
+    nextSeq: loop.nextSeq + jump,
+    anchorSeq: loop.anchorSeq + jump,
+    claimedThroughSeq: claimedOnItem,
+  };
 }
 
 function startLoop(inputs: TickInputs, config: PollerConfig): LoopState {

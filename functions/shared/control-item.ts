@@ -37,15 +37,27 @@ export function readConfig(pollerId: string, item: RawItem, previous?: PollerCon
   return { config: { running, intervalMs, target, payload }, problems };
 }
 
-export function parseRunning(pollerId: string, value: AttributeValue | undefined): boolean | InvalidControlItemError {
+export function parseRunning(
+  pollerId: string,
+  value: AttributeValue | undefined,
+): boolean | InvalidControlItemError {
   if (value?.BOOL !== undefined) return value.BOOL;
-  return new InvalidControlItemError(pollerId, FIELD.running, describeAttribute(value), 'must be a boolean (BOOL true or false)');
+  return new InvalidControlItemError(
+    pollerId,
+    FIELD.running,
+    describeAttribute(value),
+    'must be a boolean (BOOL true or false)',
+  );
 }
 
 /** Returns the interval in whole milliseconds, the resolution the scheduler works in. */
-export function parseWaitSeconds(pollerId: string, value: AttributeValue | undefined): number | InvalidControlItemError {
+export function parseWaitSeconds(
+  pollerId: string,
+  value: AttributeValue | undefined,
+): number | InvalidControlItemError {
   const expected = `must be a number (N) of seconds from ${WAIT_SECONDS_LIMITS.min} to ${WAIT_SECONDS_LIMITS.max}, decimals allowed`;
-  if (value?.N === undefined) return new InvalidControlItemError(pollerId, FIELD.waitSeconds, describeAttribute(value), expected);
+  if (value?.N === undefined)
+    return new InvalidControlItemError(pollerId, FIELD.waitSeconds, describeAttribute(value), expected);
   const seconds = Number(value.N);
   if (!Number.isFinite(seconds) || seconds < WAIT_SECONDS_LIMITS.min || seconds > WAIT_SECONDS_LIMITS.max) {
     return new InvalidControlItemError(pollerId, FIELD.waitSeconds, describeAttribute(value), expected);
@@ -53,7 +65,10 @@ export function parseWaitSeconds(pollerId: string, value: AttributeValue | undef
   return Math.round(seconds * 1000);
 }
 
-export function parseTarget(pollerId: string, value: AttributeValue | undefined): string | undefined | InvalidControlItemError {
+export function parseTarget(
+  pollerId: string,
+  value: AttributeValue | undefined,
+): string | undefined | InvalidControlItemError {
   if (value === undefined || value.NULL) return undefined;
   if (value.S !== undefined && LAMBDA_TARGET_PATTERN.test(value.S)) return value.S;
   return new InvalidControlItemError(
@@ -70,7 +85,12 @@ export function parsePayload(
 ): Readonly<Record<string, unknown>> | undefined | InvalidControlItemError {
   if (value === undefined || value.NULL) return undefined;
   if (value.M === undefined) {
-    return new InvalidControlItemError(pollerId, FIELD.payload, describeAttribute(value), 'must be a map (M), or absent');
+    return new InvalidControlItemError(
+      pollerId,
+      FIELD.payload,
+      describeAttribute(value),
+      'must be a map (M), or absent',
+    );
   }
   const payload = attributeMapToJson(value.M);
   const bytes = Buffer.byteLength(JSON.stringify(payload));
@@ -119,7 +139,9 @@ export function jsonToAttribute(value: unknown): AttributeValue {
   if (typeof value === 'boolean') return { BOOL: value };
   if (Array.isArray(value)) return { L: value.map(jsonToAttribute) };
   if (typeof value === 'object') {
-    return { M: Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, jsonToAttribute(inner)])) };
+    return {
+      M: Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, jsonToAttribute(inner)])),
+    };
   }
   return { S: String(value) };
 }

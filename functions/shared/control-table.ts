@@ -29,7 +29,11 @@ export interface RoundRecord {
  */
 export type WriteGuard =
   /** Keep: the item's generation is still `generation` (undefined: the item has none yet). */
-  | { readonly kind: 'hold'; readonly generation: number | undefined; readonly claimedSeq?: number | undefined }
+  | {
+      readonly kind: 'hold';
+      readonly generation: number | undefined;
+      readonly claimedSeq?: number | undefined;
+    }
   /** Take over: raise the generation to `generation` if it is below it and nobody claimed since `claimedSeq` was read. */
   | { readonly kind: 'take'; readonly generation: number; readonly claimedSeq: number | undefined };
 
@@ -48,7 +52,11 @@ export class ControlTable {
   async read(pollerId: string): Promise<RawItem | undefined> {
     try {
       const result = await this.client.send(
-        new GetItemCommand({ TableName: this.tableName, Key: { [FIELD.id]: { S: pollerId } }, ConsistentRead: true }),
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: { [FIELD.id]: { S: pollerId } },
+          ConsistentRead: true,
+        }),
       );
       return result.Item;
     } catch (error) {
@@ -76,7 +84,8 @@ export class ControlTable {
         },
       });
     }
-    if (typeof record.stoppedReason === 'string') update.set(FIELD.stoppedReason, { S: record.stoppedReason });
+    if (typeof record.stoppedReason === 'string')
+      update.set(FIELD.stoppedReason, { S: record.stoppedReason });
     if (record.stoppedReason === null) update.remove(FIELD.stoppedReason);
     if (record.skippedTicksAdded) update.add(FIELD.skippedTicks, record.skippedTicksAdded);
     if (record.failedFiresAdded) update.add(FIELD.failedFires, record.failedFiresAdded);
@@ -86,7 +95,9 @@ export class ControlTable {
     const conditions = [`attribute_exists(${update.name(FIELD.id)})`];
     const generation = update.name(FIELD.generation);
     if (guard.kind === 'take') {
-      conditions.push(`(attribute_not_exists(${generation}) OR ${generation} < ${update.value('takeGeneration', { N: String(guard.generation) })})`);
+      conditions.push(
+        `(attribute_not_exists(${generation}) OR ${generation} < ${update.value('takeGeneration', { N: String(guard.generation) })})`,
+      );
     } else if (guard.generation === undefined) {
       conditions.push(`attribute_not_exists(${generation})`);
     } else {
@@ -95,7 +106,9 @@ export class ControlTable {
     if (guard.claimedSeq === undefined && guard.kind === 'take') {
       conditions.push(`attribute_not_exists(${update.name(FIELD.claimedSeq)})`);
     } else if (guard.claimedSeq !== undefined) {
-      conditions.push(`${update.name(FIELD.claimedSeq)} = ${update.value('expectedClaim', { N: String(guard.claimedSeq) })}`);
+      conditions.push(
+        `${update.name(FIELD.claimedSeq)} = ${update.value('expectedClaim', { N: String(guard.claimedSeq) })}`,
+      );
     }
 
     try {

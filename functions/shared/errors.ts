@@ -47,7 +47,9 @@ export class HandOverRequestedSignal extends Error {
     historyEvents: number,
     historyBudget: number,
   ) {
-    super(`history budget spent (${historyEvents} of ${historyBudget} events): continuing in a fresh execution`);
+    super(
+      `history budget spent (${historyEvents} of ${historyBudget} events): continuing in a fresh execution`,
+    );
   }
 }
 
@@ -86,7 +88,8 @@ export class WorkerInvokeError extends PollerError {
 }
 
 export function describeCause(cause: unknown): string {
-  if (cause instanceof Error) return cause.name && cause.name !== 'Error' ? `${cause.name}: ${cause.message}` : cause.message;
+  if (cause instanceof Error)
+    return cause.name && cause.name !== 'Error' ? `${cause.name}: ${cause.message}` : cause.message;
   return String(cause);
 }
 

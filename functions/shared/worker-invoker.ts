@@ -15,7 +15,8 @@ export async function fireWorker(lambda: LambdaClient, target: string, event: Wo
         Payload: new TextEncoder().encode(JSON.stringify(event)),
       }),
     );
-    if (result.StatusCode !== 202) throw new Error(`unexpected status ${result.StatusCode} for an async invoke`);
+    if (result.StatusCode !== 202)
+      throw new Error(`unexpected status ${result.StatusCode} for an async invoke`);
   } catch (error) {
     throw new WorkerInvokeError(event.pollerId, target, event.seq, error);
   }

@@ -33,7 +33,8 @@ export async function startLoopsForChanges(
   const failures: { itemIdentifier: string }[] = [];
   for (const record of records) {
     const pollerId = record.dynamodb?.Keys?.[FIELD.id]?.S;
-    if (pollerId === undefined || !shouldStart(record.dynamodb?.OldImage, record.dynamodb?.NewImage)) continue;
+    if (pollerId === undefined || !shouldStart(record.dynamodb?.OldImage, record.dynamodb?.NewImage))
+      continue;
     try {
       const outcome = await startLoop(pollerId, deps, 'running set to true');
       log.info('start requested by a table change', { pollerId, outcome: outcome.kind });

@@ -33,7 +33,12 @@ export class LoopStartError extends Error {
  * after that generation, so the stream starter, the watchdog and the CLI racing to start the same poller start
  * it once; the controller's conditional take of the generation settles any start that is still concurrent.
  */
-export async function startLoop(pollerId: string, deps: LoopStarterDeps, reason: string, item?: RawItem): Promise<StartOutcome> {
+export async function startLoop(
+  pollerId: string,
+  deps: LoopStarterDeps,
+  reason: string,
+  item?: RawItem,
+): Promise<StartOutcome> {
   const current = item ?? (await deps.table.read(pollerId));
   if (current === undefined) return { kind: 'skipped', reason: 'no control item' };
   if (current[FIELD.running]?.BOOL !== true) return { kind: 'skipped', reason: 'running is not true' };

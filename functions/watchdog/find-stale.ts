@@ -24,7 +24,10 @@ export function findStaleLoops(items: readonly RawItem[], nowMs: number): StaleL
     if (pollerId === undefined || item[FIELD.running]?.BOOL !== true) return [];
     const intervalMs = parseWaitSeconds(pollerId, item[FIELD.waitSeconds]);
     // An invalid cadence cannot say how often to expect a heartbeat: use the floor.
-    const thresholdMs = Math.max(STALE_FLOOR_MS, typeof intervalMs === 'number' ? STALE_INTERVALS * intervalMs : 0);
+    const thresholdMs = Math.max(
+      STALE_FLOOR_MS,
+      typeof intervalMs === 'number' ? STALE_INTERVALS * intervalMs : 0,
+    );
     const heartbeatAt = Date.parse(item[FIELD.heartbeatAt]?.S ?? '');
     const heartbeatAgeMs = Number.isNaN(heartbeatAt) ? undefined : nowMs - heartbeatAt;
     if (heartbeatAgeMs !== undefined && heartbeatAgeMs <= thresholdMs) return [];

@@ -37,13 +37,21 @@ export async function runWatchdog(deps: WatchdogDeps, nowMs: number): Promise<Wa
       deps.log.warn('restarted a stale loop', { pollerId: stale.pollerId, reason, outcome: outcome.kind });
       restarted.push({ pollerId: stale.pollerId, reason, outcome: outcome.kind });
     } catch (error) {
-      deps.log.error('could not restart a stale loop', { pollerId: stale.pollerId, error: describeCause(error) });
+      deps.log.error('could not restart a stale loop', {
+        pollerId: stale.pollerId,
+        error: describeCause(error),
+      });
     }
   }
   return { checked: items.length, restarted };
 }
 
-async function recordRestart(deps: WatchdogDeps, stale: StaleLoop, reason: string, nowMs: number): Promise<boolean> {
+async function recordRestart(
+  deps: WatchdogDeps,
+  stale: StaleLoop,
+  reason: string,
+  nowMs: number,
+): Promise<boolean> {
   const heartbeat = stale.item[FIELD.heartbeatAt];
   const generation = stale.item[FIELD.generation];
   try {
@@ -86,7 +94,9 @@ async function scanAll(client: DynamoDBClient, tableName: string): Promise<RawIt
   const items: RawItem[] = [];
   let startKey: RawItem | undefined;
   do {
-    const page = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: startKey }));
+    const page = await client.send(
+      new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
+    );
     items.push(...(page.Items ?? []));
     startKey = page.LastEvaluatedKey;
   } while (startKey);

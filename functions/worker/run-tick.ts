@@ -35,28 +35,48 @@ export async function runTick(event: unknown, deps: WorkerDeps): Promise<TickRes
   const url = tick.payload?.url;
   const lateByMs = Date.now() - Date.parse(tick.scheduledAt);
   if (typeof url !== 'string') {
-    deps.log.info('tick', { pollerId: tick.pollerId, seq: tick.seq, scheduledAt: tick.scheduledAt, lateByMs });
+    deps.log.info('tick', {
+      pollerId: tick.pollerId,
+      seq: tick.seq,
+      scheduledAt: tick.scheduledAt,
+      lateByMs,
+    });
     return { pollerId: tick.pollerId, seq: tick.seq };
   }
   const started = Date.now();
   try {
-    const response = await (deps.fetch ?? fetch)(url, { signal: AbortSignal.timeout(deps.fetchTimeoutMs ?? FETCH_TIMEOUT_MS) });
+    const response = await (deps.fetch ?? fetch)(url, {
+      signal: AbortSignal.timeout(deps.fetchTimeoutMs ?? FETCH_TIMEOUT_MS),
+    });
     await response.body?.cancel();
-    const result = { pollerId: tick.pollerId, seq: tick.seq, status: response.status, latencyMs: Date.now() - started };
+    const result = {
+      pollerId: tick.pollerId,
+      seq: tick.seq,
+      status: response.status,
+      latencyMs: Date.now() - started,
+    };
     deps.log.info('tick fetched', { ...result, lateByMs });
     return result;
   } catch (error) {
-    const result = { pollerId: tick.pollerId, seq: tick.seq, latencyMs: Date.now() - started, error: describeCause(error) };
+    const result = {
+      pollerId: tick.pollerId,
+      seq: tick.seq,
+      latencyMs: Date.now() - started,
+      error: describeCause(error),
+    };
     deps.log.warn('tick fetch failed', { ...result, url });
     return result;
   }
 }
 
 export function parseWorkerEvent(event: unknown): WorkerEvent {
-  if (typeof event !== 'object' || event === null) throw new InvalidWorkerEventError('expected an object', event);
+  if (typeof event !== 'object' || event === null)
+    throw new InvalidWorkerEventError('expected an object', event);
   const { pollerId, seq, scheduledAt, payload } = event as Record<string, unknown>;
-  if (typeof pollerId !== 'string' || pollerId === '') throw new InvalidWorkerEventError('pollerId must be a string', pollerId);
-  if (typeof seq !== 'number' || !Number.isInteger(seq)) throw new InvalidWorkerEventError('seq must be a whole number', seq);
+  if (typeof pollerId !== 'string' || pollerId === '')
+    throw new InvalidWorkerEventError('pollerId must be a string', pollerId);
+  if (typeof seq !== 'number' || !Number.isInteger(seq))
+    throw new InvalidWorkerEventError('seq must be a whole number', seq);
   if (typeof scheduledAt !== 'string' || Number.isNaN(Date.parse(scheduledAt))) {
     throw new InvalidWorkerEventError('scheduledAt must be an ISO timestamp', scheduledAt);
   }

@@ -10,8 +10,8 @@ import type { LatencyModel } from '../local-stack/latency-model';
  *   ms" service time plus a few ms of HTTPS round trip; 15 ms covers a slow one without modelling outliers.
  * - Async invoke, 10–40 ms: from the Invoke (Event) call being accepted to the worker's handler running on a warm
  *   sandbox, Lambda's internal queue adds tens of ms.
- * - Step Functions round, 20–80 ms: from a Task state starting (after the Choice and Wait transitions) to the
- *   Lambda handler running on a warm sandbox: state transitions are ~10 ms each plus the Lambda invoke itself.
+ * - Step Functions round, 20–80 ms: from a Task state starting (after the Wait's and any other transitions) to
+ *   the Lambda handler running on a warm sandbox: state transitions are ~10 ms each plus the Lambda invoke itself.
  * - Controller cold start, +300 ms on the 1st, 101st, 201st, … invocation of each controller function: a Node.js
  *   128 MB cold start with the AWS SDK is a few hundred ms; sandboxes are recycled every few hours, and one in a
  *   hundred invocations is far more often than a steady loop sees, hence harsh.

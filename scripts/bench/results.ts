@@ -1,4 +1,5 @@
 import { breakEvenIntervalMs, CONTROLLER_SIZE } from '../../functions/scheduling/cost-model';
+import { HISTORY_EVENTS_PER_ROUND } from '../../functions/scheduling/history-budget';
 import {
   ANCHORS,
   type AnchorId,
@@ -370,7 +371,7 @@ function notesFor(rounds: RoundsRun): string[] {
     'Worker invocations are counted and reported but left out of every $ figure: every design pays them equally.',
     'DynamoDB Scan requests come only from the local stack’s table watcher (its stand-in for a DynamoDB Stream) and its start-up scan: excluded. The deployed stream starter and the once-a-minute watchdog (one Lambda request and one Scan a minute per stack, not per poller) are not in the figures either.',
     'GetItem is priced at 1 RCU (strongly consistent, item ≤ 4 KB); UpdateItem/PutItem/DeleteItem at 1 WCU (item ≤ 1 KB).',
-    `History events are the local interpreter’s (StateEntered/StateExited…); AWS adds LambdaFunctionScheduled/Started/Succeeded per Lambda Task, hence 9 per round there (${round.historyEvents.toFixed(1)} counted per round here). Only transitions are billed.`,
+    `History events are the local interpreter’s (StateEntered/StateExited…); AWS adds LambdaFunctionScheduled/Started/Succeeded per Lambda Task, hence ${HISTORY_EVENTS_PER_ROUND} per round there (${round.historyEvents.toFixed(1)} counted per round here). Only transitions are billed.`,
     'Timing runs use the deployed 900 s controller timeout, so a stay-awake run of a few hundred ticks contains no hand-back round; the rounds run (short timeout) counts what a hand-back round costs.',
     'Our loop and the recipe run one after the other on the same local stack and table (one Node.js process; run together, the recipe’s work delayed our timers by a few ms), each run under its own stream of the same seeded latency model.',
     '$/month = $/day × 365.25 / 12.',

@@ -20,9 +20,17 @@ export class DynamoDbStore {
     meter: Meter = NO_METER,
   ): Promise<DynamoDbStore> {
     if (dataDir) mkdirSync(dataDir, { recursive: true });
-    const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(dataDir ? { path: dataDir } : {}) });
+    const server = dynalite({
+      createTableMs: 0,
+      deleteTableMs: 0,
+      updateTableMs: 0,
+      ...(dataDir ? { path: dataDir } : {}),
+    });
     server.keepAliveTimeout = 1_000;
-    const [serve] = server.listeners('request') as ((request: IncomingMessage, response: ServerResponse) => void)[];
+    const [serve] = server.listeners('request') as ((
+      request: IncomingMessage,
+      response: ServerResponse,
+    ) => void)[];
     if (serve && (latency !== NO_LATENCY || meter !== NO_METER)) {
       server.removeAllListeners('request');
       server.on('request', (request: IncomingMessage, response: ServerResponse) => {

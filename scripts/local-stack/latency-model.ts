@@ -23,7 +23,11 @@ export interface Meter {
   /** One state machine history event (StateEntered, StateExited, …) of an execution. */
   historyEvent(executionArn: string, type: string, stateName: string | undefined): void;
   /** One Lambda invocation and how long its handler ran. */
-  lambdaInvocation(functionName: string, invocationType: 'Event' | 'RequestResponse', durationMs: number): void;
+  lambdaInvocation(
+    functionName: string,
+    invocationType: 'Event' | 'RequestResponse',
+    durationMs: number,
+  ): void;
   /** One DynamoDB API request by operation name (GetItem, UpdateItem, …). */
   dynamoDbRequest(operation: string): void;
 }

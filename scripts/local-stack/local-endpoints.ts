@@ -15,6 +15,7 @@ export const LOCAL_CONTROLLER_NAME = 'SubMinuteLambdaExecutor-local-controller';
 export const LOCAL_WORKER_NAME = 'SubMinuteLambdaExecutor-local-worker';
 
 export const localEndpoint = (port: number) => `http://${LOCAL_HOST}:${port}`;
-export const localFunctionArn = (name: string, region: string) => `arn:aws:lambda:${region}:${LOCAL_ACCOUNT}:function:${name}`;
+export const localFunctionArn = (name: string, region: string) =>
+  `arn:aws:lambda:${region}:${LOCAL_ACCOUNT}:function:${name}`;
 export const localStateMachineArn = (region: string, name: string = LOCAL_STATE_MACHINE_NAME) =>
   `arn:aws:states:${region}:${LOCAL_ACCOUNT}:stateMachine:${name}`;

@@ -50,7 +50,11 @@ export class LocalFunctions {
   private readonly meter: Meter;
 
   constructor(
-    hooks: { onInvocationStart?: (start: InvocationStart) => void; latency?: LatencyModel; meter?: Meter } = {},
+    hooks: {
+      onInvocationStart?: (start: InvocationStart) => void;
+      latency?: LatencyModel;
+      meter?: Meter;
+    } = {},
   ) {
     this.onInvocationStart = hooks.onInvocationStart ?? (() => {});
     this.latency = hooks.latency ?? NO_LATENCY;
@@ -71,7 +75,10 @@ export class LocalFunctions {
   }
 
   /** Runs a function to completion; a thrown error becomes a Lambda function error result, as on AWS. */
-  async invoke(nameOrArn: string, event: unknown): Promise<{ result: unknown } | { error: FunctionErrorResult }> {
+  async invoke(
+    nameOrArn: string,
+    event: unknown,
+  ): Promise<{ result: unknown } | { error: FunctionErrorResult }> {
     const handler = this.lookup(nameOrArn);
     const functionName = functionNameOf(nameOrArn);
     return this.track(
@@ -88,7 +95,12 @@ export class LocalFunctions {
           const killed = new Promise<{ error: FunctionErrorResult }>((resolve) =>
             setTimeout(() => {
               frozen = true;
-              resolve({ error: { errorType: 'Runtime.ExitError', errorMessage: `killed by fault injection after ${killAfterMs} ms` } });
+              resolve({
+                error: {
+                  errorType: 'Runtime.ExitError',
+                  errorMessage: `killed by fault injection after ${killAfterMs} ms`,
+                },
+              });
             }, killAfterMs),
           );
           return await Promise.race([run.then((result) => ({ result })), killed]);
@@ -118,7 +130,10 @@ export class LocalFunctions {
         try {
           await handler(event, { frozen: () => false });
         } catch (error) {
-          onError({ errorType: error instanceof Error ? error.name : 'Error', errorMessage: describeCause(error) });
+          onError({
+            errorType: error instanceof Error ? error.name : 'Error',
+            errorMessage: describeCause(error),
+          });
         } finally {
           this.meter.lambdaInvocation(functionName, 'Event', preciseNow() - startedAt);
         }
@@ -144,7 +159,8 @@ export class LocalFunctions {
   }
 }
 
-const delay = (ms: number) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
+const delay = (ms: number) =>
+  ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 
 /** `arn:aws:lambda:region:acct:function:name[:qualifier]` or `name[:qualifier]` → `name`. */
 export function functionNameOf(nameOrArn: string): string {

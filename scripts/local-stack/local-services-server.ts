@@ -11,7 +11,10 @@ export interface InjectedFault {
   readonly message: string;
 }
 
-export type FaultInjector = (service: 'lambda' | 'stepfunctions', target: string) => InjectedFault | undefined;
+export type FaultInjector = (
+  service: 'lambda' | 'stepfunctions',
+  target: string,
+) => InjectedFault | undefined;
 
 const LAMBDA_INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 const SFN_TARGET_PREFIX = 'AWSStepFunctions.';
@@ -33,7 +36,12 @@ export class LocalServicesServer {
   async listen(host: string, port: number): Promise<number> {
     const server = createServer((request, response) => {
       this.handle(request, response).catch((error: unknown) => {
-        sendJson(response, 500, { __type: 'ServiceException', message: describeCause(error) }, 'ServiceException');
+        sendJson(
+          response,
+          500,
+          { __type: 'ServiceException', message: describeCause(error) },
+          'ServiceException',
+        );
       });
     });
     // Keep-alive sockets would hold close() open until they time out.
@@ -65,21 +73,41 @@ export class LocalServicesServer {
     if (request.method === 'POST' && target.startsWith(SFN_TARGET_PREFIX)) {
       return this.handleStepFunctions(target.slice(SFN_TARGET_PREFIX.length), body, response);
     }
-    sendJson(response, 404, { message: `The local stack does not serve ${request.method} ${path}` }, 'UnknownOperationException');
+    sendJson(
+      response,
+      404,
+      { message: `The local stack does not serve ${request.method} ${path}` },
+      'UnknownOperationException',
+    );
   }
 
-  private handleInvoke(functionName: string, request: IncomingMessage, body: string, response: ServerResponse): Promise<void> | void {
+  private handleInvoke(
+    functionName: string,
+    request: IncomingMessage,
+    body: string,
+    response: ServerResponse,
+  ): Promise<void> | void {
     const fault = this.injectFault('lambda', functionName);
-    if (fault) return sendJson(response, fault.status, { Type: 'Service', message: fault.message }, fault.errorType);
+    if (fault) {
+      sendJson(response, fault.status, { Type: 'Service', message: fault.message }, fault.errorType);
+      return;
+    }
     if (!this.functions.has(functionName)) {
       const error = new FunctionNotFoundError(functionName);
-      return sendJson(response, 404, { Type: 'User', message: error.message }, 'ResourceNotFoundException');
+      sendJson(response, 404, { Type: 'User', message: error.message }, 'ResourceNotFoundException');
+      return;
     }
     let event: unknown;
     try {
       event = body === '' ? {} : JSON.parse(body);
     } catch {
-      return sendJson(response, 400, { Type: 'User', message: 'Could not parse request body into json' }, 'InvalidRequestContentException');
+      sendJson(
+        response,
+        400,
+        { Type: 'User', message: 'Could not parse request body into json' },
+        'InvalidRequestContentException',
+      );
+      return;
     }
     const invocationType = String(request.headers['x-amz-invocation-type'] ?? 'RequestResponse');
     if (invocationType === 'Event') {
@@ -93,18 +121,27 @@ export class LocalServicesServer {
       if ('error' in outcome) {
         const text = JSON.stringify({ ...outcome.error, trace: [] });
         response
-          .writeHead(200, { 'content-type': 'application/json', 'x-amz-function-error': 'Unhandled', 'x-amz-executed-version': '$LATEST' })
+          .writeHead(200, {
+            'content-type': 'application/json',
+            'x-amz-function-error': 'Unhandled',
+            'x-amz-executed-version': '$LATEST',
+          })
           .end(text);
         return;
       }
       const text = JSON.stringify(outcome.result ?? null);
-      response.writeHead(200, { 'content-type': 'application/json', 'x-amz-executed-version': '$LATEST' }).end(text);
+      response
+        .writeHead(200, { 'content-type': 'application/json', 'x-amz-executed-version': '$LATEST' })
+        .end(text);
     });
   }
 
   private handleStepFunctions(action: string, body: string, response: ServerResponse): void {
     const fault = this.injectFault('stepfunctions', action);
-    if (fault) return sendJson(response, fault.status, { __type: fault.errorType, message: fault.message }, fault.errorType);
+    if (fault) {
+      sendJson(response, fault.status, { __type: fault.errorType, message: fault.message }, fault.errorType);
+      return;
+    }
     const request = (body === '' ? {} : JSON.parse(body)) as Record<string, string | undefined>;
     const sfn = this.stepFunctions();
     try {
@@ -115,13 +152,19 @@ export class LocalServicesServer {
             ...(request.input !== undefined ? { input: request.input } : {}),
             ...(request.name !== undefined ? { name: request.name } : {}),
           });
-          return sendJson(response, 200, { executionArn: record.executionArn, startDate: epochSeconds(record.startDate) });
+          sendJson(response, 200, {
+            executionArn: record.executionArn,
+            startDate: epochSeconds(record.startDate),
+          });
+          return;
         }
         case 'DescribeExecution':
-          return sendJson(response, 200, describe(sfn.describeExecution(request.executionArn ?? '')));
+          sendJson(response, 200, describe(sfn.describeExecution(request.executionArn ?? '')));
+          return;
         case 'StopExecution': {
           const record = sfn.stopExecution(request.executionArn ?? '');
-          return sendJson(response, 200, { stopDate: epochSeconds(record.stopDate ?? new Date()) });
+          sendJson(response, 200, { stopDate: epochSeconds(record.stopDate ?? new Date()) });
+          return;
         }
         case 'ListExecutions': {
           const status = request.statusFilter as ExecutionRecord['status'] | undefined;
@@ -129,14 +172,20 @@ export class LocalServicesServer {
             const { input: _input, output: _output, ...summary } = describe(record);
             return summary;
           });
-          return sendJson(response, 200, { executions });
+          sendJson(response, 200, { executions });
+          return;
         }
         default:
-          return sendJson(response, 400, { __type: 'UnknownOperationException', message: `${action} is not served locally` });
+          sendJson(response, 400, {
+            __type: 'UnknownOperationException',
+            message: `${action} is not served locally`,
+          });
+          return;
       }
     } catch (error) {
       const type = error instanceof Error ? error.name : 'ServiceException';
-      return sendJson(response, 400, { __type: type, message: describeCause(error) }, type);
+      sendJson(response, 400, { __type: type, message: describeCause(error) }, type);
+      return;
     }
   }
 }

@@ -7,9 +7,21 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { type ControllerDeps, runRound } from '../../functions/controller/run-round';
 import type { Timing } from '../../functions/scheduling/plan-round';
-import { createDynamoDbClient, createLambdaClient, LOCAL_REGION, localClientOptions } from '../../functions/shared/aws-clients';
+import {
+  createDynamoDbClient,
+  createLambdaClient,
+  LOCAL_REGION,
+  localClientOptions,
+} from '../../functions/shared/aws-clients';
 import { type Clock, systemClock } from '../../functions/shared/clock';
-import { CONTROLLER_TIMEOUT_SECONDS, type ControllerOutput, DEFAULT_POLLER_ID, SIGNAL, FIELD, type WorkerEvent } from '../../functions/shared/contract';
+import {
+  CONTROLLER_TIMEOUT_SECONDS,
+  type ControllerOutput,
+  DEFAULT_POLLER_ID,
+  FIELD,
+  SIGNAL,
+  type WorkerEvent,
+} from '../../functions/shared/contract';
 import { ControlTable } from '../../functions/shared/control-table';
 import { describeCause } from '../../functions/shared/errors';
 import { type Logger, silentLogger } from '../../functions/shared/logger';
@@ -37,7 +49,12 @@ import { type ExecutionEnded, LocalStepFunctions } from './local-step-functions'
 
 /** Exactly the events `npm start -- --json` prints, one JSON object per line. */
 export type LocalStackEvent =
-  | { readonly event: 'ready'; readonly endpoint: string; readonly table: string; readonly pollers: readonly string[] }
+  | {
+      readonly event: 'ready';
+      readonly endpoint: string;
+      readonly table: string;
+      readonly pollers: readonly string[];
+    }
   | {
       readonly event: 'fire';
       readonly poller: string;
@@ -111,7 +128,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const tableName = LOCAL_TABLE_NAME;
   const requestedPort = options.port ?? DEFAULT_DYNAMODB_PORT;
 
-  const store = await DynamoDbStore.start(LOCAL_HOST, requestedPort, options.dataDir, options.latency, options.meter);
+  const store = await DynamoDbStore.start(
+    LOCAL_HOST,
+    requestedPort,
+    options.dataDir,
+    options.latency,
+    options.meter,
+  );
   const endpoint = localEndpoint(store.port);
   const dynamoDb = createDynamoDbClient(localClientOptions(endpoint));
 
@@ -186,12 +209,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     (change) => {
       reportRecordedError(change, emit);
       if (options.startLoops !== false && shouldStart(change.before, change.after)) {
-        startLoopFor(change.pollerId, starterDeps, 'running set to true').catch(reportStartFailure(change.pollerId));
+        startLoopFor(change.pollerId, starterDeps, 'running set to true').catch(
+          reportStartFailure(change.pollerId),
+        );
       }
     },
     (error) => {
       // Once per outage, not every 250 ms.
-      if (!watcherFailing) emit({ event: 'error', poller: pollerId, message: `watching the control table failed: ${describeCause(error)}` });
+      if (!watcherFailing)
+        emit({
+          event: 'error',
+          poller: pollerId,
+          message: `watching the control table failed: ${describeCause(error)}`,
+        });
       watcherFailing = true;
     },
     () => {
@@ -223,7 +253,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ? undefined
       : setInterval(() => {
           watchdogRun ??= runWatchdog(starterDeps, Date.now())
-            .catch((error: unknown) => emit({ event: 'error', poller: pollerId, message: `watchdog failed: ${describeCause(error)}` }))
+            .catch((error: unknown) =>
+              emit({ event: 'error', poller: pollerId, message: `watchdog failed: ${describeCause(error)}` }),
+            )
             .finally(() => {
               watchdogRun = undefined;
             });
@@ -238,7 +270,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await watcher.stop();
       await sfn.shutdown();
       // Let rounds and ticks already under way finish, so nothing is cut off half-recorded.
-      await Promise.race([functions.drain(), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_DRAIN_MS))]);
+      await Promise.race([
+        functions.drain(),
+        new Promise((resolve) => setTimeout(resolve, SHUTDOWN_DRAIN_MS)),
+      ]);
       await services.close();
       dynamoDb.destroy();
       controllerDeps.lambda.destroy();
@@ -268,7 +303,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 function freezableClock(clock: Clock, frozen: () => boolean): Clock {
   return {
     now: () => clock.now(),
-    sleep: (ms) => (frozen() ? new Promise<void>(() => {}) : clock.sleep(ms).then(() => (frozen() ? new Promise<void>(() => {}) : undefined))),
+    sleep: (ms) =>
+      frozen()
+        ? new Promise<void>(() => {})
+        : clock.sleep(ms).then(() => (frozen() ? new Promise<void>(() => {}) : undefined)),
   };
 }
 
@@ -280,7 +318,12 @@ function stepFunctionsOrThrow(stepFunctions: LocalStepFunctions | undefined): Lo
 function reportFire(start: InvocationStart, emit: (event: LocalStackEvent) => void): void {
   if (start.functionName !== LOCAL_WORKER_NAME || start.invocationType !== 'Event') return;
   const tick = start.event as Partial<WorkerEvent>;
-  if (typeof tick.pollerId !== 'string' || typeof tick.seq !== 'number' || typeof tick.scheduledAt !== 'string') return;
+  if (
+    typeof tick.pollerId !== 'string' ||
+    typeof tick.seq !== 'number' ||
+    typeof tick.scheduledAt !== 'string'
+  )
+    return;
   const latenessMs = Math.round((start.startedAt - Date.parse(tick.scheduledAt)) * 10) / 10;
   emit({
     event: 'fire',
@@ -361,7 +404,12 @@ async function ensureTable(client: DynamoDBClient, tableName: string): Promise<v
 }
 
 /** Sets running=true; sets waitseconds when asked to, or when the item has none yet. Other fields stay as they are. */
-async function seedPoller(client: DynamoDBClient, tableName: string, pollerId: string, everySeconds?: number) {
+async function seedPoller(
+  client: DynamoDBClient,
+  tableName: string,
+  pollerId: string,
+  everySeconds?: number,
+) {
   const waitSeconds = everySeconds ?? DEFAULT_EVERY_SECONDS;
   await client.send(
     new UpdateItemCommand({

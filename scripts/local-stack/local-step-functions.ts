@@ -70,9 +70,15 @@ export class LocalStepFunctions {
   ) {
     this.stateMachineName = options.stateMachineName ?? LOCAL_STATE_MACHINE_NAME;
     this.stateMachineArn = localStateMachineArn(options.region, this.stateMachineName);
-    this.machine = new StateMachine(JSON.parse(options.definition ?? renderPollerDefinition(options.controllerArn)), {
-      awsConfig: { region: options.region, credentials: { accessKeys: { accessKeyId: 'local', secretAccessKey: 'local' } } },
-    });
+    this.machine = new StateMachine(
+      JSON.parse(options.definition ?? renderPollerDefinition(options.controllerArn)),
+      {
+        awsConfig: {
+          region: options.region,
+          credentials: { accessKeys: { accessKeyId: 'local', secretAccessKey: 'local' } },
+        },
+      },
+    );
   }
 
   startExecution(request: { stateMachineArn: string; input?: string; name?: string }): ExecutionRecord {

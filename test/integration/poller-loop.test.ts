@@ -133,7 +133,9 @@ describe('the poller loop on the local stack', () => {
     const fires = harness.fires();
     expect(scheduleGaps(fires.slice(0, 5))).toEqual([200, 200, 200, 200]);
     expect(scheduleGaps(fires.slice(changedAt)).slice(-2)).toEqual([500, 500]);
-    expect(fires.map((fire) => fire.seq)).toEqual(Array.from({ length: fires.length }, (_, index) => index + 1));
+    expect(fires.map((fire) => fire.seq)).toEqual(
+      Array.from({ length: fires.length }, (_, index) => index + 1),
+    );
     expect(stopDelayMs).toBeLessThan(1_000);
     expect(harness.fires().length).toBe(firesAtStop);
     // Still the first execution: below a second the controller never handed back to a Wait state.
@@ -145,7 +147,10 @@ describe('the poller loop on the local stack', () => {
     await harness.waitForFires(1, 5_000);
 
     await harness.stack.dynamoDb.send(
-      new DeleteItemCommand({ TableName: harness.stack.tableName, Key: { [FIELD.id]: { S: DEFAULT_POLLER_ID } } }),
+      new DeleteItemCommand({
+        TableName: harness.stack.tableName,
+        Key: { [FIELD.id]: { S: DEFAULT_POLLER_ID } },
+      }),
     );
     const stopped = await harness.waitFor((event) => event.event === 'stopped', 3_000);
 
