@@ -1,7 +1,12 @@
 import { type AttributeValue, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DEFAULT_POLLER_ID, FIELD } from '../../functions/shared/contract';
 import type { RawItem } from '../../functions/shared/control-item';
-import { type LocalStack, type LocalStackEvent, type LocalStackOptions, startLocalStack } from '../../scripts/local-stack/local-stack';
+import {
+  type LocalStack,
+  type LocalStackEvent,
+  type LocalStackOptions,
+  startLocalStack,
+} from '../../scripts/local-stack/local-stack';
 
 export type FireEvent = Extract<LocalStackEvent, { event: 'fire' }>;
 
@@ -10,7 +15,10 @@ export interface Harness {
   readonly stack: LocalStack;
   readonly events: LocalStackEvent[];
   fires(pollerId?: string): FireEvent[];
-  waitFor<T extends LocalStackEvent>(predicate: (event: LocalStackEvent) => event is T, timeoutMs: number): Promise<T>;
+  waitFor<T extends LocalStackEvent>(
+    predicate: (event: LocalStackEvent) => event is T,
+    timeoutMs: number,
+  ): Promise<T>;
   waitFor(predicate: (event: LocalStackEvent) => boolean, timeoutMs: number): Promise<LocalStackEvent>;
   waitForFires(count: number, timeoutMs: number, pollerId?: string): Promise<FireEvent[]>;
   setFields(fields: Record<string, AttributeValue>, pollerId?: string): Promise<void>;
@@ -40,7 +48,9 @@ export async function startHarness(options: LocalStackOptions = {}): Promise<Har
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`no matching event within ${timeoutMs} ms; saw: ${JSON.stringify(events.slice(-8))}`));
+        reject(
+          new Error(`no matching event within ${timeoutMs} ms; saw: ${JSON.stringify(events.slice(-8))}`),
+        );
       }, timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);
@@ -79,7 +89,11 @@ export async function startHarness(options: LocalStackOptions = {}): Promise<Har
     },
     async readItem(pollerId = DEFAULT_POLLER_ID) {
       const result = await stack.dynamoDb.send(
-        new GetItemCommand({ TableName: stack.tableName, Key: { [FIELD.id]: { S: pollerId } }, ConsistentRead: true }),
+        new GetItemCommand({
+          TableName: stack.tableName,
+          Key: { [FIELD.id]: { S: pollerId } },
+          ConsistentRead: true,
+        }),
       );
       return result.Item;
     },
@@ -88,5 +102,7 @@ export async function startHarness(options: LocalStackOptions = {}): Promise<Har
 
 /** Gaps between consecutive scheduled times, in ms. */
 export function scheduleGaps(fires: readonly FireEvent[]): number[] {
-  return fires.slice(1).map((fire, index) => Date.parse(fire.scheduledAt) - Date.parse(fires[index]?.scheduledAt ?? ''));
+  return fires
+    .slice(1)
+    .map((fire, index) => Date.parse(fire.scheduledAt) - Date.parse(fires[index]?.scheduledAt ?? ''));
 }

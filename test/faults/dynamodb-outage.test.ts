@@ -1,0 +1,56 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_POLLER_ID, FIELD } from '../../functions/shared/contract';
+import { LOCAL_TABLE_NAME } from '../../scripts/local-stack/local-endpoints';
+import { duplicateSeqs, executionsOf, reportFault, seconds, sleep, waitUntil } from '../support/fault-probes';
+import { type Harness, startHarness } from '../support/local-stack-harness';
+
+const OUTAGE_MS = 10_000;
+
+describe('fault: the DynamoDB endpoint refuses connections mid-run', () => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.stack.stop();
+    harness = undefined;
+  });
+
+  it('skips the missed ticks, records the table error and fires again within ~20 s of the endpoint coming back', async () => {
+    harness = await startHarness({ everySeconds: 1 });
+    await harness.waitForFires(3, 6_000);
+
+    await harness.stack.dynamoDbStore.refuseConnections();
+    const refusedAt = Date.now();
+    const firesAtRefusal = harness.fires().length;
+    await sleep(OUTAGE_MS);
+    await harness.stack.dynamoDbStore.acceptConnections();
+    const acceptedAt = Date.now();
+    const firesDuringOutage = harness.fires().filter((fire) => Date.parse(fire.firedAt) > refusedAt);
+    const recoveryMs = await waitUntil(
+      () => harness?.fires().some((fire) => Date.parse(fire.firedAt) > acceptedAt) ?? false,
+      25_000,
+      'a fire after the DynamoDB endpoint accepts connections again',
+    );
+    const firesAtRecovery = harness.fires().length;
+    await harness.waitForFires(firesAtRecovery + 2, 4_000);
+
+    const fires = harness.fires();
+    const item = await harness.readItem();
+    reportFault('dynamodb-outage', {
+      outage: seconds(OUTAGE_MS),
+      'fires before': firesAtRefusal,
+      'fires during': firesDuringOutage.length,
+      'fires after': fires.length - firesAtRefusal - firesDuringOutage.length,
+      duplicates: duplicateSeqs(fires).length,
+      'recovery after accept': seconds(recoveryMs),
+      skippedTicks: item?.[FIELD.skippedTicks]?.N ?? 'none',
+      lastError: JSON.stringify(item?.[FIELD.lastError]?.M?.message?.S ?? ''),
+    });
+    expect(duplicateSeqs(fires)).toEqual([]);
+    // A tick already read and claimed may still fire in the first moments of the outage; no more than that.
+    expect(firesDuringOutage.length).toBeLessThanOrEqual(1);
+    expect(recoveryMs).toBeLessThan(20_000);
+    expect(Number(item?.[FIELD.skippedTicks]?.N ?? 0)).toBeGreaterThan(0);
+    expect(item?.[FIELD.lastError]?.M?.message?.S).toContain(LOCAL_TABLE_NAME);
+    expect(executionsOf(harness.stack, DEFAULT_POLLER_ID, 'RUNNING')).toHaveLength(1);
+    expect(harness.events.some((event) => event.event === 'stopped')).toBe(false);
+  });
+});

@@ -1,0 +1,123 @@
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import { localClientOptions } from '../../functions/shared/aws-clients';
+import { ControlTable } from '../../functions/shared/control-table';
+import { createSfnClient } from '../../functions/shared/sfn-client';
+import type { LoopStarterDeps } from '../../functions/starter/start-loop';
+import type { InjectedFault } from '../../scripts/local-stack/local-services-server';
+import type { LocalStack } from '../../scripts/local-stack/local-stack';
+import type { ExecutionRecord, ExecutionStatus } from '../../scripts/local-stack/local-step-functions';
+
+/**
+ * Probes for the fault-injection tests (test/faults): waiting on conditions, reading fires and executions,
+ * counting injected faults, and the one-line summary each test prints for the owner to quote.
+ */
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `condition` until it holds; returns how long that took (ms). Throws with `what` on timeout. */
+export async function waitUntil(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+  pollMs = 50,
+): Promise<number> {
+  const startedAt = Date.now();
+  for (;;) {
+    if (await condition()) return Date.now() - startedAt;
+    if (Date.now() - startedAt > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(pollMs);
+  }
+}
+
+/** Seqs that appear more than once (each listed once). */
+export function duplicateSeqs(fires: readonly { seq: number }[]): number[] {
+  const seen = new Set<number>();
+  const duplicates = new Set<number>();
+  for (const { seq } of fires) (seen.has(seq) ? duplicates : seen).add(seq);
+  return [...duplicates].sort((a, b) => a - b);
+}
+
+/** The pollerId an execution was started for (from its input). */
+export function pollerOf(execution: ExecutionRecord): string | undefined {
+  try {
+    const input = JSON.parse(execution.input) as { pollerId?: unknown };
+    return typeof input.pollerId === 'string' ? input.pollerId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function executionsOf(
+  stack: LocalStack,
+  pollerId: string,
+  status?: ExecutionStatus,
+): ExecutionRecord[] {
+  return stack.stepFunctions.listExecutions(status).filter((execution) => pollerOf(execution) === pollerId);
+}
+
+/**
+ * Why a SUCCEEDED execution stopped, from its output: `{ action: 'stop', reason }`, or the Catch of a stop
+ * signal (`{ stopped: { Error, Cause } }`). For reports; assertions use the stack's `stopped` events.
+ */
+export function stopReasonOf(execution: ExecutionRecord): string | undefined {
+  if (execution.output === undefined) return undefined;
+  const output = JSON.parse(execution.output) as {
+    action?: string;
+    reason?: string;
+    stopped?: { Error?: string; Cause?: string };
+  };
+  if (output.action === 'stop') return output.reason;
+  const cause = output.stopped?.Cause;
+  if (typeof cause !== 'string') return undefined;
+  const prefix = `${output.stopped?.Error}: `;
+  return cause.startsWith(prefix) ? cause.slice(prefix.length) : cause;
+}
+
+/** What the starter and the watchdog use, pointed at a local stack: tests call startLoop with it directly. */
+export function starterDepsFor(stack: LocalStack): LoopStarterDeps & { readonly sfn: SFNClient } {
+  return {
+    table: new ControlTable(stack.dynamoDb, stack.tableName),
+    sfn: createSfnClient(localClientOptions(stack.servicesEndpoint)),
+    stateMachineArn: stack.stateMachineArn,
+  };
+}
+
+/**
+ * A fault injector for the local Lambda/Step Functions endpoint that answers `count` matching calls with `fault`
+ * and then lets calls through again; it records when each faulted call came.
+ */
+export class FaultBurst {
+  readonly faultedAt: number[] = [];
+
+  constructor(
+    private readonly matches: (service: 'lambda' | 'stepfunctions', target: string) => boolean,
+    private readonly fault: InjectedFault,
+    private remaining: number,
+  ) {}
+
+  get done(): boolean {
+    return this.remaining === 0;
+  }
+
+  get lastFaultAt(): number | undefined {
+    return this.faultedAt.at(-1);
+  }
+
+  inject(service: 'lambda' | 'stepfunctions', target: string): InjectedFault | undefined {
+    if (this.remaining === 0 || !this.matches(service, target)) return undefined;
+    this.remaining -= 1;
+    this.faultedAt.push(Date.now());
+    return this.fault;
+  }
+}
+
+export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** One line per test for the owner to quote: `[fault] name: key value, key value`. */
+export function reportFault(name: string, figures: Record<string, string | number>): void {
+  const text = Object.entries(figures)
+    .map(([key, value]) => `${key} ${value}`)
+    .join(', ');
+  console.log(`[fault] ${name}: ${text}`);
+}
