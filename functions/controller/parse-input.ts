@@ -151,5 +151,7 @@ function describeFailure(prefix: string, failure: unknown): string | undefined {
   } catch {
     // Cause is plain text already.
   }
+  // Some interpreters repeat the error name at the start of the Cause.
+  if (cause.startsWith(`${errorName}: `)) cause = cause.slice(errorName.length + 2);
   return `${prefix}: ${errorName}${cause ? `: ${cause.slice(0, 300)}` : ''}`;
 }

@@ -87,6 +87,8 @@ export async function runRound(
   let firedThisRound = 0;
   let claimedThisRound = false;
   let claimAttempts = 0;
+  /** The item's generation when a fresh take failed; undefined while no take failed. */
+  let failedTake: { readonly itemGeneration: number | undefined } | undefined;
   const stop = async (reason: string, item: RawItem | undefined) => {
     log.info('loop stopped', { pollerId, reason, executionId, generation: loop?.generation });
     // A superseded loop leaves the item to the loop that superseded it.
@@ -120,9 +122,21 @@ export async function runRound(
     if (reading !== 'missing') for (const problem of reading.problems) progress.noteError(problem.message);
     progress.observeItem(item, loop === undefined ? itemGeneration : loop.generation);
 
+    // A retry of this very execution's first round, after it took its generation and died: carry on as it.
+    const resumingOwnStart =
+      loop === undefined &&
+      input.generation !== undefined &&
+      itemGeneration === input.generation &&
+      item?.[FIELD.executionArn]?.S === executionId;
     const generation = loop?.generation ?? input.generation ?? (itemGeneration ?? 0) + 1;
-    if (loop === undefined && itemGeneration !== undefined && itemGeneration >= generation) {
-      throw await stop(STOP_REASON.superseded, item);
+    if (loop === undefined && !resumingOwnStart) {
+      if (itemGeneration !== undefined && itemGeneration >= generation)
+        throw await stop(STOP_REASON.superseded, item);
+      // A concurrent start took a generation between our read and our take: it wins; chasing it with the next
+      // generation would only make the racing starts supersede each other in turn.
+      if (failedTake !== undefined && itemGeneration !== failedTake.itemGeneration) {
+        throw await stop(STOP_REASON.superseded, item);
+      }
     }
     const plan = planTick({
       pollerId,
@@ -147,7 +161,9 @@ export async function runRound(
           loop,
           numberField(item, FIELD.claimedSeq),
           generation,
+          resumingOwnStart,
         );
+        if (outcome === 'superseded' && loop === undefined) failedTake = { itemGeneration };
         if (outcome === 'missing') throw await stop(STOP_REASON.itemMissing, undefined);
         // The item changed between our read and our write: read again (at the top) and decide from what it says.
         if (outcome === 'superseded' && ++claimAttempts < MAX_CLAIM_ATTEMPTS) continue;
@@ -282,11 +298,14 @@ class ProgressRecorder {
     loop: LoopState | undefined,
     claimedOnItem: number | undefined,
     generation: number,
+    resumingOwnStart = false,
   ): Promise<WriteOutcome | 'failed'> {
     const guard: WriteGuard =
-      loop === undefined
-        ? { kind: 'take', generation, claimedSeq: claimedOnItem }
-        : { kind: 'hold', generation: loop.generation, claimedSeq: loop.claimedThroughSeq };
+      loop !== undefined
+        ? { kind: 'hold', generation: loop.generation, claimedSeq: loop.claimedThroughSeq }
+        : resumingOwnStart
+          ? { kind: 'hold', generation, claimedSeq: claimedOnItem }
+          : { kind: 'take', generation, claimedSeq: claimedOnItem };
     const outcome = await this.send(
       { claimedSeq: claimThrough, nextTickAt: iso(firstDueAt), stoppedReason: null },
       guard,

@@ -119,7 +119,7 @@ describe('fault: the controller is killed mid-window', () => {
   // (`generation: 1`, no `loop`), finds generation 1 already on the item (taken by the dead attempt of this very
   // execution) and stops as 'superseded': the loop is dead until the watchdog's 90 s stale threshold, with no
   // lastError. Expected: the retry resumes above the dead attempt's claim, as it does for a raw start.
-  it.fails('the first invocation of a starter start (generation in the input) killed: the loop resumes', async () => {
+  it('the first invocation of a starter start (generation in the input) killed: the loop resumes', async () => {
     harness = await startHarness({ everySeconds: 1, startLoops: false });
     const deps = starterDepsFor(harness.stack);
     harness.stack.functions.armKill(LOCAL_CONTROLLER_NAME, KILL_AFTER_MS);
