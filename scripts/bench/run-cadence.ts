@@ -202,22 +202,23 @@ export async function runCadence(options: RunOptions): Promise<CadenceRun> {
     // Ours first, alone: the two designs share one event loop, and the recipe's work would delay our timers.
     stack.startLoop(DEFAULT_POLLER_ID);
     await waitUntil(() => lateness.ours.length >= wanted, `${wanted} fires of ours`);
+    // Stop our loop the operator's way; it ends at its next tick, so the invocation under way finishes and is
+    // metered (a stack stop would cut it off unmetered), and before the recipe starts.
+    await stack.dynamoDb.send(
+      new UpdateItemCommand({
+        TableName: stack.tableName,
+        Key: { [FIELD.id]: { S: DEFAULT_POLLER_ID } },
+        UpdateExpression: 'SET #running = :false',
+        ExpressionAttributeNames: { '#running': FIELD.running },
+        ExpressionAttributeValues: { ':false': { BOOL: false } },
+      }),
+    );
+    await waitUntil(
+      () => stopped.has(DEFAULT_POLLER_ID),
+      'the stop of our loop',
+      options.everySeconds * 1000 * 3 + 10_000,
+    );
     if (recipeSfn && benchDb) {
-      // Stop our loop the operator's way; it ends at its next tick, before the recipe starts.
-      await benchDb.send(
-        new UpdateItemCommand({
-          TableName: stack.tableName,
-          Key: { [FIELD.id]: { S: DEFAULT_POLLER_ID } },
-          UpdateExpression: 'SET #running = :false',
-          ExpressionAttributeNames: { '#running': FIELD.running },
-          ExpressionAttributeValues: { ':false': { BOOL: false } },
-        }),
-      );
-      await waitUntil(
-        () => stopped.has(DEFAULT_POLLER_ID),
-        'the stop of our loop',
-        options.everySeconds * 1000 * 3 + 10_000,
-      );
       recipeSfn.startExecution({
         stateMachineArn: recipeSfn.stateMachineArn,
         input: JSON.stringify({ pollerId: RECIPE_POLLER_ID }),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Clock, sleepUntil, systemClock } from '../../../functions/shared/clock';
+import { type Clock, SPIN_MS, sleepUntil, systemClock } from '../../../functions/shared/clock';
 
 const START_MS = Date.parse('2030-01-01T00:00:00.250Z');
 
@@ -52,8 +52,8 @@ describe('sleepUntil with a simulated clock', () => {
     await sleepUntil(clock, START_MS + 5_000);
 
     // assess
-    // 4,998 ms requested, 3,332 ms slept: 1,668 ms left, of which all but the last 2 ms on the timer again.
-    expect(sleeps.slice(0, 2)).toEqual([4_998, 1_666]);
+    // 4,995 ms requested (all but SPIN_MS), 3,330 ms slept: 1,670 ms left, all but the last SPIN_MS on the timer again.
+    expect(sleeps.slice(0, 2)).toEqual([5_000 - SPIN_MS, 1_670 - SPIN_MS]);
   });
 
   it('returns after the target, not before, when the timer fires late', async () => {
@@ -68,7 +68,7 @@ describe('sleepUntil with a simulated clock', () => {
     expect(now()).toBeLessThanOrEqual(START_MS + 100 + 7);
   });
 
-  it('sleeps through the last 2 ms instead of spinning when the clock does not spin', async () => {
+  it('sleeps through the last milliseconds instead of spinning when the clock does not spin', async () => {
     // prepare
     const { clock, sleeps, now } = simulatedClock();
 
@@ -94,7 +94,7 @@ describe('sleepUntil with a simulated clock', () => {
 });
 
 describe('sleepUntil with a spinning clock', () => {
-  it('sleeps on a timer for all but the last 2 ms and spins the rest', async () => {
+  it('sleeps on a timer for all but the last SPIN_MS and spins the rest', async () => {
     // prepare: now() moves a tenth of a millisecond per call, like real time passing during a spin
     let nowMs = 1_000;
     const sleeps: number[] = [];
@@ -114,7 +114,7 @@ describe('sleepUntil with a spinning clock', () => {
 
     // assess
     expect(sleeps).toHaveLength(1);
-    expect(sleeps[0]).toBeCloseTo(50 - 0.1 - 2, 6);
+    expect(sleeps[0]).toBeCloseTo(50 - 0.1 - SPIN_MS, 6);
     expect(nowMs).toBeGreaterThanOrEqual(1_050);
     expect(nowMs).toBeLessThan(1_050.2);
   });
