@@ -11,8 +11,8 @@ export const systemClock: Clock = {
   sleep: (ms) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve()),
 };
 
-/** setTimeout fires a few ms late under load; sleep to this much before the target, then spin. */
-export const SPIN_MS = 5;
+/** Timers fire late when the event loop is busy (GC, other work); sleep to this much before the target, then spin. */
+export const SPIN_MS = 20;
 
 /**
  * Sleeps until the clock reaches `atMs` to the millisecond: a timer for the bulk, a short spin for the rest

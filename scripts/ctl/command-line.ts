@@ -11,6 +11,7 @@ export type CommandName = (typeof COMMAND_NAMES)[number];
 /** A validated command: everything the CLI will do, decided before any AWS call. */
 export type Command =
   | { readonly name: 'status'; readonly pollerId: string }
+  | { readonly name: 'status-all' }
   | { readonly name: 'set'; readonly pollerId: string; readonly waitSeconds: number }
   | { readonly name: 'stop'; readonly pollerId: string }
   /** `waitSeconds` given: the item is created (or its cadence set) along with running=true. */
@@ -34,7 +35,7 @@ export type Invocation =
 export const USAGE = `Usage: npm run ctl -- <command> [--poller ID] <target> [--json]
 
 Commands:
-  status               the poller's control item and the status of its loop's execution
+  status [--all]       the poller's control item and the status of its loop's execution (--all: every poller)
   start [--every S]    set running=true and start the loop, unless its execution is still RUNNING
                        (with --every: also set the cadence, creating the item if it is missing)
   stop                 set running=false; the loop ends at its next tick
@@ -58,6 +59,7 @@ const OPTIONS = {
   poller: { type: 'string' },
   every: { type: 'string' },
   json: { type: 'boolean' },
+  all: { type: 'boolean' },
   local: { type: 'boolean' },
   port: { type: 'string' },
   stack: { type: 'string' },
@@ -87,12 +89,22 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   const name = parseCommandName(positionals);
   const pollerId = parsePollerId(values.poller);
   const waitSeconds = values.every === undefined ? undefined : parseEvery(pollerId, values.every);
-  const command = buildCommand(name, pollerId, waitSeconds);
+  if (values.all && name !== 'status') throw new UsageError(`--all applies to status, not to ${name}`);
+  if (values.all && values.poller !== undefined)
+    throw new UsageError('give either --all or --poller ID, not both');
+  const command: Command = values.all
+    ? buildStatusAll(waitSeconds)
+    : buildCommand(name, pollerId, waitSeconds);
   const target = parseTarget(values);
   if (name === 'start' && target.kind === 'table' && target.stateMachineArn === undefined) {
     throw new UsageError('start with --table needs --state-machine-arn ARN (or use --stack NAME)');
   }
   return { kind: 'run', command, target, json: values.json === true };
+}
+
+function buildStatusAll(waitSeconds: number | undefined): Command {
+  if (waitSeconds !== undefined) throw new UsageError('--every applies to set and start, not to status');
+  return { name: 'status-all' };
 }
 
 function buildCommand(name: CommandName, pollerId: string, waitSeconds: number | undefined): Command {

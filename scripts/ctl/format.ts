@@ -1,10 +1,10 @@
 import { FIELD } from '../../functions/shared/contract';
 import type { SetResult } from './commands/set-wait';
 import type { StartResult } from './commands/start';
-import type { StatusReport } from './commands/status';
+import type { StatusAllReport, StatusReport } from './commands/status';
 import type { StopResult } from './commands/stop';
 
-export type CommandResult = StatusReport | SetResult | StopResult | StartResult;
+export type CommandResult = StatusReport | StatusAllReport | SetResult | StopResult | StartResult;
 
 /** What the CLI prints on stdout for a result: one JSON object with --json, readable lines otherwise. */
 export function formatResult(result: CommandResult, json: boolean): string {
@@ -12,6 +12,10 @@ export function formatResult(result: CommandResult, json: boolean): string {
   switch (result.command) {
     case 'status':
       return formatStatus(result);
+    case 'status-all':
+      return result.pollers.length === 0
+        ? `no pollers in table ${result.table}`
+        : result.pollers.map(formatStatus).join('\n\n');
     case 'set':
       return result.created
         ? `poller '${result.pollerId}': created its control item in ${result.table} with waitseconds=${result.waitSeconds} and running=false; start it with \`ctl start\``

@@ -1,7 +1,7 @@
 import { type Command, parseCommandLine, type TargetSpec, USAGE } from './command-line';
 import { setWaitSeconds } from './commands/set-wait';
 import { start } from './commands/start';
-import { status } from './commands/status';
+import { status, statusAll } from './commands/status';
 import { stop } from './commands/stop';
 import { errorLine, exitCodeFor } from './errors';
 import { type CommandResult, formatResult } from './format';
@@ -42,6 +42,8 @@ export function execute(session: CtlSession, command: Command): Promise<CommandR
   switch (command.name) {
     case 'status':
       return status(session, command.pollerId);
+    case 'status-all':
+      return statusAll(session);
     case 'set':
       return setWaitSeconds(session, command.pollerId, command.waitSeconds);
     case 'stop':

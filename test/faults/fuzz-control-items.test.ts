@@ -453,7 +453,7 @@ describe('fuzz: the operator CLI command line (scripts/ctl/command-line.ts)', ()
           return;
         }
         if (invocation.kind === 'help') return;
-        expect(invocation.command.pollerId).toMatch(POLLER_ID_PATTERN);
+        if ('pollerId' in invocation.command) expect(invocation.command.pollerId).toMatch(POLLER_ID_PATTERN);
         if ('waitSeconds' in invocation.command && invocation.command.waitSeconds !== undefined) {
           expect(invocation.command.waitSeconds).toBeGreaterThanOrEqual(WAIT_SECONDS_LIMITS.min);
           expect(invocation.command.waitSeconds).toBeLessThanOrEqual(WAIT_SECONDS_LIMITS.max);

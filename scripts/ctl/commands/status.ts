@@ -1,9 +1,10 @@
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { FIELD } from '../../../functions/shared/contract';
+import type { RawItem } from '../../../functions/shared/control-item';
 import { parseRunning, parseTarget, parseWaitSeconds } from '../../../functions/shared/control-item';
 import { InvalidControlItemError } from '../../../functions/shared/errors';
 import { ControlItemMissingError } from '../errors';
-import { type CtlSession, readExecutionStatus, readItem } from '../session';
+import { awsCall, type CtlSession, readExecutionStatus, readItem } from '../session';
 
 export interface StatusReport {
   readonly command: 'status';
@@ -45,9 +46,45 @@ export interface StatusReport {
   readonly reportedAtMs: number;
 }
 
+export interface StatusAllReport {
+  readonly command: 'status-all';
+  readonly table: string;
+  readonly pollers: readonly StatusReport[];
+}
+
+/** Every poller in the table, in id order (a Scan: fine for a control table of a few items). */
+export async function statusAll(session: CtlSession): Promise<StatusAllReport> {
+  const { tableName } = session.target;
+  const items: RawItem[] = [];
+  let startKey: RawItem | undefined;
+  do {
+    const page = await awsCall(session, `listing the pollers in table ${tableName}`, () =>
+      session.dynamoDb.send(
+        new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
+      ),
+    );
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  const byId = new Map<string, RawItem>();
+  for (const item of items) {
+    const pollerId = item[FIELD.id]?.S;
+    if (pollerId !== undefined) byId.set(pollerId, item);
+  }
+  const pollers: StatusReport[] = [];
+  for (const [pollerId, item] of [...byId].sort(([a], [b]) => a.localeCompare(b))) {
+    pollers.push(await reportFor(session, pollerId, item));
+  }
+  return { command: 'status-all', table: tableName, pollers };
+}
+
 export async function status(session: CtlSession, pollerId: string): Promise<StatusReport> {
   const item = await readItem(session, pollerId);
   if (item === undefined) throw new ControlItemMissingError(pollerId, session.target.tableName);
+  return reportFor(session, pollerId, item);
+}
+
+async function reportFor(session: CtlSession, pollerId: string, item: RawItem): Promise<StatusReport> {
   const nowMs = session.nowMs();
 
   const problems: { field: string; message: string }[] = [];

@@ -81,6 +81,21 @@ describe('parseCommandLine: what it accepts', () => {
   });
 });
 
+describe('parseCommandLine: status --all', () => {
+  it('reads status --all as a report of every poller', () => {
+    expect(parseCommandLine(['status', '--all', '--local'])).toMatchObject({
+      command: { name: 'status-all' },
+    });
+  });
+
+  it.each([
+    [['stop', '--all', '--local'], /^--all applies to status, not to stop$/],
+    [['status', '--all', '--poller', 'orders', '--local'], /^give either --all or --poller ID, not both$/],
+  ])('refuses %j', (argv, expected) => {
+    expect(refusal(argv)).toMatch(expected);
+  });
+});
+
 describe('parseCommandLine: what it refuses', () => {
   it.each([
     [[], /^missing command: expected one of status, start, stop, set/],

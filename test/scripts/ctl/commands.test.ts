@@ -143,6 +143,24 @@ describe('ctl against the local stack', () => {
     });
   });
 
+  describe('status --all', () => {
+    it('prints every poller in id order, each with its generation, heartbeat and restarts', async () => {
+      await ctl(['set', '--every', '0.5', '--poller', 'orders', '--local'], stack);
+      await setFields(stack, { [FIELD.generation]: { N: '3' }, [FIELD.restarts]: { N: '1' } });
+
+      const run = await ctl(['status', '--all', '--local', '--json'], stack);
+
+      expect(run.exitCode).toBe(0);
+      const report = JSON.parse(run.stdout[0] ?? '') as {
+        pollers: { pollerId: string; generation: number | null; restarts: number }[];
+      };
+      expect(report.pollers.map((poller) => [poller.pollerId, poller.generation, poller.restarts])).toEqual([
+        [DEFAULT_POLLER_ID, 3, 1],
+        ['orders', null, 0],
+      ]);
+    });
+  });
+
   describe('status', () => {
     const nowMs = Date.parse('2030-01-01T00:10:00.000Z');
 
