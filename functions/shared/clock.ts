@@ -2,8 +2,6 @@
 export interface Clock {
   now(): number;
   sleep(ms: number): Promise<void>;
-  /** False for simulated clocks, whose time only moves when sleep() is awaited. */
-  readonly spins?: boolean;
 }
 
 export const systemClock: Clock = {
@@ -11,22 +9,16 @@ export const systemClock: Clock = {
   sleep: (ms) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve()),
 };
 
-/** Timers fire late when the event loop is busy (GC, other work); sleep to this much before the target, then spin. */
-export const SPIN_MS = 20;
-
 /**
- * Sleeps until the clock reaches `atMs` to the millisecond: a timer for the bulk, a short spin for the rest
- * (Lambda bills duration, not CPU, so the spin costs nothing extra).
+ * Sleeps until the clock reaches `atMs`, on timers only. A timer may fire early (a clock step) or late (a busy
+ * event loop): sleep again for whatever is left, never return before the target.
+ *
+ * No spinning, ever: Lambda gives a 128 MB function about 7% of a core and throttles it in short periods, so a
+ * spin before the tick would spend the very CPU share the tick needs and make it tens of ms late. A timer on an
+ * otherwise idle sandbox fires within a millisecond or two.
  */
 export async function sleepUntil(clock: Clock, atMs: number): Promise<void> {
-  for (let remaining = atMs - clock.now(); remaining > SPIN_MS; remaining = atMs - clock.now()) {
-    await clock.sleep(remaining - SPIN_MS);
-  }
-  if (clock.spins === false) {
-    while (clock.now() < atMs) await clock.sleep(atMs - clock.now());
-    return;
-  }
-  while (clock.now() < atMs) {
-    // Spin: the last milliseconds are below the timer's resolution.
+  for (let remaining = atMs - clock.now(); remaining > 0; remaining = atMs - clock.now()) {
+    await clock.sleep(remaining);
   }
 }
