@@ -15,6 +15,7 @@ import { type ControllerOutput, FIELD, type LoopState, STOP_REASON } from '../sh
 import { type RawItem, readConfig } from '../shared/control-item';
 import type { ControlTable, RoundRecord, WriteGuard, WriteOutcome } from '../shared/control-table';
 import {
+  ControlTableUnavailableError,
   describeCause,
   HandOverRequestedSignal,
   InvalidControllerInputError,
@@ -22,6 +23,7 @@ import {
   WorkerInvokeError,
 } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import { decideStart, generationOf } from '../shared/loop-ownership';
 import { fireWorker } from '../shared/worker-invoker';
 import { parseControllerInput } from './parse-input';
 
@@ -40,8 +42,8 @@ export interface ControllerDeps {
 /** When the invocation must have handed back by (epoch ms); asked again before every tick. */
 export type Deadline = () => number;
 
-/** A concurrent start may win the race between our read and our claim; read again and retry this often. */
-const MAX_CLAIM_ATTEMPTS = 3;
+/** A write refused because the item changed is followed by a fresh read and a new decision, this often at most. */
+const MAX_REFUSED_WRITES = 3;
 
 /**
  * One controller invocation (one Step Functions round). It reads the control item before every tick, sleeps to
@@ -69,7 +71,7 @@ export async function runRound(
     throw new PollerStoppedSignal(error.pollerId, error.message);
   }
   const { pollerId, executionId } = input;
-  const progress = new ProgressRecorder(deps, pollerId, executionId, input.loop?.generation);
+  const progress = new ProgressRecorder(deps, pollerId, executionId);
   if (input.previousFailure) progress.noteError(input.previousFailure);
 
   if (input.loop !== undefined && !input.handOverFailed && handOverDue(input.loop, executionId)) {
@@ -84,17 +86,33 @@ export async function runRound(
   }
 
   let loop: LoopState | undefined = input.loop;
+  /** The generation this invocation owns: the loop's, or the one its start took (undefined until then). */
+  let owned: number | undefined = loop?.generation;
+  progress.own(owned);
   let firedThisRound = 0;
   let claimedThisRound = false;
-  let claimAttempts = 0;
-  /** The item's generation when a fresh take failed; undefined while no take failed. */
-  let failedTake: { readonly itemGeneration: number | undefined } | undefined;
-  const stop = async (reason: string, item: RawItem | undefined) => {
-    log.info('loop stopped', { pollerId, reason, executionId, generation: loop?.generation });
-    // A superseded loop leaves the item to the loop that superseded it.
-    if (item !== undefined && reason !== STOP_REASON.superseded)
-      await progress.write({ stoppedReason: reason });
-    return new PollerStoppedSignal(pollerId, reason);
+  /** Writes refused because the item changed under us; each is followed by a fresh read, this many at most. */
+  let refusedWrites = 0;
+  /**
+   * Ends the loop by throwing its signal. Only the owner of the poller's generation records why; anyone else
+   * leaves the item alone. Returns instead when the record was refused because the item changed (running turned
+   * true again, or another loop took over): the caller reads the item again and decides from what it says.
+   */
+  const stop = async (reason: string): Promise<void> => {
+    if (owned !== undefined && reason !== STOP_REASON.superseded) {
+      // A stop for running=false is recorded only while it holds, so a start racing it finds a live loop.
+      const outcome = await progress.write(
+        { stoppedReason: reason },
+        { whileNotRunning: reason === STOP_REASON.runningFalse },
+      );
+      if (outcome === 'superseded' && ++refusedWrites < MAX_REFUSED_WRITES) return;
+      if (outcome === 'failed') {
+        // The item would still show a live loop; a retry of the round reads it again (nothing was fired since).
+        throw new ControlTableUnavailableError(pollerId, table.tableName, 'recording the stop failed');
+      }
+    }
+    log.info('loop stopped', { pollerId, reason, executionId, generation: owned });
+    throw new PollerStoppedSignal(pollerId, reason);
   };
 
   for (;;) {
@@ -107,43 +125,45 @@ export async function runRound(
       progress.noteError(describeCause(error));
       return handBack(loop, clock.now(), input.previousRoundFailed, progress, clock);
     }
-    const itemGeneration = numberField(item, FIELD.generation);
-    if (loop !== undefined && item !== undefined) {
-      if (itemGeneration !== loop.generation) throw await stop(STOP_REASON.superseded, item);
-      const claimedOnItem = numberField(item, FIELD.claimedSeq) ?? 0;
-      if (claimedOnItem > loop.claimedThroughSeq) {
-        // Another invocation of this loop claimed past ours: if we claimed already we are the stale one;
-        // if not, an earlier attempt of this round did and may have fired those ticks before it failed.
-        if (claimedThisRound) throw await stop(STOP_REASON.superseded, item);
-        loop = skipPastClaim(loop, claimedOnItem);
-      }
+    if (item === undefined) {
+      await stop(STOP_REASON.itemMissing);
+      continue;
     }
-    const reading = item === undefined ? 'missing' : readConfig(pollerId, item, loop?.config);
-    if (reading !== 'missing') for (const problem of reading.problems) progress.noteError(problem.message);
-    progress.observeItem(item, loop === undefined ? itemGeneration : loop.generation);
 
-    // A retry of this very execution's first round, after it took its generation and died: carry on as it.
-    const resumingOwnStart =
-      loop === undefined &&
-      input.generation !== undefined &&
-      itemGeneration === input.generation &&
-      item?.[FIELD.executionArn]?.S === executionId;
-    const generation = loop?.generation ?? input.generation ?? (itemGeneration ?? 0) + 1;
-    if (loop === undefined && !resumingOwnStart) {
-      if (itemGeneration !== undefined && itemGeneration >= generation)
-        throw await stop(STOP_REASON.superseded, item);
-      // A concurrent start took a generation between our read and our take: it wins; chasing it with the next
-      // generation would only make the racing starts supersede each other in turn.
-      if (failedTake !== undefined && itemGeneration !== failedTake.itemGeneration) {
-        throw await stop(STOP_REASON.superseded, item);
+    if (owned === undefined) {
+      // The first round of an execution: it owns the poller when its start took the generation for it (the item
+      // names this execution); otherwise it is a console start and follows the start rule itself.
+      const itemGeneration = generationOf(item);
+      if (itemGeneration === undefined || item[FIELD.executionArn]?.S !== executionId) {
+        const taken = await takeForConsoleStart(pollerId, executionId, item, deps);
+        if (taken.kind === 'taken') {
+          owned = taken.generation;
+          progress.own(owned);
+        } else if (taken.kind === 'stop') {
+          await stop(taken.reason);
+        } else if (++refusedWrites >= MAX_REFUSED_WRITES) {
+          await stop(STOP_REASON.superseded);
+        }
+        continue;
       }
+      owned = itemGeneration;
+      progress.own(owned);
     }
+    const ownership = checkOwnership(item, owned, executionId, loop, claimedThisRound);
+    if (ownership.kind === 'superseded') await stop(STOP_REASON.superseded);
+    if (ownership.kind === 'skip-past-claim' && loop !== undefined)
+      loop = skipPastClaim(loop, ownership.claimedOnItem);
+
+    const reading = readConfig(pollerId, item, loop?.config);
+    for (const problem of reading.problems) progress.noteError(problem.message);
+    progress.observeItem(item);
+
     const plan = planTick({
       pollerId,
       loop,
       reading,
       lastSeqOnItem: highestSeqOn(item),
-      generation,
+      generation: owned,
       executionId,
       historyBudget: input.historyBudget,
       claimRequired: !claimedThisRound,
@@ -151,29 +171,36 @@ export async function runRound(
       timing,
     });
 
-    if (plan.kind === 'stop') throw await stop(plan.reason, item);
+    if (plan.kind === 'stop') {
+      await stop(plan.reason);
+      continue;
+    }
 
     if (plan.kind === 'fire') {
       if (plan.claimThrough !== undefined) {
+        const claimedOnItem = numberField(item, FIELD.claimedSeq);
         const outcome = await progress.claim(
           plan.claimThrough,
           plan.dueAt,
-          loop,
-          numberField(item, FIELD.claimedSeq),
-          generation,
-          resumingOwnStart,
+          loop?.claimedThroughSeq ?? claimedOnItem,
         );
-        if (outcome === 'superseded' && loop === undefined) failedTake = { itemGeneration };
-        if (outcome === 'missing') throw await stop(STOP_REASON.itemMissing, undefined);
+        if (outcome === 'missing') {
+          await stop(STOP_REASON.itemMissing);
+          continue;
+        }
         // The item changed between our read and our write: read again (at the top) and decide from what it says.
-        if (outcome === 'superseded' && ++claimAttempts < MAX_CLAIM_ATTEMPTS) continue;
-        if (outcome === 'superseded') throw await stop(STOP_REASON.superseded, undefined);
+        if (outcome === 'superseded') {
+          if (++refusedWrites >= MAX_REFUSED_WRITES) await stop(STOP_REASON.superseded);
+          continue;
+        }
         if (outcome === 'failed') {
           // Unclaimed ticks are never fired: hand back and claim again next round.
           if (loop !== undefined)
             return handBack(loop, clock.now(), input.previousRoundFailed, progress, clock);
-          throw new Error(
-            `poller '${pollerId}': could not take generation ${generation}: the claim write failed`,
+          throw new ControlTableUnavailableError(
+            pollerId,
+            table.tableName,
+            'the first claim could not be written',
           );
         }
         claimedThisRound = true;
@@ -235,6 +262,84 @@ async function handBack(
   };
 }
 
+type ConsoleStart =
+  | { readonly kind: 'taken'; readonly generation: number }
+  | { readonly kind: 'stop'; readonly reason: string }
+  /** The take was refused: the item changed since it was read. */
+  | { readonly kind: 'retry' };
+
+/**
+ * A first round the item does not name (a console StartExecution, with any input) starts the loop by the same
+ * rule as every other start (loop-ownership.ts): it takes a new generation only when no loop is alive, and
+ * otherwise ends at once, leaving the poller to the live loop. Nothing is fired or recorded before the take.
+ */
+async function takeForConsoleStart(
+  pollerId: string,
+  executionId: string,
+  item: RawItem,
+  deps: ControllerDeps,
+): Promise<ConsoleStart> {
+  const nowMs = deps.clock.now();
+  const decision = decideStart(pollerId, item, nowMs);
+  if (decision.kind === 'skip') return { kind: 'stop', reason: decision.reason };
+  if (decision.kind === 'alive') {
+    const by = decision.executionArn ? `execution ${decision.executionArn}` : 'an earlier start';
+    return {
+      kind: 'stop',
+      reason: `${STOP_REASON.alreadyRunning}: ${by} (generation ${decision.generation}) owns poller '${pollerId}'`,
+    };
+  }
+  // A failed write throws: Step Functions retries the round, and nothing was fired.
+  const outcome = await deps.table.takeGeneration(pollerId, {
+    generation: decision.generation,
+    expected: decision.expected,
+    executionArn: executionId,
+    at: iso(nowMs),
+  });
+  if (outcome.kind === 'taken') {
+    deps.log.info('console start took the poller', {
+      pollerId,
+      generation: decision.generation,
+      why: decision.why,
+    });
+    return { kind: 'taken', generation: decision.generation };
+  }
+  return outcome.kind === 'missing' ? { kind: 'stop', reason: STOP_REASON.itemMissing } : { kind: 'retry' };
+}
+
+type Ownership =
+  | { readonly kind: 'owner' }
+  | { readonly kind: 'superseded' }
+  /** An earlier attempt of this round claimed further than the loop state knows (and may have fired those ticks). */
+  | { readonly kind: 'skip-past-claim'; readonly claimedOnItem: number };
+
+/**
+ * Whether the item still says this invocation owns the poller. The generation is the fencing token. The item
+ * also names the loop's execution (every write of a loop names its own); a hand-over changes it from the loop's
+ * previous execution to the next, nothing else does. That tells this loop from a newer one whose generation has
+ * the same number, as when an item is deleted and created again and the generations start anew.
+ */
+function checkOwnership(
+  item: RawItem,
+  owned: number,
+  executionId: string,
+  loop: LoopState | undefined,
+  claimedThisRound: boolean,
+): Ownership {
+  if (generationOf(item) !== owned) return { kind: 'superseded' };
+  const namedExecution = item[FIELD.executionArn]?.S;
+  if (namedExecution !== executionId && namedExecution !== loop?.executionId) return { kind: 'superseded' };
+  if (loop === undefined) return { kind: 'owner' };
+  const claimedOnItem = numberField(item, FIELD.claimedSeq) ?? 0;
+  if (claimedOnItem < loop.claimedThroughSeq) return { kind: 'superseded' };
+  if (claimedOnItem > loop.claimedThroughSeq) {
+    // Another invocation of this loop claimed past ours: if we claimed already we are the stale one;
+    // if not, an earlier attempt of this round did and may have fired those ticks before it failed.
+    return claimedThisRound ? { kind: 'superseded' } : { kind: 'skip-past-claim', claimedOnItem };
+  }
+  return { kind: 'owner' };
+}
+
 /**
  * What the controller writes on the item, and when: a claim before the ticks it covers (with the progress so
  * far, which doubles as the heartbeat), progress at hand-back, a new error as soon as it appears (not again
@@ -247,17 +352,21 @@ class ProgressRecorder {
   private failedFiresSinceWrite = 0;
   private pendingErrors: string[] = [];
   private recordedError: string | undefined;
+  /** The generation this invocation owns; nothing is written without one. */
+  private generation: number | undefined;
 
   constructor(
     private readonly deps: ControllerDeps,
     readonly pollerId: string,
     private readonly executionId: string,
-    private generation: number | undefined,
   ) {}
 
-  observeItem(item: RawItem | undefined, generation: number | undefined): void {
-    this.recordedError = item?.[FIELD.lastError]?.M?.message?.S;
+  own(generation: number | undefined): void {
     this.generation = generation;
+  }
+
+  observeItem(item: RawItem): void {
+    this.recordedError = item[FIELD.lastError]?.M?.message?.S;
   }
 
   noteError(message: string): void {
@@ -288,35 +397,28 @@ class ProgressRecorder {
     return this.pendingErrors;
   }
 
-  /**
-   * Claims ticks up to `claimThrough`: a new loop takes `generation` (only if nobody took it or a higher one and
-   * nobody claimed since `claimedOnItem` was read); a running loop extends its own claim.
-   */
-  async claim(
+  /** Claims ticks up to `claimThrough`, only while the item holds our generation and the claim we last saw. */
+  claim(
     claimThrough: number,
     firstDueAt: number,
-    loop: LoopState | undefined,
-    claimedOnItem: number | undefined,
-    generation: number,
-    resumingOwnStart = false,
+    expectedClaim: number | undefined,
   ): Promise<WriteOutcome | 'failed'> {
-    const guard: WriteGuard =
-      loop !== undefined
-        ? { kind: 'hold', generation: loop.generation, claimedSeq: loop.claimedThroughSeq }
-        : resumingOwnStart
-          ? { kind: 'hold', generation, claimedSeq: claimedOnItem }
-          : { kind: 'take', generation, claimedSeq: claimedOnItem };
-    const outcome = await this.send(
-      { claimedSeq: claimThrough, nextTickAt: iso(firstDueAt), stoppedReason: null },
-      guard,
+    return this.send(
+      { claimedSeq: claimThrough, nextTickAt: iso(firstDueAt) },
+      { kind: 'hold', generation: this.generation, claimedSeq: expectedClaim },
     );
-    if (outcome === 'written') this.generation = generation;
-    return outcome;
   }
 
-  async write(record: RoundRecord, options: { onlyIfFired?: boolean } = {}): Promise<void> {
-    if (options.onlyIfFired && !this.firedSinceWrite && !this.hasNews()) return;
-    await this.send(record, { kind: 'hold', generation: this.generation });
+  async write(
+    record: RoundRecord,
+    options: { onlyIfFired?: boolean; whileNotRunning?: boolean } = {},
+  ): Promise<WriteOutcome | 'failed' | 'nothing-to-write'> {
+    if (options.onlyIfFired && !this.firedSinceWrite && !this.hasNews()) return 'nothing-to-write';
+    return this.send(record, {
+      kind: 'hold',
+      generation: this.generation,
+      whileNotRunning: options.whileNotRunning,
+    });
   }
 
   private hasNews(): boolean {
@@ -324,6 +426,8 @@ class ProgressRecorder {
   }
 
   private async send(record: RoundRecord, guard: WriteGuard): Promise<WriteOutcome | 'failed'> {
+    // Only the owner of the poller's generation writes on its item.
+    if (guard.kind === 'hold' && guard.generation === undefined) return 'superseded';
     const message = this.pendingErrors.join('; ');
     const newError = message !== '' && message !== this.recordedError;
     const now = this.deps.clock.now();

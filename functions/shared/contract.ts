@@ -90,7 +90,7 @@ export interface LoopState {
 export interface ControllerInput {
   readonly pollerId?: unknown;
   readonly loop?: unknown;
-  /** On a fresh start: the generation to take (the starter and watchdog name executions after it). */
+  /** On a start by the starter: the generation it took (the round recognises its own start by the execution the item names). */
   readonly generation?: unknown;
   /** Optional on a fresh start: overrides the history budget (tests force early self-restarts with it). */
   readonly historyBudget?: unknown;
@@ -138,21 +138,14 @@ export const STOP_REASON = {
   itemMissing: 'control item not found',
   invalidConfig: 'control item invalid and no earlier valid configuration',
   superseded: 'superseded',
+  /** A console start (or a stale retry) found another loop alive and left the poller to it. */
+  alreadyRunning: 'another loop is running',
 } as const;
 
-/** The input that starts a loop: the starter, the watchdog and the CLI name the execution after the generation. */
+/** The input a start gives the execution it names (functions/starter/start-loop.ts): the same for a repeated request. */
 export interface StartInput {
   readonly pollerId: string;
   readonly generation: number;
-  readonly reason?: string;
   /** Overrides the history budget (the local stack's tests force early self-restarts with it). */
   readonly historyBudget?: number;
-}
-
-/**
- * Execution names are deterministic, so a retried start of the same generation is idempotent (Step Functions
- * refuses a second execution of the same name). Names allow 80 characters; a poller id has at most 64.
- */
-export function executionNameFor(pollerId: string, generation: number): string {
-  return `${pollerId}-g${generation}`;
 }

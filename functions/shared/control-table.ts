@@ -8,6 +8,7 @@ import {
 import { FIELD } from './contract';
 import type { RawItem } from './control-item';
 import { ControlTableUnavailableError } from './errors';
+import type { TakeExpectation } from './loop-ownership';
 
 /** What the controller writes. Only these system fields are ever SET; operator fields are untouched. */
 export interface RoundRecord {
@@ -33,11 +34,35 @@ export type WriteGuard =
       readonly kind: 'hold';
       readonly generation: number | undefined;
       readonly claimedSeq?: number | undefined;
+      /**
+       * Also require `running` to be anything but true: a loop records that it stopped for `running=false` only
+       * while that still holds, so a start racing the stop finds either a live loop or a stopped one, never a
+       * loop that is about to vanish.
+       */
+      readonly whileNotRunning?: boolean | undefined;
     }
   /** Take over: raise the generation to `generation` if it is below it and nobody claimed since `claimedSeq` was read. */
   | { readonly kind: 'take'; readonly generation: number; readonly claimedSeq: number | undefined };
 
 export type WriteOutcome = 'written' | 'superseded' | 'missing';
+
+/** A start taking a generation for the execution that will run the loop (see loop-ownership.ts). */
+export interface GenerationTake {
+  readonly generation: number;
+  readonly expected: TakeExpectation;
+  /** The execution that runs the new loop: its first round recognises itself by this. */
+  readonly executionArn: string;
+  /** ISO time of the take; it doubles as the first heartbeat, so a loop that is still starting counts as alive. */
+  readonly at: string;
+  /** Set when the watchdog restarts a loop it found dead: counted and recorded on the item. */
+  readonly restartReason?: string | undefined;
+}
+
+export type TakeOutcome =
+  | { readonly kind: 'taken' }
+  | { readonly kind: 'missing' }
+  /** Someone wrote first (a racing start, or the loop came back): decide again from `item` (the item as it is). */
+  | { readonly kind: 'changed'; readonly item: RawItem | undefined };
 
 /** A lastError message is for a human: keep the item well under DynamoDB's 400 KB and the console readable. */
 const MAX_ERROR_MESSAGE_LENGTH = 1_000;
@@ -61,6 +86,79 @@ export class ControlTable {
       return result.Item;
     } catch (error) {
       throw new ControlTableUnavailableError(pollerId, this.tableName, error);
+    }
+  }
+
+  /**
+   * Takes a generation for a new loop: only if the item still runs, still has the generation and heartbeat the
+   * start judged, and so has no live loop. It names the loop's execution, counts as the first heartbeat and
+   * clears the last stop reason. Never creates an item.
+   */
+  async takeGeneration(pollerId: string, take: GenerationTake): Promise<TakeOutcome> {
+    const update = new UpdateBuilder();
+    update.set(FIELD.generation, { N: String(take.generation) });
+    update.set(FIELD.executionArn, { S: take.executionArn });
+    update.set(FIELD.heartbeatAt, { S: take.at });
+    update.remove(FIELD.stoppedReason);
+    if (take.restartReason !== undefined) {
+      update.set(FIELD.lastRestartAt, { S: take.at });
+      update.set(FIELD.lastRestartReason, { S: take.restartReason.slice(0, MAX_ERROR_MESSAGE_LENGTH) });
+      update.add(FIELD.restarts, 1);
+    }
+    const generation = update.name(FIELD.generation);
+    const heartbeat = update.name(FIELD.heartbeatAt);
+    const conditions = [
+      `attribute_exists(${update.name(FIELD.id)})`,
+      `${update.name(FIELD.running)} = ${update.value('runningTrue', { BOOL: true })}`,
+      take.expected.generation === undefined
+        ? `attribute_not_exists(${generation})`
+        : `${generation} = ${update.value('expectedGeneration', { N: String(take.expected.generation) })}`,
+      take.expected.heartbeatAt === undefined
+        ? `attribute_not_exists(${heartbeat})`
+        : `${heartbeat} = ${update.value('expectedHeartbeat', { S: take.expected.heartbeatAt })}`,
+    ];
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { [FIELD.id]: { S: pollerId } },
+          ...update.build(),
+          ConditionExpression: conditions.join(' AND '),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { kind: 'taken' };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // DynamoDB returns the item that failed the condition; an emulator without that feature gets a read.
+      const item = error.Item ?? (await this.read(pollerId));
+      return item === undefined ? { kind: 'missing' } : { kind: 'changed', item };
+    }
+  }
+
+  /**
+   * Records a problem a start found (e.g. no valid configuration) where the operator looks, once: not again while
+   * the same message stands. Never creates an item.
+   */
+  async recordError(pollerId: string, message: string, at: string): Promise<void> {
+    const text = message.slice(0, MAX_ERROR_MESSAGE_LENGTH);
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { [FIELD.id]: { S: pollerId } },
+          UpdateExpression: 'SET #lastError = :error',
+          ConditionExpression:
+            'attribute_exists(#id) AND (attribute_not_exists(#lastError) OR #lastError.#message <> :message)',
+          ExpressionAttributeNames: { '#id': FIELD.id, '#lastError': FIELD.lastError, '#message': 'message' },
+          ExpressionAttributeValues: {
+            ':error': { M: { message: { S: text }, at: { S: at } } },
+            ':message': { S: text },
+          },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
   }
 
@@ -102,6 +200,9 @@ export class ControlTable {
       conditions.push(`attribute_not_exists(${generation})`);
     } else {
       conditions.push(`${generation} = ${update.value('holdGeneration', { N: String(guard.generation) })}`);
+    }
+    if (guard.kind === 'hold' && guard.whileNotRunning) {
+      conditions.push(`${update.name(FIELD.running)} <> ${update.value('runningTrue', { BOOL: true })}`);
     }
     if (guard.claimedSeq === undefined && guard.kind === 'take') {
       conditions.push(`attribute_not_exists(${update.name(FIELD.claimedSeq)})`);

@@ -17,11 +17,15 @@ export interface ItemChangeRecord {
 }
 
 /**
- * A loop starts when an item is created with running=true or flips to true. The stream's filter criteria
- * (infra) already drop everything else; this check keeps the local change feed and the deployed stream equal.
+ * A loop starts when an item is created with running=true or flips to true, and when an item with running=true
+ * carries a recorded stop (its loop stopped on a configuration the operator may just have fixed; the start
+ * itself checks the configuration and records the problem instead while it is still invalid). The stream's
+ * filter criteria (infra) already drop everything else; this check keeps the local change feed and the deployed
+ * stream equal.
  */
 export function shouldStart(before: RawItem | undefined, after: RawItem | undefined): boolean {
-  return after?.[FIELD.running]?.BOOL === true && before?.[FIELD.running]?.BOOL !== true;
+  if (after?.[FIELD.running]?.BOOL !== true) return false;
+  return before?.[FIELD.running]?.BOOL !== true || after[FIELD.stoppedReason]?.S !== undefined;
 }
 
 /** Starts a loop for each qualifying change; returns the records to retry (a partial batch failure). */
@@ -36,7 +40,7 @@ export async function startLoopsForChanges(
     if (pollerId === undefined || !shouldStart(record.dynamodb?.OldImage, record.dynamodb?.NewImage))
       continue;
     try {
-      const outcome = await startLoop(pollerId, deps, 'running set to true');
+      const outcome = await startLoop(pollerId, deps);
       log.info('start requested by a table change', { pollerId, outcome: outcome.kind });
     } catch (error) {
       log.error('could not start a loop', { pollerId, error: describeCause(error) });

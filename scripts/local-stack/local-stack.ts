@@ -209,7 +209,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     (change) => {
       reportRecordedError(change, emit);
       if (options.startLoops !== false && shouldStart(change.before, change.after)) {
-        startLoopFor(change.pollerId, starterDeps, 'running set to true').catch(
+        startLoopFor(change.pollerId, starterDeps).catch(
           reportStartFailure(change.pollerId),
         );
       }
@@ -241,9 +241,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       }),
     }).executionArn;
 
-  // Whatever ran before (a killed stack with --data) has no execution now: start every running poller afresh.
-  const pollers = options.startLoops === false ? [] : await runningPollers(dynamoDb, tableName);
-  for (const id of pollers) await startLoopFor(id, starterDeps, 'local stack started');
+  // Whatever ran before (a killed stack with --data) has no execution now, however fresh its last heartbeat:
+  // start every running poller afresh, above its last claim.
+  const running = options.startLoops === false ? [] : await runningPollers(dynamoDb, tableName);
+  for (const { id, executionArn } of running) {
+    await startLoopFor(id, starterDeps, { deadExecutionArn: executionArn });
+  }
+  const pollers = running.map(({ id }) => id);
   emit({ event: 'ready', endpoint, table: tableName, pollers });
 
   const watchdogIntervalMs = options.watchdogIntervalMs ?? DEFAULT_WATCHDOG_INTERVAL_MS;
@@ -425,13 +429,16 @@ async function seedPoller(
   );
 }
 
-async function runningPollers(client: DynamoDBClient, tableName: string): Promise<string[]> {
+async function runningPollers(
+  client: DynamoDBClient,
+  tableName: string,
+): Promise<{ id: string; executionArn: string | undefined }[]> {
   const result = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
   return (result.Items ?? [])
     .filter((item) => item[FIELD.running]?.BOOL === true)
     .flatMap((item) => {
       const id = item[FIELD.id]?.S;
-      return id === undefined ? [] : [id];
+      return id === undefined ? [] : [{ id, executionArn: item[FIELD.executionArn]?.S }];
     })
-    .sort();
+    .sort((a, b) => a.id.localeCompare(b.id));
 }

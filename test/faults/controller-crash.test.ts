@@ -115,17 +115,15 @@ describe('fault: the controller is killed mid-window', () => {
     await expectRecoveryFromKill('first invocation, raw start', 0);
   });
 
-  // BUG (functions/controller/run-round.ts): the retry of a killed first invocation gets the same start input
-  // (`generation: 1`, no `loop`), finds generation 1 already on the item (taken by the dead attempt of this very
-  // execution) and stops as 'superseded': the loop is dead until the watchdog's 90 s stale threshold, with no
-  // lastError. Expected: the retry resumes above the dead attempt's claim, as it does for a raw start.
+  // The retry of a killed first invocation gets the same start input (no `loop`); the item names this execution
+  // as the owner of its generation, so the retry carries on as that loop, above the dead attempt's claim.
   it('the first invocation of a starter start (generation in the input) killed: the loop resumes', async () => {
     harness = await startHarness({ everySeconds: 1, startLoops: false });
     const deps = starterDepsFor(harness.stack);
     harness.stack.functions.armKill(LOCAL_CONTROLLER_NAME, KILL_AFTER_MS);
 
     try {
-      await startLoop(DEFAULT_POLLER_ID, deps, 'fault test');
+      await startLoop(DEFAULT_POLLER_ID, deps);
       await harness.waitForFires(1, 3_000);
       const firesBeforeKill = harness.fires().length;
       // Either the loop fires again after the recovery pause, or its execution ends: whichever comes first.

@@ -31,6 +31,15 @@ export async function waitUntil(
 }
 
 /** Seqs that appear more than once (each listed once). */
+/**
+ * The shortest time between two consecutive fires of a poller (by when the worker started), in ms; Infinity with
+ * fewer than two fires. One loop per poller means no two fires closer than half the interval.
+ */
+export function shortestFireGapMs(fires: readonly { firedAt: string }[]): number {
+  const times = fires.map((fire) => Date.parse(fire.firedAt)).sort((a, b) => a - b);
+  return times.slice(1).reduce((shortest, at, i) => Math.min(shortest, at - (times[i] as number)), Infinity);
+}
+
 export function duplicateSeqs(fires: readonly { seq: number }[]): number[] {
   const seen = new Set<number>();
   const duplicates = new Set<number>();

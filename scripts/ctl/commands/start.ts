@@ -1,4 +1,4 @@
-import { executionNameFor, FIELD } from '../../../functions/shared/contract';
+import { FIELD } from '../../../functions/shared/contract';
 import { ControlTable } from '../../../functions/shared/control-table';
 import { startLoop } from '../../../functions/starter/start-loop';
 import { AwsCallError, ControlItemMissingError, CtlError } from '../errors';
@@ -9,17 +9,24 @@ export interface StartResult {
   readonly pollerId: string;
   readonly table: string;
   readonly outcome: 'started' | 'already-running';
-  readonly executionArn: string;
+  /** The loop's execution (undefined only for an old item that never named one). */
+  readonly executionArn: string | undefined;
+  readonly generation: number;
   /** The item did not exist and was created from --every. */
   readonly created: boolean;
 }
 
+/** Statuses of an execution that ended without handing the loop to a successor (SUCCEEDED may have). */
+const ENDED_FOR_GOOD = new Set(['ABORTED', 'FAILED', 'TIMED_OUT']);
+
 /**
- * Sets running=true (creating the item when `waitSeconds` is given), then starts the loop unless the execution
- * the item names is still RUNNING (a stopped loop that has not reached its next tick simply carries on).
+ * Sets running=true (creating the item when `waitSeconds` is given), then starts the loop by the one start rule
+ * (functions/starter/start-loop.ts): a live loop is left alone (it follows running=true at its next tick), and
+ * otherwise a new generation is taken and its execution started. The stream starter reacts to the same change;
+ * whichever comes second finds the first one's loop alive, so the poller gets one loop.
  *
- * The start goes through the starter's startLoop: the execution is named after the next generation, so this
- * and the stream starter (which also reacts to running=true) racing each other start one loop, not two.
+ * A loop whose execution Step Functions says has ended (stopped by hand, failed) is dead at once, whatever its
+ * last heartbeat says: `ctl start` starts a new one rather than waiting for the watchdog.
  */
 export async function start(
   session: CtlSession,
@@ -58,15 +65,16 @@ export async function start(
     created: updated.attributes === undefined,
   } as const;
 
-  const current = updated.attributes?.[FIELD.executionArn]?.S;
-  if (current !== undefined && (await readExecutionStatus(session, current)).status === 'RUNNING') {
-    return { ...base, outcome: 'already-running', executionArn: current };
-  }
+  const recorded = updated.attributes?.[FIELD.executionArn]?.S;
+  const deadExecutionArn =
+    recorded !== undefined && ENDED_FOR_GOOD.has((await readExecutionStatus(session, recorded)).status)
+      ? recorded
+      : undefined;
 
   const deps = { table: new ControlTable(session.dynamoDb, tableName), sfn: session.sfn, stateMachineArn };
   let outcome: Awaited<ReturnType<typeof startLoop>>;
   try {
-    outcome = await startLoop(pollerId, deps, 'ctl start');
+    outcome = await startLoop(pollerId, deps, { deadExecutionArn });
   } catch (error) {
     const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
     throw new AwsCallError(
@@ -75,26 +83,13 @@ export async function start(
       session.target.connectionHint,
     );
   }
-  switch (outcome.kind) {
-    case 'started':
-      return { ...base, outcome: 'started', executionArn: outcome.executionArn };
-    case 'skipped':
-      throw new CtlError(
-        `poller '${pollerId}': not started: ${outcome.reason} (did someone stop it meanwhile?)`,
-      );
-    case 'already-started': {
-      // The stream starter (or another ctl) started this generation first.
-      const executionArn = executionArnFor(stateMachineArn, executionNameFor(pollerId, outcome.generation));
-      const { status, error } = await readExecutionStatus(session, executionArn);
-      if (status === 'RUNNING') return { ...base, outcome: 'already-running', executionArn };
-      throw new CtlError(
-        `poller '${pollerId}': execution ${executionArn} of generation ${outcome.generation} already exists and is ${status}${error ? ` (${error})` : ''}; no loop was started`,
-      );
-    }
+  if (outcome.kind === 'skipped') {
+    throw new CtlError(`poller '${pollerId}': not started: ${outcome.reason}`);
   }
-}
-
-/** arn:…:stateMachine:NAME → arn:…:execution:NAME:EXECUTION (the ARN Step Functions gives a named execution). */
-export function executionArnFor(stateMachineArn: string, executionName: string): string {
-  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${executionName}`;
+  return {
+    ...base,
+    outcome: outcome.kind,
+    executionArn: outcome.executionArn,
+    generation: outcome.generation,
+  };
 }

@@ -271,12 +271,14 @@ describe('runRound: a fresh start', () => {
     expect(item?.[FIELD.nextTickAt]).toEqual({ S: new Date(lastScheduledAt + 100).toISOString() });
   });
 
-  it('writes the item only for its claims and once at hand-back', () => {
+  it('writes the item only to take its generation, for its claims and once at hand-back', () => {
     // assess
     const written = updatesFor(pollerId);
     const claims = written.filter((update) => /#claimedSeq =/.test(update.UpdateExpression ?? ''));
+    const takes = written.filter((update) => /#generation =/.test(update.UpdateExpression ?? ''));
+    expect(takes).toHaveLength(1);
     expect(claims).toHaveLength(Math.ceil(firedFor(pollerId).length / 5));
-    expect(written).toHaveLength(claims.length + 1);
+    expect(written).toHaveLength(takes.length + claims.length + 1);
   });
 
   it('returns a whole-second wakeAt', () => {
@@ -435,10 +437,11 @@ describe('runRound: an invalid waitseconds', () => {
 });
 
 describe('runRound: stopping', () => {
-  it('ends with the PollerStopped signal and records stoppedReason when running is false on a fresh start', async () => {
+  it('ends a console start at once when running is false, leaving the item to whoever owns it', async () => {
     // prepare
     const pollerId = 'stopped-fresh';
-    await putItem(pollerId, { [FIELD.running]: { BOOL: false }, [FIELD.waitSeconds]: { N: '0.1' } });
+    const fields = { [FIELD.running]: { BOOL: false }, [FIELD.waitSeconds]: { N: '0.1' } };
+    await putItem(pollerId, fields);
 
     // act
     const outcome = await freshRound(pollerId).catch((error: unknown) => error);
@@ -446,6 +449,26 @@ describe('runRound: stopping', () => {
     // assess
     expect(outcome).toBeInstanceOf(PollerStoppedSignal);
     expect(outcome).toMatchObject({ name: SIGNAL.stopped, pollerId, reason: STOP_REASON.runningFalse });
+    expect(seqsFor(pollerId)).toEqual([]);
+    expect(await readItem(pollerId)).toEqual({ [FIELD.id]: { S: pollerId }, ...fields });
+  });
+
+  it('records stoppedReason when running turned false between its start and its first round', async () => {
+    // prepare: a start took generation 1 for exec-1, then the operator stopped the poller
+    const pollerId = 'stopped-after-take';
+    await putItem(pollerId, {
+      ...runningItem(),
+      [FIELD.running]: { BOOL: false },
+      [FIELD.generation]: { N: '1' },
+      [FIELD.executionArn]: { S: 'exec-1' },
+      [FIELD.heartbeatAt]: { S: new Date().toISOString() },
+    });
+
+    // act
+    const outcome = await freshRound(pollerId).catch((error: unknown) => error);
+
+    // assess
+    expect(outcome).toMatchObject({ name: SIGNAL.stopped, reason: STOP_REASON.runningFalse });
     expect(seqsFor(pollerId)).toEqual([]);
     expect((await readItem(pollerId))?.[FIELD.stoppedReason]).toEqual({ S: STOP_REASON.runningFalse });
   });
@@ -507,5 +530,126 @@ describe('runRound: failures', () => {
     await expect(round).rejects.toBeInstanceOf(ControlTableUnavailableError);
     await expect(round).rejects.toMatchObject({ name: 'ControlTableUnavailableError', pollerId });
     expect(seqsFor(pollerId)).toEqual([]);
+  });
+});
+
+describe('runRound: the start rule (one loop per poller, whatever started it)', () => {
+  const liveLoop = (executionArn: string, heartbeatAgoMs = 1_000) => ({
+    ...runningItem('1'),
+    [FIELD.generation]: { N: '4' },
+    [FIELD.claimedSeq]: { N: '40' },
+    [FIELD.seq]: { N: '33' },
+    [FIELD.executionArn]: { S: executionArn },
+    [FIELD.heartbeatAt]: { S: new Date(Date.now() - heartbeatAgoMs).toISOString() },
+  });
+
+  it('ends a console start without firing or writing while another loop is alive', async () => {
+    // prepare
+    const pollerId = 'console-start-live';
+    await putItem(pollerId, liveLoop('exec-live'));
+    const before = await readItem(pollerId);
+
+    // act
+    const outcome = await freshRound(pollerId, 'exec-console').catch((error: unknown) => error);
+
+    // assess
+    expect(outcome).toBeInstanceOf(PollerStoppedSignal);
+    expect((outcome as PollerStoppedSignal).reason).toMatch(
+      new RegExp(`^${STOP_REASON.alreadyRunning}: execution exec-live \\(generation 4\\)`),
+    );
+    expect(seqsFor(pollerId)).toEqual([]);
+    expect(updatesFor(pollerId)).toEqual([]);
+    expect(await readItem(pollerId)).toEqual(before);
+  });
+
+  it('lets a console start take over a loop whose heartbeat is stale, above its claim', async () => {
+    // prepare
+    const pollerId = 'console-start-stale';
+    await putItem(pollerId, liveLoop('exec-dead', 91_000));
+
+    // act
+    const output = await freshRound(pollerId, 'exec-console');
+
+    // assess
+    const item = await readItem(pollerId);
+    expect(item?.[FIELD.generation]).toEqual({ N: '5' });
+    expect(item?.[FIELD.executionArn]).toEqual({ S: 'exec-console' });
+    expect(seqsFor(pollerId)[0]).toBe(41);
+    expect(output.loop.generation).toBe(5);
+  });
+
+  it('lets a console start take over a loop that recorded a stop', async () => {
+    // prepare
+    const pollerId = 'console-start-stopped';
+    await putItem(pollerId, { ...liveLoop('exec-old'), [FIELD.stoppedReason]: { S: 'running is false' } });
+
+    // act
+    await freshRound(pollerId, 'exec-console');
+
+    // assess
+    const item = await readItem(pollerId);
+    expect(item?.[FIELD.generation]).toEqual({ N: '5' });
+    expect(item?.[FIELD.stoppedReason]).toBeUndefined();
+    expect(seqsFor(pollerId).length).toBeGreaterThan(0);
+  });
+
+  it('carries on instead of stopping when running turned true again before the stop was recorded', async () => {
+    // prepare: a loop whose next round reads running=false …
+    const pollerId = 'stop-then-start';
+    await putItem(pollerId, runningItem());
+    const first = await freshRound(pollerId);
+    await setField(pollerId, FIELD.running, { BOOL: false });
+    const fired = seqsFor(pollerId).length;
+    // … and whose stop write finds running=true again: the operator started it meanwhile (injected at the
+    // DynamoDB client's boundary, just before the request goes out)
+    let raced = false;
+    const racingDynamo = createDynamoDbClient(localClientOptions(dynamoEndpoint, 1));
+    racingDynamo.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as UpdateItemCommandInput;
+        const values = JSON.stringify(input.ExpressionAttributeValues ?? {});
+        if (
+          !raced &&
+          context.commandName === 'UpdateItemCommand' &&
+          values.includes(STOP_REASON.runningFalse)
+        ) {
+          raced = true;
+          await setField(pollerId, FIELD.running, { BOOL: true });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'raceTheStop' },
+    );
+
+    // act
+    const output = await runRound(
+      { state: first, executionId: 'exec-1' },
+      deps(new ControlTable(racingDynamo, TABLE_NAME)),
+      deadlineIn(ROUND_MS),
+    );
+    racingDynamo.destroy();
+
+    // assess
+    expect(raced).toBe(true);
+    expect(seqsFor(pollerId).length).toBeGreaterThan(fired);
+    expect(output.loop.generation).toBe(first.loop.generation);
+    expect((await readItem(pollerId))?.[FIELD.stoppedReason]).toBeUndefined();
+  });
+
+  it('stops a loop whose item was deleted and created again, even though the new generation has its number', async () => {
+    // prepare: generation 1 runs, the item is replaced, and a new start takes generation 1 again
+    const pollerId = 'recreated';
+    await putItem(pollerId, runningItem());
+    const first = await freshRound(pollerId, 'exec-old');
+    await putItem(pollerId, runningItem());
+    await freshRound(pollerId, 'exec-new');
+    const firedByNew = seqsFor(pollerId).length;
+
+    // act
+    const outcome = await nextRound(first, 'exec-old').catch((error: unknown) => error);
+
+    // assess
+    expect(outcome).toMatchObject({ name: SIGNAL.stopped, reason: STOP_REASON.superseded });
+    expect(seqsFor(pollerId)).toHaveLength(firedByNew);
   });
 });

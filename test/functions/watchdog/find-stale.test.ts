@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { FIELD } from '../../../functions/shared/contract';
 import type { RawItem } from '../../../functions/shared/control-item';
-import { describeStaleness, findStaleLoops, STALE_FLOOR_MS } from '../../../functions/watchdog/find-stale';
+import { STALE_FLOOR_MS } from '../../../functions/shared/loop-ownership';
+import { findStaleLoops } from '../../../functions/watchdog/find-stale';
 
 const NOW = Date.parse('2030-01-01T12:00:00.000Z');
 
@@ -9,11 +10,15 @@ const item = (fields: {
   running?: boolean;
   waitSeconds?: string;
   heartbeatAgoMs?: number;
+  generation?: number;
+  stoppedReason?: string;
   id?: string;
 }): RawItem => ({
   [FIELD.id]: { S: fields.id ?? 'orders' },
   ...(fields.running === undefined ? {} : { [FIELD.running]: { BOOL: fields.running } }),
   [FIELD.waitSeconds]: { N: fields.waitSeconds ?? '1' },
+  [FIELD.generation]: { N: String(fields.generation ?? 3) },
+  ...(fields.stoppedReason === undefined ? {} : { [FIELD.stoppedReason]: { S: fields.stoppedReason } }),
   ...(fields.heartbeatAgoMs === undefined
     ? {}
     : { [FIELD.heartbeatAt]: { S: new Date(NOW - fields.heartbeatAgoMs).toISOString() } }),
@@ -24,14 +29,10 @@ describe('findStaleLoops', () => {
     expect(findStaleLoops([item({ running: true, heartbeatAgoMs: STALE_FLOOR_MS })], NOW)).toEqual([]);
   });
 
-  it('reports a running loop whose heartbeat is older than the 90 s floor', () => {
-    const [stale] = findStaleLoops([item({ running: true, heartbeatAgoMs: STALE_FLOOR_MS + 1 })], NOW);
+  it('reports a running loop whose heartbeat is older than the 90 s floor, saying how old', () => {
+    const [stale] = findStaleLoops([item({ running: true, heartbeatAgoMs: STALE_FLOOR_MS + 1_000 })], NOW);
 
-    expect(stale).toMatchObject({
-      pollerId: 'orders',
-      heartbeatAgeMs: STALE_FLOOR_MS + 1,
-      thresholdMs: STALE_FLOOR_MS,
-    });
+    expect(stale).toMatchObject({ pollerId: 'orders', why: 'heartbeat 91 s old (threshold 90 s)' });
   });
 
   it('waits three intervals for slow cadences before calling a loop stale', () => {
@@ -39,14 +40,21 @@ describe('findStaleLoops', () => {
     const dead = item({ running: true, waitSeconds: '600', heartbeatAgoMs: 1_800_001 });
 
     expect(findStaleLoops([slow], NOW)).toEqual([]);
-    expect(findStaleLoops([dead], NOW).map((stale) => stale.thresholdMs)).toEqual([1_800_000]);
+    expect(findStaleLoops([dead], NOW).map((stale) => stale.why)).toEqual([
+      'heartbeat 1800 s old (threshold 1800 s)',
+    ]);
   });
 
-  it('reports a running poller that never wrote a heartbeat', () => {
+  it('reports a running poller whose loop never wrote a heartbeat', () => {
     const [stale] = findStaleLoops([item({ running: true })], NOW);
 
-    expect(stale?.heartbeatAgeMs).toBeUndefined();
-    expect(describeStaleness(stale ?? expect.fail('no stale loop'))).toContain('never reported a heartbeat');
+    expect(stale?.why).toBe('the loop never reported a heartbeat');
+  });
+
+  it('reports a running poller whose loop recorded a stop, however fresh its heartbeat', () => {
+    const stopped = item({ running: true, heartbeatAgoMs: 1_000, stoppedReason: 'invalid' });
+
+    expect(findStaleLoops([stopped], NOW).map((stale) => stale.why)).toEqual(['the loop stopped: invalid']);
   });
 
   it('ignores pollers that are not running or whose running flag is not a boolean', () => {
@@ -58,10 +66,12 @@ describe('findStaleLoops', () => {
 
   it('falls back to the floor when waitseconds is invalid', () => {
     const broken: RawItem = {
-      ...item({ running: true, heartbeatAgoMs: STALE_FLOOR_MS + 1 }),
+      ...item({ running: true, heartbeatAgoMs: STALE_FLOOR_MS + 1_000 }),
       [FIELD.waitSeconds]: { S: 'abc' },
     };
 
-    expect(findStaleLoops([broken], NOW).map((stale) => stale.thresholdMs)).toEqual([STALE_FLOOR_MS]);
+    expect(findStaleLoops([broken], NOW).map((stale) => stale.why)).toEqual([
+      'heartbeat 91 s old (threshold 90 s)',
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { describe, expect, it } from 'vitest';
 import { LOCAL_REGION } from '../../../functions/shared/aws-clients';
-import { executionArnFor } from '../../../scripts/ctl/commands/start';
+import { executionArnFor } from '../../../functions/shared/loop-ownership';
 import { AwsCallError } from '../../../scripts/ctl/errors';
 import { resolveTarget } from '../../../scripts/ctl/target';
 import { LOCAL_TABLE_NAME, localStateMachineArn } from '../../../scripts/local-stack/local-endpoints';

@@ -1,0 +1,151 @@
+import { FIELD, STOP_REASON } from './contract';
+import { parseWaitSeconds, type RawItem, readConfig } from './control-item';
+
+/**
+ * Who owns a poller, and whether a start may take it. Pure: the starter (stream, `ctl start`, the local stack),
+ * the watchdog and the controller's first round (a console StartExecution) all decide with these functions, so
+ * every start path follows one rule:
+ *
+ *   a start takes a new generation only when no loop is alive; when one is, it leaves it alone.
+ *
+ * "Alive" is read off the item: the generation's loop has not recorded a stop and its heartbeat is fresh. A start
+ * writes a heartbeat when it takes the generation, so a loop that is still starting counts as alive too; two
+ * starts racing each other, or a start racing a loop that is about to see `running=true` again, therefore give
+ * one loop, never two.
+ */
+
+/** A loop is presumed dead when its heartbeat is older than this many intervals, and at least STALE_FLOOR_MS. */
+export const STALE_INTERVALS = 3;
+/** Heartbeats come with each claim (at least every 30 s) and each hand-back, so 90 s of silence means trouble. */
+export const STALE_FLOOR_MS = 90_000;
+
+export type LoopLiveness =
+  | {
+      readonly alive: true;
+      readonly generation: number;
+      /** The execution the item names as the loop's (undefined on items written before it was recorded). */
+      readonly executionArn: string | undefined;
+      readonly heartbeatAgeMs: number;
+    }
+  | {
+      readonly alive: false;
+      /** Why no loop counts as alive, for logs and the watchdog's restart reason. */
+      readonly why: string;
+    };
+
+/** How long a loop may stay silent before it is presumed dead: 3 intervals, at least 90 s. */
+export function staleAfterMs(pollerId: string, item: RawItem): number {
+  const intervalMs = parseWaitSeconds(pollerId, item[FIELD.waitSeconds]);
+  // An invalid cadence cannot say how often to expect a heartbeat: use the floor.
+  return Math.max(STALE_FLOOR_MS, typeof intervalMs === 'number' ? STALE_INTERVALS * intervalMs : 0);
+}
+
+export function judgeLoop(pollerId: string, item: RawItem, nowMs: number): LoopLiveness {
+  const generation = generationOf(item);
+  if (generation === undefined) return { alive: false, why: 'no loop was ever started' };
+  const stoppedReason = item[FIELD.stoppedReason]?.S;
+  if (stoppedReason !== undefined) return { alive: false, why: `the loop stopped: ${stoppedReason}` };
+  const heartbeatAt = Date.parse(item[FIELD.heartbeatAt]?.S ?? '');
+  if (Number.isNaN(heartbeatAt)) return { alive: false, why: 'the loop never reported a heartbeat' };
+  const heartbeatAgeMs = nowMs - heartbeatAt;
+  const thresholdMs = staleAfterMs(pollerId, item);
+  if (heartbeatAgeMs > thresholdMs) {
+    return {
+      alive: false,
+      why: `heartbeat ${Math.round(heartbeatAgeMs / 1000)} s old (threshold ${Math.round(thresholdMs / 1000)} s)`,
+    };
+  }
+  return { alive: true, generation, executionArn: item[FIELD.executionArn]?.S, heartbeatAgeMs };
+}
+
+/** What a start should do, given the item as read. */
+export type StartDecision =
+  /** Nothing to start: no item, running is not true, or no valid configuration (the reason says which). */
+  | { readonly kind: 'skip'; readonly reason: string; readonly problems: readonly string[] }
+  /** A loop is alive: leave it; it follows the item at its next tick. */
+  | { readonly kind: 'alive'; readonly generation: number; readonly executionArn: string | undefined }
+  /** No loop is alive: take `generation` with a write that holds only if the item is still as read. */
+  | {
+      readonly kind: 'take';
+      readonly generation: number;
+      readonly expected: TakeExpectation;
+      /** Why no loop counts as alive. */
+      readonly why: string;
+    };
+
+/** The take holds only if nobody wrote a generation or a heartbeat since the item was read. */
+export interface TakeExpectation {
+  readonly generation: number | undefined;
+  readonly heartbeatAt: string | undefined;
+}
+
+/**
+ * @param deadExecutionArn an execution known to have ended without handing over (Step Functions says ABORTED,
+ *   FAILED or TIMED_OUT): a loop the item attributes to it is dead, however fresh its heartbeat.
+ */
+export function decideStart(
+  pollerId: string,
+  item: RawItem | undefined,
+  nowMs: number,
+  deadExecutionArn?: string,
+): StartDecision {
+  if (item === undefined) return { kind: 'skip', reason: STOP_REASON.itemMissing, problems: [] };
+  const reading = readConfig(pollerId, item);
+  const problems = reading.problems.map((problem) => problem.message);
+  if (reading.config === undefined) {
+    return { kind: 'skip', reason: `${STOP_REASON.invalidConfig}: ${problems.join('; ')}`, problems };
+  }
+  if (!reading.config.running) return { kind: 'skip', reason: STOP_REASON.runningFalse, problems };
+  const liveness = judgeLoop(pollerId, item, nowMs);
+  if (liveness.alive && deadExecutionArn !== undefined && liveness.executionArn === deadExecutionArn) {
+    return {
+      kind: 'take',
+      generation: liveness.generation + 1,
+      expected: { generation: liveness.generation, heartbeatAt: item[FIELD.heartbeatAt]?.S },
+      why: `its execution ${deadExecutionArn} has ended`,
+    };
+  }
+  if (liveness.alive) {
+    return { kind: 'alive', generation: liveness.generation, executionArn: liveness.executionArn };
+  }
+  const generation = generationOf(item);
+  return {
+    kind: 'take',
+    generation: (generation ?? 0) + 1,
+    expected: { generation, heartbeatAt: item[FIELD.heartbeatAt]?.S },
+    why: liveness.why,
+  };
+}
+
+/** The item's generation; anything but a whole positive number counts as none (a hand-edited item). */
+export function generationOf(item: RawItem | undefined): number | undefined {
+  const text = item?.[FIELD.generation]?.N;
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  return Number.isSafeInteger(value) && value >= 1 ? value : undefined;
+}
+
+/** Step Functions execution names: at most 80 characters. */
+const MAX_EXECUTION_NAME_LENGTH = 80;
+
+/**
+ * The name of the execution a start creates: `<poller>-g<generation>-<start time, base 36>`. Step Functions
+ * refuses a name for 90 days after it was used, even by a closed execution, and a generation can be taken again
+ * once an item is deleted and re-created: the start time keeps every name new. The name is recorded on the item
+ * with the take, so a start that retries (or loses a race) asks for the same name, and Step Functions keeps it
+ * to one execution.
+ */
+export function startExecutionName(pollerId: string, generation: number, nowMs: number): string {
+  const tail = `-g${generation}-${Math.max(0, Math.floor(nowMs)).toString(36)}`;
+  return `${pollerId.slice(0, MAX_EXECUTION_NAME_LENGTH - tail.length)}${tail}`;
+}
+
+/** arn:…:stateMachine:NAME → arn:…:execution:NAME:EXECUTION (the ARN Step Functions gives a named execution). */
+export function executionArnFor(stateMachineArn: string, executionName: string): string {
+  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${executionName}`;
+}
+
+/** The execution name at the end of an execution ARN. */
+export function executionNameOf(executionArn: string): string {
+  return executionArn.slice(executionArn.lastIndexOf(':') + 1);
+}
