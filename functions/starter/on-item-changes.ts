@@ -17,15 +17,19 @@ export interface ItemChangeRecord {
 }
 
 /**
- * A loop starts when an item is created with running=true or flips to true, and when an item with running=true
- * carries a recorded stop (its loop stopped on a configuration the operator may just have fixed; the start
- * itself checks the configuration and records the problem instead while it is still invalid). The stream's
- * filter criteria (infra) already drop everything else; this check keeps the local change feed and the deployed
- * stream equal.
+ * A loop starts when an item is created with running=true or flips to true, and on any change of an item with
+ * running=true that has no loop yet (no generation) or whose loop recorded a stop: the operator may just have
+ * fixed the configuration it could not start or stopped on. The start itself decides (a live loop is left alone;
+ * a configuration still invalid is recorded, once, instead). The stream's filter criteria (infra) already drop
+ * everything else; this check keeps the local change feed and the deployed stream equal.
  */
 export function shouldStart(before: RawItem | undefined, after: RawItem | undefined): boolean {
   if (after?.[FIELD.running]?.BOOL !== true) return false;
-  return before?.[FIELD.running]?.BOOL !== true || after[FIELD.stoppedReason]?.S !== undefined;
+  return (
+    before?.[FIELD.running]?.BOOL !== true ||
+    after[FIELD.generation]?.N === undefined ||
+    after[FIELD.stoppedReason]?.S !== undefined
+  );
 }
 
 /** Starts a loop for each qualifying change; returns the records to retry (a partial batch failure). */

@@ -9,9 +9,12 @@ import { Construct } from 'constructs';
 import { FIELD } from '../../functions/shared/contract';
 
 /**
- * The stream records that start a loop: an item created with running=true, or an item whose running turns true
- * (from false, or from absent or not a boolean). The handler checks the same (functions/starter/on-item-changes).
- * Filters are OR-ed; within one, every field must match. `exists` applies to leaf values, hence `BOOL`.
+ * The stream records that start a loop: an item created with running=true, an item whose running turns true
+ * (from false, or from absent or not a boolean), and any change of an item with running=true that has no loop
+ * yet (no generation) or whose loop recorded a stop (an operator fixing the configuration it stopped on). The
+ * handler checks the same (functions/starter/on-item-changes) and the start itself decides (a live loop is left
+ * alone, an invalid configuration is recorded instead). Filters are OR-ed; within one, every field must match.
+ * `exists` applies to leaf values, hence `BOOL`, `N` and `S`.
  */
 export const START_FILTERS = [
   lambda.FilterCriteria.filter({
@@ -30,6 +33,24 @@ export const START_FILTERS = [
     dynamodb: {
       NewImage: { [FIELD.running]: { BOOL: lambda.FilterRule.isEqual(true) } },
       OldImage: { [FIELD.running]: { BOOL: lambda.FilterRule.notExists() } },
+    },
+  }),
+  lambda.FilterCriteria.filter({
+    eventName: lambda.FilterRule.isEqual('MODIFY'),
+    dynamodb: {
+      NewImage: {
+        [FIELD.running]: { BOOL: lambda.FilterRule.isEqual(true) },
+        [FIELD.generation]: { N: lambda.FilterRule.notExists() },
+      },
+    },
+  }),
+  lambda.FilterCriteria.filter({
+    eventName: lambda.FilterRule.isEqual('MODIFY'),
+    dynamodb: {
+      NewImage: {
+        [FIELD.running]: { BOOL: lambda.FilterRule.isEqual(true) },
+        [FIELD.stoppedReason]: { S: lambda.FilterRule.exists() },
+      },
     },
   }),
 ];

@@ -26,11 +26,20 @@ const patterns = START_FILTERS.map((filter) => JSON.parse(filter.pattern as stri
 const passes = (record: unknown) => patterns.some((pattern) => matches(pattern, record));
 
 type Image = Record<string, AttributeValue> | undefined;
+/** Items with a loop (a generation) and no recorded stop, unless the name says otherwise. */
+const LOOP = { generation: { N: '3' } };
 const RUNNING_VALUES: Record<string, Image> = {
-  'running true': { id: { S: 'p' }, running: { BOOL: true } },
-  'running false': { id: { S: 'p' }, running: { BOOL: false } },
-  'no running': { id: { S: 'p' } },
-  'running "true" (a string)': { id: { S: 'p' }, running: { S: 'true' } },
+  'running true': { id: { S: 'p' }, running: { BOOL: true }, ...LOOP },
+  'running false': { id: { S: 'p' }, running: { BOOL: false }, ...LOOP },
+  'no running': { id: { S: 'p' }, ...LOOP },
+  'running "true" (a string)': { id: { S: 'p' }, running: { S: 'true' }, ...LOOP },
+  'running true, never started': { id: { S: 'p' }, running: { BOOL: true } },
+  'running true, loop stopped': {
+    id: { S: 'p' },
+    running: { BOOL: true },
+    ...LOOP,
+    stoppedReason: { S: 'control item invalid' },
+  },
 };
 
 function record(eventName: string, oldImage: Image, newImage: Image) {
@@ -71,16 +80,30 @@ describe('the stream filters that start loops', () => {
     expect(passed).toBe(shouldStart(change.dynamodb.OldImage, change.dynamodb.NewImage));
   });
 
-  it('pass an item created running and one switched on, and nothing else of the sample', () => {
+  it('pass an item created running, one switched on, and changes of a running item without a live loop', () => {
     // act
     const passed = cases.filter(([, change]) => passes(change)).map(([name]) => name);
 
     // assess
     expect(passed).toEqual([
       'INSERT with running true',
+      'INSERT with running true, never started',
+      'INSERT with running true, loop stopped',
+      'MODIFY from running true to running true, never started',
+      'MODIFY from running true to running true, loop stopped',
       'MODIFY from running false to running true',
+      'MODIFY from running false to running true, never started',
+      'MODIFY from running false to running true, loop stopped',
       'MODIFY from no running to running true',
+      'MODIFY from no running to running true, never started',
+      'MODIFY from no running to running true, loop stopped',
       'MODIFY from running "true" (a string) to running true',
+      'MODIFY from running "true" (a string) to running true, never started',
+      'MODIFY from running "true" (a string) to running true, loop stopped',
+      'MODIFY from running true, never started to running true, never started',
+      'MODIFY from running true, never started to running true, loop stopped',
+      'MODIFY from running true, loop stopped to running true, never started',
+      'MODIFY from running true, loop stopped to running true, loop stopped',
     ]);
   });
 });

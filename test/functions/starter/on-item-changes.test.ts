@@ -4,6 +4,7 @@ import { shouldStart } from '../../../functions/starter/on-item-changes';
 
 const withRunning = (running: boolean | undefined) => ({
   [FIELD.id]: { S: 'orders' },
+  [FIELD.generation]: { N: '2' },
   ...(running === undefined ? {} : { [FIELD.running]: { BOOL: running } }),
 });
 
@@ -20,8 +21,18 @@ describe('shouldStart', () => {
     expect(shouldStart(withRunning(undefined), withRunning(true))).toBe(true);
   });
 
-  it('does nothing for changes that keep running=true (the controller writing its progress)', () => {
+  it('does nothing for changes that keep running=true on an item with a loop (the controller writing its progress)', () => {
     expect(shouldStart(withRunning(true), withRunning(true))).toBe(false);
+  });
+
+  it('starts on any change of a running item that never had a loop (its configuration may just have been fixed)', () => {
+    const { [FIELD.generation]: _, ...neverStarted } = withRunning(true);
+    expect(shouldStart(neverStarted, neverStarted)).toBe(true);
+  });
+
+  it('starts on any change of a running item whose loop recorded a stop', () => {
+    const stopped = { ...withRunning(true), [FIELD.stoppedReason]: { S: 'control item invalid' } };
+    expect(shouldStart(stopped, stopped)).toBe(true);
   });
 
   it('does nothing for a stop, a removal or a running flag that is not a boolean', () => {
