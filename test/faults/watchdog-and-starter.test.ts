@@ -43,9 +43,9 @@ describe('fault: loops started and restarted by the change feed (starter) and th
       'first fire after flip': seconds(startedMs),
     });
     expect(duplicateSeqs(fires)).toEqual([]);
-    expect(started.map((execution) => [execution.name, execution.status])).toEqual([
-      [`${DEFAULT_POLLER_ID}-g2`, 'RUNNING'],
-    ]);
+    expect(started.map((execution) => [execution.name.replace(/-[0-9a-z]+$/, ''), execution.status])).toEqual(
+      [[`${DEFAULT_POLLER_ID}-g2`, 'RUNNING']],
+    );
     expect(fires.length - firesBefore).toBeGreaterThanOrEqual(3);
   });
 
@@ -103,7 +103,9 @@ describe('fault: loops started and restarted by the change feed (starter) and th
         .every((fire) => fire.seq > claimBefore),
     ).toBe(true);
     const running = executionsOf(stack, DEFAULT_POLLER_ID, 'RUNNING');
-    expect(running.map((record) => record.name)).toEqual([`${DEFAULT_POLLER_ID}-g2`]);
+    expect(running.map((record) => record.name.replace(/-[0-9a-z]+$/, ''))).toEqual([
+      `${DEFAULT_POLLER_ID}-g2`,
+    ]);
     expect(executionsOf(stack, DEFAULT_POLLER_ID, 'ABORTED').map((record) => record.executionArn)).toEqual([
       execution.executionArn,
     ]);

@@ -133,7 +133,7 @@ describe('ctl against the local stack', () => {
 
       expect(run.exitCode).toBe(0);
       expect(run.stdout[0]).toMatch(
-        /^poller 'orders': created its control item; started: arn:aws:states:.*:execution:.*:orders-g1$/,
+        /^poller 'orders': created its control item; started: arn:aws:states:.*:execution:.*:orders-g1-[0-9a-z]+$/,
       );
       expect(await readItem(stack, 'orders')).toMatchObject({
         [FIELD.running]: { BOOL: true },
