@@ -3,7 +3,12 @@ import { type ControllerDeps, runRound } from '../controller/run-round';
 import { CONTROLLER_SIZE, type LambdaSize } from '../scheduling/cost-model';
 import { putResponse } from '../seeder/cfn-response';
 import { handleSeedEvent } from '../seeder/seed-control-item';
-import { createDynamoDbClient, createLambdaClient } from '../shared/aws-clients';
+import {
+  CONTROL_PLANE_MAX_ATTEMPTS,
+  CONTROL_PLANE_TIMEOUTS,
+  createDynamoDbClient,
+  createLambdaClient,
+} from '../shared/aws-clients';
 import { systemClock } from '../shared/clock';
 import { ENV } from '../shared/contract';
 import { ControlTable } from '../shared/control-table';
@@ -20,13 +25,15 @@ interface InvocationContext {
 }
 
 const log = createJsonLogger();
+/** Every client of the deployed control plane: endpoints and credentials from the Lambda environment. */
+const CONTROL_PLANE_CLIENTS = { timeouts: CONTROL_PLANE_TIMEOUTS, maxAttempts: CONTROL_PLANE_MAX_ATTEMPTS };
 let dynamoDb: DynamoDBClient | undefined;
 let controllerDeps: ControllerDeps | undefined;
 let starterDeps: WatchdogDeps | undefined;
 
 /** Clients are built on first use, not at import, so tests and the local stack can import the domain modules. */
 function sharedDynamoDb(): DynamoDBClient {
-  dynamoDb ??= createDynamoDbClient();
+  dynamoDb ??= createDynamoDbClient(CONTROL_PLANE_CLIENTS);
   return dynamoDb;
 }
 
@@ -43,7 +50,7 @@ function starterDepsOnce(): WatchdogDeps {
 function controllerDepsFromEnvironment(): ControllerDeps {
   return {
     table: new ControlTable(sharedDynamoDb(), requireEnv(ENV.controlTableName)),
-    lambda: createLambdaClient(),
+    lambda: createLambdaClient(CONTROL_PLANE_CLIENTS),
     defaultTarget: requireEnv(ENV.defaultTarget),
     clock: systemClock,
     log,
@@ -55,7 +62,7 @@ function starterDepsFromEnvironment(): WatchdogDeps {
   return {
     dynamoDb: sharedDynamoDb(),
     table: new ControlTable(sharedDynamoDb(), requireEnv(ENV.controlTableName)),
-    sfn: createSfnClient(),
+    sfn: createSfnClient(CONTROL_PLANE_CLIENTS),
     stateMachineArn: requireEnv(ENV.stateMachineArn),
     log,
   };

@@ -24,7 +24,7 @@ import {
 } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { decideStart, generationOf } from '../shared/loop-ownership';
-import { fireWorker } from '../shared/worker-invoker';
+import { fireWorker, warmConnection } from '../shared/worker-invoker';
 import { parseControllerInput } from './parse-input';
 
 export interface ControllerDeps {
@@ -41,6 +41,12 @@ export interface ControllerDeps {
 
 /** When the invocation must have handed back by (epoch ms); asked again before every tick. */
 export type Deadline = () => number;
+
+/**
+ * A connection to Lambda idle longer than this may have been closed (by the service, or while the sandbox was
+ * frozen): warm it before the next tick instead of paying a new TLS handshake on the tick.
+ */
+const IDLE_CONNECTION_MS = 15_000;
 
 /** A write refused because the item changed is followed by a fresh read and a new decision, this often at most. */
 const MAX_REFUSED_WRITES = 3;
@@ -91,6 +97,8 @@ export async function runRound(
   progress.own(owned);
   let firedThisRound = 0;
   let claimedThisRound = false;
+  /** When this invocation last talked to Lambda; a new invocation may come out of a frozen sandbox. */
+  let lambdaUsedAt = Number.NEGATIVE_INFINITY;
   /** Writes refused because the item changed under us; each is followed by a fresh read, this many at most. */
   let refusedWrites = 0;
   /**
@@ -206,8 +214,11 @@ export async function runRound(
         claimedThisRound = true;
       }
       if (plan.skipped > 0) progress.noteSkipped(plan.skipped);
-      await sleepUntil(clock, plan.dueAt);
       const target = plan.config.target ?? deps.defaultTarget;
+      // Not awaited before the tick: a slow warm-up must never delay it (the fire opens its own connection then).
+      const warming =
+        clock.now() - lambdaUsedAt > IDLE_CONNECTION_MS ? warmConnection(deps.lambda, target) : undefined;
+      await sleepUntil(clock, plan.dueAt);
       const scheduledAt = iso(plan.dueAt);
       const invokedAt = clock.now();
       try {
@@ -230,6 +241,8 @@ export async function runRound(
         progress.noteError(error.message);
         progress.noteFailedFire();
       }
+      await warming;
+      lambdaUsedAt = clock.now();
       progress.noteFired(plan.seq, scheduledAt);
       firedThisRound += 1;
     }

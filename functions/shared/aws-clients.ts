@@ -12,7 +12,22 @@ export interface AwsClientOptions {
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string } | undefined;
   /** SDK attempts per call (first try included); the state machine adds its own retries on top. */
   readonly maxAttempts?: number | undefined;
+  /** Connection and request time limits (ms); none by default, as in the SDK. */
+  readonly timeouts?: HttpTimeouts | undefined;
 }
+
+export interface HttpTimeouts {
+  readonly connectionMs: number;
+  readonly requestMs: number;
+}
+
+/**
+ * The deployed control plane's limits: a stuck socket must not eat the 5 s a staying-awake controller keeps to
+ * hand back before its deadline. With two attempts a call gives up within about 2 × (0.5 + 1.5) s = 4 s; a
+ * GetItem, UpdateItem, async Invoke or StartExecution normally answers in tens of milliseconds.
+ */
+export const CONTROL_PLANE_TIMEOUTS: HttpTimeouts = { connectionMs: 500, requestMs: 1_500 };
+export const CONTROL_PLANE_MAX_ATTEMPTS = 2;
 
 /** Credentials the local stack accepts (it checks none); never valid on AWS. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
@@ -24,6 +39,16 @@ export function clientConfig(options: AwsClientOptions) {
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: { ...options.credentials } } : {}),
     ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+    ...(options.timeouts
+      ? {
+          requestHandler: {
+            connectionTimeout: options.timeouts.connectionMs,
+            requestTimeout: options.timeouts.requestMs,
+            // Without it, newer SDKs only warn when a request outlives requestTimeout.
+            throwOnRequestTimeout: true,
+          },
+        }
+      : {}),
   };
 }
 

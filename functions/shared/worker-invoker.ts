@@ -21,3 +21,17 @@ export async function fireWorker(lambda: LambdaClient, target: string, event: Wo
     throw new WorkerInvokeError(event.pollerId, target, event.seq, error);
   }
 }
+
+/**
+ * Opens (or re-validates) the connection to Lambda ahead of a tick, so the tick's own invoke does not pay a new
+ * TLS handshake after a sandbox was frozen through a Wait state or a long gap: an Invoke with InvocationType
+ * DryRun checks the parameters and permissions without running the function. Never throws: a real problem shows
+ * on the tick's own invoke, which is recorded.
+ */
+export async function warmConnection(lambda: LambdaClient, target: string): Promise<void> {
+  try {
+    await lambda.send(new InvokeCommand({ FunctionName: target, InvocationType: 'DryRun' }));
+  } catch {
+    // Nothing to do here: the fire that follows reports whatever is wrong with the target.
+  }
+}

@@ -110,6 +110,11 @@ export class LocalServicesServer {
       return;
     }
     const invocationType = String(request.headers['x-amz-invocation-type'] ?? 'RequestResponse');
+    // As Lambda: parameters and permissions checked (here, the function exists), nothing runs.
+    if (invocationType === 'DryRun') {
+      response.writeHead(204, { 'content-length': '0' }).end();
+      return;
+    }
     if (invocationType === 'Event') {
       this.functions.invokeAsync(functionName, event, (error) =>
         this.onAsyncFailure(functionName, `${error.errorType}: ${error.errorMessage}`, event),

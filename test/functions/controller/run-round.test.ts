@@ -55,6 +55,8 @@ let controllerDynamo: DynamoDBClient;
 let testDynamo: DynamoDBClient;
 let table: ControlTable;
 const invocations: Invocation[] = [];
+/** DryRun invokes: the controller warming its connection to Lambda before a tick. */
+const dryRuns: { functionName: string; at: number }[] = [];
 const updates: UpdateItemCommandInput[] = [];
 
 async function listen(server: Server): Promise<string> {
@@ -84,7 +86,13 @@ async function answerInvoke(request: IncomingMessage, response: ServerResponse):
     return;
   }
   const functionName = decodeURIComponent(match[1]);
-  const event = JSON.parse(await readBody(request)) as WorkerEvent;
+  const body = await readBody(request);
+  if (request.headers['x-amz-invocation-type'] === 'DryRun') {
+    dryRuns.push({ functionName, at: Date.now() });
+    response.writeHead(204).end();
+    return;
+  }
+  const event = JSON.parse(body) as WorkerEvent;
   const item = await readItem(event.pollerId);
   const claimed = item?.[FIELD.claimedSeq]?.N;
   invocations.push({
@@ -290,6 +298,13 @@ describe('runRound: a fresh start', () => {
     // assess
     expect(item).toMatchObject({ [FIELD.id]: { S: pollerId }, ...operatorFields });
     expect(item?.[FIELD.payload]).toEqual({ M: payload });
+  });
+
+  it('warms its connection to the target with a DryRun invoke before the first tick of the invocation, once', () => {
+    // assess
+    const warmUps = dryRuns.filter((dryRun) => dryRun.functionName === 'my-worker');
+    expect(warmUps).toHaveLength(1);
+    expect(warmUps[0]?.at).toBeLessThanOrEqual(Date.parse(firedFor(pollerId)[0]?.event.scheduledAt ?? ''));
   });
 
   it('fires the target the item names, asynchronously, with the operator payload', () => {
