@@ -209,9 +209,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     (change) => {
       reportRecordedError(change, emit);
       if (options.startLoops !== false && shouldStart(change.before, change.after)) {
-        startLoopFor(change.pollerId, starterDeps).catch(
-          reportStartFailure(change.pollerId),
-        );
+        startLoopFor(change.pollerId, starterDeps).catch(reportStartFailure(change.pollerId));
       }
     },
     (error) => {
