@@ -148,7 +148,7 @@ describe('functions', () => {
         Architectures: ['arm64'],
         MemorySize: 128,
         Handler: 'index.handler',
-        Code: { ZipFile: expect.stringContaining('handler') },
+        Code: { ZipFile: expect.stringMatching(/^const M=require\('module'\),Z=require\('zlib'\);/) },
       });
     }
   });
@@ -359,7 +359,7 @@ describe('starts from the control table stream', () => {
     });
   });
 
-  it('passes only items created with running=true or whose running turns true', () => {
+  it('passes items created with running=true, whose running turns true, or running without a live loop', () => {
     // act
     const filters = (propertiesOf(ids.streamStart).FilterCriteria as { Filters: { Pattern: string }[] })
       .Filters;
@@ -377,6 +377,14 @@ describe('starts from the control table stream', () => {
           NewImage: { running: { BOOL: [true] } },
           OldImage: { running: { BOOL: [{ exists: false }] } },
         },
+      },
+      {
+        eventName: ['MODIFY'],
+        dynamodb: { NewImage: { running: { BOOL: [true] }, generation: { N: [{ exists: false }] } } },
+      },
+      {
+        eventName: ['MODIFY'],
+        dynamodb: { NewImage: { running: { BOOL: [true] }, stoppedReason: { S: [{ exists: true }] } } },
       },
     ]);
   });
