@@ -16,7 +16,13 @@ import { type FireEvent, type Harness, startHarness } from '../support/local-sta
 const KILL_AFTER_MS = 2_500;
 const MISSING_TARGET = 'no-such-function-for-fault-test';
 
-/** Samples the item's claimedSeq in the background: the claims a dead invocation made are gone with it. */
+/** Samplers still running, stopped after each test whatever happened in it. */
+const samplers: { stop: () => void }[] = [];
+
+/**
+ * Samples the item's claimedSeq in the background: the claims a dead invocation made are gone with it. Start it
+ * before the kill is armed, or the dead invocation's claim is never seen.
+ */
 function sampleClaims(harness: Harness): { claims: { at: number; claimedSeq: number }[]; stop: () => void } {
   const claims: { at: number; claimedSeq: number }[] = [];
   let running = true;
@@ -30,12 +36,14 @@ function sampleClaims(harness: Harness): { claims: { at: number; claimedSeq: num
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   })();
-  return {
+  const sampler = {
     claims,
     stop: () => {
       running = false;
     },
   };
+  samplers.push(sampler);
+  return sampler;
 }
 
 /** The two consecutive fires furthest apart: where the loop was down. */
@@ -54,14 +62,18 @@ function widestGap(fires: readonly FireEvent[]): { before: FireEvent; after: Fir
 describe('fault: the controller is killed mid-window', () => {
   let harness: Harness | undefined;
   afterEach(async () => {
+    for (const sampler of samplers.splice(0)) sampler.stop();
     await harness?.stack.stop();
     harness = undefined;
   });
 
   /** Kills the armed invocation, waits for the loop to fire again, and checks what every crash case must hold. */
-  async function expectRecoveryFromKill(label: string, firesBeforeKill: number) {
+  async function expectRecoveryFromKill(
+    label: string,
+    firesBeforeKill: number,
+    sampler: ReturnType<typeof sampleClaims>,
+  ) {
     if (!harness) throw new Error('no harness');
-    const sampler = sampleClaims(harness);
     const recoveryMs = await waitUntil(
       () => {
         const fires = harness?.fires() ?? [];
@@ -90,6 +102,8 @@ describe('fault: the controller is killed mid-window', () => {
       lastError: JSON.stringify(item?.[FIELD.lastError]?.M?.message?.S ?? ''),
     });
     expect(duplicateSeqs(fires)).toEqual([]);
+    // The sampler ran from before the kill was armed, so it saw the claim the dead invocation made.
+    expect(Number.isFinite(deadClaim)).toBe(true);
     // The recovery pause is 5 s; the killed invocation lived 2.5 s of a 1 s cadence.
     expect(gap.gapMs).toBeLessThan(KILL_AFTER_MS + 10_000);
     expect(gap.after.seq).toBeGreaterThan(deadClaim);
@@ -102,17 +116,19 @@ describe('fault: the controller is killed mid-window', () => {
     harness = await startHarness({ everySeconds: 1, controllerTimeoutMs: 9_000 });
     await harness.waitForFires(2, 5_000);
 
+    const sampler = sampleClaims(harness);
     harness.stack.functions.armKill(LOCAL_CONTROLLER_NAME, KILL_AFTER_MS);
-    await expectRecoveryFromKill('mid-loop', harness.fires().length);
+    await expectRecoveryFromKill('mid-loop', harness.fires().length, sampler);
   });
 
   it('the first invocation of a console start (no generation) killed: the retry takes a new generation above the claim', async () => {
     harness = await startHarness({ everySeconds: 1, startLoops: false });
+    const sampler = sampleClaims(harness);
     harness.stack.functions.armKill(LOCAL_CONTROLLER_NAME, KILL_AFTER_MS);
 
     harness.stack.startLoop(DEFAULT_POLLER_ID);
     await harness.waitForFires(1, 3_000);
-    await expectRecoveryFromKill('first invocation, raw start', 0);
+    await expectRecoveryFromKill('first invocation, raw start', 0, sampler);
   });
 
   // The retry of a killed first invocation gets the same start input (no `loop`); the item names this execution
@@ -120,6 +136,7 @@ describe('fault: the controller is killed mid-window', () => {
   it('the first invocation of a starter start (generation in the input) killed: the loop resumes', async () => {
     harness = await startHarness({ everySeconds: 1, startLoops: false });
     const deps = starterDepsFor(harness.stack);
+    const sampler = sampleClaims(harness);
     harness.stack.functions.armKill(LOCAL_CONTROLLER_NAME, KILL_AFTER_MS);
 
     try {
@@ -144,7 +161,7 @@ describe('fault: the controller is killed mid-window', () => {
       expect(duplicateSeqs(harness.fires())).toEqual([]);
       expect(executionsOf(harness.stack, DEFAULT_POLLER_ID, 'RUNNING')).toHaveLength(1);
       expect(harness.events.some((event) => event.event === 'stopped')).toBe(false);
-      await expectRecoveryFromKill('first invocation, starter start', 0);
+      await expectRecoveryFromKill('first invocation, starter start', 0, sampler);
     } finally {
       deps.sfn.destroy();
     }
