@@ -13,7 +13,27 @@ export interface ItemChangeRecord {
     readonly Keys?: Record<string, AttributeValue>;
     readonly NewImage?: Record<string, AttributeValue>;
     readonly OldImage?: Record<string, AttributeValue>;
+    /** Lambda checkpoints a stream by it, so a partial batch failure names the record by it (not by eventID). */
+    readonly SequenceNumber?: string;
   };
+}
+
+/** The partial batch response of a stream batch: Lambda retries from the lowest sequence number named. */
+export interface StreamBatchResponse {
+  readonly batchItemFailures: { readonly itemIdentifier: string }[];
+}
+
+/** A failed record that carries no sequence number cannot be named, so the whole batch must be retried. */
+export class UnnamedStreamRecordError extends Error {
+  override readonly name = 'UnnamedStreamRecordError';
+  constructor(
+    readonly pollerId: string,
+    readonly eventId: string | undefined,
+  ) {
+    super(
+      `poller '${pollerId}': the stream record ${eventId ?? '(no eventID)'} failed and has no dynamodb.SequenceNumber to report; failing the whole batch`,
+    );
+  }
 }
 
 /**
@@ -24,23 +44,42 @@ export function shouldStart(before: RawItem | undefined, after: RawItem | undefi
   return after?.[FIELD.running]?.BOOL === true && before?.[FIELD.running]?.BOOL !== true;
 }
 
-/** Starts a loop for each qualifying change; returns the records to retry (a partial batch failure). */
+const generationOf = (item: RawItem | undefined): number => Number(item?.[FIELD.generation]?.N ?? 0);
+
+/**
+ * Whether a loop was started after the change was written: every start takes a generation above the item's, so an
+ * item whose generation is now higher than the change's new image has been served already. The stream mapping
+ * reads from TRIM_HORIZON (a new mapping replays up to 24 h of records), so an old record must not restart a loop
+ * that is running fine; the seed custom resource also starts the loop whose INSERT the stream delivers later.
+ */
+export function changeAlreadyServed(changed: RawItem | undefined, current: RawItem | undefined): boolean {
+  return generationOf(current) > generationOf(changed);
+}
+
+/** Starts a loop for each qualifying change not served yet; returns the records to retry (a partial batch failure). */
 export async function startLoopsForChanges(
   records: readonly ItemChangeRecord[],
   deps: LoopStarterDeps,
   log: Logger,
-): Promise<{ batchItemFailures: { itemIdentifier: string }[] }> {
+): Promise<StreamBatchResponse> {
   const failures: { itemIdentifier: string }[] = [];
   for (const record of records) {
-    const pollerId = record.dynamodb?.Keys?.[FIELD.id]?.S;
-    if (pollerId === undefined || !shouldStart(record.dynamodb?.OldImage, record.dynamodb?.NewImage))
-      continue;
+    const change = record.dynamodb;
+    const pollerId = change?.Keys?.[FIELD.id]?.S;
+    if (pollerId === undefined || !shouldStart(change?.OldImage, change?.NewImage)) continue;
     try {
+      if (changeAlreadyServed(change?.NewImage, await deps.table.read(pollerId))) {
+        log.info('table change already served by a later start', { pollerId });
+        continue;
+      }
       const outcome = await startLoop(pollerId, deps, 'running set to true');
       log.info('start requested by a table change', { pollerId, outcome: outcome.kind });
     } catch (error) {
       log.error('could not start a loop', { pollerId, error: describeCause(error) });
-      if (record.eventID) failures.push({ itemIdentifier: record.eventID });
+      const sequenceNumber = change?.SequenceNumber;
+      if (sequenceNumber === undefined || sequenceNumber === '')
+        throw new UnnamedStreamRecordError(pollerId, record.eventID);
+      failures.push({ itemIdentifier: sequenceNumber });
     }
   }
   return { batchItemFailures: failures };
