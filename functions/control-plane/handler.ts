@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type ControllerDeps, runRound } from '../controller/run-round';
-import { CONTROLLER_SIZE, type LambdaSize } from '../scheduling/cost-model';
+import { lambdaSizeFrom } from '../scheduling/cost-model';
 import { putResponse } from '../seeder/cfn-response';
 import { handleSeedEvent } from '../seeder/seed-control-item';
 import { createDynamoDbClient, createLambdaClient } from '../shared/aws-clients';
@@ -47,7 +47,8 @@ function controllerDepsFromEnvironment(): ControllerDeps {
     defaultTarget: requireEnv(ENV.defaultTarget),
     clock: systemClock,
     log,
-    size: lambdaSizeFromEnvironment(),
+    // The runtime tells the function its own memory size (the stack's ControllerMemory); the break-even follows it.
+    size: lambdaSizeFrom(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE, process.arch),
   };
 }
 
@@ -58,15 +59,6 @@ function starterDepsFromEnvironment(): WatchdogDeps {
     sfn: createSfnClient(),
     stateMachineArn: requireEnv(ENV.stateMachineArn),
     log,
-  };
-}
-
-/** The runtime tells the function its own memory size; the break-even depends on it. */
-function lambdaSizeFromEnvironment(): LambdaSize {
-  const memoryMb = Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
-  return {
-    memoryMb: Number.isFinite(memoryMb) && memoryMb > 0 ? memoryMb : CONTROLLER_SIZE.memoryMb,
-    architecture: process.arch === 'arm64' ? 'arm64' : 'x86_64',
   };
 }
 
