@@ -11,6 +11,7 @@ import { requireEnv } from '../shared/env';
 import { createJsonLogger } from '../shared/logger';
 import { createSfnClient } from '../shared/sfn-client';
 import { type ItemChangeRecord, startLoopsForChanges } from '../starter/on-item-changes';
+import type { LoopStarterDeps } from '../starter/start-loop';
 import { runWatchdog, type WatchdogDeps } from '../watchdog/run-watchdog';
 import { routeEvent } from './route-event';
 
@@ -62,6 +63,14 @@ function starterDepsFromEnvironment(): WatchdogDeps {
   };
 }
 
+/** What the seed starts and stops loops with; undefined when the environment lacks the table or the state machine. */
+function seedLoopDepsFromEnvironment(): LoopStarterDeps | undefined {
+  const tableName = process.env[ENV.controlTableName];
+  const stateMachineArn = process.env[ENV.stateMachineArn];
+  if (!tableName || !stateMachineArn) return undefined;
+  return { table: new ControlTable(sharedDynamoDb(), tableName), sfn: createSfnClient(), stateMachineArn };
+}
+
 export const handler = async (event: unknown, context: InvocationContext) => {
   switch (routeEvent(event)) {
     case 'seed':
@@ -71,6 +80,7 @@ export const handler = async (event: unknown, context: InvocationContext) => {
         tableName: process.env[ENV.controlTableName] || undefined,
         sendResponse: putResponse,
         log,
+        loops: seedLoopDepsFromEnvironment(),
       });
     case 'start':
       return startLoopsForChanges((event as { Records: ItemChangeRecord[] }).Records, starterDepsOnce(), log);
