@@ -63,12 +63,16 @@ function starterDepsFromEnvironment(): WatchdogDeps {
   };
 }
 
-/** What the seed starts and stops loops with; undefined when the environment lacks the table or the state machine. */
-function seedLoopDepsFromEnvironment(): LoopStarterDeps | undefined {
-  const tableName = process.env[ENV.controlTableName];
-  const stateMachineArn = process.env[ENV.stateMachineArn];
-  if (!tableName || !stateMachineArn) return undefined;
-  return { table: new ControlTable(sharedDynamoDb(), tableName), sfn: createSfnClient(), stateMachineArn };
+/**
+ * What the seed starts and stops loops with. Built even when the environment lacks a name: the seed must answer
+ * CloudFormation, and the failed call then says what is missing.
+ */
+function seedLoopDepsFromEnvironment(): LoopStarterDeps {
+  return {
+    table: new ControlTable(sharedDynamoDb(), process.env[ENV.controlTableName] ?? ''),
+    sfn: createSfnClient(),
+    stateMachineArn: process.env[ENV.stateMachineArn] ?? '',
+  };
 }
 
 export const handler = async (event: unknown, context: InvocationContext) => {

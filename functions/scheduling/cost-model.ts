@@ -73,28 +73,29 @@ export const ROUND_AWAKE_MS = 1_000;
  * What CloudWatch Logs ingests for the controller, in bytes. An event is counted as its UTF-8 message plus 26 bytes
  * (how PutLogEvents sizes a batch; taken as the metered size, which errs high).
  */
-export const LOG_BYTES = {
-  eventOverhead: 26,
-  /**
-   * The runtime's text-format prefix on each application line: ISO timestamp, request id, level, three tabs, and
-   * the trailing newline (`2026-11-22T08:27:25.712Z\t<uuid>\tINFO\t…\n`).
-   */
-  applicationLinePrefix: 68,
-  /**
-   * The controller's `tick fired` JSON line for a poller id of 7 characters and a 6-digit seq, measured from the
-   * real line (test/functions/scheduling/cost-model.test.ts runs a round and checks this figure). One per tick.
-   */
-  tickFiredLine: 176,
-  /**
-   * The platform's START, END and REPORT lines of one invocation (Lambda writes them to the function's log
-   * group), 26 bytes each included; a cold start's REPORT adds an Init Duration of about 25 bytes.
-   */
-  platformLinesPerInvocation: 350,
-} as const;
+export const LOG_EVENT_OVERHEAD_BYTES = 26;
+
+/**
+ * The runtime's text-format prefix on each application line: ISO timestamp, request id, level, three tabs, and the
+ * trailing newline (`2026-11-22T08:27:25.712Z\t<uuid>\tINFO\t…\n`).
+ */
+export const APPLICATION_LINE_PREFIX_BYTES = 68;
+
+/**
+ * The controller's `tick fired` JSON line for a poller id of 7 characters and a 6-digit seq, measured from the real
+ * line (test/functions/scheduling/cost-model.test.ts runs a round and checks this figure). One per tick.
+ */
+export const TICK_FIRED_LINE_BYTES = 176;
+
+/**
+ * The platform's START, END and REPORT lines of one invocation (Lambda writes them to the function's log group),
+ * 26 bytes each included; a cold start's REPORT adds an Init Duration of about 25 bytes.
+ */
+export const PLATFORM_LOG_BYTES_PER_INVOCATION = 350;
 
 /** Bytes ingested for every tick the controller fires: its `tick fired` line. */
 export const LOG_BYTES_PER_TICK =
-  LOG_BYTES.tickFiredLine + LOG_BYTES.applicationLinePrefix + LOG_BYTES.eventOverhead;
+  TICK_FIRED_LINE_BYTES + APPLICATION_LINE_PREFIX_BYTES + LOG_EVENT_OVERHEAD_BYTES;
 
 export function lambdaCostPerMs(size: LambdaSize): number {
   return ((size.memoryMb / 1024) * PRICES_USD.lambdaGbSecond[size.architecture]) / 1000;
@@ -115,7 +116,7 @@ export function waitRoundCostUsd(size: LambdaSize = CONTROLLER_SIZE): number {
     TRANSITIONS_PER_ROUND * PRICES_USD.stateTransition +
     PRICES_USD.lambdaRequest +
     ROUND_AWAKE_MS * lambdaCostPerMs(size) +
-    logIngestionCostUsd(LOG_BYTES.platformLinesPerInvocation)
+    logIngestionCostUsd(PLATFORM_LOG_BYTES_PER_INVOCATION)
   );
 }
 
@@ -144,5 +145,5 @@ export function logIngestionUsdPerTick(
 ): number {
   const invocationsPerTick =
     chooseStrategy(intervalMs, size) === 'wait-state' ? 1 : intervalMs / stayAwakeInvocationMs;
-  return logIngestionCostUsd(LOG_BYTES_PER_TICK + invocationsPerTick * LOG_BYTES.platformLinesPerInvocation);
+  return logIngestionCostUsd(LOG_BYTES_PER_TICK + invocationsPerTick * PLATFORM_LOG_BYTES_PER_INVOCATION);
 }

@@ -35,11 +35,8 @@ export interface SeederDeps {
   readonly tableName: string | undefined;
   readonly sendResponse: SendResponse;
   readonly log: Logger;
-  /**
-   * The loop state machine: a seed that turns `running` on starts the loop, and Delete stops every loop.
-   * Undefined (the function has no state machine configured): neither happens, and the answer says so.
-   */
-  readonly loops?: LoopStarterDeps;
+  /** The loop state machine: a seed that turns `running` on starts the loop, and Delete stops every loop. */
+  readonly loops: LoopStarterDeps;
   /** The write gives up after this, so a response always goes out before the Lambda timeout. */
   readonly writeTimeoutMs?: number;
   /** Starting the seeded loop gives up after this; the watchdog starts it later. */
@@ -62,12 +59,15 @@ export const DEFAULT_STOP_TIMEOUT_MS = 90_000;
 /** What the seed did to the poller's loop, reported in the response's Data (and Reason when it went wrong). */
 export const SEED_DATA = { loopStart: 'LoopStart', loopsStopped: 'LoopsStopped' } as const;
 
-interface SeedResult {
+/** What the seed did to the loops, for the answer's Data, and a problem that does not fail the stack. */
+interface SeedReport {
+  readonly data?: Readonly<Record<string, string>>;
+  readonly warning?: string;
+}
+
+interface SeedResult extends SeedReport {
   readonly outcome: SeedOutcome;
   readonly physicalId: string;
-  readonly data?: Readonly<Record<string, string>>;
-  /** A problem that does not fail the stack (the loop did not start, or not every loop stopped). */
-  readonly warning?: string;
 }
 
 export class InvalidSeedEventError extends Error {
@@ -108,6 +108,8 @@ export async function handleSeedEvent(rawEvent: unknown, deps: SeederDeps): Prom
     requestType: event.RequestType,
     outcome,
     physicalResourceId: response.PhysicalResourceId,
+    data: response.Data,
+    reason: response.Reason,
   });
   await deps.sendResponse(event.ResponseURL, response);
   return outcome;
@@ -147,19 +149,7 @@ async function applySeed(event: SeedEvent, deps: SeederDeps): Promise<SeedResult
  * (whose mapping may still be starting to poll) or the watchdog (minutes). A failed start does not fail the
  * stack: the item says running=true, so the watchdog starts the loop within about two minutes.
  */
-async function startSeededLoop(
-  pollerId: string,
-  deps: SeederDeps,
-): Promise<Omit<SeedResult, 'outcome' | 'physicalId'>> {
-  const report = (state: string, warning?: string) => ({
-    data: { [SEED_DATA.loopStart]: state },
-    ...(warning ? { warning } : {}),
-  });
-  if (deps.loops === undefined) {
-    const warning = `control item '${pollerId}' written; its loop was not started: environment variable ${ENV.stateMachineArn} is not set (the watchdog starts it)`;
-    deps.log.warn('seeded loop not started', { pollerId, reason: warning });
-    return report('not started', warning);
-  }
+async function startSeededLoop(pollerId: string, deps: SeederDeps): Promise<SeedReport> {
   const timeoutMs = deps.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -169,39 +159,28 @@ async function startSeededLoop(
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
-    deps.log.info('seeded loop start requested', { pollerId, outcome: outcome.kind });
-    return report(outcome.kind === 'skipped' ? `skipped: ${outcome.reason}` : outcome.kind);
+    return { data: { [SEED_DATA.loopStart]: outcome.kind } };
   } catch (error) {
-    const warning = `control item '${pollerId}' written; starting its loop failed (${describeCause(error)}): the watchdog starts it within about two minutes`;
-    deps.log.error('seeded loop not started', { pollerId, error: describeCause(error) });
-    return report('failed', warning);
+    return {
+      data: { [SEED_DATA.loopStart]: 'failed' },
+      warning: `poller '${pollerId}' seeded, but starting its loop failed (${describeCause(error)}); the watchdog starts it within minutes`,
+    };
   } finally {
     clearTimeout(timer);
   }
 }
 
 /** Delete: stop every loop so the state machine and the functions can go. Never fails the deletion. */
-async function stopLoops(deps: SeederDeps): Promise<Omit<SeedResult, 'outcome' | 'physicalId'>> {
-  if (deps.loops === undefined) {
-    return {
-      data: { [SEED_DATA.loopsStopped]: '0' },
-      warning: `no loop was stopped: environment variable ${ENV.stateMachineArn} is not set`,
-    };
-  }
+async function stopLoops(deps: SeederDeps): Promise<SeedReport> {
+  const { loops } = deps;
   const stopped = await stopAllLoops(
-    {
-      dynamoDb: deps.dynamoDb,
-      tableName: deps.tableName,
-      sfn: deps.loops.sfn,
-      stateMachineArn: deps.loops.stateMachineArn,
-      log: deps.log,
-    },
+    { ...deps, sfn: loops.sfn, stateMachineArn: loops.stateMachineArn },
     deps.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS,
   );
   return {
     data: { [SEED_DATA.loopsStopped]: String(stopped.executionsStopped) },
     ...(stopped.problems.length > 0
-      ? { warning: `not every loop could be stopped: ${stopped.problems.join('; ')}` }
+      ? { warning: `not every loop stopped: ${stopped.problems.join('; ')}` }
       : {}),
   };
 }

@@ -8,7 +8,6 @@ import { ListExecutionsCommand, type SFNClient, StopExecutionCommand } from '@aw
 import { FIELD } from '../shared/contract';
 import type { RawItem } from '../shared/control-item';
 import { describeCause } from '../shared/errors';
-import type { Logger } from '../shared/logger';
 
 export interface LoopStopperDeps {
   readonly dynamoDb: DynamoDBClient;
@@ -16,22 +15,23 @@ export interface LoopStopperDeps {
   readonly tableName: string | undefined;
   readonly sfn: SFNClient;
   readonly stateMachineArn: string;
-  readonly log: Logger;
 }
 
 export interface LoopsStopped {
-  /** Pollers whose `running` was turned from true to false. */
-  readonly pollersTurnedOff: number;
   /** RUNNING executions of the loop state machine that were stopped. */
   readonly executionsStopped: number;
-  /** What could not be done (each names the poller or execution and the cause); empty when all went through. */
+  /** Pollers whose `running` was turned from true to false. */
+  readonly pollersTurnedOff: number;
+  /** What could not be done, each naming the execution, poller or table and the cause (the first few). */
   readonly problems: readonly string[];
 }
 
 /** The error and cause a stopped execution shows in its history. */
 export const STOP_ERROR = 'StackDeleted';
-export const STOP_CAUSE =
-  'the stack is being deleted: its loops are stopped so the state machine can be deleted';
+export const STOP_CAUSE = 'the stack is being deleted';
+
+/** Problems kept for the answer: CloudFormation shows a Reason of a few hundred characters anyway. */
+const MAX_PROBLEMS = 5;
 
 /**
  * Stops every loop before the stack deletes the state machine and the functions, within `budgetMs`:
@@ -45,87 +45,22 @@ export const STOP_CAUSE =
  * Never throws: what failed or ran out of time is listed in `problems`, for the custom resource's answer.
  */
 export async function stopAllLoops(deps: LoopStopperDeps, budgetMs: number): Promise<LoopsStopped> {
-  const abortSignal = AbortSignal.timeout(budgetMs);
+  const options = { abortSignal: AbortSignal.timeout(budgetMs) };
   const problems: string[] = [];
-  const executionsStopped = await stopRunningExecutions(deps, abortSignal, problems);
-  const pollersTurnedOff = await turnOffRunningPollers(deps, abortSignal, problems);
-  if (abortSignal.aborted) problems.push(`gave up after ${budgetMs} ms`);
-  deps.log.info('loops stopped', { pollersTurnedOff, executionsStopped, problems });
-  return { pollersTurnedOff, executionsStopped, problems };
-}
+  /** Runs one call; a failure is noted (a condition that no longer holds is not one) and does not stop the rest. */
+  const attempt = async (what: string, call: () => Promise<unknown>): Promise<boolean> => {
+    try {
+      await call();
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException) && problems.length < MAX_PROBLEMS)
+        problems.push(`${what} failed: ${describeCause(error)}`);
+      return false;
+    }
+  };
 
-async function turnOffRunningPollers(
-  deps: LoopStopperDeps,
-  abortSignal: AbortSignal,
-  problems: string[],
-): Promise<number> {
-  const { tableName } = deps;
-  if (tableName === undefined) return 0;
-  let turnedOff = 0;
-  try {
-    let startKey: RawItem | undefined;
-    do {
-      const page = await deps.dynamoDb.send(
-        new ScanCommand({
-          TableName: tableName,
-          ConsistentRead: true,
-          FilterExpression: '#running = :true',
-          ProjectionExpression: '#id',
-          ExpressionAttributeNames: { '#running': FIELD.running, '#id': FIELD.id },
-          ExpressionAttributeValues: { ':true': { BOOL: true } },
-          ExclusiveStartKey: startKey,
-        }),
-        { abortSignal },
-      );
-      for (const item of page.Items ?? []) {
-        if (abortSignal.aborted) return turnedOff;
-        const pollerId = item[FIELD.id]?.S;
-        if (pollerId !== undefined && (await turnOff(deps, tableName, pollerId, abortSignal, problems)))
-          turnedOff += 1;
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined);
-  } catch (error) {
-    problems.push(`listing the running pollers of table '${tableName}' failed: ${describeCause(error)}`);
-  }
-  return turnedOff;
-}
-
-async function turnOff(
-  deps: LoopStopperDeps,
-  tableName: string,
-  pollerId: string,
-  abortSignal: AbortSignal,
-  problems: string[],
-): Promise<boolean> {
-  try {
-    await deps.dynamoDb.send(
-      new UpdateItemCommand({
-        TableName: tableName,
-        Key: { [FIELD.id]: { S: pollerId } },
-        UpdateExpression: 'SET #running = :false',
-        // Only an item that is still there and still running: never resurrect a deleted poller.
-        ConditionExpression: '#running = :true',
-        ExpressionAttributeNames: { '#running': FIELD.running },
-        ExpressionAttributeValues: { ':true': { BOOL: true }, ':false': { BOOL: false } },
-      }),
-      { abortSignal },
-    );
-    return true;
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException))
-      problems.push(`poller '${pollerId}': turning running off failed: ${describeCause(error)}`);
-    return false;
-  }
-}
-
-async function stopRunningExecutions(
-  deps: LoopStopperDeps,
-  abortSignal: AbortSignal,
-  problems: string[],
-): Promise<number> {
-  let stopped = 0;
-  try {
+  let executionsStopped = 0;
+  await attempt(`listing the running executions of '${deps.stateMachineArn}'`, async () => {
     let nextToken: string | undefined;
     do {
       const page = await deps.sfn.send(
@@ -134,27 +69,52 @@ async function stopRunningExecutions(
           statusFilter: 'RUNNING',
           nextToken,
         }),
-        { abortSignal },
+        options,
       );
       for (const { executionArn } of page.executions ?? []) {
-        if (abortSignal.aborted) return stopped;
-        if (executionArn === undefined) continue;
-        try {
-          await deps.sfn.send(
-            new StopExecutionCommand({ executionArn, error: STOP_ERROR, cause: STOP_CAUSE }),
-            { abortSignal },
-          );
-          stopped += 1;
-        } catch (error) {
-          problems.push(`stopping execution '${executionArn}' failed: ${describeCause(error)}`);
-        }
+        const stop = new StopExecutionCommand({ executionArn, error: STOP_ERROR, cause: STOP_CAUSE });
+        if (await attempt(`stopping '${executionArn}'`, () => deps.sfn.send(stop, options)))
+          executionsStopped++;
       }
       nextToken = page.nextToken;
-    } while (nextToken !== undefined);
-  } catch (error) {
-    problems.push(
-      `listing the running executions of '${deps.stateMachineArn}' failed: ${describeCause(error)}`,
-    );
+    } while (nextToken);
+  });
+
+  let pollersTurnedOff = 0;
+  const { tableName } = deps;
+  if (tableName) {
+    await attempt(`listing the running pollers of '${tableName}'`, async () => {
+      let startKey: RawItem | undefined;
+      do {
+        const page = await deps.dynamoDb.send(
+          new ScanCommand({
+            TableName: tableName,
+            ConsistentRead: true,
+            FilterExpression: '#running = :true',
+            ExpressionAttributeNames: { '#running': FIELD.running },
+            ExpressionAttributeValues: { ':true': { BOOL: true } },
+            ExclusiveStartKey: startKey,
+          }),
+          options,
+        );
+        for (const { [FIELD.id]: key } of page.Items ?? []) {
+          // Only while it still runs: an item deleted meanwhile is not resurrected.
+          const turnOff = new UpdateItemCommand({
+            TableName: tableName,
+            Key: { [FIELD.id]: key ?? { S: '' } },
+            UpdateExpression: 'SET #running = :false',
+            ConditionExpression: '#running = :true',
+            ExpressionAttributeNames: { '#running': FIELD.running },
+            ExpressionAttributeValues: { ':true': { BOOL: true }, ':false': { BOOL: false } },
+          });
+          if (await attempt(`poller '${key?.S}'`, () => deps.dynamoDb.send(turnOff, options)))
+            pollersTurnedOff++;
+        }
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+    });
   }
-  return stopped;
+
+  if (options.abortSignal.aborted) problems.push(`gave up after ${budgetMs} ms`);
+  return { executionsStopped, pollersTurnedOff, problems };
 }

@@ -23,19 +23,6 @@ export interface StreamBatchResponse {
   readonly batchItemFailures: { readonly itemIdentifier: string }[];
 }
 
-/** A failed record that carries no sequence number cannot be named, so the whole batch must be retried. */
-export class UnnamedStreamRecordError extends Error {
-  override readonly name = 'UnnamedStreamRecordError';
-  constructor(
-    readonly pollerId: string,
-    readonly eventId: string | undefined,
-  ) {
-    super(
-      `poller '${pollerId}': the stream record ${eventId ?? '(no eventID)'} failed and has no dynamodb.SequenceNumber to report; failing the whole batch`,
-    );
-  }
-}
-
 /**
  * A loop starts when an item is created with running=true or flips to true. The stream's filter criteria
  * (infra) already drop everything else; this check keeps the local change feed and the deployed stream equal.
@@ -69,17 +56,15 @@ export async function startLoopsForChanges(
     if (pollerId === undefined || !shouldStart(change?.OldImage, change?.NewImage)) continue;
     try {
       if (changeAlreadyServed(change?.NewImage, await deps.table.read(pollerId))) {
-        log.info('table change already served by a later start', { pollerId });
+        log.info('start already served', { pollerId });
         continue;
       }
       const outcome = await startLoop(pollerId, deps, 'running set to true');
       log.info('start requested by a table change', { pollerId, outcome: outcome.kind });
     } catch (error) {
       log.error('could not start a loop', { pollerId, error: describeCause(error) });
-      const sequenceNumber = change?.SequenceNumber;
-      if (sequenceNumber === undefined || sequenceNumber === '')
-        throw new UnnamedStreamRecordError(pollerId, record.eventID);
-      failures.push({ itemIdentifier: sequenceNumber });
+      // A record without one cannot be named: an empty identifier makes Lambda retry the whole batch.
+      failures.push({ itemIdentifier: change?.SequenceNumber ?? '' });
     }
   }
   return { batchItemFailures: failures };

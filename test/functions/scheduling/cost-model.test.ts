@@ -1,17 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runRound } from '../../../functions/controller/run-round';
 import {
+  APPLICATION_LINE_PREFIX_BYTES,
   breakEvenIntervalMs,
   CONTROLLER_MEMORY_SIZES_MB,
   CONTROLLER_SIZE,
   chooseStrategy,
   DEFAULT_CONTROLLER_MEMORY_MB,
   type LambdaSize,
-  LOG_BYTES,
   LOG_BYTES_PER_TICK,
+  LOG_EVENT_OVERHEAD_BYTES,
   lambdaCostPerMs,
   lambdaSizeFrom,
   logIngestionUsdPerTick,
+  PLATFORM_LOG_BYTES_PER_INVOCATION,
+  TICK_FIRED_LINE_BYTES,
   waitRoundCostUsd,
 } from '../../../functions/scheduling/cost-model';
 import { DEFAULT_TIMING } from '../../../functions/scheduling/plan-round';
@@ -242,19 +245,19 @@ describe('lambdaSizeFrom', () => {
 
 describe('log ingestion', () => {
   it('counts the platform lines of an invocation as Lambda writes them', () => {
-    expect(LOG_BYTES.platformLinesPerInvocation).toBe(platformBytesByHand);
+    expect(PLATFORM_LOG_BYTES_PER_INVOCATION).toBe(platformBytesByHand);
   });
 
   it("counts the runtime's prefix and newline on every application line", () => {
-    expect(LOG_BYTES.applicationLinePrefix).toBe(Buffer.byteLength(`${APPLICATION_PREFIX}\n`));
-    expect(LOG_BYTES.eventOverhead).toBe(EVENT_OVERHEAD_BYTES);
+    expect(APPLICATION_LINE_PREFIX_BYTES).toBe(Buffer.byteLength(`${APPLICATION_PREFIX}\n`));
+    expect(LOG_EVENT_OVERHEAD_BYTES).toBe(EVENT_OVERHEAD_BYTES);
   });
 
   it('prices a staying-awake tick at its line plus a share of the invocation, a Wait-state tick at both in full', () => {
     // prepare
     const invocationMs = 895_000;
     const tickBytes =
-      LOG_BYTES.tickFiredLine + Buffer.byteLength(`${APPLICATION_PREFIX}\n`) + EVENT_OVERHEAD_BYTES;
+      TICK_FIRED_LINE_BYTES + Buffer.byteLength(`${APPLICATION_PREFIX}\n`) + EVENT_OVERHEAD_BYTES;
 
     // act
     const awakeUsd = logIngestionUsdPerTick(1_000, invocationMs, CONTROLLER_SIZE);
@@ -332,9 +335,9 @@ describe("the controller's log lines, measured", () => {
     // assess
     expect(tickLines.length).toBeGreaterThanOrEqual(5);
     expect(lines.length - tickLines.length).toBeLessThanOrEqual(1);
-    expect(LOG_BYTES.tickFiredLine).toBeGreaterThanOrEqual(smallest);
+    expect(TICK_FIRED_LINE_BYTES).toBeGreaterThanOrEqual(smallest);
     // precisionMs may take a digit or two more locally than on AWS (the machine is shared).
-    expect(LOG_BYTES.tickFiredLine).toBeGreaterThanOrEqual(largest - 2);
+    expect(TICK_FIRED_LINE_BYTES).toBeGreaterThanOrEqual(largest - 2);
     console.log(
       `[measure] tick fired lines: ${tickLines.length}, ${smallest}–${largest} bytes (6-digit seq)`,
     );

@@ -17,6 +17,7 @@ import {
 import { handleSeedEvent, SEED_DATA, type SeederDeps } from '../../../functions/seeder/seed-control-item';
 import { createDynamoDbClient, localClientOptions } from '../../../functions/shared/aws-clients';
 import { FIELD } from '../../../functions/shared/contract';
+import { ControlTable } from '../../../functions/shared/control-table';
 import { silentLogger } from '../../../functions/shared/logger';
 import { createSfnClient } from '../../../functions/shared/sfn-client';
 import { startLoop } from '../../../functions/starter/start-loop';
@@ -76,6 +77,13 @@ function seedEvent(overrides: Record<string, unknown> = {}) {
 /** Nothing listens on port 1: any write through this client fails at once. */
 const unreachableDynamoDb = () => createDynamoDbClient(localClientOptions('http://127.0.0.1:1', 1));
 
+/** A state machine nobody serves (port 1): every start or stop fails at once. */
+const unreachableLoops = (dynamoDb: DynamoDBClient) => ({
+  table: new ControlTable(dynamoDb, TABLE),
+  sfn: createSfnClient(localClientOptions('http://127.0.0.1:1', 1)),
+  stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:SubMinute-loop',
+});
+
 describe('handleSeedEvent', () => {
   let responses: Awaited<ReturnType<typeof startResponseServer>>;
   let dynamoServer: Server;
@@ -86,6 +94,7 @@ describe('handleSeedEvent', () => {
     tableName: TABLE,
     sendResponse: putResponse,
     log: silentLogger,
+    loops: unreachableLoops(dynamoDb),
     ...overrides,
   });
 
@@ -145,9 +154,11 @@ describe('handleSeedEvent', () => {
       StackId: event.StackId,
       RequestId: event.RequestId,
       LogicalResourceId: event.LogicalResourceId,
-      // This seeder knows no state machine: the answer says the loop is left to the watchdog.
-      Data: { [SEED_DATA.loopStart]: 'not started' },
-      Reason: expect.stringContaining('STATE_MACHINE_ARN is not set'),
+      // Nothing serves this seeder's state machine: the answer says the loop is left to the watchdog.
+      Data: { [SEED_DATA.loopStart]: 'failed' },
+      Reason: expect.stringMatching(
+        /^poller 'created' seeded, but starting its loop failed \(.+\); the watchdog/,
+      ),
     });
   });
 
@@ -496,7 +507,7 @@ describe('handleSeedEvent and the loops (local stack)', () => {
       Status: 'SUCCESS',
       Data: { [SEED_DATA.loopStart]: 'failed' },
       Reason: expect.stringMatching(
-        /^control item 'refused-start' written; starting its loop failed \(.*AccessDeniedException.*\): the watchdog starts it/,
+        /^poller 'refused-start' seeded, but starting its loop failed \(.*AccessDeniedException.*\); the watchdog starts it/,
       ),
     });
   });

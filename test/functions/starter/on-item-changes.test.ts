@@ -5,7 +5,6 @@ import {
   changeAlreadyServed,
   shouldStart,
   startLoopsForChanges,
-  UnnamedStreamRecordError,
 } from '../../../functions/starter/on-item-changes';
 import { executionsOf, starterDepsFor } from '../../support/fault-probes';
 import { type Harness, startHarness } from '../../support/local-stack-harness';
@@ -123,7 +122,7 @@ describe('startLoopsForChanges', () => {
     expect(executionsOf(harness.stack, 'fine').map((execution) => execution.name)).toEqual(['fine-g1']);
   });
 
-  it('fails the whole batch when a failed record has no sequence number to name it by', async () => {
+  it('names a failed record without a sequence number by an empty identifier: Lambda retries the whole batch', async () => {
     // prepare
     await runningPoller('unnamed');
     harness.stack.services.injectFault = (service) =>
@@ -133,15 +132,14 @@ describe('startLoopsForChanges', () => {
     const { SequenceNumber: _dropped, ...withoutSequence } = runningTurnedOn('unnamed', '1').dynamodb;
 
     // act
-    const starting = startLoopsForChanges(
+    const response = await startLoopsForChanges(
       [{ eventID: 'e-1', dynamodb: withoutSequence }],
       deps,
       silentLogger,
     );
 
     // assess
-    await expect(starting).rejects.toThrow(UnnamedStreamRecordError);
-    await expect(starting).rejects.toThrow(/poller 'unnamed'.*e-1/);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: '' }]);
   });
 
   it('starts a loop for a change no start has served yet', async () => {
