@@ -1,12 +1,21 @@
-import { CfnOutput, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnParameter, type CfnResource, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import {
+  CONTROLLER_MEMORY_SIZES_MB,
+  type ControllerMemoryMb,
+  DEFAULT_CONTROLLER_MEMORY_MB,
+} from '../functions/scheduling/cost-model';
 import { DEFAULT_POLLER_ID, FIELD, WAIT_SECONDS_LIMITS } from '../functions/shared/contract';
 import { ControlItemSeed } from './constructs/control-item-seed';
 import { ControlPlaneTriggers } from './constructs/control-plane-triggers';
 import { ControlTable } from './constructs/control-table';
 import { FailedTicksQueue } from './constructs/failed-ticks-queue';
 import { PollerFunctions } from './constructs/poller-functions';
-import { loopStateMachineArn, PollerStateMachine } from './constructs/poller-state-machine';
+import {
+  loopExecutionsArn,
+  loopStateMachineArn,
+  PollerStateMachine,
+} from './constructs/poller-state-machine';
 
 export const STACK_NAME = 'SubMinuteLambdaExecutor';
 
@@ -15,6 +24,7 @@ export const PARAMETER = {
   running: 'running',
   waitSeconds: 'waitseconds',
   extraTargetArns: 'ExtraTargetArns',
+  controllerMemory: 'ControllerMemory',
 } as const;
 export const OUTPUT = {
   controlTableName: 'ControlTableName',
@@ -25,13 +35,21 @@ export const OUTPUT = {
   startCommand: 'StartCommand',
 } as const;
 
+export interface SubMinuteExecutorStackProps extends StackProps {
+  /**
+   * The default of the ControllerMemory parameter (the operator may still choose another allowed size).
+   * @default DEFAULT_CONTROLLER_MEMORY_MB (128)
+   */
+  readonly controllerMemoryMb?: ControllerMemoryMb;
+}
+
 /**
  * The whole executor: the control table, the control plane (loop rounds, starts on table changes, the watchdog,
  * the seed of the default control item) and the worker, the poller loop, and the queue of failed deliveries.
  * Deployable from the generated template alone: inline code, no assets, no bootstrap.
  */
 export class SubMinuteExecutorStack extends Stack {
-  constructor(scope: Construct, id: string, props?: StackProps) {
+  constructor(scope: Construct, id: string, props?: SubMinuteExecutorStackProps) {
     super(scope, id, props);
 
     const running = new CfnParameter(this, PARAMETER.running, {
@@ -52,14 +70,22 @@ export class SubMinuteExecutorStack extends Stack {
       default: '',
       description: 'Optional: ARNs of further Lambda functions control items may name as target',
     });
-
+    // The allowed sizes are the ones the cost model knows: the controller reads its size at run time.
+    const controllerMemory = new CfnParameter(this, PARAMETER.controllerMemory, {
+      type: 'Number',
+      allowedValues: CONTROLLER_MEMORY_SIZES_MB.map(String),
+      default: props?.controllerMemoryMb ?? DEFAULT_CONTROLLER_MEMORY_MB,
+      description: 'Memory (MB) of the control plane: its CPU share grows with it',
+    });
     const { table } = new ControlTable(this, 'Control');
     const { queue: failedTicks } = new FailedTicksQueue(this, 'FailedTicks');
     const functions = new PollerFunctions(this, 'Poller', {
       table,
-      stateMachineArn: loopStateMachineArn(this),
+      stateMachineArn: loopStateMachineArn(),
+      executionsArn: loopExecutionsArn(),
       failedTicks,
       extraTargetArns: extraTargetArns.valueAsList,
+      controllerMemoryMb: controllerMemory.valueAsNumber,
     });
     const { stateMachine } = new PollerStateMachine(this, 'Loop', { controller: functions.controlPlane });
     const triggers = new ControlPlaneTriggers(this, 'Triggers', {
@@ -74,8 +100,10 @@ export class SubMinuteExecutorStack extends Stack {
       running: running.valueAsString,
       waitSeconds: waitSeconds.valueAsString,
     });
-    // Seeding running=true is a table change that starts the loop: the stream mapping should be there to see it.
-    seed.resource.node.addDependency(triggers.streamStart);
+    // The seed starts the loop it turns on, so the state machine must exist first; and on delete it stops every
+    // loop, so it must go before the state machine and the functions (the ServiceToken orders the control plane).
+    // The stream mapping comes first too: it is the second way the seeded item starts its loop.
+    seed.resource.node.addDependency(stateMachine.node.defaultChild as CfnResource, triggers.streamStart);
 
     new CfnOutput(this, OUTPUT.controlTableName, { value: table.tableName });
     new CfnOutput(this, OUTPUT.stateMachineArn, { value: stateMachine.stateMachineArn });

@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type ControllerDeps, runRound } from '../controller/run-round';
-import { CONTROLLER_SIZE, type LambdaSize } from '../scheduling/cost-model';
+import { lambdaSizeFrom } from '../scheduling/cost-model';
 import { putResponse } from '../seeder/cfn-response';
 import { handleSeedEvent } from '../seeder/seed-control-item';
 import {
@@ -16,6 +16,7 @@ import { requireEnv } from '../shared/env';
 import { createJsonLogger } from '../shared/logger';
 import { createSfnClient } from '../shared/sfn-client';
 import { type ItemChangeRecord, startLoopsForChanges } from '../starter/on-item-changes';
+import type { LoopStarterDeps } from '../starter/start-loop';
 import { runWatchdog, type WatchdogDeps } from '../watchdog/run-watchdog';
 import { routeEvent } from './route-event';
 
@@ -54,7 +55,8 @@ function controllerDepsFromEnvironment(): ControllerDeps {
     defaultTarget: requireEnv(ENV.defaultTarget),
     clock: systemClock,
     log,
-    size: lambdaSizeFromEnvironment(),
+    // The runtime tells the function its own memory size (the stack's ControllerMemory); the break-even follows it.
+    size: lambdaSizeFrom(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE, process.arch),
   };
 }
 
@@ -68,12 +70,15 @@ function starterDepsFromEnvironment(): WatchdogDeps {
   };
 }
 
-/** The runtime tells the function its own memory size; the break-even depends on it. */
-function lambdaSizeFromEnvironment(): LambdaSize {
-  const memoryMb = Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+/**
+ * What the seed starts and stops loops with. Built even when the environment lacks a name: the seed must answer
+ * CloudFormation, and the failed call then says what is missing.
+ */
+function seedLoopDepsFromEnvironment(): LoopStarterDeps {
   return {
-    memoryMb: Number.isFinite(memoryMb) && memoryMb > 0 ? memoryMb : CONTROLLER_SIZE.memoryMb,
-    architecture: process.arch === 'arm64' ? 'arm64' : 'x86_64',
+    table: new ControlTable(sharedDynamoDb(), process.env[ENV.controlTableName] ?? ''),
+    sfn: createSfnClient(),
+    stateMachineArn: process.env[ENV.stateMachineArn] ?? '',
   };
 }
 
@@ -86,6 +91,7 @@ export const handler = async (event: unknown, context: InvocationContext) => {
         tableName: process.env[ENV.controlTableName] || undefined,
         sendResponse: putResponse,
         log,
+        loops: seedLoopDepsFromEnvironment(),
       });
     case 'start':
       return startLoopsForChanges((event as { Records: ItemChangeRecord[] }).Records, starterDepsOnce(), log);

@@ -18,6 +18,8 @@ export const PRICES_USD = {
   sqsRequest: 0.4 / 1_000_000,
   /** EventBridge Scheduler / rules: scheduled invocations are free for rules; Scheduler is $1 per million. */
   eventBridgeSchedulerInvocation: 1 / 1_000_000,
+  /** CloudWatch Logs ingestion (standard class), $0.50 per GB, read as 10^9 bytes (the higher of the two readings). */
+  logIngestionByte: 0.5 / 1_000_000_000,
 } as const;
 
 export type Architecture = keyof typeof PRICES_USD.lambdaGbSecond;
@@ -27,8 +29,39 @@ export interface LambdaSize {
   readonly architecture: Architecture;
 }
 
-/** The controller as the stack deploys it (infra reads this too). */
-export const CONTROLLER_SIZE: LambdaSize = { memoryMb: 128, architecture: 'arm64' };
+/**
+ * The controller memory sizes the stack offers (its ControllerMemory parameter allows exactly these). CPU comes
+ * with memory (1,769 MB is one vCPU), so a bigger controller sleeps and fires more precisely but costs more per
+ * awake millisecond, which also moves the break-even below.
+ */
+export const CONTROLLER_MEMORY_SIZES_MB = [128, 256, 512, 1024] as const;
+export type ControllerMemoryMb = (typeof CONTROLLER_MEMORY_SIZES_MB)[number];
+
+/** The stack's default controller memory (the benchmark decides the final one). */
+export const DEFAULT_CONTROLLER_MEMORY_MB: ControllerMemoryMb = 128;
+
+/** The controller as the stack deploys it by default (infra reads this too). */
+export const CONTROLLER_SIZE: LambdaSize = { memoryMb: DEFAULT_CONTROLLER_MEMORY_MB, architecture: 'arm64' };
+
+export function isControllerMemoryMb(value: number): value is ControllerMemoryMb {
+  return (CONTROLLER_MEMORY_SIZES_MB as readonly number[]).includes(value);
+}
+
+/**
+ * The size a function runs with, from what the runtime tells it (AWS_LAMBDA_FUNCTION_MEMORY_SIZE and the
+ * process architecture), so the break-even follows the deployed ControllerMemory. Outside Lambda (the local
+ * stack, tests) the variable is absent: the stack's default is assumed.
+ */
+export function lambdaSizeFrom(memorySizeText: string | undefined, processArch: string): LambdaSize {
+  const memoryMb = Number(memorySizeText);
+  return {
+    memoryMb:
+      memorySizeText !== undefined && Number.isInteger(memoryMb) && memoryMb > 0
+        ? memoryMb
+        : CONTROLLER_SIZE.memoryMb,
+    architecture: processArch === 'arm64' ? 'arm64' : 'x86_64',
+  };
+}
 
 /** State transitions of one Wait round: RunController and WaitForTick (the ASL's loop has no Choice). */
 export const TRANSITIONS_PER_ROUND = 2;
@@ -36,22 +69,60 @@ export const TRANSITIONS_PER_ROUND = 2;
 /** Roughly how long a Wait round keeps the controller running: the wake lead plus the read, fire and write. */
 export const ROUND_AWAKE_MS = 1_000;
 
+/**
+ * What CloudWatch Logs ingests for the controller, in bytes. An event is counted as its UTF-8 message plus 26 bytes
+ * (how PutLogEvents sizes a batch; taken as the metered size, which errs high).
+ */
+export const LOG_EVENT_OVERHEAD_BYTES = 26;
+
+/**
+ * The runtime's text-format prefix on each application line: ISO timestamp, request id, level, three tabs, and the
+ * trailing newline (`2026-11-22T08:27:25.712Z\t<uuid>\tINFO\t…\n`).
+ */
+export const APPLICATION_LINE_PREFIX_BYTES = 68;
+
+/**
+ * The controller's `tick fired` JSON line for a poller id of 7 characters and a 6-digit seq, measured from the real
+ * line (test/functions/scheduling/cost-model.test.ts runs a round and checks this figure). One per tick.
+ */
+export const TICK_FIRED_LINE_BYTES = 176;
+
+/**
+ * The platform's START, END and REPORT lines of one invocation (Lambda writes them to the function's log group),
+ * 26 bytes each included; a cold start's REPORT adds an Init Duration of about 25 bytes.
+ */
+export const PLATFORM_LOG_BYTES_PER_INVOCATION = 350;
+
+/** Bytes ingested for every tick the controller fires: its `tick fired` line. */
+export const LOG_BYTES_PER_TICK =
+  TICK_FIRED_LINE_BYTES + APPLICATION_LINE_PREFIX_BYTES + LOG_EVENT_OVERHEAD_BYTES;
+
 export function lambdaCostPerMs(size: LambdaSize): number {
   return ((size.memoryMb / 1024) * PRICES_USD.lambdaGbSecond[size.architecture]) / 1000;
 }
 
-/** What one tick costs when each tick is its own Step Functions round (DynamoDB is the same either way). */
+/** CloudWatch Logs ingestion of `bytes`. */
+export function logIngestionCostUsd(bytes: number): number {
+  return bytes * PRICES_USD.logIngestionByte;
+}
+
+/**
+ * What one tick costs when each tick is its own Step Functions round, beyond what every tick costs either way
+ * (its DynamoDB read, its `tick fired` line): two transitions, one request, a second awake, the invocation's
+ * platform log lines.
+ */
 export function waitRoundCostUsd(size: LambdaSize = CONTROLLER_SIZE): number {
   return (
     TRANSITIONS_PER_ROUND * PRICES_USD.stateTransition +
     PRICES_USD.lambdaRequest +
-    ROUND_AWAKE_MS * lambdaCostPerMs(size)
+    ROUND_AWAKE_MS * lambdaCostPerMs(size) +
+    logIngestionCostUsd(PLATFORM_LOG_BYTES_PER_INVOCATION)
   );
 }
 
 /**
  * Below this interval, staying awake in one invocation through the gap costs less than a Wait round per tick
- * (about 31 s for 128 MB on arm64, 25 s on x86_64).
+ * (about 31 s for 128 MB on arm64, 25 s on x86_64, 5 s for 1,024 MB on arm64).
  */
 export function breakEvenIntervalMs(size: LambdaSize = CONTROLLER_SIZE): number {
   return Math.round(waitRoundCostUsd(size) / lambdaCostPerMs(size));
@@ -61,4 +132,18 @@ export type TickStrategy = 'stay-awake' | 'wait-state';
 
 export function chooseStrategy(intervalMs: number, size: LambdaSize = CONTROLLER_SIZE): TickStrategy {
   return intervalMs < breakEvenIntervalMs(size) ? 'stay-awake' : 'wait-state';
+}
+
+/**
+ * Log ingestion per tick for a loop at `intervalMs`: the tick's line, plus the platform lines of the invocations
+ * it takes (one per tick in Wait-state mode, one per `stayAwakeInvocationMs` staying awake).
+ */
+export function logIngestionUsdPerTick(
+  intervalMs: number,
+  stayAwakeInvocationMs: number,
+  size: LambdaSize = CONTROLLER_SIZE,
+): number {
+  const invocationsPerTick =
+    chooseStrategy(intervalMs, size) === 'wait-state' ? 1 : intervalMs / stayAwakeInvocationMs;
+  return logIngestionCostUsd(LOG_BYTES_PER_TICK + invocationsPerTick * PLATFORM_LOG_BYTES_PER_INVOCATION);
 }

@@ -1,8 +1,11 @@
 import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { ENV, FIELD } from '../shared/contract';
+import type { RawItem } from '../shared/control-item';
 import { MissingEnvironmentError } from '../shared/env';
 import { describeCause } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import { shouldStart } from '../starter/on-item-changes';
+import { type LoopStarterDeps, startLoop } from '../starter/start-loop';
 import { type CfnResponse, type SendResponse, shortenReason } from './cfn-response';
 import {
   isRecord,
@@ -12,6 +15,7 @@ import {
   seedChanged,
   seedPhysicalId,
 } from './seed-properties';
+import { stopAllLoops } from './stop-loops';
 
 /** The fields of a custom resource request the seeder uses. */
 export interface SeedEvent {
@@ -31,14 +35,40 @@ export interface SeederDeps {
   readonly tableName: string | undefined;
   readonly sendResponse: SendResponse;
   readonly log: Logger;
+  /** The loop state machine: a seed that turns `running` on starts the loop, and Delete stops every loop. */
+  readonly loops: LoopStarterDeps;
   /** The write gives up after this, so a response always goes out before the Lambda timeout. */
   readonly writeTimeoutMs?: number;
+  /** Starting the seeded loop gives up after this; the watchdog starts it later. */
+  readonly startTimeoutMs?: number;
+  /** Stopping the loops on Delete gives up after this, and the stack deletion goes on. */
+  readonly stopTimeoutMs?: number;
 }
 
 export type SeedOutcome = 'written' | 'unchanged' | 'deleted' | 'failed';
 
-/** Well under the seeder's 30 s Lambda timeout, leaving time to deliver the response. */
+/**
+ * The budgets of one answer. Each is well within the resource's ServiceTimeout (SEED_SERVICE_TIMEOUT_SECONDS), so
+ * CloudFormation always gets an answer: Create and Update take at most write + start + response, Delete at most
+ * stop + response (RESPONSE_TIMEOUT_MS).
+ */
 export const DEFAULT_WRITE_TIMEOUT_MS = 15_000;
+export const DEFAULT_START_TIMEOUT_MS = 20_000;
+export const DEFAULT_STOP_TIMEOUT_MS = 90_000;
+
+/** What the seed did to the poller's loop, reported in the response's Data (and Reason when it went wrong). */
+export const SEED_DATA = { loopStart: 'LoopStart', loopsStopped: 'LoopsStopped' } as const;
+
+/** What the seed did to the loops, for the answer's Data, and a problem that does not fail the stack. */
+interface SeedReport {
+  readonly data?: Readonly<Record<string, string>>;
+  readonly warning?: string;
+}
+
+interface SeedResult extends SeedReport {
+  readonly outcome: SeedOutcome;
+  readonly physicalId: string;
+}
 
 export class InvalidSeedEventError extends Error {
   override readonly name = 'InvalidSeedEventError';
@@ -47,8 +77,10 @@ export class InvalidSeedEventError extends Error {
 /**
  * Handles one custom resource request and always answers it, so a stack never hangs on the seed:
  * Create writes `running` and `waitseconds` (creating the item if missing), Update writes them only if the
- * seed's properties changed (operators steer the item live; an unrelated stack update must not reset it),
- * Delete leaves the item alone. A bad property or a failed write answers FAILED with the reason.
+ * seed's properties changed (operators steer the item live; an unrelated stack update must not reset it), and
+ * either starts the loop when the write turned `running` on. Delete stops every loop (the stack is going).
+ * A bad property or a failed write answers FAILED with the reason; a loop that would not start or stop does not
+ * fail the stack: the answer's Reason and Data say so.
  */
 export async function handleSeedEvent(rawEvent: unknown, deps: SeederDeps): Promise<SeedOutcome> {
   const event = parseSeedEvent(rawEvent);
@@ -57,7 +89,11 @@ export async function handleSeedEvent(rawEvent: unknown, deps: SeederDeps): Prom
   try {
     const result = await applySeed(event, deps);
     outcome = result.outcome;
-    response = respond(event, 'SUCCESS', result.physicalId);
+    response = {
+      ...respond(event, 'SUCCESS', result.physicalId),
+      ...(result.data ? { Data: result.data } : {}),
+      ...(result.warning ? { Reason: shortenReason(result.warning) } : {}),
+    };
   } catch (error) {
     outcome = 'failed';
     const reason = shortenReason(error instanceof Error ? error.message : String(error));
@@ -72,26 +108,81 @@ export async function handleSeedEvent(rawEvent: unknown, deps: SeederDeps): Prom
     requestType: event.RequestType,
     outcome,
     physicalResourceId: response.PhysicalResourceId,
+    data: response.Data,
+    reason: response.Reason,
   });
   await deps.sendResponse(event.ResponseURL, response);
   return outcome;
 }
 
-async function applySeed(
-  event: SeedEvent,
-  deps: SeederDeps,
-): Promise<{ outcome: SeedOutcome; physicalId: string }> {
+/**
+ * The physical id is set on Create and kept on every Update (even one that moves the seed to another poller), so
+ * CloudFormation never replaces the seed: its Delete comes only when the stack is deleted (or its creation rolled
+ * back), which is when every loop must stop.
+ */
+async function applySeed(event: SeedEvent, deps: SeederDeps): Promise<SeedResult> {
   if (event.RequestType === 'Delete') {
-    return { outcome: 'deleted', physicalId: event.PhysicalResourceId ?? event.LogicalResourceId };
+    const physicalId = event.PhysicalResourceId ?? event.LogicalResourceId;
+    return { outcome: 'deleted', physicalId, ...(await stopLoops(deps)) };
   }
   if (deps.tableName === undefined) throw new MissingEnvironmentError(ENV.controlTableName);
   const request = parseSeedProperties(event.ResourceProperties, deps.tableName);
-  const physicalId = seedPhysicalId(request);
+  const physicalId =
+    event.RequestType === 'Update' && event.PhysicalResourceId
+      ? event.PhysicalResourceId
+      : seedPhysicalId(request);
   if (event.RequestType === 'Update' && !changedSince(request, event.OldResourceProperties, deps.tableName)) {
     return { outcome: 'unchanged', physicalId };
   }
-  await writeControlItem(deps.dynamoDb, request, deps.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS);
-  return { outcome: 'written', physicalId };
+  const before = await writeControlItem(
+    deps.dynamoDb,
+    request,
+    deps.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
+  );
+  const after = { [FIELD.running]: { BOOL: request.running } };
+  if (!shouldStart(before, after)) return { outcome: 'written', physicalId };
+  return { outcome: 'written', physicalId, ...(await startSeededLoop(request.pollerId, deps)) };
+}
+
+/**
+ * The seed turned `running` on (a new item, or false before): start the loop now rather than wait for the stream
+ * (whose mapping may still be starting to poll) or the watchdog (minutes). A failed start does not fail the
+ * stack: the item says running=true, so the watchdog starts the loop within about two minutes.
+ */
+async function startSeededLoop(pollerId: string, deps: SeederDeps): Promise<SeedReport> {
+  const timeoutMs = deps.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const outcome = await Promise.race([
+      startLoop(pollerId, deps.loops),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { data: { [SEED_DATA.loopStart]: outcome.kind } };
+  } catch (error) {
+    return {
+      data: { [SEED_DATA.loopStart]: 'failed' },
+      warning: `poller '${pollerId}' seeded, but starting its loop failed (${describeCause(error)}); the watchdog starts it within minutes`,
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Delete: stop every loop so the state machine and the functions can go. Never fails the deletion. */
+async function stopLoops(deps: SeederDeps): Promise<SeedReport> {
+  const { loops } = deps;
+  const stopped = await stopAllLoops(
+    { ...deps, sfn: loops.sfn, stateMachineArn: loops.stateMachineArn },
+    deps.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS,
+  );
+  return {
+    data: { [SEED_DATA.loopsStopped]: String(stopped.executionsStopped) },
+    ...(stopped.problems.length > 0
+      ? { warning: `not every loop stopped: ${stopped.problems.join('; ')}` }
+      : {}),
+  };
 }
 
 function changedSince(request: SeedRequest, oldProperties: unknown, tableName: string): boolean {
@@ -102,14 +193,17 @@ function changedSince(request: SeedRequest, oldProperties: unknown, tableName: s
   }
 }
 
-/** SETs only the seeded fields; every other attribute (system fields, target, payload) stays as it is. */
+/**
+ * SETs only the seeded fields; every other attribute (system fields, target, payload) stays as it is. Returns what
+ * the seeded fields were before (nothing for a new item), so the caller can tell whether `running` turned on.
+ */
 export async function writeControlItem(
   dynamoDb: DynamoDBClient,
   request: SeedRequest,
   timeoutMs: number,
-): Promise<void> {
+): Promise<RawItem | undefined> {
   try {
-    await dynamoDb.send(
+    const result = await dynamoDb.send(
       new UpdateItemCommand({
         TableName: request.tableName,
         Key: { [FIELD.id]: { S: request.pollerId } },
@@ -119,9 +213,11 @@ export async function writeControlItem(
           ':running': { BOOL: request.running },
           ':waitSeconds': { N: request.waitSeconds },
         },
+        ReturnValues: 'UPDATED_OLD',
       }),
       { abortSignal: AbortSignal.timeout(timeoutMs) },
     );
+    return result.Attributes;
   } catch (error) {
     throw new Error(
       `writing control item '${request.pollerId}' to table '${request.tableName}' failed: ${describeCause(error)}`,

@@ -11,6 +11,12 @@ export const SEED_PROPERTY = {
   waitSeconds: 'WaitSeconds',
 } as const;
 
+/**
+ * How long CloudFormation waits for the seed's answer (its ServiceTimeout) instead of the default hour. The seeder
+ * answers well within it (seed-control-item's budgets), cold start included.
+ */
+export const SEED_SERVICE_TIMEOUT_SECONDS = 300;
+
 export type SeedPropertyName = (typeof SEED_PROPERTY)[keyof typeof SEED_PROPERTY];
 
 /** What the seeder writes: the operator fields of one control item, validated. */

@@ -13,7 +13,14 @@ export interface ItemChangeRecord {
     readonly Keys?: Record<string, AttributeValue>;
     readonly NewImage?: Record<string, AttributeValue>;
     readonly OldImage?: Record<string, AttributeValue>;
+    /** Lambda checkpoints a stream by it, so a partial batch failure names the record by it (not by eventID). */
+    readonly SequenceNumber?: string;
   };
+}
+
+/** The partial batch response of a stream batch: Lambda retries from the lowest sequence number named. */
+export interface StreamBatchResponse {
+  readonly batchItemFailures: { readonly itemIdentifier: string }[];
 }
 
 /**
@@ -32,23 +39,29 @@ export function shouldStart(before: RawItem | undefined, after: RawItem | undefi
   );
 }
 
-/** Starts a loop for each qualifying change; returns the records to retry (a partial batch failure). */
+/**
+ * Starts a loop for each qualifying change; returns the records to retry (a partial batch failure). The stream
+ * mapping reads from TRIM_HORIZON (a new mapping replays up to 24 h of records), and the seed custom resource
+ * starts the loop whose INSERT the stream delivers later: an old or repeated record is harmless, since a start
+ * leaves a live loop alone (functions/shared/loop-ownership.ts).
+ */
 export async function startLoopsForChanges(
   records: readonly ItemChangeRecord[],
   deps: LoopStarterDeps,
   log: Logger,
-): Promise<{ batchItemFailures: { itemIdentifier: string }[] }> {
+): Promise<StreamBatchResponse> {
   const failures: { itemIdentifier: string }[] = [];
   for (const record of records) {
-    const pollerId = record.dynamodb?.Keys?.[FIELD.id]?.S;
-    if (pollerId === undefined || !shouldStart(record.dynamodb?.OldImage, record.dynamodb?.NewImage))
-      continue;
+    const change = record.dynamodb;
+    const pollerId = change?.Keys?.[FIELD.id]?.S;
+    if (pollerId === undefined || !shouldStart(change?.OldImage, change?.NewImage)) continue;
     try {
       const outcome = await startLoop(pollerId, deps);
       log.info('start requested by a table change', { pollerId, outcome: outcome.kind });
     } catch (error) {
       log.error('could not start a loop', { pollerId, error: describeCause(error) });
-      if (record.eventID) failures.push({ itemIdentifier: record.eventID });
+      // A record without one cannot be named: an empty identifier makes Lambda retry the whole batch.
+      failures.push({ itemIdentifier: change?.SequenceNumber ?? '' });
     }
   }
   return { batchItemFailures: failures };

@@ -56,12 +56,20 @@ export const START_FILTERS = [
 ];
 
 /**
- * Starts from the stream: a few records per batch (each is a GetItem and a StartExecution), a failing batch is
- * split to find the bad record, the handler reports the records to retry, and after three retries the batch's
- * description goes to the failure queue. The watchdog starts a loop the stream missed within minutes anyway.
+ * Starts from the stream: a few records per batch (each is two GetItems and a StartExecution), a failing batch is
+ * split to find the bad record, the handler reports the records to retry (by sequence number), and after three
+ * retries the batch's description goes to the failure queue. The watchdog starts a loop the stream missed within
+ * minutes anyway.
+ *
+ * TRIM_HORIZON: a new mapping can take minutes to start polling, and LATEST would skip what was written meanwhile
+ * (the seeded item's INSERT at deploy). TRIM_HORIZON reads everything the stream still holds (24 h) instead; a
+ * stack update that changes StartingPosition replaces the mapping, and the new one replays those records too. A
+ * replayed change is harmless: the starter skips a change a later start already served (the item's generation is
+ * above the change's), and starts are named after the generation, so a repeated start is refused. Records are not
+ * discarded by age: an old start request that was never served is still worth serving.
  */
 export const STREAM_START = {
-  startingPosition: lambda.StartingPosition.LATEST,
+  startingPosition: lambda.StartingPosition.TRIM_HORIZON,
   batchSize: 10,
   bisectBatchOnError: true,
   retryAttempts: 3,

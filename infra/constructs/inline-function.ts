@@ -12,6 +12,8 @@ export interface InlineFunctionProps {
   readonly description: string;
   /** @default - no environment variables */
   readonly environment?: Record<string, string>;
+  /** A number or a parameter's token. @default FUNCTION_DEFAULTS.memorySize */
+  readonly memorySize?: number;
 }
 
 /** Every function of the stack: small, arm64, inline code, and a log group that is retained a month. */
@@ -45,7 +47,7 @@ export class InlineFunction extends Construct {
       handler: INLINE_HANDLER,
       runtime: FUNCTION_DEFAULTS.runtime,
       architecture: FUNCTION_DEFAULTS.architecture,
-      memorySize: FUNCTION_DEFAULTS.memorySize,
+      memorySize: props.memorySize ?? FUNCTION_DEFAULTS.memorySize,
       timeout: props.timeout,
       description: props.description,
       environment: props.environment,

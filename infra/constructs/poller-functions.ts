@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { CfnCondition, Duration, Fn } from 'aws-cdk-lib';
+import { CfnCondition, Duration, Fn, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -41,10 +41,32 @@ export const CONTROL_PLANE_STREAM_ACTIONS = [
  */
 export const WORKER_ASYNC_RETRY = { retryAttempts: 2, maxEventAge: Duration.hours(1) } as const;
 
+/**
+ * What the control plane does to the loop's state machine: start executions (starter, watchdog, seed) and list
+ * them (the seed's delete), on the state machine; stop them (the seed's delete), on its executions only.
+ */
+export const CONTROL_PLANE_STATE_MACHINE_ACTIONS = [
+  'states:StartExecution',
+  'states:ListExecutions',
+] as const;
+export const CONTROL_PLANE_EXECUTION_ACTIONS = ['states:StopExecution'] as const;
+
+/** How cdk-nag prints the executions ARN (loopExecutionsArn) in its IAM5 finding. */
+const LOOP_EXECUTIONS_NAG_RESOURCE =
+  'arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<AWS::StackName>-loop:*';
+
 export interface PollerFunctionsProps {
   readonly table: dynamodb.ITable;
   /** The poller loop the control plane starts (built from its fixed name: the state machine refers to us). */
   readonly stateMachineArn: string;
+  /** Every execution of that loop (`…:execution:<loop>:*`): the control plane may stop them. */
+  readonly executionsArn: string;
+  /**
+   * The control plane's memory in MB (a parameter's token, usually).
+   * @default FUNCTION_DEFAULTS.memorySize
+   */
+  readonly controllerMemoryMb?: number;
+
   /** Where the worker's failed asynchronous invocations go. */
   readonly failedTicks: sqs.IQueue;
   /**
@@ -81,6 +103,7 @@ export class PollerFunctions extends Construct {
     this.controlPlane = new InlineFunction(this, 'ControlPlane', {
       entry: HANDLER_ENTRY.controlPlane,
       timeout: Duration.seconds(CONTROLLER_TIMEOUT_SECONDS),
+      ...(props.controllerMemoryMb !== undefined ? { memorySize: props.controllerMemoryMb } : {}),
       description: 'Sub-minute executor: loop rounds, loop starts, watchdog, control item seed',
       environment: {
         [ENV.controlTableName]: props.table.tableName,
@@ -94,8 +117,26 @@ export class PollerFunctions extends Construct {
     props.table.grantStream(this.controlPlane, ...CONTROL_PLANE_STREAM_ACTIONS);
     this.allowInvoke(this.worker.functionArn);
     this.controlPlane.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [props.stateMachineArn] }),
+      new iam.PolicyStatement({
+        actions: [...CONTROL_PLANE_STATE_MACHINE_ACTIONS],
+        resources: [props.stateMachineArn],
+      }),
     );
+    this.controlPlane.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [...CONTROL_PLANE_EXECUTION_ACTIONS],
+        resources: [props.executionsArn],
+      }),
+    );
+    // The role's policy is created when the first statement is added, so it exists here.
+    const policy = this.controlPlane.role?.node.tryFindChild('DefaultPolicy');
+    if (policy !== undefined) {
+      Validations.of(policy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${LOOP_EXECUTIONS_NAG_RESOURCE}]`,
+        reason:
+          "Executions are named per poller and generation at run time: the ARN names this stack's loop state machine and lets only its executions be stopped.",
+      });
+    }
     if (props.extraTargetArns !== undefined) this.allowExtraTargets(props.extraTargetArns);
   }
 

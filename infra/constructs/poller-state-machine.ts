@@ -1,8 +1,8 @@
-import { ArnFormat, Aws, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, Fn, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { Construct, type IConstruct } from 'constructs';
+import { Construct } from 'constructs';
 import { buildPollerDefinition, CONTROLLER_ARN_SUBSTITUTION } from '../state-machine/poller-definition';
 
 /**
@@ -12,14 +12,21 @@ import { buildPollerDefinition, CONTROLLER_ARN_SUBSTITUTION } from '../state-mac
  */
 export const LOOP_STATE_MACHINE_NAME = `${Aws.STACK_NAME}-loop`;
 
-/** The ARN the loop will have, built from its fixed name. */
-export function loopStateMachineArn(scope: IConstruct): string {
-  return Stack.of(scope).formatArn({
-    service: 'states',
-    resource: 'stateMachine',
-    resourceName: LOOP_STATE_MACHINE_NAME,
-    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-  });
+/**
+ * The loop's ARNs in the form CloudFormation resolves them, built from its fixed name. Fn::Sub rather than
+ * `Stack.formatArn` (a Fn::Join of nine parts): the template is inlined with its code and every byte counts.
+ */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: a Fn::Sub template, resolved by CloudFormation
+const LOOP_ARN_PREFIX = 'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}';
+
+/** The ARN the loop will have. */
+export function loopStateMachineArn(): string {
+  return Fn.sub(`${LOOP_ARN_PREFIX}:stateMachine:\${AWS::StackName}-loop`);
+}
+
+/** Every execution of the loop (`…:execution:<loop>:<name>`), for permissions on executions only. */
+export function loopExecutionsArn(): string {
+  return Fn.sub(`${LOOP_ARN_PREFIX}:execution:\${AWS::StackName}-loop:*`);
 }
 
 export interface PollerStateMachineProps {
@@ -51,7 +58,7 @@ export class PollerStateMachine extends Construct {
       }),
     );
     this.stateMachine.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [loopStateMachineArn(this)] }),
+      new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [loopStateMachineArn()] }),
     );
 
     const acknowledge = (rule: string, reason: string) =>

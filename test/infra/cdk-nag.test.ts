@@ -32,7 +32,7 @@ describe('cdk-nag AwsSolutions checks', () => {
     expect(report.success).toBe(true);
   });
 
-  it('acknowledges SQS3 on the failed-ticks queue and SF1, SF2 on the state machine, and nothing else', () => {
+  it('acknowledges SQS3 on the failed-ticks queue, SF1, SF2 on the state machine, IAM5 on the loop executions ARN, and nothing else', () => {
     // prepare
     const { stack } = createApp();
 
@@ -40,7 +40,14 @@ describe('cdk-nag AwsSolutions checks', () => {
     const rules = acknowledgedRules(stack);
 
     // assess
-    expect(Object.keys(rules).sort()).toEqual(['FailedTicks/Queue', 'Loop/StateMachine']);
+    expect(Object.keys(rules).sort()).toEqual([
+      'FailedTicks/Queue',
+      'Loop/StateMachine',
+      'Poller/ControlPlane/Role/DefaultPolicy',
+    ]);
+    expect(Object.keys(rules['Poller/ControlPlane/Role/DefaultPolicy'] ?? {})).toEqual([
+      'Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<AWS::StackName>-loop:*]',
+    ]);
     expect(Object.keys(rules['FailedTicks/Queue'] ?? {})).toEqual(['Annotation::AwsSolutions-SQS3']);
     expect(Object.keys(rules['Loop/StateMachine'] ?? {}).sort()).toEqual([
       'Annotation::AwsSolutions-SF1',

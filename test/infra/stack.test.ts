@@ -1,6 +1,21 @@
+import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SEED_PROPERTY, SEED_RESOURCE_TYPE } from '../../functions/seeder/seed-properties';
+import {
+  CONTROLLER_MEMORY_SIZES_MB,
+  DEFAULT_CONTROLLER_MEMORY_MB,
+} from '../../functions/scheduling/cost-model';
+import { RESPONSE_TIMEOUT_MS } from '../../functions/seeder/cfn-response';
+import {
+  DEFAULT_START_TIMEOUT_MS,
+  DEFAULT_STOP_TIMEOUT_MS,
+  DEFAULT_WRITE_TIMEOUT_MS,
+} from '../../functions/seeder/seed-control-item';
+import {
+  SEED_PROPERTY,
+  SEED_RESOURCE_TYPE,
+  SEED_SERVICE_TIMEOUT_SECONDS,
+} from '../../functions/seeder/seed-properties';
 import {
   CONTROLLER_TIMEOUT_SECONDS,
   DEFAULT_POLLER_ID,
@@ -13,7 +28,7 @@ import {
   buildPollerDefinition,
   CONTROLLER_ARN_SUBSTITUTION,
 } from '../../infra/state-machine/poller-definition';
-import { OUTPUT, PARAMETER } from '../../infra/sub-minute-executor-stack';
+import { OUTPUT, PARAMETER, SubMinuteExecutorStack } from '../../infra/sub-minute-executor-stack';
 import {
   allPolicyStatements,
   asList,
@@ -141,15 +156,25 @@ describe('functions', () => {
     expect(functions.sort()).toEqual([ids.controlPlane, ids.worker].sort());
   });
 
-  it('runs every function on nodejs24.x, arm64, 128 MB, with inline code', () => {
+  it('runs every function on nodejs24.x, arm64, with inline code', () => {
     for (const [, fn] of resourcesOfType(resources, 'AWS::Lambda::Function')) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
-        MemorySize: 128,
         Handler: 'index.handler',
         Code: { ZipFile: expect.stringMatching(/^const M=require\('module'\),Z=require\('zlib'\);/) },
       });
+    }
+  });
+
+  it('gives the worker 128 MB and the control plane the ControllerMemory parameter', () => {
+    expect(propertiesOf(ids.worker).MemorySize).toBe(128);
+    expect(propertiesOf(ids.controlPlane).MemorySize).toEqual({ Ref: PARAMETER.controllerMemory });
+  });
+
+  it('reserves no concurrency: a reservation fails the deploy on accounts with a low concurrency quota', () => {
+    for (const [, fn] of resourcesOfType(resources, 'AWS::Lambda::Function')) {
+      expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
     }
   });
 
@@ -230,10 +255,12 @@ describe('control plane permissions', () => {
     });
   });
 
-  it('invokes the worker (unqualified) and starts executions of the loop only', () => {
+  it('invokes the worker (unqualified), and starts and lists executions of the loop only', () => {
     // act
     const statements = statementsOfRole(resources, ids.controlPlaneRole);
-    const startExecution = statements.find((statement) => statement.Action === 'states:StartExecution');
+    const onStateMachine = statements.find((statement) =>
+      asList(statement.Action).includes('states:StartExecution'),
+    );
 
     // assess
     expect(statements).toContainEqual({
@@ -241,7 +268,23 @@ describe('control plane permissions', () => {
       Effect: 'Allow',
       Resource: getAtt(ids.worker, 'Arn'),
     });
-    expect(resolve(startExecution?.Resource, REFS)).toBe(LOOP_ARN);
+    expect(onStateMachine?.Action).toEqual(['states:StartExecution', 'states:ListExecutions']);
+    expect(resolve(onStateMachine?.Resource, REFS)).toBe(LOOP_ARN);
+  });
+
+  it("stops the loop's executions only (the seed's delete), not those of any other state machine", () => {
+    // act
+    const statements = statementsOfRole(resources, ids.controlPlaneRole);
+    const stopExecution = statements.filter((statement) =>
+      asList(statement.Action).includes('states:StopExecution'),
+    );
+
+    // assess
+    expect(stopExecution).toHaveLength(1);
+    expect(stopExecution[0]?.Action).toBe('states:StopExecution');
+    expect(resolve(stopExecution[0]?.Resource, REFS)).toBe(
+      'arn:aws:states:eu-west-1:123456789012:execution:SubMinute-loop:*',
+    );
   });
 
   it('writes to its own log group and the failed-ticks queue, and has no other statement', () => {
@@ -263,7 +306,7 @@ describe('control plane permissions', () => {
       Effect: 'Allow',
       Resource: getAtt(ids.queue, 'Arn'),
     });
-    expect(statements).toHaveLength(6);
+    expect(statements).toHaveLength(7);
   });
 
   it('invokes the ExtraTargetArns only when that list is not empty', () => {
@@ -351,12 +394,16 @@ describe('other permissions', () => {
 });
 
 describe('starts from the control table stream', () => {
-  it('maps the stream to the control plane from the latest record', () => {
+  it('maps the stream to the control plane from its trim horizon, so records written while it starts are read', () => {
     expect(propertiesOf(ids.streamStart)).toMatchObject({
       EventSourceArn: getAtt(ids.table, 'StreamArn'),
       FunctionName: { Ref: ids.controlPlane },
-      StartingPosition: 'LATEST',
+      StartingPosition: 'TRIM_HORIZON',
     });
+  });
+
+  it('discards no record for its age: an unserved start request is still worth serving', () => {
+    expect(propertiesOf(ids.streamStart).MaximumRecordAgeInSeconds).toBeUndefined();
   });
 
   it('passes items created with running=true, whose running turns true, or running without a live loop', () => {
@@ -526,6 +573,26 @@ describe('parameters and seed', () => {
     template.hasParameter(PARAMETER.extraTargetArns, { Type: 'CommaDelimitedList', Default: '' });
   });
 
+  it('takes ControllerMemory as one of the sizes the cost model knows, 128 MB by default', () => {
+    template.hasParameter(PARAMETER.controllerMemory, {
+      Type: 'Number',
+      AllowedValues: CONTROLLER_MEMORY_SIZES_MB.map(String),
+      Default: DEFAULT_CONTROLLER_MEMORY_MB,
+    });
+    expect(CONTROLLER_MEMORY_SIZES_MB.map(String)).toEqual(['128', '256', '512', '1024']);
+  });
+
+  it("takes the ControllerMemory default from the stack's controllerMemoryMb prop", () => {
+    // prepare
+    const app = new App();
+
+    // act
+    const stack = new SubMinuteExecutorStack(app, 'Sized', { controllerMemoryMb: 512 });
+
+    // assess
+    Template.fromStack(stack).hasParameter(PARAMETER.controllerMemory, { Default: 512 });
+  });
+
   it('seeds the default control item of the table from the parameters through the control plane', () => {
     template.hasResourceProperties(SEED_RESOURCE_TYPE, {
       ServiceToken: getAtt(ids.controlPlane, 'Arn'),
@@ -536,12 +603,43 @@ describe('parameters and seed', () => {
     });
   });
 
-  it('seeds only once the stream mapping exists, so seeding running=true starts the loop', () => {
+  it('seeds only once the state machine and the stream mapping exist, so seeding running=true starts the loop', () => {
     // act
     const [, seed] = onlyResource(resources, SEED_RESOURCE_TYPE);
 
     // assess
-    expect(asList(seed.DependsOn ?? [])).toContain(ids.streamStart);
+    expect(asList(seed.DependsOn ?? [])).toEqual(expect.arrayContaining([ids.stateMachine, ids.streamStart]));
+  });
+
+  it('is deleted before the state machine and the functions, so its delete can stop the loops first', () => {
+    // act
+    const [, seed] = onlyResource(resources, SEED_RESOURCE_TYPE);
+    const controlPlaneDependsOnWorker = JSON.stringify(propertiesOf(ids.controlPlane)).includes(
+      JSON.stringify({ Ref: ids.worker }),
+    );
+
+    // assess: CloudFormation deletes a resource before whatever it depends on
+    expect(asList(seed.DependsOn ?? [])).toContain(ids.stateMachine);
+    expect(seed.Properties.ServiceToken).toEqual(getAtt(ids.controlPlane, 'Arn'));
+    expect(controlPlaneDependsOnWorker).toBe(true);
+  });
+
+  it('gives CloudFormation a ServiceTimeout longer than any answer of the seeder takes', () => {
+    // prepare
+    const longestAnswerSeconds =
+      Math.max(DEFAULT_WRITE_TIMEOUT_MS + DEFAULT_START_TIMEOUT_MS, DEFAULT_STOP_TIMEOUT_MS) / 1_000 +
+      RESPONSE_TIMEOUT_MS / 1_000;
+    // A cold start and Lambda's queueing of the asynchronous invoke come on top.
+    const marginSeconds = 60;
+
+    // act
+    const [, seed] = onlyResource(resources, SEED_RESOURCE_TYPE);
+    const serviceTimeout = Number(seed.Properties.ServiceTimeout);
+
+    // assess
+    expect(seed.Properties.ServiceTimeout).toBe(String(SEED_SERVICE_TIMEOUT_SECONDS));
+    expect(serviceTimeout).toBeGreaterThanOrEqual(longestAnswerSeconds + marginSeconds);
+    expect(serviceTimeout).toBeLessThanOrEqual(3_600);
   });
 });
 

@@ -78,19 +78,26 @@ export function asList<T>(value: T | T[]): T[] {
 }
 
 /**
- * Evaluates the intrinsics an ARN or a name is built from (Ref of pseudo parameters, Fn::Join), so tests can
+ * Evaluates the intrinsics an ARN or a name is built from (Ref of pseudo parameters, Fn::Join, Fn::Sub of a
+ * string), so tests can
  * compare what CloudFormation would produce rather than the shape of the expression.
  */
 export function resolve(value: unknown, refs: Record<string, string>): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'object' && value !== null) {
-    const { Ref: ref, 'Fn::Join': join } = value as { Ref?: string; 'Fn::Join'?: [string, unknown[]] };
-    if (ref !== undefined) {
-      const resolved = refs[ref];
-      if (resolved === undefined) throw new Error(`no value for Ref ${ref}`);
+    const {
+      Ref: ref,
+      'Fn::Join': join,
+      'Fn::Sub': sub,
+    } = value as { Ref?: string; 'Fn::Join'?: [string, unknown[]]; 'Fn::Sub'?: string };
+    const lookUp = (name: string) => {
+      const resolved = refs[name];
+      if (resolved === undefined) throw new Error(`no value for Ref ${name}`);
       return resolved;
-    }
+    };
+    if (ref !== undefined) return lookUp(ref);
     if (join !== undefined) return join[1].map((part) => resolve(part, refs)).join(join[0]);
+    if (typeof sub === 'string') return sub.replace(/\$\{([^}]+)\}/g, (_, name: string) => lookUp(name));
   }
   throw new Error(`cannot resolve ${JSON.stringify(value)}`);
 }

@@ -1,12 +1,30 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runRound } from '../../../functions/controller/run-round';
 import {
+  APPLICATION_LINE_PREFIX_BYTES,
   breakEvenIntervalMs,
+  CONTROLLER_MEMORY_SIZES_MB,
   CONTROLLER_SIZE,
   chooseStrategy,
+  DEFAULT_CONTROLLER_MEMORY_MB,
   type LambdaSize,
+  LOG_BYTES_PER_TICK,
+  LOG_EVENT_OVERHEAD_BYTES,
   lambdaCostPerMs,
+  lambdaSizeFrom,
+  logIngestionUsdPerTick,
+  PLATFORM_LOG_BYTES_PER_INVOCATION,
+  TICK_FIRED_LINE_BYTES,
   waitRoundCostUsd,
 } from '../../../functions/scheduling/cost-model';
+import { DEFAULT_TIMING } from '../../../functions/scheduling/plan-round';
+import { createLambdaClient, localClientOptions } from '../../../functions/shared/aws-clients';
+import { systemClock } from '../../../functions/shared/clock';
+import { FIELD } from '../../../functions/shared/contract';
+import { ControlTable } from '../../../functions/shared/control-table';
+import { createJsonLogger } from '../../../functions/shared/logger';
+import { LOCAL_WORKER_NAME } from '../../../scripts/local-stack/local-endpoints';
+import { type Harness, startHarness } from '../../support/local-stack-harness';
 
 /**
  * Published us-east-1 prices, written out here on purpose: a mistaken edit of the price table must fail these
@@ -17,18 +35,42 @@ const PUBLISHED = {
   armGbSecondUsd: 0.0000133334,
   x86GbSecondUsd: 0.0000166667,
   lambdaRequestUsd: 0.2 / 1_000_000,
+  logIngestionUsdPerByte: 0.5 / 1e9,
 };
 
-/** One Wait round: 3 state transitions, one Lambda request and about one second of a 128 MB controller. */
-function roundCostByHand(gbSecondUsd: number): number {
-  const computeUsd = (128 / 1024) * gbSecondUsd * 1;
-  return 2 * PUBLISHED.stateTransitionUsd + PUBLISHED.lambdaRequestUsd + computeUsd;
+/**
+ * What Lambda writes to the log group around every invocation (text format), as the Lambda docs show them, with
+ * a 36-character request id and a 6-digit duration.
+ */
+const REQUEST_ID = '8f507cfc-3b83-4c6e-9b7d-1a2b3c4d5e6f';
+const PLATFORM_LINES = [
+  `START RequestId: ${REQUEST_ID} Version: $LATEST\n`,
+  `END RequestId: ${REQUEST_ID}\n`,
+  `REPORT RequestId: ${REQUEST_ID}\tDuration: 895012.34 ms\tBilled Duration: 895013 ms\tMemory Size: 128 MB\tMax Memory Used: 92 MB\t\n`,
+];
+/** How the Node.js runtime prefixes a console.log line in the text log format. */
+const APPLICATION_PREFIX = `2026-11-22T08:27:25.712Z\t${REQUEST_ID}\tINFO\t`;
+/** CloudWatch Logs counts each event as its message plus this. */
+const EVENT_OVERHEAD_BYTES = 26;
+const platformBytesByHand = PLATFORM_LINES.reduce(
+  (sum, line) => sum + Buffer.byteLength(line) + EVENT_OVERHEAD_BYTES,
+  0,
+);
+
+/**
+ * One Wait round: 2 state transitions, one Lambda request, about one second of the controller and the platform
+ * log lines of its invocation.
+ */
+function roundCostByHand(gbSecondUsd: number, memoryMb = 128): number {
+  const computeUsd = (memoryMb / 1024) * gbSecondUsd * 1;
+  const logsUsd = platformBytesByHand * PUBLISHED.logIngestionUsdPerByte;
+  return 2 * PUBLISHED.stateTransitionUsd + PUBLISHED.lambdaRequestUsd + computeUsd + logsUsd;
 }
 
-/** Staying awake costs 128 MB of compute per ms; the break-even is the gap one round's cost buys. */
-function breakEvenByHand(gbSecondUsd: number): number {
-  const perMsUsd = ((128 / 1024) * gbSecondUsd) / 1_000;
-  return roundCostByHand(gbSecondUsd) / perMsUsd;
+/** Staying awake costs the controller's compute per ms; the break-even is the gap one round's cost buys. */
+function breakEvenByHand(gbSecondUsd: number, memoryMb = 128): number {
+  const perMsUsd = ((memoryMb / 1024) * gbSecondUsd) / 1_000;
+  return roundCostByHand(gbSecondUsd, memoryMb) / perMsUsd;
 }
 
 const ARM_128: LambdaSize = { memoryMb: 128, architecture: 'arm64' };
@@ -75,13 +117,13 @@ describe('breakEvenIntervalMs', () => {
 });
 
 describe('waitRoundCostUsd', () => {
-  it('prices one round at two transitions, one request and a second of 128 MB arm64', () => {
+  it('prices one round at two transitions, one request, a second of 128 MB arm64 and its platform log lines', () => {
     // act
     const costUsd = waitRoundCostUsd(ARM_128);
 
     // assess
     expect(costUsd).toBeCloseTo(roundCostByHand(PUBLISHED.armGbSecondUsd), 15);
-    expect(costUsd).toBeCloseTo(0.000051866675, 15);
+    expect(costUsd).toBeCloseTo(0.000052041675, 15);
   });
 
   it('prices x86_64 compute higher than arm64', () => {
@@ -149,5 +191,155 @@ describe('chooseStrategy', () => {
 
     // assess
     expect(atThirty).toBe('stay-awake');
+  });
+});
+
+describe('controller memory sizes', () => {
+  it('offers 128, 256, 512 and 1,024 MB, 128 MB by default', () => {
+    expect(CONTROLLER_MEMORY_SIZES_MB).toEqual([128, 256, 512, 1024]);
+    expect(DEFAULT_CONTROLLER_MEMORY_MB).toBe(128);
+  });
+
+  it.each([256, 512, 1024])(
+    'puts the break-even of a %i MB arm64 controller where its own prices put it',
+    (memoryMb) => {
+      // act
+      const breakEvenMs = breakEvenIntervalMs({ memoryMb, architecture: 'arm64' });
+
+      // assess
+      expect(breakEvenMs).toBe(Math.round(breakEvenByHand(PUBLISHED.armGbSecondUsd, memoryMb)));
+    },
+  );
+
+  it('puts the break-even of a 1,024 MB arm64 controller near 5 s, and lower for every bigger size', () => {
+    // act
+    const breakEvens = CONTROLLER_MEMORY_SIZES_MB.map((memoryMb) =>
+      breakEvenIntervalMs({ memoryMb, architecture: 'arm64' }),
+    );
+
+    // assess
+    expect(breakEvens.at(-1)).toBeGreaterThan(4_500);
+    expect(breakEvens.at(-1)).toBeLessThan(5_000);
+    expect([...breakEvens].sort((a, b) => b - a)).toEqual(breakEvens);
+  });
+});
+
+describe('lambdaSizeFrom', () => {
+  it('reads the memory the runtime reports and the process architecture', () => {
+    expect(lambdaSizeFrom('512', 'arm64')).toEqual({ memoryMb: 512, architecture: 'arm64' });
+    expect(lambdaSizeFrom('1024', 'x64')).toEqual({ memoryMb: 1024, architecture: 'x86_64' });
+  });
+
+  it("assumes the stack's default outside Lambda or when the variable is not a size", () => {
+    expect(lambdaSizeFrom(undefined, 'arm64')).toEqual(CONTROLLER_SIZE);
+    expect(lambdaSizeFrom('', 'arm64').memoryMb).toBe(DEFAULT_CONTROLLER_MEMORY_MB);
+    expect(lambdaSizeFrom('abc', 'arm64').memoryMb).toBe(DEFAULT_CONTROLLER_MEMORY_MB);
+    expect(lambdaSizeFrom('-128', 'arm64').memoryMb).toBe(DEFAULT_CONTROLLER_MEMORY_MB);
+  });
+
+  it('moves the strategy with the memory: 10 s stays awake at 128 MB and waits at 1,024 MB', () => {
+    expect(chooseStrategy(10_000, lambdaSizeFrom('128', 'arm64'))).toBe('stay-awake');
+    expect(chooseStrategy(10_000, lambdaSizeFrom('1024', 'arm64'))).toBe('wait-state');
+  });
+});
+
+describe('log ingestion', () => {
+  it('counts the platform lines of an invocation as Lambda writes them', () => {
+    expect(PLATFORM_LOG_BYTES_PER_INVOCATION).toBe(platformBytesByHand);
+  });
+
+  it("counts the runtime's prefix and newline on every application line", () => {
+    expect(APPLICATION_LINE_PREFIX_BYTES).toBe(Buffer.byteLength(`${APPLICATION_PREFIX}\n`));
+    expect(LOG_EVENT_OVERHEAD_BYTES).toBe(EVENT_OVERHEAD_BYTES);
+  });
+
+  it('prices a staying-awake tick at its line plus a share of the invocation, a Wait-state tick at both in full', () => {
+    // prepare
+    const invocationMs = 895_000;
+    const tickBytes =
+      TICK_FIRED_LINE_BYTES + Buffer.byteLength(`${APPLICATION_PREFIX}\n`) + EVENT_OVERHEAD_BYTES;
+
+    // act
+    const awakeUsd = logIngestionUsdPerTick(1_000, invocationMs, CONTROLLER_SIZE);
+    const waitUsd = logIngestionUsdPerTick(60_000, invocationMs, CONTROLLER_SIZE);
+
+    // assess
+    expect(LOG_BYTES_PER_TICK).toBe(tickBytes);
+    expect(awakeUsd).toBeCloseTo(
+      (tickBytes + (1_000 / invocationMs) * platformBytesByHand) * PUBLISHED.logIngestionUsdPerByte,
+      15,
+    );
+    expect(waitUsd).toBeCloseTo((tickBytes + platformBytesByHand) * PUBLISHED.logIngestionUsdPerByte, 15);
+  });
+
+  it('costs about $0.012 a day at 1 s and ten times that at 0.1 s', () => {
+    // act
+    const perDay = (intervalMs: number) =>
+      logIngestionUsdPerTick(intervalMs, 895_000) * (86_400_000 / intervalMs);
+
+    // assess
+    expect(perDay(1_000)).toBeGreaterThan(0.011);
+    expect(perDay(1_000)).toBeLessThan(0.013);
+    expect(perDay(100)).toBeCloseTo(10 * perDay(1_000), 3);
+  });
+});
+
+describe("the controller's log lines, measured", () => {
+  let harness: Harness;
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    harness = await startHarness({ startLoops: false });
+    await harness.setFields(
+      { [FIELD.running]: { BOOL: true }, [FIELD.waitSeconds]: { N: '0.2' } },
+      'default',
+    );
+    const lambda = createLambdaClient(localClientOptions(harness.stack.servicesEndpoint));
+    const startedAt = Date.now();
+    try {
+      // One real round staying awake for about 2 s: the controller's own code writes its own lines.
+      await runRound(
+        { state: { pollerId: 'default', generation: 1 }, executionId: 'measure-log-lines' },
+        {
+          table: new ControlTable(harness.stack.dynamoDb, harness.stack.tableName),
+          lambda,
+          defaultTarget: LOCAL_WORKER_NAME,
+          clock: systemClock,
+          log: createJsonLogger((line) => lines.push(line)),
+          timing: { ...DEFAULT_TIMING, handBackMarginMs: 500 },
+        },
+        () => startedAt + 2_500,
+      );
+    } finally {
+      lambda.destroy();
+    }
+  });
+
+  afterAll(async () => {
+    await harness.stack.stop();
+  });
+
+  it('writes one `tick fired` line per tick, of the size the cost model prices (for a 6-digit seq)', () => {
+    // prepare
+    const tickLines = lines.filter((line) => JSON.parse(line).message === 'tick fired');
+    // A loop a day old at 1 s is at seq 86,400: count every line as if its seq had 6 digits.
+    const sizes = tickLines.map((line) => {
+      const { seq } = JSON.parse(line) as { seq: number };
+      return Buffer.byteLength(line) - String(seq).length + 6;
+    });
+
+    // act
+    const largest = Math.max(...sizes);
+    const smallest = Math.min(...sizes);
+
+    // assess
+    expect(tickLines.length).toBeGreaterThanOrEqual(5);
+    expect(lines.length - tickLines.length).toBeLessThanOrEqual(1);
+    expect(TICK_FIRED_LINE_BYTES).toBeGreaterThanOrEqual(smallest);
+    // precisionMs may take a digit or two more locally than on AWS (the machine is shared).
+    expect(TICK_FIRED_LINE_BYTES).toBeGreaterThanOrEqual(largest - 2);
+    console.log(
+      `[measure] tick fired lines: ${tickLines.length}, ${smallest}–${largest} bytes (6-digit seq)`,
+    );
   });
 });

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import {
   CreateTableCommand,
   type DynamoDBClient,
@@ -14,10 +14,15 @@ import {
   putResponse,
   ResponseNotDeliveredError,
 } from '../../../functions/seeder/cfn-response';
-import { handleSeedEvent, type SeederDeps } from '../../../functions/seeder/seed-control-item';
+import { handleSeedEvent, SEED_DATA, type SeederDeps } from '../../../functions/seeder/seed-control-item';
 import { createDynamoDbClient, localClientOptions } from '../../../functions/shared/aws-clients';
 import { FIELD } from '../../../functions/shared/contract';
+import { ControlTable } from '../../../functions/shared/control-table';
 import { silentLogger } from '../../../functions/shared/logger';
+import { createSfnClient } from '../../../functions/shared/sfn-client';
+import { startLoop } from '../../../functions/starter/start-loop';
+import { executionsOf, sleep, starterDepsFor } from '../../support/fault-probes';
+import { type Harness, startHarness } from '../../support/local-stack-harness';
 
 const TABLE = 'SubMinute-ControlTable-1A2B3C';
 
@@ -72,6 +77,13 @@ function seedEvent(overrides: Record<string, unknown> = {}) {
 /** Nothing listens on port 1: any write through this client fails at once. */
 const unreachableDynamoDb = () => createDynamoDbClient(localClientOptions('http://127.0.0.1:1', 1));
 
+/** A state machine nobody serves (port 1): every start or stop fails at once. */
+const unreachableLoops = (dynamoDb: DynamoDBClient) => ({
+  table: new ControlTable(dynamoDb, TABLE),
+  sfn: createSfnClient(localClientOptions('http://127.0.0.1:1', 1)),
+  stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:SubMinute-loop',
+});
+
 describe('handleSeedEvent', () => {
   let responses: Awaited<ReturnType<typeof startResponseServer>>;
   let dynamoServer: Server;
@@ -82,6 +94,7 @@ describe('handleSeedEvent', () => {
     tableName: TABLE,
     sendResponse: putResponse,
     log: silentLogger,
+    loops: unreachableLoops(dynamoDb),
     ...overrides,
   });
 
@@ -130,10 +143,14 @@ describe('handleSeedEvent', () => {
 
     // assess
     expect(outcome).toBe('written');
+    // The start took generation 1 for the execution it then failed to start: the watchdog or a retry serves it.
     expect(await readItem('created')).toEqual({
       [FIELD.id]: { S: 'created' },
       [FIELD.running]: { BOOL: true },
       [FIELD.waitSeconds]: { N: '5' },
+      [FIELD.generation]: { N: '1' },
+      [FIELD.executionArn]: { S: expect.stringMatching(/:execution:.*:created-g1-[0-9a-z]+$/) },
+      [FIELD.heartbeatAt]: { S: expect.any(String) },
     });
     expect(lastResponse()).toEqual({
       Status: 'SUCCESS',
@@ -141,6 +158,11 @@ describe('handleSeedEvent', () => {
       StackId: event.StackId,
       RequestId: event.RequestId,
       LogicalResourceId: event.LogicalResourceId,
+      // Nothing serves this seeder's state machine: the answer says the loop is left to the watchdog.
+      Data: { [SEED_DATA.loopStart]: 'failed' },
+      Reason: expect.stringMatching(
+        /^poller 'created' seeded, but starting its loop failed \(.+\); the watchdog/,
+      ),
     });
   });
 
@@ -170,6 +192,10 @@ describe('handleSeedEvent', () => {
       [FIELD.waitSeconds]: { N: '2.5' },
       [FIELD.target]: { S: 'my-function' },
       [FIELD.seq]: { N: '41' },
+      // Turned on, so the seed started a loop: its start's record (the only system fields it writes).
+      [FIELD.generation]: { N: '1' },
+      [FIELD.executionArn]: { S: expect.any(String) },
+      [FIELD.heartbeatAt]: { S: expect.any(String) },
     });
   });
 
@@ -342,3 +368,282 @@ describe('putResponse', () => {
     await expect(delivery).rejects.toThrow('HTTP 403');
   });
 });
+
+describe('handleSeedEvent and the loops (local stack)', () => {
+  let harness: Harness;
+  let responses: Awaited<ReturnType<typeof startResponseServer>>;
+  let loops: ReturnType<typeof starterDepsFor>;
+  let hanging: { url: string; close: () => Promise<void> };
+
+  const deps = (overrides: Partial<SeederDeps> = {}): SeederDeps => ({
+    dynamoDb: harness.stack.dynamoDb,
+    tableName: harness.stack.tableName,
+    sendResponse: putResponse,
+    log: silentLogger,
+    loops,
+    ...overrides,
+  });
+
+  const lastResponse = (): CfnResponse => JSON.parse(responses.received.at(-1)?.body ?? 'null');
+
+  const event = (pollerId: string, overrides: Record<string, unknown> = {}) =>
+    seedEvent({
+      ResponseURL: responses.url,
+      ResourceProperties: {
+        TableName: harness.stack.tableName,
+        PollerId: pollerId,
+        Running: 'true',
+        WaitSeconds: '60',
+      },
+      ...overrides,
+    });
+
+  const executionNames = (pollerId: string) => executionsOf(harness.stack, pollerId).map((run) => run.name);
+
+  beforeAll(async () => {
+    harness = await startHarness({ startLoops: false });
+    loops = starterDepsFor(harness.stack);
+    responses = await startResponseServer();
+    hanging = await startSilentServer();
+  });
+
+  afterEach(() => {
+    responses.received.length = 0;
+    harness.stack.services.injectFault = () => undefined;
+  });
+
+  afterAll(async () => {
+    loops.sfn.destroy();
+    await hanging.close();
+    await closeServer(responses.server);
+    await harness.stack.stop();
+  });
+
+  it('starts the loop itself when Create seeds running=true, and says so in Data', async () => {
+    // act
+    const outcome = await handleSeedEvent(event('created-running'), deps());
+
+    // assess
+    expect(outcome).toBe('written');
+    expect(executionNames('created-running')).toEqual([expect.stringMatching(/^created-running-g1-[0-9a-z]+$/)]);
+    expect(lastResponse()).toMatchObject({ Status: 'SUCCESS', Data: { [SEED_DATA.loopStart]: 'started' } });
+    expect(lastResponse().Reason).toBeUndefined();
+  });
+
+  it('starts nothing when Create seeds running=false', async () => {
+    // prepare
+    const properties = { ...event('created-stopped').ResourceProperties, Running: 'false' };
+
+    // act
+    await handleSeedEvent(event('created-stopped', { ResourceProperties: properties }), deps());
+
+    // assess
+    expect(executionNames('created-stopped')).toEqual([]);
+    expect(lastResponse()).toMatchObject({ Status: 'SUCCESS' });
+    expect(lastResponse().Data).toBeUndefined();
+  });
+
+  it('starts the loop when an Update turns running from false to true', async () => {
+    // prepare
+    const stopped = { ...event('turned-on').ResourceProperties, Running: 'false' };
+    await handleSeedEvent(event('turned-on', { ResourceProperties: stopped }), deps());
+    const update = event('turned-on', {
+      RequestType: 'Update',
+      PhysicalResourceId: `${harness.stack.tableName}/turned-on`,
+      OldResourceProperties: stopped,
+    });
+
+    // act
+    await handleSeedEvent(update, deps());
+
+    // assess
+    expect(executionNames('turned-on')).toEqual([expect.stringMatching(/^turned-on-g1-[0-9a-z]+$/)]);
+  });
+
+  it('starts no second loop when an Update keeps running=true and changes the cadence', async () => {
+    // prepare
+    await handleSeedEvent(event('kept-on'), deps());
+    const update = event('kept-on', {
+      RequestType: 'Update',
+      PhysicalResourceId: `${harness.stack.tableName}/kept-on`,
+      OldResourceProperties: event('kept-on').ResourceProperties,
+      ResourceProperties: { ...event('kept-on').ResourceProperties, WaitSeconds: '30' },
+    });
+
+    // act
+    const outcome = await handleSeedEvent(update, deps());
+
+    // assess
+    expect(outcome).toBe('written');
+    expect(executionNames('kept-on')).toEqual([expect.stringMatching(/^kept-on-g1-[0-9a-z]+$/)]);
+  });
+
+  it('keeps its physical id on an Update that moves it to another poller, so CloudFormation never replaces it', async () => {
+    // prepare
+    const physicalId = `${harness.stack.tableName}/first-poller`;
+    const update = event('second-poller', {
+      RequestType: 'Update',
+      PhysicalResourceId: physicalId,
+      OldResourceProperties: event('first-poller').ResourceProperties,
+    });
+
+    // act
+    await handleSeedEvent(update, deps());
+
+    // assess
+    expect(lastResponse()).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: physicalId });
+  });
+
+  it('answers SUCCESS, naming the failure in Reason and Data, when Step Functions refuses the start', async () => {
+    // prepare
+    harness.stack.services.injectFault = (service, target) =>
+      service === 'stepfunctions' && target === 'StartExecution'
+        ? {
+            status: 400,
+            errorType: 'AccessDeniedException',
+            message: 'not authorized to perform states:StartExecution',
+          }
+        : undefined;
+
+    // act
+    const outcome = await handleSeedEvent(event('refused-start'), deps());
+
+    // assess
+    expect(outcome).toBe('written');
+    expect((await harness.readItem('refused-start'))?.[FIELD.running]).toEqual({ BOOL: true });
+    expect(lastResponse()).toMatchObject({
+      Status: 'SUCCESS',
+      Data: { [SEED_DATA.loopStart]: 'failed' },
+      Reason: expect.stringMatching(
+        /^poller 'refused-start' seeded, but starting its loop failed \(.*AccessDeniedException.*\); the watchdog starts it/,
+      ),
+    });
+  });
+
+  it('gives up on a start that gets no answer, within its budget, and still answers SUCCESS', async () => {
+    // prepare
+    const silentSfn = createSfnClient(localClientOptions(hanging.url, 1));
+    const startedAt = Date.now();
+
+    // act
+    try {
+      await handleSeedEvent(
+        event('unanswered-start'),
+        deps({ loops: { ...loops, sfn: silentSfn }, startTimeoutMs: 300 }),
+      );
+    } finally {
+      silentSfn.destroy();
+    }
+
+    // assess
+    expect(Date.now() - startedAt).toBeLessThan(3_000);
+    expect(lastResponse()).toMatchObject({
+      Status: 'SUCCESS',
+      Data: { [SEED_DATA.loopStart]: 'failed' },
+      Reason: expect.stringContaining('no answer within 300 ms'),
+    });
+  });
+
+  it('on Delete stops every running loop, mid-round ones included: nothing fires after the answer', async () => {
+    // prepare: a loop staying awake (0.5 s) and one in its Wait state (60 s)
+    await harness.setFields({ [FIELD.running]: { BOOL: true }, [FIELD.waitSeconds]: { N: '0.5' } }, 'awake');
+    await harness.setFields({ [FIELD.running]: { BOOL: true }, [FIELD.waitSeconds]: { N: '60' } }, 'waiting');
+    await startLoop('awake', loops);
+    await startLoop('waiting', loops);
+    await harness.waitForFires(2, 5_000, 'awake');
+    await harness.waitForFires(1, 5_000, 'waiting');
+    const physicalId = `${harness.stack.tableName}/default`;
+    const deletion = seedEvent({
+      RequestType: 'Delete',
+      ResponseURL: responses.url,
+      PhysicalResourceId: physicalId,
+    });
+
+    // act
+    const outcome = await handleSeedEvent(deletion, deps());
+    const firedBeforeAnswer = harness.fires('awake').length;
+    await sleep(2_000);
+
+    // assess
+    expect(outcome).toBe('deleted');
+    expect(harness.stack.stepFunctions.listExecutions('RUNNING')).toEqual([]);
+    expect(executionsOf(harness.stack, 'waiting').map((run) => run.status)).toEqual(['ABORTED']);
+    expect((await harness.readItem('awake'))?.[FIELD.running]).toEqual({ BOOL: false });
+    // At most the tick that was already under way when running turned off.
+    expect(harness.fires('awake').length - firedBeforeAnswer).toBeLessThanOrEqual(1);
+    expect(lastResponse()).toMatchObject({
+      Status: 'SUCCESS',
+      PhysicalResourceId: physicalId,
+    });
+    expect(Number(lastResponse().Data?.[SEED_DATA.loopsStopped])).toBeGreaterThanOrEqual(2);
+    expect(lastResponse().Reason).toBeUndefined();
+  });
+
+  it('answers Delete with SUCCESS and the reason when Step Functions refuses to list executions', async () => {
+    // prepare
+    harness.stack.services.injectFault = (service) =>
+      service === 'stepfunctions'
+        ? {
+            status: 400,
+            errorType: 'AccessDeniedException',
+            message: 'not authorized to perform states:ListExecutions',
+          }
+        : undefined;
+
+    // act
+    const outcome = await handleSeedEvent(
+      seedEvent({ RequestType: 'Delete', ResponseURL: responses.url, PhysicalResourceId: 'table/default' }),
+      deps(),
+    );
+
+    // assess
+    expect(outcome).toBe('deleted');
+    expect(lastResponse()).toMatchObject({
+      Status: 'SUCCESS',
+      Data: { [SEED_DATA.loopsStopped]: '0' },
+      Reason: expect.stringMatching(/listing the running executions of '.*' failed: AccessDeniedException/),
+    });
+  });
+
+  it('answers Delete within its budget when Step Functions never answers', async () => {
+    // prepare
+    const silentSfn = createSfnClient(localClientOptions(hanging.url, 1));
+    const startedAt = Date.now();
+
+    // act
+    try {
+      await handleSeedEvent(
+        seedEvent({ RequestType: 'Delete', ResponseURL: responses.url, PhysicalResourceId: 'table/default' }),
+        deps({ loops: { ...loops, sfn: silentSfn }, stopTimeoutMs: 500 }),
+      );
+    } finally {
+      silentSfn.destroy();
+    }
+
+    // assess
+    expect(Date.now() - startedAt).toBeLessThan(3_000);
+    expect(lastResponse()).toMatchObject({
+      Status: 'SUCCESS',
+      Reason: expect.stringContaining('gave up after 500 ms'),
+    });
+  });
+});
+
+/** A server that accepts connections and never answers: a service that hangs. */
+async function startSilentServer(): Promise<{ url: string; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
