@@ -425,7 +425,9 @@ describe('handleSeedEvent and the loops (local stack)', () => {
 
     // assess
     expect(outcome).toBe('written');
-    expect(executionNames('created-running')).toEqual([expect.stringMatching(/^created-running-g1-[0-9a-z]+$/)]);
+    expect(executionNames('created-running')).toEqual([
+      expect.stringMatching(/^created-running-g1-[0-9a-z]+$/),
+    ]);
     expect(lastResponse()).toMatchObject({ Status: 'SUCCESS', Data: { [SEED_DATA.loopStart]: 'started' } });
     expect(lastResponse().Reason).toBeUndefined();
   });

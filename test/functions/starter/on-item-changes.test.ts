@@ -133,7 +133,9 @@ describe('startLoopsForChanges', () => {
 
     // assess
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: '200' }]);
-    expect(executionsOf(harness.stack, 'fine').map((execution) => execution.name)).toEqual([expect.stringMatching(/^fine-g1-[0-9a-z]+$/)]);
+    expect(executionsOf(harness.stack, 'fine').map((execution) => execution.name)).toEqual([
+      expect.stringMatching(/^fine-g1-[0-9a-z]+$/),
+    ]);
   });
 
   it('names a failed record without a sequence number by an empty identifier: Lambda retries the whole batch', async () => {
