@@ -36,7 +36,8 @@ export const USAGE = `Usage: npm run ctl -- <command> [--poller ID] <target> [--
 
 Commands:
   status [--all]       the poller's control item and the status of its loop's execution (--all: every poller)
-  start [--every S]    set running=true and start the loop, unless its execution is still RUNNING
+  start [--every S]    set running=true and start the loop, unless a loop is alive (it carries on); a loop
+                       whose execution was stopped by hand or failed is replaced at once
                        (with --every: also set the cadence, creating the item if it is missing)
   stop                 set running=false; the loop ends at its next tick
   set --every S        set the cadence (waitseconds, ${WAIT_SECONDS_LIMITS.min}-${WAIT_SECONDS_LIMITS.max} s, decimals allowed) and nothing else;

@@ -77,6 +77,32 @@ describe('ctl against the local stack', () => {
   });
 
   describe('start', () => {
+    it('starts exactly one execution while the stream starter reacts to the same change', async () => {
+      // A stack whose change feed starts loops the way the deployed stream does.
+      const withStarter = await startLocalStack({ port: 0, everySeconds: 2 });
+      try {
+        await setFields(withStarter, { [FIELD.running]: { BOOL: false } });
+        const stopped = Date.now();
+        while (
+          withStarter.stepFunctions.listExecutions('RUNNING').length > 0 &&
+          Date.now() - stopped < 5_000
+        ) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        const before = withStarter.stepFunctions.listExecutions().length;
+
+        const run = await ctl(['start', '--local'], withStarter);
+        // The change feed scans every 250 ms: give the starter time to react as well.
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+
+        expect(run.exitCode).toBe(0);
+        expect(withStarter.stepFunctions.listExecutions()).toHaveLength(before + 1);
+        expect(withStarter.stepFunctions.listExecutions('RUNNING')).toHaveLength(1);
+      } finally {
+        await withStarter.stop();
+      }
+    });
+
     it('starts exactly one execution with the poller id in its input and prints its ARN', async () => {
       await setFields(stack, { [FIELD.running]: { BOOL: false } });
 
