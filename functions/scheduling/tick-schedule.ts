@@ -16,7 +16,12 @@ export function wakeAtFor(dueAtMs: number, leadMs: number): number {
   return Math.floor((dueAtMs - leadMs) / 1000) * 1000;
 }
 
-/** How many whole ticks to skip so that a loop that fell behind fires once, late by less than one interval. */
+/**
+ * How many whole ticks to skip so that a loop that fell behind fires once, late by less than half an interval
+ * (or, if that means skipping the tick that is due, at the next one on the grid). A tick later than that is
+ * skipped rather than fired late: fired, it would come closer than half an interval to the next tick, and
+ * whoever watches a poller (its worker, rate limits downstream) can count on no two fires closer than that.
+ */
 export function ticksToSkip(lateByMs: number, intervalMs: number): number {
-  return lateByMs >= intervalMs ? Math.floor(lateByMs / intervalMs) : 0;
+  return lateByMs >= intervalMs / 2 ? Math.floor(lateByMs / intervalMs + 0.5) : 0;
 }

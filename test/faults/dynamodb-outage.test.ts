@@ -1,8 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_POLLER_ID, FIELD } from '../../functions/shared/contract';
 import { LOCAL_TABLE_NAME } from '../../scripts/local-stack/local-endpoints';
-import { duplicateSeqs, executionsOf, reportFault, seconds, sleep, waitUntil } from '../support/fault-probes';
-import { type Harness, startHarness } from '../support/local-stack-harness';
+import {
+  duplicateSeqs,
+  executionsOf,
+  reportFault,
+  seconds,
+  shortestFireGapMs,
+  sleep,
+  waitUntil,
+} from '../support/fault-probes';
+import { type Harness, scheduleGaps, startHarness } from '../support/local-stack-harness';
 
 const OUTAGE_MS = 10_000;
 
@@ -34,6 +42,14 @@ describe('fault: the DynamoDB endpoint refuses connections mid-run', () => {
 
     const fires = harness.fires();
     const item = await harness.readItem();
+    // The grid slots between the last fire before the outage and the first after it were skipped, each counted once.
+    const lastBefore = fires.filter((fire) => Date.parse(fire.firedAt) <= acceptedAt).at(-1);
+    const firstAfter = fires.find((fire) => Date.parse(fire.firedAt) > acceptedAt);
+    const missedSlots =
+      Math.round(
+        (Date.parse(firstAfter?.scheduledAt ?? '') - Date.parse(lastBefore?.scheduledAt ?? '')) / 1_000,
+      ) - 1;
+    const afterRecovery = fires.filter((fire) => Date.parse(fire.firedAt) > acceptedAt);
     reportFault('dynamodb-outage', {
       outage: seconds(OUTAGE_MS),
       'fires before': firesAtRefusal,
@@ -42,13 +58,19 @@ describe('fault: the DynamoDB endpoint refuses connections mid-run', () => {
       duplicates: duplicateSeqs(fires).length,
       'recovery after accept': seconds(recoveryMs),
       skippedTicks: item?.[FIELD.skippedTicks]?.N ?? 'none',
+      'missed grid slots': missedSlots,
+      'gaps after recovery ms': scheduleGaps(afterRecovery).join(','),
       lastError: JSON.stringify(item?.[FIELD.lastError]?.M?.message?.S ?? ''),
     });
     expect(duplicateSeqs(fires)).toEqual([]);
     // A tick already read and claimed may still fire in the first moments of the outage; no more than that.
     expect(firesDuringOutage.length).toBeLessThanOrEqual(1);
     expect(recoveryMs).toBeLessThan(20_000);
-    expect(Number(item?.[FIELD.skippedTicks]?.N ?? 0)).toBeGreaterThan(0);
+    // Every missed slot is counted, none twice, and the loop comes back on its grid with one fire, not a burst.
+    expect(missedSlots).toBeGreaterThanOrEqual(OUTAGE_MS / 1_000 - 2);
+    expect(Number(item?.[FIELD.skippedTicks]?.N ?? 0)).toBe(missedSlots);
+    expect(scheduleGaps(afterRecovery).every((gap) => gap === 1_000)).toBe(true);
+    expect(shortestFireGapMs(fires)).toBeGreaterThanOrEqual(500);
     expect(item?.[FIELD.lastError]?.M?.message?.S).toContain(LOCAL_TABLE_NAME);
     expect(executionsOf(harness.stack, DEFAULT_POLLER_ID, 'RUNNING')).toHaveLength(1);
     expect(harness.events.some((event) => event.event === 'stopped')).toBe(false);

@@ -282,19 +282,35 @@ describe('planTick: falling behind', () => {
     expect(plan.dueAt).toBe(dueAt + intervalMs);
   });
 
-  it('fires late without skipping when behind by less than one interval', () => {
+  it('fires late without skipping when behind by less than half an interval', () => {
     // prepare
     const intervalMs = 2_000;
     const loop = loopState({ nextSeq: 5, config: config(intervalMs), skippedTicks: 2 });
     const dueAt = T0 + 4 * intervalMs;
 
     // act
-    const plan = expectFire(planTick(continuing(loop, dueAt + intervalMs - 1)));
+    const plan = expectFire(planTick(continuing(loop, dueAt + intervalMs / 2 - 1)));
 
     // assess
     expect(plan.skipped).toBe(0);
     expect(plan.dueAt).toBe(dueAt);
     expect(plan.next).toMatchObject({ nextSeq: 6, anchorAt: T0, anchorSeq: 1, skippedTicks: 2 });
+  });
+
+  it('skips a tick late by half an interval or more and fires the next one on the grid, not close behind', () => {
+    // prepare
+    const intervalMs = 2_000;
+    const loop = loopState({ nextSeq: 5, config: config(intervalMs), skippedTicks: 2 });
+    const dueAt = T0 + 4 * intervalMs;
+
+    // act
+    const plan = expectFire(planTick(continuing(loop, dueAt + intervalMs / 2)));
+
+    // assess: the same seq, one slot later on the grid
+    expect(plan.skipped).toBe(1);
+    expect(plan.seq).toBe(5);
+    expect(plan.dueAt).toBe(dueAt + intervalMs);
+    expect(plan.next).toMatchObject({ nextSeq: 6, skippedTicks: 3 });
   });
 });
 
