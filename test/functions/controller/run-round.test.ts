@@ -439,10 +439,8 @@ describe('runRound: an invalid waitseconds', () => {
     expect(updatesFor(pollerId).slice(updatesBefore).filter(setsLastError)).toEqual([]);
   });
 
-  // Bug (functions/controller/run-round.ts, ProgressRecorder.flushErrors): readConfig reports the same problem on
-  // every read, noteError queues it again each tick, and flushErrors writes whenever anything is queued, even when
-  // the message equals the recorded lastError. So a persisting bad field costs one UpdateItem per tick (10 a second
-  // at 0.1 s) instead of the claims and the hand-back; lastError itself is rightly not rewritten.
+  // readConfig reports a persisting problem on every read; it must not cost an UpdateItem per tick (10 a second at
+  // 0.1 s) on top of the claims and the hand-back.
   it('writes the item only for claims, the new error and the hand-back while the value stays wrong', () => {
     // assess: one claim per 5 ticks, one write for the new error, one for skipped ticks if any, one at hand-back
     const claims = badRoundUpdates.filter((update) => /#claimedSeq =/.test(update.UpdateExpression ?? ''));
