@@ -119,6 +119,7 @@ export async function runRound(
         throw new ControlTableUnavailableError(pollerId, table.tableName, 'recording the stop failed');
       }
     }
+    progress.logSummary('stopping');
     log.info('loop stopped', { pollerId, reason, executionId, generation: owned });
     throw new PollerStoppedSignal(pollerId, reason);
   };
@@ -228,13 +229,7 @@ export async function runRound(
           scheduledAt,
           ...(plan.config.payload ? { payload: plan.config.payload } : {}),
         });
-        log.info('tick fired', {
-          pollerId,
-          seq: plan.seq,
-          scheduledAt,
-          precisionMs: invokedAt - plan.dueAt,
-          skipped: plan.skipped,
-        });
+        progress.noteDelivered(invokedAt - plan.dueAt);
       } catch (error) {
         if (!(error instanceof WorkerInvokeError)) throw error;
         log.error('tick not delivered', { pollerId, seq: plan.seq, target, error: error.message });
@@ -266,6 +261,7 @@ async function handBack(
 ): Promise<ControllerOutput> {
   const next = closeRound(loop, previousRoundFailed);
   await progress.write({ nextTickAt: iso(tickDueAt(next, next.nextSeq)) }, { onlyIfFired: true });
+  progress.logSummary('handing back');
   return {
     pollerId: progress.pollerId,
     wakeAt: isoSecond(wakeAtMs),
@@ -353,6 +349,13 @@ function checkOwnership(
   return { kind: 'owner' };
 }
 
+interface InvocationTally {
+  fired: number;
+  firstSeq: number | undefined;
+  worstPrecisionMs: number;
+  skipped: number;
+}
+
 /**
  * What the controller writes on the item, and when: a claim before the ticks it covers (with the progress so
  * far, which doubles as the heartbeat), progress at hand-back, a new error as soon as it appears (not again
@@ -367,6 +370,13 @@ class ProgressRecorder {
   private recordedError: string | undefined;
   /** The generation this invocation owns; nothing is written without one. */
   private generation: number | undefined;
+  /** What this invocation fired, for its one summary line. */
+  private readonly tally: InvocationTally = {
+    fired: 0,
+    firstSeq: undefined,
+    worstPrecisionMs: 0,
+    skipped: 0,
+  };
 
   constructor(
     private readonly deps: ControllerDeps,
@@ -388,6 +398,7 @@ class ProgressRecorder {
 
   noteSkipped(count: number): void {
     this.skippedSinceWrite += count;
+    this.tally.skipped += count;
   }
 
   noteFailedFire(): void {
@@ -397,6 +408,29 @@ class ProgressRecorder {
   noteFired(seq: number, scheduledAt: string): void {
     this.lastFired = { seq, scheduledAt };
     this.firedSinceWrite = true;
+    this.tally.fired += 1;
+    this.tally.firstSeq ??= seq;
+  }
+
+  /** A tick's invoke was accepted `precisionMs` after it was due. */
+  noteDelivered(precisionMs: number): void {
+    this.tally.worstPrecisionMs = Math.max(this.tally.worstPrecisionMs, precisionMs);
+  }
+
+  /**
+   * One line per invocation, not one per tick: CloudWatch Logs bills every byte ingested, and at 0.1 s a line per
+   * tick would cost as much as the controller itself. Problems are logged as they happen.
+   */
+  logSummary(ending: string): void {
+    if (this.tally.fired === 0) return;
+    this.deps.log.info('round summary', {
+      pollerId: this.pollerId,
+      ending,
+      fired: this.tally.fired,
+      seqs: `${this.tally.firstSeq}-${this.lastFired?.seq}`,
+      worstPrecisionMs: this.tally.worstPrecisionMs,
+      skipped: this.tally.skipped,
+    });
   }
 
   /** Errors and skips are news for the operator: write them now rather than with the next claim. */

@@ -82,10 +82,11 @@ export const LOG_EVENT_OVERHEAD_BYTES = 26;
 export const APPLICATION_LINE_PREFIX_BYTES = 68;
 
 /**
- * The controller's `tick fired` JSON line for a poller id of 7 characters and a 6-digit seq, measured from the real
- * line (test/functions/scheduling/cost-model.test.ts runs a round and checks this figure). One per tick.
+ * The controller's `round summary` JSON line, one per invocation (never one per tick), for a poller id of 7
+ * characters and 6-digit seqs, measured from the real line (test/functions/scheduling/cost-model.test.ts runs a
+ * round and checks this figure).
  */
-export const TICK_FIRED_LINE_BYTES = 176;
+export const ROUND_SUMMARY_LINE_BYTES = 190;
 
 /**
  * The platform's START, END and REPORT lines of one invocation (Lambda writes them to the function's log group),
@@ -93,9 +94,12 @@ export const TICK_FIRED_LINE_BYTES = 176;
  */
 export const PLATFORM_LOG_BYTES_PER_INVOCATION = 350;
 
-/** Bytes ingested for every tick the controller fires: its `tick fired` line. */
-export const LOG_BYTES_PER_TICK =
-  TICK_FIRED_LINE_BYTES + APPLICATION_LINE_PREFIX_BYTES + LOG_EVENT_OVERHEAD_BYTES;
+/** Bytes ingested for every controller invocation: its summary line and the platform's lines. */
+export const LOG_BYTES_PER_INVOCATION =
+  ROUND_SUMMARY_LINE_BYTES +
+  APPLICATION_LINE_PREFIX_BYTES +
+  LOG_EVENT_OVERHEAD_BYTES +
+  PLATFORM_LOG_BYTES_PER_INVOCATION;
 
 export function lambdaCostPerMs(size: LambdaSize): number {
   return ((size.memoryMb / 1024) * PRICES_USD.lambdaGbSecond[size.architecture]) / 1000;
@@ -108,15 +112,15 @@ export function logIngestionCostUsd(bytes: number): number {
 
 /**
  * What one tick costs when each tick is its own Step Functions round, beyond what every tick costs either way
- * (its DynamoDB read, its `tick fired` line): two transitions, one request, a second awake, the invocation's
- * platform log lines.
+ * (its DynamoDB read): two transitions, one request, a second awake, the invocation's
+ * log lines.
  */
 export function waitRoundCostUsd(size: LambdaSize = CONTROLLER_SIZE): number {
   return (
     TRANSITIONS_PER_ROUND * PRICES_USD.stateTransition +
     PRICES_USD.lambdaRequest +
     ROUND_AWAKE_MS * lambdaCostPerMs(size) +
-    logIngestionCostUsd(PLATFORM_LOG_BYTES_PER_INVOCATION)
+    logIngestionCostUsd(LOG_BYTES_PER_INVOCATION)
   );
 }
 
@@ -135,8 +139,8 @@ export function chooseStrategy(intervalMs: number, size: LambdaSize = CONTROLLER
 }
 
 /**
- * Log ingestion per tick for a loop at `intervalMs`: the tick's line, plus the platform lines of the invocations
- * it takes (one per tick in Wait-state mode, one per `stayAwakeInvocationMs` staying awake).
+ * Log ingestion per tick for a loop at `intervalMs`: the lines of the invocations it takes (one per tick in
+ * Wait-state mode, one per `stayAwakeInvocationMs` staying awake). A healthy tick logs nothing of its own.
  */
 export function logIngestionUsdPerTick(
   intervalMs: number,
@@ -145,5 +149,5 @@ export function logIngestionUsdPerTick(
 ): number {
   const invocationsPerTick =
     chooseStrategy(intervalMs, size) === 'wait-state' ? 1 : intervalMs / stayAwakeInvocationMs;
-  return logIngestionCostUsd(LOG_BYTES_PER_TICK + invocationsPerTick * PLATFORM_LOG_BYTES_PER_INVOCATION);
+  return logIngestionCostUsd(invocationsPerTick * LOG_BYTES_PER_INVOCATION);
 }
