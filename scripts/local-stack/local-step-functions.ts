@@ -119,7 +119,7 @@ export class LocalStepFunctions {
     this.lambda = createLambdaClient(localClientOptions(options.lambdaEndpoint, 1));
     this.taskHandlers = { [STATE.handOver]: (taskInput) => this.handOver(taskInput) };
     for (const [stateName, state] of Object.entries(definition.States)) {
-      if (this.taskKinds.get(stateName) !== 'LambdaFunction') continue;
+      if (this.taskKinds.get(stateName) !== 'lambda') continue;
       this.taskHandlers[stateName] = this.lambdaTaskHandler(stateName, state as LambdaTaskState);
     }
     this.names = options.dataDir
