@@ -351,8 +351,8 @@ function reportEnded({ execution, output }: ExecutionEnded, emit: (event: LocalS
 }
 
 /**
- * The reason a loop stopped, from the Catch output of its PollerStopped signal: on AWS the Cause is the Lambda
- * error as JSON, in aws-local-stepfunctions it is "PollerStopped: <reason>".
+ * The reason a loop stopped, from the Catch output of its PollerStopped signal: the Cause is the Lambda error
+ * payload as JSON (on AWS and on the local stack); a plain "PollerStopped: <reason>" is read too.
  */
 export function stopReasonFromCause(cause: unknown): string {
   if (typeof cause !== 'string') return 'stopped';
