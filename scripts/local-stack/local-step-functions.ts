@@ -59,7 +59,7 @@ const isJsonObject = (value: unknown): value is JsonObject =>
 const RETRY_COUNT_PATH = '$$.State.RetryCount';
 
 /** Histories of this many executions are kept for inspection (tests); older closed ones are dropped. */
-const KEPT_HISTORIES = 100;
+const KEPT_HISTORIES = 20;
 
 export interface LocalStepFunctionsOptions {
   readonly region: string;
