@@ -1,7 +1,9 @@
 import {
+  CONTROLLER_MAX_RETRIES,
   DEFAULT_HISTORY_BUDGET,
   HISTORY_EVENT_CAP,
   HISTORY_EVENTS_PER_ROUND,
+  type RoundPath,
 } from '../scheduling/history-budget';
 import {
   DEFAULT_POLLER_ID,
@@ -9,11 +11,12 @@ import {
   MAX_PAYLOAD_BYTES,
   POLLER_ID_PATTERN,
   type PollerConfig,
+  SIGNAL,
   WAIT_SECONDS_LIMITS,
 } from '../shared/contract';
 import { InvalidControllerInputError, renderJson } from '../shared/errors';
 
-export interface ParsedInput {
+export interface ParsedInput extends RoundPath {
   readonly pollerId: string;
   readonly executionId: string;
   readonly loop: LoopState | undefined;
@@ -22,9 +25,11 @@ export interface ParsedInput {
   readonly generation: number | undefined;
   /** What went wrong in the previous attempt (a caught controller failure or a failed hand-over). */
   readonly previousFailure: string | undefined;
-  readonly previousRoundFailed: boolean;
-  /** The last hand-over failed: run a normal round (the loop carries on here) and ask again later. */
-  readonly handOverFailed: boolean;
+  /**
+   * The latest attempt asked for a hand-over and the hand-over failed: run a normal round (the loop carries on
+   * here) before asking again.
+   */
+  readonly handOverJustFailed: boolean;
 }
 
 /** Errors carried from one round to the next when the table was unreachable; more would only repeat. */
@@ -37,12 +42,12 @@ const isObject = (value: unknown): value is JsonObject =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
- * Reads what Step Functions passed: `{ state, executionId }`, where `state` is the execution input on the first
- * round and the previous round's output after that. A direct invoke without the envelope is accepted too.
- * Throws InvalidControllerInputError; the caller turns it into a clean stop.
+ * Reads what Step Functions passed: `{ state, executionId, executionStartTime, retryCount }`, where `state` is
+ * the execution input on the first round and the previous round's output after that. A direct invoke without
+ * the envelope is accepted too. Throws InvalidControllerInputError; the caller turns it into a clean stop.
  */
 export function parseControllerInput(event: unknown): ParsedInput {
-  const envelope = isObject(event) && isObject(event.state) ? event : { state: event };
+  const envelope: JsonObject = isObject(event) && isObject(event.state) ? event : { state: event };
   const state = isObject(envelope.state) ? envelope.state : {};
   const pollerId = state.pollerId ?? DEFAULT_POLLER_ID;
   if (typeof pollerId !== 'string' || !POLLER_ID_PATTERN.test(pollerId)) {
@@ -69,7 +74,12 @@ export function parseControllerInput(event: unknown): ParsedInput {
   }
 
   const loop = state.loop === undefined || state.loop === null ? undefined : parseLoop(pollerId, state.loop);
-  const failures = [describeFailure('previous controller attempt failed', state.lastFailure)];
+  // The Catch puts a hand-over request into lastFailure too: it is not a failure to report.
+  const askedForHandOver = isObject(state.lastFailure) && state.lastFailure.Error === SIGNAL.handOver;
+  const handOverFailed = state.handOverFailure !== undefined && state.handOverFailure !== null;
+  const failures = [
+    askedForHandOver ? undefined : describeFailure('previous controller attempt failed', state.lastFailure),
+  ];
   failures.push(describeFailure('hand-over to a fresh execution failed', state.handOverFailure));
   if (Array.isArray(state.pendingErrors)) {
     for (const message of state.pendingErrors.slice(0, MAX_PENDING_ERRORS)) {
@@ -77,6 +87,10 @@ export function parseControllerInput(event: unknown): ParsedInput {
     }
   }
   const previousFailure = failures.filter((text) => text !== undefined).join('; ') || undefined;
+  // Failed rounds since the previous healthy round happened after its wakeAt, and all within this execution.
+  const sinceCandidates = [epochMsOf(state.wakeAt), epochMsOf(envelope.executionStartTime)].filter(
+    (ms) => ms !== undefined,
+  );
   return {
     pollerId,
     executionId,
@@ -85,8 +99,24 @@ export function parseControllerInput(event: unknown): ParsedInput {
     generation,
     previousFailure,
     previousRoundFailed: state.lastFailure !== undefined && state.lastFailure !== null,
-    handOverFailed: state.handOverFailure !== undefined && state.handOverFailure !== null,
+    failuresSinceMs: sinceCandidates.length > 0 ? Math.max(...sinceCandidates) : undefined,
+    retryCount: retryCountOf(envelope.retryCount),
+    handOverFailed,
+    handOverJustFailed: handOverFailed && askedForHandOver,
   };
+}
+
+/** An ISO timestamp as epoch ms; undefined when absent or not a timestamp (the budget then assumes more). */
+function epochMsOf(value: unknown): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** `$$.State.RetryCount`: 0 on a direct invoke; a value that is not a count is taken as the most retries. */
+function retryCountOf(value: unknown): number {
+  if (value === undefined) return 0;
+  return isWholeNumberIn(value, 0, Number.MAX_SAFE_INTEGER) ? value : CONTROLLER_MAX_RETRIES;
 }
 
 function parseLoop(pollerId: string, value: unknown): LoopState {

@@ -1,5 +1,6 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { LambdaSize } from '../scheduling/cost-model';
+import { historyEventsBeforeRound } from '../scheduling/history-budget';
 import {
   closeRound,
   DEFAULT_TIMING,
@@ -80,15 +81,23 @@ export async function runRound(
   const progress = new ProgressRecorder(deps, pollerId, executionId);
   if (input.previousFailure) progress.noteError(input.previousFailure);
 
-  if (input.loop !== undefined && !input.handOverFailed && handOverDue(input.loop, executionId)) {
+  // Taken once, at the start: later, a long stay-awake round would look like many failed rounds.
+  const eventsBeforeRound = historyEventsBeforeRound(input, clock.now());
+  if (
+    input.loop !== undefined &&
+    !input.handOverJustFailed &&
+    handOverDue(input.loop, executionId, eventsBeforeRound)
+  ) {
     // Before anything is fired, so the next execution continues from exactly this loop state.
     await progress.flushErrors();
+    const historyEvents = input.loop.historyEvents + eventsBeforeRound;
     log.info('handing over to a fresh execution', {
       pollerId,
       executionId,
-      historyEvents: input.loop.historyEvents,
+      historyEvents,
+      eventsBeforeRound,
     });
-    throw new HandOverRequestedSignal(pollerId, input.loop.historyEvents, input.loop.historyBudget);
+    throw new HandOverRequestedSignal(pollerId, historyEvents, input.loop.historyBudget);
   }
 
   let loop: LoopState | undefined = input.loop;
@@ -132,7 +141,7 @@ export async function runRound(
       if (firedThisRound === 0 || loop === undefined) throw error;
       // Ticks were fired in this invocation: a retry would fire them again. Hand back; the next round retries the read.
       progress.noteError(describeCause(error));
-      return handBack(loop, clock.now(), input.previousRoundFailed, progress, clock);
+      return handBack(loop, clock.now(), eventsBeforeRound, progress, clock);
     }
     if (item === undefined) {
       await stop(STOP_REASON.itemMissing);
@@ -204,8 +213,7 @@ export async function runRound(
         }
         if (outcome === 'failed') {
           // Unclaimed ticks are never fired: hand back and claim again next round.
-          if (loop !== undefined)
-            return handBack(loop, clock.now(), input.previousRoundFailed, progress, clock);
+          if (loop !== undefined) return handBack(loop, clock.now(), eventsBeforeRound, progress, clock);
           throw new ControlTableUnavailableError(
             pollerId,
             table.tableName,
@@ -246,7 +254,7 @@ export async function runRound(
 
     const continuation = planContinuation(loop, clock.now(), deadline(), timing, deps.size);
     if (continuation.kind === 'hand-back') {
-      return handBack(loop, continuation.wakeAt, input.previousRoundFailed, progress, clock);
+      return handBack(loop, continuation.wakeAt, eventsBeforeRound, progress, clock);
     }
     await sleepUntil(clock, continuation.readAt);
   }
@@ -255,11 +263,11 @@ export async function runRound(
 async function handBack(
   loop: LoopState,
   wakeAtMs: number,
-  previousRoundFailed: boolean,
+  eventsBeforeRound: number,
   progress: ProgressRecorder,
   clock: Clock,
 ): Promise<ControllerOutput> {
-  const next = closeRound(loop, previousRoundFailed);
+  const next = closeRound(loop, progress.executionId, eventsBeforeRound);
   await progress.write({ nextTickAt: iso(tickDueAt(next, next.nextSeq)) }, { onlyIfFired: true });
   progress.logSummary('handing back');
   return {
@@ -381,7 +389,7 @@ class ProgressRecorder {
   constructor(
     private readonly deps: ControllerDeps,
     readonly pollerId: string,
-    private readonly executionId: string,
+    readonly executionId: string,
   ) {}
 
   own(generation: number | undefined): void {

@@ -1,7 +1,7 @@
 import { type LoopState, type PollerConfig, STOP_REASON } from '../shared/contract';
 import type { InvalidControlItemError } from '../shared/errors';
 import { CONTROLLER_SIZE, chooseStrategy, type LambdaSize } from './cost-model';
-import { HISTORY_EVENTS_PER_FAILED_ROUND, HISTORY_EVENTS_PER_ROUND } from './history-budget';
+import { HISTORY_EVENTS_PER_ROUND } from './history-budget';
 import { tickDueAt, ticksToSkip, wakeAtFor } from './tick-schedule';
 
 /** Timing knobs of the controller; see DEFAULT_TIMING for why each has its value. */
@@ -147,19 +147,25 @@ export function planContinuation(
   return { kind: 'next-tick', readAt: Math.max(nowMs, nextDueAt - timing.readAheadMs) };
 }
 
-/** Closes a Step Functions round: counts the history events it added (more when the attempt before it failed). */
-export function closeRound(loop: LoopState, previousRoundFailed: boolean): LoopState {
-  const added = HISTORY_EVENTS_PER_ROUND + (previousRoundFailed ? HISTORY_EVENTS_PER_FAILED_ROUND : 0);
-  return { ...loop, historyEvents: loop.historyEvents + added };
+/**
+ * Closes a Step Functions round of execution `executionId`: counts the history events it adds, plus
+ * `eventsBeforeRound`, those the path to it spent that no round counted yet (retried attempts, failed rounds;
+ * see historyEventsBeforeRound). A loop carried over from another execution starts counting from zero.
+ */
+export function closeRound(loop: LoopState, executionId: string, eventsBeforeRound: number): LoopState {
+  const counted = loop.executionId === executionId ? loop.historyEvents : 0;
+  return { ...loop, executionId, historyEvents: counted + eventsBeforeRound + HISTORY_EVENTS_PER_ROUND };
 }
 
 /**
- * Whether this round must hand over to a fresh execution before doing anything: one more round would cross the
- * history budget. A fresh execution (another executionId) starts with an empty history.
+ * Whether this round must hand over to a fresh execution before doing anything: the events spent on the way to
+ * it and one more round would cross the history budget. A fresh execution (another executionId) starts with an
+ * empty history. Checked before the control item is read, so a loop whose rounds keep failing after the
+ * controller started (the table unreachable or refusing access) still hands over in time.
  */
-export function handOverDue(loop: LoopState, executionId: string): boolean {
+export function handOverDue(loop: LoopState, executionId: string, eventsBeforeRound = 0): boolean {
   const historyEvents = loop.executionId === executionId ? loop.historyEvents : 0;
-  return historyEvents + HISTORY_EVENTS_PER_ROUND > loop.historyBudget;
+  return historyEvents + eventsBeforeRound + HISTORY_EVENTS_PER_ROUND > loop.historyBudget;
 }
 
 /**

@@ -100,6 +100,8 @@ export interface ControllerInput {
   readonly handOverFailure?: unknown;
   /** Set by the state machine's Catch when the previous controller attempt failed. */
   readonly lastFailure?: unknown;
+  /** The previous healthy round's wakeAt, still in the state after failed rounds (the history budget uses it). */
+  readonly wakeAt?: unknown;
 }
 
 /** What a round returns; the state machine waits until `wakeAt` and runs the next round with it. */

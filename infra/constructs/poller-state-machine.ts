@@ -3,7 +3,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { buildPollerDefinition, CONTROLLER_ARN_SUBSTITUTION } from '../state-machine/poller-definition';
+import {
+  buildPollerDefinition,
+  CONTROLLER_ARN_SUBSTITUTION,
+  PARTITION_SUBSTITUTION,
+} from '../state-machine/poller-definition';
 
 /**
  * The loop's name is fixed from the stack name, so its ARN is known without referring to the resource: the
@@ -48,7 +52,10 @@ export class PollerStateMachine extends Construct {
       stateMachineName: LOOP_STATE_MACHINE_NAME,
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromString(JSON.stringify(buildPollerDefinition())),
-      definitionSubstitutions: { [CONTROLLER_ARN_SUBSTITUTION]: props.controller.functionArn },
+      definitionSubstitutions: {
+        [CONTROLLER_ARN_SUBSTITUTION]: props.controller.functionArn,
+        [PARTITION_SUBSTITUTION]: Aws.PARTITION,
+      },
     });
     // The unqualified function only (grantInvoke would add every version and alias, `:*`).
     this.stateMachine.addToRolePolicy(

@@ -157,6 +157,7 @@ export async function runCadence(options: RunOptions): Promise<CadenceRun> {
       recipeSfn = new LocalStepFunctions({
         region: stack.region,
         controllerArn: recipeArn,
+        lambdaEndpoint: stack.servicesEndpoint,
         definition: buildRecipeDefinition(recipeArn),
         stateMachineName: RECIPE_STATE_MACHINE_NAME,
         meter,

@@ -158,8 +158,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     throw error;
   }
   const servicesEndpoint = localEndpoint(servicesPort);
-  // aws-local-stepfunctions builds its own Lambda client per invoke; the SDK reads this standard variable.
-  process.env.AWS_ENDPOINT_URL_LAMBDA = servicesEndpoint;
 
   const controllerDeps: ControllerDeps = {
     table: new ControlTable(dynamoDb, tableName),
@@ -183,6 +181,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   stepFunctions = new LocalStepFunctions({
     region,
     controllerArn: localFunctionArn(LOCAL_CONTROLLER_NAME, region),
+    lambdaEndpoint: servicesEndpoint,
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     onExecutionEnded: (ended) => reportEnded(ended, emit),
     ...(options.meter ? { meter: options.meter } : {}),
     ...(options.handOverFault ? { handOverFault: options.handOverFault } : {}),
@@ -353,8 +353,8 @@ function reportEnded({ execution, output }: ExecutionEnded, emit: (event: LocalS
 }
 
 /**
- * The reason a loop stopped, from the Catch output of its PollerStopped signal: on AWS the Cause is the Lambda
- * error as JSON, in aws-local-stepfunctions it is "PollerStopped: <reason>".
+ * The reason a loop stopped, from the Catch output of its PollerStopped signal: the Cause is the Lambda error
+ * payload as JSON (on AWS and on the local stack); a plain "PollerStopped: <reason>" is read too.
  */
 export function stopReasonFromCause(cause: unknown): string {
   if (typeof cause !== 'string') return 'stopped';

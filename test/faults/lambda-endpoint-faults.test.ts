@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_POLLER_ID, FIELD } from '../../functions/shared/contract';
+import { type ControllerOutput, DEFAULT_POLLER_ID, FIELD } from '../../functions/shared/contract';
+import { STATE } from '../../infra/state-machine/poller-definition';
+import type { AwsHistoryEvent } from '../../scripts/local-stack/aws-history';
 import { LOCAL_CONTROLLER_NAME, LOCAL_WORKER_NAME } from '../../scripts/local-stack/local-endpoints';
 import { functionNameOf } from '../../scripts/local-stack/local-functions';
 import type { InjectedFault } from '../../scripts/local-stack/local-services-server';
@@ -120,5 +122,63 @@ describe('fault: the Lambda invoke endpoint throttles and fails', () => {
     expect(recoveryMs).toBeLessThan(15_000);
     expect(executionsOf(harness.stack, DEFAULT_POLLER_ID, 'RUNNING')).toHaveLength(1);
     expect(harness.events.some((event) => event.event === 'stopped')).toBe(false);
+  });
+
+  /** The events of each RunController entry in a history: from TaskStateEntered to its TaskStateExited. */
+  function controllerEntries(history: readonly AwsHistoryEvent[]) {
+    const entries: { readonly from: number; readonly events: AwsHistoryEvent[] }[] = [];
+    history.forEach((event, index) => {
+      if (event.stateName !== STATE.runController) return;
+      if (event.type === 'TaskStateEntered') entries.push({ from: index, events: [] });
+      entries.at(-1)?.events.push(event);
+    });
+    return entries;
+  }
+
+  it('retries a controller invoke throttled twice with the Task Retry (not the Catch), and counts the attempts', async () => {
+    harness = await startHarness({ everySeconds: 1, controllerTimeoutMs: 4_000 });
+    await harness.waitForFires(2, 5_000);
+
+    const throttles = new FaultBurst(callsTo(LOCAL_CONTROLLER_NAME), THROTTLE, 2);
+    harness.stack.services.injectFault = (service, target) => throttles.inject(service, target);
+    await waitUntil(() => throttles.done, 15_000, 'two throttled controller invokes');
+    const [execution] = executionsOf(harness.stack, DEFAULT_POLLER_ID, 'RUNNING');
+    const historyOf = () => harness?.stack.stepFunctions.historyOf(execution?.executionArn ?? '') ?? [];
+    const retriedRound = () =>
+      controllerEntries(historyOf()).find((entry) =>
+        entry.events.some((event) => event.type === 'LambdaFunctionFailed'),
+      );
+    const retried = await waitUntil(
+      () => retriedRound()?.events.at(-1)?.type === 'TaskStateExited',
+      10_000,
+      'the retried round to end',
+    );
+
+    const history = historyOf();
+    const entry = retriedRound();
+    const exited = entry?.events.at(-1);
+    const output = exited?.output as ControllerOutput | undefined;
+    // Everything up to this round's exit, plus its Wait's two events, minus ExecutionStarted (left to the reserve).
+    const used = (entry?.from ?? 0) + (entry?.events.length ?? 0) + 2 - 1;
+    reportFault('lambda-endpoint controller 429 x2', {
+      'round events': entry?.events.map((event) => event.type).join(' ') ?? 'none',
+      errors: entry?.events.flatMap((event) => (event.error ? [event.error] : [])).join(', ') ?? 'none',
+      'history used': used,
+      'history counted': output?.loop.historyEvents ?? 'none',
+      'waited for the round': seconds(retried),
+    });
+    expect(entry?.events.map((event) => event.type)).toEqual([
+      'TaskStateEntered',
+      ...['LambdaFunctionScheduled', 'LambdaFunctionStarted', 'LambdaFunctionFailed'],
+      ...['LambdaFunctionScheduled', 'LambdaFunctionStarted', 'LambdaFunctionFailed'],
+      ...['LambdaFunctionScheduled', 'LambdaFunctionStarted', 'LambdaFunctionSucceeded'],
+      'TaskStateExited',
+    ]);
+    expect(entry?.events.filter((event) => event.error !== undefined).map((event) => event.error)).toEqual([
+      'Lambda.TooManyRequestsException',
+      'Lambda.TooManyRequestsException',
+    ]);
+    expect(history.some((event) => event.stateName === STATE.recoverAfterFailure)).toBe(false);
+    expect(output?.loop.historyEvents).toBeGreaterThanOrEqual(used);
   });
 });

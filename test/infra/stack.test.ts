@@ -27,6 +27,7 @@ import { createApp } from '../../infra/app';
 import {
   buildPollerDefinition,
   CONTROLLER_ARN_SUBSTITUTION,
+  PARTITION_SUBSTITUTION,
 } from '../../infra/state-machine/poller-definition';
 import { OUTPUT, PARAMETER, SubMinuteExecutorStack } from '../../infra/sub-minute-executor-stack';
 import {
@@ -531,6 +532,12 @@ describe('state machine', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineType: 'STANDARD',
       DefinitionSubstitutions: { [CONTROLLER_ARN_SUBSTITUTION]: getAtt(ids.controlPlane, 'Arn') },
+    });
+  });
+
+  it("substitutes the stack's partition into the service integration ARNs", () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      DefinitionSubstitutions: { [PARTITION_SUBSTITUTION]: { Ref: 'AWS::Partition' } },
     });
   });
 

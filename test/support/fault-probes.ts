@@ -4,7 +4,7 @@ import { ControlTable } from '../../functions/shared/control-table';
 import { createSfnClient } from '../../functions/shared/sfn-client';
 import type { LoopStarterDeps } from '../../functions/starter/start-loop';
 import type { InjectedFault } from '../../scripts/local-stack/local-services-server';
-import type { LocalStack } from '../../scripts/local-stack/local-stack';
+import { type LocalStack, stopReasonFromCause } from '../../scripts/local-stack/local-stack';
 import type { ExecutionRecord, ExecutionStatus } from '../../scripts/local-stack/local-step-functions';
 
 /**
@@ -67,7 +67,8 @@ export function executionsOf(
 
 /**
  * Why a SUCCEEDED execution stopped, from its output: `{ action: 'stop', reason }`, or the Catch of a stop
- * signal (`{ stopped: { Error, Cause } }`). For reports; assertions use the stack's `stopped` events.
+ * signal (`{ stopped: { Error, Cause } }`, the Cause being the Lambda error payload as on AWS). For reports;
+ * assertions use the stack's `stopped` events.
  */
 export function stopReasonOf(execution: ExecutionRecord): string | undefined {
   if (execution.output === undefined) return undefined;
@@ -77,10 +78,7 @@ export function stopReasonOf(execution: ExecutionRecord): string | undefined {
     stopped?: { Error?: string; Cause?: string };
   };
   if (output.action === 'stop') return output.reason;
-  const cause = output.stopped?.Cause;
-  if (typeof cause !== 'string') return undefined;
-  const prefix = `${output.stopped?.Error}: `;
-  return cause.startsWith(prefix) ? cause.slice(prefix.length) : cause;
+  return output.stopped === undefined ? undefined : stopReasonFromCause(output.stopped.Cause);
 }
 
 /** What the starter and the watchdog use, pointed at a local stack: tests call startLoop with it directly. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseControllerInput } from '../../../functions/controller/parse-input';
 import {
+  CONTROLLER_MAX_RETRIES,
   DEFAULT_HISTORY_BUDGET,
   HISTORY_EVENTS_PER_ROUND,
 } from '../../../functions/scheduling/history-budget';
@@ -53,7 +54,10 @@ describe('parseControllerInput: defaults', () => {
       generation: undefined,
       previousFailure: undefined,
       previousRoundFailed: false,
+      failuresSinceMs: undefined,
+      retryCount: 0,
       handOverFailed: false,
+      handOverJustFailed: false,
     });
   });
 
@@ -329,6 +333,44 @@ describe('parseControllerInput: failures', () => {
     expect(parsed.previousRoundFailed).toBe(false);
   });
 
+  it('knows a hand-over just failed when the hand-over request is the latest caught attempt', () => {
+    // prepare: the signal's Catch writes lastFailure, then the HandOver's Catch writes handOverFailure.
+    const state = {
+      pollerId: 'orders',
+      loop: validLoop(),
+      lastFailure: { Error: 'HandOverRequested', Cause: '{"errorMessage":"history budget spent"}' },
+      handOverFailure: { Error: 'StepFunctions.ExecutionLimitExceededException', Cause: 'too many' },
+    };
+
+    // act
+    const parsed = parseControllerInput(envelope(state));
+
+    // assess: the request is not reported as a failure; the failed hand-over is.
+    expect(parsed.handOverJustFailed).toBe(true);
+    expect(parsed.handOverFailed).toBe(true);
+    expect(parsed.previousFailure).toBe(
+      'hand-over to a fresh execution failed: StepFunctions.ExecutionLimitExceededException: too many',
+    );
+  });
+
+  it('may ask for a hand-over again once a round attempt failed after the failed hand-over', () => {
+    // prepare: that attempt's Catch overwrote lastFailure; handOverFailure stays in the state.
+    const state = {
+      pollerId: 'orders',
+      loop: validLoop(),
+      lastFailure: { Error: 'ControlTableUnavailableError', Cause: 'unreachable' },
+      handOverFailure: { Error: 'StepFunctions.ExecutionLimitExceededException', Cause: 'too many' },
+    };
+
+    // act
+    const parsed = parseControllerInput(envelope(state));
+
+    // assess
+    expect(parsed.handOverJustFailed).toBe(false);
+    expect(parsed.handOverFailed).toBe(true);
+    expect(parsed.previousRoundFailed).toBe(true);
+  });
+
   it('carries errors the previous round could not record into previousFailure', () => {
     // prepare
     const pendingErrors = ['firing tick 7 failed', 'waitseconds must be a number'];
@@ -368,5 +410,80 @@ describe('parseControllerInput: failures', () => {
       'previous controller attempt failed: A: first; hand-over to a fresh execution failed: B: second',
     );
     expect(parsed.previousRoundFailed).toBe(true);
+  });
+});
+
+describe('parseControllerInput: the path to this round (for the history budget)', () => {
+  const startedAt = '2030-01-01T00:00:00.000Z';
+  const wakeAt = '2030-01-01T00:10:00Z';
+  const stepFunctionsEnvelope = (state: unknown, extra: Record<string, unknown> = {}) => ({
+    state,
+    executionId: EXECUTION_ID,
+    executionStartTime: startedAt,
+    retryCount: 0,
+    ...extra,
+  });
+
+  it('reads $$.State.RetryCount as the retried attempts of this round', () => {
+    // act
+    const parsed = parseControllerInput(stepFunctionsEnvelope({ pollerId: 'orders' }, { retryCount: 3 }));
+
+    // assess
+    expect(parsed.retryCount).toBe(3);
+  });
+
+  it.each([
+    { label: 'a string', retryCount: '3' },
+    { label: 'a negative number', retryCount: -1 },
+    { label: 'a fraction', retryCount: 1.5 },
+  ])('takes a RetryCount that is $label as the most retries there can be', ({ retryCount }) => {
+    // act
+    const parsed = parseControllerInput(stepFunctionsEnvelope({ pollerId: 'orders' }, { retryCount }));
+
+    // assess
+    expect(parsed.retryCount).toBe(CONTROLLER_MAX_RETRIES);
+  });
+
+  it("counts failed rounds from the previous round's wakeAt, which the Catch leaves in the state", () => {
+    // act
+    const parsed = parseControllerInput(
+      stepFunctionsEnvelope({ pollerId: 'orders', loop: validLoop(), wakeAt, lastFailure: { Error: 'A' } }),
+    );
+
+    // assess
+    expect(parsed.failuresSinceMs).toBe(Date.parse(wakeAt));
+  });
+
+  it('counts failed rounds from the execution start when no round of this execution succeeded yet', () => {
+    // act
+    const parsed = parseControllerInput(
+      stepFunctionsEnvelope({ pollerId: 'orders', loop: validLoop(), lastFailure: { Error: 'A' } }),
+    );
+
+    // assess
+    expect(parsed.failuresSinceMs).toBe(Date.parse(startedAt));
+  });
+
+  it('ignores a wakeAt from before the execution started (it cannot belong to this execution)', () => {
+    // act
+    const parsed = parseControllerInput(
+      stepFunctionsEnvelope({
+        pollerId: 'orders',
+        wakeAt: '2029-12-31T23:00:00Z',
+        lastFailure: { Error: 'A' },
+      }),
+    );
+
+    // assess
+    expect(parsed.failuresSinceMs).toBe(Date.parse(startedAt));
+  });
+
+  it('has no reference time when neither is a timestamp (a direct invoke)', () => {
+    // act
+    const parsed = parseControllerInput(envelope({ pollerId: 'orders', wakeAt: 'soon', lastFailure: 'x' }));
+
+    // assess
+    expect(parsed.failuresSinceMs).toBeUndefined();
+    expect(parsed.retryCount).toBe(0);
   });
 });

@@ -150,7 +150,7 @@ export function simulateLoop(options: SimulationOptions): SimulationResult {
       loop = plan.next;
       const continuation = planContinuation(loop, nowMs, deadlineMs, timing);
       if (continuation.kind === 'hand-back') {
-        const next = closeRound(loop, false);
+        const next = closeRound(loop, executionId, 0);
         // The next round of this execution would ask for a hand-over before firing anything.
         const restart = handOverDue(next, executionId);
         loop = next;

@@ -860,21 +860,35 @@ describe('closeRound', () => {
     const loop = loopState({ historyEvents: 90 });
 
     // act
-    const next = closeRound(loop, false);
+    const next = closeRound(loop, 'exec-1', 0);
 
     // assess
     expect(next.historyEvents).toBe(90 + HISTORY_EVENTS_PER_ROUND);
   });
 
-  it('adds HISTORY_EVENTS_PER_FAILED_ROUND as well after a caught failure', () => {
+  it('adds the events the path to the round spent as well (failed rounds, retried attempts)', () => {
     // prepare
     const loop = loopState({ historyEvents: 90 });
 
     // act
-    const next = closeRound(loop, true);
+    const next = closeRound(loop, 'exec-1', 3 * HISTORY_EVENTS_PER_FAILED_ROUND);
 
     // assess
-    expect(next.historyEvents).toBe(90 + HISTORY_EVENTS_PER_ROUND + HISTORY_EVENTS_PER_FAILED_ROUND);
+    expect(next.historyEvents).toBe(90 + HISTORY_EVENTS_PER_ROUND + 3 * HISTORY_EVENTS_PER_FAILED_ROUND);
+  });
+
+  it('starts from zero for a loop carried over from another execution, and takes on this execution', () => {
+    // prepare
+    const loop = loopState({ historyEvents: 19_990, executionId: 'exec-1' });
+
+    // act
+    const next = closeRound(loop, 'exec-2', HISTORY_EVENTS_PER_FAILED_ROUND);
+
+    // assess
+    expect(next).toMatchObject({
+      executionId: 'exec-2',
+      historyEvents: HISTORY_EVENTS_PER_ROUND + HISTORY_EVENTS_PER_FAILED_ROUND,
+    });
   });
 
   it('leaves the schedule, seq and claim as they are', () => {
@@ -888,7 +902,7 @@ describe('closeRound', () => {
     });
 
     // act
-    const next = closeRound(loop, false);
+    const next = closeRound(loop, 'exec-1', 0);
 
     // assess
     expect(next).toEqual({ ...loop, historyEvents: HISTORY_EVENTS_PER_ROUND });
@@ -900,7 +914,7 @@ describe('closeRound', () => {
     const loop = loopState({ historyEvents: budget - 2 * HISTORY_EVENTS_PER_ROUND, historyBudget: budget });
 
     // act
-    const next = closeRound(loop, false);
+    const next = closeRound(loop, 'exec-1', 0);
 
     // assess
     expect(next.historyEvents).toBe(budget - HISTORY_EVENTS_PER_ROUND);
@@ -916,7 +930,7 @@ describe('closeRound', () => {
     });
 
     // act
-    const next = closeRound(loop, false);
+    const next = closeRound(loop, 'exec-1', 0);
 
     // assess
     expect(handOverDue(next, next.executionId)).toBe(true);
@@ -928,8 +942,8 @@ describe('closeRound', () => {
     const loop = loopState({ historyEvents: budget - 3 * HISTORY_EVENTS_PER_ROUND, historyBudget: budget });
 
     // act
-    const healthy = closeRound(loop, false);
-    const afterFailure = closeRound(loop, true);
+    const healthy = closeRound(loop, 'exec-1', 0);
+    const afterFailure = closeRound(loop, 'exec-1', HISTORY_EVENTS_PER_FAILED_ROUND);
 
     // assess
     expect(handOverDue(healthy, loop.executionId)).toBe(false);
@@ -945,6 +959,16 @@ describe('handOverDue', () => {
     // act / assess
     expect(handOverDue(loop, 'exec-1')).toBe(true);
     expect(handOverDue(loop, 'exec-2')).toBe(false);
+  });
+
+  it('counts the events spent on the way to this round before deciding', () => {
+    // prepare
+    const budget = 100 * HISTORY_EVENTS_PER_ROUND;
+    const loop = loopState({ historyEvents: budget - 2 * HISTORY_EVENTS_PER_ROUND, historyBudget: budget });
+
+    // act / assess
+    expect(handOverDue(loop, 'exec-1', HISTORY_EVENTS_PER_ROUND)).toBe(false);
+    expect(handOverDue(loop, 'exec-1', HISTORY_EVENTS_PER_ROUND + 1)).toBe(true);
   });
 });
 
