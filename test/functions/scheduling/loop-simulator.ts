@@ -135,10 +135,11 @@ export async function simulateLoop(options: SimulationOptions): Promise<Simulati
   const maxLateMs = options.maxTimerLateMs ?? 0;
   const clock = simulatedClock({
     startMs: T0,
+    // Anywhere from `early` too soon to maxLateMs too late; early stops 1 ms short of the time asked for, so every
+    // sleep moves time on.
     timerErrorMs: (requestedMs) => {
-      const early = Math.min(maxEarlyMs, requestedMs - 1);
-      const late = maxLateMs;
-      return Math.floor(timerRandom() * (early + late + 1)) - Math.max(0, early);
+      const early = Math.max(0, Math.min(maxEarlyMs, requestedMs - 1));
+      return Math.floor(timerRandom() * (early + maxLateMs + 1)) - early;
     },
   });
   const simulation: Simulation = {
