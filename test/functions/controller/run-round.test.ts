@@ -19,7 +19,6 @@ import {
   createLambdaClient,
   localClientOptions,
 } from '../../../functions/shared/aws-clients';
-import { systemClock } from '../../../functions/shared/clock';
 import {
   type ControllerOutput,
   FIELD,
@@ -30,6 +29,7 @@ import {
 import { ControlTable } from '../../../functions/shared/control-table';
 import { ControlTableUnavailableError, PollerStoppedSignal } from '../../../functions/shared/errors';
 import { silentLogger } from '../../../functions/shared/logger';
+import { simulatedClock } from '../../support/simulated-clock';
 
 const TABLE_NAME = 'pollers';
 const DEFAULT_TARGET = 'default-worker';
@@ -38,6 +38,14 @@ const THROTTLED_PREFIX = 'throttled-';
 /** Short rounds: hand back 200 ms before a deadline 1.5 s away; claim 5 ticks of 100 ms at a time. */
 const ROUND_MS = 1_500;
 const TIMING: Timing = { ...DEFAULT_TIMING, handBackMarginMs: 200, claimWindowMs: 500 };
+
+/**
+ * The controller's clock: time moves only while it sleeps, so tick counts, deadlines and heartbeat ages do not
+ * depend on how loaded the machine is. It starts at the real time so the item's ISO timestamps stay plausible; the
+ * I/O (dynalite, the Lambda endpoint) stays real and takes no simulated time. Every time a test compares is read
+ * from it.
+ */
+const clock = simulatedClock({ startMs: Date.now(), yieldToEventLoop: true });
 
 interface Invocation {
   readonly functionName: string;
@@ -55,8 +63,10 @@ let controllerDynamo: DynamoDBClient;
 let testDynamo: DynamoDBClient;
 let table: ControlTable;
 const invocations: Invocation[] = [];
-/** DryRun invokes: the controller warming its connection to Lambda before a tick. */
-const dryRuns: { functionName: string; at: number }[] = [];
+/** DryRun invokes that reached the endpoint: the controller warming its connection to Lambda before a tick. */
+const dryRuns: { functionName: string }[] = [];
+/** Every Lambda request the controller sent, in order, with the (simulated) time it sent it. */
+const lambdaRequests: { functionName: string; invocationType: string | undefined; sentAt: number }[] = [];
 const updates: UpdateItemCommandInput[] = [];
 
 async function listen(server: Server): Promise<string> {
@@ -88,7 +98,7 @@ async function answerInvoke(request: IncomingMessage, response: ServerResponse):
   const functionName = decodeURIComponent(match[1]);
   const body = await readBody(request);
   if (request.headers['x-amz-invocation-type'] === 'DryRun') {
-    dryRuns.push({ functionName, at: Date.now() });
+    dryRuns.push({ functionName });
     response.writeHead(204).end();
     return;
   }
@@ -153,21 +163,41 @@ afterAll(async () => {
   if (dynamoServer) await close(dynamoServer);
 });
 
+/** A Lambda client that notes each request as the controller sends it, before it goes out. */
+function recordingLambdaClient() {
+  const lambda = createLambdaClient(localClientOptions(workerEndpoint, 1));
+  lambda.middlewareStack.add(
+    (next) => async (args) => {
+      const input = args.input as { FunctionName?: string; InvocationType?: string };
+      lambdaRequests.push({
+        functionName: input.FunctionName ?? '',
+        invocationType: input.InvocationType,
+        sentAt: clock.peek(),
+      });
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordLambdaRequests', priority: 'high' },
+  );
+  return lambda;
+}
+
 function deps(tableOverride?: ControlTable) {
   return {
     table: tableOverride ?? table,
-    lambda: createLambdaClient(localClientOptions(workerEndpoint, 1)),
+    lambda: recordingLambdaClient(),
     defaultTarget: DEFAULT_TARGET,
-    clock: systemClock,
+    clock,
     log: silentLogger,
     timing: TIMING,
   };
 }
 
 const deadlineIn = (ms: number): Deadline => {
-  const deadlineMs = Date.now() + ms;
+  const deadlineMs = clock.peek() + ms;
   return () => deadlineMs;
 };
+
+const isoAgo = (ms: number) => new Date(clock.peek() - ms).toISOString();
 
 async function putItem(pollerId: string, fields: Record<string, AttributeValue>): Promise<void> {
   await testDynamo.send(
@@ -229,7 +259,7 @@ describe('runRound: a fresh start', () => {
 
   beforeAll(async () => {
     await putItem(pollerId, operatorFields);
-    startedAt = Date.now();
+    startedAt = clock.peek();
     output = await freshRound(pollerId);
     item = await readItem(pollerId);
   });
@@ -244,11 +274,15 @@ describe('runRound: a fresh start', () => {
   });
 
   it('fires the ticks 100 ms apart on the grid', () => {
-    // assess
+    // assess: due 100 ms apart, and each invoke sent at the time it was due (timers here are exact)
     const scheduled = firedFor(pollerId).map((invocation) => Date.parse(invocation.event.scheduledAt));
+    const sentAt = lambdaRequests
+      .filter((request) => request.functionName === 'my-worker' && request.invocationType === 'Event')
+      .map((request) => request.sentAt);
     expect(scheduled.slice(1).map((at, i) => at - (scheduled[i] as number))).toEqual(
       Array.from({ length: scheduled.length - 1 }, () => 100),
     );
+    expect(sentAt).toEqual(scheduled);
   });
 
   it('writes claimedSeq covering each tick before firing it', () => {
@@ -269,7 +303,7 @@ describe('runRound: a fresh start', () => {
     expect(item?.[FIELD.executionArn]).toEqual({ S: 'exec-1' });
     const heartbeatAt = Date.parse(item?.[FIELD.heartbeatAt]?.S ?? '');
     expect(heartbeatAt).toBeGreaterThanOrEqual(Date.parse(last?.scheduledAt ?? ''));
-    expect(heartbeatAt).toBeLessThanOrEqual(Date.now());
+    expect(heartbeatAt).toBeLessThanOrEqual(clock.peek());
     expect(heartbeatAt).toBeGreaterThanOrEqual(startedAt);
   });
 
@@ -302,9 +336,13 @@ describe('runRound: a fresh start', () => {
 
   it('warms its connection to the target with a DryRun invoke before the first tick of the invocation, once', () => {
     // assess
-    const warmUps = dryRuns.filter((dryRun) => dryRun.functionName === 'my-worker');
-    expect(warmUps).toHaveLength(1);
-    expect(warmUps[0]?.at).toBeLessThanOrEqual(Date.parse(firedFor(pollerId)[0]?.event.scheduledAt ?? ''));
+    const sent = lambdaRequests.filter((request) => request.functionName === 'my-worker');
+    const firstFire = sent.findIndex((request) => request.invocationType === 'Event');
+    expect(dryRuns.filter((dryRun) => dryRun.functionName === 'my-worker')).toHaveLength(1);
+    expect(sent.filter((request) => request.invocationType === 'DryRun')).toHaveLength(1);
+    expect(sent[0]?.invocationType).toBe('DryRun');
+    expect(firstFire).toBeGreaterThan(0);
+    expect(sent[0]?.sentAt).toBeLessThanOrEqual(Date.parse(firedFor(pollerId)[0]?.event.scheduledAt ?? ''));
   });
 
   it('fires the target the item names, asynchronously, with the operator payload', () => {
@@ -474,7 +512,7 @@ describe('runRound: stopping', () => {
       [FIELD.running]: { BOOL: false },
       [FIELD.generation]: { N: '1' },
       [FIELD.executionArn]: { S: 'exec-1' },
-      [FIELD.heartbeatAt]: { S: new Date().toISOString() },
+      [FIELD.heartbeatAt]: { S: isoAgo(0) },
     });
 
     // act
@@ -553,7 +591,7 @@ describe('runRound: the start rule (one loop per poller, whatever started it)', 
     [FIELD.claimedSeq]: { N: '40' },
     [FIELD.seq]: { N: '33' },
     [FIELD.executionArn]: { S: executionArn },
-    [FIELD.heartbeatAt]: { S: new Date(Date.now() - heartbeatAgoMs).toISOString() },
+    [FIELD.heartbeatAt]: { S: isoAgo(heartbeatAgoMs) },
   });
 
   it('ends a console start without firing or writing while another loop is alive', async () => {

@@ -6,7 +6,9 @@ import {
   planTick,
   type Timing,
 } from '../../../functions/scheduling/plan-round';
+import { sleepUntil } from '../../../functions/shared/clock';
 import type { LoopState, PollerConfig } from '../../../functions/shared/contract';
+import { type SimulatedClock, simulatedClock } from '../../support/simulated-clock';
 
 /** Deliberately not on a whole second, so whole-second wake-ups are visible. */
 export const T0 = Date.parse('2030-01-01T00:00:00.250Z');
@@ -32,6 +34,7 @@ export function seededRandom(seed: number): () => number {
 export interface FiredTick {
   readonly seq: number;
   readonly dueAt: number;
+  /** When the simulated controller issued the invoke: the clock once its own sleep returned, not the due time. */
   readonly firedAt: number;
   readonly skipped: number;
   readonly executionId: string;
@@ -41,11 +44,22 @@ export interface FiredTick {
   readonly claimedThroughAtFire: number;
 }
 
+/** A controller invocation as Step Functions saw it: which execution ran it, and how it ended. */
+export interface Round {
+  readonly invocation: number;
+  readonly executionId: string;
+  readonly startedAt: number;
+  /** It returned a wakeAt (the Wait state follows), or asked for a hand-over to a fresh execution. */
+  readonly outcome: 'hand-back' | 'hand-over';
+}
+
 export interface HandBack {
+  readonly invocation: number;
+  readonly executionId: string;
   readonly atMs: number;
   readonly deadlineMs: number;
   readonly wakeAt: number;
-  readonly restart: boolean;
+  /** What the controller counted for its execution's history, this round included. */
   readonly historyEvents: number;
 }
 
@@ -67,6 +81,10 @@ export interface SimulationOptions {
   readonly invocationMs: (random: () => number) => number;
   /** Latency of each control item read, claim write and worker invoke: 0 … this. */
   readonly maxIoMs?: number;
+  /** How early a timer may fire (a clock step), at most; never more than the time it was asked for, less 1 ms. */
+  readonly maxTimerEarlyMs?: number;
+  /** How late a timer may fire (a busy event loop), at most. */
+  readonly maxTimerLateMs?: number;
   readonly historyBudget?: number;
   readonly lastSeqOnItem?: number;
   readonly timing?: Timing;
@@ -76,103 +94,167 @@ export interface SimulationResult {
   readonly fired: FiredTick[];
   readonly handBacks: HandBack[];
   readonly claims: Claim[];
-  readonly invocations: number;
+  /** Every controller invocation Step Functions ran, in order. */
+  readonly rounds: Round[];
   readonly executions: string[];
   readonly last: LoopState;
 }
 
-/**
- * Drives planTick, planContinuation and closeRound exactly the way functions/controller/run-round.ts does, on a
- * simulated clock: read the item, plan, claim before firing, sleep to the due time, fire, then stay awake (sleep
- * to `readAt`) or hand back. Step Functions then waits until `wakeAt` and starts the next invocation a little
- * late; a restart hands the loop to a fresh execution (new executionId) that runs at once.
- */
-export function simulateLoop(options: SimulationOptions): SimulationResult {
-  const random = seededRandom(options.seed);
-  const upTo = (maxMs: number) => Math.floor(random() * (maxMs + 1));
-  const io = () => upTo(options.maxIoMs ?? 0);
-  const timing = options.timing ?? DEFAULT_TIMING;
-  const historyBudget = options.historyBudget ?? 20_000;
-  const fired: FiredTick[] = [];
-  const handBacks: HandBack[] = [];
-  const claims: Claim[] = [];
-  const executions = ['exec-1'];
-  let itemClaimedSeq = options.lastSeqOnItem ?? 0;
-  let loop: LoopState | undefined;
-  let nowMs = T0;
-  let invocations = 0;
+interface Simulation {
+  readonly options: SimulationOptions;
+  readonly clock: SimulatedClock;
+  readonly timing: Timing;
+  readonly historyBudget: number;
+  /** Latency of one control item read or write, or one invoke. */
+  readonly io: () => number;
+  readonly fired: FiredTick[];
+  readonly claims: Claim[];
+  /** The claimedSeq on the simulated item. */
+  itemClaimedSeq: number;
+}
 
-  while (fired.length < options.ticks) {
-    invocations += 1;
-    if (invocations > options.ticks * 4 + 10) throw new Error('simulation is not making progress');
+type RoundEnd =
+  | { readonly kind: 'hand-back'; readonly wakeAt: number; readonly loop: LoopState; readonly atMs: number }
+  | { readonly kind: 'hand-over' };
+
+/**
+ * Runs the controller loop on a simulated clock (test/support/simulated-clock.ts): Step Functions on the outside
+ * (invoke, Wait until `wakeAt`, start late; a hand-over starts a fresh execution at once), and inside each
+ * invocation planTick, planContinuation and closeRound carried out the way functions/controller/run-round.ts
+ * does: ask for a hand-over before anything when the history budget is spent, read the item, plan, claim before
+ * firing, sleepUntil the due time (the real one, on timers that may fire early or late), fire, then stay awake
+ * (sleepUntil `readAt`) or hand back. Fire times are the clock when the invoke was issued, and rounds are what
+ * Step Functions ran, so a sleep that returns early or a miscounted history shows in the results.
+ */
+export async function simulateLoop(options: SimulationOptions): Promise<SimulationResult> {
+  const random = seededRandom(options.seed);
+  // Timer errors draw from their own sequence, so turning them on leaves the latencies as they were.
+  const timerRandom = seededRandom(options.seed ^ 0x5bd1e995);
+  const upTo = (maxMs: number) => Math.floor(random() * (maxMs + 1));
+  const maxEarlyMs = options.maxTimerEarlyMs ?? 0;
+  const maxLateMs = options.maxTimerLateMs ?? 0;
+  const clock = simulatedClock({
+    startMs: T0,
+    // Anywhere from `early` too soon to maxLateMs too late; early stops 1 ms short of the time asked for, so every
+    // sleep moves time on.
+    timerErrorMs: (requestedMs) => {
+      const early = Math.max(0, Math.min(maxEarlyMs, requestedMs - 1));
+      return Math.floor(timerRandom() * (early + maxLateMs + 1)) - early;
+    },
+  });
+  const simulation: Simulation = {
+    options,
+    clock,
+    timing: options.timing ?? DEFAULT_TIMING,
+    historyBudget: options.historyBudget ?? 20_000,
+    io: () => upTo(options.maxIoMs ?? 0),
+    fired: [],
+    claims: [],
+    itemClaimedSeq: options.lastSeqOnItem ?? 0,
+  };
+  const handBacks: HandBack[] = [];
+  const rounds: Round[] = [];
+  const executions = ['exec-1'];
+  let loop: LoopState | undefined;
+
+  while (simulation.fired.length < options.ticks) {
+    const invocation = rounds.length + 1;
+    if (invocation > options.ticks * 4 + 10) throw new Error('simulation is not making progress');
     const executionId = executions.at(-1) as string;
-    const deadlineMs = nowMs + options.invocationMs(random);
-    let claimedThisInvocation = false;
-    for (;;) {
-      nowMs += io(); // the control item read
-      const plan = planTick({
-        pollerId: 'orders',
-        loop,
-        reading: { config: config(options.intervalMs), problems: [] },
-        lastSeqOnItem: itemClaimedSeq,
-        generation: 1,
-        executionId,
-        historyBudget,
-        claimRequired: !claimedThisInvocation,
-        nowMs,
-        timing,
-      });
-      if (plan.kind === 'stop') throw new Error(`unexpected stop: ${plan.reason}`);
-      if (plan.kind === 'fire') {
-        if (plan.claimThrough !== undefined) {
-          claims.push({
-            fromSeq: plan.seq,
-            throughSeq: plan.claimThrough,
-            claimedBefore: itemClaimedSeq,
-            invocation: invocations,
-          });
-          itemClaimedSeq = plan.claimThrough;
-          claimedThisInvocation = true;
-          nowMs += io(); // the claim write
-        }
-        nowMs = Math.max(nowMs, plan.dueAt);
-        fired.push({
-          seq: plan.seq,
-          dueAt: plan.dueAt,
-          firedAt: nowMs,
-          skipped: plan.skipped,
-          executionId,
-          invocation: invocations,
-          claimedThroughAtFire: itemClaimedSeq,
-        });
-        nowMs += io(); // the async invoke
-      }
-      loop = plan.next;
-      const continuation = planContinuation(loop, nowMs, deadlineMs, timing);
-      if (continuation.kind === 'hand-back') {
-        const next = closeRound(loop, executionId, 0);
-        // The next round of this execution would ask for a hand-over before firing anything.
-        const restart = handOverDue(next, executionId);
-        loop = next;
-        handBacks.push({
-          atMs: nowMs,
-          deadlineMs,
-          wakeAt: continuation.wakeAt,
-          restart,
-          historyEvents: next.historyEvents,
-        });
-        if (restart) {
-          // HandOver starts a fresh execution whose first round runs the controller without waiting.
-          executions.push(`exec-${executions.length + 1}`);
-          nowMs += upTo(options.maxWakeLateMs);
-        } else {
-          nowMs = Math.max(nowMs, continuation.wakeAt) + upTo(options.maxWakeLateMs);
-        }
-        break;
-      }
-      nowMs = Math.max(nowMs, continuation.readAt);
+    const startedAt = clock.peek();
+    const deadlineMs = startedAt + options.invocationMs(random);
+    const end = await controllerInvocation(simulation, { loop, executionId, invocation, deadlineMs });
+    rounds.push({ invocation, executionId, startedAt, outcome: end.kind });
+    if (end.kind === 'hand-over') {
+      // HandOver starts a fresh execution whose first round runs the controller without waiting.
+      executions.push(`exec-${executions.length + 1}`);
+      clock.advance(upTo(options.maxWakeLateMs));
+      continue;
     }
+    loop = end.loop;
+    handBacks.push({
+      invocation,
+      executionId,
+      atMs: end.atMs,
+      deadlineMs,
+      wakeAt: end.wakeAt,
+      historyEvents: end.loop.historyEvents,
+    });
+    // WaitForTick until wakeAt, then the next RunController starts a little late.
+    clock.advanceTo(end.wakeAt);
+    clock.advance(upTo(options.maxWakeLateMs));
   }
   if (loop === undefined) throw new Error('no round ran');
-  return { fired, handBacks, claims, invocations, executions, last: loop };
+  const { fired, claims } = simulation;
+  return { fired, handBacks, claims, rounds, executions, last: loop };
+}
+
+/** One controller invocation, in the order functions/controller/run-round.ts takes its steps. */
+async function controllerInvocation(
+  simulation: Simulation,
+  round: {
+    readonly loop: LoopState | undefined;
+    readonly executionId: string;
+    readonly invocation: number;
+    readonly deadlineMs: number;
+  },
+): Promise<RoundEnd> {
+  const { clock, timing, io, fired, claims } = simulation;
+  const { executionId, invocation, deadlineMs } = round;
+  if (round.loop !== undefined && handOverDue(round.loop, executionId)) return { kind: 'hand-over' };
+  let loop = round.loop;
+  let claimedThisInvocation = false;
+  for (;;) {
+    clock.advance(io()); // the control item read
+    const plan = planTick({
+      pollerId: 'orders',
+      loop,
+      reading: { config: config(simulation.options.intervalMs), problems: [] },
+      lastSeqOnItem: simulation.itemClaimedSeq,
+      generation: 1,
+      executionId,
+      historyBudget: simulation.historyBudget,
+      claimRequired: !claimedThisInvocation,
+      nowMs: clock.now(),
+      timing,
+    });
+    if (plan.kind === 'stop') throw new Error(`unexpected stop: ${plan.reason}`);
+    if (plan.kind === 'fire') {
+      if (plan.claimThrough !== undefined) {
+        claims.push({
+          fromSeq: plan.seq,
+          throughSeq: plan.claimThrough,
+          claimedBefore: simulation.itemClaimedSeq,
+          invocation,
+        });
+        simulation.itemClaimedSeq = plan.claimThrough;
+        claimedThisInvocation = true;
+        clock.advance(io()); // the claim write
+      }
+      await sleepUntil(clock, plan.dueAt);
+      fired.push({
+        seq: plan.seq,
+        dueAt: plan.dueAt,
+        firedAt: clock.now(),
+        skipped: plan.skipped,
+        executionId,
+        invocation,
+        claimedThroughAtFire: simulation.itemClaimedSeq,
+      });
+      clock.advance(io()); // the async invoke
+      if (plan.skipped > 0) clock.advance(io()); // the write that records the skipped ticks
+    }
+    loop = plan.next;
+    const continuation = planContinuation(loop, clock.now(), deadlineMs, timing);
+    if (continuation.kind === 'hand-back') {
+      clock.advance(io()); // the write at hand-back
+      return {
+        kind: 'hand-back',
+        wakeAt: continuation.wakeAt,
+        loop: closeRound(loop, executionId, 0),
+        atMs: clock.now(),
+      };
+    }
+    await sleepUntil(clock, continuation.readAt);
+  }
 }

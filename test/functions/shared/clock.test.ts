@@ -1,90 +1,73 @@
 import { describe, expect, it } from 'vitest';
-import { type Clock, sleepUntil, systemClock } from '../../../functions/shared/clock';
+import { sleepUntil, systemClock } from '../../../functions/shared/clock';
+import { simulatedClock } from '../../support/simulated-clock';
 
 const START_MS = Date.parse('2030-01-01T00:00:00.250Z');
 
-/**
- * A simulated clock: time moves only when sleep() is awaited, by the requested time plus whatever `drift` says
- * (negative: a timer that fires early; positive: one that fires late). `reads` counts now() calls, so a test can
- * tell a timer wait from a spin (a spin reads the clock over and over without sleeping).
- */
-function simulatedClock(drift: (requestedMs: number) => number = () => 0) {
-  let nowMs = START_MS;
-  let reads = 0;
-  const sleeps: number[] = [];
-  const clock: Clock = {
-    now: () => {
-      reads += 1;
-      return nowMs;
-    },
-    sleep: async (ms) => {
-      sleeps.push(ms);
-      nowMs += Math.max(0, ms + drift(ms));
-    },
-  };
-  return { clock, sleeps, now: () => nowMs, reads: () => reads };
-}
+/** Timers exact by default; `timerErrorMs` makes them fire early (negative) or late (positive). */
+const clockAtStart = (timerErrorMs?: (requestedMs: number) => number) =>
+  simulatedClock({ startMs: START_MS, timerErrorMs });
 
 describe('sleepUntil with a simulated clock', () => {
   it('returns exactly at the target when the timer is exact, after one timer', async () => {
     // prepare
-    const { clock, now, sleeps } = simulatedClock();
+    const clock = clockAtStart();
 
     // act
     await sleepUntil(clock, START_MS + 1_234);
 
     // assess
-    expect(now()).toBe(START_MS + 1_234);
-    expect(sleeps).toEqual([1_234]);
+    expect(clock.peek()).toBe(START_MS + 1_234);
+    expect(clock.sleeps).toEqual([1_234]);
   });
 
   it('never returns before the target when the timer fires early, and sleeps again for what is left', async () => {
     // prepare
-    const { clock, now, sleeps } = simulatedClock((requestedMs) => -Math.floor(requestedMs / 3));
+    const clock = clockAtStart((requestedMs) => -Math.floor(requestedMs / 3));
 
     // act
     await sleepUntil(clock, START_MS + 5_000);
 
     // assess
-    expect(now()).toBeGreaterThanOrEqual(START_MS + 5_000);
+    expect(clock.peek()).toBeGreaterThanOrEqual(START_MS + 5_000);
     const slept = 5_000 - Math.floor(5_000 / 3);
-    expect(sleeps.slice(0, 2)).toEqual([5_000, 5_000 - slept]);
+    expect(clock.sleeps.slice(0, 2)).toEqual([5_000, 5_000 - slept]);
   });
 
   it('returns after the target, not before, when the timer fires late', async () => {
     // prepare
-    const { clock, now } = simulatedClock(() => 7);
+    const clock = clockAtStart(() => 7);
 
     // act
     await sleepUntil(clock, START_MS + 100);
 
     // assess
-    expect(now()).toBe(START_MS + 107);
+    expect(clock.peek()).toBe(START_MS + 107);
   });
 
   it('waits for the last millisecond on a timer, not by spinning', async () => {
     // prepare
-    const { clock, sleeps, now, reads } = simulatedClock();
+    const clock = clockAtStart();
 
     // act
     await sleepUntil(clock, START_MS + 1);
 
     // assess
-    expect(sleeps).toEqual([1]);
-    expect(now()).toBe(START_MS + 1);
-    expect(reads()).toBe(2);
+    expect(clock.sleeps).toEqual([1]);
+    expect(clock.peek()).toBe(START_MS + 1);
+    expect(clock.reads()).toBe(2);
   });
 
   it('returns at once, without sleeping, when the target has passed', async () => {
     // prepare
-    const { clock, sleeps, now } = simulatedClock();
+    const clock = clockAtStart();
 
     // act
     await sleepUntil(clock, START_MS - 500);
 
     // assess
-    expect(sleeps).toEqual([]);
-    expect(now()).toBe(START_MS);
+    expect(clock.sleeps).toEqual([]);
+    expect(clock.peek()).toBe(START_MS);
   });
 });
 
