@@ -131,6 +131,8 @@ export class Sandbox {
       const error = await new Promise<Error>((resolve) => child.once('error', resolve));
       throw new Error(`${spec.functionName}: could not start a sandbox process: ${error.message}`);
     }
+    // A message sent to a process that has just died fails here; its 'close' reports the death to the invocation.
+    child.on('error', () => {});
     track(child);
     for (const stream of ['stdout', 'stderr'] as const) {
       const input = child[stream];

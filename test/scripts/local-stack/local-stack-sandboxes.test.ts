@@ -1,10 +1,48 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_TIMING } from '../../../functions/scheduling/plan-round';
 import { DEFAULT_POLLER_ID } from '../../../functions/shared/contract';
-import { LOCAL_CONTROLLER_NAME } from '../../../scripts/local-stack/local-endpoints';
+import {
+  coreShareOf,
+  DEFAULT_CGROUP_V1_CPU_ROOT,
+  RUN_NAME_PREFIX,
+} from '../../../scripts/local-stack/lambda-sandbox/cpu-share';
+import { describeCpuShare } from '../../../scripts/local-stack/lambda-sandbox/sandbox-host';
+import { LOCAL_CONTROLLER_NAME, LOCAL_WORKER_NAME } from '../../../scripts/local-stack/local-endpoints';
 import { preciseNow } from '../../../scripts/local-stack/local-functions';
 import { LocalStackOptionsError, startLocalStack } from '../../../scripts/local-stack/local-stack';
+import { waitUntil } from '../../support/fault-probes';
 import { type Harness, startHarness } from '../../support/local-stack-harness';
+import { freePortPair, LocalStackProcess } from '../../support/local-stack-process';
+
+/** Processes in a process group (a LocalStackProcess is the leader of its own group; sandboxes join it). */
+function processGroup(pgid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pgid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** Our run directories (cgroups, workspaces) named after one of `owners`. */
+function runDirsOf(owners: readonly number[]): string[] {
+  return [DEFAULT_CGROUP_V1_CPU_ROOT, tmpdir()].flatMap((dir) => {
+    try {
+      return readdirSync(dir).filter((entry) =>
+        owners.some((pid) => entry.startsWith(`${RUN_NAME_PREFIX}${pid}-`)),
+      );
+    } catch {
+      return [];
+    }
+  });
+}
 
 /** The local stack runs the deployed bundles in sandbox processes by default. */
 describe('the local stack with sandboxed functions', () => {
@@ -55,6 +93,18 @@ describe('the local stack with sandboxed functions', () => {
     expect(handedBackAfterMs).toBeLessThan(1_500);
   });
 
+  it('gives the controller the memory size asked for, and refuses one Lambda does not offer', async () => {
+    harness = await startHarness({ startLoops: false, controllerMemoryMb: 256 });
+
+    expect(harness.stack.cpuShare.functions).toEqual([
+      { name: LOCAL_CONTROLLER_NAME, memoryMb: 256, coreShare: coreShareOf(256) },
+      { name: LOCAL_WORKER_NAME, memoryMb: 128, coreShare: coreShareOf(128) },
+    ]);
+    await expect(startLocalStack({ port: 0, startLoops: false, controllerMemoryMb: 100 })).rejects.toThrow(
+      LocalStackOptionsError,
+    );
+  });
+
   it('refuses an injected timing unless the functions run in process', async () => {
     await expect(startLocalStack({ port: 0, startLoops: false, timing: DEFAULT_TIMING })).rejects.toThrow(
       LocalStackOptionsError,
@@ -64,5 +114,38 @@ describe('the local stack with sandboxed functions', () => {
   it('reports the CPU share as not applied when the functions run in process', async () => {
     harness = await startHarness({ startLoops: false, sandbox: 'in-process', timing: DEFAULT_TIMING });
     expect(harness.stack.cpuShare).toMatchObject({ applied: false, functions: [] });
+  });
+});
+
+describe('npm start with sandboxed functions', () => {
+  let child: LocalStackProcess | undefined;
+  afterEach(async () => {
+    await child?.kill();
+    child = undefined;
+  });
+
+  it("prints the CPU share, shows the sandboxes' own log lines with --verbose, and leaves nothing behind on Ctrl-C", async () => {
+    child = new LocalStackProcess(['--every', '1', '--port', String(await freePortPair()), '--verbose']);
+    await waitUntil(() => (child?.fires().length ?? 0) >= 2 || !child?.running, 30_000, 'two fires');
+    const group = processGroup(child.pid ?? -1);
+    const runDirs = runDirsOf(group);
+
+    await child.kill('SIGINT');
+    const exit = await child.exited;
+
+    const ready = child.events.find((event) => event.event === 'ready');
+    if (ready?.event !== 'ready') throw new Error(`no ready event; stderr: ${child.stderr.join('\n')}`);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(child.stderr).toContain(describeCpuShare(ready.cpuShare));
+    expect(
+      child.stderr.some((line) =>
+        /^SubMinuteLambdaExecutor-local-worker\[\d+\] \{"level":"info","message":"tick"/.test(line),
+      ),
+    ).toBe(true);
+    // Two sandboxes and the stack ran in the group, in a workspace (and cgroups, where applied) of their own.
+    expect(group.length).toBeGreaterThanOrEqual(3);
+    expect(runDirs.length).toBeGreaterThanOrEqual(1);
+    expect(processGroup(child.pid ?? -1)).toEqual([]);
+    expect(runDirsOf(group)).toEqual([]);
   });
 });
