@@ -21,7 +21,7 @@ export type CpuShareReport = CpuShareStatus & {
   readonly functions: readonly {
     readonly name: string;
     readonly memoryMb: number;
-    /** Fraction of one core (0.072 for 128 MB). */
+    /** Fraction of one core, to four places (0.0724 for 128 MB). */
     readonly coreShare: number;
   }[];
 };
@@ -87,7 +87,7 @@ export class SandboxHost {
       functions: this.functions.map((sandboxed) => ({
         name: sandboxed.functionName,
         memoryMb: sandboxed.memoryMb,
-        coreShare: coreShareOf(sandboxed.memoryMb),
+        coreShare: Math.round(coreShareOf(sandboxed.memoryMb) * 10_000) / 10_000,
       })),
     };
   }

@@ -4,7 +4,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_TIMING } from '../../../functions/scheduling/plan-round';
 import { DEFAULT_POLLER_ID } from '../../../functions/shared/contract';
 import {
-  coreShareOf,
   DEFAULT_CGROUP_V1_CPU_ROOT,
   RUN_NAME_PREFIX,
 } from '../../../scripts/local-stack/lambda-sandbox/cpu-share';
@@ -97,8 +96,8 @@ describe('the local stack with sandboxed functions', () => {
     harness = await startHarness({ startLoops: false, controllerMemoryMb: 256 });
 
     expect(harness.stack.cpuShare.functions).toEqual([
-      { name: LOCAL_CONTROLLER_NAME, memoryMb: 256, coreShare: coreShareOf(256) },
-      { name: LOCAL_WORKER_NAME, memoryMb: 128, coreShare: coreShareOf(128) },
+      { name: LOCAL_CONTROLLER_NAME, memoryMb: 256, coreShare: 0.1447 },
+      { name: LOCAL_WORKER_NAME, memoryMb: 128, coreShare: 0.0724 },
     ]);
     await expect(startLocalStack({ port: 0, startLoops: false, controllerMemoryMb: 100 })).rejects.toThrow(
       LocalStackOptionsError,
