@@ -138,8 +138,10 @@ async function main(): Promise<number> {
   if (!options.json) console.log(operatorCommands(stack.endpoint, stack.tableName));
 
   const { promise: finished, resolve: finish } = Promise.withResolvers<void>();
-  process.once('SIGINT', () => finish());
-  process.once('SIGTERM', () => finish());
+  // `on`, not `once`: Ctrl-C reaches tsx and this process both, and tsx may relay it again while the stack is still
+  // stopping; a signal without a listener would end the process before it has removed its sandboxes and cgroups.
+  process.on('SIGINT', () => finish());
+  process.on('SIGTERM', () => finish());
   const timer =
     options.durationSeconds === undefined ? undefined : setTimeout(finish, options.durationSeconds * 1000);
   await finished;

@@ -5,16 +5,8 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { type ControllerDeps, runRound } from '../../functions/controller/run-round';
-import { CONTROLLER_SIZE } from '../../functions/scheduling/cost-model';
 import type { Timing } from '../../functions/scheduling/plan-round';
-import {
-  createDynamoDbClient,
-  createLambdaClient,
-  LOCAL_REGION,
-  localClientOptions,
-} from '../../functions/shared/aws-clients';
-import { type Clock, systemClock } from '../../functions/shared/clock';
+import { createDynamoDbClient, LOCAL_REGION, localClientOptions } from '../../functions/shared/aws-clients';
 import {
   CONTROLLER_TIMEOUT_SECONDS,
   type ControllerOutput,
@@ -30,7 +22,6 @@ import { createSfnClient } from '../../functions/shared/sfn-client';
 import { shouldStart } from '../../functions/starter/on-item-changes';
 import { startLoop as startLoopFor } from '../../functions/starter/start-loop';
 import { runWatchdog, type WatchdogDeps } from '../../functions/watchdog/run-watchdog';
-import { runTick } from '../../functions/worker/run-tick';
 import { ControlTableWatcher, type ItemChange } from './control-table-watcher';
 import { DynamoDbStore } from './dynamodb-store';
 import type { SandboxLogLine } from './lambda-sandbox/sandbox';
@@ -49,7 +40,12 @@ import {
 import { type InvocationStart, LocalFunctions } from './local-functions';
 import { LocalServicesServer } from './local-services-server';
 import { type ExecutionEnded, LocalStepFunctions } from './local-step-functions';
-import { forwardLogLine, openStackSandboxes } from './stack-sandboxes';
+import {
+  forwardLogLine,
+  openStackSandboxes,
+  registerInProcessHandlers,
+  type StackFunctions,
+} from './stack-functions';
 
 /** Exactly the events `npm start -- --json` prints, one JSON object per line. */
 export type LocalStackEvent =
@@ -200,57 +196,38 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   const handlerLog = options.handlerLog ?? silentLogger;
   const controllerTimeoutMs = options.controllerTimeoutMs ?? CONTROLLER_TIMEOUT_SECONDS * 1000;
-  const inProcessClients: { destroy(): void }[] = [];
-  let sandboxes: Awaited<ReturnType<typeof openStackSandboxes>> | undefined;
-  if (sandboxMode === 'process') {
-    try {
-      sandboxes = await openStackSandboxes(functions, {
-        region,
-        tableName,
-        endpoints: { dynamoDb: endpoint, lambda: servicesEndpoint, stepFunctions: servicesEndpoint },
-        controllerTimeoutMs,
-        ...(options.controllerMemoryMb !== undefined
-          ? { controllerMemoryMb: options.controllerMemoryMb }
-          : {}),
-        ...(options.cgroupRoot !== undefined ? { cgroupRoot: options.cgroupRoot } : {}),
-        onLogLine: options.sandboxLog ?? ((line) => forwardLogLine(handlerLog, line)),
-      });
-    } catch (error) {
-      await services.close();
-      dynamoDb.destroy();
-      await store.close();
-      throw error;
-    }
-  } else {
-    const lambda = createLambdaClient(localClientOptions(servicesEndpoint));
-    inProcessClients.push(lambda);
-    const controllerDeps: ControllerDeps = {
-      table,
-      lambda,
-      defaultTarget: LOCAL_WORKER_NAME,
-      clock: systemClock,
-      log: handlerLog,
-      ...(options.timing ? { timing: options.timing } : {}),
-      ...(options.controllerMemoryMb !== undefined
-        ? { size: { ...CONTROLLER_SIZE, memoryMb: options.controllerMemoryMb } }
-        : {}),
-    };
-    functions.register(
-      LOCAL_CONTROLLER_NAME,
-      (event, invocation) => {
-        const clock = freezableClock(systemClock, invocation.frozen);
-        // As the deployed handler does: the remaining time is asked again before every tick.
-        return runRound(event, { ...controllerDeps, clock }, () => Date.now() + invocation.remainingTimeMs());
-      },
-      { timeoutMs: controllerTimeoutMs },
-    );
-    functions.register(LOCAL_WORKER_NAME, (event) => runTick(event, { log: handlerLog }));
+  let stackFunctions: StackFunctions;
+  try {
+    stackFunctions =
+      sandboxMode === 'process'
+        ? await openStackSandboxes(functions, {
+            region,
+            tableName,
+            endpoints: { dynamoDb: endpoint, lambda: servicesEndpoint, stepFunctions: servicesEndpoint },
+            controllerTimeoutMs,
+            ...(options.controllerMemoryMb !== undefined
+              ? { controllerMemoryMb: options.controllerMemoryMb }
+              : {}),
+            ...(options.cgroupRoot !== undefined ? { cgroupRoot: options.cgroupRoot } : {}),
+            onLogLine: options.sandboxLog ?? ((line) => forwardLogLine(handlerLog, line)),
+          })
+        : registerInProcessHandlers(functions, {
+            table,
+            servicesEndpoint,
+            controllerTimeoutMs,
+            log: handlerLog,
+            ...(options.timing ? { timing: options.timing } : {}),
+            ...(options.controllerMemoryMb !== undefined
+              ? { controllerMemoryMb: options.controllerMemoryMb }
+              : {}),
+          });
+  } catch (error) {
+    await services.close();
+    dynamoDb.destroy();
+    await store.close();
+    throw error;
   }
-  const cpuShare: CpuShareReport = sandboxes?.cpuShare ?? {
-    applied: false,
-    reason: "the functions run in the local stack's own process (sandbox: 'in-process')",
-    functions: [],
-  };
+  const { cpuShare } = stackFunctions;
 
   stepFunctions = new LocalStepFunctions({
     region,
@@ -348,10 +325,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         new Promise((resolve) => setTimeout(resolve, SHUTDOWN_DRAIN_MS)),
       ]);
       await functions.close();
-      await sandboxes?.close();
+      await stackFunctions.close();
       await services.close();
       dynamoDb.destroy();
-      for (const client of inProcessClients) client.destroy();
       starterDeps.sfn.destroy();
       await store.close();
     })();
@@ -395,17 +371,6 @@ function checkSandboxOptions(options: LocalStackOptions): SandboxMode {
     );
   }
   return mode;
-}
-
-/** A killed invocation's timers never fire again, as with a process that is gone. */
-function freezableClock(clock: Clock, frozen: () => boolean): Clock {
-  return {
-    now: () => clock.now(),
-    sleep: (ms) =>
-      frozen()
-        ? new Promise<void>(() => {})
-        : clock.sleep(ms).then(() => (frozen() ? new Promise<void>(() => {}) : undefined)),
-  };
 }
 
 function stepFunctionsOrThrow(stepFunctions: LocalStepFunctions | undefined): LocalStepFunctions {
