@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readdir, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +50,10 @@ export class SandboxWorkspace {
   }
 
   static async create(): Promise<SandboxWorkspace> {
-    await sweepDeadRuns(tmpdir(), (path) => rm(path, { recursive: true, force: true }));
+    await sweepDeadRuns(tmpdir(), async (path) => {
+      await killProcessesWorkingIn(path);
+      await rm(path, { recursive: true, force: true });
+    });
     return new SandboxWorkspace(mkdtempSync(join(tmpdir(), `${runName()}-`)));
   }
 
@@ -64,5 +67,23 @@ export class SandboxWorkspace {
 
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A frozen (SIGSTOPped) sandbox never notices that its local stack was killed: it would stay forever. Its working
+ * directory (its task root) is in its run's workspace, which is how a later run finds it, cgroups or not. Where
+ * there is no /proc (macOS), nothing is found.
+ */
+async function killProcessesWorkingIn(dir: string): Promise<void> {
+  const pids = (await readdir('/proc').catch(() => [])).filter((entry) => /^\d+$/.test(entry));
+  for (const pid of pids) {
+    const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '');
+    if (cwd !== dir && !cwd.startsWith(`${dir}/`)) continue;
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
   }
 }
