@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { describeCause } from '../../../functions/shared/errors';
 import type { CpuCgroup, CpuConfinement } from './cpu-share';
 import { nodeMemoryFlags } from './lambda-environment';
 import { type FunctionErrorResult, parseSandboxMessage, type SandboxMessage } from './protocol';
@@ -69,7 +70,7 @@ interface InFlight {
 }
 
 /** Why the parent killed the sandbox, so the invocation gets the error Lambda gives for it. */
-type KillReason = 'timeout' | 'injected' | 'shutdown';
+type KillReason = 'timeout' | 'injected' | 'shutdown' | { readonly protocolError: string };
 
 const preciseNow = () => performance.timeOrigin + performance.now();
 
@@ -113,7 +114,17 @@ export class Sandbox {
         resolve();
       });
     });
-    child.on('message', (raw) => this.onMessage(parseSandboxMessage(raw)));
+    child.on('message', (raw) => {
+      let message: SandboxMessage;
+      try {
+        message = parseSandboxMessage(raw);
+      } catch (error) {
+        // A runtime that speaks nonsense is broken: end it, as Lambda ends a runtime that breaks its API.
+        void this.kill({ protocolError: describeCause(error) });
+        return;
+      }
+      this.onMessage(message);
+    });
   }
 
   /** Starts a process and runs its init phase (loading the bundle); confines it afterwards, frozen. */
@@ -142,7 +153,13 @@ export class Sandbox {
       );
     }
     const init = await new Promise<SandboxMessage | { type: 'exit'; description: string }>((resolve) => {
-      child.once('message', (raw) => resolve(parseSandboxMessage(raw)));
+      child.once('message', (raw) => {
+        try {
+          resolve(parseSandboxMessage(raw));
+        } catch (error) {
+          resolve({ type: 'exit', description: describeCause(error) });
+        }
+      });
       child.once('close', (code, signal) =>
         resolve({ type: 'exit', description: exitDescription(code, signal) }),
       );
@@ -254,15 +271,18 @@ export class Sandbox {
     const inFlight = this.inFlight;
     if (inFlight) {
       const requestId = inFlight.invocation.requestId;
+      const reason = this.killReason;
       const error: FunctionErrorResult =
-        this.killReason === 'timeout'
+        reason === 'timeout'
           ? {
               errorType: 'Sandbox.Timedout',
               errorMessage: `RequestId: ${requestId} Error: Task timed out after ${(this.spec.timeoutMs / 1000).toFixed(2)} seconds`,
             }
           : {
               errorType: 'Runtime.ExitError',
-              errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: ${exitDescription(code, signal)}`,
+              errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: ${
+                typeof reason === 'object' ? reason.protocolError : exitDescription(code, signal)
+              }`,
             };
       inFlight.finish({
         outcome: { error },
