@@ -1,12 +1,18 @@
 /**
  * `npm start`: the whole poller on this machine. Flags: --port N (DynamoDB; Lambda/Step Functions on N+1),
- * --data DIR, --every S, --json, --duration S, --verbose. See README "The local stack".
+ * --data DIR, --every S, --controller-memory MB, --json, --duration S, --verbose. See README "The local stack".
  */
 import { parseArgs } from 'node:util';
 import { WAIT_SECONDS_LIMITS } from '../functions/shared/contract';
 import { createJsonLogger } from '../functions/shared/logger';
+import { describeCpuShare } from './local-stack/lambda-sandbox/sandbox-host';
 import { DEFAULT_DYNAMODB_PORT } from './local-stack/local-endpoints';
-import { DEFAULT_EVERY_SECONDS, type LocalStackEvent, startLocalStack } from './local-stack/local-stack';
+import {
+  DEFAULT_EVERY_SECONDS,
+  LAMBDA_MEMORY_LIMITS_MB,
+  type LocalStackEvent,
+  startLocalStack,
+} from './local-stack/local-stack';
 import { operatorCommands } from './local-stack/operator-hints';
 
 class UsageError extends Error {
@@ -22,6 +28,7 @@ function parseOptions(argv: string[]) {
       data: { type: 'string' },
       every: { type: 'string' },
       duration: { type: 'string' },
+      'controller-memory': { type: 'string' },
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -38,29 +45,41 @@ function parseOptions(argv: string[]) {
   const port = number('port', values.port, 1, 65_534);
   if (port !== undefined && !Number.isInteger(port))
     throw new UsageError(`--port must be a whole number; got "${values.port}"`);
+  const rawMemory = values['controller-memory'];
+  const controllerMemoryMb = number(
+    'controller-memory',
+    rawMemory,
+    LAMBDA_MEMORY_LIMITS_MB.min,
+    LAMBDA_MEMORY_LIMITS_MB.max,
+  );
+  if (controllerMemoryMb !== undefined && !Number.isInteger(controllerMemoryMb))
+    throw new UsageError(`--controller-memory must be a whole number of MB; got "${rawMemory}"`);
   return {
     help: values.help,
     port: port ?? DEFAULT_DYNAMODB_PORT,
     dataDir: values.data,
     everySeconds: number('every', values.every, WAIT_SECONDS_LIMITS.min, WAIT_SECONDS_LIMITS.max),
     durationSeconds: number('duration', values.duration, 0.1, 31 * 24 * 3600),
+    controllerMemoryMb,
     json: values.json,
     verbose: values.verbose,
   };
 }
 
-const USAGE = `Usage: npm start -- [--every S] [--port N] [--data DIR] [--duration S] [--json] [--verbose]
+const USAGE = `Usage: npm start -- [--every S] [--port N] [--data DIR] [--duration S] [--controller-memory MB] [--json] [--verbose]
   --every S      cadence of the default poller in seconds (${WAIT_SECONDS_LIMITS.min}-${WAIT_SECONDS_LIMITS.max}, decimals allowed; default ${DEFAULT_EVERY_SECONDS}, or the persisted one)
   --port N       DynamoDB endpoint port (default ${DEFAULT_DYNAMODB_PORT}); the Lambda/Step Functions endpoint uses N+1
   --data DIR     persist the control table in DIR (default: in memory)
   --duration S   exit cleanly after S seconds (default: run until Ctrl-C)
+  --controller-memory MB
+                 the controller's memory size, which sets its CPU share (default: the deployed 128)
   --json         print JSON lines (ready, fire, stopped, error) instead of text
-  --verbose      also print the handlers' own JSON logs to stderr`;
+  --verbose      also print the sandboxes' own log lines (and the starter's and watchdog's) to stderr`;
 
 function formatHuman(event: LocalStackEvent): string {
   switch (event.event) {
     case 'ready':
-      return `local stack ready: DynamoDB ${event.endpoint}, table ${event.table}, pollers: ${event.pollers.join(', ') || '(none running)'}`;
+      return `local stack ready: DynamoDB ${event.endpoint}, table ${event.table}, pollers: ${event.pollers.join(', ') || '(none running)'}\n${describeCpuShare(event.cpuShare)}`;
     case 'fire':
       return `fire  ${event.poller}  seq ${String(event.seq).padStart(5)}  scheduled ${event.scheduledAt}  late ${event.latenessMs.toFixed(1)} ms`;
     case 'stopped':
@@ -103,14 +122,26 @@ async function main(): Promise<number> {
     port: options.port,
     dataDir: options.dataDir,
     everySeconds: options.everySeconds,
-    onEvent: print,
-    ...(options.verbose ? { handlerLog: createJsonLogger((line) => console.error(line)) } : {}),
+    onEvent: (event) => {
+      print(event);
+      // JSON lines stay parseable on stdout; the operator still reads whether the CPU share is applied.
+      if (event.event === 'ready' && options.json) console.error(describeCpuShare(event.cpuShare));
+    },
+    ...(options.controllerMemoryMb !== undefined ? { controllerMemoryMb: options.controllerMemoryMb } : {}),
+    ...(options.verbose
+      ? {
+          handlerLog: createJsonLogger((line) => console.error(line)),
+          sandboxLog: ({ functionName, pid, line }) => console.error(`${functionName}[${pid}] ${line}`),
+        }
+      : {}),
   });
   if (!options.json) console.log(operatorCommands(stack.endpoint, stack.tableName));
 
   const { promise: finished, resolve: finish } = Promise.withResolvers<void>();
-  process.once('SIGINT', () => finish());
-  process.once('SIGTERM', () => finish());
+  // `on`, not `once`: Ctrl-C reaches tsx and this process both, and tsx may relay it again while the stack is still
+  // stopping; a signal without a listener would end the process before it has removed its sandboxes and cgroups.
+  process.on('SIGINT', () => finish());
+  process.on('SIGTERM', () => finish());
   const timer =
     options.durationSeconds === undefined ? undefined : setTimeout(finish, options.durationSeconds * 1000);
   await finished;

@@ -97,9 +97,8 @@ export const handler = async (event: unknown, context: InvocationContext) => {
       return startLoopsForChanges((event as { Records: ItemChangeRecord[] }).Records, starterDepsOnce(), log);
     case 'watchdog':
       return runWatchdog(starterDepsOnce(), Date.now());
-    case 'round': {
-      const deadlineMs = Date.now() + context.getRemainingTimeInMillis();
-      return runRound(event, controllerDepsOnce(), () => deadlineMs);
-    }
+    case 'round':
+      // Asked again before every tick, not fixed once per round: the time left is the runtime's to say.
+      return runRound(event, controllerDepsOnce(), () => Date.now() + context.getRemainingTimeInMillis());
   }
 };

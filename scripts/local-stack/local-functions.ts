@@ -1,27 +1,17 @@
 import { describeCause } from '../../functions/shared/errors';
+import type { FunctionErrorResult, FunctionRuntime, InvocationType } from './function-runtime';
+import { InProcessFunction, type LocalHandler } from './in-process-function';
 import { type LatencyModel, type Meter, NO_LATENCY, NO_METER } from './latency-model';
 
-/**
- * What the local runtime gives a handler besides the event. `frozen` turns true when the invocation is killed
- * (a crash or a timeout on AWS ends the process): the handler's clock then never wakes it again.
- */
-export interface LocalInvocation {
-  readonly frozen: () => boolean;
-}
-
-export type LocalHandler = (event: unknown, invocation: LocalInvocation) => Promise<unknown>;
+export type { FunctionErrorResult } from './function-runtime';
+export { type LocalHandler, type LocalInvocation, preciseNow } from './in-process-function';
 
 export interface InvocationStart {
   readonly functionName: string;
-  readonly invocationType: 'Event' | 'RequestResponse';
+  readonly invocationType: InvocationType;
   readonly event: unknown;
-  /** Epoch milliseconds with sub-millisecond resolution, taken just before the handler runs. */
+  /** Epoch milliseconds with sub-millisecond resolution, taken where the handler runs just before it runs. */
   readonly startedAt: number;
-}
-
-export interface FunctionErrorResult {
-  readonly errorType: string;
-  readonly errorMessage: string;
 }
 
 export class FunctionNotFoundError extends Error {
@@ -31,15 +21,16 @@ export class FunctionNotFoundError extends Error {
   }
 }
 
-/** Epoch ms with the resolution of the monotonic clock, for lateness figures below a millisecond. */
-export const preciseNow = () => performance.timeOrigin + performance.now();
+/** Lambda's largest timeout: what an in-process handler registered without one is told it has. */
+const MAX_TIMEOUT_MS = 900_000;
 
 /**
  * The functions the local Lambda endpoint serves, by name. Names and ARNs (with or without a qualifier) resolve
- * to the same function, as on AWS.
+ * to the same function, as on AWS. Each function has a runtime (sandbox processes, or this process); around it
+ * this adds the latency model, the meter and fault injection, the same for both.
  */
 export class LocalFunctions {
-  private readonly handlers = new Map<string, LocalHandler>();
+  private readonly runtimes = new Map<string, FunctionRuntime>();
   /** Fault injection: the next synchronous invocation of a function is killed this many ms after it starts. */
   private readonly armedKills = new Map<string, number>();
   /** Invocations under way, sync and async, so shutting down can wait for them instead of cutting them off. */
@@ -61,17 +52,23 @@ export class LocalFunctions {
     this.meter = hooks.meter ?? NO_METER;
   }
 
-  register(name: string, handler: LocalHandler): void {
-    this.handlers.set(name, handler);
+  /** Serves `name` with a handler run in this process (told it has `timeoutMs`, Lambda's maximum by default). */
+  register(name: string, handler: LocalHandler, options: { readonly timeoutMs?: number } = {}): void {
+    this.runtimes.set(name, new InProcessFunction(handler, options.timeoutMs ?? MAX_TIMEOUT_MS));
   }
 
-  /** Kills the next synchronous invocation of `functionName` after `afterMs`, as a crash or timeout would. */
+  /** Serves `name` with the given runtime (sandbox processes). */
+  registerRuntime(name: string, runtime: FunctionRuntime): void {
+    this.runtimes.set(name, runtime);
+  }
+
+  /** Kills the next synchronous invocation of `functionName` `afterMs` after its handler starts, as a crash would. */
   armKill(functionName: string, afterMs: number): void {
     this.armedKills.set(functionName, afterMs);
   }
 
   has(nameOrArn: string): boolean {
-    return this.handlers.has(functionNameOf(nameOrArn));
+    return this.runtimes.has(functionNameOf(nameOrArn));
   }
 
   /** Runs a function to completion; a thrown error becomes a Lambda function error result, as on AWS. */
@@ -79,66 +76,53 @@ export class LocalFunctions {
     nameOrArn: string,
     event: unknown,
   ): Promise<{ result: unknown } | { error: FunctionErrorResult }> {
-    const handler = this.lookup(nameOrArn);
+    const runtime = this.lookup(nameOrArn);
     const functionName = functionNameOf(nameOrArn);
     return this.track(
       (async () => {
         await delay(this.latency.taskStartMs(functionName));
-        const startedAt = preciseNow();
-        this.onInvocationStart({ functionName, invocationType: 'RequestResponse', event, startedAt });
-        let frozen = false;
         const killAfterMs = this.armedKills.get(functionName);
         this.armedKills.delete(functionName);
-        try {
-          const run = handler(event, { frozen: () => frozen });
-          if (killAfterMs === undefined) return { result: await run };
-          const killed = new Promise<{ error: FunctionErrorResult }>((resolve) =>
-            setTimeout(() => {
-              frozen = true;
-              resolve({
-                error: {
-                  errorType: 'Runtime.ExitError',
-                  errorMessage: `killed by fault injection after ${killAfterMs} ms`,
-                },
-              });
-            }, killAfterMs),
-          );
-          return await Promise.race([run.then((result) => ({ result })), killed]);
-        } catch (error) {
-          return {
-            error: {
-              errorType: error instanceof Error ? error.name : 'Error',
-              errorMessage: error instanceof Error ? error.message : describeCause(error),
-            },
-          };
-        } finally {
-          this.meter.lambdaInvocation(functionName, 'RequestResponse', preciseNow() - startedAt);
-        }
+        const { outcome, durationMs } = await runtime.run({
+          event,
+          invocationType: 'RequestResponse',
+          ...(killAfterMs !== undefined ? { killAfterMs } : {}),
+          onStart: (startedAt) =>
+            this.onInvocationStart({ functionName, invocationType: 'RequestResponse', event, startedAt }),
+        });
+        this.meter.lambdaInvocation(functionName, 'RequestResponse', durationMs);
+        return outcome;
       })(),
     );
   }
 
   /** Queues an asynchronous (Event) invocation and returns at once, as Lambda's 202 does. */
   invokeAsync(nameOrArn: string, event: unknown, onError: (error: FunctionErrorResult) => void): void {
-    const handler = this.lookup(nameOrArn);
+    const runtime = this.lookup(nameOrArn);
     const functionName = functionNameOf(nameOrArn);
     void this.track(
       (async () => {
         await delay(this.latency.asyncInvokeMs(functionName));
-        const startedAt = preciseNow();
-        this.onInvocationStart({ functionName, invocationType: 'Event', event, startedAt });
         try {
-          await handler(event, { frozen: () => false });
-        } catch (error) {
-          onError({
-            errorType: error instanceof Error ? error.name : 'Error',
-            errorMessage: describeCause(error),
+          const { outcome, durationMs } = await runtime.run({
+            event,
+            invocationType: 'Event',
+            onStart: (startedAt) =>
+              this.onInvocationStart({ functionName, invocationType: 'Event', event, startedAt }),
           });
-        } finally {
-          this.meter.lambdaInvocation(functionName, 'Event', preciseNow() - startedAt);
+          this.meter.lambdaInvocation(functionName, 'Event', durationMs);
+          if ('error' in outcome) onError(outcome.error);
+        } catch (error) {
+          // The runtime itself failed (a sandbox that could not start): Lambda's service error, not the handler's.
+          onError({ errorType: 'ServiceException', errorMessage: describeCause(error) });
         }
       })(),
     );
+  }
+
+  /** Every invocation's remaining time ends by `atMs`, so a controller staying awake hands back promptly. */
+  endDeadlinesBy(atMs: number): void {
+    for (const runtime of this.runtimes.values()) runtime.endDeadlinesBy(atMs);
   }
 
   /** Waits for every invocation under way (and those they start), so shutting down cuts none of them off. */
@@ -146,16 +130,21 @@ export class LocalFunctions {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
+  /** Ends every runtime (sandbox processes are killed, their cgroups removed). */
+  async close(): Promise<void> {
+    await Promise.all([...this.runtimes.values()].map((runtime) => runtime.close()));
+  }
+
   private track<T>(invocation: Promise<T>): Promise<T> {
     this.pending.add(invocation);
-    void invocation.finally(() => this.pending.delete(invocation));
+    void invocation.finally(() => this.pending.delete(invocation)).catch(() => {});
     return invocation;
   }
 
-  private lookup(nameOrArn: string): LocalHandler {
-    const handler = this.handlers.get(functionNameOf(nameOrArn));
-    if (!handler) throw new FunctionNotFoundError(nameOrArn);
-    return handler;
+  private lookup(nameOrArn: string): FunctionRuntime {
+    const runtime = this.runtimes.get(functionNameOf(nameOrArn));
+    if (!runtime) throw new FunctionNotFoundError(nameOrArn);
+    return runtime;
   }
 }
 

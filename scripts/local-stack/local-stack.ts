@@ -5,15 +5,8 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { type ControllerDeps, runRound } from '../../functions/controller/run-round';
 import type { Timing } from '../../functions/scheduling/plan-round';
-import {
-  createDynamoDbClient,
-  createLambdaClient,
-  LOCAL_REGION,
-  localClientOptions,
-} from '../../functions/shared/aws-clients';
-import { type Clock, systemClock } from '../../functions/shared/clock';
+import { createDynamoDbClient, LOCAL_REGION, localClientOptions } from '../../functions/shared/aws-clients';
 import {
   CONTROLLER_TIMEOUT_SECONDS,
   type ControllerOutput,
@@ -29,9 +22,10 @@ import { createSfnClient } from '../../functions/shared/sfn-client';
 import { shouldStart } from '../../functions/starter/on-item-changes';
 import { startLoop as startLoopFor } from '../../functions/starter/start-loop';
 import { runWatchdog, type WatchdogDeps } from '../../functions/watchdog/run-watchdog';
-import { runTick } from '../../functions/worker/run-tick';
 import { ControlTableWatcher, type ItemChange } from './control-table-watcher';
 import { DynamoDbStore } from './dynamodb-store';
+import type { SandboxLogLine } from './lambda-sandbox/sandbox';
+import type { CpuShareReport } from './lambda-sandbox/sandbox-host';
 import type { LatencyModel, Meter } from './latency-model';
 import {
   DEFAULT_DYNAMODB_PORT,
@@ -46,6 +40,12 @@ import {
 import { type InvocationStart, LocalFunctions } from './local-functions';
 import { LocalServicesServer } from './local-services-server';
 import { type ExecutionEnded, LocalStepFunctions } from './local-step-functions';
+import {
+  forwardLogLine,
+  openStackSandboxes,
+  registerInProcessHandlers,
+  type StackFunctions,
+} from './stack-functions';
 
 /** Exactly the events `npm start -- --json` prints, one JSON object per line. */
 export type LocalStackEvent =
@@ -54,6 +54,8 @@ export type LocalStackEvent =
       readonly endpoint: string;
       readonly table: string;
       readonly pollers: readonly string[];
+      /** Whether the sandboxes are confined to Lambda's CPU share, and why not when they are not. */
+      readonly cpuShare: CpuShareReport;
     }
   | {
       readonly event: 'fire';
@@ -79,9 +81,26 @@ export interface LocalStackOptions {
   /** Passed in the start input, so tests can force an early self-restart. */
   readonly historyBudget?: number;
   readonly onEvent?: (event: LocalStackEvent) => void;
-  /** Where the handlers' own JSON logs go; silent by default so the event stream stays clean. */
+  /**
+   * Where the handlers' own JSON logs go (the sandboxes' JSON log lines, parsed, unless `sandboxLog` takes them);
+   * silent by default so the event stream stays clean.
+   */
   readonly handlerLog?: Logger;
+  /** Every line the sandbox processes write, as written (`npm start -- --verbose`). */
+  readonly sandboxLog?: (line: SandboxLogLine) => void;
+  /**
+   * Where the functions run. `process` (the default): in Lambda-like sandbox processes running the very bundles
+   * the template inlines, frozen between invocations and confined to their memory's CPU share where the machine
+   * allows (scripts/local-stack/lambda-sandbox/). `in-process`: the handlers called in this process on its full
+   * CPU, for tests that inject a `timing`, which cannot cross into another process.
+   */
+  readonly sandbox?: SandboxMode;
+  /** Only with `sandbox: 'in-process'`: the controller's timing constants. */
   readonly timing?: Timing;
+  /** The controller's memory size in MB, which sets its CPU share (default: the deployed 128). */
+  readonly controllerMemoryMb?: number;
+  /** The cgroup v1 `cpu` hierarchy the sandboxes are confined in (default /sys/fs/cgroup/cpu; tests force others). */
+  readonly cgroupRoot?: string;
   /** Fault injection: return an error to make the self-restart StartExecution (HandOver) fail. */
   readonly handOverFault?: () => Error | undefined;
   /** How often the watchdog looks for stale loops (the deployed rule: every minute). */
@@ -92,6 +111,16 @@ export interface LocalStackOptions {
   readonly latency?: LatencyModel;
   /** Counts billable events (the benchmark's cost figures); nothing by default. */
   readonly meter?: Meter;
+}
+
+export type SandboxMode = 'process' | 'in-process';
+
+/** Lambda's memory sizes. */
+export const LAMBDA_MEMORY_LIMITS_MB = { min: 128, max: 10_240 } as const;
+
+/** Options that contradict each other or Lambda's limits, refused before anything starts. */
+export class LocalStackOptionsError extends Error {
+  override readonly name = 'LocalStackOptionsError';
 }
 
 export const DEFAULT_EVERY_SECONDS = 2;
@@ -113,6 +142,8 @@ export interface LocalStack {
   readonly functions: LocalFunctions;
   /** The DynamoDB server, for fault injection (refuse and accept connections again). */
   readonly dynamoDbStore: DynamoDbStore;
+  /** Whether the sandboxes are confined to Lambda's CPU share (also in the `ready` event). */
+  readonly cpuShare: CpuShareReport;
   startLoop(pollerId: string, extraInput?: Record<string, unknown>): string;
   stop(): Promise<void>;
 }
@@ -122,6 +153,7 @@ export interface LocalStack {
  * the same controller and worker code behind a local Lambda endpoint, so every AWS call is a real SDK call.
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const sandboxMode = checkSandboxOptions(options);
   const emit = options.onEvent ?? (() => {});
   const region = LOCAL_REGION;
   const pollerId = options.pollerId ?? DEFAULT_POLLER_ID;
@@ -137,6 +169,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   );
   const endpoint = localEndpoint(store.port);
   const dynamoDb = createDynamoDbClient(localClientOptions(endpoint));
+  const table = new ControlTable(dynamoDb, tableName);
 
   const functions = new LocalFunctions({
     onInvocationStart: (start) => reportFire(start, emit),
@@ -159,24 +192,40 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
   const servicesEndpoint = localEndpoint(servicesPort);
 
-  const controllerDeps: ControllerDeps = {
-    table: new ControlTable(dynamoDb, tableName),
-    lambda: createLambdaClient(localClientOptions(servicesEndpoint)),
-    defaultTarget: LOCAL_WORKER_NAME,
-    clock: systemClock,
-    log: options.handlerLog ?? silentLogger,
-    ...(options.timing ? { timing: options.timing } : {}),
-  };
-  const workerLog = options.handlerLog ?? silentLogger;
+  const handlerLog = options.handlerLog ?? silentLogger;
   const controllerTimeoutMs = options.controllerTimeoutMs ?? CONTROLLER_TIMEOUT_SECONDS * 1000;
-  // Like a Lambda timeout, but cut short when the stack stops, so a controller staying awake hands back promptly.
-  let stoppingAt = Number.POSITIVE_INFINITY;
-  functions.register(LOCAL_CONTROLLER_NAME, (event, invocation) => {
-    const deadlineMs = Date.now() + controllerTimeoutMs;
-    const clock = freezableClock(systemClock, invocation.frozen);
-    return runRound(event, { ...controllerDeps, clock }, () => Math.min(deadlineMs, stoppingAt));
-  });
-  functions.register(LOCAL_WORKER_NAME, (event) => runTick(event, { log: workerLog }));
+  let stackFunctions: StackFunctions;
+  try {
+    stackFunctions =
+      sandboxMode === 'process'
+        ? await openStackSandboxes(functions, {
+            region,
+            tableName,
+            endpoints: { dynamoDb: endpoint, lambda: servicesEndpoint, stepFunctions: servicesEndpoint },
+            controllerTimeoutMs,
+            ...(options.controllerMemoryMb !== undefined
+              ? { controllerMemoryMb: options.controllerMemoryMb }
+              : {}),
+            ...(options.cgroupRoot !== undefined ? { cgroupRoot: options.cgroupRoot } : {}),
+            onLogLine: options.sandboxLog ?? ((line) => forwardLogLine(handlerLog, line)),
+          })
+        : registerInProcessHandlers(functions, {
+            table,
+            servicesEndpoint,
+            controllerTimeoutMs,
+            log: handlerLog,
+            ...(options.timing ? { timing: options.timing } : {}),
+            ...(options.controllerMemoryMb !== undefined
+              ? { controllerMemoryMb: options.controllerMemoryMb }
+              : {}),
+          });
+  } catch (error) {
+    await services.close();
+    dynamoDb.destroy();
+    await store.close();
+    throw error;
+  }
+  const { cpuShare } = stackFunctions;
 
   stepFunctions = new LocalStepFunctions({
     region,
@@ -195,10 +244,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // The deployed stack's stream starter and watchdog, run here from the table watcher and a timer: same code.
   const starterDeps: WatchdogDeps = {
     dynamoDb,
-    table: controllerDeps.table,
+    table,
     sfn: createSfnClient(localClientOptions(servicesEndpoint)),
     stateMachineArn: sfn.stateMachineArn,
-    log: options.handlerLog ?? silentLogger,
+    log: handlerLog,
     ...(options.historyBudget ? { historyBudget: options.historyBudget } : {}),
   };
   const reportStartFailure = (id: string) => (error: unknown) =>
@@ -246,7 +295,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await startLoopFor(id, starterDeps, { deadExecutionArn: executionArn });
   }
   const pollers = running.map(({ id }) => id);
-  emit({ event: 'ready', endpoint, table: tableName, pollers });
+  emit({ event: 'ready', endpoint, table: tableName, pollers, cpuShare });
 
   const watchdogIntervalMs = options.watchdogIntervalMs ?? DEFAULT_WATCHDOG_INTERVAL_MS;
   let watchdogRun: Promise<unknown> | undefined;
@@ -266,7 +315,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      stoppingAt = Date.now();
+      // Like a Lambda timeout, but now: a controller staying awake sees no time left and hands back promptly.
+      functions.endDeadlinesBy(Date.now());
       clearInterval(watchdogTimer);
       await watchdogRun;
       await watcher.stop();
@@ -276,9 +326,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         functions.drain(),
         new Promise((resolve) => setTimeout(resolve, SHUTDOWN_DRAIN_MS)),
       ]);
+      await functions.close();
+      await stackFunctions.close();
       await services.close();
       dynamoDb.destroy();
-      controllerDeps.lambda.destroy();
       starterDeps.sfn.destroy();
       await store.close();
     })();
@@ -296,20 +347,32 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     services,
     functions,
     dynamoDbStore: store,
+    cpuShare,
     startLoop,
     stop,
   };
 }
 
-/** A killed invocation's timers never fire again, as with a process that is gone. */
-function freezableClock(clock: Clock, frozen: () => boolean): Clock {
-  return {
-    now: () => clock.now(),
-    sleep: (ms) =>
-      frozen()
-        ? new Promise<void>(() => {})
-        : clock.sleep(ms).then(() => (frozen() ? new Promise<void>(() => {}) : undefined)),
-  };
+/** Refuses options that cannot work together; returns where the functions run. */
+function checkSandboxOptions(options: LocalStackOptions): SandboxMode {
+  const mode = options.sandbox ?? 'process';
+  if (mode === 'process' && options.timing !== undefined) {
+    throw new LocalStackOptionsError(
+      "an injected timing needs sandbox: 'in-process' (it cannot cross into a sandbox process); got sandbox: 'process'",
+    );
+  }
+  const memoryMb = options.controllerMemoryMb;
+  if (
+    memoryMb !== undefined &&
+    (!Number.isInteger(memoryMb) ||
+      memoryMb < LAMBDA_MEMORY_LIMITS_MB.min ||
+      memoryMb > LAMBDA_MEMORY_LIMITS_MB.max)
+  ) {
+    throw new LocalStackOptionsError(
+      `controllerMemoryMb must be a whole number of MB from ${LAMBDA_MEMORY_LIMITS_MB.min} to ${LAMBDA_MEMORY_LIMITS_MB.max}; got ${memoryMb}`,
+    );
+  }
+  return mode;
 }
 
 function stepFunctionsOrThrow(stepFunctions: LocalStepFunctions | undefined): LocalStepFunctions {

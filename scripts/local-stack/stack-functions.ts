@@ -1,0 +1,163 @@
+import { type ControllerDeps, runRound } from '../../functions/controller/run-round';
+import { CONTROLLER_SIZE } from '../../functions/scheduling/cost-model';
+import type { Timing } from '../../functions/scheduling/plan-round';
+import { createLambdaClient, localClientOptions } from '../../functions/shared/aws-clients';
+import { type Clock, systemClock } from '../../functions/shared/clock';
+import { ENV } from '../../functions/shared/contract';
+import type { ControlTable } from '../../functions/shared/control-table';
+import type { Logger } from '../../functions/shared/logger';
+import { runTick } from '../../functions/worker/run-tick';
+import type { LocalServiceEndpoints } from './lambda-sandbox/lambda-environment';
+import type { SandboxLogLine } from './lambda-sandbox/sandbox';
+import { type CpuShareReport, SandboxHost } from './lambda-sandbox/sandbox-host';
+import { bundleOnce } from './lambda-sandbox/sandbox-workspace';
+import {
+  LOCAL_CONTROLLER_NAME,
+  LOCAL_WORKER_NAME,
+  localFunctionArn,
+  localStateMachineArn,
+} from './local-endpoints';
+import type { LocalFunctions } from './local-functions';
+
+/** The stack's controller and worker, served by the local Lambda endpoint one way or the other. */
+export interface StackFunctions {
+  /** Whether the functions are confined to Lambda's CPU share, and why not when they are not. */
+  readonly cpuShare: CpuShareReport;
+  /** Releases what serving them holds (sandbox processes, cgroups, clients). */
+  close(): Promise<void>;
+}
+
+export interface StackSandboxesOptions {
+  readonly region: string;
+  readonly tableName: string;
+  readonly endpoints: LocalServiceEndpoints;
+  /** The controller's memory size (the deployed one by default). */
+  readonly controllerMemoryMb?: number;
+  readonly controllerTimeoutMs: number;
+  readonly cgroupRoot?: string;
+  readonly onLogLine: (line: SandboxLogLine) => void;
+}
+
+/**
+ * The stack's controller (the control-plane bundle) and worker, each in Lambda-like sandbox processes running the
+ * very bundles the template inlines, with the memory, timeout and environment the CDK stack gives them.
+ */
+export async function openStackSandboxes(
+  functions: LocalFunctions,
+  options: StackSandboxesOptions,
+): Promise<StackFunctions> {
+  // The CDK constructs name the entries and sizes; loaded only here (aws-cdk-lib is heavy) to share them exactly.
+  const [{ HANDLER_ENTRY, WORKER_TIMEOUT }, { FUNCTION_DEFAULTS }] = await Promise.all([
+    import('../../infra/constructs/poller-functions'),
+    import('../../infra/constructs/inline-function'),
+  ]);
+  const host = await SandboxHost.open({
+    region: options.region,
+    endpoints: options.endpoints,
+    ...(options.cgroupRoot !== undefined ? { cgroupRoot: options.cgroupRoot } : {}),
+    onLogLine: options.onLogLine,
+  });
+  const controller = host.addFunction({
+    name: LOCAL_CONTROLLER_NAME,
+    arn: localFunctionArn(LOCAL_CONTROLLER_NAME, options.region),
+    code: bundleOnce(HANDLER_ENTRY.controlPlane),
+    memoryMb: options.controllerMemoryMb ?? FUNCTION_DEFAULTS.memorySize,
+    timeoutMs: options.controllerTimeoutMs,
+    variables: {
+      [ENV.controlTableName]: options.tableName,
+      [ENV.defaultTarget]: LOCAL_WORKER_NAME,
+      [ENV.stateMachineArn]: localStateMachineArn(options.region),
+    },
+  });
+  const worker = host.addFunction({
+    name: LOCAL_WORKER_NAME,
+    arn: localFunctionArn(LOCAL_WORKER_NAME, options.region),
+    code: bundleOnce(HANDLER_ENTRY.worker),
+    memoryMb: FUNCTION_DEFAULTS.memorySize,
+    timeoutMs: WORKER_TIMEOUT.toMilliseconds(),
+  });
+  functions.registerRuntime(LOCAL_CONTROLLER_NAME, controller);
+  functions.registerRuntime(LOCAL_WORKER_NAME, worker);
+  return host;
+}
+
+export interface InProcessHandlersOptions {
+  readonly table: ControlTable;
+  /** The local Lambda endpoint the controller fires the worker through. */
+  readonly servicesEndpoint: string;
+  readonly controllerMemoryMb?: number;
+  readonly controllerTimeoutMs: number;
+  readonly timing?: Timing;
+  readonly log: Logger;
+}
+
+/**
+ * The controller and worker handlers called in the local stack's own process, on its full CPU, with injected
+ * dependencies (a Timing) that cannot cross into a sandbox process. A kill freezes the controller's clock.
+ */
+export function registerInProcessHandlers(
+  functions: LocalFunctions,
+  options: InProcessHandlersOptions,
+): StackFunctions {
+  const lambda = createLambdaClient(localClientOptions(options.servicesEndpoint));
+  const controllerDeps: ControllerDeps = {
+    table: options.table,
+    lambda,
+    defaultTarget: LOCAL_WORKER_NAME,
+    clock: systemClock,
+    log: options.log,
+    ...(options.timing ? { timing: options.timing } : {}),
+    ...(options.controllerMemoryMb !== undefined
+      ? { size: { ...CONTROLLER_SIZE, memoryMb: options.controllerMemoryMb } }
+      : {}),
+  };
+  functions.register(
+    LOCAL_CONTROLLER_NAME,
+    (event, invocation) => {
+      const clock = freezableClock(systemClock, invocation.frozen);
+      // As the deployed handler does: the remaining time is asked again before every tick.
+      return runRound(event, { ...controllerDeps, clock }, () => Date.now() + invocation.remainingTimeMs());
+    },
+    { timeoutMs: options.controllerTimeoutMs },
+  );
+  functions.register(LOCAL_WORKER_NAME, (event) => runTick(event, { log: options.log }));
+  return {
+    cpuShare: {
+      applied: false,
+      reason: "the functions run in the local stack's own process (sandbox: 'in-process')",
+      functions: [],
+    },
+    close: async () => lambda.destroy(),
+  };
+}
+
+/** A killed invocation's timers never fire again, as with a process that is gone. */
+function freezableClock(clock: Clock, frozen: () => boolean): Clock {
+  return {
+    now: () => clock.now(),
+    sleep: (ms) =>
+      frozen()
+        ? new Promise<void>(() => {})
+        : clock.sleep(ms).then(() => (frozen() ? new Promise<void>(() => {}) : undefined)),
+  };
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Passes a sandbox's JSON log line (functions/shared/logger.ts) to `log` as the handler logged it, so a Logger
+ * handed to the local stack sees the sandboxes' logs as it saw in-process handlers'. Other lines are not logs.
+ */
+export function forwardLogLine(log: Logger, { line }: SandboxLogLine): void {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return;
+  }
+  if (!isRecord(parsed)) return;
+  const { level, message, ...fields } = parsed;
+  if ((level !== 'info' && level !== 'warn' && level !== 'error') || typeof message !== 'string') return;
+  log[level](message, fields);
+}
