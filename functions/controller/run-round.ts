@@ -227,17 +227,26 @@ export async function runRound(
       // Not awaited before the tick: a slow warm-up must never delay it (the fire opens its own connection then).
       const warming =
         clock.now() - lambdaUsedAt > IDLE_CONNECTION_MS ? warmConnection(deps.lambda, target) : undefined;
-      await sleepUntil(clock, plan.dueAt);
       const scheduledAt = iso(plan.dueAt);
-      const invokedAt = clock.now();
+      let releasedAt = Number.NaN;
+      const release = async () => {
+        await sleepUntil(clock, plan.dueAt);
+        releasedAt = clock.now();
+      };
       try {
-        await fireWorker(deps.lambda, target, {
-          pollerId,
-          seq: plan.seq,
-          scheduledAt,
-          ...(plan.config.payload ? { payload: plan.config.payload } : {}),
-        });
-        progress.noteDelivered(invokedAt - plan.dueAt);
+        // Prepared and signed now, sent at the tick.
+        await fireWorker(
+          deps.lambda,
+          target,
+          {
+            pollerId,
+            seq: plan.seq,
+            scheduledAt,
+            ...(plan.config.payload ? { payload: plan.config.payload } : {}),
+          },
+          release,
+        );
+        progress.noteDelivered(releasedAt - plan.dueAt);
       } catch (error) {
         if (!(error instanceof WorkerInvokeError)) throw error;
         log.error('tick not delivered', { pollerId, seq: plan.seq, target, error: error.message });

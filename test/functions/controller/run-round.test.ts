@@ -35,8 +35,8 @@ const TABLE_NAME = 'pollers';
 const DEFAULT_TARGET = 'default-worker';
 /** Functions whose name starts with this answer 429, like a throttled async invoke. */
 const THROTTLED_PREFIX = 'throttled-';
-/** Short rounds: hand back 200 ms before a deadline 1.5 s away; claim 5 ticks of 100 ms at a time. */
-const ROUND_MS = 1_500;
+/** Short rounds: hand back 200 ms before a deadline 2.5 s away (the first tick comes 1 s after a start); claim 5 ticks of 100 ms at a time. */
+const ROUND_MS = 2_500;
 const TIMING: Timing = { ...DEFAULT_TIMING, handBackMarginMs: 200, claimWindowMs: 500 };
 
 /**
@@ -176,7 +176,8 @@ function recordingLambdaClient() {
       });
       return next(args);
     },
-    { step: 'initialize', name: 'recordLambdaRequests', priority: 'high' },
+    // Where the request leaves the client: after every finalizeRequest middleware (signing, the controller's hold).
+    { step: 'deserialize', name: 'recordLambdaRequests', priority: 'low' },
   );
   return lambda;
 }
