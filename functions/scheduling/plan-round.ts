@@ -26,7 +26,7 @@ export const DEFAULT_TIMING: Timing = {
   // The Wait state wakes us up to lead + 999 ms early; anything beyond that means we were started early.
   maxInProcessSleepMs: 2_000,
   // DynamoDB answers a GetItem in single-digit to tens of ms; 100 ms leaves room for a slow one.
-  readAheadMs: 100,
+  readAheadMs: 300,
   // The hand-back round (return, Choice, Wait, Task start, maybe a cold start) takes well under a second.
   handBackMarginMs: 5_000,
   // A start's first round reads, takes or claims, and warms its connection before the first tick: at 7% of a core
