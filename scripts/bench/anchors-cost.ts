@@ -14,6 +14,8 @@ export interface PerTickCounts {
   readonly readUnits: number;
   readonly writeUnits: number;
   readonly sqsRequests: number;
+  /** CloudWatch Logs bytes ingested per tick (the invocations' lines). */
+  readonly logBytes: number;
 }
 
 export const SECONDS_PER_DAY = 86_400;
@@ -28,6 +30,7 @@ export const ZERO_COUNTS: PerTickCounts = {
   readUnits: 0,
   writeUnits: 0,
   sqsRequests: 0,
+  logBytes: 0,
 };
 
 export function usdPerTick(counts: PerTickCounts): number {
@@ -37,7 +40,8 @@ export function usdPerTick(counts: PerTickCounts): number {
     counts.lambdaGbSeconds * PRICES_USD.lambdaGbSecond[counts.architecture] +
     counts.readUnits * PRICES_USD.dynamoDbReadUnit +
     counts.writeUnits * PRICES_USD.dynamoDbWriteUnit +
-    counts.sqsRequests * PRICES_USD.sqsRequest
+    counts.sqsRequests * PRICES_USD.sqsRequest +
+    counts.logBytes * PRICES_USD.logIngestionByte
   );
 }
 

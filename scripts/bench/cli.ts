@@ -1,11 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_CONTROLLER_MEMORY_MB } from '../../functions/scheduling/cost-model';
 import { renderLatenessChart } from './chart-svg';
 import type { BenchOptions } from './cli-options';
 import { HARSH_FIGURES, SeededLatencyModel, scaleFigures } from './latency-model';
 import { renderReport } from './report-markdown';
-import { assembleResult, type BenchResult, TIMING_CADENCES_S } from './results';
+import { assembleResult, type BenchResult, SWEEP_MEMORY_MB, TIMING_CADENCES_S } from './results';
 import { type CadenceRun, runCadence } from './run-cadence';
 
 /** Cadences whose per-tick counts the full run measures directly (the timing runs cover 1 s). */
@@ -14,8 +15,13 @@ const COUNT_RUNS = [
   { everySeconds: 59, ticks: 3 },
 ] as const;
 
-/** --quick times the recipe at this cadence only (it is n/a below 1 s anyway). */
-const QUICK_RECIPE_CADENCE_S = 1;
+/** The recipe is timed at this cadence (it is n/a below 1 s, and drifts the same way at any cadence). */
+const RECIPE_CADENCE_S = 1;
+
+/** Slow cadences get a fifth of the ticks (at least 6): 40 ticks at 5 s already take over three minutes. */
+function ticksAt(everySeconds: number, ticks: number): number {
+  return everySeconds >= 5 ? Math.max(6, Math.round(ticks / 5)) : ticks;
+}
 
 /** A controller timeout this short makes the loop hand back every couple of ticks, so rounds can be counted. */
 const ROUNDS_RUN = { everySeconds: 1, controllerTimeoutMs: 7_000, quickMs: 15_000, fullMs: 40_000 } as const;
@@ -40,18 +46,29 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const describe = new SeededLatencyModel(options.seed, figures);
 
   const timingRuns: CadenceRun[] = [];
-  for (const everySeconds of TIMING_CADENCES_S) {
-    log(`timing ${everySeconds} s: ${options.ticks} ticks, ours and (whole seconds) the recipe`);
-    timingRuns.push(
-      await runCadence({
-        everySeconds,
-        ticks: options.ticks,
-        kind: 'timing',
-        withRecipe: !options.quick || everySeconds === QUICK_RECIPE_CADENCE_S,
-        latency: model(),
-        progress: log,
-      }),
-    );
+  // Every size at every timing cadence, each controller in a sandbox confined to its memory's share of a core.
+  // The recipe runs once, at the deployed default size, at 1 s.
+  for (const controllerMemoryMb of SWEEP_MEMORY_MB) {
+    for (const everySeconds of TIMING_CADENCES_S) {
+      const withRecipe =
+        controllerMemoryMb === DEFAULT_CONTROLLER_MEMORY_MB && everySeconds === RECIPE_CADENCE_S;
+      const ticks = ticksAt(everySeconds, options.ticks);
+      log(
+        `timing ${controllerMemoryMb} MB, ${everySeconds} s: ${ticks} ticks${withRecipe ? ', then the recipe' : ''}`,
+      );
+      timingRuns.push(
+        await runCadence({
+          everySeconds,
+          ticks,
+          kind: 'timing',
+          withRecipe,
+          latency: model(),
+          controllerMemoryMb,
+          progress: log,
+        }),
+      );
+      log(`  ${timingRuns.at(-1)?.cpuShare}`);
+    }
   }
   log(
     `rounds run: ${ROUNDS_RUN.everySeconds} s with a ${ROUNDS_RUN.controllerTimeoutMs} ms controller timeout`,
@@ -94,7 +111,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     timingRuns,
     countRuns,
     roundsRun,
-    ...(options.quick ? { recipeSkippedNote: 'skipped (--quick)' } : {}),
+    recipeSkippedNote: `timed at ${RECIPE_CADENCE_S} s and ${DEFAULT_CONTROLLER_MEMORY_MB} MB only`,
   });
 
   mkdirSync(options.outDir, { recursive: true });

@@ -25,42 +25,44 @@ function summaryCells(summary: SeriesSummary | undefined): string[] {
 
 export function renderTimingTable(rows: readonly TimingRow[]): string {
   const body = rows.flatMap((row) => {
+    const size = `${row.controllerMemoryMb} MB`;
     const ours = [
+      size,
       `${row.everySeconds} s`,
       'ours',
       String(row.ours.lateness.count),
+      String(row.skippedTicks),
       ...summaryCells(row.ours.precision),
       ...summaryCells(row.ours.lateness),
       driftWithError(row.ours.lateness),
+      row.usdPerDay === undefined ? 'n/a' : usd(row.usdPerDay),
+      row.sustained ? 'yes' : 'no',
     ];
     const recipe = row.recipe
       ? [
-          `${row.everySeconds} s`,
-          'recipe',
-          String(row.recipe.lateness.count),
-          ...summaryCells(row.recipe.precision),
-          ...summaryCells(row.recipe.lateness),
-          driftWithError(row.recipe.lateness),
+          [
+            size,
+            `${row.everySeconds} s`,
+            'recipe',
+            String(row.recipe.lateness.count),
+            '—',
+            ...summaryCells(row.recipe.precision),
+            ...summaryCells(row.recipe.lateness),
+            driftWithError(row.recipe.lateness),
+            '—',
+            '—',
+          ],
         ]
-      : [
-          `${row.everySeconds} s`,
-          'recipe',
-          row.recipeNote ?? 'n/a',
-          'n/a',
-          'n/a',
-          'n/a',
-          'n/a',
-          'n/a',
-          'n/a',
-          'n/a',
-        ];
-    return [ours, recipe];
+      : [];
+    return [ours, ...recipe];
   });
   return table(
     [
+      'controller',
       'cadence',
       'design',
       'ticks',
+      'skipped',
       'precision p50 ms',
       'precision p99 ms',
       'precision max ms',
@@ -68,6 +70,8 @@ export function renderTimingTable(rows: readonly TimingRow[]): string {
       'lateness p99 ms',
       'lateness max ms',
       'drift ms/tick',
+      '$/day',
+      'sustains',
     ],
     body,
   );
@@ -76,10 +80,8 @@ export function renderTimingTable(rows: readonly TimingRow[]): string {
 export function renderRatioTable(rows: readonly TimingRow[]): string {
   return table(
     ['cadence', 'lateness p99 ours/recipe', '|drift| ours/recipe'],
-    rows.map((row) =>
-      row.ratio
-        ? [`${row.everySeconds} s`, times(row.ratio.latenessP99), times(row.ratio.drift)]
-        : [`${row.everySeconds} s`, 'n/a', 'n/a'],
+    rows.flatMap((row) =>
+      row.ratio ? [[`${row.everySeconds} s`, times(row.ratio.latenessP99), times(row.ratio.drift)]] : [],
     ),
   );
 }
@@ -201,10 +203,19 @@ export function renderReport(result: BenchResult, chartFile?: string): string {
     [
       `Run ${result.startedAt}, ${(result.durationMs / 1000).toFixed(0)} s, Node ${result.environment.node} on ${result.environment.platform}, ${result.environment.cpus} CPUs.`,
       `Latency model: ${result.latency.description} (async invoke p99 ${result.latency.asyncInvokeP99Ms.toFixed(1)} ms).`,
-      `Controller: ${result.controller.memoryMb} MB ${result.controller.architecture}; break-even ${(result.controller.breakEvenMs / 1000).toFixed(1)} s (stay awake below, a Wait round per tick above).`,
+      `Controller: ${result.controller.memoryMb} MB ${result.controller.architecture} by default; break-even ${(result.controller.breakEvenMs / 1000).toFixed(1)} s (stay awake below, a Wait round per tick above).`,
+      `CPU share: ${result.cpuShare.join('; ')}.`,
+      `Smallest cadence each size sustains (no tick skipped, precision p99 ≤ 5 ms): ${Object.entries(
+        result.smallestSustained,
+      )
+        .map(
+          ([memoryMb, everySeconds]) =>
+            `${memoryMb} MB ${everySeconds === null ? 'none measured' : `${everySeconds} s`}`,
+        )
+        .join(', ')}.`,
       `Targets: ${passed}/${result.targets.length} PASS.`,
     ].join('\n'),
-    '## Timing\n\nPrecision = invoke issued − scheduled time (the controller’s `tick fired` log; the recipe’s own controller for the recipe). Lateness = worker start − scheduled time (the `fire` event). Drift = least-squares slope of lateness over the tick index, ± its standard error (with few ticks the model’s own 10–40 ms invoke noise dominates it).',
+    '## Timing, per controller size\n\nEach controller runs in its own process confined to its memory’s share of a core (memory / 1,769 MB, 20 ms periods) where the machine allows; the worker in its own 128 MB sandbox. Precision = when the Lambda endpoint received the async invoke − scheduled time (ours; the recipe: its controller’s own reading). Lateness = worker handler start − scheduled time (the `fire` event). Skipped = grid slots left out (a tick half an interval late or more is skipped). $/day = ours at that size and cadence, counted in the run, logs included. Drift = least-squares slope of lateness over the tick index, ± its standard error.',
     renderTimingTable(result.timing),
     renderRatioTable(result.timing),
     ...(chartFile ? [`![Lateness per tick at 1 s, ours vs the recipe](${chartFile})`] : []),

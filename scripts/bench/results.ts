@@ -1,4 +1,10 @@
-import { breakEvenIntervalMs, CONTROLLER_SIZE } from '../../functions/scheduling/cost-model';
+import {
+  breakEvenIntervalMs,
+  CONTROLLER_SIZE,
+  DEFAULT_CONTROLLER_MEMORY_MB,
+  LOG_BYTES_PER_INVOCATION,
+  PLATFORM_LOG_BYTES_PER_INVOCATION,
+} from '../../functions/scheduling/cost-model';
 import { HISTORY_EVENTS_PER_ROUND } from '../../functions/scheduling/history-budget';
 import {
   ANCHORS,
@@ -15,11 +21,24 @@ import type { DesignCounts, MeterReading } from './meter';
 import type { CadenceRun } from './run-cadence';
 import { type SeriesSummary, summarize } from './stats';
 
-export const TIMING_CADENCES_S = [0.25, 0.5, 1, 2] as const;
+export const TIMING_CADENCES_S = [0.1, 0.25, 1, 5] as const;
+/** The controller sizes the benchmark runs every timing cadence at (ControllerMemory values up to 512 MB). */
+export const SWEEP_MEMORY_MB = [128, 256, 512] as const;
+/** The timing targets hold at the default size at these cadences. */
+export const TARGET_CADENCES_S = [0.25, 1] as const;
+/** A size sustains a cadence when no tick is skipped and the controller's precision p99 is within this. */
+export const SUSTAINED_PRECISION_P99_MS = 5;
 export const COST_CADENCES_S = [1, 5, 10, 30, 59] as const;
 
 export interface TimingRow {
   readonly everySeconds: number;
+  readonly controllerMemoryMb: number;
+  /** Grid slots skipped in the run (a tick half an interval late or more is skipped). */
+  readonly skippedTicks: number;
+  /** No tick skipped and precision p99 within SUSTAINED_PRECISION_P99_MS. */
+  readonly sustained: boolean;
+  /** Ours at this size and cadence, counted in this run (hand-back rounds derived), logs included. */
+  readonly usdPerDay: number | undefined;
   readonly ours: { readonly precision: SeriesSummary; readonly lateness: SeriesSummary };
   /** n/a: the recipe's SecondsPath must be a whole number, or the run skipped it (--quick). */
   readonly recipe: { readonly precision: SeriesSummary; readonly lateness: SeriesSummary } | undefined;
@@ -77,6 +96,10 @@ export interface BenchResult {
     readonly architecture: string;
     readonly breakEvenMs: number;
   };
+  /** Whether each run's controller sandbox was confined to its memory's CPU share (the local stack's account). */
+  readonly cpuShare: readonly string[];
+  /** Per size: the smallest timing cadence it sustains. */
+  readonly smallestSustained: Readonly<Record<string, number | null>>;
   readonly timing: readonly TimingRow[];
   readonly counts: readonly CountsRow[];
   readonly rounds: RoundsRun & {
@@ -126,7 +149,10 @@ export interface AssembleInput {
 const ratio = (ours: number, recipe: number) => (recipe === 0 ? Number.NaN : ours / recipe);
 
 export function assembleResult(input: AssembleInput): BenchResult {
-  const timing: TimingRow[] = input.timingRuns.map((run) => {
+  const defaultMemoryRuns = input.timingRuns.filter(
+    (run) => run.controllerMemoryMb === DEFAULT_CONTROLLER_MEMORY_MB,
+  );
+  const measuredRows: Omit<TimingRow, 'usdPerDay'>[] = input.timingRuns.map((run) => {
     const ours = { precision: summarize(run.ours.precisionMs), lateness: summarize(run.ours.latenessMs) };
     const recipe = run.recipe
       ? { precision: summarize(run.recipe.precisionMs), lateness: summarize(run.recipe.latenessMs) }
@@ -136,8 +162,12 @@ export function assembleResult(input: AssembleInput): BenchResult {
       : Number.isInteger(run.everySeconds)
         ? (input.recipeSkippedNote ?? 'not run')
         : 'n/a: SecondsPath must be a whole number';
+    const skippedTicks = run.ours.skippedTicks ?? 0;
     return {
       everySeconds: run.everySeconds,
+      controllerMemoryMb: run.controllerMemoryMb,
+      skippedTicks,
+      sustained: skippedTicks === 0 && ours.precision.p99 <= SUSTAINED_PRECISION_P99_MS,
       ours,
       recipe,
       ...(recipeNote ? { recipeNote } : {}),
@@ -150,7 +180,7 @@ export function assembleResult(input: AssembleInput): BenchResult {
     };
   });
 
-  const allRuns = [...input.timingRuns, ...input.countRuns];
+  const allRuns = [...defaultMemoryRuns, ...input.countRuns];
   const counts: CountsRow[] = [];
   for (const run of [...allRuns, input.roundsRun]) {
     counts.push({
@@ -195,19 +225,28 @@ export function assembleResult(input: AssembleInput): BenchResult {
     counts: input.roundsRun.meter.designs.ours,
   };
 
+  // Every Lambda invocation writes log lines: ours its summary and the platform's, the others at least the
+  // platform's START/END/REPORT.
   const cell = (
-    counts: PerTickCounts,
+    countsWithoutLogs: PerTickCounts,
     everySeconds: number,
     basis: CostCell['basis'],
     source: string,
-  ): CostCell => ({
-    usdPerTick: usdPerTick(counts),
-    usdPerDay: usdPerDay(counts, everySeconds),
-    usdPerMonth: usdPerMonth(counts, everySeconds),
-    counts,
-    basis,
-    source,
-  });
+    logBytesPerInvocation: number = PLATFORM_LOG_BYTES_PER_INVOCATION,
+  ): CostCell => {
+    const counts = {
+      ...countsWithoutLogs,
+      logBytes: countsWithoutLogs.lambdaRequests * logBytesPerInvocation,
+    };
+    return {
+      usdPerTick: usdPerTick(counts),
+      usdPerDay: usdPerDay(counts, everySeconds),
+      usdPerMonth: usdPerMonth(counts, everySeconds),
+      counts,
+      basis,
+      source,
+    };
+  };
   const cellsOf = (build: (everySeconds: number) => CostCell | null) =>
     Object.fromEntries(COST_CADENCES_S.map((everySeconds) => [String(everySeconds), build(everySeconds)]));
 
@@ -224,6 +263,7 @@ export function assembleResult(input: AssembleInput): BenchResult {
           everySeconds,
           measured.basis,
           `${measured.strategy}: ${measured.source}`,
+          LOG_BYTES_PER_INVOCATION,
         );
       }),
     },
@@ -253,6 +293,35 @@ export function assembleResult(input: AssembleInput): BenchResult {
     })),
   ];
 
+  // Each size's cost at each timing cadence, from its own runs (the hand-back rounds as counted at the default size).
+  const timing: TimingRow[] = measuredRows.map((row) => {
+    const sizeRuns: CountedRun[] = input.timingRuns
+      .filter((run) => run.controllerMemoryMb === row.controllerMemoryMb)
+      .map((run) => ({
+        everySeconds: run.everySeconds,
+        ticks: run.ours.latenessMs.length,
+        counts: run.meter.designs.ours,
+      }));
+    const sizeReference = sizeRuns.find((run) => run.everySeconds === 1) ?? sizeRuns[0];
+    if (sizeReference === undefined) return { ...row, usdPerDay: undefined };
+    const measured = oursPerTick(row.everySeconds, sizeRuns, sizeReference, rounds);
+    const usd = cell(
+      measured.counts,
+      row.everySeconds,
+      measured.basis,
+      measured.source,
+      LOG_BYTES_PER_INVOCATION,
+    );
+    return { ...row, usdPerDay: usd.usdPerDay };
+  });
+  const smallestSustained: Record<string, number | null> = {};
+  for (const memoryMb of new Set(timing.map((row) => row.controllerMemoryMb))) {
+    const sustained = timing
+      .filter((row) => row.controllerMemoryMb === memoryMb && row.sustained)
+      .map((row) => row.everySeconds);
+    smallestSustained[String(memoryMb)] = sustained.length > 0 ? Math.min(...sustained) : null;
+  }
+
   const oursRow = cost[0];
   const cheapest: Record<string, { anchor: AnchorId; usdPerDay: number; oursAtOrBelow: boolean }> = {};
   for (const everySeconds of COST_CADENCES_S) {
@@ -267,8 +336,17 @@ export function assembleResult(input: AssembleInput): BenchResult {
     }
   }
 
-  const targets = checkTargets(timing, cheapest, oursRow, input.latency.asyncInvokeP99Ms);
-  const oneSecond = input.timingRuns.find((run) => run.everySeconds === 1);
+  const targets = checkTargets(
+    timing.filter(
+      (row) =>
+        row.controllerMemoryMb === DEFAULT_CONTROLLER_MEMORY_MB &&
+        (TARGET_CADENCES_S as readonly number[]).includes(row.everySeconds),
+    ),
+    cheapest,
+    oursRow,
+    input.latency.asyncInvokeP99Ms,
+  );
+  const oneSecond = defaultMemoryRuns.find((run) => run.everySeconds === 1);
   return {
     mode: input.mode,
     startedAt: input.startedAt,
@@ -276,6 +354,8 @@ export function assembleResult(input: AssembleInput): BenchResult {
     environment: input.environment,
     latency: input.latency,
     controller: { ...CONTROLLER_SIZE, breakEvenMs: breakEvenIntervalMs() },
+    cpuShare: [...new Set(input.timingRuns.map((run) => `${run.controllerMemoryMb} MB: ${run.cpuShare}`))],
+    smallestSustained,
     timing,
     counts,
     rounds: {
@@ -305,21 +385,21 @@ function checkTargets(
   const checks: TargetCheck[] = [];
   const ms = (value: number) => `${value.toFixed(2)} ms`;
   for (const row of timing) {
-    const scope = `${row.everySeconds} s`;
+    const scope = `${row.everySeconds} s, ${row.controllerMemoryMb} MB`;
     const { precision, lateness } = row.ours;
     checks.push({
-      target: 'controller precision p99 ≤ 2 ms',
+      target: 'controller precision p99 ≤ 5 ms',
       scope,
       value: ms(precision.p99),
-      limit: '2 ms',
-      pass: precision.p99 <= 2,
+      limit: '5 ms',
+      pass: precision.p99 <= 5,
     });
     checks.push({
-      target: 'controller precision max ≤ 10 ms',
+      target: 'controller precision max ≤ 20 ms',
       scope,
       value: ms(precision.max),
-      limit: '10 ms',
-      pass: precision.max <= 10,
+      limit: '20 ms',
+      pass: precision.max <= 20,
     });
     const latenessLimit = asyncInvokeP99Ms + 5;
     checks.push({

@@ -1,11 +1,13 @@
 import { type DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { CONTROLLER_SIZE, DEFAULT_CONTROLLER_MEMORY_MB } from '../../functions/scheduling/cost-model';
 import {
   createDynamoDbClient,
   createLambdaClient,
   localClientOptions,
 } from '../../functions/shared/aws-clients';
-import { DEFAULT_POLLER_ID, FIELD } from '../../functions/shared/contract';
+import { DEFAULT_POLLER_ID, FIELD, type WorkerEvent } from '../../functions/shared/contract';
 import type { Logger } from '../../functions/shared/logger';
+import { describeCpuShare } from '../local-stack/lambda-sandbox/sandbox-host';
 import type { LatencyModel } from '../local-stack/latency-model';
 import {
   LOCAL_CONTROLLER_NAME,
@@ -13,6 +15,7 @@ import {
   LOCAL_WORKER_NAME,
   localFunctionArn,
 } from '../local-stack/local-endpoints';
+import type { InvocationStart } from '../local-stack/local-functions';
 import { type LocalStackEvent, startLocalStack } from '../local-stack/local-stack';
 import { LocalStepFunctions } from '../local-stack/local-step-functions';
 import { BenchMeter, type Design, type MeterReading } from './meter';
@@ -27,14 +30,24 @@ import {
 
 /** One design's samples in one run, in fire order. */
 export interface DesignSamples {
-  /** Invoke issued − scheduled time, from the controller (ours: the `tick fired` log's precisionMs). */
+  /**
+   * Invoke issued − scheduled time. Ours: when the local Lambda endpoint received the async invoke, so the
+   * controller's own CPU time under its share (building, signing, sending the request) is in it; the recipe: its
+   * controller's own reading.
+   */
   readonly precisionMs: readonly number[];
   /** Worker start − scheduled time (the local stack's `fire` event). */
   readonly latenessMs: readonly number[];
+  /** Grid slots skipped between consecutive fires (a tick late by half an interval or more is skipped). */
+  readonly skippedTicks?: number;
 }
 
 export interface CadenceRun {
   readonly everySeconds: number;
+  /** The controller's memory size; its sandbox gets that share of a core where cgroups allow. */
+  readonly controllerMemoryMb: number;
+  /** Whether the CPU share was applied (the local stack's own account of it). */
+  readonly cpuShare: string;
   readonly ticksWanted: number;
   /** Why this run exists: timing (ours vs the recipe), per-tick counts, or hand-back rounds. */
   readonly kind: 'timing' | 'count' | 'rounds';
@@ -59,6 +72,8 @@ export interface RunOptions {
   readonly withRecipe: boolean;
   readonly latency: LatencyModel;
   readonly controllerTimeoutMs?: number;
+  /** @default the deployed default (cost-model DEFAULT_CONTROLLER_MEMORY_MB) */
+  readonly controllerMemoryMb?: number;
   /** Progress lines (stderr). */
   readonly progress?: (line: string) => void;
 }
@@ -72,10 +87,13 @@ export interface RunOptions {
  */
 export async function runCadence(options: RunOptions): Promise<CadenceRun> {
   const withRecipe = options.withRecipe && isRecipeCadence(options.everySeconds);
+  const controllerMemoryMb = options.controllerMemoryMb ?? DEFAULT_CONTROLLER_MEMORY_MB;
   const meter = new BenchMeter({
     stateMachines: { ours: LOCAL_STATE_MACHINE_NAME, recipe: RECIPE_STATE_MACHINE_NAME },
     controllers: { ours: LOCAL_CONTROLLER_NAME, recipe: RECIPE_CONTROLLER_NAME },
     workerName: LOCAL_WORKER_NAME,
+    // Priced as deployed (arm64), whatever this machine is.
+    controllerSize: { memoryMb: controllerMemoryMb, architecture: CONTROLLER_SIZE.architecture },
   });
   const problems: string[] = [];
   const precision: Record<Design, number[]> = { ours: [], recipe: [] };
@@ -84,11 +102,21 @@ export async function runCadence(options: RunOptions): Promise<CadenceRun> {
   let onProgress = () => {};
   const stopped = new Set<string>();
 
+  const scheduledOf = (event: unknown): number | undefined => {
+    const tick = event as Partial<WorkerEvent> | null;
+    return tick?.pollerId === DEFAULT_POLLER_ID && typeof tick.scheduledAt === 'string'
+      ? Date.parse(tick.scheduledAt)
+      : undefined;
+  };
+  const onInvocationStart = (start: InvocationStart) => {
+    if (start.functionName !== LOCAL_WORKER_NAME || start.invocationType !== 'Event') return;
+    const scheduledAt = scheduledOf(start.event);
+    if (scheduledAt !== undefined)
+      precision.ours.push(Math.round((start.requestedAt - scheduledAt) * 10) / 10);
+  };
+  const scheduledTimes: number[] = [];
   const handlerLog: Logger = {
-    info(message, fields) {
-      if (message !== 'tick fired' || fields?.pollerId !== DEFAULT_POLLER_ID) return;
-      if (typeof fields.precisionMs === 'number') precision.ours.push(fields.precisionMs);
-    },
+    info() {},
     warn(message, fields) {
       problems.push(`warn: ${message} ${JSON.stringify(fields ?? {})}`);
     },
@@ -100,6 +128,7 @@ export async function runCadence(options: RunOptions): Promise<CadenceRun> {
     if (event.event === 'fire') {
       const design = pollerOf[event.poller];
       if (design !== undefined) lateness[design].push(event.latenessMs);
+      if (design === 'ours') scheduledTimes.push(Date.parse(event.scheduledAt));
       onProgress();
     } else if (event.event === 'stopped') {
       stopped.add(event.poller);
@@ -117,6 +146,8 @@ export async function runCadence(options: RunOptions): Promise<CadenceRun> {
     meter,
     handlerLog,
     onEvent,
+    onInvocationStart,
+    controllerMemoryMb,
     ...(options.controllerTimeoutMs !== undefined
       ? { controllerTimeoutMs: options.controllerTimeoutMs }
       : {}),
@@ -232,9 +263,15 @@ export async function runCadence(options: RunOptions): Promise<CadenceRun> {
     await stack.stop();
     return {
       everySeconds: options.everySeconds,
+      controllerMemoryMb,
+      cpuShare: describeCpuShare(stack.cpuShare),
       ticksWanted: options.ticks ?? 0,
       kind: options.kind,
-      ours: { precisionMs: [...precision.ours], latenessMs: [...lateness.ours] },
+      ours: {
+        precisionMs: [...precision.ours],
+        latenessMs: [...lateness.ours],
+        skippedTicks: skippedBetween(scheduledTimes, options.everySeconds * 1000),
+      },
       recipe: withRecipe
         ? { precisionMs: [...precision.recipe], latenessMs: [...lateness.recipe] }
         : undefined,
@@ -248,4 +285,15 @@ export async function runCadence(options: RunOptions): Promise<CadenceRun> {
     await stack.stop();
     for (const client of clients) client.destroy();
   }
+}
+
+/** Grid slots with no fire between consecutive fires of one loop (fires sorted by scheduled time). */
+export function skippedBetween(scheduledTimes: readonly number[], intervalMs: number): number {
+  const sorted = [...scheduledTimes].sort((a, b) => a - b);
+  return sorted
+    .slice(1)
+    .reduce(
+      (skipped, at, i) => skipped + Math.max(0, Math.round((at - (sorted[i] as number)) / intervalMs) - 1),
+      0,
+    );
 }

@@ -6,12 +6,16 @@ import { type LatencyModel, type Meter, NO_LATENCY, NO_METER } from './latency-m
 export type { FunctionErrorResult } from './function-runtime';
 export { type LocalHandler, type LocalInvocation, preciseNow } from './in-process-function';
 
+import { preciseNow } from './in-process-function';
+
 export interface InvocationStart {
   readonly functionName: string;
   readonly invocationType: InvocationType;
   readonly event: unknown;
   /** Epoch milliseconds with sub-millisecond resolution, taken where the handler runs just before it runs. */
   readonly startedAt: number;
+  /** When the Lambda endpoint received the invoke (sub-millisecond): for an async invoke, the moment it was fired. */
+  readonly requestedAt: number;
 }
 
 export class FunctionNotFoundError extends Error {
@@ -78,6 +82,7 @@ export class LocalFunctions {
   ): Promise<{ result: unknown } | { error: FunctionErrorResult }> {
     const runtime = this.lookup(nameOrArn);
     const functionName = functionNameOf(nameOrArn);
+    const requestedAt = preciseNow();
     return this.track(
       (async () => {
         await delay(this.latency.taskStartMs(functionName));
@@ -88,7 +93,13 @@ export class LocalFunctions {
           invocationType: 'RequestResponse',
           ...(killAfterMs !== undefined ? { killAfterMs } : {}),
           onStart: (startedAt) =>
-            this.onInvocationStart({ functionName, invocationType: 'RequestResponse', event, startedAt }),
+            this.onInvocationStart({
+              functionName,
+              invocationType: 'RequestResponse',
+              event,
+              startedAt,
+              requestedAt,
+            }),
         });
         this.meter.lambdaInvocation(functionName, 'RequestResponse', durationMs);
         return outcome;
@@ -100,6 +111,7 @@ export class LocalFunctions {
   invokeAsync(nameOrArn: string, event: unknown, onError: (error: FunctionErrorResult) => void): void {
     const runtime = this.lookup(nameOrArn);
     const functionName = functionNameOf(nameOrArn);
+    const requestedAt = preciseNow();
     void this.track(
       (async () => {
         await delay(this.latency.asyncInvokeMs(functionName));
@@ -108,7 +120,13 @@ export class LocalFunctions {
             event,
             invocationType: 'Event',
             onStart: (startedAt) =>
-              this.onInvocationStart({ functionName, invocationType: 'Event', event, startedAt }),
+              this.onInvocationStart({
+                functionName,
+                invocationType: 'Event',
+                event,
+                startedAt,
+                requestedAt,
+              }),
           });
           this.meter.lambdaInvocation(functionName, 'Event', durationMs);
           if ('error' in outcome) onError(outcome.error);

@@ -111,6 +111,8 @@ export interface LocalStackOptions {
   readonly latency?: LatencyModel;
   /** Counts billable events (the benchmark's cost figures); nothing by default. */
   readonly meter?: Meter;
+  /** Every invocation as its handler starts, with when the Lambda endpoint received it (the benchmark's timing). */
+  readonly onInvocationStart?: (start: InvocationStart) => void;
 }
 
 export type SandboxMode = 'process' | 'in-process';
@@ -172,7 +174,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const table = new ControlTable(dynamoDb, tableName);
 
   const functions = new LocalFunctions({
-    onInvocationStart: (start) => reportFire(start, emit),
+    onInvocationStart: (start) => {
+      reportFire(start, emit);
+      options.onInvocationStart?.(start);
+    },
     ...(options.latency ? { latency: options.latency } : {}),
     ...(options.meter ? { meter: options.meter } : {}),
   });

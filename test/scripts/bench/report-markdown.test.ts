@@ -30,11 +30,14 @@ const run = (
   kind: CadenceRun['kind'],
   withRecipe: boolean,
   reading: MeterReading,
+  controllerMemoryMb = 128,
 ): CadenceRun => ({
   everySeconds,
+  controllerMemoryMb,
+  cpuShare: 'CPU share: 128 MB → 7.2% of a core (cgroup v1, 20 ms period)',
   ticksWanted: 4,
   kind,
-  ours: { precisionMs: [0, 0, 1, 0], latenessMs: [20, 30, 25, 22] },
+  ours: { precisionMs: [0, 0, 1, 0], latenessMs: [20, 30, 25, 22], skippedTicks: 0 },
   recipe: withRecipe ? { precisionMs: [0, 60, 120, 180], latenessMs: [20, 80, 140, 200] } : undefined,
   meter: reading,
   wallMs: 4_000,
@@ -49,19 +52,25 @@ describe('table', () => {
 });
 
 describe('renderTimingTable', () => {
-  it('shows both designs and n/a where the recipe cannot run', () => {
+  it('shows the size, skipped ticks, cost and whether the size sustains the cadence; the recipe only where run', () => {
     const summaries = { precision: summarize([0, 1]), lateness: summarize([10, 20]) };
     const markdown = renderTimingTable([
       {
         everySeconds: 0.5,
+        controllerMemoryMb: 256,
+        skippedTicks: 0,
+        sustained: true,
+        usdPerDay: 0.3,
         ours: summaries,
         recipe: undefined,
         recipeNote: 'n/a: SecondsPath must be a whole number',
         ratio: undefined,
       },
     ]);
-    expect(markdown).toContain('| 0.5 s | ours | 2 | 0.0 | 1.0 | 1.0 | 10.0 | 20.0 | 20.0 | 10.000 |');
-    expect(markdown).toContain('| 0.5 s | recipe | n/a: SecondsPath must be a whole number |');
+    expect(markdown).toContain(
+      '| 256 MB | 0.5 s | ours | 2 | 0 | 0.0 | 1.0 | 1.0 | 10.0 | 20.0 | 20.0 | 10.000 | $0.3000 | yes |',
+    );
+    expect(markdown).not.toContain('recipe |');
   });
 });
 
@@ -84,7 +93,7 @@ describe('renderReport', () => {
     },
     timingRuns: [
       run(
-        0.5,
+        0.25,
         'timing',
         false,
         meter({
@@ -137,7 +146,7 @@ describe('renderReport', () => {
     ]) {
       expect(markdown).toContain(heading);
     }
-    expect(markdown).toContain('| 1 s | recipe | 4 |');
+    expect(markdown).toContain('| 128 MB | 1 s | recipe | 4 |');
     expect(markdown).toContain(
       '| cadence | lateness p99 ours/recipe | |drift| ours/recipe |'.replace('|drift|', '\\|drift\\|'),
     );
