@@ -1,5 +1,5 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import type { LambdaSize } from '../scheduling/cost-model';
+import { CONTROLLER_SIZE, type LambdaSize, sustainedIntervalMs } from '../scheduling/cost-model';
 import { historyEventsBeforeRound } from '../scheduling/history-budget';
 import {
   closeRound,
@@ -12,7 +12,13 @@ import {
 } from '../scheduling/plan-round';
 import { tickDueAt } from '../scheduling/tick-schedule';
 import { type Clock, sleepUntil } from '../shared/clock';
-import { type ControllerOutput, FIELD, type LoopState, STOP_REASON } from '../shared/contract';
+import {
+  type ControllerOutput,
+  FIELD,
+  type LoopState,
+  type PollerConfig,
+  STOP_REASON,
+} from '../shared/contract';
 import { type RawItem, readConfig } from '../shared/control-item';
 import type { ControlTable, RoundRecord, WriteGuard, WriteOutcome } from '../shared/control-table';
 import {
@@ -174,6 +180,8 @@ export async function runRound(
 
     const reading = readConfig(pollerId, item, loop?.config);
     for (const problem of reading.problems) progress.noteError(problem.message);
+    const tooFast = cadenceWarning(pollerId, reading.config, deps.size ?? CONTROLLER_SIZE);
+    if (tooFast !== undefined) progress.noteError(tooFast);
     progress.observeItem(item);
 
     const plan = planTick({
@@ -286,6 +294,20 @@ async function handBack(
     loop: next,
     ...(progress.unrecordedErrors().length > 0 ? { pendingErrors: progress.unrecordedErrors() } : {}),
   };
+}
+
+/**
+ * A cadence the controller's size cannot keep (its CPU share is too small to read, plan and fire that often) is
+ * run all the same, but the operator is told why ticks come late or are skipped, and what to change.
+ */
+function cadenceWarning(
+  pollerId: string,
+  config: PollerConfig | undefined,
+  size: LambdaSize,
+): string | undefined {
+  const sustainedMs = sustainedIntervalMs(size.memoryMb);
+  if (config === undefined || !config.running || config.intervalMs >= sustainedMs) return undefined;
+  return `poller '${pollerId}': ${FIELD.waitSeconds} ${config.intervalMs / 1000} is below the ${sustainedMs / 1000} s a ${size.memoryMb} MB controller sustains; ticks may come late or be skipped (raise the stack's ControllerMemory parameter)`;
 }
 
 type ConsoleStart =

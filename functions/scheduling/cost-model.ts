@@ -43,6 +43,24 @@ export const DEFAULT_CONTROLLER_MEMORY_MB: ControllerMemoryMb = 128;
 /** The controller as the stack deploys it by default (infra reads this too). */
 export const CONTROLLER_SIZE: LambdaSize = { memoryMb: DEFAULT_CONTROLLER_MEMORY_MB, architecture: 'arm64' };
 
+/**
+ * The smallest interval each controller size sustains under its CPU share (memory / 1,769 MB of a core): no tick
+ * skipped and the invoke within 5 ms of the tick at p99, measured by `npm run bench` (bench/results/latest.md).
+ * Below it the loop keeps going, but ticks come late or are skipped; the controller says so in lastError.
+ */
+export const SUSTAINED_INTERVAL_MS: Readonly<Record<ControllerMemoryMb, number>> = {
+  128: 250,
+  256: 100,
+  512: 100,
+  1024: 100,
+};
+
+/** The sustained interval of the nearest listed size at or below `memoryMb` (the smallest size's below it). */
+export function sustainedIntervalMs(memoryMb: number): number {
+  const listed = CONTROLLER_MEMORY_SIZES_MB.filter((size) => size <= memoryMb);
+  return SUSTAINED_INTERVAL_MS[listed.at(-1) ?? CONTROLLER_MEMORY_SIZES_MB[0]];
+}
+
 export function isControllerMemoryMb(value: number): value is ControllerMemoryMb {
   return (CONTROLLER_MEMORY_SIZES_MB as readonly number[]).includes(value);
 }

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { CONTROL_PLANE_MAX_ATTEMPTS } from '../../functions/shared/aws-clients';
 import { type ControllerOutput, DEFAULT_POLLER_ID, FIELD } from '../../functions/shared/contract';
 import { STATE } from '../../infra/state-machine/poller-definition';
 import type { AwsHistoryEvent } from '../../scripts/local-stack/aws-history';
@@ -80,7 +81,10 @@ describe('fault: the Lambda invoke endpoint throttles and fails', () => {
       expect(recoveryMs).toBeLessThan(3_000);
       expect(lastError).toContain(fault.errorType);
       expect(lastError).toContain(LOCAL_WORKER_NAME);
-      expect(Number(item?.[FIELD.failedFires]?.N ?? 0)).toBeGreaterThanOrEqual(1);
+      // Each fire tries twice (the control plane's SDK attempts), so six faulted calls are exactly three fires.
+      expect(Number(item?.[FIELD.failedFires]?.N ?? 0)).toBe(
+        burst.faultedAt.length / CONTROL_PLANE_MAX_ATTEMPTS,
+      );
       expect(executionsOf(harness.stack, DEFAULT_POLLER_ID, 'RUNNING')).toHaveLength(1);
     },
   );

@@ -705,3 +705,40 @@ describe('runRound: the start rule (one loop per poller, whatever started it)', 
     expect(seqsFor(pollerId)).toHaveLength(firedByNew);
   });
 });
+
+describe('runRound: a cadence the controller size cannot sustain', () => {
+  const roundAt = (pollerId: string, memoryMb: number) =>
+    runRound(
+      { state: { pollerId }, executionId: 'exec-1' },
+      { ...deps(), size: { memoryMb, architecture: 'arm64' } },
+      deadlineIn(ROUND_MS),
+    );
+
+  it('keeps firing, and says in lastError that 0.1 s is below what 128 MB sustains and what to change', async () => {
+    // prepare
+    const pollerId = 'too-fast-for-128';
+    await putItem(pollerId, runningItem('0.1'));
+
+    // act
+    await roundAt(pollerId, 128);
+
+    // assess
+    expect(seqsFor(pollerId).length).toBeGreaterThan(5);
+    expect((await readItem(pollerId))?.[FIELD.lastError]?.M?.message?.S).toBe(
+      "poller 'too-fast-for-128': waitseconds 0.1 is below the 0.25 s a 128 MB controller sustains; ticks may come late or be skipped (raise the stack's ControllerMemory parameter)",
+    );
+  });
+
+  it('says nothing when the size sustains the cadence', async () => {
+    // prepare
+    const pollerId = 'fast-enough-at-512';
+    await putItem(pollerId, runningItem('0.1'));
+
+    // act
+    await roundAt(pollerId, 512);
+
+    // assess
+    expect(seqsFor(pollerId).length).toBeGreaterThan(5);
+    expect((await readItem(pollerId))?.[FIELD.lastError]).toBeUndefined();
+  });
+});
