@@ -114,6 +114,8 @@ export interface LocalStackOptions {
   readonly latency?: LatencyModel;
   /** Counts billable events (the benchmark's cost figures); nothing by default. */
   readonly meter?: Meter;
+  /** Every function invocation as its handler starts (which function, sync or async, the event): for tests. */
+  readonly onInvocationStart?: (start: InvocationStart) => void;
 }
 
 export type SandboxMode = 'process' | 'in-process';
@@ -175,7 +177,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const table = new ControlTable(dynamoDb, tableName);
 
   const functions = new LocalFunctions({
-    onInvocationStart: (start) => reportFire(start, emit),
+    onInvocationStart: (start) => {
+      options.onInvocationStart?.(start);
+      reportFire(start, emit);
+    },
     ...(options.latency ? { latency: options.latency } : {}),
     ...(options.meter ? { meter: options.meter } : {}),
   });

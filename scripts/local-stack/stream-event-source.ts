@@ -85,9 +85,18 @@ export class StreamEventSource {
     await this.delivering;
   }
 
+  /** Resolves once every record pushed so far has been delivered or given up. */
+  async whenIdle(): Promise<void> {
+    while (this.delivering !== undefined || (this.queue.length > 0 && !this.stopped)) {
+      await (this.delivering ?? new Promise((resolve) => setImmediate(resolve)));
+    }
+  }
+
   private deliverQueued(): void {
     if (this.delivering !== undefined || this.stopped) return;
     this.delivering = (async () => {
+      // The records pushed together (one scan of the change feed) go out together, as one poll of a shard would.
+      await new Promise((resolve) => setImmediate(resolve));
       while (this.queue.length > 0 && !this.stopped) {
         await this.deliver(this.queue.splice(0, this.options.batchSize));
       }
