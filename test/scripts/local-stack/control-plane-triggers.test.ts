@@ -93,6 +93,19 @@ describe('the local stack invokes the control plane for stream starts and the wa
     ]);
   });
 
+  it("routes a stream batch the same way when the functions run in the stack's process", async () => {
+    // prepare
+    const { harness, starts } = await startObserved({ sandbox: 'in-process' });
+
+    // act
+    await createRunning(harness.stack, 'in-process');
+    await harness.waitForFires(1, 8_000, 'in-process');
+
+    // assess
+    expect(streamBatches(starts).map(pollersOf)).toEqual([['in-process']]);
+    expect(executionsOf(harness.stack, 'in-process')).toHaveLength(1);
+  });
+
   it('invokes nothing for changes the filters drop', async () => {
     // prepare
     const { harness, starts } = await startObserved();
