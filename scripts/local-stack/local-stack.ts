@@ -19,9 +19,8 @@ import { ControlTable } from '../../functions/shared/control-table';
 import { describeCause } from '../../functions/shared/errors';
 import { type Logger, silentLogger } from '../../functions/shared/logger';
 import { createSfnClient } from '../../functions/shared/sfn-client';
-import { shouldStart } from '../../functions/starter/on-item-changes';
 import { startLoop as startLoopFor } from '../../functions/starter/start-loop';
-import { runWatchdog, type WatchdogDeps } from '../../functions/watchdog/run-watchdog';
+import type { WatchdogDeps } from '../../functions/watchdog/run-watchdog';
 import { ControlTableWatcher, type ItemChange } from './control-table-watcher';
 import { DynamoDbStore } from './dynamodb-store';
 import type { SandboxLogLine } from './lambda-sandbox/sandbox';
@@ -35,6 +34,7 @@ import {
   LOCAL_WORKER_NAME,
   localEndpoint,
   localFunctionArn,
+  localStateMachineArn,
   servicesPortFor,
 } from './local-endpoints';
 import { type InvocationStart, LocalFunctions } from './local-functions';
@@ -46,6 +46,9 @@ import {
   registerInProcessHandlers,
   type StackFunctions,
 } from './stack-functions';
+import { loadStartMapping, StreamEventSource } from './stream-event-source';
+import { type StreamRecord, TableStream } from './stream-records';
+import { WatchdogSchedule } from './watchdog-schedule';
 
 /** Exactly the events `npm start -- --json` prints, one JSON object per line. */
 export type LocalStackEvent =
@@ -111,7 +114,10 @@ export interface LocalStackOptions {
   readonly latency?: LatencyModel;
   /** Counts billable events (the benchmark's cost figures); nothing by default. */
   readonly meter?: Meter;
-  /** Every invocation as its handler starts, with when the Lambda endpoint received it (the benchmark's timing). */
+  /**
+   * Every function invocation as its handler starts (which function, sync or async, the event), with when the
+   * Lambda endpoint received it: for tests and the benchmark's timing.
+   */
   readonly onInvocationStart?: (start: InvocationStart) => void;
 }
 
@@ -198,6 +204,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const servicesEndpoint = localEndpoint(servicesPort);
 
   const handlerLog = options.handlerLog ?? silentLogger;
+  // What the stack itself starts loops with at start-up (and the in-process control plane with): the same code.
+  const starterDeps: WatchdogDeps = {
+    dynamoDb,
+    table,
+    sfn: createSfnClient(localClientOptions(servicesEndpoint)),
+    stateMachineArn: localStateMachineArn(region),
+    log: handlerLog,
+    ...(options.historyBudget ? { historyBudget: options.historyBudget } : {}),
+  };
   const controllerTimeoutMs = options.controllerTimeoutMs ?? CONTROLLER_TIMEOUT_SECONDS * 1000;
   let stackFunctions: StackFunctions;
   try {
@@ -219,6 +234,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             servicesEndpoint,
             controllerTimeoutMs,
             log: handlerLog,
+            starter: starterDeps,
             ...(options.timing ? { timing: options.timing } : {}),
             ...(options.controllerMemoryMb !== undefined
               ? { controllerMemoryMb: options.controllerMemoryMb }
@@ -227,6 +243,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   } catch (error) {
     await services.close();
     dynamoDb.destroy();
+    starterDeps.sfn.destroy();
     await store.close();
     throw error;
   }
@@ -246,25 +263,27 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   await ensureTable(dynamoDb, tableName);
   await seedPoller(dynamoDb, tableName, pollerId, options.everySeconds);
 
-  // The deployed stack's stream starter and watchdog, run here from the table watcher and a timer: same code.
-  const starterDeps: WatchdogDeps = {
-    dynamoDb,
-    table,
-    sfn: createSfnClient(localClientOptions(servicesEndpoint)),
-    stateMachineArn: sfn.stateMachineArn,
-    log: handlerLog,
-    ...(options.historyBudget ? { historyBudget: options.historyBudget } : {}),
-  };
-  const reportStartFailure = (id: string) => (error: unknown) =>
-    emit({ event: 'error', poller: id, message: `could not start the loop: ${describeCause(error)}` });
+  // As on AWS, the table's stream (here a scan-and-diff change feed) and the watchdog's every-minute rule reach the
+  // deployed entry point, the control plane function, through the local Lambda: its routing, its partial batch
+  // response and the stream mapping's filters, batching and retries are exercised as deployed.
+  const invokeControlPlane = (event: unknown) => functions.invoke(LOCAL_CONTROLLER_NAME, event);
+  const tableStream = new TableStream(region, tableName);
+  const streamStart =
+    options.startLoops === false
+      ? undefined
+      : new StreamEventSource({
+          ...(await loadStartMapping()),
+          invoke: invokeControlPlane,
+          onRecordsFailed: (records, reason) => {
+            for (const record of records) reportFailedStart(record, reason, emit);
+          },
+        });
   const watcher = new ControlTableWatcher(
     dynamoDb,
     tableName,
     (change) => {
       reportRecordedError(change, emit);
-      if (options.startLoops !== false && shouldStart(change.before, change.after)) {
-        startLoopFor(change.pollerId, starterDeps).catch(reportStartFailure(change.pollerId));
-      }
+      streamStart?.push(tableStream.recordOf(change));
     },
     (error) => {
       // Once per outage, not every 250 ms.
@@ -302,29 +321,26 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const pollers = running.map(({ id }) => id);
   emit({ event: 'ready', endpoint, table: tableName, pollers, cpuShare });
 
-  const watchdogIntervalMs = options.watchdogIntervalMs ?? DEFAULT_WATCHDOG_INTERVAL_MS;
-  let watchdogRun: Promise<unknown> | undefined;
-  const watchdogTimer =
+  const watchdog =
     options.startLoops === false
       ? undefined
-      : setInterval(() => {
-          watchdogRun ??= runWatchdog(starterDeps, Date.now())
-            .catch((error: unknown) =>
-              emit({ event: 'error', poller: pollerId, message: `watchdog failed: ${describeCause(error)}` }),
-            )
-            .finally(() => {
-              watchdogRun = undefined;
-            });
-        }, watchdogIntervalMs);
+      : new WatchdogSchedule({
+          region,
+          intervalMs: options.watchdogIntervalMs ?? DEFAULT_WATCHDOG_INTERVAL_MS,
+          invoke: invokeControlPlane,
+          onFailure: (message) =>
+            emit({ event: 'error', poller: pollerId, message: `watchdog failed: ${message}` }),
+        });
+  watchdog?.start();
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       // Like a Lambda timeout, but now: a controller staying awake sees no time left and hands back promptly.
       functions.endDeadlinesBy(Date.now());
-      clearInterval(watchdogTimer);
-      await watchdogRun;
+      await watchdog?.stop();
       await watcher.stop();
+      await streamStart?.stop();
       await sfn.shutdown();
       // Let rounds and ticks already under way finish, so nothing is cut off half-recorded.
       await Promise.race([
@@ -434,6 +450,20 @@ export function stopReasonFromCause(cause: unknown): string {
   }
   const prefix = `${SIGNAL.stopped}: `;
   return cause.startsWith(prefix) ? cause.slice(prefix.length) : cause;
+}
+
+/** A start the stream asked for that still failed after the mapping's retries (on AWS: the failure queue). */
+function reportFailedStart(
+  record: StreamRecord,
+  reason: string,
+  emit: (event: LocalStackEvent) => void,
+): void {
+  const poller = record.dynamodb.Keys[FIELD.id]?.S ?? DEFAULT_POLLER_ID;
+  emit({
+    event: 'error',
+    poller,
+    message: `could not start the loop: stream record ${record.dynamodb.SequenceNumber} (${record.eventName}) failed: ${reason}`,
+  });
 }
 
 function reportRecordedError(change: ItemChange, emit: (event: LocalStackEvent) => void): void {

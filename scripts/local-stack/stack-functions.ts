@@ -1,3 +1,4 @@
+import { routeEvent } from '../../functions/control-plane/route-event';
 import { type ControllerDeps, runRound } from '../../functions/controller/run-round';
 import { CONTROLLER_SIZE } from '../../functions/scheduling/cost-model';
 import type { Timing } from '../../functions/scheduling/plan-round';
@@ -6,6 +7,8 @@ import { type Clock, systemClock } from '../../functions/shared/clock';
 import { ENV } from '../../functions/shared/contract';
 import type { ControlTable } from '../../functions/shared/control-table';
 import type { Logger } from '../../functions/shared/logger';
+import { type ItemChangeRecord, startLoopsForChanges } from '../../functions/starter/on-item-changes';
+import { runWatchdog, type WatchdogDeps } from '../../functions/watchdog/run-watchdog';
 import { runTick } from '../../functions/worker/run-tick';
 import type { LocalServiceEndpoints } from './lambda-sandbox/lambda-environment';
 import type { SandboxLogLine } from './lambda-sandbox/sandbox';
@@ -89,11 +92,20 @@ export interface InProcessHandlersOptions {
   readonly controllerTimeoutMs: number;
   readonly timing?: Timing;
   readonly log: Logger;
+  /** What the control plane starts and restarts loops with (its stream and watchdog entries). */
+  readonly starter: WatchdogDeps;
+}
+
+/** Seed events come from CloudFormation, which the local stack does not have. */
+export class UnservedEventError extends Error {
+  override readonly name = 'UnservedEventError';
 }
 
 /**
  * The controller and worker handlers called in the local stack's own process, on its full CPU, with injected
- * dependencies (a Timing) that cannot cross into a sandbox process. A kill freezes the controller's clock.
+ * dependencies (a Timing) that cannot cross into a sandbox process. A kill freezes the controller's clock. The
+ * controller routes events as the deployed control plane does (functions/control-plane/handler.ts), so the
+ * stream's batches and the watchdog's scheduled events reach the same domain code.
  */
 export function registerInProcessHandlers(
   functions: LocalFunctions,
@@ -113,10 +125,24 @@ export function registerInProcessHandlers(
   };
   functions.register(
     LOCAL_CONTROLLER_NAME,
-    (event, invocation) => {
-      const clock = freezableClock(systemClock, invocation.frozen);
-      // As the deployed handler does: the remaining time is asked again before every tick.
-      return runRound(event, { ...controllerDeps, clock }, () => Date.now() + invocation.remainingTimeMs());
+    async (event, invocation) => {
+      switch (routeEvent(event)) {
+        case 'start':
+          return startLoopsForChanges(streamRecordsOf(event), options.starter, options.log);
+        case 'watchdog':
+          return runWatchdog(options.starter, Date.now());
+        case 'seed':
+          throw new UnservedEventError('the local stack has no CloudFormation: a seed event is not served');
+        case 'round': {
+          const clock = freezableClock(systemClock, invocation.frozen);
+          // As the deployed handler does: the remaining time is asked again before every tick.
+          return runRound(
+            event,
+            { ...controllerDeps, clock },
+            () => Date.now() + invocation.remainingTimeMs(),
+          );
+        }
+      }
     },
     { timeoutMs: options.controllerTimeoutMs },
   );
@@ -129,6 +155,12 @@ export function registerInProcessHandlers(
     },
     close: async () => lambda.destroy(),
   };
+}
+
+/** routeEvent found `Records`, each an object from `aws:dynamodb`; the starter reads each record defensively. */
+function streamRecordsOf(event: unknown): readonly ItemChangeRecord[] {
+  const records = isRecord(event) ? event.Records : undefined;
+  return Array.isArray(records) ? records.filter(isRecord) : [];
 }
 
 /** A killed invocation's timers never fire again, as with a process that is gone. */

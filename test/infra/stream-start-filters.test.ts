@@ -2,28 +2,10 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { shouldStart } from '../../functions/starter/on-item-changes';
 import { START_FILTERS } from '../../infra/constructs/control-plane-triggers';
+import { parseFilterPattern, passesAnyFilter } from '../../scripts/local-stack/event-filter';
 
-type Pattern = { [key: string]: Pattern | unknown[] };
-
-/**
- * Lambda event filtering as far as the start filters use it: nested keys must all match, a leaf lists the
- * accepted values, `{ exists: false }` accepts a missing leaf. Filters are OR-ed.
- */
-function matches(pattern: Pattern, event: unknown): boolean {
-  return Object.entries(pattern).every(([key, expected]) => {
-    const value =
-      typeof event === 'object' && event !== null ? (event as Record<string, unknown>)[key] : undefined;
-    if (!Array.isArray(expected)) return matches(expected, value);
-    return expected.some((accepted) =>
-      typeof accepted === 'object' && accepted !== null && 'exists' in accepted
-        ? (value !== undefined) === (accepted as { exists: boolean }).exists
-        : typeof value !== 'object' && value === accepted,
-    );
-  });
-}
-
-const patterns = START_FILTERS.map((filter) => JSON.parse(filter.pattern as string) as Pattern);
-const passes = (record: unknown) => patterns.some((pattern) => matches(pattern, record));
+const patterns = START_FILTERS.map((filter) => parseFilterPattern(String(filter.pattern)));
+const passes = (record: unknown) => passesAnyFilter(patterns, record);
 
 type Image = Record<string, AttributeValue> | undefined;
 /** Items with a loop (a generation) and no recorded stop, unless the name says otherwise. */
