@@ -491,7 +491,7 @@ class ProgressRecorder {
   ): Promise<WriteOutcome | 'failed'> {
     return this.send(
       { claimedSeq: claimThrough, nextTickAt: iso(firstDueAt) },
-      { kind: 'hold', generation: this.generation, claimedSeq: expectedClaim },
+      { claimedSeq: expectedClaim },
     );
   }
 
@@ -500,20 +500,20 @@ class ProgressRecorder {
     options: { onlyIfFired?: boolean; whileNotRunning?: boolean } = {},
   ): Promise<WriteOutcome | 'failed' | 'nothing-to-write'> {
     if (options.onlyIfFired && !this.firedSinceWrite && !this.hasNews()) return 'nothing-to-write';
-    return this.send(record, {
-      kind: 'hold',
-      generation: this.generation,
-      whileNotRunning: options.whileNotRunning,
-    });
+    return this.send(record, { whileNotRunning: options.whileNotRunning });
   }
 
   private hasNews(): boolean {
     return this.pendingErrors.length > 0 || this.skippedSinceWrite > 0 || this.failedFiresSinceWrite > 0;
   }
 
-  private async send(record: RoundRecord, guard: WriteGuard): Promise<WriteOutcome | 'failed'> {
+  private async send(
+    record: RoundRecord,
+    conditions: Omit<WriteGuard, 'generation'>,
+  ): Promise<WriteOutcome | 'failed'> {
     // Only the owner of the poller's generation writes on its item.
-    if (guard.kind === 'hold' && guard.generation === undefined) return 'superseded';
+    if (this.generation === undefined) return 'superseded';
+    const guard: WriteGuard = { ...conditions, generation: this.generation };
     const message = this.pendingErrors.join('; ');
     const newError = message !== '' && message !== this.recordedError;
     const now = this.deps.clock.now();
@@ -538,7 +538,7 @@ class ProgressRecorder {
         this.deps.log.warn('write refused by the fencing condition', {
           pollerId: this.pollerId,
           outcome,
-          guard: guard.kind,
+          generation: guard.generation,
         });
       }
       return outcome;

@@ -26,23 +26,21 @@ export interface RoundRecord {
 
 /**
  * The fencing condition of a write. Every controller write holds only for its own generation, so a superseded
- * loop can neither fire claimed ticks nor overwrite what the newer loop records.
+ * loop can neither fire claimed ticks nor overwrite what the newer loop records. (A new loop's generation is
+ * taken by `takeGeneration`, never by a round's write.)
  */
-export type WriteGuard =
-  /** Keep: the item's generation is still `generation` (undefined: the item has none yet). */
-  | {
-      readonly kind: 'hold';
-      readonly generation: number | undefined;
-      readonly claimedSeq?: number | undefined;
-      /**
-       * Also require `running` to be anything but true: a loop records that it stopped for `running=false` only
-       * while that still holds, so a start racing the stop finds either a live loop or a stopped one, never a
-       * loop that is about to vanish.
-       */
-      readonly whileNotRunning?: boolean | undefined;
-    }
-  /** Take over: raise the generation to `generation` if it is below it and nobody claimed since `claimedSeq` was read. */
-  | { readonly kind: 'take'; readonly generation: number; readonly claimedSeq: number | undefined };
+export interface WriteGuard {
+  /** The item's generation must still be this one. */
+  readonly generation: number;
+  /** And its claim still this one, when given (a claim extends only the claim it read). */
+  readonly claimedSeq?: number | undefined;
+  /**
+   * Also require `running` to be anything but true: a loop records that it stopped for `running=false` only
+   * while that still holds, so a start racing the stop finds either a live loop or a stopped one, never a
+   * loop that is about to vanish.
+   */
+  readonly whileNotRunning?: boolean | undefined;
+}
 
 export type WriteOutcome = 'written' | 'superseded' | 'missing';
 
@@ -117,23 +115,9 @@ export class ControlTable {
         ? `attribute_not_exists(${heartbeat})`
         : `${heartbeat} = ${update.value('expectedHeartbeat', { S: take.expected.heartbeatAt })}`,
     ];
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: { [FIELD.id]: { S: pollerId } },
-          ...update.build(),
-          ConditionExpression: conditions.join(' AND '),
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return { kind: 'taken' };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      // DynamoDB returns the item that failed the condition; an emulator without that feature gets a read.
-      const item = error.Item ?? (await this.read(pollerId));
-      return item === undefined ? { kind: 'missing' } : { kind: 'changed', item };
-    }
+    const refused = await this.conditionalUpdate(pollerId, update, conditions);
+    if (refused === undefined) return { kind: 'taken' };
+    return refused.item === undefined ? { kind: 'missing' } : { kind: 'changed', item: refused.item };
   }
 
   /**
@@ -164,7 +148,7 @@ export class ControlTable {
 
   /**
    * Writes system fields under a fencing guard. Never creates an item: a deleted poller is not resurrected as a
-   * husk of system fields. On a failed condition it reads the item once to tell 'missing' from 'superseded'.
+   * husk of system fields. A failed condition says whether the item is gone ('missing') or moved on ('superseded').
    */
   async recordRound(pollerId: string, record: RoundRecord, guard: WriteGuard): Promise<WriteOutcome> {
     const update = new UpdateBuilder();
@@ -187,31 +171,35 @@ export class ControlTable {
     if (record.stoppedReason === null) update.remove(FIELD.stoppedReason);
     if (record.skippedTicksAdded) update.add(FIELD.skippedTicks, record.skippedTicksAdded);
     if (record.failedFiresAdded) update.add(FIELD.failedFires, record.failedFiresAdded);
-    if (guard.kind === 'take') update.set(FIELD.generation, { N: String(guard.generation) });
     if (update.isEmpty()) return 'written';
 
-    const conditions = [`attribute_exists(${update.name(FIELD.id)})`];
-    const generation = update.name(FIELD.generation);
-    if (guard.kind === 'take') {
-      conditions.push(
-        `(attribute_not_exists(${generation}) OR ${generation} < ${update.value('takeGeneration', { N: String(guard.generation) })})`,
-      );
-    } else if (guard.generation === undefined) {
-      conditions.push(`attribute_not_exists(${generation})`);
-    } else {
-      conditions.push(`${generation} = ${update.value('holdGeneration', { N: String(guard.generation) })}`);
-    }
-    if (guard.kind === 'hold' && guard.whileNotRunning) {
+    const conditions = [
+      `attribute_exists(${update.name(FIELD.id)})`,
+      `${update.name(FIELD.generation)} = ${update.value('holdGeneration', { N: String(guard.generation) })}`,
+    ];
+    if (guard.whileNotRunning) {
       conditions.push(`${update.name(FIELD.running)} <> ${update.value('runningTrue', { BOOL: true })}`);
     }
-    if (guard.claimedSeq === undefined && guard.kind === 'take') {
-      conditions.push(`attribute_not_exists(${update.name(FIELD.claimedSeq)})`);
-    } else if (guard.claimedSeq !== undefined) {
+    if (guard.claimedSeq !== undefined) {
       conditions.push(
         `${update.name(FIELD.claimedSeq)} = ${update.value('expectedClaim', { N: String(guard.claimedSeq) })}`,
       );
     }
+    const refused = await this.conditionalUpdate(pollerId, update, conditions);
+    if (refused === undefined) return 'written';
+    return refused.item === undefined ? 'missing' : 'superseded';
+  }
 
+  /**
+   * One conditional UpdateItem. Returns undefined when written; when the condition failed, the item as it is
+   * (DynamoDB returns it with the failure; an emulator without that feature gets a read), or undefined inside if
+   * there is none.
+   */
+  private async conditionalUpdate(
+    pollerId: string,
+    update: UpdateBuilder,
+    conditions: readonly string[],
+  ): Promise<{ readonly item: RawItem | undefined } | undefined> {
     try {
       await this.client.send(
         new UpdateItemCommand({
@@ -219,12 +207,13 @@ export class ControlTable {
           Key: { [FIELD.id]: { S: pollerId } },
           ...update.build(),
           ConditionExpression: conditions.join(' AND '),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return 'written';
+      return undefined;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return (await this.read(pollerId)) === undefined ? 'missing' : 'superseded';
+      return { item: error.Item ?? (await this.read(pollerId)) };
     }
   }
 }
