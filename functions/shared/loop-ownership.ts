@@ -140,6 +140,12 @@ export function startExecutionName(pollerId: string, generation: number, nowMs: 
   return `${pollerId.slice(0, MAX_EXECUTION_NAME_LENGTH - tail.length)}${tail}`;
 }
 
+/** Whether `name` is one `startExecutionName` gives for this poller and generation (at any start time). */
+export function isStartExecutionName(name: string, pollerId: string, generation: number): boolean {
+  const parts = /^(.+)-g(\d+)-[0-9a-z]+$/.exec(name);
+  return parts !== null && Number(parts[2]) === generation && pollerId.startsWith(parts[1] ?? '');
+}
+
 /** arn:…:stateMachine:NAME → arn:…:execution:NAME:EXECUTION (the ARN Step Functions gives a named execution). */
 export function executionArnFor(stateMachineArn: string, executionName: string): string {
   return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${executionName}`;

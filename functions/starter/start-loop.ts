@@ -3,7 +3,13 @@ import type { StartInput } from '../shared/contract';
 import type { RawItem } from '../shared/control-item';
 import type { ControlTable } from '../shared/control-table';
 import { describeCause } from '../shared/errors';
-import { decideStart, executionArnFor, executionNameOf, startExecutionName } from '../shared/loop-ownership';
+import {
+  decideStart,
+  executionArnFor,
+  executionNameOf,
+  isStartExecutionName,
+  startExecutionName,
+} from '../shared/loop-ownership';
 
 export interface LoopStarterDeps {
   readonly table: ControlTable;
@@ -119,7 +125,7 @@ async function ensurePendingStart(
   if (executionArn === undefined) return;
   const name = executionNameOf(executionArn);
   if (executionArnFor(deps.stateMachineArn, name) !== executionArn) return;
-  if (!name.startsWith(startExecutionName(pollerId, generation, 0).slice(0, -1))) return;
+  if (!isStartExecutionName(name, pollerId, generation)) return;
   await startExecution(pollerId, deps, name, generation);
 }
 

@@ -6,6 +6,7 @@ import {
   executionArnFor,
   executionNameOf,
   generationOf,
+  isStartExecutionName,
   judgeLoop,
   STALE_FLOOR_MS,
   startExecutionName,
@@ -117,6 +118,17 @@ describe('startExecutionName', () => {
     const name = startExecutionName(longest, 123_456_789, NOW);
     expect(name.length).toBeLessThanOrEqual(80);
     expect(name.endsWith(`-g123456789-${NOW.toString(36)}`)).toBe(true);
+  });
+
+  it('recognises its own names, the longest ones (cut short) included, and nothing else', () => {
+    const longest = 'p'.repeat(64);
+    expect(isStartExecutionName(startExecutionName('feed', 3, NOW), 'feed', 3)).toBe(true);
+    expect(isStartExecutionName(startExecutionName(longest, 123_456_789, NOW), longest, 123_456_789)).toBe(
+      true,
+    );
+    expect(isStartExecutionName(startExecutionName('feed', 3, NOW), 'feed', 4)).toBe(false);
+    expect(isStartExecutionName(startExecutionName('feed', 3, NOW), 'other', 3)).toBe(false);
+    expect(isStartExecutionName('a113ba7d-4240-4958-9781-349ea4611f54', 'feed', 3)).toBe(false);
   });
 
   it('round-trips through the execution ARN Step Functions gives it', () => {
