@@ -130,7 +130,8 @@ export async function runRound(
       );
       if (outcome === 'superseded' && ++refusedWrites < MAX_REFUSED_WRITES) return;
       if (outcome === 'failed') {
-        // The item would still show a live loop; a retry of the round reads it again (nothing was fired since).
+        // The item would still show a live loop: let Step Functions retry the round, which reads the item again
+        // and claims past whatever this invocation fired.
         throw new ControlTableUnavailableError(pollerId, table.tableName, 'recording the stop failed');
       }
     }
