@@ -1,5 +1,6 @@
 import {
   CreateTableCommand,
+  DescribeTableCommand,
   type DynamoDBClient,
   ResourceInUseException,
   ScanCommand,
@@ -488,6 +489,8 @@ function pollerIdOf(event: unknown): string {
   return typeof pollerId === 'string' ? pollerId : DEFAULT_POLLER_ID;
 }
 
+const TABLE_ACTIVE_TIMEOUT_MS = 5_000;
+
 async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
   try {
     await client.send(
@@ -500,6 +503,18 @@ async function ensureTable(client: DynamoDBClient, tableName: string): Promise<v
     );
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
+  }
+  // dynalite answers CreateTable with a CREATING table and turns it ACTIVE a moment later: wait for it, so no item
+  // call meets a table that is not there yet, and a stack stopped at once never persists a half-created table.
+  for (const startedAt = Date.now(); ; ) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    if (Date.now() - startedAt > TABLE_ACTIVE_TIMEOUT_MS) {
+      throw new Error(
+        `table ${tableName} is still ${Table?.TableStatus} after ${TABLE_ACTIVE_TIMEOUT_MS} ms (a --data directory from an interrupted start? remove it)`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 

