@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { describeCause } from '../../../functions/shared/errors';
+import type { RunOutcome } from '../function-runtime';
 import type { CpuCgroup, CpuConfinement } from './cpu-share';
 import { nodeMemoryFlags } from './lambda-environment';
 import { type FunctionErrorResult, parseSandboxMessage, type SandboxMessage } from './protocol';
@@ -40,11 +41,8 @@ export interface SandboxInvocation {
   readonly onStart: (startedAt: number) => void;
 }
 
-export interface SandboxOutcome {
-  readonly outcome: { readonly result: unknown } | { readonly error: FunctionErrorResult };
-  /** How long the handler ran, measured in the sandbox; until the kill when the sandbox died. */
-  readonly durationMs: number;
-}
+/** What an invocation gave, its duration measured in the sandbox (until the kill when the sandbox died). */
+export type SandboxOutcome = RunOutcome;
 
 /** The sandbox's init phase failed (the bundle did not load): Lambda reports this error to the invocation. */
 export class SandboxInitError extends Error {
