@@ -284,7 +284,10 @@ export class Sandbox {
             };
       inFlight.finish({
         outcome: { error },
-        durationMs: preciseNow() - (inFlight.startedAt ?? inFlight.sentAt),
+        // Lambda reports (and bills) a timed-out invocation as its whole timeout, which runs from dispatch; the
+        // handler itself may have started a little later.
+        durationMs:
+          reason === 'timeout' ? this.spec.timeoutMs : preciseNow() - (inFlight.startedAt ?? inFlight.sentAt),
       });
     }
     void (this.cgroup?.release() ?? Promise.resolve()).finally(() => this.onDeath());
