@@ -9,6 +9,7 @@ import {
   planTick,
   skipPastClaim,
   type Timing,
+  withholdLateTick,
 } from '../scheduling/plan-round';
 import { tickDueAt } from '../scheduling/tick-schedule';
 import { type Clock, sleepUntil } from '../shared/clock';
@@ -238,13 +239,16 @@ export async function runRound(
         clock.now() - lambdaUsedAt > IDLE_CONNECTION_MS ? warmConnection(deps.lambda, target) : undefined;
       const scheduledAt = iso(plan.dueAt);
       let releasedAt = Number.NaN;
+      let withheld: LoopState | undefined;
       const release = async () => {
         await sleepUntil(clock, plan.dueAt);
         releasedAt = clock.now();
+        withheld = withholdLateTick(plan.next, plan.seq, releasedAt);
+        return withheld === undefined;
       };
       try {
-        // Prepared and signed now, sent at the tick.
-        await fireWorker(
+        // Prepared and signed now, sent at the tick (or withheld if it can no longer go out on time).
+        const sent = await fireWorker(
           deps.lambda,
           target,
           {
@@ -255,7 +259,7 @@ export async function runRound(
           },
           release,
         );
-        progress.noteDelivered(releasedAt - plan.dueAt);
+        if (sent === 'sent') progress.noteDelivered(releasedAt - plan.dueAt);
       } catch (error) {
         if (!(error instanceof WorkerInvokeError)) throw error;
         log.error('tick not delivered', { pollerId, seq: plan.seq, target, error: error.message });
@@ -264,10 +268,17 @@ export async function runRound(
       }
       await warming;
       lambdaUsedAt = clock.now();
-      progress.noteFired(plan.seq, scheduledAt);
-      firedThisRound += 1;
+      if (withheld !== undefined) {
+        progress.noteSkipped(withheld.skippedTicks - plan.next.skippedTicks);
+        loop = withheld;
+      } else {
+        progress.noteFired(plan.seq, scheduledAt);
+        firedThisRound += 1;
+        loop = plan.next;
+      }
+    } else {
+      loop = plan.next;
     }
-    loop = plan.next;
     await progress.flushErrors();
 
     const continuation = planContinuation(loop, clock.now(), deadline(), timing, deps.size);

@@ -116,6 +116,27 @@ export function planTick(inputs: TickInputs): TickPlan {
   return { kind: 'fire', seq, dueAt, skipped, config, next, claimThrough };
 }
 
+/**
+ * Decides, at the moment a planned tick is to be sent, whether it is still on time. A tick planned on time can
+ * still be sent late: the claim write, a cold connection or a starved CPU share (a 128 MB Lambda gets 7% of a
+ * core) may take the time the read-ahead was meant to leave. Such a tick is skipped by the same rule as a late
+ * plan (ticksToSkip) instead of being sent within half an interval of the next one. Returns undefined when the
+ * tick goes out; otherwise the loop to continue with: the seq is kept for the next tick on the grid (it is
+ * claimed and was never sent), the anchor moves by whole intervals.
+ *
+ * `planned` is the loop after the tick (the plan's `next`), `seq` the tick's seq.
+ */
+export function withholdLateTick(planned: LoopState, seq: number, nowMs: number): LoopState | undefined {
+  const skipped = ticksToSkip(nowMs - tickDueAt(planned, seq), planned.config.intervalMs);
+  if (skipped === 0) return undefined;
+  return {
+    ...planned,
+    nextSeq: seq,
+    anchorAt: planned.anchorAt + skipped * planned.config.intervalMs,
+    skippedTicks: planned.skippedTicks + skipped,
+  };
+}
+
 export type Continuation =
   /** Stay in this invocation: sleep until `readAt`, then plan the next tick. */
   | { readonly kind: 'next-tick'; readonly readAt: number }

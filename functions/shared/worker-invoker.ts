@@ -11,14 +11,15 @@ const HOLD_UNTIL_TICK = { step: 'finalizeRequest', priority: 'low', name: 'holdU
  * `releaseAt` holds the request until the tick: the SDK serializes and signs it at once, and only sending it
  * waits. A 128 MB Lambda gets about 7% of a core, throttled in ~20 ms periods, so the few milliseconds of CPU that
  * building and signing a request take would otherwise stretch to tens of milliseconds of wall time after the tick
- * is due. (A signature stays valid for minutes; the hold is well under a second.)
+ * is due. (A signature stays valid for minutes; the hold is well under a second.) `releaseAt` answers false to
+ * withhold the request instead (the tick is too late to send): nothing goes out and 'withheld' is returned.
  */
 export async function fireWorker(
   lambda: LambdaClient,
   target: string,
   event: WorkerEvent,
-  releaseAt: () => Promise<void> = async () => {},
-): Promise<void> {
+  releaseAt: () => Promise<boolean> = async () => true,
+): Promise<'sent' | 'withheld'> {
   const command = new InvokeCommand({
     FunctionName: target,
     InvocationType: 'Event',
@@ -28,7 +29,7 @@ export async function fireWorker(
   // and passes at once.
   command.middlewareStack.add(
     (next) => async (args) => {
-      await releaseAt();
+      if (!(await releaseAt())) throw new TickWithheld();
       return next(args);
     },
     HOLD_UNTIL_TICK,
@@ -37,9 +38,19 @@ export async function fireWorker(
     const result = await lambda.send(command);
     if (result.StatusCode !== 202)
       throw new Error(`unexpected status ${result.StatusCode} for an async invoke`);
+    return 'sent';
   } catch (error) {
+    if (error instanceof TickWithheld) return 'withheld';
     throw new WorkerInvokeError(event.pollerId, target, event.seq, error);
   }
+}
+
+/**
+ * Thrown from the hold to abandon a request that was signed but must not go out; never leaves fireWorker. An Error
+ * (the SDK wraps anything else), and not one its retry strategy counts as retryable.
+ */
+class TickWithheld extends Error {
+  override readonly name = 'TickWithheld';
 }
 
 /**

@@ -66,6 +66,9 @@ export type LocalStackEvent =
       readonly poller: string;
       readonly seq: number;
       readonly scheduledAt: string;
+      /** When the controller's invoke reached the Lambda endpoint: the moment the tick was sent. */
+      readonly sentAt: string;
+      /** When the worker started on it (after Lambda's async delivery and a possible cold start). */
       readonly firedAt: string;
       readonly latenessMs: number;
     }
@@ -417,6 +420,7 @@ function reportFire(start: InvocationStart, emit: (event: LocalStackEvent) => vo
     poller: tick.pollerId,
     seq: tick.seq,
     scheduledAt: tick.scheduledAt,
+    sentAt: new Date(start.requestedAt).toISOString(),
     firedAt: new Date(start.startedAt).toISOString(),
     latenessMs,
   });

@@ -61,6 +61,9 @@ describe('fault: the DynamoDB endpoint refuses connections mid-run', () => {
       'missed grid slots': missedSlots,
       'gaps after recovery ms': scheduleGaps(afterRecovery).join(','),
       lastError: JSON.stringify(item?.[FIELD.lastError]?.M?.message?.S ?? ''),
+      'fires (seq scheduled+late ms)': fires
+        .map((fire) => `${fire.seq}@${fire.scheduledAt.slice(17, 23)}+${fire.latenessMs}`)
+        .join(' '),
     });
     expect(duplicateSeqs(fires)).toEqual([]);
     // A tick already read and claimed may still fire in the first moments of the outage; no more than that.

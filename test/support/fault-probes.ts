@@ -32,11 +32,12 @@ export async function waitUntil(
 
 /** Seqs that appear more than once (each listed once). */
 /**
- * The shortest time between two consecutive fires of a poller (by when the worker started), in ms; Infinity with
- * fewer than two fires. One loop per poller means no two fires closer than half the interval.
+ * The shortest time between two consecutive fires of a poller (by when each invoke was sent), in ms; Infinity with
+ * fewer than two fires. One loop per poller means no two sends closer than half the interval. (When the worker
+ * starts also depends on Lambda's async delivery, which no scheduler controls.)
  */
-export function shortestFireGapMs(fires: readonly { firedAt: string }[]): number {
-  const times = fires.map((fire) => Date.parse(fire.firedAt)).sort((a, b) => a - b);
+export function shortestFireGapMs(fires: readonly { sentAt: string }[]): number {
+  const times = fires.map((fire) => Date.parse(fire.sentAt)).sort((a, b) => a - b);
   return times.slice(1).reduce((shortest, at, i) => Math.min(shortest, at - (times[i] as number)), Infinity);
 }
 

@@ -742,3 +742,73 @@ describe('runRound: a cadence the controller size cannot sustain', () => {
     expect((await readItem(pollerId))?.[FIELD.lastError]).toBeUndefined();
   });
 });
+
+describe('runRound: a tick that can no longer go out on time', () => {
+  /** A control table whose first claim write takes `claimMs` (a slow DynamoDB answer, or a starved CPU share). */
+  function tableWithSlowFirstClaim(claimMs: number): { table: ControlTable; destroy: () => void } {
+    const client = createDynamoDbClient(localClientOptions(dynamoEndpoint, 1));
+    let delayed = false;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        const input = args.input as UpdateItemCommandInput;
+        const claims = Object.values(input.ExpressionAttributeNames ?? {}).includes(FIELD.claimedSeq);
+        if (context.commandName === 'UpdateItemCommand' && claims && !delayed) {
+          delayed = true;
+          clock.advance(claimMs);
+        }
+        return result;
+      },
+      { step: 'initialize', name: 'slowFirstClaim' },
+    );
+    return { table: new ControlTable(client, TABLE_NAME), destroy: () => client.destroy() };
+  }
+
+  it('withholds a tick the claim write made late by half an interval or more, keeps its seq for the next slot on the grid and counts the skip', async () => {
+    // prepare: 1 s ticks; the first tick is due 1 s after the start, the claim write ends 1.6 s after it
+    const pollerId = 'late-at-release';
+    await putItem(pollerId, runningItem('1'));
+    const slow = tableWithSlowFirstClaim(1_600);
+    const startedAt = clock.peek();
+
+    // act
+    const output = await runRound(
+      { state: { pollerId }, executionId: 'exec-1' },
+      deps(slow.table),
+      deadlineIn(6_000),
+    );
+    slow.destroy();
+
+    // assess: seq 1 was due at +1 s and withheld (600 ms late); it fires at +2 s, the next slot on the grid
+    const fired = firedFor(pollerId).map((invocation) => invocation.event);
+    expect(fired[0]?.seq).toBe(1);
+    expect(Date.parse(fired[0]?.scheduledAt ?? '')).toBe(startedAt + 2_000);
+    expect(fired.map((event) => event.seq)).toEqual(fired.map((_, i) => i + 1));
+    expect(output.loop.skippedTicks).toBe(1);
+    expect((await readItem(pollerId))?.[FIELD.skippedTicks]?.N).toBe('1');
+  });
+
+  it('sends a tick late by less than half an interval', async () => {
+    // prepare
+    const pollerId = 'slightly-late-at-release';
+    await putItem(pollerId, runningItem('1'));
+    const slow = tableWithSlowFirstClaim(1_400);
+    const startedAt = clock.peek();
+
+    // act
+    const output = await runRound(
+      { state: { pollerId }, executionId: 'exec-1' },
+      deps(slow.table),
+      deadlineIn(6_000),
+    );
+    slow.destroy();
+
+    // assess: seq 1 went out 400 ms late, for the time it was due
+    const sent = lambdaRequests.filter((request) => request.invocationType === 'Event');
+    const firstFire = firedFor(pollerId)[0]?.event;
+    expect(firstFire?.seq).toBe(1);
+    expect(Date.parse(firstFire?.scheduledAt ?? '')).toBe(startedAt + 1_000);
+    expect(sent.some((request) => request.sentAt === startedAt + 1_400)).toBe(true);
+    expect(output.loop.skippedTicks).toBe(0);
+  });
+});

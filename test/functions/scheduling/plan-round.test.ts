@@ -16,7 +16,9 @@ import {
   skipPastClaim,
   type TickInputs,
   type TickPlan,
+  withholdLateTick,
 } from '../../../functions/scheduling/plan-round';
+import { tickDueAt } from '../../../functions/scheduling/tick-schedule';
 import { FIELD, type LoopState, STOP_REASON } from '../../../functions/shared/contract';
 import { readConfig } from '../../../functions/shared/control-item';
 import { config, simulateLoop, T0 } from './loop-simulator';
@@ -311,6 +313,39 @@ describe('planTick: falling behind', () => {
     expect(plan.seq).toBe(5);
     expect(plan.dueAt).toBe(dueAt + intervalMs);
     expect(plan.next).toMatchObject({ nextSeq: 6, skippedTicks: 3 });
+  });
+});
+
+describe('withholdLateTick: a planned tick that is late when it is to be sent', () => {
+  const intervalMs = 2_000;
+  // The plan's next loop after seq 5, due at T0 + 8 s.
+  const planned = loopState({ nextSeq: 6, config: config(intervalMs), skippedTicks: 2 });
+  const dueAt = T0 + 4 * intervalMs;
+
+  it('lets a tick late by less than half an interval go out', () => {
+    // act
+    const withheld = withholdLateTick(planned, 5, dueAt + intervalMs / 2 - 1);
+
+    // assess
+    expect(withheld).toBeUndefined();
+  });
+
+  it('withholds a tick late by half an interval, keeping its seq for the next slot on the grid', () => {
+    // act
+    const withheld = withholdLateTick(planned, 5, dueAt + intervalMs / 2);
+
+    // assess
+    expect(withheld).toMatchObject({ nextSeq: 5, skippedTicks: 3 });
+    expect(withheld && tickDueAt(withheld, 5)).toBe(dueAt + intervalMs);
+  });
+
+  it('skips as many slots as planTick would, landing less than half an interval from the send time', () => {
+    // act
+    const withheld = withholdLateTick(planned, 5, dueAt + 3.7 * intervalMs);
+
+    // assess
+    expect(withheld).toMatchObject({ nextSeq: 5, skippedTicks: 6 });
+    expect(withheld && tickDueAt(withheld, 5)).toBe(dueAt + 4 * intervalMs);
   });
 });
 

@@ -48,18 +48,36 @@ describe('fireWorker', () => {
     const tick = { pollerId: 'p', seq: 3, scheduledAt: new Date(calledAt + 2_200).toISOString() };
 
     // act
-    await fireWorker(lambda, 'worker', tick, async () => {
+    const sent = await fireWorker(lambda, 'worker', tick, async () => {
       await new Promise((resolve) => setTimeout(resolve, 2_200));
       releasedAt = Date.now();
+      return true;
     });
     lambda.destroy();
 
     // assess
+    expect(sent).toBe('sent');
     const arrival = arrivals.at(-1);
     expect(arrival?.at).toBeGreaterThanOrEqual(releasedAt);
     // Signed when called (X-Amz-Date has whole seconds): signing at the release would put it within 1 s of it.
     expect(arrival?.signedAt).toBeLessThanOrEqual(calledAt + 1_000);
     expect(releasedAt - (arrival?.signedAt ?? 0)).toBeGreaterThan(1_100);
     expect(JSON.parse(arrival?.body ?? '{}')).toEqual(tick);
+  });
+
+  it('sends nothing when the hold withholds the request (a tick too late to go out)', async () => {
+    // prepare
+    const lambda = createLambdaClient(localClientOptions(endpoint));
+    const arrivalsBefore = arrivals.length;
+    const tick = { pollerId: 'p', seq: 4, scheduledAt: new Date().toISOString() };
+
+    // act
+    const sent = await fireWorker(lambda, 'worker', tick, async () => false);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    lambda.destroy();
+
+    // assess
+    expect(sent).toBe('withheld');
+    expect(arrivals).toHaveLength(arrivalsBefore);
   });
 });
