@@ -240,15 +240,19 @@ export async function runRound(
       const scheduledAt = iso(plan.dueAt);
       let releasedAt = Number.NaN;
       let withheld: LoopState | undefined;
-      const release = async () => {
-        await sleepUntil(clock, plan.dueAt);
-        releasedAt = clock.now();
-        withheld = withholdLateTick(plan.next, plan.seq, releasedAt);
-        return withheld === undefined;
+      const hold = {
+        openAt: () => sleepUntil(clock, plan.dueAt - timing.sendOpenLeadMs),
+        releaseAt: async () => {
+          await sleepUntil(clock, plan.dueAt);
+          releasedAt = clock.now();
+          withheld = withholdLateTick(plan.next, plan.seq, releasedAt, timing.sendAllowanceMs);
+          return withheld === undefined;
+        },
       };
+      let delivery: 'sent' | 'withheld' | 'failed';
       try {
         // Prepared and signed now, sent at the tick (or withheld if it can no longer go out on time).
-        const sent = await fireWorker(
+        delivery = await fireWorker(
           deps.lambda,
           target,
           {
@@ -257,18 +261,19 @@ export async function runRound(
             scheduledAt,
             ...(plan.config.payload ? { payload: plan.config.payload } : {}),
           },
-          release,
+          hold,
         );
-        if (sent === 'sent') progress.noteDelivered(releasedAt - plan.dueAt);
+        if (delivery === 'sent') progress.noteDelivered(releasedAt - plan.dueAt);
       } catch (error) {
         if (!(error instanceof WorkerInvokeError)) throw error;
         log.error('tick not delivered', { pollerId, seq: plan.seq, target, error: error.message });
         progress.noteError(error.message);
         progress.noteFailedFire();
+        delivery = 'failed';
       }
       await warming;
       lambdaUsedAt = clock.now();
-      if (withheld !== undefined) {
+      if (delivery === 'withheld' && withheld !== undefined) {
         progress.noteSkipped(withheld.skippedTicks - plan.next.skippedTicks);
         loop = withheld;
       } else {

@@ -14,6 +14,10 @@ export interface Timing {
   readonly readAheadMs: number;
   /** Staying awake, hand back to Step Functions once the next tick would come closer than this to the deadline. */
   readonly handBackMarginMs: number;
+  /** Open the tick's invoke (all but its body) this long before the tick, so the tick itself only sends bytes. */
+  readonly sendOpenLeadMs: number;
+  /** What sending the held body may still take; a tick that would arrive half an interval late is withheld. */
+  readonly sendAllowanceMs: number;
   /** A new loop's first tick is due this long after the start, so its claim is written before it. */
   readonly firstTickDelayMs: number;
   /** One claim covers the ticks due within this window: a few writes a minute, not one per tick. */
@@ -27,6 +31,10 @@ export const DEFAULT_TIMING: Timing = {
   maxInProcessSleepMs: 2_000,
   // DynamoDB answers a GetItem in single-digit to tens of ms; 100 ms leaves room for a slow one.
   readAheadMs: 300,
+  // Opening a request costs ~1 ms of CPU: at 7% of a core, a few 20 ms throttling periods. Within the request timeout.
+  sendOpenLeadMs: 100,
+  // One 20 ms throttling period: the CPU share may run out just as the body is written.
+  sendAllowanceMs: 20,
   // The hand-back round (return, Choice, Wait, Task start, maybe a cold start) takes well under a second.
   handBackMarginMs: 5_000,
   // A start's first round reads, takes or claims, and warms its connection before the first tick: at 7% of a core
@@ -124,10 +132,16 @@ export function planTick(inputs: TickInputs): TickPlan {
  * tick goes out; otherwise the loop to continue with: the seq is kept for the next tick on the grid (it is
  * claimed and was never sent), the anchor moves by whole intervals.
  *
- * `planned` is the loop after the tick (the plan's `next`), `seq` the tick's seq.
+ * `planned` is the loop after the tick (the plan's `next`), `seq` the tick's seq. `sendAllowanceMs` is how
+ * long the send itself may still take, so that the invoke that arrives is the one judged.
  */
-export function withholdLateTick(planned: LoopState, seq: number, nowMs: number): LoopState | undefined {
-  const skipped = ticksToSkip(nowMs - tickDueAt(planned, seq), planned.config.intervalMs);
+export function withholdLateTick(
+  planned: LoopState,
+  seq: number,
+  nowMs: number,
+  sendAllowanceMs = 0,
+): LoopState | undefined {
+  const skipped = ticksToSkip(nowMs + sendAllowanceMs - tickDueAt(planned, seq), planned.config.intervalMs);
   if (skipped === 0) return undefined;
   return {
     ...planned,

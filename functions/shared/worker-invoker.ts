@@ -1,53 +1,108 @@
+import { Readable } from 'node:stream';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { WorkerEvent } from './contract';
 import { WorkerInvokeError } from './errors';
 
 const HOLD_UNTIL_TICK = { step: 'finalizeRequest', priority: 'low', name: 'holdUntilTick' } as const;
 
+/** When a held invoke is opened and when it goes out (or is withheld). */
+export interface SendHold {
+  /**
+   * Resolves shortly before the tick: the request is opened then (a connection taken, the request handed to
+   * Node's HTTP client), all but its body. Not earlier: an open request counts against the client's timeouts.
+   */
+  readonly openAt: () => Promise<void>;
+  /** Resolves at the tick: true sends the body, false withholds the request (the tick is too late to send). */
+  readonly releaseAt: () => Promise<boolean>;
+}
+
+const SEND_AT_ONCE: SendHold = { openAt: async () => {}, releaseAt: async () => true };
+
 /**
  * Fires the worker asynchronously (InvocationType Event): the controller never waits for the work itself, so a
  * slow worker cannot delay the next tick. Lambda queues the event and runs it at least once.
  *
- * `releaseAt` holds the request until the tick: the SDK serializes and signs it at once, and only sending it
- * waits. A 128 MB Lambda gets about 7% of a core, throttled in ~20 ms periods, so the few milliseconds of CPU that
- * building and signing a request take would otherwise stretch to tens of milliseconds of wall time after the tick
- * is due. (A signature stays valid for minutes; the hold is well under a second.) `releaseAt` answers false to
- * withhold the request instead (the tick is too late to send): nothing goes out and 'withheld' is returned.
+ * The hold moves all the work of a request off the tick: a 128 MB Lambda gets about 7% of a core, throttled in
+ * ~20 ms periods (1.4 ms of CPU each), so work done after the tick is due stretches to tens of milliseconds of
+ * wall time as soon as it needs more than what is left of one period. The SDK serializes and signs the request at
+ * once; at `openAt` the request goes through the rest of the SDK and into Node's HTTP client with its body held
+ * back; at `releaseAt` only the body (a few hundred bytes, one write) is left to send. Lambda accepts the invoke
+ * when the whole request has arrived. A signature stays valid for minutes; the hold is well under a second.
+ * Withheld, the request is aborted before any of it was written: 'withheld' is returned and nothing was sent;
+ * a retry withheld after a failed attempt leaves the tick undelivered, a failure (WorkerInvokeError, that cause).
  */
 export async function fireWorker(
   lambda: LambdaClient,
   target: string,
   event: WorkerEvent,
-  releaseAt: () => Promise<boolean> = async () => true,
+  hold: SendHold = SEND_AT_ONCE,
 ): Promise<'sent' | 'withheld'> {
   const command = new InvokeCommand({
     FunctionName: target,
     InvocationType: 'Event',
     Payload: new TextEncoder().encode(JSON.stringify(event)),
   });
-  // After every finalizeRequest middleware (retries, signing), before the request goes out; a retry re-signs
-  // and passes at once.
+  const abort = new AbortController();
+  let withheld = false;
+  /** Why the last attempt failed: a retry withheld after it leaves the tick undelivered for that reason. */
+  let failedAttempt: unknown;
+  /** The signed body; a retry passes through the hold again and needs it anew. */
+  let payload: Uint8Array | undefined;
+  // After every finalizeRequest middleware (retries, signing), before the request goes out.
   command.middlewareStack.add(
     (next) => async (args) => {
-      if (!(await releaseAt())) throw new TickWithheld();
-      return next(args);
+      await hold.openAt();
+      const request = args.request;
+      const bytes =
+        payload ?? (hasBody(request) && request.body instanceof Uint8Array ? request.body : undefined);
+      if (!hasBody(request) || bytes === undefined) {
+        if (!(await hold.releaseAt())) throw new TickWithheld();
+        return noteFailure(next(args));
+      }
+      payload = bytes;
+      const body = new Readable({ read() {} });
+      request.body = body;
+      void hold.releaseAt().then((send) => {
+        if (send) {
+          body.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+          body.push(null);
+        } else {
+          withheld = true;
+          abort.abort(new TickWithheld());
+        }
+      });
+      return noteFailure(next(args));
     },
     HOLD_UNTIL_TICK,
   );
+  const noteFailure = async <T>(attempt: Promise<T>): Promise<T> => {
+    try {
+      return await attempt;
+    } catch (error) {
+      if (!withheld) failedAttempt = error;
+      throw error;
+    }
+  };
   try {
-    const result = await lambda.send(command);
+    const result = await lambda.send(command, { abortSignal: abort.signal });
     if (result.StatusCode !== 202)
       throw new Error(`unexpected status ${result.StatusCode} for an async invoke`);
     return 'sent';
   } catch (error) {
-    if (error instanceof TickWithheld) return 'withheld';
-    throw new WorkerInvokeError(event.pollerId, target, event.seq, error);
+    const cause = failedAttempt ?? error;
+    if ((withheld || error instanceof TickWithheld) && failedAttempt === undefined) return 'withheld';
+    throw new WorkerInvokeError(event.pollerId, target, event.seq, cause);
   }
 }
 
+/** An HTTP request (its body is the bytes the SDK serialized and signed, or the stream a retry left). */
+function hasBody(request: unknown): request is { body: unknown } {
+  return typeof request === 'object' && request !== null && 'body' in request;
+}
+
 /**
- * Thrown from the hold to abandon a request that was signed but must not go out; never leaves fireWorker. An Error
- * (the SDK wraps anything else), and not one its retry strategy counts as retryable.
+ * Abandons a request that was signed but must not go out; never leaves fireWorker. An Error (the SDK wraps
+ * anything else), and not one its retry strategy counts as retryable.
  */
 class TickWithheld extends Error {
   override readonly name = 'TickWithheld';

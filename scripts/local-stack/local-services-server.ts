@@ -14,6 +14,8 @@ export interface InjectedFault {
 export type FaultInjector = (
   service: 'lambda' | 'stepfunctions',
   target: string,
+  /** The request's body (an invoke's payload, an action's input). */
+  body: string,
 ) => InjectedFault | undefined;
 
 const LAMBDA_INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
@@ -87,7 +89,7 @@ export class LocalServicesServer {
     body: string,
     response: ServerResponse,
   ): Promise<void> | void {
-    const fault = this.injectFault('lambda', functionName);
+    const fault = this.injectFault('lambda', functionName, body);
     if (fault) {
       sendJson(response, fault.status, { Type: 'Service', message: fault.message }, fault.errorType);
       return;
@@ -142,7 +144,7 @@ export class LocalServicesServer {
   }
 
   private handleStepFunctions(action: string, body: string, response: ServerResponse): void {
-    const fault = this.injectFault('stepfunctions', action);
+    const fault = this.injectFault('stepfunctions', action, body);
     if (fault) {
       sendJson(response, fault.status, { __type: fault.errorType, message: fault.message }, fault.errorType);
       return;

@@ -97,6 +97,8 @@ export function starterDepsFor(stack: LocalStack): LoopStarterDeps & { readonly 
  */
 export class FaultBurst {
   readonly faultedAt: number[] = [];
+  /** The body of each faulted request, in order. */
+  readonly faultedBodies: string[] = [];
 
   constructor(
     private readonly matches: (service: 'lambda' | 'stepfunctions', target: string) => boolean,
@@ -112,11 +114,26 @@ export class FaultBurst {
     return this.faultedAt.at(-1);
   }
 
-  inject(service: 'lambda' | 'stepfunctions', target: string): InjectedFault | undefined {
+  inject(service: 'lambda' | 'stepfunctions', target: string, body = ''): InjectedFault | undefined {
     if (this.remaining === 0 || !this.matches(service, target)) return undefined;
     this.remaining -= 1;
     this.faultedAt.push(Date.now());
+    this.faultedBodies.push(body);
     return this.fault;
+  }
+
+  /** The seqs of the worker ticks whose invokes were faulted (a DryRun warm-up has no body, no seq). */
+  faultedSeqs(): Set<number> {
+    const seqs = new Set<number>();
+    for (const body of this.faultedBodies) {
+      try {
+        const seq: unknown = (JSON.parse(body) as { seq?: unknown }).seq;
+        if (typeof seq === 'number') seqs.add(seq);
+      } catch {
+        // Not a tick.
+      }
+    }
+    return seqs;
   }
 }
 

@@ -339,6 +339,16 @@ describe('withholdLateTick: a planned tick that is late when it is to be sent', 
     expect(withheld && tickDueAt(withheld, 5)).toBe(dueAt + intervalMs);
   });
 
+  it('withholds a tick that the send allowance would bring to half an interval late', () => {
+    // act
+    const sent = withholdLateTick(planned, 5, dueAt + intervalMs / 2 - 21, 20);
+    const withheld = withholdLateTick(planned, 5, dueAt + intervalMs / 2 - 20, 20);
+
+    // assess
+    expect(sent).toBeUndefined();
+    expect(withheld).toMatchObject({ nextSeq: 5, skippedTicks: 3 });
+  });
+
   it('skips as many slots as planTick would, landing less than half an interval from the send time', () => {
     // act
     const withheld = withholdLateTick(planned, 5, dueAt + 3.7 * intervalMs);

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLambdaClient, localClientOptions } from '../../../functions/shared/aws-clients';
+import { WorkerInvokeError } from '../../../functions/shared/errors';
 import { fireWorker } from '../../../functions/shared/worker-invoker';
 
 /** What the Lambda endpoint saw of each invoke: when it arrived and when the SDK signed it. */
@@ -11,26 +12,41 @@ interface Arrival {
   readonly body: string;
 }
 
+/** The endpoint answers 500 to the tick with this seq. */
+const FAILING_SEQ = 99;
+const FAILING_SEQ_MARK = `"seq":${FAILING_SEQ},`;
+
 describe('fireWorker', () => {
   let server: Server;
   let endpoint: string;
   const arrivals: Arrival[] = [];
+  /** When each TCP connection to the endpoint was accepted. */
+  const connections: number[] = [];
 
   beforeAll(async () => {
     server = createServer((request: IncomingMessage, response) => {
-      const at = Date.now();
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
+        // Lambda accepts an invoke when the whole request has arrived.
+        const at = Date.now();
         // X-Amz-Date is the signing time, to the second: 20261122T213000Z.
         const amzDate = String(request.headers['x-amz-date'] ?? '');
         const signedAt = Date.parse(
           amzDate.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'),
         );
-        arrivals.push({ at, signedAt, body: Buffer.concat(chunks).toString('utf8') });
+        const body = Buffer.concat(chunks).toString('utf8');
+        arrivals.push({ at, signedAt, body });
+        if (body.includes(FAILING_SEQ_MARK)) {
+          response
+            .writeHead(500, { 'content-type': 'application/json', 'x-amzn-errortype': 'ServiceException' })
+            .end(JSON.stringify({ Type: 'Service', message: 'Lambda is having a bad day' }));
+          return;
+        }
         response.writeHead(202).end();
       });
     });
+    server.on('connection', () => connections.push(Date.now()));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
@@ -48,10 +64,13 @@ describe('fireWorker', () => {
     const tick = { pollerId: 'p', seq: 3, scheduledAt: new Date(calledAt + 2_200).toISOString() };
 
     // act
-    const sent = await fireWorker(lambda, 'worker', tick, async () => {
-      await new Promise((resolve) => setTimeout(resolve, 2_200));
-      releasedAt = Date.now();
-      return true;
+    const sent = await fireWorker(lambda, 'worker', tick, {
+      openAt: async () => {},
+      releaseAt: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 2_200));
+        releasedAt = Date.now();
+        return true;
+      },
     });
     lambda.destroy();
 
@@ -65,6 +84,54 @@ describe('fireWorker', () => {
     expect(JSON.parse(arrival?.body ?? '{}')).toEqual(tick);
   });
 
+  it('opens the request (its connection) at openAt and sends only the body at the release', async () => {
+    // prepare: a fresh client (no connection yet), opened at once, released 1 s later
+    const lambda = createLambdaClient(localClientOptions(endpoint));
+    const connectionsBefore = connections.length;
+    let releasedAt = 0;
+    const tick = { pollerId: 'p', seq: 5, scheduledAt: new Date(Date.now() + 1_000).toISOString() };
+
+    // act
+    const sent = await fireWorker(lambda, 'worker', tick, {
+      openAt: async () => {},
+      releaseAt: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        releasedAt = Date.now();
+        return true;
+      },
+    });
+    lambda.destroy();
+
+    // assess: connected well before the release, the request complete only after it
+    const connectedAt = connections.slice(connectionsBefore);
+    expect(sent).toBe('sent');
+    expect(connectedAt).toHaveLength(1);
+    expect(connectedAt[0]).toBeLessThan(releasedAt - 500);
+    expect(arrivals.at(-1)?.at).toBeGreaterThanOrEqual(releasedAt);
+    expect(JSON.parse(arrivals.at(-1)?.body ?? '{}')).toEqual(tick);
+  });
+
+  it('reports a tick whose retry is withheld after a failed attempt as not delivered, with that failure', async () => {
+    // prepare: the first attempt goes out and gets a 500; the retry comes too late and is withheld
+    const lambda = createLambdaClient(localClientOptions(endpoint));
+    const arrivalsBefore = arrivals.length;
+    let releases = 0;
+    const tick = { pollerId: 'p', seq: FAILING_SEQ, scheduledAt: new Date().toISOString() };
+
+    // act
+    const outcome = await fireWorker(lambda, 'worker', tick, {
+      openAt: async () => {},
+      releaseAt: async () => ++releases === 1,
+    }).catch((error: unknown) => error);
+    lambda.destroy();
+
+    // assess
+    expect(releases).toBe(2);
+    expect(arrivals).toHaveLength(arrivalsBefore + 1);
+    expect(outcome).toBeInstanceOf(WorkerInvokeError);
+    expect(String((outcome as Error).message)).toContain('ServiceException');
+  });
+
   it('sends nothing when the hold withholds the request (a tick too late to go out)', async () => {
     // prepare
     const lambda = createLambdaClient(localClientOptions(endpoint));
@@ -72,7 +139,13 @@ describe('fireWorker', () => {
     const tick = { pollerId: 'p', seq: 4, scheduledAt: new Date().toISOString() };
 
     // act
-    const sent = await fireWorker(lambda, 'worker', tick, async () => false);
+    const sent = await fireWorker(lambda, 'worker', tick, {
+      openAt: async () => {},
+      releaseAt: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return false;
+      },
+    });
     await new Promise((resolve) => setTimeout(resolve, 200));
     lambda.destroy();
 
