@@ -727,7 +727,7 @@ describe('runRound: a cadence the controller size cannot sustain', () => {
     // assess
     expect(seqsFor(pollerId).length).toBeGreaterThan(5);
     expect((await readItem(pollerId))?.[FIELD.lastError]?.M?.message?.S).toBe(
-      "poller 'too-fast-for-128': waitseconds 0.1 is below the 0.25 s a 128 MB controller sustains; ticks may come late or be skipped (raise the stack's ControllerMemory parameter)",
+      "poller 'too-fast-for-128': waitseconds 0.1 is below the 1 s a 128 MB controller sustains; ticks may come late or be skipped (raise the stack's ControllerMemory parameter)",
     );
   });
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runRound } from '../../../functions/controller/run-round';
 import {
@@ -15,6 +16,7 @@ import {
   logIngestionUsdPerTick,
   PLATFORM_LOG_BYTES_PER_INVOCATION,
   ROUND_SUMMARY_LINE_BYTES,
+  SUSTAINED_INTERVAL_MS,
   waitRoundCostUsd,
 } from '../../../functions/scheduling/cost-model';
 import { DEFAULT_TIMING } from '../../../functions/scheduling/plan-round';
@@ -217,6 +219,22 @@ describe('controller memory sizes', () => {
       expect(breakEvenMs).toBe(Math.round(breakEvenByHand(PUBLISHED.armGbSecondUsd, memoryMb)));
     },
   );
+
+  it('warns below the cadence each measured size sustains in the committed full benchmark', () => {
+    // prepare: the report the README quotes (npm run bench)
+    const report = JSON.parse(readFileSync('bench/results/latest.json', 'utf8')) as {
+      smallestSustained: Record<string, number | null>;
+    };
+
+    // assess
+    for (const [memoryMb, everySeconds] of Object.entries(report.smallestSustained)) {
+      expect({ memoryMb, sustainedMs: SUSTAINED_INTERVAL_MS[Number(memoryMb) as 128 | 256 | 512] }).toEqual({
+        memoryMb,
+        sustainedMs: everySeconds === null ? undefined : everySeconds * 1000,
+      });
+    }
+    expect(Object.keys(report.smallestSustained)).toEqual(['128', '256', '512']);
+  });
 
   it('puts the break-even of a 1,024 MB arm64 controller near 5 s, and lower for every bigger size', () => {
     // act
