@@ -62,7 +62,6 @@ function controllerDepsFromEnvironment(): ControllerDeps {
 
 function starterDepsFromEnvironment(): WatchdogDeps {
   return {
-    dynamoDb: sharedDynamoDb(),
     table: new ControlTable(sharedDynamoDb(), requireEnv(ENV.controlTableName)),
     sfn: createSfnClient(CONTROL_PLANE_CLIENTS),
     stateMachineArn: requireEnv(ENV.stateMachineArn),

@@ -20,7 +20,7 @@ import {
   type PollerConfig,
   STOP_REASON,
 } from '../shared/contract';
-import { type RawItem, readConfig } from '../shared/control-item';
+import { configOf, type PollerItem } from '../shared/control-item';
 import type { ControlTable, RoundRecord, WriteGuard, WriteOutcome } from '../shared/control-table';
 import {
   ControlTableUnavailableError,
@@ -31,7 +31,7 @@ import {
   WorkerInvokeError,
 } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import { decideStart, generationOf } from '../shared/loop-ownership';
+import { decideStart } from '../shared/loop-ownership';
 import { fireWorker, warmConnection } from '../shared/worker-invoker';
 import { parseControllerInput } from './parse-input';
 
@@ -142,7 +142,7 @@ export async function runRound(
   };
 
   for (;;) {
-    let item: RawItem | undefined;
+    let item: PollerItem | undefined;
     try {
       item = await table.read(pollerId);
     } catch (error) {
@@ -159,8 +159,8 @@ export async function runRound(
     if (owned === undefined) {
       // The first round of an execution: it owns the poller when its start took the generation for it (the item
       // names this execution); otherwise it is a console start and follows the start rule itself.
-      const itemGeneration = generationOf(item);
-      if (itemGeneration === undefined || item[FIELD.executionArn]?.S !== executionId) {
+      const itemGeneration = item.generation;
+      if (itemGeneration === undefined || item.executionArn !== executionId) {
         const taken = await takeForConsoleStart(pollerId, executionId, item, deps);
         if (taken.kind === 'taken') {
           owned = taken.generation;
@@ -180,7 +180,7 @@ export async function runRound(
     if (ownership.kind === 'skip-past-claim' && loop !== undefined)
       loop = skipPastClaim(loop, ownership.claimedOnItem);
 
-    const reading = readConfig(pollerId, item, loop?.config);
+    const reading = configOf(item.operator, loop?.config);
     for (const problem of reading.problems) progress.noteError(problem.message);
     const tooFast = cadenceWarning(pollerId, reading.config, deps.size ?? CONTROLLER_SIZE);
     if (tooFast !== undefined) progress.noteError(tooFast);
@@ -206,11 +206,10 @@ export async function runRound(
 
     if (plan.kind === 'fire') {
       if (plan.claimThrough !== undefined) {
-        const claimedOnItem = numberField(item, FIELD.claimedSeq);
         const outcome = await progress.claim(
           plan.claimThrough,
           plan.dueAt,
-          loop?.claimedThroughSeq ?? claimedOnItem,
+          loop?.claimedThroughSeq ?? item.claimedSeq,
         );
         if (outcome === 'missing') {
           await stop(STOP_REASON.itemMissing);
@@ -341,11 +340,11 @@ type ConsoleStart =
 async function takeForConsoleStart(
   pollerId: string,
   executionId: string,
-  item: RawItem,
+  item: PollerItem,
   deps: ControllerDeps,
 ): Promise<ConsoleStart> {
   const nowMs = deps.clock.now();
-  const decision = decideStart(pollerId, item, nowMs);
+  const decision = decideStart(item, nowMs);
   if (decision.kind === 'skip') return { kind: 'stop', reason: decision.reason };
   if (decision.kind === 'alive') {
     const by = decision.executionArn ? `execution ${decision.executionArn}` : 'an earlier start';
@@ -385,17 +384,17 @@ type Ownership =
  * the same number, as when an item is deleted and created again and the generations start anew.
  */
 function checkOwnership(
-  item: RawItem,
+  item: PollerItem,
   owned: number,
   executionId: string,
   loop: LoopState | undefined,
   claimedThisRound: boolean,
 ): Ownership {
-  if (generationOf(item) !== owned) return { kind: 'superseded' };
-  const namedExecution = item[FIELD.executionArn]?.S;
+  if (item.generation !== owned) return { kind: 'superseded' };
+  const namedExecution = item.executionArn;
   if (namedExecution !== executionId && namedExecution !== loop?.executionId) return { kind: 'superseded' };
   if (loop === undefined) return { kind: 'owner' };
-  const claimedOnItem = numberField(item, FIELD.claimedSeq) ?? 0;
+  const claimedOnItem = item.claimedSeq ?? 0;
   if (claimedOnItem < loop.claimedThroughSeq) return { kind: 'superseded' };
   if (claimedOnItem > loop.claimedThroughSeq) {
     // Another invocation of this loop claimed past ours: if we claimed already we are the stale one;
@@ -444,8 +443,8 @@ class ProgressRecorder {
     this.generation = generation;
   }
 
-  observeItem(item: RawItem): void {
-    this.recordedError = item[FIELD.lastError]?.M?.message?.S;
+  observeItem(item: PollerItem): void {
+    this.recordedError = item.lastError?.message;
   }
 
   noteError(message: string): void {
@@ -569,14 +568,9 @@ class ProgressRecorder {
   }
 }
 
-function numberField(item: RawItem | undefined, field: string): number | undefined {
-  const value = Number(item?.[field]?.N);
-  return item?.[field]?.N !== undefined && Number.isSafeInteger(value) ? value : undefined;
-}
-
 /** A new loop starts above every seq the item says was fired or claimed, so no seq is ever reused. */
-function highestSeqOn(item: RawItem | undefined): number {
-  return Math.max(0, numberField(item, FIELD.seq) ?? 0, numberField(item, FIELD.claimedSeq) ?? 0);
+function highestSeqOn(item: PollerItem): number {
+  return Math.max(0, item.seq ?? 0, item.claimedSeq ?? 0);
 }
 
 const iso = (epochMs: number) => new Date(epochMs).toISOString();

@@ -1,10 +1,9 @@
-import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { ENV, FIELD } from '../shared/contract';
-import type { RawItem } from '../shared/control-item';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ENV } from '../shared/contract';
+import { ControlTable } from '../shared/control-table';
 import { MissingEnvironmentError } from '../shared/env';
 import { describeCause } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import { shouldStart } from '../starter/on-item-changes';
 import { type LoopStarterDeps, startLoop } from '../starter/start-loop';
 import { type CfnResponse, type SendResponse, shortenReason } from './cfn-response';
 import {
@@ -78,7 +77,7 @@ export class InvalidSeedEventError extends Error {
  * Handles one custom resource request and always answers it, so a stack never hangs on the seed:
  * Create writes `running` and `waitseconds` (creating the item if missing), Update writes them only if the
  * seed's properties changed (operators steer the item live; an unrelated stack update must not reset it), and
- * either starts the loop when the write turned `running` on. Delete stops every loop (the stack is going).
+ * either starts the loop when the seed says `running`=true. Delete stops every loop (the stack is going).
  * A bad property or a failed write answers FAILED with the reason; a loop that would not start or stop does not
  * fail the stack: the answer's Reason and Data say so.
  */
@@ -134,18 +133,15 @@ async function applySeed(event: SeedEvent, deps: SeederDeps): Promise<SeedResult
   if (event.RequestType === 'Update' && !changedSince(request, event.OldResourceProperties, deps.tableName)) {
     return { outcome: 'unchanged', physicalId };
   }
-  const before = await writeControlItem(
-    deps.dynamoDb,
-    request,
-    deps.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
-  );
-  const after = { [FIELD.running]: { BOOL: request.running } };
-  if (!shouldStart(before, after)) return { outcome: 'written', physicalId };
+  await writeControlItem(deps.dynamoDb, request, deps.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS);
+  // A seed of running=true starts the loop whatever the item said before: the start leaves a live loop alone, and
+  // starts one that stopped or never ran (what the stream would do for a running item without a live loop).
+  if (!request.running) return { outcome: 'written', physicalId };
   return { outcome: 'written', physicalId, ...(await startSeededLoop(request.pollerId, deps)) };
 }
 
 /**
- * The seed turned `running` on (a new item, or false before): start the loop now rather than wait for the stream
+ * The seed says `running`=true: start the loop now rather than wait for the stream
  * (whose mapping may still be starting to poll) or the watchdog (minutes). A failed start does not fail the
  * stack: the item says running=true, so the watchdog starts the loop within about two minutes.
  */
@@ -174,7 +170,11 @@ async function startSeededLoop(pollerId: string, deps: SeederDeps): Promise<Seed
 async function stopLoops(deps: SeederDeps): Promise<SeedReport> {
   const { loops } = deps;
   const stopped = await stopAllLoops(
-    { ...deps, sfn: loops.sfn, stateMachineArn: loops.stateMachineArn },
+    {
+      table: deps.tableName ? new ControlTable(deps.dynamoDb, deps.tableName) : undefined,
+      sfn: loops.sfn,
+      stateMachineArn: loops.stateMachineArn,
+    },
     deps.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS,
   );
   return {
@@ -193,31 +193,18 @@ function changedSince(request: SeedRequest, oldProperties: unknown, tableName: s
   }
 }
 
-/**
- * SETs only the seeded fields; every other attribute (system fields, target, payload) stays as it is. Returns what
- * the seeded fields were before (nothing for a new item), so the caller can tell whether `running` turned on.
- */
+/** SETs only the seeded fields, creating the item when missing; every other attribute stays as it is. */
 export async function writeControlItem(
   dynamoDb: DynamoDBClient,
   request: SeedRequest,
   timeoutMs: number,
-): Promise<RawItem | undefined> {
+): Promise<void> {
   try {
-    const result = await dynamoDb.send(
-      new UpdateItemCommand({
-        TableName: request.tableName,
-        Key: { [FIELD.id]: { S: request.pollerId } },
-        UpdateExpression: 'SET #running = :running, #waitSeconds = :waitSeconds',
-        ExpressionAttributeNames: { '#running': FIELD.running, '#waitSeconds': FIELD.waitSeconds },
-        ExpressionAttributeValues: {
-          ':running': { BOOL: request.running },
-          ':waitSeconds': { N: request.waitSeconds },
-        },
-        ReturnValues: 'UPDATED_OLD',
-      }),
+    await new ControlTable(dynamoDb, request.tableName).seed(
+      request.pollerId,
+      { running: request.running, waitSeconds: request.waitSeconds },
       { abortSignal: AbortSignal.timeout(timeoutMs) },
     );
-    return result.Attributes;
   } catch (error) {
     throw new Error(
       `writing control item '${request.pollerId}' to table '${request.tableName}' failed: ${describeCause(error)}`,

@@ -1,18 +1,10 @@
-import {
-  ConditionalCheckFailedException,
-  type DynamoDBClient,
-  ScanCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand, type SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { FIELD } from '../shared/contract';
-import type { RawItem } from '../shared/control-item';
+import type { ControlTable } from '../shared/control-table';
 import { describeCause } from '../shared/errors';
 
 export interface LoopStopperDeps {
-  readonly dynamoDb: DynamoDBClient;
   /** The control table; undefined: no poller is turned off, executions are still stopped. */
-  readonly tableName: string | undefined;
+  readonly table: ControlTable | undefined;
   readonly sfn: SFNClient;
   readonly stateMachineArn: string;
 }
@@ -47,14 +39,13 @@ const MAX_PROBLEMS = 5;
 export async function stopAllLoops(deps: LoopStopperDeps, budgetMs: number): Promise<LoopsStopped> {
   const options = { abortSignal: AbortSignal.timeout(budgetMs) };
   const problems: string[] = [];
-  /** Runs one call; a failure is noted (a condition that no longer holds is not one) and does not stop the rest. */
+  /** Runs one call; a failure is noted and does not stop the rest. */
   const attempt = async (what: string, call: () => Promise<unknown>): Promise<boolean> => {
     try {
       await call();
       return true;
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException) && problems.length < MAX_PROBLEMS)
-        problems.push(`${what} failed: ${describeCause(error)}`);
+      if (problems.length < MAX_PROBLEMS) problems.push(`${what} failed: ${describeCause(error)}`);
       return false;
     }
   };
@@ -81,37 +72,18 @@ export async function stopAllLoops(deps: LoopStopperDeps, budgetMs: number): Pro
   });
 
   let pollersTurnedOff = 0;
-  const { tableName } = deps;
-  if (tableName) {
-    await attempt(`listing the running pollers of '${tableName}'`, async () => {
-      let startKey: RawItem | undefined;
-      do {
-        const page = await deps.dynamoDb.send(
-          new ScanCommand({
-            TableName: tableName,
-            ConsistentRead: true,
-            FilterExpression: '#running = :true',
-            ExpressionAttributeNames: { '#running': FIELD.running },
-            ExpressionAttributeValues: { ':true': { BOOL: true } },
-            ExclusiveStartKey: startKey,
-          }),
-          options,
-        );
-        for (const { [FIELD.id]: key } of page.Items ?? []) {
-          // Only while it still runs: an item deleted meanwhile is not resurrected.
-          const turnOff = new UpdateItemCommand({
-            TableName: tableName,
-            Key: { [FIELD.id]: key ?? { S: '' } },
-            UpdateExpression: 'SET #running = :false',
-            ConditionExpression: '#running = :true',
-            ExpressionAttributeNames: { '#running': FIELD.running },
-            ExpressionAttributeValues: { ':true': { BOOL: true }, ':false': { BOOL: false } },
-          });
-          if (await attempt(`poller '${key?.S}'`, () => deps.dynamoDb.send(turnOff, options)))
-            pollersTurnedOff++;
-        }
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
+  const { table } = deps;
+  if (table) {
+    await attempt(`listing the running pollers of '${table.tableName}'`, async () => {
+      const running = (await table.listAll(options)).filter((item) => item.operator.running === true);
+      for (const { pollerId } of running) {
+        let turnedOff = false;
+        // Only while it still runs (a poller switched off or deleted meanwhile is left as it is).
+        await attempt(`poller '${pollerId}'`, async () => {
+          turnedOff = await table.switchOffIfRunning(pollerId, options);
+        });
+        if (turnedOff) pollersTurnedOff++;
+      }
     });
   }
 

@@ -2,6 +2,10 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { FIELD, MAX_PAYLOAD_BYTES, type PollerConfig, WAIT_SECONDS_LIMITS } from './contract';
 import { InvalidControlItemError, renderJson } from './errors';
 
+/**
+ * The control item as DynamoDB stores it. Only this module and the table repository (control-table.ts) read or
+ * write attribute values; everything else works on the `PollerItem` view decoded here.
+ */
 export type RawItem = Record<string, AttributeValue>;
 
 export interface ConfigReading {
@@ -11,14 +15,105 @@ export interface ConfigReading {
   readonly problems: readonly InvalidControlItemError[];
 }
 
+/** Each operator field as read: its valid value, or the error that says why it cannot be used. */
+export interface OperatorFields {
+  readonly running: boolean | InvalidControlItemError;
+  /** The interval in whole milliseconds. */
+  readonly intervalMs: number | InvalidControlItemError;
+  /** undefined: the stack's default worker. */
+  readonly target: string | undefined | InvalidControlItemError;
+  readonly payload: Readonly<Record<string, unknown>> | undefined | InvalidControlItemError;
+}
+
+export interface RecordedError {
+  readonly message: string;
+  /** ISO time; undefined on a hand-edited `lastError` without one. */
+  readonly at: string | undefined;
+}
+
+/**
+ * The fields only the system writes, decoded. A field holding a value the system never writes (a hand edit: a
+ * string where a number belongs, 2.5, a negative count) counts as absent and is listed in `systemProblems`.
+ */
+export interface SystemFields {
+  /** The fencing token of the loop that owns the poller: a whole number from 1. */
+  readonly generation: number | undefined;
+  /** The execution the item names as running the loop. */
+  readonly executionArn: string | undefined;
+  /** ISO time as written (kept verbatim: a take's condition compares it). */
+  readonly heartbeatAt: string | undefined;
+  readonly seq: number | undefined;
+  readonly claimedSeq: number | undefined;
+  readonly stoppedReason: string | undefined;
+  readonly lastError: RecordedError | undefined;
+  readonly skippedTicks: number | undefined;
+  readonly failedFires: number | undefined;
+  readonly nextTickAt: string | undefined;
+  readonly lastTickAt: string | undefined;
+  readonly restarts: number | undefined;
+  readonly lastRestartAt: string | undefined;
+  readonly lastRestartReason: string | undefined;
+}
+
+/** One control item, decoded once: what the operator set (validated field by field) and what the system recorded. */
+export interface PollerItem extends SystemFields {
+  readonly pollerId: string;
+  readonly operator: OperatorFields;
+  /** `waitseconds` as the operator wrote it, when valid (status shows it; the scheduler uses `intervalMs`). */
+  readonly waitSeconds: number | undefined;
+  /** The operator fields as a configuration, with nothing earlier to fall back on (see `configOf`). */
+  readonly config: ConfigReading;
+  /** System fields holding values the system never writes; each counts as absent. */
+  readonly systemProblems: readonly InvalidControlItemError[];
+  /**
+   * The system fields the item holds in the type the system writes them in (N, S, M), valid or not: what the
+   * stream's filter criteria test (`NewImage.generation.N` exists), which the starter must agree with exactly.
+   */
+  readonly typedFields: ReadonlySet<keyof SystemFields>;
+}
+
 const LAMBDA_TARGET_PATTERN =
   /^(arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(:(\$LATEST|[A-Za-z0-9_-]{1,128}))?$/;
+
+/** Decodes an item whose key is known (a GetItem, a stream image). */
+export function decodePollerItem(pollerId: string, item: RawItem): PollerItem {
+  const operator = decodeOperatorFields(pollerId, item);
+  const systemProblems: InvalidControlItemError[] = [];
+  const typedFields = new Set<keyof SystemFields>();
+  const system = decodeSystemFields(pollerId, item, systemProblems, typedFields);
+  const waitSeconds =
+    typeof operator.intervalMs === 'number' ? Number(item[FIELD.waitSeconds]?.N) : undefined;
+  return {
+    pollerId,
+    operator,
+    waitSeconds,
+    config: configOf(operator),
+    ...system,
+    systemProblems,
+    typedFields,
+  };
+}
+
+/** The poller id of an item or of a stream record's `Keys`. */
+export function pollerIdOfKey(key: RawItem | undefined): string | undefined {
+  return key?.[FIELD.id]?.S;
+}
+
+/** The key of a poller's item. */
+export function keyOf(pollerId: string): RawItem {
+  return { [FIELD.id]: { S: pollerId } };
+}
 
 /**
  * Validates an operator-edited control item field by field. A bad field never discards the good ones, and a bad
  * or missing field falls back to the last valid value so that a typo does not stop (or restart) a running loop.
  */
 export function readConfig(pollerId: string, item: RawItem, previous?: PollerConfig): ConfigReading {
+  return configOf(decodeOperatorFields(pollerId, item), previous);
+}
+
+/** The configuration from decoded operator fields, each bad field falling back to its value in `previous`. */
+export function configOf(fields: OperatorFields, previous?: PollerConfig): ConfigReading {
   const problems: InvalidControlItemError[] = [];
   const take = <T>(result: T | InvalidControlItemError, fallback: T | undefined): T | undefined => {
     if (result instanceof InvalidControlItemError) {
@@ -28,13 +123,22 @@ export function readConfig(pollerId: string, item: RawItem, previous?: PollerCon
     return result;
   };
 
-  const running = take(parseRunning(pollerId, item[FIELD.running]), previous?.running);
-  const intervalMs = take(parseWaitSeconds(pollerId, item[FIELD.waitSeconds]), previous?.intervalMs);
-  const target = take(parseTarget(pollerId, item[FIELD.target]), previous?.target);
-  const payload = take(parsePayload(pollerId, item[FIELD.payload]), previous?.payload);
+  const running = take(fields.running, previous?.running);
+  const intervalMs = take(fields.intervalMs, previous?.intervalMs);
+  const target = take(fields.target, previous?.target);
+  const payload = take(fields.payload, previous?.payload);
 
   if (running === undefined || intervalMs === undefined) return { config: undefined, problems };
   return { config: { running, intervalMs, target, payload }, problems };
+}
+
+function decodeOperatorFields(pollerId: string, item: RawItem): OperatorFields {
+  return {
+    running: parseRunning(pollerId, item[FIELD.running]),
+    intervalMs: parseWaitSeconds(pollerId, item[FIELD.waitSeconds]),
+    target: parseTarget(pollerId, item[FIELD.target]),
+    payload: parsePayload(pollerId, item[FIELD.payload]),
+  };
 }
 
 export function parseRunning(
@@ -63,6 +167,11 @@ export function parseWaitSeconds(
     return new InvalidControlItemError(pollerId, FIELD.waitSeconds, describeAttribute(value), expected);
   }
   return Math.round(seconds * 1000);
+}
+
+/** The same check on a `waitseconds` given as text (the CLI's --every), so the CLI accepts exactly what the loop will. */
+export function parseWaitSecondsText(pollerId: string, text: string): number | InvalidControlItemError {
+  return parseWaitSeconds(pollerId, { N: text });
 }
 
 export function parseTarget(
@@ -103,6 +212,110 @@ export function parsePayload(
     );
   }
   return payload;
+}
+
+/** The smallest value of each whole-number system field: a generation is taken from 1, counts start at 0. */
+const WHOLE_NUMBER_MIN = {
+  [FIELD.generation]: 1,
+  [FIELD.seq]: 0,
+  [FIELD.claimedSeq]: 0,
+  [FIELD.skippedTicks]: 0,
+  [FIELD.failedFires]: 0,
+  [FIELD.restarts]: 0,
+} as const;
+
+type WholeNumberField = keyof typeof WHOLE_NUMBER_MIN;
+
+/**
+ * The one number decoder of the system fields: a safe integer from the field's minimum (DynamoDB keeps numbers
+ * as decimal text, so `N "2.5"`, `N "-1"` and `N "1e400"` are all possible after a hand edit). Anything else is
+ * an error naming the field and the value.
+ */
+export function decodeWholeNumber(
+  pollerId: string,
+  field: WholeNumberField,
+  value: AttributeValue | undefined,
+): number | undefined | InvalidControlItemError {
+  if (value === undefined) return undefined;
+  const min = WHOLE_NUMBER_MIN[field];
+  const number = value.N === undefined ? Number.NaN : Number(value.N);
+  if (Number.isSafeInteger(number) && number >= min) return number;
+  return new InvalidControlItemError(
+    pollerId,
+    field,
+    describeAttribute(value),
+    `must be a whole number (N) from ${min}, as the system writes it`,
+  );
+}
+
+function decodeText(
+  pollerId: string,
+  field: string,
+  value: AttributeValue | undefined,
+): string | undefined | InvalidControlItemError {
+  if (value === undefined || value.S !== undefined) return value?.S;
+  return new InvalidControlItemError(
+    pollerId,
+    field,
+    describeAttribute(value),
+    'must be a string (S), as the system writes it',
+  );
+}
+
+function decodeRecordedError(
+  pollerId: string,
+  value: AttributeValue | undefined,
+): RecordedError | undefined | InvalidControlItemError {
+  if (value === undefined) return undefined;
+  const message = value.M?.message?.S;
+  if (message !== undefined) return { message, at: value.M?.at?.S };
+  return new InvalidControlItemError(
+    pollerId,
+    FIELD.lastError,
+    describeAttribute(value),
+    'must be a map (M) with a string message, as the system writes it',
+  );
+}
+
+function decodeSystemFields(
+  pollerId: string,
+  item: RawItem,
+  problems: InvalidControlItemError[],
+  typedFields: Set<keyof SystemFields>,
+): SystemFields {
+  const valid = <T>(result: T | undefined | InvalidControlItemError): T | undefined => {
+    if (!(result instanceof InvalidControlItemError)) return result;
+    problems.push(result);
+    return undefined;
+  };
+  const typed = (field: keyof SystemFields, type: 'N' | 'S' | 'M') => {
+    if (item[field]?.[type] !== undefined) typedFields.add(field);
+  };
+  const whole = (field: WholeNumberField) => {
+    typed(field, 'N');
+    return valid(decodeWholeNumber(pollerId, field, item[field]));
+  };
+  const text = (field: keyof SystemFields) => {
+    typed(field, 'S');
+    return valid(decodeText(pollerId, field, item[field]));
+  };
+  typed(FIELD.lastError, 'M');
+  return {
+    generation: whole(FIELD.generation),
+    executionArn: text(FIELD.executionArn),
+    heartbeatAt: text(FIELD.heartbeatAt),
+    seq: whole(FIELD.seq),
+    claimedSeq: whole(FIELD.claimedSeq),
+    stoppedReason: text(FIELD.stoppedReason),
+    lastError: valid(decodeRecordedError(pollerId, item[FIELD.lastError])),
+    skippedTicks: whole(FIELD.skippedTicks),
+    failedFires: whole(FIELD.failedFires),
+    nextTickAt: text(FIELD.nextTickAt),
+    lastTickAt: text(FIELD.lastTickAt),
+    restarts: whole(FIELD.restarts),
+    lastRestartAt: text(FIELD.lastRestartAt),
+    lastRestartReason: text(FIELD.lastRestartReason),
+  };
 }
 
 /** Renders an attribute the way an operator sees it in the console: type and value, e.g. `S "abc"`. */

@@ -3,10 +3,11 @@ import {
   ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
+  ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { FIELD } from './contract';
-import type { RawItem } from './control-item';
+import { decodePollerItem, keyOf, type PollerItem, pollerIdOfKey, type RawItem } from './control-item';
 import { ControlTableUnavailableError } from './errors';
 import type { TakeExpectation } from './loop-ownership';
 
@@ -60,11 +61,44 @@ export type TakeOutcome =
   | { readonly kind: 'taken' }
   | { readonly kind: 'missing' }
   /** Someone wrote first (a racing start, or the loop came back): decide again from `item` (the item as it is). */
-  | { readonly kind: 'changed'; readonly item: RawItem | undefined };
+  | { readonly kind: 'changed'; readonly item: PollerItem | undefined };
+
+/** Per call: the seeder and the stack's deletion give up on a budget. */
+export interface CallOptions {
+  readonly abortSignal?: AbortSignal;
+}
+
+/** An item as scanned, undecoded: the local stack's stand-in for DynamoDB Streams hands images on as they are. */
+export interface ScannedImage {
+  readonly pollerId: string;
+  readonly image: RawItem;
+}
+
+/** What a seed writes: the operator fields a stack parameter (or `npm start`) sets. */
+export interface SeedFields {
+  readonly running: boolean;
+  /** The interval in seconds as decimal text (a stack parameter is text; DynamoDB stores numbers as text). */
+  readonly waitSeconds: string;
+  /** Keep a `waitseconds` the item already has; `waitSeconds` only fills it in when missing. */
+  readonly keepWaitSeconds?: boolean;
+}
+
+export type CadenceOutcome =
+  | 'set'
+  /** The item did not exist: it was created with running=false. */
+  | 'created'
+  /** The item was created and deleted again while the cadence was being set. */
+  | 'vanished';
 
 /** A lastError message is for a human: keep the item well under DynamoDB's 400 KB and the console readable. */
 const MAX_ERROR_MESSAGE_LENGTH = 1_000;
 
+/**
+ * The control table: every read and write of a control item goes through here and hands back the decoded view
+ * (control-item.ts), so no caller sees attribute values. The conditions of `takeGeneration` and `recordRound` are
+ * the fencing that gives one loop and one fire per tick; the operator's writes (switches, cadence, seed) never
+ * touch a system field.
+ */
 export class ControlTable {
   constructor(
     private readonly client: DynamoDBClient,
@@ -72,19 +106,46 @@ export class ControlTable {
   ) {}
 
   /** Strongly consistent, so an operator's edit is seen by the very next tick. */
-  async read(pollerId: string): Promise<RawItem | undefined> {
+  async read(pollerId: string): Promise<PollerItem | undefined> {
+    const item = await this.readImage(pollerId);
+    return item === undefined ? undefined : decodePollerItem(pollerId, item);
+  }
+
+  private async readImage(pollerId: string): Promise<RawItem | undefined> {
     try {
       const result = await this.client.send(
-        new GetItemCommand({
-          TableName: this.tableName,
-          Key: { [FIELD.id]: { S: pollerId } },
-          ConsistentRead: true,
-        }),
+        new GetItemCommand({ TableName: this.tableName, Key: keyOf(pollerId), ConsistentRead: true }),
       );
       return result.Item;
     } catch (error) {
       throw new ControlTableUnavailableError(pollerId, this.tableName, error);
     }
+  }
+
+  /**
+   * Every item in the table, decoded (items without a string id are no poller's and left out). Strongly
+   * consistent, all pages: the watchdog must not miss a poller because the table outgrew one page.
+   */
+  async listAll(options: CallOptions = {}): Promise<PollerItem[]> {
+    return (await this.scanImages(options)).map(({ pollerId, image }) => decodePollerItem(pollerId, image));
+  }
+
+  /** Every item as stored, with its poller id; the one Scan loop of the project. */
+  async scanImages(options: CallOptions = {}): Promise<ScannedImage[]> {
+    const images: ScannedImage[] = [];
+    let startKey: RawItem | undefined;
+    do {
+      const page = await this.client.send(
+        new ScanCommand({ TableName: this.tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
+        options,
+      );
+      for (const image of page.Items ?? []) {
+        const pollerId = pollerIdOfKey(image);
+        if (pollerId !== undefined) images.push({ pollerId, image });
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return images;
   }
 
   /**
@@ -117,7 +178,9 @@ export class ControlTable {
     ];
     const refused = await this.conditionalUpdate(pollerId, update, conditions);
     if (refused === undefined) return { kind: 'taken' };
-    return refused.item === undefined ? { kind: 'missing' } : { kind: 'changed', item: refused.item };
+    return refused.item === undefined
+      ? { kind: 'missing' }
+      : { kind: 'changed', item: decodePollerItem(pollerId, refused.item) };
   }
 
   /**
@@ -130,7 +193,7 @@ export class ControlTable {
       await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
-          Key: { [FIELD.id]: { S: pollerId } },
+          Key: keyOf(pollerId),
           UpdateExpression: 'SET #lastError = :error',
           ConditionExpression:
             'attribute_exists(#id) AND (attribute_not_exists(#lastError) OR #lastError.#message <> :message)',
@@ -204,7 +267,7 @@ export class ControlTable {
       await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
-          Key: { [FIELD.id]: { S: pollerId } },
+          Key: keyOf(pollerId),
           ...update.build(),
           ConditionExpression: conditions.join(' AND '),
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -213,7 +276,120 @@ export class ControlTable {
       return undefined;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return { item: error.Item ?? (await this.read(pollerId)) };
+      // DynamoDB returns the item with the failure (ReturnValuesOnConditionCheckFailure); dynalite does not, and
+      // neither does DynamoDB when there is no item: the read answers for both (undefined: the item is gone).
+      return { item: error.Item ?? (await this.readImage(pollerId)) };
+    }
+  }
+
+  /**
+   * The operator's switch, on: SET running=true (and the cadence, when given). Without a cadence the item must
+   * exist (a poller needs one to run); with it, a missing item is created. Returns the item as it was (undefined:
+   * created), or 'missing'.
+   */
+  async switchOn(
+    pollerId: string,
+    waitSeconds?: number,
+  ): Promise<{ readonly before: PollerItem | undefined } | 'missing'> {
+    const update = new UpdateBuilder();
+    update.set(FIELD.running, { BOOL: true });
+    if (waitSeconds !== undefined) update.set(FIELD.waitSeconds, { N: String(waitSeconds) });
+    const condition = waitSeconds === undefined ? `attribute_exists(${update.name(FIELD.id)})` : undefined;
+    const written = await this.update(pollerId, update, condition, 'ALL_OLD');
+    if (written === 'refused') return 'missing';
+    return { before: written === undefined ? undefined : decodePollerItem(pollerId, written) };
+  }
+
+  /** The operator's switch, off: SET running=false on an existing item. Returns the item as it now is, or 'missing'. */
+  async switchOff(pollerId: string): Promise<PollerItem | 'missing'> {
+    const update = new UpdateBuilder();
+    update.set(FIELD.running, { BOOL: false });
+    const written = await this.update(
+      pollerId,
+      update,
+      `attribute_exists(${update.name(FIELD.id)})`,
+      'ALL_NEW',
+    );
+    return written === 'refused' || written === undefined ? 'missing' : decodePollerItem(pollerId, written);
+  }
+
+  /**
+   * Turns a running poller off (the stack is being deleted), only while it still runs: an item deleted meanwhile
+   * is not resurrected. Returns whether it was turned off.
+   */
+  async switchOffIfRunning(pollerId: string, options: CallOptions = {}): Promise<boolean> {
+    const update = new UpdateBuilder();
+    update.set(FIELD.running, { BOOL: false });
+    const condition = `${update.name(FIELD.running)} = ${update.value('runningTrue', { BOOL: true })}`;
+    return (await this.update(pollerId, update, condition, 'NONE', options)) !== 'refused';
+  }
+
+  /**
+   * Sets `waitseconds` and nothing else. A missing item is created with running=false (so nothing starts), under a
+   * condition that it is still missing; if someone created it meanwhile, their item gets the new cadence instead.
+   */
+  async setWaitSeconds(pollerId: string, waitSeconds: number): Promise<CadenceOutcome> {
+    const setOnly = async () => {
+      const update = new UpdateBuilder();
+      update.set(FIELD.waitSeconds, { N: String(waitSeconds) });
+      return (
+        (await this.update(pollerId, update, `attribute_exists(${update.name(FIELD.id)})`)) !== 'refused'
+      );
+    };
+    if (await setOnly()) return 'set';
+    const create = new UpdateBuilder();
+    create.set(FIELD.waitSeconds, { N: String(waitSeconds) });
+    create.set(FIELD.running, { BOOL: false });
+    if ((await this.update(pollerId, create, `attribute_not_exists(${create.name(FIELD.id)})`)) !== 'refused')
+      return 'created';
+    // Created by someone else between the two writes: set the cadence on theirs.
+    return (await setOnly()) ? 'set' : 'vanished';
+  }
+
+  /**
+   * Writes the seeded operator fields, creating the item when missing; every other attribute (system fields,
+   * target, payload) stays as it is.
+   */
+  async seed(pollerId: string, fields: SeedFields, options: CallOptions = {}): Promise<void> {
+    const update = new UpdateBuilder();
+    update.set(FIELD.running, { BOOL: fields.running });
+    if (fields.keepWaitSeconds) {
+      const wait = update.name(FIELD.waitSeconds);
+      update.setExpression(
+        `${wait} = if_not_exists(${wait}, ${update.value(FIELD.waitSeconds, { N: fields.waitSeconds })})`,
+      );
+    } else {
+      update.set(FIELD.waitSeconds, { N: fields.waitSeconds });
+    }
+    await this.update(pollerId, update, undefined, 'NONE', options);
+  }
+
+  /**
+   * One UpdateItem of operator fields. Returns the attributes asked for (undefined when there are none), or
+   * 'refused' when the condition failed.
+   */
+  private async update(
+    pollerId: string,
+    update: UpdateBuilder,
+    condition: string | undefined,
+    returnValues: 'NONE' | 'ALL_OLD' | 'ALL_NEW' = 'NONE',
+    options: CallOptions = {},
+  ): Promise<RawItem | undefined | 'refused'> {
+    try {
+      const result = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: keyOf(pollerId),
+          ...update.build(),
+          ...(condition === undefined ? {} : { ConditionExpression: condition }),
+          ...(returnValues === 'NONE' ? {} : { ReturnValues: returnValues }),
+        }),
+        options,
+      );
+      return result.Attributes;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return 'refused';
+      throw error;
     }
   }
 }
@@ -238,6 +414,11 @@ class UpdateBuilder {
 
   set(attribute: string, value: AttributeValue): void {
     this.sets.push(`${this.name(attribute)} = ${this.value(attribute, value)}`);
+  }
+
+  /** A SET clause built from `name` and `value` placeholders (e.g. with `if_not_exists`). */
+  setExpression(clause: string): void {
+    this.sets.push(clause);
   }
 
   remove(attribute: string): void {

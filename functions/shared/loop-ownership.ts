@@ -1,5 +1,5 @@
-import { FIELD, STOP_REASON } from './contract';
-import { parseWaitSeconds, type RawItem, readConfig } from './control-item';
+import { STOP_REASON } from './contract';
+import type { PollerItem } from './control-item';
 
 /**
  * Who owns a poller, and whether a start may take it. Pure: the starter (stream, `ctl start`, the local stack),
@@ -34,28 +34,27 @@ export type LoopLiveness =
     };
 
 /** How long a loop may stay silent before it is presumed dead: 3 intervals, at least 90 s. */
-export function staleAfterMs(pollerId: string, item: RawItem): number {
-  const intervalMs = parseWaitSeconds(pollerId, item[FIELD.waitSeconds]);
+export function staleAfterMs(item: PollerItem): number {
+  const { intervalMs } = item.operator;
   // An invalid cadence cannot say how often to expect a heartbeat: use the floor.
   return Math.max(STALE_FLOOR_MS, typeof intervalMs === 'number' ? STALE_INTERVALS * intervalMs : 0);
 }
 
-export function judgeLoop(pollerId: string, item: RawItem, nowMs: number): LoopLiveness {
-  const generation = generationOf(item);
+export function judgeLoop(item: PollerItem, nowMs: number): LoopLiveness {
+  const { generation, stoppedReason } = item;
   if (generation === undefined) return { alive: false, why: 'no loop was ever started' };
-  const stoppedReason = item[FIELD.stoppedReason]?.S;
   if (stoppedReason !== undefined) return { alive: false, why: `the loop stopped: ${stoppedReason}` };
-  const heartbeatAt = Date.parse(item[FIELD.heartbeatAt]?.S ?? '');
+  const heartbeatAt = Date.parse(item.heartbeatAt ?? '');
   if (Number.isNaN(heartbeatAt)) return { alive: false, why: 'the loop never reported a heartbeat' };
   const heartbeatAgeMs = nowMs - heartbeatAt;
-  const thresholdMs = staleAfterMs(pollerId, item);
+  const thresholdMs = staleAfterMs(item);
   if (heartbeatAgeMs > thresholdMs) {
     return {
       alive: false,
       why: `heartbeat ${Math.round(heartbeatAgeMs / 1000)} s old (threshold ${Math.round(thresholdMs / 1000)} s)`,
     };
   }
-  return { alive: true, generation, executionArn: item[FIELD.executionArn]?.S, heartbeatAgeMs };
+  return { alive: true, generation, executionArn: item.executionArn, heartbeatAgeMs };
 }
 
 /** What a start should do, given the item as read. */
@@ -84,45 +83,38 @@ export interface TakeExpectation {
  *   FAILED or TIMED_OUT): a loop the item attributes to it is dead, however fresh its heartbeat.
  */
 export function decideStart(
-  pollerId: string,
-  item: RawItem | undefined,
+  item: PollerItem | undefined,
   nowMs: number,
   deadExecutionArn?: string,
 ): StartDecision {
   if (item === undefined) return { kind: 'skip', reason: STOP_REASON.itemMissing, problems: [] };
-  const reading = readConfig(pollerId, item);
+  const reading = item.config;
   const problems = reading.problems.map((problem) => problem.message);
   if (reading.config === undefined) {
     return { kind: 'skip', reason: `${STOP_REASON.invalidConfig}: ${problems.join('; ')}`, problems };
   }
   if (!reading.config.running) return { kind: 'skip', reason: STOP_REASON.runningFalse, problems };
-  const liveness = judgeLoop(pollerId, item, nowMs);
+  const liveness = judgeLoop(item, nowMs);
   if (liveness.alive && deadExecutionArn !== undefined && liveness.executionArn === deadExecutionArn) {
-    return {
-      kind: 'take',
-      generation: liveness.generation + 1,
-      expected: { generation: liveness.generation, heartbeatAt: item[FIELD.heartbeatAt]?.S },
-      why: `its execution ${deadExecutionArn} has ended`,
-    };
+    return takeFrom(item, `its execution ${deadExecutionArn} has ended`);
   }
   if (liveness.alive) {
     return { kind: 'alive', generation: liveness.generation, executionArn: liveness.executionArn };
   }
-  const generation = generationOf(item);
-  return {
-    kind: 'take',
-    generation: (generation ?? 0) + 1,
-    expected: { generation, heartbeatAt: item[FIELD.heartbeatAt]?.S },
-    why: liveness.why,
-  };
+  return takeFrom(item, liveness.why);
 }
 
-/** The item's generation; anything but a whole positive number counts as none (a hand-edited item). */
-export function generationOf(item: RawItem | undefined): number | undefined {
-  const text = item?.[FIELD.generation]?.N;
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  return Number.isSafeInteger(value) && value >= 1 ? value : undefined;
+/**
+ * The take of the next generation: one above the item's (a hand-edited generation that is not a whole number from
+ * 1 counts as none), holding only while the item still has the generation and heartbeat it was decided on.
+ */
+function takeFrom(item: PollerItem, why: string): StartDecision {
+  return {
+    kind: 'take',
+    generation: (item.generation ?? 0) + 1,
+    expected: { generation: item.generation, heartbeatAt: item.heartbeatAt },
+    why,
+  };
 }
 
 /** Step Functions execution names: at most 80 characters. */

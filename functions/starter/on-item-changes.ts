@@ -1,6 +1,5 @@
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { FIELD } from '../shared/contract';
-import type { RawItem } from '../shared/control-item';
+import { decodePollerItem, pollerIdOfKey, type RawItem } from '../shared/control-item';
 import { describeCause } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { type LoopStarterDeps, startLoop } from './start-loop';
@@ -10,9 +9,9 @@ export interface ItemChangeRecord {
   readonly eventID?: string;
   readonly eventName?: string;
   readonly dynamodb?: {
-    readonly Keys?: Record<string, AttributeValue>;
-    readonly NewImage?: Record<string, AttributeValue>;
-    readonly OldImage?: Record<string, AttributeValue>;
+    readonly Keys?: RawItem;
+    readonly NewImage?: RawItem;
+    readonly OldImage?: RawItem;
     /** Lambda checkpoints a stream by it, so a partial batch failure names the record by it (not by eventID). */
     readonly SequenceNumber?: string;
   };
@@ -30,12 +29,17 @@ export interface StreamBatchResponse {
  * a configuration still invalid is recorded, once, instead). The stream's filter criteria (infra) already drop
  * everything else; this check keeps the local change feed and the deployed stream equal.
  */
-export function shouldStart(before: RawItem | undefined, after: RawItem | undefined): boolean {
-  if (after?.[FIELD.running]?.BOOL !== true) return false;
+export function shouldStart(oldImage: RawItem | undefined, newImage: RawItem | undefined): boolean {
+  if (newImage === undefined) return false;
+  // The images come from one item, so the key of either names it; the id only labels problems here.
+  const pollerId = pollerIdOfKey(newImage) ?? '';
+  const after = decodePollerItem(pollerId, newImage);
+  if (after.operator.running !== true) return false;
+  const before = oldImage === undefined ? undefined : decodePollerItem(pollerId, oldImage);
   return (
-    before?.[FIELD.running]?.BOOL !== true ||
-    after[FIELD.generation]?.N === undefined ||
-    after[FIELD.stoppedReason]?.S !== undefined
+    before?.operator.running !== true ||
+    !after.typedFields.has(FIELD.generation) ||
+    after.stoppedReason !== undefined
   );
 }
 
@@ -53,7 +57,7 @@ export async function startLoopsForChanges(
   const failures: { itemIdentifier: string }[] = [];
   for (const record of records) {
     const change = record.dynamodb;
-    const pollerId = change?.Keys?.[FIELD.id]?.S;
+    const pollerId = pollerIdOfKey(change?.Keys);
     if (pollerId === undefined || !shouldStart(change?.OldImage, change?.NewImage)) continue;
     try {
       const outcome = await startLoop(pollerId, deps);

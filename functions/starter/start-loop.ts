@@ -1,6 +1,6 @@
 import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { StartInput } from '../shared/contract';
-import type { RawItem } from '../shared/control-item';
+import type { PollerItem } from '../shared/control-item';
 import type { ControlTable } from '../shared/control-table';
 import { describeCause } from '../shared/errors';
 import {
@@ -33,7 +33,7 @@ export type StartOutcome =
 
 export interface StartOptions {
   /** The item as just read (the watchdog's scan); read again when the first take finds it changed. */
-  readonly item?: RawItem | undefined;
+  readonly item?: PollerItem | undefined;
   /** Set by the watchdog: the start is a restart, counted and recorded on the item with this reason. */
   readonly restartReason?: string | undefined;
   /** An execution Step Functions says has ended without handing over (`ctl start` asks): its loop is dead. */
@@ -72,7 +72,7 @@ export async function startLoop(
   const now = deps.now ?? Date.now;
   let item = options.item ?? (await deps.table.read(pollerId));
   for (let attempt = 1; ; attempt += 1) {
-    const decision = decideStart(pollerId, item, now(), options.deadExecutionArn);
+    const decision = decideStart(item, now(), options.deadExecutionArn);
     if (decision.kind === 'skip') {
       if (item !== undefined && decision.problems.length > 0) {
         await deps.table.recordError(pollerId, decision.problems.join('; '), new Date(now()).toISOString());

@@ -1,10 +1,9 @@
-import { FIELD } from '../shared/contract';
-import type { RawItem } from '../shared/control-item';
+import type { PollerItem } from '../shared/control-item';
 import { judgeLoop } from '../shared/loop-ownership';
 
 export interface StaleLoop {
   readonly pollerId: string;
-  readonly item: RawItem;
+  readonly item: PollerItem;
   /** Why no loop counts as alive (a stale or missing heartbeat, a recorded stop). */
   readonly why: string;
 }
@@ -15,11 +14,10 @@ export interface StaleLoop {
  * local stack and the tests call it with items and a clock. Whether a start is then due (a valid configuration)
  * is the start's own decision.
  */
-export function findStaleLoops(items: readonly RawItem[], nowMs: number): StaleLoop[] {
+export function findStaleLoops(items: readonly PollerItem[], nowMs: number): StaleLoop[] {
   return items.flatMap((item) => {
-    const pollerId = item[FIELD.id]?.S;
-    if (pollerId === undefined || item[FIELD.running]?.BOOL !== true) return [];
-    const liveness = judgeLoop(pollerId, item, nowMs);
-    return liveness.alive ? [] : [{ pollerId, item, why: liveness.why }];
+    if (item.operator.running !== true) return [];
+    const liveness = judgeLoop(item, nowMs);
+    return liveness.alive ? [] : [{ pollerId: item.pollerId, item, why: liveness.why }];
   });
 }

@@ -1,12 +1,9 @@
-import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import type { RawItem } from '../shared/control-item';
 import { describeCause } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { type LoopStarterDeps, type StartOutcome, startLoop } from '../starter/start-loop';
 import { findStaleLoops } from './find-stale';
 
 export interface WatchdogDeps extends LoopStarterDeps {
-  readonly dynamoDb: DynamoDBClient;
   readonly log: Logger;
 }
 
@@ -21,7 +18,7 @@ export interface WatchdogReport {
  * meanwhile, or a start that beats the watchdog to it, is left alone.
  */
 export async function runWatchdog(deps: WatchdogDeps, nowMs: number): Promise<WatchdogReport> {
-  const items = await scanAll(deps.dynamoDb, deps.table.tableName);
+  const items = await deps.table.listAll();
   const restarted: { pollerId: string; reason: string; outcome: StartOutcome['kind'] }[] = [];
   for (const stale of findStaleLoops(items, nowMs)) {
     const reason = `watchdog: ${stale.why}`;
@@ -38,17 +35,4 @@ export async function runWatchdog(deps: WatchdogDeps, nowMs: number): Promise<Wa
     }
   }
   return { checked: items.length, restarted };
-}
-
-async function scanAll(client: DynamoDBClient, tableName: string): Promise<RawItem[]> {
-  const items: RawItem[] = [];
-  let startKey: RawItem | undefined;
-  do {
-    const page = await client.send(
-      new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
-    );
-    items.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return items;
 }

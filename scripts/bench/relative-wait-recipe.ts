@@ -1,6 +1,7 @@
-import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { FIELD, type WorkerEvent } from '../../functions/shared/contract';
+import type { WorkerEvent } from '../../functions/shared/contract';
+import { ControlTable } from '../../functions/shared/control-table';
 import type { LocalHandler } from '../local-stack/local-functions';
 
 /**
@@ -81,17 +82,13 @@ export function isRecipeCadence(everySeconds: number): boolean {
  */
 export function createRecipeController(deps: RecipeControllerDeps): LocalHandler {
   const now = deps.now ?? Date.now;
+  const table = new ControlTable(deps.dynamoDb, deps.tableName);
   return async (event) => {
     const previous = parseRecipeInput(event);
-    const result = await deps.dynamoDb.send(
-      new GetItemCommand({
-        TableName: deps.tableName,
-        Key: { [FIELD.id]: { S: previous.pollerId } },
-        ConsistentRead: true,
-      }),
-    );
-    const waitSeconds = Number(result.Item?.[FIELD.waitSeconds]?.N);
-    if (result.Item?.[FIELD.running]?.BOOL !== true) {
+    const item = await table.read(previous.pollerId);
+    // NaN when the item holds no valid waitseconds: refused below, as the recipe takes whole seconds only.
+    const waitSeconds = item?.waitSeconds ?? Number.NaN;
+    if (item?.operator.running !== true) {
       const stopped: RecipeState = {
         ...previous,
         seq: previous.seq ?? 0,

@@ -1,11 +1,12 @@
-import { type DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CONTROLLER_SIZE, DEFAULT_CONTROLLER_MEMORY_MB } from '../../functions/scheduling/cost-model';
 import {
   createDynamoDbClient,
   createLambdaClient,
   localClientOptions,
 } from '../../functions/shared/aws-clients';
-import { DEFAULT_POLLER_ID, FIELD, type WorkerEvent } from '../../functions/shared/contract';
+import { DEFAULT_POLLER_ID, type WorkerEvent } from '../../functions/shared/contract';
+import { ControlTable } from '../../functions/shared/control-table';
 import type { Logger } from '../../functions/shared/logger';
 import { describeCpuShare } from '../local-stack/lambda-sandbox/sandbox-host';
 import type { LatencyModel } from '../local-stack/latency-model';
@@ -164,16 +165,10 @@ export async function runCadence(options: RunOptions): Promise<CadenceRun> {
       clients.push(benchDb, recipeDb, recipeLambda);
       meter.countClient(benchDb, 'bench');
       meter.countClient(recipeDb, 'recipe');
-      await benchDb.send(
-        new PutItemCommand({
-          TableName: stack.tableName,
-          Item: {
-            [FIELD.id]: { S: RECIPE_POLLER_ID },
-            [FIELD.running]: { BOOL: true },
-            [FIELD.waitSeconds]: { N: String(options.everySeconds) },
-          },
-        }),
-      );
+      await new ControlTable(benchDb, stack.tableName).seed(RECIPE_POLLER_ID, {
+        running: true,
+        waitSeconds: String(options.everySeconds),
+      });
       stack.functions.register(
         RECIPE_CONTROLLER_NAME,
         createRecipeController({
@@ -236,15 +231,7 @@ export async function runCadence(options: RunOptions): Promise<CadenceRun> {
     await waitUntil(() => lateness.ours.length >= wanted, `${wanted} fires of ours`);
     // Stop our loop the operator's way; it ends at its next tick, so the invocation under way finishes and is
     // metered (a stack stop would cut it off unmetered), and before the recipe starts.
-    await stack.dynamoDb.send(
-      new UpdateItemCommand({
-        TableName: stack.tableName,
-        Key: { [FIELD.id]: { S: DEFAULT_POLLER_ID } },
-        UpdateExpression: 'SET #running = :false',
-        ExpressionAttributeNames: { '#running': FIELD.running },
-        ExpressionAttributeValues: { ':false': { BOOL: false } },
-      }),
-    );
+    await new ControlTable(stack.dynamoDb, stack.tableName).switchOff(DEFAULT_POLLER_ID);
     await waitUntil(
       () => stopped.has(DEFAULT_POLLER_ID),
       'the stop of our loop',

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_POLLER_ID, POLLER_ID_PATTERN, WAIT_SECONDS_LIMITS } from '../../functions/shared/contract';
-import { parseWaitSeconds } from '../../functions/shared/control-item';
+import { parseWaitSecondsText } from '../../functions/shared/control-item';
 import { InvalidControlItemError } from '../../functions/shared/errors';
 import { DEFAULT_DYNAMODB_PORT } from '../local-stack/local-endpoints';
 import { UsageError } from './errors';
@@ -181,9 +181,9 @@ function parsePollerId(raw: string | undefined): string {
   return raw;
 }
 
-/** The controller's own check on a DynamoDB N holding the same text, so the CLI accepts exactly what the loop will. */
+/** The controller's own check, so the CLI accepts exactly what the loop will. */
 function parseEvery(pollerId: string, raw: string): number {
-  const checked = parseWaitSeconds(pollerId, { N: raw });
+  const checked = parseWaitSecondsText(pollerId, raw);
   if (checked instanceof InvalidControlItemError) throw new UsageError(`--every: ${checked.message}`);
   return Number(raw);
 }

@@ -1,14 +1,9 @@
-import {
-  ConditionalCheckFailedException,
-  type DynamoDBClient,
-  GetItemCommand,
-  UpdateItemCommand,
-  type UpdateItemCommandInput,
-} from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { createDynamoDbClient } from '../../functions/shared/aws-clients';
-import { FIELD } from '../../functions/shared/contract';
-import type { RawItem } from '../../functions/shared/control-item';
+import type { PollerItem } from '../../functions/shared/control-item';
+import { ControlTable } from '../../functions/shared/control-table';
+import { ControlTableUnavailableError } from '../../functions/shared/errors';
 import { createSfnClient } from '../../functions/shared/sfn-client';
 import { AwsCallError, describeAwsError } from './errors';
 import type { ResolvedTarget } from './target';
@@ -17,6 +12,8 @@ import type { ResolvedTarget } from './target';
 export interface CtlSession {
   readonly target: ResolvedTarget;
   readonly dynamoDb: DynamoDBClient;
+  /** The target's control table, on `dynamoDb`. */
+  readonly table: ControlTable;
   readonly sfn: SFNClient;
   readonly nowMs: () => number;
 }
@@ -30,6 +27,7 @@ export function openSession(
   return {
     target,
     dynamoDb,
+    table: new ControlTable(dynamoDb, target.tableName),
     sfn,
     nowMs,
     close: () => {
@@ -49,42 +47,26 @@ export async function awsCall<T>(session: CtlSession, action: string, call: () =
 }
 
 /** Strongly consistent, so the CLI shows what the loop's next tick will read. */
-export function readItem(session: CtlSession, pollerId: string): Promise<RawItem | undefined> {
+export function readItem(session: CtlSession, pollerId: string): Promise<PollerItem | undefined> {
   const { tableName } = session.target;
-  return awsCall(session, `reading poller '${pollerId}' from table ${tableName}`, async () => {
-    const result = await session.dynamoDb.send(
-      new GetItemCommand({
-        TableName: tableName,
-        Key: { [FIELD.id]: { S: pollerId } },
-        ConsistentRead: true,
-      }),
-    );
-    return result.Item;
-  });
+  return awsCall(session, `reading poller '${pollerId}' from table ${tableName}`, () =>
+    session.table.read(pollerId).catch((error: unknown) => {
+      // The CLI says what it was doing itself: report the service's own error, as for every other call.
+      throw error instanceof ControlTableUnavailableError ? error.cause : error;
+    }),
+  );
 }
 
-/**
- * An UpdateItem on the poller's item. Returns undefined when its ConditionExpression failed (the caller knows
- * what that means), the attributes asked for with ReturnValues otherwise.
- */
-export function updateItem(
+/** One write of the poller's item, named for the error the CLI prints if it fails. */
+export function writeItem<T>(
   session: CtlSession,
   pollerId: string,
   action: string,
-  update: Omit<UpdateItemCommandInput, 'TableName' | 'Key'>,
-): Promise<{ readonly attributes: RawItem | undefined } | undefined> {
-  const { tableName } = session.target;
-  return awsCall(session, `${action} (poller '${pollerId}', table ${tableName})`, async () => {
-    try {
-      const result = await session.dynamoDb.send(
-        new UpdateItemCommand({ TableName: tableName, Key: { [FIELD.id]: { S: pollerId } }, ...update }),
-      );
-      return { attributes: result.Attributes };
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
-      throw error;
-    }
-  });
+  write: (table: ControlTable) => Promise<T>,
+): Promise<T> {
+  return awsCall(session, `${action} (poller '${pollerId}', table ${session.target.tableName})`, () =>
+    write(session.table),
+  );
 }
 
 export type ExecutionStatusReading =

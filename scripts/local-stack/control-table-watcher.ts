@@ -1,7 +1,7 @@
-import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { FIELD } from '../../functions/shared/contract';
 import type { RawItem } from '../../functions/shared/control-item';
+import type { ControlTable } from '../../functions/shared/control-table';
 
+/** One item's change, as images (the stream's wire format: NEW_AND_OLD_IMAGES). */
 export interface ItemChange {
   readonly pollerId: string;
   readonly before: RawItem | undefined;
@@ -19,8 +19,7 @@ export class ControlTableWatcher {
   private scanning: Promise<void> | undefined;
 
   constructor(
-    private readonly client: DynamoDBClient,
-    private readonly tableName: string,
+    private readonly table: ControlTable,
     private readonly onChange: (change: ItemChange) => void,
     private readonly onScanError: (error: unknown) => void,
     private readonly onScanOk: () => void = () => {},
@@ -45,17 +44,7 @@ export class ControlTableWatcher {
 
   private async scan(report: boolean): Promise<void> {
     const next = new Map<string, RawItem>();
-    let startKey: RawItem | undefined;
-    do {
-      const page = await this.client.send(
-        new ScanCommand({ TableName: this.tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
-      );
-      for (const item of page.Items ?? []) {
-        const pollerId = item[FIELD.id]?.S;
-        if (pollerId !== undefined) next.set(pollerId, item);
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    for (const { pollerId, image } of await this.table.scanImages()) next.set(pollerId, image);
 
     const nextSnapshot = new Map([...next].map(([id, item]) => [id, JSON.stringify(item)]));
     if (report) {

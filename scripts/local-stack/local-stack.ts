@@ -3,8 +3,6 @@ import {
   DescribeTableCommand,
   type DynamoDBClient,
   ResourceInUseException,
-  ScanCommand,
-  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { Timing } from '../../functions/scheduling/plan-round';
 import { createDynamoDbClient, LOCAL_REGION, localClientOptions } from '../../functions/shared/aws-clients';
@@ -16,6 +14,7 @@ import {
   SIGNAL,
   type WorkerEvent,
 } from '../../functions/shared/contract';
+import { decodePollerItem, pollerIdOfKey } from '../../functions/shared/control-item';
 import { ControlTable } from '../../functions/shared/control-table';
 import { describeCause } from '../../functions/shared/errors';
 import { type Logger, silentLogger } from '../../functions/shared/logger';
@@ -210,7 +209,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const handlerLog = options.handlerLog ?? silentLogger;
   // What the stack itself starts loops with at start-up (and the in-process control plane with): the same code.
   const starterDeps: WatchdogDeps = {
-    dynamoDb,
     table,
     sfn: createSfnClient(localClientOptions(servicesEndpoint)),
     stateMachineArn: localStateMachineArn(region),
@@ -265,7 +263,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const sfn = stepFunctions;
 
   await ensureTable(dynamoDb, tableName);
-  await seedPoller(dynamoDb, tableName, pollerId, options.everySeconds);
+  await seedPoller(table, pollerId, options.everySeconds);
 
   // As on AWS, the table's stream (here a scan-and-diff change feed) and the watchdog's every-minute rule reach the
   // deployed entry point, the control plane function, through the local Lambda: its routing, its partial batch
@@ -283,8 +281,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           },
         });
   const watcher = new ControlTableWatcher(
-    dynamoDb,
-    tableName,
+    table,
     (change) => {
       reportRecordedError(change, emit);
       streamStart?.push(tableStream.recordOf(change));
@@ -318,7 +315,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   // Whatever ran before (a killed stack with --data) has no execution now, however fresh its last heartbeat:
   // start every running poller afresh, above its last claim.
-  const running = options.startLoops === false ? [] : await runningPollers(dynamoDb, tableName);
+  const running = options.startLoops === false ? [] : await runningPollers(table);
   for (const { id, executionArn } of running) {
     await startLoopFor(id, starterDeps, { deadExecutionArn: executionArn });
   }
@@ -463,7 +460,7 @@ function reportFailedStart(
   reason: string,
   emit: (event: LocalStackEvent) => void,
 ): void {
-  const poller = record.dynamodb.Keys[FIELD.id]?.S ?? DEFAULT_POLLER_ID;
+  const poller = pollerIdOfKey(record.dynamodb.Keys) ?? DEFAULT_POLLER_ID;
   emit({
     event: 'error',
     poller,
@@ -472,11 +469,12 @@ function reportFailedStart(
 }
 
 function reportRecordedError(change: ItemChange, emit: (event: LocalStackEvent) => void): void {
-  const message = change.after?.[FIELD.lastError]?.M?.message?.S;
-  const at = change.after?.[FIELD.lastError]?.M?.at?.S;
-  const before = change.before?.[FIELD.lastError]?.M;
-  if (message === undefined || (before?.message?.S === message && before?.at?.S === at)) return;
-  emit({ event: 'error', poller: change.pollerId, message });
+  const lastErrorOf = (image: ItemChange['after']) =>
+    image === undefined ? undefined : decodePollerItem(change.pollerId, image).lastError;
+  const after = lastErrorOf(change.after);
+  const before = lastErrorOf(change.before);
+  if (after === undefined || (before?.message === after.message && before.at === after.at)) return;
+  emit({ event: 'error', poller: change.pollerId, message: after.message });
 }
 
 function pollerIdFromInput(input: string): string {
@@ -523,37 +521,20 @@ async function ensureTable(client: DynamoDBClient, tableName: string): Promise<v
 }
 
 /** Sets running=true; sets waitseconds when asked to, or when the item has none yet. Other fields stay as they are. */
-async function seedPoller(
-  client: DynamoDBClient,
-  tableName: string,
-  pollerId: string,
-  everySeconds?: number,
-) {
-  const waitSeconds = everySeconds ?? DEFAULT_EVERY_SECONDS;
-  await client.send(
-    new UpdateItemCommand({
-      TableName: tableName,
-      Key: { [FIELD.id]: { S: pollerId } },
-      UpdateExpression:
-        everySeconds === undefined
-          ? 'SET #running = :running, #wait = if_not_exists(#wait, :wait)'
-          : 'SET #running = :running, #wait = :wait',
-      ExpressionAttributeNames: { '#running': FIELD.running, '#wait': FIELD.waitSeconds },
-      ExpressionAttributeValues: { ':running': { BOOL: true }, ':wait': { N: String(waitSeconds) } },
-    }),
-  );
+async function seedPoller(table: ControlTable, pollerId: string, everySeconds?: number) {
+  await table.seed(pollerId, {
+    running: true,
+    waitSeconds: String(everySeconds ?? DEFAULT_EVERY_SECONDS),
+    keepWaitSeconds: everySeconds === undefined,
+  });
 }
 
+/** Every poller whose item says running=true (all pages), with the execution its item names. */
 async function runningPollers(
-  client: DynamoDBClient,
-  tableName: string,
+  table: ControlTable,
 ): Promise<{ id: string; executionArn: string | undefined }[]> {
-  const result = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
-  return (result.Items ?? [])
-    .filter((item) => item[FIELD.running]?.BOOL === true)
-    .flatMap((item) => {
-      const id = item[FIELD.id]?.S;
-      return id === undefined ? [] : [{ id, executionArn: item[FIELD.executionArn]?.S }];
-    })
+  return (await table.listAll())
+    .filter((item) => item.operator.running === true)
+    .map((item) => ({ id: item.pollerId, executionArn: item.executionArn }))
     .sort((a, b) => a.id.localeCompare(b.id));
 }

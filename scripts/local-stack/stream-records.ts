@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { FIELD } from '../../functions/shared/contract';
+import { keyOf, type RawItem } from '../../functions/shared/control-item';
 import type { ItemChange } from './control-table-watcher';
 import { LOCAL_ACCOUNT } from './local-endpoints';
 
@@ -14,9 +13,9 @@ export interface StreamRecord {
   readonly dynamodb: {
     /** Epoch seconds, as the stream reports it. */
     readonly ApproximateCreationDateTime: number;
-    readonly Keys: Record<string, AttributeValue>;
-    readonly NewImage?: Record<string, AttributeValue>;
-    readonly OldImage?: Record<string, AttributeValue>;
+    readonly Keys: RawItem;
+    readonly NewImage?: RawItem;
+    readonly OldImage?: RawItem;
     /** Increasing within the stream; a partial batch response names a record by it. */
     readonly SequenceNumber: string;
     readonly SizeBytes: number;
@@ -67,7 +66,7 @@ export class TableStream {
     this.nextSequence += 1n;
     const { before, after } = change;
     const eventName = before === undefined ? 'INSERT' : after === undefined ? 'REMOVE' : 'MODIFY';
-    const keys = { [FIELD.id]: { S: change.pollerId } };
+    const keys = keyOf(change.pollerId);
     return {
       eventID: randomUUID().replaceAll('-', ''),
       eventName,

@@ -101,7 +101,7 @@ describe('fault: every start path gives one loop', () => {
 
     try {
       await Promise.all([
-        runWatchdog({ ...deps, dynamoDb: stack.dynamoDb, log: silentLogger }, Date.now()),
+        runWatchdog({ ...deps, log: silentLogger }, Date.now()),
         ctl(['start', '--local'], stack),
         startLoop(DEFAULT_POLLER_ID, deps),
         Promise.resolve().then(() => stack.startLoop(DEFAULT_POLLER_ID)),

@@ -1,6 +1,5 @@
-import { FIELD } from '../../../functions/shared/contract';
 import { CtlError } from '../errors';
-import { type CtlSession, updateItem } from '../session';
+import { type CtlSession, writeItem } from '../session';
 
 export interface SetResult {
   readonly command: 'set';
@@ -21,27 +20,13 @@ export async function setWaitSeconds(
   waitSeconds: number,
 ): Promise<SetResult> {
   const result = { command: 'set', pollerId, table: session.target.tableName, waitSeconds } as const;
-  const names = { '#id': FIELD.id, '#wait': FIELD.waitSeconds };
-  const wait = { N: String(waitSeconds) };
-  const setOnly = () =>
-    updateItem(session, pollerId, 'setting waitseconds', {
-      UpdateExpression: 'SET #wait = :wait',
-      ConditionExpression: 'attribute_exists(#id)',
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: { ':wait': wait },
-    });
-
-  if (await setOnly()) return { ...result, created: false };
-  const created = await updateItem(session, pollerId, 'creating the control item', {
-    UpdateExpression: 'SET #wait = :wait, #running = :false',
-    ConditionExpression: 'attribute_not_exists(#id)',
-    ExpressionAttributeNames: { ...names, '#running': FIELD.running },
-    ExpressionAttributeValues: { ':wait': wait, ':false': { BOOL: false } },
-  });
-  if (created) return { ...result, created: true };
-  // Created by someone else between the two writes: set the cadence on theirs.
-  if (await setOnly()) return { ...result, created: false };
-  throw new CtlError(
-    `poller '${pollerId}': its control item was created and deleted while setting waitseconds; try again`,
+  const outcome = await writeItem(session, pollerId, 'setting waitseconds', (table) =>
+    table.setWaitSeconds(pollerId, waitSeconds),
   );
+  if (outcome === 'vanished') {
+    throw new CtlError(
+      `poller '${pollerId}': its control item was created and deleted while setting waitseconds; try again`,
+    );
+  }
+  return { ...result, created: outcome === 'created' };
 }

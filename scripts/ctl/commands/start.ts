@@ -1,8 +1,6 @@
-import { FIELD } from '../../../functions/shared/contract';
-import { ControlTable } from '../../../functions/shared/control-table';
 import { startLoop } from '../../../functions/starter/start-loop';
 import { AwsCallError, ControlItemMissingError, CtlError } from '../errors';
-import { type CtlSession, readExecutionStatus, updateItem } from '../session';
+import { type CtlSession, readExecutionStatus, writeItem } from '../session';
 
 export interface StartResult {
   readonly command: 'start';
@@ -37,21 +35,10 @@ export async function start(
   if (stateMachineArn === undefined)
     throw new CtlError('start needs the state machine ARN (--stack, or --state-machine-arn)');
 
-  const updated = await updateItem(session, pollerId, 'setting running=true', {
-    UpdateExpression:
-      waitSeconds === undefined ? 'SET #running = :true' : 'SET #running = :true, #wait = :wait',
-    ...(waitSeconds === undefined ? { ConditionExpression: 'attribute_exists(#id)' } : {}),
-    ExpressionAttributeNames: {
-      '#running': FIELD.running,
-      ...(waitSeconds === undefined ? { '#id': FIELD.id } : { '#wait': FIELD.waitSeconds }),
-    },
-    ExpressionAttributeValues: {
-      ':true': { BOOL: true },
-      ...(waitSeconds === undefined ? {} : { ':wait': { N: String(waitSeconds) } }),
-    },
-    ReturnValues: 'ALL_OLD',
-  });
-  if (!updated) {
+  const updated = await writeItem(session, pollerId, 'setting running=true', (table) =>
+    table.switchOn(pollerId, waitSeconds),
+  );
+  if (updated === 'missing') {
     throw new ControlItemMissingError(
       pollerId,
       tableName,
@@ -62,16 +49,16 @@ export async function start(
     command: 'start',
     pollerId,
     table: tableName,
-    created: updated.attributes === undefined,
+    created: updated.before === undefined,
   } as const;
 
-  const recorded = updated.attributes?.[FIELD.executionArn]?.S;
+  const recorded = updated.before?.executionArn;
   const deadExecutionArn =
     recorded !== undefined && ENDED_FOR_GOOD.has((await readExecutionStatus(session, recorded)).status)
       ? recorded
       : undefined;
 
-  const deps = { table: new ControlTable(session.dynamoDb, tableName), sfn: session.sfn, stateMachineArn };
+  const deps = { table: session.table, sfn: session.sfn, stateMachineArn };
   let outcome: Awaited<ReturnType<typeof startLoop>>;
   try {
     outcome = await startLoop(pollerId, deps, { deadExecutionArn });

@@ -1,7 +1,4 @@
-import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { FIELD } from '../../../functions/shared/contract';
-import type { RawItem } from '../../../functions/shared/control-item';
-import { parseRunning, parseTarget, parseWaitSeconds } from '../../../functions/shared/control-item';
+import type { PollerItem } from '../../../functions/shared/control-item';
 import { InvalidControlItemError } from '../../../functions/shared/errors';
 import { ControlItemMissingError } from '../errors';
 import { awsCall, type CtlSession, readExecutionStatus, readItem } from '../session';
@@ -40,7 +37,7 @@ export interface StatusReport {
     readonly at: string;
     readonly ageSeconds: number | null;
   } | null;
-  /** Fields the controller cannot use, in the controller's own words. */
+  /** Fields the controller cannot use, in the controller's own words (system fields a hand edit broke included). */
   readonly problems: readonly { readonly field: string; readonly message: string }[];
   /** When the report was made (epoch ms), for relative times. */
   readonly reportedAtMs: number;
@@ -55,25 +52,12 @@ export interface StatusAllReport {
 /** Every poller in the table, in id order (a Scan: fine for a control table of a few items). */
 export async function statusAll(session: CtlSession): Promise<StatusAllReport> {
   const { tableName } = session.target;
-  const items: RawItem[] = [];
-  let startKey: RawItem | undefined;
-  do {
-    const page = await awsCall(session, `listing the pollers in table ${tableName}`, () =>
-      session.dynamoDb.send(
-        new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
-      ),
-    );
-    items.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  const byId = new Map<string, RawItem>();
-  for (const item of items) {
-    const pollerId = item[FIELD.id]?.S;
-    if (pollerId !== undefined) byId.set(pollerId, item);
-  }
+  const items = await awsCall(session, `listing the pollers in table ${tableName}`, () =>
+    session.table.listAll(),
+  );
   const pollers: StatusReport[] = [];
-  for (const [pollerId, item] of [...byId].sort(([a], [b]) => a.localeCompare(b))) {
-    pollers.push(await reportFor(session, pollerId, item));
+  for (const item of [...items].sort((a, b) => a.pollerId.localeCompare(b.pollerId))) {
+    pollers.push(await reportFor(session, item));
   }
   return { command: 'status-all', table: tableName, pollers };
 }
@@ -81,10 +65,10 @@ export async function statusAll(session: CtlSession): Promise<StatusAllReport> {
 export async function status(session: CtlSession, pollerId: string): Promise<StatusReport> {
   const item = await readItem(session, pollerId);
   if (item === undefined) throw new ControlItemMissingError(pollerId, session.target.tableName);
-  return reportFor(session, pollerId, item);
+  return reportFor(session, item);
 }
 
-async function reportFor(session: CtlSession, pollerId: string, item: RawItem): Promise<StatusReport> {
+async function reportFor(session: CtlSession, item: PollerItem): Promise<StatusReport> {
   const nowMs = session.nowMs();
 
   const problems: { field: string; message: string }[] = [];
@@ -93,45 +77,45 @@ async function reportFor(session: CtlSession, pollerId: string, item: RawItem): 
     problems.push({ field: result.field, message: result.message });
     return null;
   };
-  const running = valid(parseRunning(pollerId, item[FIELD.running]));
-  const intervalMs = valid(parseWaitSeconds(pollerId, item[FIELD.waitSeconds]));
-  const target = valid(parseTarget(pollerId, item[FIELD.target]));
+  const running = valid(item.operator.running);
+  const intervalMs = valid(item.operator.intervalMs);
+  const target = valid(item.operator.target);
+  for (const problem of item.systemProblems)
+    problems.push({ field: problem.field, message: problem.message });
 
-  const executionArn = stringOf(item[FIELD.executionArn]);
+  const executionArn = item.executionArn ?? null;
   const execution = executionArn === null ? undefined : await readExecutionStatus(session, executionArn);
-  const lastErrorMap = item[FIELD.lastError]?.M;
-  const lastErrorMessage = stringOf(lastErrorMap?.message);
-  const lastErrorAt = stringOf(lastErrorMap?.at) ?? '';
+  const lastErrorAt = item.lastError?.at ?? '';
   const lastErrorAtMs = Date.parse(lastErrorAt);
 
   return {
     command: 'status',
-    pollerId,
+    pollerId: item.pollerId,
     table: session.target.tableName,
     running,
-    waitSeconds: intervalMs === null ? null : Number(item[FIELD.waitSeconds]?.N),
+    waitSeconds: intervalMs === null ? null : (item.waitSeconds ?? null),
     target: target ?? null,
-    seq: numberOf(item[FIELD.seq]),
-    lastTickAt: stringOf(item[FIELD.lastTickAt]),
-    nextTickAt: stringOf(item[FIELD.nextTickAt]),
-    skippedTicks: numberOf(item[FIELD.skippedTicks]) ?? 0,
-    failedFires: numberOf(item[FIELD.failedFires]) ?? 0,
-    generation: numberOf(item[FIELD.generation]),
-    claimedSeq: numberOf(item[FIELD.claimedSeq]),
-    heartbeatAt: stringOf(item[FIELD.heartbeatAt]),
-    heartbeatAgeSeconds: ageSeconds(stringOf(item[FIELD.heartbeatAt]), nowMs),
-    restarts: numberOf(item[FIELD.restarts]) ?? 0,
-    lastRestartAt: stringOf(item[FIELD.lastRestartAt]),
-    lastRestartReason: stringOf(item[FIELD.lastRestartReason]),
+    seq: item.seq ?? null,
+    lastTickAt: item.lastTickAt ?? null,
+    nextTickAt: item.nextTickAt ?? null,
+    skippedTicks: item.skippedTicks ?? 0,
+    failedFires: item.failedFires ?? 0,
+    generation: item.generation ?? null,
+    claimedSeq: item.claimedSeq ?? null,
+    heartbeatAt: item.heartbeatAt ?? null,
+    heartbeatAgeSeconds: ageSeconds(item.heartbeatAt ?? null, nowMs),
+    restarts: item.restarts ?? 0,
+    lastRestartAt: item.lastRestartAt ?? null,
+    lastRestartReason: item.lastRestartReason ?? null,
     executionArn,
     executionStatus: execution?.status ?? null,
     ...(execution?.error !== undefined ? { executionStatusError: execution.error } : {}),
-    stoppedReason: stringOf(item[FIELD.stoppedReason]),
+    stoppedReason: item.stoppedReason ?? null,
     lastError:
-      lastErrorMessage === null
+      item.lastError === undefined
         ? null
         : {
-            message: lastErrorMessage,
+            message: item.lastError.message,
             at: lastErrorAt,
             ageSeconds: Number.isNaN(lastErrorAtMs)
               ? null
@@ -142,14 +126,7 @@ async function reportFor(session: CtlSession, pollerId: string, item: RawItem): 
   };
 }
 
-const stringOf = (value: AttributeValue | undefined): string | null => value?.S ?? null;
-
 function ageSeconds(iso: string | null, nowMs: number): number | null {
   const atMs = Date.parse(iso ?? '');
   return Number.isNaN(atMs) ? null : Math.max(0, Math.round((nowMs - atMs) / 1000));
-}
-
-function numberOf(value: AttributeValue | undefined): number | null {
-  const number = Number(value?.N);
-  return value?.N === undefined || !Number.isFinite(number) ? null : number;
 }

@@ -1,6 +1,5 @@
-import { FIELD } from '../../../functions/shared/contract';
 import { ControlItemMissingError } from '../errors';
-import { type CtlSession, updateItem } from '../session';
+import { type CtlSession, writeItem } from '../session';
 
 export interface StopResult {
   readonly command: 'stop';
@@ -14,14 +13,10 @@ export interface StopResult {
 
 /** Sets running=false on an existing item; the loop sees it at its next tick and ends cleanly. */
 export async function stop(session: CtlSession, pollerId: string): Promise<StopResult> {
-  const updated = await updateItem(session, pollerId, 'setting running=false', {
-    UpdateExpression: 'SET #running = :false',
-    ConditionExpression: 'attribute_exists(#id)',
-    ExpressionAttributeNames: { '#id': FIELD.id, '#running': FIELD.running },
-    ExpressionAttributeValues: { ':false': { BOOL: false } },
-    ReturnValues: 'ALL_NEW',
-  });
-  if (!updated) {
+  const updated = await writeItem(session, pollerId, 'setting running=false', (table) =>
+    table.switchOff(pollerId),
+  );
+  if (updated === 'missing') {
     throw new ControlItemMissingError(
       pollerId,
       session.target.tableName,
@@ -32,7 +27,7 @@ export async function stop(session: CtlSession, pollerId: string): Promise<StopR
     command: 'stop',
     pollerId,
     table: session.target.tableName,
-    executionArn: updated.attributes?.[FIELD.executionArn]?.S ?? null,
-    nextTickAt: updated.attributes?.[FIELD.nextTickAt]?.S ?? null,
+    executionArn: updated.executionArn ?? null,
+    nextTickAt: updated.nextTickAt ?? null,
   };
 }

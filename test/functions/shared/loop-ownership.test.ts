@@ -1,16 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { FIELD, STOP_REASON } from '../../../functions/shared/contract';
-import type { RawItem } from '../../../functions/shared/control-item';
+import { decodePollerItem, type RawItem } from '../../../functions/shared/control-item';
 import {
   decideStart,
   executionArnFor,
   executionNameOf,
-  generationOf,
   isStartExecutionName,
   judgeLoop,
   STALE_FLOOR_MS,
   startExecutionName,
 } from '../../../functions/shared/loop-ownership';
+
+/** The view every caller gets from the table. */
+const view = (item: RawItem) => decodePollerItem('feed', item);
 
 const NOW = Date.parse('2030-01-01T12:00:00.000Z');
 const HEARTBEAT = new Date(NOW - 5_000).toISOString();
@@ -29,7 +31,7 @@ const live: RawItem = {
 
 describe('judgeLoop', () => {
   it('calls a loop alive while its heartbeat is fresh and it recorded no stop', () => {
-    expect(judgeLoop('feed', live, NOW)).toEqual({
+    expect(judgeLoop(view(live), NOW)).toEqual({
       alive: true,
       generation: 7,
       executionArn: 'arn:aws:states:us-east-1:1:execution:loop:feed-g7-abc',
@@ -39,7 +41,7 @@ describe('judgeLoop', () => {
 
   it('calls a loop dead once it recorded a stop, whatever its heartbeat', () => {
     const stopped = { ...live, [FIELD.stoppedReason]: { S: STOP_REASON.runningFalse } };
-    expect(judgeLoop('feed', stopped, NOW)).toEqual({
+    expect(judgeLoop(view(stopped), NOW)).toEqual({
       alive: false,
       why: `the loop stopped: ${STOP_REASON.runningFalse}`,
     });
@@ -47,20 +49,20 @@ describe('judgeLoop', () => {
 
   it('calls a loop dead when its heartbeat is older than the floor, and no loop at all without a generation', () => {
     const stale = { ...live, [FIELD.heartbeatAt]: { S: new Date(NOW - STALE_FLOOR_MS - 1).toISOString() } };
-    expect(judgeLoop('feed', stale, NOW).alive).toBe(false);
-    expect(judgeLoop('feed', running, NOW)).toEqual({ alive: false, why: 'no loop was ever started' });
+    expect(judgeLoop(view(stale), NOW).alive).toBe(false);
+    expect(judgeLoop(view(running), NOW)).toEqual({ alive: false, why: 'no loop was ever started' });
   });
 });
 
 describe('decideStart', () => {
   it('takes the next generation when no loop is alive, expecting the item as read', () => {
     const stale = { ...live, [FIELD.heartbeatAt]: { S: new Date(NOW - STALE_FLOOR_MS - 1).toISOString() } };
-    expect(decideStart('feed', stale, NOW)).toMatchObject({
+    expect(decideStart(view(stale), NOW)).toMatchObject({
       kind: 'take',
       generation: 8,
       expected: { generation: 7, heartbeatAt: stale[FIELD.heartbeatAt]?.S },
     });
-    expect(decideStart('feed', running, NOW)).toMatchObject({
+    expect(decideStart(view(running), NOW)).toMatchObject({
       kind: 'take',
       generation: 1,
       expected: { generation: undefined, heartbeatAt: undefined },
@@ -68,7 +70,7 @@ describe('decideStart', () => {
   });
 
   it('leaves a live loop alone', () => {
-    expect(decideStart('feed', live, NOW)).toEqual({
+    expect(decideStart(view(live), NOW)).toEqual({
       kind: 'alive',
       generation: 7,
       executionArn: live[FIELD.executionArn]?.S,
@@ -77,19 +79,19 @@ describe('decideStart', () => {
 
   it('takes over a live-looking loop whose execution is known to have ended', () => {
     const ended = live[FIELD.executionArn]?.S;
-    expect(decideStart('feed', live, NOW, ended)).toMatchObject({ kind: 'take', generation: 8 });
-    expect(decideStart('feed', live, NOW, 'arn:other')).toMatchObject({ kind: 'alive' });
+    expect(decideStart(view(live), NOW, ended)).toMatchObject({ kind: 'take', generation: 8 });
+    expect(decideStart(view(live), NOW, 'arn:other')).toMatchObject({ kind: 'alive' });
   });
 
   it('starts nothing for a missing item, running=false, or no valid configuration, and says which', () => {
-    expect(decideStart('feed', undefined, NOW)).toMatchObject({
+    expect(decideStart(undefined, NOW)).toMatchObject({
       kind: 'skip',
       reason: STOP_REASON.itemMissing,
     });
     const off = { ...live, [FIELD.running]: { BOOL: false } };
-    expect(decideStart('feed', off, NOW)).toMatchObject({ kind: 'skip', reason: STOP_REASON.runningFalse });
+    expect(decideStart(view(off), NOW)).toMatchObject({ kind: 'skip', reason: STOP_REASON.runningFalse });
     const broken = { ...running, [FIELD.waitSeconds]: { S: 'abc' } };
-    const decision = decideStart('feed', broken, NOW);
+    const decision = decideStart(view(broken), NOW);
     expect(decision.kind).toBe('skip');
     expect(decision.kind === 'skip' && decision.problems).toEqual([
       `poller 'feed': waitseconds must be a number (N) of seconds from 0.1 to 3600, decimals allowed; got S "abc"`,
@@ -97,13 +99,13 @@ describe('decideStart', () => {
   });
 });
 
-describe('generationOf', () => {
+describe('the generation a start reads', () => {
   it('reads whole positive generations and ignores anything else', () => {
-    expect(generationOf(live)).toBe(7);
-    expect(generationOf({ [FIELD.generation]: { N: '2.5' } })).toBeUndefined();
-    expect(generationOf({ [FIELD.generation]: { N: 'NaN' } })).toBeUndefined();
-    expect(generationOf({ [FIELD.generation]: { S: '3' } })).toBeUndefined();
-    expect(generationOf(undefined)).toBeUndefined();
+    expect(view(live).generation).toBe(7);
+    expect(view({ [FIELD.generation]: { N: '2.5' } }).generation).toBeUndefined();
+    expect(view({ [FIELD.generation]: { N: 'NaN' } }).generation).toBeUndefined();
+    expect(view({ [FIELD.generation]: { S: '3' } }).generation).toBeUndefined();
+    expect(view({ [FIELD.generation]: { N: '0' } }).generation).toBeUndefined();
   });
 });
 

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { FIELD } from '../../../functions/shared/contract';
-import type { RawItem } from '../../../functions/shared/control-item';
+import { decodePollerItem, type RawItem } from '../../../functions/shared/control-item';
 import { STALE_FLOOR_MS } from '../../../functions/shared/loop-ownership';
 import { findStaleLoops } from '../../../functions/watchdog/find-stale';
 
 const NOW = Date.parse('2030-01-01T12:00:00.000Z');
 
-const item = (fields: {
+const rawItem = (fields: {
   running?: boolean;
   waitSeconds?: string;
   heartbeatAgoMs?: number;
@@ -23,6 +23,9 @@ const item = (fields: {
     ? {}
     : { [FIELD.heartbeatAt]: { S: new Date(NOW - fields.heartbeatAgoMs).toISOString() } }),
 });
+/** The view the watchdog gets from the table's scan. */
+const view = (raw: RawItem) => decodePollerItem(raw[FIELD.id]?.S ?? '', raw);
+const item = (fields: Parameters<typeof rawItem>[0]) => view(rawItem(fields));
 
 describe('findStaleLoops', () => {
   it('leaves a running loop with a heartbeat inside the 90 s floor alone', () => {
@@ -65,10 +68,10 @@ describe('findStaleLoops', () => {
   });
 
   it('falls back to the floor when waitseconds is invalid', () => {
-    const broken: RawItem = {
-      ...item({ running: true, heartbeatAgoMs: STALE_FLOOR_MS + 1_000 }),
+    const broken = view({
+      ...rawItem({ running: true, heartbeatAgoMs: STALE_FLOOR_MS + 1_000 }),
       [FIELD.waitSeconds]: { S: 'abc' },
-    };
+    });
 
     expect(findStaleLoops([broken], NOW).map((stale) => stale.why)).toEqual([
       'heartbeat 91 s old (threshold 90 s)',
