@@ -6,7 +6,7 @@ import {
   localClientOptions,
 } from '../../functions/shared/aws-clients';
 import { DEFAULT_POLLER_ID, FIELD, type WorkerEvent } from '../../functions/shared/contract';
-import type { Logger } from '../../functions/shared/logger';
+import { createLogger, type Logger } from '../../functions/shared/logger';
 import { describeCpuShare } from '../local-stack/lambda-sandbox/sandbox-host';
 import type { LatencyModel } from '../local-stack/latency-model';
 import {
@@ -115,15 +115,9 @@ export async function runCadence(options: RunOptions): Promise<CadenceRun> {
       precision.ours.push(Math.round((start.requestedAt - scheduledAt) * 10) / 10);
   };
   const scheduledTimes: number[] = [];
-  const handlerLog: Logger = {
-    info() {},
-    warn(message, fields) {
-      problems.push(`warn: ${message} ${JSON.stringify(fields ?? {})}`);
-    },
-    error(message, fields) {
-      problems.push(`error: ${message} ${JSON.stringify(fields ?? {})}`);
-    },
-  };
+  const handlerLog: Logger = createLogger((level, message, fields) => {
+    if (level !== 'info') problems.push(`${level}: ${message} ${JSON.stringify(fields ?? {})}`);
+  });
   const onEvent = (event: LocalStackEvent) => {
     if (event.event === 'fire') {
       const design = pollerOf[event.poller];

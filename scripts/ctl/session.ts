@@ -9,8 +9,9 @@ import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { createDynamoDbClient } from '../../functions/shared/aws-clients';
 import { FIELD } from '../../functions/shared/contract';
 import type { RawItem } from '../../functions/shared/control-item';
+import { describeCause } from '../../functions/shared/errors';
 import { createSfnClient } from '../../functions/shared/sfn-client';
-import { AwsCallError, describeAwsError } from './errors';
+import { AwsCallError } from './errors';
 import type { ResolvedTarget } from './target';
 
 /** The clients and clock one CLI run uses; commands receive it so tests can point them at any endpoints. */
@@ -102,6 +103,6 @@ export async function readExecutionStatus(
       ? { status: result.status }
       : { status: 'unknown', error: 'DescribeExecution returned no status' };
   } catch (error) {
-    return { status: 'unknown', error: describeAwsError(error) };
+    return { status: 'unknown', error: describeCause(error) };
   }
 }
