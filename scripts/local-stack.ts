@@ -4,7 +4,9 @@
  */
 import { parseArgs } from 'node:util';
 import { WAIT_SECONDS_LIMITS } from '../functions/shared/contract';
+import { InvalidIntervalError, SubMinuteError } from '../functions/shared/errors';
 import { createJsonLogger } from '../functions/shared/logger';
+import { parseWaitInterval } from '../functions/shared/wait-interval';
 import { describeCpuShare } from './local-stack/lambda-sandbox/sandbox-host';
 import { DEFAULT_DYNAMODB_PORT } from './local-stack/local-endpoints';
 import {
@@ -15,7 +17,7 @@ import {
 } from './local-stack/local-stack';
 import { operatorCommands } from './local-stack/operator-hints';
 
-class UsageError extends Error {
+class UsageError extends SubMinuteError {
   override readonly name = 'UsageError';
 }
 
@@ -58,12 +60,20 @@ function parseOptions(argv: string[]) {
     help: values.help,
     port: port ?? DEFAULT_DYNAMODB_PORT,
     dataDir: values.data,
-    everySeconds: number('every', values.every, WAIT_SECONDS_LIMITS.min, WAIT_SECONDS_LIMITS.max),
+    everySeconds: values.every === undefined ? undefined : everySeconds(values.every),
     durationSeconds: number('duration', values.duration, 0.1, 31 * 24 * 3600),
     controllerMemoryMb,
     json: values.json,
     verbose: values.verbose,
   };
+}
+
+/** The cadence of the default poller, by the one check the control item's `waitseconds` gets too. */
+function everySeconds(raw: string): number {
+  const interval = parseWaitInterval(raw);
+  if (interval instanceof InvalidIntervalError)
+    throw new UsageError(`--every must be ${interval.expected}; got ${JSON.stringify(raw)}`);
+  return interval.seconds;
 }
 
 const USAGE = `Usage: npm start -- [--every S] [--port N] [--data DIR] [--duration S] [--controller-memory MB] [--json] [--verbose]

@@ -1,21 +1,19 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { controllerDepsFrom } from '../controller/controller-deps';
 import { type ControllerDeps, runRound } from '../controller/run-round';
-import { lambdaSizeFrom } from '../scheduling/cost-model';
 import { putResponse } from '../seeder/cfn-response';
 import { handleSeedEvent } from '../seeder/seed-control-item';
 import {
   CONTROL_PLANE_MAX_ATTEMPTS,
   CONTROL_PLANE_TIMEOUTS,
   createDynamoDbClient,
-  createLambdaClient,
 } from '../shared/aws-clients';
-import { systemClock } from '../shared/clock';
 import { ENV } from '../shared/contract';
 import { ControlTable } from '../shared/control-table';
 import { requireEnv } from '../shared/env';
 import { createJsonLogger } from '../shared/logger';
 import { createSfnClient } from '../shared/sfn-client';
-import { type ItemChangeRecord, startLoopsForChanges } from '../starter/on-item-changes';
+import { startLoopsForChanges } from '../starter/on-item-changes';
 import type { LoopStarterDeps } from '../starter/start-loop';
 import { runWatchdog, type WatchdogDeps } from '../watchdog/run-watchdog';
 import { routeEvent } from './route-event';
@@ -39,25 +37,19 @@ function sharedDynamoDb(): DynamoDBClient {
 }
 
 function controllerDepsOnce(): ControllerDeps {
-  controllerDeps ??= controllerDepsFromEnvironment();
+  controllerDeps ??= controllerDepsFrom({
+    env: process.env,
+    clients: CONTROL_PLANE_CLIENTS,
+    dynamoDb: sharedDynamoDb(),
+    log,
+    architecture: process.arch,
+  });
   return controllerDeps;
 }
 
 function starterDepsOnce(): WatchdogDeps {
   starterDeps ??= starterDepsFromEnvironment();
   return starterDeps;
-}
-
-function controllerDepsFromEnvironment(): ControllerDeps {
-  return {
-    table: new ControlTable(sharedDynamoDb(), requireEnv(ENV.controlTableName)),
-    lambda: createLambdaClient(CONTROL_PLANE_CLIENTS),
-    defaultTarget: requireEnv(ENV.defaultTarget),
-    clock: systemClock,
-    log,
-    // The runtime tells the function its own memory size (the stack's ControllerMemory); the break-even follows it.
-    size: lambdaSizeFrom(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE, process.arch),
-  };
 }
 
 function starterDepsFromEnvironment(): WatchdogDeps {
@@ -82,10 +74,11 @@ function seedLoopDepsFromEnvironment(): LoopStarterDeps {
 }
 
 export const handler = async (event: unknown, context: InvocationContext) => {
-  switch (routeEvent(event)) {
+  const routed = routeEvent(event);
+  switch (routed.kind) {
     case 'seed':
       // A missing table name must not throw before CloudFormation gets its answer (FAILED, naming the variable).
-      return handleSeedEvent(event, {
+      return handleSeedEvent(routed.request, {
         dynamoDb: sharedDynamoDb(),
         tableName: process.env[ENV.controlTableName] || undefined,
         sendResponse: putResponse,
@@ -93,11 +86,15 @@ export const handler = async (event: unknown, context: InvocationContext) => {
         loops: seedLoopDepsFromEnvironment(),
       });
     case 'start':
-      return startLoopsForChanges((event as { Records: ItemChangeRecord[] }).Records, starterDepsOnce(), log);
+      return startLoopsForChanges(routed.records, starterDepsOnce(), log);
     case 'watchdog':
       return runWatchdog(starterDepsOnce(), Date.now());
     case 'round':
       // Asked again before every tick, not fixed once per round: the time left is the runtime's to say.
-      return runRound(event, controllerDepsOnce(), () => Date.now() + context.getRemainingTimeInMillis());
+      return runRound(
+        routed.input,
+        controllerDepsOnce(),
+        () => Date.now() + context.getRemainingTimeInMillis(),
+      );
   }
 };

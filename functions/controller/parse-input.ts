@@ -12,9 +12,10 @@ import {
   POLLER_ID_PATTERN,
   type PollerConfig,
   SIGNAL,
-  WAIT_SECONDS_LIMITS,
 } from '../shared/contract';
+import { isRecord, isWholeNumberIn } from '../shared/decode';
 import { InvalidControllerInputError, renderJson } from '../shared/errors';
+import { INTERVAL_MS_LIMITS } from '../shared/wait-interval';
 
 export interface ParsedInput extends RoundPath {
   readonly pollerId: string;
@@ -37,18 +38,15 @@ const MAX_PENDING_ERRORS = 5;
 const MIN_HISTORY_BUDGET = 2 * HISTORY_EVENTS_PER_ROUND;
 const MAX_HISTORY_BUDGET = HISTORY_EVENT_CAP - 2_000;
 
-type JsonObject = Record<string, unknown>;
-const isObject = (value: unknown): value is JsonObject =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
 /**
  * Reads what Step Functions passed: `{ state, executionId, executionStartTime, retryCount }`, where `state` is
  * the execution input on the first round and the previous round's output after that. A direct invoke without
  * the envelope is accepted too. Throws InvalidControllerInputError; the caller turns it into a clean stop.
  */
 export function parseControllerInput(event: unknown): ParsedInput {
-  const envelope: JsonObject = isObject(event) && isObject(event.state) ? event : { state: event };
-  const state = isObject(envelope.state) ? envelope.state : {};
+  const envelope: Record<string, unknown> =
+    isRecord(event) && isRecord(event.state) ? event : { state: event };
+  const state = isRecord(envelope.state) ? envelope.state : {};
   const pollerId = state.pollerId ?? DEFAULT_POLLER_ID;
   if (typeof pollerId !== 'string' || !POLLER_ID_PATTERN.test(pollerId)) {
     throw new InvalidControllerInputError(
@@ -75,7 +73,7 @@ export function parseControllerInput(event: unknown): ParsedInput {
 
   const loop = state.loop === undefined || state.loop === null ? undefined : parseLoop(pollerId, state.loop);
   // The Catch puts a hand-over request into lastFailure too: it is not a failure to report.
-  const askedForHandOver = isObject(state.lastFailure) && state.lastFailure.Error === SIGNAL.handOver;
+  const askedForHandOver = isRecord(state.lastFailure) && state.lastFailure.Error === SIGNAL.handOver;
   const handOverFailed = state.handOverFailure !== undefined && state.handOverFailure !== null;
   const failures = [
     askedForHandOver ? undefined : describeFailure('previous controller attempt failed', state.lastFailure),
@@ -119,65 +117,73 @@ function retryCountOf(value: unknown): number {
   return isWholeNumberIn(value, 0, Number.MAX_SAFE_INTEGER) ? value : CONTROLLER_MAX_RETRIES;
 }
 
+/**
+ * The loop state a previous round handed on (or a hand-over carried): every field checked and taken from what was
+ * checked, so a hand-edited or truncated state stops the loop with the field named instead of misfiring.
+ */
 function parseLoop(pollerId: string, value: unknown): LoopState {
   const fail = (detail: string): never => {
     throw new InvalidControllerInputError(pollerId, `loop.${detail}`, value);
   };
-  if (!isObject(value)) throw new InvalidControllerInputError(pollerId, 'loop must be an object', value);
-  for (const key of ['nextSeq', 'anchorSeq', 'claimedThroughSeq', 'historyEvents', 'skippedTicks'] as const) {
-    if (!isWholeNumberIn(value[key], 0, Number.MAX_SAFE_INTEGER)) fail(`${key} must be a whole number ≥ 0`);
+  if (!isRecord(value)) throw new InvalidControllerInputError(pollerId, 'loop must be an object', value);
+  const count = (key: string): number => {
+    const field = value[key];
+    return isWholeNumberIn(field, 0, Number.MAX_SAFE_INTEGER)
+      ? field
+      : fail(`${key} must be a whole number ≥ 0`);
+  };
+  const nextSeq = count('nextSeq');
+  const anchorSeq = count('anchorSeq');
+  const claimedThroughSeq = count('claimedThroughSeq');
+  const historyEvents = count('historyEvents');
+  const skippedTicks = count('skippedTicks');
+  const { anchorAt, historyBudget, executionId, generation } = value;
+  if (!isWholeNumberIn(anchorAt, 0, Number.MAX_SAFE_INTEGER))
+    return fail('anchorAt must be epoch milliseconds');
+  if (!isWholeNumberIn(historyBudget, MIN_HISTORY_BUDGET, MAX_HISTORY_BUDGET)) {
+    return fail(`historyBudget must be a whole number from ${MIN_HISTORY_BUDGET} to ${MAX_HISTORY_BUDGET}`);
   }
-  if (!isWholeNumberIn(value.anchorAt, 0, Number.MAX_SAFE_INTEGER))
-    fail('anchorAt must be epoch milliseconds');
-  if (!isWholeNumberIn(value.historyBudget, MIN_HISTORY_BUDGET, MAX_HISTORY_BUDGET)) {
-    fail(`historyBudget must be a whole number from ${MIN_HISTORY_BUDGET} to ${MAX_HISTORY_BUDGET}`);
-  }
-  if (typeof value.executionId !== 'string') fail('executionId must be a string');
-  if (!isWholeNumberIn(value.generation, 1, Number.MAX_SAFE_INTEGER))
-    fail('generation must be a whole number ≥ 1');
-  const config = value.config;
-  if (!isObject(config)) return fail('config must be an object');
-  if (typeof config.running !== 'boolean') fail('config.running must be a boolean');
-  const intervalRange = [Math.round(WAIT_SECONDS_LIMITS.min * 1000), WAIT_SECONDS_LIMITS.max * 1000] as const;
-  if (!isWholeNumberIn(config.intervalMs, ...intervalRange)) fail('config.intervalMs is out of range');
-  if (config.target !== undefined && typeof config.target !== 'string')
-    fail('config.target must be a string');
-  if (config.payload !== undefined && !isObject(config.payload)) fail('config.payload must be an object');
-  if (config.payload !== undefined && Buffer.byteLength(JSON.stringify(config.payload)) > MAX_PAYLOAD_BYTES) {
-    fail('config.payload is too large');
-  }
+  if (typeof executionId !== 'string') return fail('executionId must be a string');
+  if (!isWholeNumberIn(generation, 1, Number.MAX_SAFE_INTEGER))
+    return fail('generation must be a whole number ≥ 1');
   return {
-    nextSeq: value.nextSeq as number,
-    anchorAt: value.anchorAt as number,
-    anchorSeq: value.anchorSeq as number,
-    claimedThroughSeq: value.claimedThroughSeq as number,
-    generation: value.generation as number,
-    executionId: value.executionId as string,
-    historyEvents: value.historyEvents as number,
-    historyBudget: value.historyBudget as number,
-    skippedTicks: value.skippedTicks as number,
-    config: {
-      running: config.running as boolean,
-      intervalMs: config.intervalMs as number,
-      target: config.target as string | undefined,
-      payload: config.payload as PollerConfig['payload'],
-    },
+    nextSeq,
+    anchorAt,
+    anchorSeq,
+    claimedThroughSeq,
+    generation,
+    executionId,
+    historyEvents,
+    historyBudget,
+    skippedTicks,
+    config: parseLoopConfig(value.config, fail),
   };
 }
 
-function isWholeNumberIn(value: unknown, min: number, max: number): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+/** The last valid configuration the loop carries, in the scheduler's form (`intervalMs`, not `waitseconds`). */
+function parseLoopConfig(config: unknown, fail: (detail: string) => never): PollerConfig {
+  if (!isRecord(config)) return fail('config must be an object');
+  const { running, intervalMs, target, payload } = config;
+  if (typeof running !== 'boolean') return fail('config.running must be a boolean');
+  if (!isWholeNumberIn(intervalMs, INTERVAL_MS_LIMITS.min, INTERVAL_MS_LIMITS.max))
+    return fail('config.intervalMs is out of range');
+  if (target !== undefined && typeof target !== 'string') return fail('config.target must be a string');
+  if (payload !== undefined && !isRecord(payload)) return fail('config.payload must be an object');
+  if (payload !== undefined && Buffer.byteLength(JSON.stringify(payload)) > MAX_PAYLOAD_BYTES) {
+    return fail('config.payload is too large');
+  }
+  return { running, intervalMs, target, payload };
 }
 
 /** Step Functions' Catch output is `{ Error, Cause }`; Cause is often the Lambda's JSON error. */
 function describeFailure(prefix: string, failure: unknown): string | undefined {
   if (failure === undefined || failure === null) return undefined;
-  if (!isObject(failure)) return `${prefix}: ${renderJson(failure, 300)}`;
+  if (!isRecord(failure)) return `${prefix}: ${renderJson(failure, 300)}`;
   const errorName = typeof failure.Error === 'string' ? failure.Error : 'unknown error';
   let cause = typeof failure.Cause === 'string' ? failure.Cause : '';
   try {
     const parsed: unknown = JSON.parse(cause);
-    if (isObject(parsed) && typeof parsed.errorMessage === 'string') cause = parsed.errorMessage;
+    if (isRecord(parsed) && typeof parsed.errorMessage === 'string') cause = parsed.errorMessage;
   } catch {
     // Cause is plain text already.
   }

@@ -74,18 +74,20 @@ export async function runRound(
   deps: ControllerDeps,
   deadline: Deadline,
 ): Promise<ControllerOutput> {
-  const { table, clock, log } = deps;
+  const { table, clock } = deps;
   const timing = deps.timing ?? DEFAULT_TIMING;
   let input: ReturnType<typeof parseControllerInput>;
   try {
     input = parseControllerInput(event);
   } catch (error) {
     if (!(error instanceof InvalidControllerInputError)) throw error;
-    log.error('invalid controller input, stopping', { pollerId: error.pollerId, error: error.message });
+    deps.log.error('invalid controller input, stopping', { pollerId: error.pollerId, error: error.message });
     throw new PollerStoppedSignal(error.pollerId, error.message);
   }
   const { pollerId, executionId } = input;
-  const progress = new ProgressRecorder(deps, pollerId, executionId);
+  // Every line of the round names its poller; lines about the loop's life name its execution and generation too.
+  const log = deps.log.child({ pollerId });
+  const progress = new ProgressRecorder(deps, log, pollerId, executionId);
   if (input.previousFailure) progress.noteError(input.previousFailure);
 
   // Taken once, at the start: later, a long stay-awake round would look like many failed rounds.
@@ -98,12 +100,9 @@ export async function runRound(
     // Before anything is fired, so the next execution continues from exactly this loop state.
     await progress.flushErrors();
     const historyEvents = input.loop.historyEvents + eventsBeforeRound;
-    log.info('handing over to a fresh execution', {
-      pollerId,
-      executionId,
-      historyEvents,
-      eventsBeforeRound,
-    });
+    log
+      .child({ executionId, generation: input.loop.generation })
+      .info('handing over to a fresh execution', { historyEvents, eventsBeforeRound });
     throw new HandOverRequestedSignal(pollerId, historyEvents, input.loop.historyBudget);
   }
 
@@ -137,7 +136,7 @@ export async function runRound(
       }
     }
     progress.logSummary('stopping');
-    log.info('loop stopped', { pollerId, reason, executionId, generation: owned });
+    log.child({ executionId, generation: owned }).info('loop stopped', { reason });
     throw new PollerStoppedSignal(pollerId, reason);
   };
 
@@ -161,7 +160,7 @@ export async function runRound(
       // names this execution); otherwise it is a console start and follows the start rule itself.
       const itemGeneration = item.generation;
       if (itemGeneration === undefined || item.executionArn !== executionId) {
-        const taken = await takeForConsoleStart(pollerId, executionId, item, deps);
+        const taken = await takeForConsoleStart(pollerId, executionId, item, deps, log);
         if (taken.kind === 'taken') {
           owned = taken.generation;
           progress.own(owned);
@@ -265,7 +264,7 @@ export async function runRound(
         if (delivery === 'sent') progress.noteDelivered(releasedAt - plan.dueAt);
       } catch (error) {
         if (!(error instanceof WorkerInvokeError)) throw error;
-        log.error('tick not delivered', { pollerId, seq: plan.seq, target, error: error.message });
+        log.error('tick not delivered', { seq: plan.seq, target, error: error.message });
         progress.noteError(error.message);
         progress.noteFailedFire();
         delivery = 'failed';
@@ -342,6 +341,7 @@ async function takeForConsoleStart(
   executionId: string,
   item: PollerItem,
   deps: ControllerDeps,
+  log: Logger,
 ): Promise<ConsoleStart> {
   const nowMs = deps.clock.now();
   const decision = decideStart(item, nowMs);
@@ -361,11 +361,7 @@ async function takeForConsoleStart(
     at: iso(nowMs),
   });
   if (outcome.kind === 'taken') {
-    deps.log.info('console start took the poller', {
-      pollerId,
-      generation: decision.generation,
-      why: decision.why,
-    });
+    log.info('console start took the poller', { generation: decision.generation, why: decision.why });
     return { kind: 'taken', generation: decision.generation };
   }
   return outcome.kind === 'missing' ? { kind: 'stop', reason: STOP_REASON.itemMissing } : { kind: 'retry' };
@@ -435,6 +431,8 @@ class ProgressRecorder {
 
   constructor(
     private readonly deps: ControllerDeps,
+    /** Bound to the poller. */
+    private readonly log: Logger,
     readonly pollerId: string,
     readonly executionId: string,
   ) {}
@@ -478,8 +476,7 @@ class ProgressRecorder {
    */
   logSummary(ending: string): void {
     if (this.tally.fired === 0) return;
-    this.deps.log.info('round summary', {
-      pollerId: this.pollerId,
+    this.log.info('round summary', {
       ending,
       fired: this.tally.fired,
       seqs: `${this.tally.firstSeq}-${this.lastFired?.seq}`,
@@ -551,16 +548,14 @@ class ProgressRecorder {
         this.failedFiresSinceWrite = 0;
         if (newError) this.recordedError = message;
       } else {
-        this.deps.log.warn('write refused by the fencing condition', {
-          pollerId: this.pollerId,
+        this.log.warn('write refused by the fencing condition', {
           outcome,
           generation: guard.generation,
         });
       }
       return outcome;
     } catch (error) {
-      this.deps.log.error('could not record on the control item', {
-        pollerId: this.pollerId,
+      this.log.error('could not record on the control item', {
         error: describeCause(error),
       });
       return 'failed';

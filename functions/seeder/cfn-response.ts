@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { ResponseNotDeliveredError } from '../shared/errors';
 
 /** The body CloudFormation expects at a custom resource's pre-signed ResponseURL. */
 export interface CfnResponse {
@@ -20,10 +21,6 @@ export const RESPONSE_TIMEOUT_MS = 10_000;
 
 /** CloudFormation rejects responses over 4 KB; a Reason is a message for a human, so cut it short. */
 export const MAX_REASON_LENGTH = 1_000;
-
-export class ResponseNotDeliveredError extends Error {
-  override readonly name = 'ResponseNotDeliveredError';
-}
 
 /**
  * PUTs the response to the pre-signed URL (https on AWS; http lets the tests use a local server). The URL is

@@ -1,13 +1,17 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ENV } from '../shared/contract';
 import { ControlTable } from '../shared/control-table';
-import { MissingEnvironmentError } from '../shared/env';
-import { describeCause } from '../shared/errors';
+import { isRecord, optionalString } from '../shared/decode';
+import {
+  ControlItemWriteError,
+  describeCause,
+  InvalidSeedEventError,
+  MissingEnvironmentError,
+} from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { type LoopStarterDeps, startLoop } from '../starter/start-loop';
 import { type CfnResponse, type SendResponse, shortenReason } from './cfn-response';
 import {
-  isRecord,
   parseSeedProperties,
   SEED_PROPERTY,
   type SeedRequest,
@@ -67,10 +71,6 @@ interface SeedReport {
 interface SeedResult extends SeedReport {
   readonly outcome: SeedOutcome;
   readonly physicalId: string;
-}
-
-export class InvalidSeedEventError extends Error {
-  override readonly name = 'InvalidSeedEventError';
 }
 
 /**
@@ -206,10 +206,7 @@ export async function writeControlItem(
       { abortSignal: AbortSignal.timeout(timeoutMs) },
     );
   } catch (error) {
-    throw new Error(
-      `writing control item '${request.pollerId}' to table '${request.tableName}' failed: ${describeCause(error)}`,
-      { cause: error },
-    );
+    throw new ControlItemWriteError(request.pollerId, request.tableName, error);
   }
 }
 
@@ -237,20 +234,25 @@ function failedPhysicalId(event: SeedEvent, tableName: string | undefined): stri
 
 /** The fields CloudFormation always sends; without them there is nobody to answer. */
 export function parseSeedEvent(value: unknown): SeedEvent {
-  if (!isRecord(value)) throw new InvalidSeedEventError('the event is not a custom resource request');
-  const { RequestType, ResponseURL, StackId, RequestId, LogicalResourceId, PhysicalResourceId } = value;
+  if (!isRecord(value)) throw new InvalidSeedEventError('the event is not a custom resource request', value);
+  const { RequestType, ResponseURL, StackId, RequestId, LogicalResourceId } = value;
   if (RequestType !== 'Create' && RequestType !== 'Update' && RequestType !== 'Delete') {
-    throw new InvalidSeedEventError(
-      `RequestType must be Create, Update or Delete; got ${String(RequestType)}`,
-    );
-  }
-  for (const [name, field] of Object.entries({ ResponseURL, StackId, RequestId, LogicalResourceId })) {
-    if (typeof field !== 'string' || field === '') {
-      throw new InvalidSeedEventError(`${name} must be a non-empty string; got ${String(field)}`);
-    }
+    throw new InvalidSeedEventError('RequestType must be Create, Update or Delete', RequestType);
   }
   return {
-    ...(value as unknown as SeedEvent),
-    PhysicalResourceId: typeof PhysicalResourceId === 'string' ? PhysicalResourceId : undefined,
+    RequestType,
+    ResponseURL: requiredText('ResponseURL', ResponseURL),
+    StackId: requiredText('StackId', StackId),
+    RequestId: requiredText('RequestId', RequestId),
+    LogicalResourceId: requiredText('LogicalResourceId', LogicalResourceId),
+    PhysicalResourceId: optionalString(value.PhysicalResourceId),
+    // Decoded by parseSeedProperties, which says which property is wrong.
+    ResourceProperties: value.ResourceProperties,
+    OldResourceProperties: value.OldResourceProperties,
   };
+}
+
+function requiredText(name: string, value: unknown): string {
+  if (typeof value === 'string' && value !== '') return value;
+  throw new InvalidSeedEventError(`${name} must be a non-empty string`, value);
 }

@@ -1,5 +1,7 @@
 import { POLLER_ID_PATTERN, WAIT_SECONDS_LIMITS } from '../shared/contract';
-import { renderJson } from '../shared/errors';
+import { isRecord } from '../shared/decode';
+import { InvalidIntervalError, InvalidSeedPropertyError } from '../shared/errors';
+import { parseWaitInterval } from '../shared/wait-interval';
 
 /** The custom resource type and its property names: the stack writes them, the seeder reads them. */
 export const SEED_RESOURCE_TYPE = 'Custom::ControlItemSeed';
@@ -28,20 +30,6 @@ export interface SeedRequest {
   readonly waitSeconds: string;
 }
 
-/** A property of the seed resource (a stack parameter, usually) has a value the seeder cannot write. */
-export class InvalidSeedPropertyError extends Error {
-  override readonly name = 'InvalidSeedPropertyError';
-  readonly field: SeedPropertyName;
-  readonly value: string;
-
-  constructor(field: SeedPropertyName, value: unknown, expected: string) {
-    const rendered = value === undefined ? 'nothing (the property is missing)' : renderJson(value, 60);
-    super(`seed property ${field} ${expected}; got ${rendered}`);
-    this.field = field;
-    this.value = rendered;
-  }
-}
-
 /**
  * Validates the seed resource's properties. CloudFormation passes every parameter as a string, so `Running` is
  * the text 'true' or 'false' and `WaitSeconds` the text of a number. `expectedTableName` is the table the seeder
@@ -49,11 +37,13 @@ export class InvalidSeedPropertyError extends Error {
  */
 export function parseSeedProperties(properties: unknown, expectedTableName: string): SeedRequest {
   const props = isRecord(properties) ? properties : {};
+  const tableName = parseTableName(props[SEED_PROPERTY.tableName], expectedTableName);
+  const pollerId = parsePollerId(props[SEED_PROPERTY.pollerId]);
   return {
-    tableName: parseTableName(props[SEED_PROPERTY.tableName], expectedTableName),
-    pollerId: parsePollerId(props[SEED_PROPERTY.pollerId]),
-    running: parseRunning(props[SEED_PROPERTY.running]),
-    waitSeconds: parseWaitSeconds(props[SEED_PROPERTY.waitSeconds]),
+    tableName,
+    pollerId,
+    running: parseRunning(props[SEED_PROPERTY.running], pollerId),
+    waitSeconds: parseWaitSeconds(props[SEED_PROPERTY.waitSeconds], pollerId),
   };
 }
 
@@ -71,22 +61,29 @@ function parsePollerId(value: unknown): string {
   throw new InvalidSeedPropertyError(SEED_PROPERTY.pollerId, value, 'must be 1-64 of A-Z a-z 0-9 . _ -');
 }
 
-function parseRunning(value: unknown): boolean {
+function parseRunning(value: unknown, pollerId: string): boolean {
   if (value === 'true') return true;
   if (value === 'false') return false;
-  throw new InvalidSeedPropertyError(SEED_PROPERTY.running, value, "must be the text 'true' or 'false'");
+  throw new InvalidSeedPropertyError(
+    SEED_PROPERTY.running,
+    value,
+    "must be the text 'true' or 'false'",
+    pollerId,
+  );
 }
 
-function parseWaitSeconds(value: unknown): string {
-  const expected = `must be a number of seconds from ${WAIT_SECONDS_LIMITS.min} to ${WAIT_SECONDS_LIMITS.max}`;
-  const text = typeof value === 'number' ? String(value) : value;
-  if (typeof text !== 'string' || text.trim() === '')
-    throw new InvalidSeedPropertyError(SEED_PROPERTY.waitSeconds, value, expected);
-  const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds < WAIT_SECONDS_LIMITS.min || seconds > WAIT_SECONDS_LIMITS.max) {
-    throw new InvalidSeedPropertyError(SEED_PROPERTY.waitSeconds, value, expected);
+/** CloudFormation passes the text of a number; the canonical text (`05.50` → `5.5`) is what the item stores. */
+function parseWaitSeconds(value: unknown, pollerId: string): string {
+  const interval = parseWaitInterval(value);
+  if (interval instanceof InvalidIntervalError) {
+    throw new InvalidSeedPropertyError(
+      SEED_PROPERTY.waitSeconds,
+      value,
+      `must be a number of seconds from ${WAIT_SECONDS_LIMITS.min} to ${WAIT_SECONDS_LIMITS.max}`,
+      pollerId,
+    );
   }
-  return String(seconds);
+  return String(interval.seconds);
 }
 
 /** Whether a stack update changed what the seed writes (a new ServiceToken alone must not reset the item). */
@@ -102,8 +99,4 @@ export function seedChanged(current: SeedRequest, previous: SeedRequest): boolea
 /** Stable across updates that keep the table and the poller: CloudFormation replaces the seed only if they change. */
 export function seedPhysicalId(request: Pick<SeedRequest, 'tableName' | 'pollerId'>): string {
   return `${request.tableName}/${request.pollerId}`;
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

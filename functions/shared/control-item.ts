@@ -1,6 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { FIELD, MAX_PAYLOAD_BYTES, type PollerConfig, WAIT_SECONDS_LIMITS } from './contract';
-import { InvalidControlItemError, renderJson } from './errors';
+import { InvalidControlItemError, InvalidIntervalError, renderJson } from './errors';
+import { parseWaitInterval } from './wait-interval';
 
 /**
  * The control item as DynamoDB stores it. Only this module and the table repository (control-table.ts) read or
@@ -162,11 +163,11 @@ export function parseWaitSeconds(
   const expected = `must be a number (N) of seconds from ${WAIT_SECONDS_LIMITS.min} to ${WAIT_SECONDS_LIMITS.max}, decimals allowed`;
   if (value?.N === undefined)
     return new InvalidControlItemError(pollerId, FIELD.waitSeconds, describeAttribute(value), expected);
-  const seconds = Number(value.N);
-  if (!Number.isFinite(seconds) || seconds < WAIT_SECONDS_LIMITS.min || seconds > WAIT_SECONDS_LIMITS.max) {
+  const interval = parseWaitInterval(value.N);
+  if (interval instanceof InvalidIntervalError) {
     return new InvalidControlItemError(pollerId, FIELD.waitSeconds, describeAttribute(value), expected);
   }
-  return Math.round(seconds * 1000);
+  return interval.intervalMs;
 }
 
 /** The same check on a `waitseconds` given as text (the CLI's --every), so the CLI accepts exactly what the loop will. */

@@ -1,19 +1,10 @@
 import type { ENV } from './contract';
+import { MissingEnvironmentError } from './errors';
 
-/** Thrown at cold start when the stack did not set an environment variable the function needs. */
-export class MissingEnvironmentError extends Error {
-  override readonly name = 'MissingEnvironmentError';
-  constructor(variable: string) {
-    super(
-      `environment variable ${variable} is not set; the function was deployed without its stack configuration`,
-    );
-  }
-}
+/** Environment variables as the runtime passes them (process.env), or as the local stack gives them. */
+export type Environment = Readonly<Record<string, string | undefined>>;
 
-export function requireEnv(
-  variable: (typeof ENV)[keyof typeof ENV],
-  env: NodeJS.ProcessEnv = process.env,
-): string {
+export function requireEnv(variable: (typeof ENV)[keyof typeof ENV], env: Environment = process.env): string {
   const value = env[variable];
   if (!value) throw new MissingEnvironmentError(variable);
   return value;

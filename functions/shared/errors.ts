@@ -1,54 +1,75 @@
-import { SIGNAL } from './contract';
+import { FIELD, SIGNAL } from './contract';
 
 /**
- * Typed errors. `name` is stable: Step Functions Retry/Catch and the tests match on it. Messages carry the
- * poller id and the offending value so the operator reading `lastError` knows what to fix.
+ * The project's one error module. Every error extends SubMinuteError, whose `name` is stable: Step Functions
+ * Retry/Catch (infra/state-machine/poller-definition.ts), the CLI and the tests match on it. Messages carry the
+ * poller id and the offending value so the operator reading `lastError` (or a FAILED seed) knows what to fix.
  */
-export abstract class PollerError extends Error {
-  abstract override readonly name: string;
-  readonly pollerId: string;
+export interface ErrorDetails {
+  /** The poller the error is about, when there is one. */
+  readonly pollerId?: string | undefined;
+  /** The value that was refused, as found (or rendered for a message), when there is one. */
+  readonly value?: unknown;
+  readonly cause?: unknown;
+}
 
-  protected constructor(pollerId: string, message: string, options?: { cause?: unknown }) {
-    super(`poller '${pollerId}': ${message}`, options);
-    this.pollerId = pollerId;
+export abstract class SubMinuteError extends Error {
+  abstract override readonly name: string;
+  readonly pollerId: string | undefined;
+  readonly value: unknown;
+
+  constructor(message: string, details: ErrorDetails = {}) {
+    // No `cause` key unless one was given: `{ cause: undefined }` would still set the property.
+    super(message, 'cause' in details ? { cause: details.cause } : undefined);
+    this.pollerId = details.pollerId;
+    this.value = details.value;
+  }
+}
+
+/** An error about one poller: its message starts with the poller's id. */
+export abstract class PollerError extends SubMinuteError {
+  declare readonly pollerId: string;
+
+  constructor(pollerId: string, message: string, details: Omit<ErrorDetails, 'pollerId'> = {}) {
+    super(`poller '${pollerId}': ${message}`, { ...details, pollerId });
   }
 }
 
 /** A field of the control item has a value the controller cannot use. */
 export class InvalidControlItemError extends PollerError {
   override readonly name = 'InvalidControlItemError';
+  declare readonly value: string;
   readonly field: string;
-  readonly value: string;
 
   constructor(pollerId: string, field: string, value: string, expected: string) {
-    super(pollerId, `${field} ${expected}; got ${value}`);
+    super(pollerId, `${field} ${expected}; got ${value}`, { value });
     this.field = field;
-    this.value = value;
   }
 }
 
 /** Ends the loop: not a failure, a signal the state machine's Catch routes to its Stopped state. */
-export class PollerStoppedSignal extends Error {
+export class PollerStoppedSignal extends SubMinuteError {
   override readonly name = SIGNAL.stopped;
+  declare readonly pollerId: string;
+
   constructor(
-    readonly pollerId: string,
+    pollerId: string,
     readonly reason: string,
   ) {
     // The message is the reason alone, so the execution output reads as one.
-    super(reason);
+    super(reason, { pollerId });
   }
 }
 
 /** Asks the state machine to continue the loop in a fresh execution (history budget spent); nothing was fired. */
-export class HandOverRequestedSignal extends Error {
+export class HandOverRequestedSignal extends SubMinuteError {
   override readonly name = SIGNAL.handOver;
-  constructor(
-    readonly pollerId: string,
-    historyEvents: number,
-    historyBudget: number,
-  ) {
+  declare readonly pollerId: string;
+
+  constructor(pollerId: string, historyEvents: number, historyBudget: number) {
     super(
       `history budget spent (${historyEvents} of ${historyBudget} events): continuing in a fresh execution`,
+      { pollerId, value: historyEvents },
     );
   }
 }
@@ -56,12 +77,11 @@ export class HandOverRequestedSignal extends Error {
 /** The controller was invoked with an input it cannot interpret (not from our state machine, or hand-edited). */
 export class InvalidControllerInputError extends PollerError {
   override readonly name = 'InvalidControllerInputError';
-  readonly value: string;
+  declare readonly value: string;
 
   constructor(pollerId: string, detail: string, value: unknown) {
     const rendered = renderJson(value);
-    super(pollerId, `invalid controller input: ${detail}; got ${rendered}`);
-    this.value = rendered;
+    super(pollerId, `invalid controller input: ${detail}; got ${rendered}`, { value: rendered });
   }
 }
 
@@ -87,10 +107,114 @@ export class WorkerInvokeError extends PollerError {
   }
 }
 
+/**
+ * Lambda answered an async invoke with a status other than 202 (accepted): the tick was not queued. Always the
+ * cause of a WorkerInvokeError, whose message names the poller already.
+ */
+export class UnexpectedInvokeStatusError extends SubMinuteError {
+  override readonly name = 'UnexpectedInvokeStatusError';
+
+  constructor(pollerId: string, status: number | undefined) {
+    super(`unexpected status ${status} for an async invoke`, { pollerId, value: status });
+  }
+}
+
+/** A number of seconds outside WAIT_SECONDS_LIMITS, or no number at all (functions/shared/wait-interval.ts). */
+export class InvalidIntervalError extends SubMinuteError {
+  override readonly name = 'InvalidIntervalError';
+  /** What is allowed, e.g. `a number of seconds from 0.1 to 3600, decimals allowed`. */
+  readonly expected: string;
+
+  constructor(value: unknown, limits: { readonly min: number; readonly max: number }) {
+    const expected = `a number of seconds from ${limits.min} to ${limits.max}, decimals allowed`;
+    super(`${FIELD.waitSeconds} must be ${expected}; got ${renderJson(value, 60)}`, { value });
+    this.expected = expected;
+  }
+}
+
+/** Thrown at cold start when the stack did not set an environment variable the function needs. */
+export class MissingEnvironmentError extends SubMinuteError {
+  override readonly name = 'MissingEnvironmentError';
+
+  constructor(variable: string) {
+    super(
+      `environment variable ${variable} is not set; the function was deployed without its stack configuration`,
+      { value: variable },
+    );
+  }
+}
+
+/** Thrown when Step Functions refused the start for a reason a retry may fix (throttling, service errors). */
+export class LoopStartError extends PollerError {
+  override readonly name = 'LoopStartError';
+
+  constructor(pollerId: string, cause: unknown) {
+    super(pollerId, `starting its loop failed: ${describeCause(cause)}`, { cause });
+  }
+}
+
+/** The worker was invoked with an event that is not a tick (not from the controller). */
+export class InvalidWorkerEventError extends SubMinuteError {
+  override readonly name = 'InvalidWorkerEventError';
+
+  constructor(detail: string, value: unknown, pollerId?: string) {
+    super(`invalid worker event: ${detail}; got ${renderJson(value)}`, { pollerId, value });
+  }
+}
+
+/** The control-plane function received a custom resource request it cannot answer (no one to answer to). */
+export class InvalidSeedEventError extends SubMinuteError {
+  override readonly name = 'InvalidSeedEventError';
+
+  constructor(detail: string, value: unknown) {
+    super(`${detail}; got ${renderJson(value, 60)}`, { value });
+  }
+}
+
+/** A property of the seed resource (a stack parameter, usually) has a value the seeder cannot write. */
+export class InvalidSeedPropertyError extends SubMinuteError {
+  override readonly name = 'InvalidSeedPropertyError';
+  declare readonly value: string;
+  /** The property's name (functions/seeder/seed-properties.ts SEED_PROPERTY). */
+  readonly field: string;
+
+  constructor(field: string, value: unknown, expected: string, pollerId?: string) {
+    const rendered = value === undefined ? 'nothing (the property is missing)' : renderJson(value, 60);
+    super(`seed property ${field} ${expected}; got ${rendered}`, { pollerId, value: rendered });
+    this.field = field;
+  }
+}
+
+/** The seed could not write the control item; the custom resource answers FAILED with this message. */
+export class ControlItemWriteError extends SubMinuteError {
+  override readonly name = 'ControlItemWriteError';
+
+  constructor(pollerId: string, tableName: string, cause: unknown) {
+    super(`writing control item '${pollerId}' to table '${tableName}' failed: ${describeCause(cause)}`, {
+      pollerId,
+      cause,
+    });
+  }
+}
+
+/** CloudFormation's pre-signed response URL refused the answer, or did not take it in time. */
+export class ResponseNotDeliveredError extends SubMinuteError {
+  override readonly name = 'ResponseNotDeliveredError';
+}
+
+/**
+ * `Name: message` of an SDK, network or own error, for logs, `lastError` and CLI lines. AggregateErrors (several
+ * addresses tried) are flattened to their first error; a plain Error shows its `code` (ECONNREFUSED) as its name.
+ */
 export function describeCause(cause: unknown): string {
-  if (cause instanceof Error)
-    return cause.name && cause.name !== 'Error' ? `${cause.name}: ${cause.message}` : cause.message;
-  return String(cause);
+  if (cause instanceof AggregateError && cause.errors.length > 0 && cause.message === '') {
+    return describeCause(cause.errors[0]);
+  }
+  if (!(cause instanceof Error)) return String(cause);
+  const code: unknown = 'code' in cause ? cause.code : undefined;
+  const name = cause.name !== 'Error' ? cause.name : typeof code === 'string' ? code : undefined;
+  const message = cause.message || (typeof code === 'string' ? code : 'unknown error');
+  return name && !message.includes(name) ? `${name}: ${message}` : message;
 }
 
 /** JSON for messages, cut short so a huge bad value cannot blow up an item or a log line. */

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { WorkerEvent } from './contract';
-import { WorkerInvokeError } from './errors';
+import { SubMinuteError, UnexpectedInvokeStatusError, WorkerInvokeError } from './errors';
 
 const HOLD_UNTIL_TICK = { step: 'finalizeRequest', priority: 'low', name: 'holdUntilTick' } as const;
 
@@ -85,8 +85,7 @@ export async function fireWorker(
   };
   try {
     const result = await lambda.send(command, { abortSignal: abort.signal });
-    if (result.StatusCode !== 202)
-      throw new Error(`unexpected status ${result.StatusCode} for an async invoke`);
+    if (result.StatusCode !== 202) throw new UnexpectedInvokeStatusError(event.pollerId, result.StatusCode);
     return 'sent';
   } catch (error) {
     const cause = failedAttempt ?? error;
@@ -104,8 +103,12 @@ function hasBody(request: unknown): request is { body: unknown } {
  * Abandons a request that was signed but must not go out; never leaves fireWorker. An Error (the SDK wraps
  * anything else), and not one its retry strategy counts as retryable.
  */
-class TickWithheld extends Error {
+class TickWithheld extends SubMinuteError {
   override readonly name = 'TickWithheld';
+
+  constructor() {
+    super('the tick is too late to send: its request was withheld');
+  }
 }
 
 /**

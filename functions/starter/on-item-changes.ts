@@ -2,20 +2,8 @@ import { FIELD } from '../shared/contract';
 import { decodePollerItem, pollerIdOfKey, type RawItem } from '../shared/control-item';
 import { describeCause } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import type { ItemChangeRecord } from './item-change-record';
 import { type LoopStarterDeps, startLoop } from './start-loop';
-
-/** The part of a DynamoDB Streams record the starter reads (NEW_AND_OLD_IMAGES). */
-export interface ItemChangeRecord {
-  readonly eventID?: string;
-  readonly eventName?: string;
-  readonly dynamodb?: {
-    readonly Keys?: RawItem;
-    readonly NewImage?: RawItem;
-    readonly OldImage?: RawItem;
-    /** Lambda checkpoints a stream by it, so a partial batch failure names the record by it (not by eventID). */
-    readonly SequenceNumber?: string;
-  };
-}
 
 /** The partial batch response of a stream batch: Lambda retries from the lowest sequence number named. */
 export interface StreamBatchResponse {

@@ -2,7 +2,7 @@ import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@
 import type { StartInput } from '../shared/contract';
 import type { PollerItem } from '../shared/control-item';
 import type { ControlTable } from '../shared/control-table';
-import { describeCause } from '../shared/errors';
+import { LoopStartError } from '../shared/errors';
 import {
   decideStart,
   executionArnFor,
@@ -38,17 +38,6 @@ export interface StartOptions {
   readonly restartReason?: string | undefined;
   /** An execution Step Functions says has ended without handing over (`ctl start` asks): its loop is dead. */
   readonly deadExecutionArn?: string | undefined;
-}
-
-/** Thrown when Step Functions refused the start for a reason a retry may fix (throttling, service errors). */
-export class LoopStartError extends Error {
-  override readonly name = 'LoopStartError';
-  constructor(
-    readonly pollerId: string,
-    cause: unknown,
-  ) {
-    super(`poller '${pollerId}': starting its loop failed: ${describeCause(cause)}`, { cause });
-  }
 }
 
 /** A racing start can win between our read and our take; decide again from what it wrote, this often. */

@@ -1,16 +1,10 @@
 import type { WorkerEvent } from '../shared/contract';
-import { describeCause, renderJson } from '../shared/errors';
+import { isRecord } from '../shared/decode';
+import { describeCause, InvalidWorkerEventError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 
 /** How long the example worker waits for `payload.url`; well under the worker's Lambda timeout. */
 export const FETCH_TIMEOUT_MS = 5_000;
-
-export class InvalidWorkerEventError extends Error {
-  override readonly name = 'InvalidWorkerEventError';
-  constructor(detail: string, value: unknown) {
-    super(`invalid worker event: ${detail}; got ${renderJson(value)}`);
-  }
-}
 
 export interface TickResult {
   readonly pollerId: string;
@@ -69,19 +63,19 @@ export async function runTick(event: unknown, deps: WorkerDeps): Promise<TickRes
   }
 }
 
+/** The one decoder of the tick event the controller sends (functions/shared/worker-invoker.ts). */
 export function parseWorkerEvent(event: unknown): WorkerEvent {
-  if (typeof event !== 'object' || event === null)
-    throw new InvalidWorkerEventError('expected an object', event);
-  const { pollerId, seq, scheduledAt, payload } = event as Record<string, unknown>;
+  if (!isRecord(event)) throw new InvalidWorkerEventError('expected an object', event);
+  const { pollerId, seq, scheduledAt, payload } = event;
   if (typeof pollerId !== 'string' || pollerId === '')
     throw new InvalidWorkerEventError('pollerId must be a string', pollerId);
   if (typeof seq !== 'number' || !Number.isInteger(seq))
-    throw new InvalidWorkerEventError('seq must be a whole number', seq);
+    throw new InvalidWorkerEventError('seq must be a whole number', seq, pollerId);
   if (typeof scheduledAt !== 'string' || Number.isNaN(Date.parse(scheduledAt))) {
-    throw new InvalidWorkerEventError('scheduledAt must be an ISO timestamp', scheduledAt);
+    throw new InvalidWorkerEventError('scheduledAt must be an ISO timestamp', scheduledAt, pollerId);
   }
-  if (payload !== undefined && (typeof payload !== 'object' || payload === null || Array.isArray(payload))) {
-    throw new InvalidWorkerEventError('payload must be an object', payload);
+  if (payload !== undefined && !isRecord(payload)) {
+    throw new InvalidWorkerEventError('payload must be an object', payload, pollerId);
   }
-  return { pollerId, seq, scheduledAt, ...(payload ? { payload: payload as Record<string, unknown> } : {}) };
+  return { pollerId, seq, scheduledAt, ...(payload ? { payload } : {}) };
 }

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { SubMinuteError } from '../../functions/shared/errors';
 
 export interface BenchOptions {
   readonly quick: boolean;
@@ -22,7 +23,7 @@ export const USAGE = `npm run bench -- [--quick] [--seed N] [--latency harsh|non
   --out DIR          where the report goes (default bench/results)
   --name STEM        report file names (default latest, or quick with --quick)`;
 
-export class BenchUsageError extends Error {
+export class BenchUsageError extends SubMinuteError {
   override readonly name = 'BenchUsageError';
 }
 

@@ -7,7 +7,7 @@ import {
 } from '../../functions/shared/aws-clients';
 import { DEFAULT_POLLER_ID, type WorkerEvent } from '../../functions/shared/contract';
 import { ControlTable } from '../../functions/shared/control-table';
-import type { Logger } from '../../functions/shared/logger';
+import { createLogger, type Logger } from '../../functions/shared/logger';
 import { describeCpuShare } from '../local-stack/lambda-sandbox/sandbox-host';
 import type { LatencyModel } from '../local-stack/latency-model';
 import {
@@ -116,15 +116,9 @@ export async function runCadence(options: RunOptions): Promise<CadenceRun> {
       precision.ours.push(Math.round((start.requestedAt - scheduledAt) * 10) / 10);
   };
   const scheduledTimes: number[] = [];
-  const handlerLog: Logger = {
-    info() {},
-    warn(message, fields) {
-      problems.push(`warn: ${message} ${JSON.stringify(fields ?? {})}`);
-    },
-    error(message, fields) {
-      problems.push(`error: ${message} ${JSON.stringify(fields ?? {})}`);
-    },
-  };
+  const handlerLog: Logger = createLogger((level, message, fields) => {
+    if (level !== 'info') problems.push(`${level}: ${message} ${JSON.stringify(fields ?? {})}`);
+  });
   const onEvent = (event: LocalStackEvent) => {
     if (event.event === 'fire') {
       const design = pollerOf[event.poller];

@@ -150,10 +150,10 @@ function parseRaw(argv: readonly string[]) {
 function joinNegativeNumbers(argv: readonly string[]): string[] {
   const joined: string[] = [];
   for (let index = 0; index < argv.length; index += 1) {
-    const token = argv[index] as string;
+    const token = argv[index];
+    if (token === undefined) break;
     const next = argv[index + 1];
-    const option = OPTIONS[token.slice(2) as keyof typeof OPTIONS];
-    if (token.startsWith('--') && option?.type === 'string' && next !== undefined && /^-[\d.]/.test(next)) {
+    if (takesValue(token) && next !== undefined && /^-[\d.]/.test(next)) {
       joined.push(`${token}=${next}`);
       index += 1;
     } else {
@@ -163,15 +163,25 @@ function joinNegativeNumbers(argv: readonly string[]): string[] {
   return joined;
 }
 
+/** `--every`, `--poller`, …: a long option whose value is the next argument. */
+function takesValue(token: string): boolean {
+  if (!token.startsWith('--')) return false;
+  const name = token.slice(2);
+  return Object.entries(OPTIONS).some(([key, option]) => key === name && option.type === 'string');
+}
+
+function isCommandName(value: string): value is CommandName {
+  return COMMAND_NAMES.some((name) => name === value);
+}
+
 function parseCommandName(positionals: readonly string[]): CommandName {
   const expected = `expected one of ${COMMAND_NAMES.join(', ')}`;
   if (positionals.length === 0) throw new UsageError(`missing command: ${expected} (see --help)`);
   if (positionals.length > 1)
     throw new UsageError(`one command at a time: got ${positionals.map(quote).join(' ')}`);
-  const name = positionals[0] as string;
-  if (!(COMMAND_NAMES as readonly string[]).includes(name))
-    throw new UsageError(`unknown command ${quote(name)}: ${expected}`);
-  return name as CommandName;
+  const name = positionals[0] ?? '';
+  if (!isCommandName(name)) throw new UsageError(`unknown command ${quote(name)}: ${expected}`);
+  return name;
 }
 
 function parsePollerId(raw: string | undefined): string {

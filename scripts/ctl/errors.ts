@@ -1,8 +1,10 @@
+import { describeCause, SubMinuteError } from '../../functions/shared/errors';
+
 /**
  * The CLI's errors. Each becomes exactly one line on stderr (`ctl: <message>`) and an exit code: 2 for a command
  * line the CLI refused before touching anything, 1 for everything else.
  */
-export class CtlError extends Error {
+export class CtlError extends SubMinuteError {
   override readonly name: string = 'CtlError';
   readonly exitCode: number = 1;
 }
@@ -18,7 +20,7 @@ export class ControlItemMissingError extends CtlError {
   override readonly name = 'ControlItemMissingError';
 
   constructor(
-    readonly pollerId: string,
+    override readonly pollerId: string,
     readonly tableName: string,
     howToCreate = 'create it with `ctl set --every S`',
   ) {
@@ -32,20 +34,8 @@ export class AwsCallError extends CtlError {
 
   constructor(action: string, cause: unknown, hint?: string) {
     const extra = isConnectionRefused(cause) ? hint : setupHint(cause);
-    super(`${action} failed: ${describeAwsError(cause)}${extra ? ` (${extra})` : ''}`, { cause });
+    super(`${action} failed: ${describeCause(cause)}${extra ? ` (${extra})` : ''}`, { cause });
   }
-}
-
-/** `Name: message` of an SDK or network error, with AggregateErrors (several addresses tried) flattened. */
-export function describeAwsError(error: unknown): string {
-  if (error instanceof AggregateError && error.errors.length > 0 && error.message === '') {
-    return describeAwsError(error.errors[0]);
-  }
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  const name = error.name !== 'Error' ? error.name : typeof code === 'string' ? code : undefined;
-  const message = error.message || (typeof code === 'string' ? code : 'unknown error');
-  return name && !message.includes(name) ? `${name}: ${message}` : message;
 }
 
 /** What to do about the usual set-up mistakes on AWS. */
@@ -59,7 +49,7 @@ function setupHint(error: unknown): string | undefined {
 
 export function isConnectionRefused(error: unknown): boolean {
   for (let current = error, depth = 0; current instanceof Error && depth < 5; depth += 1) {
-    const code = (current as { code?: unknown }).code;
+    const code: unknown = 'code' in current ? current.code : undefined;
     if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(current.message)) return true;
     if (current instanceof AggregateError && current.errors.some(isConnectionRefused)) return true;
     current = current.cause;
@@ -69,7 +59,7 @@ export function isConnectionRefused(error: unknown): boolean {
 
 /** The one stderr line for any error; no stack traces, no line breaks. */
 export function errorLine(error: unknown): string {
-  const message = error instanceof CtlError ? error.message : describeAwsError(error);
+  const message = error instanceof CtlError ? error.message : describeCause(error);
   return `ctl: ${message.replace(/\s*\n\s*/g, ' ').trim()}`;
 }
 

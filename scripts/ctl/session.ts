@@ -3,9 +3,9 @@ import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { createDynamoDbClient } from '../../functions/shared/aws-clients';
 import type { PollerItem } from '../../functions/shared/control-item';
 import { ControlTable } from '../../functions/shared/control-table';
-import { ControlTableUnavailableError } from '../../functions/shared/errors';
+import { ControlTableUnavailableError, describeCause } from '../../functions/shared/errors';
 import { createSfnClient } from '../../functions/shared/sfn-client';
-import { AwsCallError, describeAwsError } from './errors';
+import { AwsCallError } from './errors';
 import type { ResolvedTarget } from './target';
 
 /** The clients and clock one CLI run uses; commands receive it so tests can point them at any endpoints. */
@@ -84,6 +84,6 @@ export async function readExecutionStatus(
       ? { status: result.status }
       : { status: 'unknown', error: 'DescribeExecution returned no status' };
   } catch (error) {
-    return { status: 'unknown', error: describeAwsError(error) };
+    return { status: 'unknown', error: describeCause(error) };
   }
 }

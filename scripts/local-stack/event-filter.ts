@@ -1,3 +1,5 @@
+import { SubMinuteError } from '../../functions/shared/errors';
+
 /**
  * Lambda event filtering (the `FilterCriteria` of an event source mapping), for the subset of the pattern
  * language the stack's filters use: nested keys that must all match, a leaf that lists the accepted values
@@ -22,7 +24,7 @@ export interface FilterPattern {
 }
 
 /** A pattern that is not JSON, not an object, or uses matching this local implementation does not provide. */
-export class UnsupportedFilterPatternError extends Error {
+export class UnsupportedFilterPatternError extends SubMinuteError {
   override readonly name = 'UnsupportedFilterPatternError';
   constructor(
     readonly pattern: string,

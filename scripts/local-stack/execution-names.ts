@@ -1,11 +1,12 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { SubMinuteError } from '../../functions/shared/errors';
 
 /** Step Functions refuses a Standard execution name for 90 days after an execution used it. */
 export const EXECUTION_NAME_RETENTION_MS = 90 * 24 * 60 * 60 * 1000;
 
 /** The file of used names could not be read: its path and what was wrong, so the operator can fix or delete it. */
-export class ExecutionNamesFileError extends Error {
+export class ExecutionNamesFileError extends SubMinuteError {
   override readonly name = 'ExecutionNamesFileError';
   constructor(
     readonly path: string,

@@ -4,6 +4,7 @@ import {
   type LambdaClient,
   LambdaServiceException,
 } from '@aws-sdk/client-lambda';
+import { SubMinuteError } from '../../functions/shared/errors';
 
 /**
  * A Task state that invokes a Lambda function by its ARN, run the way Step Functions runs it: through the real
@@ -22,7 +23,10 @@ import {
  * aws-local-stepfunctions matches Retry and Catch on the thrown error's `name` and reports its `message` as the
  * Cause, so a TaskFailure carries both.
  */
-export class TaskFailure extends Error {
+export class TaskFailure extends SubMinuteError {
+  /** The error name Step Functions reports (and Retry/Catch match): the function's, or the service's. */
+  override readonly name: string;
+
   constructor(
     readonly error: string,
     cause: string,

@@ -1,4 +1,4 @@
-import { describeCause } from '../../functions/shared/errors';
+import { describeCause, SubMinuteError } from '../../functions/shared/errors';
 import type { FunctionErrorResult, FunctionRuntime, InvocationType } from './function-runtime';
 import { InProcessFunction, type LocalHandler } from './in-process-function';
 import { type LatencyModel, type Meter, NO_LATENCY, NO_METER } from './latency-model';
@@ -18,7 +18,7 @@ export interface InvocationStart {
   readonly requestedAt: number;
 }
 
-export class FunctionNotFoundError extends Error {
+export class FunctionNotFoundError extends SubMinuteError {
   override readonly name = 'FunctionNotFoundError';
   constructor(readonly functionName: string) {
     super(`Function not found: ${functionName}`);

@@ -16,11 +16,13 @@ import {
 } from '../../functions/shared/contract';
 import { decodePollerItem, pollerIdOfKey } from '../../functions/shared/control-item';
 import { ControlTable } from '../../functions/shared/control-table';
-import { describeCause } from '../../functions/shared/errors';
+import { isRecord } from '../../functions/shared/decode';
+import { describeCause, SubMinuteError } from '../../functions/shared/errors';
 import { type Logger, silentLogger } from '../../functions/shared/logger';
 import { createSfnClient } from '../../functions/shared/sfn-client';
 import { startLoop as startLoopFor } from '../../functions/starter/start-loop';
 import type { WatchdogDeps } from '../../functions/watchdog/run-watchdog';
+import { parseWorkerEvent } from '../../functions/worker/run-tick';
 import { ControlTableWatcher, type ItemChange } from './control-table-watcher';
 import { DynamoDbStore } from './dynamodb-store';
 import type { SandboxLogLine } from './lambda-sandbox/sandbox';
@@ -130,7 +132,7 @@ export type SandboxMode = 'process' | 'in-process';
 export const LAMBDA_MEMORY_LIMITS_MB = { min: 128, max: 10_240 } as const;
 
 /** Options that contradict each other or Lambda's limits, refused before anything starts. */
-export class LocalStackOptionsError extends Error {
+export class LocalStackOptionsError extends SubMinuteError {
   override readonly name = 'LocalStackOptionsError';
 }
 
@@ -232,7 +234,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             onLogLine: options.sandboxLog ?? ((line) => forwardLogLine(handlerLog, line)),
           })
         : registerInProcessHandlers(functions, {
-            table,
+            dynamoDb,
+            tableName,
             servicesEndpoint,
             controllerTimeoutMs,
             log: handlerLog,
@@ -404,13 +407,12 @@ function stepFunctionsOrThrow(stepFunctions: LocalStepFunctions | undefined): Lo
 
 function reportFire(start: InvocationStart, emit: (event: LocalStackEvent) => void): void {
   if (start.functionName !== LOCAL_WORKER_NAME || start.invocationType !== 'Event') return;
-  const tick = start.event as Partial<WorkerEvent>;
-  if (
-    typeof tick.pollerId !== 'string' ||
-    typeof tick.seq !== 'number' ||
-    typeof tick.scheduledAt !== 'string'
-  )
-    return;
+  let tick: WorkerEvent;
+  try {
+    tick = parseWorkerEvent(start.event);
+  } catch {
+    return; // not a tick of ours (a test invoking the worker by hand): nothing fired
+  }
   const latenessMs = Math.round((start.startedAt - Date.parse(tick.scheduledAt)) * 10) / 10;
   emit({
     event: 'fire',
@@ -487,7 +489,7 @@ function pollerIdFromInput(input: string): string {
 }
 
 function pollerIdOf(event: unknown): string {
-  const pollerId = (event as Partial<WorkerEvent> | null)?.pollerId;
+  const pollerId = isRecord(event) ? event.pollerId : undefined;
   return typeof pollerId === 'string' ? pollerId : DEFAULT_POLLER_ID;
 }
 

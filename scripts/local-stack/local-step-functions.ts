@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { createLambdaClient, localClientOptions } from '../../functions/shared/aws-clients';
+import { SubMinuteError } from '../../functions/shared/errors';
 import { LOCAL_PARTITION, renderPollerDefinition, STATE } from '../../infra/state-machine/poller-definition';
 import { type AwsHistoryEvent, AwsHistoryTranslator, type TaskKind, taskKindsOf } from './aws-history';
 import { ExecutionNames } from './execution-names';
@@ -31,16 +32,16 @@ export interface ExecutionEnded {
   readonly output: unknown;
 }
 
-export class ExecutionAlreadyExistsError extends Error {
+export class ExecutionAlreadyExistsError extends SubMinuteError {
   override readonly name = 'ExecutionAlreadyExists';
 }
-export class StateMachineDoesNotExistError extends Error {
+export class StateMachineDoesNotExistError extends SubMinuteError {
   override readonly name = 'StateMachineDoesNotExist';
 }
-export class ExecutionDoesNotExistError extends Error {
+export class ExecutionDoesNotExistError extends SubMinuteError {
   override readonly name = 'ExecutionDoesNotExist';
 }
-export class InvalidExecutionInputError extends Error {
+export class InvalidExecutionInputError extends SubMinuteError {
   override readonly name = 'InvalidExecutionInput';
 }
 

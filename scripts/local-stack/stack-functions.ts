@@ -1,13 +1,16 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { routeEvent } from '../../functions/control-plane/route-event';
-import { type ControllerDeps, runRound } from '../../functions/controller/run-round';
+import { controllerDepsFrom, MEMORY_SIZE_VARIABLE } from '../../functions/controller/controller-deps';
+import { runRound } from '../../functions/controller/run-round';
 import { CONTROLLER_SIZE } from '../../functions/scheduling/cost-model';
 import type { Timing } from '../../functions/scheduling/plan-round';
-import { createLambdaClient, localClientOptions } from '../../functions/shared/aws-clients';
+import { localClientOptions } from '../../functions/shared/aws-clients';
 import { type Clock, systemClock } from '../../functions/shared/clock';
 import { ENV } from '../../functions/shared/contract';
-import type { ControlTable } from '../../functions/shared/control-table';
+import { isRecord } from '../../functions/shared/decode';
+import { SubMinuteError } from '../../functions/shared/errors';
 import type { Logger } from '../../functions/shared/logger';
-import { type ItemChangeRecord, startLoopsForChanges } from '../../functions/starter/on-item-changes';
+import { startLoopsForChanges } from '../../functions/starter/on-item-changes';
 import { runWatchdog, type WatchdogDeps } from '../../functions/watchdog/run-watchdog';
 import { runTick } from '../../functions/worker/run-tick';
 import type { LocalServiceEndpoints } from './lambda-sandbox/lambda-environment';
@@ -85,7 +88,9 @@ export async function openStackSandboxes(
 }
 
 export interface InProcessHandlersOptions {
-  readonly table: ControlTable;
+  /** The stack's DynamoDB client (the local endpoint) and control table. */
+  readonly dynamoDb: DynamoDBClient;
+  readonly tableName: string;
   /** The local Lambda endpoint the controller fires the worker through. */
   readonly servicesEndpoint: string;
   readonly controllerMemoryMb?: number;
@@ -97,7 +102,7 @@ export interface InProcessHandlersOptions {
 }
 
 /** Seed events come from CloudFormation, which the local stack does not have. */
-export class UnservedEventError extends Error {
+export class UnservedEventError extends SubMinuteError {
   override readonly name = 'UnservedEventError';
 }
 
@@ -111,24 +116,29 @@ export function registerInProcessHandlers(
   functions: LocalFunctions,
   options: InProcessHandlersOptions,
 ): StackFunctions {
-  const lambda = createLambdaClient(localClientOptions(options.servicesEndpoint));
-  const controllerDeps: ControllerDeps = {
-    table: options.table,
-    lambda,
-    defaultTarget: LOCAL_WORKER_NAME,
-    clock: systemClock,
+  // The deployed composition root, given what the stack gives the deployed function: its variables and the size
+  // the cost model assumes for it (the local machine's processor is not the deployed one).
+  const controllerDeps = controllerDepsFrom({
+    env: {
+      [ENV.controlTableName]: options.tableName,
+      [ENV.defaultTarget]: LOCAL_WORKER_NAME,
+      ...(options.controllerMemoryMb !== undefined
+        ? { [MEMORY_SIZE_VARIABLE]: String(options.controllerMemoryMb) }
+        : {}),
+    },
+    clients: localClientOptions(options.servicesEndpoint),
+    dynamoDb: options.dynamoDb,
     log: options.log,
-    ...(options.timing ? { timing: options.timing } : {}),
-    ...(options.controllerMemoryMb !== undefined
-      ? { size: { ...CONTROLLER_SIZE, memoryMb: options.controllerMemoryMb } }
-      : {}),
-  };
+    architecture: CONTROLLER_SIZE.architecture,
+    timing: options.timing,
+  });
   functions.register(
     LOCAL_CONTROLLER_NAME,
     async (event, invocation) => {
-      switch (routeEvent(event)) {
+      const routed = routeEvent(event);
+      switch (routed.kind) {
         case 'start':
-          return startLoopsForChanges(streamRecordsOf(event), options.starter, options.log);
+          return startLoopsForChanges(routed.records, options.starter, options.log);
         case 'watchdog':
           return runWatchdog(options.starter, Date.now());
         case 'seed':
@@ -137,7 +147,7 @@ export function registerInProcessHandlers(
           const clock = freezableClock(systemClock, invocation.frozen);
           // As the deployed handler does: the remaining time is asked again before every tick.
           return runRound(
-            event,
+            routed.input,
             { ...controllerDeps, clock },
             () => Date.now() + invocation.remainingTimeMs(),
           );
@@ -153,14 +163,8 @@ export function registerInProcessHandlers(
       reason: "the functions run in the local stack's own process (sandbox: 'in-process')",
       functions: [],
     },
-    close: async () => lambda.destroy(),
+    close: async () => controllerDeps.lambda.destroy(),
   };
-}
-
-/** routeEvent found `Records`, each an object from `aws:dynamodb`; the starter reads each record defensively. */
-function streamRecordsOf(event: unknown): readonly ItemChangeRecord[] {
-  const records = isRecord(event) ? event.Records : undefined;
-  return Array.isArray(records) ? records.filter(isRecord) : [];
 }
 
 /** A killed invocation's timers never fire again, as with a process that is gone. */
@@ -173,9 +177,6 @@ function freezableClock(clock: Clock, frozen: () => boolean): Clock {
         : clock.sleep(ms).then(() => (frozen() ? new Promise<void>(() => {}) : undefined)),
   };
 }
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * Passes a sandbox's JSON log line (functions/shared/logger.ts) to `log` as the handler logged it, so a Logger

@@ -1,3 +1,4 @@
+import { isRecord } from '../../functions/shared/decode';
 import { describeCause } from '../../functions/shared/errors';
 import {
   type FilterPattern,
@@ -148,16 +149,13 @@ export class StreamEventSource {
   }
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
 /**
  * Reads a function's partial batch response as Lambda does: no response, no list or an empty list is success; a
  * list naming records by `dynamodb.SequenceNumber` makes the lowest one named the checkpoint, and every record
  * from it on is retried; an identifier that is empty, missing or names no record of the batch fails the batch.
  */
 export function checkpointOf(batch: readonly StreamRecord[], response: unknown): BatchOutcome {
-  if (!isObject(response)) return { kind: 'done' };
+  if (!isRecord(response)) return { kind: 'done' };
   const failures = response.batchItemFailures;
   if (failures === undefined || failures === null) return { kind: 'done' };
   if (!Array.isArray(failures)) {
@@ -168,7 +166,7 @@ export function checkpointOf(batch: readonly StreamRecord[], response: unknown):
     };
   }
   if (failures.length === 0) return { kind: 'done' };
-  const named = failures.map((failure) => (isObject(failure) ? failure.itemIdentifier : undefined));
+  const named = failures.map((failure) => (isRecord(failure) ? failure.itemIdentifier : undefined));
   const indexes = named.map((identifier) =>
     typeof identifier === 'string' && identifier !== ''
       ? batch.findIndex((record) => record.dynamodb.SequenceNumber === identifier)

@@ -1,7 +1,7 @@
 import { existsSync, statfsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describeCause } from '../../../functions/shared/errors';
+import { describeCause, SubMinuteError } from '../../../functions/shared/errors';
 
 /**
  * Lambda's CPU share: CPU is proportional to memory (1,769 MB is one vCPU, so 128 MB gets about 7.2% of a core),
@@ -43,7 +43,7 @@ export interface CpuConfinement {
   close(): Promise<void>;
 }
 
-export class CpuConfinementError extends Error {
+export class CpuConfinementError extends SubMinuteError {
   override readonly name = 'CpuConfinementError';
   constructor(
     readonly pid: number,

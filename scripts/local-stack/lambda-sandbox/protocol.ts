@@ -1,3 +1,6 @@
+import { isRecord } from '../../../functions/shared/decode';
+import { SubMinuteError } from '../../../functions/shared/errors';
+
 /**
  * The messages between the local stack and a sandbox process (Node IPC, JSON serialization). The runtime shim in
  * the sandbox and the parent both parse what they receive: a malformed message is a bug named here, not a cast.
@@ -49,21 +52,18 @@ export type SandboxMessage =
       readonly durationMs: number;
     } & FunctionErrorResult);
 
-export class SandboxProtocolError extends Error {
+export class SandboxProtocolError extends SubMinuteError {
   override readonly name = 'SandboxProtocolError';
   constructor(
     readonly direction: 'to sandbox' | 'from sandbox',
     detail: string,
-    readonly value: unknown,
+    override readonly value: unknown,
   ) {
     super(`malformed message ${direction}: ${detail}; got ${safeJson(value)}`);
   }
 }
 
 type Fields = Record<string, unknown>;
-
-const isFields = (value: unknown): value is Fields =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function field<T>(
   message: Fields,
@@ -84,7 +84,7 @@ export function parseParentMessage(value: unknown): ParentMessage {
   const fail = (detail: string): never => {
     throw new SandboxProtocolError('to sandbox', detail, value);
   };
-  if (!isFields(value)) return fail('expected an object');
+  if (!isRecord(value)) return fail('expected an object');
   const requestId = field(value, 'requestId', isString, fail);
   const deadlineMs = field(value, 'deadlineMs', isFiniteNumber, fail);
   switch (value.type) {
@@ -107,7 +107,7 @@ export function parseSandboxMessage(value: unknown): SandboxMessage {
   const fail = (detail: string): never => {
     throw new SandboxProtocolError('from sandbox', detail, value);
   };
-  if (!isFields(value)) return fail('expected an object');
+  if (!isRecord(value)) return fail('expected an object');
   const errorFields = () => ({
     errorType: field(value, 'errorType', isString, fail),
     errorMessage: field(value, 'errorMessage', isString, fail),

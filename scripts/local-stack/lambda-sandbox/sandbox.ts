@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { describeCause } from '../../../functions/shared/errors';
+import { describeCause, SubMinuteError } from '../../../functions/shared/errors';
 import type { RunOutcome } from '../function-runtime';
 import type { CpuCgroup, CpuConfinement } from './cpu-share';
 import { nodeMemoryFlags } from './lambda-environment';
@@ -45,7 +45,7 @@ export interface SandboxInvocation {
 export type SandboxOutcome = RunOutcome;
 
 /** The sandbox's init phase failed (the bundle did not load): Lambda reports this error to the invocation. */
-export class SandboxInitError extends Error {
+export class SandboxInitError extends SubMinuteError {
   override readonly name = 'SandboxInitError';
   constructor(
     readonly functionName: string,

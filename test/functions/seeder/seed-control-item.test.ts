@@ -9,15 +9,12 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type CfnResponse,
-  putResponse,
-  ResponseNotDeliveredError,
-} from '../../../functions/seeder/cfn-response';
+import { type CfnResponse, putResponse } from '../../../functions/seeder/cfn-response';
 import { handleSeedEvent, SEED_DATA, type SeederDeps } from '../../../functions/seeder/seed-control-item';
 import { createDynamoDbClient, localClientOptions } from '../../../functions/shared/aws-clients';
 import { FIELD } from '../../../functions/shared/contract';
 import { ControlTable } from '../../../functions/shared/control-table';
+import { ResponseNotDeliveredError } from '../../../functions/shared/errors';
 import { silentLogger } from '../../../functions/shared/logger';
 import { createSfnClient } from '../../../functions/shared/sfn-client';
 import { startLoop } from '../../../functions/starter/start-loop';

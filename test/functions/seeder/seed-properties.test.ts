@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  InvalidSeedPropertyError,
   parseSeedProperties,
   SEED_PROPERTY,
   type SeedPropertyName,
@@ -8,6 +7,7 @@ import {
   seedPhysicalId,
 } from '../../../functions/seeder/seed-properties';
 import { WAIT_SECONDS_LIMITS } from '../../../functions/shared/contract';
+import { InvalidSeedPropertyError } from '../../../functions/shared/errors';
 
 const TABLE = 'SubMinute-ControlTable-1A2B3C';
 

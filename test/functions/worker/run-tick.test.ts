@@ -1,13 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Logger } from '../../../functions/shared/logger';
-import {
-  FETCH_TIMEOUT_MS,
-  InvalidWorkerEventError,
-  parseWorkerEvent,
-  runTick,
-} from '../../../functions/worker/run-tick';
+import { InvalidWorkerEventError } from '../../../functions/shared/errors';
+import { createLogger, type Logger } from '../../../functions/shared/logger';
+import { FETCH_TIMEOUT_MS, parseWorkerEvent, runTick } from '../../../functions/worker/run-tick';
 
 interface LogCall {
   readonly level: 'info' | 'warn' | 'error';
@@ -17,10 +13,8 @@ interface LogCall {
 
 function recordingLogger(): { log: Logger; calls: LogCall[] } {
   const calls: LogCall[] = [];
-  const record = (level: LogCall['level']) => (message: string, fields?: Record<string, unknown>) => {
-    calls.push({ level, message, fields });
-  };
-  return { log: { info: record('info'), warn: record('warn'), error: record('error') }, calls };
+  const log = createLogger((level, message, fields) => calls.push({ level, message, fields }));
+  return { log, calls };
 }
 
 const tickEvent = (overrides: Record<string, unknown> = {}) => ({
