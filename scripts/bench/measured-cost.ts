@@ -92,14 +92,7 @@ export function oursPerTick(
         strategy,
         basis: 'counted',
         source: `counted at ${everySeconds} s: ${atCadence.ticks} ticks, every tick a round`,
-        counts: {
-          ...ZERO_COUNTS,
-          stateTransitions: c.stateTransitions / ticks,
-          lambdaRequests: c.controllerInvocations / ticks,
-          lambdaGbSeconds: c.controllerGbSeconds / ticks,
-          readUnits: c.readUnits / ticks,
-          writeUnits: c.writeUnits / ticks,
-        },
+        counts: perTick(c, ticks),
       };
     }
     return {
@@ -153,13 +146,18 @@ export function recipePerTick(everySeconds: number, runs: readonly CountedRun[])
     source: atCadence
       ? `counted at ${everySeconds} s (${ticks} ticks)`
       : `per-tick counts of the ${base.everySeconds} s run (${ticks} ticks): a round per tick at any cadence`,
-    counts: {
-      ...ZERO_COUNTS,
-      stateTransitions: c.stateTransitions / ticks,
-      lambdaRequests: c.controllerInvocations / ticks,
-      lambdaGbSeconds: c.controllerGbSeconds / ticks,
-      readUnits: c.readUnits / ticks,
-      writeUnits: c.writeUnits / ticks,
-    },
+    counts: perTick(c, ticks),
+  };
+}
+
+/** A run's counts spread over its ticks: each tick's share of rounds, requests, compute, reads and writes. */
+function perTick(counts: DesignCounts, ticks: number): PerTickCounts {
+  return {
+    ...ZERO_COUNTS,
+    stateTransitions: counts.stateTransitions / ticks,
+    lambdaRequests: counts.controllerInvocations / ticks,
+    lambdaGbSeconds: counts.controllerGbSeconds / ticks,
+    readUnits: counts.readUnits / ticks,
+    writeUnits: counts.writeUnits / ticks,
   };
 }
