@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { FIELD, MAX_PAYLOAD_BYTES, type PollerConfig, WAIT_SECONDS_LIMITS } from './contract';
+import { isRecord } from './decode';
 import { InvalidControlItemError, InvalidIntervalError, renderJson } from './errors';
 import { parseWaitInterval } from './wait-interval';
 
@@ -358,4 +359,29 @@ export function jsonToAttribute(value: unknown): AttributeValue {
     };
   }
   return { S: String(value) };
+}
+
+const ATTRIBUTE_TYPES: ReadonlySet<string> = new Set([
+  'S',
+  'N',
+  'B',
+  'SS',
+  'NS',
+  'BS',
+  'M',
+  'L',
+  'NULL',
+  'BOOL',
+]);
+
+/** Every entry is one typed attribute value (`{ "S": "…" }`, `{ "N": "5" }`, …), as DynamoDB Streams sends them. */
+export function isRawItem(value: unknown): value is RawItem {
+  return (
+    isRecord(value) &&
+    Object.values(value).every((attribute) => {
+      if (!isRecord(attribute)) return false;
+      const types = Object.keys(attribute);
+      return types.length === 1 && ATTRIBUTE_TYPES.has(types[0] ?? '');
+    })
+  );
 }

@@ -1,4 +1,4 @@
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { isRawItem, type RawItem } from '../shared/control-item';
 import { isRecord, optionalString } from '../shared/decode';
 
 /** The part of a DynamoDB Streams record the starter reads (NEW_AND_OLD_IMAGES). */
@@ -9,25 +9,12 @@ export interface ItemChangeRecord {
 }
 
 export interface ItemChange {
-  readonly Keys?: Record<string, AttributeValue> | undefined;
-  readonly NewImage?: Record<string, AttributeValue> | undefined;
-  readonly OldImage?: Record<string, AttributeValue> | undefined;
+  readonly Keys?: RawItem | undefined;
+  readonly NewImage?: RawItem | undefined;
+  readonly OldImage?: RawItem | undefined;
   /** Lambda checkpoints a stream by it, so a partial batch failure names the record by it (not by eventID). */
   readonly SequenceNumber?: string | undefined;
 }
-
-const ATTRIBUTE_TYPES: ReadonlySet<string> = new Set([
-  'S',
-  'N',
-  'B',
-  'SS',
-  'NS',
-  'BS',
-  'M',
-  'L',
-  'NULL',
-  'BOOL',
-]);
 
 /**
  * Decodes the envelope of one stream record. A part of the wrong shape reads as absent, as a record without it
@@ -51,18 +38,6 @@ export function decodeItemChangeRecord(value: unknown): ItemChangeRecord {
   };
 }
 
-function attributeMapOrUndefined(value: unknown): Record<string, AttributeValue> | undefined {
-  return isAttributeMap(value) ? value : undefined;
-}
-
-/** Every entry is one typed attribute value (`{ "S": "…" }`, `{ "N": "5" }`, …), as DynamoDB Streams sends them. */
-function isAttributeMap(value: unknown): value is Record<string, AttributeValue> {
-  return (
-    isRecord(value) &&
-    Object.values(value).every((attribute) => {
-      if (!isRecord(attribute)) return false;
-      const types = Object.keys(attribute);
-      return types.length === 1 && ATTRIBUTE_TYPES.has(types[0] ?? '');
-    })
-  );
+function attributeMapOrUndefined(value: unknown): RawItem | undefined {
+  return isRawItem(value) ? value : undefined;
 }
