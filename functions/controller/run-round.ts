@@ -18,6 +18,7 @@ import {
   type ConfigNotes,
   decideOnItem,
   decideStop,
+  type FirePlan,
   openRound,
   type RoundSettings,
   type RoundState,
@@ -209,46 +210,13 @@ export async function runRound(
       // Not awaited before the tick: a slow warm-up must never delay it (the fire opens its own connection then).
       const warming =
         clock.now() - lambdaUsedAt > IDLE_CONNECTION_MS ? warmConnection(deps.lambda, target) : undefined;
-      const scheduledAt = iso(plan.dueAt);
-      let releasedAt = Number.NaN;
-      let withheld: LoopState | undefined;
-      const hold = {
-        openAt: () => sleepUntil(clock, plan.dueAt - timing.sendOpenLeadMs),
-        releaseAt: async () => {
-          await sleepUntil(clock, plan.dueAt);
-          releasedAt = clock.now();
-          withheld = releaseTick(plan, releasedAt, timing);
-          return withheld === undefined;
-        },
-      };
-      let delivery: 'sent' | 'withheld' | 'failed';
-      try {
-        // Prepared and signed now, sent at the tick (or withheld if it can no longer go out on time).
-        delivery = await fireWorker(
-          deps.lambda,
-          target,
-          {
-            pollerId,
-            seq: plan.seq,
-            scheduledAt,
-            ...(plan.config.payload ? { payload: plan.config.payload } : {}),
-          },
-          hold,
-        );
-        if (delivery === 'sent') progress.noteDelivered(releasedAt - plan.dueAt);
-      } catch (error) {
-        if (!(error instanceof WorkerInvokeError)) throw error;
-        log.error('tick not delivered', { seq: plan.seq, target, error: error.message });
-        progress.noteError(error.message);
-        progress.noteFailedFire();
-        delivery = 'failed';
-      }
+      const withheld = await deliverTick(plan, target, deps, timing, progress, log);
       await warming;
       lambdaUsedAt = clock.now();
-      const settled = afterTick(state, plan, delivery === 'withheld' ? withheld : undefined);
+      const settled = afterTick(state, plan, withheld);
       state = settled.state;
       loop = settled.loop;
-      if (settled.fired) progress.noteFired(plan.seq, scheduledAt);
+      if (settled.fired) progress.noteFired(plan.seq, iso(plan.dueAt));
       else progress.noteSkipped(settled.withheldSkips);
     }
     await progress.flushErrors();
@@ -256,6 +224,54 @@ export async function runRound(
     const continuation = planContinuation(loop, clock.now(), deadline(), timing, deps.size);
     if (continuation.kind === 'hand-back') return handBack(loop, continuation);
     await sleepUntil(clock, continuation.readAt);
+  }
+}
+
+/**
+ * Sends the tick at its due time: prepared and signed ahead, released at the tick, withheld when it can no longer
+ * go out on time (releaseTick). Returns the loop to carry on with when it was withheld, undefined when it was
+ * sent, or when its send failed (recorded; the tick counts as fired, as it may have arrived).
+ */
+async function deliverTick(
+  plan: FirePlan,
+  target: string,
+  deps: ControllerDeps,
+  timing: Timing,
+  progress: ProgressRecorder,
+  log: Logger,
+): Promise<LoopState | undefined> {
+  const { clock } = deps;
+  let releasedAt = Number.NaN;
+  let withheld: LoopState | undefined;
+  const hold = {
+    openAt: () => sleepUntil(clock, plan.dueAt - timing.sendOpenLeadMs),
+    releaseAt: async () => {
+      await sleepUntil(clock, plan.dueAt);
+      releasedAt = clock.now();
+      withheld = releaseTick(plan, releasedAt, timing);
+      return withheld === undefined;
+    },
+  };
+  try {
+    const delivery = await fireWorker(
+      deps.lambda,
+      target,
+      {
+        pollerId: progress.pollerId,
+        seq: plan.seq,
+        scheduledAt: iso(plan.dueAt),
+        ...(plan.config.payload ? { payload: plan.config.payload } : {}),
+      },
+      hold,
+    );
+    if (delivery === 'sent') progress.noteDelivered(releasedAt - plan.dueAt);
+    return delivery === 'withheld' ? withheld : undefined;
+  } catch (error) {
+    if (!(error instanceof WorkerInvokeError)) throw error;
+    log.error('tick not delivered', { seq: plan.seq, target, error: error.message });
+    progress.noteError(error.message);
+    progress.noteFailedFire();
+    return undefined;
   }
 }
 
