@@ -61,6 +61,7 @@ export type RoundOpening =
   | { readonly kind: 'hand-over'; readonly loop: LoopState; readonly historyEvents: number }
   | { readonly kind: 'run'; readonly state: RoundState };
 
+/** Opens a round: hands over first when the history budget says so (unless a hand-over just failed), else runs. */
 export function openRound(start: RoundStart): RoundOpening {
   const { loop } = start;
   if (
