@@ -1,26 +1,33 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import { CONTROLLER_SIZE, type LambdaSize, sustainedIntervalMs } from '../scheduling/cost-model';
+import type { LambdaSize } from '../scheduling/cost-model';
 import { historyEventsBeforeRound } from '../scheduling/history-budget';
 import {
   closeRound,
   DEFAULT_TIMING,
-  handOverDue,
+  type HandBack,
+  handBackNow,
   planContinuation,
-  planTick,
-  skipPastClaim,
   type Timing,
-  withholdLateTick,
 } from '../scheduling/plan-round';
-import { tickDueAt } from '../scheduling/tick-schedule';
-import { type Clock, sleepUntil } from '../shared/clock';
 import {
-  type ControllerOutput,
-  FIELD,
-  type LoopState,
-  type PollerConfig,
-  STOP_REASON,
-} from '../shared/contract';
-import { configOf, type PollerItem } from '../shared/control-item';
+  afterClaim,
+  afterFailedRead,
+  afterStopRecord,
+  afterTake,
+  afterTick,
+  type ConfigNotes,
+  decideOnItem,
+  decideStop,
+  type FirePlan,
+  openRound,
+  type RoundSettings,
+  type RoundState,
+  releaseTick,
+  type WriteResult,
+} from '../scheduling/round-step';
+import { type Clock, sleepUntil } from '../shared/clock';
+import type { ControllerOutput, LoopState } from '../shared/contract';
+import type { PollerItem } from '../shared/control-item';
 import type { ControlTable, RoundRecord, WriteGuard, WriteOutcome } from '../shared/control-table';
 import {
   ControlTableUnavailableError,
@@ -31,7 +38,6 @@ import {
   WorkerInvokeError,
 } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import { decideStart } from '../shared/loop-ownership';
 import { fireWorker, warmConnection } from '../shared/worker-invoker';
 import { parseControllerInput } from './parse-input';
 
@@ -56,9 +62,6 @@ export type Deadline = () => number;
  */
 const IDLE_CONNECTION_MS = 15_000;
 
-/** A write refused because the item changed is followed by a fresh read and a new decision, this often at most. */
-const MAX_REFUSED_WRITES = 3;
-
 /**
  * One controller invocation (one Step Functions round). It reads the control item before every tick, sleeps to
  * the exact millisecond, fires the worker, and either stays awake for the next tick (below the break-even
@@ -68,6 +71,9 @@ const MAX_REFUSED_WRITES = 3;
  * conditional write made for this generation; a loop that sees a newer generation, or loses a claim, ends as
  * superseded without firing. Only a read before the first fire may throw (Step Functions then retries the round
  * with nothing fired); after a fire, failures are recorded and the round hands back instead.
+ *
+ * Every decision is taken by the pure steps of functions/scheduling/round-step.ts; this function carries them
+ * out: it reads, writes, sleeps, fires and logs.
  */
 export async function runRound(
   event: unknown,
@@ -76,6 +82,7 @@ export async function runRound(
 ): Promise<ControllerOutput> {
   const { table, clock } = deps;
   const timing = deps.timing ?? DEFAULT_TIMING;
+  const settings: RoundSettings = { timing, ...(deps.size ? { size: deps.size } : {}) };
   let input: ReturnType<typeof parseControllerInput>;
   try {
     input = parseControllerInput(event);
@@ -92,51 +99,48 @@ export async function runRound(
 
   // Taken once, at the start: later, a long stay-awake round would look like many failed rounds.
   const eventsBeforeRound = historyEventsBeforeRound(input, clock.now());
-  if (
-    input.loop !== undefined &&
-    !input.handOverJustFailed &&
-    handOverDue(input.loop, executionId, eventsBeforeRound)
-  ) {
+  const opening = openRound({
+    pollerId,
+    executionId,
+    historyBudget: input.historyBudget,
+    loop: input.loop,
+    handOverJustFailed: input.handOverJustFailed,
+    eventsBeforeRound,
+  });
+  if (opening.kind === 'hand-over') {
     // Before anything is fired, so the next execution continues from exactly this loop state.
     await progress.flushErrors();
-    const historyEvents = input.loop.historyEvents + eventsBeforeRound;
     log
-      .child({ executionId, generation: input.loop.generation })
-      .info('handing over to a fresh execution', { historyEvents, eventsBeforeRound });
-    throw new HandOverRequestedSignal(pollerId, historyEvents, input.loop.historyBudget);
+      .child({ executionId, generation: opening.loop.generation })
+      .info('handing over to a fresh execution', { historyEvents: opening.historyEvents, eventsBeforeRound });
+    throw new HandOverRequestedSignal(pollerId, opening.historyEvents, opening.loop.historyBudget);
   }
 
-  let loop: LoopState | undefined = input.loop;
-  /** The generation this invocation owns: the loop's, or the one its start took (undefined until then). */
-  let owned: number | undefined = loop?.generation;
-  progress.own(owned);
-  let firedThisRound = 0;
-  let claimedThisRound = false;
+  let state = opening.state;
+  progress.own(state.owned);
   /** When this invocation last talked to Lambda; a new invocation may come out of a frozen sandbox. */
   let lambdaUsedAt = Number.NEGATIVE_INFINITY;
-  /** Writes refused because the item changed under us; each is followed by a fresh read, this many at most. */
-  let refusedWrites = 0;
+  const handBack = (loop: LoopState, plan: HandBack) =>
+    handBackToStepFunctions(loop, plan, eventsBeforeRound, progress);
+  const tableUnavailable = (what: string) =>
+    new ControlTableUnavailableError(pollerId, table.tableName, what);
   /**
-   * Ends the loop by throwing its signal. Only the owner of the poller's generation records why; anyone else
-   * leaves the item alone. Returns instead when the record was refused because the item changed (running turned
-   * true again, or another loop took over): the caller reads the item again and decides from what it says.
+   * Ends the loop by throwing its signal, after recording why when decideStop says so. Returns the state to
+   * read again with instead when the record was refused because the item changed.
    */
-  const stop = async (reason: string): Promise<void> => {
-    if (owned !== undefined && reason !== STOP_REASON.superseded) {
-      // A stop for running=false is recorded only while it holds, so a start racing it finds a live loop.
+  const stop = async (from: RoundState, reason: string): Promise<RoundState> => {
+    const stopping = decideStop(from, reason);
+    if (stopping.kind === 'record') {
       const outcome = await progress.write(
         { stoppedReason: reason },
-        { whileNotRunning: reason === STOP_REASON.runningFalse },
+        { whileNotRunning: stopping.whileNotRunning },
       );
-      if (outcome === 'superseded' && ++refusedWrites < MAX_REFUSED_WRITES) return;
-      if (outcome === 'failed') {
-        // The item would still show a live loop: let Step Functions retry the round, which reads the item again
-        // and claims past whatever this invocation fired.
-        throw new ControlTableUnavailableError(pollerId, table.tableName, 'recording the stop failed');
-      }
+      const followUp = afterStopRecord(from, writeResult(outcome));
+      if (followUp.kind === 'read-again') return followUp.state;
+      if (followUp.kind === 'table-unavailable') throw tableUnavailable(followUp.what);
     }
     progress.logSummary('stopping');
-    log.child({ executionId, generation: owned }).info('loop stopped', { reason });
+    log.child({ executionId, generation: from.owned }).info('loop stopped', { reason });
     throw new PollerStoppedSignal(pollerId, reason);
   };
 
@@ -145,259 +149,158 @@ export async function runRound(
     try {
       item = await table.read(pollerId);
     } catch (error) {
-      if (firedThisRound === 0 || loop === undefined) throw error;
+      const followUp = afterFailedRead(state);
+      if (followUp === undefined) throw error;
       // Ticks were fired in this invocation: a retry would fire them again. Hand back; the next round retries the read.
       progress.noteError(describeCause(error));
-      return handBack(loop, clock.now(), eventsBeforeRound, progress, clock);
+      return handBack(followUp.loop, handBackNow(followUp.loop, clock.now()));
     }
-    if (item === undefined) {
-      await stop(STOP_REASON.itemMissing);
+
+    const decision = decideOnItem(state, item, clock.now(), settings);
+    state = decision.state;
+    progress.own(state.owned);
+    if (decision.kind !== 'take' && decision.observed !== undefined)
+      observe(progress, decision.observed, item);
+
+    if (decision.kind === 'stop') {
+      state = await stop(state, decision.reason);
       continue;
     }
 
-    if (owned === undefined) {
-      // The first round of an execution: it owns the poller when its start took the generation for it (the item
-      // names this execution); otherwise it is a console start and follows the start rule itself.
-      const itemGeneration = item.generation;
-      if (itemGeneration === undefined || item.executionArn !== executionId) {
-        const taken = await takeForConsoleStart(pollerId, executionId, item, deps, log);
-        if (taken.kind === 'taken') {
-          owned = taken.generation;
-          progress.own(owned);
-        } else if (taken.kind === 'stop') {
-          await stop(taken.reason);
-        } else if (++refusedWrites >= MAX_REFUSED_WRITES) {
-          await stop(STOP_REASON.superseded);
-        }
-        continue;
+    if (decision.kind === 'take') {
+      // A failed write throws: Step Functions retries the round, and nothing was fired.
+      const outcome = await table.takeGeneration(pollerId, {
+        generation: decision.generation,
+        expected: decision.expected,
+        executionArn: executionId,
+        at: iso(decision.atMs),
+      });
+      if (outcome.kind === 'taken') {
+        log.info('console start took the poller', { generation: decision.generation, why: decision.why });
       }
-      owned = itemGeneration;
-      progress.own(owned);
-    }
-    const ownership = checkOwnership(item, owned, executionId, loop, claimedThisRound);
-    if (ownership.kind === 'superseded') await stop(STOP_REASON.superseded);
-    if (ownership.kind === 'skip-past-claim' && loop !== undefined)
-      loop = skipPastClaim(loop, ownership.claimedOnItem);
-
-    const reading = configOf(item.operator, loop?.config);
-    for (const problem of reading.problems) progress.noteError(problem.message);
-    const tooFast = cadenceWarning(pollerId, reading.config, deps.size ?? CONTROLLER_SIZE);
-    if (tooFast !== undefined) progress.noteError(tooFast);
-    progress.observeItem(item);
-
-    const plan = planTick({
-      pollerId,
-      loop,
-      reading,
-      lastSeqOnItem: highestSeqOn(item),
-      generation: owned,
-      executionId,
-      historyBudget: input.historyBudget,
-      claimRequired: !claimedThisRound,
-      nowMs: clock.now(),
-      timing,
-    });
-
-    if (plan.kind === 'stop') {
-      await stop(plan.reason);
+      const followUp = afterTake(state, decision.generation, outcome.kind);
+      state = followUp.kind === 'stop' ? await stop(followUp.state, followUp.reason) : followUp.state;
+      progress.own(state.owned);
       continue;
     }
 
-    if (plan.kind === 'fire') {
-      if (plan.claimThrough !== undefined) {
-        const outcome = await progress.claim(
-          plan.claimThrough,
-          plan.dueAt,
-          loop?.claimedThroughSeq ?? item.claimedSeq,
-        );
-        if (outcome === 'missing') {
-          await stop(STOP_REASON.itemMissing);
+    let loop: LoopState;
+    if (decision.kind === 'not-due') {
+      loop = decision.loop;
+    } else {
+      const plan = decision.plan;
+      if (decision.kind === 'claim') {
+        const outcome = await progress.claim(decision.plan.claimThrough, plan.dueAt, decision.expectedClaim);
+        const followUp = afterClaim(state, writeResult(outcome));
+        if (followUp.kind === 'stop') {
+          state = await stop(followUp.state, followUp.reason);
           continue;
         }
-        // The item changed between our read and our write: read again (at the top) and decide from what it says.
-        if (outcome === 'superseded') {
-          if (++refusedWrites >= MAX_REFUSED_WRITES) await stop(STOP_REASON.superseded);
+        if (followUp.kind === 'read-again') {
+          state = followUp.state;
           continue;
         }
-        if (outcome === 'failed') {
-          // Unclaimed ticks are never fired: hand back and claim again next round.
-          if (loop !== undefined) return handBack(loop, clock.now(), eventsBeforeRound, progress, clock);
-          throw new ControlTableUnavailableError(
-            pollerId,
-            table.tableName,
-            'the first claim could not be written',
-          );
-        }
-        claimedThisRound = true;
+        if (followUp.kind === 'hand-back-now')
+          return handBack(followUp.loop, handBackNow(followUp.loop, clock.now()));
+        if (followUp.kind === 'table-unavailable') throw tableUnavailable(followUp.what);
+        state = followUp.state;
       }
       if (plan.skipped > 0) progress.noteSkipped(plan.skipped);
       const target = plan.config.target ?? deps.defaultTarget;
       // Not awaited before the tick: a slow warm-up must never delay it (the fire opens its own connection then).
       const warming =
         clock.now() - lambdaUsedAt > IDLE_CONNECTION_MS ? warmConnection(deps.lambda, target) : undefined;
-      const scheduledAt = iso(plan.dueAt);
-      let releasedAt = Number.NaN;
-      let withheld: LoopState | undefined;
-      const hold = {
-        openAt: () => sleepUntil(clock, plan.dueAt - timing.sendOpenLeadMs),
-        releaseAt: async () => {
-          await sleepUntil(clock, plan.dueAt);
-          releasedAt = clock.now();
-          withheld = withholdLateTick(plan.next, plan.seq, releasedAt, timing.sendAllowanceMs);
-          return withheld === undefined;
-        },
-      };
-      let delivery: 'sent' | 'withheld' | 'failed';
-      try {
-        // Prepared and signed now, sent at the tick (or withheld if it can no longer go out on time).
-        delivery = await fireWorker(
-          deps.lambda,
-          target,
-          {
-            pollerId,
-            seq: plan.seq,
-            scheduledAt,
-            ...(plan.config.payload ? { payload: plan.config.payload } : {}),
-          },
-          hold,
-        );
-        if (delivery === 'sent') progress.noteDelivered(releasedAt - plan.dueAt);
-      } catch (error) {
-        if (!(error instanceof WorkerInvokeError)) throw error;
-        log.error('tick not delivered', { seq: plan.seq, target, error: error.message });
-        progress.noteError(error.message);
-        progress.noteFailedFire();
-        delivery = 'failed';
-      }
+      const withheld = await deliverTick(plan, target, deps, timing, progress, log);
       await warming;
       lambdaUsedAt = clock.now();
-      if (delivery === 'withheld' && withheld !== undefined) {
-        progress.noteSkipped(withheld.skippedTicks - plan.next.skippedTicks);
-        loop = withheld;
-      } else {
-        progress.noteFired(plan.seq, scheduledAt);
-        firedThisRound += 1;
-        loop = plan.next;
-      }
-    } else {
-      loop = plan.next;
+      const settled = afterTick(state, plan, withheld);
+      state = settled.state;
+      loop = settled.loop;
+      if (settled.fired) progress.noteFired(plan.seq, iso(plan.dueAt));
+      else progress.noteSkipped(settled.withheldSkips);
     }
     await progress.flushErrors();
 
     const continuation = planContinuation(loop, clock.now(), deadline(), timing, deps.size);
-    if (continuation.kind === 'hand-back') {
-      return handBack(loop, continuation.wakeAt, eventsBeforeRound, progress, clock);
-    }
+    if (continuation.kind === 'hand-back') return handBack(loop, continuation);
     await sleepUntil(clock, continuation.readAt);
   }
 }
 
-async function handBack(
+/**
+ * Sends the tick at its due time: prepared and signed ahead, released at the tick, withheld when it can no longer
+ * go out on time (releaseTick). Returns the loop to carry on with when it was withheld, undefined when it was
+ * sent, or when its send failed (recorded; the tick counts as fired, as it may have arrived).
+ */
+async function deliverTick(
+  plan: FirePlan,
+  target: string,
+  deps: ControllerDeps,
+  timing: Timing,
+  progress: ProgressRecorder,
+  log: Logger,
+): Promise<LoopState | undefined> {
+  const { clock } = deps;
+  let releasedAt = Number.NaN;
+  let withheld: LoopState | undefined;
+  const hold = {
+    openAt: () => sleepUntil(clock, plan.dueAt - timing.sendOpenLeadMs),
+    releaseAt: async () => {
+      await sleepUntil(clock, plan.dueAt);
+      releasedAt = clock.now();
+      withheld = releaseTick(plan, releasedAt, timing);
+      return withheld === undefined;
+    },
+  };
+  try {
+    const delivery = await fireWorker(
+      deps.lambda,
+      target,
+      {
+        pollerId: progress.pollerId,
+        seq: plan.seq,
+        scheduledAt: iso(plan.dueAt),
+        ...(plan.config.payload ? { payload: plan.config.payload } : {}),
+      },
+      hold,
+    );
+    if (delivery === 'sent') progress.noteDelivered(releasedAt - plan.dueAt);
+    return delivery === 'withheld' ? withheld : undefined;
+  } catch (error) {
+    if (!(error instanceof WorkerInvokeError)) throw error;
+    log.error('tick not delivered', { seq: plan.seq, target, error: error.message });
+    progress.noteError(error.message);
+    progress.noteFailedFire();
+    return undefined;
+  }
+}
+
+/** What the item's configuration told the round goes on the item; the error it already records is not news. */
+function observe(progress: ProgressRecorder, observed: ConfigNotes, item: PollerItem | undefined): void {
+  for (const note of observed.notes) progress.noteError(note);
+  if (item !== undefined) progress.observeItem(item);
+}
+
+/** A write's outcome as the decisions see it ('nothing-to-write' never comes from a claim or a stop record). */
+function writeResult(outcome: WriteOutcome | 'failed' | 'nothing-to-write'): WriteResult {
+  return outcome === 'nothing-to-write' ? 'written' : outcome;
+}
+
+async function handBackToStepFunctions(
   loop: LoopState,
-  wakeAtMs: number,
+  plan: HandBack,
   eventsBeforeRound: number,
   progress: ProgressRecorder,
-  clock: Clock,
 ): Promise<ControllerOutput> {
   const next = closeRound(loop, progress.executionId, eventsBeforeRound);
-  await progress.write({ nextTickAt: iso(tickDueAt(next, next.nextSeq)) }, { onlyIfFired: true });
+  await progress.write({ nextTickAt: iso(plan.nextDueAt) }, { onlyIfFired: true });
   progress.logSummary('handing back');
   return {
     pollerId: progress.pollerId,
-    wakeAt: isoSecond(wakeAtMs),
-    waitSeconds: Math.max(0, Math.ceil((wakeAtMs - clock.now()) / 1000)),
+    wakeAt: isoSecond(plan.wakeAt),
     loop: next,
     ...(progress.unrecordedErrors().length > 0 ? { pendingErrors: progress.unrecordedErrors() } : {}),
   };
-}
-
-/**
- * A cadence the controller's size cannot keep (its CPU share is too small to read, plan and fire that often) is
- * run all the same, but the operator is told why ticks come late or are skipped, and what to change.
- */
-function cadenceWarning(
-  pollerId: string,
-  config: PollerConfig | undefined,
-  size: LambdaSize,
-): string | undefined {
-  const sustainedMs = sustainedIntervalMs(size.memoryMb);
-  if (config === undefined || !config.running || config.intervalMs >= sustainedMs) return undefined;
-  return `poller '${pollerId}': ${FIELD.waitSeconds} ${config.intervalMs / 1000} is below the ${sustainedMs / 1000} s a ${size.memoryMb} MB controller sustains; ticks may come late or be skipped (raise the stack's ControllerMemory parameter)`;
-}
-
-type ConsoleStart =
-  | { readonly kind: 'taken'; readonly generation: number }
-  | { readonly kind: 'stop'; readonly reason: string }
-  /** The take was refused: the item changed since it was read. */
-  | { readonly kind: 'retry' };
-
-/**
- * A first round the item does not name (a console StartExecution, with any input) starts the loop by the same
- * rule as every other start (loop-ownership.ts): it takes a new generation only when no loop is alive, and
- * otherwise ends at once, leaving the poller to the live loop. Nothing is fired or recorded before the take.
- */
-async function takeForConsoleStart(
-  pollerId: string,
-  executionId: string,
-  item: PollerItem,
-  deps: ControllerDeps,
-  log: Logger,
-): Promise<ConsoleStart> {
-  const nowMs = deps.clock.now();
-  const decision = decideStart(item, nowMs);
-  if (decision.kind === 'skip') return { kind: 'stop', reason: decision.reason };
-  if (decision.kind === 'alive') {
-    const by = decision.executionArn ? `execution ${decision.executionArn}` : 'an earlier start';
-    return {
-      kind: 'stop',
-      reason: `${STOP_REASON.alreadyRunning}: ${by} (generation ${decision.generation}) owns poller '${pollerId}'`,
-    };
-  }
-  // A failed write throws: Step Functions retries the round, and nothing was fired.
-  const outcome = await deps.table.takeGeneration(pollerId, {
-    generation: decision.generation,
-    expected: decision.expected,
-    executionArn: executionId,
-    at: iso(nowMs),
-  });
-  if (outcome.kind === 'taken') {
-    log.info('console start took the poller', { generation: decision.generation, why: decision.why });
-    return { kind: 'taken', generation: decision.generation };
-  }
-  return outcome.kind === 'missing' ? { kind: 'stop', reason: STOP_REASON.itemMissing } : { kind: 'retry' };
-}
-
-type Ownership =
-  | { readonly kind: 'owner' }
-  | { readonly kind: 'superseded' }
-  /** An earlier attempt of this round claimed further than the loop state knows (and may have fired those ticks). */
-  | { readonly kind: 'skip-past-claim'; readonly claimedOnItem: number };
-
-/**
- * Whether the item still says this invocation owns the poller. The generation is the fencing token. The item
- * also names the loop's execution (every write of a loop names its own); a hand-over changes it from the loop's
- * previous execution to the next, nothing else does. That tells this loop from a newer one whose generation has
- * the same number, as when an item is deleted and created again and the generations start anew.
- */
-function checkOwnership(
-  item: PollerItem,
-  owned: number,
-  executionId: string,
-  loop: LoopState | undefined,
-  claimedThisRound: boolean,
-): Ownership {
-  if (item.generation !== owned) return { kind: 'superseded' };
-  const namedExecution = item.executionArn;
-  if (namedExecution !== executionId && namedExecution !== loop?.executionId) return { kind: 'superseded' };
-  if (loop === undefined) return { kind: 'owner' };
-  const claimedOnItem = item.claimedSeq ?? 0;
-  if (claimedOnItem < loop.claimedThroughSeq) return { kind: 'superseded' };
-  if (claimedOnItem > loop.claimedThroughSeq) {
-    // Another invocation of this loop claimed past ours: if we claimed already we are the stale one;
-    // if not, an earlier attempt of this round did and may have fired those ticks before it failed.
-    return claimedThisRound ? { kind: 'superseded' } : { kind: 'skip-past-claim', claimedOnItem };
-  }
-  return { kind: 'owner' };
 }
 
 interface InvocationTally {
@@ -561,11 +464,6 @@ class ProgressRecorder {
       return 'failed';
     }
   }
-}
-
-/** A new loop starts above every seq the item says was fired or claimed, so no seq is ever reused. */
-function highestSeqOn(item: PollerItem): number {
-  return Math.max(0, item.seq ?? 0, item.claimedSeq ?? 0);
 }
 
 const iso = (epochMs: number) => new Date(epochMs).toISOString();

@@ -94,7 +94,7 @@ export function planTick(inputs: TickInputs): TickPlan {
   let loop =
     inputs.loop === undefined ? startLoop(inputs, config) : continueLoop(inputs.loop, inputs, config);
 
-  let dueAt = tickDueAt(loop, loop.nextSeq);
+  let dueAt = nextDueAt(loop);
   if (dueAt - nowMs > timing.maxInProcessSleepMs) return { kind: 'early', dueAt, next: loop };
 
   const skipped = ticksToSkip(nowMs - dueAt, config.intervalMs);
@@ -105,7 +105,7 @@ export function planTick(inputs: TickInputs): TickPlan {
       anchorAt: loop.anchorAt + skipped * config.intervalMs,
       skippedTicks: loop.skippedTicks + skipped,
     };
-    dueAt = tickDueAt(loop, loop.nextSeq);
+    dueAt = nextDueAt(loop);
   }
 
   const seq = loop.nextSeq;
@@ -154,8 +154,23 @@ export function withholdLateTick(
 export type Continuation =
   /** Stay in this invocation: sleep until `readAt`, then plan the next tick. */
   | { readonly kind: 'next-tick'; readonly readAt: number }
-  /** Return to Step Functions, which waits until `wakeAt` (a whole second) and invokes the controller again. */
-  | { readonly kind: 'hand-back'; readonly wakeAt: number };
+  /**
+   * Return to Step Functions, which waits until `wakeAt` (a whole second) and invokes the controller again;
+   * `nextDueAt` is recorded on the item as the next tick's time.
+   */
+  | { readonly kind: 'hand-back'; readonly wakeAt: number; readonly nextDueAt: number };
+
+export type HandBack = Extract<Continuation, { kind: 'hand-back' }>;
+
+/** When the loop's next tick is due: the one place that works it out. */
+export function nextDueAt(loop: LoopState): number {
+  return tickDueAt(loop, loop.nextSeq);
+}
+
+/** Hand back at once (after a failure once ticks were fired): the Wait state is already over. */
+export function handBackNow(loop: LoopState, nowMs: number): HandBack {
+  return { kind: 'hand-back', wakeAt: nowMs, nextDueAt: nextDueAt(loop) };
+}
 
 /**
  * After a tick: stay awake for the next one (cheaper below the break-even interval, and required below one
@@ -168,20 +183,21 @@ export function planContinuation(
   timing: Timing,
   size: LambdaSize = CONTROLLER_SIZE,
 ): Continuation {
-  const nextDueAt = tickDueAt(loop, loop.nextSeq);
-  const wakeAt = wakeAtFor(nextDueAt, timing.wakeLeadMs);
+  const dueAt = nextDueAt(loop);
+  const handBack: Continuation = {
+    kind: 'hand-back',
+    wakeAt: wakeAtFor(dueAt, timing.wakeLeadMs),
+    nextDueAt: dueAt,
+  };
   if (chooseStrategy(loop.config.intervalMs, size) === 'wait-state') {
     // A due tick close enough to sleep for costs less than a round; otherwise let the Wait state cover the gap.
-    if (
-      nextDueAt - nowMs <= timing.maxInProcessSleepMs &&
-      nextDueAt + timing.handBackMarginMs <= deadlineMs
-    ) {
-      return { kind: 'next-tick', readAt: Math.max(nowMs, nextDueAt - timing.readAheadMs) };
+    if (dueAt - nowMs <= timing.maxInProcessSleepMs && dueAt + timing.handBackMarginMs <= deadlineMs) {
+      return { kind: 'next-tick', readAt: Math.max(nowMs, dueAt - timing.readAheadMs) };
     }
-    return { kind: 'hand-back', wakeAt };
+    return handBack;
   }
-  if (nextDueAt + timing.handBackMarginMs > deadlineMs) return { kind: 'hand-back', wakeAt };
-  return { kind: 'next-tick', readAt: Math.max(nowMs, nextDueAt - timing.readAheadMs) };
+  if (dueAt + timing.handBackMarginMs > deadlineMs) return handBack;
+  return { kind: 'next-tick', readAt: Math.max(nowMs, dueAt - timing.readAheadMs) };
 }
 
 /**
@@ -242,7 +258,7 @@ function continueLoop(loop: LoopState, inputs: TickInputs, config: PollerConfig)
   let continued: LoopState = { ...loop, config, executionId: inputs.executionId, historyEvents };
   if (config.intervalMs !== loop.config.intervalMs) {
     // Re-anchor on the tick about to fire: it keeps the time it was announced for, later ticks follow the new cadence.
-    continued = { ...continued, anchorAt: tickDueAt(loop, loop.nextSeq), anchorSeq: loop.nextSeq };
+    continued = { ...continued, anchorAt: nextDueAt(loop), anchorSeq: loop.nextSeq };
   }
   return continued;
 }

@@ -109,7 +109,6 @@ export interface ControllerOutput {
   readonly pollerId: string;
   /** ISO timestamp on a whole second (a Wait state ignores milliseconds), at or before the next tick. */
   readonly wakeAt: string;
-  readonly waitSeconds: number;
   readonly loop: LoopState;
   /** Errors this round could not write on the item (the table was unreachable); the next round records them. */
   readonly pendingErrors?: readonly string[];

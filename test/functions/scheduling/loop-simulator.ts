@@ -1,14 +1,22 @@
 import {
   closeRound,
   DEFAULT_TIMING,
-  handOverDue,
   planContinuation,
-  planTick,
   type Timing,
 } from '../../../functions/scheduling/plan-round';
+import {
+  afterClaim,
+  afterTick,
+  decideOnItem,
+  openRound,
+  releaseTick,
+} from '../../../functions/scheduling/round-step';
 import { sleepUntil } from '../../../functions/shared/clock';
-import type { LoopState, PollerConfig } from '../../../functions/shared/contract';
+import { FIELD, type LoopState, type PollerConfig } from '../../../functions/shared/contract';
+import { decodePollerItem, type PollerItem } from '../../../functions/shared/control-item';
 import { type SimulatedClock, simulatedClock } from '../../support/simulated-clock';
+
+const POLLER_ID = 'orders';
 
 /** Deliberately not on a whole second, so whole-second wake-ups are visible. */
 export const T0 = Date.parse('2030-01-01T00:00:00.250Z');
@@ -36,6 +44,7 @@ export interface FiredTick {
   readonly dueAt: number;
   /** When the simulated controller issued the invoke: the clock once its own sleep returned, not the due time. */
   readonly firedAt: number;
+  /** Grid slots skipped since the previous fired tick: when this one was planned, or by withholding late ticks. */
   readonly skipped: number;
   readonly executionId: string;
   /** The controller invocation (1, 2, …) that fired it. */
@@ -111,6 +120,10 @@ interface Simulation {
   readonly claims: Claim[];
   /** The claimedSeq on the simulated item. */
   itemClaimedSeq: number;
+  /** The execution the simulated item names: the one that wrote it last (the first, before any write). */
+  itemExecution: string;
+  /** Grid slots skipped since the last fired tick: by late plans, and by late ticks withheld. */
+  skippedSinceFired: number;
 }
 
 type RoundEnd =
@@ -120,10 +133,10 @@ type RoundEnd =
 /**
  * Runs the controller loop on a simulated clock (test/support/simulated-clock.ts): Step Functions on the outside
  * (invoke, Wait until `wakeAt`, start late; a hand-over starts a fresh execution at once), and inside each
- * invocation planTick, planContinuation and closeRound carried out the way functions/controller/run-round.ts
- * does: ask for a hand-over before anything when the history budget is spent, read the item, plan, claim before
- * firing, sleepUntil the due time (the real one, on timers that may fire early or late), fire, then stay awake
- * (sleepUntil `readAt`) or hand back. Fire times are the clock when the invoke was issued, and rounds are what
+ * invocation the same pure steps functions/controller/run-round.ts carries out (round-step.ts, then
+ * planContinuation and closeRound): ask for a hand-over before anything when the history budget is spent, read
+ * the item, decide, claim before firing, sleepUntil the due time (the real one, on timers that may fire early or
+ * late), fire or withhold a late tick, then stay awake (sleepUntil `readAt`) or hand back. Fire times are the clock when the invoke was issued, and rounds are what
  * Step Functions ran, so a sleep that returns early or a miscounted history shows in the results.
  */
 export async function simulateLoop(options: SimulationOptions): Promise<SimulationResult> {
@@ -151,6 +164,8 @@ export async function simulateLoop(options: SimulationOptions): Promise<Simulati
     fired: [],
     claims: [],
     itemClaimedSeq: options.lastSeqOnItem ?? 0,
+    itemExecution: 'exec-1',
+    skippedSinceFired: 0,
   };
   const handBacks: HandBack[] = [];
   const rounds: Round[] = [];
@@ -189,7 +204,23 @@ export async function simulateLoop(options: SimulationOptions): Promise<Simulati
   return { fired, handBacks, claims, rounds, executions, last: loop };
 }
 
-/** One controller invocation, in the order functions/controller/run-round.ts takes its steps. */
+/** The simulated control item as the controller reads it: generation 1, taken for the first execution. */
+function simulatedItem(simulation: Simulation): PollerItem {
+  return decodePollerItem(POLLER_ID, {
+    [FIELD.id]: { S: POLLER_ID },
+    [FIELD.running]: { BOOL: true },
+    [FIELD.waitSeconds]: { N: String(simulation.options.intervalMs / 1000) },
+    [FIELD.generation]: { N: '1' },
+    [FIELD.executionArn]: { S: simulation.itemExecution },
+    [FIELD.claimedSeq]: { N: String(simulation.itemClaimedSeq) },
+  });
+}
+
+/**
+ * One controller invocation: the decisions of functions/scheduling/round-step.ts (the ones runRound carries
+ * out), carried out on the simulated clock and item. Every write succeeds; a decision that could only follow a
+ * fault (a stop, a take, a refused write) fails the simulation.
+ */
 async function controllerInvocation(
   simulation: Simulation,
   round: {
@@ -201,53 +232,67 @@ async function controllerInvocation(
 ): Promise<RoundEnd> {
   const { clock, timing, io, fired, claims } = simulation;
   const { executionId, invocation, deadlineMs } = round;
-  if (round.loop !== undefined && handOverDue(round.loop, executionId)) return { kind: 'hand-over' };
-  let loop = round.loop;
-  let claimedThisInvocation = false;
+  const opening = openRound({
+    pollerId: POLLER_ID,
+    executionId,
+    historyBudget: simulation.historyBudget,
+    loop: round.loop,
+    handOverJustFailed: false,
+    eventsBeforeRound: 0,
+  });
+  if (opening.kind === 'hand-over') return { kind: 'hand-over' };
+  let state = opening.state;
   for (;;) {
     clock.advance(io()); // the control item read
-    const plan = planTick({
-      pollerId: 'orders',
-      loop,
-      reading: { config: config(simulation.options.intervalMs), problems: [] },
-      lastSeqOnItem: simulation.itemClaimedSeq,
-      generation: 1,
-      executionId,
-      historyBudget: simulation.historyBudget,
-      claimRequired: !claimedThisInvocation,
-      nowMs: clock.now(),
-      timing,
-    });
-    if (plan.kind === 'stop') throw new Error(`unexpected stop: ${plan.reason}`);
-    if (plan.kind === 'fire') {
-      if (plan.claimThrough !== undefined) {
+    const decision = decideOnItem(state, simulatedItem(simulation), clock.now(), { timing });
+    if (decision.kind === 'stop') throw new Error(`unexpected stop: ${decision.reason}`);
+    if (decision.kind === 'take') throw new Error('unexpected console start');
+    state = decision.state;
+    let loop: LoopState;
+    if (decision.kind === 'not-due') {
+      loop = decision.loop;
+    } else {
+      const { plan } = decision;
+      if (decision.kind === 'claim') {
         claims.push({
           fromSeq: plan.seq,
-          throughSeq: plan.claimThrough,
+          throughSeq: decision.plan.claimThrough,
           claimedBefore: simulation.itemClaimedSeq,
           invocation,
         });
-        simulation.itemClaimedSeq = plan.claimThrough;
-        claimedThisInvocation = true;
+        simulation.itemClaimedSeq = decision.plan.claimThrough;
+        simulation.itemExecution = executionId;
         clock.advance(io()); // the claim write
+        const followUp = afterClaim(state, 'written');
+        if (followUp.kind !== 'fire') throw new Error(`unexpected ${followUp.kind} after a written claim`);
+        state = followUp.state;
       }
       await sleepUntil(clock, plan.dueAt);
-      fired.push({
-        seq: plan.seq,
-        dueAt: plan.dueAt,
-        firedAt: clock.now(),
-        skipped: plan.skipped,
-        executionId,
-        invocation,
-        claimedThroughAtFire: simulation.itemClaimedSeq,
-      });
-      clock.advance(io()); // the async invoke
-      if (plan.skipped > 0) clock.advance(io()); // the write that records the skipped ticks
+      const firedAt = clock.now();
+      const settled = afterTick(state, plan, releaseTick(plan, firedAt, timing));
+      state = settled.state;
+      loop = settled.loop;
+      simulation.skippedSinceFired += plan.skipped + settled.withheldSkips;
+      if (settled.fired) {
+        fired.push({
+          seq: plan.seq,
+          dueAt: plan.dueAt,
+          firedAt,
+          skipped: simulation.skippedSinceFired,
+          executionId,
+          invocation,
+          claimedThroughAtFire: simulation.itemClaimedSeq,
+        });
+        simulation.skippedSinceFired = 0;
+        clock.advance(io()); // the async invoke
+      }
+      // the write that records skipped ticks
+      if (plan.skipped > 0 || settled.withheldSkips > 0) clock.advance(io());
     }
-    loop = plan.next;
     const continuation = planContinuation(loop, clock.now(), deadlineMs, timing);
     if (continuation.kind === 'hand-back') {
       clock.advance(io()); // the write at hand-back
+      simulation.itemExecution = executionId;
       return {
         kind: 'hand-back',
         wakeAt: continuation.wakeAt,
