@@ -14,6 +14,7 @@ import {
 import { sleepUntil } from '../../../functions/shared/clock';
 import { FIELD, type LoopState, type PollerConfig } from '../../../functions/shared/contract';
 import { decodePollerItem, type PollerItem } from '../../../functions/shared/control-item';
+import { mulberry32 } from '../../../scripts/bench/latency-model';
 import { type SimulatedClock, simulatedClock } from '../../support/simulated-clock';
 
 const POLLER_ID = 'orders';
@@ -27,17 +28,8 @@ export const config = (intervalMs: number, overrides: Partial<PollerConfig> = {}
   ...overrides,
 });
 
-/** Small seeded PRNG (mulberry32) so simulated latencies are random yet reproducible. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** Small seeded PRNG (the benchmark's mulberry32) so simulated latencies are random yet reproducible. */
+export const seededRandom = mulberry32;
 
 export interface FiredTick {
   readonly seq: number;
