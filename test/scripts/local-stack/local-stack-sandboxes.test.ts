@@ -86,7 +86,7 @@ describe('the local stack with sandboxed functions', () => {
     const handedBackAfterMs = preciseNow() - endedAt;
 
     expect(outcome).toMatchObject({
-      result: { pollerId: DEFAULT_POLLER_ID, waitSeconds: expect.any(Number) },
+      result: { pollerId: DEFAULT_POLLER_ID, wakeAt: expect.any(String) },
     });
     // At most the tick under way and the hand-back write.
     expect(handedBackAfterMs).toBeLessThan(1_500);
