@@ -26,7 +26,7 @@ const build = (setup: Partial<Parameters<typeof controllerDepsFrom>[0]> = {}) =>
 };
 
 afterEach(() => {
-  for (const deps of built.splice(0)) deps.lambda.destroy();
+  for (const deps of built.splice(0)) deps.invoker.destroy();
 });
 
 describe('controllerDepsFrom', () => {

@@ -17,6 +17,7 @@ import { type LoopState, SIGNAL } from '../../../functions/shared/contract';
 import { ControlTable } from '../../../functions/shared/control-table';
 import { ControlTableUnavailableError, HandOverRequestedSignal } from '../../../functions/shared/errors';
 import { silentLogger } from '../../../functions/shared/logger';
+import { LambdaWorkerInvoker } from '../../../functions/shared/worker-invoker';
 
 /**
  * The hand-over check runs before the control item is read, so a loop whose rounds keep failing while the
@@ -35,7 +36,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => closed.close(() => resolve()));
   deps = {
     table: new ControlTable(createDynamoDbClient(localClientOptions(endpoint, 1)), 'pollers'),
-    lambda: createLambdaClient(localClientOptions(endpoint, 1)),
+    invoker: new LambdaWorkerInvoker(createLambdaClient(localClientOptions(endpoint, 1))),
     defaultTarget: 'worker',
     clock: systemClock,
     log: silentLogger,
@@ -44,7 +45,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  deps.lambda.destroy();
+  deps.invoker.destroy();
 });
 
 const loop = (historyEvents: number): LoopState => ({

@@ -29,6 +29,7 @@ import {
 import { ControlTable } from '../../../functions/shared/control-table';
 import { ControlTableUnavailableError, PollerStoppedSignal } from '../../../functions/shared/errors';
 import { silentLogger } from '../../../functions/shared/logger';
+import { LambdaWorkerInvoker } from '../../../functions/shared/worker-invoker';
 import { simulatedClock } from '../../support/simulated-clock';
 
 const TABLE_NAME = 'pollers';
@@ -189,7 +190,7 @@ function recordingLambdaClient() {
 function deps(tableOverride?: ControlTable) {
   return {
     table: tableOverride ?? table,
-    lambda: recordingLambdaClient(),
+    invoker: new LambdaWorkerInvoker(recordingLambdaClient()),
     defaultTarget: DEFAULT_TARGET,
     clock,
     log: silentLogger,
