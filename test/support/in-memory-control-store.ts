@@ -35,7 +35,7 @@ export class InMemoryControlStore implements ControlItemStore {
   readonly writes: StoreWrite[] = [];
   /** Runs before each recordRound is applied: a test's way to race a write or make it slow. */
   beforeRecord: ((write: StoreWrite & { kind: 'record' }) => void) | undefined;
-  /** While set, every operation fails as an unreachable table does. */
+  /** While set, every operation fails as on an unreachable table (a read with ControlTableUnavailableError). */
   unreachable = false;
 
   constructor(readonly tableName = 'pollers') {}
@@ -57,13 +57,14 @@ export class InMemoryControlStore implements ControlItemStore {
   }
 
   async read(pollerId: string): Promise<PollerItem | undefined> {
-    this.failIfUnreachable(pollerId);
+    if (this.unreachable)
+      throw new ControlTableUnavailableError(pollerId, this.tableName, connectionRefused());
     const image = this.images.get(pollerId);
     return image === undefined ? undefined : decodePollerItem(pollerId, structuredClone(image));
   }
 
   async takeGeneration(pollerId: string, take: GenerationTake): Promise<TakeOutcome> {
-    this.failIfUnreachable(pollerId);
+    if (this.unreachable) throw connectionRefused();
     this.writes.push({ kind: 'take', pollerId, take });
     const image = this.images.get(pollerId);
     if (image === undefined) return { kind: 'missing' };
@@ -89,7 +90,7 @@ export class InMemoryControlStore implements ControlItemStore {
   }
 
   async recordRound(pollerId: string, record: RoundRecord, guard: WriteGuard): Promise<WriteOutcome> {
-    this.failIfUnreachable(pollerId);
+    if (this.unreachable) throw connectionRefused();
     const write = { kind: 'record', pollerId, record, guard } as const;
     this.writes.push(write);
     this.beforeRecord?.(write);
@@ -105,11 +106,11 @@ export class InMemoryControlStore implements ControlItemStore {
     this.images.set(pollerId, changes(image));
     return 'written';
   }
+}
 
-  private failIfUnreachable(pollerId: string): void {
-    if (this.unreachable)
-      throw new ControlTableUnavailableError(pollerId, this.tableName, new Error('connect ECONNREFUSED'));
-  }
+/** What the DynamoDB client throws for a table it cannot reach; ControlTable wraps it only for reads. */
+function connectionRefused(): Error {
+  return Object.assign(new Error('connect ECONNREFUSED 127.0.0.1'), { code: 'ECONNREFUSED' });
 }
 
 /**

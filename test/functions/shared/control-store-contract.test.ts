@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   CreateTableCommand,
@@ -17,9 +17,12 @@ import { describeControlStoreContract } from './control-store-contract';
 const TABLE_NAME = 'contract';
 let server: Server | undefined;
 let dynamoDb: DynamoDBClient | undefined;
+/** Clients of unreachable tables, closed with the rest. */
+const clients: DynamoDBClient[] = [];
 
 afterAll(async () => {
   dynamoDb?.destroy();
+  for (const client of clients) client.destroy();
   server?.closeAllConnections();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
 });
@@ -45,6 +48,15 @@ describeControlStoreContract('ControlTable on dynalite', async () => {
   );
   return {
     store: new ControlTable(client, TABLE_NAME),
+    unreachable: async () => {
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
+      const endpoint = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+      await new Promise<void>((resolve) => closed.close(() => resolve()));
+      const unreachableClient = createDynamoDbClient(localClientOptions(endpoint, 1));
+      clients.push(unreachableClient);
+      return new ControlTable(unreachableClient, TABLE_NAME);
+    },
     put: async (pollerId, fields) => {
       await client.send(
         new PutItemCommand({ TableName: TABLE_NAME, Item: { [FIELD.id]: { S: pollerId }, ...fields } }),
@@ -69,5 +81,10 @@ describeControlStoreContract('InMemoryControlStore', async () => {
     store,
     put: async (pollerId, fields) => store.put(pollerId, fields),
     image: async (pollerId) => store.image(pollerId),
+    unreachable: async () => {
+      const unreachable = new InMemoryControlStore(TABLE_NAME);
+      unreachable.unreachable = true;
+      return unreachable;
+    },
   };
 });

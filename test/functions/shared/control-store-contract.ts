@@ -3,12 +3,15 @@ import { FIELD } from '../../../functions/shared/contract';
 import { decodePollerItem, type RawItem } from '../../../functions/shared/control-item';
 import type { ControlItemStore } from '../../../functions/shared/control-item-store';
 import type { GenerationTake, RoundRecord, WriteGuard } from '../../../functions/shared/control-table';
+import { ControlTableUnavailableError } from '../../../functions/shared/errors';
 
 /** A store under contract, with the operator's side: raw items put and read as the console would. */
 export interface StoreUnderContract {
   readonly store: ControlItemStore;
   put(pollerId: string, fields: RawItem): Promise<void>;
   image(pollerId: string): Promise<RawItem | undefined>;
+  /** The same kind of store, unable to reach its table. */
+  unreachable(): Promise<ControlItemStore>;
 }
 
 const AT = '2030-01-01T00:00:00.000Z';
@@ -34,7 +37,10 @@ const LOOP: RawItem = {
 const without = (fields: RawItem, field: string): RawItem =>
   Object.fromEntries(Object.entries(fields).filter(([name]) => name !== field));
 
-const take = (expected: GenerationTake['expected'], extra: Partial<GenerationTake> = {}): GenerationTake => ({
+const takeOf = (
+  expected: GenerationTake['expected'],
+  extra: Partial<GenerationTake> = {},
+): GenerationTake => ({
   generation: 4,
   expected,
   executionArn: 'exec-4',
@@ -72,6 +78,24 @@ export function describeControlStoreContract(name: string, open: () => Promise<S
     }
     const withId = (fields: RawItem): RawItem => ({ [FIELD.id]: { S: pollerId }, ...fields });
 
+    describe('an unreachable table', () => {
+      it('fails a read with ControlTableUnavailableError and a write with the cause, unwrapped', async () => {
+        const store = await subject.unreachable();
+
+        await expect(store.read(pollerId)).rejects.toBeInstanceOf(ControlTableUnavailableError);
+        await expect(store.read(pollerId)).rejects.toMatchObject({ pollerId });
+        const take = store.takeGeneration(
+          pollerId,
+          takeOf({ generation: undefined, heartbeatAt: undefined }),
+        );
+        await expect(take).rejects.toThrow(/ECONNREFUSED/);
+        await expect(take).rejects.not.toBeInstanceOf(ControlTableUnavailableError);
+        const record = store.recordRound(pollerId, heartbeat, guard());
+        await expect(record).rejects.toThrow(/ECONNREFUSED/);
+        await expect(record).rejects.not.toBeInstanceOf(ControlTableUnavailableError);
+      });
+    });
+
     describe('read', () => {
       it('reads a missing item as undefined', async () => {
         expect(await subject.store.read(pollerId)).toBeUndefined();
@@ -87,7 +111,7 @@ export function describeControlStoreContract(name: string, open: () => Promise<S
     describe('takeGeneration', () => {
       it('refuses a missing item as missing, creating none', async () => {
         const { outcome, image } = await outcomeOf(undefined, (store) =>
-          store.takeGeneration(pollerId, take({ generation: undefined, heartbeatAt: undefined })),
+          store.takeGeneration(pollerId, takeOf({ generation: undefined, heartbeatAt: undefined })),
         );
 
         expect(outcome).toEqual({ kind: 'missing' });
@@ -103,7 +127,7 @@ export function describeControlStoreContract(name: string, open: () => Promise<S
         ['the heartbeat is gone', without(LOOP, FIELD.heartbeatAt)],
       ])('refuses when %s, as changed with the item as it is, unchanged', async (_, fields: RawItem) => {
         const { outcome, image } = await outcomeOf(fields, (store) =>
-          store.takeGeneration(pollerId, take({ generation: 3, heartbeatAt: AT })),
+          store.takeGeneration(pollerId, takeOf({ generation: 3, heartbeatAt: AT })),
         );
 
         expect(outcome).toEqual({ kind: 'changed', item: decodePollerItem(pollerId, withId(fields)) });
@@ -116,7 +140,7 @@ export function describeControlStoreContract(name: string, open: () => Promise<S
       ])('refuses to take a first generation when the item has %s', async (_, extra: RawItem) => {
         const fields = { ...OPERATOR_FIELDS, ...extra };
         const { outcome, image } = await outcomeOf(fields, (store) =>
-          store.takeGeneration(pollerId, take({ generation: undefined, heartbeatAt: undefined })),
+          store.takeGeneration(pollerId, takeOf({ generation: undefined, heartbeatAt: undefined })),
         );
 
         expect(outcome).toMatchObject({ kind: 'changed' });
@@ -125,7 +149,7 @@ export function describeControlStoreContract(name: string, open: () => Promise<S
 
       it('takes the first generation of an item no loop ran on', async () => {
         const { outcome, image } = await outcomeOf(OPERATOR_FIELDS, (store) =>
-          store.takeGeneration(pollerId, take({ generation: undefined, heartbeatAt: undefined })),
+          store.takeGeneration(pollerId, takeOf({ generation: undefined, heartbeatAt: undefined })),
         );
 
         expect(outcome).toEqual({ kind: 'taken' });
@@ -142,7 +166,7 @@ export function describeControlStoreContract(name: string, open: () => Promise<S
       it('takes the generation and heartbeat it expected, clearing the stop reason, nothing else', async () => {
         const { outcome, image } = await outcomeOf(
           { ...LOOP, [FIELD.stoppedReason]: { S: 'running is false' } },
-          (store) => store.takeGeneration(pollerId, take({ generation: 3, heartbeatAt: AT })),
+          (store) => store.takeGeneration(pollerId, takeOf({ generation: 3, heartbeatAt: AT })),
         );
 
         expect(outcome).toEqual({ kind: 'taken' });
@@ -160,7 +184,7 @@ export function describeControlStoreContract(name: string, open: () => Promise<S
         const { image } = await outcomeOf({ ...LOOP, [FIELD.restarts]: { N: '2' } }, (store) =>
           store.takeGeneration(
             pollerId,
-            take({ generation: 3, heartbeatAt: AT }, { restartReason: 'x'.repeat(1_200) }),
+            takeOf({ generation: 3, heartbeatAt: AT }, { restartReason: 'x'.repeat(1_200) }),
           ),
         );
 
@@ -171,7 +195,10 @@ export function describeControlStoreContract(name: string, open: () => Promise<S
 
       it('counts the first restart from none', async () => {
         const { image } = await outcomeOf(LOOP, (store) =>
-          store.takeGeneration(pollerId, take({ generation: 3, heartbeatAt: AT }, { restartReason: 'dead' })),
+          store.takeGeneration(
+            pollerId,
+            takeOf({ generation: 3, heartbeatAt: AT }, { restartReason: 'dead' }),
+          ),
         );
 
         expect(image?.[FIELD.restarts]).toEqual({ N: '1' });
