@@ -7,6 +7,7 @@ import { ENV } from '../shared/contract';
 import { ControlTable } from '../shared/control-table';
 import { type Environment, requireEnv } from '../shared/env';
 import type { Logger } from '../shared/logger';
+import { LambdaWorkerInvoker } from '../shared/worker-invoker';
 import type { ControllerDeps } from './run-round';
 
 /** The variable in which the Lambda runtime tells a function its memory size (the stack's ControllerMemory). */
@@ -32,7 +33,7 @@ export interface ControllerSetup {
 
 /**
  * The controller's composition root: the one place that turns an environment into the controller's dependencies
- * (table, Lambda client, default target, clock, logger, size, timing). The deployed control plane and the local
+ * (table, worker invoker, default target, clock, logger, size, timing). The deployed control plane and the local
  * stack's in-process controller both build them here, so they cannot drift apart. Throws
  * MissingEnvironmentError when the stack did not name the table or the default worker.
  */
@@ -42,7 +43,7 @@ export function controllerDepsFrom(setup: ControllerSetup): ControllerDeps {
   const defaultTarget = requireEnv(ENV.defaultTarget, setup.env);
   return {
     table: new ControlTable(setup.dynamoDb ?? createDynamoDbClient(setup.clients), tableName),
-    lambda: createLambdaClient(setup.clients),
+    invoker: new LambdaWorkerInvoker(createLambdaClient(setup.clients)),
     defaultTarget,
     clock: setup.clock ?? systemClock,
     log: setup.log,

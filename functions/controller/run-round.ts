@@ -1,4 +1,3 @@
-import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { LambdaSize } from '../scheduling/cost-model';
 import { historyEventsBeforeRound } from '../scheduling/history-budget';
 import {
@@ -28,7 +27,8 @@ import {
 import { type Clock, sleepUntil } from '../shared/clock';
 import type { ControllerOutput, LoopState } from '../shared/contract';
 import type { PollerItem } from '../shared/control-item';
-import type { ControlTable, RoundRecord, WriteGuard, WriteOutcome } from '../shared/control-table';
+import type { ControlItemStore } from '../shared/control-item-store';
+import type { RoundRecord, WriteGuard, WriteOutcome } from '../shared/control-table';
 import {
   ControlTableUnavailableError,
   describeCause,
@@ -38,12 +38,13 @@ import {
   WorkerInvokeError,
 } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import { fireWorker, warmConnection } from '../shared/worker-invoker';
+import type { WorkerInvoker } from '../shared/worker-invoker';
 import { parseControllerInput } from './parse-input';
 
 export interface ControllerDeps {
-  readonly table: ControlTable;
-  readonly lambda: LambdaClient;
+  readonly table: ControlItemStore;
+  /** Fires the worker (and warms the connection to it). */
+  readonly invoker: WorkerInvoker;
   /** The stack's worker, fired when the item names no `target`. */
   readonly defaultTarget: string;
   readonly clock: Clock;
@@ -208,8 +209,7 @@ export async function runRound(
       if (plan.skipped > 0) progress.noteSkipped(plan.skipped);
       const target = plan.config.target ?? deps.defaultTarget;
       // Not awaited before the tick: a slow warm-up must never delay it (the fire opens its own connection then).
-      const warming =
-        clock.now() - lambdaUsedAt > IDLE_CONNECTION_MS ? warmConnection(deps.lambda, target) : undefined;
+      const warming = clock.now() - lambdaUsedAt > IDLE_CONNECTION_MS ? deps.invoker.warm(target) : undefined;
       const withheld = await deliverTick(plan, target, deps, timing, progress, log);
       await warming;
       lambdaUsedAt = clock.now();
@@ -253,8 +253,7 @@ async function deliverTick(
     },
   };
   try {
-    const delivery = await fireWorker(
-      deps.lambda,
+    const delivery = await deps.invoker.fire(
       target,
       {
         pollerId: progress.pollerId,

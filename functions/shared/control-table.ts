@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { FIELD } from './contract';
 import { decodePollerItem, keyOf, type PollerItem, pollerIdOfKey, type RawItem } from './control-item';
+import type { ControlItemStore } from './control-item-store';
 import { ControlTableUnavailableError } from './errors';
 import type { TakeExpectation } from './loop-ownership';
 
@@ -99,7 +100,7 @@ const MAX_ERROR_MESSAGE_LENGTH = 1_000;
  * the fencing that gives one loop and one fire per tick; the operator's writes (switches, cadence, seed) never
  * touch a system field.
  */
-export class ControlTable {
+export class ControlTable implements ControlItemStore {
   constructor(
     private readonly client: DynamoDBClient,
     readonly tableName: string,

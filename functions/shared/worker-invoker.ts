@@ -16,6 +16,36 @@ export interface SendHold {
   readonly releaseAt: () => Promise<boolean>;
 }
 
+/**
+ * How the controller reaches its workers: the one Lambda call of a tick, held until the tick, and the warm-up
+ * ahead of it. LambdaWorkerInvoker is the production implementation; the controller's unit tests use one in memory.
+ */
+export interface WorkerInvoker {
+  /** As fireWorker: 'sent' or 'withheld' by the hold; a WorkerInvokeError when the invoke failed. */
+  fire(target: string, event: WorkerEvent, hold: SendHold): Promise<'sent' | 'withheld'>;
+  /** As warmConnection: never throws. */
+  warm(target: string): Promise<void>;
+  /** Closes its connections (the local stack shuts its controller down). */
+  destroy(): void;
+}
+
+/** The worker invoker on a Lambda client: fireWorker and warmConnection. */
+export class LambdaWorkerInvoker implements WorkerInvoker {
+  constructor(private readonly lambda: LambdaClient) {}
+
+  fire(target: string, event: WorkerEvent, hold: SendHold): Promise<'sent' | 'withheld'> {
+    return fireWorker(this.lambda, target, event, hold);
+  }
+
+  warm(target: string): Promise<void> {
+    return warmConnection(this.lambda, target);
+  }
+
+  destroy(): void {
+    this.lambda.destroy();
+  }
+}
+
 const SEND_AT_ONCE: SendHold = { openAt: async () => {}, releaseAt: async () => true };
 
 /**

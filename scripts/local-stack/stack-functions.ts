@@ -163,7 +163,7 @@ export function registerInProcessHandlers(
       reason: "the functions run in the local stack's own process (sandbox: 'in-process')",
       functions: [],
     },
-    close: async () => controllerDeps.lambda.destroy(),
+    close: async () => controllerDeps.invoker.destroy(),
   };
 }
 

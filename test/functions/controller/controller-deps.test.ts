@@ -6,8 +6,10 @@ import { DEFAULT_TIMING } from '../../../functions/scheduling/plan-round';
 import { localClientOptions } from '../../../functions/shared/aws-clients';
 import { systemClock } from '../../../functions/shared/clock';
 import { ENV } from '../../../functions/shared/contract';
+import { ControlTable } from '../../../functions/shared/control-table';
 import { MissingEnvironmentError } from '../../../functions/shared/errors';
 import { silentLogger } from '../../../functions/shared/logger';
+import { LambdaWorkerInvoker } from '../../../functions/shared/worker-invoker';
 
 const CLIENTS = localClientOptions('http://127.0.0.1:1');
 const ENVIRONMENT = { [ENV.controlTableName]: 'Control', [ENV.defaultTarget]: 'worker' };
@@ -26,7 +28,7 @@ const build = (setup: Partial<Parameters<typeof controllerDepsFrom>[0]> = {}) =>
 };
 
 afterEach(() => {
-  for (const deps of built.splice(0)) deps.lambda.destroy();
+  for (const deps of built.splice(0)) deps.invoker.destroy();
 });
 
 describe('controllerDepsFrom', () => {
@@ -40,6 +42,15 @@ describe('controllerDepsFrom', () => {
     expect(deps.clock).toBe(systemClock);
     expect(deps.log).toBe(silentLogger);
     expect(deps.timing).toBeUndefined();
+  });
+
+  it('builds the production adapters behind the ports: the control table and the Lambda invoker', () => {
+    // act
+    const deps = build();
+
+    // assess
+    expect(deps.table).toBeInstanceOf(ControlTable);
+    expect(deps.invoker).toBeInstanceOf(LambdaWorkerInvoker);
   });
 
   it('sizes the controller by the memory the runtime reports and the processor it runs on', () => {

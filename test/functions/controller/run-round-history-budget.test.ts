@@ -1,51 +1,38 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type ControllerDeps, runRound } from '../../../functions/controller/run-round';
 import {
   HISTORY_EVENTS_PER_FAILED_ROUND,
   HISTORY_EVENTS_PER_ROUND,
 } from '../../../functions/scheduling/history-budget';
 import { DEFAULT_TIMING } from '../../../functions/scheduling/plan-round';
-import {
-  createDynamoDbClient,
-  createLambdaClient,
-  localClientOptions,
-} from '../../../functions/shared/aws-clients';
-import { systemClock } from '../../../functions/shared/clock';
 import { type LoopState, SIGNAL } from '../../../functions/shared/contract';
-import { ControlTable } from '../../../functions/shared/control-table';
 import { ControlTableUnavailableError, HandOverRequestedSignal } from '../../../functions/shared/errors';
 import { silentLogger } from '../../../functions/shared/logger';
+import { InMemoryControlStore } from '../../support/in-memory-control-store';
+import { InMemoryWorkerInvoker } from '../../support/in-memory-worker-invoker';
+import { simulatedClock } from '../../support/simulated-clock';
 
 /**
  * The hand-over check runs before the control item is read, so a loop whose rounds keep failing while the
  * controller itself runs (the table unreachable, access denied) hands over before the history cap. The table
- * here refuses every connection: a round that reads it fails with ControlTableUnavailableError.
+ * here is unreachable (an in-memory store told to fail): a round that reads it fails with ControlTableUnavailableError.
  */
 const EXECUTION_ID = 'arn:aws:states:us-east-1:000000000000:execution:loop:default-g1';
 const BUDGET = 2_000;
 
-let deps: ControllerDeps;
+/** Starts at the real time: the events below date the failed rounds by Date.now(). It never moves: no round sleeps. */
+const clock = simulatedClock({ startMs: Date.now() });
+const unreachableTable = new InMemoryControlStore('pollers');
+unreachableTable.unreachable = true;
 
-beforeAll(async () => {
-  const closed = createServer();
-  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
-  const endpoint = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
-  await new Promise<void>((resolve) => closed.close(() => resolve()));
-  deps = {
-    table: new ControlTable(createDynamoDbClient(localClientOptions(endpoint, 1)), 'pollers'),
-    lambda: createLambdaClient(localClientOptions(endpoint, 1)),
-    defaultTarget: 'worker',
-    clock: systemClock,
-    log: silentLogger,
-    timing: DEFAULT_TIMING,
-  };
-});
-
-afterAll(() => {
-  deps.lambda.destroy();
-});
+const deps: ControllerDeps = {
+  table: unreachableTable,
+  invoker: new InMemoryWorkerInvoker(clock),
+  defaultTarget: 'worker',
+  clock,
+  log: silentLogger,
+  timing: DEFAULT_TIMING,
+};
 
 const loop = (historyEvents: number): LoopState => ({
   nextSeq: 40,
@@ -76,7 +63,7 @@ function afterFailedRounds(sinceMs: number, historyEvents: number, extra: Record
   };
 }
 
-const run = (event: unknown) => runRound(event, deps, () => Date.now() + 60_000);
+const run = (event: unknown) => runRound(event, deps, () => clock.peek() + 60_000);
 
 describe('runRound: the history budget after failed rounds', () => {
   it('hands over without reading the table once the failed rounds since the last wakeAt fill the budget', async () => {

@@ -1,39 +1,19 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import {
-  type AttributeValue,
-  CreateTableCommand,
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-  type UpdateItemCommandInput,
-} from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Deadline, runRound } from '../../../functions/controller/run-round';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type ControllerDeps, type Deadline, runRound } from '../../../functions/controller/run-round';
 import { HISTORY_EVENTS_PER_ROUND } from '../../../functions/scheduling/history-budget';
 import { DEFAULT_TIMING, type Timing } from '../../../functions/scheduling/plan-round';
-import {
-  createDynamoDbClient,
-  createLambdaClient,
-  localClientOptions,
-} from '../../../functions/shared/aws-clients';
-import {
-  type ControllerOutput,
-  FIELD,
-  SIGNAL,
-  STOP_REASON,
-  type WorkerEvent,
-} from '../../../functions/shared/contract';
-import { ControlTable } from '../../../functions/shared/control-table';
+import { type ControllerOutput, FIELD, SIGNAL, STOP_REASON } from '../../../functions/shared/contract';
+import type { ControlItemStore } from '../../../functions/shared/control-item-store';
 import { ControlTableUnavailableError, PollerStoppedSignal } from '../../../functions/shared/errors';
 import { silentLogger } from '../../../functions/shared/logger';
+import { InMemoryControlStore, type StoreWrite } from '../../support/in-memory-control-store';
+import { InMemoryWorkerInvoker, type ReleasedInvoke } from '../../support/in-memory-worker-invoker';
 import { simulatedClock } from '../../support/simulated-clock';
 
 const TABLE_NAME = 'pollers';
 const DEFAULT_TARGET = 'default-worker';
-/** Functions whose name starts with this answer 429, like a throttled async invoke. */
+/** Invokes of functions whose name starts with this are refused as throttled, like a throttled async invoke. */
 const THROTTLED_PREFIX = 'throttled-';
 /** Short rounds: hand back 200 ms before a deadline 2.5 s away (the first tick comes 1 s after a start); claim 5 ticks of 100 ms at a time. */
 const ROUND_MS = 2_500;
@@ -41,155 +21,45 @@ const TIMING: Timing = { ...DEFAULT_TIMING, handBackMarginMs: 200, claimWindowMs
 
 /**
  * The controller's clock: time moves only while it sleeps, so tick counts, deadlines and heartbeat ages do not
- * depend on how loaded the machine is. It starts at the real time so the item's ISO timestamps stay plausible; the
- * I/O (dynalite, the Lambda endpoint) stays real and takes no simulated time. Every time a test compares is read
- * from it.
+ * depend on how loaded the machine is. It starts at the real time so the item's ISO timestamps stay plausible.
+ * The ports are in memory (the contract suite holds the store to ControlTable; run-round-adapters.test.ts runs a
+ * round on the real adapters), so nothing waits for real I/O and the clock never yields to the event loop.
  */
-const clock = simulatedClock({ startMs: Date.now(), yieldToEventLoop: true });
+const clock = simulatedClock({ startMs: Date.now() });
 
-interface Invocation {
-  readonly functionName: string;
-  readonly invocationType: string | undefined;
-  readonly event: WorkerEvent;
-  /** The item's claimedSeq when the invoke arrived, read before answering. */
+/** The control table; writes are observed as the controller asked for them (store.writes). */
+const store = new InMemoryControlStore(TABLE_NAME);
+
+/** A throttled async invoke, as the Lambda client reports it. */
+function throttled(): Error {
+  const error = new Error('Rate exceeded');
+  error.name = 'TooManyRequestsException';
+  return error;
+}
+
+const invoker = new InMemoryWorkerInvoker(clock, (target) =>
+  target.startsWith(THROTTLED_PREFIX) ? throttled() : undefined,
+);
+
+interface Invocation extends ReleasedInvoke {
+  /** The item's claimedSeq when the invoke arrived. */
   readonly claimedSeqAtFire: number | undefined;
-  /** The (simulated) time the whole request had arrived: when the controller sent its body. */
-  readonly receivedAt: number;
 }
 
-let dynamoServer: Server;
-let workerServer: Server;
-let dynamoEndpoint: string;
-let workerEndpoint: string;
-let controllerDynamo: DynamoDBClient;
-let testDynamo: DynamoDBClient;
-let table: ControlTable;
 const invocations: Invocation[] = [];
-/** DryRun invokes that reached the endpoint: the controller warming its connection to Lambda before a tick. */
-const dryRuns: { functionName: string }[] = [];
-/** Every Lambda request the controller opened, in order, with the (simulated) time it handed it to Node's HTTP client. */
-const lambdaRequests: { functionName: string; invocationType: string | undefined; sentAt: number }[] = [];
-const updates: UpdateItemCommandInput[] = [];
+invoker.onInvoke = (invoke) => {
+  const claimed = store.image(invoke.event.pollerId)?.[FIELD.claimedSeq]?.N;
+  invocations.push({ ...invoke, claimedSeqAtFire: claimed === undefined ? undefined : Number(claimed) });
+};
+/** DryRun invokes: the controller warming its connection to Lambda before a tick. */
+const dryRuns = () => invoker.opened.filter((request) => request.invocationType === 'DryRun');
+/** Every Lambda request the controller opened, in order, with the (simulated) time it opened it. */
+const lambdaRequests = invoker.opened;
 
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-async function close(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-}
-
-async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** The Lambda Invoke API as far as the controller uses it: POST /2015-03-31/functions/<name>/invocations. */
-async function answerInvoke(request: IncomingMessage, response: ServerResponse): Promise<void> {
-  const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(request.url ?? '');
-  if (request.method !== 'POST' || !match?.[1]) {
-    response.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not found"}');
-    return;
-  }
-  const functionName = decodeURIComponent(match[1]);
-  const body = await readBody(request);
-  const receivedAt = clock.peek();
-  if (request.headers['x-amz-invocation-type'] === 'DryRun') {
-    dryRuns.push({ functionName });
-    response.writeHead(204).end();
-    return;
-  }
-  const event = JSON.parse(body) as WorkerEvent;
-  const item = await readItem(event.pollerId);
-  const claimed = item?.[FIELD.claimedSeq]?.N;
-  invocations.push({
-    functionName,
-    invocationType: request.headers['x-amz-invocation-type'] as string | undefined,
-    event,
-    claimedSeqAtFire: claimed === undefined ? undefined : Number(claimed),
-    receivedAt,
-  });
-  if (functionName.startsWith(THROTTLED_PREFIX)) {
-    response
-      .writeHead(429, { 'content-type': 'application/json', 'x-amzn-errortype': 'TooManyRequestsException' })
-      .end(
-        JSON.stringify({
-          Type: 'User',
-          message: 'Rate exceeded',
-          Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded',
-        }),
-      );
-    return;
-  }
-  response.writeHead(202, { 'content-type': 'application/json' }).end();
-}
-
-beforeAll(async () => {
-  dynamoServer = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  dynamoEndpoint = await listen(dynamoServer);
-  workerServer = createServer((request, response) => {
-    answerInvoke(request, response).catch((error: unknown) => {
-      response.writeHead(500).end(String(error));
-    });
-  });
-  workerEndpoint = await listen(workerServer);
-
-  testDynamo = createDynamoDbClient(localClientOptions(dynamoEndpoint));
-  controllerDynamo = createDynamoDbClient(localClientOptions(dynamoEndpoint, 1));
-  controllerDynamo.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (context.commandName === 'UpdateItemCommand') updates.push(args.input as UpdateItemCommandInput);
-      return next(args);
-    },
-    { step: 'initialize', name: 'recordUpdates' },
-  );
-  table = new ControlTable(controllerDynamo, TABLE_NAME);
-  await testDynamo.send(
-    new CreateTableCommand({
-      TableName: TABLE_NAME,
-      AttributeDefinitions: [{ AttributeName: FIELD.id, AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: FIELD.id, KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-});
-
-afterAll(async () => {
-  controllerDynamo?.destroy();
-  testDynamo?.destroy();
-  if (workerServer) await close(workerServer);
-  if (dynamoServer) await close(dynamoServer);
-});
-
-/** A Lambda client that notes each request as the controller sends it, before it goes out. */
-function recordingLambdaClient() {
-  const lambda = createLambdaClient(localClientOptions(workerEndpoint, 1));
-  lambda.middlewareStack.add(
-    (next) => async (args) => {
-      const input = args.input as { FunctionName?: string; InvocationType?: string };
-      lambdaRequests.push({
-        functionName: input.FunctionName ?? '',
-        invocationType: input.InvocationType,
-        sentAt: clock.peek(),
-      });
-      return next(args);
-    },
-    // Where the request leaves the client: after every finalizeRequest middleware (signing, the controller's hold).
-    { step: 'deserialize', name: 'recordLambdaRequests', priority: 'low' },
-  );
-  return lambda;
-}
-
-function deps(tableOverride?: ControlTable) {
+function deps(tableOverride?: ControlItemStore): ControllerDeps {
   return {
-    table: tableOverride ?? table,
-    lambda: recordingLambdaClient(),
+    table: tableOverride ?? store,
+    invoker,
     defaultTarget: DEFAULT_TARGET,
     clock,
     log: silentLogger,
@@ -205,37 +75,24 @@ const deadlineIn = (ms: number): Deadline => {
 const isoAgo = (ms: number) => new Date(clock.peek() - ms).toISOString();
 
 async function putItem(pollerId: string, fields: Record<string, AttributeValue>): Promise<void> {
-  await testDynamo.send(
-    new PutItemCommand({ TableName: TABLE_NAME, Item: { [FIELD.id]: { S: pollerId }, ...fields } }),
-  );
+  store.put(pollerId, fields);
 }
 
 async function setField(pollerId: string, field: string, value: AttributeValue): Promise<void> {
-  await testDynamo.send(
-    new UpdateItemCommand({
-      TableName: TABLE_NAME,
-      Key: { [FIELD.id]: { S: pollerId } },
-      UpdateExpression: 'SET #field = :value',
-      ExpressionAttributeNames: { '#field': field },
-      ExpressionAttributeValues: { ':value': value },
-    }),
-  );
+  store.setField(pollerId, field, value);
 }
 
 async function readItem(pollerId: string): Promise<Record<string, AttributeValue> | undefined> {
-  const result = await testDynamo.send(
-    new GetItemCommand({ TableName: TABLE_NAME, Key: { [FIELD.id]: { S: pollerId } }, ConsistentRead: true }),
-  );
-  return result.Item;
+  return store.image(pollerId);
 }
 
 const firedFor = (pollerId: string) =>
   invocations.filter((invocation) => invocation.event.pollerId === pollerId);
 const seqsFor = (pollerId: string) => firedFor(pollerId).map((invocation) => invocation.event.seq);
-const updatesFor = (pollerId: string) => updates.filter((update) => update.Key?.[FIELD.id]?.S === pollerId);
-const setsLastError = (update: UpdateItemCommandInput) =>
-  Object.values(update.ExpressionAttributeNames ?? {}).includes(FIELD.lastError) &&
-  /#lastError = :lastError/.test(update.UpdateExpression ?? '');
+const updatesFor = (pollerId: string) => store.writes.filter((write) => write.pollerId === pollerId);
+const setsLastError = (write: StoreWrite) => write.kind === 'record' && write.record.lastError !== undefined;
+const isClaim = (write: StoreWrite) => write.kind === 'record' && write.record.claimedSeq !== undefined;
+const isTake = (write: StoreWrite) => write.kind === 'take';
 
 const runningItem = (waitSeconds = '0.1', extra: Record<string, AttributeValue> = {}) => ({
   [FIELD.running]: { BOOL: true },
@@ -319,8 +176,8 @@ describe('runRound: a fresh start', () => {
   it('writes the item only to take its generation, for its claims and once at hand-back', () => {
     // assess
     const written = updatesFor(pollerId);
-    const claims = written.filter((update) => /#claimedSeq =/.test(update.UpdateExpression ?? ''));
-    const takes = written.filter((update) => /#generation =/.test(update.UpdateExpression ?? ''));
+    const claims = written.filter(isClaim);
+    const takes = written.filter(isTake);
     expect(takes).toHaveLength(1);
     expect(claims).toHaveLength(Math.ceil(firedFor(pollerId).length / 5));
     expect(written).toHaveLength(takes.length + claims.length + 1);
@@ -341,7 +198,7 @@ describe('runRound: a fresh start', () => {
     // assess
     const sent = lambdaRequests.filter((request) => request.functionName === 'my-worker');
     const firstFire = sent.findIndex((request) => request.invocationType === 'Event');
-    expect(dryRuns.filter((dryRun) => dryRun.functionName === 'my-worker')).toHaveLength(1);
+    expect(dryRuns().filter((dryRun) => dryRun.functionName === 'my-worker')).toHaveLength(1);
     expect(sent.filter((request) => request.invocationType === 'DryRun')).toHaveLength(1);
     expect(sent[0]?.invocationType).toBe('DryRun');
     expect(firstFire).toBeGreaterThan(0);
@@ -430,7 +287,7 @@ describe('runRound: an invalid waitseconds', () => {
   const pollerId = 'bad-wait';
   let firstRound: ControllerOutput;
   let badRound: ControllerOutput;
-  let badRoundUpdates: UpdateItemCommandInput[];
+  let badRoundUpdates: StoreWrite[];
   let badRoundSeqs: number[];
 
   beforeAll(async () => {
@@ -484,7 +341,7 @@ describe('runRound: an invalid waitseconds', () => {
   // 0.1 s) on top of the claims and the hand-back.
   it('writes the item only for claims, the new error and the hand-back while the value stays wrong', () => {
     // assess: one claim per 5 ticks, one write for the new error, one for skipped ticks if any, one at hand-back
-    const claims = badRoundUpdates.filter((update) => /#claimedSeq =/.test(update.UpdateExpression ?? ''));
+    const claims = badRoundUpdates.filter(isClaim);
     expect(claims.length).toBeGreaterThan(0);
     expect(badRoundUpdates.length).toBeLessThanOrEqual(claims.length + 3);
   });
@@ -565,13 +422,8 @@ describe('runRound: failures', () => {
   it('throws ControlTableUnavailableError, firing nothing, when the table cannot be reached', async () => {
     // prepare
     const pollerId = 'no-table';
-    const closed = createServer();
-    const closedEndpoint = await listen(closed);
-    await close(closed);
-    const unreachable = new ControlTable(
-      createDynamoDbClient(localClientOptions(closedEndpoint, 1)),
-      TABLE_NAME,
-    );
+    const unreachable = new InMemoryControlStore(TABLE_NAME);
+    unreachable.unreachable = true;
 
     // act
     const round = runRound(
@@ -655,33 +507,23 @@ describe('runRound: the start rule (one loop per poller, whatever started it)', 
     await setField(pollerId, FIELD.running, { BOOL: false });
     const fired = seqsFor(pollerId).length;
     // … and whose stop write finds running=true again: the operator started it meanwhile (injected at the
-    // DynamoDB client's boundary, just before the request goes out)
+    // store's boundary, just before the write is applied)
     let raced = false;
-    const racingDynamo = createDynamoDbClient(localClientOptions(dynamoEndpoint, 1));
-    racingDynamo.middlewareStack.add(
-      (next, context) => async (args) => {
-        const input = args.input as UpdateItemCommandInput;
-        const values = JSON.stringify(input.ExpressionAttributeValues ?? {});
-        if (
-          !raced &&
-          context.commandName === 'UpdateItemCommand' &&
-          values.includes(STOP_REASON.runningFalse)
-        ) {
-          raced = true;
-          await setField(pollerId, FIELD.running, { BOOL: true });
-        }
-        return next(args);
-      },
-      { step: 'initialize', name: 'raceTheStop' },
-    );
+    store.beforeRecord = (write) => {
+      if (!raced && write.record.stoppedReason === STOP_REASON.runningFalse) {
+        raced = true;
+        store.setField(pollerId, FIELD.running, { BOOL: true });
+      }
+    };
 
     // act
     const output = await runRound(
       { state: first, executionId: 'exec-1' },
-      deps(new ControlTable(racingDynamo, TABLE_NAME)),
+      deps(),
       deadlineIn(ROUND_MS),
-    );
-    racingDynamo.destroy();
+    ).finally(() => {
+      store.beforeRecord = undefined;
+    });
 
     // assess
     expect(raced).toBe(true);
@@ -747,23 +589,20 @@ describe('runRound: a cadence the controller size cannot sustain', () => {
 
 describe('runRound: a tick that can no longer go out on time', () => {
   /** A control table whose first claim write takes `claimMs` (a slow DynamoDB answer, or a starved CPU share). */
-  function tableWithSlowFirstClaim(claimMs: number): { table: ControlTable; destroy: () => void } {
-    const client = createDynamoDbClient(localClientOptions(dynamoEndpoint, 1));
+  function tableWithSlowFirstClaim(claimMs: number): { table: ControlItemStore; destroy: () => void } {
     let delayed = false;
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        const result = await next(args);
-        const input = args.input as UpdateItemCommandInput;
-        const claims = Object.values(input.ExpressionAttributeNames ?? {}).includes(FIELD.claimedSeq);
-        if (context.commandName === 'UpdateItemCommand' && claims && !delayed) {
-          delayed = true;
-          clock.advance(claimMs);
-        }
-        return result;
+    store.beforeRecord = (write) => {
+      if (isClaim(write) && !delayed) {
+        delayed = true;
+        clock.advance(claimMs);
+      }
+    };
+    return {
+      table: store,
+      destroy: () => {
+        store.beforeRecord = undefined;
       },
-      { step: 'initialize', name: 'slowFirstClaim' },
-    );
-    return { table: new ControlTable(client, TABLE_NAME), destroy: () => client.destroy() };
+    };
   }
 
   it('withholds a tick the claim write made late by half an interval or more, keeps its seq for the next slot on the grid and counts the skip', async () => {

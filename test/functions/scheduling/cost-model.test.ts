@@ -24,6 +24,7 @@ import { createLambdaClient, localClientOptions } from '../../../functions/share
 import { FIELD } from '../../../functions/shared/contract';
 import { ControlTable } from '../../../functions/shared/control-table';
 import { createJsonLogger } from '../../../functions/shared/logger';
+import { LambdaWorkerInvoker } from '../../../functions/shared/worker-invoker';
 import { LOCAL_WORKER_NAME } from '../../../scripts/local-stack/local-endpoints';
 import { type Harness, startHarness } from '../../support/local-stack-harness';
 import { simulatedClock } from '../../support/simulated-clock';
@@ -340,7 +341,7 @@ describe("the controller's log lines, measured", () => {
         { state: { pollerId: 'default', generation: 1 }, executionId: 'measure-log-lines' },
         {
           table: new ControlTable(harness.stack.dynamoDb, harness.stack.tableName),
-          lambda,
+          invoker: new LambdaWorkerInvoker(lambda),
           defaultTarget: LOCAL_WORKER_NAME,
           clock,
           log: createJsonLogger((line) => lines.push(line)),

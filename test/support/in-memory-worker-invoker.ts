@@ -1,0 +1,63 @@
+import type { WorkerEvent } from '../../functions/shared/contract';
+import { WorkerInvokeError } from '../../functions/shared/errors';
+import type { SendHold, WorkerInvoker } from '../../functions/shared/worker-invoker';
+import type { SimulatedClock } from './simulated-clock';
+
+/** A request the controller opened: a tick at `openAt` of its hold, or a DryRun warm-up when it was asked for. */
+export interface OpenedRequest {
+  readonly functionName: string;
+  readonly invocationType: 'Event' | 'DryRun';
+  /** The simulated time it was opened. */
+  readonly sentAt: number;
+}
+
+/** A tick's invoke that went out (its hold released it), whether or not the invoke then failed. */
+export interface ReleasedInvoke {
+  readonly functionName: string;
+  readonly invocationType: 'Event';
+  readonly event: WorkerEvent;
+  /** The simulated time the hold released it: when the whole request had arrived. */
+  readonly receivedAt: number;
+}
+
+/**
+ * The Lambda Invoke API in memory, for the controller's unit tests: it passes through the send hold as
+ * fireWorker does (opened at `openAt`, sent or withheld at `releaseAt`) and notes each invoke at the simulated time
+ * it was released. An invoke of a target `failureOf` names a cause for fails with WorkerInvokeError, as a refused
+ * invoke does, after it went out.
+ */
+export class InMemoryWorkerInvoker implements WorkerInvoker {
+  readonly opened: OpenedRequest[] = [];
+  readonly released: ReleasedInvoke[] = [];
+  /** Called as an invoke arrives, before it is answered: a test reads the state of the world at that moment. */
+  onInvoke: ((invoke: ReleasedInvoke) => void) | undefined;
+
+  constructor(
+    private readonly clock: SimulatedClock,
+    private readonly failureOf: (target: string) => Error | undefined = () => undefined,
+  ) {}
+
+  async fire(target: string, event: WorkerEvent, hold: SendHold): Promise<'sent' | 'withheld'> {
+    await hold.openAt();
+    this.opened.push({ functionName: target, invocationType: 'Event', sentAt: this.clock.peek() });
+    if (!(await hold.releaseAt())) return 'withheld';
+    const invoke: ReleasedInvoke = {
+      functionName: target,
+      invocationType: 'Event',
+      event,
+      receivedAt: this.clock.peek(),
+    };
+    this.released.push(invoke);
+    this.onInvoke?.(invoke);
+    const failure = this.failureOf(target);
+    if (failure !== undefined) throw new WorkerInvokeError(event.pollerId, target, event.seq, failure);
+    return 'sent';
+  }
+
+  async warm(target: string): Promise<void> {
+    this.opened.push({ functionName: target, invocationType: 'DryRun', sentAt: this.clock.peek() });
+  }
+
+  /** Nothing to close: it holds no connections. */
+  destroy(): void {}
+}
