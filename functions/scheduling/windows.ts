@@ -86,8 +86,12 @@ const EDGE_SEARCH_DAYS = 8;
 export function parseTimeZone(value: unknown, pollerId?: string): string | InvalidTimeZoneError {
   if (value === undefined || (typeof value === 'string' && value.trim() === '')) return DEFAULT_TIME_ZONE;
   if (typeof value !== 'string') return new InvalidTimeZoneError(value, pollerId);
+  const zone = value.trim();
   try {
-    return new Intl.DateTimeFormat('en-US', { timeZone: value.trim() }).resolvedOptions().timeZone;
+    // Intl refuses a name its tz data lacks. The name is kept as written: Intl would canonicalise it to a legacy
+    // alias the operator did not write (Asia/Kolkata becomes Asia/Calcutta).
+    formatterFor(zone);
+    return zone;
   } catch {
     return new InvalidTimeZoneError(value, pollerId);
   }
