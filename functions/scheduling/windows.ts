@@ -258,7 +258,8 @@ export function nextEdgeAfter(
 
 function activeRuleIndex(rules: readonly WindowRule[], zone: string, instantMs: number): number | undefined {
   const today = localDayOf(zone, instantMs);
-  // Yesterday and tomorrow too: around a fall-back at midnight an instant's local day and its window's can differ.
+  // Yesterday and tomorrow too: after a fall-back across midnight (Antarctica/Casey, 2010) the clock shows the
+  // day before while the window of the day it had already reached is still open.
   const days = [today - DAY_MS, today, today + DAY_MS];
   const index = rules.findIndex((rule) =>
     days.some((day) => {

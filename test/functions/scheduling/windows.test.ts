@@ -510,4 +510,20 @@ describe('windows across DST transitions', () => {
     // assess
     expect(cadence).toEqual(every ? windowRule?.cadence : { kind: 'every', intervalMs: DEFAULT_MS });
   });
+
+  it('keeps a window open when the clock falls back across midnight to the day before (Antarctica/Casey, 2010)', () => {
+    // prepare: on 2010-03-05 at 02:00 (+11, 15:00Z) Casey went back to 2010-03-04 23:00 (+8), the only such
+    // transition in the tz data since 1995; 15:30Z reads Thursday 23:30 but lies inside Friday's window.
+    const rules = rulesOf('Fri 00:00-02:00 every 5');
+
+    // act
+    const opens = nextEdgeAfter(rules, 'Antarctica/Casey', at('2010-03-04T12:00:00Z'));
+    const closes = nextEdgeAfter(rules, 'Antarctica/Casey', at('2010-03-04T13:00:00Z'));
+    const duringThursdayAgain = cadenceAt(rules, 'Antarctica/Casey', DEFAULT_MS, at('2010-03-04T15:30:00Z'));
+
+    // assess
+    expect(opens).toBe(at('2010-03-04T13:00:00Z'));
+    expect(closes).toBe(at('2010-03-04T18:00:00Z'));
+    expect(duringThursdayAgain).toEqual({ kind: 'every', intervalMs: 5_000 });
+  });
 });
