@@ -382,6 +382,13 @@ describe('windows across DST transitions', () => {
       edges: ['2026-03-29T01:00:00Z', '2026-03-29T04:00:00Z'],
     },
     {
+      case: 'Berlin spring-forward: a window wholly inside the skipped hour is empty that day, no edges',
+      zone: 'Europe/Berlin',
+      rule: 'Sun 02:10-02:40 pause',
+      from: '2026-03-28T12:00:00Z',
+      edges: ['2026-04-05T00:10:00Z', '2026-04-05T00:40:00Z'],
+    },
+    {
       case: 'Berlin fall-back: 02:30-03:30 opens at the first 02:30 and spans the repeated hour once',
       zone: 'Europe/Berlin',
       rule: 'Sun 02:30-03:30 every 10',
