@@ -1,4 +1,4 @@
-import { renderJson, SubMinuteError } from '../shared/errors';
+import { InvalidTimeZoneError, InvalidWindowRuleError, renderJson } from '../shared/errors';
 import { parseWaitInterval } from '../shared/wait-interval';
 
 /**
@@ -39,38 +39,6 @@ export interface WindowRule {
   readonly startMs: number;
   readonly endMs: number;
   readonly cadence: WindowCadence;
-}
-
-/** A window rule the parser refused: names the rule (its index and text), the part and the value. */
-export class InvalidWindowRuleError extends SubMinuteError {
-  override readonly name = 'InvalidWindowRuleError';
-  readonly ruleIndex: number | undefined;
-  readonly part: string;
-
-  constructor(
-    ruleIndex: number | undefined,
-    rule: unknown,
-    part: string,
-    expected: string,
-    pollerId?: string,
-  ) {
-    const which = ruleIndex === undefined ? 'windows' : `windows[${ruleIndex}] ${renderJson(rule, 80)}`;
-    super(`${which}: ${part} ${expected}`, { pollerId, value: rule });
-    this.ruleIndex = ruleIndex;
-    this.part = part;
-  }
-}
-
-/** A time zone name the platform's tz data does not know. */
-export class InvalidTimeZoneError extends SubMinuteError {
-  override readonly name = 'InvalidTimeZoneError';
-
-  constructor(value: unknown, pollerId?: string) {
-    super(`timezone must be an IANA time zone name such as Europe/Berlin; got ${renderJson(value, 60)}`, {
-      pollerId,
-      value,
-    });
-  }
 }
 
 export const DEFAULT_TIME_ZONE = 'UTC';

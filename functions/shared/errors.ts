@@ -217,6 +217,38 @@ export function describeCause(cause: unknown): string {
   return name && !message.includes(name) ? `${name}: ${message}` : message;
 }
 
+/** A window rule the parser refused: names the rule (its index and text), the part and the value. */
+export class InvalidWindowRuleError extends SubMinuteError {
+  override readonly name = 'InvalidWindowRuleError';
+  readonly ruleIndex: number | undefined;
+  readonly part: string;
+
+  constructor(
+    ruleIndex: number | undefined,
+    rule: unknown,
+    part: string,
+    expected: string,
+    pollerId?: string,
+  ) {
+    const which = ruleIndex === undefined ? 'windows' : `windows[${ruleIndex}] ${renderJson(rule, 80)}`;
+    super(`${which}: ${part} ${expected}`, { pollerId, value: rule });
+    this.ruleIndex = ruleIndex;
+    this.part = part;
+  }
+}
+
+/** A time zone name the platform's tz data does not know. */
+export class InvalidTimeZoneError extends SubMinuteError {
+  override readonly name = 'InvalidTimeZoneError';
+
+  constructor(value: unknown, pollerId?: string) {
+    super(`timezone must be an IANA time zone name such as Europe/Berlin; got ${renderJson(value, 60)}`, {
+      pollerId,
+      value,
+    });
+  }
+}
+
 /** JSON for messages, cut short so a huge bad value cannot blow up an item or a log line. */
 export function renderJson(value: unknown, maxLength = 120): string {
   let text: string;

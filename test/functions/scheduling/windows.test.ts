@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   cadenceAt,
-  InvalidTimeZoneError,
-  InvalidWindowRuleError,
   nextEdgeAfter,
   parseTimeZone,
   parseWindowRules,
   type WindowRule,
 } from '../../../functions/scheduling/windows';
+import { InvalidTimeZoneError, InvalidWindowRuleError } from '../../../functions/shared/errors';
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
