@@ -605,20 +605,26 @@ describe('runRound: a tick that can no longer go out on time', () => {
     };
   }
 
-  it('withholds a tick the claim write made late by half an interval or more, keeps its seq for the next slot on the grid and counts the skip', async () => {
-    // prepare: 1 s ticks; the first tick is due 1 s after the start, the claim write ends 1.6 s after it
-    const pollerId = 'late-at-release';
+  /** One 1 s poller's first round, its first claim write taking `claimMs`. */
+  async function roundWithSlowFirstClaim(pollerId: string, claimMs: number) {
     await putItem(pollerId, runningItem('1'));
-    const slow = tableWithSlowFirstClaim(1_600);
+    const slow = tableWithSlowFirstClaim(claimMs);
     const startedAt = clock.peek();
-
-    // act
     const output = await runRound(
       { state: { pollerId }, executionId: 'exec-1' },
       deps(slow.table),
       deadlineIn(6_000),
     );
     slow.destroy();
+    return { output, startedAt };
+  }
+
+  it('withholds a tick the claim write made late by half an interval or more, keeps its seq for the next slot on the grid and counts the skip', async () => {
+    // prepare: 1 s ticks; the first tick is due 1 s after the start, the claim write ends 1.6 s after it
+    const pollerId = 'late-at-release';
+
+    // act
+    const { output, startedAt } = await roundWithSlowFirstClaim(pollerId, 1_600);
 
     // assess: seq 1 was due at +1 s and withheld (600 ms late); it fires at +2 s, the next slot on the grid
     const fired = firedFor(pollerId).map((invocation) => invocation.event);
@@ -632,17 +638,9 @@ describe('runRound: a tick that can no longer go out on time', () => {
   it('sends a tick late by less than half an interval', async () => {
     // prepare
     const pollerId = 'slightly-late-at-release';
-    await putItem(pollerId, runningItem('1'));
-    const slow = tableWithSlowFirstClaim(1_400);
-    const startedAt = clock.peek();
 
     // act
-    const output = await runRound(
-      { state: { pollerId }, executionId: 'exec-1' },
-      deps(slow.table),
-      deadlineIn(6_000),
-    );
-    slow.destroy();
+    const { output, startedAt } = await roundWithSlowFirstClaim(pollerId, 1_400);
 
     // assess: seq 1 went out 400 ms late, for the time it was due
     const firstFire = firedFor(pollerId)[0];
