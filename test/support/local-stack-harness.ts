@@ -10,6 +10,14 @@ import {
 
 export type FireEvent = Extract<LocalStackEvent, { event: 'fire' }>;
 
+/**
+ * A wait's timeout bounds "eventually", it is not a speed claim (those are measured figures the tests assert
+ * explicitly, or benchmark targets). The local stack shares two cores with the test runner, the emulators and
+ * every sandbox, so a wait gives up only after this many times the time the test names: a healthy run returns
+ * as soon as the event arrives and never waits longer than it would have.
+ */
+export const WAIT_PATIENCE = 3;
+
 /** A local stack on free ports that records every event it emits, for tests to wait on and inspect. */
 export interface Harness {
   readonly stack: LocalStack;
@@ -40,6 +48,7 @@ export async function startHarness(options: LocalStackOptions = {}): Promise<Har
 
   const waitFor = (predicate: (event: LocalStackEvent) => boolean, timeoutMs: number) =>
     new Promise<LocalStackEvent>((resolve, reject) => {
+      const giveUpAfterMs = timeoutMs * WAIT_PATIENCE;
       const check = () => {
         const found = events.find(predicate);
         if (!found) return;
@@ -49,9 +58,11 @@ export async function startHarness(options: LocalStackOptions = {}): Promise<Har
       const timer = setTimeout(() => {
         cleanup();
         reject(
-          new Error(`no matching event within ${timeoutMs} ms; saw: ${JSON.stringify(events.slice(-8))}`),
+          new Error(
+            `no matching event within ${giveUpAfterMs} ms (${timeoutMs} ms × ${WAIT_PATIENCE}); saw: ${JSON.stringify(events.slice(-8))}`,
+          ),
         );
-      }, timeoutMs);
+      }, giveUpAfterMs);
       const cleanup = () => {
         clearTimeout(timer);
         waiters.delete(check);
