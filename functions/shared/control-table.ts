@@ -124,7 +124,9 @@ interface FieldCodec<K extends keyof OperatorFieldEdit> {
 }
 
 /** How each operator field is stored: the one place an edit becomes attribute values. */
-const OPERATOR_FIELD_CODECS: { readonly [K in keyof OperatorFieldEdit]-?: FieldCodec<K> } = {
+type OperatorFieldKey = keyof OperatorFieldEdit;
+
+const OPERATOR_FIELD_CODECS: { readonly [K in OperatorFieldKey]: FieldCodec<K> } = {
   waitSeconds: { attribute: FIELD.waitSeconds, encode: (seconds) => ({ N: String(seconds) }) },
   target: { attribute: FIELD.target, encode: (target) => ({ S: target }) },
   payload: { attribute: FIELD.payload, encode: (payload) => jsonToAttribute(payload) },
@@ -420,7 +422,9 @@ export class ControlTable implements ControlItemStore {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       // As in conditionalUpdate: dynalite returns no item with the failure, so read it.
       const item = error.Item ?? (await this.readImage(pollerId));
-      return item === undefined ? { kind: 'missing' } : { kind: 'running', item: decodePollerItem(pollerId, item) };
+      return item === undefined
+        ? { kind: 'missing' }
+        : { kind: 'running', item: decodePollerItem(pollerId, item) };
     }
   }
 

@@ -16,8 +16,8 @@ export function parseTargetText(pollerId: string, text: string): string | Invali
   return target ?? new InvalidControlItemError(pollerId, FIELD.target, renderJson(text), 'must not be empty');
 }
 
-/** DynamoDB's number range (38 digits of precision aside): a payload number outside it cannot be stored. */
-const DYNAMODB_NUMBER_MAGNITUDE = { min: 1e-130, max: 9.9999999999999999e125 } as const;
+/** Magnitudes DynamoDB stores (38 digits of precision aside): from `min` up to, not including, `below`. */
+const DYNAMODB_NUMBER_MAGNITUDE = { min: 1e-130, below: 1e126 } as const;
 
 /** A JSON object passed to the worker as `payload`: valid JSON, an object, storable, and within the size limit. */
 export function parsePayloadText(
@@ -35,7 +35,9 @@ export function parsePayloadText(
   if (!isRecord(parsed)) return refuse('must be a JSON object (a map), not a list or a scalar');
   const unstorable = findUnstorableNumber(parsed);
   if (unstorable !== undefined) {
-    return refuse(`holds the number ${unstorable}, outside what DynamoDB stores (1e-130 to 1e126 in magnitude)`);
+    return refuse(
+      `holds the number ${unstorable}, outside what DynamoDB stores (1e-130 to 1e126 in magnitude)`,
+    );
   }
   const payload = parsePayload(pollerId, jsonToAttribute(parsed));
   return payload ?? refuse('must be a JSON object');
@@ -46,7 +48,7 @@ function findUnstorableNumber(value: unknown): number | undefined {
     const magnitude = Math.abs(value);
     const storable =
       magnitude === 0 ||
-      (magnitude >= DYNAMODB_NUMBER_MAGNITUDE.min && magnitude <= DYNAMODB_NUMBER_MAGNITUDE.max);
+      (magnitude >= DYNAMODB_NUMBER_MAGNITUDE.min && magnitude < DYNAMODB_NUMBER_MAGNITUDE.below);
     return storable ? undefined : value;
   }
   const inner = Array.isArray(value) ? value : isRecord(value) ? Object.values(value) : [];

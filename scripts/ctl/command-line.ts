@@ -167,8 +167,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   const pollerIds = parsePollerIds(name, positionals.slice(1), lookup);
   const command = buildCommand(name, pollerIds, lookup);
   const target = parseTarget(lookup);
-  const startsLoops =
-    STARTS_LOOPS.has(command.name) || (command.name === 'create' && command.fields.running);
+  const startsLoops = STARTS_LOOPS.has(command.name) || (command.name === 'create' && command.fields.running);
   if (startsLoops && target.kind === 'table' && target.stateMachineArn === undefined) {
     throw new UsageError(
       `${command.name} with --table needs --state-machine-arn ARN to start loops (or use --stack NAME${command.name === 'create' ? ', or create it --stopped' : ''})`,
@@ -205,7 +204,8 @@ function buildCommand(name: CommandName, pollerIds: readonly string[], lookup: O
     if (pollerIds.length > 0) throw new UsageError('list takes no poller id: it lists every poller');
     return { name, sort: parseSort(stringOption(lookup, 'sort')) };
   }
-  if (name === 'pause' || name === 'resume') return { name, pollers: parseSelection(name, pollerIds, lookup) };
+  if (name === 'pause' || name === 'resume')
+    return { name, pollers: parseSelection(name, pollerIds, lookup) };
 
   if (pollerIds.length > 1) {
     throw new UsageError(`${name} takes one poller id; got ${pollerIds.map(quote).join(' ')}`);
@@ -226,14 +226,17 @@ function buildCommand(name: CommandName, pollerIds: readonly string[], lookup: O
     case 'set': {
       const edit = readOperatorFields(pollerId, lookup);
       if (Object.keys(edit).length === 0) {
-        throw new UsageError('set needs at least one field to change: --every S, --target NAME, --payload JSON, …');
+        throw new UsageError(
+          'set needs at least one field to change: --every S, --target NAME, --payload JSON, …',
+        );
       }
       return { name, pollerId, edit };
     }
     case 'create': {
       if (given === undefined) throw new UsageError('create needs a poller id: ctl create ID --every S');
       const edit = readOperatorFields(given, lookup);
-      if (edit.waitSeconds === undefined) throw new UsageError('create needs --every S (the cadence in seconds)');
+      if (edit.waitSeconds === undefined)
+        throw new UsageError('create needs --every S (the cadence in seconds)');
       if (lookup('running') === true && lookup('stopped') === true) {
         throw new UsageError('give either --running or --stopped, not both');
       }
@@ -265,7 +268,8 @@ function parseSelection(name: string, pollerIds: readonly string[], lookup: Opti
 function parseSort(raw: string | undefined): ListSort {
   if (raw === undefined) return 'id';
   const sort = LIST_SORTS.find((candidate) => candidate === raw);
-  if (sort === undefined) throw new UsageError(`--sort must be one of ${LIST_SORTS.join(', ')}; got ${quote(raw)}`);
+  if (sort === undefined)
+    throw new UsageError(`--sort must be one of ${LIST_SORTS.join(', ')}; got ${quote(raw)}`);
   return sort;
 }
 
@@ -377,7 +381,12 @@ function parseTarget(lookup: OptionLookup): TargetSpec {
   if (table !== undefined) {
     return {
       kind: 'table',
-      tableName: check('table', table, TABLE_NAME_PATTERN, 'a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)'),
+      tableName: check(
+        'table',
+        table,
+        TABLE_NAME_PATTERN,
+        'a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)',
+      ),
       stateMachineArn:
         stateMachineArn === undefined
           ? undefined

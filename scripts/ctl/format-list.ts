@@ -4,7 +4,17 @@ import { formatDuration } from './format-duration';
 /** How much of a last error fits on a list line; `status ID` shows all of it. */
 export const LAST_ERROR_WIDTH = 60;
 
-const HEADERS = ['ID', 'STATE', 'CADENCE', 'NEXT', 'LAST', 'LATE', 'SKIPPED', 'FAILED', 'LAST ERROR'] as const;
+const HEADERS = [
+  'ID',
+  'STATE',
+  'CADENCE',
+  'NEXT',
+  'LAST',
+  'LATE',
+  'SKIPPED',
+  'FAILED',
+  'LAST ERROR',
+] as const;
 
 /** One aligned line per poller under a header, or a sentence when the table holds none. */
 export function formatList(report: ListReport): string {

@@ -70,7 +70,8 @@ export function exitCodeOf(result: CommandResult): number {
 
 function formatCreate(result: CreateResult): string {
   const created = `poller '${result.pollerId}': created in ${result.table} (${describeEdit(result.fields)})`;
-  if (result.start === null) return `${created} with running=false; start it with \`ctl start ${result.pollerId}\``;
+  if (result.start === null)
+    return `${created} with running=false; start it with \`ctl start ${result.pollerId}\``;
   return `${created}; ${result.start.outcome === 'already-running' ? 'already running' : 'started'}: ${result.start.executionArn}`;
 }
 

@@ -397,10 +397,7 @@ const pick = <T>(values: readonly T[]) => fc.constantFrom(...values);
 /** Mostly well-formed command lines (command, one target, options in any order) with values good and bad. */
 const ctlCommandLine = fc
   .record({
-    command: fc.oneof(
-      { weight: 9, arbitrary: pick(COMMAND_NAMES) },
-      fc.string({ maxLength: 8 }),
-    ),
+    command: fc.oneof({ weight: 9, arbitrary: pick(COMMAND_NAMES) }, fc.string({ maxLength: 8 })),
     target: fc.oneof(
       fc
         .option(pick(['1', '8000', '65534', '65535', '0', '08000', '1.5', '-3', ' 80', '1e3']), {

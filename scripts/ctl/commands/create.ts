@@ -32,7 +32,11 @@ export class PollerExistsError extends CtlError {
  * validators accepted on the command line. A running poller is then started by `start`, the one start rule
  * (on AWS the table's stream reacts to the same item; whichever start comes second finds the loop alive).
  */
-export async function create(session: CtlSession, pollerId: string, fields: NewPoller): Promise<CreateResult> {
+export async function create(
+  session: CtlSession,
+  pollerId: string,
+  fields: NewPoller,
+): Promise<CreateResult> {
   const { tableName } = session.target;
   const outcome = await writeItem(session, pollerId, 'creating the control item', (table) =>
     table.createPoller(pollerId, fields),

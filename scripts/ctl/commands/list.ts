@@ -104,7 +104,10 @@ export function lineOf(item: PollerItem, nowMs: number): PollerLine {
     lateMs: shouldRun && overdueMs > 0 ? overdueMs : null,
     skippedTicks: item.skippedTicks ?? 0,
     failedFires: item.failedFires ?? 0,
-    lastError: item.lastError === undefined ? null : { message: item.lastError.message, at: item.lastError.at ?? null },
+    lastError:
+      item.lastError === undefined
+        ? null
+        : { message: item.lastError.message, at: item.lastError.at ?? null },
   };
 }
 
@@ -132,7 +135,8 @@ const STATE_ORDER: Readonly<Record<LoopState, number>> = {
  * state: trouble first (see STATE_ORDER). Ties, and pollers without the time, go by id.
  */
 export function sortLines(lines: readonly PollerLine[], sort: ListSort): PollerLine[] {
-  const byId = (a: PollerLine, b: PollerLine) => (a.pollerId < b.pollerId ? -1 : a.pollerId > b.pollerId ? 1 : 0);
+  const byId = (a: PollerLine, b: PollerLine) =>
+    a.pollerId < b.pollerId ? -1 : a.pollerId > b.pollerId ? 1 : 0;
   const byTime = (key: (line: PollerLine) => number | undefined) => (a: PollerLine, b: PollerLine) => {
     const [left, right] = [key(a), key(b)];
     if (left === right) return byId(a, b);

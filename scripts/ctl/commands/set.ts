@@ -15,13 +15,24 @@ export interface SetResult {
  * Changes operator fields of an existing poller, and nothing else (one conditional write); the loop reads them
  * before its next tick. A missing item is refused, never created: a deleted poller stays deleted.
  */
-export async function set(session: CtlSession, pollerId: string, edit: OperatorFieldEdit): Promise<SetResult> {
+export async function set(
+  session: CtlSession,
+  pollerId: string,
+  edit: OperatorFieldEdit,
+): Promise<SetResult> {
   const { tableName } = session.target;
-  const updated: PollerItem | 'missing' = await writeItem(session, pollerId, 'changing operator fields', (table) =>
-    table.editOperatorFields(pollerId, edit),
+  const updated: PollerItem | 'missing' = await writeItem(
+    session,
+    pollerId,
+    'changing operator fields',
+    (table) => table.editOperatorFields(pollerId, edit),
   );
   if (updated === 'missing') {
-    throw new ControlItemMissingError(pollerId, tableName, `create it with \`ctl create ${pollerId} --every S\``);
+    throw new ControlItemMissingError(
+      pollerId,
+      tableName,
+      `create it with \`ctl create ${pollerId} --every S\``,
+    );
   }
   return { command: 'set', pollerId, table: tableName, edit };
 }

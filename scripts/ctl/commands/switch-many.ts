@@ -38,9 +38,7 @@ export async function switchMany(
   const pollerIds =
     selection.kind === 'ids'
       ? selection.pollerIds
-      : (
-          await awsCall(session, `listing the pollers in table ${tableName}`, () => session.table.listAll())
-        )
+      : (await awsCall(session, `listing the pollers in table ${tableName}`, () => session.table.listAll()))
           .map((item) => item.pollerId)
           .sort();
   const pollers: SwitchOutcome[] = [];

@@ -376,7 +376,11 @@ describe('ControlTable.editOperatorFields', () => {
     await put({ ...LIVE, [FIELD.target]: { S: 'old-fn' }, [FIELD.payload]: { M: { a: { N: '1' } } } });
 
     // act
-    const item = await table.editOperatorFields(pollerId, { waitSeconds: 7.5, target: null, payload: { b: true } });
+    const item = await table.editOperatorFields(pollerId, {
+      waitSeconds: 7.5,
+      target: null,
+      payload: { b: true },
+    });
 
     // assess
     expect(await raw()).toEqual({

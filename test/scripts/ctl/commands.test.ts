@@ -26,9 +26,7 @@ describe('ctl against the local stack', () => {
       const run = await ctl(['set', '--every', '5', '--local'], stack);
 
       expect(run).toMatchObject({ exitCode: 0, stderr: [] });
-      expect(run.stdout).toEqual([
-        "poller 'default': waitseconds=5; the loop uses it from its next tick",
-      ]);
+      expect(run.stdout).toEqual(["poller 'default': waitseconds=5; the loop uses it from its next tick"]);
       expect(await readItem(stack)).toEqual({ ...before, [FIELD.waitSeconds]: { N: '5' } });
     });
   });

@@ -74,7 +74,18 @@ describe('ctl fleet commands on the local stack', () => {
   describe('create', () => {
     it('writes the validated fields with running=false and starts nothing when --stopped', async () => {
       const run = await ctl(
-        ['create', 'orders', '--every', '2.5', '--target', 'my-fn', '--payload', '{"url":"https://x"}', '--stopped', '--local'],
+        [
+          'create',
+          'orders',
+          '--every',
+          '2.5',
+          '--target',
+          'my-fn',
+          '--payload',
+          '{"url":"https://x"}',
+          '--stopped',
+          '--local',
+        ],
         stack,
       );
 
@@ -117,7 +128,19 @@ describe('ctl fleet commands on the local stack', () => {
       });
       const before = await readItem(stack);
 
-      const run = await ctl(['set', DEFAULT_POLLER_ID, '--every', '0.25', '--default-target', '--payload', '{"b":[true]}', '--local'], stack);
+      const run = await ctl(
+        [
+          'set',
+          DEFAULT_POLLER_ID,
+          '--every',
+          '0.25',
+          '--default-target',
+          '--payload',
+          '{"b":[true]}',
+          '--local',
+        ],
+        stack,
+      );
 
       expect(run).toMatchObject({ exitCode: 0, stderr: [] });
       expect(run.stdout).toEqual([
@@ -214,7 +237,11 @@ describe('ctl fleet commands with running loops', () => {
       /^poller 'default': running set to false and its control item deleted; its loop \(.*\) ends at its next tick without firing it$/,
     );
     expect(await harness.readItem()).toBeUndefined();
-    await waitUntil(() => runningExecutions(DEFAULT_POLLER_ID).length === 0, 3_000 * WAIT_PATIENCE, 'the loop to end');
+    await waitUntil(
+      () => runningExecutions(DEFAULT_POLLER_ID).length === 0,
+      3_000 * WAIT_PATIENCE,
+      'the loop to end',
+    );
     await sleep(1_500);
     const lateFires = harness.fires().filter((fire) => Date.parse(fire.scheduledAt) > deletedAtMs + 1_000);
     expect(lateFires).toEqual([]);
@@ -227,15 +254,28 @@ describe('ctl fleet commands with running loops', () => {
     await ctl(['create', 'b', '--every', '2', '--local'], stack);
     await ctl(['create', 'c', '--every', '2', '--local'], stack);
     const pollers = [DEFAULT_POLLER_ID, 'b', 'c'];
-    await waitUntil(() => pollers.every((id) => runningExecutions(id).length === 1), 5_000 * WAIT_PATIENCE, 'three loops');
+    await waitUntil(
+      () => pollers.every((id) => runningExecutions(id).length === 1),
+      5_000 * WAIT_PATIENCE,
+      'three loops',
+    );
 
     const paused = await ctl(['pause', '--all', '--local'], stack);
-    await waitUntil(() => pollers.every((id) => runningExecutions(id).length === 0), 4_000 * WAIT_PATIENCE, 'the loops to end');
+    await waitUntil(
+      () => pollers.every((id) => runningExecutions(id).length === 0),
+      4_000 * WAIT_PATIENCE,
+      'the loops to end',
+    );
     const resumed = await ctl(['resume', '--all', '--local', '--json'], stack);
 
     expect(paused.exitCode).toBe(0);
     expect(paused.stdout[0]?.split('\n').at(-1)).toBe('paused 3 of 3 pollers');
-    expect(paused.stdout[0]?.split('\n').slice(0, 3).map((line) => line.split(/\s+/).slice(0, 2))).toEqual([
+    expect(
+      paused.stdout[0]
+        ?.split('\n')
+        .slice(0, 3)
+        .map((line) => line.split(/\s+/).slice(0, 2)),
+    ).toEqual([
       ['b', 'paused:'],
       ['c', 'paused:'],
       [DEFAULT_POLLER_ID, 'paused:'],
@@ -249,7 +289,11 @@ describe('ctl fleet commands with running loops', () => {
         // Started by ctl, or by the stream starter reacting to running=true first: either way one loop.
         { pollerId: 'b', ok: true, outcome: expect.stringMatching(/^(started|already-running)$/) },
         { pollerId: 'c', ok: true, outcome: expect.stringMatching(/^(started|already-running)$/) },
-        { pollerId: DEFAULT_POLLER_ID, ok: true, outcome: expect.stringMatching(/^(started|already-running)$/) },
+        {
+          pollerId: DEFAULT_POLLER_ID,
+          ok: true,
+          outcome: expect.stringMatching(/^(started|already-running)$/),
+        },
       ],
     });
     // The stream starter reacts to running=true as well: still one loop per poller.

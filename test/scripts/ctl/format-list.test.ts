@@ -55,7 +55,11 @@ describe('list: how a poller’s line reads its item', () => {
     ],
     [
       'running=false and the loop recorded its stop',
-      { [FIELD.running]: { BOOL: false }, [FIELD.stoppedReason]: { S: 'running is false' }, [FIELD.nextTickAt]: { S: at(-600_000) } },
+      {
+        [FIELD.running]: { BOOL: false },
+        [FIELD.stoppedReason]: { S: 'running is false' },
+        [FIELD.nextTickAt]: { S: at(-600_000) },
+      },
       { state: 'stopped', lateMs: null },
     ],
     [
@@ -63,11 +67,7 @@ describe('list: how a poller’s line reads its item', () => {
       { [FIELD.running]: { BOOL: false } },
       { state: 'stopping' },
     ],
-    [
-      'running that is not a boolean',
-      { [FIELD.running]: { S: 'yes' } },
-      { state: 'invalid' },
-    ],
+    ['running that is not a boolean', { [FIELD.running]: { S: 'yes' } }, { state: 'invalid' }],
     [
       'an invalid cadence',
       { [FIELD.waitSeconds]: { S: 'abc' } },
@@ -92,7 +92,11 @@ describe('list: sorting', () => {
     line('c', { [FIELD.nextTickAt]: { S: at(3_000) }, [FIELD.lastTickAt]: { S: at(-1_000) } }),
     line('a', { [FIELD.nextTickAt]: { S: at(9_000) }, [FIELD.lastTickAt]: { S: at(-7_000) } }),
     line('d', { [FIELD.running]: { BOOL: false }, [FIELD.stoppedReason]: { S: 'running is false' } }),
-    line('b', { [FIELD.heartbeatAt]: { S: at(-600_000) }, [FIELD.nextTickAt]: { S: at(1_000) }, [FIELD.lastTickAt]: { S: at(-600_000) } }),
+    line('b', {
+      [FIELD.heartbeatAt]: { S: at(-600_000) },
+      [FIELD.nextTickAt]: { S: at(1_000) },
+      [FIELD.lastTickAt]: { S: at(-600_000) },
+    }),
   ];
 
   it.each([
@@ -119,7 +123,9 @@ describe('list: the text table', () => {
           [FIELD.failedFires]: { N: '2' },
           [FIELD.lastError]: {
             M: {
-              message: { S: `firing tick 40 failed: TooManyRequestsException: ${'rate exceeded '.repeat(5)}` },
+              message: {
+                S: `firing tick 40 failed: TooManyRequestsException: ${'rate exceeded '.repeat(5)}`,
+              },
               at: { S: at(-600_000) },
             },
           },
