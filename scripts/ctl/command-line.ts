@@ -8,7 +8,9 @@ import {
   type OptionLookup,
   operatorFieldOptionNames,
   readOperatorFields,
+  stringOption,
 } from './operator-fields';
+import { parseTargetSpec, type TargetSpec } from './target-spec';
 
 export const COMMAND_NAMES = [
   'list',
@@ -43,17 +45,6 @@ export type Command =
   /** `waitSeconds` given: the item is created (or its cadence set) along with running=true. */
   | { readonly name: 'start'; readonly pollerId: string; readonly waitSeconds?: number | undefined }
   | { readonly name: 'pause' | 'resume'; readonly pollers: PollerSelection };
-
-/** Where the commands go, as the command line named it; `resolveTarget` turns it into tables and endpoints. */
-export type TargetSpec =
-  | { readonly kind: 'local'; readonly port: number }
-  | { readonly kind: 'stack'; readonly stackName: string; readonly region?: string | undefined }
-  | {
-      readonly kind: 'table';
-      readonly tableName: string;
-      readonly stateMachineArn?: string | undefined;
-      readonly region?: string | undefined;
-    };
 
 export type Invocation =
   | { readonly kind: 'help' }
@@ -141,13 +132,6 @@ const OPTION_COMMANDS: Readonly<Record<string, readonly CommandName[]>> = {
 /** Commands that start loops, and so need the state machine (and `create`, unless --stopped). */
 const STARTS_LOOPS: ReadonlySet<string> = new Set(['start', 'resume']);
 
-const STACK_NAME_PATTERN =
-  /^([A-Za-z][A-Za-z0-9-]{0,127}|arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:\d{12}:stack\/.+)$/;
-const TABLE_NAME_PATTERN = /^[A-Za-z0-9_.-]{3,255}$/;
-const STATE_MACHINE_ARN_PATTERN =
-  /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/;
-const REGION_PATTERN = /^[a-z]{2}(-[a-z0-9]+){2,3}$/;
-
 const quote = (value: string) => JSON.stringify(value);
 
 /**
@@ -166,7 +150,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   refuseMisplacedOptions(name, lookup);
   const pollerIds = parsePollerIds(name, positionals.slice(1), lookup);
   const command = buildCommand(name, pollerIds, lookup);
-  const target = parseTarget(lookup);
+  const target = parseTargetSpec(lookup);
   const startsLoops = STARTS_LOOPS.has(command.name) || (command.name === 'create' && command.fields.running);
   if (startsLoops && target.kind === 'table' && target.stateMachineArn === undefined) {
     throw new UsageError(
@@ -273,12 +257,6 @@ function parseSort(raw: string | undefined): ListSort {
   return sort;
 }
 
-/** A string option's text (parseArgs gives strings for string options; anything else is absent). */
-function stringOption(lookup: OptionLookup, option: string): string | undefined {
-  const value = lookup(option);
-  return typeof value === 'string' ? value : undefined;
-}
-
 function parseRaw(argv: readonly string[]) {
   try {
     return parseArgs({
@@ -340,81 +318,5 @@ function parseCommandName(positionals: readonly string[]): CommandName {
 function parsePollerId(raw: string): string {
   if (!POLLER_ID_PATTERN.test(raw))
     throw new UsageError(`a poller id must be 1-64 characters of A-Z a-z 0-9 . _ -; got ${quote(raw)}`);
-  return raw;
-}
-
-function parseTarget(lookup: OptionLookup): TargetSpec {
-  const stateMachineArn = stringOption(lookup, 'state-machine-arn');
-  const stack = stringOption(lookup, 'stack');
-  const table = stringOption(lookup, 'table');
-  const port = stringOption(lookup, 'port');
-  const regionText = stringOption(lookup, 'region');
-  if (lookup('local') === true) {
-    const conflicting = (['stack', 'table', 'state-machine-arn', 'region'] as const).filter(
-      (flag) => lookup(flag) !== undefined,
-    );
-    if (conflicting.length > 0) {
-      throw new UsageError(
-        `--local cannot be combined with ${conflicting.map((flag) => `--${flag}`).join(', ')}`,
-      );
-    }
-    return { kind: 'local', port: parsePort(port) };
-  }
-  if (port !== undefined) throw new UsageError('--port applies only with --local');
-  const region =
-    regionText === undefined
-      ? undefined
-      : check('region', regionText, REGION_PATTERN, 'an AWS region such as eu-west-1');
-
-  if (stack !== undefined) {
-    if (table !== undefined || stateMachineArn !== undefined) {
-      throw new UsageError(
-        '--stack reads the table and state machine from its outputs: drop --table / --state-machine-arn, or drop --stack',
-      );
-    }
-    return {
-      kind: 'stack',
-      stackName: check('stack', stack, STACK_NAME_PATTERN, 'a CloudFormation stack name or ARN'),
-      region,
-    };
-  }
-  if (table !== undefined) {
-    return {
-      kind: 'table',
-      tableName: check(
-        'table',
-        table,
-        TABLE_NAME_PATTERN,
-        'a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)',
-      ),
-      stateMachineArn:
-        stateMachineArn === undefined
-          ? undefined
-          : check(
-              'state-machine-arn',
-              stateMachineArn,
-              STATE_MACHINE_ARN_PATTERN,
-              'a state machine ARN (arn:aws:states:…:stateMachine:NAME)',
-            ),
-      region,
-    };
-  }
-  if (stateMachineArn !== undefined) throw new UsageError('--state-machine-arn needs --table NAME');
-  throw new UsageError('no target: give --stack NAME, --table NAME [--state-machine-arn ARN], or --local');
-}
-
-function parsePort(raw: string | undefined): number {
-  if (raw === undefined) return DEFAULT_DYNAMODB_PORT;
-  const port = Number(raw);
-  if (!/^\d+$/.test(raw) || port < 1 || port > 65_534) {
-    throw new UsageError(
-      `--port must be a whole number from 1 to 65534 (the Step Functions port is the next one); got ${quote(raw)}`,
-    );
-  }
-  return port;
-}
-
-function check(flag: string, raw: string, pattern: RegExp, expected: string): string {
-  if (!pattern.test(raw)) throw new UsageError(`--${flag} must be ${expected}; got ${quote(raw)}`);
   return raw;
 }

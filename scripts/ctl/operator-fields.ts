@@ -57,6 +57,12 @@ export const OPERATOR_FIELD_OPTIONS: readonly OperatorFieldOption[] = [
 /** What the command line gave for an option: its text, true for a flag, undefined when absent. */
 export type OptionLookup = (option: string) => string | boolean | undefined;
 
+/** A string option's text (parseArgs gives strings for string options; anything else is absent). */
+export function stringOption(lookup: OptionLookup, option: string): string | undefined {
+  const value = lookup(option);
+  return typeof value === 'string' ? value : undefined;
+}
+
 /** The edit the operator-field options describe; setting and clearing one field at once is refused. */
 export function readOperatorFields(pollerId: string, lookup: OptionLookup): OperatorFieldEdit {
   let edit: OperatorFieldEdit = {};

@@ -1,4 +1,4 @@
-import { type Command, parseCommandLine, type TargetSpec, USAGE } from './command-line';
+import { type Command, parseCommandLine, USAGE } from './command-line';
 import { create } from './commands/create';
 import { deletePoller } from './commands/delete';
 import { list } from './commands/list';
@@ -11,6 +11,7 @@ import { errorLine, exitCodeFor } from './errors';
 import { type CommandResult, exitCodeOf, formatResult } from './format';
 import { type CtlSession, openSession } from './session';
 import { type ResolvedTarget, resolveTarget } from './target';
+import type { TargetSpec } from './target-spec';
 
 export interface CtlIo {
   readonly stdout: (text: string) => void;

@@ -237,6 +237,14 @@ describe('ctl fleet commands with running loops', () => {
       /^poller 'default': running set to false and its control item deleted; its loop \(.*\) ends at its next tick without firing it$/,
     );
     expect(await harness.readItem()).toBeUndefined();
+    // The loop reads running=false, or no item at all, before its next tick, and ends.
+    const stopped = await harness.waitFor(
+      (event) => event.event === 'stopped' && event.poller === DEFAULT_POLLER_ID,
+      3_000,
+    );
+    expect(stopped).toMatchObject({
+      reason: expect.stringMatching(/^(running is false|control item not found)$/),
+    });
     await waitUntil(
       () => runningExecutions(DEFAULT_POLLER_ID).length === 0,
       3_000 * WAIT_PATIENCE,
