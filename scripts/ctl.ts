@@ -1,5 +1,5 @@
 /**
- * `npm run ctl -- <status|start|stop|set --every S> [--poller ID] <--stack NAME | --table T [--state-machine-arn ARN] | --local [--port N]>`:
+ * `npm run ctl -- <list|status|create|set|delete|start|stop|pause|resume> [ID…] <--stack NAME | --table T [--state-machine-arn ARN] | --local [--port N]>`:
  * steer a poller through its control item. See scripts/ctl/command-line.ts for the usage text.
  */
 import { runCtl } from './ctl/run';

@@ -1,13 +1,21 @@
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
+  DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { FIELD } from './contract';
-import { decodePollerItem, keyOf, type PollerItem, pollerIdOfKey, type RawItem } from './control-item';
+import {
+  decodePollerItem,
+  jsonToAttribute,
+  keyOf,
+  type PollerItem,
+  pollerIdOfKey,
+  type RawItem,
+} from './control-item';
 import type { ControlItemStore } from './control-item-store';
 import { ControlTableUnavailableError } from './errors';
 import type { TakeExpectation } from './loop-ownership';
@@ -84,12 +92,49 @@ export interface SeedFields {
   readonly keepWaitSeconds?: boolean;
 }
 
-export type CadenceOutcome =
-  | 'set'
-  /** The item did not exist: it was created with running=false. */
-  | 'created'
-  /** The item was created and deleted again while the cadence was being set. */
-  | 'vanished';
+/**
+ * The operator fields an edit changes (absent keys stay as they are): a value sets the field, `null` removes it
+ * (`target`: back to the stack's worker; `payload`: none). `running` is not here: it is switched by
+ * `switchOn`/`switchOff`, whose callers start and stop loops. A new operator field is one key here and one entry
+ * in OPERATOR_FIELD_CODECS (the compiler asks for it).
+ */
+export interface OperatorFieldEdit {
+  readonly waitSeconds?: number;
+  readonly target?: string | null;
+  readonly payload?: Readonly<Record<string, unknown>> | null;
+}
+
+/** A poller as `createPoller` writes it: its switch and cadence, and any other operator field. */
+export interface NewPoller extends OperatorFieldEdit {
+  readonly running: boolean;
+  readonly waitSeconds: number;
+}
+
+export type CreateOutcome = 'created' | 'exists';
+
+export type DeleteOutcome =
+  | { readonly kind: 'deleted'; readonly item: PollerItem }
+  | { readonly kind: 'missing' }
+  /** `running` was turned back on before the delete: the item stays, as it now is. */
+  | { readonly kind: 'running'; readonly item: PollerItem };
+
+interface FieldCodec<K extends keyof OperatorFieldEdit> {
+  readonly attribute: string;
+  readonly encode: (value: NonNullable<OperatorFieldEdit[K]>) => AttributeValue;
+}
+
+/** How each operator field is stored: the one place an edit becomes attribute values. */
+type OperatorFieldKey = keyof OperatorFieldEdit;
+
+const OPERATOR_FIELD_CODECS: { readonly [K in OperatorFieldKey]: FieldCodec<K> } = {
+  waitSeconds: { attribute: FIELD.waitSeconds, encode: (seconds) => ({ N: String(seconds) }) },
+  target: { attribute: FIELD.target, encode: (target) => ({ S: target }) },
+  payload: { attribute: FIELD.payload, encode: (payload) => jsonToAttribute(payload) },
+};
+
+const OPERATOR_FIELD_KEYS = Object.keys(OPERATOR_FIELD_CODECS).filter(
+  (key): key is keyof OperatorFieldEdit => key in OPERATOR_FIELD_CODECS,
+);
 
 /** A lastError message is for a human: keep the item well under DynamoDB's 400 KB and the console readable. */
 const MAX_ERROR_MESSAGE_LENGTH = 1_000;
@@ -326,25 +371,61 @@ export class ControlTable implements ControlItemStore {
   }
 
   /**
-   * Sets `waitseconds` and nothing else. A missing item is created with running=false (so nothing starts), under a
-   * condition that it is still missing; if someone created it meanwhile, their item gets the new cadence instead.
+   * Creates a poller's item with its operator fields, only if no item has that id: an existing poller (and its
+   * loop's system fields) is never overwritten. Returns 'exists' without writing anything otherwise.
    */
-  async setWaitSeconds(pollerId: string, waitSeconds: number): Promise<CadenceOutcome> {
-    const setOnly = async () => {
-      const update = new UpdateBuilder();
-      update.set(FIELD.waitSeconds, { N: String(waitSeconds) });
-      return (
-        (await this.update(pollerId, update, `attribute_exists(${update.name(FIELD.id)})`)) !== 'refused'
+  async createPoller(pollerId: string, fields: NewPoller): Promise<CreateOutcome> {
+    const update = new UpdateBuilder();
+    update.set(FIELD.running, { BOOL: fields.running });
+    applyEdit(update, fields, { skipRemovals: true });
+    const condition = `attribute_not_exists(${update.name(FIELD.id)})`;
+    return (await this.update(pollerId, update, condition)) === 'refused' ? 'exists' : 'created';
+  }
+
+  /**
+   * Changes operator fields of an existing item, and nothing else; a missing item (never created, or deleted) is
+   * not created. Returns the item as it now is, or 'missing'.
+   */
+  async editOperatorFields(pollerId: string, edit: OperatorFieldEdit): Promise<PollerItem | 'missing'> {
+    const update = new UpdateBuilder();
+    applyEdit(update, edit, { skipRemovals: false });
+    if (update.isEmpty()) {
+      return (await this.read(pollerId)) ?? 'missing';
+    }
+    const condition = `attribute_exists(${update.name(FIELD.id)})`;
+    const written = await this.update(pollerId, update, condition, 'ALL_NEW');
+    return written === 'refused' || written === undefined ? 'missing' : decodePollerItem(pollerId, written);
+  }
+
+  /**
+   * Deletes a poller's item, only while `running` is not true: an operator stops the loop first (`switchOff`), and
+   * a start that turned it back on meanwhile wins. The loop, if any, reads no item at its next tick and ends.
+   */
+  async deletePoller(pollerId: string): Promise<DeleteOutcome> {
+    const running = `#${FIELD.running}`;
+    try {
+      const result = await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: keyOf(pollerId),
+          ConditionExpression: `attribute_exists(#id) AND (attribute_not_exists(${running}) OR ${running} <> :runningTrue)`,
+          ExpressionAttributeNames: { '#id': FIELD.id, [running]: FIELD.running },
+          ExpressionAttributeValues: { ':runningTrue': { BOOL: true } },
+          ReturnValues: 'ALL_OLD',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
       );
-    };
-    if (await setOnly()) return 'set';
-    const create = new UpdateBuilder();
-    create.set(FIELD.waitSeconds, { N: String(waitSeconds) });
-    create.set(FIELD.running, { BOOL: false });
-    if ((await this.update(pollerId, create, `attribute_not_exists(${create.name(FIELD.id)})`)) !== 'refused')
-      return 'created';
-    // Created by someone else between the two writes: set the cadence on theirs.
-    return (await setOnly()) ? 'set' : 'vanished';
+      return result.Attributes === undefined
+        ? { kind: 'missing' }
+        : { kind: 'deleted', item: decodePollerItem(pollerId, result.Attributes) };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // As in conditionalUpdate: dynalite returns no item with the failure, so read it.
+      const item = error.Item ?? (await this.readImage(pollerId));
+      return item === undefined
+        ? { kind: 'missing' }
+        : { kind: 'running', item: decodePollerItem(pollerId, item) };
+    }
   }
 
   /**
@@ -393,6 +474,26 @@ export class ControlTable implements ControlItemStore {
       throw error;
     }
   }
+}
+
+/** Adds each field the edit names: SET for a value, REMOVE for null (a new item has nothing to remove). */
+function applyEdit(update: UpdateBuilder, edit: OperatorFieldEdit, options: { skipRemovals: boolean }): void {
+  for (const key of OPERATOR_FIELD_KEYS) applyField(update, key, edit[key], options);
+}
+
+function applyField<K extends keyof OperatorFieldEdit>(
+  update: UpdateBuilder,
+  key: K,
+  value: OperatorFieldEdit[K],
+  options: { skipRemovals: boolean },
+): void {
+  const codec: FieldCodec<K> = OPERATOR_FIELD_CODECS[key];
+  if (value === undefined) return;
+  if (value === null) {
+    if (!options.skipRemovals) update.remove(codec.attribute);
+    return;
+  }
+  update.set(codec.attribute, codec.encode(value));
 }
 
 /** Collects an UpdateExpression with placeholder names and values, so no attribute name clashes with a reserved word. */

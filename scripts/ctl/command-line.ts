@@ -1,64 +1,107 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_POLLER_ID, POLLER_ID_PATTERN, WAIT_SECONDS_LIMITS } from '../../functions/shared/contract';
-import { parseWaitSecondsText } from '../../functions/shared/control-item';
-import { InvalidControlItemError } from '../../functions/shared/errors';
+import { DEFAULT_POLLER_ID, POLLER_ID_PATTERN } from '../../functions/shared/contract';
+import type { NewPoller, OperatorFieldEdit } from '../../functions/shared/control-table';
 import { DEFAULT_DYNAMODB_PORT } from '../local-stack/local-endpoints';
 import { UsageError } from './errors';
+import {
+  OPERATOR_FIELD_OPTIONS,
+  type OptionLookup,
+  operatorFieldOptionNames,
+  readOperatorFields,
+  stringOption,
+} from './operator-fields';
+import { parseTargetSpec, type TargetSpec } from './target-spec';
 
-export const COMMAND_NAMES = ['status', 'start', 'stop', 'set'] as const;
+export const COMMAND_NAMES = [
+  'list',
+  'status',
+  'create',
+  'set',
+  'delete',
+  'start',
+  'stop',
+  'pause',
+  'resume',
+] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
+
+export const LIST_SORTS = ['id', 'next', 'last', 'state'] as const;
+export type ListSort = (typeof LIST_SORTS)[number];
+
+/** The pollers `pause`/`resume` switch: the ids given, or every poller in the table. */
+export type PollerSelection =
+  | { readonly kind: 'ids'; readonly pollerIds: readonly string[] }
+  | { readonly kind: 'all' };
 
 /** A validated command: everything the CLI will do, decided before any AWS call. */
 export type Command =
+  | { readonly name: 'list'; readonly sort: ListSort }
   | { readonly name: 'status'; readonly pollerId: string }
   | { readonly name: 'status-all' }
-  | { readonly name: 'set'; readonly pollerId: string; readonly waitSeconds: number }
+  | { readonly name: 'create'; readonly pollerId: string; readonly fields: NewPoller }
+  | { readonly name: 'set'; readonly pollerId: string; readonly edit: OperatorFieldEdit }
+  | { readonly name: 'delete'; readonly pollerId: string }
   | { readonly name: 'stop'; readonly pollerId: string }
   /** `waitSeconds` given: the item is created (or its cadence set) along with running=true. */
-  | { readonly name: 'start'; readonly pollerId: string; readonly waitSeconds?: number | undefined };
-
-/** Where the commands go, as the command line named it; `resolveTarget` turns it into tables and endpoints. */
-export type TargetSpec =
-  | { readonly kind: 'local'; readonly port: number }
-  | { readonly kind: 'stack'; readonly stackName: string; readonly region?: string | undefined }
-  | {
-      readonly kind: 'table';
-      readonly tableName: string;
-      readonly stateMachineArn?: string | undefined;
-      readonly region?: string | undefined;
-    };
+  | { readonly name: 'start'; readonly pollerId: string; readonly waitSeconds?: number | undefined }
+  | { readonly name: 'pause' | 'resume'; readonly pollers: PollerSelection };
 
 export type Invocation =
   | { readonly kind: 'help' }
   | { readonly kind: 'run'; readonly command: Command; readonly target: TargetSpec; readonly json: boolean };
 
-export const USAGE = `Usage: npm run ctl -- <command> [--poller ID] <target> [--json]
+const fieldHelp = OPERATOR_FIELD_OPTIONS.flatMap((field) => [
+  `  --${`${field.option} ${field.valueName}`.padEnd(19)}${field.help}`,
+  ...(field.clear ? [`  --${field.clear.option.padEnd(19)}${field.clear.help}`] : []),
+]).join('\n');
 
-Commands:
-  status [--all]       the poller's control item and the status of its loop's execution (--all: every poller)
-  start [--every S]    set running=true and start the loop, unless a loop is alive (it carries on); a loop
+export const USAGE = `Usage: npm run ctl -- <command> [ID] <target> [options]
+
+Commands (ID is a poller id; where it is optional it defaults to '${DEFAULT_POLLER_ID}'; --poller ID works too):
+  list [--sort id|next|last|state]
+                       one line per poller: state, cadence now and its source, next and last tick, how late,
+                       skipped and failed fires, last error
+  status [ID] [--all]  the poller's control item and the status of its loop's execution (--all: every poller)
+  create ID --every S [--target NAME] [--payload JSON] [--running | --stopped]
+                       create a poller (refused if the id exists); --running (the default) starts its loop
+  set [ID] [--every S] [--target NAME | --default-target] [--payload JSON | --no-payload]
+                       change operator fields of an existing poller; its loop follows from its next tick
+  delete ID --yes      set running=false (the loop ends at its next tick), then delete the item
+  start [ID] [--every S]
+                       set running=true and start the loop, unless a loop is alive (it carries on); a loop
                        whose execution was stopped by hand or failed is replaced at once
                        (with --every: also set the cadence, creating the item if it is missing)
-  stop                 set running=false; the loop ends at its next tick
-  set --every S        set the cadence (waitseconds, ${WAIT_SECONDS_LIMITS.min}-${WAIT_SECONDS_LIMITS.max} s, decimals allowed) and nothing else;
-                       a missing item is created with running=false
+  stop [ID]            set running=false; the loop ends at its next tick
+  pause ID... | --all  stop each poller as \`stop\` does; one line each and a summary (exit 1 if any failed)
+  resume ID... | --all start each poller as \`start\` does; one line each and a summary (exit 1 if any failed)
+
+Operator fields (create, set; --every also start):
+${fieldHelp}
 
 Options:
-  --poller ID          the control item's id (default '${DEFAULT_POLLER_ID}')
-  --json               print one JSON object instead of text
+  --poller ID          the poller, for commands that take one ID
+  --json               print JSON instead of text (list: an array of objects)
+  --yes                confirm a delete (always needed: the item and its counters are gone for good)
   -h, --help           print this text
 
 Targets (exactly one):
   --stack NAME         read the outputs ControlTableName and StateMachineArn of a deployed stack
   --table NAME         name the control table directly ...
-  --state-machine-arn ARN  ... and the state machine (needed by start)
+  --state-machine-arn ARN  ... and the state machine (needed to start loops: start, resume, create --running)
   --region R           the AWS region (default: the SDK's, e.g. AWS_REGION); credentials: the standard chain
   --local              the local stack of \`npm start\`: DynamoDB on 127.0.0.1:${DEFAULT_DYNAMODB_PORT}, Step Functions on the next port
   --port N             with --local: the port given to \`npm start -- --port N\``;
 
-const OPTIONS = {
+const FIELD_OPTION_NAMES = operatorFieldOptionNames();
+
+const OPTIONS: Record<string, { readonly type: 'string' | 'boolean'; readonly short?: string }> = {
   poller: { type: 'string' },
-  every: { type: 'string' },
+  ...Object.fromEntries(FIELD_OPTION_NAMES.strings.map((name) => [name, { type: 'string' }])),
+  ...Object.fromEntries(FIELD_OPTION_NAMES.flags.map((name) => [name, { type: 'boolean' }])),
+  running: { type: 'boolean' },
+  stopped: { type: 'boolean' },
+  sort: { type: 'string' },
+  yes: { type: 'boolean' },
   json: { type: 'boolean' },
   all: { type: 'boolean' },
   local: { type: 'boolean' },
@@ -68,14 +111,26 @@ const OPTIONS = {
   'state-machine-arn': { type: 'string' },
   region: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
-} as const;
+};
 
-const STACK_NAME_PATTERN =
-  /^([A-Za-z][A-Za-z0-9-]{0,127}|arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:\d{12}:stack\/.+)$/;
-const TABLE_NAME_PATTERN = /^[A-Za-z0-9_.-]{3,255}$/;
-const STATE_MACHINE_ARN_PATTERN =
-  /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/;
-const REGION_PATTERN = /^[a-z]{2}(-[a-z0-9]+){2,3}$/;
+/** The commands each command-specific option applies to; the rest (target, --json, --help) apply to all. */
+const OPTION_COMMANDS: Readonly<Record<string, readonly CommandName[]>> = {
+  poller: ['status', 'create', 'set', 'delete', 'start', 'stop'],
+  ...Object.fromEntries(
+    [...FIELD_OPTION_NAMES.strings, ...FIELD_OPTION_NAMES.flags].map((name) => [
+      name,
+      name === 'every' ? ['create', 'set', 'start'] : ['create', 'set'],
+    ]),
+  ),
+  running: ['create'],
+  stopped: ['create'],
+  sort: ['list'],
+  yes: ['delete'],
+  all: ['status', 'pause', 'resume'],
+};
+
+/** Commands that start loops, and so need the state machine (and `create`, unless --stopped). */
+const STARTS_LOOPS: ReadonlySet<string> = new Set(['start', 'resume']);
 
 const quote = (value: string) => JSON.stringify(value);
 
@@ -85,44 +140,122 @@ const quote = (value: string) => JSON.stringify(value);
  */
 export function parseCommandLine(argv: readonly string[]): Invocation {
   const { values, positionals } = parseRaw(argv);
-  if (values.help) return { kind: 'help' };
+  const lookup: OptionLookup = (option) => {
+    const value = values[option];
+    return typeof value === 'string' || typeof value === 'boolean' ? value : undefined;
+  };
+  if (lookup('help') === true) return { kind: 'help' };
 
   const name = parseCommandName(positionals);
-  const pollerId = parsePollerId(values.poller);
-  const waitSeconds = values.every === undefined ? undefined : parseEvery(pollerId, values.every);
-  if (values.all && name !== 'status') throw new UsageError(`--all applies to status, not to ${name}`);
-  if (values.all && values.poller !== undefined)
-    throw new UsageError('give either --all or --poller ID, not both');
-  const command: Command = values.all
-    ? buildStatusAll(waitSeconds)
-    : buildCommand(name, pollerId, waitSeconds);
-  const target = parseTarget(values);
-  if (name === 'start' && target.kind === 'table' && target.stateMachineArn === undefined) {
-    throw new UsageError('start with --table needs --state-machine-arn ARN (or use --stack NAME)');
+  refuseMisplacedOptions(name, lookup);
+  const pollerIds = parsePollerIds(name, positionals.slice(1), lookup);
+  const command = buildCommand(name, pollerIds, lookup);
+  const target = parseTargetSpec(lookup);
+  const startsLoops = STARTS_LOOPS.has(command.name) || (command.name === 'create' && command.fields.running);
+  if (startsLoops && target.kind === 'table' && target.stateMachineArn === undefined) {
+    throw new UsageError(
+      `${command.name} with --table needs --state-machine-arn ARN to start loops (or use --stack NAME${command.name === 'create' ? ', or create it --stopped' : ''})`,
+    );
   }
-  return { kind: 'run', command, target, json: values.json === true };
+  return { kind: 'run', command, target, json: lookup('json') === true };
 }
 
-function buildStatusAll(waitSeconds: number | undefined): Command {
-  if (waitSeconds !== undefined) throw new UsageError('--every applies to set and start, not to status');
-  return { name: 'status-all' };
+function refuseMisplacedOptions(name: CommandName, lookup: OptionLookup): void {
+  for (const [option, commands] of Object.entries(OPTION_COMMANDS)) {
+    if (lookup(option) !== undefined && !commands.includes(name)) {
+      throw new UsageError(`--${option} applies to ${commands.join(', ')}, not to ${name}`);
+    }
+  }
 }
 
-function buildCommand(name: CommandName, pollerId: string, waitSeconds: number | undefined): Command {
+/** The ids after the command (and --poller), each a valid poller id. */
+function parsePollerIds(name: CommandName, given: readonly string[], lookup: OptionLookup): string[] {
+  const named = stringOption(lookup, 'poller');
+  const commandAmongIds = given.find(isCommandName);
+  if (commandAmongIds !== undefined) {
+    throw new UsageError(
+      `one command at a time: got ${quote(name)} ${quote(commandAmongIds)} (a poller named like a command: --poller ${commandAmongIds})`,
+    );
+  }
+  if (named !== undefined && given.length > 0) {
+    throw new UsageError(`give the poller id once: ${quote(given[0] ?? '')} or --poller ${named}, not both`);
+  }
+  return (named === undefined ? given : [named]).map(parsePollerId);
+}
+
+function buildCommand(name: CommandName, pollerIds: readonly string[], lookup: OptionLookup): Command {
+  if (name === 'list') {
+    if (pollerIds.length > 0) throw new UsageError('list takes no poller id: it lists every poller');
+    return { name, sort: parseSort(stringOption(lookup, 'sort')) };
+  }
+  if (name === 'pause' || name === 'resume')
+    return { name, pollers: parseSelection(name, pollerIds, lookup) };
+
+  if (pollerIds.length > 1) {
+    throw new UsageError(`${name} takes one poller id; got ${pollerIds.map(quote).join(' ')}`);
+  }
+  const given = pollerIds[0];
+  const pollerId = given ?? DEFAULT_POLLER_ID;
   switch (name) {
-    case 'set':
-      if (waitSeconds === undefined) throw new UsageError('set needs --every S (the new cadence in seconds)');
-      return { name, pollerId, waitSeconds };
-    case 'start':
-      return { name, pollerId, waitSeconds };
     case 'status':
-    case 'stop':
-      if (waitSeconds !== undefined) throw new UsageError(`--every applies to set and start, not to ${name}`);
+      if (lookup('all') === true) {
+        if (given !== undefined) throw new UsageError('give either --all or a poller id, not both');
+        return { name: 'status-all' };
+      }
       return { name, pollerId };
+    case 'stop':
+      return { name, pollerId };
+    case 'start':
+      return { name, pollerId, waitSeconds: readOperatorFields(pollerId, lookup).waitSeconds };
+    case 'set': {
+      const edit = readOperatorFields(pollerId, lookup);
+      if (Object.keys(edit).length === 0) {
+        throw new UsageError(
+          'set needs at least one field to change: --every S, --target NAME, --payload JSON, …',
+        );
+      }
+      return { name, pollerId, edit };
+    }
+    case 'create': {
+      if (given === undefined) throw new UsageError('create needs a poller id: ctl create ID --every S');
+      const edit = readOperatorFields(given, lookup);
+      if (edit.waitSeconds === undefined)
+        throw new UsageError('create needs --every S (the cadence in seconds)');
+      if (lookup('running') === true && lookup('stopped') === true) {
+        throw new UsageError('give either --running or --stopped, not both');
+      }
+      return {
+        name,
+        pollerId: given,
+        fields: { ...edit, waitSeconds: edit.waitSeconds, running: lookup('stopped') !== true },
+      };
+    }
+    case 'delete':
+      if (given === undefined) throw new UsageError('delete needs a poller id: ctl delete ID --yes');
+      if (lookup('yes') !== true) {
+        throw new UsageError(
+          `delete removes poller '${given}' and its counters for good; repeat with --yes to confirm`,
+        );
+      }
+      return { name, pollerId: given };
   }
 }
 
-type RawValues = ReturnType<typeof parseRaw>['values'];
+function parseSelection(name: string, pollerIds: readonly string[], lookup: OptionLookup): PollerSelection {
+  const all = lookup('all') === true;
+  if (all && pollerIds.length > 0) throw new UsageError('give either --all or poller ids, not both');
+  if (all) return { kind: 'all' };
+  if (pollerIds.length === 0) throw new UsageError(`${name} needs poller ids or --all`);
+  return { kind: 'ids', pollerIds: [...new Set(pollerIds)] };
+}
+
+function parseSort(raw: string | undefined): ListSort {
+  if (raw === undefined) return 'id';
+  const sort = LIST_SORTS.find((candidate) => candidate === raw);
+  if (sort === undefined)
+    throw new UsageError(`--sort must be one of ${LIST_SORTS.join(', ')}; got ${quote(raw)}`);
+  return sort;
+}
 
 function parseRaw(argv: readonly string[]) {
   try {
@@ -177,95 +310,13 @@ function isCommandName(value: string): value is CommandName {
 function parseCommandName(positionals: readonly string[]): CommandName {
   const expected = `expected one of ${COMMAND_NAMES.join(', ')}`;
   if (positionals.length === 0) throw new UsageError(`missing command: ${expected} (see --help)`);
-  if (positionals.length > 1)
-    throw new UsageError(`one command at a time: got ${positionals.map(quote).join(' ')}`);
   const name = positionals[0] ?? '';
   if (!isCommandName(name)) throw new UsageError(`unknown command ${quote(name)}: ${expected}`);
   return name;
 }
 
-function parsePollerId(raw: string | undefined): string {
-  if (raw === undefined) return DEFAULT_POLLER_ID;
+function parsePollerId(raw: string): string {
   if (!POLLER_ID_PATTERN.test(raw))
-    throw new UsageError(`--poller must be 1-64 characters of A-Z a-z 0-9 . _ -; got ${quote(raw)}`);
-  return raw;
-}
-
-/** The controller's own check, so the CLI accepts exactly what the loop will. */
-function parseEvery(pollerId: string, raw: string): number {
-  const checked = parseWaitSecondsText(pollerId, raw);
-  if (checked instanceof InvalidControlItemError) throw new UsageError(`--every: ${checked.message}`);
-  return Number(raw);
-}
-
-function parseTarget(values: RawValues): TargetSpec {
-  const stateMachineArn = values['state-machine-arn'];
-  if (values.local) {
-    const conflicting = (['stack', 'table', 'state-machine-arn', 'region'] as const).filter(
-      (flag) => values[flag] !== undefined,
-    );
-    if (conflicting.length > 0) {
-      throw new UsageError(
-        `--local cannot be combined with ${conflicting.map((flag) => `--${flag}`).join(', ')}`,
-      );
-    }
-    return { kind: 'local', port: parsePort(values.port) };
-  }
-  if (values.port !== undefined) throw new UsageError('--port applies only with --local');
-  const region =
-    values.region === undefined
-      ? undefined
-      : check('region', values.region, REGION_PATTERN, 'an AWS region such as eu-west-1');
-
-  if (values.stack !== undefined) {
-    if (values.table !== undefined || stateMachineArn !== undefined) {
-      throw new UsageError(
-        '--stack reads the table and state machine from its outputs: drop --table / --state-machine-arn, or drop --stack',
-      );
-    }
-    return {
-      kind: 'stack',
-      stackName: check('stack', values.stack, STACK_NAME_PATTERN, 'a CloudFormation stack name or ARN'),
-      region,
-    };
-  }
-  if (values.table !== undefined) {
-    return {
-      kind: 'table',
-      tableName: check(
-        'table',
-        values.table,
-        TABLE_NAME_PATTERN,
-        'a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)',
-      ),
-      stateMachineArn:
-        stateMachineArn === undefined
-          ? undefined
-          : check(
-              'state-machine-arn',
-              stateMachineArn,
-              STATE_MACHINE_ARN_PATTERN,
-              'a state machine ARN (arn:aws:states:…:stateMachine:NAME)',
-            ),
-      region,
-    };
-  }
-  if (stateMachineArn !== undefined) throw new UsageError('--state-machine-arn needs --table NAME');
-  throw new UsageError('no target: give --stack NAME, --table NAME [--state-machine-arn ARN], or --local');
-}
-
-function parsePort(raw: string | undefined): number {
-  if (raw === undefined) return DEFAULT_DYNAMODB_PORT;
-  const port = Number(raw);
-  if (!/^\d+$/.test(raw) || port < 1 || port > 65_534) {
-    throw new UsageError(
-      `--port must be a whole number from 1 to 65534 (the Step Functions port is the next one); got ${quote(raw)}`,
-    );
-  }
-  return port;
-}
-
-function check(flag: string, raw: string, pattern: RegExp, expected: string): string {
-  if (!pattern.test(raw)) throw new UsageError(`--${flag} must be ${expected}; got ${quote(raw)}`);
+    throw new UsageError(`a poller id must be 1-64 characters of A-Z a-z 0-9 . _ -; got ${quote(raw)}`);
   return raw;
 }

@@ -22,7 +22,7 @@ export class ControlItemMissingError extends CtlError {
   constructor(
     override readonly pollerId: string,
     readonly tableName: string,
-    howToCreate = 'create it with `ctl set --every S`',
+    howToCreate = `create it with \`ctl create ${pollerId} --every S\``,
   ) {
     super(`no control item for poller '${pollerId}' in table ${tableName}; ${howToCreate}`);
   }

@@ -1,25 +1,52 @@
 import { FIELD } from '../../functions/shared/contract';
-import type { SetResult } from './commands/set-wait';
+import type { OperatorFieldEdit } from '../../functions/shared/control-table';
+import type { CreateResult } from './commands/create';
+import type { DeleteResult } from './commands/delete';
+import type { ListReport } from './commands/list';
+import type { SetResult } from './commands/set';
 import type { StartResult } from './commands/start';
 import type { StatusAllReport, StatusReport } from './commands/status';
 import type { StopResult } from './commands/stop';
+import type { SwitchManyResult } from './commands/switch-many';
+import { formatDuration } from './format-duration';
+import { formatList } from './format-list';
 
-export type CommandResult = StatusReport | StatusAllReport | SetResult | StopResult | StartResult;
+export type CommandResult =
+  | ListReport
+  | StatusReport
+  | StatusAllReport
+  | CreateResult
+  | SetResult
+  | DeleteResult
+  | StopResult
+  | StartResult
+  | SwitchManyResult;
 
-/** What the CLI prints on stdout for a result: one JSON object with --json, readable lines otherwise. */
+/**
+ * What the CLI prints on stdout for a result: with --json one JSON value (`list`: the array of poller lines,
+ * every other command: one object), readable lines otherwise.
+ */
 export function formatResult(result: CommandResult, json: boolean): string {
-  if (json) return JSON.stringify(result);
+  if (json) return JSON.stringify(result.command === 'list' ? result.pollers : result);
   switch (result.command) {
+    case 'list':
+      return formatList(result);
     case 'status':
       return formatStatus(result);
     case 'status-all':
       return result.pollers.length === 0
         ? `no pollers in table ${result.table}`
         : result.pollers.map(formatStatus).join('\n\n');
+    case 'create':
+      return formatCreate(result);
     case 'set':
-      return result.created
-        ? `poller '${result.pollerId}': created its control item in ${result.table} with waitseconds=${result.waitSeconds} and running=false; start it with \`ctl start\``
-        : `poller '${result.pollerId}': waitseconds set to ${result.waitSeconds}; the loop uses it from its next tick`;
+      return `poller '${result.pollerId}': ${describeEdit(result.edit)}; the loop uses it from its next tick`;
+    case 'delete':
+      return `poller '${result.pollerId}': running set to false and its control item deleted; ${
+        result.executionArn === null
+          ? 'no loop was recorded on it'
+          : `its loop (${result.executionArn}) ends at its next tick without firing it`
+      }`;
     case 'stop':
       return `poller '${result.pollerId}': running set to false; ${
         result.executionArn === null
@@ -30,7 +57,49 @@ export function formatResult(result: CommandResult, json: boolean): string {
       return result.outcome === 'already-running'
         ? `already running: ${result.executionArn}`
         : `${result.created ? `poller '${result.pollerId}': created its control item; ` : ''}started: ${result.executionArn}`;
+    case 'pause':
+    case 'resume':
+      return formatSwitchMany(result);
   }
+}
+
+/** The process's exit code for a result: 1 when a command on many pollers failed on any of them. */
+export function exitCodeOf(result: CommandResult): number {
+  return (result.command === 'pause' || result.command === 'resume') && result.failed > 0 ? 1 : 0;
+}
+
+function formatCreate(result: CreateResult): string {
+  const created = `poller '${result.pollerId}': created in ${result.table} (${describeEdit(result.fields)})`;
+  if (result.start === null)
+    return `${created} with running=false; start it with \`ctl start ${result.pollerId}\``;
+  return `${created}; ${result.start.outcome === 'already-running' ? 'already running' : 'started'}: ${result.start.executionArn}`;
+}
+
+/** `waitseconds=5, target=my-fn, payload removed`: what an edit writes, in the item's field names. */
+export function describeEdit(edit: OperatorFieldEdit): string {
+  const parts: string[] = [];
+  if (edit.waitSeconds !== undefined) parts.push(`${FIELD.waitSeconds}=${edit.waitSeconds}`);
+  if (edit.target === null) parts.push(`${FIELD.target} removed (the default worker)`);
+  else if (edit.target !== undefined) parts.push(`${FIELD.target}=${edit.target}`);
+  if (edit.payload === null) parts.push(`${FIELD.payload} removed`);
+  else if (edit.payload !== undefined) parts.push(`${FIELD.payload}=${JSON.stringify(edit.payload)}`);
+  return parts.length === 0 ? 'nothing changed' : parts.join(', ');
+}
+
+function formatSwitchMany(result: SwitchManyResult): string {
+  if (result.pollers.length === 0) return `no pollers in table ${result.table}`;
+  const width = Math.max(...result.pollers.map((outcome) => outcome.pollerId.length)) + 2;
+  const lines = result.pollers.map((outcome) => {
+    const detail = !outcome.ok
+      ? `failed: ${outcome.error}`
+      : outcome.outcome === 'paused'
+        ? `paused: running=false${outcome.executionArn === null ? '' : `; its loop (${outcome.executionArn}) ends at its next tick`}`
+        : `resumed: running=true; ${outcome.outcome === 'started' ? 'started' : 'already running'}: ${outcome.executionArn ?? '-'}`;
+    return `${outcome.pollerId.padEnd(width)}${detail}`;
+  });
+  const verb = result.command === 'pause' ? 'paused' : 'resumed';
+  const summary = `${verb} ${result.succeeded} of ${result.pollers.length} poller${result.pollers.length === 1 ? '' : 's'}${result.failed > 0 ? `; ${result.failed} failed` : ''}`;
+  return [...lines, summary].join('\n');
 }
 
 export function formatStatus(report: StatusReport): string {
@@ -90,14 +159,4 @@ function withRelative(iso: string | null, nowMs: number): string {
   if (Number.isNaN(atMs)) return iso;
   const deltaMs = atMs - nowMs;
   return `${iso} (${deltaMs >= 0 ? `in ${formatDuration(deltaMs)}` : `${formatDuration(-deltaMs)} ago`})`;
-}
-
-/** 0.4 s, 12 s, 5 min, 3 h, 2 d: rough on purpose, for a human glancing at the loop. */
-export function formatDuration(ms: number): string {
-  const seconds = ms / 1000;
-  if (seconds < 10) return `${Math.round(seconds * 10) / 10} s`;
-  if (seconds < 120) return `${Math.round(seconds)} s`;
-  if (seconds < 7_200) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 172_800) return `${Math.round(seconds / 3_600)} h`;
-  return `${Math.round(seconds / 86_400)} d`;
 }

@@ -1,12 +1,17 @@
-import { type Command, parseCommandLine, type TargetSpec, USAGE } from './command-line';
-import { setWaitSeconds } from './commands/set-wait';
+import { type Command, parseCommandLine, USAGE } from './command-line';
+import { create } from './commands/create';
+import { deletePoller } from './commands/delete';
+import { list } from './commands/list';
+import { set } from './commands/set';
 import { start } from './commands/start';
 import { status, statusAll } from './commands/status';
 import { stop } from './commands/stop';
+import { switchMany } from './commands/switch-many';
 import { errorLine, exitCodeFor } from './errors';
-import { type CommandResult, formatResult } from './format';
+import { type CommandResult, exitCodeOf, formatResult } from './format';
 import { type CtlSession, openSession } from './session';
 import { type ResolvedTarget, resolveTarget } from './target';
+import type { TargetSpec } from './target-spec';
 
 export interface CtlIo {
   readonly stdout: (text: string) => void;
@@ -27,11 +32,12 @@ export async function runCtl(argv: readonly string[], io: CtlIo): Promise<number
     const target = await (io.resolveTarget ?? resolveTarget)(invocation.target);
     const session = openSession(target, io.nowMs);
     try {
-      io.stdout(formatResult(await execute(session, invocation.command), invocation.json));
+      const result = await execute(session, invocation.command);
+      io.stdout(formatResult(result, invocation.json));
+      return exitCodeOf(result);
     } finally {
       session.close();
     }
-    return 0;
   } catch (error) {
     io.stderr(errorLine(error));
     return exitCodeFor(error);
@@ -40,15 +46,24 @@ export async function runCtl(argv: readonly string[], io: CtlIo): Promise<number
 
 export function execute(session: CtlSession, command: Command): Promise<CommandResult> {
   switch (command.name) {
+    case 'list':
+      return list(session, command.sort);
     case 'status':
       return status(session, command.pollerId);
     case 'status-all':
       return statusAll(session);
+    case 'create':
+      return create(session, command.pollerId, command.fields);
     case 'set':
-      return setWaitSeconds(session, command.pollerId, command.waitSeconds);
+      return set(session, command.pollerId, command.edit);
+    case 'delete':
+      return deletePoller(session, command.pollerId);
     case 'stop':
       return stop(session, command.pollerId);
     case 'start':
       return start(session, command.pollerId, command.waitSeconds);
+    case 'pause':
+    case 'resume':
+      return switchMany(session, command.name, command.pollers);
   }
 }

@@ -7,8 +7,8 @@ import {
   servicesPortFor,
 } from '../local-stack/local-endpoints';
 import { createCloudFormationClient } from './cloudformation-client';
-import type { TargetSpec } from './command-line';
 import { AwsCallError, CtlError } from './errors';
+import type { TargetSpec } from './target-spec';
 
 /** Stack output keys the CLI reads (infra/sub-minute-executor-stack.ts OUTPUT; kept literal to not load the CDK). */
 export const STACK_OUTPUT = {

@@ -8,6 +8,6 @@ export function operatorCommands(endpoint: string, tableName: string, pollerId =
     `  change the cadence:  ${base} --update-expression 'SET ${FIELD.waitSeconds} = :w' --expression-attribute-values '{":w":{"N":"5"}}'`,
     `  stop the loop:       ${base} --update-expression 'SET ${FIELD.running} = :r' --expression-attribute-values '{":r":{"BOOL":false}}'`,
     `  see the item:        ${base.replace('update-item', 'get-item')}`,
-    `  or: npm run ctl -- --local status | set --every 5 | stop | start`,
+    `  or: npm run ctl -- --local list | status | set --every 5 | stop | start`,
   ].join('\n');
 }

@@ -11,7 +11,7 @@ import {
 } from '../../functions/shared/contract';
 import { describeAttribute, type RawItem, readConfig } from '../../functions/shared/control-item';
 import { InvalidControllerInputError } from '../../functions/shared/errors';
-import { parseCommandLine } from '../../scripts/ctl/command-line';
+import { COMMAND_NAMES, parseCommandLine } from '../../scripts/ctl/command-line';
 import { errorLine, UsageError } from '../../scripts/ctl/errors';
 
 /**
@@ -336,7 +336,17 @@ describe('fuzz: parseControllerInput', () => {
 const ctlToken = fc.oneof(
   {
     weight: 3,
-    arbitrary: fc.constantFrom('status', 'start', 'stop', 'set', '--local', '--json', '-h', '--help', '--'),
+    arbitrary: fc.constantFrom(
+      ...COMMAND_NAMES,
+      '--local',
+      '--json',
+      '--all',
+      '--yes',
+      '--stopped',
+      '-h',
+      '--help',
+      '--',
+    ),
   },
   {
     weight: 3,
@@ -387,10 +397,7 @@ const pick = <T>(values: readonly T[]) => fc.constantFrom(...values);
 /** Mostly well-formed command lines (command, one target, options in any order) with values good and bad. */
 const ctlCommandLine = fc
   .record({
-    command: fc.oneof(
-      { weight: 9, arbitrary: pick(['status', 'start', 'stop', 'set']) },
-      fc.string({ maxLength: 8 }),
-    ),
+    command: fc.oneof({ weight: 9, arbitrary: pick(COMMAND_NAMES) }, fc.string({ maxLength: 8 })),
     target: fc.oneof(
       fc
         .option(pick(['1', '8000', '65534', '65535', '0', '08000', '1.5', '-3', ' 80', '1e3']), {
@@ -453,10 +460,22 @@ describe('fuzz: the operator CLI command line (scripts/ctl/command-line.ts)', ()
           return;
         }
         if (invocation.kind === 'help') return;
-        if ('pollerId' in invocation.command) expect(invocation.command.pollerId).toMatch(POLLER_ID_PATTERN);
-        if ('waitSeconds' in invocation.command && invocation.command.waitSeconds !== undefined) {
-          expect(invocation.command.waitSeconds).toBeGreaterThanOrEqual(WAIT_SECONDS_LIMITS.min);
-          expect(invocation.command.waitSeconds).toBeLessThanOrEqual(WAIT_SECONDS_LIMITS.max);
+        const { command } = invocation;
+        if ('pollerId' in command) expect(command.pollerId).toMatch(POLLER_ID_PATTERN);
+        if ('pollers' in command && command.pollers.kind === 'ids') {
+          for (const pollerId of command.pollers.pollerIds) expect(pollerId).toMatch(POLLER_ID_PATTERN);
+        }
+        const waitSeconds =
+          'edit' in command
+            ? command.edit.waitSeconds
+            : 'fields' in command
+              ? command.fields.waitSeconds
+              : 'waitSeconds' in command
+                ? command.waitSeconds
+                : undefined;
+        if (waitSeconds !== undefined) {
+          expect(waitSeconds).toBeGreaterThanOrEqual(WAIT_SECONDS_LIMITS.min);
+          expect(waitSeconds).toBeLessThanOrEqual(WAIT_SECONDS_LIMITS.max);
         }
         if (invocation.target.kind === 'local') {
           expect(Number.isInteger(invocation.target.port)).toBe(true);

@@ -42,7 +42,7 @@ export async function start(
     throw new ControlItemMissingError(
       pollerId,
       tableName,
-      'create it with `ctl start --every S` (or `ctl set --every S`)',
+      `create it with \`ctl create ${pollerId} --every S\` (or \`ctl start ${pollerId} --every S\`)`,
     );
   }
   const base = {

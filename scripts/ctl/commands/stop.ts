@@ -20,7 +20,7 @@ export async function stop(session: CtlSession, pollerId: string): Promise<StopR
     throw new ControlItemMissingError(
       pollerId,
       session.target.tableName,
-      'nothing to stop (create it with `ctl set --every S`)',
+      `nothing to stop (create it with \`ctl create ${pollerId} --every S\`)`,
     );
   }
   return {

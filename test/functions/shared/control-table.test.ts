@@ -332,26 +332,99 @@ describe('ControlTable.switchOffIfRunning', () => {
   });
 });
 
-describe('ControlTable.setWaitSeconds', () => {
-  it('sets the cadence of an existing item and nothing else', async () => {
+describe('ControlTable.createPoller', () => {
+  it('writes the operator fields given on a free id, and nothing for a null field', async () => {
+    // act
+    const outcome = await table.createPoller(pollerId, {
+      running: false,
+      waitSeconds: 0.5,
+      target: 'my-fn',
+      payload: { url: 'https://example.com', tries: 3, tags: ['a'] },
+    });
+
+    // assess
+    expect(outcome).toBe('created');
+    expect(await raw()).toEqual({
+      [FIELD.id]: { S: pollerId },
+      [FIELD.running]: { BOOL: false },
+      [FIELD.waitSeconds]: { N: '0.5' },
+      [FIELD.target]: { S: 'my-fn' },
+      [FIELD.payload]: {
+        M: { url: { S: 'https://example.com' }, tries: { N: '3' }, tags: { L: [{ S: 'a' }] } },
+      },
+    });
+    expect((await table.read(pollerId))?.config.problems).toEqual([]);
+  });
+
+  it('refuses a taken id and leaves that item exactly as it was', async () => {
+    // prepare
+    await put(LIVE);
+    const before = await raw();
+
+    // act
+    const outcome = await table.createPoller(pollerId, { running: false, waitSeconds: 9, target: null });
+
+    // assess
+    expect(outcome).toBe('exists');
+    expect(await raw()).toEqual(before);
+  });
+});
+
+describe('ControlTable.editOperatorFields', () => {
+  it('sets and removes operator fields and leaves every system field as it was', async () => {
+    // prepare
+    await put({ ...LIVE, [FIELD.target]: { S: 'old-fn' }, [FIELD.payload]: { M: { a: { N: '1' } } } });
+
+    // act
+    const item = await table.editOperatorFields(pollerId, {
+      waitSeconds: 7.5,
+      target: null,
+      payload: { b: true },
+    });
+
+    // assess
+    expect(await raw()).toEqual({
+      [FIELD.id]: { S: pollerId },
+      ...LIVE,
+      [FIELD.waitSeconds]: { N: '7.5' },
+      [FIELD.payload]: { M: { b: { BOOL: true } } },
+    });
+    expect(item).toMatchObject({ waitSeconds: 7.5, operator: { target: undefined, payload: { b: true } } });
+  });
+
+  it('says missing, and creates nothing, for a poller without an item', async () => {
+    expect(await table.editOperatorFields(pollerId, { waitSeconds: 3 })).toBe('missing');
+    expect(await raw()).toBeUndefined();
+  });
+});
+
+describe('ControlTable.deletePoller', () => {
+  it('deletes a stopped poller and returns the item as it was', async () => {
+    // prepare
+    await put({ ...LIVE, [FIELD.running]: { BOOL: false } });
+
+    // act
+    const outcome = await table.deletePoller(pollerId);
+
+    // assess
+    expect(outcome).toMatchObject({ kind: 'deleted', item: { pollerId, generation: 4 } });
+    expect(await raw()).toBeUndefined();
+  });
+
+  it('keeps a poller whose running is true, and says so with the item as it is', async () => {
     // prepare
     await put(LIVE);
 
     // act
-    const outcome = await table.setWaitSeconds(pollerId, 7.5);
+    const outcome = await table.deletePoller(pollerId);
 
     // assess
-    expect(outcome).toBe('set');
-    expect(await raw()).toEqual({ [FIELD.id]: { S: pollerId }, ...LIVE, [FIELD.waitSeconds]: { N: '7.5' } });
+    expect(outcome).toMatchObject({ kind: 'running', item: { operator: { running: true } } });
+    expect(await raw()).toEqual({ [FIELD.id]: { S: pollerId }, ...LIVE });
   });
 
-  it('creates a missing item with running=false', async () => {
-    expect(await table.setWaitSeconds(pollerId, 3)).toBe('created');
-    expect(await raw()).toEqual({
-      [FIELD.id]: { S: pollerId },
-      [FIELD.running]: { BOOL: false },
-      [FIELD.waitSeconds]: { N: '3' },
-    });
+  it('says missing for a poller without an item', async () => {
+    expect(await table.deletePoller(pollerId)).toEqual({ kind: 'missing' });
   });
 });
 

@@ -41,7 +41,7 @@ describe('parseCommandLine: what it accepts', () => {
 
     expect(invocation).toEqual({
       kind: 'run',
-      command: { name: 'set', pollerId: 'orders', waitSeconds: 2.5 },
+      command: { name: 'set', pollerId: 'orders', edit: { waitSeconds: 2.5 } },
       target: { kind: 'stack', stackName: 'SubMinute', region: 'eu-west-1' },
       json: false,
     });
@@ -89,8 +89,8 @@ describe('parseCommandLine: status --all', () => {
   });
 
   it.each([
-    [['stop', '--all', '--local'], /^--all applies to status, not to stop$/],
-    [['status', '--all', '--poller', 'orders', '--local'], /^give either --all or --poller ID, not both$/],
+    [['stop', '--all', '--local'], /^--all applies to status, pause, resume, not to stop$/],
+    [['status', '--all', '--poller', 'orders', '--local'], /^give either --all or a poller id, not both$/],
   ])('refuses %j', (argv, expected) => {
     expect(refusal(argv)).toMatch(expected);
   });
@@ -98,10 +98,16 @@ describe('parseCommandLine: status --all', () => {
 
 describe('parseCommandLine: what it refuses', () => {
   it.each([
-    [[], /^missing command: expected one of status, start, stop, set/],
+    [[], /^missing command: expected one of list, status, create, set, delete, start, stop, pause, resume/],
     [['--local'], /^missing command/],
-    [['restart', '--local'], /^unknown command "restart": expected one of status, start, stop, set$/],
-    [['status', 'stop', '--local'], /^one command at a time: got "status" "stop"$/],
+    [
+      ['restart', '--local'],
+      /^unknown command "restart": expected one of list, status, create, set, delete, start, stop, pause, resume$/,
+    ],
+    [
+      ['status', 'stop', '--local'],
+      /^one command at a time: got "status" "stop" \(a poller named like a command: --poller stop\)$/,
+    ],
     [['status', '--local', '--verbose'], /^unknown option '--verbose' \(see --help\)$/],
     [['status', '--local', '--poller'], /^Option '--poller <value>' argument missing$/],
     [
@@ -126,26 +132,28 @@ describe('parseCommandLine: what it refuses', () => {
 
   it('accepts the bounds of --every themselves', () => {
     expect(parseCommandLine(['set', '--every', '0.1', '--local'])).toMatchObject({
-      command: { waitSeconds: 0.1 },
+      command: { edit: { waitSeconds: 0.1 } },
     });
     expect(parseCommandLine(['set', '--every', '3600', '--local'])).toMatchObject({
-      command: { waitSeconds: 3600 },
+      command: { edit: { waitSeconds: 3600 } },
     });
   });
 
-  it('refuses set without --every', () => {
-    expect(refusal(['set', '--local'])).toBe('set needs --every S (the new cadence in seconds)');
+  it('refuses set without a field to change', () => {
+    expect(refusal(['set', '--local'])).toBe(
+      'set needs at least one field to change: --every S, --target NAME, --payload JSON, …',
+    );
   });
 
   it.each(['status', 'stop'])('refuses --every on %s', (name) => {
     expect(refusal([name, '--every', '5', '--local'])).toBe(
-      `--every applies to set and start, not to ${name}`,
+      `--every applies to create, set, start, not to ${name}`,
     );
   });
 
   it.each(['', 'has space', 'x'.repeat(65), 'a/b', 'ünï'])('refuses --poller %j', (raw) => {
     expect(refusal(['status', '--poller', raw, '--local'])).toBe(
-      `--poller must be 1-64 characters of A-Z a-z 0-9 . _ -; got ${JSON.stringify(raw)}`,
+      `a poller id must be 1-64 characters of A-Z a-z 0-9 . _ -; got ${JSON.stringify(raw)}`,
     );
   });
 
@@ -185,7 +193,7 @@ describe('parseCommandLine: what it refuses', () => {
 
   it('refuses start with --table but no state machine to start', () => {
     expect(refusal(['start', '--table', 'control'])).toBe(
-      'start with --table needs --state-machine-arn ARN (or use --stack NAME)',
+      'start with --table needs --state-machine-arn ARN to start loops (or use --stack NAME)',
     );
   });
 

@@ -26,24 +26,8 @@ describe('ctl against the local stack', () => {
       const run = await ctl(['set', '--every', '5', '--local'], stack);
 
       expect(run).toMatchObject({ exitCode: 0, stderr: [] });
-      expect(run.stdout).toEqual([
-        "poller 'default': waitseconds set to 5; the loop uses it from its next tick",
-      ]);
+      expect(run.stdout).toEqual(["poller 'default': waitseconds=5; the loop uses it from its next tick"]);
       expect(await readItem(stack)).toEqual({ ...before, [FIELD.waitSeconds]: { N: '5' } });
-    });
-
-    it('creates a missing item with running=false and says so', async () => {
-      const run = await ctl(['set', '--every', '0.5', '--poller', 'orders', '--local'], stack);
-
-      expect(run.exitCode).toBe(0);
-      expect(run.stdout[0]).toMatch(
-        /^poller 'orders': created its control item .* with waitseconds=0.5 and running=false/,
-      );
-      expect(await readItem(stack, 'orders')).toEqual({
-        [FIELD.id]: { S: 'orders' },
-        [FIELD.waitSeconds]: { N: '0.5' },
-        [FIELD.running]: { BOOL: false },
-      });
     });
   });
 
@@ -70,7 +54,7 @@ describe('ctl against the local stack', () => {
 
       expect(run.exitCode).toBe(1);
       expect(run.stderr).toEqual([
-        `ctl: no control item for poller 'ghost' in table ${stack.tableName}; nothing to stop (create it with \`ctl set --every S\`)`,
+        `ctl: no control item for poller 'ghost' in table ${stack.tableName}; nothing to stop (create it with \`ctl create ghost --every S\`)`,
       ]);
       expect(await readItem(stack, 'ghost')).toBeUndefined();
     });
@@ -156,7 +140,7 @@ describe('ctl against the local stack', () => {
 
       expect(run.exitCode).toBe(1);
       expect(run.stderr).toEqual([
-        `ctl: no control item for poller 'ghost' in table ${stack.tableName}; create it with \`ctl start --every S\` (or \`ctl set --every S\`)`,
+        `ctl: no control item for poller 'ghost' in table ${stack.tableName}; create it with \`ctl create ghost --every S\` (or \`ctl start ghost --every S\`)`,
       ]);
       expect(stack.stepFunctions.listExecutions()).toEqual([]);
     });
@@ -178,7 +162,7 @@ describe('ctl against the local stack', () => {
 
   describe('status --all', () => {
     it('prints every poller in id order, each with its generation, heartbeat and restarts', async () => {
-      await ctl(['set', '--every', '0.5', '--poller', 'orders', '--local'], stack);
+      await ctl(['create', 'orders', '--every', '0.5', '--stopped', '--local'], stack);
       await setFields(stack, { [FIELD.generation]: { N: '3' }, [FIELD.restarts]: { N: '1' } });
 
       const run = await ctl(['status', '--all', '--local', '--json'], stack);
@@ -315,7 +299,7 @@ describe('ctl against the local stack', () => {
         exitCode: 1,
         stdout: [],
         stderr: [
-          `ctl: no control item for poller 'ghost' in table ${stack.tableName}; create it with \`ctl set --every S\``,
+          `ctl: no control item for poller 'ghost' in table ${stack.tableName}; create it with \`ctl create ghost --every S\``,
         ],
       });
     });

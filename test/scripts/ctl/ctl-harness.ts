@@ -1,9 +1,9 @@
 import { type AttributeValue, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DEFAULT_POLLER_ID, FIELD } from '../../../functions/shared/contract';
 import type { RawItem } from '../../../functions/shared/control-item';
-import type { TargetSpec } from '../../../scripts/ctl/command-line';
 import { runCtl } from '../../../scripts/ctl/run';
 import { localTarget, type ResolvedTarget } from '../../../scripts/ctl/target';
+import type { TargetSpec } from '../../../scripts/ctl/target-spec';
 import type { LocalStack } from '../../../scripts/local-stack/local-stack';
 
 export interface CtlRun {

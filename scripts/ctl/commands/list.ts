@@ -1,0 +1,159 @@
+import type { PollerItem } from '../../../functions/shared/control-item';
+import { judgeLoop, staleAfterMs } from '../../../functions/shared/loop-ownership';
+import type { ListSort } from '../command-line';
+import { awsCall, type CtlSession } from '../session';
+
+/**
+ * How a poller's loop looks from its item, by the one liveness rule every start follows (loop-ownership.ts):
+ * - running: running=true and a live loop (fresh heartbeat, no recorded stop);
+ * - stale: running=true but no live loop (never started, stopped, or silent): the watchdog restarts it;
+ * - stopping: running=false while its loop is still alive: it ends at its next tick;
+ * - stopped: running=false and no live loop;
+ * - invalid: `running` holds no boolean (see `status ID`).
+ */
+export type LoopState = 'running' | 'stale' | 'stopping' | 'stopped' | 'invalid';
+
+/**
+ * Where the cadence in force comes from: the item's `waitseconds` ('base'), or a window rule ('window', once items
+ * carry window rules: see `cadenceNow`).
+ */
+export type CadenceSource = 'base' | 'window';
+
+export interface CadenceNow {
+  /** null: `waitseconds` is invalid (or, with window rules, a pause window is open). */
+  readonly seconds: number | null;
+  readonly source: CadenceSource;
+}
+
+/** One poller's line. Field names are stable: `list --json` prints an array of these. */
+export interface PollerLine {
+  readonly pollerId: string;
+  readonly state: LoopState;
+  /** Why the loop counts as not alive (judgeLoop's words), or null when it is alive. */
+  readonly stateReason: string | null;
+  readonly cadenceSeconds: number | null;
+  readonly cadenceSource: CadenceSource;
+  /** The next tick as the item records it (written at least every 30 s while running, so it may have passed). */
+  readonly nextTickAt: string | null;
+  /** Milliseconds until `nextTickAt`; 0 once it has passed (a live loop's next tick is then due). */
+  readonly nextTickInMs: number | null;
+  readonly lastTickAt: string | null;
+  readonly lastTickAgoMs: number | null;
+  /**
+   * How late the poller is by its record: for a poller that should run (state running or stale), the time since
+   * its recorded next tick beyond what a live loop's record may lag (its stale threshold: 3 intervals, at least
+   * 90 s); null when not late. The item records no per-fire lateness (see the controller's round summaries).
+   */
+  readonly lateMs: number | null;
+  readonly skippedTicks: number;
+  readonly failedFires: number;
+  readonly lastError: { readonly message: string; readonly at: string | null } | null;
+}
+
+export interface ListReport {
+  readonly command: 'list';
+  readonly table: string;
+  readonly sort: ListSort;
+  readonly pollers: readonly PollerLine[];
+  /** When the report was made (epoch ms), for relative times. */
+  readonly reportedAtMs: number;
+}
+
+/** Every poller in the table (one Scan, all pages), one line each, sorted. */
+export async function list(session: CtlSession, sort: ListSort): Promise<ListReport> {
+  const { tableName } = session.target;
+  const items = await awsCall(session, `listing the pollers in table ${tableName}`, () =>
+    session.table.listAll(),
+  );
+  const nowMs = session.nowMs();
+  const pollers = sortLines(
+    items.map((item) => lineOf(item, nowMs)),
+    sort,
+  );
+  return { command: 'list', table: tableName, sort, pollers, reportedAtMs: nowMs };
+}
+
+export function lineOf(item: PollerItem, nowMs: number): PollerLine {
+  const liveness = judgeLoop(item, nowMs);
+  const running = item.operator.running;
+  const state: LoopState =
+    typeof running !== 'boolean'
+      ? 'invalid'
+      : running
+        ? liveness.alive
+          ? 'running'
+          : 'stale'
+        : liveness.alive
+          ? 'stopping'
+          : 'stopped';
+  const cadence = cadenceNow(item, nowMs);
+  const nextMs = timeOf(item.nextTickAt);
+  const lastMs = timeOf(item.lastTickAt);
+  const shouldRun = state === 'running' || state === 'stale';
+  const overdueMs = nextMs === undefined ? 0 : nowMs - nextMs - staleAfterMs(item);
+  return {
+    pollerId: item.pollerId,
+    state,
+    stateReason: liveness.alive ? null : liveness.why,
+    cadenceSeconds: cadence.seconds,
+    cadenceSource: cadence.source,
+    nextTickAt: item.nextTickAt ?? null,
+    nextTickInMs: nextMs === undefined ? null : Math.max(0, nextMs - nowMs),
+    lastTickAt: item.lastTickAt ?? null,
+    lastTickAgoMs: lastMs === undefined ? null : Math.max(0, nowMs - lastMs),
+    lateMs: shouldRun && overdueMs > 0 ? overdueMs : null,
+    skippedTicks: item.skippedTicks ?? 0,
+    failedFires: item.failedFires ?? 0,
+    lastError:
+      item.lastError === undefined
+        ? null
+        : { message: item.lastError.message, at: item.lastError.at ?? null },
+  };
+}
+
+/**
+ * The cadence in force now and where it comes from. Today that is always the item's `waitseconds` ('base').
+ * Window rules plug in here: once PollerItem carries the decoded rules and time zone, evaluate them with the
+ * scheduler's own `cadenceAt(rules, zone, intervalMs, nowMs)` (functions/scheduling/windows.ts) and report
+ * source 'window' when a rule (not the default) is in force, seconds null for a pause window.
+ */
+export function cadenceNow(item: PollerItem, _nowMs: number): CadenceNow {
+  return { seconds: item.waitSeconds ?? null, source: 'base' };
+}
+
+/** Trouble first: pollers that should run and do not, then unreadable ones, then the rest. */
+const STATE_ORDER: Readonly<Record<LoopState, number>> = {
+  stale: 0,
+  invalid: 1,
+  stopping: 2,
+  running: 3,
+  stopped: 4,
+};
+
+/**
+ * id: by poller id; next: soonest next tick first; last: the longest since a tick first (never-fired last);
+ * state: trouble first (see STATE_ORDER). Ties, and pollers without the time, go by id.
+ */
+export function sortLines(lines: readonly PollerLine[], sort: ListSort): PollerLine[] {
+  const byId = (a: PollerLine, b: PollerLine) =>
+    a.pollerId < b.pollerId ? -1 : a.pollerId > b.pollerId ? 1 : 0;
+  const byTime = (key: (line: PollerLine) => number | undefined) => (a: PollerLine, b: PollerLine) => {
+    const [left, right] = [key(a), key(b)];
+    if (left === right) return byId(a, b);
+    if (left === undefined) return 1;
+    if (right === undefined) return -1;
+    return left - right || byId(a, b);
+  };
+  const compare = {
+    id: byId,
+    next: byTime((line) => timeOf(line.nextTickAt)),
+    last: byTime((line) => timeOf(line.lastTickAt)),
+    state: (a: PollerLine, b: PollerLine) => STATE_ORDER[a.state] - STATE_ORDER[b.state] || byId(a, b),
+  }[sort];
+  return [...lines].sort(compare);
+}
+
+function timeOf(iso: string | null | undefined): number | undefined {
+  const ms = Date.parse(iso ?? '');
+  return Number.isNaN(ms) ? undefined : ms;
+}

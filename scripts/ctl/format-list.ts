@@ -1,0 +1,64 @@
+import type { ListReport, PollerLine } from './commands/list';
+import { formatDuration } from './format-duration';
+
+/** How much of a last error fits on a list line; `status ID` shows all of it. */
+export const LAST_ERROR_WIDTH = 60;
+
+const HEADERS = [
+  'ID',
+  'STATE',
+  'CADENCE',
+  'NEXT',
+  'LAST',
+  'LATE',
+  'SKIPPED',
+  'FAILED',
+  'LAST ERROR',
+] as const;
+
+/** One aligned line per poller under a header, or a sentence when the table holds none. */
+export function formatList(report: ListReport): string {
+  if (report.pollers.length === 0) return `no pollers in table ${report.table}`;
+  const rows = [[...HEADERS], ...report.pollers.map((line) => cellsOf(line, report.reportedAtMs))];
+  const widths = HEADERS.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd((widths[column] ?? 0) + 2)))
+        .join('')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+export function cellsOf(line: PollerLine, nowMs: number): string[] {
+  return [
+    line.pollerId,
+    line.state,
+    `${line.cadenceSeconds === null ? (line.cadenceSource === 'window' ? 'paused' : 'invalid') : `${line.cadenceSeconds} s`} (${line.cadenceSource})`,
+    nextCell(line),
+    line.lastTickAgoMs === null ? '-' : `${formatDuration(line.lastTickAgoMs)} ago`,
+    line.lateMs === null ? '-' : formatDuration(line.lateMs),
+    String(line.skippedTicks),
+    String(line.failedFires),
+    lastErrorCell(line, nowMs),
+  ];
+}
+
+/**
+ * A loop that should tick shows when (`in 1.2 s`), or `due` once the recorded time has passed: the item is written
+ * at least every 30 s, so a live loop's recorded next tick is often behind; never "… ago" (LATE says how late).
+ * A stopped poller has no next tick.
+ */
+function nextCell(line: PollerLine): string {
+  if (line.nextTickInMs === null || line.state === 'stopped' || line.state === 'invalid') return '-';
+  return line.nextTickInMs > 0 ? `in ${formatDuration(line.nextTickInMs)}` : 'due';
+}
+
+function lastErrorCell(line: PollerLine, nowMs: number): string {
+  if (line.lastError === null) return '-';
+  const atMs = Date.parse(line.lastError.at ?? '');
+  const age = Number.isNaN(atMs) ? '' : `${formatDuration(Math.max(0, nowMs - atMs))} ago: `;
+  const text = `${age}${line.lastError.message}`.replace(/\s+/g, ' ');
+  return text.length > LAST_ERROR_WIDTH ? `${text.slice(0, LAST_ERROR_WIDTH - 1)}…` : text;
+}

@@ -1,0 +1,87 @@
+import { WAIT_SECONDS_LIMITS } from '../../functions/shared/contract';
+import { parseWaitSecondsText } from '../../functions/shared/control-item';
+import type { OperatorFieldEdit } from '../../functions/shared/control-table';
+import { InvalidControlItemError } from '../../functions/shared/errors';
+import { parsePayloadText, parseTargetText } from '../../functions/shared/operator-input';
+import { UsageError } from './errors';
+
+/**
+ * The operator fields `create` and `set` write, one entry each: the option that sets the field (decoded by the
+ * controller's own validator), and the option that removes it when it may be absent. A new operator field is one
+ * entry here (plus its key in OperatorFieldEdit and its codec in control-table.ts, which the compiler asks for).
+ */
+export interface OperatorFieldOption {
+  /** The option that sets the field, e.g. `every` for `--every S`. */
+  readonly option: string;
+  /** How the usage text names its value. */
+  readonly valueName: string;
+  readonly help: string;
+  /** Decodes the option's text with the controller's validator; refusals are UsageErrors. */
+  readonly decode: (pollerId: string, text: string) => OperatorFieldEdit;
+  /** The option that removes the field, and the edit it makes; absent when the field is required. */
+  readonly clear?: { readonly option: string; readonly help: string; readonly edit: OperatorFieldEdit };
+}
+
+/** The controller's check passed, or the CLI refuses with the controller's words. */
+function accepted<T>(option: string, result: T | InvalidControlItemError): T {
+  if (result instanceof InvalidControlItemError) throw new UsageError(`--${option}: ${result.message}`);
+  return result;
+}
+
+export const OPERATOR_FIELD_OPTIONS: readonly OperatorFieldOption[] = [
+  {
+    option: 'every',
+    valueName: 'S',
+    help: `the cadence (waitseconds), ${WAIT_SECONDS_LIMITS.min}-${WAIT_SECONDS_LIMITS.max} s, decimals allowed`,
+    decode: (pollerId, text) => {
+      accepted('every', parseWaitSecondsText(pollerId, text));
+      return { waitSeconds: Number(text) };
+    },
+  },
+  {
+    option: 'target',
+    valueName: 'NAME',
+    help: 'the function (name or ARN) to fire instead of the stack’s worker',
+    decode: (pollerId, text) => ({ target: accepted('target', parseTargetText(pollerId, text)) }),
+    clear: { option: 'default-target', help: 'fire the stack’s worker again', edit: { target: null } },
+  },
+  {
+    option: 'payload',
+    valueName: 'JSON',
+    help: 'a JSON object passed to the worker as `payload` (at most 64 KB)',
+    decode: (pollerId, text) => ({ payload: accepted('payload', parsePayloadText(pollerId, text)) }),
+    clear: { option: 'no-payload', help: 'remove the payload', edit: { payload: null } },
+  },
+];
+
+/** What the command line gave for an option: its text, true for a flag, undefined when absent. */
+export type OptionLookup = (option: string) => string | boolean | undefined;
+
+/** A string option's text (parseArgs gives strings for string options; anything else is absent). */
+export function stringOption(lookup: OptionLookup, option: string): string | undefined {
+  const value = lookup(option);
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** The edit the operator-field options describe; setting and clearing one field at once is refused. */
+export function readOperatorFields(pollerId: string, lookup: OptionLookup): OperatorFieldEdit {
+  let edit: OperatorFieldEdit = {};
+  for (const field of OPERATOR_FIELD_OPTIONS) {
+    const text = lookup(field.option);
+    const cleared = field.clear !== undefined && lookup(field.clear.option) === true;
+    if (typeof text === 'string' && cleared) {
+      throw new UsageError(`give either --${field.option} or --${field.clear?.option}, not both`);
+    }
+    if (typeof text === 'string') edit = { ...edit, ...field.decode(pollerId, text) };
+    if (cleared && field.clear) edit = { ...edit, ...field.clear.edit };
+  }
+  return edit;
+}
+
+/** Every option name the table defines (string options set a field, boolean ones clear it). */
+export function operatorFieldOptionNames(): { readonly strings: string[]; readonly flags: string[] } {
+  return {
+    strings: OPERATOR_FIELD_OPTIONS.map((field) => field.option),
+    flags: OPERATOR_FIELD_OPTIONS.flatMap((field) => (field.clear ? [field.clear.option] : [])),
+  };
+}
