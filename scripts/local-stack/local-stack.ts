@@ -1,16 +1,10 @@
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  type DynamoDBClient,
-  ResourceInUseException,
-} from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Timing } from '../../functions/scheduling/plan-round';
 import { createDynamoDbClient, LOCAL_REGION, localClientOptions } from '../../functions/shared/aws-clients';
 import {
   CONTROLLER_TIMEOUT_SECONDS,
   type ControllerOutput,
   DEFAULT_POLLER_ID,
-  FIELD,
   SIGNAL,
   type WorkerEvent,
 } from '../../functions/shared/contract';
@@ -23,6 +17,7 @@ import { createSfnClient } from '../../functions/shared/sfn-client';
 import { startLoop as startLoopFor } from '../../functions/starter/start-loop';
 import type { WatchdogDeps } from '../../functions/watchdog/run-watchdog';
 import { parseWorkerEvent } from '../../functions/worker/run-tick';
+import { ensureControlTable } from './control-table-definition';
 import { ControlTableWatcher, type ItemChange } from './control-table-watcher';
 import { DynamoDbStore } from './dynamodb-store';
 import type { SandboxLogLine } from './lambda-sandbox/sandbox';
@@ -265,7 +260,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   });
   const sfn = stepFunctions;
 
-  await ensureTable(dynamoDb, tableName);
+  await ensureControlTable(dynamoDb, tableName);
   await seedPoller(table, pollerId, options.everySeconds);
 
   // As on AWS, the table's stream (here a scan-and-diff change feed) and the watchdog's every-minute rule reach the
@@ -491,35 +486,6 @@ function pollerIdFromInput(input: string): string {
 function pollerIdOf(event: unknown): string {
   const pollerId = isRecord(event) ? event.pollerId : undefined;
   return typeof pollerId === 'string' ? pollerId : DEFAULT_POLLER_ID;
-}
-
-const TABLE_ACTIVE_TIMEOUT_MS = 5_000;
-
-async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        AttributeDefinitions: [{ AttributeName: FIELD.id, AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: FIELD.id, KeyType: 'HASH' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof ResourceInUseException)) throw error;
-  }
-  // dynalite answers CreateTable with a CREATING table and turns it ACTIVE a moment later: wait for it, so no item
-  // call meets a table that is not there yet, and a stack stopped at once never persists a half-created table.
-  for (const startedAt = Date.now(); ; ) {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (Table?.TableStatus === 'ACTIVE') return;
-    if (Date.now() - startedAt > TABLE_ACTIVE_TIMEOUT_MS) {
-      throw new Error(
-        `table ${tableName} is still ${Table?.TableStatus} after ${TABLE_ACTIVE_TIMEOUT_MS} ms (a --data directory from an interrupted start? remove it)`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** Sets running=true; sets waitseconds when asked to, or when the item has none yet. Other fields stay as they are. */

@@ -1,24 +1,21 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
-  CreateTableCommand,
   DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDynamoDbClient, localClientOptions } from '../../../functions/shared/aws-clients';
 import { FIELD } from '../../../functions/shared/contract';
 import type { RawItem } from '../../../functions/shared/control-item';
 import { ControlTable } from '../../../functions/shared/control-table';
 import { ControlTableUnavailableError } from '../../../functions/shared/errors';
+import { type LocalDynamoDb, startLocalDynamoDb } from '../../support/local-dynamodb';
 
 const TABLE_NAME = 'control';
 const AT = '2030-01-01T00:00:00.000Z';
 
-let server: Server;
+let local: LocalDynamoDb;
 let endpoint: string;
 let dynamoDb: DynamoDBClient;
 let table: ControlTable;
@@ -26,28 +23,14 @@ let pollerId: string;
 let counter = 0;
 
 beforeAll(async () => {
-  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  dynamoDb = createDynamoDbClient(localClientOptions(endpoint));
+  local = await startLocalDynamoDb({ controlTable: TABLE_NAME });
+  endpoint = local.endpoint;
+  dynamoDb = local.client;
   table = new ControlTable(dynamoDb, TABLE_NAME);
-  await dynamoDb.send(
-    new CreateTableCommand({
-      TableName: TABLE_NAME,
-      AttributeDefinitions: [{ AttributeName: FIELD.id, AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: FIELD.id, KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
 });
 
 afterAll(async () => {
-  dynamoDb?.destroy();
-  server?.closeAllConnections();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await local?.close();
 });
 
 beforeEach(() => {
@@ -417,14 +400,7 @@ describe('ControlTable.listAll', () => {
       { step: 'initialize', name: 'countScans' },
     );
     const table2 = new ControlTable(counted, `${TABLE_NAME}-pages`);
-    await dynamoDb.send(
-      new CreateTableCommand({
-        TableName: table2.tableName,
-        AttributeDefinitions: [{ AttributeName: FIELD.id, AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: FIELD.id, KeyType: 'HASH' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    await local.createControlTable(table2.tableName);
     const filler = 'x'.repeat(300_000);
     const ids = Array.from({ length: 8 }, (_, index) => `paged-${index}`);
     for (const id of ids) {
