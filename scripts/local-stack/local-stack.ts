@@ -187,6 +187,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     ...(options.latency ? { latency: options.latency } : {}),
     ...(options.meter ? { meter: options.meter } : {}),
   });
+  const endedReports = new HeldReports<ExecutionEnded>((ended) => reportEnded(ended, emit));
   let stepFunctions: LocalStepFunctions | undefined;
   const services = new LocalServicesServer(
     functions,
@@ -254,7 +255,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     controllerArn: localFunctionArn(LOCAL_CONTROLLER_NAME, region),
     lambdaEndpoint: servicesEndpoint,
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-    onExecutionEnded: (ended) => reportEnded(ended, emit),
+    onExecutionEnded: (ended) => endedReports.report(ended),
     ...(options.meter ? { meter: options.meter } : {}),
     ...(options.handOverFault ? { handOverFault: options.handOverFault } : {}),
   });
@@ -335,17 +336,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      // Like a Lambda timeout, but now: a controller staying awake sees no time left and hands back promptly.
-      functions.endDeadlinesBy(Date.now());
+      // Each loop's `stopped` event says nothing of it fires any more: held until that is true.
+      endedReports.hold();
       await watchdog?.stop();
       await watcher.stop();
       await streamStart?.stop();
-      await sfn.shutdown();
-      // Let rounds and ticks already under way finish, so nothing is cut off half-recorded.
+      // The loops end as on a machine switched off, all in one turn: the Lambda endpoint takes no more invokes,
+      // the executions are aborted (no round starts again) and the control plane's invocations under way are
+      // killed, so a round holding a tick's invoke open never sends it (nor records a failure). Only then are
+      // the invocations already made (workers) let finish.
+      services.refuseInvocations();
+      const executionsEnded = sfn.shutdown();
+      const controlPlaneEnded = functions.closeFunction(LOCAL_CONTROLLER_NAME);
+      await Promise.all([executionsEnded, controlPlaneEnded]);
       await Promise.race([
         functions.drain(),
         new Promise((resolve) => setTimeout(resolve, SHUTDOWN_DRAIN_MS)),
       ]);
+      endedReports.release();
       await functions.close();
       await stackFunctions.close();
       await services.close();
@@ -418,6 +426,28 @@ function reportFire(start: InvocationStart, emit: (event: LocalStackEvent) => vo
     firedAt: new Date(start.startedAt).toISOString(),
     latenessMs,
   });
+}
+
+/** Reports passed on as they come, or held back for a while and then passed on in order. */
+class HeldReports<T> {
+  private held: T[] | undefined;
+
+  constructor(private readonly pass: (report: T) => void) {}
+
+  report(report: T): void {
+    if (this.held) this.held.push(report);
+    else this.pass(report);
+  }
+
+  hold(): void {
+    this.held ??= [];
+  }
+
+  release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const report of held) this.pass(report);
+  }
 }
 
 function reportEnded({ execution, output }: ExecutionEnded, emit: (event: LocalStackEvent) => void): void {

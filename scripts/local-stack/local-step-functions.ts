@@ -61,6 +61,9 @@ const isJsonObject = (value: unknown): value is JsonObject =>
 /** The context field aws-local-stepfunctions does not fill in (it has no `$$.State`). */
 const RETRY_COUNT_PATH = '$$.State.RetryCount';
 
+/** What a Task of an ended execution fails with, at once, on every attempt a Retry makes: it runs nothing. */
+const EXECUTION_ENDED_ERROR = 'LocalStack.ExecutionEnded';
+
 /** Histories of this many executions are kept for inspection (tests); older closed ones are dropped. */
 const KEPT_HISTORIES = 20;
 
@@ -178,7 +181,7 @@ export class LocalStepFunctions {
         // Resolves `$$.State.RetryCount`; the Lambda task handler puts the attempt's real count in its payload.
         State: { RetryCount: 0 },
       },
-      overrides: this.overridesFor(),
+      overrides: this.overridesFor(record),
     });
     const done = execution.result.then(
       (output) => this.finish(record, record.status === 'ABORTED' ? 'ABORTED' : 'SUCCEEDED', output),
@@ -231,12 +234,20 @@ export class LocalStepFunctions {
     this.lambda.destroy();
   }
 
-  /** One execution's task handlers and Wait overrides: the handlers note each result for the Waits after them. */
-  private overridesFor() {
+  /**
+   * One execution's task handlers and Wait overrides. The handlers run nothing once the execution has ended:
+   * aws-local-stepfunctions still retries a failed Task of an aborted execution (its retry pause ends at once on
+   * abort), and Step Functions never runs a state of a stopped execution. They note each result for the Waits
+   * after them.
+   */
+  private overridesFor(record: ExecutionRecord) {
     const waits = this.passedWaits.forExecution();
     const taskResourceLocalHandlers: Record<string, TaskHandler> = {};
     for (const [stateName, handler] of Object.entries(this.taskHandlers)) {
       taskResourceLocalHandlers[stateName] = async (input) => {
+        if (record.status !== 'RUNNING') {
+          throw new TaskFailure(EXECUTION_ENDED_ERROR, `execution ${record.name} is ${record.status}`);
+        }
         const result = await handler(input);
         waits.noteResult(stateName, result);
         return result;

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { LOCAL_REGION } from '../../../functions/shared/aws-clients';
-import { localFunctionArn } from '../../../scripts/local-stack/local-endpoints';
-import { LocalFunctions } from '../../../scripts/local-stack/local-functions';
-import { LocalServicesServer } from '../../../scripts/local-stack/local-services-server';
-import { type ExecutionEnded, LocalStepFunctions } from '../../../scripts/local-stack/local-step-functions';
 import { PassedTimestampWaits } from '../../../scripts/local-stack/passed-timestamp-waits';
+import {
+  handlerArn,
+  type StepFunctionsOnHandlers,
+  startStepFunctionsOnHandlers,
+} from '../../support/step-functions-on-handlers';
 
 /**
  * A Wait state whose TimestampPath has passed ends at once, as on Step Functions, without the negative setTimeout
@@ -15,7 +15,7 @@ const NOW = Date.parse('2030-01-01T00:00:10.000Z');
 const definition = {
   StartAt: 'Decide',
   States: {
-    Decide: { Type: 'Task', Resource: localFunctionArn('decide', LOCAL_REGION), Next: 'WaitUntil' },
+    Decide: { Type: 'Task', Resource: handlerArn('decide'), Next: 'WaitUntil' },
     WaitUntil: { Type: 'Wait', TimestampPath: '$.wakeAt', Next: 'Done' },
     Done: { Type: 'Succeed' },
   },
@@ -56,28 +56,12 @@ describe('PassedTimestampWaits', () => {
 
 describe('LocalStepFunctions: a Wait state with a TimestampPath, on aws-local-stepfunctions', () => {
   let wakeAt = '';
-  let services: LocalServicesServer;
-  let stepFunctions: LocalStepFunctions;
-  const ended = new Map<string, PromiseWithResolvers<ExecutionEnded>>();
+  let machine: StepFunctionsOnHandlers;
   const warnings: Error[] = [];
   const onWarning = (warning: Error) => warnings.push(warning);
 
   beforeAll(async () => {
-    const functions = new LocalFunctions();
-    functions.register('decide', async () => ({ wakeAt }));
-    services = new LocalServicesServer(
-      functions,
-      () => stepFunctions,
-      () => {},
-    );
-    const port = await services.listen('127.0.0.1', 0);
-    stepFunctions = new LocalStepFunctions({
-      region: LOCAL_REGION,
-      controllerArn: localFunctionArn('decide', LOCAL_REGION),
-      lambdaEndpoint: `http://127.0.0.1:${port}`,
-      definition: JSON.stringify(definition),
-      onExecutionEnded: (end) => ended.get(end.execution.name)?.resolve(end),
-    });
+    machine = await startStepFunctionsOnHandlers(definition, { decide: async () => ({ wakeAt }) });
     process.on('warning', onWarning);
   });
 
@@ -87,16 +71,12 @@ describe('LocalStepFunctions: a Wait state with a TimestampPath, on aws-local-st
 
   afterAll(async () => {
     process.off('warning', onWarning);
-    await stepFunctions.shutdown();
-    await services.close();
+    await machine.close();
   });
 
   const run = async (name: string) => {
-    const end = Promise.withResolvers<ExecutionEnded>();
-    ended.set(name, end);
     const startedAt = performance.now();
-    stepFunctions.startExecution({ stateMachineArn: stepFunctions.stateMachineArn, name });
-    const { execution } = await end.promise;
+    const { execution } = await machine.run(name);
     // Node emits a process warning on the next tick: give it the chance to show.
     await new Promise((resolve) => setImmediate(resolve));
     return { status: execution.status, tookMs: performance.now() - startedAt };
