@@ -38,6 +38,13 @@ const LOOP: RawItem = {
   [FIELD.skippedTicks]: { N: '2' },
 };
 
+/** What takeOf's take writes on the item. */
+const TAKEN_BY_EXEC_4: RawItem = {
+  [FIELD.generation]: { N: '4' },
+  [FIELD.executionArn]: { S: 'exec-4' },
+  [FIELD.heartbeatAt]: { S: LATER },
+};
+
 /** The fields, but for one. */
 const without = (fields: RawItem, field: string): RawItem =>
   Object.fromEntries(Object.entries(fields).filter(([name]) => name !== field));
@@ -161,9 +168,7 @@ export function describeControlStoreContract(name: string, open: () => Promise<S
         expect(image).toEqual(
           withId({
             ...OPERATOR_FIELDS,
-            [FIELD.generation]: { N: '4' },
-            [FIELD.executionArn]: { S: 'exec-4' },
-            [FIELD.heartbeatAt]: { S: LATER },
+            ...TAKEN_BY_EXEC_4,
           }),
         );
       });
@@ -178,9 +183,7 @@ export function describeControlStoreContract(name: string, open: () => Promise<S
         expect(image).toEqual(
           withId({
             ...LOOP,
-            [FIELD.generation]: { N: '4' },
-            [FIELD.executionArn]: { S: 'exec-4' },
-            [FIELD.heartbeatAt]: { S: LATER },
+            ...TAKEN_BY_EXEC_4,
           }),
         );
       });
@@ -211,9 +214,7 @@ export function describeControlStoreContract(name: string, open: () => Promise<S
           expect(image).toEqual(
             withId({
               ...LOOP,
-              [FIELD.generation]: { N: '4' },
-              [FIELD.executionArn]: { S: 'exec-4' },
-              [FIELD.heartbeatAt]: { S: LATER },
+              ...TAKEN_BY_EXEC_4,
               [FIELD.lastError]: {
                 M: { message: { S: replacedFieldsMessage(take) ?? '' }, at: { S: LATER } },
               },
