@@ -99,21 +99,7 @@ function formatHuman(event: LocalStackEvent): string {
   }
 }
 
-/**
- * aws-local-stepfunctions sleeps with setTimeout(negative) when a Wait's timestamp has passed, which the loop does
- * on purpose (it wakes early and finishes the wait in the controller). Node's warning about it is noise here.
- */
-function silenceNegativeTimeoutWarning(): void {
-  const defaultHandlers = process.listeners('warning');
-  process.removeAllListeners('warning');
-  process.on('warning', (warning) => {
-    if (warning.name === 'TimeoutNegativeWarning') return;
-    for (const handler of defaultHandlers) handler(warning);
-  });
-}
-
 async function main(): Promise<number> {
-  silenceNegativeTimeoutWarning();
   let options: ReturnType<typeof parseOptions>;
   try {
     options = parseOptions(process.argv.slice(2));

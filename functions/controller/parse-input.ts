@@ -14,7 +14,7 @@ import {
   SIGNAL,
 } from '../shared/contract';
 import { isRecord, isWholeNumberIn } from '../shared/decode';
-import { InvalidControllerInputError, renderJson } from '../shared/errors';
+import { InvalidControllerInputError, renderJson, sayEachOnce } from '../shared/errors';
 import { INTERVAL_MS_LIMITS } from '../shared/wait-interval';
 
 export interface ParsedInput extends RoundPath {
@@ -77,14 +77,19 @@ export function parseControllerInput(event: unknown): ParsedInput {
   const handOverFailed = state.handOverFailure !== undefined && state.handOverFailure !== null;
   const failures = [
     askedForHandOver ? undefined : describeFailure('previous controller attempt failed', state.lastFailure),
-  ];
-  failures.push(describeFailure('hand-over to a fresh execution failed', state.handOverFailure));
+    describeFailure('hand-over to a fresh execution failed', state.handOverFailure),
+  ].filter((failure) => failure !== undefined);
   if (Array.isArray(state.pendingErrors)) {
     for (const message of state.pendingErrors.slice(0, MAX_PENDING_ERRORS)) {
-      if (typeof message === 'string') failures.push(message.slice(0, 500));
+      if (typeof message === 'string') failures.push({ full: message, shown: message.slice(0, 500) });
     }
   }
-  const previousFailure = failures.filter((text) => text !== undefined).join('; ') || undefined;
+  // Compared whole, before they are cut short: a carried error is often the very failure the Catch reports.
+  const shownByFull = new Map(failures.map(({ full, shown }) => [full, shown] as const));
+  const previousFailure =
+    sayEachOnce(failures.map(({ full }) => full))
+      .map((full) => shownByFull.get(full) ?? full)
+      .join('; ') || undefined;
   // Failed rounds since the previous healthy round happened after its wakeAt, and all within this execution.
   const sinceCandidates = [epochMsOf(state.wakeAt), epochMsOf(envelope.executionStartTime)].filter(
     (ms) => ms !== undefined,
@@ -175,10 +180,21 @@ function parseLoopConfig(config: unknown, fail: (detail: string) => never): Poll
   return { running, intervalMs, target, payload };
 }
 
+/** A failure as reported whole (to tell repeats) and as shown (cut short). */
+interface FailureText {
+  readonly full: string;
+  readonly shown: string;
+}
+
 /** Step Functions' Catch output is `{ Error, Cause }`; Cause is often the Lambda's JSON error. */
-function describeFailure(prefix: string, failure: unknown): string | undefined {
+function describeFailure(prefix: string, failure: unknown): FailureText | undefined {
   if (failure === undefined || failure === null) return undefined;
-  if (!isRecord(failure)) return `${prefix}: ${renderJson(failure, 300)}`;
+  if (!isRecord(failure)) {
+    return {
+      full: `${prefix}: ${renderJson(failure, 5_000)}`,
+      shown: `${prefix}: ${renderJson(failure, 300)}`,
+    };
+  }
   const errorName = typeof failure.Error === 'string' ? failure.Error : 'unknown error';
   let cause = typeof failure.Cause === 'string' ? failure.Cause : '';
   try {
@@ -189,5 +205,6 @@ function describeFailure(prefix: string, failure: unknown): string | undefined {
   }
   // Some interpreters repeat the error name at the start of the Cause.
   if (cause.startsWith(`${errorName}: `)) cause = cause.slice(errorName.length + 2);
-  return `${prefix}: ${errorName}${cause ? `: ${cause.slice(0, 300)}` : ''}`;
+  const text = (shownCause: string) => `${prefix}: ${errorName}${shownCause ? `: ${shownCause}` : ''}`;
+  return { full: text(cause), shown: text(cause.slice(0, 300)) };
 }

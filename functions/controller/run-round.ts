@@ -34,6 +34,7 @@ import {
   describeCause,
   HandOverRequestedSignal,
   InvalidControllerInputError,
+  joinProblems,
   PollerStoppedSignal,
   WorkerInvokeError,
 } from '../shared/errors';
@@ -390,7 +391,7 @@ class ProgressRecorder {
   /** Errors and skips are news for the operator: write them now rather than with the next claim. */
   async flushErrors(): Promise<void> {
     // A problem that persists (a bad field stays bad) is already on the item: no write per tick for it.
-    if (this.pendingErrors.join('; ') === this.recordedError) this.pendingErrors = [];
+    if (joinProblems(this.pendingErrors) === this.recordedError) this.pendingErrors = [];
     if (this.pendingErrors.length > 0 || this.skippedSinceWrite > 0) await this.write({});
   }
 
@@ -429,7 +430,7 @@ class ProgressRecorder {
     // Only the owner of the poller's generation writes on its item.
     if (this.generation === undefined) return 'superseded';
     const guard: WriteGuard = { ...conditions, generation: this.generation };
-    const message = this.pendingErrors.join('; ');
+    const message = joinProblems(this.pendingErrors);
     const newError = message !== '' && message !== this.recordedError;
     const now = this.deps.clock.now();
     const full: RoundRecord = {

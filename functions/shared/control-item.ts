@@ -57,6 +57,20 @@ export interface SystemFields {
   readonly lastRestartReason: string | undefined;
 }
 
+/**
+ * A system field holding a value the system never writes (a hand edit, a bad import), which the decoded view treats
+ * as absent. Kept as stored so that a write replacing it can hold only while the item still has exactly this
+ * value (control-table.ts), and a racing start still loses.
+ */
+export interface CorruptField {
+  readonly field: keyof SystemFields;
+  /** The attribute exactly as stored; only the table repository uses it (in a write's condition). */
+  readonly stored: AttributeValue;
+  readonly problem: InvalidControlItemError;
+  /** The number the value still reads as (S "3" → 3, N "2.5" → 2.5), when it reads as a finite one. */
+  readonly number: number | undefined;
+}
+
 /** One control item, decoded once: what the operator set (validated field by field) and what the system recorded. */
 export interface PollerItem extends SystemFields {
   readonly pollerId: string;
@@ -67,6 +81,8 @@ export interface PollerItem extends SystemFields {
   readonly config: ConfigReading;
   /** System fields holding values the system never writes; each counts as absent. */
   readonly systemProblems: readonly InvalidControlItemError[];
+  /** The same fields as stored, by name: what a start that replaces them must find on the item. */
+  readonly corruptFields: ReadonlyMap<keyof SystemFields, CorruptField>;
   /**
    * The system fields the item holds in the type the system writes them in (N, S, M), valid or not: what the
    * stream's filter criteria test (`NewImage.generation.N` exists), which the starter must agree with exactly.
@@ -80,9 +96,9 @@ const LAMBDA_TARGET_PATTERN =
 /** Decodes an item whose key is known (a GetItem, a stream image). */
 export function decodePollerItem(pollerId: string, item: RawItem): PollerItem {
   const operator = decodeOperatorFields(pollerId, item);
-  const systemProblems: InvalidControlItemError[] = [];
+  const corruptFields = new Map<keyof SystemFields, CorruptField>();
   const typedFields = new Set<keyof SystemFields>();
-  const system = decodeSystemFields(pollerId, item, systemProblems, typedFields);
+  const system = decodeSystemFields(pollerId, item, corruptFields, typedFields);
   const waitSeconds =
     typeof operator.intervalMs === 'number' ? Number(item[FIELD.waitSeconds]?.N) : undefined;
   return {
@@ -91,7 +107,8 @@ export function decodePollerItem(pollerId: string, item: RawItem): PollerItem {
     waitSeconds,
     config: configOf(operator),
     ...system,
-    systemProblems,
+    systemProblems: [...corruptFields.values()].map((corrupt) => corrupt.problem),
+    corruptFields,
     typedFields,
   };
 }
@@ -282,12 +299,17 @@ function decodeRecordedError(
 function decodeSystemFields(
   pollerId: string,
   item: RawItem,
-  problems: InvalidControlItemError[],
+  corruptFields: Map<keyof SystemFields, CorruptField>,
   typedFields: Set<keyof SystemFields>,
 ): SystemFields {
-  const valid = <T>(result: T | undefined | InvalidControlItemError): T | undefined => {
+  const valid = <T>(
+    field: keyof SystemFields,
+    result: T | undefined | InvalidControlItemError,
+  ): T | undefined => {
     if (!(result instanceof InvalidControlItemError)) return result;
-    problems.push(result);
+    // The decoders refuse only an attribute that is there.
+    const stored = item[field] ?? { NULL: true };
+    corruptFields.set(field, { field, stored, problem: result, number: numberReadFrom(stored) });
     return undefined;
   };
   const typed = (field: keyof SystemFields, type: 'N' | 'S' | 'M') => {
@@ -295,11 +317,11 @@ function decodeSystemFields(
   };
   const whole = (field: WholeNumberField) => {
     typed(field, 'N');
-    return valid(decodeWholeNumber(pollerId, field, item[field]));
+    return valid(field, decodeWholeNumber(pollerId, field, item[field]));
   };
   const text = (field: keyof SystemFields) => {
     typed(field, 'S');
-    return valid(decodeText(pollerId, field, item[field]));
+    return valid(field, decodeText(pollerId, field, item[field]));
   };
   typed(FIELD.lastError, 'M');
   return {
@@ -309,7 +331,7 @@ function decodeSystemFields(
     seq: whole(FIELD.seq),
     claimedSeq: whole(FIELD.claimedSeq),
     stoppedReason: text(FIELD.stoppedReason),
-    lastError: valid(decodeRecordedError(pollerId, item[FIELD.lastError])),
+    lastError: valid(FIELD.lastError, decodeRecordedError(pollerId, item[FIELD.lastError])),
     skippedTicks: whole(FIELD.skippedTicks),
     failedFires: whole(FIELD.failedFires),
     nextTickAt: text(FIELD.nextTickAt),
@@ -318,6 +340,14 @@ function decodeSystemFields(
     lastRestartAt: text(FIELD.lastRestartAt),
     lastRestartReason: text(FIELD.lastRestartReason),
   };
+}
+
+/** The finite number a number or text attribute reads as (`N "2.5"`, `S " 3 "`); undefined for anything else. */
+function numberReadFrom(value: AttributeValue): number | undefined {
+  const text = value.N ?? value.S;
+  if (text === undefined || text.trim() === '') return undefined;
+  const number = Number(text);
+  return Number.isFinite(number) ? number : undefined;
 }
 
 /** Renders an attribute the way an operator sees it in the console: type and value, e.g. `S "abc"`. */

@@ -72,6 +72,17 @@ export type TakeOutcome =
   /** Someone wrote first (a racing start, or the loop came back): decide again from `item` (the item as it is). */
   | { readonly kind: 'changed'; readonly item: PollerItem | undefined };
 
+/**
+ * What a take records in `lastError` when it replaces corrupt fields (the operator sees what was wrong and that the
+ * start fixed it); undefined when it replaces none.
+ */
+export function replacedFieldsMessage(take: GenerationTake): string | undefined {
+  const corrupt = take.expected.corrupt ?? [];
+  if (corrupt.length === 0) return undefined;
+  const problems = corrupt.map((field) => field.problem.message).join('; ');
+  return `${problems}; replaced by the start of generation ${take.generation}`;
+}
+
 /** Per call: the seeder and the stack's deletion give up on a budget. */
 export interface CallOptions {
   readonly abortSignal?: AbortSignal;
@@ -210,18 +221,34 @@ export class ControlTable implements ControlItemStore {
       update.set(FIELD.lastRestartReason, { S: take.restartReason.slice(0, MAX_ERROR_MESSAGE_LENGTH) });
       update.add(FIELD.restarts, 1);
     }
-    const generation = update.name(FIELD.generation);
-    const heartbeat = update.name(FIELD.heartbeatAt);
+    const { expected } = take;
+    const asRead = (
+      field: typeof FIELD.generation | typeof FIELD.heartbeatAt,
+      valid: AttributeValue | undefined,
+    ) => {
+      const name = update.name(field);
+      // A corrupt value counts as absent when deciding, but the write must find exactly what was read: a racing
+      // start that replaced it first makes this one lose, as for any other value.
+      const stored = valid ?? expected.corrupt?.find((corrupt) => corrupt.field === field)?.stored;
+      return stored === undefined
+        ? `attribute_not_exists(${name})`
+        : `${name} = ${update.value(`expected${field}`, stored)}`;
+    };
     const conditions = [
       `attribute_exists(${update.name(FIELD.id)})`,
       `${update.name(FIELD.running)} = ${update.value('runningTrue', { BOOL: true })}`,
-      take.expected.generation === undefined
-        ? `attribute_not_exists(${generation})`
-        : `${generation} = ${update.value('expectedGeneration', { N: String(take.expected.generation) })}`,
-      take.expected.heartbeatAt === undefined
-        ? `attribute_not_exists(${heartbeat})`
-        : `${heartbeat} = ${update.value('expectedHeartbeat', { S: take.expected.heartbeatAt })}`,
+      asRead(
+        FIELD.generation,
+        expected.generation === undefined ? undefined : { N: String(expected.generation) },
+      ),
+      asRead(FIELD.heartbeatAt, expected.heartbeatAt === undefined ? undefined : { S: expected.heartbeatAt }),
     ];
+    const replaced = replacedFieldsMessage(take);
+    if (replaced !== undefined) {
+      update.set(FIELD.lastError, {
+        M: { message: { S: replaced.slice(0, MAX_ERROR_MESSAGE_LENGTH) }, at: { S: take.at } },
+      });
+    }
     const refused = await this.conditionalUpdate(pollerId, update, conditions);
     if (refused === undefined) return { kind: 'taken' };
     return refused.item === undefined

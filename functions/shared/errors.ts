@@ -217,6 +217,26 @@ export function describeCause(cause: unknown): string {
   return name && !message.includes(name) ? `${name}: ${message}` : message;
 }
 
+/**
+ * Problems as one `lastError` message (`; ` between them), each said once: a message that another one already
+ * contains is dropped. The same failure reaches a round by two ways (the Catch output of the attempt that failed,
+ * and the errors an earlier round could not record), and would otherwise be said twice.
+ */
+export function joinProblems(messages: readonly string[]): string {
+  return sayEachOnce(messages).join('; ');
+}
+
+/** The messages in their order, without empty ones, repeats, and those another message contains. */
+export function sayEachOnce(messages: readonly string[]): string[] {
+  return messages.filter(
+    (message, index) =>
+      message !== '' &&
+      messages.every((other, otherIndex) =>
+        other === message ? otherIndex >= index : !other.includes(message),
+      ),
+  );
+}
+
 /** A window rule the parser refused: names the rule (its index and text), the part and the value. */
 export class InvalidWindowRuleError extends SubMinuteError {
   override readonly name = 'InvalidWindowRuleError';

@@ -1,5 +1,5 @@
-import { STOP_REASON } from './contract';
-import type { PollerItem } from './control-item';
+import { FIELD, STOP_REASON } from './contract';
+import type { CorruptField, PollerItem } from './control-item';
 
 /**
  * Who owns a poller, and whether a start may take it. Pure: the starter (stream, `ctl start`, the local stack),
@@ -76,6 +76,11 @@ export type StartDecision =
 export interface TakeExpectation {
   readonly generation: number | undefined;
   readonly heartbeatAt: string | undefined;
+  /**
+   * The generation and heartbeat fields that hold a value the system never writes (decoded as absent, so no loop
+   * counts as alive): the take holds only while they are still exactly as read, and replaces them.
+   */
+  readonly corrupt?: readonly CorruptField[];
 }
 
 /**
@@ -105,16 +110,34 @@ export function decideStart(
 }
 
 /**
- * The take of the next generation: one above the item's (a hand-edited generation that is not a whole number from
- * 1 counts as none), holding only while the item still has the generation and heartbeat it was decided on.
+ * The take of the next generation, holding only while the item still has the generation and heartbeat it was
+ * decided on, corrupt ones included (an operator's edit must never leave a poller that cannot be started).
  */
 function takeFrom(item: PollerItem, why: string): StartDecision {
+  const corrupt = [
+    item.corruptFields.get(FIELD.generation),
+    item.corruptFields.get(FIELD.heartbeatAt),
+  ].filter((field) => field !== undefined);
   return {
     kind: 'take',
-    generation: (item.generation ?? 0) + 1,
-    expected: { generation: item.generation, heartbeatAt: item.heartbeatAt },
+    generation: nextGeneration(item),
+    expected: {
+      generation: item.generation,
+      heartbeatAt: item.heartbeatAt,
+      ...(corrupt.length > 0 ? { corrupt } : {}),
+    },
     why,
   };
+}
+
+/**
+ * One above the item's generation. A corrupt one that still reads as a number (S "3", N "2.5") counts as that
+ * number, so the new generation differs from the one a hand edit garbled, whose loop may still be running.
+ */
+function nextGeneration(item: PollerItem): number {
+  const garbled = item.corruptFields.get(FIELD.generation)?.number;
+  const current = item.generation ?? Math.floor(Math.max(0, garbled ?? 0));
+  return Math.min(current, Number.MAX_SAFE_INTEGER - 1) + 1;
 }
 
 /** Step Functions execution names: at most 80 characters. */

@@ -28,6 +28,9 @@ export interface FunctionRuntime {
   run(request: RunRequest): Promise<RunOutcome>;
   /** Every invocation's remaining time ends by `atMs` from now on (the local stack is stopping). */
   endDeadlinesBy(atMs: number): void;
-  /** Ends whatever still runs and releases what the runtime holds (processes, cgroups). */
+  /**
+   * Ends whatever still runs, at once and as a crash would (nothing it holds goes out), refuses invocations from
+   * now on, and releases what the runtime holds (processes, cgroups).
+   */
   close(): Promise<void>;
 }

@@ -23,6 +23,9 @@ export const preciseNow = () => performance.timeOrigin + performance.now();
  */
 export class InProcessFunction implements FunctionRuntime {
   private deadlineCapMs = Number.POSITIVE_INFINITY;
+  /** Ends each invocation under way as a kill would, saying why. */
+  private readonly killers = new Set<(why: string) => void>();
+  private closed = false;
 
   constructor(
     private readonly handler: LocalHandler,
@@ -30,6 +33,7 @@ export class InProcessFunction implements FunctionRuntime {
   ) {}
 
   async run(request: RunRequest): Promise<RunOutcome> {
+    if (this.closed) throw new Error('the local stack is stopping');
     const startedAt = preciseNow();
     request.onStart(startedAt);
     const timeoutAt = Date.now() + this.timeoutMs;
@@ -38,23 +42,27 @@ export class InProcessFunction implements FunctionRuntime {
       frozen: () => frozen,
       remainingTimeMs: () => Math.max(0, Math.min(timeoutAt, this.deadlineCapMs) - Date.now()),
     };
+    const { promise: killed, resolve: resolveKilled } = Promise.withResolvers<{
+      error: FunctionErrorResult;
+    }>();
+    const kill = (why: string) => {
+      frozen = true;
+      resolveKilled({
+        error: {
+          errorType: 'Runtime.ExitError',
+          errorMessage: `Runtime exited with error: signal: killed (${why})`,
+        },
+      });
+    };
+    this.killers.add(kill);
     const { killAfterMs } = request;
+    const killTimer =
+      killAfterMs === undefined
+        ? undefined
+        : setTimeout(() => kill(`fault injection after ${killAfterMs} ms`), killAfterMs);
     try {
-      const run = this.handler(request.event, invocation);
-      if (killAfterMs === undefined)
-        return { outcome: { result: await run }, durationMs: preciseNow() - startedAt };
-      const killed = new Promise<{ error: FunctionErrorResult }>((resolve) =>
-        setTimeout(() => {
-          frozen = true;
-          resolve({
-            error: {
-              errorType: 'Runtime.ExitError',
-              errorMessage: `Runtime exited with error: signal: killed (fault injection after ${killAfterMs} ms)`,
-            },
-          });
-        }, killAfterMs),
-      );
-      const outcome = await Promise.race([run.then((result) => ({ result })), killed]);
+      const run = this.handler(request.event, invocation).then((result) => ({ result }));
+      const outcome = await Promise.race([run, killed]);
       return { outcome, durationMs: preciseNow() - startedAt };
     } catch (error) {
       return {
@@ -66,6 +74,9 @@ export class InProcessFunction implements FunctionRuntime {
         },
         durationMs: preciseNow() - startedAt,
       };
+    } finally {
+      clearTimeout(killTimer);
+      this.killers.delete(kill);
     }
   }
 
@@ -73,5 +84,8 @@ export class InProcessFunction implements FunctionRuntime {
     this.deadlineCapMs = Math.min(this.deadlineCapMs, atMs);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const kill of [...this.killers]) kill('the local stack is stopping');
+  }
 }

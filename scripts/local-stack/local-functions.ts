@@ -148,6 +148,14 @@ export class LocalFunctions {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
+  /**
+   * Ends one function now: its invocations under way are killed, as a crash would, so nothing they hold goes out,
+   * and it serves no more. The local stack ends its control plane so before it drains the rest.
+   */
+  async closeFunction(nameOrArn: string): Promise<void> {
+    await this.lookup(nameOrArn).close();
+  }
+
   /** Ends every runtime (sandbox processes are killed, their cgroups removed). */
   async close(): Promise<void> {
     await Promise.all([...this.runtimes.values()].map((runtime) => runtime.close()));

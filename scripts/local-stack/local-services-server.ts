@@ -27,6 +27,7 @@ const SFN_TARGET_PREFIX = 'AWSStepFunctions.';
  */
 export class LocalServicesServer {
   private server: Server | undefined;
+  private invoking = true;
   injectFault: FaultInjector = () => undefined;
 
   constructor(
@@ -54,6 +55,14 @@ export class LocalServicesServer {
     });
     this.server = server;
     return (server.address() as AddressInfo).port;
+  }
+
+  /**
+   * From now on every Invoke is answered with Lambda's ServiceException and runs nothing: the local stack is
+   * stopping, and an invoke whose body arrives after that (a tick a dying round had sent) must not fire.
+   */
+  refuseInvocations(): void {
+    this.invoking = false;
   }
 
   async close(): Promise<void> {
@@ -92,6 +101,15 @@ export class LocalServicesServer {
     const fault = this.injectFault('lambda', functionName, body);
     if (fault) {
       sendJson(response, fault.status, { Type: 'Service', message: fault.message }, fault.errorType);
+      return;
+    }
+    if (!this.invoking) {
+      sendJson(
+        response,
+        500,
+        { Type: 'Service', message: 'the local stack is stopping' },
+        'ServiceException',
+      );
       return;
     }
     if (!this.functions.has(functionName)) {

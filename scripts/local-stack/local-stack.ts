@@ -1,16 +1,10 @@
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  type DynamoDBClient,
-  ResourceInUseException,
-} from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Timing } from '../../functions/scheduling/plan-round';
 import { createDynamoDbClient, LOCAL_REGION, localClientOptions } from '../../functions/shared/aws-clients';
 import {
   CONTROLLER_TIMEOUT_SECONDS,
   type ControllerOutput,
   DEFAULT_POLLER_ID,
-  FIELD,
   SIGNAL,
   type WorkerEvent,
 } from '../../functions/shared/contract';
@@ -23,6 +17,7 @@ import { createSfnClient } from '../../functions/shared/sfn-client';
 import { startLoop as startLoopFor } from '../../functions/starter/start-loop';
 import type { WatchdogDeps } from '../../functions/watchdog/run-watchdog';
 import { parseWorkerEvent } from '../../functions/worker/run-tick';
+import { ensureControlTable } from './control-table-definition';
 import { ControlTableWatcher, type ItemChange } from './control-table-watcher';
 import { DynamoDbStore } from './dynamodb-store';
 import type { SandboxLogLine } from './lambda-sandbox/sandbox';
@@ -192,6 +187,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     ...(options.latency ? { latency: options.latency } : {}),
     ...(options.meter ? { meter: options.meter } : {}),
   });
+  const endedReports = new HeldReports<ExecutionEnded>((ended) => reportEnded(ended, emit));
   let stepFunctions: LocalStepFunctions | undefined;
   const services = new LocalServicesServer(
     functions,
@@ -259,13 +255,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     controllerArn: localFunctionArn(LOCAL_CONTROLLER_NAME, region),
     lambdaEndpoint: servicesEndpoint,
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-    onExecutionEnded: (ended) => reportEnded(ended, emit),
+    onExecutionEnded: (ended) => endedReports.report(ended),
     ...(options.meter ? { meter: options.meter } : {}),
     ...(options.handOverFault ? { handOverFault: options.handOverFault } : {}),
   });
   const sfn = stepFunctions;
 
-  await ensureTable(dynamoDb, tableName);
+  await ensureControlTable(dynamoDb, tableName);
   await seedPoller(table, pollerId, options.everySeconds);
 
   // As on AWS, the table's stream (here a scan-and-diff change feed) and the watchdog's every-minute rule reach the
@@ -340,17 +336,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      // Like a Lambda timeout, but now: a controller staying awake sees no time left and hands back promptly.
-      functions.endDeadlinesBy(Date.now());
+      // Each loop's `stopped` event says nothing of it fires any more: held until that is true.
+      endedReports.hold();
       await watchdog?.stop();
       await watcher.stop();
       await streamStart?.stop();
-      await sfn.shutdown();
-      // Let rounds and ticks already under way finish, so nothing is cut off half-recorded.
+      // The loops end as on a machine switched off, all in one turn: the Lambda endpoint takes no more invokes,
+      // the executions are aborted (no round starts again) and the control plane's invocations under way are
+      // killed, so a round holding a tick's invoke open never sends it (nor records a failure). Only then are
+      // the invocations already made (workers) let finish.
+      services.refuseInvocations();
+      const executionsEnded = sfn.shutdown();
+      const controlPlaneEnded = functions.closeFunction(LOCAL_CONTROLLER_NAME);
+      await Promise.all([executionsEnded, controlPlaneEnded]);
       await Promise.race([
         functions.drain(),
         new Promise((resolve) => setTimeout(resolve, SHUTDOWN_DRAIN_MS)),
       ]);
+      endedReports.release();
       await functions.close();
       await stackFunctions.close();
       await services.close();
@@ -425,6 +428,28 @@ function reportFire(start: InvocationStart, emit: (event: LocalStackEvent) => vo
   });
 }
 
+/** Reports passed on as they come, or held back for a while and then passed on in order. */
+class HeldReports<T> {
+  private held: T[] | undefined;
+
+  constructor(private readonly pass: (report: T) => void) {}
+
+  report(report: T): void {
+    if (this.held) this.held.push(report);
+    else this.pass(report);
+  }
+
+  hold(): void {
+    this.held ??= [];
+  }
+
+  release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const report of held) this.pass(report);
+  }
+}
+
 function reportEnded({ execution, output }: ExecutionEnded, emit: (event: LocalStackEvent) => void): void {
   const result = (output ?? {}) as Partial<ControllerOutput> & { stopped?: { Cause?: unknown } };
   const poller = result.pollerId ?? pollerIdFromInput(execution.input);
@@ -491,35 +516,6 @@ function pollerIdFromInput(input: string): string {
 function pollerIdOf(event: unknown): string {
   const pollerId = isRecord(event) ? event.pollerId : undefined;
   return typeof pollerId === 'string' ? pollerId : DEFAULT_POLLER_ID;
-}
-
-const TABLE_ACTIVE_TIMEOUT_MS = 5_000;
-
-async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        AttributeDefinitions: [{ AttributeName: FIELD.id, AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: FIELD.id, KeyType: 'HASH' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof ResourceInUseException)) throw error;
-  }
-  // dynalite answers CreateTable with a CREATING table and turns it ACTIVE a moment later: wait for it, so no item
-  // call meets a table that is not there yet, and a stack stopped at once never persists a half-created table.
-  for (const startedAt = Date.now(); ; ) {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (Table?.TableStatus === 'ACTIVE') return;
-    if (Date.now() - startedAt > TABLE_ACTIVE_TIMEOUT_MS) {
-      throw new Error(
-        `table ${tableName} is still ${Table?.TableStatus} after ${TABLE_ACTIVE_TIMEOUT_MS} ms (a --data directory from an interrupted start? remove it)`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** Sets running=true; sets waitseconds when asked to, or when the item has none yet. Other fields stay as they are. */

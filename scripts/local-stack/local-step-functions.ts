@@ -10,6 +10,7 @@ import { ExecutionNames } from './execution-names';
 import { invokeLambdaTask, TaskFailure } from './lambda-task';
 import type { Meter } from './latency-model';
 import { LOCAL_ACCOUNT, LOCAL_STATE_MACHINE_NAME, localStateMachineArn } from './local-endpoints';
+import { PassedTimestampWaits } from './passed-timestamp-waits';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
 
@@ -51,6 +52,7 @@ interface RunningExecution {
 }
 
 type JsonValue = Parameters<StateMachine['run']>[0];
+type TaskHandler = (input: JsonValue) => Promise<JsonValue> | JsonValue;
 type JsonObject = { [key: string]: JsonValue };
 
 const isJsonObject = (value: unknown): value is JsonObject =>
@@ -58,6 +60,9 @@ const isJsonObject = (value: unknown): value is JsonObject =>
 
 /** The context field aws-local-stepfunctions does not fill in (it has no `$$.State`). */
 const RETRY_COUNT_PATH = '$$.State.RetryCount';
+
+/** What a Task of an ended execution fails with, at once, on every attempt a Retry makes: it runs nothing. */
+const EXECUTION_ENDED_ERROR = 'LocalStack.ExecutionEnded';
 
 /** Histories of this many executions are kept for inspection (tests); older closed ones are dropped. */
 const KEPT_HISTORIES = 20;
@@ -98,7 +103,8 @@ export class LocalStepFunctions {
   readonly stateMachineName: string;
   private readonly machine: StateMachine;
   private readonly taskKinds: ReadonlyMap<string, TaskKind>;
-  private readonly taskHandlers: Record<string, (input: JsonValue) => Promise<JsonValue> | JsonValue>;
+  private readonly taskHandlers: Record<string, TaskHandler>;
+  private readonly passedWaits: PassedTimestampWaits;
   private readonly lambda: LambdaClient;
   private readonly names: ExecutionNames;
   private readonly executions = new Map<string, ExecutionRecord>();
@@ -116,6 +122,7 @@ export class LocalStepFunctions {
     ) as ConstructorParameters<typeof StateMachine>[0];
     this.machine = new StateMachine(definition);
     this.taskKinds = taskKindsOf(definition);
+    this.passedWaits = PassedTimestampWaits.of(definition);
     // One attempt per call: a refused invoke reaches the state's Retry, as on AWS.
     this.lambda = createLambdaClient(localClientOptions(options.lambdaEndpoint, 1));
     this.taskHandlers = { [STATE.handOver]: (taskInput) => this.handOver(taskInput) };
@@ -174,7 +181,7 @@ export class LocalStepFunctions {
         // Resolves `$$.State.RetryCount`; the Lambda task handler puts the attempt's real count in its payload.
         State: { RetryCount: 0 },
       },
-      overrides: { taskResourceLocalHandlers: this.taskHandlers },
+      overrides: this.overridesFor(record),
     });
     const done = execution.result.then(
       (output) => this.finish(record, record.status === 'ABORTED' ? 'ABORTED' : 'SUCCEEDED', output),
@@ -225,6 +232,28 @@ export class LocalStepFunctions {
     for (const [executionArn] of pending) this.stopExecution(executionArn);
     await Promise.allSettled(pending.map(([, run]) => run.done));
     this.lambda.destroy();
+  }
+
+  /**
+   * One execution's task handlers and Wait overrides. The handlers run nothing once the execution has ended:
+   * aws-local-stepfunctions still retries a failed Task of an aborted execution (its retry pause ends at once on
+   * abort), and Step Functions never runs a state of a stopped execution. They note each result for the Waits
+   * after them.
+   */
+  private overridesFor(record: ExecutionRecord) {
+    const waits = this.passedWaits.forExecution();
+    const taskResourceLocalHandlers: Record<string, TaskHandler> = {};
+    for (const [stateName, handler] of Object.entries(this.taskHandlers)) {
+      taskResourceLocalHandlers[stateName] = async (input) => {
+        if (record.status !== 'RUNNING') {
+          throw new TaskFailure(EXECUTION_ENDED_ERROR, `execution ${record.name} is ${record.status}`);
+        }
+        const result = await handler(input);
+        waits.noteResult(stateName, result);
+        return result;
+      };
+    }
+    return { taskResourceLocalHandlers, waitTimeOverrides: waits.waitTimeOverrides };
   }
 
   /**

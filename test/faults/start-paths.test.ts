@@ -231,6 +231,37 @@ describe('fault: no sequence of operator edits leaves a poller that cannot be st
     expect(shortestFireGapMs(harness.fires())).toBeGreaterThanOrEqual(500);
   });
 
+  it('ctl start on an item whose generation was hand-edited to S "3": fires, one loop, the problem recorded', async () => {
+    harness = await startHarness({ everySeconds: 1, startLoops: false });
+    const stack = harness.stack;
+    // A loop that died long ago, whose generation an operator (or a bad import) rewrote as text.
+    await harness.setFields({
+      [FIELD.generation]: { S: '3' },
+      [FIELD.claimedSeq]: { N: '20' },
+      [FIELD.heartbeatAt]: { S: new Date(Date.now() - 300_000).toISOString() },
+    });
+
+    const run = await ctl(['start', '--local'], stack);
+    await harness.waitForFires(3, 5_000);
+
+    const fires = harness.fires();
+    const item = await harness.readItem();
+    reportFault('ctl start on a corrupt generation', {
+      'ctl start': run.stdout[0] ?? run.stderr[0] ?? '',
+      generation: item?.[FIELD.generation]?.N ?? '-',
+      lastError: item?.[FIELD.lastError]?.M?.message?.S ?? '-',
+    });
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout[0]).toMatch(/^started: /);
+    expect(executionsOf(stack, DEFAULT_POLLER_ID)).toHaveLength(1);
+    expect(item?.[FIELD.generation]).toEqual({ N: '4' });
+    expect(item?.[FIELD.lastError]?.M?.message?.S).toContain('generation must be a whole number (N)');
+    expect(item?.[FIELD.lastError]?.M?.message?.S).toContain('got S "3"');
+    expect(fires[0]?.seq).toBe(21);
+    expect(duplicateSeqs(fires)).toEqual([]);
+    expect(shortestFireGapMs(fires)).toBeGreaterThanOrEqual(500);
+  });
+
   it('a loop whose execution was stopped by hand: ctl start starts a new one at once', async () => {
     harness = await startHarness({ everySeconds: 1 });
     const stack = harness.stack;

@@ -1,13 +1,15 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { FIELD } from '../../functions/shared/contract';
 import { decodePollerItem, keyOf, type PollerItem, type RawItem } from '../../functions/shared/control-item';
 import type { ControlItemStore } from '../../functions/shared/control-item-store';
-import type {
-  GenerationTake,
-  RoundRecord,
-  TakeOutcome,
-  WriteGuard,
-  WriteOutcome,
+import {
+  type GenerationTake,
+  type RoundRecord,
+  replacedFieldsMessage,
+  type TakeOutcome,
+  type WriteGuard,
+  type WriteOutcome,
 } from '../../functions/shared/control-table';
 import { ControlTableUnavailableError } from '../../functions/shared/errors';
 
@@ -68,10 +70,19 @@ export class InMemoryControlStore implements ControlItemStore {
     this.writes.push({ kind: 'take', pollerId, take });
     const image = this.images.get(pollerId);
     if (image === undefined) return { kind: 'missing' };
+    const { expected } = take;
+    const corruptAsRead = (field: string) =>
+      expected.corrupt?.find((corrupt) => corrupt.field === field)?.stored;
+    const generationAsRead = corruptAsRead(FIELD.generation);
+    const heartbeatAsRead = corruptAsRead(FIELD.heartbeatAt);
     const holds =
       image[FIELD.running]?.BOOL === true &&
-      sameNumber(image[FIELD.generation], take.expected.generation) &&
-      sameString(image[FIELD.heartbeatAt], take.expected.heartbeatAt);
+      (expected.generation === undefined && generationAsRead !== undefined
+        ? isDeepStrictEqual(image[FIELD.generation], generationAsRead)
+        : sameNumber(image[FIELD.generation], expected.generation)) &&
+      (expected.heartbeatAt === undefined && heartbeatAsRead !== undefined
+        ? isDeepStrictEqual(image[FIELD.heartbeatAt], heartbeatAsRead)
+        : sameString(image[FIELD.heartbeatAt], expected.heartbeatAt));
     if (!holds) return { kind: 'changed', item: decodePollerItem(pollerId, structuredClone(image)) };
     const next: RawItem = {
       ...image,
@@ -80,6 +91,12 @@ export class InMemoryControlStore implements ControlItemStore {
       [FIELD.heartbeatAt]: { S: take.at },
     };
     delete next[FIELD.stoppedReason];
+    const replaced = replacedFieldsMessage(take);
+    if (replaced !== undefined) {
+      next[FIELD.lastError] = {
+        M: { message: { S: replaced.slice(0, MAX_ERROR_MESSAGE_LENGTH) }, at: { S: take.at } },
+      };
+    }
     if (take.restartReason !== undefined) {
       next[FIELD.lastRestartAt] = { S: take.at };
       next[FIELD.lastRestartReason] = { S: take.restartReason.slice(0, MAX_ERROR_MESSAGE_LENGTH) };

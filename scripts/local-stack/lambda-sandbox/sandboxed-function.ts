@@ -51,9 +51,12 @@ export class SandboxedFunction implements FunctionRuntime {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.allSettled([...this.starting]);
     this.idle.length = 0;
-    await Promise.all([...this.sandboxes].map((sandbox) => sandbox.kill('shutdown')));
+    // The running ones first, at once: nothing they hold may go out while a cold start finishes (it is killed
+    // as soon as it is up, see coldStart).
+    const killing = [...this.sandboxes].map((sandbox) => sandbox.kill('shutdown'));
+    await Promise.allSettled([...this.starting]);
+    await Promise.all(killing);
   }
 
   private takeIdle(): Sandbox | undefined {

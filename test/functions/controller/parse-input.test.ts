@@ -6,7 +6,11 @@ import {
   HISTORY_EVENTS_PER_ROUND,
 } from '../../../functions/scheduling/history-budget';
 import { DEFAULT_POLLER_ID } from '../../../functions/shared/contract';
-import { InvalidControllerInputError } from '../../../functions/shared/errors';
+import {
+  ControlTableUnavailableError,
+  describeCause,
+  InvalidControllerInputError,
+} from '../../../functions/shared/errors';
 
 const EXECUTION_ID = 'arn:aws:states:eu-west-1:123456789012:execution:Poller:run-1';
 
@@ -392,6 +396,55 @@ describe('parseControllerInput: failures', () => {
 
     // assess
     expect(parsed.previousFailure).toBe(`${'x'.repeat(500)}; b; c; d`);
+  });
+
+  it('says an outage once when the carried error is the failure the Catch reports', () => {
+    // prepare: a round that fired could not read the table and carried the error; the next attempt failed on it.
+    const cause = new ControlTableUnavailableError(
+      'default',
+      'SubMinuteLambdaExecutor-local-control',
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:44861'), { code: 'ECONNREFUSED' }),
+    );
+    const state = {
+      pollerId: 'default',
+      lastFailure: {
+        Error: cause.name,
+        Cause: JSON.stringify({ errorType: cause.name, errorMessage: cause.message }),
+      },
+      pendingErrors: [describeCause(cause)],
+    };
+
+    // act
+    const parsed = parseControllerInput(envelope(state));
+
+    // assess
+    expect(parsed.previousFailure).toBe(`previous controller attempt failed: ${describeCause(cause)}`);
+  });
+
+  it('tells a repeat by the whole text, not the part it shows', () => {
+    // prepare: a Cause longer than the 300 characters shown, carried whole as well
+    const message = `Boom: ${'y'.repeat(400)}`;
+    const state = {
+      pollerId: 'orders',
+      lastFailure: { Error: 'Boom', Cause: message },
+      pendingErrors: [message],
+    };
+
+    // act
+    const parsed = parseControllerInput(envelope(state));
+
+    // assess
+    expect(parsed.previousFailure).toBe(`previous controller attempt failed: Boom: ${'y'.repeat(300)}`);
+  });
+
+  it('says a carried error repeated in the carried list once', () => {
+    // act
+    const parsed = parseControllerInput(
+      envelope({ pollerId: 'orders', pendingErrors: ['tick 7 failed', 'tick 7 failed', 'waitseconds bad'] }),
+    );
+
+    // assess
+    expect(parsed.previousFailure).toBe('tick 7 failed; waitseconds bad');
   });
 
   it('reports both failures when both are present', () => {

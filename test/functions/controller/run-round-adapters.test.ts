@@ -1,24 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  CreateTableCommand,
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-} from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
+import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runRound } from '../../../functions/controller/run-round';
 import { DEFAULT_TIMING, type Timing } from '../../../functions/scheduling/plan-round';
-import {
-  createDynamoDbClient,
-  createLambdaClient,
-  localClientOptions,
-} from '../../../functions/shared/aws-clients';
+import { createLambdaClient, localClientOptions } from '../../../functions/shared/aws-clients';
 import { type ControllerOutput, FIELD, type WorkerEvent } from '../../../functions/shared/contract';
 import { ControlTable } from '../../../functions/shared/control-table';
 import { silentLogger } from '../../../functions/shared/logger';
 import { LambdaWorkerInvoker } from '../../../functions/shared/worker-invoker';
+import { type LocalDynamoDb, startLocalDynamoDb } from '../../support/local-dynamodb';
 import { simulatedClock } from '../../support/simulated-clock';
 
 /**
@@ -31,7 +22,7 @@ const TIMING: Timing = { ...DEFAULT_TIMING, handBackMarginMs: 200, claimWindowMs
 /** Real I/O here: the simulated clock lets it run before time moves. */
 const clock = simulatedClock({ startMs: Date.now(), yieldToEventLoop: true });
 
-let dynamoServer: Server;
+let localDynamoDb: LocalDynamoDb | undefined;
 let workerServer: Server;
 let dynamoDb: DynamoDBClient;
 let invoker: LambdaWorkerInvoker;
@@ -66,27 +57,18 @@ async function answerInvoke(request: IncomingMessage, response: ServerResponse):
 }
 
 beforeAll(async () => {
-  dynamoServer = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  dynamoDb = createDynamoDbClient(localClientOptions(await listen(dynamoServer), 1));
+  localDynamoDb = await startLocalDynamoDb({ controlTable: TABLE_NAME, maxAttempts: 1 });
+  dynamoDb = localDynamoDb.client;
   workerServer = createServer((request, response) => {
     answerInvoke(request, response).catch((error: unknown) => response.writeHead(500).end(String(error)));
   });
   invoker = new LambdaWorkerInvoker(createLambdaClient(localClientOptions(await listen(workerServer), 1)));
-  await dynamoDb.send(
-    new CreateTableCommand({
-      TableName: TABLE_NAME,
-      AttributeDefinitions: [{ AttributeName: FIELD.id, AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: FIELD.id, KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
 });
 
 afterAll(async () => {
   invoker?.destroy();
-  dynamoDb?.destroy();
   if (workerServer) await close(workerServer);
-  if (dynamoServer) await close(dynamoServer);
+  await localDynamoDb?.close();
 });
 
 const round = (state: unknown): Promise<ControllerOutput> => {

@@ -5,7 +5,11 @@ import { HISTORY_EVENTS_PER_ROUND } from '../../../functions/scheduling/history-
 import { DEFAULT_TIMING, type Timing } from '../../../functions/scheduling/plan-round';
 import { type ControllerOutput, FIELD, SIGNAL, STOP_REASON } from '../../../functions/shared/contract';
 import type { ControlItemStore } from '../../../functions/shared/control-item-store';
-import { ControlTableUnavailableError, PollerStoppedSignal } from '../../../functions/shared/errors';
+import {
+  ControlTableUnavailableError,
+  describeCause,
+  PollerStoppedSignal,
+} from '../../../functions/shared/errors';
 import { silentLogger } from '../../../functions/shared/logger';
 import { InMemoryControlStore, type StoreWrite } from '../../support/in-memory-control-store';
 import { InMemoryWorkerInvoker, type ReleasedInvoke } from '../../support/in-memory-worker-invoker';
@@ -417,6 +421,35 @@ describe('runRound: failures', () => {
     expect(seqsFor(pollerId).length).toBeGreaterThan(0);
     expect(item?.[FIELD.lastError]?.M?.message?.S).toContain('TooManyRequestsException');
     expect(item?.[FIELD.failedFires]).toEqual({ N: String(seqsFor(pollerId).length) });
+  });
+
+  it('records an outage the round was told of twice (carried, and caught by Step Functions) in lastError once', async () => {
+    // prepare: the earlier round fired, could not read the table and carried the error; the attempt after it failed
+    // on the same read, and the state machine's Catch put that into lastFailure beside the carried error.
+    const pollerId = 'after-outage';
+    await putItem(pollerId, runningItem('1'));
+    const before = await freshRound(pollerId);
+    const outage = new ControlTableUnavailableError(
+      pollerId,
+      TABLE_NAME,
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:44861'), { code: 'ECONNREFUSED' }),
+    );
+    const state = {
+      ...before,
+      pendingErrors: [describeCause(outage)],
+      lastFailure: {
+        Error: outage.name,
+        Cause: JSON.stringify({ errorType: outage.name, errorMessage: outage.message }),
+      },
+    };
+
+    // act
+    await runRound({ state, executionId: 'exec-1' }, deps(), deadlineIn(ROUND_MS));
+
+    // assess
+    expect((await readItem(pollerId))?.[FIELD.lastError]?.M?.message?.S).toBe(
+      `previous controller attempt failed: ${describeCause(outage)}`,
+    );
   });
 
   it('throws ControlTableUnavailableError, firing nothing, when the table cannot be reached', async () => {

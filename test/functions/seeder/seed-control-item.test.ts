@@ -1,13 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
-import {
-  CreateTableCommand,
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-} from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
+import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CfnResponse, putResponse } from '../../../functions/seeder/cfn-response';
 import { handleSeedEvent, SEED_DATA, type SeederDeps } from '../../../functions/seeder/seed-control-item';
@@ -19,6 +13,7 @@ import { silentLogger } from '../../../functions/shared/logger';
 import { createSfnClient } from '../../../functions/shared/sfn-client';
 import { startLoop } from '../../../functions/starter/start-loop';
 import { executionsOf, sleep, starterDepsFor } from '../../support/fault-probes';
+import { type LocalDynamoDb, startLocalDynamoDb } from '../../support/local-dynamodb';
 import { type Harness, startHarness } from '../../support/local-stack-harness';
 
 const TABLE = 'SubMinute-ControlTable-1A2B3C';
@@ -83,7 +78,7 @@ const unreachableLoops = (dynamoDb: DynamoDBClient) => ({
 
 describe('handleSeedEvent', () => {
   let responses: Awaited<ReturnType<typeof startResponseServer>>;
-  let dynamoServer: Server;
+  let localDynamoDb: LocalDynamoDb;
   let dynamoDb: DynamoDBClient;
 
   const deps = (overrides: Partial<SeederDeps> = {}): SeederDeps => ({
@@ -102,19 +97,8 @@ describe('handleSeedEvent', () => {
       .Item;
 
   beforeAll(async () => {
-    dynamoServer = dynalite({ createTableMs: 0 });
-    dynamoServer.listen(0, '127.0.0.1');
-    await once(dynamoServer, 'listening');
-    const { port } = dynamoServer.address() as AddressInfo;
-    dynamoDb = createDynamoDbClient(localClientOptions(`http://127.0.0.1:${port}`, 1));
-    await dynamoDb.send(
-      new CreateTableCommand({
-        TableName: TABLE,
-        KeySchema: [{ AttributeName: FIELD.id, KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: FIELD.id, AttributeType: 'S' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    localDynamoDb = await startLocalDynamoDb({ controlTable: TABLE, maxAttempts: 1 });
+    dynamoDb = localDynamoDb.client;
     responses = await startResponseServer();
   });
 
@@ -123,9 +107,8 @@ describe('handleSeedEvent', () => {
   });
 
   afterAll(async () => {
-    dynamoDb.destroy();
     await closeServer(responses.server);
-    await closeServer(dynamoServer);
+    await localDynamoDb.close();
   });
 
   it('creates the control item on Create and answers SUCCESS with a stable physical id', async () => {

@@ -1,51 +1,27 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  CreateTableCommand,
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-} from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
+import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll } from 'vitest';
 import { createDynamoDbClient, localClientOptions } from '../../../functions/shared/aws-clients';
 import { FIELD } from '../../../functions/shared/contract';
 import { ControlTable } from '../../../functions/shared/control-table';
 import { InMemoryControlStore } from '../../support/in-memory-control-store';
+import { type LocalDynamoDb, startLocalDynamoDb } from '../../support/local-dynamodb';
 import { describeControlStoreContract } from './control-store-contract';
 
 const TABLE_NAME = 'contract';
-let server: Server | undefined;
-let dynamoDb: DynamoDBClient | undefined;
+let local: LocalDynamoDb | undefined;
 /** Clients of unreachable tables, closed with the rest. */
 const clients: DynamoDBClient[] = [];
 
 afterAll(async () => {
-  dynamoDb?.destroy();
   for (const client of clients) client.destroy();
-  server?.closeAllConnections();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await local?.close();
 });
 
 describeControlStoreContract('ControlTable on dynalite', async () => {
-  const local = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  server = local;
-  await new Promise<void>((resolve, reject) => {
-    local.once('error', reject);
-    local.listen(0, '127.0.0.1', () => resolve());
-  });
-  const client = createDynamoDbClient(
-    localClientOptions(`http://127.0.0.1:${(local.address() as AddressInfo).port}`),
-  );
-  dynamoDb = client;
-  await client.send(
-    new CreateTableCommand({
-      TableName: TABLE_NAME,
-      AttributeDefinitions: [{ AttributeName: FIELD.id, AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: FIELD.id, KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  local = await startLocalDynamoDb({ controlTable: TABLE_NAME });
+  const client = local.client;
   return {
     store: new ControlTable(client, TABLE_NAME),
     unreachable: async () => {

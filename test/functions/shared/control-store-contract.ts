@@ -2,7 +2,12 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FIELD } from '../../../functions/shared/contract';
 import { decodePollerItem, type RawItem } from '../../../functions/shared/control-item';
 import type { ControlItemStore } from '../../../functions/shared/control-item-store';
-import type { GenerationTake, RoundRecord, WriteGuard } from '../../../functions/shared/control-table';
+import {
+  type GenerationTake,
+  type RoundRecord,
+  replacedFieldsMessage,
+  type WriteGuard,
+} from '../../../functions/shared/control-table';
 import { ControlTableUnavailableError } from '../../../functions/shared/errors';
 
 /** A store under contract, with the operator's side: raw items put and read as the console would. */
@@ -31,6 +36,13 @@ const LOOP: RawItem = {
   [FIELD.heartbeatAt]: { S: AT },
   [FIELD.executionArn]: { S: 'exec-3' },
   [FIELD.skippedTicks]: { N: '2' },
+};
+
+/** What takeOf's take writes on the item. */
+const TAKEN_BY_EXEC_4: RawItem = {
+  [FIELD.generation]: { N: '4' },
+  [FIELD.executionArn]: { S: 'exec-4' },
+  [FIELD.heartbeatAt]: { S: LATER },
 };
 
 /** The fields, but for one. */
@@ -156,9 +168,7 @@ export function describeControlStoreContract(name: string, open: () => Promise<S
         expect(image).toEqual(
           withId({
             ...OPERATOR_FIELDS,
-            [FIELD.generation]: { N: '4' },
-            [FIELD.executionArn]: { S: 'exec-4' },
-            [FIELD.heartbeatAt]: { S: LATER },
+            ...TAKEN_BY_EXEC_4,
           }),
         );
       });
@@ -173,12 +183,45 @@ export function describeControlStoreContract(name: string, open: () => Promise<S
         expect(image).toEqual(
           withId({
             ...LOOP,
-            [FIELD.generation]: { N: '4' },
-            [FIELD.executionArn]: { S: 'exec-4' },
-            [FIELD.heartbeatAt]: { S: LATER },
+            ...TAKEN_BY_EXEC_4,
           }),
         );
       });
+
+      it.each([
+        ['S "3"', { S: '3' }],
+        ['N "2.5"', { N: '2.5' }],
+        ['N "0"', { N: '0' }],
+      ])(
+        'takes over a corrupt generation (%s) only as read, replacing it and recording why',
+        async (_, stored) => {
+          const fields = { ...LOOP, [FIELD.generation]: stored };
+          const read = decodePollerItem(pollerId, withId(fields));
+          const expected = {
+            generation: undefined,
+            heartbeatAt: AT,
+            corrupt: [...read.corruptFields.values()],
+          };
+          const take = takeOf(expected);
+          const changedSince = { ...LOOP, [FIELD.generation]: { S: '7' } };
+
+          const refused = await outcomeOf(changedSince, (store) => store.takeGeneration(pollerId, take));
+          const { outcome, image } = await outcomeOf(fields, (store) => store.takeGeneration(pollerId, take));
+
+          expect(refused.outcome).toMatchObject({ kind: 'changed' });
+          expect(refused.image).toEqual(withId(changedSince));
+          expect(outcome).toEqual({ kind: 'taken' });
+          expect(image).toEqual(
+            withId({
+              ...LOOP,
+              ...TAKEN_BY_EXEC_4,
+              [FIELD.lastError]: {
+                M: { message: { S: replacedFieldsMessage(take) ?? '' }, at: { S: LATER } },
+              },
+            }),
+          );
+        },
+      );
 
       it('counts a restart and records its reason, cut to 1,000 characters', async () => {
         const { image } = await outcomeOf({ ...LOOP, [FIELD.restarts]: { N: '2' } }, (store) =>

@@ -1,24 +1,22 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
-  CreateTableCommand,
   DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDynamoDbClient, localClientOptions } from '../../../functions/shared/aws-clients';
 import { FIELD } from '../../../functions/shared/contract';
 import type { RawItem } from '../../../functions/shared/control-item';
 import { ControlTable } from '../../../functions/shared/control-table';
 import { ControlTableUnavailableError } from '../../../functions/shared/errors';
+import { decideStart } from '../../../functions/shared/loop-ownership';
+import { type LocalDynamoDb, startLocalDynamoDb } from '../../support/local-dynamodb';
 
 const TABLE_NAME = 'control';
 const AT = '2030-01-01T00:00:00.000Z';
 
-let server: Server;
+let local: LocalDynamoDb;
 let endpoint: string;
 let dynamoDb: DynamoDBClient;
 let table: ControlTable;
@@ -26,28 +24,14 @@ let pollerId: string;
 let counter = 0;
 
 beforeAll(async () => {
-  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  dynamoDb = createDynamoDbClient(localClientOptions(endpoint));
+  local = await startLocalDynamoDb({ controlTable: TABLE_NAME });
+  endpoint = local.endpoint;
+  dynamoDb = local.client;
   table = new ControlTable(dynamoDb, TABLE_NAME);
-  await dynamoDb.send(
-    new CreateTableCommand({
-      TableName: TABLE_NAME,
-      AttributeDefinitions: [{ AttributeName: FIELD.id, AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: FIELD.id, KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
 });
 
 afterAll(async () => {
-  dynamoDb?.destroy();
-  server?.closeAllConnections();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await local?.close();
 });
 
 beforeEach(() => {
@@ -175,6 +159,85 @@ describe('ControlTable.takeGeneration', () => {
     // assess
     expect(outcome).toEqual({ kind: 'missing' });
     expect(await raw()).toBeUndefined();
+  });
+});
+
+describe('ControlTable.takeGeneration: a corrupt generation or heartbeat never blocks a start', () => {
+  const STALE = '2029-12-31T23:00:00.000Z';
+
+  /** A start as every start path makes it: read, decide by the start rule, take. */
+  async function start(executionArn: string) {
+    const decision = decideStart(await table.read(pollerId), Date.parse(AT));
+    if (decision.kind !== 'take') throw new Error(`expected a take, got ${decision.kind}`);
+    const take = () =>
+      table.takeGeneration(pollerId, {
+        generation: decision.generation,
+        expected: decision.expected,
+        executionArn,
+        at: AT,
+      });
+    return { decision, take };
+  }
+
+  it.each([
+    { stored: { N: '0' }, shown: 'N "0"', next: 1 },
+    { stored: { N: '2.5' }, shown: 'N "2.5"', next: 3 },
+    { stored: { N: '-1' }, shown: 'N "-1"', next: 1 },
+    { stored: { S: '3' }, shown: 'S "3"', next: 4 },
+  ])(
+    'replaces generation $shown with $next, records the problem in lastError, and a racing start loses',
+    async ({ stored, shown, next }) => {
+      // prepare: two starts read the same item and decide the same take
+      await put({ ...LIVE, [FIELD.generation]: stored, [FIELD.heartbeatAt]: { S: STALE } });
+      const first = await start('arn:first');
+      const second = await start('arn:second');
+
+      // act
+      const firstOutcome = await first.take();
+      const secondOutcome = await second.take();
+
+      // assess
+      expect(first.decision.generation).toBe(next);
+      expect(firstOutcome).toEqual({ kind: 'taken' });
+      expect(secondOutcome).toMatchObject({ kind: 'changed', item: { generation: next } });
+      const item = await raw();
+      expect(item?.[FIELD.generation]).toEqual({ N: String(next) });
+      expect(item?.[FIELD.executionArn]).toEqual({ S: 'arn:first' });
+      expect(item?.[FIELD.lastError]?.M?.message?.S).toBe(
+        `poller '${pollerId}': generation must be a whole number (N) from 1, as the system writes it; got ${shown}; replaced by the start of generation ${next}`,
+      );
+      expect(item?.[FIELD.lastError]?.M?.at).toEqual({ S: AT });
+    },
+  );
+
+  it('replaces a heartbeat that is not a string (N 5), recording it', async () => {
+    // prepare
+    await put({ ...LIVE, [FIELD.heartbeatAt]: { N: '5' } });
+    const { decision, take } = await start('arn:exec');
+
+    // act
+    const outcome = await take();
+
+    // assess
+    expect(decision.generation).toBe(5);
+    expect(outcome).toEqual({ kind: 'taken' });
+    const item = await raw();
+    expect(item?.[FIELD.heartbeatAt]).toEqual({ S: AT });
+    expect(item?.[FIELD.lastError]?.M?.message?.S).toContain('heartbeatAt must be a string (S)');
+  });
+
+  it('is refused when the operator changed the corrupt value after the start read it', async () => {
+    // prepare
+    await put({ ...LIVE, [FIELD.generation]: { S: '3' }, [FIELD.heartbeatAt]: { S: STALE } });
+    const { take } = await start('arn:exec');
+    await put({ ...LIVE, [FIELD.generation]: { S: '7' }, [FIELD.heartbeatAt]: { S: STALE } });
+
+    // act
+    const outcome = await take();
+
+    // assess
+    expect(outcome.kind).toBe('changed');
+    expect((await raw())?.[FIELD.generation]).toEqual({ S: '7' });
   });
 });
 
@@ -490,14 +553,7 @@ describe('ControlTable.listAll', () => {
       { step: 'initialize', name: 'countScans' },
     );
     const table2 = new ControlTable(counted, `${TABLE_NAME}-pages`);
-    await dynamoDb.send(
-      new CreateTableCommand({
-        TableName: table2.tableName,
-        AttributeDefinitions: [{ AttributeName: FIELD.id, AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: FIELD.id, KeyType: 'HASH' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    await local.createControlTable(table2.tableName);
     const filler = 'x'.repeat(300_000);
     const ids = Array.from({ length: 8 }, (_, index) => `paged-${index}`);
     for (const id of ids) {

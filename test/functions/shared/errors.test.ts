@@ -11,6 +11,7 @@ import {
   InvalidSeedEventError,
   InvalidSeedPropertyError,
   InvalidWorkerEventError,
+  joinProblems,
   LoopStartError,
   MissingEnvironmentError,
   PollerStoppedSignal,
@@ -185,5 +186,23 @@ describe('describeCause', () => {
     { label: 'a string', cause: 'recording the stop failed', text: 'recording the stop failed' },
   ])('describes $label', ({ cause, text }) => {
     expect(describeCause(cause)).toBe(text);
+  });
+});
+
+describe('joinProblems', () => {
+  const outage =
+    "ControlTableUnavailableError: poller 'default': cannot read control table 'ctl': connect ECONNREFUSED";
+
+  it.each([
+    { label: 'distinct problems, in order', messages: ['a failed', 'b failed'], text: 'a failed; b failed' },
+    { label: 'the same problem twice, once', messages: [outage, outage], text: outage },
+    {
+      label: 'a problem another one already contains, once (whichever comes first)',
+      messages: [outage, `previous controller attempt failed: ${outage}`],
+      text: `previous controller attempt failed: ${outage}`,
+    },
+    { label: 'nothing for empty messages', messages: ['', ''], text: '' },
+  ])('joins $label', ({ messages, text }) => {
+    expect(joinProblems(messages)).toBe(text);
   });
 });
