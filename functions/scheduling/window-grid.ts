@@ -121,8 +121,9 @@ function pauseEndAfter(rules: readonly WindowRule[], zone: string, fromMs: numbe
 
 /**
  * The last edge found: every instant from the one asked about up to that edge has the same next edge (the rule in
- * force cannot change before it), so a run of ticks asks the tz data once, not once per tick. At 7% of a core
- * (128 MB) an edge search costs tens of ms; a lookup here, microseconds. One entry: a controller serves one poller.
+ * force cannot change before it), so a run of ticks asks the tz data once, not once per tick. An edge search costs
+ * about 0.6 ms of CPU for three rules (about 9 ms at 128 MB's 7% of a core); a settle that finds it here, 1.5 µs.
+ * One entry: a controller serves one poller.
  */
 let lastEdge: { readonly key: string; readonly fromMs: number; readonly edgeMs: number } | undefined;
 
