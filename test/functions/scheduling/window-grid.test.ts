@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { CONTROLLER_SIZE } from '../../../functions/scheduling/cost-model';
 import { DEFAULT_TIMING, planTick } from '../../../functions/scheduling/plan-round';
+import { cadenceWarning } from '../../../functions/scheduling/round-step';
 import { settleOnWindows } from '../../../functions/scheduling/window-grid';
 import { parseWindowRules, type WindowRule } from '../../../functions/scheduling/windows';
 import { FIELD, type LoopState } from '../../../functions/shared/contract';
@@ -136,6 +138,48 @@ describe('the first tick of a window lands exactly on its edge', () => {
       '2026-03-09T19:01:00.000Z',
     ]);
     expect(gaps(fired.filter((tick) => tick.dueAt < edgeMs)).every((gap) => gap === 2 * SECOND)).toBe(true);
+    expectSeqWithoutGaps(fired);
+  });
+});
+
+describe('daylight saving time on the running loop (New York, 2026)', () => {
+  it.each([
+    {
+      case: 'a window starting at 02:30, which does not exist on spring-forward day, opens at 03:00 EDT',
+      rule: 'Sun 02:30-04:00 every 5',
+      startIso: '2026-03-08T06:50:00.250Z',
+      untilIso: '2026-03-08T08:10:00.000Z',
+      windows: [['2026-03-08T07:00:00.000Z', '2026-03-08T08:00:00.000Z']],
+      fastTicks: 720,
+    },
+    {
+      case: 'a window in the hour repeated on fall-back day runs once, in EDT',
+      rule: 'Sun 01:00-01:30 every 5',
+      startIso: '2026-11-01T04:50:00.250Z',
+      untilIso: '2026-11-01T06:40:00.000Z',
+      windows: [['2026-11-01T05:00:00.000Z', '2026-11-01T05:30:00.000Z']],
+      fastTicks: 360,
+    },
+  ])('$case', async ({ rule, startIso, untilIso, windows, fastTicks }) => {
+    // act
+    const { fired } = await runLoop({
+      zone: 'America/New_York',
+      rules: [rule],
+      intervalMs: 30 * SECOND,
+      startIso,
+      untilIso,
+    });
+
+    // assess: 5 s ticks exactly within the window, from its edge; 30 s ticks everywhere else
+    const inWindow = (tick: FiredTick) =>
+      windows.some(([from, to]) => tick.dueAt >= at(from ?? '') && tick.dueAt < at(to ?? ''));
+    const fast = fired.filter(inWindow);
+    expect(iso(fast[0]?.dueAt ?? 0)).toBe(windows[0]?.[0]);
+    expect(fast).toHaveLength(fastTicks);
+    expect(gaps(fast).every((gap) => gap === 5 * SECOND)).toBe(true);
+    const slowAfter = fired.filter((tick) => tick.dueAt >= at(windows[0]?.[1] ?? ''));
+    expect(iso(slowAfter[0]?.dueAt ?? 0)).toBe(windows[0]?.[1]);
+    expect(gaps(slowAfter).every((gap) => gap === 30 * SECOND)).toBe(true);
     expectSeqWithoutGaps(fired);
   });
 });
@@ -320,3 +364,22 @@ function windowLoop(texts: readonly string[], zone: string, overrides: Partial<L
     ...overrides,
   };
 }
+
+describe('cadenceWarning with window rules', () => {
+  it('names the fastest cadence a window runs when the controller cannot sustain it', () => {
+    // prepare
+    const fast = config(30 * SECOND, {
+      windows: rulesOf(['Sun 01:00-05:00 pause', 'Mon-Fri 06:00-20:00 every 0.25']),
+    });
+    const slow = config(30 * SECOND, { windows: rulesOf(['Mon-Fri 06:00-20:00 every 2']) });
+
+    // act
+    const warnings = [fast, slow].map((each) => cadenceWarning('orders', each, CONTROLLER_SIZE));
+
+    // assess
+    expect(warnings).toEqual([
+      `poller 'orders': windows rule "Mon-Fri 06:00-20:00 every 0.25" 0.25 is below the 1 s a 128 MB controller sustains; ticks may come late or be skipped (raise the stack's ControllerMemory parameter)`,
+      undefined,
+    ]);
+  });
+});
