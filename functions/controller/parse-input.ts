@@ -186,7 +186,7 @@ function parseLoopConfig(config: unknown, fail: (detail: string) => never): Poll
     return fail('config.payload is too large');
   }
   const timeZone = config.timeZone === undefined ? undefined : parseTimeZone(config.timeZone);
-  if (timeZone instanceof Error) return fail(`config.timeZone ${timeZone.message}`);
+  if (timeZone instanceof Error) return fail('config.timeZone must be an IANA time zone name');
   const windows = parseLoopWindows(config.windows, fail);
   return {
     running,

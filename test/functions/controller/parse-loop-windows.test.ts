@@ -85,7 +85,7 @@ describe('the loop state with window rules, through Step Functions', () => {
     {
       label: 'an unknown zone',
       config: { running: true, intervalMs: 2_000, timeZone: 'Mars/Olympus_Mons' },
-      detail: 'loop.config.timeZone timezone must be an IANA time zone name',
+      detail: 'loop.config.timeZone must be an IANA time zone name',
     },
   ])('refuses a loop state with $label, naming it', ({ config, detail }) => {
     // prepare
