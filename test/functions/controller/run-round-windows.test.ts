@@ -35,8 +35,10 @@ describe('runRound in a pause window', () => {
       [FIELD.timezone]: { S: zone },
       [FIELD.windows]: { S: `daily ${localTime(zone, startMs - 10_000)}-${localTime(zone, endMs)} pause` },
     });
-    const round = (state: unknown) =>
-      runRound({ state, executionId: 'exec-1' }, deps, () => clock.peek() + 900_000);
+    const round = (state: unknown) => {
+      const deadlineMs = clock.peek() + 900_000;
+      return runRound({ state, executionId: 'exec-1' }, deps, () => deadlineMs);
+    };
 
     // act
     const first = await round({ pollerId: 'night' });
@@ -58,5 +60,41 @@ describe('runRound in a pause window', () => {
     }
     expect(Date.parse(first.wakeAt) - startMs).toBeLessThan(STALE_FLOOR_MS);
     expect(secondItem?.[FIELD.lastError]).toBeUndefined();
+  });
+});
+
+describe('runRound with a bad rule', () => {
+  it('records a lastError naming the rule and the value, and keeps firing on the last valid rules', async () => {
+    // prepare: every 1 s all day (the item's own interval is 2 s); rounds of 6 s
+    const clock = simulatedClock({ startMs: Math.ceil(Date.now() / 1000) * 1000 + 250 });
+    const store = new InMemoryControlStore('pollers');
+    const fired: number[] = [];
+    const invoker = new InMemoryWorkerInvoker(clock, () => undefined);
+    invoker.onInvoke = (invoke) => fired.push(Date.parse(invoke.event.scheduledAt));
+    const timing = { ...DEFAULT_TIMING, handBackMarginMs: 200 };
+    const deps = { table: store, invoker, defaultTarget: 'worker', clock, log: silentLogger, timing };
+    store.put('feed', {
+      [FIELD.running]: { BOOL: true },
+      [FIELD.waitSeconds]: { N: '2' },
+      [FIELD.windows]: { L: [{ S: 'daily 00:00-24:00 every 1' }] },
+    });
+    const round = (state: unknown) => {
+      const deadlineMs = clock.peek() + 6_000;
+      return runRound({ state, executionId: 'exec-1' }, deps, () => deadlineMs);
+    };
+
+    // act
+    const first = await round({ pollerId: 'feed' });
+    store.setField('feed', FIELD.windows, { L: [{ S: 'daily 00:00-24:00 every 0' }] });
+    const firedBefore = fired.length;
+    await round(first);
+
+    // assess
+    const after = fired.slice(firedBefore);
+    expect(after.length).toBeGreaterThan(3);
+    expect(after.slice(1).map((at, i) => at - (after[i] ?? 0))).toEqual(after.slice(1).map(() => 1_000));
+    expect(store.image('feed')?.[FIELD.lastError]?.M?.message?.S).toBe(
+      `poller 'feed': windows[0] "daily 00:00-24:00 every 0": cadence must be a number of seconds from 0.1 to 3600, decimals allowed; got "0"`,
+    );
   });
 });
