@@ -5,10 +5,13 @@ import {
   HISTORY_EVENTS_PER_ROUND,
   type RoundPath,
 } from '../scheduling/history-budget';
+import { DEFAULT_TIME_ZONE, parseTimeZone, parseWindowRules, type WindowRule } from '../scheduling/windows';
 import {
   DEFAULT_POLLER_ID,
   type LoopState,
+  type LoopStateWire,
   MAX_PAYLOAD_BYTES,
+  MAX_WINDOW_RULES,
   POLLER_ID_PATTERN,
   type PollerConfig,
   SIGNAL,
@@ -151,6 +154,14 @@ function parseLoop(pollerId: string, value: unknown): LoopState {
   if (typeof executionId !== 'string') return fail('executionId must be a string');
   if (!isWholeNumberIn(generation, 1, Number.MAX_SAFE_INTEGER))
     return fail('generation must be a whole number ≥ 1');
+  const { windowIntervalMs, paused } = value;
+  if (
+    windowIntervalMs !== undefined &&
+    !isWholeNumberIn(windowIntervalMs, INTERVAL_MS_LIMITS.min, INTERVAL_MS_LIMITS.max)
+  ) {
+    return fail('windowIntervalMs is out of range');
+  }
+  if (paused !== undefined && typeof paused !== 'boolean') return fail('paused must be a boolean');
   return {
     nextSeq,
     anchorAt,
@@ -162,6 +173,8 @@ function parseLoop(pollerId: string, value: unknown): LoopState {
     historyBudget,
     skippedTicks,
     config: parseLoopConfig(value.config, fail),
+    ...(windowIntervalMs !== undefined ? { windowIntervalMs } : {}),
+    ...(paused ? { paused } : {}),
   };
 }
 
@@ -177,7 +190,43 @@ function parseLoopConfig(config: unknown, fail: (detail: string) => never): Poll
   if (payload !== undefined && Buffer.byteLength(JSON.stringify(payload)) > MAX_PAYLOAD_BYTES) {
     return fail('config.payload is too large');
   }
-  return { running, intervalMs, target, payload };
+  const timeZone = config.timeZone === undefined ? undefined : parseTimeZone(config.timeZone);
+  if (timeZone instanceof Error) return fail('config.timeZone must be an IANA time zone name');
+  const windows = parseLoopWindows(config.windows, fail);
+  return {
+    running,
+    intervalMs,
+    target,
+    payload,
+    ...(timeZone !== undefined && timeZone !== DEFAULT_TIME_ZONE ? { timeZone } : {}),
+    ...(windows !== undefined ? { windows } : {}),
+  };
+}
+
+/** The window rules the loop carries, as texts (the item decoder checked them; a hand edit may not have). */
+function parseLoopWindows(
+  texts: unknown,
+  fail: (detail: string) => never,
+): readonly WindowRule[] | undefined {
+  if (texts === undefined) return undefined;
+  if (!Array.isArray(texts) || texts.length > MAX_WINDOW_RULES) {
+    return fail(`config.windows must be a list of at most ${MAX_WINDOW_RULES} rule texts`);
+  }
+  const rules = parseWindowRules(texts);
+  if (rules instanceof Error) return fail(`config.${rules.message}`);
+  return rules.length === 0 ? undefined : rules;
+}
+
+/**
+ * The loop state as it leaves the controller for Step Functions (JSON): window rules as the texts the operator
+ * wrote, which parseLoop reads back. Absent zone and rules stay absent, so a poller without windows carries none.
+ */
+export function encodeLoopState(loop: LoopState): LoopStateWire {
+  const { windows, ...config } = loop.config;
+  return {
+    ...loop,
+    config: { ...config, ...(windows !== undefined ? { windows: windows.map((rule) => rule.text) } : {}) },
+  };
 }
 
 /** A failure as reported whole (to tell repeats) and as shown (cut short). */

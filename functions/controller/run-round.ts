@@ -40,7 +40,7 @@ import {
 } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { WorkerInvoker } from '../shared/worker-invoker';
-import { parseControllerInput } from './parse-input';
+import { encodeLoopState, parseControllerInput } from './parse-input';
 
 export interface ControllerDeps {
   readonly table: ControlItemStore;
@@ -189,6 +189,7 @@ export async function runRound(
     let loop: LoopState;
     if (decision.kind === 'not-due') {
       loop = decision.loop;
+      if (decision.skipped > 0) progress.noteSkipped(decision.skipped);
     } else {
       const plan = decision.plan;
       if (decision.kind === 'claim') {
@@ -293,12 +294,13 @@ async function handBackToStepFunctions(
   progress: ProgressRecorder,
 ): Promise<ControllerOutput> {
   const next = closeRound(loop, progress.executionId, eventsBeforeRound);
-  await progress.write({ nextTickAt: iso(plan.nextDueAt) }, { onlyIfFired: true });
+  // A paused loop fires nothing, so its check-ins write the heartbeat that tells the watchdog it is alive.
+  await progress.write({ nextTickAt: iso(plan.nextDueAt) }, { onlyIfFired: loop.paused !== true });
   progress.logSummary('handing back');
   return {
     pollerId: progress.pollerId,
     wakeAt: isoSecond(plan.wakeAt),
-    loop: next,
+    loop: encodeLoopState(next),
     ...(progress.unrecordedErrors().length > 0 ? { pendingErrors: progress.unrecordedErrors() } : {}),
   };
 }

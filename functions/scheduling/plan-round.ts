@@ -2,7 +2,8 @@ import { type LoopState, type PollerConfig, STOP_REASON } from '../shared/contra
 import type { InvalidControlItemError } from '../shared/errors';
 import { CONTROLLER_SIZE, chooseStrategy, type LambdaSize } from './cost-model';
 import { HISTORY_EVENTS_PER_ROUND } from './history-budget';
-import { tickDueAt, ticksToSkip, wakeAtFor } from './tick-schedule';
+import { gridIntervalMs, tickDueAt, wakeAtFor } from './tick-schedule';
+import { anchorOn, sameSchedule, settleOnWindows } from './window-grid';
 
 /** Timing knobs of the controller; see DEFAULT_TIMING for why each has its value. */
 export interface Timing {
@@ -22,6 +23,8 @@ export interface Timing {
   readonly firstTickDelayMs: number;
   /** One claim covers the ticks due within this window: a few writes a minute, not one per tick. */
   readonly claimWindowMs: number;
+  /** In a pause window the loop checks in (reads the item, writes its heartbeat) at least this often. */
+  readonly pauseCheckInMs: number;
 }
 
 export const DEFAULT_TIMING: Timing = {
@@ -41,6 +44,10 @@ export const DEFAULT_TIMING: Timing = {
   // (128 MB) and after a cold start that is a few hundred ms, and the first tick should not be the late one.
   firstTickDelayMs: 1_000,
   claimWindowMs: 30_000,
+  // Under the watchdog's 90 s floor (STALE_FLOOR_MS), so a paused loop is never taken for dead; and an edit of the
+  // rules (a pause lifted early) applies within a minute. A check-in is one Wait-state round: about what a 60 s
+  // cadence costs, with nothing fired.
+  pauseCheckInMs: 60_000,
 };
 
 export interface TickInputs {
@@ -71,12 +78,20 @@ export type TickPlan =
       readonly dueAt: number;
       readonly skipped: number;
       readonly config: PollerConfig;
-      /** The loop after this tick: nextSeq advanced. */
+      /** The loop with this tick next (its claim included): what a withheld tick carries on from. */
+      readonly at: LoopState;
+      /** The loop after this tick: nextSeq advanced, the next tick laid on the window rules. */
       readonly next: LoopState;
       /** Write a claim covering seq … claimThrough before firing (the current claim does not cover seq). */
       readonly claimThrough: number | undefined;
     }
-  | { readonly kind: 'early'; readonly dueAt: number; readonly next: LoopState };
+  | {
+      readonly kind: 'early';
+      readonly dueAt: number;
+      readonly next: LoopState;
+      /** Late ticks skipped on the way (before a pause, say), already counted in `next.skippedTicks`. */
+      readonly skipped: number;
+    };
 
 /**
  * Decides the next tick from the loop state, the control item and the clock. Pure: no I/O, no clock reads.
@@ -91,37 +106,30 @@ export function planTick(inputs: TickInputs): TickPlan {
   }
   if (!config.running) return { kind: 'stop', reason: STOP_REASON.runningFalse };
 
-  let loop =
+  const begun =
     inputs.loop === undefined ? startLoop(inputs, config) : continueLoop(inputs.loop, inputs, config);
+  // Lay the next tick on the window rules; a late one is skipped with the ones before it, keeping the grid's phase
+  // (the anchor moves by whole intervals instead of onto `now`).
+  const { loop, skipped } = settleOnWindows(begun, nowMs);
 
-  let dueAt = nextDueAt(loop);
-  if (dueAt - nowMs > timing.maxInProcessSleepMs) return { kind: 'early', dueAt, next: loop };
-
-  const skipped = ticksToSkip(nowMs - dueAt, config.intervalMs);
-  if (skipped > 0) {
-    // Keep the grid's phase: shift the anchor by whole intervals instead of re-anchoring on `now`.
-    loop = {
-      ...loop,
-      anchorAt: loop.anchorAt + skipped * config.intervalMs,
-      skippedTicks: loop.skippedTicks + skipped,
-    };
-    dueAt = nextDueAt(loop);
-  }
+  const dueAt = nextDueAt(loop);
+  if (dueAt - nowMs > timing.maxInProcessSleepMs) return { kind: 'early', dueAt, next: loop, skipped };
 
   const seq = loop.nextSeq;
   // Every invocation claims before its first tick and moves the claim forward, so a replay of the same input
   // (a Step Functions retry after a crash) sees a claim it did not make and never reuses those ticks.
-  const window = Math.max(1, Math.ceil(timing.claimWindowMs / config.intervalMs));
+  const window = Math.max(1, Math.ceil(timing.claimWindowMs / gridIntervalMs(loop)));
   const claimThrough =
     seq > loop.claimedThroughSeq || inputs.claimRequired
       ? Math.max(seq + window - 1, loop.claimedThroughSeq + 1)
       : undefined;
-  const next: LoopState = {
+  const at: LoopState = {
     ...loop,
-    nextSeq: seq + 1,
     ...(claimThrough !== undefined ? { claimedThroughSeq: claimThrough } : {}),
   };
-  return { kind: 'fire', seq, dueAt, skipped, config, next, claimThrough };
+  // The tick after this one, laid on the rules now: the continuation sleeps towards it (an edge or a pause's end).
+  const next = settleOnWindows({ ...at, nextSeq: seq + 1, paused: undefined }, dueAt).loop;
+  return { kind: 'fire', seq, dueAt, skipped, config, at, next, claimThrough };
 }
 
 /**
@@ -132,23 +140,17 @@ export function planTick(inputs: TickInputs): TickPlan {
  * tick goes out; otherwise the loop to continue with: the seq is kept for the next tick on the grid (it is
  * claimed and was never sent), the anchor moves by whole intervals.
  *
- * `planned` is the loop after the tick (the plan's `next`), `seq` the tick's seq. `sendAllowanceMs` is how
- * long the send itself may still take, so that the invoke that arrives is the one judged.
+ * `atTick` is the loop with the tick next (the plan's `at`). Skipping never crosses a window edge: the run
+ * ends there (settleOnWindows). `sendAllowanceMs` is how long the send itself may still take, so that the invoke
+ * that arrives is the one judged.
  */
 export function withholdLateTick(
-  planned: LoopState,
-  seq: number,
+  atTick: LoopState,
   nowMs: number,
   sendAllowanceMs = 0,
 ): LoopState | undefined {
-  const skipped = ticksToSkip(nowMs + sendAllowanceMs - tickDueAt(planned, seq), planned.config.intervalMs);
-  if (skipped === 0) return undefined;
-  return {
-    ...planned,
-    nextSeq: seq,
-    anchorAt: planned.anchorAt + skipped * planned.config.intervalMs,
-    skippedTicks: planned.skippedTicks + skipped,
-  };
+  const settled = settleOnWindows(atTick, nowMs + sendAllowanceMs);
+  return settled.skipped === 0 ? undefined : settled.loop;
 }
 
 export type Continuation =
@@ -189,7 +191,12 @@ export function planContinuation(
     wakeAt: wakeAtFor(dueAt, timing.wakeLeadMs),
     nextDueAt: dueAt,
   };
-  if (chooseStrategy(loop.config.intervalMs, size) === 'wait-state') {
+  if (loop.paused && dueAt - nowMs > timing.maxInProcessSleepMs) {
+    // Nothing fires before the pause ends; a Wait state covers it, checking in so the heartbeat stays fresh.
+    const checkInAt = Math.floor((nowMs + timing.pauseCheckInMs) / 1000) * 1000;
+    return { ...handBack, wakeAt: Math.min(handBack.wakeAt, checkInAt) };
+  }
+  if (chooseStrategy(gridIntervalMs(loop), size) === 'wait-state') {
     // A due tick close enough to sleep for costs less than a round; otherwise let the Wait state cover the gap.
     if (dueAt - nowMs <= timing.maxInProcessSleepMs && dueAt + timing.handBackMarginMs <= deadlineMs) {
       return { kind: 'next-tick', readAt: Math.max(nowMs, dueAt - timing.readAheadMs) };
@@ -255,10 +262,14 @@ function startLoop(inputs: TickInputs, config: PollerConfig): LoopState {
 function continueLoop(loop: LoopState, inputs: TickInputs, config: PollerConfig): LoopState {
   // A fresh execution (after a self-restart) starts with an empty history.
   const historyEvents = loop.executionId === inputs.executionId ? loop.historyEvents : 0;
-  let continued: LoopState = { ...loop, config, executionId: inputs.executionId, historyEvents };
-  if (config.intervalMs !== loop.config.intervalMs) {
-    // Re-anchor on the tick about to fire: it keeps the time it was announced for, later ticks follow the new cadence.
-    continued = { ...continued, anchorAt: nextDueAt(loop), anchorSeq: loop.nextSeq };
-  }
-  return continued;
+  const continued: LoopState = { ...loop, config, executionId: inputs.executionId, historyEvents };
+  if (sameSchedule(config, loop.config)) return continued;
+  // A new interval, zone or rules: re-anchor on the tick about to fire. It keeps the time it was announced for,
+  // later ticks follow the new schedule. A paused loop announced only the pause's end: the new rules may lift the
+  // pause, so it re-anchors at the start's first-tick delay if that is sooner (and settles into a pause again if
+  // the new rules still pause it).
+  const aboutToFire = loop.paused
+    ? Math.min(loop.anchorAt, inputs.nowMs + inputs.timing.firstTickDelayMs)
+    : nextDueAt(loop);
+  return anchorOn(continued, aboutToFire);
 }

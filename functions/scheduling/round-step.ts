@@ -1,6 +1,7 @@
 import { FIELD, type LoopState, type PollerConfig, STOP_REASON } from '../shared/contract';
 import { configOf, type PollerItem } from '../shared/control-item';
 import type { TakeOutcome } from '../shared/control-table';
+import { renderJson } from '../shared/errors';
 import { decideStart, type TakeExpectation } from '../shared/loop-ownership';
 import { CONTROLLER_SIZE, type LambdaSize, sustainedIntervalMs } from './cost-model';
 import {
@@ -11,6 +12,7 @@ import {
   type Timing,
   withholdLateTick,
 } from './plan-round';
+import { windowRulesOf } from './window-grid';
 
 /**
  * The fencing rules of one controller round, as pure steps: each takes one poller's round state (and what the
@@ -134,6 +136,8 @@ export type ItemDecision =
       readonly state: RoundState;
       readonly observed: ConfigNotes;
       readonly loop: LoopState;
+      /** Late ticks skipped on the way (counted in `loop.skippedTicks`; record them on the item). */
+      readonly skipped: number;
     };
 
 /** Decides from the item as just read (undefined when there is none) and the clock. */
@@ -182,7 +186,13 @@ export function decideOnItem(
   });
   if (plan.kind === 'stop') return { kind: 'stop', state: next, reason: plan.reason, observed };
   if (plan.kind === 'early') {
-    return { kind: 'not-due', state: { ...next, loop: plan.next }, observed, loop: plan.next };
+    return {
+      kind: 'not-due',
+      state: { ...next, loop: plan.next },
+      observed,
+      loop: plan.next,
+      skipped: plan.skipped,
+    };
   }
   if (plan.claimThrough === undefined) return { kind: 'fire', state: next, observed, plan };
   return {
@@ -338,7 +348,7 @@ export function afterStopRecord(state: RoundState, outcome: WriteResult): StopFo
  * withholdLateTick): undefined when it does, otherwise the loop to carry on with.
  */
 export function releaseTick(plan: FirePlan, releasedAtMs: number, timing: Timing): LoopState | undefined {
-  return withholdLateTick(plan.next, plan.seq, releasedAtMs, timing.sendAllowanceMs);
+  return withholdLateTick(plan.at, releasedAtMs, timing.sendAllowanceMs);
 }
 
 export interface TickSettled {
@@ -357,7 +367,7 @@ export function afterTick(state: RoundState, plan: FirePlan, withheld: LoopState
     return {
       state: { ...state, loop: withheld },
       loop: withheld,
-      withheldSkips: withheld.skippedTicks - plan.next.skippedTicks,
+      withheldSkips: withheld.skippedTicks - plan.at.skippedTicks,
       fired: false,
     };
   }
@@ -379,8 +389,17 @@ export function cadenceWarning(
   size: LambdaSize,
 ): string | undefined {
   const sustainedMs = sustainedIntervalMs(size.memoryMb);
-  if (config === undefined || !config.running || config.intervalMs >= sustainedMs) return undefined;
-  return `poller '${pollerId}': ${FIELD.waitSeconds} ${config.intervalMs / 1000} is below the ${sustainedMs / 1000} s a ${size.memoryMb} MB controller sustains; ticks may come late or be skipped (raise the stack's ControllerMemory parameter)`;
+  if (config === undefined || !config.running) return undefined;
+  const fastest = [
+    { what: FIELD.waitSeconds, intervalMs: config.intervalMs },
+    ...windowRulesOf(config).flatMap((rule) =>
+      rule.cadence.kind === 'every'
+        ? [{ what: `${FIELD.windows} rule ${renderJson(rule.text)}`, intervalMs: rule.cadence.intervalMs }]
+        : [],
+    ),
+  ].reduce((a, b) => (b.intervalMs < a.intervalMs ? b : a));
+  if (fastest.intervalMs >= sustainedMs) return undefined;
+  return `poller '${pollerId}': ${fastest.what} ${fastest.intervalMs / 1000} is below the ${sustainedMs / 1000} s a ${size.memoryMb} MB controller sustains; ticks may come late or be skipped (raise the stack's ControllerMemory parameter)`;
 }
 
 /** A new loop starts above every seq the item says was fired or claimed, so no seq is ever reused. */

@@ -4,8 +4,16 @@ import type { LoopState } from '../shared/contract';
  * Tick arithmetic. The schedule is anchored in absolute time: tick k is due at anchorAt + (k - anchorSeq) × interval,
  * so neither Step Functions nor Lambda latency can accumulate into drift.
  */
-export function tickDueAt(loop: Pick<LoopState, 'anchorAt' | 'anchorSeq' | 'config'>, seq: number): number {
-  return loop.anchorAt + (seq - loop.anchorSeq) * loop.config.intervalMs;
+export function tickDueAt(
+  loop: Pick<LoopState, 'anchorAt' | 'anchorSeq' | 'config' | 'windowIntervalMs'>,
+  seq: number,
+): number {
+  return loop.anchorAt + (seq - loop.anchorSeq) * gridIntervalMs(loop);
+}
+
+/** The interval the grid runs at: the cadence of the window in force at its anchor, else the item's interval. */
+export function gridIntervalMs(loop: Pick<LoopState, 'config' | 'windowIntervalMs'>): number {
+  return loop.windowIntervalMs ?? loop.config.intervalMs;
 }
 
 /**

@@ -9,6 +9,7 @@ import { parseWaitInterval } from '../shared/wait-interval';
  *     <days> <HH:MM>-<HH:MM> every <seconds>      e.g. "Mon-Fri 06:00-20:00 every 2"
  *     <days> <HH:MM>-<HH:MM> pause                e.g. "Sun 01:00-05:00 pause"
  *
+ * Times may carry seconds (`HH:MM:SS`, e.g. `06:00:30-06:05`) for windows that do not open on a whole minute.
  * `<days>` is `daily` or a comma-separated list of days (Mon Tue Wed Thu Fri Sat Sun, any case) and day ranges
  * (`Mon-Fri`; a range may wrap, `Fri-Mon`). The window runs from its start (inclusive) to its end (exclusive) on
  * each of those days; the end may be `24:00`. A window across midnight is written as two rules (`Fri 22:00-24:00`,
@@ -43,7 +44,8 @@ export interface WindowRule {
 
 export const DEFAULT_TIME_ZONE = 'UTC';
 
-const MINUTE_MS = 60_000;
+const SECOND_MS = 1_000;
+const MINUTE_MS = 60 * SECOND_MS;
 const HOUR_MS = 60 * MINUTE_MS;
 const DAY_MS = 24 * HOUR_MS;
 const DAY_NAMES: readonly string[] = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
@@ -94,8 +96,8 @@ function parseWindowRule(
   index: number,
   pollerId?: string,
 ): WindowRule | InvalidWindowRuleError {
-  const refuse = (part: string, expected: string) =>
-    new InvalidWindowRuleError(index, item, part, expected, pollerId);
+  const refuse = (part: string, expected: string, found?: string) =>
+    new InvalidWindowRuleError(index, item, part, expected, pollerId, found);
   if (typeof item !== 'string')
     return refuse('the rule', 'must be a string like "Mon-Fri 06:00-20:00 every 2"');
   const [daysText, hoursText, action, seconds, ...rest] = item.trim().split(/\s+/);
@@ -104,12 +106,12 @@ function parseWindowRule(
   }
   const days = parseDays(daysText);
   if (days === undefined) {
-    return refuse('days', `must be daily or days like Mon-Fri or Sat,Sun; got ${renderJson(daysText)}`);
+    return refuse('days', 'must be daily or days like Mon-Fri or Sat,Sun', renderJson(daysText));
   }
   const hours = parseHours(hoursText);
-  if (typeof hours === 'string') return refuse('hours', `${hours}; got ${renderJson(hoursText)}`);
+  if (typeof hours === 'string') return refuse('hours', hours, renderJson(hoursText));
   const cadence = parseCadence(action.toLowerCase(), seconds, rest);
-  if ('refused' in cadence) return refuse(cadence.refused, cadence.expected);
+  if ('refused' in cadence) return refuse(cadence.refused, cadence.expected, cadence.found);
   return { text: item, days, startMs: hours.startMs, endMs: hours.endMs, cadence };
 }
 
@@ -153,23 +155,27 @@ function asDay(index: number): DayOfWeek {
 }
 
 function parseHours(text: string): { startMs: number; endMs: number } | string {
-  const match = /^(\d{2}):(\d{2})-(\d{2}):(\d{2})$/.exec(text);
-  if (match === null) return 'must be HH:MM-HH:MM, e.g. 06:00-20:00';
-  const [startHour, startMinute, endHour, endMinute] = match.slice(1).map(Number);
+  const shape = 'must be HH:MM-HH:MM (seconds optional: HH:MM:SS), e.g. 06:00-20:00';
+  const match = /^(\d{2}):(\d{2})(?::(\d{2}))?-(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(text);
+  if (match === null) return shape;
+  const [startHour, startMinute, startSecond = 0, endHour, endMinute, endSecond = 0] = match
+    .slice(1)
+    .map((part) => (part === undefined ? undefined : Number(part)));
   if (
     startHour === undefined ||
     startMinute === undefined ||
     endHour === undefined ||
     endMinute === undefined
   ) {
-    return 'must be HH:MM-HH:MM, e.g. 06:00-20:00';
+    return shape;
   }
-  if (startHour > 23 || startMinute > 59) return 'start must be a time from 00:00 to 23:59';
-  if (endMinute > 59 || endHour > 24 || (endHour === 24 && endMinute > 0)) {
-    return 'end must be a time from 00:01 to 24:00';
+  if (startHour > 23 || startMinute > 59 || startSecond > 59)
+    return 'start must be a time from 00:00 to 23:59:59';
+  if (endMinute > 59 || endSecond > 59 || endHour > 24 || (endHour === 24 && endMinute + endSecond > 0)) {
+    return 'end must be a time from 00:00:01 to 24:00';
   }
-  const startMs = startHour * HOUR_MS + startMinute * MINUTE_MS;
-  const endMs = endHour * HOUR_MS + endMinute * MINUTE_MS;
+  const startMs = startHour * HOUR_MS + startMinute * MINUTE_MS + startSecond * SECOND_MS;
+  const endMs = endHour * HOUR_MS + endMinute * MINUTE_MS + endSecond * SECOND_MS;
   if (endMs <= startMs) {
     return 'end must be after start (a window across midnight is two rules: ... 22:00-24:00 and ... 00:00-02:00)';
   }
@@ -180,17 +186,17 @@ function parseCadence(
   action: string,
   seconds: string | undefined,
   rest: readonly string[],
-): WindowCadence | { refused: string; expected: string } {
+): WindowCadence | { refused: string; expected: string; found: string } {
   if (action === 'pause' && seconds === undefined) return { kind: 'paused' };
   if (action === 'every' && seconds !== undefined && rest.length === 0) {
     const interval = parseWaitInterval(seconds);
     if (interval instanceof Error) {
-      return { refused: 'cadence', expected: `must be ${interval.expected}; got ${renderJson(seconds)}` };
+      return { refused: 'cadence', expected: `must be ${interval.expected}`, found: renderJson(seconds) };
     }
     return { kind: 'every', intervalMs: interval.intervalMs };
   }
   const written = renderJson([action, seconds, ...rest].join(' ').trim());
-  return { refused: 'action', expected: `must be "every <seconds>" or "pause"; got ${written}` };
+  return { refused: 'action', expected: 'must be "every <seconds>" or "pause"', found: written };
 }
 
 /** The cadence at an instant: the first rule whose window contains it, else every `defaultIntervalMs`. */
@@ -204,6 +210,17 @@ export function cadenceAt(
   return active === undefined
     ? { kind: 'every', intervalMs: defaultIntervalMs }
     : (rules[active]?.cadence ?? { kind: 'every', intervalMs: defaultIntervalMs });
+}
+
+/** The rule in force at an instant (the first whose window contains it), or undefined outside every window. */
+export function activeRuleAt(
+  rules: readonly WindowRule[],
+  zone: string,
+  instantMs: number,
+): WindowRule | undefined {
+  if (rules.length === 0) return undefined;
+  const active = activeRuleIndex(rules, zone, instantMs);
+  return active === undefined ? undefined : rules[active];
 }
 
 /**

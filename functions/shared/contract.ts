@@ -4,6 +4,8 @@
  * Step Functions ↔ controller ↔ worker boundaries.
  */
 
+import type { WindowRule } from '../scheduling/windows';
+
 /** Environment variables the deployed functions read (set by the CDK stack, passed directly by the local stack). */
 export const ENV = {
   controlTableName: 'CONTROL_TABLE_NAME',
@@ -21,6 +23,8 @@ export const FIELD = {
   waitSeconds: 'waitseconds',
   target: 'target',
   payload: 'payload',
+  timezone: 'timezone',
+  windows: 'windows',
   seq: 'seq',
   claimedSeq: 'claimedSeq',
   generation: 'generation',
@@ -52,14 +56,28 @@ export const POLLER_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 /** The largest operator `payload` (as JSON) the worker receives: async invoke payloads are capped at 256 KB. */
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
 
+/**
+ * At most this many window rules on one item: the loop state carries their texts through every Step Functions
+ * round, and an operator's week needs a handful.
+ */
+export const MAX_WINDOW_RULES = 32;
+
 /** The operator-controlled configuration after validation. */
 export interface PollerConfig {
   readonly running: boolean;
+  /** The interval outside every window (the item's `waitseconds`). */
   readonly intervalMs: number;
   /** Function name or ARN to fire; undefined means the stack's default worker. */
   readonly target?: string | undefined;
   readonly payload?: Readonly<Record<string, unknown>> | undefined;
+  /** IANA time zone the window rules are read in; undefined means UTC. */
+  readonly timeZone?: string | undefined;
+  /** Window rules in list order (the first whose window contains an instant wins); undefined means none. */
+  readonly windows?: readonly WindowRule[] | undefined;
 }
+
+/** PollerConfig as it travels through Step Functions (JSON): each window rule as the text the operator wrote. */
+export type PollerConfigWire = Omit<PollerConfig, 'windows'> & { readonly windows?: readonly string[] };
 
 /**
  * The loop's own state, carried from one controller invocation to the next through Step Functions and across
@@ -84,7 +102,20 @@ export interface LoopState {
   /** Restart into a fresh execution once `historyEvents` reaches this; carried so tests can force it early. */
   readonly historyBudget: number;
   readonly skippedTicks: number;
+  /**
+   * The interval the grid runs at when a window's cadence is in force (the window the anchor lies in); undefined
+   * outside every window, where the grid follows `config.intervalMs`.
+   */
+  readonly windowIntervalMs?: number | undefined;
+  /**
+   * A pause window holds the loop: no tick before `anchorAt`, the first instant after the pause (or the end of the
+   * week searched for one). Until then the loop only checks in (reads the item, writes its heartbeat).
+   */
+  readonly paused?: boolean | undefined;
 }
+
+/** LoopState as it travels through Step Functions (JSON); parsed back by functions/controller/parse-input.ts. */
+export type LoopStateWire = Omit<LoopState, 'config'> & { readonly config: PollerConfigWire };
 
 /** What Step Functions passes to the controller: a fresh start, or the previous round's output. */
 export interface ControllerInput {
@@ -109,7 +140,7 @@ export interface ControllerOutput {
   readonly pollerId: string;
   /** ISO timestamp on a whole second (a Wait state ignores milliseconds), at or before the next tick. */
   readonly wakeAt: string;
-  readonly loop: LoopState;
+  readonly loop: LoopStateWire;
   /** Errors this round could not write on the item (the table was unreachable); the next round records them. */
   readonly pendingErrors?: readonly string[];
 }

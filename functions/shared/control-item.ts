@@ -1,7 +1,14 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { FIELD, MAX_PAYLOAD_BYTES, type PollerConfig, WAIT_SECONDS_LIMITS } from './contract';
+import { DEFAULT_TIME_ZONE, parseTimeZone, parseWindowRules, type WindowRule } from '../scheduling/windows';
+import {
+  FIELD,
+  MAX_PAYLOAD_BYTES,
+  MAX_WINDOW_RULES,
+  type PollerConfig,
+  WAIT_SECONDS_LIMITS,
+} from './contract';
 import { isRecord } from './decode';
-import { InvalidControlItemError, InvalidIntervalError, renderJson } from './errors';
+import { InvalidControlItemError, InvalidIntervalError, InvalidTimeZoneError, renderJson } from './errors';
 import { parseWaitInterval } from './wait-interval';
 
 /**
@@ -25,6 +32,10 @@ export interface OperatorFields {
   /** undefined: the stack's default worker. */
   readonly target: string | undefined | InvalidControlItemError;
   readonly payload: Readonly<Record<string, unknown>> | undefined | InvalidControlItemError;
+  /** undefined: UTC. */
+  readonly timeZone: string | undefined | InvalidControlItemError;
+  /** undefined: no window rules. */
+  readonly windows: readonly WindowRule[] | undefined | InvalidControlItemError;
 }
 
 export interface RecordedError {
@@ -146,9 +157,17 @@ export function configOf(fields: OperatorFields, previous?: PollerConfig): Confi
   const intervalMs = take(fields.intervalMs, previous?.intervalMs);
   const target = take(fields.target, previous?.target);
   const payload = take(fields.payload, previous?.payload);
+  const timeZone = take(fields.timeZone, previous?.timeZone);
+  const windows = take(fields.windows, previous?.windows);
+  // A loop with no earlier rules to keep does not start on rules it cannot read: running without them could fire
+  // through a pause the operator wrote.
+  const scheduleUnreadable =
+    fields.timeZone instanceof InvalidControlItemError || fields.windows instanceof InvalidControlItemError;
 
-  if (running === undefined || intervalMs === undefined) return { config: undefined, problems };
-  return { config: { running, intervalMs, target, payload }, problems };
+  if (running === undefined || intervalMs === undefined || (previous === undefined && scheduleUnreadable)) {
+    return { config: undefined, problems };
+  }
+  return { config: { running, intervalMs, target, payload, timeZone, windows }, problems };
 }
 
 function decodeOperatorFields(pollerId: string, item: RawItem): OperatorFields {
@@ -157,6 +176,8 @@ function decodeOperatorFields(pollerId: string, item: RawItem): OperatorFields {
     intervalMs: parseWaitSeconds(pollerId, item[FIELD.waitSeconds]),
     target: parseTarget(pollerId, item[FIELD.target]),
     payload: parsePayload(pollerId, item[FIELD.payload]),
+    timeZone: parseTimeZoneField(pollerId, item[FIELD.timezone]),
+    windows: parseWindowsField(pollerId, item[FIELD.windows]),
   };
 }
 
@@ -231,6 +252,75 @@ export function parsePayload(
     );
   }
   return payload;
+}
+
+/**
+ * `timezone`: an IANA name (S) the platform's tz data knows; absent, NULL or blank means UTC (returned as undefined).
+ * The CLI's --timezone calls this too, so it accepts exactly what the loop will.
+ */
+export function parseTimeZoneField(
+  pollerId: string,
+  value: AttributeValue | undefined,
+): string | undefined | InvalidControlItemError {
+  if (value === undefined || value.NULL) return undefined;
+  const zone =
+    value.S === undefined ? new InvalidTimeZoneError(value, pollerId) : parseTimeZone(value.S, pollerId);
+  if (zone instanceof InvalidTimeZoneError) {
+    return new InvalidControlItemError(
+      pollerId,
+      FIELD.timezone,
+      describeAttribute(value),
+      'must be an IANA time zone name (S) such as Europe/Berlin, or absent for UTC',
+    );
+  }
+  return zone === DEFAULT_TIME_ZONE ? undefined : zone;
+}
+
+/** Where one String holds several rules (as typed in the console): `;` or a line break ends each. */
+const RULE_SEPARATOR = /;|\r?\n/;
+
+/**
+ * `windows`: a list (L) of rule strings, or one string (S) of rules separated by `;` or line breaks (what is
+ * easiest to type in the DynamoDB console); absent, NULL, an empty list or a blank string means no rules. A bad
+ * rule is an error naming the rule as written and the offending part. The CLI's --window calls this with the
+ * rules it is given (`{ L: [{ S: rule }, …] }`), so it accepts exactly what the loop will.
+ */
+export function parseWindowsField(
+  pollerId: string,
+  value: AttributeValue | undefined,
+): readonly WindowRule[] | undefined | InvalidControlItemError {
+  if (value === undefined || value.NULL) return undefined;
+  const refuse = (expected: string) =>
+    new InvalidControlItemError(pollerId, FIELD.windows, describeAttribute(value), expected);
+  let written: readonly unknown[];
+  if (value.S !== undefined) {
+    written = value.S.split(RULE_SEPARATOR);
+  } else if (value.L !== undefined) {
+    // A rule that is not a string stays what it is, and the parser names it by its place in the list.
+    written = value.L.map((rule) => (rule.S !== undefined ? rule.S : attributeToJson(rule)));
+  } else if (value.SS !== undefined) {
+    return refuse(
+      'must be a list (L), not a string set (SS): a set keeps no order, and the first matching rule wins',
+    );
+  } else {
+    return refuse(
+      'must be a list (L) of rule strings, or one string (S) of rules separated by ; or line breaks',
+    );
+  }
+  const texts = written
+    .map((rule) => (typeof rule === 'string' ? rule.trim() : rule))
+    .filter((rule) => rule !== '');
+  if (texts.length === 0) return undefined;
+  if (texts.length > MAX_WINDOW_RULES) return refuse(`must hold at most ${MAX_WINDOW_RULES} rules`);
+  const rules = parseWindowRules(texts, pollerId);
+  if (!(rules instanceof Error)) return rules;
+  return new InvalidControlItemError(
+    pollerId,
+    FIELD.windows,
+    rules.found ?? renderJson(rules.value, 80),
+    `${rules.part} ${rules.expected}`,
+    `${rules.where}:`,
+  );
 }
 
 /** The smallest value of each whole-number system field: a generation is taken from 1, counts start at 0. */

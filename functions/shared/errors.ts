@@ -41,8 +41,12 @@ export class InvalidControlItemError extends PollerError {
   declare readonly value: string;
   readonly field: string;
 
-  constructor(pollerId: string, field: string, value: string, expected: string) {
-    super(pollerId, `${field} ${expected}; got ${value}`, { value });
+  /**
+   * @param subject what the message names before `expected`: the field, or a part of it (a window rule, written
+   *   as `windows[1] "Mon 06:00-20:00 every 0"`:)
+   */
+  constructor(pollerId: string, field: string, value: string, expected: string, subject: string = field) {
+    super(pollerId, `${subject} ${expected}; got ${value}`, { value });
     this.field = field;
   }
 }
@@ -242,6 +246,12 @@ export class InvalidWindowRuleError extends SubMinuteError {
   override readonly name = 'InvalidWindowRuleError';
   readonly ruleIndex: number | undefined;
   readonly part: string;
+  /** Which rule, as the message names it: `windows[1] "Mon 06:00-20:00 every 0"` (or `windows` for the list). */
+  readonly where: string;
+  /** What the part must be, e.g. `must be HH:MM-HH:MM, e.g. 06:00-20:00`. */
+  readonly expected: string;
+  /** The offending part as found (JSON), when it is narrower than the whole rule. */
+  readonly found: string | undefined;
 
   constructor(
     ruleIndex: number | undefined,
@@ -249,11 +259,18 @@ export class InvalidWindowRuleError extends SubMinuteError {
     part: string,
     expected: string,
     pollerId?: string,
+    found?: string,
   ) {
-    const which = ruleIndex === undefined ? 'windows' : `windows[${ruleIndex}] ${renderJson(rule, 80)}`;
-    super(`${which}: ${part} ${expected}`, { pollerId, value: rule });
+    const where = ruleIndex === undefined ? 'windows' : `windows[${ruleIndex}] ${renderJson(rule, 80)}`;
+    super(`${where}: ${part} ${expected}${found === undefined ? '' : `; got ${found}`}`, {
+      pollerId,
+      value: rule,
+    });
     this.ruleIndex = ruleIndex;
     this.part = part;
+    this.where = where;
+    this.expected = expected;
+    this.found = found;
   }
 }
 

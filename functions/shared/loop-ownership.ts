@@ -1,5 +1,6 @@
 import { FIELD, STOP_REASON } from './contract';
 import type { CorruptField, PollerItem } from './control-item';
+import { InvalidControlItemError } from './errors';
 
 /**
  * Who owns a poller, and whether a start may take it. Pure: the starter (stream, `ctl start`, the local stack),
@@ -33,11 +34,20 @@ export type LoopLiveness =
       readonly why: string;
     };
 
-/** How long a loop may stay silent before it is presumed dead: 3 intervals, at least 90 s. */
+/**
+ * How long a loop may stay silent before it is presumed dead: 3 of its slowest intervals (the item's, or a window
+ * rule's: a Wait-state loop writes once a tick), at least 90 s. A pause checks in more often than the floor.
+ */
 export function staleAfterMs(item: PollerItem): number {
-  const { intervalMs } = item.operator;
+  const { intervalMs, windows } = item.operator;
   // An invalid cadence cannot say how often to expect a heartbeat: use the floor.
-  return Math.max(STALE_FLOOR_MS, typeof intervalMs === 'number' ? STALE_INTERVALS * intervalMs : 0);
+  const cadencesMs = [
+    typeof intervalMs === 'number' ? intervalMs : 0,
+    ...(windows === undefined || windows instanceof InvalidControlItemError ? [] : windows).map((rule) =>
+      rule.cadence.kind === 'every' ? rule.cadence.intervalMs : 0,
+    ),
+  ];
+  return Math.max(STALE_FLOOR_MS, STALE_INTERVALS * Math.max(...cadencesMs));
 }
 
 export function judgeLoop(item: PollerItem, nowMs: number): LoopLiveness {

@@ -1,3 +1,4 @@
+import { encodeLoopState, parseControllerInput } from '../../../functions/controller/parse-input';
 import {
   closeRound,
   DEFAULT_TIMING,
@@ -13,7 +14,7 @@ import {
 } from '../../../functions/scheduling/round-step';
 import { sleepUntil } from '../../../functions/shared/clock';
 import { FIELD, type LoopState, type PollerConfig } from '../../../functions/shared/contract';
-import { decodePollerItem, type PollerItem } from '../../../functions/shared/control-item';
+import { decodePollerItem, type PollerItem, type RawItem } from '../../../functions/shared/control-item';
 import { mulberry32 } from '../../../scripts/bench/latency-model';
 import { type SimulatedClock, simulatedClock } from '../../support/simulated-clock';
 
@@ -89,6 +90,18 @@ export interface SimulationOptions {
   readonly historyBudget?: number;
   readonly lastSeqOnItem?: number;
   readonly timing?: Timing;
+  /** Where time starts (epoch ms); T0 by default. */
+  readonly startMs?: number;
+  /** More operator fields on the item (`timezone`, `windows`), and edits of them from a given time on. */
+  readonly itemFields?: RawItem;
+  readonly itemEdits?: readonly { readonly fromMs: number; readonly fields: RawItem }[];
+  /**
+   * Carry the loop state from round to round as Step Functions does: encoded, through JSON, parsed back (off by
+   * default, so the plain simulations may use loop states the parser would refuse).
+   */
+  readonly throughJson?: boolean;
+  /** Stop once the clock reaches this (epoch ms), however many ticks fired: a long pause fires none for hours. */
+  readonly untilMs?: number;
 }
 
 export interface SimulationResult {
@@ -139,7 +152,7 @@ export async function simulateLoop(options: SimulationOptions): Promise<Simulati
   const maxEarlyMs = options.maxTimerEarlyMs ?? 0;
   const maxLateMs = options.maxTimerLateMs ?? 0;
   const clock = simulatedClock({
-    startMs: T0,
+    startMs: options.startMs ?? T0,
     // Anywhere from `early` too soon to maxLateMs too late; early stops 1 ms short of the time asked for, so every
     // sleep moves time on.
     timerErrorMs: (requestedMs) => {
@@ -164,7 +177,8 @@ export async function simulateLoop(options: SimulationOptions): Promise<Simulati
   const executions = ['exec-1'];
   let loop: LoopState | undefined;
 
-  while (simulation.fired.length < options.ticks) {
+  const untilMs = options.untilMs ?? Number.POSITIVE_INFINITY;
+  while (simulation.fired.length < options.ticks && clock.peek() < untilMs) {
     const invocation = rounds.length + 1;
     if (invocation > options.ticks * 4 + 10) throw new Error('simulation is not making progress');
     const executionId = executions.at(-1) as string;
@@ -178,7 +192,7 @@ export async function simulateLoop(options: SimulationOptions): Promise<Simulati
       clock.advance(upTo(options.maxWakeLateMs));
       continue;
     }
-    loop = end.loop;
+    loop = options.throughJson ? throughStepFunctions(end.loop, executionId) : end.loop;
     handBacks.push({
       invocation,
       executionId,
@@ -196,8 +210,17 @@ export async function simulateLoop(options: SimulationOptions): Promise<Simulati
   return { fired, handBacks, claims, rounds, executions, last: loop };
 }
 
+/** The loop state as the next round reads it: the controller's output, through JSON, parsed as the input. */
+function throughStepFunctions(loop: LoopState, executionId: string): LoopState {
+  const state: unknown = JSON.parse(JSON.stringify({ pollerId: POLLER_ID, loop: encodeLoopState(loop) }));
+  const parsed = parseControllerInput({ state, executionId }).loop;
+  if (parsed === undefined) throw new Error('the loop state did not survive the round trip');
+  return parsed;
+}
+
 /** The simulated control item as the controller reads it: generation 1, taken for the first execution. */
-function simulatedItem(simulation: Simulation): PollerItem {
+function simulatedItem(simulation: Simulation, nowMs: number): PollerItem {
+  const edits = (simulation.options.itemEdits ?? []).filter((edit) => edit.fromMs <= nowMs);
   return decodePollerItem(POLLER_ID, {
     [FIELD.id]: { S: POLLER_ID },
     [FIELD.running]: { BOOL: true },
@@ -205,6 +228,8 @@ function simulatedItem(simulation: Simulation): PollerItem {
     [FIELD.generation]: { N: '1' },
     [FIELD.executionArn]: { S: simulation.itemExecution },
     [FIELD.claimedSeq]: { N: String(simulation.itemClaimedSeq) },
+    ...simulation.options.itemFields,
+    ...Object.assign({}, ...edits.map((edit) => edit.fields)),
   });
 }
 
@@ -236,13 +261,15 @@ async function controllerInvocation(
   let state = opening.state;
   for (;;) {
     clock.advance(io()); // the control item read
-    const decision = decideOnItem(state, simulatedItem(simulation), clock.now(), { timing });
+    const readAt = clock.now();
+    const decision = decideOnItem(state, simulatedItem(simulation, readAt), readAt, { timing });
     if (decision.kind === 'stop') throw new Error(`unexpected stop: ${decision.reason}`);
     if (decision.kind === 'take') throw new Error('unexpected console start');
     state = decision.state;
     let loop: LoopState;
     if (decision.kind === 'not-due') {
       loop = decision.loop;
+      simulation.skippedSinceFired += decision.skipped;
     } else {
       const { plan } = decision;
       if (decision.kind === 'claim') {

@@ -318,13 +318,13 @@ describe('planTick: falling behind', () => {
 
 describe('withholdLateTick: a planned tick that is late when it is to be sent', () => {
   const intervalMs = 2_000;
-  // The plan's next loop after seq 5, due at T0 + 8 s.
-  const planned = loopState({ nextSeq: 6, config: config(intervalMs), skippedTicks: 2 });
+  // The plan's loop at seq 5, due at T0 + 8 s.
+  const atTick = loopState({ nextSeq: 5, config: config(intervalMs), skippedTicks: 2 });
   const dueAt = T0 + 4 * intervalMs;
 
   it('lets a tick late by less than half an interval go out', () => {
     // act
-    const withheld = withholdLateTick(planned, 5, dueAt + intervalMs / 2 - 1);
+    const withheld = withholdLateTick(atTick, dueAt + intervalMs / 2 - 1);
 
     // assess
     expect(withheld).toBeUndefined();
@@ -332,7 +332,7 @@ describe('withholdLateTick: a planned tick that is late when it is to be sent', 
 
   it('withholds a tick late by half an interval, keeping its seq for the next slot on the grid', () => {
     // act
-    const withheld = withholdLateTick(planned, 5, dueAt + intervalMs / 2);
+    const withheld = withholdLateTick(atTick, dueAt + intervalMs / 2);
 
     // assess
     expect(withheld).toMatchObject({ nextSeq: 5, skippedTicks: 3 });
@@ -341,8 +341,8 @@ describe('withholdLateTick: a planned tick that is late when it is to be sent', 
 
   it('withholds a tick that the send allowance would bring to half an interval late', () => {
     // act
-    const sent = withholdLateTick(planned, 5, dueAt + intervalMs / 2 - 21, 20);
-    const withheld = withholdLateTick(planned, 5, dueAt + intervalMs / 2 - 20, 20);
+    const sent = withholdLateTick(atTick, dueAt + intervalMs / 2 - 21, 20);
+    const withheld = withholdLateTick(atTick, dueAt + intervalMs / 2 - 20, 20);
 
     // assess
     expect(sent).toBeUndefined();
@@ -351,7 +351,7 @@ describe('withholdLateTick: a planned tick that is late when it is to be sent', 
 
   it('skips as many slots as planTick would, landing less than half an interval from the send time', () => {
     // act
-    const withheld = withholdLateTick(planned, 5, dueAt + 3.7 * intervalMs);
+    const withheld = withholdLateTick(atTick, dueAt + 3.7 * intervalMs);
 
     // assess
     expect(withheld).toMatchObject({ nextSeq: 5, skippedTicks: 6 });

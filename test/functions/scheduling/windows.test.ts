@@ -57,6 +57,20 @@ describe('parseWindowRules', () => {
       cadence: { kind: 'paused' },
     },
     {
+      text: 'daily 06:00:30-06:05:15 every 1',
+      days: [0, 1, 2, 3, 4, 5, 6],
+      startMs: 6 * HOUR + 30_000,
+      endMs: 6 * HOUR + 5 * MINUTE + 15_000,
+      cadence: { kind: 'every', intervalMs: 1_000 },
+    },
+    {
+      text: 'Sat 23:59:59-24:00 pause',
+      days: [6],
+      startMs: 24 * HOUR - 1_000,
+      endMs: 24 * HOUR,
+      cadence: { kind: 'paused' },
+    },
+    {
       text: 'Mon,Wed-Thu 08:00-09:00 every 0.1',
       days: [1, 3, 4],
       startMs: 8 * HOUR,
@@ -115,21 +129,42 @@ describe('parseWindowRules', () => {
       index: 0,
       part: 'hours',
       message:
-        'windows[0] "Mon 6:00-20:00 pause": hours must be HH:MM-HH:MM, e.g. 06:00-20:00; got "6:00-20:00"',
+        'windows[0] "Mon 6:00-20:00 pause": hours must be HH:MM-HH:MM (seconds optional: HH:MM:SS), e.g. 06:00-20:00; got "6:00-20:00"',
     },
     {
       rules: ['Mon 24:00-24:00 pause'],
       index: 0,
       part: 'hours',
       message:
-        'windows[0] "Mon 24:00-24:00 pause": hours start must be a time from 00:00 to 23:59; got "24:00-24:00"',
+        'windows[0] "Mon 24:00-24:00 pause": hours start must be a time from 00:00 to 23:59:59; got "24:00-24:00"',
     },
     {
       rules: ['Mon 06:00-24:30 pause'],
       index: 0,
       part: 'hours',
       message:
-        'windows[0] "Mon 06:00-24:30 pause": hours end must be a time from 00:01 to 24:00; got "06:00-24:30"',
+        'windows[0] "Mon 06:00-24:30 pause": hours end must be a time from 00:00:01 to 24:00; got "06:00-24:30"',
+    },
+    {
+      rules: ['Mon 06:00:60-07:00 pause'],
+      index: 0,
+      part: 'hours',
+      message:
+        'windows[0] "Mon 06:00:60-07:00 pause": hours start must be a time from 00:00 to 23:59:59; got "06:00:60-07:00"',
+    },
+    {
+      rules: ['Mon 06:00-24:00:01 pause'],
+      index: 0,
+      part: 'hours',
+      message:
+        'windows[0] "Mon 06:00-24:00:01 pause": hours end must be a time from 00:00:01 to 24:00; got "06:00-24:00:01"',
+    },
+    {
+      rules: ['Mon 06:00:05-06:00:05 pause'],
+      index: 0,
+      part: 'hours',
+      message:
+        'windows[0] "Mon 06:00:05-06:00:05 pause": hours end must be after start (a window across midnight is two rules: ... 22:00-24:00 and ... 00:00-02:00); got "06:00:05-06:00:05"',
     },
     {
       rules: ['Fri 22:00-02:00 every 5'],

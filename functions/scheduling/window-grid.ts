@@ -1,0 +1,156 @@
+import type { LoopState, PollerConfig } from '../shared/contract';
+import { gridIntervalMs, tickDueAt, ticksToSkip } from './tick-schedule';
+import { activeRuleAt, DEFAULT_TIME_ZONE, nextEdgeAfter, type WindowRule } from './windows';
+
+/**
+ * The loop's grid on the poller's window rules. Pure: a function of the loop state and an instant.
+ *
+ * The grid is a run of ticks anchored at `anchorAt` (tick `anchorSeq`), one interval apart: the cadence of the window
+ * the anchor lies in, or the item's interval outside every window. A window edge ends the run: ticks of the old
+ * cadence at or after the edge are not fired, and the grid is anchored on the edge itself, so the first tick of a
+ * window is at its first instant (06:00:00.000 local). A pause window is a run with no ticks: the anchor moves to the
+ * first instant after it, which the loop sleeps towards. Only fired ticks take a `seq`: an edge reuses the seq of
+ * the old-cadence tick it replaces, a pause takes none, a late tick that is skipped takes none.
+ */
+
+/** Edges crossed in one settle at most (an outage across many windows); beyond that the grid restarts at now. */
+const MAX_EDGES_PER_SETTLE = 64;
+
+/** The config's window rules; an empty list when it has none. */
+export function windowRulesOf(config: PollerConfig): readonly WindowRule[] {
+  return config.windows ?? [];
+}
+
+/** Whether two configurations lay out the same schedule: the same interval, zone and rules (as written). */
+export function sameSchedule(a: PollerConfig, b: PollerConfig): boolean {
+  return (
+    a.intervalMs === b.intervalMs &&
+    (a.timeZone ?? DEFAULT_TIME_ZONE) === (b.timeZone ?? DEFAULT_TIME_ZONE) &&
+    ruleTexts(a) === ruleTexts(b)
+  );
+}
+
+function ruleTexts(config: PollerConfig): string {
+  return windowRulesOf(config)
+    .map((rule) => rule.text)
+    .join('\n');
+}
+
+/** Starts a new run of the grid at `atMs`: its first tick takes the next seq; its cadence is settled from the rules. */
+export function anchorOn(loop: LoopState, atMs: number): LoopState {
+  return { ...loop, anchorAt: atMs, anchorSeq: loop.nextSeq, windowIntervalMs: undefined, paused: undefined };
+}
+
+export interface Settled {
+  /** The loop whose next tick (`nextSeq`) lies on the rules and is not late. */
+  readonly loop: LoopState;
+  /** Ticks skipped because they would have been late (counted in `skippedTicks`); paused ticks are not counted. */
+  readonly skipped: number;
+}
+
+/**
+ * Lays the loop's next tick on the window rules and skips what is late at `nowMs`:
+ * - the next tick's run is checked against the edges since the tick before it: an edge in between ends the run,
+ *   and the grid is anchored on the edge (the old-cadence tick at or after it is not fired);
+ * - a run that starts in a pause moves to the first instant after the pause (`paused` is set meanwhile);
+ * - a tick half an interval late or more is skipped with the ones before it (ticksToSkip), keeping the grid's
+ *   phase, but never across an edge: the ticks of the old run up to the edge are skipped, and the next run starts
+ *   on the edge.
+ */
+export function settleOnWindows(loop: LoopState, nowMs: number): Settled {
+  const rules = windowRulesOf(loop.config);
+  if (rules.length === 0 && loop.windowIntervalMs === undefined && !loop.paused) {
+    return skipLate(loop, ticksToSkip(nowMs - dueOf(loop), loop.config.intervalMs));
+  }
+  const zone = loop.config.timeZone ?? DEFAULT_TIME_ZONE;
+  let current = loop;
+  let skipped = 0;
+  for (let edges = 0; edges <= 2 * MAX_EDGES_PER_SETTLE; edges++) {
+    if (edges === MAX_EDGES_PER_SETTLE) current = anchorOn(current, nowMs);
+    const dueAt = dueOf(current);
+    if (current.nextSeq === current.anchorSeq) {
+      // The first tick of a run: it follows the rule in force at the anchor.
+      const rule = activeRuleAt(rules, zone, dueAt);
+      if (rule?.cadence.kind === 'paused') {
+        const resumesAt = pauseEndAfter(rules, zone, dueAt);
+        if (resumesAt === undefined) {
+          // Paused all week (the rules pause every instant): no tick; look again at the end of the search.
+          return { loop: { ...current, anchorAt: dueAt + PAUSE_SEARCH_MS, paused: true }, skipped };
+        }
+        current = { ...current, anchorAt: resumesAt, paused: true, windowIntervalMs: undefined };
+        continue;
+      }
+      current = { ...current, windowIntervalMs: rule?.cadence.intervalMs };
+    } else {
+      const edge = edgeAfter(rules, zone, dueAt - gridIntervalMs(current));
+      if (edge !== undefined && edge <= dueAt) {
+        current = anchorOn(current, edge);
+        continue;
+      }
+    }
+    const intervalMs = gridIntervalMs(current);
+    const late = ticksToSkip(nowMs - dueOf(current), intervalMs);
+    if (late === 0) return { loop: current, skipped };
+    const edge = edgeAfter(rules, zone, dueOf(current));
+    if (edge === undefined || edge > dueOf(current) + late * intervalMs) {
+      const caughtUp = skipLate(current, late);
+      return { loop: caughtUp.loop, skipped: skipped + caughtUp.skipped };
+    }
+    // The late run ends at the edge: its ticks before the edge are skipped, the next run starts on the edge.
+    const missed = Math.ceil((edge - dueOf(current)) / intervalMs);
+    skipped += missed;
+    current = anchorOn({ ...current, skippedTicks: current.skippedTicks + missed }, edge);
+  }
+  return { loop: current, skipped };
+}
+
+/** How far ahead a pause's end is searched (nextEdgeAfter looks a week ahead). */
+const PAUSE_SEARCH_MS = 7 * 24 * 3_600_000;
+
+/** The first instant after `fromMs` at which no pause rule is in force, within the week searched. */
+function pauseEndAfter(rules: readonly WindowRule[], zone: string, fromMs: number): number | undefined {
+  let instant = fromMs;
+  for (let edges = 0; edges < MAX_EDGES_PER_SETTLE; edges++) {
+    const edge = edgeAfter(rules, zone, instant);
+    if (edge === undefined || edge > fromMs + PAUSE_SEARCH_MS) return undefined;
+    if (activeRuleAt(rules, zone, edge)?.cadence.kind !== 'paused') return edge;
+    instant = edge;
+  }
+  return undefined;
+}
+
+/**
+ * The last edge found: every instant from the one asked about up to that edge has the same next edge (the rule in
+ * force cannot change before it), so a run of ticks asks the tz data once, not once per tick. An edge search costs
+ * about 0.6 ms of CPU for three rules (about 9 ms at 128 MB's 7% of a core); a settle that finds it here, 1.5 µs.
+ * One entry: a controller serves one poller.
+ */
+let lastEdge: { readonly key: string; readonly fromMs: number; readonly edgeMs: number } | undefined;
+
+function edgeAfter(rules: readonly WindowRule[], zone: string, instantMs: number): number | undefined {
+  const key = `${zone}\n${rules.map((rule) => rule.text).join('\n')}`;
+  if (lastEdge?.key === key && lastEdge.fromMs <= instantMs && instantMs < lastEdge.edgeMs)
+    return lastEdge.edgeMs;
+  const edgeMs = nextEdgeAfter(rules, zone, instantMs);
+  if (edgeMs !== undefined) lastEdge = { key, fromMs: instantMs, edgeMs };
+  return edgeMs;
+}
+
+function dueOf(loop: LoopState): number {
+  return tickDueAt(loop, loop.nextSeq);
+}
+
+/** Skips `count` whole ticks: the anchor moves by whole intervals, so the grid keeps its phase and seq its count. */
+function skipLate(loop: LoopState, count: number): Settled {
+  if (count === 0) return { loop, skipped: 0 };
+  return {
+    loop: {
+      ...loop,
+      anchorAt: loop.anchorAt + count * gridIntervalMs(loop),
+      skippedTicks: loop.skippedTicks + count,
+      // A late first tick after a pause is skipped like any other: the pause is over.
+      paused: undefined,
+    },
+    skipped: count,
+  };
+}
