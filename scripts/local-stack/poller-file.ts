@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument, parse as parseYaml } from 'yaml';
 import { POLLER_ID_PATTERN } from '../../functions/shared/contract';
 import type { NewPoller, OperatorFieldEdit } from '../../functions/shared/control-table';
 import { isRecord } from '../../functions/shared/decode';
@@ -158,7 +158,7 @@ export function decodePollerFile(file: string, text: string): DeclaredPoller[] {
 function parseText(file: string, text: string): unknown {
   const extension = extname(file).toLowerCase();
   try {
-    if (extension === '.json') return JSON.parse(text);
+    if (extension === '.json') return parseJson(text);
     // Duplicate keys are an error (the yaml package's default), so no field is silently overridden.
     if (extension === '.yaml' || extension === '.yml') return parseYaml(text);
   } catch (error) {
@@ -173,6 +173,17 @@ function parseText(file: string, text: string): unknown {
       value: file,
     },
   );
+}
+
+/**
+ * JSON.parse keeps the last of two equal keys without a word; JSON is YAML too, so the YAML parser's duplicate-key
+ * check says which key is repeated (JSON.parse first: only JSON is accepted).
+ */
+function parseJson(text: string): unknown {
+  const value: unknown = JSON.parse(text);
+  const duplicate = parseDocument(text).errors.find((error) => error.code === 'DUPLICATE_KEY');
+  if (duplicate) throw duplicate;
+  return value;
 }
 
 function decodePollerList(file: string, document: unknown): DeclaredPoller[] {

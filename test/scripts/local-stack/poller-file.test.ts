@@ -201,6 +201,12 @@ describe('decodePollerFile', () => {
       message: 'fleet.yaml: not valid YAML: Map keys must be unique at line 3, column 3:',
     },
     {
+      name: 'a duplicate key in JSON (which JSON.parse would silently take the last of)',
+      file: 'fleet.json',
+      text: '[{"id":"bus","every":2,"every":5}]',
+      message: 'fleet.json: not valid JSON: Map keys must be unique at line 1, column 24:',
+    },
+    {
       name: 'JSON that does not parse',
       file: 'fleet.json',
       text: '[{"id": "bus",}]',
