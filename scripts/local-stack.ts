@@ -129,17 +129,6 @@ function describeSeeded(poller: SeededPoller): string {
   return `${poller.id} every ${poller.every} s${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
 }
 
-/** The fleet a file declares, or undefined without --pollers; a bad file is a usage error (exit 2, nothing written). */
-async function declaredFleet(file: string | undefined): Promise<DeclaredFleet | undefined> {
-  if (file === undefined) return undefined;
-  try {
-    return { source: file, pollers: await readPollerFile(file) };
-  } catch (error) {
-    if (error instanceof PollerFileError) throw new UsageError(error.message, { cause: error });
-    throw error;
-  }
-}
-
 async function main(): Promise<number> {
   let options: ReturnType<typeof parseOptions>;
   try {
@@ -152,12 +141,16 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  // The file is read and decoded before anything starts: a bad one is refused like a bad flag, nothing written.
   let fileFleet: DeclaredFleet | undefined;
-  try {
-    fileFleet = await declaredFleet(options.pollersFile);
-  } catch (error) {
-    console.error(`npm start: ${error instanceof Error ? error.message : String(error)}`);
-    return 2;
+  if (options.pollersFile !== undefined) {
+    try {
+      fileFleet = { source: options.pollersFile, pollers: await readPollerFile(options.pollersFile) };
+    } catch (error) {
+      if (!(error instanceof PollerFileError)) throw error;
+      console.error(`npm start: ${error.message}`);
+      return 2;
+    }
   }
 
   const print = (event: LocalStackEvent) =>

@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FIELD } from '../../../functions/shared/contract';
 import { DEMO_FEEDS } from '../../../scripts/local-stack/demo-feeds';
-import type { LocalStackEvent } from '../../../scripts/local-stack/local-stack';
+import {
+  type LocalStackEvent,
+  LocalStackOptionsError,
+  startLocalStack,
+} from '../../../scripts/local-stack/local-stack';
 import { readPollerFile } from '../../../scripts/local-stack/poller-file';
 import { duplicateSeqs, executionsOf, shortestFireGapMs, waitUntil } from '../../support/fault-probes';
 import { type Harness, scheduleGaps, startHarness } from '../../support/local-stack-harness';
@@ -119,6 +123,18 @@ describe('a fleet seeded from a file', () => {
     expect(after[0]?.seq).toBeGreaterThan(lastSeq);
     expect(scheduleGaps(after)).toEqual([2_000]);
     expect(executionsOf(harness.stack, 'a', 'RUNNING').length).toBe(1);
+  });
+});
+
+describe('a fleet and the default poller', () => {
+  it('are not asked for together: the stack refuses before anything starts', async () => {
+    const fleet = { source: 'fleet.yaml', pollers: [{ id: 'a', fields: { running: true, waitSeconds: 1 } }] };
+    await expect(startLocalStack({ port: 0, startLoops: false, fleet, everySeconds: 2 })).rejects.toThrow(
+      LocalStackOptionsError,
+    );
+    await expect(startLocalStack({ port: 0, startLoops: false, fleet, pollerId: 'b' })).rejects.toThrow(
+      'a declared fleet (fleet.yaml) seeds its own pollers; everySeconds and pollerId are for the default poller',
+    );
   });
 });
 
