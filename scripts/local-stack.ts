@@ -1,21 +1,26 @@
 /**
  * `npm start`: the whole poller on this machine. Flags: --port N (DynamoDB; Lambda/Step Functions on N+1),
- * --data DIR, --every S, --controller-memory MB, --json, --duration S, --verbose. See README "The local stack".
+ * --data DIR, --every S | --pollers FILE | --demo, --controller-memory MB, --json, --duration S, --verbose. See
+ * README "The local stack".
  */
 import { parseArgs } from 'node:util';
 import { WAIT_SECONDS_LIMITS } from '../functions/shared/contract';
 import { InvalidIntervalError, SubMinuteError } from '../functions/shared/errors';
 import { createJsonLogger } from '../functions/shared/logger';
 import { parseWaitInterval } from '../functions/shared/wait-interval';
+import { DEMO_FEEDS, startDemoFeeds } from './local-stack/demo-feeds';
 import { describeCpuShare } from './local-stack/lambda-sandbox/sandbox-host';
 import { DEFAULT_DYNAMODB_PORT } from './local-stack/local-endpoints';
 import {
   DEFAULT_EVERY_SECONDS,
   LAMBDA_MEMORY_LIMITS_MB,
+  type LocalStack,
   type LocalStackEvent,
   startLocalStack,
 } from './local-stack/local-stack';
 import { operatorCommands } from './local-stack/operator-hints';
+import { PollerFileError, readPollerFile } from './local-stack/poller-file';
+import type { DeclaredFleet, SeededPoller } from './local-stack/seed-fleet';
 
 class UsageError extends SubMinuteError {
   override readonly name = 'UsageError';
@@ -29,6 +34,8 @@ function parseOptions(argv: string[]) {
       port: { type: 'string' },
       data: { type: 'string' },
       every: { type: 'string' },
+      pollers: { type: 'string' },
+      demo: { type: 'boolean', default: false },
       duration: { type: 'string' },
       'controller-memory': { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -56,8 +63,20 @@ function parseOptions(argv: string[]) {
   );
   if (controllerMemoryMb !== undefined && !Number.isInteger(controllerMemoryMb))
     throw new UsageError(`--controller-memory must be a whole number of MB; got "${rawMemory}"`);
+  const fleetFlags = [
+    values.every === undefined ? [] : ['--every'],
+    values.pollers === undefined ? [] : ['--pollers'],
+    values.demo ? ['--demo'] : [],
+  ].flat();
+  if (fleetFlags.length > 1) {
+    throw new UsageError(
+      `give one of --every (the default poller), --pollers FILE or --demo; got ${fleetFlags.join(' and ')}`,
+    );
+  }
   return {
     help: values.help,
+    pollersFile: values.pollers,
+    demo: values.demo,
     port: port ?? DEFAULT_DYNAMODB_PORT,
     dataDir: values.data,
     everySeconds: values.every === undefined ? undefined : everySeconds(values.every),
@@ -76,14 +95,16 @@ function everySeconds(raw: string): number {
   return interval.seconds;
 }
 
-const USAGE = `Usage: npm start -- [--every S] [--port N] [--data DIR] [--duration S] [--controller-memory MB] [--json] [--verbose]
+const USAGE = `Usage: npm start -- [--every S | --pollers FILE | --demo] [--port N] [--data DIR] [--duration S] [--controller-memory MB] [--json] [--verbose]
   --every S      cadence of the default poller in seconds (${WAIT_SECONDS_LIMITS.min}-${WAIT_SECONDS_LIMITS.max}, decimals allowed; default ${DEFAULT_EVERY_SECONDS}, or the persisted one)
+  --pollers FILE seed the pollers a JSON or YAML file lists instead of the default one (see examples/pollers.yaml)
+  --demo         serve three demo transit feeds on 127.0.0.1 and seed three pollers that fetch them
   --port N       DynamoDB endpoint port (default ${DEFAULT_DYNAMODB_PORT}); the Lambda/Step Functions endpoint uses N+1
   --data DIR     persist the control table in DIR (default: in memory)
   --duration S   exit cleanly after S seconds (default: run until Ctrl-C)
   --controller-memory MB
                  the controller's memory size, which sets its CPU share (default: the deployed 128)
-  --json         print JSON lines (ready, fire, stopped, error) instead of text
+  --json         print JSON lines (seeded, ready, fire, stopped, error, feed) instead of text
   --verbose      also print the sandboxes' own log lines (and the starter's and watchdog's) to stderr`;
 
 function formatHuman(event: LocalStackEvent): string {
@@ -96,7 +117,16 @@ function formatHuman(event: LocalStackEvent): string {
       return `stop  ${event.poller}  ${event.reason}`;
     case 'error':
       return `error ${event.poller}  ${event.message}`;
+    case 'seeded':
+      return `seeded ${event.pollers.length} poller${event.pollers.length === 1 ? '' : 's'} from ${event.source}: ${event.pollers.map(describeSeeded).join(', ')}`;
+    case 'feed':
+      return `feed  ${event.path.padEnd(12)}  ${event.status}  request ${event.requests}`;
   }
+}
+
+function describeSeeded(poller: SeededPoller): string {
+  const notes = [poller.running ? [] : ['stopped'], poller.outcome === 'updated' ? ['updated'] : []].flat();
+  return `${poller.id} every ${poller.every} s${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
 }
 
 async function main(): Promise<number> {
@@ -111,27 +141,50 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  // The file is read and decoded before anything starts: a bad one is refused like a bad flag, nothing written.
+  let fileFleet: DeclaredFleet | undefined;
+  if (options.pollersFile !== undefined) {
+    try {
+      fileFleet = { source: options.pollersFile, pollers: await readPollerFile(options.pollersFile) };
+    } catch (error) {
+      if (!(error instanceof PollerFileError)) throw error;
+      console.error(`npm start: ${error.message}`);
+      return 2;
+    }
+  }
 
   const print = (event: LocalStackEvent) =>
     console.log(options.json ? JSON.stringify(event) : formatHuman(event));
-  const stack = await startLocalStack({
-    port: options.port,
-    dataDir: options.dataDir,
-    everySeconds: options.everySeconds,
-    onEvent: (event) => {
-      print(event);
-      // JSON lines stay parseable on stdout; the operator still reads whether the CPU share is applied.
-      if (event.event === 'ready' && options.json) console.error(describeCpuShare(event.cpuShare));
-    },
-    ...(options.controllerMemoryMb !== undefined ? { controllerMemoryMb: options.controllerMemoryMb } : {}),
-    ...(options.verbose
-      ? {
-          handlerLog: createJsonLogger((line) => console.error(line)),
-          sandboxLog: ({ functionName, pid, line }) => console.error(`${functionName}[${pid}] ${line}`),
-        }
-      : {}),
-  });
-  if (!options.json) console.log(operatorCommands(stack.endpoint, stack.tableName));
+  const demo = options.demo
+    ? await startDemoFeeds({ onRequest: (request) => print({ event: 'feed', ...request }) })
+    : undefined;
+  if (demo && !options.json)
+    console.log(`demo feeds: ${DEMO_FEEDS.map((feed) => `${demo.baseUrl}${feed.path}`).join(', ')}`);
+  const fleet = demo?.fleet ?? fileFleet;
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack({
+      port: options.port,
+      dataDir: options.dataDir,
+      ...(fleet === undefined ? { everySeconds: options.everySeconds } : { fleet }),
+      onEvent: (event) => {
+        print(event);
+        // JSON lines stay parseable on stdout; the operator still reads whether the CPU share is applied.
+        if (event.event === 'ready' && options.json) console.error(describeCpuShare(event.cpuShare));
+      },
+      ...(options.controllerMemoryMb !== undefined ? { controllerMemoryMb: options.controllerMemoryMb } : {}),
+      ...(options.verbose
+        ? {
+            handlerLog: createJsonLogger((line) => console.error(line)),
+            sandboxLog: ({ functionName, pid, line }) => console.error(`${functionName}[${pid}] ${line}`),
+          }
+        : {}),
+    });
+  } catch (error) {
+    await demo?.close();
+    throw error;
+  }
+  if (!options.json) console.log(operatorCommands(stack.endpoint, stack.tableName, fleet?.pollers[0]?.id));
 
   const { promise: finished, resolve: finish } = Promise.withResolvers<void>();
   // `on`, not `once`: Ctrl-C reaches tsx and this process both, and tsx may relay it again while the stack is still
@@ -143,6 +196,8 @@ async function main(): Promise<number> {
   await finished;
   clearTimeout(timer);
   await stack.stop();
+  // After the stack: the workers already invoked have finished their fetches.
+  await demo?.close();
   return 0;
 }
 

@@ -37,6 +37,7 @@ import {
 import { type InvocationStart, LocalFunctions } from './local-functions';
 import { LocalServicesServer } from './local-services-server';
 import { type ExecutionEnded, LocalStepFunctions } from './local-step-functions';
+import { type DeclaredFleet, type SeededPoller, seedFleet } from './seed-fleet';
 import {
   forwardLogLine,
   openStackSandboxes,
@@ -69,7 +70,11 @@ export type LocalStackEvent =
       readonly latenessMs: number;
     }
   | { readonly event: 'stopped'; readonly poller: string; readonly reason: string }
-  | { readonly event: 'error'; readonly poller: string; readonly message: string };
+  | { readonly event: 'error'; readonly poller: string; readonly message: string }
+  /** With a declared fleet (`--pollers FILE`, `--demo`): which pollers were written, and from where. */
+  | { readonly event: 'seeded'; readonly source: string; readonly pollers: readonly SeededPoller[] }
+  /** `--demo` only: a request one of the demo feeds answered (printed by `npm start`, not the stack). */
+  | { readonly event: 'feed'; readonly path: string; readonly status: number; readonly requests: number };
 
 export interface LocalStackOptions {
   /** DynamoDB port; the Lambda/Step Functions endpoint uses the next one. 0 picks free ports (tests). */
@@ -79,6 +84,11 @@ export interface LocalStackOptions {
   /** Seed the default poller with this cadence; undefined keeps a persisted item's cadence (2 s for a new one). */
   readonly everySeconds?: number;
   readonly pollerId?: string;
+  /**
+   * Seed these pollers instead of the default one (`--pollers FILE`, `--demo`); not with `everySeconds` or
+   * `pollerId`. Running ones are started like any running poller, once the table is seeded.
+   */
+  readonly fleet?: DeclaredFleet;
   /** Start loops for every poller whose item says running=true. Off, only the table and endpoints come up. */
   readonly startLoops?: boolean;
   /** Passed in the start input, so tests can force an early self-restart. */
@@ -262,7 +272,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const sfn = stepFunctions;
 
   await ensureControlTable(dynamoDb, tableName);
-  await seedPoller(table, pollerId, options.everySeconds);
+  if (options.fleet === undefined) await seedPoller(table, pollerId, options.everySeconds);
+  else
+    emit({ event: 'seeded', source: options.fleet.source, pollers: await seedFleet(table, options.fleet) });
 
   // As on AWS, the table's stream (here a scan-and-diff change feed) and the watchdog's every-minute rule reach the
   // deployed entry point, the control plane function, through the local Lambda: its routing, its partial batch
@@ -387,6 +399,11 @@ function checkSandboxOptions(options: LocalStackOptions): SandboxMode {
   if (mode === 'process' && options.timing !== undefined) {
     throw new LocalStackOptionsError(
       "an injected timing needs sandbox: 'in-process' (it cannot cross into a sandbox process); got sandbox: 'process'",
+    );
+  }
+  if (options.fleet !== undefined && (options.everySeconds !== undefined || options.pollerId !== undefined)) {
+    throw new LocalStackOptionsError(
+      `a declared fleet (${options.fleet.source}) seeds its own pollers; everySeconds and pollerId are for the default poller, got ${JSON.stringify({ everySeconds: options.everySeconds, pollerId: options.pollerId })}`,
     );
   }
   const memoryMb = options.controllerMemoryMb;
