@@ -65,7 +65,7 @@ function headerLine(frame: WatchFrame, style: FrameStyle): string {
     `watch: table ${frame.table}`,
     time,
     summary,
-    `every ${formatDuration(frame.intervalMs)}`,
+    ...(frame.refreshMs === null ? [] : [`every ${formatDuration(frame.refreshMs)}`]),
     ...(style === 'screen' ? ['Ctrl-C to quit'] : []),
   ];
   return parts.join('  |  ');
@@ -89,10 +89,8 @@ function bodyLines(frame: WatchFrame): string[] {
       reading.lastReadAtMs === null
         ? 'no read has succeeded yet'
         : `last good read ${formatDuration(Math.max(0, frame.atMs - reading.lastReadAtMs))} ago`;
-    return [
-      `read failed: ${reading.error}`,
-      `${lastRead}; trying again in ${formatDuration(frame.intervalMs)}`,
-    ];
+    const retry = frame.refreshMs === null ? '' : `; trying again in ${formatDuration(frame.refreshMs)}`;
+    return [`read failed: ${reading.error}`, `${lastRead}${retry}`];
   }
   const { report, changes, gone } = reading;
   const goneLine = gone.length === 0 ? [] : [`gone since the previous frame: ${gone.join(', ')}`];

@@ -17,7 +17,8 @@ export interface WatchFrame {
   readonly table: string;
   /** When the frame was made (epoch ms): the read's time, or the failure's. */
   readonly atMs: number;
-  readonly intervalMs: number;
+  /** How long until the next refresh; null with `--once` (none follows). */
+  readonly refreshMs: number | null;
   readonly reading:
     | {
         readonly ok: true;
@@ -92,13 +93,14 @@ async function readFrame(
   signal: AbortSignal,
 ): Promise<{ readonly frame: WatchFrame; readonly memory?: SeqMemory }> {
   const table = session.target.tableName;
-  const { intervalMs, sort } = options;
+  const { sort } = options;
+  const refreshMs = options.once ? null : options.intervalMs;
   try {
     const { items, readAtMs } = await readFleet(session, signal);
     const report = listReportOf(table, sort, items, readAtMs);
     const { changes, gone, memory: next } = seqChanges(memory, items, report.pollers, readAtMs);
     return {
-      frame: { table, atMs: readAtMs, intervalMs, reading: { ok: true, report, changes, gone } },
+      frame: { table, atMs: readAtMs, refreshMs, reading: { ok: true, report, changes, gone } },
       memory: next,
     };
   } catch (error) {
@@ -107,7 +109,7 @@ async function readFrame(
       frame: {
         table,
         atMs,
-        intervalMs,
+        refreshMs,
         reading: { ok: false, error: failureText(session, error), lastReadAtMs },
       },
     };

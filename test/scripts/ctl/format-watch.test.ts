@@ -43,7 +43,7 @@ function readFrame(memory: SeqMemory, items: PollerItem[], nowMs: number) {
   const frame: WatchFrame = {
     table: 'control',
     atMs: nowMs,
-    intervalMs: INTERVAL_MS,
+    refreshMs: INTERVAL_MS,
     reading: { ok: true, report, changes, gone },
   };
   return { frame, memory: next };
@@ -52,7 +52,7 @@ function readFrame(memory: SeqMemory, items: PollerItem[], nowMs: number) {
 const failedFrame = (lastReadAtMs: number | null): WatchFrame => ({
   table: 'control',
   atMs: START_MS + 4_000,
-  intervalMs: INTERVAL_MS,
+  refreshMs: INTERVAL_MS,
   reading: { ok: false, error: 'ResourceNotFoundException: Requested resource not found', lastReadAtMs },
 });
 
@@ -104,6 +104,16 @@ describe('watch: a frame as text', () => {
     expect(formatWatchFrame(failedFrame(null), 'log').split('\n')[2]).toBe(
       'no read has succeeded yet; trying again in 2 s',
     );
+  });
+
+  it('with --once, promises no refresh: no "every", no "trying again"', () => {
+    const once: WatchFrame = { ...failedFrame(null), refreshMs: null };
+
+    expect(formatWatchFrame(once, 'log').split('\n')).toEqual([
+      'watch: table control  |  2030-01-01T12:00:04Z  |  read failed',
+      'read failed: ResourceNotFoundException: Requested resource not found',
+      'no read has succeeded yet',
+    ]);
   });
 
   it('on a terminal, redraws in place: home, each line cleared to its end, the rest cleared, the quit hint', () => {

@@ -49,7 +49,9 @@ describe('ctl watch on the local stack', () => {
     expect(exitCode).toBe(0);
     const all = frames();
     expect(all.every((frame) => frame.error === undefined)).toBe(true);
-    expect(all[0]?.changes).toEqual([expect.objectContaining({ pollerId: DEFAULT_POLLER_ID, kind: 'first' })]);
+    expect(all[0]?.changes).toEqual([
+      expect.objectContaining({ pollerId: DEFAULT_POLLER_ID, kind: 'first' }),
+    ]);
     const seqs = all.map((frame) => frame.changes?.[0]?.seq ?? 0);
     // Never backwards, and each advance is the difference between the seqs of consecutive frames.
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
