@@ -10,7 +10,9 @@ const exitCode = await runCtl(process.argv.slice(2), {
   ...(process.stdout.isTTY ? { terminal: (text: string) => process.stdout.write(text) } : {}),
   interrupt: () => {
     const controller = new AbortController();
+    // Ctrl-C, or a kill: either way `watch` shows the cursor again and exits 0.
     process.once('SIGINT', () => controller.abort());
+    process.once('SIGTERM', () => controller.abort());
     return controller.signal;
   },
 });

@@ -24,7 +24,7 @@ export const ANSI = {
 export const FIRED_HEADER = 'FIRED';
 
 const FOOTNOTE =
-  'FIRED: how far the recorded seq moved since the previous frame; a live loop records it every 30 s or so, not per tick';
+  'FIRED: how far the recorded seq moved since the previous frame; a loop records it with each claim (about every 30 s) or hand-back, not per tick';
 
 /** The frame as text: in place (screen) or as a block of lines (log). */
 export function formatWatchFrame(frame: WatchFrame, style: FrameStyle): string {
