@@ -105,9 +105,7 @@ describe('npm run ctl as a process', () => {
       const run = await runCli(['watch', '--once', '--local', '--port', String(port)]);
 
       expect(run).toMatchObject({ exitCode: 0, stderr: '' });
-      expect(lines(run.stdout)[0]).toMatch(
-        /^watch: table \S+ {2}\| {2}\S+Z {2}\| {2}1 poller: 1 stale$/,
-      );
+      expect(lines(run.stdout)[0]).toMatch(/^watch: table \S+ {2}\| {2}\S+Z {2}\| {2}1 poller: 1 stale$/);
       expect(lines(run.stdout)[2]).toMatch(/^default +stale /);
       // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for the escape character itself
       expect(run.stdout).not.toMatch(/\x1b/);
