@@ -38,7 +38,6 @@ export interface WatchFrame {
 export type AbortableSleep = (ms: number, signal: AbortSignal) => Promise<void>;
 
 export interface WatchSummary {
-  readonly frames: number;
   /** Whether the last frame shown was a failed read (`--once` then exits 1, for scripts). */
   readonly lastReadFailed: boolean;
 }
@@ -60,7 +59,6 @@ export async function watch(
   const startMs = session.nowMs();
   let memory: SeqMemory = EMPTY_SEQ_MEMORY;
   let lastReadAtMs: number | null = null;
-  let frames = 0;
   let lastReadFailed = false;
   for (let refresh = 0; !signal.aborted; ) {
     const outcome = await readFrame(session, options, memory, lastReadAtMs, signal);
@@ -71,7 +69,6 @@ export async function watch(
       lastReadAtMs = outcome.frame.atMs;
     }
     lastReadFailed = !outcome.frame.reading.ok;
-    frames += 1;
     show(outcome.frame);
     if (options.once) break;
     const nowMs = session.nowMs();
@@ -82,7 +79,7 @@ export async function watch(
       if (!signal.aborted) throw error;
     }
   }
-  return { frames, lastReadFailed };
+  return { lastReadFailed };
 }
 
 async function readFrame(
