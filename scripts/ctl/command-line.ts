@@ -14,6 +14,7 @@ import { parseTargetSpec, type TargetSpec } from './target-spec';
 
 export const COMMAND_NAMES = [
   'list',
+  'watch',
   'status',
   'create',
   'set',
@@ -28,6 +29,9 @@ export type CommandName = (typeof COMMAND_NAMES)[number];
 export const LIST_SORTS = ['id', 'next', 'last', 'state'] as const;
 export type ListSort = (typeof LIST_SORTS)[number];
 
+/** `watch --interval S`: how often the table is read again. */
+export const WATCH_INTERVAL_LIMITS = { minSeconds: 0.5, maxSeconds: 60, defaultSeconds: 2 } as const;
+
 /** The pollers `pause`/`resume` switch: the ids given, or every poller in the table. */
 export type PollerSelection =
   | { readonly kind: 'ids'; readonly pollerIds: readonly string[] }
@@ -36,6 +40,8 @@ export type PollerSelection =
 /** A validated command: everything the CLI will do, decided before any AWS call. */
 export type Command =
   | { readonly name: 'list'; readonly sort: ListSort }
+  /** `once`: print one frame and exit. */
+  | { readonly name: 'watch'; readonly sort: ListSort; readonly intervalMs: number; readonly once: boolean }
   | { readonly name: 'status'; readonly pollerId: string }
   | { readonly name: 'status-all' }
   | { readonly name: 'create'; readonly pollerId: string; readonly fields: NewPoller }
@@ -61,6 +67,12 @@ Commands (ID is a poller id; where it is optional it defaults to '${DEFAULT_POLL
   list [--sort id|next|last|state]
                        one line per poller: state, cadence now and its source, next and last tick, how late,
                        skipped and failed fires, last error
+  watch [--sort id|next|last|state] [--interval S] [--once]
+                       the list, read again every S seconds (default ${WATCH_INTERVAL_LIMITS.defaultSeconds}, ${WATCH_INTERVAL_LIMITS.minSeconds} to ${WATCH_INTERVAL_LIMITS.maxSeconds}) and redrawn in place
+                       under a header (table, time, pollers by state); FIRED is how far each poller's
+                       recorded seq moved since the previous frame, 'stale?' a running poller whose seq has
+                       not moved for its stale threshold; a failed read is shown and tried again; Ctrl-C
+                       quits. Piped: one frame per read, no escape codes; --json: one object per line
   status [ID] [--all]  the poller's control item and the status of its loop's execution (--all: every poller)
   create ID --every S [--target NAME] [--payload JSON] [--running | --stopped]
                        create a poller (refused if the id exists); --running (the default) starts its loop
@@ -80,7 +92,7 @@ ${fieldHelp}
 
 Options:
   --poller ID          the poller, for commands that take one ID
-  --json               print JSON instead of text (list: an array of objects)
+  --json               print JSON instead of text (list: an array of objects; watch: one object per frame)
   --yes                confirm a delete (always needed: the item and its counters are gone for good)
   -h, --help           print this text
 
@@ -101,6 +113,8 @@ const OPTIONS: Record<string, { readonly type: 'string' | 'boolean'; readonly sh
   running: { type: 'boolean' },
   stopped: { type: 'boolean' },
   sort: { type: 'string' },
+  interval: { type: 'string' },
+  once: { type: 'boolean' },
   yes: { type: 'boolean' },
   json: { type: 'boolean' },
   all: { type: 'boolean' },
@@ -124,7 +138,9 @@ const OPTION_COMMANDS: Readonly<Record<string, readonly CommandName[]>> = {
   ),
   running: ['create'],
   stopped: ['create'],
-  sort: ['list'],
+  sort: ['list', 'watch'],
+  interval: ['watch'],
+  once: ['watch'],
   yes: ['delete'],
   all: ['status', 'pause', 'resume'],
 };
@@ -187,6 +203,15 @@ function buildCommand(name: CommandName, pollerIds: readonly string[], lookup: O
   if (name === 'list') {
     if (pollerIds.length > 0) throw new UsageError('list takes no poller id: it lists every poller');
     return { name, sort: parseSort(stringOption(lookup, 'sort')) };
+  }
+  if (name === 'watch') {
+    if (pollerIds.length > 0) throw new UsageError('watch takes no poller id: it shows every poller');
+    return {
+      name,
+      sort: parseSort(stringOption(lookup, 'sort')),
+      intervalMs: parseWatchInterval(stringOption(lookup, 'interval')),
+      once: lookup('once') === true,
+    };
   }
   if (name === 'pause' || name === 'resume')
     return { name, pollers: parseSelection(name, pollerIds, lookup) };
@@ -255,6 +280,18 @@ function parseSort(raw: string | undefined): ListSort {
   if (sort === undefined)
     throw new UsageError(`--sort must be one of ${LIST_SORTS.join(', ')}; got ${quote(raw)}`);
   return sort;
+}
+
+function parseWatchInterval(raw: string | undefined): number {
+  const { minSeconds, maxSeconds, defaultSeconds } = WATCH_INTERVAL_LIMITS;
+  if (raw === undefined) return defaultSeconds * 1000;
+  const seconds = raw.trim() === '' ? Number.NaN : Number(raw);
+  if (!Number.isFinite(seconds) || seconds < minSeconds || seconds > maxSeconds) {
+    throw new UsageError(
+      `--interval must be a number of seconds from ${minSeconds} to ${maxSeconds}, decimals allowed; got ${quote(raw)}`,
+    );
+  }
+  return Math.round(seconds * 1000);
 }
 
 function parseRaw(argv: readonly string[]) {

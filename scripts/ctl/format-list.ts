@@ -4,7 +4,7 @@ import { formatDuration } from './format-duration';
 /** How much of a last error fits on a list line; `status ID` shows all of it. */
 export const LAST_ERROR_WIDTH = 60;
 
-const HEADERS = [
+export const LIST_HEADERS = [
   'ID',
   'STATE',
   'CADENCE',
@@ -19,8 +19,18 @@ const HEADERS = [
 /** One aligned line per poller under a header, or a sentence when the table holds none. */
 export function formatList(report: ListReport): string {
   if (report.pollers.length === 0) return `no pollers in table ${report.table}`;
-  const rows = [[...HEADERS], ...report.pollers.map((line) => cellsOf(line, report.reportedAtMs))];
-  const widths = HEADERS.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
+  return alignColumns([
+    [...LIST_HEADERS],
+    ...report.pollers.map((line) => cellsOf(line, report.reportedAtMs)),
+  ]);
+}
+
+/** Rows of cells as text: every column but the last padded to its widest cell plus two spaces. */
+export function alignColumns(rows: readonly (readonly string[])[]): string {
+  const columns = Math.max(...rows.map((row) => row.length));
+  const widths = Array.from({ length: columns }, (_, column) =>
+    Math.max(...rows.map((row) => (row[column] ?? '').length)),
+  );
   return rows
     .map((row) =>
       row

@@ -61,16 +61,38 @@ export interface ListReport {
 
 /** Every poller in the table (one Scan, all pages), one line each, sorted. */
 export async function list(session: CtlSession, sort: ListSort): Promise<ListReport> {
+  const { items, readAtMs } = await readFleet(session);
+  return listReportOf(session.target.tableName, sort, items, readAtMs);
+}
+
+/** Every poller's item, as one consistent Scan (all pages) reads it, and when it was read. */
+export interface FleetReading {
+  readonly items: readonly PollerItem[];
+  /** Epoch ms, taken once the Scan has answered: the "now" of every relative time made from it. */
+  readonly readAtMs: number;
+}
+
+/** The one read behind `list` and `watch`; a failure is an AwsCallError that names the table. */
+export async function readFleet(session: CtlSession, abortSignal?: AbortSignal): Promise<FleetReading> {
   const { tableName } = session.target;
   const items = await awsCall(session, `listing the pollers in table ${tableName}`, () =>
-    session.table.listAll(),
+    session.table.listAll(abortSignal ? { abortSignal } : {}),
   );
-  const nowMs = session.nowMs();
+  return { items, readAtMs: session.nowMs() };
+}
+
+/** The list report of items read at `nowMs`: one line each, sorted. */
+export function listReportOf(
+  table: string,
+  sort: ListSort,
+  items: readonly PollerItem[],
+  nowMs: number,
+): ListReport {
   const pollers = sortLines(
     items.map((item) => lineOf(item, nowMs)),
     sort,
   );
-  return { command: 'list', table: tableName, sort, pollers, reportedAtMs: nowMs };
+  return { command: 'list', table, sort, pollers, reportedAtMs: nowMs };
 }
 
 export function lineOf(item: PollerItem, nowMs: number): PollerLine {
@@ -122,7 +144,7 @@ export function cadenceNow(item: PollerItem, _nowMs: number): CadenceNow {
 }
 
 /** Trouble first: pollers that should run and do not, then unreadable ones, then the rest. */
-const STATE_ORDER: Readonly<Record<LoopState, number>> = {
+export const STATE_ORDER: Readonly<Record<LoopState, number>> = {
   stale: 0,
   invalid: 1,
   stopping: 2,

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { USAGE } from '../../../scripts/ctl/command-line';
@@ -11,7 +11,10 @@ interface ProcessRun {
 }
 
 /** `npm run ctl -- …` without npm: the same entry file under tsx, as a child process. */
-function runCli(args: readonly string[]): Promise<ProcessRun> {
+function runCli(
+  args: readonly string[],
+  onStdout?: (stdout: string, child: ChildProcess) => void,
+): Promise<ProcessRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/ctl.ts', ...args], {
       cwd: process.cwd(),
@@ -22,6 +25,7 @@ function runCli(args: readonly string[]): Promise<ProcessRun> {
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
+      onStdout?.(stdout, child);
     });
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -95,6 +99,34 @@ describe('npm run ctl as a process', () => {
 
       expect(run).toMatchObject({ exitCode: 0, stderr: '' });
       expect(lines(run.stdout)).toEqual(expect.arrayContaining(['running        true', 'waitseconds    2']));
+    });
+
+    it('watch --once prints one frame without escape codes (stdout is a pipe) and exits 0', async () => {
+      const run = await runCli(['watch', '--once', '--local', '--port', String(port)]);
+
+      expect(run).toMatchObject({ exitCode: 0, stderr: '' });
+      expect(lines(run.stdout)[0]).toMatch(/^watch: table \S+ {2}\| {2}\S+Z {2}\| {2}1 poller: 1 stale$/);
+      expect(lines(run.stdout)[2]).toMatch(/^default +stale /);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for the escape character itself
+      expect(run.stdout).not.toMatch(/\x1b/);
+    });
+
+    it('watch ends on Ctrl-C (SIGINT) with exit 0 after the frames it printed', async () => {
+      let interrupted = false;
+      const run = await runCli(
+        ['watch', '--local', '--port', String(port), '--interval', '0.5'],
+        (stdout, child) => {
+          // Two frames read: interrupt once, as Ctrl-C does (a second SIGINT would kill it by default).
+          if (!interrupted && stdout.split('watch: table').length > 2) {
+            interrupted = true;
+            child.kill('SIGINT');
+          }
+        },
+      );
+
+      expect(interrupted).toBe(true);
+      expect(run).toMatchObject({ exitCode: 0, stderr: '' });
+      expect(run.stdout.split('watch: table').length).toBeGreaterThan(2);
     });
   });
 });

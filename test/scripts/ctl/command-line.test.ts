@@ -98,11 +98,14 @@ describe('parseCommandLine: status --all', () => {
 
 describe('parseCommandLine: what it refuses', () => {
   it.each([
-    [[], /^missing command: expected one of list, status, create, set, delete, start, stop, pause, resume/],
+    [
+      [],
+      /^missing command: expected one of list, watch, status, create, set, delete, start, stop, pause, resume/,
+    ],
     [['--local'], /^missing command/],
     [
       ['restart', '--local'],
-      /^unknown command "restart": expected one of list, status, create, set, delete, start, stop, pause, resume$/,
+      /^unknown command "restart": expected one of list, watch, status, create, set, delete, start, stop, pause, resume$/,
     ],
     [
       ['status', 'stop', '--local'],

@@ -25,6 +25,19 @@ describe('parseCommandLine: the fleet commands it accepts', () => {
     [['list', '--local'], { name: 'list', sort: 'id' }],
     [['list', '--sort', 'next', '--local'], { name: 'list', sort: 'next' }],
     [['list', '--sort', 'state', '--local', '--json'], { name: 'list', sort: 'state' }],
+    [['watch', '--local'], { name: 'watch', sort: 'id', intervalMs: 2_000, once: false }],
+    [
+      ['watch', '--sort', 'state', '--interval', '0.5', '--once', '--local'],
+      { name: 'watch', sort: 'state', intervalMs: 500, once: true },
+    ],
+    [
+      ['watch', '--interval', '60', '--local', '--json'],
+      { name: 'watch', sort: 'id', intervalMs: 60_000, once: false },
+    ],
+    [
+      ['watch', '--interval', '1.25', '--local'],
+      { name: 'watch', sort: 'id', intervalMs: 1_250, once: false },
+    ],
     [
       ['create', 'orders', '--every', '5', '--local'],
       { name: 'create', pollerId: 'orders', fields: { waitSeconds: 5, running: true } },
@@ -98,7 +111,15 @@ describe('parseCommandLine: the fleet command lines it refuses, before any call'
   it.each<[string[], string | RegExp]>([
     [['list', 'orders', '--local'], 'list takes no poller id: it lists every poller'],
     [['list', '--sort', 'age', '--local'], '--sort must be one of id, next, last, state; got "age"'],
-    [['status', '--sort', 'id', '--local'], '--sort applies to list, not to status'],
+    [['status', '--sort', 'id', '--local'], '--sort applies to list, watch, not to status'],
+    [['watch', 'orders', '--local'], 'watch takes no poller id: it shows every poller'],
+    [['watch', '--sort', 'age', '--local'], '--sort must be one of id, next, last, state; got "age"'],
+    ...['0.4', '61', '0', '-1', 'abc', '', 'Infinity', 'NaN'].map((raw): [string[], string] => [
+      ['watch', '--interval', raw, '--local'],
+      `--interval must be a number of seconds from 0.5 to 60, decimals allowed; got ${JSON.stringify(raw)}`,
+    ]),
+    [['list', '--interval', '2', '--local'], '--interval applies to watch, not to list'],
+    [['list', '--once', '--local'], '--once applies to watch, not to list'],
     [['create', '--every', '5', '--local'], 'create needs a poller id: ctl create ID --every S'],
     [['create', 'orders', '--local'], 'create needs --every S (the cadence in seconds)'],
     [['create', 'a', 'b', '--every', '5', '--local'], 'create takes one poller id; got "a" "b"'],
