@@ -279,6 +279,11 @@ export function parseTimeZoneField(
 /** Where one String holds several rules (as typed in the console): `;` or a line break ends each. */
 const RULE_SEPARATOR = /;|\r?\n/;
 
+/** The rules one string holds, as the console form (`S`) of `windows` reads them. */
+export function splitRuleText(text: string): string[] {
+  return text.split(RULE_SEPARATOR);
+}
+
 /**
  * `windows`: a list (L) of rule strings, or one string (S) of rules separated by `;` or line breaks (what is
  * easiest to type in the DynamoDB console); absent, NULL, an empty list or a blank string means no rules. A bad
@@ -294,7 +299,7 @@ export function parseWindowsField(
     new InvalidControlItemError(pollerId, FIELD.windows, describeAttribute(value), expected);
   let written: readonly unknown[];
   if (value.S !== undefined) {
-    written = value.S.split(RULE_SEPARATOR);
+    written = splitRuleText(value.S);
   } else if (value.L !== undefined) {
     // A rule that is not a string stays what it is, and the parser names it by its place in the list.
     written = value.L.map((rule) => (rule.S !== undefined ? rule.S : attributeToJson(rule)));

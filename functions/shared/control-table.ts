@@ -113,6 +113,10 @@ export interface OperatorFieldEdit {
   readonly waitSeconds?: number;
   readonly target?: string | null;
   readonly payload?: Readonly<Record<string, unknown>> | null;
+  /** An IANA zone name for the window rules; `null`: UTC (the field removed). */
+  readonly timeZone?: string | null;
+  /** Window rules as written, in order (stored as a list of strings); `null`: none. */
+  readonly windows?: readonly string[] | null;
 }
 
 /** A poller as `createPoller` writes it: its switch and cadence, and any other operator field. */
@@ -141,6 +145,8 @@ const OPERATOR_FIELD_CODECS: { readonly [K in OperatorFieldKey]: FieldCodec<K> }
   waitSeconds: { attribute: FIELD.waitSeconds, encode: (seconds) => ({ N: String(seconds) }) },
   target: { attribute: FIELD.target, encode: (target) => ({ S: target }) },
   payload: { attribute: FIELD.payload, encode: (payload) => jsonToAttribute(payload) },
+  timeZone: { attribute: FIELD.timezone, encode: (zone) => ({ S: zone }) },
+  windows: { attribute: FIELD.windows, encode: (rules) => ({ L: rules.map((rule) => ({ S: rule })) }) },
 };
 
 const OPERATOR_FIELD_KEYS = Object.keys(OPERATOR_FIELD_CODECS).filter(

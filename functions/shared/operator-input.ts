@@ -1,5 +1,11 @@
 import { FIELD } from './contract';
-import { jsonToAttribute, parsePayload, parseTarget } from './control-item';
+import {
+  jsonToAttribute,
+  parsePayload,
+  parseTarget,
+  parseTimeZoneField,
+  parseWindowsField,
+} from './control-item';
 import { isRecord } from './decode';
 import { InvalidControlItemError, renderJson } from './errors';
 
@@ -14,6 +20,27 @@ export function parseTargetText(pollerId: string, text: string): string | Invali
   const target = parseTarget(pollerId, { S: text });
   // `{ S: text }` is never absent, so the decoder answers with the name or an error.
   return target ?? new InvalidControlItemError(pollerId, FIELD.target, renderJson(text), 'must not be empty');
+}
+
+/** An IANA time zone name for window rules; the result is undefined for UTC (the default, stored as absent). */
+export function parseTimeZoneText(
+  pollerId: string,
+  text: string,
+): string | undefined | InvalidControlItemError {
+  return parseTimeZoneField(pollerId, { S: text });
+}
+
+/**
+ * Window rules given one per option (`--window RULE`, repeated): checked as the list the item will hold, so a
+ * refusal names the rule by its place, as the loop's lastError would. The texts are kept as written.
+ */
+export function parseWindowTexts(
+  pollerId: string,
+  rules: readonly string[],
+): readonly string[] | InvalidControlItemError {
+  const parsed = parseWindowsField(pollerId, { L: rules.map((rule) => ({ S: rule })) });
+  if (parsed instanceof InvalidControlItemError) return parsed;
+  return (parsed ?? []).map((rule) => rule.text);
 }
 
 /** Magnitudes DynamoDB stores (38 digits of precision aside): from `min` up to, not including, `below`. */

@@ -74,9 +74,11 @@ Commands (ID is a poller id; where it is optional it defaults to '${DEFAULT_POLL
                        not moved for its stale threshold; a failed read is shown and tried again; Ctrl-C
                        quits. Piped: one frame per read, no escape codes; --json: one object per line
   status [ID] [--all]  the poller's control item and the status of its loop's execution (--all: every poller)
-  create ID --every S [--target NAME] [--payload JSON] [--running | --stopped]
+  create ID --every S [--target NAME] [--payload JSON] [--timezone ZONE] [--window RULE]...
+         [--running | --stopped]
                        create a poller (refused if the id exists); --running (the default) starts its loop
   set [ID] [--every S] [--target NAME | --default-target] [--payload JSON | --no-payload]
+         [--timezone ZONE | --utc] [--window RULE... | --no-windows]
                        change operator fields of an existing poller; its loop follows from its next tick
   delete ID --yes      set running=false (the loop ends at its next tick), then delete the item
   start [ID] [--every S]
@@ -106,9 +108,15 @@ Targets (exactly one):
 
 const FIELD_OPTION_NAMES = operatorFieldOptionNames();
 
-const OPTIONS: Record<string, { readonly type: 'string' | 'boolean'; readonly short?: string }> = {
+const OPTIONS: Record<
+  string,
+  { readonly type: 'string' | 'boolean'; readonly short?: string; readonly multiple?: boolean }
+> = {
   poller: { type: 'string' },
   ...Object.fromEntries(FIELD_OPTION_NAMES.strings.map((name) => [name, { type: 'string' }])),
+  ...Object.fromEntries(
+    FIELD_OPTION_NAMES.repeatable.map((name) => [name, { type: 'string', multiple: true }]),
+  ),
   ...Object.fromEntries(FIELD_OPTION_NAMES.flags.map((name) => [name, { type: 'boolean' }])),
   running: { type: 'boolean' },
   stopped: { type: 'boolean' },
@@ -131,10 +139,9 @@ const OPTIONS: Record<string, { readonly type: 'string' | 'boolean'; readonly sh
 const OPTION_COMMANDS: Readonly<Record<string, readonly CommandName[]>> = {
   poller: ['status', 'create', 'set', 'delete', 'start', 'stop'],
   ...Object.fromEntries(
-    [...FIELD_OPTION_NAMES.strings, ...FIELD_OPTION_NAMES.flags].map((name) => [
-      name,
-      name === 'every' ? ['create', 'set', 'start'] : ['create', 'set'],
-    ]),
+    [...FIELD_OPTION_NAMES.strings, ...FIELD_OPTION_NAMES.repeatable, ...FIELD_OPTION_NAMES.flags].map(
+      (name) => [name, name === 'every' ? ['create', 'set', 'start'] : ['create', 'set']],
+    ),
   ),
   running: ['create'],
   stopped: ['create'],
@@ -158,6 +165,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   const { values, positionals } = parseRaw(argv);
   const lookup: OptionLookup = (option) => {
     const value = values[option];
+    if (Array.isArray(value)) return value.filter((text): text is string => typeof text === 'string');
     return typeof value === 'string' || typeof value === 'boolean' ? value : undefined;
   };
   if (lookup('help') === true) return { kind: 'help' };

@@ -1,4 +1,4 @@
-import type { ListReport, PollerLine } from './commands/list';
+import type { CadenceNow, ListReport, PollerLine } from './commands/list';
 import { formatDuration } from './format-duration';
 
 /** How much of a last error fits on a list line; `status ID` shows all of it. */
@@ -45,7 +45,7 @@ export function cellsOf(line: PollerLine, nowMs: number): string[] {
   return [
     line.pollerId,
     line.state,
-    `${line.cadenceSeconds === null ? (line.cadenceSource === 'window' ? 'paused' : 'invalid') : `${line.cadenceSeconds} s`} (${line.cadenceSource})`,
+    formatCadence({ seconds: line.cadenceSeconds, source: line.cadenceSource }),
     nextCell(line),
     line.lastTickAgoMs === null ? '-' : `${formatDuration(line.lastTickAgoMs)} ago`,
     line.lateMs === null ? '-' : formatDuration(line.lateMs),
@@ -71,4 +71,11 @@ function lastErrorCell(line: PollerLine, nowMs: number): string {
   const age = Number.isNaN(atMs) ? '' : `${formatDuration(Math.max(0, nowMs - atMs))} ago: `;
   const text = `${age}${line.lastError.message}`.replace(/\s+/g, ' ');
   return text.length > LAST_ERROR_WIDTH ? `${text.slice(0, LAST_ERROR_WIDTH - 1)}…` : text;
+}
+
+/** `2 s (window)`, `paused (window)`, `invalid (base)`: the cadence in force and where it comes from. */
+export function formatCadence(cadence: CadenceNow): string {
+  const value =
+    cadence.seconds !== null ? `${cadence.seconds} s` : cadence.source === 'window' ? 'paused' : 'invalid';
+  return `${value} (${cadence.source})`;
 }

@@ -9,7 +9,7 @@ import type { StatusAllReport, StatusReport } from './commands/status';
 import type { StopResult } from './commands/stop';
 import type { SwitchManyResult } from './commands/switch-many';
 import { formatDuration } from './format-duration';
-import { formatList } from './format-list';
+import { formatCadence, formatList } from './format-list';
 
 export type CommandResult =
   | ListReport
@@ -83,6 +83,10 @@ export function describeEdit(edit: OperatorFieldEdit): string {
   else if (edit.target !== undefined) parts.push(`${FIELD.target}=${edit.target}`);
   if (edit.payload === null) parts.push(`${FIELD.payload} removed`);
   else if (edit.payload !== undefined) parts.push(`${FIELD.payload}=${JSON.stringify(edit.payload)}`);
+  if (edit.timeZone === null) parts.push(`${FIELD.timezone} removed (UTC)`);
+  else if (edit.timeZone !== undefined) parts.push(`${FIELD.timezone}=${edit.timeZone}`);
+  if (edit.windows === null) parts.push(`${FIELD.windows} removed`);
+  else if (edit.windows !== undefined) parts.push(`${FIELD.windows}=${JSON.stringify(edit.windows)}`);
   return parts.length === 0 ? 'nothing changed' : parts.join(', ');
 }
 
@@ -111,6 +115,16 @@ export function formatStatus(report: StatusReport): string {
     [FIELD.running, report.running === null ? invalidText : String(report.running)],
     [FIELD.waitSeconds, report.waitSeconds === null ? invalidText : String(report.waitSeconds)],
     [FIELD.target, report.target ?? (invalid(FIELD.target) ? invalidText : 'default worker')],
+    [FIELD.timezone, report.timeZone ?? invalidText],
+    [
+      FIELD.windows,
+      report.windows === null
+        ? invalidText
+        : report.windows.length === 0
+          ? 'none'
+          : report.windows.map((rule, index) => `${index + 1}. ${rule}`).join('; '),
+    ],
+    ['cadence now', formatCadence(report.cadenceNow)],
     ['seq', report.seq === null ? '-' : String(report.seq)],
     ['lastTickAt', withRelative(report.lastTickAt, now)],
     ['nextTickAt', withRelative(report.nextTickAt, now)],

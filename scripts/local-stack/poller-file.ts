@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parseDocument, parse as parseYaml } from 'yaml';
 import { POLLER_ID_PATTERN } from '../../functions/shared/contract';
+import { splitRuleText } from '../../functions/shared/control-item';
 import type { NewPoller, OperatorFieldEdit } from '../../functions/shared/control-table';
 import { isRecord } from '../../functions/shared/decode';
 import {
@@ -10,7 +11,12 @@ import {
   renderJson,
   SubMinuteError,
 } from '../../functions/shared/errors';
-import { parsePayloadText, parseTargetText } from '../../functions/shared/operator-input';
+import {
+  parsePayloadText,
+  parseTargetText,
+  parseTimeZoneText,
+  parseWindowTexts,
+} from '../../functions/shared/operator-input';
 import { parseWaitInterval } from '../../functions/shared/wait-interval';
 
 /**
@@ -70,8 +76,8 @@ function refusedBy(error: InvalidControlItemError, value: unknown): FieldResult 
 
 /**
  * Every field a poller entry may have besides `id`, one entry each: a key not in this table is refused (a typo
- * like `evrey` is an error, not a silently ignored field). A new operator field (the window rules' `timezone` and
- * `windows`) is one entry here, decoded by the controller's validator for it, with its `whenAbsent` removal.
+ * like `evrey` is an error, not a silently ignored field). A new operator field is one entry here, decoded by the
+ * controller's validator for it, with its `whenAbsent` removal.
  */
 const FILE_FIELDS: Readonly<Record<string, FileField>> = {
   every: {
@@ -121,6 +127,35 @@ const FILE_FIELDS: Readonly<Record<string, FileField>> = {
       }
       const payload = parsePayloadText(pollerId, JSON.stringify(value));
       return payload instanceof InvalidControlItemError ? refusedBy(payload, value) : { payload };
+    },
+  },
+  timezone: {
+    whenAbsent: { timeZone: null },
+    decode: (pollerId, value) => {
+      if (typeof value !== 'string') {
+        return {
+          refused: `poller '${pollerId}': timezone must be an IANA time zone name (a string) such as Europe/Berlin; got ${renderJson(value, 60)}`,
+          value,
+        };
+      }
+      const zone = parseTimeZoneText(pollerId, value);
+      return zone instanceof InvalidControlItemError ? refusedBy(zone, value) : { timeZone: zone ?? null };
+    },
+  },
+  windows: {
+    whenAbsent: { windows: null },
+    decode: (pollerId, value) => {
+      // One string holds several rules as in the console (`;` or line breaks), a list one rule each.
+      const texts = typeof value === 'string' ? splitRuleText(value) : Array.isArray(value) ? value : [value];
+      if (!texts.every((text): text is string => typeof text === 'string')) {
+        return {
+          refused: `poller '${pollerId}': windows must be a list of rule strings (or one string of rules separated by ;) such as "Mon-Fri 06:00-20:00 every 2"; got ${renderJson(value, 60)}`,
+          value,
+        };
+      }
+      const rules = parseWindowTexts(pollerId, texts);
+      if (rules instanceof InvalidControlItemError) return refusedBy(rules, value);
+      return { windows: rules.length === 0 ? null : rules };
     },
   },
 };
@@ -190,7 +225,7 @@ function decodePollerList(file: string, document: unknown): DeclaredPoller[] {
   if (!Array.isArray(document)) {
     throw new PollerFileError(
       file,
-      `must be a list of pollers ([{ id, every, running?, target?, payload? }, …]); got ${renderJson(document, 60)}`,
+      `must be a list of pollers ([{ id, every, running?, target?, payload?, timezone?, windows? }, …]); got ${renderJson(document, 60)}`,
       { value: document },
     );
   }

@@ -1,3 +1,4 @@
+import { activeRuleAt, DEFAULT_TIME_ZONE } from '../../../functions/scheduling/windows';
 import type { PollerItem } from '../../../functions/shared/control-item';
 import { judgeLoop, staleAfterMs } from '../../../functions/shared/loop-ownership';
 import type { ListSort } from '../command-line';
@@ -13,10 +14,7 @@ import { awsCall, type CtlSession } from '../session';
  */
 export type LoopState = 'running' | 'stale' | 'stopping' | 'stopped' | 'invalid';
 
-/**
- * Where the cadence in force comes from: the item's `waitseconds` ('base'), or a window rule ('window', once items
- * carry window rules: see `cadenceNow`).
- */
+/** Where the cadence in force comes from: the item's `waitseconds` ('base'), or a window rule ('window'). */
 export type CadenceSource = 'base' | 'window';
 
 export interface CadenceNow {
@@ -134,13 +132,20 @@ export function lineOf(item: PollerItem, nowMs: number): PollerLine {
 }
 
 /**
- * The cadence in force now and where it comes from. Today that is always the item's `waitseconds` ('base').
- * Window rules plug in here: once PollerItem carries the decoded rules and time zone, evaluate them with the
- * scheduler's own `cadenceAt(rules, zone, intervalMs, nowMs)` (functions/scheduling/windows.ts) and report
- * source 'window' when a rule (not the default) is in force, seconds null for a pause window.
+ * The cadence in force now and where it comes from: the first window rule whose window contains now ('window';
+ * seconds null for a pause), else the item's `waitseconds` ('base'). The item's own rules and zone, evaluated by
+ * the scheduler's `activeRuleAt`, so the CLI and the loop never disagree on which rule is in force.
  */
-export function cadenceNow(item: PollerItem, _nowMs: number): CadenceNow {
-  return { seconds: item.waitSeconds ?? null, source: 'base' };
+export function cadenceNow(item: PollerItem, nowMs: number): CadenceNow {
+  const config = item.config.config;
+  const base: CadenceNow = { seconds: item.waitSeconds ?? null, source: 'base' };
+  if (config?.windows === undefined) return base;
+  const active = activeRuleAt(config.windows, config.timeZone ?? DEFAULT_TIME_ZONE, nowMs);
+  if (active === undefined) return base;
+  return {
+    seconds: active.cadence.kind === 'paused' ? null : active.cadence.intervalMs / 1_000,
+    source: 'window',
+  };
 }
 
 /** Trouble first: pollers that should run and do not, then unreadable ones, then the rest. */

@@ -1,7 +1,9 @@
+import { DEFAULT_TIME_ZONE } from '../../../functions/scheduling/windows';
 import type { PollerItem } from '../../../functions/shared/control-item';
 import { InvalidControlItemError } from '../../../functions/shared/errors';
 import { ControlItemMissingError } from '../errors';
 import { awsCall, type CtlSession, readExecutionStatus, readItem } from '../session';
+import { type CadenceNow, cadenceNow } from './list';
 
 export interface StatusReport {
   readonly command: 'status';
@@ -12,6 +14,12 @@ export interface StatusReport {
   readonly waitSeconds: number | null;
   /** null: the stack's default worker. */
   readonly target: string | null;
+  /** The zone the window rules are read in; UTC when the item names none (null: the item's is invalid). */
+  readonly timeZone: string | null;
+  /** The window rules as written, in order ([] when none; null: the item's are invalid). */
+  readonly windows: readonly string[] | null;
+  /** The cadence in force now (a window's, or `waitseconds`), as `list` shows it. */
+  readonly cadenceNow: CadenceNow;
   readonly seq: number | null;
   readonly lastTickAt: string | null;
   readonly nextTickAt: string | null;
@@ -80,6 +88,8 @@ async function reportFor(session: CtlSession, item: PollerItem): Promise<StatusR
   const running = valid(item.operator.running);
   const intervalMs = valid(item.operator.intervalMs);
   const target = valid(item.operator.target);
+  const timeZone = valid(item.operator.timeZone);
+  const windows = valid(item.operator.windows);
   for (const problem of item.systemProblems)
     problems.push({ field: problem.field, message: problem.message });
 
@@ -95,6 +105,9 @@ async function reportFor(session: CtlSession, item: PollerItem): Promise<StatusR
     running,
     waitSeconds: intervalMs === null ? null : (item.waitSeconds ?? null),
     target: target ?? null,
+    timeZone: timeZone === null ? null : (timeZone ?? DEFAULT_TIME_ZONE),
+    windows: windows === null ? null : (windows ?? []).map((rule) => rule.text),
+    cadenceNow: cadenceNow(item, nowMs),
     seq: item.seq ?? null,
     lastTickAt: item.lastTickAt ?? null,
     nextTickAt: item.nextTickAt ?? null,

@@ -208,6 +208,9 @@ describe('ctl against the local stack', () => {
         'running        true',
         'waitseconds    2',
         'target         default worker',
+        'timezone       UTC',
+        'windows        none',
+        'cadence now    2 s (base)',
         'seq            42',
         'lastTickAt     2030-01-01T00:09:58.000Z (2 s ago)',
         'nextTickAt     2030-01-01T00:10:00.000Z (in 0 s)',
@@ -245,6 +248,22 @@ describe('ctl against the local stack', () => {
       expect(run.stdout[0]).toContain(`executionArn   ${gone} (unknown: ExecutionDoesNotExist: `);
     });
 
+    it('shows the time zone, the window rules in order and the cadence in force', async () => {
+      // 00:10 UTC on a Tuesday is 05:40 in Kolkata: the first rule is in force, not the pause after it.
+      await setFields(stack, {
+        [FIELD.timezone]: { S: 'Asia/Kolkata' },
+        [FIELD.windows]: { L: [{ S: 'Tue 05:00-06:00 every 0.5' }, { S: 'daily 00:00-24:00 pause' }] },
+      });
+
+      const run = await ctl(['status', '--local'], stack, () => nowMs);
+
+      expect(run.stdout[0]).toContain('timezone       Asia/Kolkata');
+      expect(run.stdout[0]).toContain(
+        'windows        1. Tue 05:00-06:00 every 0.5; 2. daily 00:00-24:00 pause',
+      );
+      expect(run.stdout[0]).toContain('cadence now    0.5 s (window)');
+    });
+
     it('shows an invalid field in the controller’s words', async () => {
       await setFields(stack, { [FIELD.waitSeconds]: { S: 'abc' } });
 
@@ -271,6 +290,9 @@ describe('ctl against the local stack', () => {
         running: true,
         waitSeconds: 2,
         target: null,
+        timeZone: 'UTC',
+        windows: [],
+        cadenceNow: { seconds: 2, source: 'base' },
         seq: null,
         lastTickAt: null,
         nextTickAt: null,

@@ -82,6 +82,39 @@ describe('parseCommandLine: the fleet commands it accepts', () => {
       },
     ],
     [['set', '--every', '3', '--local'], { name: 'set', pollerId: 'default', edit: { waitSeconds: 3 } }],
+    [
+      [
+        'create',
+        'feed',
+        '--every',
+        '30',
+        '--timezone',
+        'America/New_York',
+        '--window',
+        'Mon-Fri 06:00-20:00 every 2',
+        '--window',
+        ' Sun 01:00-05:00 pause ',
+        '--local',
+      ],
+      {
+        name: 'create',
+        pollerId: 'feed',
+        fields: {
+          waitSeconds: 30,
+          running: true,
+          timeZone: 'America/New_York',
+          windows: ['Mon-Fri 06:00-20:00 every 2', 'Sun 01:00-05:00 pause'],
+        },
+      },
+    ],
+    [
+      ['set', 'feed', '--utc', '--no-windows', '--local'],
+      { name: 'set', pollerId: 'feed', edit: { timeZone: null, windows: null } },
+    ],
+    [
+      ['set', 'feed', '--timezone', 'UTC', '--window', 'daily 00:00-24:00 every 5', '--local'],
+      { name: 'set', pollerId: 'feed', edit: { timeZone: null, windows: ['daily 00:00-24:00 every 5'] } },
+    ],
     [['delete', 'orders', '--yes', '--local'], { name: 'delete', pollerId: 'orders' }],
     [['pause', 'a', 'b', 'a', '--local'], { name: 'pause', pollers: { kind: 'ids', pollerIds: ['a', 'b'] } }],
     [['pause', '--all', '--local'], { name: 'pause', pollers: { kind: 'all' } }],
@@ -110,6 +143,38 @@ describe('parseCommandLine: the fleet commands it accepts', () => {
 describe('parseCommandLine: the fleet command lines it refuses, before any call', () => {
   it.each<[string[], string | RegExp]>([
     [['list', 'orders', '--local'], 'list takes no poller id: it lists every poller'],
+    [
+      [
+        'set',
+        'feed',
+        '--window',
+        'Mon-Fri 06:00-20:00 every 2',
+        '--window',
+        'Mon-Fri 06:00-20:00 every 0',
+        '--local',
+      ],
+      /^--window: poller 'feed': windows\[1\] "Mon-Fri 06:00-20:00 every 0": .*got "0"$/,
+    ],
+    [
+      ['set', 'feed', '--window', 'Funday 06:00-20:00 every 2', '--local'],
+      /^--window: .*"Funday 06:00-20:00 every 2".*Funday/,
+    ],
+    [
+      ['set', 'feed', '--timezone', 'Mars/Olympus', '--local'],
+      /^--timezone: poller 'feed': timezone .*Mars\/Olympus/,
+    ],
+    [
+      ['set', 'feed', '--timezone', 'Europe/Berlin', '--utc', '--local'],
+      'give either --timezone or --utc, not both',
+    ],
+    [
+      ['set', 'feed', '--window', 'daily 01:00-02:00 pause', '--no-windows', '--local'],
+      'give either --window or --no-windows, not both',
+    ],
+    [
+      ['start', 'feed', '--window', 'daily 01:00-02:00 pause', '--local'],
+      '--window applies to create, set, not to start',
+    ],
     [['list', '--sort', 'age', '--local'], '--sort must be one of id, next, last, state; got "age"'],
     [['status', '--sort', 'id', '--local'], '--sort applies to list, watch, not to status'],
     [['watch', 'orders', '--local'], 'watch takes no poller id: it shows every poller'],

@@ -3,7 +3,7 @@ import { DEFAULT_POLLER_ID, FIELD } from '../../../functions/shared/contract';
 import type { PollerLine } from '../../../scripts/ctl/commands/list';
 import { type LocalStack, startLocalStack } from '../../../scripts/local-stack/local-stack';
 import { duplicateSeqs, executionsOf, shortestFireGapMs, sleep, waitUntil } from '../../support/fault-probes';
-import { type Harness, startHarness, WAIT_PATIENCE } from '../../support/local-stack-harness';
+import { type Harness, scheduleGaps, startHarness, WAIT_PATIENCE } from '../../support/local-stack-harness';
 import { ctl, readItem, setFields } from './ctl-harness';
 
 const parseLines = (text: string | undefined): PollerLine[] => JSON.parse(text ?? '[]') as PollerLine[];
@@ -223,6 +223,34 @@ describe('ctl fleet commands with running loops', () => {
     expect(runningExecutions('orders')).toHaveLength(1);
     expect(duplicateSeqs(fires)).toEqual([]);
     expect(shortestFireGapMs(fires)).toBeGreaterThanOrEqual(500);
+  });
+
+  it('create with window rules: the loop fires at the cadence of the window in force, not waitseconds', async () => {
+    harness = await startHarness({ everySeconds: 2 });
+    await ctl(['stop', DEFAULT_POLLER_ID, '--local'], harness.stack);
+
+    const run = await ctl(
+      [
+        'create',
+        'feed',
+        '--every',
+        '30',
+        '--timezone',
+        'Asia/Kolkata',
+        '--window',
+        'daily 00:00-24:00 every 1',
+        '--local',
+      ],
+      harness.stack,
+    );
+    const fires = await harness.waitForFires(4, 8_000, 'feed');
+    const listed = await ctl(['list', '--local', '--json'], harness.stack);
+
+    expect(run.exitCode).toBe(0);
+    expect(scheduleGaps(fires.slice(0, 4))).toEqual([1000, 1000, 1000]);
+    expect(JSON.parse(listed.stdout[0] ?? '[]')).toContainEqual(
+      expect.objectContaining({ pollerId: 'feed', cadenceSeconds: 1, cadenceSource: 'window' }),
+    );
   });
 
   it('delete stops the loop, removes the item, and no tick fires after the next one', async () => {

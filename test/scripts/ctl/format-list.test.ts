@@ -82,6 +82,30 @@ describe('list: how a poller’s line reads its item', () => {
       },
       { skippedTicks: 3, failedFires: 1, lastError: { message: 'boom', at: at(-60_000) }, cadenceSeconds: 2 },
     ],
+    // 2030-01-01T12:00Z is a Tuesday: 12:00 in UTC, 07:00 in New York (EST).
+    [
+      'a window in force: its cadence, from the window',
+      { [FIELD.windows]: { L: [{ S: 'Mon-Fri 06:00-20:00 every 0.5' }] } },
+      { cadenceSeconds: 0.5, cadenceSource: 'window' },
+    ],
+    [
+      'outside every window: waitseconds, from the base',
+      { [FIELD.windows]: { S: 'Sat-Sun 00:00-24:00 every 30; Tue 13:00-14:00 every 1' } },
+      { cadenceSeconds: 2, cadenceSource: 'base' },
+    ],
+    [
+      'a pause window open: paused',
+      { [FIELD.windows]: { L: [{ S: 'daily 11:00-13:00 pause' }] } },
+      { cadenceSeconds: null, cadenceSource: 'window' },
+    ],
+    [
+      'rules read in the item’s time zone (07:00 in New York)',
+      {
+        [FIELD.timezone]: { S: 'America/New_York' },
+        [FIELD.windows]: { L: [{ S: 'Tue 12:00-13:00 every 9' }, { S: 'Tue 06:00-08:00 every 1' }] },
+      },
+      { cadenceSeconds: 1, cadenceSource: 'window' },
+    ],
   ])('%s', (_label, fields, expected) => {
     expect(line('p', fields)).toMatchObject(expected);
   });

@@ -47,6 +47,44 @@ describe('decodePollerFile', () => {
       ],
     },
     {
+      name: 'a time zone and window rules, as a list or as one string of rules separated by ;',
+      file: 'fleet.yaml',
+      text: [
+        '- id: day',
+        '  every: 30',
+        '  timezone: Europe/Berlin',
+        '  windows:',
+        '    - Mon-Fri 06:00-20:00 every 2',
+        '    - Sun 01:00-05:00 pause',
+        '- id: night',
+        '  every: 60',
+        "  windows: 'daily 22:00-24:00 every 10; daily 00:00-06:00 every 10'",
+        '- id: utc',
+        '  every: 5',
+        '  timezone: UTC',
+      ].join('\n'),
+      expected: [
+        {
+          id: 'day',
+          fields: {
+            running: true,
+            waitSeconds: 30,
+            timeZone: 'Europe/Berlin',
+            windows: ['Mon-Fri 06:00-20:00 every 2', 'Sun 01:00-05:00 pause'],
+          },
+        },
+        {
+          id: 'night',
+          fields: {
+            running: true,
+            waitSeconds: 60,
+            windows: ['daily 22:00-24:00 every 10', 'daily 00:00-06:00 every 10'],
+          },
+        },
+        { id: 'utc', fields: { running: true, waitSeconds: 5, timeZone: null } },
+      ],
+    },
+    {
       name: 'the same list as JSON',
       file: 'fleet.json',
       text: JSON.stringify([{ id: 'service-alerts', every: 10, payload: { url: 'http://x/alerts' } }]),
@@ -69,7 +107,7 @@ describe('decodePollerFile', () => {
       file: 'fleet.yaml',
       text: '- id: bus\n  evrey: 2\n',
       message:
-        'fleet.yaml: poller \'bus\': unknown field "evrey" (did you mean "every"?); a poller has id, every, running, target, payload',
+        'fleet.yaml: poller \'bus\': unknown field "evrey" (did you mean "every"?); a poller has id, every, running, target, payload, timezone, windows',
       pollerId: 'bus',
     },
     {
@@ -77,7 +115,7 @@ describe('decodePollerFile', () => {
       file: 'fleet.yaml',
       text: '- id: bus\n  every: 2\n  colour: red\n',
       message:
-        'fleet.yaml: poller \'bus\': unknown field "colour"; a poller has id, every, running, target, payload',
+        'fleet.yaml: poller \'bus\': unknown field "colour"; a poller has id, every, running, target, payload, timezone, windows',
       pollerId: 'bus',
     },
     {
@@ -157,6 +195,30 @@ describe('decodePollerFile', () => {
       pollerId: 'bus',
     },
     {
+      name: 'a time zone the platform does not know',
+      file: 'fleet.yaml',
+      text: '- id: bus\n  every: 2\n  timezone: Mars/Olympus\n',
+      message:
+        'fleet.yaml: poller \'bus\': timezone must be an IANA time zone name (S) such as Europe/Berlin, or absent for UTC; got S "Mars/Olympus"',
+      pollerId: 'bus',
+    },
+    {
+      name: 'a window rule the controller would refuse, named by its place',
+      file: 'fleet.yaml',
+      text: '- id: bus\n  every: 2\n  windows: [Mon-Fri 06:00-20:00 every 2, Mon-Fri 20:00-06:00 every 5]\n',
+      message:
+        'fleet.yaml: poller \'bus\': windows[1] "Mon-Fri 20:00-06:00 every 5": hours end must be after start (a window across midnight is two rules: ... 22:00-24:00 and ... 00:00-02:00); got "20:00-06:00"',
+      pollerId: 'bus',
+    },
+    {
+      name: 'windows that are not strings',
+      file: 'fleet.yaml',
+      text: '- id: bus\n  every: 2\n  windows: [1, 2]\n',
+      message:
+        'fleet.yaml: poller \'bus\': windows must be a list of rule strings (or one string of rules separated by ;) such as "Mon-Fri 06:00-20:00 every 2"; got [1,2]',
+      pollerId: 'bus',
+    },
+    {
       name: 'an id that is not a poller id',
       file: 'fleet.yaml',
       text: '- id: bus stop 12\n  every: 2\n',
@@ -186,7 +248,7 @@ describe('decodePollerFile', () => {
       file: 'fleet.yaml',
       text: 'bus:\n  every: 2\n',
       message:
-        'fleet.yaml: must be a list of pollers ([{ id, every, running?, target?, payload? }, …]); got {"bus":{"every":2}}',
+        'fleet.yaml: must be a list of pollers ([{ id, every, running?, target?, payload?, timezone?, windows? }, …]); got {"bus":{"every":2}}',
     },
     {
       name: 'an empty list',
@@ -242,7 +304,7 @@ describe('readPollerFile', () => {
   it('reads the committed example fleet', async () => {
     const pollers = await readPollerFile(resolve(import.meta.dirname, '../../../examples/pollers.yaml'));
     expect(pollers.map(({ id, fields }) => [id, fields.waitSeconds, fields.running])).toEqual([
-      ['bus-predictions', 2, true],
+      ['bus-predictions', 30, true],
       ['vehicle-positions', 1, true],
       ['service-alerts', 10, true],
       ['night-timetable', 60, false],
@@ -267,13 +329,13 @@ describe('readPollerFile', () => {
 
 describe('editMatching', () => {
   it('sets the declared fields and removes the optional ones the file leaves out; running is not an edit', () => {
+    const removed = { target: null, payload: null, timeZone: null, windows: null };
     expect(editMatching({ id: 'a', fields: { running: false, waitSeconds: 5 } })).toEqual({
       waitSeconds: 5,
-      target: null,
-      payload: null,
+      ...removed,
     });
     expect(
       editMatching({ id: 'a', fields: { running: true, waitSeconds: 1, payload: { url: 'http://x' } } }),
-    ).toEqual({ waitSeconds: 1, target: null, payload: { url: 'http://x' } });
+    ).toEqual({ waitSeconds: 1, ...removed, payload: { url: 'http://x' } });
   });
 });
