@@ -15,8 +15,9 @@ export type SeqChange =
   | { readonly kind: 'advanced'; readonly seq: number; readonly advance: number }
   /**
    * The same seq as the previous frame. `unchangedForMs` counts from the first frame that showed it (what the
-   * watch saw, not when the loop wrote it); `staleCandidate`: the poller is running and its seq stayed put for
-   * longer than its stale threshold (3 intervals, at least 90 s), which a live loop's writes never leave.
+   * watch saw, not when the loop wrote it); `staleCandidate`: the poller is running outside a pause window and its
+   * seq stayed put for longer than its stale threshold (3 intervals, at least 90 s), which a live loop's writes
+   * never leave.
    */
   | {
       readonly kind: 'same';
@@ -52,14 +53,18 @@ export function seqChanges(
   lines: readonly PollerLine[],
   nowMs: number,
 ): FrameChanges {
-  const stateOf = new Map(lines.map((line) => [line.pollerId, line.state]));
+  const lineOf = new Map(lines.map((line) => [line.pollerId, line]));
   const changes = new Map<string, SeqChange>();
   const next = new Map<string, { seq: number | null; sinceMs: number }>();
   for (const item of items) {
     const seq = item.seq ?? null;
     const before = memory.byPoller.get(item.pollerId);
     next.set(item.pollerId, { seq, sinceMs: before?.seq === seq ? before.sinceMs : nowMs });
-    changes.set(item.pollerId, changeOf(item, seq, before, stateOf.get(item.pollerId) === 'running', nowMs));
+    const line = lineOf.get(item.pollerId);
+    // A poller in a pause window fires nothing by design: its seq stays put until the window ends.
+    const expectsFires =
+      line?.state === 'running' && !(line.cadenceSource === 'window' && line.cadenceSeconds === null);
+    changes.set(item.pollerId, changeOf(item, seq, before, expectsFires, nowMs));
   }
   const gone = [...memory.byPoller.keys()].filter((pollerId) => !next.has(pollerId)).sort();
   return { changes, gone, memory: { byPoller: next } };
@@ -69,7 +74,7 @@ function changeOf(
   item: PollerItem,
   seq: number | null,
   before: { readonly seq: number | null; readonly sinceMs: number } | undefined,
-  running: boolean,
+  expectsFires: boolean,
   nowMs: number,
 ): SeqChange {
   if (before === undefined) return { kind: 'first', seq };
@@ -79,7 +84,7 @@ function changeOf(
       kind: 'same',
       seq,
       unchangedForMs,
-      staleCandidate: running && unchangedForMs > staleAfterMs(item),
+      staleCandidate: expectsFires && unchangedForMs > staleAfterMs(item),
     };
   }
   if (seq !== null && (before.seq === null || seq > before.seq)) {

@@ -74,6 +74,26 @@ describe('watch: what changed since the previous frame, from the recorded seq', 
     expect(beyond.changes.get('a')).toMatchObject({ kind: 'same', staleCandidate: true });
   });
 
+  it('never marks a running poller in a pause window, whose seq stays put by design; marks it once a cadence applies', () => {
+    const withRule = (nowMs: number, rule: string) =>
+      item('a', nowMs, { ...seq(10), [FIELD.windows]: { L: [{ S: rule }] } });
+    const paused = frame(EMPTY_SEQ_MEMORY, [withRule(START_MS, 'daily 11:00-13:00 pause')], START_MS);
+
+    const stillPaused = frame(
+      paused.memory,
+      [withRule(START_MS + 600_000, 'daily 11:00-13:00 pause')],
+      START_MS + 600_000,
+    );
+    const ruleChanged = frame(
+      paused.memory,
+      [withRule(START_MS + 600_000, 'daily 11:00-13:00 every 2')],
+      START_MS + 600_000,
+    );
+
+    expect(stillPaused.changes.get('a')).toMatchObject({ kind: 'same', staleCandidate: false });
+    expect(ruleChanged.changes.get('a')).toMatchObject({ kind: 'same', staleCandidate: true });
+  });
+
   it('never marks a poller that is not running (stopped, or its loop already counts as stale)', () => {
     const stopped = (nowMs: number) =>
       item('a', nowMs, { ...seq(10), [FIELD.running]: { BOOL: false }, [FIELD.stoppedReason]: { S: 'x' } });
