@@ -222,23 +222,29 @@ export function describeCause(cause: unknown): string {
 }
 
 /**
- * Problems as one `lastError` message (`; ` between them), each said once: a message that another one already
- * contains is dropped. The same failure reaches a round by two ways (the Catch output of the attempt that failed,
- * and the errors an earlier round could not record), and would otherwise be said twice.
+ * Problems as one `lastError` message (`; ` between them), each said once: a repeat, or a message another one
+ * wraps as its cause (`previous controller attempt failed: X` wraps `X`), is dropped. The same failure reaches a
+ * round by two ways (the Catch output of the attempt that failed, and the errors an earlier round could not
+ * record), and would otherwise be said twice; a different message that merely shares words is kept.
  */
 export function joinProblems(messages: readonly string[]): string {
   return sayEachOnce(messages).join('; ');
 }
 
-/** The messages in their order, without empty ones, repeats, and those another message contains. */
+/** The messages in their order, without empty ones, repeats, and those another message wraps as its cause. */
 export function sayEachOnce(messages: readonly string[]): string[] {
   return messages.filter(
     (message, index) =>
       message !== '' &&
       messages.every((other, otherIndex) =>
-        other === message ? otherIndex >= index : !other.includes(message),
+        other === message ? otherIndex >= index : !wrapsAsCause(other, message),
       ),
   );
+}
+
+/** `outer` ends with `inner` as its cause: `…: inner`, or `…: inner (…)` when the cause was cut short. */
+function wrapsAsCause(outer: string, inner: string): boolean {
+  return outer.endsWith(`: ${inner}`) || outer.includes(`: ${inner}; `);
 }
 
 /** A window rule the parser refused: names the rule (its index and text), the part and the value. */

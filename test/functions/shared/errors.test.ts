@@ -197,9 +197,19 @@ describe('joinProblems', () => {
     { label: 'distinct problems, in order', messages: ['a failed', 'b failed'], text: 'a failed; b failed' },
     { label: 'the same problem twice, once', messages: [outage, outage], text: outage },
     {
-      label: 'a problem another one already contains, once (whichever comes first)',
+      label: 'a problem another one wraps as its cause, once',
       messages: [outage, `previous controller attempt failed: ${outage}`],
       text: `previous controller attempt failed: ${outage}`,
+    },
+    {
+      label: 'the wrapped one first, the bare cause after it: once',
+      messages: [`previous controller attempt failed: ${outage}`, outage],
+      text: `previous controller attempt failed: ${outage}`,
+    },
+    {
+      label: 'a short problem that another merely contains in its words: both',
+      messages: ['timeout', 'worker 7 reported timeout twice'],
+      text: 'timeout; worker 7 reported timeout twice',
     },
     { label: 'nothing for empty messages', messages: ['', ''], text: '' },
   ])('joins $label', ({ messages, text }) => {
