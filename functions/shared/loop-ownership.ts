@@ -1,3 +1,4 @@
+import { cadenceAt, DEFAULT_TIME_ZONE, type WindowCadence } from '../scheduling/windows';
 import { FIELD, STOP_REASON } from './contract';
 import type { CorruptField, PollerItem } from './control-item';
 import { InvalidControlItemError } from './errors';
@@ -35,19 +36,31 @@ export type LoopLiveness =
     };
 
 /**
- * How long a loop may stay silent before it is presumed dead: 3 of its slowest intervals (the item's, or a window
- * rule's: a Wait-state loop writes once a tick), at least 90 s. A pause checks in more often than the floor.
+ * How long a loop may stay silent before it is presumed dead: 3 intervals of the cadence in force when it last
+ * reported (a Wait-state loop writes once a tick; a window edge wakes it, so a slower window later cannot leave it
+ * silent longer), at least 90 s; a pause checks in more often than the floor. Without a heartbeat to date it, or
+ * with a zone the loop may not be using (an invalid one: it keeps its last valid), the slowest cadence any rule runs.
  */
 export function staleAfterMs(item: PollerItem): number {
-  const { intervalMs, windows } = item.operator;
+  const { intervalMs, windows, timeZone } = item.operator;
   // An invalid cadence cannot say how often to expect a heartbeat: use the floor.
-  const cadencesMs = [
-    typeof intervalMs === 'number' ? intervalMs : 0,
-    ...(windows === undefined || windows instanceof InvalidControlItemError ? [] : windows).map((rule) =>
-      rule.cadence.kind === 'every' ? rule.cadence.intervalMs : 0,
-    ),
-  ];
-  return Math.max(STALE_FLOOR_MS, STALE_INTERVALS * Math.max(...cadencesMs));
+  if (typeof intervalMs !== 'number') return STALE_FLOOR_MS;
+  const rules = windows === undefined || windows instanceof InvalidControlItemError ? [] : windows;
+  const reportedAtMs = Date.parse(item.heartbeatAt ?? '');
+  const expectedGapMs =
+    rules.length === 0
+      ? intervalMs
+      : timeZone instanceof InvalidControlItemError || Number.isNaN(reportedAtMs)
+        ? Math.max(
+            intervalMs,
+            ...rules.map((rule) => (rule.cadence.kind === 'every' ? rule.cadence.intervalMs : 0)),
+          )
+        : gapOf(cadenceAt(rules, timeZone ?? DEFAULT_TIME_ZONE, intervalMs, reportedAtMs));
+  return Math.max(STALE_FLOOR_MS, STALE_INTERVALS * expectedGapMs);
+}
+
+function gapOf(cadence: WindowCadence): number {
+  return cadence.kind === 'every' ? cadence.intervalMs : 0;
 }
 
 export function judgeLoop(item: PollerItem, nowMs: number): LoopLiveness {

@@ -15,13 +15,54 @@ const item = (fields: RawItem): RawItem => ({
 });
 
 describe('the watchdog and window rules', () => {
-  it('waits 3 of the slowest cadence a window runs, since a Wait-state loop writes once a tick', () => {
-    // prepare
-    const slowWindow = decodePollerItem(
+  // NOW is 12:00 UTC on a Tuesday.
+  it.each([
+    {
+      label: 'a heartbeat in a slow window: 3 of its cadence',
+      heartbeatAt: '2030-01-01T21:00:00.000Z',
+      rules: 'Sun 01:00-05:00 pause; daily 20:00-24:00 every 600',
+      thresholdMs: 1_800_000,
+    },
+    {
+      label: 'a heartbeat outside the slow window: 3 of waitseconds, the floor',
+      heartbeatAt: '2030-01-01T11:59:00.000Z',
+      rules: 'Sun 01:00-05:00 pause; daily 20:00-24:00 every 600',
+      thresholdMs: STALE_FLOOR_MS,
+    },
+    {
+      label: 'a heartbeat in a pause: the floor (a pause checks in every 60 s)',
+      heartbeatAt: '2030-01-01T11:59:00.000Z',
+      rules: 'daily 00:00-24:00 pause',
+      thresholdMs: STALE_FLOOR_MS,
+    },
+    {
+      label: 'a heartbeat read in the item’s zone (12:00 UTC is 21:00 in Tokyo)',
+      heartbeatAt: '2030-01-01T12:00:00.000Z',
+      rules: 'daily 20:00-24:00 every 600',
+      zone: 'Asia/Tokyo',
+      thresholdMs: 1_800_000,
+    },
+    {
+      label: 'no heartbeat to date it: the slowest cadence any rule runs',
+      heartbeatAt: undefined,
+      rules: 'daily 20:00-24:00 every 600',
+      thresholdMs: 1_800_000,
+    },
+  ])('$label', ({ heartbeatAt, rules, zone, thresholdMs }) => {
+    const polled = decodePollerItem(
       'feed',
-      item({ [FIELD.windows]: { S: 'Sun 01:00-05:00 pause; daily 20:00-24:00 every 600' } }),
+      item({
+        [FIELD.windows]: { S: rules },
+        ...(zone === undefined ? {} : { [FIELD.timezone]: { S: zone } }),
+        ...(heartbeatAt === undefined ? {} : { [FIELD.heartbeatAt]: { S: heartbeatAt } }),
+      }),
     );
-    const fiveMinutesAgo = decodePollerItem(
+
+    expect(staleAfterMs(polled)).toBe(thresholdMs);
+  });
+
+  it('restarts a 2 s loop silent for 5 minutes at noon, even though a slow window runs at night', () => {
+    const silent = decodePollerItem(
       'feed',
       item({
         [FIELD.windows]: { S: 'daily 20:00-24:00 every 600' },
@@ -29,13 +70,10 @@ describe('the watchdog and window rules', () => {
       }),
     );
 
-    // act
-    const threshold = staleAfterMs(slowWindow);
-    const liveness = judgeLoop(fiveMinutesAgo, NOW);
-
-    // assess
-    expect(threshold).toBe(1_800_000);
-    expect(liveness.alive).toBe(true);
+    expect(judgeLoop(silent, NOW)).toMatchObject({
+      alive: false,
+      why: 'heartbeat 300 s old (threshold 90 s)',
+    });
   });
 
   it('keeps the floor for a pause: a paused loop checks in more often than that', () => {
