@@ -32,6 +32,24 @@ export interface ControllerSetup {
 }
 
 /**
+ * The client of synchronous fires (overlap `skip`): the call lasts as long as the worker runs, so its request
+ * timeout is the longest a Lambda runs (900 s), not the control plane's 1.5 s; and one attempt, because a
+ * RequestResponse call retried after its body went out may run the worker twice.
+ */
+export function awaitingClientOptions(clients: AwsClientOptions): AwsClientOptions {
+  return {
+    ...clients,
+    maxAttempts: 1,
+    ...(clients.timeouts
+      ? { timeouts: { ...clients.timeouts, requestMs: MAX_WORKER_RUN_SECONDS * 1000 } }
+      : {}),
+  };
+}
+
+/** The longest a Lambda function (the worker) can run. */
+const MAX_WORKER_RUN_SECONDS = 900;
+
+/**
  * The controller's composition root: the one place that turns an environment into the controller's dependencies
  * (table, worker invoker, default target, clock, logger, size, timing). The deployed control plane and the local
  * stack's in-process controller both build them here, so they cannot drift apart. Throws
@@ -43,7 +61,10 @@ export function controllerDepsFrom(setup: ControllerSetup): ControllerDeps {
   const defaultTarget = requireEnv(ENV.defaultTarget, setup.env);
   return {
     table: new ControlTable(setup.dynamoDb ?? createDynamoDbClient(setup.clients), tableName),
-    invoker: new LambdaWorkerInvoker(createLambdaClient(setup.clients)),
+    invoker: new LambdaWorkerInvoker(
+      createLambdaClient(setup.clients),
+      createLambdaClient(awaitingClientOptions(setup.clients)),
+    ),
     defaultTarget,
     clock: setup.clock ?? systemClock,
     log: setup.log,

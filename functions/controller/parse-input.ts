@@ -193,6 +193,8 @@ function parseLoopConfig(config: unknown, fail: (detail: string) => never): Poll
   const timeZone = config.timeZone === undefined ? undefined : parseTimeZone(config.timeZone);
   if (timeZone instanceof Error) return fail('config.timeZone must be an IANA time zone name');
   const windows = parseLoopWindows(config.windows, fail);
+  const { overlap } = config;
+  if (overlap !== undefined && overlap !== 'skip') return fail('config.overlap must be "skip" or absent');
   return {
     running,
     intervalMs,
@@ -200,6 +202,7 @@ function parseLoopConfig(config: unknown, fail: (detail: string) => never): Poll
     payload,
     ...(timeZone !== undefined && timeZone !== DEFAULT_TIME_ZONE ? { timeZone } : {}),
     ...(windows !== undefined ? { windows } : {}),
+    ...(overlap !== undefined ? { overlap } : {}),
   };
 }
 

@@ -11,6 +11,7 @@ import {
 import {
   afterClaim,
   afterFailedRead,
+  afterOverlapSkip,
   afterStopRecord,
   afterTake,
   afterTick,
@@ -19,6 +20,7 @@ import {
   decideStop,
   type FirePlan,
   openRound,
+  overlapAllowsFire,
   type RoundSettings,
   type RoundState,
   releaseTick,
@@ -39,7 +41,7 @@ import {
   WorkerInvokeError,
 } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import type { WorkerInvoker } from '../shared/worker-invoker';
+import type { FireAnswer, FireInFlight, WorkerInvoker } from '../shared/worker-invoker';
 import { encodeLoopState, parseControllerInput } from './parse-input';
 
 export interface ControllerDeps {
@@ -122,6 +124,16 @@ export async function runRound(
   progress.own(state.owned);
   /** When this invocation last talked to Lambda; a new invocation may come out of a frozen sandbox. */
   let lambdaUsedAt = Number.NEGATIVE_INFINITY;
+  /** The last synchronous fire (overlap `skip`) of this invocation; a new invocation knows of none. */
+  let previousFire: TrackedFire | undefined;
+  /** Records the previous fire's answer once it came (off the tick path: after a tick, never before one). */
+  const noteAnswer = () => {
+    if (previousFire?.answer === undefined || previousFire.noted) return;
+    previousFire.noted = true;
+    progress.noteAnswer(previousFire.answer, previousFire.sentAt);
+    if (previousFire.answer.kind === 'failed')
+      log.error('fire failed', { seq: previousFire.seq, error: previousFire.answer.message });
+  };
   const handBack = (loop: LoopState, plan: HandBack) =>
     handBackToStepFunctions(loop, plan, eventsBeforeRound, progress);
   const tableUnavailable = (what: string) =>
@@ -212,22 +224,110 @@ export async function runRound(
       const target = plan.config.target ?? deps.defaultTarget;
       // Not awaited before the tick: a slow warm-up must never delay it (the fire opens its own connection then).
       const warming = clock.now() - lambdaUsedAt > IDLE_CONNECTION_MS ? deps.invoker.warm(target) : undefined;
-      const withheld = await deliverTick(plan, target, deps, timing, progress, log);
+      const running = previousFire;
+      const delivery = await deliverTick(plan, target, deps, timing, progress, log, () =>
+        running === undefined ? false : running.answer === undefined,
+      );
       await warming;
       lambdaUsedAt = clock.now();
-      const settled = afterTick(state, plan, withheld);
-      state = settled.state;
-      loop = settled.loop;
-      if (settled.fired) progress.noteFired(plan.seq, iso(plan.dueAt));
-      else progress.noteSkipped(settled.withheldSkips);
+      if (delivery.kind === 'overlap-skip') {
+        const settled = afterOverlapSkip(state, plan);
+        state = settled.state;
+        loop = settled.loop;
+        progress.noteOverlapSkip();
+      } else {
+        if (delivery.kind === 'in-flight') {
+          noteAnswer(); // the fire before it answered just before this tick: record it before it is replaced
+          previousFire = track(delivery.fire, delivery.sentAt);
+        }
+        const settled = afterTick(state, plan, delivery.kind === 'withheld' ? delivery.loop : undefined);
+        state = settled.state;
+        loop = settled.loop;
+        if (settled.fired) progress.noteFired(plan.seq, iso(plan.dueAt));
+        else progress.noteSkipped(settled.withheldSkips);
+      }
     }
+    noteAnswer();
     await progress.flushErrors();
 
     const continuation = planContinuation(loop, clock.now(), deadline(), timing, deps.size);
-    if (continuation.kind === 'hand-back') return handBack(loop, continuation);
+    if (continuation.kind === 'hand-back') {
+      if (previousFire === undefined || previousFire.answer !== undefined)
+        return handBack(loop, continuation);
+      // A fire still running would be forgotten by the next invocation: stay awake for its answer, or until the
+      // next tick's read (then that tick is decided as usual), whichever comes first; never past the deadline.
+      const readNextAt = Math.min(
+        continuation.nextDueAt - timing.readAheadMs,
+        deadline() - timing.handBackMarginMs,
+      );
+      const answered = await answerOrTime(previousFire, clock, readNextAt);
+      if (answered) {
+        noteAnswer();
+        await progress.flushErrors();
+        return handBack(loop, planHandBackAfterWait(loop, clock.now(), deadline(), timing, deps));
+      }
+      if (clock.now() >= deadline() - timing.handBackMarginMs) return handBack(loop, continuation);
+      continue;
+    }
     await sleepUntil(clock, continuation.readAt);
   }
 }
+
+/** A synchronous fire of this invocation and, once it came, its answer (set by the call, off the tick path). */
+interface TrackedFire {
+  readonly seq: number;
+  /** When its body went out (the tick's release). */
+  readonly sentAt: number;
+  answer: FireAnswer | undefined;
+  /** The answer was recorded (once). */
+  noted: boolean;
+}
+
+function track(fire: FireInFlight, sentAt: number): TrackedFire {
+  const tracked: TrackedFire = { seq: fire.seq, sentAt, answer: undefined, noted: false };
+  void fire.answer.then((answer) => {
+    tracked.answer = answer;
+  });
+  return tracked;
+}
+
+/** Waits for the fire's answer until `untilMs`, on timers and the answer only (no spinning); true when it came. */
+async function answerOrTime(fire: TrackedFire, clock: Clock, untilMs: number): Promise<boolean> {
+  while (fire.answer === undefined && clock.now() < untilMs) {
+    // Wakes at least once a second to look again: the answer itself resolves no timer.
+    await clock.sleep(Math.min(untilMs - clock.now(), ANSWER_LOOK_MS));
+  }
+  return fire.answer !== undefined;
+}
+
+/**
+ * How often a controller waiting for a fire's answer looks whether it came. The answer's own callback sets it
+ * at once; the look only ends the wait, so a coarse period costs at most that long of GB-s after the answer.
+ */
+const ANSWER_LOOK_MS = 100;
+
+/** The hand-back after waiting for an answer: the continuation as it stands now. */
+function planHandBackAfterWait(
+  loop: LoopState,
+  nowMs: number,
+  deadlineMs: number,
+  timing: Timing,
+  deps: ControllerDeps,
+): HandBack {
+  const continuation = planContinuation(loop, nowMs, deadlineMs, timing, deps.size);
+  return continuation.kind === 'hand-back' ? continuation : handBackNow(loop, nowMs);
+}
+
+/** How a tick's delivery ended. */
+type Delivery =
+  /** Sent asynchronously, or its send failed (recorded; it counts as fired, as it may have arrived). */
+  | { readonly kind: 'sent' }
+  /** Sent synchronously (overlap `skip`): the call runs on, its answer comes later. */
+  | { readonly kind: 'in-flight'; readonly fire: FireInFlight; readonly sentAt: number }
+  /** Withheld as too late (releaseTick): the loop to carry on with. */
+  | { readonly kind: 'withheld'; readonly loop: LoopState }
+  /** Held back by the overlap policy: the previous fire was still running at the release. */
+  | { readonly kind: 'overlap-skip' };
 
 /**
  * Sends the tick at its due time: prepared and signed ahead, released at the tick, withheld when it can no longer
@@ -241,39 +341,53 @@ async function deliverTick(
   timing: Timing,
   progress: ProgressRecorder,
   log: Logger,
-): Promise<LoopState | undefined> {
+  previousFireRunning: () => boolean,
+): Promise<Delivery> {
   const { clock } = deps;
   let releasedAt = Number.NaN;
   let withheld: LoopState | undefined;
+  let overlapping = false;
   const hold = {
     openAt: () => sleepUntil(clock, plan.dueAt - timing.sendOpenLeadMs),
     releaseAt: async () => {
       await sleepUntil(clock, plan.dueAt);
       releasedAt = clock.now();
+      // Decided at the release, not at the plan: an answer that comes in between lets the tick go out.
+      overlapping = !overlapAllowsFire(plan.config, previousFireRunning());
+      if (overlapping) return false;
       withheld = releaseTick(plan, releasedAt, timing);
       return withheld === undefined;
     },
   };
+  const event = {
+    pollerId: progress.pollerId,
+    seq: plan.seq,
+    scheduledAt: iso(plan.dueAt),
+    ...(plan.config.payload ? { payload: plan.config.payload } : {}),
+  };
   try {
-    const delivery = await deps.invoker.fire(
-      target,
-      {
-        pollerId: progress.pollerId,
-        seq: plan.seq,
-        scheduledAt: iso(plan.dueAt),
-        ...(plan.config.payload ? { payload: plan.config.payload } : {}),
-      },
-      hold,
-    );
-    if (delivery === 'sent') progress.noteDelivered(releasedAt - plan.dueAt);
-    return delivery === 'withheld' ? withheld : undefined;
+    if (plan.config.overlap === 'skip') {
+      const fire = await deps.invoker.fireAwaitingAnswer(target, event, hold);
+      if (fire === 'withheld') return withheldAs(overlapping, withheld);
+      progress.noteDelivered(releasedAt - plan.dueAt);
+      return { kind: 'in-flight', fire, sentAt: releasedAt };
+    }
+    const delivery = await deps.invoker.fire(target, event, hold);
+    if (delivery === 'withheld') return withheldAs(overlapping, withheld);
+    progress.noteDelivered(releasedAt - plan.dueAt);
+    return { kind: 'sent' };
   } catch (error) {
     if (!(error instanceof WorkerInvokeError)) throw error;
     log.error('tick not delivered', { seq: plan.seq, target, error: error.message });
     progress.noteError(error.message);
     progress.noteFailedFire();
-    return undefined;
+    return { kind: 'sent' };
   }
+}
+
+function withheldAs(overlapping: boolean, withheld: LoopState | undefined): Delivery {
+  if (overlapping) return { kind: 'overlap-skip' };
+  return withheld === undefined ? { kind: 'sent' } : { kind: 'withheld', loop: withheld };
 }
 
 /** What the item's configuration told the round goes on the item; the error it already records is not news. */
@@ -322,6 +436,9 @@ class ProgressRecorder {
   private firedSinceWrite = false;
   private skippedSinceWrite = 0;
   private failedFiresSinceWrite = 0;
+  /** Overlap skips are not written on their own: they ride on the next write the loop makes anyway. */
+  private overlapSkipsSinceWrite = 0;
+  private lastFinished: { seq: number; durationMs: number } | undefined;
   private pendingErrors: string[] = [];
   private recordedError: string | undefined;
   /** The generation this invocation owns; nothing is written without one. */
@@ -361,6 +478,23 @@ class ProgressRecorder {
 
   noteFailedFire(): void {
     this.failedFiresSinceWrite += 1;
+  }
+
+  noteOverlapSkip(): void {
+    this.overlapSkipsSinceWrite += 1;
+  }
+
+  /** A synchronous fire answered: a failure is news (written at once); a success rides on the next write. */
+  noteAnswer(answer: FireAnswer, sentAt: number): void {
+    if (answer.kind === 'failed') {
+      this.noteError(answer.message);
+      this.noteFailedFire();
+      return;
+    }
+    this.lastFinished = {
+      seq: answer.seq,
+      durationMs: Math.max(0, Math.round(answer.answeredAtMs - sentAt)),
+    };
   }
 
   noteFired(seq: number, scheduledAt: string): void {
@@ -422,7 +556,13 @@ class ProgressRecorder {
   }
 
   private hasNews(): boolean {
-    return this.pendingErrors.length > 0 || this.skippedSinceWrite > 0 || this.failedFiresSinceWrite > 0;
+    return (
+      this.pendingErrors.length > 0 ||
+      this.skippedSinceWrite > 0 ||
+      this.failedFiresSinceWrite > 0 ||
+      this.overlapSkipsSinceWrite > 0 ||
+      this.lastFinished !== undefined
+    );
   }
 
   private async send(
@@ -442,6 +582,10 @@ class ProgressRecorder {
       ...(this.lastFired ? { seq: this.lastFired.seq, lastTickAt: this.lastFired.scheduledAt } : {}),
       ...(this.skippedSinceWrite > 0 ? { skippedTicksAdded: this.skippedSinceWrite } : {}),
       ...(this.failedFiresSinceWrite > 0 ? { failedFiresAdded: this.failedFiresSinceWrite } : {}),
+      ...(this.overlapSkipsSinceWrite > 0 ? { overlapSkipsAdded: this.overlapSkipsSinceWrite } : {}),
+      ...(this.lastFinished
+        ? { lastFinishedSeq: this.lastFinished.seq, lastFireMs: this.lastFinished.durationMs }
+        : {}),
       ...(newError ? { lastError: { message, at: iso(now) } } : {}),
     };
     try {
@@ -451,6 +595,8 @@ class ProgressRecorder {
         this.firedSinceWrite = false;
         this.skippedSinceWrite = 0;
         this.failedFiresSinceWrite = 0;
+        this.overlapSkipsSinceWrite = 0;
+        this.lastFinished = undefined;
         if (newError) this.recordedError = message;
       } else {
         this.log.warn('write refused by the fencing condition', {

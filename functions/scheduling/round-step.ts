@@ -12,6 +12,7 @@ import {
   type Timing,
   withholdLateTick,
 } from './plan-round';
+import { gridIntervalMs } from './tick-schedule';
 import { windowRulesOf } from './window-grid';
 
 /**
@@ -377,6 +378,26 @@ export function afterTick(state: RoundState, plan: FirePlan, withheld: LoopState
     withheldSkips: 0,
     fired: true,
   };
+}
+
+/**
+ * The overlap policy at a tick's release: whether it goes out. `skip` holds a tick back while the previous fire of
+ * the poller has not answered; `allow` (the default, `overlap` absent) always sends. `previousFireRunning` is what
+ * the controller knows: only fires of this invocation (a new invocation knows of none in flight).
+ */
+export function overlapAllowsFire(config: PollerConfig, previousFireRunning: boolean): boolean {
+  return config.overlap !== 'skip' || !previousFireRunning;
+}
+
+/**
+ * After a tick held back by the overlap policy: as a withheld tick, its seq is kept for the next tick on the grid
+ * (it was claimed and never sent; the worker sees no gap in seqs) and the anchor moves by one interval. It is
+ * counted in `overlapSkips`, not in `skippedTicks` (which counts late ticks).
+ */
+export function afterOverlapSkip(state: RoundState, plan: FirePlan): TickSettled {
+  const oneIntervalOn = withholdLateTick(plan.at, plan.dueAt + gridIntervalMs(plan.at) / 2) ?? plan.next;
+  const loop: LoopState = { ...oneIntervalOn, skippedTicks: plan.at.skippedTicks };
+  return { state: { ...state, loop }, loop, withheldSkips: 0, fired: false };
 }
 
 /**

@@ -25,6 +25,7 @@ export const FIELD = {
   payload: 'payload',
   timezone: 'timezone',
   windows: 'windows',
+  overlap: 'overlap',
   seq: 'seq',
   claimedSeq: 'claimedSeq',
   generation: 'generation',
@@ -36,6 +37,9 @@ export const FIELD = {
   lastTickAt: 'lastTickAt',
   nextTickAt: 'nextTickAt',
   skippedTicks: 'skippedTicks',
+  overlapSkips: 'overlapSkips',
+  lastFinishedSeq: 'lastFinishedSeq',
+  lastFireMs: 'lastFireMs',
   lastError: 'lastError',
   executionArn: 'executionArn',
   stoppedReason: 'stoppedReason',
@@ -62,6 +66,14 @@ export const MAX_PAYLOAD_BYTES = 64 * 1024;
  */
 export const MAX_WINDOW_RULES = 32;
 
+/**
+ * What a tick does while the previous fire of its poller is still running: `allow` fires anyway (asynchronous
+ * invoke, the default); `skip` invokes synchronously, and a tick that comes while the previous call has not
+ * answered is not fired (counted in `overlapSkips`). See README "Overlap policy".
+ */
+export const OVERLAP_POLICIES = ['allow', 'skip'] as const;
+export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
+
 /** The operator-controlled configuration after validation. */
 export interface PollerConfig {
   readonly running: boolean;
@@ -74,6 +86,8 @@ export interface PollerConfig {
   readonly timeZone?: string | undefined;
   /** Window rules in list order (the first whose window contains an instant wins); undefined means none. */
   readonly windows?: readonly WindowRule[] | undefined;
+  /** undefined means `allow` (the loop state carries only `skip`). */
+  readonly overlap?: OverlapPolicy | undefined;
 }
 
 /** PollerConfig as it travels through Step Functions (JSON): each window rule as the text the operator wrote. */

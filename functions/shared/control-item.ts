@@ -4,6 +4,8 @@ import {
   FIELD,
   MAX_PAYLOAD_BYTES,
   MAX_WINDOW_RULES,
+  OVERLAP_POLICIES,
+  type OverlapPolicy,
   type PollerConfig,
   WAIT_SECONDS_LIMITS,
 } from './contract';
@@ -36,6 +38,8 @@ export interface OperatorFields {
   readonly timeZone: string | undefined | InvalidControlItemError;
   /** undefined: no window rules. */
   readonly windows: readonly WindowRule[] | undefined | InvalidControlItemError;
+  /** undefined: `allow`. */
+  readonly overlap: 'skip' | undefined | InvalidControlItemError;
 }
 
 export interface RecordedError {
@@ -61,6 +65,11 @@ export interface SystemFields {
   readonly lastError: RecordedError | undefined;
   readonly skippedTicks: number | undefined;
   readonly failedFires: number | undefined;
+  /** Ticks of an `overlap: skip` poller not fired because the previous fire was still running. */
+  readonly overlapSkips: number | undefined;
+  /** The last fire of an `overlap: skip` poller known to have finished well, and how long it ran (ms). */
+  readonly lastFinishedSeq: number | undefined;
+  readonly lastFireMs: number | undefined;
   readonly nextTickAt: string | undefined;
   readonly lastTickAt: string | undefined;
   readonly restarts: number | undefined;
@@ -159,6 +168,7 @@ export function configOf(fields: OperatorFields, previous?: PollerConfig): Confi
   const payload = take(fields.payload, previous?.payload);
   const timeZone = take(fields.timeZone, previous?.timeZone);
   const windows = take(fields.windows, previous?.windows);
+  const overlap = take(fields.overlap, previous?.overlap);
   // A loop with no earlier rules to keep does not start on rules it cannot read: running without them could fire
   // through a pause the operator wrote.
   const scheduleUnreadable =
@@ -167,7 +177,10 @@ export function configOf(fields: OperatorFields, previous?: PollerConfig): Confi
   if (running === undefined || intervalMs === undefined || (previous === undefined && scheduleUnreadable)) {
     return { config: undefined, problems };
   }
-  return { config: { running, intervalMs, target, payload, timeZone, windows }, problems };
+  return {
+    config: { running, intervalMs, target, payload, timeZone, windows, ...(overlap ? { overlap } : {}) },
+    problems,
+  };
 }
 
 function decodeOperatorFields(pollerId: string, item: RawItem): OperatorFields {
@@ -178,6 +191,7 @@ function decodeOperatorFields(pollerId: string, item: RawItem): OperatorFields {
     payload: parsePayload(pollerId, item[FIELD.payload]),
     timeZone: parseTimeZoneField(pollerId, item[FIELD.timezone]),
     windows: parseWindowsField(pollerId, item[FIELD.windows]),
+    overlap: parseOverlapField(pollerId, item[FIELD.overlap]),
   };
 }
 
@@ -276,6 +290,31 @@ export function parseTimeZoneField(
   return zone === DEFAULT_TIME_ZONE ? undefined : zone;
 }
 
+/**
+ * `overlap`: `allow` or `skip` (S); absent, NULL or `allow` mean allow (returned as undefined, as the loop state
+ * carries it). Anything else is an error naming the value; the loop keeps its last valid policy. The CLI's
+ * --overlap and the fleet file call this too, so they accept exactly what the loop will.
+ */
+export function parseOverlapField(
+  pollerId: string,
+  value: AttributeValue | undefined,
+): 'skip' | undefined | InvalidControlItemError {
+  if (value === undefined || value.NULL) return undefined;
+  const policy = OVERLAP_POLICIES.find((known) => known === value.S);
+  if (policy !== undefined) return overlapAsCarried(policy);
+  return new InvalidControlItemError(
+    pollerId,
+    FIELD.overlap,
+    describeAttribute(value),
+    `must be one of ${OVERLAP_POLICIES.join(', ')} (S), or absent for allow`,
+  );
+}
+
+/** A policy as the configuration carries it: `allow`, the default, is absent. */
+export function overlapAsCarried(policy: OverlapPolicy): 'skip' | undefined {
+  return policy === 'skip' ? policy : undefined;
+}
+
 /** Where one String holds several rules (as typed in the console): `;` or a line break ends each. */
 const RULE_SEPARATOR = /;|\r?\n/;
 
@@ -335,6 +374,9 @@ const WHOLE_NUMBER_MIN = {
   [FIELD.claimedSeq]: 0,
   [FIELD.skippedTicks]: 0,
   [FIELD.failedFires]: 0,
+  [FIELD.overlapSkips]: 0,
+  [FIELD.lastFinishedSeq]: 1,
+  [FIELD.lastFireMs]: 0,
   [FIELD.restarts]: 0,
 } as const;
 
@@ -429,6 +471,9 @@ function decodeSystemFields(
     lastError: valid(FIELD.lastError, decodeRecordedError(pollerId, item[FIELD.lastError])),
     skippedTicks: whole(FIELD.skippedTicks),
     failedFires: whole(FIELD.failedFires),
+    overlapSkips: whole(FIELD.overlapSkips),
+    lastFinishedSeq: whole(FIELD.lastFinishedSeq),
+    lastFireMs: whole(FIELD.lastFireMs),
     nextTickAt: text(FIELD.nextTickAt),
     lastTickAt: text(FIELD.lastTickAt),
     restarts: whole(FIELD.restarts),

@@ -29,6 +29,10 @@ export interface RoundRecord {
   readonly nextTickAt?: string;
   readonly skippedTicksAdded?: number;
   readonly failedFiresAdded?: number;
+  readonly overlapSkipsAdded?: number;
+  /** The last fire (overlap `skip`) that answered well, and how long it ran in ms. */
+  readonly lastFinishedSeq?: number;
+  readonly lastFireMs?: number;
   readonly executionArn?: string;
   readonly lastError?: { readonly message: string; readonly at: string };
   readonly stoppedReason?: string | null;
@@ -313,6 +317,10 @@ export class ControlTable implements ControlItemStore {
     if (record.stoppedReason === null) update.remove(FIELD.stoppedReason);
     if (record.skippedTicksAdded) update.add(FIELD.skippedTicks, record.skippedTicksAdded);
     if (record.failedFiresAdded) update.add(FIELD.failedFires, record.failedFiresAdded);
+    if (record.overlapSkipsAdded) update.add(FIELD.overlapSkips, record.overlapSkipsAdded);
+    if (record.lastFinishedSeq !== undefined)
+      update.set(FIELD.lastFinishedSeq, { N: String(record.lastFinishedSeq) });
+    if (record.lastFireMs !== undefined) update.set(FIELD.lastFireMs, { N: String(record.lastFireMs) });
     if (update.isEmpty()) return 'written';
 
     const conditions = [

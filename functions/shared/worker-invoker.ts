@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
-import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { WorkerEvent } from './contract';
-import { SubMinuteError, UnexpectedInvokeStatusError, WorkerInvokeError } from './errors';
+import { describeCause, SubMinuteError, UnexpectedInvokeStatusError, WorkerInvokeError } from './errors';
 
 const HOLD_UNTIL_TICK = { step: 'finalizeRequest', priority: 'low', name: 'holdUntilTick' } as const;
 
@@ -23,6 +23,11 @@ export interface SendHold {
 export interface WorkerInvoker {
   /** As fireWorker: 'sent' or 'withheld' by the hold; a WorkerInvokeError when the invoke failed. */
   fire(target: string, event: WorkerEvent, hold: SendHold): Promise<'sent' | 'withheld'>;
+  /**
+   * As fireWorkerAwaitingAnswer (overlap `skip`): 'withheld', or the call in flight once its body went out at the
+   * tick; a WorkerInvokeError when the invoke failed before it was sent.
+   */
+  fireAwaitingAnswer(target: string, event: WorkerEvent, hold: SendHold): Promise<'withheld' | FireInFlight>;
   /** As warmConnection: never throws. */
   warm(target: string): Promise<void>;
   /** Closes its connections (the local stack shuts its controller down). */
@@ -31,7 +36,18 @@ export interface WorkerInvoker {
 
 /** The worker invoker on a Lambda client: fireWorker and warmConnection. */
 export class LambdaWorkerInvoker implements WorkerInvoker {
-  constructor(private readonly lambda: LambdaClient) {}
+  /**
+   * @param awaitingLambda the client of synchronous fires (default: `lambda`). Its request timeout must outlast
+   * the worker's run, and it should make one attempt: a retried RequestResponse call may run the worker twice.
+   */
+  constructor(
+    private readonly lambda: LambdaClient,
+    private readonly awaitingLambda: LambdaClient = lambda,
+  ) {}
+
+  fireAwaitingAnswer(target: string, event: WorkerEvent, hold: SendHold): Promise<'withheld' | FireInFlight> {
+    return fireWorkerAwaitingAnswer(this.awaitingLambda, target, event, hold);
+  }
 
   fire(target: string, event: WorkerEvent, hold: SendHold): Promise<'sent' | 'withheld'> {
     return fireWorker(this.lambda, target, event, hold);
@@ -43,6 +59,7 @@ export class LambdaWorkerInvoker implements WorkerInvoker {
 
   destroy(): void {
     this.lambda.destroy();
+    if (this.awaitingLambda !== this.lambda) this.awaitingLambda.destroy();
   }
 }
 
@@ -67,9 +84,126 @@ export async function fireWorker(
   event: WorkerEvent,
   hold: SendHold = SEND_AT_ONCE,
 ): Promise<'sent' | 'withheld'> {
+  const result = await invokeHeld(lambda, target, event, hold, 'Event');
+  if (result === 'withheld') return result;
+  if (result.StatusCode !== 202) {
+    throw new WorkerInvokeError(
+      event.pollerId,
+      target,
+      event.seq,
+      new UnexpectedInvokeStatusError(event.pollerId, result.StatusCode),
+    );
+  }
+  return 'sent';
+}
+
+/** How a synchronous fire ended: the worker's answer, read when it came (never on the tick path). */
+export type FireAnswer =
+  | { readonly kind: 'succeeded'; readonly seq: number; readonly answeredAtMs: number }
+  /** A FunctionError, an unexpected status, or a call that failed after its body was sent; `message` names why. */
+  | {
+      readonly kind: 'failed';
+      readonly seq: number;
+      readonly answeredAtMs: number;
+      readonly message: string;
+    };
+
+/** A synchronous fire whose body went out: its answer comes later and never rejects. */
+export interface FireInFlight {
+  readonly seq: number;
+  readonly answer: Promise<FireAnswer>;
+}
+
+/**
+ * Fires the worker synchronously (InvocationType RequestResponse) with the same hold as fireWorker: signed ahead,
+ * opened at `openAt`, its body written at the tick. Returns as soon as the body is out (the call then runs as long
+ * as the worker does) with the answer as a promise the caller keeps off the tick path; 'withheld' when the hold
+ * withheld it. A failure before the body went out throws a WorkerInvokeError, as fireWorker does. Lambda makes no
+ * retry of a synchronous call and the worker's error comes back in the answer (FunctionError).
+ */
+export async function fireWorkerAwaitingAnswer(
+  lambda: LambdaClient,
+  target: string,
+  event: WorkerEvent,
+  hold: SendHold,
+): Promise<'withheld' | FireInFlight> {
+  let markSent: () => void = () => {};
+  const sent = new Promise<'sent'>((resolve) => {
+    markSent = () => resolve('sent');
+  });
+  const watched: SendHold = {
+    openAt: hold.openAt,
+    releaseAt: async () => {
+      const send = await hold.releaseAt();
+      if (send) markSent();
+      return send;
+    },
+  };
+  const call = invokeHeld(lambda, target, event, watched, 'RequestResponse');
+  const first = await Promise.race([sent, call]);
+  if (first === 'withheld') return first;
+  const answer = call.then(
+    (output) => answerOf(event, target, output),
+    (error: unknown): FireAnswer => ({
+      kind: 'failed',
+      seq: event.seq,
+      answeredAtMs: Date.now(),
+      message: describeCause(error),
+    }),
+  );
+  return { seq: event.seq, answer };
+}
+
+/** The worker's answer to a synchronous call: a FunctionError names its errorType and errorMessage. */
+function answerOf(event: WorkerEvent, target: string, output: InvokeCommandOutput | 'withheld'): FireAnswer {
+  const answeredAtMs = Date.now();
+  const failed = (detail: string): FireAnswer => ({
+    kind: 'failed',
+    seq: event.seq,
+    answeredAtMs,
+    message: `poller '${event.pollerId}': tick ${event.seq} at '${target}' failed: ${detail}`,
+  });
+  if (output === 'withheld') return failed('the call was withheld after its body was sent');
+  if (output.FunctionError !== undefined) {
+    const reported = workerErrorOf(output.Payload);
+    return failed(`${output.FunctionError} error ${reported}`);
+  }
+  if (output.StatusCode !== 200)
+    return failed(`unexpected status ${output.StatusCode} for a synchronous invoke`);
+  return { kind: 'succeeded', seq: event.seq, answeredAtMs };
+}
+
+/** `errorType: errorMessage` from the payload Lambda returns with a FunctionError (cut short: it goes on the item). */
+function workerErrorOf(payload: Uint8Array | undefined): string {
+  const text = payload === undefined ? '' : new TextDecoder().decode(payload);
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null) {
+      const type = 'errorType' in parsed && typeof parsed.errorType === 'string' ? parsed.errorType : 'Error';
+      const message =
+        'errorMessage' in parsed && typeof parsed.errorMessage === 'string' ? parsed.errorMessage : '';
+      return `${type}: ${message}`.slice(0, 300);
+    }
+  } catch {
+    // Not JSON: shown as it came.
+  }
+  return text.slice(0, 300);
+}
+
+/**
+ * The held invoke both fires share: the output, or 'withheld' when the hold withheld it with nothing sent.
+ * A failure throws a WorkerInvokeError naming the attempt's cause.
+ */
+async function invokeHeld(
+  lambda: LambdaClient,
+  target: string,
+  event: WorkerEvent,
+  hold: SendHold,
+  invocationType: 'Event' | 'RequestResponse',
+): Promise<InvokeCommandOutput | 'withheld'> {
   const command = new InvokeCommand({
     FunctionName: target,
-    InvocationType: 'Event',
+    InvocationType: invocationType,
     Payload: new TextEncoder().encode(JSON.stringify(event)),
   });
   const abort = new AbortController();
@@ -114,9 +248,7 @@ export async function fireWorker(
     }
   };
   try {
-    const result = await lambda.send(command, { abortSignal: abort.signal });
-    if (result.StatusCode !== 202) throw new UnexpectedInvokeStatusError(event.pollerId, result.StatusCode);
-    return 'sent';
+    return await lambda.send(command, { abortSignal: abort.signal });
   } catch (error) {
     const cause = failedAttempt ?? error;
     if ((withheld || error instanceof TickWithheld) && failedAttempt === undefined) return 'withheld';

@@ -1,6 +1,11 @@
 import type { WorkerEvent } from '../../functions/shared/contract';
 import { WorkerInvokeError } from '../../functions/shared/errors';
-import type { SendHold, WorkerInvoker } from '../../functions/shared/worker-invoker';
+import type {
+  FireAnswer,
+  FireInFlight,
+  SendHold,
+  WorkerInvoker,
+} from '../../functions/shared/worker-invoker';
 import type { SimulatedClock } from './simulated-clock';
 
 /** A request the controller opened: a tick at `openAt` of its hold, or a DryRun warm-up when it was asked for. */
@@ -52,6 +57,26 @@ export class InMemoryWorkerInvoker implements WorkerInvoker {
     const failure = this.failureOf(target);
     if (failure !== undefined) throw new WorkerInvokeError(event.pollerId, target, event.seq, failure);
     return 'sent';
+  }
+
+  /**
+   * A synchronous fire (overlap `skip`): released as `fire` releases it; its answer is what `answerOf` gives
+   * (by default a success, answered at once), so a test decides when the worker finishes by when it resolves.
+   */
+  answerOf: (event: WorkerEvent) => Promise<FireAnswer> = async (event) => ({
+    kind: 'succeeded',
+    seq: event.seq,
+    answeredAtMs: this.clock.peek(),
+  });
+
+  async fireAwaitingAnswer(
+    target: string,
+    event: WorkerEvent,
+    hold: SendHold,
+  ): Promise<'withheld' | FireInFlight> {
+    const sent = await this.fire(target, event, hold);
+    if (sent === 'withheld') return sent;
+    return { seq: event.seq, answer: this.answerOf(event) };
   }
 
   async warm(target: string): Promise<void> {
