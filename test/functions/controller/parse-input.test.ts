@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseControllerInput } from '../../../functions/controller/parse-input';
+import { encodeLoopState, parseControllerInput } from '../../../functions/controller/parse-input';
 import {
   CONTROLLER_MAX_RETRIES,
   DEFAULT_HISTORY_BUDGET,
@@ -540,3 +540,40 @@ describe('parseControllerInput: the path to this round (for the history budget)'
     expect(parsed.retryCount).toBe(0);
   });
 });
+
+describe('parseControllerInput: overlap policy in the loop state', () => {
+  it('carries overlap skip through a round trip', () => {
+    // prepare
+    const loop = validLoop({ config: { running: true, intervalMs: 1_000, overlap: 'skip' } });
+
+    // act
+    const parsed = parseControllerInput(envelope({ pollerId: 'orders', loop }));
+    const again = parseControllerInput(
+      envelope({ pollerId: 'orders', loop: encodeLoopState(parsed.loop ?? fail()) }),
+    );
+
+    // assess
+    expect(parsed.loop?.config.overlap).toBe('skip');
+    expect(again.loop).toEqual(parsed.loop);
+  });
+
+  it.each(['allow', 'sometimes', 1])(
+    'refuses overlap %j in the loop state (only skip is carried)',
+    (overlap) => {
+      // act
+      const error = parseError(
+        envelope({
+          pollerId: 'orders',
+          loop: validLoop({ config: { running: true, intervalMs: 1_000, overlap } }),
+        }),
+      );
+
+      // assess
+      expect(error.message).toContain('config.overlap');
+    },
+  );
+});
+
+function fail(): never {
+  throw new Error('expected a loop');
+}

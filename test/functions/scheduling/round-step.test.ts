@@ -1,10 +1,11 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_HISTORY_BUDGET } from '../../../functions/scheduling/history-budget';
-import { DEFAULT_TIMING } from '../../../functions/scheduling/plan-round';
+import { DEFAULT_TIMING, nextDueAt } from '../../../functions/scheduling/plan-round';
 import {
   afterClaim,
   afterFailedRead,
+  afterOverlapSkip,
   afterStopRecord,
   afterTake,
   afterTick,
@@ -14,6 +15,7 @@ import {
   type ItemDecision,
   MAX_REFUSED_WRITES,
   openRound,
+  overlapAllowsFire,
   type RoundState,
   releaseTick,
   type WriteResult,
@@ -488,5 +490,106 @@ describe('releasing a tick', () => {
     expect(settled.withheldSkips).toBeGreaterThan(0);
     expect(settled.loop.nextSeq).toBe(plan.seq);
     expect(settled.state.firedThisRound).toBe(0);
+  });
+});
+
+describe('the overlap policy at a tick', () => {
+  const planFor = (state: RoundState, fields: Record<string, AttributeValue | undefined> = {}) => {
+    const decision = decideOnItem(state, item(fields), T0, SETTINGS);
+    if (decision.kind !== 'claim') throw new Error(`expected a claim, got ${decision.kind}`);
+    return decision.plan;
+  };
+
+  it('skip holds a tick back while the previous fire runs, and lets it go once it answered', () => {
+    // prepare
+    const plan = planFor(roundState(), { [FIELD.overlap]: { S: 'skip' } });
+
+    // act, assess
+    expect(plan.config.overlap).toBe('skip');
+    expect(overlapAllowsFire(plan.config, true)).toBe(false);
+    expect(overlapAllowsFire(plan.config, false)).toBe(true);
+  });
+
+  it.each<[string, AttributeValue | undefined]>([
+    ['absent', undefined],
+    ['allow', { S: 'allow' }],
+  ])('allow (%s) fires while the previous fire runs', (_, overlap) => {
+    // prepare
+    const plan = planFor(roundState(), { [FIELD.overlap]: overlap });
+
+    // act, assess
+    expect(overlapAllowsFire(plan.config, true)).toBe(true);
+  });
+
+  it('a bad policy keeps the last valid one (skip), with a note naming the value', () => {
+    // prepare
+    const state = roundState({
+      loop: loopState({ config: { running: true, intervalMs: INTERVAL_MS, overlap: 'skip' } }),
+    });
+
+    // act
+    const decision = decideOnItem(state, item({ [FIELD.overlap]: { S: 'sometimes' } }), T0, SETTINGS);
+
+    // assess
+    if (decision.kind !== 'claim') throw new Error(`expected a claim, got ${decision.kind}`);
+    expect(decision.plan.config.overlap).toBe('skip');
+    expect(decision.observed.notes.join()).toContain('S "sometimes"');
+    expect(overlapAllowsFire(decision.plan.config, true)).toBe(false);
+  });
+
+  it('a skipped tick keeps its seq for the next slot, one interval on, and is not a late skip', () => {
+    // prepare
+    const plan = planFor(roundState(), { [FIELD.overlap]: { S: 'skip' } });
+
+    // act
+    const settled = afterOverlapSkip(roundState(), plan);
+
+    // assess
+    expect(settled.fired).toBe(false);
+    expect(settled.withheldSkips).toBe(0);
+    expect(settled.loop.nextSeq).toBe(plan.seq);
+    expect(nextDueAt(settled.loop)).toBe(plan.dueAt + INTERVAL_MS);
+    expect(settled.loop.skippedTicks).toBe(plan.at.skippedTicks);
+    expect(settled.loop.claimedThroughSeq).toBe(plan.at.claimedThroughSeq);
+    expect(settled.state.firedThisRound).toBe(0);
+  });
+
+  it('every other tick fires when each fire runs 1.5 intervals (the fire after the answer goes out)', () => {
+    // prepare: a worker that answers 1.5 intervals after its fire
+    const runMs = 1.5 * INTERVAL_MS;
+    let state = roundState({
+      loop: loopState({ config: { running: true, intervalMs: INTERVAL_MS, overlap: 'skip' } }),
+      claimedThisRound: true,
+    });
+    let runningUntil = Number.NEGATIVE_INFINITY;
+    const fired: number[] = [];
+    let overlapSkips = 0;
+
+    // act: six ticks, each decided at its due time
+    for (let tick = 0; tick < 6; tick++) {
+      const loop = state.loop ?? loopState();
+      const dueAt = nextDueAt(loop);
+      const decision = decideOnItem(
+        state,
+        item({ [FIELD.overlap]: { S: 'skip' }, [FIELD.claimedSeq]: { N: String(loop.claimedThroughSeq) } }),
+        dueAt - 300,
+        SETTINGS,
+      );
+      if (decision.kind !== 'fire' && decision.kind !== 'claim') throw new Error(decision.kind);
+      const plan = decision.plan;
+      if (overlapAllowsFire(plan.config, runningUntil > plan.dueAt)) {
+        fired.push(plan.seq);
+        runningUntil = plan.dueAt + runMs;
+        state = afterTick(decision.state, plan, undefined).state;
+      } else {
+        overlapSkips += 1;
+        state = afterOverlapSkip(decision.state, plan).state;
+      }
+      state = { ...state, claimedThisRound: true };
+    }
+
+    // assess: seqs stay consecutive, every other slot is skipped
+    expect(fired).toEqual([11, 12, 13]);
+    expect(overlapSkips).toBe(3);
   });
 });
