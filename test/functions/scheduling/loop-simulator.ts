@@ -7,9 +7,11 @@ import {
 } from '../../../functions/scheduling/plan-round';
 import {
   afterClaim,
+  afterOverlapSkip,
   afterTick,
   decideOnItem,
   openRound,
+  overlapAllowsFire,
   releaseTick,
 } from '../../../functions/scheduling/round-step';
 import { sleepUntil } from '../../../functions/shared/clock';
@@ -102,6 +104,11 @@ export interface SimulationOptions {
   readonly throughJson?: boolean;
   /** Stop once the clock reaches this (epoch ms), however many ticks fired: a long pause fires none for hours. */
   readonly untilMs?: number;
+  /**
+   * How long each fire runs until the worker answers (the synchronous fires of `overlap: skip`); 0 by default.
+   * A round knows only of the fires it made itself, as runRound does.
+   */
+  readonly workerRunMs?: number;
 }
 
 export interface SimulationResult {
@@ -112,6 +119,8 @@ export interface SimulationResult {
   readonly rounds: Round[];
   readonly executions: string[];
   readonly last: LoopState;
+  /** Ticks held back because the previous fire was still running (overlap `skip`). */
+  readonly overlapSkips: number;
 }
 
 interface Simulation {
@@ -129,6 +138,7 @@ interface Simulation {
   itemExecution: string;
   /** Grid slots skipped since the last fired tick: by late plans, and by late ticks withheld. */
   skippedSinceFired: number;
+  overlapSkips: number;
 }
 
 type RoundEnd =
@@ -171,6 +181,7 @@ export async function simulateLoop(options: SimulationOptions): Promise<Simulati
     itemClaimedSeq: options.lastSeqOnItem ?? 0,
     itemExecution: 'exec-1',
     skippedSinceFired: 0,
+    overlapSkips: 0,
   };
   const handBacks: HandBack[] = [];
   const rounds: Round[] = [];
@@ -207,7 +218,7 @@ export async function simulateLoop(options: SimulationOptions): Promise<Simulati
   }
   if (loop === undefined) throw new Error('no round ran');
   const { fired, claims } = simulation;
-  return { fired, handBacks, claims, rounds, executions, last: loop };
+  return { fired, handBacks, claims, rounds, executions, last: loop, overlapSkips: simulation.overlapSkips };
 }
 
 /** The loop state as the next round reads it: the controller's output, through JSON, parsed as the input. */
@@ -259,6 +270,8 @@ async function controllerInvocation(
   });
   if (opening.kind === 'hand-over') return { kind: 'hand-over' };
   let state = opening.state;
+  /** When the last fire of this invocation answers; a new invocation knows of none. */
+  let answersAt = Number.NEGATIVE_INFINITY;
   for (;;) {
     clock.advance(io()); // the control item read
     const readAt = clock.now();
@@ -288,7 +301,11 @@ async function controllerInvocation(
       }
       await sleepUntil(clock, plan.dueAt);
       const firedAt = clock.now();
-      const settled = afterTick(state, plan, releaseTick(plan, firedAt, timing));
+      const overlapping = !overlapAllowsFire(plan.config, answersAt > firedAt);
+      if (overlapping) simulation.overlapSkips += 1;
+      const settled = overlapping
+        ? afterOverlapSkip(state, plan)
+        : afterTick(state, plan, releaseTick(plan, firedAt, timing));
       state = settled.state;
       loop = settled.loop;
       simulation.skippedSinceFired += plan.skipped + settled.withheldSkips;
@@ -303,12 +320,22 @@ async function controllerInvocation(
           claimedThroughAtFire: simulation.itemClaimedSeq,
         });
         simulation.skippedSinceFired = 0;
+        answersAt = firedAt + (simulation.options.workerRunMs ?? 0);
         clock.advance(io()); // the async invoke
       }
       // the write that records skipped ticks
       if (plan.skipped > 0 || settled.withheldSkips > 0) clock.advance(io());
     }
     const continuation = planContinuation(loop, clock.now(), deadlineMs, timing);
+    if (continuation.kind === 'hand-back' && answersAt > clock.now()) {
+      // As runRound: stay awake for the answer, or until the next tick's read, never past the deadline.
+      const readNextAt = Math.min(
+        continuation.nextDueAt - timing.readAheadMs,
+        deadlineMs - timing.handBackMarginMs,
+      );
+      await sleepUntil(clock, Math.min(answersAt, readNextAt));
+      if (answersAt > clock.now() && clock.now() < deadlineMs - timing.handBackMarginMs) continue;
+    }
     if (continuation.kind === 'hand-back') {
       clock.advance(io()); // the write at hand-back
       simulation.itemExecution = executionId;
