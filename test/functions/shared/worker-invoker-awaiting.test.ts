@@ -1,0 +1,125 @@
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLambdaClient, localClientOptions } from '../../../functions/shared/aws-clients';
+import type { WorkerEvent } from '../../../functions/shared/contract';
+import { fireWorkerAwaitingAnswer, type SendHold } from '../../../functions/shared/worker-invoker';
+import { LocalFunctions } from '../../../scripts/local-stack/local-functions';
+import { LocalServicesServer } from '../../../scripts/local-stack/local-services-server';
+
+/**
+ * The synchronous fire of overlap `skip` against the local Lambda endpoint (the local stack's, with its Invoke API
+ * and real SDK client): held to the tick like the async fire, returned as soon as the body is out, answered later.
+ */
+class OrderRejectedError extends Error {
+  override readonly name = 'OrderRejectedError';
+}
+
+const RUN_MS = 800;
+let server: LocalServicesServer;
+let lambda: LambdaClient;
+const ranAt: { seq: number; startedAt: number }[] = [];
+
+beforeAll(async () => {
+  const functions = new LocalFunctions();
+  functions.register('slow', async (event) => {
+    ranAt.push({ seq: (event as WorkerEvent).seq, startedAt: Date.now() });
+    await new Promise((resolve) => setTimeout(resolve, RUN_MS));
+    return { done: true };
+  });
+  functions.register('rejects', async () => {
+    throw new OrderRejectedError('order 7 rejected');
+  });
+  server = new LocalServicesServer(
+    functions,
+    () => {
+      throw new Error('no Step Functions here');
+    },
+    () => {},
+  );
+  const port = await server.listen('127.0.0.1', 0);
+  lambda = createLambdaClient(localClientOptions(`http://127.0.0.1:${port}`, 1));
+});
+
+afterAll(async () => {
+  lambda.destroy();
+  await server.close();
+});
+
+const tick = (seq: number): WorkerEvent => ({
+  pollerId: 'orders',
+  seq,
+  scheduledAt: new Date().toISOString(),
+});
+
+/** Opens at once, releases after `afterMs` (the tick), noting when. */
+function holdFor(afterMs: number, send = true): SendHold & { releasedAt: () => number } {
+  let releasedAt = Number.NaN;
+  return {
+    openAt: async () => {},
+    releaseAt: async () => {
+      await new Promise((resolve) => setTimeout(resolve, afterMs));
+      releasedAt = Date.now();
+      return send;
+    },
+    releasedAt: () => releasedAt,
+  };
+}
+
+describe('fireWorkerAwaitingAnswer', () => {
+  it('returns once the body is out at the tick, and the answer when the worker finished', async () => {
+    // prepare
+    const hold = holdFor(300);
+
+    // act
+    const fire = await fireWorkerAwaitingAnswer(lambda, 'slow', tick(3), hold);
+    const returnedAt = Date.now();
+    if (fire === 'withheld') throw new Error('expected the fire to go out');
+    const answer = await fire.answer;
+
+    // assess: the call returned at the release, long before the worker's answer
+    expect(fire.seq).toBe(3);
+    expect(returnedAt - hold.releasedAt()).toBeLessThan(RUN_MS / 2);
+    expect(ranAt.at(-1)?.seq).toBe(3);
+    expect(ranAt.at(-1)?.startedAt).toBeGreaterThanOrEqual(hold.releasedAt());
+    expect(answer).toMatchObject({ kind: 'succeeded', seq: 3 });
+    expect(answer.answeredAtMs - hold.releasedAt()).toBeGreaterThanOrEqual(RUN_MS);
+  });
+
+  it('answers a function error as a failed fire naming the poller, the seq and the worker error', async () => {
+    // act
+    const fire = await fireWorkerAwaitingAnswer(lambda, 'rejects', tick(7), holdFor(0));
+    if (fire === 'withheld') throw new Error('expected the fire to go out');
+    const answer = await fire.answer;
+
+    // assess
+    expect(answer.kind).toBe('failed');
+    const message = answer.kind === 'failed' ? answer.message : '';
+    expect(message).toContain("poller 'orders'");
+    expect(message).toContain('tick 7');
+    expect(message).toContain('OrderRejectedError: order 7 rejected');
+  });
+
+  it('answers a call that fails after its body went out (an unknown function) as a failed fire', async () => {
+    // act
+    const fire = await fireWorkerAwaitingAnswer(lambda, 'no-such-function', tick(8), holdFor(0));
+    if (fire === 'withheld') throw new Error('expected the fire to go out');
+    const answer = await fire.answer;
+
+    // assess
+    expect(answer.kind).toBe('failed');
+    expect(answer.kind === 'failed' ? answer.message : '').toContain('tick 8');
+  });
+
+  it('sends nothing and runs nothing when the hold withholds the tick', async () => {
+    // prepare
+    const runsBefore = ranAt.length;
+
+    // act
+    const fire = await fireWorkerAwaitingAnswer(lambda, 'slow', tick(9), holdFor(50, false));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    // assess
+    expect(fire).toBe('withheld');
+    expect(ranAt).toHaveLength(runsBefore);
+  });
+});
