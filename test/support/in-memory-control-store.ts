@@ -150,11 +150,15 @@ function changesOf(record: RoundRecord): ((image: RawItem) => RawItem) | undefin
       },
     };
   }
+  if (record.lastFinishedSeq !== undefined)
+    sets[FIELD.lastFinishedSeq] = { N: String(record.lastFinishedSeq) };
+  if (record.lastFireMs !== undefined) sets[FIELD.lastFireMs] = { N: String(record.lastFireMs) };
   if (typeof record.stoppedReason === 'string') sets[FIELD.stoppedReason] = { S: record.stoppedReason };
   const removesStop = record.stoppedReason === null;
   const adds: [string, number][] = [];
   if (record.skippedTicksAdded) adds.push([FIELD.skippedTicks, record.skippedTicksAdded]);
   if (record.failedFiresAdded) adds.push([FIELD.failedFires, record.failedFiresAdded]);
+  if (record.overlapSkipsAdded) adds.push([FIELD.overlapSkips, record.overlapSkipsAdded]);
   if (Object.keys(sets).length === 0 && !removesStop && adds.length === 0) return undefined;
   return (image) => {
     const next: RawItem = { ...image, ...sets };

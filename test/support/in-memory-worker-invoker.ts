@@ -11,7 +11,7 @@ import type { SimulatedClock } from './simulated-clock';
 /** A request the controller opened: a tick at `openAt` of its hold, or a DryRun warm-up when it was asked for. */
 export interface OpenedRequest {
   readonly functionName: string;
-  readonly invocationType: 'Event' | 'DryRun';
+  readonly invocationType: 'Event' | 'RequestResponse' | 'DryRun';
   /** The simulated time it was opened. */
   readonly sentAt: number;
 }
@@ -19,7 +19,7 @@ export interface OpenedRequest {
 /** A tick's invoke that went out (its hold released it), whether or not the invoke then failed. */
 export interface ReleasedInvoke {
   readonly functionName: string;
-  readonly invocationType: 'Event';
+  readonly invocationType: 'Event' | 'RequestResponse';
   readonly event: WorkerEvent;
   /** The simulated time the hold released it: when the whole request had arrived. */
   readonly receivedAt: number;
@@ -42,13 +42,22 @@ export class InMemoryWorkerInvoker implements WorkerInvoker {
     private readonly failureOf: (target: string) => Error | undefined = () => undefined,
   ) {}
 
-  async fire(target: string, event: WorkerEvent, hold: SendHold): Promise<'sent' | 'withheld'> {
+  fire(target: string, event: WorkerEvent, hold: SendHold): Promise<'sent' | 'withheld'> {
+    return this.release(target, event, hold, 'Event');
+  }
+
+  private async release(
+    target: string,
+    event: WorkerEvent,
+    hold: SendHold,
+    invocationType: ReleasedInvoke['invocationType'],
+  ): Promise<'sent' | 'withheld'> {
     await hold.openAt();
-    this.opened.push({ functionName: target, invocationType: 'Event', sentAt: this.clock.peek() });
+    this.opened.push({ functionName: target, invocationType, sentAt: this.clock.peek() });
     if (!(await hold.releaseAt())) return 'withheld';
     const invoke: ReleasedInvoke = {
       functionName: target,
-      invocationType: 'Event',
+      invocationType,
       event,
       receivedAt: this.clock.peek(),
     };
@@ -74,7 +83,7 @@ export class InMemoryWorkerInvoker implements WorkerInvoker {
     event: WorkerEvent,
     hold: SendHold,
   ): Promise<'withheld' | FireInFlight> {
-    const sent = await this.fire(target, event, hold);
+    const sent = await this.release(target, event, hold, 'RequestResponse');
     if (sent === 'withheld') return sent;
     return { seq: event.seq, answer: this.answerOf(event) };
   }

@@ -315,6 +315,9 @@ export function describeControlStoreContract(name: string, open: () => Promise<S
           stoppedReason: 'running is false',
           skippedTicksAdded: 3,
           failedFiresAdded: 2,
+          overlapSkipsAdded: 4,
+          lastFinishedSeq: 20,
+          lastFireMs: 1_503,
         };
 
         const { outcome, image } = await outcomeOf(LOOP, (store) =>
@@ -335,6 +338,9 @@ export function describeControlStoreContract(name: string, open: () => Promise<S
             [FIELD.stoppedReason]: { S: 'running is false' },
             [FIELD.skippedTicks]: { N: '5' },
             [FIELD.failedFires]: { N: '2' },
+            [FIELD.overlapSkips]: { N: '4' },
+            [FIELD.lastFinishedSeq]: { N: '20' },
+            [FIELD.lastFireMs]: { N: '1503' },
           }),
         );
       });
