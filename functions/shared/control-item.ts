@@ -310,6 +310,12 @@ export function parseOverlapField(
   );
 }
 
+/** The same check on a policy given as text (the CLI's --overlap, a fleet file's `overlap`). */
+export function parseOverlapText(pollerId: string, text: string): OverlapPolicy | InvalidControlItemError {
+  const parsed = parseOverlapField(pollerId, { S: text });
+  return parsed instanceof InvalidControlItemError ? parsed : (parsed ?? 'allow');
+}
+
 /** A policy as the configuration carries it: `allow`, the default, is absent. */
 export function overlapAsCarried(policy: OverlapPolicy): 'skip' | undefined {
   return policy === 'skip' ? policy : undefined;

@@ -7,7 +7,7 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { FIELD } from './contract';
+import { FIELD, type OverlapPolicy } from './contract';
 import {
   decodePollerItem,
   jsonToAttribute,
@@ -121,6 +121,8 @@ export interface OperatorFieldEdit {
   readonly timeZone?: string | null;
   /** Window rules as written, in order (stored as a list of strings); `null`: none. */
   readonly windows?: readonly string[] | null;
+  /** `null`: removed (allow, the default). */
+  readonly overlap?: OverlapPolicy | null;
 }
 
 /** A poller as `createPoller` writes it: its switch and cadence, and any other operator field. */
@@ -151,6 +153,7 @@ const OPERATOR_FIELD_CODECS: { readonly [K in OperatorFieldKey]: FieldCodec<K> }
   payload: { attribute: FIELD.payload, encode: (payload) => jsonToAttribute(payload) },
   timeZone: { attribute: FIELD.timezone, encode: (zone) => ({ S: zone }) },
   windows: { attribute: FIELD.windows, encode: (rules) => ({ L: rules.map((rule) => ({ S: rule })) }) },
+  overlap: { attribute: FIELD.overlap, encode: (policy) => ({ S: policy }) },
 };
 
 const OPERATOR_FIELD_KEYS = Object.keys(OPERATOR_FIELD_CODECS).filter(

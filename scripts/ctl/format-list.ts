@@ -13,6 +13,7 @@ export const LIST_HEADERS = [
   'LATE',
   'SKIPPED',
   'FAILED',
+  'OVERLAP',
   'LAST ERROR',
 ] as const;
 
@@ -51,6 +52,7 @@ export function cellsOf(line: PollerLine, nowMs: number): string[] {
     line.lateMs === null ? '-' : formatDuration(line.lateMs),
     String(line.skippedTicks),
     String(line.failedFires),
+    String(line.overlapSkips),
     lastErrorCell(line, nowMs),
   ];
 }

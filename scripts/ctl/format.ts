@@ -87,6 +87,8 @@ export function describeEdit(edit: OperatorFieldEdit): string {
   else if (edit.timeZone !== undefined) parts.push(`${FIELD.timezone}=${edit.timeZone}`);
   if (edit.windows === null) parts.push(`${FIELD.windows} removed`);
   else if (edit.windows !== undefined) parts.push(`${FIELD.windows}=${JSON.stringify(edit.windows)}`);
+  if (edit.overlap === null) parts.push(`${FIELD.overlap} removed (allow)`);
+  else if (edit.overlap !== undefined) parts.push(`${FIELD.overlap}=${edit.overlap}`);
   return parts.length === 0 ? 'nothing changed' : parts.join(', ');
 }
 
@@ -130,6 +132,11 @@ export function formatStatus(report: StatusReport): string {
     ['nextTickAt', withRelative(report.nextTickAt, now)],
     ['skippedTicks', String(report.skippedTicks)],
     ['failedFires', String(report.failedFires)],
+    [FIELD.overlap, report.overlap === null ? invalidText : report.overlap],
+    [
+      'overlapSkips',
+      `${report.overlapSkips}${report.lastFinishedSeq === null ? '' : ` (last finished: seq ${report.lastFinishedSeq} in ${report.lastFireMs ?? '-'} ms)`}`,
+    ],
     [
       'generation',
       report.generation === null

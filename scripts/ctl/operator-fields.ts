@@ -1,5 +1,5 @@
 import { WAIT_SECONDS_LIMITS } from '../../functions/shared/contract';
-import { parseWaitSecondsText } from '../../functions/shared/control-item';
+import { parseOverlapText, parseWaitSecondsText } from '../../functions/shared/control-item';
 import type { OperatorFieldEdit } from '../../functions/shared/control-table';
 import { InvalidControlItemError } from '../../functions/shared/errors';
 import {
@@ -81,6 +81,12 @@ export const OPERATOR_FIELD_OPTIONS: readonly OperatorFieldOption[] = [
       return { windows: rules.length === 0 ? null : rules };
     },
     clear: { option: 'no-windows', help: 'remove every window rule', edit: { windows: null } },
+  },
+  {
+    option: 'overlap',
+    valueName: 'allow|skip',
+    help: 'skip: no fire while the previous one runs (synchronous invoke); allow: always fire (the default)',
+    decode: (pollerId, [text]) => ({ overlap: accepted('overlap', parseOverlapText(pollerId, text)) }),
   },
 ];
 

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parseDocument, parse as parseYaml } from 'yaml';
 import { POLLER_ID_PATTERN } from '../../functions/shared/contract';
-import { splitRuleText } from '../../functions/shared/control-item';
+import { parseOverlapText, splitRuleText } from '../../functions/shared/control-item';
 import type { NewPoller, OperatorFieldEdit } from '../../functions/shared/control-table';
 import { isRecord } from '../../functions/shared/decode';
 import {
@@ -156,6 +156,13 @@ const FILE_FIELDS: Readonly<Record<string, FileField>> = {
       const rules = parseWindowTexts(pollerId, texts);
       if (rules instanceof InvalidControlItemError) return refusedBy(rules, value);
       return { windows: rules.length === 0 ? null : rules };
+    },
+  },
+  overlap: {
+    whenAbsent: { overlap: null },
+    decode: (pollerId, value) => {
+      const overlap = parseOverlapText(pollerId, typeof value === 'string' ? value : renderJson(value, 60));
+      return overlap instanceof InvalidControlItemError ? refusedBy(overlap, value) : { overlap };
     },
   },
 };

@@ -45,6 +45,8 @@ export interface PollerLine {
   readonly lateMs: number | null;
   readonly skippedTicks: number;
   readonly failedFires: number;
+  /** Ticks not fired because the previous fire was still running (overlap skip). */
+  readonly overlapSkips: number;
   readonly lastError: { readonly message: string; readonly at: string | null } | null;
 }
 
@@ -124,6 +126,7 @@ export function lineOf(item: PollerItem, nowMs: number): PollerLine {
     lateMs: shouldRun && overdueMs > 0 ? overdueMs : null,
     skippedTicks: item.skippedTicks ?? 0,
     failedFires: item.failedFires ?? 0,
+    overlapSkips: item.overlapSkips ?? 0,
     lastError:
       item.lastError === undefined
         ? null

@@ -1,4 +1,5 @@
 import { DEFAULT_TIME_ZONE } from '../../../functions/scheduling/windows';
+import type { OverlapPolicy } from '../../../functions/shared/contract';
 import type { PollerItem } from '../../../functions/shared/control-item';
 import { InvalidControlItemError } from '../../../functions/shared/errors';
 import { ControlItemMissingError } from '../errors';
@@ -26,6 +27,12 @@ export interface StatusReport {
   readonly skippedTicks: number;
   /** Ticks whose async invoke Lambda refused (throttled, missing target, …). */
   readonly failedFires: number;
+  /** The overlap policy; null when the item holds no valid one (see `problems`). */
+  readonly overlap: OverlapPolicy | null;
+  /** Ticks not fired because the previous fire was still running (overlap skip). */
+  readonly overlapSkips: number;
+  readonly lastFinishedSeq: number | null;
+  readonly lastFireMs: number | null;
   /** The fencing token of the loop that owns the item; null before any loop ran. */
   readonly generation: number | null;
   readonly claimedSeq: number | null;
@@ -113,6 +120,11 @@ async function reportFor(session: CtlSession, item: PollerItem): Promise<StatusR
     nextTickAt: item.nextTickAt ?? null,
     skippedTicks: item.skippedTicks ?? 0,
     failedFires: item.failedFires ?? 0,
+    overlap:
+      item.operator.overlap instanceof InvalidControlItemError ? null : (item.operator.overlap ?? 'allow'),
+    overlapSkips: item.overlapSkips ?? 0,
+    lastFinishedSeq: item.lastFinishedSeq ?? null,
+    lastFireMs: item.lastFireMs ?? null,
     generation: item.generation ?? null,
     claimedSeq: item.claimedSeq ?? null,
     heartbeatAt: item.heartbeatAt ?? null,
