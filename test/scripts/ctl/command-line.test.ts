@@ -142,6 +142,18 @@ describe('parseCommandLine: what it refuses', () => {
     });
   });
 
+  it.each(['allow', 'skip'] as const)('reads --overlap %s into the edit', (policy) => {
+    expect(parseCommandLine(['set', '--overlap', policy, '--local'])).toMatchObject({
+      command: { edit: { overlap: policy } },
+    });
+  });
+
+  it('refuses --overlap sometimes with the controller’s own message', () => {
+    expect(refusal(['set', '--overlap', 'sometimes', '--local'])).toBe(
+      `--overlap: poller 'default': overlap must be one of allow, skip (S), or absent for allow; got S "sometimes"`,
+    );
+  });
+
   it('refuses set without a field to change', () => {
     expect(refusal(['set', '--local'])).toBe(
       'set needs at least one field to change: --every S, --target NAME, --payload JSON, …',

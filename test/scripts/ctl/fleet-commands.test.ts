@@ -56,6 +56,7 @@ describe('ctl fleet commands on the local stack', () => {
         lateMs: null,
         skippedTicks: 0,
         failedFires: 0,
+        overlapSkips: 0,
         lastError: null,
       });
     });

@@ -78,9 +78,16 @@ describe('list: how a poller’s line reads its item', () => {
       {
         [FIELD.skippedTicks]: { N: '3' },
         [FIELD.failedFires]: { N: '1' },
+        [FIELD.overlapSkips]: { N: '4' },
         [FIELD.lastError]: { M: { message: { S: 'boom' }, at: { S: at(-60_000) } } },
       },
-      { skippedTicks: 3, failedFires: 1, lastError: { message: 'boom', at: at(-60_000) }, cadenceSeconds: 2 },
+      {
+        skippedTicks: 3,
+        failedFires: 1,
+        overlapSkips: 4,
+        lastError: { message: 'boom', at: at(-60_000) },
+        cadenceSeconds: 2,
+      },
     ],
     // 2030-01-01T12:00Z is a Tuesday: 12:00 in UTC, 07:00 in New York (EST).
     [
@@ -145,6 +152,7 @@ describe('list: the text table', () => {
           [FIELD.lastTickAt]: { S: at(-600_500) },
           [FIELD.skippedTicks]: { N: '12' },
           [FIELD.failedFires]: { N: '2' },
+          [FIELD.overlapSkips]: { N: '7' },
           [FIELD.lastError]: {
             M: {
               message: {
@@ -159,10 +167,10 @@ describe('list: the text table', () => {
     );
 
     expect(text.split('\n')).toEqual([
-      'ID         STATE    CADENCE       NEXT      LAST        LATE   SKIPPED  FAILED  LAST ERROR',
-      'default    running  2 s (base)    in 1.2 s  0.8 s ago   -      0        0       -',
-      'orders-eu  stale    0.5 s (base)  due       10 min ago  9 min  12       2       10 min ago: firing tick 40 failed: TooManyRequestsException…',
-      'idle       stopped  2 s (base)    -         -           -      0        0       -',
+      'ID         STATE    CADENCE       NEXT      LAST        LATE   SKIPPED  FAILED  OVERLAP  LAST ERROR',
+      'default    running  2 s (base)    in 1.2 s  0.8 s ago   -      0        0       0        -',
+      'orders-eu  stale    0.5 s (base)  due       10 min ago  9 min  12       2       7        10 min ago: firing tick 40 failed: TooManyRequestsException…',
+      'idle       stopped  2 s (base)    -         -           -      0        0       0        -',
     ]);
   });
 

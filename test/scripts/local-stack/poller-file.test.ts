@@ -24,6 +24,7 @@ describe('decodePollerFile', () => {
         '  payload:',
         '    url: http://127.0.0.1:9000/predictions',
         '    stops: [1234, 5678]',
+        '  overlap: skip',
       ].join('\n'),
       expected: [
         {
@@ -33,6 +34,7 @@ describe('decodePollerFile', () => {
             waitSeconds: 2,
             target: 'arn:aws:lambda:us-east-1:123456789012:function:fetch-feed',
             payload: { url: 'http://127.0.0.1:9000/predictions', stops: [1234, 5678] },
+            overlap: 'skip',
           },
         },
       ],
@@ -107,7 +109,7 @@ describe('decodePollerFile', () => {
       file: 'fleet.yaml',
       text: '- id: bus\n  evrey: 2\n',
       message:
-        'fleet.yaml: poller \'bus\': unknown field "evrey" (did you mean "every"?); a poller has id, every, running, target, payload, timezone, windows',
+        'fleet.yaml: poller \'bus\': unknown field "evrey" (did you mean "every"?); a poller has id, every, running, target, payload, timezone, windows, overlap',
       pollerId: 'bus',
     },
     {
@@ -115,7 +117,7 @@ describe('decodePollerFile', () => {
       file: 'fleet.yaml',
       text: '- id: bus\n  every: 2\n  colour: red\n',
       message:
-        'fleet.yaml: poller \'bus\': unknown field "colour"; a poller has id, every, running, target, payload, timezone, windows',
+        'fleet.yaml: poller \'bus\': unknown field "colour"; a poller has id, every, running, target, payload, timezone, windows, overlap',
       pollerId: 'bus',
     },
     {
@@ -216,6 +218,14 @@ describe('decodePollerFile', () => {
       text: '- id: bus\n  every: 2\n  windows: [1, 2]\n',
       message:
         'fleet.yaml: poller \'bus\': windows must be a list of rule strings (or one string of rules separated by ;) such as "Mon-Fri 06:00-20:00 every 2"; got [1,2]',
+      pollerId: 'bus',
+    },
+    {
+      name: 'an overlap policy that is not allow or skip',
+      file: 'fleet.yaml',
+      text: '- id: bus\n  every: 2\n  overlap: sometimes\n',
+      message:
+        'fleet.yaml: poller \'bus\': overlap must be one of allow, skip (S), or absent for allow; got S "sometimes"',
       pollerId: 'bus',
     },
     {
@@ -329,7 +339,7 @@ describe('readPollerFile', () => {
 
 describe('editMatching', () => {
   it('sets the declared fields and removes the optional ones the file leaves out; running is not an edit', () => {
-    const removed = { target: null, payload: null, timeZone: null, windows: null };
+    const removed = { target: null, payload: null, timeZone: null, windows: null, overlap: null };
     expect(editMatching({ id: 'a', fields: { running: false, waitSeconds: 5 } })).toEqual({
       waitSeconds: 5,
       ...removed,
