@@ -426,7 +426,8 @@ function stepFunctionsOrThrow(stepFunctions: LocalStepFunctions | undefined): Lo
 }
 
 function reportFire(start: InvocationStart, emit: (event: LocalStackEvent) => void): void {
-  if (start.functionName !== LOCAL_WORKER_NAME || start.invocationType !== 'Event') return;
+  // Ticks come as async invokes (overlap allow) or synchronous ones (overlap skip).
+  if (start.functionName !== LOCAL_WORKER_NAME) return;
   let tick: WorkerEvent;
   try {
     tick = parseWorkerEvent(start.event);
