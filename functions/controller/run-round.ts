@@ -367,6 +367,12 @@ async function deliverTick(
   };
   try {
     if (plan.config.overlap === 'skip') {
+      if (previousFireRunning()) {
+        // Nothing is prepared for a tick that will likely be skipped (opening it would take a connection, the
+        // previous call holds the warm one): look again at the tick itself.
+        await sleepUntil(clock, plan.dueAt);
+        if (!overlapAllowsFire(plan.config, previousFireRunning())) return { kind: 'overlap-skip' };
+      }
       const fire = await deps.invoker.fireAwaitingAnswer(target, event, hold);
       if (fire === 'withheld') return withheldAs(overlapping, withheld);
       progress.noteDelivered(releasedAt - plan.dueAt);

@@ -98,6 +98,10 @@ describe('runRound: overlap skip', () => {
     expect(item?.[FIELD.lastFireMs]).toEqual({ N: '1500' });
     expect(Number(item?.[FIELD.lastFinishedSeq]?.N)).toBeGreaterThanOrEqual(seqs.length - 1);
     expect(item?.[FIELD.skippedTicks]).toBeUndefined();
+    // A skipped tick opens no request: the only ones opened are the ones sent.
+    expect(invoker.opened.filter((request) => request.invocationType === 'RequestResponse')).toHaveLength(
+      seqs.length,
+    );
     expect(output.loop.nextSeq).toBe(seqs.length + 1);
   });
 
