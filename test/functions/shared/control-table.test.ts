@@ -455,6 +455,22 @@ describe('ControlTable.editOperatorFields', () => {
     expect(item).toMatchObject({ waitSeconds: 7.5, operator: { target: undefined, payload: { b: true } } });
   });
 
+  it('sets the overlap policy, and removes it (back to allow) for null', async () => {
+    // prepare
+    await put(LIVE);
+
+    // act
+    const skipping = await table.editOperatorFields(pollerId, { overlap: 'skip' });
+    const skipStored = (await raw())?.[FIELD.overlap];
+    const allowing = await table.editOperatorFields(pollerId, { overlap: null });
+
+    // assess
+    expect(skipStored).toEqual({ S: 'skip' });
+    expect(skipping).toMatchObject({ operator: { overlap: 'skip' } });
+    expect((await raw())?.[FIELD.overlap]).toBeUndefined();
+    expect(allowing).toMatchObject({ operator: { overlap: undefined } });
+  });
+
   it('says missing, and creates nothing, for a poller without an item', async () => {
     expect(await table.editOperatorFields(pollerId, { waitSeconds: 3 })).toBe('missing');
     expect(await raw()).toBeUndefined();
