@@ -250,25 +250,26 @@ export async function runRound(
     noteAnswer();
     await progress.flushErrors();
 
-    const continuation = planContinuation(loop, clock.now(), deadline(), timing, deps.size);
-    if (continuation.kind === 'hand-back') {
-      if (previousFire === undefined || previousFire.answer !== undefined)
-        return handBack(loop, continuation);
+    let continuation = planContinuation(loop, clock.now(), deadline(), timing, deps.size);
+    if (
+      continuation.kind === 'hand-back' &&
+      previousFire !== undefined &&
+      previousFire.answer === undefined
+    ) {
       // A fire still running would be forgotten by the next invocation: stay awake for its answer, or until the
       // next tick's read (then that tick is decided as usual), whichever comes first; never past the deadline.
-      const readNextAt = Math.min(
-        continuation.nextDueAt - timing.readAheadMs,
-        deadline() - timing.handBackMarginMs,
+      const handBackBy = deadline() - timing.handBackMarginMs;
+      await answerOrTime(
+        previousFire,
+        clock,
+        Math.min(continuation.nextDueAt - timing.readAheadMs, handBackBy),
       );
-      const answered = await answerOrTime(previousFire, clock, readNextAt);
-      if (answered) {
-        noteAnswer();
-        await progress.flushErrors();
-        return handBack(loop, planHandBackAfterWait(loop, clock.now(), deadline(), timing, deps));
-      }
-      if (clock.now() >= deadline() - timing.handBackMarginMs) return handBack(loop, continuation);
-      continue;
+      noteAnswer();
+      await progress.flushErrors();
+      if (previousFire.answer === undefined && clock.now() < handBackBy) continue;
+      continuation = planContinuation(loop, clock.now(), deadline(), timing, deps.size);
     }
+    if (continuation.kind === 'hand-back') return handBack(loop, continuation);
     await sleepUntil(clock, continuation.readAt);
   }
 }
@@ -291,32 +292,22 @@ function track(fire: FireInFlight, sentAt: number): TrackedFire {
   return tracked;
 }
 
-/** Waits for the fire's answer until `untilMs`, on timers and the answer only (no spinning); true when it came. */
-async function answerOrTime(fire: TrackedFire, clock: Clock, untilMs: number): Promise<boolean> {
+/**
+ * Waits for the fire's answer until `untilMs`, on timers only (no spinning); the answer sets `fire.answer` from its
+ * own callback. Looking every ANSWER_LOOK_MS (rather than racing the answer against one long timer) leaves no timer
+ * behind when the answer wins, and runs the same on a simulated clock.
+ */
+async function answerOrTime(fire: TrackedFire, clock: Clock, untilMs: number): Promise<void> {
   while (fire.answer === undefined && clock.now() < untilMs) {
-    // Wakes at least once a second to look again: the answer itself resolves no timer.
     await clock.sleep(Math.min(untilMs - clock.now(), ANSWER_LOOK_MS));
   }
-  return fire.answer !== undefined;
 }
 
 /**
- * How often a controller waiting for a fire's answer looks whether it came. The answer's own callback sets it
- * at once; the look only ends the wait, so a coarse period costs at most that long of GB-s after the answer.
+ * How often a controller waiting for a fire's answer looks whether it came: each look costs microseconds of CPU,
+ * and the wait outlasts the answer by at most this long (of billed GB-s).
  */
 const ANSWER_LOOK_MS = 100;
-
-/** The hand-back after waiting for an answer: the continuation as it stands now. */
-function planHandBackAfterWait(
-  loop: LoopState,
-  nowMs: number,
-  deadlineMs: number,
-  timing: Timing,
-  deps: ControllerDeps,
-): HandBack {
-  const continuation = planContinuation(loop, nowMs, deadlineMs, timing, deps.size);
-  return continuation.kind === 'hand-back' ? continuation : handBackNow(loop, nowMs);
-}
 
 /** How a tick's delivery ended. */
 type Delivery =

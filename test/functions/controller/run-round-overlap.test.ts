@@ -157,6 +157,27 @@ describe('runRound: overlap skip', () => {
     expect(Date.parse(output.wakeAt)).toBeGreaterThan(firedAt + 55_000);
   });
 
+  it('hands back by its deadline when a fire outlives the invocation; that answer is not recorded', async () => {
+    // prepare: a 60 s poller, a 10 min fire, an invocation with 20 s left
+    const { simulated, invoker, store, run } = world(600_000);
+
+    // act
+    const output = await run(
+      'stuck',
+      { [FIELD.waitSeconds]: { N: '60' }, [FIELD.overlap]: { S: 'skip' } },
+      20_000,
+    );
+    const handedBackAt = simulated.peek();
+
+    // assess: back to Step Functions before the deadline, the fire still running and unrecorded
+    expect(invoker.released).toHaveLength(1);
+    expect(handedBackAt).toBeLessThanOrEqual(
+      Date.parse(invoker.released[0]?.event.scheduledAt ?? '') + 20_000,
+    );
+    expect(store.image('stuck')?.[FIELD.lastFireMs]).toBeUndefined();
+    expect(output.loop.nextSeq).toBe(2);
+  });
+
   it('allow (the default) fires every tick asynchronously however long the worker runs', async () => {
     // prepare
     const { invoker, store, run } = world(1_500);

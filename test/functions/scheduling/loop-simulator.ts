@@ -326,15 +326,13 @@ async function controllerInvocation(
       // the write that records skipped ticks
       if (plan.skipped > 0 || settled.withheldSkips > 0) clock.advance(io());
     }
-    const continuation = planContinuation(loop, clock.now(), deadlineMs, timing);
+    let continuation = planContinuation(loop, clock.now(), deadlineMs, timing);
     if (continuation.kind === 'hand-back' && answersAt > clock.now()) {
       // As runRound: stay awake for the answer, or until the next tick's read, never past the deadline.
-      const readNextAt = Math.min(
-        continuation.nextDueAt - timing.readAheadMs,
-        deadlineMs - timing.handBackMarginMs,
-      );
-      await sleepUntil(clock, Math.min(answersAt, readNextAt));
-      if (answersAt > clock.now() && clock.now() < deadlineMs - timing.handBackMarginMs) continue;
+      const handBackBy = deadlineMs - timing.handBackMarginMs;
+      await sleepUntil(clock, Math.min(answersAt, continuation.nextDueAt - timing.readAheadMs, handBackBy));
+      if (answersAt > clock.now() && clock.now() < handBackBy) continue;
+      continuation = planContinuation(loop, clock.now(), deadlineMs, timing);
     }
     if (continuation.kind === 'hand-back') {
       clock.advance(io()); // the write at hand-back
