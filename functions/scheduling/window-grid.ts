@@ -8,9 +8,13 @@ import { activeRuleAt, DEFAULT_TIME_ZONE, nextEdgeAfter, type WindowRule } from 
  * The grid is a run of ticks anchored at `anchorAt` (tick `anchorSeq`), one interval apart: the cadence of the window
  * the anchor lies in, or the item's interval outside every window. A window edge ends the run: ticks of the old
  * cadence at or after the edge are not fired, and the grid is anchored on the edge itself, so the first tick of a
- * window is at its first instant (06:00:00.000 local). A pause window is a run with no ticks: the anchor moves to the
- * first instant after it, which the loop sleeps towards. Only fired ticks take a `seq`: an edge reuses the seq of
- * the old-cadence tick it replaces, a pause takes none, a late tick that is skipped takes none.
+ * window is at its first instant (06:00:00.000 local). No two fires come closer than half an interval: an old-cadence
+ * tick less than half the smaller of the two cadences before an edge whose run fires is not fired either (counted as
+ * skipped), since the edge's tick would follow it too closely; exactly half fires. A tick on an edge always fires,
+ * so a window shorter than half the smaller cadence is the one case where two fires (its two edges) come closer.
+ * A pause window is a run with no ticks: the anchor moves to the first instant after it, which the loop sleeps
+ * towards. Only fired ticks take a `seq`: an edge reuses the seq of the old-cadence tick it replaces, a pause takes
+ * none, a skipped tick (late, or crowded out by an edge) takes none.
  */
 
 /** Edges crossed in one settle at most (an outage across many windows); beyond that the grid restarts at now. */
@@ -44,7 +48,10 @@ export function anchorOn(loop: LoopState, atMs: number): LoopState {
 export interface Settled {
   /** The loop whose next tick (`nextSeq`) lies on the rules and is not late. */
   readonly loop: LoopState;
-  /** Ticks skipped because they would have been late (counted in `skippedTicks`); paused ticks are not counted. */
+  /**
+   * Ticks skipped because they would have been late, or fired too close before an edge's tick (counted in
+   * `skippedTicks`); paused ticks are not counted.
+   */
   readonly skipped: number;
 }
 
@@ -52,6 +59,8 @@ export interface Settled {
  * Lays the loop's next tick on the window rules and skips what is late at `nowMs`:
  * - the next tick's run is checked against the edges since the tick before it: an edge in between ends the run,
  *   and the grid is anchored on the edge (the old-cadence tick at or after it is not fired);
+ * - a tick not on an edge that comes less than half the smaller cadence before the next edge's tick is skipped,
+ *   and the grid is anchored on the edge;
  * - a run that starts in a pause moves to the first instant after the pause (`paused` is set meanwhile);
  * - a tick half an interval late or more is skipped with the ones before it (ticksToSkip), keeping the grid's
  *   phase, but never across an edge: the ticks of the old run up to the edge are skipped, and the next run starts
@@ -88,13 +97,28 @@ export function settleOnWindows(loop: LoopState, nowMs: number): Settled {
         continue;
       }
     }
+    const crowdingEdge = edgeCrowding(
+      rules,
+      zone,
+      dueOf(current),
+      gridIntervalMs(current),
+      current.config.intervalMs,
+    );
+    if (crowdingEdge !== undefined) {
+      skipped += 1;
+      current = anchorOn({ ...current, skippedTicks: current.skippedTicks + 1 }, crowdingEdge);
+      continue;
+    }
     const intervalMs = gridIntervalMs(current);
     const late = ticksToSkip(nowMs - dueOf(current), intervalMs);
     if (late === 0) return { loop: current, skipped };
     const edge = edgeAfter(rules, zone, dueOf(current));
     if (edge === undefined || edge > dueOf(current) + late * intervalMs) {
+      // The tick caught up to may itself lie too close before the edge: the next pass checks it.
       const caughtUp = skipLate(current, late);
-      return { loop: caughtUp.loop, skipped: skipped + caughtUp.skipped };
+      skipped += caughtUp.skipped;
+      current = caughtUp.loop;
+      continue;
     }
     // The late run ends at the edge: its ticks before the edge are skipped, the next run starts on the edge.
     const missed = Math.ceil((edge - dueOf(current)) / intervalMs);
@@ -102,6 +126,29 @@ export function settleOnWindows(loop: LoopState, nowMs: number): Settled {
     current = anchorOn({ ...current, skippedTicks: current.skippedTicks + missed }, edge);
   }
   return { loop: current, skipped };
+}
+
+/**
+ * The edge whose first tick would follow a tick due at `dueAtMs` (on a grid of `intervalMs`) by less than half the
+ * smaller of the two cadences, or undefined. Such a tick is not fired: the edge's tick fires instead, so the poller
+ * never fires twice within half an interval. A tick on an edge is never crowded out (the first tick of a window is
+ * at its start), nor one before a pause (no tick fires at its start).
+ */
+function edgeCrowding(
+  rules: readonly WindowRule[],
+  zone: string,
+  dueAtMs: number,
+  intervalMs: number,
+  defaultIntervalMs: number,
+): number | undefined {
+  if (rules.length === 0) return undefined;
+  if (edgeAfter(rules, zone, dueAtMs - 1) === dueAtMs) return undefined;
+  const edge = edgeAfter(rules, zone, dueAtMs);
+  if (edge === undefined || edge - dueAtMs >= intervalMs / 2) return undefined;
+  const cadence = activeRuleAt(rules, zone, edge)?.cadence;
+  if (cadence?.kind === 'paused') return undefined;
+  const nextIntervalMs = cadence?.intervalMs ?? defaultIntervalMs;
+  return edge - dueAtMs < Math.min(intervalMs, nextIntervalMs) / 2 ? edge : undefined;
 }
 
 /** How far ahead a pause's end is searched (nextEdgeAfter looks a week ahead). */
