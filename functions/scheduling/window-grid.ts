@@ -61,7 +61,9 @@ export interface Settled {
  *   and the grid is anchored on the edge (the old-cadence tick at or after it is not fired);
  * - a tick not on an edge that comes less than half the smaller cadence before the next edge's tick is skipped,
  *   and the grid is anchored on the edge;
- * - a run that starts in a pause moves to the first instant after the pause (`paused` is set meanwhile);
+ * - a run that starts in a pause moves to the first instant after the pause (`paused` is set meanwhile); a
+ *   check-in during the pause searches for that instant from now, not from the instant the loop sleeps towards,
+ *   so check-ins agree on it (a pause with no end in the week searched keeps that week's end until it is reached);
  * - a tick half an interval late or more is skipped with the ones before it (ticksToSkip), keeping the grid's
  *   phase, but never across an edge: the ticks of the old run up to the edge are skipped, and the next run starts
  *   on the edge.
@@ -81,10 +83,15 @@ export function settleOnWindows(loop: LoopState, nowMs: number): Settled {
       // The first tick of a run: it follows the rule in force at the anchor.
       const rule = activeRuleAt(rules, zone, dueAt);
       if (rule?.cadence.kind === 'paused') {
-        const resumesAt = pauseEndAfter(rules, zone, dueAt);
+        // A check-in during a pause finds the anchor where the previous one put it (the end of the span searched);
+        // searching on from there would push the end a span further at every check-in, so it searches from now.
+        const searchFrom = current.paused ? Math.min(dueAt, nowMs) : dueAt;
+        const resumesAt = pauseEndAfter(rules, zone, searchFrom);
         if (resumesAt === undefined) {
-          // Paused all week (the rules pause every instant): no tick; look again at the end of the search.
-          return { loop: { ...current, anchorAt: dueAt + PAUSE_SEARCH_MS, paused: true }, skipped };
+          // No end within the span searched (the rules pause every instant of the week): no tick; look again at the
+          // span's end. A check-in before then keeps that instant, so the loop reports one `nextTickAt` until then.
+          const looksAgainAt = current.paused && dueAt > nowMs ? dueAt : searchFrom + PAUSE_SEARCH_MS;
+          return { loop: { ...current, anchorAt: looksAgainAt, paused: true }, skipped };
         }
         current = { ...current, anchorAt: resumesAt, paused: true, windowIntervalMs: undefined };
         continue;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CONTROLLER_SIZE } from '../../../functions/scheduling/cost-model';
-import { DEFAULT_TIMING, planTick } from '../../../functions/scheduling/plan-round';
+import { DEFAULT_TIMING, nextDueAt, planTick } from '../../../functions/scheduling/plan-round';
 import { cadenceWarning } from '../../../functions/scheduling/round-step';
 import { settleOnWindows } from '../../../functions/scheduling/window-grid';
 import { cadenceAt, parseWindowRules, type WindowRule } from '../../../functions/scheduling/windows';
@@ -488,5 +488,49 @@ describe('no two fires closer than half an interval at an edge', () => {
     expect(tooClose).toEqual([]);
     expect(fired.reduce((sum, tick) => sum + tick.skipped, 0)).toBeGreaterThan(0);
     expectSeqWithoutGaps(fired);
+  });
+});
+
+describe('a pause reports the same next tick at every check-in', () => {
+  it.each([
+    {
+      case: 'paused every instant of the week: a week after the first tick it would have fired',
+      rules: ['daily 00:00-24:00 pause'],
+      startIso: '2026-03-09T12:00:00.000Z',
+      nextTickIso: '2026-03-16T12:00:01.000Z',
+    },
+    {
+      case: 'a pause ending in 3 days: its end',
+      rules: ['Mon-Wed 00:00-24:00 pause'],
+      startIso: '2026-03-09T00:00:00.000Z',
+      nextTickIso: '2026-03-12T00:00:00.000Z',
+    },
+  ])('$case', ({ rules, startIso, nextTickIso }) => {
+    // prepare
+    const loopConfig = config(30 * SECOND, { windows: rulesOf(rules) });
+    let loop: LoopState | undefined;
+
+    // act: a start, then ten check-ins a minute apart, each carrying on from the loop the previous one left
+    const nextTicks: string[] = [];
+    for (let checkIn = 0; checkIn <= 10; checkIn++) {
+      const plan = planTick({
+        pollerId: 'orders',
+        loop,
+        reading: { config: loopConfig, problems: [] },
+        lastSeqOnItem: 0,
+        generation: 1,
+        executionId: 'exec-1',
+        historyBudget: 20_000,
+        claimRequired: false,
+        nowMs: at(startIso) + checkIn * DEFAULT_TIMING.pauseCheckInMs,
+        timing: DEFAULT_TIMING,
+      });
+      if (plan.kind !== 'early') throw new Error(`expected a paused loop, got ${plan.kind}`);
+      loop = plan.next;
+      nextTicks.push(iso(nextDueAt(plan.next)));
+    }
+
+    // assess
+    expect(nextTicks).toEqual(Array.from({ length: 11 }, () => nextTickIso));
   });
 });
