@@ -160,6 +160,14 @@ describe('daylight saving time on the running loop (New York, 2026)', () => {
       windows: [['2026-11-01T05:00:00.000Z', '2026-11-01T05:30:00.000Z']],
       fastTicks: 360,
     },
+    {
+      case: 'a window ending as the clock falls back before its start runs once, in EDT, and closes at the fall-back',
+      rule: 'Sun 01:30-02:00 every 5',
+      startIso: '2026-11-01T05:20:00.250Z',
+      untilIso: '2026-11-01T07:10:00.000Z',
+      windows: [['2026-11-01T05:30:00.000Z', '2026-11-01T06:00:00.000Z']],
+      fastTicks: 360,
+    },
   ])('$case', async ({ rule, startIso, untilIso, windows, fastTicks }) => {
     // act
     const { fired } = await runLoop({
