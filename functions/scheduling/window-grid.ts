@@ -104,16 +104,16 @@ export function settleOnWindows(loop: LoopState, nowMs: number): Settled {
         continue;
       }
     }
-    const crowdingEdge = edgeCrowding(
+    const tooSoonEdge = edgeTooSoonAfter(
       rules,
       zone,
       dueOf(current),
       gridIntervalMs(current),
       current.config.intervalMs,
     );
-    if (crowdingEdge !== undefined) {
+    if (tooSoonEdge !== undefined) {
       skipped += 1;
-      current = anchorOn({ ...current, skippedTicks: current.skippedTicks + 1 }, crowdingEdge);
+      current = anchorOn({ ...current, skippedTicks: current.skippedTicks + 1 }, tooSoonEdge);
       continue;
     }
     const intervalMs = gridIntervalMs(current);
@@ -141,7 +141,7 @@ export function settleOnWindows(loop: LoopState, nowMs: number): Settled {
  * never fires twice within half an interval. A tick on an edge is never crowded out (the first tick of a window is
  * at its start), nor one before a pause (no tick fires at its start).
  */
-function edgeCrowding(
+function edgeTooSoonAfter(
   rules: readonly WindowRule[],
   zone: string,
   dueAtMs: number,
