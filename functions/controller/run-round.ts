@@ -245,6 +245,7 @@ export async function runRound(
         loop = settled.loop;
         if (settled.fired) progress.noteFired(plan.seq, iso(plan.dueAt));
         else progress.noteSkipped(settled.withheldSkips);
+        if (settled.skippedAfterFire > 0) progress.noteSkipped(settled.skippedAfterFire);
       }
     }
     noteAnswer();

@@ -358,6 +358,11 @@ export interface TickSettled {
   readonly loop: LoopState;
   /** Ticks skipped by withholding this one (0 when it was fired). */
   readonly withheldSkips: number;
+  /**
+   * Once this tick was fired: ticks after it skipped because an edge's tick would follow them within half an
+   * interval (settleOnWindows, when the next tick was laid); 0 when it was withheld (the withheld loop counts them).
+   */
+  readonly skippedAfterFire: number;
   /** The tick was (or may have been) sent: record it as fired. */
   readonly fired: boolean;
 }
@@ -369,6 +374,7 @@ export function afterTick(state: RoundState, plan: FirePlan, withheld: LoopState
       state: { ...state, loop: withheld },
       loop: withheld,
       withheldSkips: withheld.skippedTicks - plan.at.skippedTicks,
+      skippedAfterFire: 0,
       fired: false,
     };
   }
@@ -376,6 +382,7 @@ export function afterTick(state: RoundState, plan: FirePlan, withheld: LoopState
     state: { ...state, loop: plan.next, firedThisRound: state.firedThisRound + 1 },
     loop: plan.next,
     withheldSkips: 0,
+    skippedAfterFire: plan.next.skippedTicks - plan.at.skippedTicks,
     fired: true,
   };
 }
@@ -397,7 +404,7 @@ export function overlapAllowsFire(config: PollerConfig, previousFireRunning: boo
 export function afterOverlapSkip(state: RoundState, plan: FirePlan): TickSettled {
   const oneIntervalOn = withholdLateTick(plan.at, plan.dueAt + gridIntervalMs(plan.at) / 2) ?? plan.next;
   const loop: LoopState = { ...oneIntervalOn, skippedTicks: plan.at.skippedTicks };
-  return { state: { ...state, loop }, loop, withheldSkips: 0, fired: false };
+  return { state: { ...state, loop }, loop, withheldSkips: 0, skippedAfterFire: 0, fired: false };
 }
 
 /**

@@ -8,9 +8,13 @@ import { activeRuleAt, DEFAULT_TIME_ZONE, nextEdgeAfter, type WindowRule } from 
  * The grid is a run of ticks anchored at `anchorAt` (tick `anchorSeq`), one interval apart: the cadence of the window
  * the anchor lies in, or the item's interval outside every window. A window edge ends the run: ticks of the old
  * cadence at or after the edge are not fired, and the grid is anchored on the edge itself, so the first tick of a
- * window is at its first instant (06:00:00.000 local). A pause window is a run with no ticks: the anchor moves to the
- * first instant after it, which the loop sleeps towards. Only fired ticks take a `seq`: an edge reuses the seq of
- * the old-cadence tick it replaces, a pause takes none, a late tick that is skipped takes none.
+ * window is at its first instant (06:00:00.000 local). No two fires come closer than half an interval: an old-cadence
+ * tick less than half the smaller of the two cadences before an edge whose run fires is not fired either (counted as
+ * skipped), since the edge's tick would follow it too closely; exactly half fires. A tick on an edge always fires,
+ * so a window shorter than half the smaller cadence is the one case where two fires (its two edges) come closer.
+ * A pause window is a run with no ticks: the anchor moves to the first instant after it, which the loop sleeps
+ * towards. Only fired ticks take a `seq`: an edge reuses the seq of the old-cadence tick it replaces, a pause takes
+ * none, a skipped tick (late, or crowded out by an edge) takes none.
  */
 
 /** Edges crossed in one settle at most (an outage across many windows); beyond that the grid restarts at now. */
@@ -44,7 +48,10 @@ export function anchorOn(loop: LoopState, atMs: number): LoopState {
 export interface Settled {
   /** The loop whose next tick (`nextSeq`) lies on the rules and is not late. */
   readonly loop: LoopState;
-  /** Ticks skipped because they would have been late (counted in `skippedTicks`); paused ticks are not counted. */
+  /**
+   * Ticks skipped because they would have been late, or fired too close before an edge's tick (counted in
+   * `skippedTicks`); paused ticks are not counted.
+   */
   readonly skipped: number;
 }
 
@@ -52,7 +59,11 @@ export interface Settled {
  * Lays the loop's next tick on the window rules and skips what is late at `nowMs`:
  * - the next tick's run is checked against the edges since the tick before it: an edge in between ends the run,
  *   and the grid is anchored on the edge (the old-cadence tick at or after it is not fired);
- * - a run that starts in a pause moves to the first instant after the pause (`paused` is set meanwhile);
+ * - a tick not on an edge that comes less than half the smaller cadence before the next edge's tick is skipped,
+ *   and the grid is anchored on the edge;
+ * - a run that starts in a pause moves to the first instant after the pause (`paused` is set meanwhile); a
+ *   check-in during the pause searches for that instant from now, not from the instant the loop sleeps towards,
+ *   so check-ins agree on it (a pause with no end in the week searched keeps that week's end until it is reached);
  * - a tick half an interval late or more is skipped with the ones before it (ticksToSkip), keeping the grid's
  *   phase, but never across an edge: the ticks of the old run up to the edge are skipped, and the next run starts
  *   on the edge.
@@ -72,10 +83,15 @@ export function settleOnWindows(loop: LoopState, nowMs: number): Settled {
       // The first tick of a run: it follows the rule in force at the anchor.
       const rule = activeRuleAt(rules, zone, dueAt);
       if (rule?.cadence.kind === 'paused') {
-        const resumesAt = pauseEndAfter(rules, zone, dueAt);
+        // A check-in during a pause finds the anchor where the previous one put it (the end of the span searched);
+        // searching on from there would push the end a span further at every check-in, so it searches from now.
+        const searchFrom = current.paused ? Math.min(dueAt, nowMs) : dueAt;
+        const resumesAt = pauseEndAfter(rules, zone, searchFrom);
         if (resumesAt === undefined) {
-          // Paused all week (the rules pause every instant): no tick; look again at the end of the search.
-          return { loop: { ...current, anchorAt: dueAt + PAUSE_SEARCH_MS, paused: true }, skipped };
+          // No end within the span searched (the rules pause every instant of the week): no tick; look again at the
+          // span's end. A check-in before then keeps that instant, so the loop reports one `nextTickAt` until then.
+          const looksAgainAt = current.paused && dueAt > nowMs ? dueAt : searchFrom + PAUSE_SEARCH_MS;
+          return { loop: { ...current, anchorAt: looksAgainAt, paused: true }, skipped };
         }
         current = { ...current, anchorAt: resumesAt, paused: true, windowIntervalMs: undefined };
         continue;
@@ -88,13 +104,28 @@ export function settleOnWindows(loop: LoopState, nowMs: number): Settled {
         continue;
       }
     }
+    const tooSoonEdge = edgeTooSoonAfter(
+      rules,
+      zone,
+      dueOf(current),
+      gridIntervalMs(current),
+      current.config.intervalMs,
+    );
+    if (tooSoonEdge !== undefined) {
+      skipped += 1;
+      current = anchorOn({ ...current, skippedTicks: current.skippedTicks + 1 }, tooSoonEdge);
+      continue;
+    }
     const intervalMs = gridIntervalMs(current);
     const late = ticksToSkip(nowMs - dueOf(current), intervalMs);
     if (late === 0) return { loop: current, skipped };
     const edge = edgeAfter(rules, zone, dueOf(current));
     if (edge === undefined || edge > dueOf(current) + late * intervalMs) {
+      // The tick caught up to may itself lie too close before the edge: the next pass checks it.
       const caughtUp = skipLate(current, late);
-      return { loop: caughtUp.loop, skipped: skipped + caughtUp.skipped };
+      skipped += caughtUp.skipped;
+      current = caughtUp.loop;
+      continue;
     }
     // The late run ends at the edge: its ticks before the edge are skipped, the next run starts on the edge.
     const missed = Math.ceil((edge - dueOf(current)) / intervalMs);
@@ -102,6 +133,29 @@ export function settleOnWindows(loop: LoopState, nowMs: number): Settled {
     current = anchorOn({ ...current, skippedTicks: current.skippedTicks + missed }, edge);
   }
   return { loop: current, skipped };
+}
+
+/**
+ * The edge whose first tick would follow a tick due at `dueAtMs` (on a grid of `intervalMs`) by less than half the
+ * smaller of the two cadences, or undefined. Such a tick is not fired: the edge's tick fires instead, so the poller
+ * never fires twice within half an interval. A tick on an edge is never crowded out (the first tick of a window is
+ * at its start), nor one before a pause (no tick fires at its start).
+ */
+function edgeTooSoonAfter(
+  rules: readonly WindowRule[],
+  zone: string,
+  dueAtMs: number,
+  intervalMs: number,
+  defaultIntervalMs: number,
+): number | undefined {
+  if (rules.length === 0) return undefined;
+  if (edgeAfter(rules, zone, dueAtMs - 1) === dueAtMs) return undefined;
+  const edge = edgeAfter(rules, zone, dueAtMs);
+  if (edge === undefined || edge - dueAtMs >= intervalMs / 2) return undefined;
+  const cadence = activeRuleAt(rules, zone, edge)?.cadence;
+  if (cadence?.kind === 'paused') return undefined;
+  const nextIntervalMs = cadence?.intervalMs ?? defaultIntervalMs;
+  return edge - dueAtMs < Math.min(intervalMs, nextIntervalMs) / 2 ? edge : undefined;
 }
 
 /** How far ahead a pause's end is searched (nextEdgeAfter looks a week ahead). */

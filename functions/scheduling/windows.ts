@@ -19,10 +19,14 @@ import { parseWaitInterval } from '../shared/wait-interval';
  * poller runs at its default cadence (the item's `waitseconds`). An operator puts exceptions before the general case.
  *
  * Time zones: all zone arithmetic goes through Intl.DateTimeFormat (the platform's tz data), never hand-written
- * offsets. A window on local day D is the instants [first(D, start), first(D, end)), where first() is the first
- * instant the local clock shows that wall time. So a wall time skipped by a spring-forward gap starts at the next
- * instant that exists (the transition), and a wall time repeated by a fall-back runs once: the edge is the first
- * time the clock shows it, and the repeated stretch is not a second window.
+ * offsets. A window on local day D is one contiguous stretch of instants: it opens at first(D, start), the first
+ * instant the local clock shows that wall time, and closes at the first instant after that at which the clock shows
+ * a time at or after its end, or falls back before its start. So a wall time skipped by a spring-forward gap starts
+ * at the next instant that exists (the transition), and a repeated hour runs once: the clock never shows a time
+ * outside the rule while the window is open, and the repeated stretch is not a second window. A fall-back that takes
+ * the clock back before the start ends the window there (New York, Sun 01:30-02:00 on fall-back day: 01:30-02:00
+ * EDT only, 30 minutes); one that stays within the window keeps it open through the repeated stretch (Sun
+ * 00:00-03:00: four hours of real time, the clock showing 01:00-02:00 twice, all of it inside the rule).
  */
 
 export type DayOfWeek = 0 | 1 | 2 | 3 | 4 | 5 | 6;
@@ -242,16 +246,13 @@ export function nextEdgeAfter(
 }
 
 function activeRuleIndex(rules: readonly WindowRule[], zone: string, instantMs: number): number | undefined {
+  // Only the window of the day the clock shows can be open: while a window is open the clock shows a time within
+  // it (a fall-back before its start closes it, even one across midnight, as at Antarctica/Casey in 2010).
   const today = localDayOf(zone, instantMs);
-  // Yesterday and tomorrow too: after a fall-back across midnight (Antarctica/Casey, 2010) the clock shows the
-  // day before while the window of the day it had already reached is still open.
-  const days = [today - DAY_MS, today, today + DAY_MS];
-  const index = rules.findIndex((rule) =>
-    days.some((day) => {
-      const window = windowOn(rule, zone, day);
-      return window !== undefined && window.opensAt <= instantMs && instantMs < window.closesAt;
-    }),
-  );
+  const index = rules.findIndex((rule) => {
+    const window = windowOn(rule, zone, today);
+    return window !== undefined && window.opensAt <= instantMs && instantMs < window.closesAt;
+  });
   return index === -1 ? undefined : index;
 }
 
@@ -274,10 +275,31 @@ function windowOn(
   localMidnight: number,
 ): { opensAt: number; closesAt: number } | undefined {
   if (!rule.days.has(asDay(new Date(localMidnight).getUTCDay()))) return undefined;
-  return {
-    opensAt: firstInstantShowing(zone, localMidnight + rule.startMs),
-    closesAt: firstInstantShowing(zone, localMidnight + rule.endMs),
-  };
+  const startWall = localMidnight + rule.startMs;
+  const opensAt = firstInstantShowing(zone, startWall);
+  const endShownAt = firstInstantShowing(zone, localMidnight + rule.endMs);
+  // The clock rises steadily from the start to the end unless it falls back on the way: back before the start, it
+  // shows times outside the rule, and the window ends there (it does not open again when the start comes round).
+  const fallBackAt = fallBackWithin(zone, opensAt, endShownAt);
+  const closesAt =
+    fallBackAt !== undefined && wallClockOf(zone, fallBackAt) < startWall ? fallBackAt : endShownAt;
+  return { opensAt, closesAt };
+}
+
+/** The first instant in (fromMs, toMs] at which the zone's clock falls back (its offset drops), if it does. */
+function fallBackWithin(zone: string, fromMs: number, toMs: number): number | undefined {
+  const offsetFrom = offsetAt(zone, fromMs);
+  const offsetTo = offsetAt(zone, toMs);
+  // Real zones change offset at most once within a day, and a window lasts a day at most.
+  if (offsetTo >= offsetFrom) return undefined;
+  let low = fromMs;
+  let high = toMs;
+  while (high - low > 1) {
+    const middle = Math.floor((low + high) / 2);
+    if (offsetAt(zone, middle) === offsetTo) high = middle;
+    else low = middle;
+  }
+  return high;
 }
 
 /**

@@ -98,3 +98,36 @@ describe('runRound with a bad rule', () => {
     );
   });
 });
+
+describe('runRound at a window edge', () => {
+  it('records a tick crowded out by the edge after it as skipped on the item', async () => {
+    // prepare: every 4.9 s in a 5 s window from 06:00 UTC, every 10 s outside it; the loop's first tick is the
+    // window's first (06:00:00), its next (06:00:04.9) would fire 100 ms before the default tick at the close
+    const clock = simulatedClock({ startMs: Date.parse('2026-03-09T05:59:59.000Z') });
+    const store = new InMemoryControlStore('pollers');
+    const fired: string[] = [];
+    const invoker = new InMemoryWorkerInvoker(clock, () => undefined);
+    invoker.onInvoke = (invoke) => fired.push(invoke.event.scheduledAt);
+    const deps = { table: store, invoker, defaultTarget: 'worker', clock, log: silentLogger };
+    store.put('edge', {
+      [FIELD.running]: { BOOL: true },
+      [FIELD.waitSeconds]: { N: '10' },
+      [FIELD.windows]: { L: [{ S: 'daily 06:00:00-06:00:05 every 4.9' }] },
+    });
+    const round = (state: unknown) => {
+      const deadlineMs = clock.peek() + 900_000;
+      return runRound({ state, executionId: 'exec-1' }, deps, () => deadlineMs);
+    };
+
+    // act: rounds until the tick after the close has fired
+    let output = await round({ pollerId: 'edge' });
+    while (clock.peek() < Date.parse('2026-03-09T06:00:06.000Z')) {
+      clock.advanceTo(Math.max(clock.peek(), Date.parse(output.wakeAt)));
+      output = await round(output);
+    }
+
+    // assess
+    expect(fired.slice(0, 2)).toEqual(['2026-03-09T06:00:00.000Z', '2026-03-09T06:00:05.000Z']);
+    expect(store.image('edge')?.[FIELD.skippedTicks]?.N).toBe('1');
+  });
+});

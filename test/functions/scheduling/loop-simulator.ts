@@ -136,7 +136,7 @@ interface Simulation {
   itemClaimedSeq: number;
   /** The execution the simulated item names: the one that wrote it last (the first, before any write). */
   itemExecution: string;
-  /** Grid slots skipped since the last fired tick: by late plans, and by late ticks withheld. */
+  /** Grid slots skipped since the last fired tick: by late plans, by late ticks withheld, by ticks crowded out by an edge. */
   skippedSinceFired: number;
   overlapSkips: number;
 }
@@ -319,12 +319,12 @@ async function controllerInvocation(
           invocation,
           claimedThroughAtFire: simulation.itemClaimedSeq,
         });
-        simulation.skippedSinceFired = 0;
+        simulation.skippedSinceFired = settled.skippedAfterFire;
         answersAt = firedAt + (simulation.options.workerRunMs ?? 0);
         clock.advance(io()); // the async invoke
       }
       // the write that records skipped ticks
-      if (plan.skipped > 0 || settled.withheldSkips > 0) clock.advance(io());
+      if (plan.skipped > 0 || settled.withheldSkips > 0 || settled.skippedAfterFire > 0) clock.advance(io());
     }
     let continuation = planContinuation(loop, clock.now(), deadlineMs, timing);
     if (continuation.kind === 'hand-back' && answersAt > clock.now()) {

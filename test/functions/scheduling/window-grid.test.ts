@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { CONTROLLER_SIZE } from '../../../functions/scheduling/cost-model';
-import { DEFAULT_TIMING, planTick } from '../../../functions/scheduling/plan-round';
+import { DEFAULT_TIMING, nextDueAt, planTick } from '../../../functions/scheduling/plan-round';
 import { cadenceWarning } from '../../../functions/scheduling/round-step';
 import { settleOnWindows } from '../../../functions/scheduling/window-grid';
-import { parseWindowRules, type WindowRule } from '../../../functions/scheduling/windows';
+import { cadenceAt, parseWindowRules, type WindowRule } from '../../../functions/scheduling/windows';
 import { FIELD, type LoopState } from '../../../functions/shared/contract';
 import { type RawItem, readConfig } from '../../../functions/shared/control-item';
 import { InvalidWindowRuleError } from '../../../functions/shared/errors';
@@ -158,6 +158,14 @@ describe('daylight saving time on the running loop (New York, 2026)', () => {
       startIso: '2026-11-01T04:50:00.250Z',
       untilIso: '2026-11-01T06:40:00.000Z',
       windows: [['2026-11-01T05:00:00.000Z', '2026-11-01T05:30:00.000Z']],
+      fastTicks: 360,
+    },
+    {
+      case: 'a window ending as the clock falls back before its start runs once, in EDT, and closes at the fall-back',
+      rule: 'Sun 01:30-02:00 every 5',
+      startIso: '2026-11-01T05:20:00.250Z',
+      untilIso: '2026-11-01T07:10:00.000Z',
+      windows: [['2026-11-01T05:30:00.000Z', '2026-11-01T06:00:00.000Z']],
       fastTicks: 360,
     },
   ])('$case', async ({ rule, startIso, untilIso, windows, fastTicks }) => {
@@ -381,5 +389,156 @@ describe('cadenceWarning with window rules', () => {
       `poller 'orders': windows rule "Mon-Fri 06:00-20:00 every 0.25" 0.25 is below the 1 s a 128 MB controller sustains; ticks may come late or be skipped (raise the stack's ControllerMemory parameter)`,
       undefined,
     ]);
+  });
+});
+
+describe('no two fires closer than half an interval at an edge', () => {
+  it.each([
+    {
+      case: 'a window opening 100 ms after a default tick: the default tick is skipped',
+      rules: ['daily 06:00-20:00 every 2'],
+      intervalMs: 10 * SECOND,
+      firstTickIso: '2026-03-09T05:58:59.900Z',
+      edgeIso: '2026-03-09T06:00:00.000Z',
+      crowdedIso: '2026-03-09T05:59:59.900Z',
+    },
+    {
+      case: 'a window opening 999 ms after a default tick (half of 2 s less 1 ms): skipped',
+      rules: ['daily 06:00-20:00 every 2'],
+      intervalMs: 10 * SECOND,
+      firstTickIso: '2026-03-09T05:58:59.001Z',
+      edgeIso: '2026-03-09T06:00:00.000Z',
+      crowdedIso: '2026-03-09T05:59:59.001Z',
+    },
+    {
+      case: 'a window opening exactly half its 2 s cadence after a default tick: it fires',
+      rules: ['daily 06:00-20:00 every 2'],
+      intervalMs: 10 * SECOND,
+      firstTickIso: '2026-03-09T05:58:59.000Z',
+      edgeIso: '2026-03-09T06:00:00.000Z',
+      crowdedIso: undefined,
+    },
+    {
+      case: 'a window closing 100 ms after its own tick (every 4.9 on a 5 s window): the window tick is skipped',
+      rules: ['daily 06:00:00-06:00:05 every 4.9'],
+      intervalMs: 10 * SECOND,
+      firstTickIso: '2026-03-09T05:59:50.000Z',
+      edgeIso: '2026-03-09T06:00:05.000Z',
+      crowdedIso: '2026-03-09T06:00:04.900Z',
+    },
+    {
+      case: 'a window closing exactly half the default cadence after its tick (every 4 on a 6 s window): it fires',
+      rules: ['daily 06:00:00-06:00:06 every 4'],
+      intervalMs: 4 * SECOND,
+      firstTickIso: '2026-03-09T05:59:52.000Z',
+      edgeIso: '2026-03-09T06:00:06.000Z',
+      crowdedIso: undefined,
+    },
+  ])('$case', async ({ rules, intervalMs, firstTickIso, edgeIso, crowdedIso }) => {
+    // prepare: a loop's first tick is due a second after its start
+    const startIso = iso(at(firstTickIso) - SECOND);
+
+    // act
+    const { fired } = await runLoop({
+      zone: 'UTC',
+      rules,
+      intervalMs,
+      startIso,
+      untilIso: iso(at(edgeIso) + 30 * SECOND),
+    });
+
+    // assess: the edge's tick fires exactly on it; the tick crowding it is not fired but counted as skipped
+    const dueTimes = fired.map((tick) => iso(tick.dueAt));
+    const edgeTick = fired.find((tick) => iso(tick.dueAt) === edgeIso);
+    expect(edgeTick).toBeDefined();
+    if (crowdedIso === undefined) {
+      expect(edgeTick?.skipped).toBe(0);
+    } else {
+      expect(dueTimes).not.toContain(crowdedIso);
+      expect(edgeTick?.skipped).toBe(1);
+    }
+    expectSeqWithoutGaps(fired);
+  });
+
+  it('keeps every gap at or above half the smaller cadence over a day of edges', async () => {
+    // prepare: edges that fall between default ticks at awkward offsets (a 30 s default grid from 00:00:01)
+    const rules = [
+      'daily 06:00:00-06:00:59 every 7',
+      'daily 08:00:29-08:10 every 13',
+      'daily 12:00:00-12:00:14 every 4.9',
+      'daily 12:00:14-18:00:00 every 17',
+      'daily 18:00:05-18:00:13 every 2.5',
+      'daily 21:00:00-21:00:20 pause',
+    ];
+    const zone = 'Europe/Berlin';
+    const parsed = rulesOf(rules);
+
+    // act
+    const { fired } = await runLoop({
+      zone,
+      rules,
+      intervalMs: 30 * SECOND,
+      startIso: '2026-03-09T00:00:00.000Z',
+      untilIso: '2026-03-10T00:00:00.000Z',
+    });
+
+    // assess: each gap against half the smaller of the cadences in force at its two fires
+    const cadenceOf = (instantMs: number) => {
+      const cadence = cadenceAt(parsed, zone, 30 * SECOND, instantMs);
+      return cadence.kind === 'every' ? cadence.intervalMs : Number.POSITIVE_INFINITY;
+    };
+    const tooClose = fired.slice(1).flatMap((tick, i) => {
+      const previous = fired[i];
+      if (previous === undefined) return [];
+      const floorMs = Math.min(cadenceOf(previous.dueAt), cadenceOf(tick.dueAt)) / 2;
+      return tick.dueAt - previous.dueAt < floorMs ? [`${iso(previous.dueAt)} → ${iso(tick.dueAt)}`] : [];
+    });
+    expect(tooClose).toEqual([]);
+    expect(fired.reduce((sum, tick) => sum + tick.skipped, 0)).toBeGreaterThan(0);
+    expectSeqWithoutGaps(fired);
+  });
+});
+
+describe('a pause reports the same next tick at every check-in', () => {
+  it.each([
+    {
+      case: 'paused every instant of the week: a week after the first tick it would have fired',
+      rules: ['daily 00:00-24:00 pause'],
+      startIso: '2026-03-09T12:00:00.000Z',
+      nextTickIso: '2026-03-16T12:00:01.000Z',
+    },
+    {
+      case: 'a pause ending in 3 days: its end',
+      rules: ['Mon-Wed 00:00-24:00 pause'],
+      startIso: '2026-03-09T00:00:00.000Z',
+      nextTickIso: '2026-03-12T00:00:00.000Z',
+    },
+  ])('$case', ({ rules, startIso, nextTickIso }) => {
+    // prepare
+    const loopConfig = config(30 * SECOND, { windows: rulesOf(rules) });
+    let loop: LoopState | undefined;
+
+    // act: a start, then ten check-ins a minute apart, each carrying on from the loop the previous one left
+    const nextTicks: string[] = [];
+    for (let checkIn = 0; checkIn <= 10; checkIn++) {
+      const plan = planTick({
+        pollerId: 'orders',
+        loop,
+        reading: { config: loopConfig, problems: [] },
+        lastSeqOnItem: 0,
+        generation: 1,
+        executionId: 'exec-1',
+        historyBudget: 20_000,
+        claimRequired: false,
+        nowMs: at(startIso) + checkIn * DEFAULT_TIMING.pauseCheckInMs,
+        timing: DEFAULT_TIMING,
+      });
+      if (plan.kind !== 'early') throw new Error(`expected a paused loop, got ${plan.kind}`);
+      loop = plan.next;
+      nextTicks.push(iso(nextDueAt(plan.next)));
+    }
+
+    // assess
+    expect(nextTicks).toEqual(Array.from({ length: 11 }, () => nextTickIso));
   });
 });

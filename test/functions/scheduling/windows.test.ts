@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
   cadenceAt,
@@ -10,6 +11,7 @@ import { InvalidTimeZoneError, InvalidWindowRuleError } from '../../../functions
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
+const SECOND = 1_000;
 const DEFAULT_MS = 30_000;
 const at = (iso: string) => Date.parse(iso);
 
@@ -423,11 +425,14 @@ describe('windows across DST transitions', () => {
       edges: ['2026-04-05T00:10:00Z', '2026-04-05T00:40:00Z'],
     },
     {
-      case: 'Berlin fall-back: 02:30-03:30 opens at the first 02:30 and spans the repeated hour once',
+      // The window opens at the first 02:30 (CEST, 00:30Z). At 03:00 CEST (01:00Z) the clock falls back to 02:00
+      // CET, before the window's start: it closes there, after 30 minutes, and 02:30-03:30 CET is not a second
+      // window (it used to run on to 03:30 CET, 2 hours, through times the rule does not name).
+      case: 'Berlin fall-back: 02:30-03:30 opens at the first 02:30 and closes when the clock falls back to 02:00',
       zone: 'Europe/Berlin',
       rule: 'Sun 02:30-03:30 every 10',
       from: '2026-10-24T12:00:00Z',
-      edges: ['2026-10-25T00:30:00Z', '2026-10-25T02:30:00Z', '2026-11-01T01:30:00Z'],
+      edges: ['2026-10-25T00:30:00Z', '2026-10-25T01:00:00Z', '2026-11-01T01:30:00Z'],
     },
     {
       case: 'Kolkata, a half-hour zone: 06:00-20:00 local',
@@ -495,7 +500,8 @@ describe('windows across DST transitions', () => {
       instant: '2026-11-01T06:15:00.000Z',
       every: false,
     },
-    // Berlin fall: the second 02:15 (CET, 01:15Z) lies inside the window opened at the first 02:30.
+    // Berlin fall: the window opened at the first 02:30 (CEST) closes when the clock falls back to 02:00 CET, before
+    // its start; the second 02:15 (CET, 01:15Z) is outside the rule's times and not in the window.
     {
       zone: 'Europe/Berlin',
       rule: 'Sun 02:30-03:30 every 10',
@@ -505,8 +511,14 @@ describe('windows across DST transitions', () => {
     {
       zone: 'Europe/Berlin',
       rule: 'Sun 02:30-03:30 every 10',
-      instant: '2026-10-25T01:15:00.000Z',
+      instant: '2026-10-25T00:59:59.999Z',
       every: true,
+    },
+    {
+      zone: 'Europe/Berlin',
+      rule: 'Sun 02:30-03:30 every 10',
+      instant: '2026-10-25T01:15:00.000Z',
+      every: false,
     },
     {
       zone: 'Europe/Berlin',
@@ -552,19 +564,138 @@ describe('windows across DST transitions', () => {
     expect(cadence).toEqual(every ? windowRule?.cadence : { kind: 'every', intervalMs: DEFAULT_MS });
   });
 
-  it('keeps a window open when the clock falls back across midnight to the day before (Antarctica/Casey, 2010)', () => {
+  it('closes a window when the clock falls back across midnight to the day before (Antarctica/Casey, 2010)', () => {
     // prepare: on 2010-03-05 at 02:00 (+11, 15:00Z) Casey went back to 2010-03-04 23:00 (+8), the only such
-    // transition in the tz data since 1995; 15:30Z reads Thursday 23:30 but lies inside Friday's window.
+    // transition in the tz data since 1995. Friday's window ran 00:00-02:00 (+11) in full when the clock went
+    // back to Thursday 23:00: it closes there, and Friday 00:00-02:00 shown again (+8, 16:00Z-18:00Z) does not
+    // reopen it (it used to stay open through Thursday 23:00-24:00, five hours in all).
     const rules = rulesOf('Fri 00:00-02:00 every 5');
 
     // act
     const opens = nextEdgeAfter(rules, 'Antarctica/Casey', at('2010-03-04T12:00:00Z'));
     const closes = nextEdgeAfter(rules, 'Antarctica/Casey', at('2010-03-04T13:00:00Z'));
     const duringThursdayAgain = cadenceAt(rules, 'Antarctica/Casey', DEFAULT_MS, at('2010-03-04T15:30:00Z'));
+    const duringFridayAgain = cadenceAt(rules, 'Antarctica/Casey', DEFAULT_MS, at('2010-03-04T16:30:00Z'));
 
     // assess
     expect(opens).toBe(at('2010-03-04T13:00:00Z'));
-    expect(closes).toBe(at('2010-03-04T18:00:00Z'));
-    expect(duringThursdayAgain).toEqual({ kind: 'every', intervalMs: 5_000 });
+    expect(closes).toBe(at('2010-03-04T15:00:00Z'));
+    expect(duringThursdayAgain).toEqual({ kind: 'every', intervalMs: DEFAULT_MS });
+    expect(duringFridayAgain).toEqual({ kind: 'every', intervalMs: DEFAULT_MS });
+  });
+});
+
+/**
+ * A window is the one stretch from the first instant the clock shows its start to the first instant after that the
+ * clock shows its end or falls back before its start. Fall-backs in 2026: New York 11-01 02:00 EDT -> 01:00 EST
+ * (06:00Z), the repeated stretch 01:00-02:00; Berlin 10-25 03:00 CEST -> 02:00 CET (01:00Z), 02:00-03:00; Lord Howe
+ * 04-05 02:00 +11 -> 01:30 +10:30 (04-04 15:00Z), 01:30-02:00.
+ */
+describe('a window on a fall-back day runs once, as one stretch', () => {
+  it.each([
+    {
+      case: 'New York, inside the repeated hour: ends at the fall-back, not at the second 02:00',
+      zone: 'America/New_York',
+      rule: 'Sun 01:30-02:00 every 1',
+      opensAt: '2026-11-01T05:30:00Z',
+      closesAt: '2026-11-01T06:00:00Z',
+    },
+    {
+      case: 'New York, wholly inside the first pass of the repeated hour',
+      zone: 'America/New_York',
+      rule: 'Sun 01:10-01:20 every 1',
+      opensAt: '2026-11-01T05:10:00Z',
+      closesAt: '2026-11-01T05:20:00Z',
+    },
+    {
+      case: 'New York, overlapping the start of the repeated hour',
+      zone: 'America/New_York',
+      rule: 'Sun 00:30-01:30 every 1',
+      opensAt: '2026-11-01T04:30:00Z',
+      closesAt: '2026-11-01T05:30:00Z',
+    },
+    {
+      case: 'New York, overlapping the end of the repeated hour: ends at the fall-back to 01:00, before its start',
+      zone: 'America/New_York',
+      rule: 'Sun 01:30-02:30 every 1',
+      opensAt: '2026-11-01T05:30:00Z',
+      closesAt: '2026-11-01T06:00:00Z',
+    },
+    {
+      case: 'New York, around the repeated hour: four hours of real time, the clock never outside 00:00-03:00',
+      zone: 'America/New_York',
+      rule: 'Sun 00:00-03:00 every 1',
+      opensAt: '2026-11-01T04:00:00Z',
+      closesAt: '2026-11-01T08:00:00Z',
+    },
+    {
+      case: 'Berlin, inside the repeated hour',
+      zone: 'Europe/Berlin',
+      rule: 'Sun 02:15-02:45 every 1',
+      opensAt: '2026-10-25T00:15:00Z',
+      closesAt: '2026-10-25T00:45:00Z',
+    },
+    {
+      case: 'Berlin, overlapping the start of the repeated hour',
+      zone: 'Europe/Berlin',
+      rule: 'Sun 01:30-02:30 every 1',
+      opensAt: '2026-10-24T23:30:00Z',
+      closesAt: '2026-10-25T00:30:00Z',
+    },
+    {
+      case: 'Berlin, overlapping the end of the repeated hour: ends at the fall-back to 02:00',
+      zone: 'Europe/Berlin',
+      rule: 'Sun 02:45-03:15 every 1',
+      opensAt: '2026-10-25T00:45:00Z',
+      closesAt: '2026-10-25T01:00:00Z',
+    },
+    {
+      case: 'Berlin, around the repeated hour: four hours of real time',
+      zone: 'Europe/Berlin',
+      rule: 'Sun 01:00-04:00 every 1',
+      opensAt: '2026-10-24T23:00:00Z',
+      closesAt: '2026-10-25T03:00:00Z',
+    },
+    {
+      case: 'Lord Howe (30 min), inside the repeated half hour: ends at the fall-back to 01:30',
+      zone: 'Australia/Lord_Howe',
+      rule: 'Sun 01:45-02:00 every 1',
+      opensAt: '2026-04-04T14:45:00Z',
+      closesAt: '2026-04-04T15:00:00Z',
+    },
+    {
+      case: 'Lord Howe, overlapping the end of the repeated half hour',
+      zone: 'Australia/Lord_Howe',
+      rule: 'Sun 01:40-02:10 every 1',
+      opensAt: '2026-04-04T14:40:00Z',
+      closesAt: '2026-04-04T15:00:00Z',
+    },
+    {
+      case: 'Lord Howe, around the repeated half hour: two and a half hours of real time',
+      zone: 'Australia/Lord_Howe',
+      rule: 'Sun 01:00-03:00 every 1',
+      opensAt: '2026-04-04T14:00:00Z',
+      closesAt: '2026-04-04T16:30:00Z',
+    },
+  ])('$case', ({ zone, rule, opensAt, closesAt }) => {
+    // prepare
+    const rules = rulesOf(rule);
+    const opensMs = at(opensAt);
+    const closesMs = at(closesAt);
+    // The window's cadence (1 s) is in force; outside it, the default (30 s).
+    const inWindow = (instantMs: number) =>
+      isDeepStrictEqual(cadenceAt(rules, zone, DEFAULT_MS, instantMs), { kind: 'every', intervalMs: SECOND });
+
+    // act
+    const opening = nextEdgeAfter(rules, zone, opensMs - 6 * HOUR);
+    const closing = nextEdgeAfter(rules, zone, opensMs);
+    const reopening = nextEdgeAfter(rules, zone, closesMs);
+
+    // assess: the edges bound one stretch, the window in force exactly within it, and not again that day
+    expect([opening, closing]).toEqual([opensMs, closesMs]);
+    expect(reopening).toBeGreaterThan(closesMs + 6 * 24 * HOUR);
+    expect([opensMs - 1, opensMs, closesMs - 1, closesMs].map(inWindow)).toEqual([false, true, true, false]);
+    const afterClose = Array.from({ length: 12 }, (_, i) => closesMs + i * 10 * MINUTE);
+    expect(afterClose.filter(inWindow)).toEqual([]);
   });
 });
