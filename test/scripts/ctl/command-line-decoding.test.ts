@@ -1,16 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCommandLine } from '../../../scripts/ctl/command-line';
-import { UsageError } from '../../../scripts/ctl/errors';
-
-const refusal = (argv: readonly string[]): string => {
-  try {
-    parseCommandLine(argv);
-  } catch (error) {
-    if (error instanceof UsageError) return error.message;
-    throw error;
-  }
-  throw new Error(`accepted ${JSON.stringify(argv)}`);
-};
+import { refusal } from './command-line-probes';
 
 describe('parseCommandLine: each option missing its value or given one of the wrong kind', () => {
   it.each(['--poller', '--every', '--port', '--stack', '--table', '--state-machine-arn', '--region'])(

@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_POLLER_ID } from '../../../functions/shared/contract';
 import { parseCommandLine, USAGE } from '../../../scripts/ctl/command-line';
-import { UsageError } from '../../../scripts/ctl/errors';
+import { refusal } from './command-line-probes';
 import { ctl } from './ctl-harness';
-
-const refusal = (argv: readonly string[]): string => {
-  try {
-    parseCommandLine(argv);
-  } catch (error) {
-    if (error instanceof UsageError) return error.message;
-    throw error;
-  }
-  throw new Error(`accepted ${JSON.stringify(argv)}`);
-};
 
 describe('parseCommandLine: what it accepts', () => {
   it('reads status on the local stack for the default poller', () => {

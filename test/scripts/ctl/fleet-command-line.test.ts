@@ -1,22 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type Command, parseCommandLine } from '../../../scripts/ctl/command-line';
-import { UsageError } from '../../../scripts/ctl/errors';
-
-const refusal = (argv: readonly string[]): string => {
-  try {
-    parseCommandLine(argv);
-  } catch (error) {
-    if (error instanceof UsageError) return error.message;
-    throw error;
-  }
-  throw new Error(`accepted ${JSON.stringify(argv)}`);
-};
-
-const commandOf = (argv: readonly string[]): Command => {
-  const invocation = parseCommandLine(argv);
-  if (invocation.kind !== 'run') throw new Error(`no command in ${JSON.stringify(argv)}`);
-  return invocation.command;
-};
+import type { Command } from '../../../scripts/ctl/command-line';
+import { commandOf, refusal } from './command-line-probes';
 
 const ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:loop';
 
