@@ -25,6 +25,7 @@ import {
   type RoundState,
   releaseTick,
   type WriteResult,
+  waitForAnswer,
 } from '../scheduling/round-step';
 import { type Clock, sleepUntil } from '../shared/clock';
 import type { ControllerOutput, LoopState } from '../shared/contract';
@@ -134,6 +135,7 @@ export async function runRound(
     if (previousFire.answer.kind === 'failed')
       log.error('fire failed', { seq: previousFire.seq, error: previousFire.answer.message });
   };
+  const fireRunning = () => previousFire !== undefined && previousFire.answer === undefined;
   const handBack = (loop: LoopState, plan: HandBack) =>
     handBackToStepFunctions(loop, plan, eventsBeforeRound, progress);
   const tableUnavailable = (what: string) =>
@@ -252,22 +254,15 @@ export async function runRound(
     await progress.flushErrors();
 
     let continuation = planContinuation(loop, clock.now(), deadline(), timing, deps.size);
-    if (
-      continuation.kind === 'hand-back' &&
-      previousFire !== undefined &&
-      previousFire.answer === undefined
-    ) {
-      // A fire still running would be forgotten by the next invocation: stay awake for its answer, or until the
-      // next tick's read (then that tick is decided as usual), whichever comes first; never past the deadline.
-      const handBackBy = deadline() - timing.handBackMarginMs;
-      await answerOrTime(
-        previousFire,
-        clock,
-        Math.min(continuation.nextDueAt - timing.readAheadMs, handBackBy),
-      );
+    const wait =
+      continuation.kind === 'hand-back'
+        ? waitForAnswer(fireRunning(), continuation.nextDueAt, clock.now(), deadline(), timing)
+        : undefined;
+    if (wait?.kind === 'wait' && previousFire !== undefined) {
+      await answerOrTime(previousFire, clock, wait.untilMs);
       noteAnswer();
       await progress.flushErrors();
-      if (previousFire.answer === undefined && clock.now() < handBackBy) continue;
+      if (previousFire.answer === undefined && wait.unanswered === 'read-again') continue;
       continuation = planContinuation(loop, clock.now(), deadline(), timing, deps.size);
     }
     if (continuation.kind === 'hand-back') return handBack(loop, continuation);

@@ -434,3 +434,40 @@ export function cadenceWarning(
 function highestSeqOn(item: PollerItem): number {
   return Math.max(0, item.seq ?? 0, item.claimedSeq ?? 0);
 }
+
+/** Whether to wait for a synchronous fire's answer (overlap `skip`) before leaving the invocation, and how long. */
+export type AnswerWait =
+  /** Leave now: no fire of this invocation is running, or the hand-back point has come. */
+  | { readonly kind: 'leave' }
+  /**
+   * Wait (on timers) for the answer until `untilMs`. If it came, plan anew; if not, `unanswered` says what next:
+   * read again for the next tick (decided as usual, the fire still running), or leave it running.
+   */
+  | { readonly kind: 'wait'; readonly untilMs: number; readonly unanswered: 'read-again' | 'leave' };
+
+/**
+ * Before every exit of an invocation (a hand-back, a stop, a failed read or claim): a fire still running would be
+ * forgotten by the next invocation (its answer lost, and its run unknown to the overlap policy), so wait for it,
+ * never past the hand-back point (`deadlineMs - handBackMarginMs`). `nextDueAt` is the next tick's, when the exit is
+ * a hand-back for want of time to stay awake for it: the wait then ends at that tick's read when the tick is still
+ * due by the hand-back point (a tick after it is never read for, so never fired late in the invocation).
+ */
+export function waitForAnswer(
+  fireRunning: boolean,
+  nextDueAt: number | undefined,
+  nowMs: number,
+  deadlineMs: number,
+  timing: Timing,
+): AnswerWait {
+  if (!fireRunning) return { kind: 'leave' };
+  if (nextDueAt !== undefined && nextDueAt + timing.handBackMarginMs <= deadlineMs) {
+    return {
+      kind: 'wait',
+      untilMs: Math.max(nowMs, nextDueAt - timing.readAheadMs),
+      unanswered: 'read-again',
+    };
+  }
+  const handBackBy = deadlineMs - timing.handBackMarginMs;
+  if (nowMs >= handBackBy) return { kind: 'leave' };
+  return { kind: 'wait', untilMs: handBackBy, unanswered: 'leave' };
+}

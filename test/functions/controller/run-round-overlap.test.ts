@@ -157,23 +157,23 @@ describe('runRound: overlap skip', () => {
     expect(Date.parse(output.wakeAt)).toBeGreaterThan(firedAt + 55_000);
   });
 
-  it('hands back by its deadline when a fire outlives the invocation; that answer is not recorded', async () => {
-    // prepare: a 60 s poller, a 10 min fire, an invocation with 20 s left
+  it('hands back by the hand-back point when a fire outlives the invocation; that answer is not recorded', async () => {
+    // prepare: a 1 s poller, a 10 min fire, an invocation whose deadline falls 100 ms after a tick (at :20.250),
+    // so that tick is due after the hand-back point (deadline - margin) but its read (300 ms ahead) before it
     const { simulated, invoker, store, run } = world(600_000);
+    const deadlineMs = Date.parse('2030-01-01T00:00:20.350Z');
 
     // act
     const output = await run(
       'stuck',
-      { [FIELD.waitSeconds]: { N: '60' }, [FIELD.overlap]: { S: 'skip' } },
-      20_000,
+      { [FIELD.waitSeconds]: { N: '1' }, [FIELD.overlap]: { S: 'skip' } },
+      deadlineMs - simulated.peek(),
     );
     const handedBackAt = simulated.peek();
 
-    // assess: back to Step Functions before the deadline, the fire still running and unrecorded
+    // assess: back to Step Functions by the hand-back point, the fire still running and unrecorded
     expect(invoker.released).toHaveLength(1);
-    expect(handedBackAt).toBeLessThanOrEqual(
-      Date.parse(invoker.released[0]?.event.scheduledAt ?? '') + 20_000,
-    );
+    expect(handedBackAt).toBeLessThanOrEqual(deadlineMs - TIMING.handBackMarginMs);
     expect(store.image('stuck')?.[FIELD.lastFireMs]).toBeUndefined();
     expect(output.loop.nextSeq).toBe(2);
   });
