@@ -161,6 +161,8 @@ export async function runRound(
   };
 
   for (;;) {
+    // An answer that came while the round slept rides on the next write, whichever it is (a claim, a stop record).
+    noteAnswer();
     let item: PollerItem | undefined;
     try {
       item = await table.read(pollerId);

@@ -26,11 +26,14 @@ function world(runMs: number, outcome: (event: WorkerEvent) => 'succeeded' | str
       answer.resolve();
     }
   };
+  /** Called after every sleep, once due answers came: changes the item as the clock moves. */
+  const hooks: { afterSleep: (nowMs: number) => void } = { afterSleep: () => {} };
   const clock: Clock = {
     now: simulated.now,
     sleep: async (ms) => {
       await simulated.sleep(ms);
       answerDue();
+      hooks.afterSleep(simulated.peek());
     },
   };
   const invoker = new InMemoryWorkerInvoker(simulated);
@@ -64,7 +67,7 @@ function world(runMs: number, outcome: (event: WorkerEvent) => 'succeeded' | str
     const deadlineMs = simulated.peek() + roundMs;
     return runRound({ state: { pollerId }, executionId: 'exec-1' }, deps, () => deadlineMs);
   };
-  return { simulated, invoker, store, run };
+  return { simulated, invoker, store, run, hooks };
 }
 
 const dueTimes = (invoker: InMemoryWorkerInvoker) =>
@@ -135,6 +138,30 @@ describe('runRound: overlap skip', () => {
     expect(message).toContain("poller 'failing'");
     expect(message).toContain('tick 2');
     expect(message).toContain('OrderRejectedError');
+  });
+
+  it('records an answer that came before a stop: failedFires and lastError reach the item', async () => {
+    // prepare: tick 2 (due :02.250) fails after 300 ms; the operator stops the poller once it answered
+    const { store, run, hooks } = world(300, (event) =>
+      event.seq === 2 ? `poller 'stopped': tick 2 at 'worker' failed: Boom` : 'succeeded',
+    );
+    hooks.afterSleep = (nowMs) => {
+      if (nowMs >= Date.parse('2030-01-01T00:00:02.600Z'))
+        store.setField('stopped', FIELD.running, { BOOL: false });
+    };
+
+    // act
+    const ending = run(
+      'stopped',
+      { [FIELD.waitSeconds]: { N: '1' }, [FIELD.overlap]: { S: 'skip' } },
+      60_000,
+    );
+
+    // assess
+    await expect(ending).rejects.toThrow();
+    const item = store.image('stopped');
+    expect(item?.[FIELD.failedFires]).toEqual({ N: '1' });
+    expect(item?.[FIELD.lastError]?.M?.message?.S).toContain('tick 2');
   });
 
   it('stays awake for the answer instead of handing back while a fire runs (60 s poller, 3 s fire)', async () => {
