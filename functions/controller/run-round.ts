@@ -136,6 +136,16 @@ export async function runRound(
       log.error('fire failed', { seq: previousFire.seq, error: previousFire.answer.message });
   };
   const fireRunning = () => previousFire !== undefined && previousFire.answer === undefined;
+  /**
+   * Before an exit with no next tick to read for (a stop, a failed read or claim): the next invocation would know
+   * nothing of a fire still running, so wait for its answer up to the hand-back point (waitForAnswer) and record it.
+   */
+  const answerBeforeLeaving = async () => {
+    const wait = waitForAnswer(fireRunning(), undefined, clock.now(), deadline(), timing);
+    if (wait.kind === 'wait' && previousFire !== undefined)
+      await answerOrTime(previousFire, clock, wait.untilMs);
+    noteAnswer();
+  };
   const handBack = (loop: LoopState, plan: HandBack) =>
     handBackToStepFunctions(loop, plan, eventsBeforeRound, progress);
   const tableUnavailable = (what: string) =>
@@ -145,6 +155,7 @@ export async function runRound(
    * read again with instead when the record was refused because the item changed.
    */
   const stop = async (from: RoundState, reason: string): Promise<RoundState> => {
+    await answerBeforeLeaving();
     const stopping = decideStop(from, reason);
     if (stopping.kind === 'record') {
       const outcome = await progress.write(
@@ -171,6 +182,7 @@ export async function runRound(
       if (followUp === undefined) throw error;
       // Ticks were fired in this invocation: a retry would fire them again. Hand back; the next round retries the read.
       progress.noteError(describeCause(error));
+      await answerBeforeLeaving();
       return handBack(followUp.loop, handBackNow(followUp.loop, clock.now()));
     }
 
@@ -219,8 +231,10 @@ export async function runRound(
           state = followUp.state;
           continue;
         }
-        if (followUp.kind === 'hand-back-now')
+        if (followUp.kind === 'hand-back-now') {
+          await answerBeforeLeaving();
           return handBack(followUp.loop, handBackNow(followUp.loop, clock.now()));
+        }
         if (followUp.kind === 'table-unavailable') throw tableUnavailable(followUp.what);
         state = followUp.state;
       }
@@ -267,7 +281,10 @@ export async function runRound(
       if (previousFire.answer === undefined && wait.unanswered === 'read-again') continue;
       continuation = planContinuation(loop, clock.now(), deadline(), timing, deps.size);
     }
-    if (continuation.kind === 'hand-back') return handBack(loop, continuation);
+    if (continuation.kind === 'hand-back') {
+      noteAnswer();
+      return handBack(loop, continuation);
+    }
     await sleepUntil(clock, continuation.readAt);
   }
 }

@@ -164,6 +164,25 @@ describe('runRound: overlap skip', () => {
     expect(item?.[FIELD.lastError]?.M?.message?.S).toContain('tick 2');
   });
 
+  it('waits for the answer of a running fire before stopping, and records it', async () => {
+    // prepare: tick 1 (due :01.250) runs 1.5 s; the operator stops the poller just after it went out
+    const { simulated, store, run, hooks } = world(1_500);
+    hooks.afterSleep = (nowMs) => {
+      if (nowMs >= Date.parse('2030-01-01T00:00:01.300Z'))
+        store.setField('halted', FIELD.running, { BOOL: false });
+    };
+
+    // act
+    const ending = run('halted', { [FIELD.waitSeconds]: { N: '1' }, [FIELD.overlap]: { S: 'skip' } }, 60_000);
+
+    // assess: stopped only after the answer (:02.750), which is on the item
+    await expect(ending).rejects.toThrow();
+    expect(simulated.peek()).toBeGreaterThanOrEqual(Date.parse('2030-01-01T00:00:02.750Z'));
+    const item = store.image('halted');
+    expect(item?.[FIELD.lastFireMs]).toEqual({ N: '1500' });
+    expect(item?.[FIELD.lastFinishedSeq]).toEqual({ N: '1' });
+  });
+
   it('stays awake for the answer instead of handing back while a fire runs (60 s poller, 3 s fire)', async () => {
     // prepare
     const { simulated, invoker, store, run } = world(3_000);
