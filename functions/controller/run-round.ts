@@ -253,6 +253,7 @@ export async function runRound(
         state = settled.state;
         loop = settled.loop;
         progress.noteOverlapSkip();
+        if (settled.withheldSkips > 0) progress.noteSkipped(settled.withheldSkips);
       } else {
         if (delivery.kind === 'in-flight') {
           noteAnswer(); // the fire before it answered just before this tick: record it before it is replaced

@@ -399,12 +399,17 @@ export function overlapAllowsFire(config: PollerConfig, previousFireRunning: boo
 /**
  * After a tick held back by the overlap policy: as a withheld tick, its seq is kept for the next tick on the grid
  * (it was claimed and never sent; the worker sees no gap in seqs) and the anchor moves by one interval. It is
- * counted in `overlapSkips`, not in `skippedTicks` (which counts late ticks).
+ * counted in `overlapSkips`, not in `skippedTicks` (which counts late ticks); `withheldSkips` are the ticks an edge
+ * skipped right after it, to record as skipped.
  */
 export function afterOverlapSkip(state: RoundState, plan: FirePlan): TickSettled {
-  const oneIntervalOn = withholdLateTick(plan.at, plan.dueAt + gridIntervalMs(plan.at) / 2) ?? plan.next;
-  const loop: LoopState = { ...oneIntervalOn, skippedTicks: plan.at.skippedTicks };
-  return { state: { ...state, loop }, loop, withheldSkips: 0, skippedAfterFire: 0, fired: false };
+  const withheld = withholdLateTick(plan.at, plan.dueAt + gridIntervalMs(plan.at) / 2);
+  // Withholding counts the held-back tick as late: take it off (it counts in overlapSkips), but keep the ticks an
+  // edge skipped right after it (settleOnWindows), as a fired tick's skippedAfterFire keeps them.
+  const loop: LoopState =
+    withheld === undefined ? plan.next : { ...withheld, skippedTicks: withheld.skippedTicks - 1 };
+  const withheldSkips = loop.skippedTicks - plan.at.skippedTicks;
+  return { state: { ...state, loop }, loop, withheldSkips, skippedAfterFire: 0, fired: false };
 }
 
 /**

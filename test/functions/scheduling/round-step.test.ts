@@ -554,6 +554,24 @@ describe('the overlap policy at a tick', () => {
     expect(settled.state.firedThisRound).toBe(0);
   });
 
+  it('a skipped tick keeps the late skips an edge makes right after it (only the skipped tick is not one)', () => {
+    // prepare: the tick due :00.750 is held back; the next default tick (:02.750) would come 250 ms before a
+    // window opening at :03.000, less than half its 2 s cadence, so the edge skips it
+    const plan = planFor(roundState(), {
+      [FIELD.overlap]: { S: 'skip' },
+      [FIELD.windows]: { L: [{ S: 'daily 00:00:03-23:00 every 2' }] },
+    });
+
+    // act
+    const settled = afterOverlapSkip(roundState(), plan);
+
+    // assess
+    expect(nextDueAt(settled.loop)).toBe(Date.parse('2030-01-01T00:00:03.000Z'));
+    expect(settled.loop.nextSeq).toBe(plan.seq);
+    expect(settled.loop.skippedTicks).toBe(plan.at.skippedTicks + 1);
+    expect(settled.withheldSkips).toBe(1);
+  });
+
   it('every other tick fires when each fire runs 1.5 intervals (the fire after the answer goes out)', () => {
     // prepare: a worker that answers 1.5 intervals after its fire
     const runMs = 1.5 * INTERVAL_MS;
