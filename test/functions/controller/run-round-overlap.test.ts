@@ -237,15 +237,15 @@ describe('runRound: overlap skip', () => {
     expect(store.image('async')?.[FIELD.overlapSkips]).toBeUndefined();
   });
 
-  it('records a bad policy in lastError naming the value, and runs a new loop as allow', async () => {
+  it('refuses to start a new loop on a bad policy, recording why and firing nothing', async () => {
     // prepare
     const { invoker, store, run } = world(1_500);
 
     // act
-    await run('typo', { [FIELD.waitSeconds]: { N: '1' }, [FIELD.overlap]: { S: 'sometimes' } }, 6_000);
+    const ending = run('typo', { [FIELD.waitSeconds]: { N: '1' }, [FIELD.overlap]: { S: 'Skip' } }, 6_000);
 
     // assess
-    expect(store.image('typo')?.[FIELD.lastError]?.M?.message?.S).toContain('S "sometimes"');
-    expect(new Set(gapsOf(dueTimes(invoker)))).toEqual(new Set([1_000]));
+    await expect(ending).rejects.toThrow('S "Skip"');
+    expect(invoker.released).toHaveLength(0);
   });
 });
