@@ -237,9 +237,9 @@ describe('runRound: overlap skip', () => {
     expect(store.image('async')?.[FIELD.overlapSkips]).toBeUndefined();
   });
 
-  it('refuses to start a new loop on a bad policy, recording why and firing nothing', async () => {
+  it('refuses to start a new loop on a bad policy, naming the value and firing nothing', async () => {
     // prepare
-    const { invoker, store, run } = world(1_500);
+    const { invoker, run } = world(1_500);
 
     // act
     const ending = run('typo', { [FIELD.waitSeconds]: { N: '1' }, [FIELD.overlap]: { S: 'Skip' } }, 6_000);
