@@ -353,15 +353,11 @@ async function deliverTick(
   const { clock } = deps;
   let releasedAt = Number.NaN;
   let withheld: LoopState | undefined;
-  let overlapping = false;
   const hold = {
     openAt: () => sleepUntil(clock, plan.dueAt - timing.sendOpenLeadMs),
     releaseAt: async () => {
       await sleepUntil(clock, plan.dueAt);
       releasedAt = clock.now();
-      // Decided at the release, not at the plan: an answer that comes in between lets the tick go out.
-      overlapping = !overlapAllowsFire(plan.config, previousFireRunning());
-      if (overlapping) return false;
       withheld = releaseTick(plan, releasedAt, timing);
       return withheld === undefined;
     },
@@ -374,19 +370,22 @@ async function deliverTick(
   };
   try {
     if (plan.config.overlap === 'skip') {
+      // The one overlap decision. Only a fire of this invocation can be running, and none starts before this tick,
+      // so one not running now is not running at the release either.
       if (previousFireRunning()) {
         // Nothing is prepared for a tick that will likely be skipped (opening it would take a connection, the
-        // previous call holds the warm one): look again at the tick itself.
+        // previous call holds the warm one). Decided at the tick itself, not at the plan: an answer that comes in
+        // between lets the tick go out.
         await sleepUntil(clock, plan.dueAt);
         if (!overlapAllowsFire(plan.config, previousFireRunning())) return { kind: 'overlap-skip' };
       }
       const fire = await deps.invoker.fireAwaitingAnswer(target, event, hold);
-      if (fire === 'withheld') return withheldAs(overlapping, withheld);
+      if (fire === 'withheld') return withheldAs(withheld);
       progress.noteDelivered(releasedAt - plan.dueAt);
       return { kind: 'in-flight', fire, sentAt: releasedAt };
     }
     const delivery = await deps.invoker.fire(target, event, hold);
-    if (delivery === 'withheld') return withheldAs(overlapping, withheld);
+    if (delivery === 'withheld') return withheldAs(withheld);
     progress.noteDelivered(releasedAt - plan.dueAt);
     return { kind: 'sent' };
   } catch (error) {
@@ -398,8 +397,7 @@ async function deliverTick(
   }
 }
 
-function withheldAs(overlapping: boolean, withheld: LoopState | undefined): Delivery {
-  if (overlapping) return { kind: 'overlap-skip' };
+function withheldAs(withheld: LoopState | undefined): Delivery {
   return withheld === undefined ? { kind: 'sent' } : { kind: 'withheld', loop: withheld };
 }
 
