@@ -19,6 +19,7 @@ import {
   type RoundState,
   releaseTick,
   type WriteResult,
+  waitForAnswer,
 } from '../../../functions/scheduling/round-step';
 import { FIELD, type LoopState, STOP_REASON } from '../../../functions/shared/contract';
 import { decodePollerItem, type PollerItem } from '../../../functions/shared/control-item';
@@ -609,5 +610,54 @@ describe('the overlap policy at a tick', () => {
     // assess: seqs stay consecutive, every other slot is skipped
     expect(fired).toEqual([11, 12, 13]);
     expect(overlapSkips).toBe(3);
+  });
+});
+
+describe('waitForAnswer', () => {
+  const DEADLINE = T0 + 60_000;
+  const HAND_BACK_BY = DEADLINE - DEFAULT_TIMING.handBackMarginMs;
+
+  it.each([
+    {
+      name: 'leaves at once with no fire running',
+      running: false,
+      nextDueAt: T0 + 2_000,
+      now: T0,
+      expected: { kind: 'leave' },
+    },
+    {
+      name: 'waits until the read of a tick due by the hand-back point, then reads again',
+      running: true,
+      nextDueAt: HAND_BACK_BY,
+      now: T0,
+      expected: {
+        kind: 'wait',
+        untilMs: HAND_BACK_BY - DEFAULT_TIMING.readAheadMs,
+        unanswered: 'read-again',
+      },
+    },
+    {
+      name: 'waits only until the hand-back point for a tick due after it, and does not read for that tick',
+      running: true,
+      nextDueAt: HAND_BACK_BY + 1,
+      now: T0,
+      expected: { kind: 'wait', untilMs: HAND_BACK_BY, unanswered: 'leave' },
+    },
+    {
+      name: 'waits until the hand-back point on an exit with no next tick (a stop, a failed read)',
+      running: true,
+      nextDueAt: undefined,
+      now: T0,
+      expected: { kind: 'wait', untilMs: HAND_BACK_BY, unanswered: 'leave' },
+    },
+    {
+      name: 'leaves at the hand-back point',
+      running: true,
+      nextDueAt: undefined,
+      now: HAND_BACK_BY,
+      expected: { kind: 'leave' },
+    },
+  ])('$name', ({ running, nextDueAt, now, expected }) => {
+    expect(waitForAnswer(running, nextDueAt, now, DEADLINE, DEFAULT_TIMING)).toEqual(expected);
   });
 });
