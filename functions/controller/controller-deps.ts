@@ -1,7 +1,13 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { lambdaSizeFrom } from '../scheduling/cost-model';
 import type { Timing } from '../scheduling/plan-round';
-import { type AwsClientOptions, createDynamoDbClient, createLambdaClient } from '../shared/aws-clients';
+import {
+  type AwsClientOptions,
+  clientConfig,
+  createDynamoDbClient,
+  createLambdaClient,
+} from '../shared/aws-clients';
 import { type Clock, systemClock } from '../shared/clock';
 import { ENV } from '../shared/contract';
 import { ControlTable } from '../shared/control-table';
@@ -32,22 +38,17 @@ export interface ControllerSetup {
 }
 
 /**
- * The client of synchronous fires (overlap `skip`): the call lasts as long as the worker runs, so its request
- * timeout is the longest a Lambda runs (900 s), not the control plane's 1.5 s; and one attempt, because a
- * RequestResponse call retried after its body went out may run the worker twice.
+ * The client of synchronous fires (overlap `skip`): one attempt, because a RequestResponse call retried after its
+ * body went out may run the worker twice. It shares the request handler (the connection pool) of `lambda`, so the
+ * connection warmConnection opened or kept alive is the one the fire takes; its longer request timeout (the
+ * worker's run) is passed per call (fireWorkerAwaitingAnswer).
  */
-export function awaitingClientOptions(clients: AwsClientOptions): AwsClientOptions {
-  return {
-    ...clients,
-    maxAttempts: 1,
-    ...(clients.timeouts
-      ? { timeouts: { ...clients.timeouts, requestMs: MAX_WORKER_RUN_SECONDS * 1000 } }
-      : {}),
-  };
+export function awaitingLambdaClient(lambda: LambdaClient, clients: AwsClientOptions): LambdaClient {
+  return new LambdaClient({
+    ...clientConfig({ ...clients, maxAttempts: 1, timeouts: undefined }),
+    requestHandler: lambda.config.requestHandler,
+  });
 }
-
-/** The longest a Lambda function (the worker) can run. */
-const MAX_WORKER_RUN_SECONDS = 900;
 
 /**
  * The controller's composition root: the one place that turns an environment into the controller's dependencies
@@ -59,12 +60,10 @@ export function controllerDepsFrom(setup: ControllerSetup): ControllerDeps {
   // Read before any client is built, so a missing variable leaves nothing open.
   const tableName = requireEnv(ENV.controlTableName, setup.env);
   const defaultTarget = requireEnv(ENV.defaultTarget, setup.env);
+  const lambda = createLambdaClient(setup.clients);
   return {
     table: new ControlTable(setup.dynamoDb ?? createDynamoDbClient(setup.clients), tableName),
-    invoker: new LambdaWorkerInvoker(
-      createLambdaClient(setup.clients),
-      createLambdaClient(awaitingClientOptions(setup.clients)),
-    ),
+    invoker: new LambdaWorkerInvoker(lambda, awaitingLambdaClient(lambda, setup.clients)),
     defaultTarget,
     clock: setup.clock ?? systemClock,
     log: setup.log,

@@ -25,6 +25,7 @@ import {
   type RoundState,
   releaseTick,
   type WriteResult,
+  waitForAnswer,
 } from '../scheduling/round-step';
 import { type Clock, sleepUntil } from '../shared/clock';
 import type { ControllerOutput, LoopState } from '../shared/contract';
@@ -134,6 +135,17 @@ export async function runRound(
     if (previousFire.answer.kind === 'failed')
       log.error('fire failed', { seq: previousFire.seq, error: previousFire.answer.message });
   };
+  const fireRunning = () => previousFire !== undefined && previousFire.answer === undefined;
+  /**
+   * Before an exit with no next tick to read for (a stop, a failed read or claim): the next invocation would know
+   * nothing of a fire still running, so wait for its answer up to the hand-back point (waitForAnswer) and record it.
+   */
+  const answerBeforeLeaving = async () => {
+    const wait = waitForAnswer(fireRunning(), undefined, clock.now(), deadline(), timing);
+    if (wait.kind === 'wait' && previousFire !== undefined)
+      await answerOrTime(previousFire, clock, wait.untilMs);
+    noteAnswer();
+  };
   const handBack = (loop: LoopState, plan: HandBack) =>
     handBackToStepFunctions(loop, plan, eventsBeforeRound, progress);
   const tableUnavailable = (what: string) =>
@@ -143,6 +155,7 @@ export async function runRound(
    * read again with instead when the record was refused because the item changed.
    */
   const stop = async (from: RoundState, reason: string): Promise<RoundState> => {
+    await answerBeforeLeaving();
     const stopping = decideStop(from, reason);
     if (stopping.kind === 'record') {
       const outcome = await progress.write(
@@ -159,6 +172,8 @@ export async function runRound(
   };
 
   for (;;) {
+    // An answer that came while the round slept rides on the next write, whichever it is (a claim, a stop record).
+    noteAnswer();
     let item: PollerItem | undefined;
     try {
       item = await table.read(pollerId);
@@ -167,6 +182,7 @@ export async function runRound(
       if (followUp === undefined) throw error;
       // Ticks were fired in this invocation: a retry would fire them again. Hand back; the next round retries the read.
       progress.noteError(describeCause(error));
+      await answerBeforeLeaving();
       return handBack(followUp.loop, handBackNow(followUp.loop, clock.now()));
     }
 
@@ -215,8 +231,10 @@ export async function runRound(
           state = followUp.state;
           continue;
         }
-        if (followUp.kind === 'hand-back-now')
+        if (followUp.kind === 'hand-back-now') {
+          await answerBeforeLeaving();
           return handBack(followUp.loop, handBackNow(followUp.loop, clock.now()));
+        }
         if (followUp.kind === 'table-unavailable') throw tableUnavailable(followUp.what);
         state = followUp.state;
       }
@@ -235,6 +253,7 @@ export async function runRound(
         state = settled.state;
         loop = settled.loop;
         progress.noteOverlapSkip();
+        if (settled.withheldSkips > 0) progress.noteSkipped(settled.withheldSkips);
       } else {
         if (delivery.kind === 'in-flight') {
           noteAnswer(); // the fire before it answered just before this tick: record it before it is replaced
@@ -252,25 +271,21 @@ export async function runRound(
     await progress.flushErrors();
 
     let continuation = planContinuation(loop, clock.now(), deadline(), timing, deps.size);
-    if (
-      continuation.kind === 'hand-back' &&
-      previousFire !== undefined &&
-      previousFire.answer === undefined
-    ) {
-      // A fire still running would be forgotten by the next invocation: stay awake for its answer, or until the
-      // next tick's read (then that tick is decided as usual), whichever comes first; never past the deadline.
-      const handBackBy = deadline() - timing.handBackMarginMs;
-      await answerOrTime(
-        previousFire,
-        clock,
-        Math.min(continuation.nextDueAt - timing.readAheadMs, handBackBy),
-      );
+    const wait =
+      continuation.kind === 'hand-back'
+        ? waitForAnswer(fireRunning(), continuation.nextDueAt, clock.now(), deadline(), timing)
+        : undefined;
+    if (wait?.kind === 'wait' && previousFire !== undefined) {
+      await answerOrTime(previousFire, clock, wait.untilMs);
       noteAnswer();
       await progress.flushErrors();
-      if (previousFire.answer === undefined && clock.now() < handBackBy) continue;
+      if (previousFire.answer === undefined && wait.unanswered === 'read-again') continue;
       continuation = planContinuation(loop, clock.now(), deadline(), timing, deps.size);
     }
-    if (continuation.kind === 'hand-back') return handBack(loop, continuation);
+    if (continuation.kind === 'hand-back') {
+      noteAnswer();
+      return handBack(loop, continuation);
+    }
     await sleepUntil(clock, continuation.readAt);
   }
 }
@@ -338,15 +353,11 @@ async function deliverTick(
   const { clock } = deps;
   let releasedAt = Number.NaN;
   let withheld: LoopState | undefined;
-  let overlapping = false;
   const hold = {
     openAt: () => sleepUntil(clock, plan.dueAt - timing.sendOpenLeadMs),
     releaseAt: async () => {
       await sleepUntil(clock, plan.dueAt);
       releasedAt = clock.now();
-      // Decided at the release, not at the plan: an answer that comes in between lets the tick go out.
-      overlapping = !overlapAllowsFire(plan.config, previousFireRunning());
-      if (overlapping) return false;
       withheld = releaseTick(plan, releasedAt, timing);
       return withheld === undefined;
     },
@@ -359,19 +370,22 @@ async function deliverTick(
   };
   try {
     if (plan.config.overlap === 'skip') {
+      // The one overlap decision. Only a fire of this invocation can be running, and none starts before this tick,
+      // so one not running now is not running at the release either.
       if (previousFireRunning()) {
         // Nothing is prepared for a tick that will likely be skipped (opening it would take a connection, the
-        // previous call holds the warm one): look again at the tick itself.
+        // previous call holds the warm one). Decided at the tick itself, not at the plan: an answer that comes in
+        // between lets the tick go out.
         await sleepUntil(clock, plan.dueAt);
         if (!overlapAllowsFire(plan.config, previousFireRunning())) return { kind: 'overlap-skip' };
       }
       const fire = await deps.invoker.fireAwaitingAnswer(target, event, hold);
-      if (fire === 'withheld') return withheldAs(overlapping, withheld);
+      if (fire === 'withheld') return withheldAs(withheld);
       progress.noteDelivered(releasedAt - plan.dueAt);
       return { kind: 'in-flight', fire, sentAt: releasedAt };
     }
     const delivery = await deps.invoker.fire(target, event, hold);
-    if (delivery === 'withheld') return withheldAs(overlapping, withheld);
+    if (delivery === 'withheld') return withheldAs(withheld);
     progress.noteDelivered(releasedAt - plan.dueAt);
     return { kind: 'sent' };
   } catch (error) {
@@ -383,8 +397,7 @@ async function deliverTick(
   }
 }
 
-function withheldAs(overlapping: boolean, withheld: LoopState | undefined): Delivery {
-  if (overlapping) return { kind: 'overlap-skip' };
+function withheldAs(withheld: LoopState | undefined): Delivery {
   return withheld === undefined ? { kind: 'sent' } : { kind: 'withheld', loop: withheld };
 }
 

@@ -399,12 +399,17 @@ export function overlapAllowsFire(config: PollerConfig, previousFireRunning: boo
 /**
  * After a tick held back by the overlap policy: as a withheld tick, its seq is kept for the next tick on the grid
  * (it was claimed and never sent; the worker sees no gap in seqs) and the anchor moves by one interval. It is
- * counted in `overlapSkips`, not in `skippedTicks` (which counts late ticks).
+ * counted in `overlapSkips`, not in `skippedTicks` (which counts late ticks); `withheldSkips` are the ticks an edge
+ * skipped right after it, to record as skipped.
  */
 export function afterOverlapSkip(state: RoundState, plan: FirePlan): TickSettled {
-  const oneIntervalOn = withholdLateTick(plan.at, plan.dueAt + gridIntervalMs(plan.at) / 2) ?? plan.next;
-  const loop: LoopState = { ...oneIntervalOn, skippedTicks: plan.at.skippedTicks };
-  return { state: { ...state, loop }, loop, withheldSkips: 0, skippedAfterFire: 0, fired: false };
+  const withheld = withholdLateTick(plan.at, plan.dueAt + gridIntervalMs(plan.at) / 2);
+  // Withholding counts the held-back tick as late: take it off (it counts in overlapSkips), but keep the ticks an
+  // edge skipped right after it (settleOnWindows), as a fired tick's skippedAfterFire keeps them.
+  const loop: LoopState =
+    withheld === undefined ? plan.next : { ...withheld, skippedTicks: withheld.skippedTicks - 1 };
+  const withheldSkips = loop.skippedTicks - plan.at.skippedTicks;
+  return { state: { ...state, loop }, loop, withheldSkips, skippedAfterFire: 0, fired: false };
 }
 
 /**
@@ -433,4 +438,41 @@ export function cadenceWarning(
 /** A new loop starts above every seq the item says was fired or claimed, so no seq is ever reused. */
 function highestSeqOn(item: PollerItem): number {
   return Math.max(0, item.seq ?? 0, item.claimedSeq ?? 0);
+}
+
+/** Whether to wait for a synchronous fire's answer (overlap `skip`) before leaving the invocation, and how long. */
+export type AnswerWait =
+  /** Leave now: no fire of this invocation is running, or the hand-back point has come. */
+  | { readonly kind: 'leave' }
+  /**
+   * Wait (on timers) for the answer until `untilMs`. If it came, plan anew; if not, `unanswered` says what next:
+   * read again for the next tick (decided as usual, the fire still running), or leave it running.
+   */
+  | { readonly kind: 'wait'; readonly untilMs: number; readonly unanswered: 'read-again' | 'leave' };
+
+/**
+ * Before every exit of an invocation (a hand-back, a stop, a failed read or claim): a fire still running would be
+ * forgotten by the next invocation (its answer lost, and its run unknown to the overlap policy), so wait for it,
+ * never past the hand-back point (`deadlineMs - handBackMarginMs`). `nextDueAt` is the next tick's, when the exit is
+ * a hand-back for want of time to stay awake for it: the wait then ends at that tick's read when the tick is still
+ * due by the hand-back point (a tick after it is never read for, so never fired late in the invocation).
+ */
+export function waitForAnswer(
+  fireRunning: boolean,
+  nextDueAt: number | undefined,
+  nowMs: number,
+  deadlineMs: number,
+  timing: Timing,
+): AnswerWait {
+  if (!fireRunning) return { kind: 'leave' };
+  if (nextDueAt !== undefined && nextDueAt + timing.handBackMarginMs <= deadlineMs) {
+    return {
+      kind: 'wait',
+      untilMs: Math.max(nowMs, nextDueAt - timing.readAheadMs),
+      unanswered: 'read-again',
+    };
+  }
+  const handBackBy = deadlineMs - timing.handBackMarginMs;
+  if (nowMs >= handBackBy) return { kind: 'leave' };
+  return { kind: 'wait', untilMs: handBackBy, unanswered: 'leave' };
 }

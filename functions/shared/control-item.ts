@@ -170,11 +170,13 @@ export function configOf(fields: OperatorFields, previous?: PollerConfig): Confi
   const windows = take(fields.windows, previous?.windows);
   const overlap = take(fields.overlap, previous?.overlap);
   // A loop with no earlier rules to keep does not start on rules it cannot read: running without them could fire
-  // through a pause the operator wrote.
-  const scheduleUnreadable =
-    fields.timeZone instanceof InvalidControlItemError || fields.windows instanceof InvalidControlItemError;
+  // through a pause the operator wrote, or (an unreadable `overlap`, as `allow`) over a fire still running.
+  const unsafeToGuess =
+    fields.timeZone instanceof InvalidControlItemError ||
+    fields.windows instanceof InvalidControlItemError ||
+    fields.overlap instanceof InvalidControlItemError;
 
-  if (running === undefined || intervalMs === undefined || (previous === undefined && scheduleUnreadable)) {
+  if (running === undefined || intervalMs === undefined || (previous === undefined && unsafeToGuess)) {
     return { config: undefined, problems };
   }
   return {

@@ -37,8 +37,9 @@ export interface WorkerInvoker {
 /** The worker invoker on a Lambda client: fireWorker and warmConnection. */
 export class LambdaWorkerInvoker implements WorkerInvoker {
   /**
-   * @param awaitingLambda the client of synchronous fires (default: `lambda`). Its request timeout must outlast
-   * the worker's run, and it should make one attempt: a retried RequestResponse call may run the worker twice.
+   * @param awaitingLambda the client of synchronous fires (default: `lambda`): it should make one attempt (a
+   * retried RequestResponse call may run the worker twice) and share `lambda`'s request handler, the connection
+   * pool `warm` keeps warm (see awaitingLambdaClient). Its calls set their own request timeout (MAX_WORKER_RUN_MS).
    */
   constructor(
     private readonly lambda: LambdaClient,
@@ -97,6 +98,12 @@ export async function fireWorker(
   return 'sent';
 }
 
+/**
+ * A synchronous call lasts as long as the worker runs, at most the longest a Lambda runs (900 s): its request
+ * timeout, instead of the control plane's 1.5 s.
+ */
+export const MAX_WORKER_RUN_MS = 900_000;
+
 /** How a synchronous fire ended: the worker's answer, read when it came (never on the tick path). */
 export type FireAnswer =
   | { readonly kind: 'succeeded'; readonly seq: number; readonly answeredAtMs: number }
@@ -139,7 +146,7 @@ export async function fireWorkerAwaitingAnswer(
       return send;
     },
   };
-  const call = invokeHeld(lambda, target, event, watched, 'RequestResponse');
+  const call = invokeHeld(lambda, target, event, watched, 'RequestResponse', MAX_WORKER_RUN_MS);
   const first = await Promise.race([sent, call]);
   if (first === 'withheld') return first;
   const answer = call.then(
@@ -200,6 +207,8 @@ async function invokeHeld(
   event: WorkerEvent,
   hold: SendHold,
   invocationType: 'Event' | 'RequestResponse',
+  /** Overrides the client's request timeout for this call only (its connection pool is shared). */
+  requestTimeout?: number,
 ): Promise<InvokeCommandOutput | 'withheld'> {
   const command = new InvokeCommand({
     FunctionName: target,
@@ -248,7 +257,10 @@ async function invokeHeld(
     }
   };
   try {
-    return await lambda.send(command, { abortSignal: abort.signal });
+    return await lambda.send(command, {
+      abortSignal: abort.signal,
+      ...(requestTimeout === undefined ? {} : { requestTimeout }),
+    });
   } catch (error) {
     const cause = failedAttempt ?? error;
     if ((withheld || error instanceof TickWithheld) && failedAttempt === undefined) return 'withheld';

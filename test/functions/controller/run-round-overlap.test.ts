@@ -26,11 +26,14 @@ function world(runMs: number, outcome: (event: WorkerEvent) => 'succeeded' | str
       answer.resolve();
     }
   };
+  /** Called after every sleep, once due answers came: changes the item as the clock moves. */
+  const hooks: { afterSleep: (nowMs: number) => void } = { afterSleep: () => {} };
   const clock: Clock = {
     now: simulated.now,
     sleep: async (ms) => {
       await simulated.sleep(ms);
       answerDue();
+      hooks.afterSleep(simulated.peek());
     },
   };
   const invoker = new InMemoryWorkerInvoker(simulated);
@@ -64,7 +67,7 @@ function world(runMs: number, outcome: (event: WorkerEvent) => 'succeeded' | str
     const deadlineMs = simulated.peek() + roundMs;
     return runRound({ state: { pollerId }, executionId: 'exec-1' }, deps, () => deadlineMs);
   };
-  return { simulated, invoker, store, run };
+  return { simulated, invoker, store, run, hooks };
 }
 
 const dueTimes = (invoker: InMemoryWorkerInvoker) =>
@@ -137,6 +140,49 @@ describe('runRound: overlap skip', () => {
     expect(message).toContain('OrderRejectedError');
   });
 
+  it('records an answer that came before a stop: failedFires and lastError reach the item', async () => {
+    // prepare: tick 2 (due :02.250) fails after 300 ms; the operator stops the poller once it answered
+    const { store, run, hooks } = world(300, (event) =>
+      event.seq === 2 ? `poller 'stopped': tick 2 at 'worker' failed: Boom` : 'succeeded',
+    );
+    hooks.afterSleep = (nowMs) => {
+      if (nowMs >= Date.parse('2030-01-01T00:00:02.600Z'))
+        store.setField('stopped', FIELD.running, { BOOL: false });
+    };
+
+    // act
+    const ending = run(
+      'stopped',
+      { [FIELD.waitSeconds]: { N: '1' }, [FIELD.overlap]: { S: 'skip' } },
+      60_000,
+    );
+
+    // assess
+    await expect(ending).rejects.toThrow();
+    const item = store.image('stopped');
+    expect(item?.[FIELD.failedFires]).toEqual({ N: '1' });
+    expect(item?.[FIELD.lastError]?.M?.message?.S).toContain('tick 2');
+  });
+
+  it('waits for the answer of a running fire before stopping, and records it', async () => {
+    // prepare: tick 1 (due :01.250) runs 1.5 s; the operator stops the poller just after it went out
+    const { simulated, store, run, hooks } = world(1_500);
+    hooks.afterSleep = (nowMs) => {
+      if (nowMs >= Date.parse('2030-01-01T00:00:01.300Z'))
+        store.setField('halted', FIELD.running, { BOOL: false });
+    };
+
+    // act
+    const ending = run('halted', { [FIELD.waitSeconds]: { N: '1' }, [FIELD.overlap]: { S: 'skip' } }, 60_000);
+
+    // assess: stopped only after the answer (:02.750), which is on the item
+    await expect(ending).rejects.toThrow();
+    expect(simulated.peek()).toBeGreaterThanOrEqual(Date.parse('2030-01-01T00:00:02.750Z'));
+    const item = store.image('halted');
+    expect(item?.[FIELD.lastFireMs]).toEqual({ N: '1500' });
+    expect(item?.[FIELD.lastFinishedSeq]).toEqual({ N: '1' });
+  });
+
   it('stays awake for the answer instead of handing back while a fire runs (60 s poller, 3 s fire)', async () => {
     // prepare
     const { simulated, invoker, store, run } = world(3_000);
@@ -157,23 +203,23 @@ describe('runRound: overlap skip', () => {
     expect(Date.parse(output.wakeAt)).toBeGreaterThan(firedAt + 55_000);
   });
 
-  it('hands back by its deadline when a fire outlives the invocation; that answer is not recorded', async () => {
-    // prepare: a 60 s poller, a 10 min fire, an invocation with 20 s left
+  it('hands back by the hand-back point when a fire outlives the invocation; that answer is not recorded', async () => {
+    // prepare: a 1 s poller, a 10 min fire, an invocation whose deadline falls 100 ms after a tick (at :20.250),
+    // so that tick is due after the hand-back point (deadline - margin) but its read (300 ms ahead) before it
     const { simulated, invoker, store, run } = world(600_000);
+    const deadlineMs = Date.parse('2030-01-01T00:00:20.350Z');
 
     // act
     const output = await run(
       'stuck',
-      { [FIELD.waitSeconds]: { N: '60' }, [FIELD.overlap]: { S: 'skip' } },
-      20_000,
+      { [FIELD.waitSeconds]: { N: '1' }, [FIELD.overlap]: { S: 'skip' } },
+      deadlineMs - simulated.peek(),
     );
     const handedBackAt = simulated.peek();
 
-    // assess: back to Step Functions before the deadline, the fire still running and unrecorded
+    // assess: back to Step Functions by the hand-back point, the fire still running and unrecorded
     expect(invoker.released).toHaveLength(1);
-    expect(handedBackAt).toBeLessThanOrEqual(
-      Date.parse(invoker.released[0]?.event.scheduledAt ?? '') + 20_000,
-    );
+    expect(handedBackAt).toBeLessThanOrEqual(deadlineMs - TIMING.handBackMarginMs);
     expect(store.image('stuck')?.[FIELD.lastFireMs]).toBeUndefined();
     expect(output.loop.nextSeq).toBe(2);
   });
@@ -191,15 +237,15 @@ describe('runRound: overlap skip', () => {
     expect(store.image('async')?.[FIELD.overlapSkips]).toBeUndefined();
   });
 
-  it('records a bad policy in lastError naming the value, and runs a new loop as allow', async () => {
+  it('refuses to start a new loop on a bad policy, naming the value and firing nothing', async () => {
     // prepare
-    const { invoker, store, run } = world(1_500);
+    const { invoker, run } = world(1_500);
 
     // act
-    await run('typo', { [FIELD.waitSeconds]: { N: '1' }, [FIELD.overlap]: { S: 'sometimes' } }, 6_000);
+    const ending = run('typo', { [FIELD.waitSeconds]: { N: '1' }, [FIELD.overlap]: { S: 'Skip' } }, 6_000);
 
     // assess
-    expect(store.image('typo')?.[FIELD.lastError]?.M?.message?.S).toContain('S "sometimes"');
-    expect(new Set(gapsOf(dueTimes(invoker)))).toEqual(new Set([1_000]));
+    await expect(ending).rejects.toThrow('S "Skip"');
+    expect(invoker.released).toHaveLength(0);
   });
 });

@@ -13,6 +13,7 @@ import {
   openRound,
   overlapAllowsFire,
   releaseTick,
+  waitForAnswer,
 } from '../../../functions/scheduling/round-step';
 import { sleepUntil } from '../../../functions/shared/clock';
 import { FIELD, type LoopState, type PollerConfig } from '../../../functions/shared/contract';
@@ -327,11 +328,13 @@ async function controllerInvocation(
       if (plan.skipped > 0 || settled.withheldSkips > 0 || settled.skippedAfterFire > 0) clock.advance(io());
     }
     let continuation = planContinuation(loop, clock.now(), deadlineMs, timing);
-    if (continuation.kind === 'hand-back' && answersAt > clock.now()) {
-      // As runRound: stay awake for the answer, or until the next tick's read, never past the deadline.
-      const handBackBy = deadlineMs - timing.handBackMarginMs;
-      await sleepUntil(clock, Math.min(answersAt, continuation.nextDueAt - timing.readAheadMs, handBackBy));
-      if (answersAt > clock.now() && clock.now() < handBackBy) continue;
+    const wait =
+      continuation.kind === 'hand-back'
+        ? waitForAnswer(answersAt > clock.now(), continuation.nextDueAt, clock.now(), deadlineMs, timing)
+        : undefined;
+    if (wait?.kind === 'wait') {
+      await sleepUntil(clock, Math.min(answersAt, wait.untilMs));
+      if (answersAt > clock.now() && wait.unanswered === 'read-again') continue;
       continuation = planContinuation(loop, clock.now(), deadlineMs, timing);
     }
     if (continuation.kind === 'hand-back') {

@@ -19,6 +19,7 @@ import {
   type RoundState,
   releaseTick,
   type WriteResult,
+  waitForAnswer,
 } from '../../../functions/scheduling/round-step';
 import { FIELD, type LoopState, STOP_REASON } from '../../../functions/shared/contract';
 import { decodePollerItem, type PollerItem } from '../../../functions/shared/control-item';
@@ -554,6 +555,24 @@ describe('the overlap policy at a tick', () => {
     expect(settled.state.firedThisRound).toBe(0);
   });
 
+  it('a skipped tick keeps the late skips an edge makes right after it (only the skipped tick is not one)', () => {
+    // prepare: the tick due :00.750 is held back; the next default tick (:02.750) would come 250 ms before a
+    // window opening at :03.000, less than half its 2 s cadence, so the edge skips it
+    const plan = planFor(roundState(), {
+      [FIELD.overlap]: { S: 'skip' },
+      [FIELD.windows]: { L: [{ S: 'daily 00:00:03-23:00 every 2' }] },
+    });
+
+    // act
+    const settled = afterOverlapSkip(roundState(), plan);
+
+    // assess
+    expect(nextDueAt(settled.loop)).toBe(Date.parse('2030-01-01T00:00:03.000Z'));
+    expect(settled.loop.nextSeq).toBe(plan.seq);
+    expect(settled.loop.skippedTicks).toBe(plan.at.skippedTicks + 1);
+    expect(settled.withheldSkips).toBe(1);
+  });
+
   it('every other tick fires when each fire runs 1.5 intervals (the fire after the answer goes out)', () => {
     // prepare: a worker that answers 1.5 intervals after its fire
     const runMs = 1.5 * INTERVAL_MS;
@@ -591,5 +610,54 @@ describe('the overlap policy at a tick', () => {
     // assess: seqs stay consecutive, every other slot is skipped
     expect(fired).toEqual([11, 12, 13]);
     expect(overlapSkips).toBe(3);
+  });
+});
+
+describe('waitForAnswer', () => {
+  const DEADLINE = T0 + 60_000;
+  const HAND_BACK_BY = DEADLINE - DEFAULT_TIMING.handBackMarginMs;
+
+  it.each([
+    {
+      name: 'leaves at once with no fire running',
+      running: false,
+      nextDueAt: T0 + 2_000,
+      now: T0,
+      expected: { kind: 'leave' },
+    },
+    {
+      name: 'waits until the read of a tick due by the hand-back point, then reads again',
+      running: true,
+      nextDueAt: HAND_BACK_BY,
+      now: T0,
+      expected: {
+        kind: 'wait',
+        untilMs: HAND_BACK_BY - DEFAULT_TIMING.readAheadMs,
+        unanswered: 'read-again',
+      },
+    },
+    {
+      name: 'waits only until the hand-back point for a tick due after it, and does not read for that tick',
+      running: true,
+      nextDueAt: HAND_BACK_BY + 1,
+      now: T0,
+      expected: { kind: 'wait', untilMs: HAND_BACK_BY, unanswered: 'leave' },
+    },
+    {
+      name: 'waits until the hand-back point on an exit with no next tick (a stop, a failed read)',
+      running: true,
+      nextDueAt: undefined,
+      now: T0,
+      expected: { kind: 'wait', untilMs: HAND_BACK_BY, unanswered: 'leave' },
+    },
+    {
+      name: 'leaves at the hand-back point',
+      running: true,
+      nextDueAt: undefined,
+      now: HAND_BACK_BY,
+      expected: { kind: 'leave' },
+    },
+  ])('$name', ({ running, nextDueAt, now, expected }) => {
+    expect(waitForAnswer(running, nextDueAt, now, DEADLINE, DEFAULT_TIMING)).toEqual(expected);
   });
 });

@@ -74,15 +74,21 @@ describe('readConfig: overlap', () => {
     expect(problems[0]?.message).toContain('S "sometimes"');
   });
 
-  it('runs a new loop with a bad policy as allow (the default), with the problem recorded', () => {
-    // act
-    const { config, problems } = readConfig(POLLER_ID, item({ [FIELD.overlap]: { N: '2' } }));
+  it.each([
+    [{ S: 'Skip' }, 'S "Skip"'],
+    [{ N: '2' }, 'N "2"'],
+  ])(
+    'does not start a new loop on a bad policy %j (running it as allow could overlap fires)',
+    (value, shown) => {
+      // act
+      const { config, problems } = readConfig(POLLER_ID, item({ [FIELD.overlap]: value }));
 
-    // assess
-    expect(config).toEqual(expect.objectContaining({ running: true, intervalMs: 1_000 }));
-    expect(config).not.toHaveProperty('overlap');
-    expect(problems).toHaveLength(1);
-  });
+      // assess
+      expect(config).toBeUndefined();
+      expect(problems.map((problem) => problem.field)).toEqual([FIELD.overlap]);
+      expect(problems[0]?.message).toContain(shown);
+    },
+  );
 });
 
 describe('decodePollerItem: overlap counters', () => {

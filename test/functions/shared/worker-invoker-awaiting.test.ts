@@ -1,7 +1,15 @@
+import { createServer as createHttpServer } from 'node:http';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLambdaClient, localClientOptions } from '../../../functions/shared/aws-clients';
+import { controllerDepsFrom } from '../../../functions/controller/controller-deps';
+import {
+  CONTROL_PLANE_TIMEOUTS,
+  createLambdaClient,
+  localClientOptions,
+} from '../../../functions/shared/aws-clients';
 import type { WorkerEvent } from '../../../functions/shared/contract';
+import { ENV } from '../../../functions/shared/contract';
+import { silentLogger } from '../../../functions/shared/logger';
 import { fireWorkerAwaitingAnswer, type SendHold } from '../../../functions/shared/worker-invoker';
 import { LocalFunctions } from '../../../scripts/local-stack/local-functions';
 import { LocalServicesServer } from '../../../scripts/local-stack/local-services-server';
@@ -121,5 +129,67 @@ describe('fireWorkerAwaitingAnswer', () => {
     // assess
     expect(fire).toBe('withheld');
     expect(ranAt).toHaveLength(runsBefore);
+  });
+});
+
+/**
+ * A Lambda endpoint that counts the connections opened to it: a DryRun answers at once, a call after 1.8 s (longer
+ * than the control plane's 1.5 s request timeout). The local stack's server is not used: it keeps no connection alive.
+ */
+async function countingEndpoint(): Promise<{ url: string; connections: () => number; close: () => void }> {
+  let connections = 0;
+  const endpoint = createHttpServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      if (request.headers['x-amz-invocation-type'] === 'DryRun') {
+        response.writeHead(204, { 'content-length': '0' }).end();
+        return;
+      }
+      setTimeout(() => {
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{"done":true}');
+      }, 1_800);
+    });
+  });
+  endpoint.on('connection', () => {
+    connections += 1;
+  });
+  await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
+  const address = endpoint.address();
+  if (address === null || typeof address === 'string') throw new Error('no endpoint port');
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    connections: () => connections,
+    close: () => {
+      endpoint.closeAllConnections();
+      endpoint.close();
+    },
+  };
+}
+
+describe("the controller's worker invoker", () => {
+  it('fires a skip tick on the connection warm() opened, with a request timeout outlasting the worker', async () => {
+    // prepare: the controller's own invoker (control-plane timeouts), warmed as a thawed round does
+    const endpoint = await countingEndpoint();
+    const { invoker } = controllerDepsFrom({
+      env: { [ENV.controlTableName]: 'Control', [ENV.defaultTarget]: 'long' },
+      clients: { ...localClientOptions(endpoint.url, 1), timeouts: CONTROL_PLANE_TIMEOUTS },
+      log: silentLogger,
+      architecture: 'arm64',
+    });
+    try {
+      await invoker.warm('long');
+
+      // act
+      const fire = await invoker.fireAwaitingAnswer('long', tick(11), holdFor(50));
+      if (fire === 'withheld') throw new Error('expected the fire to go out');
+      const answer = await fire.answer;
+
+      // assess: one connection for the warm-up and the fire; the 1.8 s call was not cut at 1.5 s
+      expect(answer.kind).toBe('succeeded');
+      expect(endpoint.connections()).toBe(1);
+    } finally {
+      invoker.destroy();
+      endpoint.close();
+    }
   });
 });
