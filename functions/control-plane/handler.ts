@@ -15,7 +15,7 @@ import { createJsonLogger } from '../shared/logger';
 import { createSfnClient } from '../shared/sfn-client';
 import { startLoopsForChanges } from '../starter/on-item-changes';
 import type { LoopStarterDeps } from '../starter/start-loop';
-import { runWatchdog, type WatchdogDeps } from '../watchdog/run-watchdog';
+import { runWatchdog, startOtherPollers, type WatchdogDeps } from '../watchdog/run-watchdog';
 import { routeEvent } from './route-event';
 
 /** The part of the Lambda context the controller uses: it hands back to Step Functions before its deadline. */
@@ -37,13 +37,17 @@ function sharedDynamoDb(): DynamoDBClient {
 }
 
 function controllerDepsOnce(): ControllerDeps {
-  controllerDeps ??= controllerDepsFrom({
-    env: process.env,
-    clients: CONTROL_PLANE_CLIENTS,
-    dynamoDb: sharedDynamoDb(),
-    log,
-    architecture: process.arch,
-  });
+  controllerDeps ??= {
+    ...controllerDepsFrom({
+      env: process.env,
+      clients: CONTROL_PLANE_CLIENTS,
+      dynamoDb: sharedDynamoDb(),
+      log,
+      architecture: process.arch,
+    }),
+    // The starter's clients are built only when a no-input execution's first round asks for them.
+    startOtherPollers: (except) => startOtherPollers(starterDepsOnce(), except, Date.now()),
+  };
   return controllerDeps;
 }
 

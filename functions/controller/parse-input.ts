@@ -22,6 +22,11 @@ import { INTERVAL_MS_LIMITS } from '../shared/wait-interval';
 
 export interface ParsedInput extends RoundPath {
   readonly pollerId: string;
+  /**
+   * The input named its poller. Every start path and every later round's state do; only an execution started by
+   * hand without one (the console's default `{}`) does not, and runs `default`.
+   */
+  readonly pollerNamed: boolean;
   readonly executionId: string;
   readonly loop: LoopState | undefined;
   readonly historyBudget: number;
@@ -50,6 +55,7 @@ export function parseControllerInput(event: unknown): ParsedInput {
   const envelope: Record<string, unknown> =
     isRecord(event) && isRecord(event.state) ? event : { state: event };
   const state = isRecord(envelope.state) ? envelope.state : {};
+  const pollerNamed = state.pollerId !== undefined && state.pollerId !== null;
   const pollerId = state.pollerId ?? DEFAULT_POLLER_ID;
   if (typeof pollerId !== 'string' || !POLLER_ID_PATTERN.test(pollerId)) {
     throw new InvalidControllerInputError(
@@ -99,6 +105,7 @@ export function parseControllerInput(event: unknown): ParsedInput {
   );
   return {
     pollerId,
+    pollerNamed,
     executionId,
     loop,
     historyBudget: loop?.historyBudget ?? historyBudget,
@@ -110,6 +117,22 @@ export function parseControllerInput(event: unknown): ParsedInput {
     handOverFailed,
     handOverJustFailed: handOverFailed && askedForHandOver,
   };
+}
+
+/**
+ * Whether this invocation also starts every other running poller without a live loop: only the very first
+ * invocation of an execution whose input names no poller (deploy, start the state machine once, steer from the
+ * table). Not a later round (its state names the poller and carries the loop), a hand-over (its input does too), a
+ * retried attempt or a round after a failure (the first attempt already did it; the watchdog covers the rest).
+ */
+export function startsOtherPollers(input: ParsedInput): boolean {
+  return (
+    !input.pollerNamed &&
+    input.loop === undefined &&
+    input.retryCount === 0 &&
+    !input.previousRoundFailed &&
+    !input.handOverFailed
+  );
 }
 
 /** An ISO timestamp as epoch ms; undefined when absent or not a timestamp (the budget then assumes more). */

@@ -43,7 +43,7 @@ import {
 } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { FireAnswer, FireInFlight, WorkerInvoker } from '../shared/worker-invoker';
-import { encodeLoopState, parseControllerInput } from './parse-input';
+import { encodeLoopState, parseControllerInput, startsOtherPollers } from './parse-input';
 
 export interface ControllerDeps {
   readonly table: ControlItemStore;
@@ -56,6 +56,11 @@ export interface ControllerDeps {
   readonly timing?: Timing;
   /** Memory and architecture of this controller, for the stay-awake/Wait-state break-even. */
   readonly size?: LambdaSize;
+  /**
+   * Starts every other running poller without a live loop (the watchdog's sweep, by the one start rule), except
+   * the one named; never throws. Called when startsOtherPollers says so; without it a round starts none.
+   */
+  readonly startOtherPollers?: (exceptPollerId: string) => Promise<void>;
 }
 
 /** When the invocation must have handed back by (epoch ms); asked again before every tick. */
@@ -100,6 +105,9 @@ export async function runRound(
   // Every line of the round names its poller; lines about the loop's life name its execution and generation too.
   const log = deps.log.child({ pollerId });
   const progress = new ProgressRecorder(deps, log, pollerId, executionId);
+  // Before this loop's own first tick, which it takes as it always did: a console start ({}) brings up the fleet.
+  if (deps.startOtherPollers !== undefined && startsOtherPollers(input))
+    await deps.startOtherPollers(pollerId);
   if (input.previousFailure) progress.noteError(input.previousFailure);
 
   // Taken once, at the start: later, a long stay-awake round would look like many failed rounds.

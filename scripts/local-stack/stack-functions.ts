@@ -11,7 +11,7 @@ import { isRecord } from '../../functions/shared/decode';
 import { SubMinuteError } from '../../functions/shared/errors';
 import type { Logger } from '../../functions/shared/logger';
 import { startLoopsForChanges } from '../../functions/starter/on-item-changes';
-import { runWatchdog, type WatchdogDeps } from '../../functions/watchdog/run-watchdog';
+import { runWatchdog, startOtherPollers, type WatchdogDeps } from '../../functions/watchdog/run-watchdog';
 import { runTick } from '../../functions/worker/run-tick';
 import type { LocalServiceEndpoints } from './lambda-sandbox/lambda-environment';
 import type { SandboxLogLine } from './lambda-sandbox/sandbox';
@@ -148,7 +148,11 @@ export function registerInProcessHandlers(
           // As the deployed handler does: the remaining time is asked again before every tick.
           return runRound(
             routed.input,
-            { ...controllerDeps, clock },
+            {
+              ...controllerDeps,
+              clock,
+              startOtherPollers: (except) => startOtherPollers(options.starter, except, Date.now()),
+            },
             () => Date.now() + invocation.remainingTimeMs(),
           );
         }

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { encodeLoopState, parseControllerInput } from '../../../functions/controller/parse-input';
+import {
+  encodeLoopState,
+  parseControllerInput,
+  startsOtherPollers,
+} from '../../../functions/controller/parse-input';
 import {
   CONTROLLER_MAX_RETRIES,
   DEFAULT_HISTORY_BUDGET,
@@ -52,6 +56,7 @@ describe('parseControllerInput: defaults', () => {
     // assess
     expect(parsed).toEqual({
       pollerId: DEFAULT_POLLER_ID,
+      pollerNamed: false,
       executionId: 'direct-invoke',
       loop: undefined,
       historyBudget: DEFAULT_HISTORY_BUDGET,
@@ -572,6 +577,50 @@ describe('parseControllerInput: overlap policy in the loop state', () => {
       expect(error.message).toContain('config.overlap');
     },
   );
+});
+
+describe('startsOtherPollers: only the first invocation of an execution whose input names no poller', () => {
+  const ROUND_OUTPUT = { pollerId: DEFAULT_POLLER_ID, wakeAt: '2030-01-01T00:00:10Z', loop: validLoop() };
+  const CAUGHT = { Error: 'Lambda.Unknown', Cause: 'boom' };
+
+  it.each([
+    { label: 'the console default {}', state: {} },
+    { label: 'an input with other fields only', state: { comment: 'start everything' } },
+    { label: 'a null pollerId', state: { pollerId: null } },
+  ])('starts the others on the first round of $label', ({ state }) => {
+    // act
+    const parsed = parseControllerInput({ ...envelope(state), retryCount: 0 });
+
+    // assess
+    expect(parsed.pollerId).toBe(DEFAULT_POLLER_ID);
+    expect(startsOtherPollers(parsed)).toBe(true);
+  });
+
+  it.each([
+    { label: 'an input naming default', event: envelope({ pollerId: DEFAULT_POLLER_ID }) },
+    { label: "a start rule's input", event: envelope({ pollerId: 'orders', generation: 3 }) },
+    { label: 'a later round (the previous output)', event: envelope(ROUND_OUTPUT) },
+    {
+      label: "a hand-over's input",
+      event: envelope({
+        pollerId: DEFAULT_POLLER_ID,
+        loop: validLoop(),
+        AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: 'x',
+      }),
+    },
+    { label: 'a retried first attempt', event: { ...envelope({}), retryCount: 1 } },
+    { label: 'a round after the first one failed', event: envelope({ lastFailure: CAUGHT }) },
+    {
+      label: 'a round after a failed hand-over',
+      event: envelope({ handOverFailure: CAUGHT }),
+    },
+  ])('does not on $label', ({ event }) => {
+    // act
+    const parsed = parseControllerInput(event);
+
+    // assess
+    expect(startsOtherPollers(parsed)).toBe(false);
+  });
 });
 
 function fail(): never {
