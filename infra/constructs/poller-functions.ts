@@ -19,7 +19,8 @@ export const WORKER_TIMEOUT = Duration.seconds(10);
 
 /**
  * What the control plane does to the control table: read an item (rounds, starts), record ticks, restarts and
- * seeds on it, and scan it for stale loops (watchdog). Nothing else.
+ * seeds on it, and scan it for pollers without a live loop (watchdog, a no-input execution's first round). Nothing
+ * else.
  */
 export const CONTROL_PLANE_TABLE_ACTIONS = [
   'dynamodb:GetItem',
@@ -42,7 +43,8 @@ export const CONTROL_PLANE_STREAM_ACTIONS = [
 export const WORKER_ASYNC_RETRY = { retryAttempts: 2, maxEventAge: Duration.hours(1) } as const;
 
 /**
- * What the control plane does to the loop's state machine: start executions (starter, watchdog, seed) and list
+ * What the control plane does to the loop's state machine: start executions (starter, watchdog, seed, a no-input
+ * execution's first round) and list
  * them (the seed's delete), on the state machine; stop them (the seed's delete), on its executions only.
  */
 export const CONTROL_PLANE_STATE_MACHINE_ACTIONS = [
