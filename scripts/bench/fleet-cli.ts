@@ -1,0 +1,78 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import type { BenchOptions, FleetOptions } from './cli-options';
+import { type FleetBenchResult, renderFleetReport } from './fleet-report';
+import type { FleetTargets } from './fleet-stats';
+import { HARSH_FIGURES, SeededLatencyModel, scaleFigures } from './latency-model';
+import { type FleetRun, runFleet } from './run-fleet';
+
+/** The issue's targets: the controller's own precision, and lateness no worse than the model's invoke plus this. */
+const PRECISION_P99_MS = 5;
+const LATENESS_MARGIN_MS = 20;
+
+export interface FleetBenchOutput {
+  readonly markdown: string;
+  readonly files: readonly string[];
+}
+
+/**
+ * `npm run bench -- --fleet N[,N…]`: each fleet size on a fresh local stack, smallest first as given. The report is
+ * rewritten after every size, so a run cut short keeps what it measured; a size that fails a target ends the run.
+ */
+export async function runFleetBench(
+  options: BenchOptions,
+  fleet: FleetOptions,
+  command: string,
+  log: (line: string) => void,
+): Promise<FleetBenchOutput> {
+  const started = Date.now();
+  const figures = scaleFigures(HARSH_FIGURES, options.latencyScale);
+  const describe = new SeededLatencyModel(options.seed, figures);
+  const targets: FleetTargets = {
+    precisionP99Ms: PRECISION_P99_MS,
+    latenessP99Ms: describe.asyncInvokeP99Ms() + LATENESS_MARGIN_MS,
+  };
+  mkdirSync(options.outDir, { recursive: true });
+  const files = [join(options.outDir, `${options.name}.md`), join(options.outDir, `${options.name}.json`)];
+  const runs: FleetRun[] = [];
+  let markdown = '';
+  const write = (skippedSizes: readonly number[]) => {
+    const result: FleetBenchResult = {
+      command,
+      startedAt: new Date(started).toISOString(),
+      durationMs: Date.now() - started,
+      environment: {
+        node: process.version,
+        cpus: cpus().length,
+        platform: `${process.platform}-${process.arch}`,
+      },
+      latency: describe.describe(),
+      targets,
+      runs,
+      skippedSizes,
+    };
+    markdown = renderFleetReport(result);
+    writeFileSync(files[0] as string, markdown);
+    writeFileSync(files[1] as string, `${JSON.stringify(result, null, 2)}\n`);
+  };
+  for (const [index, size] of fleet.sizes.entries()) {
+    // Every size draws the same stream of the model: only the fleet size differs between them.
+    const run = await runFleet({
+      size,
+      fleet,
+      latency: new SeededLatencyModel(options.seed, figures),
+      targets,
+      progress: log,
+    });
+    runs.push(run);
+    log(
+      `  ${size} pollers: precision p99 ${run.stats.precisionMs.p99} ms, lateness p99 ${run.stats.latenessMs.p99} ms, ` +
+        `${run.stats.duplicates} duplicates, ${run.stats.missedTicks} missed: ${run.verdict.all ? 'met' : 'FAILED'}`,
+    );
+    const skipped = run.verdict.all ? [] : fleet.sizes.slice(index + 1);
+    write(skipped);
+    if (skipped.length > 0) break;
+  }
+  return { markdown, files };
+}

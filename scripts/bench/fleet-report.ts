@@ -1,0 +1,147 @@
+import type { FleetTargets, Percentiles } from './fleet-stats';
+import type { KindUsage } from './process-usage';
+import { table } from './report-markdown';
+import type { FleetRun } from './run-fleet';
+
+/** What `npm run bench -- --fleet …` writes to fleet.json. */
+export interface FleetBenchResult {
+  readonly command: string;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly environment: { readonly node: string; readonly cpus: number; readonly platform: string };
+  readonly latency: string;
+  readonly targets: FleetTargets;
+  readonly runs: readonly FleetRun[];
+  /** Sizes not run because a smaller fleet already failed a target (a bigger one only does worse). */
+  readonly skippedSizes: readonly number[];
+}
+
+const ms = (value: number) => (Number.isNaN(value) ? 'n/a' : value.toFixed(1));
+const triple = (summary: Percentiles) => `${ms(summary.p50)} / ${ms(summary.p99)} / ${ms(summary.max)}`;
+const pass = (ok: boolean) => (ok ? 'yes' : '**no**');
+const percent = (value: number) => `${value.toFixed(1)}%`;
+const mb = (value: number) => value.toFixed(0);
+
+/** A share of one core at or above this is a process that is CPU-bound (it waits for a core, not for I/O). */
+const BOUND_SHARE = 0.9;
+
+export function renderFleetTable(runs: readonly FleetRun[]): string {
+  return table(
+    [
+      'pollers',
+      'cadences',
+      'fires',
+      'precision p50 / p99 / max (ms)',
+      'lateness p50 / p99 / max (ms)',
+      'duplicates',
+      'missed (empty slots − counted skips)',
+      'precision ok',
+      'lateness ok',
+      'all targets',
+    ],
+    runs.map((run) => [
+      String(run.size),
+      run.cadences === 'mix' ? '0.25/1/5/60 s' : '1 s',
+      String(run.stats.fires),
+      triple(run.stats.precisionMs),
+      triple(run.stats.latenessMs),
+      String(run.stats.duplicates),
+      `${run.stats.missedTicks} (${run.stats.emptySlots} − ${run.stats.countedSkips})`,
+      pass(run.verdict.precision),
+      pass(run.verdict.lateness),
+      pass(run.verdict.all),
+    ]),
+  );
+}
+
+export function renderUsageTable(runs: readonly FleetRun[]): string {
+  return table(
+    [
+      'pollers',
+      'process kind',
+      'processes',
+      'CPU (% of a core, all)',
+      'busiest one',
+      'RSS all (MB)',
+      'largest (MB)',
+    ],
+    runs.flatMap((run) =>
+      run.usage.map((usage) => [
+        String(run.size),
+        usage.kind,
+        String(usage.processes),
+        percent(usage.cpuPercent),
+        percent(usage.maxProcessCpuPercent),
+        mb(usage.rssMb),
+        mb(usage.maxProcessRssMb),
+      ]),
+    ),
+  );
+}
+
+/** One sentence on which process is CPU-bound, or that none is, from one run's usage. */
+export function whereTheTimeGoes(usage: readonly KindUsage[], cpus: number): string {
+  const total = usage.reduce((sum, kind) => sum + kind.cpuPercent, 0);
+  const stack = usage.find((kind) => kind.kind === 'stack');
+  const busiest = [...usage].sort((a, b) => b.cpuPercent - a.cpuPercent)[0];
+  const machine = `${percent(total)} of one core in all (the machine has ${cpus})`;
+  if (stack && stack.cpuPercent >= BOUND_SHARE * 100) {
+    return (
+      `the local stack's own process is CPU-bound at ${percent(stack.cpuPercent)} of its one core (one event loop ` +
+      `for dynalite, the Step Functions interpreter and the Lambda endpoint): every tick's DynamoDB request and ` +
+      `invoke queues behind it; ${machine}`
+    );
+  }
+  if (total >= BOUND_SHARE * 100 * cpus) return `the machine is saturated: ${machine}`;
+  if (!busiest) return 'no process was measured';
+  return `no process is CPU-bound; the busiest kind is ${busiest.kind} at ${percent(busiest.cpuPercent)} (${busiest.processes} processes); ${machine}`;
+}
+
+export function renderFleetReport(result: FleetBenchResult): string {
+  const largestPassing = result.runs
+    .filter((run) => run.verdict.all)
+    .reduce<number | undefined>((largest, run) => Math.max(largest ?? 0, run.size), undefined);
+  const lines = [
+    "# Fleet benchmark (today's design: one execution and one controller per poller)",
+    '',
+    `\`${result.command}\` — started ${result.startedAt}, ${Math.round(result.durationMs / 1000)} s, Node ${result.environment.node}, ${result.environment.cpus} CPUs, ${result.environment.platform}.`,
+    '',
+    `Latency model: ${result.latency}. Targets: controller precision p99 ≤ ${ms(result.targets.precisionP99Ms)} ms (sent − scheduled); worker lateness p99 ≤ ${ms(result.targets.latenessP99Ms)} ms (the model's async-invoke p99 + 20 ms); no duplicate; no missed tick (a grid slot of the window with no fire that the item does not count as skipped).`,
+    '',
+    largestPassing === undefined
+      ? '**No fleet size met every target.**'
+      : `**Largest fleet that met every target: ${largestPassing} pollers.**`,
+    '',
+    '## Ticks',
+    '',
+    renderFleetTable(result.runs),
+    '',
+    '## CPU and memory per process kind (over the measured window)',
+    '',
+    "CPU is utime + stime from /proc/<pid>/stat over the window, in % of one core; RSS is each process's largest VmRSS sample (every 5 s), summed per kind. `stack` is the one Node.js process running dynalite, the Step Functions interpreter, the Lambda endpoint and the benchmark; `controller` and `worker` are the sandbox processes (128 MB: 7.2% of a core each where the cgroup applies).",
+    '',
+    renderUsageTable(result.runs),
+    '',
+    '## Where the time goes',
+    '',
+    ...result.runs.map(
+      (run) =>
+        `- ${run.size} pollers: ${whereTheTimeGoes(run.usage, result.environment.cpus)}. Load average at its start ${run.loadAverageAtStart.toFixed(2)}; ${run.cpuShare}.`,
+    ),
+    '',
+  ];
+  if (result.skippedSizes.length > 0) {
+    lines.push(
+      `Not run: ${result.skippedSizes.join(', ')} pollers (a smaller fleet already failed a target; with one loop per poller a bigger fleet only does worse).`,
+      '',
+    );
+  }
+  const problems = result.runs.filter((run) => run.problems.length > 0);
+  if (problems.length > 0) {
+    lines.push('## Errors and warnings', '');
+    for (const run of problems) {
+      lines.push(`${run.size} pollers:`, '', ...run.problems.map((problem) => `- ${problem}`), '');
+    }
+  }
+  return lines.join('\n');
+}

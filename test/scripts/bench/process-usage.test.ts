@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import {
+  kindOfEnvironment,
+  parseProcStat,
+  parseRssKb,
+  usageByKind,
+} from '../../../scripts/bench/process-usage';
+import { LOCAL_CONTROLLER_NAME, LOCAL_WORKER_NAME } from '../../../scripts/local-stack/local-endpoints';
+
+describe('parseProcStat', () => {
+  it('reads pid, ppid and utime + stime, counting fields after the last parenthesis', () => {
+    const line = '4242 (node (x) y) S 4200 4242 4200 0 -1 4194560 1 0 0 0 150 25 0 0 20 0 11 0 100 0 0';
+    expect(parseProcStat(line)).toEqual({ pid: 4242, ppid: 4200, cpuTicks: 175 });
+  });
+
+  it('refuses text that is not a stat line', () => {
+    expect(() => parseProcStat('no such process')).toThrow(/not a \/proc/);
+  });
+});
+
+describe('parseRssKb', () => {
+  it('reads VmRSS, or 0 when the process has none', () => {
+    expect(parseRssKb('Name:\tnode\nVmRSS:\t   81234 kB\nVmSwap:\t0 kB\n')).toBe(81_234);
+    expect(parseRssKb('Name:\tzombie\n')).toBe(0);
+  });
+});
+
+describe('kindOfEnvironment', () => {
+  const environ = (name: string) =>
+    ['PATH=/usr/bin', `AWS_LAMBDA_FUNCTION_NAME=${name}`, 'TZ=:UTC'].join('\0');
+
+  it('tells the controller and worker sandboxes apart by their function name', () => {
+    expect(kindOfEnvironment(environ(LOCAL_CONTROLLER_NAME))).toBe('controller');
+    expect(kindOfEnvironment(environ(LOCAL_WORKER_NAME))).toBe('worker');
+    expect(kindOfEnvironment('PATH=/usr/bin')).toBe('other');
+  });
+});
+
+describe('usageByKind', () => {
+  it('counts CPU from the first reading, all of it for a process born in the window, and peak RSS', () => {
+    const first = [
+      { pid: 1, kind: 'stack' as const, cpuTicks: 1_000, rssKb: 100 * 1024 },
+      { pid: 2, kind: 'controller' as const, cpuTicks: 50, rssKb: 60 * 1024 },
+    ];
+    const last = [
+      { pid: 1, kind: 'stack' as const, cpuTicks: 1_900, rssKb: 90 * 1024 },
+      { pid: 2, kind: 'controller' as const, cpuTicks: 80, rssKb: 70 * 1024 },
+      { pid: 3, kind: 'controller' as const, cpuTicks: 20, rssKb: 50 * 1024 },
+    ];
+    // 10 s at 100 ticks/s: 900 ticks is 90% of a core.
+    expect(usageByKind([first, last], 10_000, 100)).toEqual([
+      {
+        kind: 'stack',
+        processes: 1,
+        cpuPercent: 90,
+        maxProcessCpuPercent: 90,
+        rssMb: 100,
+        maxProcessRssMb: 100,
+      },
+      {
+        kind: 'controller',
+        processes: 2,
+        cpuPercent: 5,
+        maxProcessCpuPercent: 3,
+        rssMb: 120,
+        maxProcessRssMb: 70,
+      },
+    ]);
+  });
+});
