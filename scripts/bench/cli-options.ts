@@ -23,7 +23,8 @@ export interface FleetOptions {
   readonly cadences: 'uniform' | 'mix';
   /** Length of the measured window, after the warm-up. */
   readonly seconds: number;
-  /** Warm-up before the window: every loop started, its controller sandbox cold-started and settled. */
+  /** Warm-up before the window (longer while some poller has not fired yet, up to 90 s more): every loop
+   * started, its controller sandbox cold-started and settled. */
   readonly warmupSeconds: number;
 }
 
@@ -41,7 +42,7 @@ export const USAGE = `npm run bench -- [--quick] [--seed N] [--latency harsh|non
   --fleet N[,N…]     instead: N pollers at 1 s on one local stack, each size in turn; writes fleet.md and fleet.json
   --fleet-mix        with --fleet: the pollers cycle through 0.25, 1, 5 and 60 s
   --fleet-seconds S  with --fleet: the measured window (default 60)
-  --fleet-warmup S   with --fleet: the warm-up before it (default 20)`;
+  --fleet-warmup S   with --fleet: the warm-up before it (default 20; longer until every poller has fired)`;
 
 export class BenchUsageError extends SubMinuteError {
   override readonly name = 'BenchUsageError';

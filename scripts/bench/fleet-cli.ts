@@ -3,7 +3,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { BenchOptions, FleetOptions } from './cli-options';
 import { type FleetBenchResult, renderFleetReport } from './fleet-report';
-import type { FleetTargets } from './fleet-stats';
+import { type FleetTargets, failsClearly } from './fleet-stats';
 import { HARSH_FIGURES, SeededLatencyModel, scaleFigures } from './latency-model';
 import { type FleetRun, runFleet } from './run-fleet';
 
@@ -18,7 +18,7 @@ export interface FleetBenchOutput {
 
 /**
  * `npm run bench -- --fleet N[,N…]`: each fleet size on a fresh local stack, smallest first as given. The report is
- * rewritten after every size, so a run cut short keeps what it measured; a size that fails a target ends the run.
+ * rewritten after every size, so a run cut short keeps what it measured; a size that fails clearly ends the run.
  */
 export async function runFleetBench(
   options: BenchOptions,
@@ -67,10 +67,10 @@ export async function runFleetBench(
     });
     runs.push(run);
     log(
-      `  ${size} pollers: precision p99 ${run.stats.precisionMs.p99} ms, lateness p99 ${run.stats.latenessMs.p99} ms, ` +
+      `  ${size} pollers: precision p99 ${run.stats.precisionMs.p99.toFixed(1)} ms, lateness p99 ${run.stats.latenessMs.p99.toFixed(1)} ms, ` +
         `${run.stats.duplicates} duplicates, ${run.stats.missedTicks} missed: ${run.verdict.all ? 'met' : 'FAILED'}`,
     );
-    const skipped = run.verdict.all ? [] : fleet.sizes.slice(index + 1);
+    const skipped = failsClearly(run.stats, targets) ? fleet.sizes.slice(index + 1) : [];
     write(skipped);
     if (skipped.length > 0) break;
   }

@@ -141,6 +141,7 @@ export interface FleetTargets {
   readonly latenessP99Ms: number;
 }
 
+/** Which targets one fleet met; a group with no slot in the window (a 60 s poller in a short one) has none to meet. */
 export interface FleetVerdict {
   readonly precision: boolean;
   readonly lateness: boolean;
@@ -163,3 +164,18 @@ export function judgeFleet(stats: FleetTickStats, targets: FleetTargets): FleetV
     all: precision && lateness && noDuplicate && noMissedTick,
   };
 }
+
+/** A fleet far enough past the targets that a bigger one is not worth running (today's design only gets worse). */
+export function failsClearly(stats: FleetTickStats, targets: FleetTargets): boolean {
+  const slots = stats.fires + stats.emptySlots;
+  return (
+    stats.fires === 0 ||
+    stats.latenessMs.p99 > CLEAR_FAILURE_FACTOR * targets.latenessP99Ms ||
+    stats.missedTicks > CLEAR_MISS_SHARE * slots ||
+    stats.duplicates > 0
+  );
+}
+
+/** Lateness p99 beyond twice its target, or more than 1% of the slots lost, is a clear failure. */
+const CLEAR_FAILURE_FACTOR = 2;
+const CLEAR_MISS_SHARE = 0.01;

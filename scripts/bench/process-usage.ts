@@ -144,3 +144,15 @@ export function usageByKind(
     };
   }).filter((usage) => usage.processes > 0);
 }
+
+/** MemTotal − MemAvailable of /proc/meminfo, in MB: what the machine uses, shared pages counted once. */
+export function parseMemoryUsedMb(meminfo: string): number {
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(meminfo)?.[1]);
+  const used = (kb('MemTotal') - kb('MemAvailable')) / 1024;
+  if (!Number.isFinite(used)) throw new Error('/proc/meminfo has no MemTotal or MemAvailable');
+  return used;
+}
+
+export function machineMemoryUsedMb(): number {
+  return parseMemoryUsedMb(readFileSync('/proc/meminfo', 'utf8'));
+}

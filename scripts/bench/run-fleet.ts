@@ -22,6 +22,7 @@ import {
 import {
   clockTicksPerSecond,
   type KindUsage,
+  machineMemoryUsedMb,
   type ProcessSample,
   sampleProcesses,
   usageByKind,
@@ -34,6 +35,8 @@ const UNIFORM_CADENCE_S = 1;
 const SAMPLE_EVERY_MS = 5_000;
 /** After the window, ticks scheduled inside it may still be on their way to the worker. */
 const GRACE_MS = 3_000;
+/** How much longer than asked the warm-up may wait for every poller's first fire. */
+const WARMUP_CAP_MS = 90_000;
 
 export interface FleetRun {
   readonly size: number;
@@ -43,8 +46,12 @@ export interface FleetRun {
   readonly cpuShare: string;
   /** The machine's 1-minute load average as the run began (other work on the machine skews every figure). */
   readonly loadAverageAtStart: number;
+  /** The machine's memory in use (MemTotal − MemAvailable) before the stack started and at its peak in the window. */
+  readonly machineMemoryMb: { readonly before: number; readonly peak: number };
   readonly stats: FleetTickStats;
   readonly verdict: FleetVerdict;
+  /** The same figures per cadence, for a mix (a uniform fleet has one cadence: its own row says it all). */
+  readonly byCadence: readonly { readonly everySeconds: number; readonly stats: FleetTickStats }[];
   readonly usage: readonly KindUsage[];
   /** Error events and handler warnings, deduplicated with a count (the first 20 kinds). */
   readonly problems: readonly string[];
@@ -81,6 +88,7 @@ export interface RunFleetOptions {
 export async function runFleet(options: RunFleetOptions): Promise<FleetRun> {
   const { size, fleet, progress } = options;
   const loadAverageAtStart = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  const memoryBefore = machineMemoryUsedMb();
   const pollers = declareFleet(size, fleet.cadences);
   const fires: FleetFire[] = [];
   const problems = new Map<string, number>();
@@ -121,17 +129,27 @@ export async function runFleet(options: RunFleetOptions): Promise<FleetRun> {
   });
   const table = new ControlTable(stack.dynamoDb, stack.tableName);
   try {
+    const warmupStarted = Date.now();
     progress(`  warm-up ${fleet.warmupSeconds} s`);
     await sleep(fleet.warmupSeconds * 1000);
+    // A big fleet's controllers cold-start for a while: the window opens once every poller has fired.
+    const firing = () => new Set(fires.map((fire) => fire.poller)).size;
+    while (firing() < size && Date.now() - warmupStarted < fleet.warmupSeconds * 1000 + WARMUP_CAP_MS) {
+      progress(`  warm-up: ${firing()} of ${size} pollers fired so far`);
+      await sleep(2_000);
+    }
+    const warmupMs = Date.now() - warmupStarted;
 
     const ticksPerSecond = clockTicksPerSecond();
     const countersAtStart = await skipCounters(table);
     const readings: ProcessSample[][] = [sampleProcesses()];
+    let memoryPeak = machineMemoryUsedMb();
     const window = { startMs: Date.now(), endMs: Date.now() + fleet.seconds * 1000 };
     progress(`  measuring ${fleet.seconds} s`);
     while (Date.now() < window.endMs) {
       await sleep(Math.min(SAMPLE_EVERY_MS, window.endMs - Date.now()));
       readings.push(sampleProcesses());
+      memoryPeak = Math.max(memoryPeak, machineMemoryUsedMb());
       const measured = fires.filter((fire) => fire.scheduledAtMs >= window.startMs).length;
       progress(`  ${Math.round((Date.now() - window.startMs) / 1000)} s: ${measured} fires`);
     }
@@ -145,15 +163,36 @@ export async function runFleet(options: RunFleetOptions): Promise<FleetRun> {
       countedSkips: (countersAtEnd.get(poller.id) ?? 0) - (countersAtStart.get(poller.id) ?? 0),
     }));
     const stats = fleetTickStats(fires, fleetPollers, window);
+    const cadences = [...new Set(pollers.map((poller) => poller.fields.waitSeconds))];
+    const byCadence =
+      cadences.length < 2
+        ? []
+        : cadences.map((everySeconds) => {
+            const ids = new Set(
+              pollers
+                .filter((poller) => poller.fields.waitSeconds === everySeconds)
+                .map((poller) => poller.id),
+            );
+            return {
+              everySeconds,
+              stats: fleetTickStats(
+                fires.filter((fire) => ids.has(fire.poller)),
+                fleetPollers.filter((poller) => ids.has(poller.id)),
+                window,
+              ),
+            };
+          });
     return {
       size,
       cadences: fleet.cadences,
       windowMs,
-      warmupMs: fleet.warmupSeconds * 1000,
+      warmupMs,
       cpuShare: describeCpuShare(stack.cpuShare),
       loadAverageAtStart,
+      machineMemoryMb: { before: memoryBefore, peak: memoryPeak },
       stats,
       verdict: judgeFleet(stats, options.targets),
+      byCadence,
       usage: usageByKind(readings, windowMs, ticksPerSecond),
       problems: [...problems]
         .sort(([, a], [, b]) => b - a)

@@ -3,6 +3,7 @@ import {
   countDuplicates,
   emptySlotsOf,
   type FleetFire,
+  failsClearly,
   fleetTickStats,
   judgeFleet,
   percentiles,
@@ -144,5 +145,24 @@ describe('judgeFleet', () => {
   it('fails a fleet that fired nothing', () => {
     const silent = fleetTickStats([], [{ id: 'a', intervalMs: 1000, countedSkips: 0 }], window);
     expect(judgeFleet(silent, targets).all).toBe(false);
+  });
+});
+
+describe('failsClearly', () => {
+  const targets = { precisionP99Ms: 5, latenessP99Ms: 50 };
+  const pollers = [{ id: 'a', intervalMs: 1000, countedSkips: 0 }];
+  const stats = fleetTickStats(everySecond('a', 0, 25), pollers, window);
+
+  it('lets a fleet that only just misses a target through to the next size', () => {
+    expect(
+      failsClearly({ ...stats, precisionMs: percentiles([40]), latenessMs: percentiles([99]) }, targets),
+    ).toBe(false);
+  });
+
+  it('stops at lateness over twice its target, a duplicate, over 1% missed, or no fire', () => {
+    expect(failsClearly({ ...stats, latenessMs: percentiles([101]) }, targets)).toBe(true);
+    expect(failsClearly({ ...stats, duplicates: 1 }, targets)).toBe(true);
+    expect(failsClearly(fleetTickStats(everySecond('a', 0, 19), pollers, window), targets)).toBe(true);
+    expect(failsClearly(fleetTickStats([], pollers, window), targets)).toBe(true);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   kindOfEnvironment,
+  parseMemoryUsedMb,
   parseProcStat,
   parseRssKb,
   usageByKind,
@@ -66,5 +67,16 @@ describe('usageByKind', () => {
         maxProcessRssMb: 70,
       },
     ]);
+  });
+});
+
+describe('parseMemoryUsedMb', () => {
+  it('is MemTotal − MemAvailable', () => {
+    const meminfo = 'MemTotal:       24684544 kB\nMemFree:        22000000 kB\nMemAvailable:   23610880 kB\n';
+    expect(parseMemoryUsedMb(meminfo)).toBe(1048.5);
+  });
+
+  it('refuses text without them', () => {
+    expect(() => parseMemoryUsedMb('MemFree: 1 kB\n')).toThrow(/MemAvailable/);
   });
 });
