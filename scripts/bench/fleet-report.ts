@@ -80,6 +80,8 @@ export function renderUsageTable(runs: readonly FleetRun[]): string {
       'processes',
       'CPU (% of a core, all)',
       'busiest one',
+      'waiting to run (%, all)',
+      'throttled by quota (%, all)',
       'RSS all (MB)',
       'largest (MB)',
     ],
@@ -90,6 +92,8 @@ export function renderUsageTable(runs: readonly FleetRun[]): string {
         String(usage.processes),
         percent(usage.cpuPercent),
         percent(usage.maxProcessCpuPercent),
+        percent(usage.runQueueWaitPercent),
+        percent(usage.throttledPercent),
         mb(usage.rssMb),
         mb(usage.maxProcessRssMb),
       ]),
@@ -99,6 +103,15 @@ export function renderUsageTable(runs: readonly FleetRun[]): string {
 
 /** One sentence on which process is CPU-bound, or that none is, from one run's usage. */
 export function whereTheTimeGoes(usage: readonly KindUsage[], cpus: number): string {
+  const waited = [...usage].sort((a, b) => b.runQueueWaitPercent - a.runQueueWaitPercent)[0];
+  const waiting =
+    waited && waited.runQueueWaitPercent >= 1
+      ? `; the ${waited.kind} processes waited to run ${percent(waited.runQueueWaitPercent)} of the window in all (${(waited.runQueueWaitPercent / 100).toFixed(1)} s per second), their cgroups held back by their quota ${percent(waited.throttledPercent)}`
+      : '';
+  return `${cpuBound(usage, cpus)}${waiting}`;
+}
+
+function cpuBound(usage: readonly KindUsage[], cpus: number): string {
   const total = usage.reduce((sum, kind) => sum + kind.cpuPercent, 0);
   const stack = usage.find((kind) => kind.kind === 'stack');
   const busiest = [...usage].sort((a, b) => b.cpuPercent - a.cpuPercent)[0];
@@ -136,7 +149,7 @@ export function renderFleetReport(result: FleetBenchResult): string {
     '',
     '## CPU and memory per process kind (over the measured window)',
     '',
-    "CPU is utime + stime from /proc/<pid>/stat over the window, in % of one core; RSS is each process's largest VmRSS sample (every 5 s), summed per kind. `stack` is the one Node.js process running dynalite, the Step Functions interpreter, the Lambda endpoint and the benchmark; `controller` and `worker` are the sandbox processes (128 MB: 7.2% of a core each where the cgroup applies).",
+    "CPU is utime + stime from /proc/<pid>/stat over the window, in % of one core; RSS is each process's largest VmRSS sample (every 5 s), summed per kind. Waiting to run is the time runnable but not running (/proc/<pid>/schedstat, for lack of a free core or of quota), throttled the time the sandbox's cgroup was held back by its quota (cpu.stat), both summed over the kind's processes in % of the window (200% is two processes waiting all the time). `stack` is the one Node.js process running dynalite, the Step Functions interpreter, the Lambda endpoint, the table watcher that stands in for DynamoDB Streams (a Scan every 250 ms, which AWS does not need) and the benchmark; `controller` and `worker` are the sandbox processes (128 MB: 7.2% of a core each where the cgroup applies).",
     '',
     renderUsageTable(result.runs),
     '',

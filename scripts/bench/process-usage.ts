@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { DEFAULT_CGROUP_V1_CPU_ROOT } from '../local-stack/lambda-sandbox/cpu-share';
 import { LOCAL_CONTROLLER_NAME, LOCAL_WORKER_NAME } from '../local-stack/local-endpoints';
 
 /** Which part of the local stack a process is. */
@@ -57,13 +58,51 @@ export interface ProcessSample {
   readonly kind: ProcessKind;
   readonly cpuTicks: number;
   readonly rssKb: number;
+  /** Time its threads were runnable but not running (/proc/<pid>/schedstat): waiting for a core or its quota. */
+  readonly runQueueWaitNs: number;
+  /** Time its cgroup was held back by its CPU quota (cpu.stat throttled_time); 0 outside a quota. */
+  readonly throttledNs: number;
+}
+
+/** The second field of /proc/<pid>/schedstat: ns spent runnable on a run queue, not running. */
+export function parseSchedstatWaitNs(schedstat: string): number {
+  const wait = Number(schedstat.trim().split(/\s+/)[1]);
+  return Number.isSafeInteger(wait) ? wait : 0;
+}
+
+/** The v1 `cpu` cgroup of a process, from /proc/<pid>/cgroup (`1:cpu:/path`, or `cpu,cpuacct`). */
+export function parseCpuCgroupPath(cgroup: string): string | undefined {
+  for (const line of cgroup.split('\n')) {
+    const [, controllers, path] = line.split(':');
+    if (controllers?.split(',').includes('cpu') && path !== undefined) return path;
+  }
+  return undefined;
+}
+
+/** `throttled_time` of a cgroup's cpu.stat, ns; 0 when absent (the root cgroup has no quota). */
+export function parseThrottledNs(cpuStat: string): number {
+  const match = /^throttled_time (\d+)$/m.exec(cpuStat);
+  return match ? Number(match[1]) : 0;
+}
+
+function throttledNsOf(pid: number, cgroupRoot: string): number {
+  const path = parseCpuCgroupPath(readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
+  if (path === undefined || path === '/') return 0;
+  try {
+    return parseThrottledNs(readFileSync(`${cgroupRoot}${path}/cpu.stat`, 'utf8'));
+  } catch {
+    return 0;
+  }
 }
 
 /**
  * This process (the local stack: dynalite, the Step Functions interpreter, the Lambda endpoint, the benchmark) and
  * its child processes (the sandboxes, which it forks). A process that ends while being read is left out.
  */
-export function sampleProcesses(selfPid: number = process.pid): ProcessSample[] {
+export function sampleProcesses(
+  selfPid: number = process.pid,
+  cgroupRoot: string = DEFAULT_CGROUP_V1_CPU_ROOT,
+): ProcessSample[] {
   const samples: ProcessSample[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -78,6 +117,8 @@ export function sampleProcesses(selfPid: number = process.pid): ProcessSample[] 
         kind,
         cpuTicks: stat.cpuTicks,
         rssKb: parseRssKb(readFileSync(`/proc/${pid}/status`, 'utf8')),
+        runQueueWaitNs: parseSchedstatWaitNs(readFileSync(`/proc/${pid}/schedstat`, 'utf8')),
+        throttledNs: throttledNsOf(pid, cgroupRoot),
       });
     } catch {
       // Gone between the listing and the read.
@@ -108,6 +149,10 @@ export interface KindUsage {
   /** RSS of all of them at their largest sample, summed, and the largest one's. */
   readonly rssMb: number;
   readonly maxProcessRssMb: number;
+  /** Runnable but not running over the window, in % of the window, all processes together (process-seconds/s). */
+  readonly runQueueWaitPercent: number;
+  /** Of the window, how long its processes were held back by their quota, all together, in %. */
+  readonly throttledPercent: number;
 }
 
 /**
@@ -119,18 +164,25 @@ export function usageByKind(
   windowMs: number,
   ticksPerSecond: number,
 ): KindUsage[] {
-  const baseline = new Map((readings[0] ?? []).map((sample) => [sample.pid, sample.cpuTicks]));
-  const perPid = new Map<number, { kind: ProcessKind; ticks: number; rssKb: number }>();
+  const baseline = new Map((readings[0] ?? []).map((sample) => [sample.pid, sample]));
+  const perPid = new Map<
+    number,
+    { kind: ProcessKind; ticks: number; rssKb: number; waitNs: number; throttledNs: number }
+  >();
   for (const reading of readings) {
     for (const sample of reading) {
       const known = perPid.get(sample.pid);
+      const first = baseline.get(sample.pid);
       perPid.set(sample.pid, {
         kind: sample.kind,
-        ticks: sample.cpuTicks - (baseline.get(sample.pid) ?? 0),
+        ticks: sample.cpuTicks - (first?.cpuTicks ?? 0),
         rssKb: Math.max(known?.rssKb ?? 0, sample.rssKb),
+        waitNs: sample.runQueueWaitNs - (first?.runQueueWaitNs ?? 0),
+        throttledNs: sample.throttledNs - (first?.throttledNs ?? 0),
       });
     }
   }
+  const nsPercent = (ns: number) => (ns / 1e6 / windowMs) * 100;
   const percentOf = (ticks: number) => (ticks / ticksPerSecond / (windowMs / 1000)) * 100;
   return PROCESS_KINDS.map((kind) => {
     const own = [...perPid.values()].filter((usage) => usage.kind === kind);
@@ -141,6 +193,8 @@ export function usageByKind(
       maxProcessCpuPercent: percentOf(own.reduce((max, usage) => Math.max(max, usage.ticks), 0)),
       rssMb: own.reduce((sum, usage) => sum + usage.rssKb, 0) / 1024,
       maxProcessRssMb: own.reduce((max, usage) => Math.max(max, usage.rssKb), 0) / 1024,
+      runQueueWaitPercent: nsPercent(own.reduce((sum, usage) => sum + usage.waitNs, 0)),
+      throttledPercent: nsPercent(own.reduce((sum, usage) => sum + usage.throttledNs, 0)),
     };
   }).filter((usage) => usage.processes > 0);
 }

@@ -9,6 +9,8 @@ const usage = (kind: KindUsage['kind'], cpuPercent: number, processes = 1): Kind
   maxProcessCpuPercent: cpuPercent / processes,
   rssMb: 0,
   maxProcessRssMb: 0,
+  runQueueWaitPercent: 0,
+  throttledPercent: 0,
 });
 
 describe('whereTheTimeGoes', () => {
@@ -20,6 +22,13 @@ describe('whereTheTimeGoes', () => {
 
   it('says the machine is saturated when all cores are busy but no one process is bound', () => {
     expect(whereTheTimeGoes([usage('stack', 60), usage('controller', 130, 200)], 2)).toMatch(/saturated/);
+  });
+
+  it('adds the kind that waited to run the longest, and how long its quota held it back', () => {
+    const waiting = { ...usage('controller', 40, 200), runQueueWaitPercent: 300, throttledPercent: 120 };
+    expect(whereTheTimeGoes([usage('stack', 95), waiting], 2)).toMatch(
+      /the controller processes waited to run 300\.0% of the window in all \(3\.0 s per second\), their cgroups held back by their quota 120\.0%/,
+    );
   });
 
   it('names the busiest kind otherwise', () => {

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   kindOfEnvironment,
+  parseCpuCgroupPath,
   parseMemoryUsedMb,
   parseProcStat,
   parseRssKb,
+  parseSchedstatWaitNs,
+  parseThrottledNs,
   usageByKind,
 } from '../../../scripts/bench/process-usage';
 import { LOCAL_CONTROLLER_NAME, LOCAL_WORKER_NAME } from '../../../scripts/local-stack/local-endpoints';
@@ -40,13 +43,48 @@ describe('kindOfEnvironment', () => {
 describe('usageByKind', () => {
   it('counts CPU from the first reading, all of it for a process born in the window, and peak RSS', () => {
     const first = [
-      { pid: 1, kind: 'stack' as const, cpuTicks: 1_000, rssKb: 100 * 1024 },
-      { pid: 2, kind: 'controller' as const, cpuTicks: 50, rssKb: 60 * 1024 },
+      {
+        pid: 1,
+        kind: 'stack' as const,
+        cpuTicks: 1_000,
+        rssKb: 100 * 1024,
+        runQueueWaitNs: 1e9,
+        throttledNs: 0,
+      },
+      {
+        pid: 2,
+        kind: 'controller' as const,
+        cpuTicks: 50,
+        rssKb: 60 * 1024,
+        runQueueWaitNs: 0,
+        throttledNs: 1e9,
+      },
     ];
     const last = [
-      { pid: 1, kind: 'stack' as const, cpuTicks: 1_900, rssKb: 90 * 1024 },
-      { pid: 2, kind: 'controller' as const, cpuTicks: 80, rssKb: 70 * 1024 },
-      { pid: 3, kind: 'controller' as const, cpuTicks: 20, rssKb: 50 * 1024 },
+      {
+        pid: 1,
+        kind: 'stack' as const,
+        cpuTicks: 1_900,
+        rssKb: 90 * 1024,
+        runQueueWaitNs: 3e9,
+        throttledNs: 0,
+      },
+      {
+        pid: 2,
+        kind: 'controller' as const,
+        cpuTicks: 80,
+        rssKb: 70 * 1024,
+        runQueueWaitNs: 0.5e9,
+        throttledNs: 2e9,
+      },
+      {
+        pid: 3,
+        kind: 'controller' as const,
+        cpuTicks: 20,
+        rssKb: 50 * 1024,
+        runQueueWaitNs: 0.5e9,
+        throttledNs: 1e9,
+      },
     ];
     // 10 s at 100 ticks/s: 900 ticks is 90% of a core.
     expect(usageByKind([first, last], 10_000, 100)).toEqual([
@@ -57,6 +95,8 @@ describe('usageByKind', () => {
         maxProcessCpuPercent: 90,
         rssMb: 100,
         maxProcessRssMb: 100,
+        runQueueWaitPercent: 20,
+        throttledPercent: 0,
       },
       {
         kind: 'controller',
@@ -65,6 +105,8 @@ describe('usageByKind', () => {
         maxProcessCpuPercent: 3,
         rssMb: 120,
         maxProcessRssMb: 70,
+        runQueueWaitPercent: 10,
+        throttledPercent: 20,
       },
     ]);
   });
@@ -78,5 +120,24 @@ describe('parseMemoryUsedMb', () => {
 
   it('refuses text without them', () => {
     expect(() => parseMemoryUsedMb('MemFree: 1 kB\n')).toThrow(/MemAvailable/);
+  });
+});
+
+describe('scheduler and cgroup readings', () => {
+  it('reads the run-queue wait of schedstat', () => {
+    expect(parseSchedstatWaitNs('46149 113329 1\n')).toBe(113_329);
+  });
+
+  it('finds the v1 cpu cgroup, alone or joined with cpuacct', () => {
+    expect(parseCpuCgroupPath('4:memory:/x\n1:cpu:/sub-minute-sandboxes-1-a/sandbox-3\n0::/\n')).toBe(
+      '/sub-minute-sandboxes-1-a/sandbox-3',
+    );
+    expect(parseCpuCgroupPath('2:cpu,cpuacct:/y\n')).toBe('/y');
+    expect(parseCpuCgroupPath('0::/\n')).toBeUndefined();
+  });
+
+  it('reads throttled_time, 0 when absent', () => {
+    expect(parseThrottledNs('nr_periods 10\nnr_throttled 4\nthrottled_time 123456\n')).toBe(123_456);
+    expect(parseThrottledNs('')).toBe(0);
   });
 });
