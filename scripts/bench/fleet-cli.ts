@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { BenchOptions, FleetOptions } from './cli-options';
@@ -10,6 +10,29 @@ import { type FleetRun, runFleet } from './run-fleet';
 /** The issue's targets: the controller's own precision, and lateness no worse than the model's invoke plus this. */
 const PRECISION_P99_MS = 5;
 const LATENESS_MARGIN_MS = 20;
+
+/**
+ * A size starts once the machine's 1-minute load is below 1.25 per core (2.5 on two cores), or after 3 minutes of
+ * waiting: the previous size's own load takes a minute or two to decay, and another job on the machine would skew
+ * every figure. The load each size started at is in its report row.
+ */
+const MAX_LOAD_PER_CPU = 1.25;
+const LOAD_WAIT_CAP_MS = 180_000;
+
+async function settleLoad(log: (line: string) => void): Promise<void> {
+  const limit = MAX_LOAD_PER_CPU * cpus().length;
+  const waitingSince = Date.now();
+  for (;;) {
+    const load = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+    if (load < limit) return;
+    if (Date.now() - waitingSince >= LOAD_WAIT_CAP_MS) {
+      log(`  load ${load} still ≥ ${limit} after ${LOAD_WAIT_CAP_MS / 1000} s: starting anyway`);
+      return;
+    }
+    log(`  load ${load} ≥ ${limit}: waiting for it to settle`);
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+  }
+}
 
 export interface FleetBenchOutput {
   readonly markdown: string;
@@ -57,6 +80,7 @@ export async function runFleetBench(
     writeFileSync(files[1] as string, `${JSON.stringify(result, null, 2)}\n`);
   };
   for (const [index, size] of fleet.sizes.entries()) {
+    await settleLoad(log);
     // Every size draws the same stream of the model: only the fleet size differs between them.
     const run = await runFleet({
       size,
