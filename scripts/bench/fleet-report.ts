@@ -101,32 +101,37 @@ export function renderUsageTable(runs: readonly FleetRun[]): string {
   );
 }
 
-/** One sentence on which process is CPU-bound, or that none is, from one run's usage. */
+/** One sentence on which process is CPU-bound, or which waits for a core, or that none does, from one run's usage. */
 export function whereTheTimeGoes(usage: readonly KindUsage[], cpus: number): string {
-  const waited = [...usage].sort((a, b) => b.runQueueWaitPercent - a.runQueueWaitPercent)[0];
-  const waiting =
-    waited && waited.runQueueWaitPercent >= 1
-      ? `; the ${waited.kind} processes waited to run ${percent(waited.runQueueWaitPercent)} of the window in all (${(waited.runQueueWaitPercent / 100).toFixed(1)} s per second), their cgroups held back by their quota ${percent(waited.throttledPercent)}`
-      : '';
-  return `${cpuBound(usage, cpus)}${waiting}`;
-}
-
-function cpuBound(usage: readonly KindUsage[], cpus: number): string {
   const total = usage.reduce((sum, kind) => sum + kind.cpuPercent, 0);
   const stack = usage.find((kind) => kind.kind === 'stack');
   const busiest = [...usage].sort((a, b) => b.cpuPercent - a.cpuPercent)[0];
+  const waited = [...usage].sort((a, b) => b.runQueueWaitPercent - a.runQueueWaitPercent)[0];
   const machine = `${percent(total)} of one core in all (the machine has ${cpus})`;
+  const seconds = (percentOfWindow: number) => `${(percentOfWindow / 100).toFixed(1)} s per second`;
+  const waiting =
+    waited && waited.runQueueWaitPercent >= 1
+      ? `the ${waited.kind} processes waited to run ${seconds(waited.runQueueWaitPercent)} in all, their cgroups held back by their quota ${seconds(waited.throttledPercent)}`
+      : undefined;
   if (stack && stack.cpuPercent >= BOUND_SHARE * 100) {
     return (
       `the local stack's own process is CPU-bound at ${percent(stack.cpuPercent)} of its one core (one event loop ` +
       `for dynalite, the Step Functions interpreter and the Lambda endpoint): every tick's DynamoDB request and ` +
-      `invoke queues behind it; ${machine}`
+      `invoke queues behind it; ${machine}${waiting ? `; ${waiting}` : ''}`
     );
   }
-  if (total >= BOUND_SHARE * 100 * cpus) return `the machine is saturated: ${machine}`;
+  if (total >= BOUND_SHARE * 100 * cpus)
+    return `the machine is saturated: ${machine}${waiting ? `; ${waiting}` : ''}`;
+  // Waiting far beyond what the quota explains is waiting for a core: the processes outnumber the machine's cores.
+  if (waited && waiting && waited.runQueueWaitPercent >= CONTENDED_WAIT_PERCENT) {
+    return `the cores are contended, not one process: ${waiting}, while using ${percent(waited.cpuPercent)} of one core (${waited.processes} processes); ${machine}`;
+  }
   if (!busiest) return 'no process was measured';
-  return `no process is CPU-bound; the busiest kind is ${busiest.kind} at ${percent(busiest.cpuPercent)} (${busiest.processes} processes); ${machine}`;
+  return `no process is CPU-bound; the busiest kind is ${busiest.kind} at ${percent(busiest.cpuPercent)} (${busiest.processes} processes); ${machine}${waiting ? `; ${waiting}` : ''}`;
 }
+
+/** A kind whose processes together wait to run a whole second per second or more. */
+const CONTENDED_WAIT_PERCENT = 100;
 
 export function renderFleetReport(result: FleetBenchResult): string {
   const largestPassing = result.runs

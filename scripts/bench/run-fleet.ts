@@ -35,6 +35,8 @@ const UNIFORM_CADENCE_S = 1;
 const SAMPLE_EVERY_MS = 5_000;
 /** After the window, ticks scheduled inside it may still be on their way to the worker. */
 const GRACE_MS = 3_000;
+/** A problem's text is cut here in the report: enough to say what failed. */
+const PROBLEM_CHARS = 160;
 /** How much longer than asked the warm-up may wait for every poller's first fire. */
 const WARMUP_CAP_MS = 90_000;
 
@@ -92,7 +94,14 @@ export async function runFleet(options: RunFleetOptions): Promise<FleetRun> {
   const pollers = declareFleet(size, fleet.cadences);
   const fires: FleetFire[] = [];
   const problems = new Map<string, number>();
-  const note = (problem: string) => problems.set(problem, (problems.get(problem) ?? 0) + 1);
+  // Ids, ticks and times make every line distinct: they are blanked so the same failure is counted as one.
+  const note = (problem: string) => {
+    const kind = problem
+      .replace(/'[^']*'/g, "'…'")
+      .replace(/\d+/g, 'N')
+      .slice(0, PROBLEM_CHARS);
+    problems.set(kind, (problems.get(kind) ?? 0) + 1);
+  };
   // The stack's `fire` event carries these times as ISO text, whole milliseconds: a fifth of the 5 ms precision
   // target. The same moments, sub-millisecond, come with the invocation start the event is made from.
   const onInvocationStart = (start: InvocationStart) => {
@@ -109,9 +118,9 @@ export async function runFleet(options: RunFleetOptions): Promise<FleetRun> {
   const onEvent = (event: LocalStackEvent) => {
     if (event.event === 'error') {
       // The poller's id would make every line distinct: the message says what went wrong.
-      note(`error: ${event.message.slice(0, 200)}`);
+      note(`error: ${event.message}`);
     } else if (event.event === 'stopped' && event.reason !== 'local stack stopped') {
-      note(`stopped: ${event.reason.slice(0, 200)}`);
+      note(`stopped: ${event.reason}`);
     }
   };
   const handlerLog = createLogger((level, message) => {

@@ -24,10 +24,10 @@ describe('whereTheTimeGoes', () => {
     expect(whereTheTimeGoes([usage('stack', 60), usage('controller', 130, 200)], 2)).toMatch(/saturated/);
   });
 
-  it('adds the kind that waited to run the longest, and how long its quota held it back', () => {
-    const waiting = { ...usage('controller', 40, 200), runQueueWaitPercent: 300, throttledPercent: 120 };
-    expect(whereTheTimeGoes([usage('stack', 95), waiting], 2)).toMatch(
-      /the controller processes waited to run 300\.0% of the window in all \(3\.0 s per second\), their cgroups held back by their quota 120\.0%/,
+  it('says the cores are contended when a kind waits a second per second or more beyond its quota', () => {
+    const waiting = { ...usage('controller', 130, 200), runQueueWaitPercent: 4447, throttledPercent: 120 };
+    expect(whereTheTimeGoes([usage('stack', 32), waiting], 2)).toMatch(
+      /the cores are contended, not one process: the controller processes waited to run 44\.5 s per second in all, their cgroups held back by their quota 1\.2 s per second, while using 130\.0% of one core \(200 processes\)/,
     );
   });
 
