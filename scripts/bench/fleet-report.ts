@@ -123,8 +123,17 @@ export function whereTheTimeGoes(usage: readonly KindUsage[], cpus: number): str
   if (total >= BOUND_SHARE * 100 * cpus)
     return `the machine is saturated: ${machine}${waiting ? `; ${waiting}` : ''}`;
   // Waiting far beyond what the quota explains is waiting for a core: the processes outnumber the machine's cores.
-  if (waited && waiting && waited.runQueueWaitPercent >= CONTENDED_WAIT_PERCENT) {
+  if (
+    waited &&
+    waiting &&
+    waited.runQueueWaitPercent >= CONTENDED_WAIT_PERCENT &&
+    waited.runQueueWaitPercent > 2 * waited.throttledPercent
+  ) {
     return `the cores are contended, not one process: ${waiting}, while using ${percent(waited.cpuPercent)} of one core (${waited.processes} processes); ${machine}`;
+  }
+  // Held back by the quota at least as long as waiting: each sandbox's own share, not the machine, sets the pace.
+  if (waited && waiting && waited.throttledPercent >= CONTENDED_WAIT_PERCENT) {
+    return `no process is CPU-bound and the cores are not saturated; the ${waited.kind} sandboxes are held back by their own CPU quota: ${waiting}, while using ${percent(waited.cpuPercent)} of one core (${waited.processes} processes); ${machine}`;
   }
   if (!busiest) return 'no process was measured';
   return `no process is CPU-bound; the busiest kind is ${busiest.kind} at ${percent(busiest.cpuPercent)} (${busiest.processes} processes); ${machine}${waiting ? `; ${waiting}` : ''}`;

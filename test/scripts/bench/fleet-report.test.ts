@@ -31,6 +31,13 @@ describe('whereTheTimeGoes', () => {
     );
   });
 
+  it('says the quota holds the sandboxes back when throttling is as long as the wait', () => {
+    const throttled = { ...usage('controller', 60, 101), runQueueWaitPercent: 147, throttledPercent: 177 };
+    expect(whereTheTimeGoes([usage('stack', 18), throttled], 2)).toMatch(
+      /the controller sandboxes are held back by their own CPU quota: the controller processes waited to run 1\.5 s per second in all, their cgroups held back by their quota 1\.8 s per second/,
+    );
+  });
+
   it('names the busiest kind otherwise', () => {
     expect(whereTheTimeGoes([usage('stack', 5), usage('controller', 7, 8)], 2)).toMatch(
       /no process is CPU-bound; the busiest kind is controller at 7\.0% \(8 processes\)/,
