@@ -9,11 +9,27 @@ export interface BenchOptions {
   /** Ticks per timing cadence (200 full, 30 quick unless given). */
   readonly ticks: number;
   readonly outDir: string;
-  /** File name stem: `latest` for a full run, `quick` for --quick, unless given. */
+  /** File name stem: `latest` for a full run, `quick` for --quick, `fleet` for --fleet, unless given. */
   readonly name: string;
+  /** `--fleet N[,N…]`: measure fleets of these sizes instead of the timing and cost run; undefined otherwise. */
+  readonly fleet: FleetOptions | undefined;
+}
+
+/** The fleet benchmark: N pollers on one local stack, one size after another. */
+export interface FleetOptions {
+  /** Fleet sizes, smallest first, each once (a size that fails a target ends the run). */
+  readonly sizes: readonly number[];
+  /** `uniform`: every poller at 1 s; `mix`: 0.25, 1, 5 and 60 s in turn (`--fleet-mix`). */
+  readonly cadences: 'uniform' | 'mix';
+  /** Length of the measured window, after the warm-up. */
+  readonly seconds: number;
+  /** Warm-up before the window (longer while some poller has not fired yet, up to 90 s more): every loop
+   * started, its controller sandbox cold-started and settled. */
+  readonly warmupSeconds: number;
 }
 
 export const USAGE = `npm run bench -- [--quick] [--seed N] [--latency harsh|none] [--latency-scale X] [--ticks N] [--out DIR] [--name STEM]
+       npm run bench -- --fleet N[,N…] [--fleet-mix] [--fleet-seconds S] [--fleet-warmup S] [--seed N] [--latency …] [--out DIR]
 
   --quick            30 ticks per timing cadence, no per-cadence count runs (< 5 minutes); writes quick.*
   --seed N           seed of the latency model (default 1)
@@ -21,7 +37,12 @@ export const USAGE = `npm run bench -- [--quick] [--seed N] [--latency harsh|non
   --latency-scale X  multiply every latency figure by X (default 1)
   --ticks N          ticks per timing cadence (default 200, or 30 with --quick)
   --out DIR          where the report goes (default bench/results)
-  --name STEM        report file names (default latest, or quick with --quick)`;
+  --name STEM        report file names (default latest, quick with --quick, fleet with --fleet)
+
+  --fleet N[,N…]     instead: N pollers at 1 s on one local stack, each size in turn; writes fleet.md and fleet.json
+  --fleet-mix        with --fleet: the pollers cycle through 0.25, 1, 5 and 60 s
+  --fleet-seconds S  with --fleet: the measured window (default 60)
+  --fleet-warmup S   with --fleet: the warm-up before it (default 20; longer until every poller has fired)`;
 
 export class BenchUsageError extends SubMinuteError {
   override readonly name = 'BenchUsageError';
@@ -36,6 +57,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   }
   const { values } = parsed;
   const quick = values.quick === true;
+  const fleet = fleetOptions(values);
   const seed = integer('--seed', values.seed ?? '1', 0);
   const model = values.latency ?? 'harsh';
   if (model !== 'harsh' && model !== 'none')
@@ -50,7 +72,30 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     latencyScale: model === 'none' ? 0 : scale,
     ticks: integer('--ticks', values.ticks ?? (quick ? '30' : '200'), 2),
     outDir: values.out ?? 'bench/results',
-    name: values.name ?? (quick ? 'quick' : 'latest'),
+    name: values.name ?? (fleet ? 'fleet' : quick ? 'quick' : 'latest'),
+    fleet,
+  };
+}
+
+function fleetOptions(values: ReturnType<typeof parse>['values']): FleetOptions | undefined {
+  if (values.fleet === undefined) {
+    const stray = (['fleet-mix', 'fleet-seconds', 'fleet-warmup'] as const).find(
+      (flag) => values[flag] !== undefined,
+    );
+    if (stray !== undefined) throw new BenchUsageError(`--${stray} needs --fleet N[,N…]`);
+    return undefined;
+  }
+  if (values.quick === true || values.ticks !== undefined) {
+    throw new BenchUsageError('--fleet measures a fleet, not the timing runs: leave out --quick and --ticks');
+  }
+  const sizes = [...new Set(values.fleet.split(',').map((text) => integer('--fleet', text.trim(), 1)))].sort(
+    (a, b) => a - b,
+  );
+  return {
+    sizes,
+    cadences: values['fleet-mix'] === true ? 'mix' : 'uniform',
+    seconds: integer('--fleet-seconds', values['fleet-seconds'] ?? '60', 1),
+    warmupSeconds: integer('--fleet-warmup', values['fleet-warmup'] ?? '20', 0),
   };
 }
 
@@ -67,6 +112,10 @@ function parse(argv: readonly string[]) {
       ticks: { type: 'string' },
       out: { type: 'string' },
       name: { type: 'string' },
+      fleet: { type: 'string' },
+      'fleet-mix': { type: 'boolean' },
+      'fleet-seconds': { type: 'string' },
+      'fleet-warmup': { type: 'string' },
     },
   });
 }

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { Agent } from 'node:http';
 import { join } from 'node:path';
-import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { createLambdaClient, localClientOptions } from '../../functions/shared/aws-clients';
+import { clientConfig, localClientOptions } from '../../functions/shared/aws-clients';
 import { SubMinuteError } from '../../functions/shared/errors';
 import { LOCAL_PARTITION, renderPollerDefinition, STATE } from '../../infra/state-machine/poller-definition';
 import { type AwsHistoryEvent, AwsHistoryTranslator, type TaskKind, taskKindsOf } from './aws-history';
@@ -123,8 +124,13 @@ export class LocalStepFunctions {
     this.machine = new StateMachine(definition);
     this.taskKinds = taskKindsOf(definition);
     this.passedWaits = PassedTimestampWaits.of(definition);
-    // One attempt per call: a refused invoke reaches the state's Retry, as on AWS.
-    this.lambda = createLambdaClient(localClientOptions(options.lambdaEndpoint, 1));
+    // One attempt per call: a refused invoke reaches the state's Retry, as on AWS. Every execution's Task holds its
+    // invoke open while its controller stays awake (minutes), so the SDK's default of 50 sockets would queue the
+    // 51st execution's Task until another ends; Step Functions has no such limit: one socket per Task.
+    this.lambda = new LambdaClient({
+      ...clientConfig(localClientOptions(options.lambdaEndpoint, 1)),
+      requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY }) },
+    });
     this.taskHandlers = { [STATE.handOver]: (taskInput) => this.handOver(taskInput) };
     for (const [stateName, state] of Object.entries(definition.States)) {
       if (this.taskKinds.get(stateName) !== 'lambda') continue;

@@ -1,0 +1,192 @@
+import {
+  type FleetTargets,
+  type FleetTickStats,
+  type FleetVerdict,
+  judgeFleet,
+  type Percentiles,
+} from './fleet-stats';
+import type { KindUsage } from './process-usage';
+import { table } from './report-markdown';
+import type { FleetRun } from './run-fleet';
+
+/** What `npm run bench -- --fleet …` writes to fleet.json. */
+export interface FleetBenchResult {
+  readonly command: string;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly environment: { readonly node: string; readonly cpus: number; readonly platform: string };
+  readonly latency: string;
+  readonly targets: FleetTargets;
+  readonly runs: readonly FleetRun[];
+  /** Sizes not run because a smaller fleet already failed clearly (a bigger one only does worse). */
+  readonly skippedSizes: readonly number[];
+}
+
+const ms = (value: number) => (Number.isNaN(value) ? 'n/a' : value.toFixed(1));
+const triple = (summary: Percentiles) => `${ms(summary.p50)} / ${ms(summary.p99)} / ${ms(summary.max)}`;
+const pass = (ok: boolean) => (ok ? 'yes' : '**no**');
+const percent = (value: number) => `${value.toFixed(1)}%`;
+const mb = (value: number) => value.toFixed(0);
+
+/** A share of one core at or above this is a process that is CPU-bound (it waits for a core, not for I/O). */
+const BOUND_SHARE = 0.9;
+
+export function renderFleetTable(runs: readonly FleetRun[], targets: FleetTargets): string {
+  return table(
+    [
+      'pollers',
+      'cadences',
+      'fires',
+      'precision p50 / p99 / max (ms)',
+      'lateness p50 / p99 / max (ms)',
+      'duplicates',
+      'missed (empty slots − counted skips)',
+      'precision ok',
+      'lateness ok',
+      'all targets',
+    ],
+    runs.flatMap((run) => [
+      tickCells(String(run.size), run.cadences === 'mix' ? '0.25/1/5/60 s' : '1 s', run.stats, run.verdict),
+      ...run.byCadence.map(({ everySeconds, stats }) =>
+        tickCells(`${run.size}: of them`, `${everySeconds} s`, stats, judgeFleet(stats, targets)),
+      ),
+    ]),
+  );
+}
+
+function tickCells(size: string, cadence: string, stats: FleetTickStats, verdict: FleetVerdict): string[] {
+  // No slot in the window (a 60 s poller in a short one): nothing to judge.
+  const judged = stats.fires + stats.emptySlots > 0;
+  const verdictCell = (ok: boolean) => (judged ? pass(ok) : '—');
+  return [
+    size,
+    cadence,
+    String(stats.fires),
+    triple(stats.precisionMs),
+    triple(stats.latenessMs),
+    String(stats.duplicates),
+    `${stats.missedTicks} (${stats.emptySlots} − ${stats.countedSkips})`,
+    verdictCell(verdict.precision),
+    verdictCell(verdict.lateness),
+    verdictCell(verdict.all),
+  ];
+}
+
+export function renderUsageTable(runs: readonly FleetRun[]): string {
+  return table(
+    [
+      'pollers',
+      'process kind',
+      'processes',
+      'CPU (% of a core, all)',
+      'busiest one',
+      'waiting to run (%, all)',
+      'throttled by quota (%, all)',
+      'RSS all (MB)',
+      'largest (MB)',
+    ],
+    runs.flatMap((run) =>
+      run.usage.map((usage) => [
+        String(run.size),
+        usage.kind,
+        String(usage.processes),
+        percent(usage.cpuPercent),
+        percent(usage.maxProcessCpuPercent),
+        percent(usage.runQueueWaitPercent),
+        percent(usage.throttledPercent),
+        mb(usage.rssMb),
+        mb(usage.maxProcessRssMb),
+      ]),
+    ),
+  );
+}
+
+/** One sentence on which process is CPU-bound, or which waits for a core, or that none does, from one run's usage. */
+export function whereTheTimeGoes(usage: readonly KindUsage[], cpus: number): string {
+  const total = usage.reduce((sum, kind) => sum + kind.cpuPercent, 0);
+  const stack = usage.find((kind) => kind.kind === 'stack');
+  const busiest = [...usage].sort((a, b) => b.cpuPercent - a.cpuPercent)[0];
+  const waited = [...usage].sort((a, b) => b.runQueueWaitPercent - a.runQueueWaitPercent)[0];
+  const machine = `${percent(total)} of one core in all (the machine has ${cpus})`;
+  const seconds = (percentOfWindow: number) => `${(percentOfWindow / 100).toFixed(1)} s per second`;
+  const waiting =
+    waited && waited.runQueueWaitPercent >= 1
+      ? `the ${waited.kind} processes waited to run ${seconds(waited.runQueueWaitPercent)} in all, their cgroups held back by their quota ${seconds(waited.throttledPercent)}`
+      : undefined;
+  if (stack && stack.cpuPercent >= BOUND_SHARE * 100) {
+    return (
+      `the local stack's own process is CPU-bound at ${percent(stack.cpuPercent)} of its one core (one event loop ` +
+      `for dynalite, the Step Functions interpreter and the Lambda endpoint): every tick's DynamoDB request and ` +
+      `invoke queues behind it; ${machine}${waiting ? `; ${waiting}` : ''}`
+    );
+  }
+  if (total >= BOUND_SHARE * 100 * cpus)
+    return `the machine is saturated: ${machine}${waiting ? `; ${waiting}` : ''}`;
+  // Waiting far beyond what the quota explains is waiting for a core: the processes outnumber the machine's cores.
+  if (
+    waited &&
+    waiting &&
+    waited.runQueueWaitPercent >= CONTENDED_WAIT_PERCENT &&
+    waited.runQueueWaitPercent > 2 * waited.throttledPercent
+  ) {
+    return `the cores are contended, not one process: ${waiting}, while using ${percent(waited.cpuPercent)} of one core (${waited.processes} processes); ${machine}`;
+  }
+  // Held back by the quota at least as long as waiting: each sandbox's own share, not the machine, sets the pace.
+  if (waited && waiting && waited.throttledPercent >= CONTENDED_WAIT_PERCENT) {
+    return `no process is CPU-bound and the cores are not saturated; the ${waited.kind} sandboxes are held back by their own CPU quota: ${waiting}, while using ${percent(waited.cpuPercent)} of one core (${waited.processes} processes); ${machine}`;
+  }
+  if (!busiest) return 'no process was measured';
+  return `no process is CPU-bound; the busiest kind is ${busiest.kind} at ${percent(busiest.cpuPercent)} (${busiest.processes} processes); ${machine}${waiting ? `; ${waiting}` : ''}`;
+}
+
+/** A kind whose processes together wait to run a whole second per second or more. */
+const CONTENDED_WAIT_PERCENT = 100;
+
+export function renderFleetReport(result: FleetBenchResult): string {
+  const largestPassing = result.runs
+    .filter((run) => run.verdict.all)
+    .reduce<number | undefined>((largest, run) => Math.max(largest ?? 0, run.size), undefined);
+  const lines = [
+    "# Fleet benchmark (today's design: one execution and one controller per poller)",
+    '',
+    `\`${result.command}\` — started ${result.startedAt}, ${Math.round(result.durationMs / 1000)} s, Node ${result.environment.node}, ${result.environment.cpus} CPUs, ${result.environment.platform}.`,
+    '',
+    `Latency model: ${result.latency}. Targets: controller precision p99 ≤ ${ms(result.targets.precisionP99Ms)} ms (sent − scheduled); worker lateness p99 ≤ ${ms(result.targets.latenessP99Ms)} ms (the model's async-invoke p99 + 20 ms); no duplicate; no missed tick (a grid slot of the window with no fire that the item does not count as skipped).`,
+    '',
+    largestPassing === undefined
+      ? '**No fleet size met every target.**'
+      : `**Largest fleet that met every target: ${largestPassing} pollers.**`,
+    '',
+    '## Ticks',
+    '',
+    renderFleetTable(result.runs, result.targets),
+    '',
+    '## CPU and memory per process kind (over the measured window)',
+    '',
+    "CPU is utime + stime from /proc/<pid>/stat over the window, in % of one core; RSS is each process's largest VmRSS sample (every 5 s), summed per kind. Waiting to run is the time runnable but not running (/proc/<pid>/schedstat, for lack of a free core or of quota), throttled the time the sandbox's cgroup was held back by its quota (cpu.stat), both summed over the kind's processes in % of the window (200% is two processes waiting all the time). `stack` is the one Node.js process running dynalite, the Step Functions interpreter, the Lambda endpoint, the table watcher that stands in for DynamoDB Streams (a Scan every 250 ms, which AWS does not need) and the benchmark; `controller` and `worker` are the sandbox processes (128 MB: 7.2% of a core each where the cgroup applies).",
+    '',
+    renderUsageTable(result.runs),
+    '',
+    '## Where the time goes',
+    '',
+    ...result.runs.map(
+      (run) =>
+        `- ${run.size} pollers: ${whereTheTimeGoes(run.usage, result.environment.cpus)}. Machine memory in use ${mb(run.machineMemoryMb.before)} MB before the stack, ${mb(run.machineMemoryMb.peak)} MB at its peak; load average at its start ${run.loadAverageAtStart.toFixed(2)}; warm-up ${Math.round(run.warmupMs / 1000)} s; ${run.cpuShare}.`,
+    ),
+    '',
+  ];
+  if (result.skippedSizes.length > 0) {
+    lines.push(
+      `Not run: ${result.skippedSizes.join(', ')} pollers (a smaller fleet already failed clearly: lateness p99 over twice its target, over 1% of ticks missed, or a duplicate; with one loop per poller a bigger fleet only does worse).`,
+      '',
+    );
+  }
+  const problems = result.runs.filter((run) => run.problems.length > 0);
+  if (problems.length > 0) {
+    lines.push('## Errors and warnings', '');
+    for (const run of problems) {
+      lines.push(`${run.size} pollers:`, '', ...run.problems.map((problem) => `- ${problem}`), '');
+    }
+  }
+  return lines.join('\n');
+}
