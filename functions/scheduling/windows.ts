@@ -292,14 +292,7 @@ function fallBackWithin(zone: string, fromMs: number, toMs: number): number | un
   const offsetTo = offsetAt(zone, toMs);
   // Real zones change offset at most once within a day, and a window lasts a day at most.
   if (offsetTo >= offsetFrom) return undefined;
-  let low = fromMs;
-  let high = toMs;
-  while (high - low > 1) {
-    const middle = Math.floor((low + high) / 2);
-    if (offsetAt(zone, middle) === offsetTo) high = middle;
-    else low = middle;
-  }
-  return high;
+  return firstInstantWithOffset(zone, fromMs, toMs, offsetTo);
 }
 
 /**
@@ -322,11 +315,19 @@ function firstInstantShowing(zone: string, wallMs: number): number {
   if (showing.length > 0) return Math.min(...showing);
   // A gap (the clock jumped past wallMs): the transition lies in (wallMs - offsetAfter, wallMs - offsetBefore];
   // find its first instant, where the offset becomes offsetAfter.
-  let low = wallMs - offsetAfter;
-  let high = wallMs - offsetBefore;
+  return firstInstantWithOffset(zone, wallMs - offsetAfter, wallMs - offsetBefore, offsetAfter);
+}
+
+/**
+ * The first instant in (afterMs, atMostMs] from which the zone's offset is `offset`, given the one transition
+ * in that span (real zones change offset at most once within a day): a bisection to the millisecond.
+ */
+function firstInstantWithOffset(zone: string, afterMs: number, atMostMs: number, offset: number): number {
+  let low = afterMs;
+  let high = atMostMs;
   while (high - low > 1) {
     const middle = Math.floor((low + high) / 2);
-    if (offsetAt(zone, middle) === offsetAfter) high = middle;
+    if (offsetAt(zone, middle) === offset) high = middle;
     else low = middle;
   }
   return high;
