@@ -1,12 +1,17 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CONTROLLER_MEMORY_MB } from '../../functions/scheduling/cost-model';
 import { renderLatenessChart } from './chart-svg';
 import type { BenchOptions } from './cli-options';
 import { HARSH_FIGURES, SeededLatencyModel, scaleFigures } from './latency-model';
 import { renderReport } from './report-markdown';
-import { assembleResult, type BenchResult, SWEEP_MEMORY_MB, TIMING_CADENCES_S } from './results';
+import {
+  assembleResult,
+  type BenchResult,
+  benchEnvironment,
+  SWEEP_MEMORY_MB,
+  TIMING_CADENCES_S,
+} from './results';
 import { type CadenceRun, runCadence } from './run-cadence';
 
 /** Cadences whose per-tick counts the full run measures directly (the timing runs cover 1 s). */
@@ -102,11 +107,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     mode: options.quick ? 'quick' : 'full',
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
-    environment: {
-      node: process.version,
-      cpus: cpus().length,
-      platform: `${process.platform}-${process.arch}`,
-    },
+    environment: benchEnvironment(),
     latency: { description: describe.describe(), figures, asyncInvokeP99Ms: describe.asyncInvokeP99Ms() },
     timingRuns,
     countRuns,

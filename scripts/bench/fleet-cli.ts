@@ -5,6 +5,7 @@ import type { BenchOptions, FleetOptions } from './cli-options';
 import { type FleetBenchResult, renderFleetReport } from './fleet-report';
 import { type FleetTargets, failsClearly } from './fleet-stats';
 import { HARSH_FIGURES, SeededLatencyModel, scaleFigures } from './latency-model';
+import { benchEnvironment } from './results';
 import { type FleetRun, runFleet } from './run-fleet';
 
 /** The issue's targets: the controller's own precision, and lateness no worse than the model's invoke plus this. */
@@ -65,11 +66,7 @@ export async function runFleetBench(
       command,
       startedAt: new Date(started).toISOString(),
       durationMs: Date.now() - started,
-      environment: {
-        node: process.version,
-        cpus: cpus().length,
-        platform: `${process.platform}-${process.arch}`,
-      },
+      environment: benchEnvironment(),
       latency: describe.describe(),
       targets,
       runs,

@@ -7,6 +7,7 @@ import {
 } from './fleet-stats';
 import type { KindUsage } from './process-usage';
 import { table } from './report-markdown';
+import type { BenchEnvironment } from './results';
 import type { FleetRun } from './run-fleet';
 
 /** What `npm run bench -- --fleet …` writes to fleet.json. */
@@ -14,7 +15,7 @@ export interface FleetBenchResult {
   readonly command: string;
   readonly startedAt: string;
   readonly durationMs: number;
-  readonly environment: { readonly node: string; readonly cpus: number; readonly platform: string };
+  readonly environment: BenchEnvironment;
   readonly latency: string;
   readonly targets: FleetTargets;
   readonly runs: readonly FleetRun[];

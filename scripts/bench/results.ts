@@ -1,3 +1,4 @@
+import { cpus } from 'node:os';
 import {
   breakEvenIntervalMs,
   CONTROLLER_SIZE,
@@ -20,6 +21,17 @@ import { type CountedRun, oursPerTick, perRound, type RoundsRun, recipePerTick }
 import type { DesignCounts, MeterReading } from './meter';
 import type { CadenceRun } from './run-cadence';
 import { type SeriesSummary, summarize } from './stats';
+
+/** The machine a benchmark ran on, as every report states it. */
+export interface BenchEnvironment {
+  readonly node: string;
+  readonly cpus: number;
+  readonly platform: string;
+}
+
+export function benchEnvironment(): BenchEnvironment {
+  return { node: process.version, cpus: cpus().length, platform: `${process.platform}-${process.arch}` };
+}
 
 export const TIMING_CADENCES_S = [0.1, 0.25, 1, 5] as const;
 /** The controller sizes the benchmark runs every timing cadence at (ControllerMemory values up to 512 MB). */
@@ -84,7 +96,7 @@ export interface BenchResult {
   readonly mode: 'quick' | 'full';
   readonly startedAt: string;
   readonly durationMs: number;
-  readonly environment: { readonly node: string; readonly cpus: number; readonly platform: string };
+  readonly environment: BenchEnvironment;
   readonly latency: {
     readonly description: string;
     readonly figures: LatencyFigures;
