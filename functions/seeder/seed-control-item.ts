@@ -12,7 +12,7 @@ import type { Logger } from '../shared/logger';
 import { type LoopStarterDeps, startLoop } from '../starter/start-loop';
 import { type CfnResponse, type SendResponse, shortenReason } from './cfn-response';
 import {
-  parseSeedProperties,
+  parseSeedPollers,
   SEED_PROPERTY,
   type SeedRequest,
   seedChanged,
@@ -66,6 +66,11 @@ export const SEED_DATA = { loopStart: 'LoopStart', loopsStopped: 'LoopsStopped' 
 interface SeedReport {
   readonly data?: Readonly<Record<string, string>>;
   readonly warning?: string;
+}
+
+/** One poller's start: its outcome (`started`, `running`, …, or `failed`) and its report. */
+interface StartReport extends SeedReport {
+  readonly kind: string;
 }
 
 interface SeedResult extends SeedReport {
@@ -125,19 +130,48 @@ async function applySeed(event: SeedEvent, deps: SeederDeps): Promise<SeedResult
     return { outcome: 'deleted', physicalId, ...(await stopLoops(deps)) };
   }
   if (deps.tableName === undefined) throw new MissingEnvironmentError(ENV.controlTableName);
-  const request = parseSeedProperties(event.ResourceProperties, deps.tableName);
+  const requests = parseSeedPollers(event.ResourceProperties, deps.tableName);
   const physicalId =
     event.RequestType === 'Update' && event.PhysicalResourceId
       ? event.PhysicalResourceId
-      : seedPhysicalId(request);
-  if (event.RequestType === 'Update' && !changedSince(request, event.OldResourceProperties, deps.tableName)) {
-    return { outcome: 'unchanged', physicalId };
-  }
-  await writeControlItem(deps.dynamoDb, request, deps.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS);
+      : seedPhysicalId({
+          tableName: deps.tableName,
+          pollerId: requests[0]?.pollerId ?? event.LogicalResourceId,
+        });
+  // Update writes only the pollers whose seeded values changed: operators steer the others live.
+  const changed =
+    event.RequestType === 'Update'
+      ? changedSince(requests, event.OldResourceProperties, deps.tableName)
+      : requests;
+  if (changed.length === 0) return { outcome: 'unchanged', physicalId };
+  const timeoutMs = deps.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS;
+  const writes = await Promise.allSettled(
+    changed.map((request) => writeControlItem(deps.dynamoDb, request, timeoutMs)),
+  );
+  const failedWrite = writes.find((write) => write.status === 'rejected');
+  if (failedWrite !== undefined) throw failedWrite.reason;
   // A seed of running=true starts the loop whatever the item said before: the start leaves a live loop alone, and
   // starts one that stopped or never ran (what the stream would do for a running item without a live loop).
-  if (!request.running) return { outcome: 'written', physicalId };
-  return { outcome: 'written', physicalId, ...(await startSeededLoop(request.pollerId, deps)) };
+  const toStart = changed.filter((request) => request.running).map((request) => request.pollerId);
+  if (toStart.length === 0) return { outcome: 'written', physicalId };
+  const reports = await Promise.all(toStart.map((pollerId) => startSeededLoop(pollerId, deps)));
+  return { outcome: 'written', physicalId, ...mergeStartReports(toStart, reports) };
+}
+
+/**
+ * One poller: its report as it is. Several: `LoopStart` lists `poller:outcome` for each, and the warnings are
+ * joined, so the answer's Data and Reason say which poller's start went how.
+ */
+function mergeStartReports(pollerIds: readonly string[], reports: readonly StartReport[]): SeedReport {
+  const [only] = reports;
+  if (reports.length === 1 && only !== undefined) return only;
+  const warnings = reports.flatMap((report) => (report.warning ? [report.warning] : []));
+  return {
+    data: {
+      [SEED_DATA.loopStart]: reports.map((report, index) => `${pollerIds[index]}:${report.kind}`).join(','),
+    },
+    ...(warnings.length > 0 ? { warning: warnings.join('; ') } : {}),
+  };
 }
 
 /**
@@ -145,7 +179,7 @@ async function applySeed(event: SeedEvent, deps: SeederDeps): Promise<SeedResult
  * (whose mapping may still be starting to poll) or the watchdog (minutes). A failed start does not fail the
  * stack: the item says running=true, so the watchdog starts the loop within about two minutes.
  */
-async function startSeededLoop(pollerId: string, deps: SeederDeps): Promise<SeedReport> {
+async function startSeededLoop(pollerId: string, deps: SeederDeps): Promise<StartReport> {
   const timeoutMs = deps.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -155,9 +189,10 @@ async function startSeededLoop(pollerId: string, deps: SeederDeps): Promise<Seed
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
-    return { data: { [SEED_DATA.loopStart]: outcome.kind } };
+    return { kind: outcome.kind, data: { [SEED_DATA.loopStart]: outcome.kind } };
   } catch (error) {
     return {
+      kind: 'failed',
       data: { [SEED_DATA.loopStart]: 'failed' },
       warning: `poller '${pollerId}' seeded, but starting its loop failed (${describeCause(error)}); the watchdog starts it within minutes`,
     };
@@ -185,12 +220,22 @@ async function stopLoops(deps: SeederDeps): Promise<SeedReport> {
   };
 }
 
-function changedSince(request: SeedRequest, oldProperties: unknown, tableName: string): boolean {
+/** The requests whose values differ from the previous seed's (all of them when that seed was unreadable). */
+function changedSince(
+  requests: readonly SeedRequest[],
+  oldProperties: unknown,
+  tableName: string,
+): SeedRequest[] {
+  let previous: SeedRequest[];
   try {
-    return seedChanged(request, parseSeedProperties(oldProperties, tableName));
+    previous = parseSeedPollers(oldProperties, tableName);
   } catch {
-    return true; // the previous seed was invalid, so it never wrote: write now
+    return [...requests]; // the previous seed was invalid, so it never wrote: write now
   }
+  return requests.filter((request) => {
+    const before = previous.find((old) => old.pollerId === request.pollerId);
+    return before === undefined || seedChanged(request, before);
+  });
 }
 
 /** SETs only the seeded fields, creating the item when missing; every other attribute stays as it is. */

@@ -11,6 +11,8 @@ export const SEED_PROPERTY = {
   pollerId: 'PollerId',
   running: 'Running',
   waitSeconds: 'WaitSeconds',
+  /** Many pollers in one seed: a list of `{ PollerId, Running, WaitSeconds }` (instead of the three above). */
+  pollers: 'Pollers',
 } as const;
 
 /**
@@ -84,6 +86,39 @@ function parseWaitSeconds(value: unknown, pollerId: string): string {
     );
   }
   return String(interval.seconds);
+}
+
+/**
+ * The pollers one seed writes: the single form (`PollerId`, `Running`, `WaitSeconds`, what the template's
+ * parameters feed) or the list form (`Pollers`, what pollers declared in a CDK app give). Each entry is checked by
+ * the same decoders as the single form; a poller named twice is refused (which of the two would win?).
+ */
+export function parseSeedPollers(properties: unknown, expectedTableName: string): SeedRequest[] {
+  const props = isRecord(properties) ? properties : {};
+  const list = props[SEED_PROPERTY.pollers];
+  if (list === undefined) return [parseSeedProperties(properties, expectedTableName)];
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new InvalidSeedPropertyError(SEED_PROPERTY.pollers, list, 'must be a non-empty list of pollers');
+  }
+  const requests = list.map((entry: unknown) =>
+    parseSeedProperties(
+      { ...(isRecord(entry) ? entry : {}), [SEED_PROPERTY.tableName]: props[SEED_PROPERTY.tableName] },
+      expectedTableName,
+    ),
+  );
+  const seen = new Set<string>();
+  for (const { pollerId } of requests) {
+    if (seen.has(pollerId)) {
+      throw new InvalidSeedPropertyError(
+        SEED_PROPERTY.pollers,
+        pollerId,
+        'must name each poller once',
+        pollerId,
+      );
+    }
+    seen.add(pollerId);
+  }
+  return requests;
 }
 
 /** Whether a stack update changed what the seed writes (a new ServiceToken alone must not reset the item). */

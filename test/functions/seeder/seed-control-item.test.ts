@@ -218,6 +218,90 @@ describe('handleSeedEvent', () => {
     expect(lastResponse()).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: `${TABLE}/default` });
   });
 
+  it('writes every poller of a list seed (pollers declared in a CDK app), each only its own fields', async () => {
+    // prepare
+    const properties = {
+      TableName: TABLE,
+      Pollers: [
+        { PollerId: 'list-a', Running: 'false', WaitSeconds: '2' },
+        { PollerId: 'list-b', Running: 'false', WaitSeconds: '0.5' },
+      ],
+    };
+
+    // act
+    const outcome = await handleSeedEvent(
+      seedEvent({ ResponseURL: responses.url, ResourceProperties: properties }),
+      deps(),
+    );
+
+    // assess
+    expect(outcome).toBe('written');
+    expect(await readItem('list-a')).toEqual({
+      [FIELD.id]: { S: 'list-a' },
+      [FIELD.running]: { BOOL: false },
+      [FIELD.waitSeconds]: { N: '2' },
+    });
+    expect((await readItem('list-b'))?.[FIELD.waitSeconds]).toEqual({ N: '0.5' });
+    expect(lastResponse()).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: `${TABLE}/list-a` });
+  });
+
+  it('on Update of a list seed writes only the pollers whose values changed, leaving live edits of the others', async () => {
+    // prepare
+    const old = {
+      TableName: TABLE,
+      Pollers: [
+        { PollerId: 'kept', Running: 'false', WaitSeconds: '2' },
+        { PollerId: 'changed', Running: 'false', WaitSeconds: '2' },
+      ],
+    };
+    await handleSeedEvent(seedEvent({ ResponseURL: responses.url, ResourceProperties: old }), deps());
+    // An operator steers 'kept' live after the deployment.
+    await new ControlTable(dynamoDb, TABLE).seed('kept', { running: false, waitSeconds: '30' });
+    const event = seedEvent({
+      RequestType: 'Update',
+      ResponseURL: responses.url,
+      PhysicalResourceId: `${TABLE}/kept`,
+      OldResourceProperties: old,
+      ResourceProperties: {
+        ...old,
+        Pollers: [old.Pollers[0], { PollerId: 'changed', Running: 'false', WaitSeconds: '7' }],
+      },
+    });
+
+    // act
+    const outcome = await handleSeedEvent(event, deps());
+
+    // assess
+    expect(outcome).toBe('written');
+    expect((await readItem('kept'))?.[FIELD.waitSeconds]).toEqual({ N: '30' });
+    expect((await readItem('changed'))?.[FIELD.waitSeconds]).toEqual({ N: '7' });
+  });
+
+  it('answers FAILED naming the poller when a list seed names one twice, and writes nothing', async () => {
+    // prepare
+    const properties = {
+      TableName: TABLE,
+      Pollers: [
+        { PollerId: 'twice', Running: 'false', WaitSeconds: '2' },
+        { PollerId: 'twice', Running: 'true', WaitSeconds: '3' },
+      ],
+    };
+
+    // act
+    const outcome = await handleSeedEvent(
+      seedEvent({ ResponseURL: responses.url, ResourceProperties: properties }),
+      deps(),
+    );
+
+    // assess
+    expect(outcome).toBe('failed');
+    expect(lastResponse()).toMatchObject({
+      Status: 'FAILED',
+      Reason: 'seed property Pollers must name each poller once; got "twice"',
+    });
+    expect(await readItem('twice')).toBeUndefined();
+  });
+
   it('leaves the item on Delete and answers SUCCESS with the same physical id', async () => {
     // prepare
     const event = seedEvent({

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  parseSeedPollers,
   parseSeedProperties,
   SEED_PROPERTY,
   type SeedPropertyName,
@@ -113,4 +114,56 @@ describe('seedPhysicalId', () => {
   it('names the table and the poller, so it stays the same across updates of the values', () => {
     expect(seedPhysicalId({ tableName: TABLE, pollerId: 'default' })).toBe(`${TABLE}/default`);
   });
+});
+
+describe('parseSeedPollers', () => {
+  it('reads the single form as a list of one', () => {
+    expect(parseSeedPollers(validProperties(), TABLE)).toEqual([
+      { tableName: TABLE, pollerId: 'default', running: true, waitSeconds: '5' },
+    ]);
+  });
+
+  it('reads every entry of the list form with the single form decoders', () => {
+    // prepare
+    const properties = {
+      [SEED_PROPERTY.tableName]: TABLE,
+      [SEED_PROPERTY.pollers]: [
+        { PollerId: 'a', Running: 'true', WaitSeconds: '0.1' },
+        { PollerId: 'b', Running: 'false', WaitSeconds: '05.50' },
+      ],
+    };
+
+    // act
+    const requests = parseSeedPollers(properties, TABLE);
+
+    // assess
+    expect(requests).toEqual([
+      { tableName: TABLE, pollerId: 'a', running: true, waitSeconds: '0.1' },
+      { tableName: TABLE, pollerId: 'b', running: false, waitSeconds: '5.5' },
+    ]);
+  });
+
+  it('names the poller and the value of an entry out of range', () => {
+    // prepare
+    const properties = {
+      [SEED_PROPERTY.tableName]: TABLE,
+      [SEED_PROPERTY.pollers]: [{ PollerId: 'fast', Running: 'true', WaitSeconds: '0.05' }],
+    };
+
+    // act
+    const act = () => parseSeedPollers(properties, TABLE);
+
+    // assess
+    expect(act).toThrow(InvalidSeedPropertyError);
+    expect(act).toThrow(/WaitSeconds must be a number of seconds from 0\.1 to 3600; got "0\.05"/);
+  });
+
+  it.each([[[]], ['a,b'], [{ PollerId: 'a' }]])(
+    'refuses a Pollers property that is not a non-empty list: %j',
+    (list) => {
+      expect(() =>
+        parseSeedPollers({ [SEED_PROPERTY.tableName]: TABLE, [SEED_PROPERTY.pollers]: list }, TABLE),
+      ).toThrow(/seed property Pollers must be a non-empty list of pollers/);
+    },
+  );
 });
