@@ -1,4 +1,4 @@
-import { CfnOutput, CfnParameter, type CfnResource, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnParameter, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import {
   CONTROLLER_MEMORY_SIZES_MB,
@@ -6,34 +6,41 @@ import {
   DEFAULT_CONTROLLER_MEMORY_MB,
 } from '../functions/scheduling/cost-model';
 import { DEFAULT_POLLER_ID, FIELD, WAIT_SECONDS_LIMITS } from '../functions/shared/contract';
-import { ControlItemSeed } from './constructs/control-item-seed';
-import { ControlPlaneTriggers } from './constructs/control-plane-triggers';
-import { ControlTable } from './constructs/control-table';
-import { FailedTicksQueue } from './constructs/failed-ticks-queue';
-import { PollerFunctions } from './constructs/poller-functions';
-import {
-  loopExecutionsArn,
-  loopStateMachineArn,
-  PollerStateMachine,
-} from './constructs/poller-state-machine';
+import { SubMinuteScheduler } from './sub-minute-scheduler';
 
 export const STACK_NAME = 'SubMinuteLambdaExecutor';
 
-/** Parameter and output logical ids: operators and scripts (npm run ctl, the README) refer to them. */
+/**
+ * Parameter and output logical ids: operators and scripts (npm run ctl, the README) refer to them. Parameters are
+ * PascalCase, as CloudFormation's own and the seed's properties are.
+ */
 export const PARAMETER = {
-  running: 'running',
-  waitSeconds: 'waitseconds',
+  running: 'Running',
+  waitSeconds: 'WaitSeconds',
   extraTargetArns: 'ExtraTargetArns',
   controllerMemory: 'ControllerMemory',
 } as const;
 export const OUTPUT = {
   controlTableName: 'ControlTableName',
+  controlItemConsoleUrl: 'ControlItemConsoleUrl',
   stateMachineArn: 'StateMachineArn',
   controlPlaneFunctionName: 'ControlPlaneFunctionName',
   workerFunctionName: 'WorkerFunctionName',
   failedTicksQueueUrl: 'FailedTicksQueueUrl',
   startCommand: 'StartCommand',
 } as const;
+
+/** The console's parameter form: groups in this order, parameters in this order within each, and their labels. */
+export const PARAMETER_GROUPS = [
+  { label: `The '${DEFAULT_POLLER_ID}' poller`, parameters: [PARAMETER.running, PARAMETER.waitSeconds] },
+  { label: 'Functions', parameters: [PARAMETER.controllerMemory, PARAMETER.extraTargetArns] },
+] as const;
+/** Labels only where the name says too little (each costs template bytes). */
+export const PARAMETER_LABELS: Record<string, string> = {
+  [PARAMETER.waitSeconds]: 'Seconds between ticks',
+  [PARAMETER.controllerMemory]: 'Controller memory (MB)',
+  [PARAMETER.extraTargetArns]: 'Other target functions',
+};
 
 export interface SubMinuteExecutorStackProps extends StackProps {
   /**
@@ -44,11 +51,13 @@ export interface SubMinuteExecutorStackProps extends StackProps {
 }
 
 /**
- * The whole executor: the control table, the control plane (loop rounds, starts on table changes, the watchdog,
- * the seed of the default control item) and the worker, the poller loop, and the queue of failed deliveries.
- * Deployable from the generated template alone: inline code, no assets, no bootstrap.
+ * The project's own stack: the SubMinuteScheduler construct fed by parameters (the default poller's seed, the
+ * controller's memory, further targets), and outputs for operators and `npm run ctl`. Deployable from the generated
+ * template alone: inline code, no assets, no bootstrap.
  */
 export class SubMinuteExecutorStack extends Stack {
+  readonly scheduler: SubMinuteScheduler;
+
   constructor(scope: Construct, id: string, props?: SubMinuteExecutorStackProps) {
     super(scope, id, props);
 
@@ -77,41 +86,62 @@ export class SubMinuteExecutorStack extends Stack {
       default: props?.controllerMemoryMb ?? DEFAULT_CONTROLLER_MEMORY_MB,
       description: 'Memory (MB) of the control plane: its CPU share grows with it',
     });
-    const { table } = new ControlTable(this, 'Control');
-    const { queue: failedTicks } = new FailedTicksQueue(this, 'FailedTicks');
-    const functions = new PollerFunctions(this, 'Poller', {
-      table,
-      stateMachineArn: loopStateMachineArn(),
-      executionsArn: loopExecutionsArn(),
-      failedTicks,
+    this.templateOptions.metadata = {
+      'AWS::CloudFormation::Interface': {
+        ParameterGroups: PARAMETER_GROUPS.map(({ label, parameters }) => ({
+          Label: { default: label },
+          Parameters: [...parameters],
+        })),
+        ParameterLabels: Object.fromEntries(
+          Object.entries(PARAMETER_LABELS).map(([name, label]) => [name, { default: label }]),
+        ),
+      },
+    };
+
+    // 'Default' leaves the construct out of logical ids: the resources keep the ids they had before it existed.
+    this.scheduler = new SubMinuteScheduler(this, 'Default', {
       extraTargetArns: extraTargetArns.valueAsList,
       controllerMemoryMb: controllerMemory.valueAsNumber,
+      pollers: [{ id: DEFAULT_POLLER_ID, running: running.valueAsString, waitSeconds: waitSeconds.valueAsString }],
     });
-    const { stateMachine } = new PollerStateMachine(this, 'Loop', { controller: functions.controlPlane });
-    const triggers = new ControlPlaneTriggers(this, 'Triggers', {
-      table,
-      controlPlane: functions.controlPlane,
-      failures: failedTicks,
-    });
-    const seed = new ControlItemSeed(this, 'Seed', {
-      table,
-      provider: functions.controlPlane,
-      pollerId: DEFAULT_POLLER_ID,
-      running: running.valueAsString,
-      waitSeconds: waitSeconds.valueAsString,
-    });
-    // The seed starts the loop it turns on, so the state machine must exist first; and on delete it stops every
-    // loop, so it must go before the state machine and the functions (the ServiceToken orders the control plane).
-    // The stream mapping comes first too: it is the second way the seeded item starts its loop.
-    seed.resource.node.addDependency(stateMachine.node.defaultChild as CfnResource, triggers.streamStart);
+    const { table, stateMachine, controlPlane, worker, failedTicks } = this.scheduler;
 
-    new CfnOutput(this, OUTPUT.controlTableName, { value: table.tableName });
-    new CfnOutput(this, OUTPUT.stateMachineArn, { value: stateMachine.stateMachineArn });
-    new CfnOutput(this, OUTPUT.controlPlaneFunctionName, { value: functions.controlPlane.functionName });
-    new CfnOutput(this, OUTPUT.workerFunctionName, { value: functions.worker.functionName });
-    new CfnOutput(this, OUTPUT.failedTicksQueueUrl, { value: failedTicks.queueUrl });
+    new CfnOutput(this, OUTPUT.controlTableName, {
+      value: table.tableName,
+      description: 'Control table: one item per poller',
+    });
+    new CfnOutput(this, OUTPUT.controlItemConsoleUrl, {
+      value: controlItemConsoleUrl(table.tableName, DEFAULT_POLLER_ID),
+      description: `The '${DEFAULT_POLLER_ID}' item in the console`,
+    });
+    new CfnOutput(this, OUTPUT.stateMachineArn, {
+      value: stateMachine.stateMachineArn,
+      description: 'Poller loop',
+    });
+    new CfnOutput(this, OUTPUT.controlPlaneFunctionName, {
+      value: controlPlane.functionName,
+      description: 'Controller, starter, watchdog',
+    });
+    new CfnOutput(this, OUTPUT.workerFunctionName, {
+      value: worker.functionName,
+      description: 'Default worker',
+    });
+    new CfnOutput(this, OUTPUT.failedTicksQueueUrl, {
+      value: failedTicks.queueUrl,
+      description: 'Failed ticks and starts',
+    });
     new CfnOutput(this, OUTPUT.startCommand, {
       value: `aws stepfunctions start-execution --state-machine-arn ${stateMachine.stateMachineArn} --input '${JSON.stringify({ pollerId: DEFAULT_POLLER_ID })}'`,
+      description: `Starts the '${DEFAULT_POLLER_ID}' loop`,
     });
   }
+}
+
+/** The DynamoDB console's editor of one item (the aws partition's console), in the stack's region. */
+export function controlItemConsoleUrl(tableName: string, pollerId: string): string {
+  return Fn.sub(
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a Fn::Sub template, resolved by CloudFormation
+    `https://\${AWS::Region}.console.aws.amazon.com/dynamodbv2/home?region=\${AWS::Region}#edit-item?itemMode=2&table=\${T}&pk=${encodeURIComponent(pollerId)}`,
+    { T: tableName },
+  );
 }

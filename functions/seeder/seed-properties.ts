@@ -97,8 +97,9 @@ export function parseSeedPollers(properties: unknown, expectedTableName: string)
   const props = isRecord(properties) ? properties : {};
   const list = props[SEED_PROPERTY.pollers];
   if (list === undefined) return [parseSeedProperties(properties, expectedTableName)];
-  if (!Array.isArray(list) || list.length === 0) {
-    throw new InvalidSeedPropertyError(SEED_PROPERTY.pollers, list, 'must be a non-empty list of pollers');
+  // An empty list is a seed of no poller: it writes nothing, and on Delete still stops every loop.
+  if (!Array.isArray(list)) {
+    throw new InvalidSeedPropertyError(SEED_PROPERTY.pollers, list, 'must be a list of pollers');
   }
   const requests = list.map((entry: unknown) =>
     parseSeedProperties(

@@ -181,11 +181,14 @@ export class InvalidSeedPropertyError extends SubMinuteError {
   declare readonly value: string;
   /** The property's name (functions/seeder/seed-properties.ts SEED_PROPERTY). */
   readonly field: string;
+  /** What the property must be (`must be …`), so a caller can say it in its own terms (the CDK construct). */
+  readonly expected: string;
 
   constructor(field: string, value: unknown, expected: string, pollerId?: string) {
     const rendered = value === undefined ? 'nothing (the property is missing)' : renderJson(value, 60);
     super(`seed property ${field} ${expected}; got ${rendered}`, { pollerId, value: rendered });
     this.field = field;
+    this.expected = expected;
   }
 }
 

@@ -8,6 +8,15 @@ import {
   SEED_SERVICE_TIMEOUT_SECONDS,
 } from '../../functions/seeder/seed-properties';
 
+/** One poller the seed writes, as the custom resource passes it: text (a parameter's value or a literal). */
+export interface SeededPoller {
+  readonly pollerId: string;
+  /** 'true' or 'false'. */
+  readonly running: string;
+  /** A number of seconds as text. */
+  readonly waitSeconds: string;
+}
+
 export interface ControlItemSeedProps {
   readonly table: dynamodb.ITable;
   /**
@@ -16,35 +25,45 @@ export interface ControlItemSeedProps {
    * policy is in place before the function exists, so before CloudFormation can call it.
    */
   readonly provider: lambda.IFunction;
-  readonly pollerId: string;
-  /** 'true' or 'false' (a parameter's value). */
-  readonly running: string;
-  /** A number of seconds as text (a parameter's value). */
-  readonly waitSeconds: string;
+  /** The pollers to write; none still makes a seed, whose Delete stops every loop. */
+  readonly pollers: readonly SeededPoller[];
 }
 
 /**
- * Writes `running` and `waitseconds` of one control item from stack parameters, through a custom resource
- * answered by an inline function (no cfn-response module or provider framework: those bring S3 assets).
- * It writes on create and when the parameters change (operators steer the item in between) and starts the loop
- * when that turns `running` on; on delete it stops every loop. So the stack must create it after the state
- * machine and delete it before the state machine and the functions (a dependency on each). A ServiceTimeout keeps an answer that never comes from holding the stack for an hour.
+ * Writes `running` and `waitseconds` of control items from stack parameters or pollers declared in code, through
+ * a custom resource answered by an inline function (no cfn-response module or provider framework: those bring S3
+ * assets). It writes on create and, per poller, when its values change (operators steer the items in between),
+ * and starts the loops that turns `running` on; on delete it stops every loop. So the stack must create it after
+ * the state machine and delete it before the state machine and the functions (a dependency on each). A
+ * ServiceTimeout keeps an answer that never comes from holding the stack for an hour.
+ *
+ * One poller takes the single form (`PollerId`, `Running`, `WaitSeconds`), any other count the `Pollers` list:
+ * the seeder reads both (functions/seeder/seed-properties.ts parseSeedPollers).
  */
 export class ControlItemSeed extends Construct {
   readonly resource: CfnResource;
 
   constructor(scope: Construct, id: string, props: ControlItemSeedProps) {
     super(scope, id);
+    const [only] = props.pollers;
     this.resource = new CfnResource(this, 'Resource', {
       type: SEED_RESOURCE_TYPE,
       properties: {
         ServiceToken: props.provider.functionArn,
         ServiceTimeout: String(SEED_SERVICE_TIMEOUT_SECONDS),
         [SEED_PROPERTY.tableName]: props.table.tableName,
-        [SEED_PROPERTY.pollerId]: props.pollerId,
-        [SEED_PROPERTY.running]: props.running,
-        [SEED_PROPERTY.waitSeconds]: props.waitSeconds,
+        ...(props.pollers.length === 1 && only !== undefined
+          ? seedPollerProperties(only)
+          : { [SEED_PROPERTY.pollers]: props.pollers.map(seedPollerProperties) }),
       },
     });
   }
+}
+
+function seedPollerProperties(poller: SeededPoller): Record<string, string> {
+  return {
+    [SEED_PROPERTY.pollerId]: poller.pollerId,
+    [SEED_PROPERTY.running]: poller.running,
+    [SEED_PROPERTY.waitSeconds]: poller.waitSeconds,
+  };
 }

@@ -10,10 +10,15 @@ import { FIELD } from '../../functions/shared/contract';
  * merely changed. Control items are configuration, not data worth keeping past the stack, so the table goes
  * with it.
  */
+export interface ControlTableProps {
+  /** @default RemovalPolicy.DESTROY (control items are configuration) */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
 export class ControlTable extends Construct {
   readonly table: dynamodb.Table;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: ControlTableProps = {}) {
     super(scope, id);
     this.table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: FIELD.id, type: dynamodb.AttributeType.STRING },
@@ -21,7 +26,7 @@ export class ControlTable extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
     });
   }
 }

@@ -14,6 +14,8 @@ export interface InlineFunctionProps {
   readonly environment?: Record<string, string>;
   /** A number or a parameter's token. @default FUNCTION_DEFAULTS.memorySize */
   readonly memorySize?: number;
+  /** @default FUNCTION_DEFAULTS.logRetention */
+  readonly logRetention?: logs.RetentionDays;
 }
 
 /** Every function of the stack: small, arm64, inline code, and a log group that is retained a month. */
@@ -36,7 +38,7 @@ export class InlineFunction extends Construct {
   constructor(scope: Construct, id: string, props: InlineFunctionProps) {
     super(scope, id);
     this.logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: FUNCTION_DEFAULTS.logRetention,
+      retention: props.logRetention ?? FUNCTION_DEFAULTS.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });

@@ -4,6 +4,7 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CONTROLLER_TIMEOUT_SECONDS, ENV } from '../../functions/shared/contract';
@@ -72,6 +73,19 @@ export interface PollerFunctionsProps {
   /** Where the worker's failed asynchronous invocations go. */
   readonly failedTicks: sqs.IQueue;
   /**
+   * The function fired on every tick whose control item names no `target`.
+   * @default - the example worker (functions/worker/), inline
+   */
+  readonly worker?: lambda.IFunction;
+  /**
+   * Whether to configure the worker's asynchronous invocations (retries, the failed-ticks queue). Off for a
+   * worker that already has its own EventInvokeConfig (a function has at most one).
+   * @default true
+   */
+  readonly configureWorkerAsyncInvoke?: boolean;
+  /** @default FUNCTION_DEFAULTS.logRetention */
+  readonly logRetention?: logs.RetentionDays;
+  /**
    * Further Lambda function ARNs the control plane may fire (control items name them in `target`); an empty
    * list (a list token from a parameter that resolves to `['']`) attaches no policy.
    * @default - only the stack's worker
@@ -86,27 +100,34 @@ export interface PollerFunctionsProps {
  */
 export class PollerFunctions extends Construct {
   readonly controlPlane: lambda.Function;
-  readonly worker: lambda.Function;
+  readonly worker: lambda.IFunction;
 
   constructor(scope: Construct, id: string, props: PollerFunctionsProps) {
     super(scope, id);
-    this.worker = new InlineFunction(this, 'Worker', {
-      entry: HANDLER_ENTRY.worker,
-      timeout: WORKER_TIMEOUT,
-      description: 'Sub-minute executor: example worker fired on every tick',
-    }).function;
-    // Only the stack's worker gets a destination here. The control plane fires user targets the same way: a
+    const logRetention = props.logRetention !== undefined ? { logRetention: props.logRetention } : {};
+    this.worker =
+      props.worker ??
+      new InlineFunction(this, 'Worker', {
+        entry: HANDLER_ENTRY.worker,
+        timeout: WORKER_TIMEOUT,
+        description: 'Sub-minute executor: example worker fired on every tick',
+        ...logRetention,
+      }).function;
+    // Only the default worker gets a destination here. The control plane fires user targets the same way: a
     // target named in a control item should configure its own on-failure destination (EventInvokeConfig).
-    this.worker.configureAsyncInvoke({
-      onFailure: new SqsDestination(props.failedTicks),
-      ...WORKER_ASYNC_RETRY,
-    });
+    if (props.configureWorkerAsyncInvoke ?? true) {
+      this.worker.configureAsyncInvoke({
+        onFailure: new SqsDestination(props.failedTicks),
+        ...WORKER_ASYNC_RETRY,
+      });
+    }
 
     this.controlPlane = new InlineFunction(this, 'ControlPlane', {
       entry: HANDLER_ENTRY.controlPlane,
       timeout: Duration.seconds(CONTROLLER_TIMEOUT_SECONDS),
       ...(props.controllerMemoryMb !== undefined ? { memorySize: props.controllerMemoryMb } : {}),
       description: 'Sub-minute executor: loop rounds, loop starts, watchdog, control item seed',
+      ...logRetention,
       environment: {
         [ENV.controlTableName]: props.table.tableName,
         [ENV.defaultTarget]: this.worker.functionName,

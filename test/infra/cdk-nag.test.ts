@@ -41,15 +41,15 @@ describe('cdk-nag AwsSolutions checks', () => {
 
     // assess
     expect(Object.keys(rules).sort()).toEqual([
-      'FailedTicks/Queue',
-      'Loop/StateMachine',
-      'Poller/ControlPlane/Role/DefaultPolicy',
+      'Default/FailedTicks/Queue',
+      'Default/Loop/StateMachine',
+      'Default/Poller/ControlPlane/Role/DefaultPolicy',
     ]);
-    expect(Object.keys(rules['Poller/ControlPlane/Role/DefaultPolicy'] ?? {})).toEqual([
+    expect(Object.keys(rules['Default/Poller/ControlPlane/Role/DefaultPolicy'] ?? {})).toEqual([
       'Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<AWS::StackName>-loop:*]',
     ]);
-    expect(Object.keys(rules['FailedTicks/Queue'] ?? {})).toEqual(['Annotation::AwsSolutions-SQS3']);
-    expect(Object.keys(rules['Loop/StateMachine'] ?? {}).sort()).toEqual([
+    expect(Object.keys(rules['Default/FailedTicks/Queue'] ?? {})).toEqual(['Annotation::AwsSolutions-SQS3']);
+    expect(Object.keys(rules['Default/Loop/StateMachine'] ?? {}).sort()).toEqual([
       'Annotation::AwsSolutions-SF1',
       'Annotation::AwsSolutions-SF2',
     ]);

@@ -1,0 +1,11 @@
+/**
+ * The package's entry for CDK apps of your own (package.json "exports"): the scheduler construct and what its
+ * props and grants name. See examples/cdk-app/ for a whole app.
+ */
+export {
+  type PollerDeclaration,
+  READ_POLLER_ACTIONS,
+  STEER_POLLER_ACTIONS,
+  SubMinuteScheduler,
+  type SubMinuteSchedulerProps,
+} from './sub-minute-scheduler';

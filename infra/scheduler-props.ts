@@ -1,0 +1,125 @@
+import { Token } from 'aws-cdk-lib';
+import { CONTROLLER_MEMORY_SIZES_MB } from '../functions/scheduling/cost-model';
+import { parseSeedProperties, SEED_PROPERTY } from '../functions/seeder/seed-properties';
+import { InvalidSeedPropertyError } from '../functions/shared/errors';
+import type { SeededPoller } from './constructs/control-item-seed';
+
+/** A poller declared in code: the stack's seed writes its control item at deployment (see SubMinuteScheduler). */
+export interface PollerDeclaration {
+  /** The control item's `id`: 1-64 of A-Z a-z 0-9 . _ - */
+  readonly id: string;
+  /** Seconds between ticks, 0.1 to 3600, decimals allowed (a number, or a parameter's token). */
+  readonly waitSeconds: number | string;
+  /**
+   * Whether the loop runs once deployed (a boolean, or a parameter's token that is 'true' or 'false').
+   * @default true
+   */
+  readonly running?: boolean | string;
+}
+
+/** Step Functions names are at most 80 characters; the loop is named `<stack name>-loop`. */
+const MAX_STATE_MACHINE_NAME_LENGTH = 80;
+const LOOP_NAME_SUFFIX = '-loop';
+
+/** The props a SubMinuteScheduler validates (the rest are typed enough by TypeScript). */
+export interface CheckedProps {
+  readonly pollers?: readonly PollerDeclaration[];
+  readonly controllerMemoryMb?: number;
+}
+
+/** Stands in for a parameter's token, so the other fields of the same poller are still checked. */
+const PLACEHOLDER = { running: 'true', waitSeconds: '1', id: 'token' } as const;
+const CHECK_TABLE = 'checked-at-synth';
+
+/** The prop name each seed property comes from, for messages in the construct's own terms. */
+const PROP_OF_SEED_PROPERTY: Partial<Record<string, keyof PollerDeclaration>> = {
+  [SEED_PROPERTY.pollerId]: 'id',
+  [SEED_PROPERTY.running]: 'running',
+  [SEED_PROPERTY.waitSeconds]: 'waitSeconds',
+};
+
+/** A poller as the seed passes it: text, as CloudFormation would. */
+export function seededPoller(poller: PollerDeclaration): SeededPoller {
+  return {
+    pollerId: poller.id,
+    running: String(poller.running ?? true),
+    waitSeconds: String(poller.waitSeconds),
+  };
+}
+
+/**
+ * Every problem of the props, each naming the prop, its value and what it must be. Pollers are checked by the very
+ * decoder the seed runs at deployment (functions/seeder/seed-properties.ts), so what synthesizes also deploys.
+ * Values that are tokens (parameters) are left to that decoder at deployment.
+ */
+export function checkSchedulerProps(props: CheckedProps, stackName: string): string[] {
+  const problems: string[] = [];
+  const memory = props.controllerMemoryMb;
+  if (memory !== undefined && !Token.isUnresolved(memory) && !isKnownMemorySize(memory)) {
+    problems.push(
+      `controllerMemoryMb is ${memory}: it must be one of ${CONTROLLER_MEMORY_SIZES_MB.join(', ')} MB, the sizes the controller's cost model knows (functions/scheduling/cost-model.ts)`,
+    );
+  }
+  if (
+    !Token.isUnresolved(stackName) &&
+    stackName.length + LOOP_NAME_SUFFIX.length > MAX_STATE_MACHINE_NAME_LENGTH
+  ) {
+    problems.push(
+      `the stack name '${stackName}' has ${stackName.length} characters: the loop state machine is named '<stack name>${LOOP_NAME_SUFFIX}' and Step Functions names are at most ${MAX_STATE_MACHINE_NAME_LENGTH}; use a stack name of at most ${MAX_STATE_MACHINE_NAME_LENGTH - LOOP_NAME_SUFFIX.length} characters`,
+    );
+  }
+  const firstIndexOf = new Map<string, number>();
+  (props.pollers ?? []).forEach((poller, index) => {
+    problems.push(...checkPoller(poller, index));
+    if (Token.isUnresolved(poller.id)) return;
+    const first = firstIndexOf.get(poller.id);
+    if (first === undefined) firstIndexOf.set(poller.id, index);
+    else
+      problems.push(
+        `pollers[${index}].id is '${poller.id}', as is pollers[${first}].id: declare each poller once`,
+      );
+  });
+  return problems;
+}
+
+function isKnownMemorySize(memoryMb: number): boolean {
+  return (CONTROLLER_MEMORY_SIZES_MB as readonly number[]).includes(memoryMb);
+}
+
+/** One poller, through the seed's decoder; each field in turn, so one message names one prop. */
+function checkPoller(poller: PollerDeclaration, index: number): string[] {
+  const text = seededPoller(poller);
+  const known = (value: string, placeholder: string) => (Token.isUnresolved(value) ? placeholder : value);
+  const fields = {
+    [SEED_PROPERTY.tableName]: CHECK_TABLE,
+    [SEED_PROPERTY.pollerId]: known(text.pollerId, PLACEHOLDER.id),
+    [SEED_PROPERTY.running]: known(text.running, PLACEHOLDER.running),
+    [SEED_PROPERTY.waitSeconds]: known(text.waitSeconds, PLACEHOLDER.waitSeconds),
+  };
+  const problems: string[] = [];
+  for (const property of [SEED_PROPERTY.pollerId, SEED_PROPERTY.running, SEED_PROPERTY.waitSeconds]) {
+    try {
+      // Every other property at a valid value, so the decoder's answer is about this one.
+      parseSeedProperties({ ...validFields(), [property]: fields[property] }, CHECK_TABLE);
+    } catch (error) {
+      if (!(error instanceof InvalidSeedPropertyError)) throw error;
+      const prop = PROP_OF_SEED_PROPERTY[error.field];
+      if (prop === undefined) throw error;
+      problems.push(`pollers[${index}].${prop} is ${describe(poller[prop])}: it ${error.expected}`);
+    }
+  }
+  return problems;
+}
+
+function validFields(): Record<string, string> {
+  return {
+    [SEED_PROPERTY.tableName]: CHECK_TABLE,
+    [SEED_PROPERTY.pollerId]: PLACEHOLDER.id,
+    [SEED_PROPERTY.running]: PLACEHOLDER.running,
+    [SEED_PROPERTY.waitSeconds]: PLACEHOLDER.waitSeconds,
+  };
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? `'${value}'` : String(value);
+}

@@ -1,0 +1,167 @@
+import { type CfnResource, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ControlItemSeed } from './constructs/control-item-seed';
+import { ControlPlaneTriggers } from './constructs/control-plane-triggers';
+import { ControlTable } from './constructs/control-table';
+import { FailedTicksQueue } from './constructs/failed-ticks-queue';
+import { PollerFunctions } from './constructs/poller-functions';
+import {
+  loopExecutionsArn,
+  loopStateMachineArn,
+  PollerStateMachine,
+} from './constructs/poller-state-machine';
+import { checkSchedulerProps, type PollerDeclaration, seededPoller } from './scheduler-props';
+
+export type { PollerDeclaration } from './scheduler-props';
+
+/**
+ * What a role that steers pollers does to the control table: read an item and edit its operator fields
+ * (`running`, `waitseconds`, `target`, …). Never PutItem or DeleteItem: an edit must not replace or drop the
+ * system fields the loop keeps on the item.
+ */
+export const STEER_POLLER_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'] as const;
+/** What a role that watches pollers does: read one item, or scan the table for all of them (`ctl list`). */
+export const READ_POLLER_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Scan'] as const;
+
+export interface SubMinuteSchedulerProps {
+  /**
+   * The function fired on every tick of a poller whose control item names no `target`. Its failed asynchronous
+   * invocations go to the failed-ticks queue (see `configureWorkerAsyncInvoke`).
+   * @default - the example worker (functions/worker/: fetches `payload.url`), inline
+   */
+  readonly worker?: lambda.IFunction;
+  /**
+   * Configure the worker's asynchronous invocations: 2 retries, events older than an hour dropped, failures to
+   * the failed-ticks queue. Set false for a worker that already has its own EventInvokeConfig (a function has at
+   * most one).
+   * @default true
+   */
+  readonly configureWorkerAsyncInvoke?: boolean;
+  /**
+   * ARNs of further Lambda functions a control item may name as its `target` (the controller may invoke these
+   * and no other).
+   * @default - only the worker
+   */
+  readonly extraTargetArns?: string[];
+  /**
+   * Memory of the control plane in MB (its CPU share grows with it): 128, 256, 512 or 1024, or a parameter's token.
+   * @default 128
+   */
+  readonly controllerMemoryMb?: number;
+  /**
+   * How long the functions' logs are kept (the default worker's and the control plane's).
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to the control table when it leaves the stack.
+   * @default RemovalPolicy.DESTROY (control items are configuration; the stack recreates the declared ones)
+   */
+  readonly tableRemovalPolicy?: RemovalPolicy;
+  /**
+   * Pollers written to the control table at deployment. The seed writes `running` and `waitseconds` of each on
+   * create and whenever a poller's declared values change; between deployments operators steer the items live.
+   * A poller removed from the list keeps its item. Each is checked at synth by the decoder the seed runs.
+   * @default - none: create items with `npm run ctl -- create` or in the console
+   */
+  readonly pollers?: readonly PollerDeclaration[];
+}
+
+/**
+ * The sub-minute scheduler, for a CDK app of your own: the control table, the control plane (loop rounds, starts
+ * on table changes, the watchdog, the seed of declared pollers), the worker, the self-restarting loop state
+ * machine and the failed-ticks queue. One per stack: the loop is named after the stack (`<stack name>-loop`).
+ * Code is inline (no assets), so a stack holding only this deploys without a bootstrap.
+ */
+export class SubMinuteScheduler extends Construct {
+  readonly table: dynamodb.Table;
+  readonly stateMachine: sfn.StateMachine;
+  readonly controlPlane: lambda.Function;
+  readonly worker: lambda.IFunction;
+  readonly failedTicks: sqs.Queue;
+  readonly watchdog: events.Rule;
+
+  constructor(scope: Construct, id: string, props: SubMinuteSchedulerProps = {}) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    this.node.addValidation({
+      validate: () => [
+        ...checkSchedulerProps(props, stack.stackName),
+        ...(schedulersIn(stack) > 1
+          ? [
+              `stack '${stack.stackName}' holds ${schedulersIn(stack)} SubMinuteSchedulers: each names its loop '<stack name>-loop', so put one per stack (one scheduler serves many pollers)`,
+            ]
+          : []),
+      ],
+    });
+
+    // Construct ids below are the project's stack's own (SubMinuteExecutorStack adds this construct as 'Default',
+    // which logical ids leave out): renaming one would replace the resource on update, the table with its items.
+    this.table = new ControlTable(this, 'Control', {
+      ...(props.tableRemovalPolicy !== undefined ? { removalPolicy: props.tableRemovalPolicy } : {}),
+    }).table;
+    this.failedTicks = new FailedTicksQueue(this, 'FailedTicks').queue;
+    const functions = new PollerFunctions(this, 'Poller', {
+      table: this.table,
+      stateMachineArn: loopStateMachineArn(),
+      executionsArn: loopExecutionsArn(),
+      failedTicks: this.failedTicks,
+      ...(props.extraTargetArns !== undefined ? { extraTargetArns: props.extraTargetArns } : {}),
+      ...(props.controllerMemoryMb !== undefined ? { controllerMemoryMb: props.controllerMemoryMb } : {}),
+      ...(props.worker !== undefined ? { worker: props.worker } : {}),
+      ...(props.configureWorkerAsyncInvoke !== undefined
+        ? { configureWorkerAsyncInvoke: props.configureWorkerAsyncInvoke }
+        : {}),
+      ...(props.logRetention !== undefined ? { logRetention: props.logRetention } : {}),
+    });
+    this.controlPlane = functions.controlPlane;
+    this.worker = functions.worker;
+    this.stateMachine = new PollerStateMachine(this, 'Loop', { controller: this.controlPlane }).stateMachine;
+    const triggers = new ControlPlaneTriggers(this, 'Triggers', {
+      table: this.table,
+      controlPlane: this.controlPlane,
+      failures: this.failedTicks,
+    });
+    this.watchdog = triggers.watchdog;
+    // Always a seed, even of no poller: its Delete stops every loop, or a loop waiting in its Wait state would
+    // hold the state machine in DELETING.
+    const seed = new ControlItemSeed(this, 'Seed', {
+      table: this.table,
+      provider: this.controlPlane,
+      pollers: (props.pollers ?? []).map(seededPoller),
+    });
+    // The seed starts the loops it turns on, so the state machine must exist first; and on delete it stops every
+    // loop, so it must go before the state machine and the functions (the ServiceToken orders the control plane).
+    // The stream mapping comes first too: it is the second way a seeded item starts its loop.
+    seed.resource.node.addDependency(this.stateMachine.node.defaultChild as CfnResource, triggers.streamStart);
+  }
+
+  /** Lets `grantee` steer pollers: read a control item and edit its operator fields (not create by Put, not delete). */
+  grantSteerPollers(grantee: iam.IGrantable): iam.Grant {
+    return this.table.grant(grantee, ...STEER_POLLER_ACTIONS);
+  }
+
+  /** Lets `grantee` read control items: one (`ctl status`) or all (`ctl list`). */
+  grantReadPollers(grantee: iam.IGrantable): iam.Grant {
+    return this.table.grant(grantee, ...READ_POLLER_ACTIONS);
+  }
+
+  /**
+   * Lets `grantee` start executions of this scheduler's loop state machine, and nothing else: a console start, or
+   * with grantSteerPollers what `ctl start` does (it takes the loop on the item, then starts it).
+   */
+  grantStart(grantee: iam.IGrantable): iam.Grant {
+    return this.stateMachine.grantStartExecution(grantee);
+  }
+}
+
+function schedulersIn(stack: Stack): number {
+  return stack.node.findAll().filter((construct) => construct instanceof SubMinuteScheduler).length;
+}
