@@ -89,7 +89,11 @@ export function resolve(value: unknown, refs: Record<string, string>): string {
       Ref: ref,
       'Fn::Join': join,
       'Fn::Sub': sub,
-    } = value as { Ref?: string; 'Fn::Join'?: [string, unknown[]]; 'Fn::Sub'?: string };
+    } = value as {
+      Ref?: string;
+      'Fn::Join'?: [string, unknown[]];
+      'Fn::Sub'?: string | [string, Record<string, unknown>];
+    };
     const lookUp = (name: string) => {
       const resolved = refs[name];
       if (resolved === undefined) throw new Error(`no value for Ref ${name}`);
@@ -98,6 +102,14 @@ export function resolve(value: unknown, refs: Record<string, string>): string {
     if (ref !== undefined) return lookUp(ref);
     if (join !== undefined) return join[1].map((part) => resolve(part, refs)).join(join[0]);
     if (typeof sub === 'string') return sub.replace(/\$\{([^}]+)\}/g, (_, name: string) => lookUp(name));
+    if (Array.isArray(sub)) {
+      // The variables map of Fn::Sub's long form: each is resolved, then looked up before the refs.
+      const [text, variables] = sub;
+      const values = Object.fromEntries(
+        Object.entries(variables).map(([name, variable]) => [name, resolve(variable, refs)]),
+      );
+      return text.replace(/\$\{([^}]+)\}/g, (_, name: string) => values[name] ?? lookUp(name));
+    }
   }
   throw new Error(`cannot resolve ${JSON.stringify(value)}`);
 }
