@@ -102,7 +102,9 @@ export class SubMinuteExecutorStack extends Stack {
     this.scheduler = new SubMinuteScheduler(this, 'Default', {
       extraTargetArns: extraTargetArns.valueAsList,
       controllerMemoryMb: controllerMemory.valueAsNumber,
-      pollers: [{ id: DEFAULT_POLLER_ID, running: running.valueAsString, waitSeconds: waitSeconds.valueAsString }],
+      pollers: [
+        { id: DEFAULT_POLLER_ID, running: running.valueAsString, waitSeconds: waitSeconds.valueAsString },
+      ],
     });
     const { table, stateMachine, controlPlane, worker, failedTicks } = this.scheduler;
 
@@ -140,7 +142,6 @@ export class SubMinuteExecutorStack extends Stack {
 /** The DynamoDB console's editor of one item (the aws partition's console), in the stack's region. */
 export function controlItemConsoleUrl(tableName: string, pollerId: string): string {
   return Fn.sub(
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: a Fn::Sub template, resolved by CloudFormation
     `https://\${AWS::Region}.console.aws.amazon.com/dynamodbv2/home?region=\${AWS::Region}#edit-item?itemMode=2&table=\${T}&pk=${encodeURIComponent(pollerId)}`,
     { T: tableName },
   );

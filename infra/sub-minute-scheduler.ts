@@ -4,8 +4,8 @@ import type * as events from 'aws-cdk-lib/aws-events';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ControlItemSeed } from './constructs/control-item-seed';
 import { ControlPlaneTriggers } from './constructs/control-plane-triggers';
@@ -140,7 +140,10 @@ export class SubMinuteScheduler extends Construct {
     // The seed starts the loops it turns on, so the state machine must exist first; and on delete it stops every
     // loop, so it must go before the state machine and the functions (the ServiceToken orders the control plane).
     // The stream mapping comes first too: it is the second way a seeded item starts its loop.
-    seed.resource.node.addDependency(this.stateMachine.node.defaultChild as CfnResource, triggers.streamStart);
+    seed.resource.node.addDependency(
+      this.stateMachine.node.defaultChild as CfnResource,
+      triggers.streamStart,
+    );
   }
 
   /** Lets `grantee` steer pollers: read a control item and edit its operator fields (not create by Put, not delete). */

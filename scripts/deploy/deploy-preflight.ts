@@ -4,7 +4,9 @@ import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 export const NO_CREDENTIALS_HINT =
   'no AWS credentials or region found: run `aws configure` (or `aws sso login --profile NAME` and set AWS_PROFILE), then `npm run deploy` again; or deploy SubMinuteLambdaExecutor.yaml from the CloudFormation console';
 
-export type Preflight = { readonly ok: true; readonly region: string } | { readonly ok: false; readonly hint: string };
+export type Preflight =
+  | { readonly ok: true; readonly region: string }
+  | { readonly ok: false; readonly hint: string };
 
 /**
  * Resolves the region and credentials the way `cdk deploy` will (the SDK's default chains: environment, profile,

@@ -1,0 +1,346 @@
+import { App, CfnParameter, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { describe, expect, it } from 'vitest';
+import { SEED_PROPERTY, SEED_RESOURCE_TYPE } from '../../functions/seeder/seed-properties';
+import { ENV } from '../../functions/shared/contract';
+import {
+  READ_POLLER_ACTIONS,
+  STEER_POLLER_ACTIONS,
+  SubMinuteScheduler,
+  type SubMinuteSchedulerProps,
+} from '../../infra/index';
+import {
+  asList,
+  getAttId,
+  onlyResource,
+  type PolicyStatement,
+  type Resources,
+  resourcesOfType,
+  statementsOfRole,
+} from './template-walk';
+
+/** A user's stack holding the scheduler (props may refer to the stack), and a role of theirs to grant to. */
+function userStack(
+  props: SubMinuteSchedulerProps | ((stack: Stack) => SubMinuteSchedulerProps) = {},
+  stackName = 'UserStack',
+) {
+  const app = new App();
+  const stack = new Stack(app, stackName);
+  const scheduler = new SubMinuteScheduler(
+    stack,
+    'Scheduler',
+    typeof props === 'function' ? props(stack) : props,
+  );
+  const operator = new iam.Role(stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+  return { app, stack, scheduler, operator };
+}
+
+function resourcesOf(stack: Stack): Resources {
+  return Template.fromStack(stack).toJSON().Resources as Resources;
+}
+
+/** A user's own worker, declared in their app. */
+function ownWorker(stack: Stack): lambda.Function {
+  return new lambda.Function(stack, 'MyWorker', {
+    runtime: lambda.Runtime.NODEJS_24_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline('exports.handler = async () => {};'),
+  });
+}
+
+/** The message synthesis refuses the app with. */
+function synthError(app: App): string {
+  try {
+    app.synth();
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+  throw new Error('expected synthesis to be refused');
+}
+
+describe('SubMinuteScheduler props validation', () => {
+  it('names the poller, the prop, the value and the range when a waitSeconds is out of range', () => {
+    // prepare
+    const { app } = userStack({
+      pollers: [
+        { id: 'a', waitSeconds: 1 },
+        { id: 'b', waitSeconds: 2 },
+        { id: 'c', waitSeconds: 0.05 },
+      ],
+    });
+
+    // act
+    const message = synthError(app);
+
+    // assess
+    expect(message).toContain(
+      'pollers[2].waitSeconds is 0.05: it must be a number of seconds from 0.1 to 3600',
+    );
+  });
+
+  it('lists every problem at once: a bad id, a running that is not a boolean text, a poller declared twice', () => {
+    // prepare
+    const { app } = userStack({
+      pollers: [
+        { id: 'orders', waitSeconds: 5 },
+        { id: 'has space', waitSeconds: 5 },
+        { id: 'feed', waitSeconds: 5, running: 'yes' },
+        { id: 'orders', waitSeconds: 10 },
+      ],
+    });
+
+    // act
+    const message = synthError(app);
+
+    // assess
+    expect(message).toContain("pollers[1].id is 'has space': it must be 1-64 of A-Z a-z 0-9 . _ -");
+    expect(message).toContain("pollers[2].running is 'yes': it must be the text 'true' or 'false'");
+    expect(message).toContain("pollers[3].id is 'orders', as is pollers[0].id: declare each poller once");
+  });
+
+  it('names the allowed sizes when controllerMemoryMb is one the cost model does not know', () => {
+    // prepare
+    const { app } = userStack({ controllerMemoryMb: 100 });
+
+    // act
+    const message = synthError(app);
+
+    // assess
+    expect(message).toContain('controllerMemoryMb is 100: it must be one of 128, 256, 512, 1024 MB');
+  });
+
+  it('refuses a stack name that would make the loop name longer than Step Functions allows', () => {
+    // prepare
+    const { app } = userStack({}, 'S'.repeat(76));
+
+    // act
+    const message = synthError(app);
+
+    // assess
+    expect(message).toContain(
+      `the stack name '${'S'.repeat(76)}' has 76 characters: the loop state machine is named '<stack name>-loop'`,
+    );
+    expect(message).toContain('use a stack name of at most 75 characters');
+  });
+
+  it('refuses a second scheduler in the same stack (both would name their loop after the stack)', () => {
+    // prepare
+    const { app, stack } = userStack();
+    new SubMinuteScheduler(stack, 'Another');
+
+    // act
+    const message = synthError(app);
+
+    // assess
+    expect(message).toContain("stack 'UserStack' holds 2 SubMinuteSchedulers");
+  });
+
+  it('accepts the limits of every range and leaves tokens to the seed at deployment', () => {
+    // prepare
+    const { app } = userStack((stack) => ({
+      controllerMemoryMb: new CfnParameter(stack, 'Memory', { type: 'Number' }).valueAsNumber,
+      pollers: [
+        { id: 'slowest', waitSeconds: 3600, running: false },
+        { id: 'fastest', waitSeconds: 0.1 },
+        {
+          id: new CfnParameter(stack, 'Id').valueAsString,
+          waitSeconds: new CfnParameter(stack, 'Wait').valueAsString,
+          running: new CfnParameter(stack, 'Running').valueAsString,
+        },
+      ],
+    }));
+
+    // act
+    const synth = () => app.synth();
+
+    // assess
+    expect(synth).not.toThrow();
+  });
+});
+
+describe('SubMinuteScheduler pollers declared in code', () => {
+  it('seeds every declared poller in one seed, as the text CloudFormation passes', () => {
+    // prepare
+    const { stack } = userStack({
+      pollers: [
+        { id: 'orders', waitSeconds: 2 },
+        { id: 'feed', waitSeconds: 0.5, running: false },
+      ],
+    });
+
+    // act
+    const [, seed] = onlyResource(resourcesOf(stack), SEED_RESOURCE_TYPE);
+
+    // assess
+    expect(seed.Properties[SEED_PROPERTY.pollers]).toEqual([
+      { PollerId: 'orders', Running: 'true', WaitSeconds: '2' },
+      { PollerId: 'feed', Running: 'false', WaitSeconds: '0.5' },
+    ]);
+    expect(seed.Properties[SEED_PROPERTY.pollerId]).toBeUndefined();
+  });
+
+  it('seeds one declared poller in the single form the template parameters use', () => {
+    // prepare
+    const { stack } = userStack({ pollers: [{ id: 'only', waitSeconds: 2 }] });
+
+    // act
+    const [, seed] = onlyResource(resourcesOf(stack), SEED_RESOURCE_TYPE);
+
+    // assess
+    expect(seed.Properties).toMatchObject({ PollerId: 'only', Running: 'true', WaitSeconds: '2' });
+  });
+
+  it('keeps a seed with no poller, whose delete stops every loop before the state machine goes', () => {
+    // prepare
+    const { stack } = userStack();
+
+    // act
+    const resources = resourcesOf(stack);
+    const [, seed] = onlyResource(resources, SEED_RESOURCE_TYPE);
+    const [stateMachineId] = onlyResource(resources, 'AWS::StepFunctions::StateMachine');
+
+    // assess
+    expect(seed.Properties[SEED_PROPERTY.pollers]).toEqual([]);
+    expect(asList(seed.DependsOn ?? [])).toContain(stateMachineId);
+  });
+});
+
+describe('SubMinuteScheduler worker', () => {
+  it('fires the user worker by default: no example worker, invoke allowed on it only, failures to the queue', () => {
+    // prepare
+    let worker: lambda.Function | undefined;
+    const { stack } = userStack((stack) => {
+      worker = ownWorker(stack);
+      return { worker };
+    });
+
+    // act
+    const resources = resourcesOf(stack);
+
+    // assess
+    const functions = resourcesOfType(resources, 'AWS::Lambda::Function');
+    expect(functions).toHaveLength(2); // the control plane and the user's worker
+    const [workerId] = onlyResource(
+      resources,
+      'AWS::Lambda::Function',
+      (fn) =>
+        fn.Properties.Handler === 'index.handler' &&
+        JSON.stringify(fn.Properties.Code).includes('exports.handler'),
+    );
+    const [, controlPlane] = onlyResource(resources, 'AWS::Lambda::Function', (fn) =>
+      JSON.stringify(fn.Properties.Environment ?? {}).includes(ENV.stateMachineArn),
+    );
+    expect(stack.resolve(worker?.functionName)).toEqual({ Ref: workerId });
+    expect(
+      (controlPlane.Properties.Environment as { Variables: Record<string, unknown> }).Variables[
+        ENV.defaultTarget
+      ],
+    ).toEqual({ Ref: workerId });
+    const invokes = statementsOfRole(resources, getAttId(controlPlane.Properties.Role)).filter((statement) =>
+      asList(statement.Action).includes('lambda:InvokeFunction'),
+    );
+    expect(invokes.map((statement) => statement.Resource)).toEqual([{ 'Fn::GetAtt': [workerId, 'Arn'] }]);
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: workerId },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
+    });
+  });
+
+  it('leaves the worker async configuration alone when told to (a function has one EventInvokeConfig)', () => {
+    // prepare
+    const app = new App();
+    const stack = new Stack(app, 'UserStack');
+    new SubMinuteScheduler(stack, 'Scheduler', {
+      worker: ownWorker(stack),
+      configureWorkerAsyncInvoke: false,
+    });
+
+    // act
+    const configs = resourcesOfType(resourcesOf(stack), 'AWS::Lambda::EventInvokeConfig');
+
+    // assess
+    expect(configs).toEqual([]);
+  });
+
+  it('keeps logs and the table as told', () => {
+    // prepare
+    const { stack } = userStack({
+      logRetention: logs.RetentionDays.ONE_WEEK,
+      tableRemovalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // act
+    const template = Template.fromStack(stack);
+
+    // assess
+    for (const [, group] of resourcesOfType(resourcesOf(stack), 'AWS::Logs::LogGroup')) {
+      expect(group.Properties.RetentionInDays).toBe(7);
+    }
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+});
+
+describe('SubMinuteScheduler grants', () => {
+  /** The statements of the operator role's policy. */
+  function operatorStatements(stack: Stack): PolicyStatement[] {
+    const resources = resourcesOf(stack);
+    const [roleId] = onlyResource(resources, 'AWS::IAM::Role', (role) =>
+      JSON.stringify(role.Properties.AssumeRolePolicyDocument).includes(':root'),
+    );
+    return statementsOfRole(resources, roleId);
+  }
+
+  function tableId(stack: Stack): string {
+    return onlyResource(resourcesOf(stack), 'AWS::DynamoDB::Table')[0];
+  }
+
+  it('grantSteerPollers: GetItem and UpdateItem on the control table, nothing else and nowhere else', () => {
+    // prepare
+    const { stack, scheduler, operator } = userStack();
+
+    // act
+    scheduler.grantSteerPollers(operator);
+
+    // assess
+    expect(operatorStatements(stack)).toEqual([
+      {
+        Action: [...STEER_POLLER_ACTIONS],
+        Effect: 'Allow',
+        Resource: [{ 'Fn::GetAtt': [tableId(stack), 'Arn'] }],
+      },
+    ]);
+  });
+
+  it('grantReadPollers: GetItem and Scan on the control table only', () => {
+    // prepare
+    const { stack, scheduler, operator } = userStack();
+
+    // act
+    scheduler.grantReadPollers(operator);
+
+    // assess
+    const [statement, ...others] = operatorStatements(stack);
+    expect(others).toEqual([]);
+    expect(statement?.Action).toEqual([...READ_POLLER_ACTIONS]);
+    expect(JSON.stringify(statement?.Resource)).toContain(tableId(stack));
+    expect(JSON.stringify(statement?.Resource)).not.toContain('"*"');
+  });
+
+  it('grantStart: StartExecution on the loop state machine only', () => {
+    // prepare
+    const { stack, scheduler, operator } = userStack();
+
+    // act
+    scheduler.grantStart(operator);
+
+    // assess
+    const [stateMachineId] = onlyResource(resourcesOf(stack), 'AWS::StepFunctions::StateMachine');
+    expect(operatorStatements(stack)).toEqual([
+      { Action: 'states:StartExecution', Effect: 'Allow', Resource: { Ref: stateMachineId } },
+    ]);
+  });
+});
