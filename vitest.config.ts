@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
     // Integration tests run real timing on the local stack; each file gets its own process and ports.
     pool: 'forks',
     testTimeout: 120_000,

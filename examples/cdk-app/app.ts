@@ -1,0 +1,59 @@
+/**
+ * A CDK app of your own that fires your function every 2 seconds with the SubMinuteScheduler construct.
+ *
+ *   npx cdk deploy --app 'npx tsx examples/cdk-app/app.ts'
+ *
+ * (In your project: `npm install github:OWNER/sub-minute-lambda-executor`, import from 'sub-minute-lambda-executor'
+ * as below, and run the app with tsx: the package ships TypeScript.) The worker is bundled by esbuild on this
+ * machine (NodejsFunction finds the esbuild dependency; no Docker), so the stack has an asset: `cdk bootstrap` the
+ * account once.
+ */
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { App, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { SubMinuteScheduler } from 'sub-minute-lambda-executor';
+
+export const EXAMPLE_STACK_NAME = 'TickEveryTwoSeconds';
+export const EXAMPLE_POLLER = { id: 'every-2s', waitSeconds: 2 } as const;
+
+export interface ExampleApp {
+  readonly app: App;
+  readonly stack: Stack;
+  readonly scheduler: SubMinuteScheduler;
+}
+
+export function createExampleApp(outdir?: string): ExampleApp {
+  const app = new App(outdir ? { outdir } : {});
+  const stack = new Stack(app, EXAMPLE_STACK_NAME);
+
+  const worker = new NodejsFunction(stack, 'Worker', {
+    entry: fileURLToPath(new URL('./worker.ts', import.meta.url)),
+    runtime: lambda.Runtime.NODEJS_24_X,
+    architecture: lambda.Architecture.ARM_64,
+    memorySize: 128,
+    timeout: Duration.seconds(10),
+    bundling: { minify: true, forceDockerBundling: false },
+  });
+
+  const scheduler = new SubMinuteScheduler(stack, 'Scheduler', {
+    worker,
+    pollers: [EXAMPLE_POLLER],
+  });
+
+  // The people on call may pause the poller and change its cadence, and nothing more.
+  const onCall = new iam.Role(stack, 'OnCall', { assumedBy: new iam.AccountRootPrincipal() });
+  scheduler.grantSteerPollers(onCall);
+  scheduler.grantReadPollers(onCall);
+
+  new CfnOutput(stack, 'ControlTableName', {
+    value: scheduler.table.tableName,
+    description: 'Steer the poller here',
+  });
+  return { app, stack, scheduler };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  createExampleApp().app.synth();
+}
