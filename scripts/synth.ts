@@ -20,7 +20,7 @@ const HEADER = [
   ' Sub-Minute Lambda Executor: CloudFormation template with the functions inlined (no assets, no CDK bootstrap).',
   ' Generated from infra/ by `npm run synth`: do not edit; change the CDK app and run it again.',
   ' Deploy: aws cloudformation deploy --template-file SubMinuteLambdaExecutor.yaml --stack-name SubMinute \\',
-  '           --capabilities CAPABILITY_IAM --parameter-overrides running=true waitseconds=5',
+  '           --capabilities CAPABILITY_IAM --parameter-overrides Running=true WaitSeconds=5',
 ].join('\n');
 
 type Template = Record<string, unknown> & { Resources?: Record<string, Record<string, unknown>> };
