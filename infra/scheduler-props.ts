@@ -1,7 +1,8 @@
 import { Token } from 'aws-cdk-lib';
 import { CONTROLLER_MEMORY_SIZES_MB } from '../functions/scheduling/cost-model';
 import { parseSeedProperties, SEED_PROPERTY } from '../functions/seeder/seed-properties';
-import { InvalidSeedPropertyError } from '../functions/shared/errors';
+import { InvalidControlItemError, InvalidSeedPropertyError } from '../functions/shared/errors';
+import { parseTargetText } from '../functions/shared/operator-input';
 import type { SeededPoller } from './constructs/control-item-seed';
 
 /** A poller declared in code: the stack's seed writes its control item at deployment (see SubMinuteScheduler). */
@@ -25,6 +26,7 @@ const LOOP_NAME_SUFFIX = '-loop';
 export interface CheckedProps {
   readonly pollers?: readonly PollerDeclaration[];
   readonly controllerMemoryMb?: number;
+  readonly extraTargetArns?: readonly string[];
 }
 
 /** Stands in for a parameter's token, so the other fields of the same poller are still checked. */
@@ -68,6 +70,13 @@ export function checkSchedulerProps(props: CheckedProps, stackName: string): str
       `the stack name '${stackName}' has ${stackName.length} characters: the loop state machine is named '<stack name>${LOOP_NAME_SUFFIX}' and Step Functions names are at most ${MAX_STATE_MACHINE_NAME_LENGTH}; use a stack name of at most ${MAX_STATE_MACHINE_NAME_LENGTH - LOOP_NAME_SUFFIX.length} characters`,
     );
   }
+  // A parameter's list (CommaDelimitedList) is one token for the whole list: its ARNs are known at deployment only.
+  const targets = props.extraTargetArns ?? [];
+  if (!Token.isUnresolved(targets))
+    targets.forEach((arn, index) => {
+      const problem = checkTargetArn(arn);
+      if (problem !== undefined) problems.push(`extraTargetArns[${index}] is '${arn}': it ${problem}`);
+    });
   const firstIndexOf = new Map<string, number>();
   (props.pollers ?? []).forEach((poller, index) => {
     problems.push(...checkPoller(poller, index));
@@ -80,6 +89,19 @@ export function checkSchedulerProps(props: CheckedProps, stackName: string): str
       );
   });
   return problems;
+}
+
+/**
+ * The controller's own check of a `target` (parseTargetText), plus: an ARN, since IAM grants invoke on ARNs (a bare
+ * function name would be a policy resource that matches nothing).
+ */
+function checkTargetArn(arn: string): string | undefined {
+  if (Token.isUnresolved(arn)) return undefined;
+  const target = parseTargetText('extraTargetArns', arn);
+  if (target instanceof InvalidControlItemError || !arn.startsWith('arn:')) {
+    return 'must be a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)';
+  }
+  return undefined;
 }
 
 function isKnownMemorySize(memoryMb: number): boolean {

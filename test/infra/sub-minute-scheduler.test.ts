@@ -112,6 +112,27 @@ describe('SubMinuteScheduler props validation', () => {
     expect(message).toContain('controllerMemoryMb is 100: it must be one of 128, 256, 512, 1024 MB');
   });
 
+  it('names an extra target that is not a Lambda function ARN (IAM grants invoke on ARNs)', () => {
+    // prepare
+    const { app } = userStack({
+      extraTargetArns: [
+        'arn:aws:lambda:eu-west-1:123456789012:function:mine',
+        'mine',
+        'arn:aws:sqs:eu-west-1:1:q',
+      ],
+    });
+
+    // act
+    const message = synthError(app);
+
+    // assess
+    expect(message).not.toContain('extraTargetArns[0]');
+    expect(message).toContain("extraTargetArns[1] is 'mine': it must be a Lambda function ARN");
+    expect(message).toContain(
+      "extraTargetArns[2] is 'arn:aws:sqs:eu-west-1:1:q': it must be a Lambda function ARN",
+    );
+  });
+
   it('refuses a stack name that would make the loop name longer than Step Functions allows', () => {
     // prepare
     const { app } = userStack({}, 'S'.repeat(76));

@@ -496,6 +496,31 @@ describe('handleSeedEvent and the loops (local stack)', () => {
     expect(lastResponse().Reason).toBeUndefined();
   });
 
+  it('starts the loop of each running poller of a list seed, and says which in Data', async () => {
+    // prepare
+    const properties = {
+      TableName: harness.stack.tableName,
+      Pollers: [
+        { PollerId: 'listed-a', Running: 'true', WaitSeconds: '60' },
+        { PollerId: 'listed-off', Running: 'false', WaitSeconds: '60' },
+        { PollerId: 'listed-b', Running: 'true', WaitSeconds: '60' },
+      ],
+    };
+
+    // act
+    const outcome = await handleSeedEvent(event('listed-a', { ResourceProperties: properties }), deps());
+
+    // assess
+    expect(outcome).toBe('written');
+    expect(executionNames('listed-a')).toEqual([expect.stringMatching(/^listed-a-g1-[0-9a-z]+$/)]);
+    expect(executionNames('listed-b')).toEqual([expect.stringMatching(/^listed-b-g1-[0-9a-z]+$/)]);
+    expect(executionNames('listed-off')).toEqual([]);
+    expect(lastResponse()).toMatchObject({
+      Status: 'SUCCESS',
+      Data: { [SEED_DATA.loopStart]: 'listed-a:started,listed-b:started' },
+    });
+  });
+
   it('starts nothing when Create seeds running=false', async () => {
     // prepare
     const properties = { ...event('created-stopped').ResourceProperties, Running: 'false' };
