@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { App, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { SubMinuteScheduler } from 'sub-minute-lambda-executor';
 
 export const EXAMPLE_STACK_NAME = 'TickEveryTwoSeconds';
@@ -34,7 +34,7 @@ export function createExampleApp(outdir?: string): ExampleApp {
     architecture: lambda.Architecture.ARM_64,
     memorySize: 128,
     timeout: Duration.seconds(10),
-    bundling: { minify: true, forceDockerBundling: false },
+    bundling: { minify: true, forceDockerBundling: false, logLevel: LogLevel.WARNING },
   });
 
   const scheduler = new SubMinuteScheduler(stack, 'Scheduler', {

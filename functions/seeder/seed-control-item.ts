@@ -80,9 +80,10 @@ interface SeedResult extends SeedReport {
 
 /**
  * Handles one custom resource request and always answers it, so a stack never hangs on the seed:
- * Create writes `running` and `waitseconds` (creating the item if missing), Update writes them only if the
- * seed's properties changed (operators steer the item live; an unrelated stack update must not reset it), and
- * either starts the loop when the seed says `running`=true. Delete stops every loop (the stack is going).
+ * Create writes `running` and `waitseconds` of each seeded poller (creating the item if missing), Update writes
+ * them only for a poller whose seeded values changed (operators steer the items live; an unrelated stack update
+ * must not reset them), and either starts the loop of each poller it wrote with `running`=true. Delete stops
+ * every loop (the stack is going).
  * A bad property or a failed write answers FAILED with the reason; a loop that would not start or stop does not
  * fail the stack: the answer's Reason and Data say so.
  */

@@ -33,7 +33,7 @@ export interface ControlItemSeedProps {
  * Writes `running` and `waitseconds` of control items from stack parameters or pollers declared in code, through
  * a custom resource answered by an inline function (no cfn-response module or provider framework: those bring S3
  * assets). It writes on create and, per poller, when its values change (operators steer the items in between),
- * and starts the loops that turns `running` on; on delete it stops every loop. So the stack must create it after
+ * and starts the loop of each poller it seeds with `running` on; on delete it stops every loop. So the stack must create it after
  * the state machine and delete it before the state machine and the functions (a dependency on each). A
  * ServiceTimeout keeps an answer that never comes from holding the stack for an hour.
  *
