@@ -158,12 +158,15 @@ describe('parseSeedPollers', () => {
     expect(act).toThrow(/WaitSeconds must be a number of seconds from 0\.1 to 3600; got "0\.05"/);
   });
 
-  it.each([[[]], ['a,b'], [{ PollerId: 'a' }]])(
-    'refuses a Pollers property that is not a non-empty list: %j',
-    (list) => {
-      expect(() =>
-        parseSeedPollers({ [SEED_PROPERTY.tableName]: TABLE, [SEED_PROPERTY.pollers]: list }, TABLE),
-      ).toThrow(/seed property Pollers must be a non-empty list of pollers/);
-    },
-  );
+  it('reads an empty list as no poller (a seed that only stops every loop on Delete)', () => {
+    expect(
+      parseSeedPollers({ [SEED_PROPERTY.tableName]: TABLE, [SEED_PROPERTY.pollers]: [] }, TABLE),
+    ).toEqual([]);
+  });
+
+  it.each([['a,b'], [{ PollerId: 'a' }]])('refuses a Pollers property that is not a list: %j', (list) => {
+    expect(() =>
+      parseSeedPollers({ [SEED_PROPERTY.tableName]: TABLE, [SEED_PROPERTY.pollers]: list }, TABLE),
+    ).toThrow(/seed property Pollers must be a list of pollers/);
+  });
 });
