@@ -104,22 +104,18 @@ export class SubMinuteScheduler extends Construct {
 
     // Construct ids below are the project's stack's own (SubMinuteExecutorStack adds this construct as 'Default',
     // which logical ids leave out): renaming one would replace the resource on update, the table with its items.
-    this.table = new ControlTable(this, 'Control', {
-      ...(props.tableRemovalPolicy !== undefined ? { removalPolicy: props.tableRemovalPolicy } : {}),
-    }).table;
+    this.table = new ControlTable(this, 'Control', { removalPolicy: props.tableRemovalPolicy }).table;
     this.failedTicks = new FailedTicksQueue(this, 'FailedTicks').queue;
     const functions = new PollerFunctions(this, 'Poller', {
       table: this.table,
       stateMachineArn: loopStateMachineArn(),
       executionsArn: loopExecutionsArn(),
       failedTicks: this.failedTicks,
-      ...(props.extraTargetArns !== undefined ? { extraTargetArns: props.extraTargetArns } : {}),
-      ...(props.controllerMemoryMb !== undefined ? { controllerMemoryMb: props.controllerMemoryMb } : {}),
-      ...(props.worker !== undefined ? { worker: props.worker } : {}),
-      ...(props.configureWorkerAsyncInvoke !== undefined
-        ? { configureWorkerAsyncInvoke: props.configureWorkerAsyncInvoke }
-        : {}),
-      ...(props.logRetention !== undefined ? { logRetention: props.logRetention } : {}),
+      extraTargetArns: props.extraTargetArns,
+      controllerMemoryMb: props.controllerMemoryMb,
+      worker: props.worker,
+      configureWorkerAsyncInvoke: props.configureWorkerAsyncInvoke,
+      logRetention: props.logRetention,
     });
     this.controlPlane = functions.controlPlane;
     this.worker = functions.worker;
