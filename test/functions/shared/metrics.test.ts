@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { emfLine, MAX_VALUES_PER_METRIC, METRIC_NAMESPACE } from '../../../functions/shared/metrics';
+import {
+  emfLine,
+  MAX_VALUES_PER_METRIC,
+  METRIC_NAMESPACE,
+  PER_POLLER_METRICS_VARIABLE,
+  perPollerMetricsFrom,
+} from '../../../functions/shared/metrics';
 
 describe('emfLine', () => {
   it('writes one EMF object: the ControlTable dimension, each metric with its unit, properties beside', () => {
@@ -63,5 +69,18 @@ describe('emfLine', () => {
       emfLine({ table: 't', timestampMs: 0, values: { tickDurationMs: values } }) ?? '',
     );
     expect(parsed.TickDurationMs).toHaveLength(MAX_VALUES_PER_METRIC);
+  });
+});
+
+describe('perPollerMetricsFrom', () => {
+  it.each([
+    ['true', true],
+    [' TRUE ', true],
+    ['false', false],
+    ['', false],
+    [undefined, false],
+    ['yes', false],
+  ])('reads %j as %s', (value, expected) => {
+    expect(perPollerMetricsFrom({ [PER_POLLER_METRICS_VARIABLE]: value })).toBe(expected);
   });
 });
