@@ -6,6 +6,7 @@ import {
   DEFAULT_CONTROLLER_MEMORY_MB,
 } from '../functions/scheduling/cost-model';
 import { DEFAULT_POLLER_ID, FIELD, WAIT_SECONDS_LIMITS } from '../functions/shared/contract';
+import { PER_POLLER_METRICS_VARIABLE } from '../functions/shared/metrics';
 import { ControlItemSeed } from './constructs/control-item-seed';
 import { ControlPlaneTriggers } from './constructs/control-plane-triggers';
 import { ControlTable } from './constructs/control-table';
@@ -16,6 +17,7 @@ import {
   loopStateMachineArn,
   PollerStateMachine,
 } from './constructs/poller-state-machine';
+import { SchedulerMonitoring } from './constructs/scheduler-monitoring';
 
 export const STACK_NAME = 'SubMinuteLambdaExecutor';
 
@@ -25,6 +27,8 @@ export const PARAMETER = {
   waitSeconds: 'waitseconds',
   extraTargetArns: 'ExtraTargetArns',
   controllerMemory: 'ControllerMemory',
+  alarmEmail: 'AlarmEmail',
+  perPollerMetrics: 'PerPollerMetrics',
 } as const;
 export const OUTPUT = {
   controlTableName: 'ControlTableName',
@@ -41,6 +45,21 @@ export interface SubMinuteExecutorStackProps extends StackProps {
    * @default DEFAULT_CONTROLLER_MEMORY_MB (128)
    */
   readonly controllerMemoryMb?: ControllerMemoryMb;
+  /**
+   * Alarms (with their topic and the AlarmEmail parameter) and the dashboard, in this stack. The inline template
+   * leaves them out (its 51,200 bytes have no room): SubMinuteLambdaExecutor-monitoring.yaml brings them next to it.
+   * @default true
+   */
+  readonly monitoring?: boolean;
+}
+
+/** The optional address the alarm topic notifies: an empty default subscribes nobody. */
+export function alarmEmailParameter(scope: Construct): CfnParameter {
+  return new CfnParameter(scope, PARAMETER.alarmEmail, {
+    type: 'String',
+    default: '',
+    description: 'Optional: an email address the alarms notify (it must confirm the subscription)',
+  });
 }
 
 /**
@@ -77,6 +96,12 @@ export class SubMinuteExecutorStack extends Stack {
       default: props?.controllerMemoryMb ?? DEFAULT_CONTROLLER_MEMORY_MB,
       description: 'Memory (MB) of the control plane: its CPU share grows with it',
     });
+    const perPollerMetrics = new CfnParameter(this, PARAMETER.perPollerMetrics, {
+      type: 'String',
+      allowedValues: ['false', 'true'],
+      default: 'false',
+      description: 'true: metrics per poller too ($0.30/month each)',
+    });
     const { table } = new ControlTable(this, 'Control');
     const { queue: failedTicks } = new FailedTicksQueue(this, 'FailedTicks');
     const functions = new PollerFunctions(this, 'Poller', {
@@ -87,6 +112,7 @@ export class SubMinuteExecutorStack extends Stack {
       extraTargetArns: extraTargetArns.valueAsList,
       controllerMemoryMb: controllerMemory.valueAsNumber,
     });
+    functions.controlPlane.addEnvironment(PER_POLLER_METRICS_VARIABLE, perPollerMetrics.valueAsString);
     const { stateMachine } = new PollerStateMachine(this, 'Loop', { controller: functions.controlPlane });
     const triggers = new ControlPlaneTriggers(this, 'Triggers', {
       table,
@@ -104,6 +130,13 @@ export class SubMinuteExecutorStack extends Stack {
     // loop, so it must go before the state machine and the functions (the ServiceToken orders the control plane).
     // The stream mapping comes first too: it is the second way the seeded item starts its loop.
     seed.resource.node.addDependency(stateMachine.node.defaultChild as CfnResource, triggers.streamStart);
+    if (props?.monitoring !== false) {
+      new SchedulerMonitoring(this, 'Monitoring', {
+        tableName: table.tableName,
+        failedTicksQueueName: failedTicks.queueName,
+        alarmEmail: alarmEmailParameter(this).valueAsString,
+      });
+    }
 
     new CfnOutput(this, OUTPUT.controlTableName, { value: table.tableName });
     new CfnOutput(this, OUTPUT.stateMachineArn, { value: stateMachine.stateMachineArn });
