@@ -5,7 +5,7 @@ import {
   type ControllerMemoryMb,
   DEFAULT_CONTROLLER_MEMORY_MB,
 } from '../functions/scheduling/cost-model';
-import { DEFAULT_POLLER_ID, FIELD, WAIT_SECONDS_LIMITS } from '../functions/shared/contract';
+import { DEFAULT_POLLER_ID, ENV, FIELD, WAIT_SECONDS_LIMITS } from '../functions/shared/contract';
 import { PER_POLLER_METRICS_VARIABLE } from '../functions/shared/metrics';
 import { ControlItemSeed } from './constructs/control-item-seed';
 import { ControlPlaneTriggers } from './constructs/control-plane-triggers';
@@ -112,7 +112,11 @@ export class SubMinuteExecutorStack extends Stack {
       extraTargetArns: extraTargetArns.valueAsList,
       controllerMemoryMb: controllerMemory.valueAsNumber,
     });
-    functions.controlPlane.addEnvironment(PER_POLLER_METRICS_VARIABLE, perPollerMetrics.valueAsString);
+    // The controller and the worker write metrics; the worker's carry the table's name as their ControlTable
+    // dimension, which the TicksFailed alarm watches.
+    for (const fn of [functions.controlPlane, functions.worker])
+      fn.addEnvironment(PER_POLLER_METRICS_VARIABLE, perPollerMetrics.valueAsString);
+    functions.worker.addEnvironment(ENV.controlTableName, table.tableName);
     const { stateMachine } = new PollerStateMachine(this, 'Loop', { controller: functions.controlPlane });
     const triggers = new ControlPlaneTriggers(this, 'Triggers', {
       table,

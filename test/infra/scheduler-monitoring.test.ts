@@ -153,6 +153,19 @@ describe('the CDK app: dashboard', () => {
 });
 
 describe('per-poller metrics', () => {
+  it('gives the worker the table name its metrics carry as ControlTable, and PER_POLLER_METRICS', () => {
+    const [table] = onlyResource(cdkResources, 'AWS::DynamoDB::Table');
+
+    cdkTemplate.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: {
+          [ENV.controlTableName]: { Ref: table },
+          [PER_POLLER_METRICS_VARIABLE]: { Ref: PARAMETER.perPollerMetrics },
+        },
+      },
+    });
+  });
+
   it('is a parameter, off by default, passed to the control plane as PER_POLLER_METRICS', () => {
     // act
     const json = cdkTemplate.toJSON();

@@ -1,10 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   emfLine,
   MAX_VALUES_PER_METRIC,
   METRIC_NAMESPACE,
   PER_POLLER_METRICS_VARIABLE,
   perPollerMetricsFrom,
+  stdoutMetricSink,
 } from '../../../functions/shared/metrics';
 
 describe('emfLine', () => {
@@ -82,5 +83,27 @@ describe('perPollerMetricsFrom', () => {
     ['yes', false],
   ])('reads %j as %s', (value, expected) => {
     expect(perPollerMetricsFrom({ [PER_POLLER_METRICS_VARIABLE]: value })).toBe(expected);
+  });
+});
+
+describe('stdoutMetricSink', () => {
+  const write = process.stdout.write;
+  afterEach(() => {
+    process.stdout.write = write;
+  });
+
+  it('writes the line raw to stdout, one line, so no console prefix or JSON wrapper hides it from CloudWatch', () => {
+    // prepare
+    const written: string[] = [];
+    process.stdout.write = ((chunk: string) => {
+      written.push(chunk);
+      return true;
+    }) as typeof process.stdout.write;
+
+    // act
+    stdoutMetricSink('{"_aws":{}}');
+
+    // assess
+    expect(written).toEqual(['{"_aws":{}}\n']);
   });
 });
