@@ -36,7 +36,7 @@ export const ALARMS = {
     action:
       'npm run ctl -- list: see lastError, stoppedReason and lastRestartReason; fix the item, or the watchdog restarts it within a minute.',
     missingData:
-      'breaching: the watchdog writes StalePollers every minute, zeros included, so a missing minute means it did not run or could not scan the table, and then nothing restarts dead loops.',
+      'breaching: the watchdog writes StalePollers every minute, zeros included, so minutes without a line mean it did not run or could not scan the table, and then nothing restarts dead loops. CloudWatch evaluates the latest data points in its evaluation range, so a line that arrives late does not page.',
   },
   failedFires: {
     id: 'FailedFires',
