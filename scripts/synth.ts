@@ -1,6 +1,7 @@
 /**
  * `npm run synth`: synthesizes the CDK app in-process and writes SubMinuteLambdaExecutor.yaml, the template
- * that deploys without the CDK (`aws cloudformation deploy --template-file`, no bucket, no bootstrap).
+ * that deploys without the CDK (`aws cloudformation deploy --template-file`, no bucket, no bootstrap), and
+ * SubMinuteLambdaExecutor-monitoring.yaml, the alarms and dashboard that template has no room for.
  * Deterministic: test/infra/template.test.ts fails when the committed file differs from a fresh render.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
