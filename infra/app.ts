@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { App, BootstraplessSynthesizer } from 'aws-cdk-lib';
+import { MONITORING_STACK_NAME, SchedulerMonitoringStack } from './scheduler-monitoring-stack';
 import { STACK_NAME, SubMinuteExecutorStack } from './sub-minute-executor-stack';
 
 export const STACK_DESCRIPTION =
@@ -10,23 +11,51 @@ export interface ExecutorApp {
   readonly stack: SubMinuteExecutorStack;
 }
 
+export const MONITORING_STACK_DESCRIPTION =
+  'Sub-Minute Lambda Executor monitoring: alarms, their SNS topic and a dashboard for a stack deployed from SubMinuteLambdaExecutor.yaml';
+
+export interface ExecutorAppOptions {
+  /**
+   * Alarms and dashboard in the stack (`cdk deploy`); the inline template leaves them out.
+   * @default true
+   */
+  readonly monitoring?: boolean;
+}
+
 /**
  * The CDK app: one stack without a bootstrap (no assets, no BootstrapVersion parameter) and without CDK
  * metadata, so the synthesized template is exactly what the committed SubMinuteLambdaExecutor.yaml holds.
  */
-export function createApp(outdir?: string): ExecutorApp {
-  const app = new App({
-    ...(outdir ? { outdir } : {}),
-    analyticsReporting: false,
-    postCliContext: { 'aws:cdk:version-reporting': false, 'aws:cdk:enable-path-metadata': false },
-  });
+export function createApp(outdir?: string, options: ExecutorAppOptions = {}): ExecutorApp {
+  const app = bareApp(outdir);
   const stack = new SubMinuteExecutorStack(app, STACK_NAME, {
     stackName: STACK_NAME,
     description: STACK_DESCRIPTION,
     synthesizer: new BootstraplessSynthesizer(),
     analyticsReporting: false,
+    ...(options.monitoring !== undefined ? { monitoring: options.monitoring } : {}),
   });
   return { app, stack };
+}
+
+/** The monitoring template's app: SchedulerMonitoringStack alone, without a bootstrap or CDK metadata. */
+export function createMonitoringApp(outdir?: string): { app: App; stack: SchedulerMonitoringStack } {
+  const app = bareApp(outdir);
+  const stack = new SchedulerMonitoringStack(app, MONITORING_STACK_NAME, {
+    stackName: MONITORING_STACK_NAME,
+    description: MONITORING_STACK_DESCRIPTION,
+    synthesizer: new BootstraplessSynthesizer(),
+    analyticsReporting: false,
+  });
+  return { app, stack };
+}
+
+function bareApp(outdir: string | undefined): App {
+  return new App({
+    ...(outdir ? { outdir } : {}),
+    analyticsReporting: false,
+    postCliContext: { 'aws:cdk:version-reporting': false, 'aws:cdk:enable-path-metadata': false },
+  });
 }
 
 // `npx cdk synth` (cdk.json) runs this file: synthesize into the CLI's output directory.

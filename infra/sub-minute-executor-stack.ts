@@ -11,14 +11,18 @@ import { SubMinuteScheduler } from './sub-minute-scheduler';
 export const STACK_NAME = 'SubMinuteLambdaExecutor';
 
 /**
- * Parameter and output logical ids: operators and scripts (npm run ctl, the README) refer to them. Parameters are
- * PascalCase, as CloudFormation's own and the seed's properties are.
+ * Parameter and output logical ids: operators and scripts (npm run ctl, the README) refer to them. The two that seed
+ * the item carry the item's field names (and the names every earlier release had: renaming a parameter makes an
+ * update of an older stack take its default, and the seed would write that over the live item); the rest are
+ * PascalCase, as CloudFormation's own.
  */
 export const PARAMETER = {
-  running: 'Running',
-  waitSeconds: 'WaitSeconds',
+  running: FIELD.running,
+  waitSeconds: FIELD.waitSeconds,
   extraTargetArns: 'ExtraTargetArns',
   controllerMemory: 'ControllerMemory',
+  alarmEmail: 'AlarmEmail',
+  perPollerMetrics: 'PerPollerMetrics',
 } as const;
 export const OUTPUT = {
   controlTableName: 'ControlTableName',
@@ -34,6 +38,7 @@ export const OUTPUT = {
 export const PARAMETER_GROUPS = [
   { label: `The '${DEFAULT_POLLER_ID}' poller`, parameters: [PARAMETER.running, PARAMETER.waitSeconds] },
   { label: 'Functions', parameters: [PARAMETER.controllerMemory, PARAMETER.extraTargetArns] },
+  { label: 'Monitoring', parameters: [PARAMETER.perPollerMetrics, PARAMETER.alarmEmail] },
 ] as const;
 /** Labels only where the name says too little (each costs template bytes). */
 export const PARAMETER_LABELS: Record<string, string> = {
@@ -48,6 +53,21 @@ export interface SubMinuteExecutorStackProps extends StackProps {
    * @default DEFAULT_CONTROLLER_MEMORY_MB (128)
    */
   readonly controllerMemoryMb?: ControllerMemoryMb;
+  /**
+   * Alarms (with their topic and the AlarmEmail parameter) and the dashboard, in this stack. The inline template
+   * leaves them out (its 51,200 bytes have no room): SubMinuteLambdaExecutor-monitoring.yaml brings them next to it.
+   * @default true
+   */
+  readonly monitoring?: boolean;
+}
+
+/** The optional address the alarm topic notifies: an empty default subscribes nobody. */
+export function alarmEmailParameter(scope: Construct): CfnParameter {
+  return new CfnParameter(scope, PARAMETER.alarmEmail, {
+    type: 'String',
+    default: '',
+    description: 'Optional: an email address the alarms notify (it must confirm the subscription)',
+  });
 }
 
 /**
@@ -86,11 +106,20 @@ export class SubMinuteExecutorStack extends Stack {
       default: props?.controllerMemoryMb ?? DEFAULT_CONTROLLER_MEMORY_MB,
       description: 'Memory (MB) of the control plane: its CPU share grows with it',
     });
+    const perPollerMetrics = new CfnParameter(this, PARAMETER.perPollerMetrics, {
+      type: 'String',
+      allowedValues: ['false', 'true'],
+      default: 'false',
+      description: 'true: metrics per poller too ($0.30/month each)',
+    });
+    const monitoring = props?.monitoring !== false;
+    const alarmEmail = monitoring ? alarmEmailParameter(this) : undefined;
     this.templateOptions.metadata = {
       'AWS::CloudFormation::Interface': {
+        // AlarmEmail exists only where the alarms are (the CDK stack, not the inline template).
         ParameterGroups: PARAMETER_GROUPS.map(({ label, parameters }) => ({
           Label: { default: label },
-          Parameters: [...parameters],
+          Parameters: parameters.filter((name) => this.node.tryFindChild(name) !== undefined),
         })),
         ParameterLabels: Object.fromEntries(
           Object.entries(PARAMETER_LABELS).map(([name, label]) => [name, { default: label }]),
@@ -102,6 +131,8 @@ export class SubMinuteExecutorStack extends Stack {
     this.scheduler = new SubMinuteScheduler(this, 'Default', {
       extraTargetArns: extraTargetArns.valueAsList,
       controllerMemoryMb: controllerMemory.valueAsNumber,
+      perPollerMetrics: perPollerMetrics.valueAsString,
+      monitoring: alarmEmail === undefined ? false : { alarmEmail: alarmEmail.valueAsString },
       pollers: [
         { id: DEFAULT_POLLER_ID, running: running.valueAsString, waitSeconds: waitSeconds.valueAsString },
       ],

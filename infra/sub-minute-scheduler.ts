@@ -2,11 +2,13 @@ import { type CfnResource, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import type * as iam from 'aws-cdk-lib/aws-iam';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { ENV } from '../functions/shared/contract';
+import { PER_POLLER_METRICS_VARIABLE } from '../functions/shared/metrics';
 import { ControlItemSeed } from './constructs/control-item-seed';
 import { ControlPlaneTriggers } from './constructs/control-plane-triggers';
 import { ControlTable } from './constructs/control-table';
@@ -17,6 +19,7 @@ import {
   loopStateMachineArn,
   PollerStateMachine,
 } from './constructs/poller-state-machine';
+import { SchedulerMonitoring } from './constructs/scheduler-monitoring';
 import { checkSchedulerProps, type PollerDeclaration, seededPoller } from './scheduler-props';
 
 export type { PollerDeclaration } from './scheduler-props';
@@ -72,6 +75,19 @@ export interface SubMinuteSchedulerProps {
    * @default - none: create items with `npm run ctl -- create` or in the console
    */
   readonly pollers?: readonly PollerDeclaration[];
+  /**
+   * Metrics per poller as well as per table (one billed custom metric per poller and metric name: README "Metrics
+   * and alarms"). A boolean, or the text 'true'/'false' (e.g. a CfnParameter's value).
+   * @default false
+   */
+  readonly perPollerMetrics?: boolean | string;
+  /**
+   * Alarms (with an SNS topic) and a dashboard for the control table; `false` leaves them out (the project's inline
+   * template does: its 51,200 bytes have no room, SubMinuteLambdaExecutor-monitoring.yaml brings them).
+   * `alarmEmail` subscribes an address to the topic.
+   * @default {} (alarms and dashboard, no subscription)
+   */
+  readonly monitoring?: false | { readonly alarmEmail?: string };
 }
 
 /**
@@ -87,6 +103,8 @@ export class SubMinuteScheduler extends Construct {
   readonly worker: lambda.IFunction;
   readonly failedTicks: sqs.Queue;
   readonly watchdog: events.Rule;
+  /** The alarms, their topic and the dashboard (undefined when `monitoring: false`). */
+  readonly monitoring: SchedulerMonitoring | undefined;
 
   constructor(scope: Construct, id: string, props: SubMinuteSchedulerProps = {}) {
     super(scope, id);
@@ -119,6 +137,14 @@ export class SubMinuteScheduler extends Construct {
     });
     this.controlPlane = functions.controlPlane;
     this.worker = functions.worker;
+    // The controller and the worker write metrics; the worker's carry the table's name as their ControlTable
+    // dimension, which the TicksFailed alarm watches.
+    const perPollerMetrics = String(props.perPollerMetrics ?? false);
+    this.controlPlane.addEnvironment(PER_POLLER_METRICS_VARIABLE, perPollerMetrics);
+    if (functions.worker instanceof lambda.Function) {
+      functions.worker.addEnvironment(PER_POLLER_METRICS_VARIABLE, perPollerMetrics);
+      functions.worker.addEnvironment(ENV.controlTableName, this.table.tableName);
+    }
     this.stateMachine = new PollerStateMachine(this, 'Loop', { controller: this.controlPlane }).stateMachine;
     const triggers = new ControlPlaneTriggers(this, 'Triggers', {
       table: this.table,
@@ -140,6 +166,15 @@ export class SubMinuteScheduler extends Construct {
       this.stateMachine.node.defaultChild as CfnResource,
       triggers.streamStart,
     );
+    const monitoring = props.monitoring ?? {};
+    this.monitoring =
+      monitoring === false
+        ? undefined
+        : new SchedulerMonitoring(this, 'Monitoring', {
+            tableName: this.table.tableName,
+            failedTicksQueueName: this.failedTicks.queueName,
+            ...(monitoring.alarmEmail !== undefined ? { alarmEmail: monitoring.alarmEmail } : {}),
+          });
   }
 
   /** Lets `grantee` steer pollers: read a control item and edit its operator fields (not create by Put, not delete). */

@@ -1,6 +1,7 @@
 /**
  * `npm run synth`: synthesizes the CDK app in-process and writes SubMinuteLambdaExecutor.yaml, the template
- * that deploys without the CDK (`aws cloudformation deploy --template-file`, no bucket, no bootstrap).
+ * that deploys without the CDK (`aws cloudformation deploy --template-file`, no bucket, no bootstrap), and
+ * SubMinuteLambdaExecutor-monitoring.yaml, the alarms and dashboard that template has no room for.
  * Deterministic: test/infra/template.test.ts fails when the committed file differs from a fresh render.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,10 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Document, isScalar, Scalar, visit } from 'yaml';
-import { createApp } from '../infra/app';
+import { createApp, createMonitoringApp } from '../infra/app';
+import { MONITORING_STACK_NAME } from '../infra/scheduler-monitoring-stack';
 import { STACK_NAME } from '../infra/sub-minute-executor-stack';
 
 export const TEMPLATE_PATH = fileURLToPath(new URL(`../${STACK_NAME}.yaml`, import.meta.url));
+/** The alarms and dashboard for a stack deployed from TEMPLATE_PATH, which has no room for them. */
+export const MONITORING_TEMPLATE_PATH = fileURLToPath(
+  new URL(`../${MONITORING_STACK_NAME}.yaml`, import.meta.url),
+);
 
 /** `aws cloudformation deploy --template-file` uploads a template up to this size without an S3 bucket. */
 export const MAX_TEMPLATE_BYTES = 51_200;
@@ -20,7 +26,7 @@ const HEADER = [
   ' Sub-Minute Lambda Executor: CloudFormation template with the functions inlined (no assets, no CDK bootstrap).',
   ' Generated from infra/ by `npm run synth`: do not edit; change the CDK app and run it again.',
   ' Deploy: aws cloudformation deploy --template-file SubMinuteLambdaExecutor.yaml --stack-name SubMinute \\',
-  '           --capabilities CAPABILITY_IAM --parameter-overrides Running=true WaitSeconds=5',
+  '           --capabilities CAPABILITY_IAM --parameter-overrides running=true waitseconds=5',
 ].join('\n');
 
 type Template = Record<string, unknown> & { Resources?: Record<string, Record<string, unknown>> };
@@ -29,11 +35,38 @@ type Template = Record<string, unknown> & { Resources?: Record<string, Record<st
 export function synthesizeTemplate(): Template {
   const outdir = mkdtempSync(join(tmpdir(), 'sub-minute-synth-'));
   try {
-    const { app } = createApp(outdir);
+    // No alarms or dashboard: they come with the monitoring template (synthesizeMonitoringTemplate).
+    const { app } = createApp(outdir, { monitoring: false });
     return stripCdkMetadata(app.synth().getStackByName(STACK_NAME).template as Template);
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
+}
+
+/** The monitoring stack's template (alarms, topic, dashboard), deployed next to the inline template's stack. */
+export function synthesizeMonitoringTemplate(): Template {
+  const outdir = mkdtempSync(join(tmpdir(), 'sub-minute-synth-'));
+  try {
+    const { app } = createMonitoringApp(outdir);
+    return stripCdkMetadata(app.synth().getStackByName(MONITORING_STACK_NAME).template as Template);
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+const MONITORING_HEADER = [
+  ' Sub-Minute Lambda Executor monitoring: alarms, their SNS topic and a dashboard for a control table.',
+  ' Generated from infra/ by `npm run synth`: do not edit; change the CDK app and run it again.',
+  ' Deploy next to a stack made from SubMinuteLambdaExecutor.yaml (README "Metrics and alarms"):',
+  '   aws cloudformation deploy --template-file SubMinuteLambdaExecutor-monitoring.yaml \\',
+  '     --stack-name SubMinute-monitoring --parameter-overrides ControlTableName=… FailedTicksQueueUrl=… AlarmEmail=…',
+].join('\n');
+
+/** The monitoring template as YAML, in the same style as the inline template. */
+export function renderMonitoringTemplateYaml(template: Template = synthesizeMonitoringTemplate()): string {
+  const document = new Document(template, { version: '1.1' });
+  document.commentBefore = MONITORING_HEADER;
+  return document.toString({ lineWidth: 0, indentSeq: true });
 }
 
 /** Drops the CDKMetadata resource and condition and `aws:cdk:*` resource metadata, should any be there. */
@@ -74,6 +107,11 @@ export function renderTemplateYaml(template: Template = synthesizeTemplate()): s
 }
 
 function main(): void {
+  const monitoring = renderMonitoringTemplateYaml();
+  writeFileSync(MONITORING_TEMPLATE_PATH, monitoring);
+  console.log(
+    `wrote ${MONITORING_TEMPLATE_PATH}: ${Buffer.byteLength(monitoring).toLocaleString('en-US')} bytes`,
+  );
   const yaml = renderTemplateYaml();
   const bytes = Buffer.byteLength(yaml);
   writeFileSync(TEMPLATE_PATH, yaml);

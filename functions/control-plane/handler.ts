@@ -12,6 +12,7 @@ import { ENV } from '../shared/contract';
 import { ControlTable } from '../shared/control-table';
 import { requireEnv } from '../shared/env';
 import { createJsonLogger } from '../shared/logger';
+import { stdoutMetricSink } from '../shared/metrics';
 import { createSfnClient } from '../shared/sfn-client';
 import { startLoopsForChanges } from '../starter/on-item-changes';
 import type { LoopStarterDeps } from '../starter/start-loop';
@@ -57,11 +58,14 @@ function starterDepsOnce(): WatchdogDeps {
 }
 
 function starterDepsFromEnvironment(): WatchdogDeps {
+  const tableName = requireEnv(ENV.controlTableName);
   return {
-    table: new ControlTable(sharedDynamoDb(), requireEnv(ENV.controlTableName)),
+    table: new ControlTable(sharedDynamoDb(), tableName),
     sfn: createSfnClient(CONTROL_PLANE_CLIENTS),
     stateMachineArn: requireEnv(ENV.stateMachineArn),
     log,
+    // The sweep's counts are per table: a per-poller count would only say 0 or 1.
+    metrics: { sink: stdoutMetricSink, table: tableName, perPoller: false },
   };
 }
 

@@ -13,6 +13,7 @@ import { ENV } from '../shared/contract';
 import { ControlTable } from '../shared/control-table';
 import { type Environment, requireEnv } from '../shared/env';
 import type { Logger } from '../shared/logger';
+import { type MetricSink, perPollerMetricsFrom, stdoutMetricSink } from '../shared/metrics';
 import { LambdaWorkerInvoker } from '../shared/worker-invoker';
 import type { ControllerDeps } from './run-round';
 
@@ -35,6 +36,12 @@ export interface ControllerSetup {
   readonly clock?: Clock | undefined;
   /** The scheduler's timing constants; tests of the local stack inject shorter ones. */
   readonly timing?: Timing | undefined;
+  /**
+   * Where the controller's EMF metric lines go: stdout on Lambda (CloudWatch extracts them from the function's
+   * logs), the local stack's own choice in its process.
+   * @default stdoutMetricSink
+   */
+  readonly metricSink?: MetricSink | undefined;
 }
 
 /**
@@ -68,6 +75,11 @@ export function controllerDepsFrom(setup: ControllerSetup): ControllerDeps {
     clock: setup.clock ?? systemClock,
     log: setup.log,
     size: lambdaSizeFrom(setup.env[MEMORY_SIZE_VARIABLE], setup.architecture),
+    metrics: {
+      sink: setup.metricSink ?? stdoutMetricSink,
+      table: tableName,
+      perPoller: perPollerMetricsFrom(setup.env),
+    },
     ...(setup.timing ? { timing: setup.timing } : {}),
   };
 }

@@ -19,6 +19,7 @@ import {
   decideOnItem,
   decideStop,
   type FirePlan,
+  type ItemDecision,
   openRound,
   overlapAllowsFire,
   type RoundSettings,
@@ -42,8 +43,10 @@ import {
   WorkerInvokeError,
 } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import type { MetricsSetup } from '../shared/metrics';
 import type { FireAnswer, FireInFlight, WorkerInvoker } from '../shared/worker-invoker';
 import { encodeLoopState, parseControllerInput, startsOtherPollers } from './parse-input';
+import { RoundMetrics } from './round-metrics';
 
 export interface ControllerDeps {
   readonly table: ControlItemStore;
@@ -61,6 +64,8 @@ export interface ControllerDeps {
    * the one named; never throws. Called when startsOtherPollers says so; without it a round starts none.
    */
   readonly startOtherPollers?: (exceptPollerId: string) => Promise<void>;
+  /** Where the round's EMF metric lines go (stdout on Lambda); without it the round writes none. */
+  readonly metrics?: MetricsSetup;
 }
 
 /** When the invocation must have handed back by (epoch ms); asked again before every tick. */
@@ -90,6 +95,21 @@ export async function runRound(
   deps: ControllerDeps,
   deadline: Deadline,
 ): Promise<ControllerOutput> {
+  const metrics = deps.metrics === undefined ? undefined : new RoundMetrics(deps.metrics);
+  try {
+    return await runMeteredRound(event, deps, deadline, metrics);
+  } finally {
+    // Every exit: a hand-back, a stop or hand-over signal, a failure Step Functions retries.
+    metrics?.flush(deps.clock.now());
+  }
+}
+
+async function runMeteredRound(
+  event: unknown,
+  deps: ControllerDeps,
+  deadline: Deadline,
+  metrics: RoundMetrics | undefined,
+): Promise<ControllerOutput> {
   const { table, clock } = deps;
   const timing = deps.timing ?? DEFAULT_TIMING;
   const settings: RoundSettings = { timing, ...(deps.size ? { size: deps.size } : {}) };
@@ -104,7 +124,7 @@ export async function runRound(
   const { pollerId, executionId } = input;
   // Every line of the round names its poller; lines about the loop's life name its execution and generation too.
   const log = deps.log.child({ pollerId });
-  const progress = new ProgressRecorder(deps, log, pollerId, executionId);
+  const progress = new ProgressRecorder(deps, log, pollerId, executionId, metrics?.forPoller(pollerId));
   // Before this loop's own first tick, which it takes as it always did: a console start ({}) brings up the fleet.
   if (deps.startOtherPollers !== undefined && startsOtherPollers(input))
     await deps.startOtherPollers(pollerId);
@@ -179,6 +199,7 @@ export async function runRound(
     throw new PollerStoppedSignal(pollerId, reason);
   };
 
+  let loopStartNoted = false;
   for (;;) {
     // An answer that came while the round slept rides on the next write, whichever it is (a claim, a stop record).
     noteAnswer();
@@ -197,6 +218,11 @@ export async function runRound(
     const decision = decideOnItem(state, item, clock.now(), settings);
     state = decision.state;
     progress.own(state.owned);
+    // A fresh loop's first round (any start path) counts once it owns the poller and goes on to its ticks.
+    if (input.loop === undefined && !loopStartNoted && isOwnerGoingOn(decision.kind)) {
+      loopStartNoted = true;
+      progress.noteLoopStart();
+    }
     if (decision.kind !== 'take' && decision.observed !== undefined)
       observe(progress, decision.observed, item);
 
@@ -277,6 +303,7 @@ export async function runRound(
     }
     noteAnswer();
     await progress.flushErrors();
+    progress.flushMetricsIfDue();
 
     let continuation = planContinuation(loop, clock.now(), deadline(), timing, deps.size);
     const wait =
@@ -405,6 +432,11 @@ async function deliverTick(
   }
 }
 
+/** Decisions of a round that owns its poller and carries on to a tick (not a stop, not a console start's take). */
+function isOwnerGoingOn(kind: ItemDecision['kind']): boolean {
+  return kind === 'claim' || kind === 'fire' || kind === 'not-due';
+}
+
 function withheldAs(withheld: LoopState | undefined): Delivery {
   return withheld === undefined ? { kind: 'sent' } : { kind: 'withheld', loop: withheld };
 }
@@ -476,6 +508,8 @@ class ProgressRecorder {
     private readonly log: Logger,
     readonly pollerId: string,
     readonly executionId: string,
+    /** The round's EMF metrics (functions/shared/metrics.ts); none without a MetricsSetup. */
+    private readonly metrics: RoundMetrics | undefined,
   ) {}
 
   own(generation: number | undefined): void {
@@ -493,14 +527,26 @@ class ProgressRecorder {
   noteSkipped(count: number): void {
     this.skippedSinceWrite += count;
     this.tally.skipped += count;
+    this.metrics?.noteSkipped(count, this.deps.clock.now());
   }
 
   noteFailedFire(): void {
     this.failedFiresSinceWrite += 1;
+    this.metrics?.noteFailedFire(this.deps.clock.now());
   }
 
   noteOverlapSkip(): void {
     this.overlapSkipsSinceWrite += 1;
+    this.metrics?.noteOverlapSkip(this.deps.clock.now());
+  }
+
+  noteLoopStart(): void {
+    this.metrics?.noteLoopStart(this.deps.clock.now());
+  }
+
+  /** After a tick's work, never before a tick: a line goes out when its values have waited long enough. */
+  flushMetricsIfDue(): void {
+    this.metrics?.flushIfDue(this.deps.clock.now());
   }
 
   /** A synchronous fire answered: a failure is news (written at once); a success rides on the next write. */
@@ -526,6 +572,7 @@ class ProgressRecorder {
   /** A tick's invoke was accepted `precisionMs` after it was due. */
   noteDelivered(precisionMs: number): void {
     this.tally.worstPrecisionMs = Math.max(this.tally.worstPrecisionMs, precisionMs);
+    this.metrics?.noteFire(precisionMs, this.deps.clock.now());
   }
 
   /**

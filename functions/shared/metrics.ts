@@ -38,6 +38,8 @@ export const METRIC = {
   activePollers: { name: 'ActivePollers', unit: 'Count' },
   /** Watchdog: running pollers whose loop has not reported for 3 intervals of its cadence, once a minute. */
   stalePollers: { name: 'StalePollers', unit: 'Count' },
+  /** Watchdog: loops it started again (each also counts in LoopStarts when its first round runs). */
+  watchdogRestarts: { name: 'WatchdogRestarts', unit: 'Count' },
   /** Worker kit: ticks the worker finished successfully. */
   tickSucceeded: { name: 'TickSucceeded', unit: 'Count' },
   /** Worker kit: ticks the worker reported as failed (it threw, or the example worker's fetch failed or was not 2xx). */
@@ -99,4 +101,33 @@ export function emfLine(record: MetricRecord): string | undefined {
 /** Where EMF lines go: stdout in Lambda (one line each, as CloudWatch Logs needs). */
 export type MetricSink = (line: string) => void;
 
-export const stdoutMetricSink: MetricSink = (line) => console.log(line);
+/**
+ * Straight to stdout, not through console.log: Lambda's Node runtime patches console to prefix every line (text
+ * log format) or to wrap it into the `message` of a JSON record (JSON log format), and a wrapped EMF object is no
+ * longer extracted as metrics. A raw stdout line is an EMF log event in either format.
+ */
+export const stdoutMetricSink: MetricSink = (line) => {
+  process.stdout.write(`${line}\n`);
+};
+
+/** Where nothing is recorded (tests that do not look, the local stack's quiet screen). */
+export const discardMetricSink: MetricSink = () => {};
+
+/**
+ * The environment variable that adds the per-poller dimension set [ControlTable, PollerId] (one billed metric per
+ * poller per name), set from the stack's PerPollerMetrics parameter; the controller and the worker kit read it.
+ */
+export const PER_POLLER_METRICS_VARIABLE = 'PER_POLLER_METRICS';
+
+/** `true` turns per-poller metrics on; absent, empty or anything else leaves the per-table default. */
+export function perPollerMetricsFrom(env: Readonly<Record<string, string | undefined>>): boolean {
+  return env[PER_POLLER_METRICS_VARIABLE]?.trim().toLowerCase() === 'true';
+}
+
+/** What a function needs to write metrics: where the lines go and which table (and whether per poller) they are about. */
+export interface MetricsSetup {
+  readonly sink: MetricSink;
+  readonly table: string;
+  /** Add the per-poller dimension set (PER_POLLER_METRICS=true). */
+  readonly perPoller: boolean;
+}

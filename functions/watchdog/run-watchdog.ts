@@ -1,14 +1,24 @@
 import { describeCause } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import { emfLine, type MetricsSetup } from '../shared/metrics';
 import { type LoopStarterDeps, type StartOutcome, startLoop } from '../starter/start-loop';
 import { findStaleLoops } from './find-stale';
 
 export interface WatchdogDeps extends LoopStarterDeps {
   readonly log: Logger;
+  /**
+   * Where the sweep's EMF line goes (ActivePollers, StalePollers, WatchdogRestarts, per table: a per-poller
+   * count would only say 0 or 1); without it the sweep writes none.
+   */
+  readonly metrics?: MetricsSetup;
 }
 
 export interface WatchdogReport {
   readonly checked: number;
+  /** Running pollers with a live loop when the sweep looked. */
+  readonly active: number;
+  /** Running pollers without one (the one liveness rule: judgeLoop), before the sweep's restarts. */
+  readonly stale: number;
   readonly restarted: readonly { pollerId: string; reason: string; outcome: StartOutcome['kind'] }[];
 }
 
@@ -27,10 +37,16 @@ async function startLoopsWithoutLiveLoop(
   deps: LoopStarterDeps,
   nowMs: number,
   options: { readonly except?: string; readonly restartReason?: (why: string) => string },
-): Promise<{ readonly checked: number; readonly results: readonly LoopStartResult[] }> {
+): Promise<{
+  readonly checked: number;
+  readonly running: number;
+  readonly stale: number;
+  readonly results: readonly LoopStartResult[];
+}> {
   const items = await deps.table.listAll();
   const results: LoopStartResult[] = [];
-  for (const stale of findStaleLoops(items, nowMs)) {
+  const staleLoops = findStaleLoops(items, nowMs);
+  for (const stale of staleLoops) {
     if (stale.pollerId === options.except) continue;
     const { pollerId, why } = stale;
     try {
@@ -43,7 +59,8 @@ async function startLoopsWithoutLiveLoop(
       results.push({ pollerId, why, error: describeCause(error) });
     }
   }
-  return { checked: items.length, results };
+  const running = items.filter((item) => item.operator.running === true).length;
+  return { checked: items.length, running, stale: staleLoops.length, results };
 }
 
 /**
@@ -53,7 +70,9 @@ async function startLoopsWithoutLiveLoop(
  */
 export async function runWatchdog(deps: WatchdogDeps, nowMs: number): Promise<WatchdogReport> {
   const reasonOf = (why: string) => `watchdog: ${why}`;
-  const { checked, results } = await startLoopsWithoutLiveLoop(deps, nowMs, { restartReason: reasonOf });
+  const { checked, running, stale, results } = await startLoopsWithoutLiveLoop(deps, nowMs, {
+    restartReason: reasonOf,
+  });
   const restarted: { pollerId: string; reason: string; outcome: StartOutcome['kind'] }[] = [];
   for (const result of results) {
     const { pollerId } = result;
@@ -69,7 +88,27 @@ export async function runWatchdog(deps: WatchdogDeps, nowMs: number): Promise<Wa
     deps.log.warn('restarted a loop', { pollerId, reason, outcome: result.outcome.kind });
     restarted.push({ pollerId, reason, outcome: result.outcome.kind });
   }
-  return { checked, restarted };
+  const active = running - stale;
+  writeSweepMetrics(deps.metrics, nowMs, { active, stale, restarts: restarted.length });
+  return { checked, active, stale, restarted };
+}
+
+/**
+ * One EMF line a sweep, zeros included: the StalePollers alarm reads a missing minute as the watchdog not
+ * running (or its scan failing), so every sweep that looked says what it saw.
+ */
+function writeSweepMetrics(
+  metrics: MetricsSetup | undefined,
+  nowMs: number,
+  counts: { readonly active: number; readonly stale: number; readonly restarts: number },
+): void {
+  if (metrics === undefined) return;
+  const line = emfLine({
+    table: metrics.table,
+    timestampMs: nowMs,
+    values: { activePollers: counts.active, stalePollers: counts.stale, watchdogRestarts: counts.restarts },
+  });
+  if (line !== undefined) metrics.sink(line);
 }
 
 /**

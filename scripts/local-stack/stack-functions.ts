@@ -10,6 +10,7 @@ import { ENV } from '../../functions/shared/contract';
 import { isRecord } from '../../functions/shared/decode';
 import { SubMinuteError } from '../../functions/shared/errors';
 import type { Logger } from '../../functions/shared/logger';
+import { discardMetricSink, type MetricSink } from '../../functions/shared/metrics';
 import { startLoopsForChanges } from '../../functions/starter/on-item-changes';
 import { runWatchdog, startOtherPollers, type WatchdogDeps } from '../../functions/watchdog/run-watchdog';
 import { runTick } from '../../functions/worker/run-tick';
@@ -99,6 +100,12 @@ export interface InProcessHandlersOptions {
   readonly log: Logger;
   /** What the control plane starts and restarts loops with (its stream and watchdog entries). */
   readonly starter: WatchdogDeps;
+  /**
+   * Where the in-process controller's EMF metric lines go. Not this process's stdout, which is the screen (and the
+   * `--json` event stream): the sandboxes' stdout carries them to `--verbose` instead.
+   * @default discardMetricSink
+   */
+  readonly metricSink?: MetricSink;
 }
 
 /** Seed events come from CloudFormation, which the local stack does not have. */
@@ -131,6 +138,7 @@ export function registerInProcessHandlers(
     log: options.log,
     architecture: CONTROLLER_SIZE.architecture,
     timing: options.timing,
+    metricSink: options.metricSink ?? discardMetricSink,
   });
   functions.register(
     LOCAL_CONTROLLER_NAME,

@@ -2,7 +2,7 @@ import { Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../infra/app';
+import { createApp, createMonitoringApp } from '../../infra/app';
 
 /** Rules acknowledged anywhere in the stack, by construct path (the justification sits next to each). */
 function acknowledgedRules(
@@ -30,6 +30,12 @@ describe('cdk-nag AwsSolutions checks', () => {
     // assess
     expect(report.violations.map(({ ruleName, severity }) => `${severity} ${ruleName}`)).toEqual([]);
     expect(report.success).toBe(true);
+  });
+
+  it('reports nothing unacknowledged on the monitoring stack either', () => {
+    const report = new AwsSolutionsChecks().validateScope(createMonitoringApp().stack);
+
+    expect(report.violations.map(({ ruleName, severity }) => `${severity} ${ruleName}`)).toEqual([]);
   });
 
   it('acknowledges SQS3 on the failed-ticks queue, SF1, SF2 on the state machine, IAM5 on the loop executions ARN, and nothing else', () => {

@@ -1,6 +1,6 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_POLLER_ID } from '../../functions/shared/contract';
+import { DEFAULT_POLLER_ID, FIELD } from '../../functions/shared/contract';
 import { createApp } from '../../infra/app';
 import { OUTPUT, PARAMETER, PARAMETER_GROUPS } from '../../infra/sub-minute-executor-stack';
 import { onlyResource, type Resources, resolve } from './template-walk';
@@ -19,7 +19,8 @@ let json: {
 };
 
 beforeAll(() => {
-  json = Template.fromStack(createApp().stack).toJSON();
+  // The template console users upload: the inline one, without the alarms (they come in the monitoring template).
+  json = Template.fromStack(createApp(undefined, { monitoring: false }).stack).toJSON();
 });
 
 describe('the template in the CloudFormation console', () => {
@@ -39,8 +40,16 @@ describe('the template in the CloudFormation console', () => {
       PARAMETER.waitSeconds,
       PARAMETER.controllerMemory,
       PARAMETER.extraTargetArns,
+      PARAMETER.perPollerMetrics,
     ]);
     expect([...grouped].sort()).toEqual(Object.keys(json.Parameters ?? {}).sort());
+  });
+
+  it('groups AlarmEmail with the monitoring parameters where the alarms are (the CDK stack)', () => {
+    const withAlarms = Template.fromStack(createApp().stack).toJSON();
+    const ui = withAlarms.Metadata?.['AWS::CloudFormation::Interface'] as InterfaceMetadata;
+    expect(ui.ParameterGroups.at(-1)?.Parameters).toEqual([PARAMETER.perPollerMetrics, PARAMETER.alarmEmail]);
+    expect(Object.keys(withAlarms.Parameters ?? {})).toContain(PARAMETER.alarmEmail);
   });
 
   it('labels only parameters that exist', () => {
@@ -55,8 +64,11 @@ describe('the template in the CloudFormation console', () => {
     for (const name of labelled) expect(Object.keys(json.Parameters ?? {})).toContain(name);
   });
 
-  it('names its parameters in PascalCase, like the seed properties they feed', () => {
-    for (const name of Object.keys(json.Parameters ?? {})) expect(name).toMatch(/^[A-Z][A-Za-z]+$/);
+  it('names the parameters that seed the item after its fields, the others in PascalCase', () => {
+    const seeding: string[] = [PARAMETER.running, PARAMETER.waitSeconds];
+    expect(seeding).toEqual([FIELD.running, FIELD.waitSeconds]);
+    for (const name of Object.keys(json.Parameters ?? {}).filter((name) => !seeding.includes(name)))
+      expect(name).toMatch(/^[A-Z][A-Za-z]+$/);
   });
 
   it('describes every parameter and every output', () => {

@@ -9,6 +9,7 @@ import { ENV } from '../../../functions/shared/contract';
 import { ControlTable } from '../../../functions/shared/control-table';
 import { MissingEnvironmentError } from '../../../functions/shared/errors';
 import { silentLogger } from '../../../functions/shared/logger';
+import { PER_POLLER_METRICS_VARIABLE, stdoutMetricSink } from '../../../functions/shared/metrics';
 import { LambdaWorkerInvoker } from '../../../functions/shared/worker-invoker';
 
 const CLIENTS = localClientOptions('http://127.0.0.1:1');
@@ -70,6 +71,23 @@ describe('controllerDepsFrom', () => {
     const timing = { ...DEFAULT_TIMING, handBackMarginMs: 500 };
 
     expect(build({ timing }).timing).toBe(timing);
+  });
+
+  it('writes metrics about its table to stdout, per table unless PER_POLLER_METRICS is true', () => {
+    expect(build().metrics).toEqual({ sink: stdoutMetricSink, table: 'Control', perPoller: false });
+    expect(build({ env: { ...ENVIRONMENT, [PER_POLLER_METRICS_VARIABLE]: 'true' } }).metrics?.perPoller).toBe(
+      true,
+    );
+    expect(
+      build({ env: { ...ENVIRONMENT, [PER_POLLER_METRICS_VARIABLE]: 'false' } }).metrics?.perPoller,
+    ).toBe(false);
+  });
+
+  it('writes metrics where the setup says (the local stack keeps its screen quiet)', () => {
+    const lines: string[] = [];
+    const sink = (line: string) => lines.push(line);
+
+    expect(build({ metricSink: sink }).metrics?.sink).toBe(sink);
   });
 
   it.each([ENV.controlTableName, ENV.defaultTarget])(

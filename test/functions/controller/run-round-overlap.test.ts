@@ -17,7 +17,11 @@ const TIMING: Timing = { ...DEFAULT_TIMING, handBackMarginMs: 200 };
  * controller's clock has passed that time (resolved as the clock moves, before the sleeping code resumes, as an
  * answer arriving during a sleep would be).
  */
-function world(runMs: number, outcome: (event: WorkerEvent) => 'succeeded' | string = () => 'succeeded') {
+function world(
+  runMs: number,
+  outcome: (event: WorkerEvent) => 'succeeded' | string = () => 'succeeded',
+  metrics?: ControllerDeps['metrics'],
+) {
   const simulated = simulatedClock({ startMs: Date.parse('2030-01-01T00:00:00.250Z') });
   const pending: { dueAt: number; resolve: () => void }[] = [];
   const answerDue = () => {
@@ -61,6 +65,7 @@ function world(runMs: number, outcome: (event: WorkerEvent) => 'succeeded' | str
     clock,
     log: silentLogger,
     timing: TIMING,
+    ...(metrics ? { metrics } : {}),
   };
   const run = (pollerId: string, fields: Record<string, AttributeValue>, roundMs: number) => {
     store.put(pollerId, { [FIELD.running]: { BOOL: true }, ...fields });
@@ -247,5 +252,28 @@ describe('runRound: overlap skip', () => {
     // assess
     await expect(ending).rejects.toThrow('S "Skip"');
     expect(invoker.released).toHaveLength(0);
+  });
+});
+
+describe('runRound: overlap skip in the EMF metrics', () => {
+  it('counts overlap skips and failed synchronous fires as the item does', async () => {
+    // prepare: each fire runs 1.5 s at a 1 s cadence and fails
+    const lines: Record<string, unknown>[] = [];
+    const { store, run } = world(1_500, (event) => `worker failed on seq ${event.seq}`, {
+      sink: (line) => lines.push(JSON.parse(line)),
+      table: 'pollers',
+      perPoller: false,
+    });
+
+    // act
+    await run('failing-slow', { [FIELD.waitSeconds]: { N: '1' }, [FIELD.overlap]: { S: 'skip' } }, 12_000);
+
+    // assess
+    const sum = (name: string) => lines.reduce((total, line) => total + Number(line[name] ?? 0), 0);
+    const item = store.image('failing-slow');
+    expect(sum('OverlapSkips')).toBeGreaterThan(0);
+    expect(sum('OverlapSkips')).toBe(Number(item?.[FIELD.overlapSkips]?.N));
+    expect(sum('FailedFires')).toBeGreaterThan(0);
+    expect(sum('FailedFires')).toBe(Number(item?.[FIELD.failedFires]?.N));
   });
 });

@@ -1,5 +1,12 @@
-import { describe, expect, it } from 'vitest';
-import { emfLine, MAX_VALUES_PER_METRIC, METRIC_NAMESPACE } from '../../../functions/shared/metrics';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  emfLine,
+  MAX_VALUES_PER_METRIC,
+  METRIC_NAMESPACE,
+  PER_POLLER_METRICS_VARIABLE,
+  perPollerMetricsFrom,
+  stdoutMetricSink,
+} from '../../../functions/shared/metrics';
 
 describe('emfLine', () => {
   it('writes one EMF object: the ControlTable dimension, each metric with its unit, properties beside', () => {
@@ -63,5 +70,40 @@ describe('emfLine', () => {
       emfLine({ table: 't', timestampMs: 0, values: { tickDurationMs: values } }) ?? '',
     );
     expect(parsed.TickDurationMs).toHaveLength(MAX_VALUES_PER_METRIC);
+  });
+});
+
+describe('perPollerMetricsFrom', () => {
+  it.each([
+    ['true', true],
+    [' TRUE ', true],
+    ['false', false],
+    ['', false],
+    [undefined, false],
+    ['yes', false],
+  ])('reads %j as %s', (value, expected) => {
+    expect(perPollerMetricsFrom({ [PER_POLLER_METRICS_VARIABLE]: value })).toBe(expected);
+  });
+});
+
+describe('stdoutMetricSink', () => {
+  const write = process.stdout.write;
+  afterEach(() => {
+    process.stdout.write = write;
+  });
+
+  it('writes the line raw to stdout, one line, so no console prefix or JSON wrapper hides it from CloudWatch', () => {
+    // prepare
+    const written: string[] = [];
+    process.stdout.write = ((chunk: string) => {
+      written.push(chunk);
+      return true;
+    }) as typeof process.stdout.write;
+
+    // act
+    stdoutMetricSink('{"_aws":{}}');
+
+    // assess
+    expect(written).toEqual(['{"_aws":{}}\n']);
   });
 });
