@@ -3,8 +3,8 @@ import { describeCause, SubMinuteError } from '../../functions/shared/errors';
 import { type AsyncFailureRecord, asyncFailureRecord } from './failure-records';
 import type { FunctionErrorResult, FunctionRuntime, InvocationType } from './function-runtime';
 import { InProcessFunction, type LocalHandler } from './in-process-function';
-import { localFunctionArn } from './local-endpoints';
 import { type LatencyModel, type Meter, NO_LATENCY, NO_METER } from './latency-model';
+import { localFunctionArn } from './local-endpoints';
 
 export type { FunctionErrorResult } from './function-runtime';
 export { type LocalHandler, type LocalInvocation, preciseNow } from './in-process-function';
@@ -201,6 +201,8 @@ export class LocalFunctions {
             this.retryTimers.delete(timer);
             attempt(attemptNumber + 1);
           }, delayMs);
+          // A retry waiting minutes keeps nothing alive by itself (a test's process, a stack being closed).
+          timer.unref();
           this.retryTimers.add(timer);
         }),
       );

@@ -119,7 +119,10 @@ export class LocalQueues {
     const index = messages.findIndex((message) => message.receiptHandle === receiptHandle);
     if (index >= 0) messages.splice(index, 1);
     else if (!receiptHandle.includes('#'))
-      throw new SqsRequestError('ReceiptHandleIsInvalid', `The input receipt handle "${receiptHandle}" is invalid.`);
+      throw new SqsRequestError(
+        'ReceiptHandleIsInvalid',
+        `The input receipt handle "${receiptHandle}" is invalid.`,
+      );
   }
 
   /** Makes a received message visible again after `visibilityTimeoutSeconds` (0: at once). */

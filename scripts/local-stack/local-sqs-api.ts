@@ -16,7 +16,8 @@ export type SqsAnswer =
 export function answerSqs(queues: LocalQueues, action: string, requestBody: string): SqsAnswer {
   try {
     const request: unknown = requestBody === '' ? {} : JSON.parse(requestBody);
-    if (!isRecord(request)) throw new SqsRequestError('InvalidParameterValue', 'the request must be a JSON object');
+    if (!isRecord(request))
+      throw new SqsRequestError('InvalidParameterValue', 'the request must be a JSON object');
     const queueName = queueNameOf(request.QueueUrl);
     switch (action) {
       case 'SendMessage': {
@@ -66,7 +67,8 @@ export function answerSqs(queues: LocalQueues, action: string, requestBody: stri
     }
   } catch (error) {
     if (error instanceof SqsRequestError) return refused(error.code, error.message);
-    if (error instanceof SyntaxError) return refused('InvalidParameterValue', `the request is not JSON: ${error.message}`);
+    if (error instanceof SyntaxError)
+      return refused('InvalidParameterValue', `the request is not JSON: ${error.message}`);
     throw error;
   }
 }
@@ -85,15 +87,26 @@ function queueNameOf(queueUrl: unknown): string {
   try {
     path = new URL(queueUrl).pathname;
   } catch {
-    throw new SqsRequestError('InvalidParameterValue', `QueueUrl must be a URL; got ${JSON.stringify(queueUrl)}`);
+    throw new SqsRequestError(
+      'InvalidParameterValue',
+      `QueueUrl must be a URL; got ${JSON.stringify(queueUrl)}`,
+    );
   }
-  return path.split('/').filter((segment) => segment !== '').at(-1) ?? '';
+  return (
+    path
+      .split('/')
+      .filter((segment) => segment !== '')
+      .at(-1) ?? ''
+  );
 }
 
 function text(request: Record<string, unknown>, field: string): string {
   const value = request[field];
   if (typeof value !== 'string') {
-    throw new SqsRequestError('InvalidParameterValue', `${field} must be a string; got ${JSON.stringify(value)}`);
+    throw new SqsRequestError(
+      'InvalidParameterValue',
+      `${field} must be a string; got ${JSON.stringify(value)}`,
+    );
   }
   return value;
 }
