@@ -52,8 +52,9 @@ function cellsOfEntry(entry: FailedEntry): string[] {
         '-',
         '-',
         entry.condition,
+        // Where the batch was in the stream: the changes themselves are not in the record (runbook: "start" lines).
         clip(
-          `loop starts from ${entry.batchSize ?? '?'} table change(s), stream sequence ${entry.startSequenceNumber}..${entry.endSequenceNumber}: the watchdog restarts running pollers`,
+          `loop start failed: ${entry.batchSize ?? '?'} table change(s), stream seq ${entry.startSequenceNumber}..${entry.endSequenceNumber}`,
         ),
       ];
     case 'unreadable':

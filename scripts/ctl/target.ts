@@ -48,7 +48,7 @@ export function localTarget(endpoints: {
     stateMachineArn: localStateMachineArn(LOCAL_REGION),
     dynamoDb: localClientOptions(endpoints.dynamoDbEndpoint),
     stepFunctions: localClientOptions(endpoints.servicesEndpoint),
-    connectionHint: `is \`npm start\` running? ctl expects DynamoDB at ${endpoints.dynamoDbEndpoint} and Step Functions at ${endpoints.servicesEndpoint}; match its port with --port N`,
+    connectionHint: `is \`npm start\` running? ctl expects DynamoDB at ${endpoints.dynamoDbEndpoint} and Step Functions (Lambda, SQS) at ${endpoints.servicesEndpoint}; match its port with --port N`,
     failedTicks: {
       queueUrl: localQueueUrl(endpoints.servicesEndpoint),
       sqs: localClientOptions(endpoints.servicesEndpoint),
