@@ -1,4 +1,5 @@
 import { LOCAL_REGION } from '../../functions/shared/aws-clients';
+import type { Clock } from '../../functions/shared/clock';
 import { describeCause, SubMinuteError } from '../../functions/shared/errors';
 import { type AsyncFailureRecord, asyncFailureRecord } from './failure-records';
 import type { FunctionErrorResult, FunctionRuntime, InvocationType } from './function-runtime';
@@ -44,6 +45,12 @@ export interface AsyncInvokeConfig {
 /** Lambda's defaults for a function without an EventInvokeConfig: two retries, six hours, no destination. */
 const DEFAULT_ASYNC_INVOKE: AsyncInvokeConfig = { retryAttempts: 2, maxEventAgeMs: 6 * 3_600_000 };
 
+/** Real time, whose pauses keep nothing alive by themselves (a test's process, a stack being closed). */
+const RETRY_CLOCK: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
+};
+
 /** Lambda's documented pauses before the retries of a failed asynchronous invocation: 1 min, then 2 min. */
 export const LAMBDA_ASYNC_RETRY_DELAY_MS = (retry: number) => (retry === 1 ? 60_000 : 120_000);
 
@@ -61,14 +68,14 @@ export class LocalFunctions {
   /** Invocations under way, sync and async, so shutting down can wait for them instead of cutting them off. */
   private readonly pending = new Set<Promise<unknown>>();
   private readonly asyncConfigs = new Map<string, AsyncInvokeConfig>();
-  /** Retries waiting for their turn; cleared on close (a stack switched off retries nothing). */
-  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** Set on close: a retry still waiting for its turn is dropped (a stack switched off retries nothing). */
+  private closed = false;
 
   private readonly onInvocationStart: (start: InvocationStart) => void;
   private readonly latency: LatencyModel;
   private readonly meter: Meter;
   private readonly asyncRetryDelayMs: (retry: number) => number;
-  private readonly nowMs: () => number;
+  private readonly clock: Clock;
 
   constructor(
     hooks: {
@@ -77,14 +84,15 @@ export class LocalFunctions {
       meter?: Meter;
       /** The pause before retry n (1, 2) of a failed async invocation; Lambda's by default. */
       asyncRetryDelayMs?: (retry: number) => number;
-      nowMs?: () => number;
+      /** The time and the pauses between retries (tests pass a simulated clock). */
+      clock?: Clock;
     } = {},
   ) {
     this.onInvocationStart = hooks.onInvocationStart ?? (() => {});
     this.latency = hooks.latency ?? NO_LATENCY;
     this.meter = hooks.meter ?? NO_METER;
     this.asyncRetryDelayMs = hooks.asyncRetryDelayMs ?? LAMBDA_ASYNC_RETRY_DELAY_MS;
-    this.nowMs = hooks.nowMs ?? Date.now;
+    this.clock = hooks.clock ?? RETRY_CLOCK;
   }
 
   /** Sets how a function's failed asynchronous invocations are retried and where they go (EventInvokeConfig). */
@@ -177,7 +185,7 @@ export class LocalFunctions {
     this.lookup(nameOrArn);
     const functionName = functionNameOf(nameOrArn);
     const config = this.asyncConfigs.get(functionName) ?? DEFAULT_ASYNC_INVOKE;
-    const queuedAtMs = this.nowMs();
+    const queuedAtMs = this.clock.now();
     const attempt = (attemptNumber: number) => {
       void this.track(
         this.runAsyncAttempt(nameOrArn, event).then((error) => {
@@ -191,19 +199,16 @@ export class LocalFunctions {
                 error,
                 attempts: attemptNumber,
                 condition,
-                atMs: this.nowMs(),
+                atMs: this.clock.now(),
               }),
             );
           if (attemptNumber > config.retryAttempts) return giveUp('RetriesExhausted');
           const delayMs = this.asyncRetryDelayMs(attemptNumber);
-          if (this.nowMs() + delayMs - queuedAtMs > config.maxEventAgeMs) return giveUp('EventAgeExceeded');
-          const timer = setTimeout(() => {
-            this.retryTimers.delete(timer);
-            attempt(attemptNumber + 1);
-          }, delayMs);
-          // A retry waiting minutes keeps nothing alive by itself (a test's process, a stack being closed).
-          timer.unref();
-          this.retryTimers.add(timer);
+          if (this.clock.now() + delayMs - queuedAtMs > config.maxEventAgeMs)
+            return giveUp('EventAgeExceeded');
+          void this.clock.sleep(delayMs).then(() => {
+            if (!this.closed) attempt(attemptNumber + 1);
+          });
         }),
       );
     };
@@ -251,8 +256,7 @@ export class LocalFunctions {
 
   /** Ends every runtime (sandbox processes are killed, their cgroups removed); waiting retries are dropped. */
   async close(): Promise<void> {
-    for (const timer of this.retryTimers) clearTimeout(timer);
-    this.retryTimers.clear();
+    this.closed = true;
     await Promise.all([...this.runtimes.values()].map((runtime) => runtime.close()));
   }
 
