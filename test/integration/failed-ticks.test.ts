@@ -8,15 +8,16 @@ import { createSqsClient } from '../../scripts/ctl/sqs-client';
 import { loadWorkerRetryPolicy } from '../../scripts/local-stack/failed-ticks-destination';
 import { LOCAL_WORKER_NAME } from '../../scripts/local-stack/local-endpoints';
 import type { InvocationStart } from '../../scripts/local-stack/local-functions';
+import { freePortPair, runCli } from '../scripts/ctl/cli-runner';
 import { ctl } from '../scripts/ctl/ctl-harness';
 import { type Harness, startHarness, WAIT_PATIENCE } from '../support/local-stack-harness';
 
 /**
  * A worker that fails, end to end on the local stack: the worker's sandbox is killed while it fetches a feed that
  * hangs (a worker process dying mid-tick), Lambda's retries (the CDK stack's WORKER_ASYNC_RETRY) fail the same
- * way, and the tick lands in the failed-ticks queue as Lambda's invocation record. The real CLI (`--local`)
- * lists it without deleting it, refuses to replay several without --yes, and with --yes fires each tick again
- * (the worker now healthy) and empties the queue.
+ * way, and the tick lands in the failed-ticks queue as Lambda's invocation record. The real CLI, as its own
+ * process (`npm run ctl -- … --local --port N`), lists it without deleting it, refuses to replay several without
+ * --yes, and with --yes fires each tick again (the worker now healthy) and empties the queue.
  */
 const POLLER = 'flaky';
 /** The feed hangs longer than the kill comes: every attempt dies mid-fetch while the feed is down. */
@@ -52,7 +53,10 @@ describe('failed ticks on the local stack', () => {
   it('land in the queue after the worker’s retries; ctl failed lists them, and replay --yes fires them again and empties it', async () => {
     // prepare: a 2 s poller whose worker dies on every attempt, retries 50 ms apart instead of Lambda's minutes
     const workerStarts: InvocationStart[] = [];
+    const port = await freePortPair();
+    const cli = (...args: string[]) => runCli([...args, '--local', '--port', String(port)]);
     harness = await startHarness({
+      port,
       asyncRetryDelayMs: () => 50,
       onInvocationStart: (start) => {
         if (start.functionName === LOCAL_WORKER_NAME) workerStarts.push(start);
@@ -111,12 +115,12 @@ describe('failed ticks on the local stack', () => {
       attemptsPerTick.set(seq, (attemptsPerTick.get(seq) ?? 0) + 1);
     }
 
-    const listed = await ctl(['failed', 'list', '--local', '--json'], stack);
-    const listedText = await ctl(['failed', 'list', '--local'], stack);
-    const refused = await ctl(['failed', 'replay', '--local'], stack);
+    const listed = await cli('failed', 'list', '--json');
+    const listedText = await cli('failed', 'list');
+    const refused = await cli('failed', 'replay');
     const depthAfterRefusal = await depth();
     const startsBeforeReplay = workerStarts.length;
-    const replayed = await ctl(['failed', 'replay', '--poller', POLLER, '--yes', '--local'], stack);
+    const replayed = await cli('failed', 'replay', '--poller', POLLER, '--yes');
     await eventually(
       'the replayed ticks reach the worker',
       async () => workerStarts.length >= startsBeforeReplay + seqs.length,
@@ -127,8 +131,8 @@ describe('failed ticks on the local stack', () => {
     expect(seqs.length).toBeGreaterThanOrEqual(2);
     expect(seqs.map((seq) => attemptsPerTick.get(seq))).toEqual(seqs.map(() => 1 + policy.retryAttempts));
     // list: one decoded entry per failed tick, and the messages are all still there
-    expect(listed.exitCode).toBe(0);
-    const entries = JSON.parse(listed.stdout.join('\n')) as unknown[];
+    expect(listed.exitCode, listed.stderr).toBe(0);
+    const entries = JSON.parse(listed.stdout) as unknown[];
     expect(entries).toHaveLength(seqs.length);
     for (const seq of seqs) {
       expect(entries).toContainEqual(
@@ -142,22 +146,19 @@ describe('failed ticks on the local stack', () => {
         }),
       );
     }
-    expect(
-      listedText.stdout
-        .join('\n')
-        .split('\n')
-        .filter((line) => / tick +flaky /.test(line)),
-    ).toHaveLength(seqs.length);
+    expect(listedText.stdout.split('\n').filter((line) => / tick +flaky /.test(line))).toHaveLength(
+      seqs.length,
+    );
     // replay without --yes: refused, nothing touched
     expect(refused.exitCode).toBe(1);
-    expect(refused.stderr.join('\n')).toMatch(
+    expect(refused.stderr).toMatch(
       new RegExp(`^ctl: ${seqs.length} failed ticks would be fired again \\(all pollers\\).*--yes`),
     );
     expect(depthAfterRefusal).toBe(seqs.length);
     // replay --yes: every tick fired again with its original event and replayOf, and the queue is empty
-    expect(replayed.exitCode).toBe(0);
-    expect(replayed.stdout.join('\n')).toMatch(
-      new RegExp(`replayed ${seqs.length} of ${seqs.length} failed ticks for poller '${POLLER}'$`),
+    expect(replayed.exitCode, replayed.stderr).toBe(0);
+    expect(replayed.stdout).toMatch(
+      new RegExp(`replayed ${seqs.length} of ${seqs.length} failed ticks for poller '${POLLER}'\n$`),
     );
     const replays = workerStarts.slice(startsBeforeReplay).map((start) => start.event);
     expect(replays).toHaveLength(seqs.length);
