@@ -209,7 +209,9 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
 function refuseMisplacedOptions(name: CommandName, lookup: OptionLookup): void {
   for (const [option, commands] of Object.entries(OPTION_COMMANDS)) {
     if (lookup(option) !== undefined && !commands.includes(name)) {
-      throw new UsageError(`--${option} applies to ${commands.join(', ')}, not to ${name}`);
+      // `failed` takes --poller and --yes for its replay only (buildFailedCommand refuses them on list).
+      const names = commands.map((command) => (command === 'failed' ? 'failed replay' : command));
+      throw new UsageError(`--${option} applies to ${names.join(', ')}, not to ${name}`);
     }
   }
 }
