@@ -118,6 +118,7 @@ export class LocalQueues {
     const messages = this.queue(queueName);
     const index = messages.findIndex((message) => message.receiptHandle === receiptHandle);
     if (index >= 0) messages.splice(index, 1);
+    // A handle this queue never issued (they are `<messageId>#<uuid>`) is malformed, as SQS says of a made-up one.
     else if (!receiptHandle.includes('#'))
       throw new SqsRequestError(
         'ReceiptHandleIsInvalid',
