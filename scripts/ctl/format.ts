@@ -74,8 +74,9 @@ export function formatResult(result: CommandResult, json: boolean): string {
   }
 }
 
-/** The process's exit code for a result: 1 when a command on many pollers (or ticks) failed on any of them. */
+/** The process's exit code for a result: 1 when a command on many pollers failed on any of them. */
 export function exitCodeOf(result: CommandResult): number {
+  // `failed replay` too: 1 when any tick's invoke was refused.
   if (result.command === 'failed-replay') return result.outcomes.some((outcome) => !outcome.ok) ? 1 : 0;
   return (result.command === 'pause' || result.command === 'resume') && result.failed > 0 ? 1 : 0;
 }
