@@ -23,6 +23,7 @@ export const COMMAND_NAMES = [
   'stop',
   'pause',
   'resume',
+  'failed',
 ] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
@@ -50,7 +51,13 @@ export type Command =
   | { readonly name: 'stop'; readonly pollerId: string }
   /** `waitSeconds` given: the item is created (or its cadence set) along with running=true. */
   | { readonly name: 'start'; readonly pollerId: string; readonly waitSeconds?: number | undefined }
-  | { readonly name: 'pause' | 'resume'; readonly pollers: PollerSelection };
+  | { readonly name: 'pause' | 'resume'; readonly pollers: PollerSelection }
+  | { readonly name: 'failed-list' }
+  /** `pollerId` undefined: every poller's failed ticks. */
+  | { readonly name: 'failed-replay'; readonly pollerId: string | undefined; readonly yes: boolean };
+
+/** What `ctl failed` does with the failed-ticks queue. */
+export const FAILED_ACTIONS = ['list', 'replay'] as const;
 
 export type Invocation =
   | { readonly kind: 'help' }
@@ -88,6 +95,12 @@ Commands (ID is a poller id; where it is optional it defaults to '${DEFAULT_POLL
   stop [ID]            set running=false; the loop ends at its next tick
   pause ID... | --all  stop each poller as \`stop\` does; one line each and a summary (exit 1 if any failed)
   resume ID... | --all start each poller as \`start\` does; one line each and a summary (exit 1 if any failed)
+  failed list          the failed-ticks queue, one line per message, decoded (ticks the worker failed after
+                       Lambda's retries, loop starts the table's stream gave up on); deletes nothing
+  failed replay [--poller ID] [--yes]
+                       fire each failed tick (of one poller, or all) again at the function that failed it,
+                       with the original event plus replayOf; a message is deleted once Lambda accepted
+                       the invoke; more than one tick needs --yes (needs --stack or --local)
 
 Operator fields (create, set; --every also start):
 ${fieldHelp}
@@ -95,11 +108,13 @@ ${fieldHelp}
 Options:
   --poller ID          the poller, for commands that take one ID
   --json               print JSON instead of text (list: an array of objects; watch: one object per frame)
-  --yes                confirm a delete (always needed: the item and its counters are gone for good)
+  --yes                confirm a delete (always needed: the item and its counters are gone for good), or a
+                       replay of more than one failed tick
   -h, --help           print this text
 
 Targets (exactly one):
-  --stack NAME         read the outputs ControlTableName and StateMachineArn of a deployed stack
+  --stack NAME         read the outputs ControlTableName, StateMachineArn (and FailedTicksQueueUrl, for
+                       \`failed\`) of a deployed stack
   --table NAME         name the control table directly ...
   --state-machine-arn ARN  ... and the state machine (needed to start loops: start, resume, create --running)
   --region R           the AWS region (default: the SDK's, e.g. AWS_REGION); credentials: the standard chain
@@ -137,7 +152,7 @@ const OPTIONS: Record<
 
 /** The commands each command-specific option applies to; the rest (target, --json, --help) apply to all. */
 const OPTION_COMMANDS: Readonly<Record<string, readonly CommandName[]>> = {
-  poller: ['status', 'create', 'set', 'delete', 'start', 'stop'],
+  poller: ['status', 'create', 'set', 'delete', 'start', 'stop', 'failed'],
   ...Object.fromEntries(
     [...FIELD_OPTION_NAMES.strings, ...FIELD_OPTION_NAMES.repeatable, ...FIELD_OPTION_NAMES.flags].map(
       (name) => [name, name === 'every' ? ['create', 'set', 'start'] : ['create', 'set']],
@@ -148,7 +163,7 @@ const OPTION_COMMANDS: Readonly<Record<string, readonly CommandName[]>> = {
   sort: ['list', 'watch'],
   interval: ['watch'],
   once: ['watch'],
-  yes: ['delete'],
+  yes: ['delete', 'failed'],
   all: ['status', 'pause', 'resume'],
 };
 
@@ -172,9 +187,16 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
 
   const name = parseCommandName(positionals);
   refuseMisplacedOptions(name, lookup);
-  const pollerIds = parsePollerIds(name, positionals.slice(1), lookup);
-  const command = buildCommand(name, pollerIds, lookup);
+  const command =
+    name === 'failed'
+      ? buildFailedCommand(positionals.slice(1), lookup)
+      : buildCommand(name, parsePollerIds(name, positionals.slice(1), lookup), lookup);
   const target = parseTargetSpec(lookup);
+  if (name === 'failed' && target.kind === 'table') {
+    throw new UsageError(
+      'ctl failed needs --stack NAME (its FailedTicksQueueUrl output) or --local: a table names no queue',
+    );
+  }
   const startsLoops = STARTS_LOOPS.has(command.name) || (command.name === 'create' && command.fields.running);
   if (startsLoops && target.kind === 'table' && target.stateMachineArn === undefined) {
     throw new UsageError(
@@ -187,7 +209,9 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
 function refuseMisplacedOptions(name: CommandName, lookup: OptionLookup): void {
   for (const [option, commands] of Object.entries(OPTION_COMMANDS)) {
     if (lookup(option) !== undefined && !commands.includes(name)) {
-      throw new UsageError(`--${option} applies to ${commands.join(', ')}, not to ${name}`);
+      // `failed` takes --poller and --yes for its replay only (buildFailedCommand refuses them on list).
+      const names = commands.map((command) => (command === 'failed' ? 'failed replay' : command));
+      throw new UsageError(`--${option} applies to ${names.join(', ')}, not to ${name}`);
     }
   }
 }
@@ -207,7 +231,11 @@ function parsePollerIds(name: CommandName, given: readonly string[], lookup: Opt
   return (named === undefined ? given : [named]).map(parsePollerId);
 }
 
-function buildCommand(name: CommandName, pollerIds: readonly string[], lookup: OptionLookup): Command {
+function buildCommand(
+  name: Exclude<CommandName, 'failed'>,
+  pollerIds: readonly string[],
+  lookup: OptionLookup,
+): Command {
   if (name === 'list') {
     if (pollerIds.length > 0) throw new UsageError('list takes no poller id: it lists every poller');
     return { name, sort: parseSort(stringOption(lookup, 'sort')) };
@@ -272,6 +300,34 @@ function buildCommand(name: CommandName, pollerIds: readonly string[], lookup: O
       }
       return { name, pollerId: given };
   }
+}
+
+/** `failed list` or `failed replay [--poller ID] [--yes]`. */
+function buildFailedCommand(words: readonly string[], lookup: OptionLookup): Command {
+  const [action, ...extra] = words;
+  const expected = `expected ${FAILED_ACTIONS.map((name) => `failed ${name}`).join(' or ')}`;
+  if (action === undefined) throw new UsageError(`failed needs an action: ${expected}`);
+  if (action !== 'list' && action !== 'replay')
+    throw new UsageError(`unknown action ${quote(action)}: ${expected}`);
+  if (extra.length > 0) {
+    throw new UsageError(
+      `failed ${action} takes no further words; got ${extra.map(quote).join(' ')}${action === 'replay' ? ' (name a poller with --poller ID)' : ''}`,
+    );
+  }
+  if (action === 'list') {
+    const misplaced = (['poller', 'yes'] as const).filter((option) => lookup(option) !== undefined);
+    if (misplaced.length > 0)
+      throw new UsageError(
+        `${misplaced.map((option) => `--${option}`).join(', ')} applies to failed replay, not to failed list`,
+      );
+    return { name: 'failed-list' };
+  }
+  const named = stringOption(lookup, 'poller');
+  return {
+    name: 'failed-replay',
+    pollerId: named === undefined ? undefined : parsePollerId(named),
+    yes: lookup('yes') === true,
+  };
 }
 
 function parseSelection(name: string, pollerIds: readonly string[], lookup: OptionLookup): PollerSelection {

@@ -2,6 +2,7 @@ import { FIELD } from '../../functions/shared/contract';
 import type { OperatorFieldEdit } from '../../functions/shared/control-table';
 import type { CreateResult } from './commands/create';
 import type { DeleteResult } from './commands/delete';
+import type { FailedListReport, FailedReplayReport } from './commands/failed';
 import type { ListReport } from './commands/list';
 import type { SetResult } from './commands/set';
 import type { StartResult } from './commands/start';
@@ -9,6 +10,7 @@ import type { StatusAllReport, StatusReport } from './commands/status';
 import type { StopResult } from './commands/stop';
 import type { SwitchManyResult } from './commands/switch-many';
 import { formatDuration } from './format-duration';
+import { formatFailedList, formatFailedReplay } from './format-failed';
 import { formatCadence, formatList } from './format-list';
 
 export type CommandResult =
@@ -20,14 +22,19 @@ export type CommandResult =
   | DeleteResult
   | StopResult
   | StartResult
-  | SwitchManyResult;
+  | SwitchManyResult
+  | FailedListReport
+  | FailedReplayReport;
 
 /**
  * What the CLI prints on stdout for a result: with --json one JSON value (`list`: the array of poller lines,
  * every other command: one object), readable lines otherwise.
  */
 export function formatResult(result: CommandResult, json: boolean): string {
-  if (json) return JSON.stringify(result.command === 'list' ? result.pollers : result);
+  if (json) {
+    if (result.command === 'list') return JSON.stringify(result.pollers);
+    return JSON.stringify(result.command === 'failed-list' ? result.entries : result);
+  }
   switch (result.command) {
     case 'list':
       return formatList(result);
@@ -60,11 +67,17 @@ export function formatResult(result: CommandResult, json: boolean): string {
     case 'pause':
     case 'resume':
       return formatSwitchMany(result);
+    case 'failed-list':
+      return formatFailedList(result);
+    case 'failed-replay':
+      return formatFailedReplay(result);
   }
 }
 
 /** The process's exit code for a result: 1 when a command on many pollers failed on any of them. */
 export function exitCodeOf(result: CommandResult): number {
+  // `failed replay` too: 1 when any tick's invoke was refused.
+  if (result.command === 'failed-replay') return result.outcomes.some((outcome) => !outcome.ok) ? 1 : 0;
   return (result.command === 'pause' || result.command === 'resume') && result.failed > 0 ? 1 : 0;
 }
 

@@ -2,6 +2,7 @@ import { setTimeout as abortableTimeout } from 'node:timers/promises';
 import { type Command, parseCommandLine, USAGE } from './command-line';
 import { create } from './commands/create';
 import { deletePoller } from './commands/delete';
+import { failedList, failedReplay } from './commands/failed';
 import { list } from './commands/list';
 import { set } from './commands/set';
 import { start } from './commands/start';
@@ -113,5 +114,9 @@ export function execute(
     case 'pause':
     case 'resume':
       return switchMany(session, command.name, command.pollers);
+    case 'failed-list':
+      return failedList(session);
+    case 'failed-replay':
+      return failedReplay(session, command);
   }
 }

@@ -3,6 +3,7 @@ import { type AwsClientOptions, LOCAL_REGION, localClientOptions } from '../../f
 import {
   LOCAL_TABLE_NAME,
   localEndpoint,
+  localQueueUrl,
   localStateMachineArn,
   servicesPortFor,
 } from '../local-stack/local-endpoints';
@@ -14,7 +15,15 @@ import type { TargetSpec } from './target-spec';
 export const STACK_OUTPUT = {
   controlTableName: 'ControlTableName',
   stateMachineArn: 'StateMachineArn',
+  failedTicksQueueUrl: 'FailedTicksQueueUrl',
 } as const;
+
+/** The failed-ticks queue and how to reach it and the functions a replay fires (`ctl failed`). */
+export interface FailedTicksTarget {
+  readonly queueUrl: string;
+  readonly sqs: AwsClientOptions;
+  readonly lambda: AwsClientOptions;
+}
 
 /** Where the commands go: the table, the state machine and how to reach both. */
 export interface ResolvedTarget {
@@ -25,6 +34,8 @@ export interface ResolvedTarget {
   readonly stepFunctions: AwsClientOptions;
   /** Added to a connection-refused error, e.g. "is `npm start` running?". */
   readonly connectionHint?: string | undefined;
+  /** Known for a stack (its output) and the local stack; a bare --table names none. */
+  readonly failedTicks?: FailedTicksTarget | undefined;
 }
 
 /** The local stack with explicit endpoints: `--local` derives them from one port, tests pass ephemeral ones. */
@@ -37,7 +48,12 @@ export function localTarget(endpoints: {
     stateMachineArn: localStateMachineArn(LOCAL_REGION),
     dynamoDb: localClientOptions(endpoints.dynamoDbEndpoint),
     stepFunctions: localClientOptions(endpoints.servicesEndpoint),
-    connectionHint: `is \`npm start\` running? ctl expects DynamoDB at ${endpoints.dynamoDbEndpoint} and Step Functions at ${endpoints.servicesEndpoint}; match its port with --port N`,
+    connectionHint: `is \`npm start\` running? ctl expects DynamoDB at ${endpoints.dynamoDbEndpoint} and Step Functions (Lambda, SQS) at ${endpoints.servicesEndpoint}; match its port with --port N`,
+    failedTicks: {
+      queueUrl: localQueueUrl(endpoints.servicesEndpoint),
+      sqs: localClientOptions(endpoints.servicesEndpoint),
+      lambda: localClientOptions(endpoints.servicesEndpoint),
+    },
   };
 }
 
@@ -94,10 +110,13 @@ async function readStackOutputs(
     }
     return value;
   };
+  // A stack deployed before the queue had an output has none: only `ctl failed` needs it, and says so.
+  const queueUrl = outputs.get(STACK_OUTPUT.failedTicksQueueUrl);
   return {
     tableName: output(STACK_OUTPUT.controlTableName),
     stateMachineArn: output(STACK_OUTPUT.stateMachineArn),
     dynamoDb: { region },
     stepFunctions: { region },
+    ...(queueUrl === undefined ? {} : { failedTicks: { queueUrl, sqs: { region }, lambda: { region } } }),
   };
 }

@@ -13,9 +13,14 @@ export const LOCAL_TABLE_NAME = 'SubMinuteLambdaExecutor-local-control';
 export const LOCAL_STATE_MACHINE_NAME = 'SubMinuteLambdaExecutor-local-loop';
 export const LOCAL_CONTROLLER_NAME = 'SubMinuteLambdaExecutor-local-controller';
 export const LOCAL_WORKER_NAME = 'SubMinuteLambdaExecutor-local-worker';
+/** The failed-ticks queue, served by the same server as Lambda and Step Functions. */
+export const LOCAL_FAILED_TICKS_QUEUE_NAME = 'SubMinuteLambdaExecutor-local-failed-ticks';
 
 export const localEndpoint = (port: number) => `http://${LOCAL_HOST}:${port}`;
 export const localFunctionArn = (name: string, region: string) =>
   `arn:aws:lambda:${region}:${LOCAL_ACCOUNT}:function:${name}`;
 export const localStateMachineArn = (region: string, name: string = LOCAL_STATE_MACHINE_NAME) =>
   `arn:aws:states:${region}:${LOCAL_ACCOUNT}:stateMachine:${name}`;
+/** A queue's URL as SQS builds them (`<endpoint>/<account>/<name>`), on the local services endpoint. */
+export const localQueueUrl = (servicesEndpoint: string, name: string = LOCAL_FAILED_TICKS_QUEUE_NAME) =>
+  `${servicesEndpoint}/${LOCAL_ACCOUNT}/${name}`;

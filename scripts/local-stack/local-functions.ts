@@ -1,7 +1,11 @@
+import { LOCAL_REGION } from '../../functions/shared/aws-clients';
+import type { Clock } from '../../functions/shared/clock';
 import { describeCause, SubMinuteError } from '../../functions/shared/errors';
+import { type AsyncFailureRecord, asyncFailureRecord } from './failure-records';
 import type { FunctionErrorResult, FunctionRuntime, InvocationType } from './function-runtime';
 import { InProcessFunction, type LocalHandler } from './in-process-function';
 import { type LatencyModel, type Meter, NO_LATENCY, NO_METER } from './latency-model';
+import { localFunctionArn } from './local-endpoints';
 
 export type { FunctionErrorResult } from './function-runtime';
 export { type LocalHandler, type LocalInvocation, preciseNow } from './in-process-function';
@@ -28,6 +32,28 @@ export class FunctionNotFoundError extends SubMinuteError {
 /** Lambda's largest timeout: what an in-process handler registered without one is told it has. */
 const MAX_TIMEOUT_MS = 900_000;
 
+/** What Lambda does with a function's failed asynchronous invocations (its EventInvokeConfig). */
+export interface AsyncInvokeConfig {
+  /** Attempts after the first (Lambda: 0 to 2). */
+  readonly retryAttempts: number;
+  /** An event older than this is not tried again (Lambda: 60 s to 6 h). */
+  readonly maxEventAgeMs: number;
+  /** The on-failure destination: gets the invocation record once the event is given up. */
+  readonly onFailure?: (record: AsyncFailureRecord) => void;
+}
+
+/** Lambda's defaults for a function without an EventInvokeConfig: two retries, six hours, no destination. */
+const DEFAULT_ASYNC_INVOKE: AsyncInvokeConfig = { retryAttempts: 2, maxEventAgeMs: 6 * 3_600_000 };
+
+/** Real time, whose pauses keep nothing alive by themselves (a test's process, a stack being closed). */
+const RETRY_CLOCK: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
+};
+
+/** Lambda's documented pauses before the retries of a failed asynchronous invocation: 1 min, then 2 min. */
+export const LAMBDA_ASYNC_RETRY_DELAY_MS = (retry: number) => (retry === 1 ? 60_000 : 120_000);
+
 /**
  * The functions the local Lambda endpoint serves, by name. Names and ARNs (with or without a qualifier) resolve
  * to the same function, as on AWS. Each function has a runtime (sandbox processes, or this process); around it
@@ -37,23 +63,41 @@ export class LocalFunctions {
   private readonly runtimes = new Map<string, FunctionRuntime>();
   /** Fault injection: the next synchronous invocation of a function is killed this many ms after it starts. */
   private readonly armedKills = new Map<string, number>();
+  /** Fault injection: async invocations killed while armed, by function, with the events they apply to. */
+  private readonly asyncKills = new Map<string, { afterMs: number; matches: (event: unknown) => boolean }>();
   /** Invocations under way, sync and async, so shutting down can wait for them instead of cutting them off. */
   private readonly pending = new Set<Promise<unknown>>();
+  private readonly asyncConfigs = new Map<string, AsyncInvokeConfig>();
+  /** Set on close: a retry still waiting for its turn is dropped (a stack switched off retries nothing). */
+  private closed = false;
 
   private readonly onInvocationStart: (start: InvocationStart) => void;
   private readonly latency: LatencyModel;
   private readonly meter: Meter;
+  private readonly asyncRetryDelayMs: (retry: number) => number;
+  private readonly clock: Clock;
 
   constructor(
     hooks: {
       onInvocationStart?: (start: InvocationStart) => void;
       latency?: LatencyModel;
       meter?: Meter;
+      /** The pause before retry n (1, 2) of a failed async invocation; Lambda's by default. */
+      asyncRetryDelayMs?: (retry: number) => number;
+      /** The time and the pauses between retries (tests pass a simulated clock). */
+      clock?: Clock;
     } = {},
   ) {
     this.onInvocationStart = hooks.onInvocationStart ?? (() => {});
     this.latency = hooks.latency ?? NO_LATENCY;
     this.meter = hooks.meter ?? NO_METER;
+    this.asyncRetryDelayMs = hooks.asyncRetryDelayMs ?? LAMBDA_ASYNC_RETRY_DELAY_MS;
+    this.clock = hooks.clock ?? RETRY_CLOCK;
+  }
+
+  /** Sets how a function's failed asynchronous invocations are retried and where they go (EventInvokeConfig). */
+  configureAsyncInvoke(name: string, config: AsyncInvokeConfig): void {
+    this.asyncConfigs.set(functionNameOf(name), config);
   }
 
   /** Serves `name` with a handler run in this process (told it has `timeoutMs`, Lambda's maximum by default). */
@@ -69,6 +113,31 @@ export class LocalFunctions {
   /** Kills the next synchronous invocation of `functionName` `afterMs` after its handler starts, as a crash would. */
   armKill(functionName: string, afterMs: number): void {
     this.armedKills.set(functionName, afterMs);
+  }
+
+  /**
+   * Kills every asynchronous invocation (each attempt) of `functionName` whose event `matches`, `afterMs` after
+   * its handler starts, as a worker whose process dies would be; until the returned function disarms it.
+   */
+  killAsyncInvocations(
+    functionName: string,
+    afterMs: number,
+    matches: (event: unknown) => boolean = () => true,
+  ): () => void {
+    const armed = { afterMs, matches };
+    this.asyncKills.set(functionName, armed);
+    return () => {
+      if (this.asyncKills.get(functionName) === armed) this.asyncKills.delete(functionName);
+    };
+  }
+
+  private takeArmedKill(functionName: string, event: unknown): { killAfterMs?: number } {
+    const armed = this.asyncKills.get(functionName);
+    return armed?.matches(event) ? { killAfterMs: armed.afterMs } : {};
+  }
+
+  private arnOf(functionName: string): string {
+    return localFunctionArn(functionName, LOCAL_REGION);
   }
 
   has(nameOrArn: string): boolean {
@@ -107,35 +176,64 @@ export class LocalFunctions {
     );
   }
 
-  /** Queues an asynchronous (Event) invocation and returns at once, as Lambda's 202 does. */
+  /**
+   * Queues an asynchronous (Event) invocation and returns at once, as Lambda's 202 does. A failed attempt is
+   * reported to `onError` and tried again after the function's retries and pauses; once it is given up (retries
+   * spent, or the event older than its maximum age) the invocation record goes to the on-failure destination.
+   */
   invokeAsync(nameOrArn: string, event: unknown, onError: (error: FunctionErrorResult) => void): void {
-    const runtime = this.lookup(nameOrArn);
+    this.lookup(nameOrArn);
+    const functionName = functionNameOf(nameOrArn);
+    const config = this.asyncConfigs.get(functionName) ?? DEFAULT_ASYNC_INVOKE;
+    const queuedAtMs = this.clock.now();
+    const attempt = (attemptNumber: number) => {
+      void this.track(
+        this.runAsyncAttempt(nameOrArn, event).then((error) => {
+          if (error === undefined) return;
+          onError(error);
+          const giveUp = (condition: AsyncFailureRecord['requestContext']['condition']) =>
+            config.onFailure?.(
+              asyncFailureRecord({
+                functionArn: this.arnOf(functionName),
+                event,
+                error,
+                attempts: attemptNumber,
+                condition,
+                atMs: this.clock.now(),
+              }),
+            );
+          if (attemptNumber > config.retryAttempts) return giveUp('RetriesExhausted');
+          const delayMs = this.asyncRetryDelayMs(attemptNumber);
+          if (this.clock.now() + delayMs - queuedAtMs > config.maxEventAgeMs)
+            return giveUp('EventAgeExceeded');
+          void this.clock.sleep(delayMs).then(() => {
+            if (!this.closed) attempt(attemptNumber + 1);
+          });
+        }),
+      );
+    };
+    attempt(1);
+  }
+
+  /** One attempt of an async invocation: its error, or undefined when the handler succeeded. */
+  private async runAsyncAttempt(nameOrArn: string, event: unknown): Promise<FunctionErrorResult | undefined> {
     const functionName = functionNameOf(nameOrArn);
     const requestedAt = preciseNow();
-    void this.track(
-      (async () => {
-        await delay(this.latency.asyncInvokeMs(functionName));
-        try {
-          const { outcome, durationMs } = await runtime.run({
-            event,
-            invocationType: 'Event',
-            onStart: (startedAt) =>
-              this.onInvocationStart({
-                functionName,
-                invocationType: 'Event',
-                event,
-                startedAt,
-                requestedAt,
-              }),
-          });
-          this.meter.lambdaInvocation(functionName, 'Event', durationMs);
-          if ('error' in outcome) onError(outcome.error);
-        } catch (error) {
-          // The runtime itself failed (a sandbox that could not start): Lambda's service error, not the handler's.
-          onError({ errorType: 'ServiceException', errorMessage: describeCause(error) });
-        }
-      })(),
-    );
+    await delay(this.latency.asyncInvokeMs(functionName));
+    try {
+      const { outcome, durationMs } = await this.lookup(nameOrArn).run({
+        event,
+        invocationType: 'Event',
+        ...this.takeArmedKill(functionName, event),
+        onStart: (startedAt) =>
+          this.onInvocationStart({ functionName, invocationType: 'Event', event, startedAt, requestedAt }),
+      });
+      this.meter.lambdaInvocation(functionName, 'Event', durationMs);
+      return 'error' in outcome ? outcome.error : undefined;
+    } catch (error) {
+      // The runtime itself failed (a sandbox that could not start): Lambda's service error, not the handler's.
+      return { errorType: 'ServiceException', errorMessage: describeCause(error) };
+    }
   }
 
   /** Every invocation's remaining time ends by `atMs`, so a controller staying awake hands back promptly. */
@@ -156,8 +254,9 @@ export class LocalFunctions {
     await this.lookup(nameOrArn).close();
   }
 
-  /** Ends every runtime (sandbox processes are killed, their cgroups removed). */
+  /** Ends every runtime (sandbox processes are killed, their cgroups removed); waiting retries are dropped. */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all([...this.runtimes.values()].map((runtime) => runtime.close()));
   }
 

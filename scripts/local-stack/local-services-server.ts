@@ -2,6 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { describeCause } from '../../functions/shared/errors';
 import { FunctionNotFoundError, type LocalFunctions } from './local-functions';
+import { LocalQueues } from './local-queues';
+import { answerSqs, SQS_TARGET_PREFIX } from './local-sqs-api';
 import type { ExecutionRecord, LocalStepFunctions } from './local-step-functions';
 
 /** An error response the server sends instead of serving a request: how tests inject faults at the boundary. */
@@ -22,8 +24,8 @@ const LAMBDA_INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 const SFN_TARGET_PREFIX = 'AWSStepFunctions.';
 
 /**
- * One HTTP server speaking two AWS wire protocols: Lambda's Invoke (REST-JSON) and the Step Functions API
- * (JSON 1.0). Real SDK clients and the AWS CLI talk to it unchanged.
+ * One HTTP server speaking three AWS wire protocols: Lambda's Invoke (REST-JSON), the Step Functions API and the
+ * SQS API (both JSON 1.0). Real SDK clients and the AWS CLI talk to it unchanged.
  */
 export class LocalServicesServer {
   private server: Server | undefined;
@@ -34,6 +36,8 @@ export class LocalServicesServer {
     private readonly functions: LocalFunctions,
     private readonly stepFunctions: () => LocalStepFunctions,
     private readonly onAsyncFailure: (functionName: string, message: string, event: unknown) => void,
+    /** The queues its SQS API serves (the failed-ticks queue). */
+    readonly queues: LocalQueues = new LocalQueues(),
   ) {}
 
   async listen(host: string, port: number): Promise<number> {
@@ -83,6 +87,11 @@ export class LocalServicesServer {
     const target = String(request.headers['x-amz-target'] ?? '');
     if (request.method === 'POST' && target.startsWith(SFN_TARGET_PREFIX)) {
       return this.handleStepFunctions(target.slice(SFN_TARGET_PREFIX.length), body, response);
+    }
+    if (request.method === 'POST' && target.startsWith(SQS_TARGET_PREFIX)) {
+      const answer = answerSqs(this.queues, target.slice(SQS_TARGET_PREFIX.length), body);
+      sendJson(response, answer.status, answer.body, answer.status === 200 ? undefined : answer.errorType);
+      return;
     }
     sendJson(
       response,

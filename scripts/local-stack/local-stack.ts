@@ -20,21 +20,26 @@ import { parseWorkerEvent } from '../../functions/worker/run-tick';
 import { ensureControlTable } from './control-table-definition';
 import { ControlTableWatcher, type ItemChange } from './control-table-watcher';
 import { DynamoDbStore } from './dynamodb-store';
+import { loadWorkerRetryPolicy, queueDestination } from './failed-ticks-destination';
+import { streamBatchFailureRecord } from './failure-records';
 import type { SandboxLogLine } from './lambda-sandbox/sandbox';
 import type { CpuShareReport } from './lambda-sandbox/sandbox-host';
 import type { LatencyModel, Meter } from './latency-model';
 import {
   DEFAULT_DYNAMODB_PORT,
   LOCAL_CONTROLLER_NAME,
+  LOCAL_FAILED_TICKS_QUEUE_NAME,
   LOCAL_HOST,
   LOCAL_TABLE_NAME,
   LOCAL_WORKER_NAME,
   localEndpoint,
   localFunctionArn,
+  localQueueUrl,
   localStateMachineArn,
   servicesPortFor,
 } from './local-endpoints';
 import { type InvocationStart, LocalFunctions } from './local-functions';
+import { LocalQueues } from './local-queues';
 import { LocalServicesServer } from './local-services-server';
 import { type ExecutionEnded, LocalStepFunctions } from './local-step-functions';
 import { type DeclaredFleet, type SeededPoller, seedFleet } from './seed-fleet';
@@ -129,6 +134,11 @@ export interface LocalStackOptions {
    * Lambda endpoint received it: for tests and the benchmark's timing.
    */
   readonly onInvocationStart?: (start: InvocationStart) => void;
+  /**
+   * The pause before retry n (1, 2) of a failed asynchronous invocation: Lambda's 1 min and 2 min by default;
+   * tests shorten it. How many retries the worker gets is the CDK stack's (WORKER_ASYNC_RETRY), never set here.
+   */
+  readonly asyncRetryDelayMs?: (retry: number) => number;
 }
 
 export type SandboxMode = 'process' | 'in-process';
@@ -145,6 +155,8 @@ export const DEFAULT_EVERY_SECONDS = 2;
 /** As often as the deployed EventBridge rule (every minute). */
 export const DEFAULT_WATCHDOG_INTERVAL_MS = 60_000;
 const SHUTDOWN_DRAIN_MS = 3_000;
+/** The local table's stream has one shard; its id only names it in a failure record. */
+const LOCAL_STREAM_SHARD_ID = 'shardId-00000000000000000000-local';
 
 export interface LocalStack {
   /** The DynamoDB endpoint, e.g. http://127.0.0.1:8000. */
@@ -158,6 +170,8 @@ export interface LocalStack {
   readonly stepFunctions: LocalStepFunctions;
   readonly services: LocalServicesServer;
   readonly functions: LocalFunctions;
+  /** The failed-ticks queue on the services endpoint: the worker's failed ticks, the stream's failed starts. */
+  readonly failedTicksQueueUrl: string;
   /** The DynamoDB server, for fault injection (refuse and accept connections again). */
   readonly dynamoDbStore: DynamoDbStore;
   /** Whether the sandboxes are confined to Lambda's CPU share (also in the `ready` event). */
@@ -196,6 +210,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     },
     ...(options.latency ? { latency: options.latency } : {}),
     ...(options.meter ? { meter: options.meter } : {}),
+    ...(options.asyncRetryDelayMs ? { asyncRetryDelayMs: options.asyncRetryDelayMs } : {}),
+  });
+  // As the CDK stack: the worker's failed ticks go to the failed-ticks queue after the same retries.
+  const queues = new LocalQueues();
+  queues.create(LOCAL_FAILED_TICKS_QUEUE_NAME);
+  const toFailedTicks = queueDestination(queues, LOCAL_FAILED_TICKS_QUEUE_NAME);
+  functions.configureAsyncInvoke(LOCAL_WORKER_NAME, {
+    ...(await loadWorkerRetryPolicy()),
+    onFailure: toFailedTicks,
   });
   const endedReports = new HeldReports<ExecutionEnded>((ended) => reportEnded(ended, emit));
   let stepFunctions: LocalStepFunctions | undefined;
@@ -204,6 +227,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     () => stepFunctionsOrThrow(stepFunctions),
     (functionName, message, event) =>
       emit({ event: 'error', poller: pollerIdOf(event), message: `${functionName} failed: ${message}` }),
+    queues,
   );
   let servicesPort: number;
   try {
@@ -281,14 +305,26 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // response and the stream mapping's filters, batching and retries are exercised as deployed.
   const invokeControlPlane = (event: unknown) => functions.invoke(LOCAL_CONTROLLER_NAME, event);
   const tableStream = new TableStream(region, tableName);
+  const startMapping = await loadStartMapping();
   const streamStart =
     options.startLoops === false
       ? undefined
       : new StreamEventSource({
-          ...(await loadStartMapping()),
+          ...startMapping,
           invoke: invokeControlPlane,
           onRecordsFailed: (records, reason) => {
             for (const record of records) reportFailedStart(record, reason, emit);
+            // As the mapping's on-failure destination (SqsDlq): where the batch was, not its records.
+            toFailedTicks(
+              streamBatchFailureRecord({
+                functionArn: localFunctionArn(LOCAL_CONTROLLER_NAME, region),
+                streamArn: tableStream.streamArn,
+                shardId: LOCAL_STREAM_SHARD_ID,
+                sequenceNumbers: records.map((record) => record.dynamodb.SequenceNumber),
+                attempts: startMapping.retryAttempts + 1,
+                atMs: Date.now(),
+              }),
+            );
           },
         });
   const watcher = new ControlTableWatcher(
@@ -386,6 +422,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stepFunctions: sfn,
     services,
     functions,
+    failedTicksQueueUrl: localQueueUrl(servicesEndpoint),
     dynamoDbStore: store,
     cpuShare,
     startLoop,

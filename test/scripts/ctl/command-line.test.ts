@@ -95,7 +95,7 @@ describe('parseCommandLine: what it refuses', () => {
     [['--local'], /^missing command/],
     [
       ['restart', '--local'],
-      /^unknown command "restart": expected one of list, watch, status, create, set, delete, start, stop, pause, resume$/,
+      /^unknown command "restart": expected one of list, watch, status, create, set, delete, start, stop, pause, resume, failed$/,
     ],
     [
       ['status', 'stop', '--local'],

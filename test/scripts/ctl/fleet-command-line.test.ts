@@ -231,12 +231,12 @@ describe('parseCommandLine: the fleet command lines it refuses, before any call'
       "delete removes poller 'orders' and its counters for good; repeat with --yes to confirm",
     ],
     [['delete', '--yes', '--local'], 'delete needs a poller id: ctl delete ID --yes'],
-    [['stop', 'orders', '--yes', '--local'], '--yes applies to delete, not to stop'],
+    [['stop', 'orders', '--yes', '--local'], '--yes applies to delete, failed replay, not to stop'],
     [['pause', '--local'], 'pause needs poller ids or --all'],
     [['resume', 'a', '--all', '--local'], 'give either --all or poller ids, not both'],
     [
       ['pause', '--poller', 'a', '--local'],
-      '--poller applies to status, create, set, delete, start, stop, not to pause',
+      '--poller applies to status, create, set, delete, start, stop, failed replay, not to pause',
     ],
     [
       ['resume', '--all', '--table', 'control'],

@@ -1,7 +1,11 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_POLLER_ID, FIELD } from '../../../functions/shared/contract';
-import { LOCAL_CONTROLLER_NAME } from '../../../scripts/local-stack/local-endpoints';
+import { decodeFailedDelivery } from '../../../scripts/ctl/failed-delivery';
+import {
+  LOCAL_CONTROLLER_NAME,
+  LOCAL_FAILED_TICKS_QUEUE_NAME,
+} from '../../../scripts/local-stack/local-endpoints';
 import type { InvocationStart } from '../../../scripts/local-stack/local-functions';
 import type { StreamEvent } from '../../../scripts/local-stack/stream-records';
 import { localRuleArn, type ScheduledEvent } from '../../../scripts/local-stack/watchdog-schedule';
@@ -201,6 +205,25 @@ describe('the local stack invokes the control plane for stream starts and the wa
       });
     }
     expect(executionsOf(stack, 'refused-a')).toEqual([]);
+    // and, as the mapping's on-failure destination, the failed-ticks queue says where each given-up batch was
+    const queued = stack.services.queues
+      .receive(LOCAL_FAILED_TICKS_QUEUE_NAME, 10, 0)
+      .map((message) => decodeFailedDelivery(message.body));
+    const sequenceNumbers = reported.map((event) =>
+      BigInt(/stream record (\d+)/.exec('message' in event ? event.message : '')?.[1] ?? '-1'),
+    );
+    expect(queued.length).toBeGreaterThanOrEqual(1);
+    for (const sequenceNumber of sequenceNumbers) {
+      expect(
+        queued.some(
+          (batch) =>
+            batch.kind === 'stream-batch' &&
+            batch.condition === 'RetryAttemptsExhausted' &&
+            BigInt(batch.startSequenceNumber) <= sequenceNumber &&
+            sequenceNumber <= BigInt(batch.endSequenceNumber),
+        ),
+      ).toBe(true);
+    }
   });
 
   it('starts the loop on the retry when Step Functions refused the first attempt only', async () => {

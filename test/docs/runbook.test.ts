@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+/** docs/runbook.md holds together: every alarm it lists has its section, and every link inside it lands. */
+const RUNBOOK = readFileSync(new URL('../../docs/runbook.md', import.meta.url), 'utf8');
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
+const anchorOf = (heading: string) =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, '')
+    .replace(/ /g, '-');
+
+const headings = [...RUNBOOK.matchAll(/^#{2,4} (.+)$/gm)].map((match) => match[1] ?? '');
+const listedAlarmIds = [...RUNBOOK.matchAll(/^> \| `([A-Za-z]+)` \|/gm)].map((match) => match[1] ?? '');
+
+describe('docs/runbook.md', () => {
+  it('lists the alarms it documents', () => {
+    expect(listedAlarmIds.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it.each(listedAlarmIds)('has a section for alarm %s', (alarmId) => {
+    expect(headings.some((heading) => heading.startsWith(`${alarmId}: `))).toBe(true);
+  });
+
+  it('links only to sections it has', () => {
+    const anchors = new Set(headings.map(anchorOf));
+    const links = [...RUNBOOK.matchAll(/\]\(#([^)]+)\)/g)].map((match) => match[1] ?? '');
+
+    expect(links.length).toBeGreaterThan(0);
+    expect(links.filter((link) => !anchors.has(link))).toEqual([]);
+  });
+});
