@@ -10,6 +10,7 @@ import type { StopResult } from './commands/stop';
 import type { SwitchManyResult } from './commands/switch-many';
 import { formatDuration } from './format-duration';
 import { formatCadence, formatList } from './format-list';
+import { isDerived, relativeTo, tickSeqText, tickTimeText } from './format-progress';
 
 export type CommandResult =
   | ListReport
@@ -48,11 +49,7 @@ export function formatResult(result: CommandResult, json: boolean): string {
           : `its loop (${result.executionArn}) ends at its next tick without firing it`
       }`;
     case 'stop':
-      return `poller '${result.pollerId}': running set to false; ${
-        result.executionArn === null
-          ? 'no loop is recorded on the item'
-          : `the loop (${result.executionArn}) ends at its next tick${result.nextTickAt ? ` (${result.nextTickAt})` : ''}`
-      }`;
+      return `poller '${result.pollerId}': running set to false; ${describeStopEnding(result)}`;
     case 'start':
       return result.outcome === 'already-running'
         ? `already running: ${result.executionArn}`
@@ -60,6 +57,24 @@ export function formatResult(result: CommandResult, json: boolean): string {
     case 'pause':
     case 'resume':
       return formatSwitchMany(result);
+  }
+}
+
+/** When the stopped loop really ends: it sees running=false at its next read of the item, before a tick. */
+function describeStopEnding(result: StopResult): string {
+  const loop = result.executionArn === null ? 'the loop' : `the loop (${result.executionArn})`;
+  switch (result.ending) {
+    case 'no-live-loop':
+      return result.executionArn === null
+        ? `no live loop to end (${result.notAliveBecause ?? 'none recorded'})`
+        : `${loop} is not alive (${result.notAliveBecause ?? 'none recorded'}): nothing to end`;
+    case 'at-check-in':
+      return `${loop} is held by a pause window and ends at its next check-in, within a minute`;
+    case 'before-tick': {
+      const tick = result.endsBefore;
+      const seq = tick?.seq === null || tick?.seq === undefined ? '' : `seq ${tickSeqText(tick)} `;
+      return `${loop} reads it before its next tick and ends without firing it: ${seq}due ${tickTimeText(tick ?? null, result.reportedAtMs)}`;
+    }
   }
 }
 
@@ -127,9 +142,7 @@ export function formatStatus(report: StatusReport): string {
           : report.windows.map((rule, index) => `${index + 1}. ${rule}`).join('; '),
     ],
     ['cadence now', formatCadence(report.cadenceNow)],
-    ['seq', report.seq === null ? '-' : String(report.seq)],
-    ['lastTickAt', withRelative(report.lastTickAt, now)],
-    ['nextTickAt', withRelative(report.nextTickAt, now)],
+    ...progressRows(report),
     ['skippedTicks', String(report.skippedTicks)],
     ['failedFires', String(report.failedFires)],
     [FIELD.overlap, report.overlap === null ? invalidText : report.overlap],
@@ -176,8 +189,32 @@ export function formatStatus(report: StatusReport): string {
 
 function withRelative(iso: string | null, nowMs: number): string {
   if (iso === null) return '-';
-  const atMs = Date.parse(iso);
-  if (Number.isNaN(atMs)) return iso;
-  const deltaMs = atMs - nowMs;
-  return `${iso} (${deltaMs >= 0 ? `in ${formatDuration(deltaMs)}` : `${formatDuration(-deltaMs)} ago`})`;
+  const relative = relativeTo(iso, nowMs);
+  return relative === null ? iso : `${iso} (${relative})`;
+}
+
+/**
+ * seq, last and next tick as the loop stands now (loop-progress.ts): "about" where carried forward on the grid,
+ * with what the item records beside it; no next tick unless a live loop will fire it.
+ */
+function progressRows(report: StatusReport): [string, string][] {
+  const now = report.reportedAtMs;
+  const { last, next, alive } = report.progress;
+  const recorded = `the item records seq ${report.seq ?? '-'}, written with each claim (~30 s) or hand-back`;
+  const seq = `${tickSeqText(last)}${isDerived(report.progress) ? ` (${recorded})` : ''}`;
+  let nextText: string;
+  if (report.running !== true && alive && next !== null) {
+    nextText = `none: running=false; the loop ends before its tick ${tickTimeText(next, now)}`;
+  } else if (next !== null) {
+    nextText = `${tickTimeText(next, now)}${next.seq === null ? '' : `, seq ${tickSeqText(next)}`}`;
+  } else if (report.notAliveBecause !== null) {
+    nextText = `none: no live loop (${report.notAliveBecause})`;
+  } else {
+    nextText = report.nextTickAt === null ? '-' : `due (recorded ${withRelative(report.nextTickAt, now)})`;
+  }
+  return [
+    ['seq', seq],
+    ['lastTickAt', tickTimeText(last, now)],
+    ['nextTickAt', nextText],
+  ];
 }
