@@ -143,7 +143,7 @@ export function formatLoopLife(event: LoopLifeEvent): string {
     case 'loop-started': {
       const every = event.everySeconds === null ? '' : ` every ${event.everySeconds} s,`;
       const why = event.restartReason === null ? '' : ` (restarted: ${event.restartReason})`;
-      return `loop  ${event.poller}  started: generation ${event.generation},${every} seq continues after ${event.continuesAfterSeq}${why}`;
+      return `loop  ${event.poller}  started: generation ${event.generation},${every} seq continues at ${event.continuesAfterSeq + 1}${why}`;
     }
     case 'cadence-changed':
       return `cadence ${event.poller}  ${event.fromSeconds} s → ${event.toSeconds} s from seq ${event.seq} (scheduled ${event.scheduledAt})`;
@@ -154,7 +154,7 @@ export function formatLoopLife(event: LoopLifeEvent): string {
           : event.pollers
               .map(
                 (poller) =>
-                  `${poller.id} (${poller.running ? '' : 'stopped, '}last seq ${poller.seq ?? '-'}, next loop continues after ${poller.continuesAfterSeq})`,
+                  `${poller.id} (${poller.running ? 'running' : 'stopped'}, last recorded seq ${poller.seq ?? '-'}, fired or claimed through ${poller.continuesAfterSeq}: its next loop starts at seq ${poller.continuesAfterSeq + 1})`,
               )
               .join(', ')
       }`;

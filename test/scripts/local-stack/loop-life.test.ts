@@ -4,9 +4,14 @@ import { join } from 'node:path';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FIELD } from '../../../functions/shared/contract';
-import type { RawItem } from '../../../functions/shared/control-item';
+import { decodePollerItem, type RawItem } from '../../../functions/shared/control-item';
 import type { LocalStackEvent } from '../../../scripts/local-stack/local-stack';
-import { formatLoopLife, LoopLife, type LoopLifeEvent } from '../../../scripts/local-stack/loop-life';
+import {
+  formatLoopLife,
+  LoopLife,
+  type LoopLifeEvent,
+  resumedFrom,
+} from '../../../scripts/local-stack/loop-life';
 import { type Harness, scheduleGaps, startHarness } from '../../support/local-stack-harness';
 
 const item = (fields: Record<string, AttributeValue>): RawItem => ({
@@ -39,7 +44,7 @@ describe('LoopLife: what the npm start screen says of a loop’s life', () => {
     const events = life.onItemChange({ pollerId: 'default', before, after });
 
     expect(events.map(formatLoopLife)).toEqual([
-      'loop  default  started: generation 3, every 1 s, seq continues after 55 (restarted: heartbeat 95 s old)',
+      'loop  default  started: generation 3, every 1 s, seq continues at 56 (restarted: heartbeat 95 s old)',
     ]);
   });
 
@@ -59,6 +64,21 @@ describe('LoopLife: what the npm start screen says of a loop’s life', () => {
       'cadence default  1 s → 2 s from seq 9 (scheduled 2030-01-01T00:00:03.000Z)',
     ]);
     expect(life.onFire(fire(10, 5_000))).toEqual([]);
+  });
+
+  it('says what a persisted table held: each poller, its last recorded seq and where its next loop starts', () => {
+    const persisted = [
+      decodePollerItem('orders', {
+        ...item({ [FIELD.seq]: { N: '12' }, [FIELD.claimedSeq]: { N: '14' } }),
+        [FIELD.id]: { S: 'orders' },
+        [FIELD.running]: { BOOL: false },
+      }),
+      decodePollerItem('default', item({ [FIELD.claimedSeq]: { N: '30' } })),
+    ];
+
+    expect(formatLoopLife(resumedFrom('/tmp/data', persisted))).toBe(
+      'resumed from /tmp/data: default (running, last recorded seq -, fired or claimed through 30: its next loop starts at seq 31), orders (stopped, last recorded seq 12, fired or claimed through 14: its next loop starts at seq 15)',
+    );
   });
 
   it('reports nothing for an edit undone before the loop applied it', () => {
