@@ -114,7 +114,7 @@ function formatSwitchMany(result: SwitchManyResult): string {
     const detail = !outcome.ok
       ? `failed: ${outcome.error}`
       : outcome.outcome === 'paused'
-        ? `paused: running=false${outcome.executionArn === null ? '' : `; its loop (${outcome.executionArn}) ends at its next tick`}`
+        ? `paused: running=false${outcome.executionArn === null ? '' : `; ${outcome.stop ? describeStopEnding(outcome.stop) : `its loop (${outcome.executionArn}) ends before its next tick`}`}`
         : `resumed: running=true; ${outcome.outcome === 'started' ? 'started' : 'already running'}: ${outcome.executionArn ?? '-'}`;
     return `${outcome.pollerId.padEnd(width)}${detail}`;
   });

@@ -183,6 +183,25 @@ describe('ctl fleet commands on the local stack', () => {
   });
 
   describe('pause', () => {
+    it('says before which tick each live loop ends, as stop does', async () => {
+      const nowMs = Date.parse('2030-01-01T00:10:00.000Z');
+      await setFields(stack, {
+        [FIELD.generation]: { N: '2' },
+        [FIELD.executionArn]: { S: 'arn:aws:states:us-east-1:000000000000:execution:local:default-g2' },
+        [FIELD.seq]: { N: '9' },
+        [FIELD.claimedSeq]: { N: '24' },
+        [FIELD.nextTickAt]: { S: '2030-01-01T00:10:01.500Z' },
+        [FIELD.heartbeatAt]: { S: '2030-01-01T00:09:58.000Z' },
+      });
+
+      const run = await ctl(['pause', DEFAULT_POLLER_ID, '--local'], stack, () => nowMs);
+
+      expect(run.stdout[0]?.split('\n')).toEqual([
+        'default  paused: running=false; the loop (arn:aws:states:us-east-1:000000000000:execution:local:default-g2) reads it before its next tick and ends without firing it: seq 10 due 2030-01-01T00:10:01.500Z (in 1.5 s)',
+        'paused 1 of 1 poller',
+      ]);
+    });
+
     it('pauses the others when one poller fails, reports each, and exits 1', async () => {
       await ctl(['create', 'orders', '--every', '1', '--stopped', '--local'], stack);
       await setFields(stack, { [FIELD.running]: { BOOL: true } }, 'orders');
