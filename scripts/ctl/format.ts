@@ -70,6 +70,8 @@ function describeStopEnding(result: StopResult): string {
         : `${loop} is not alive (${result.notAliveBecause ?? 'none recorded'}): nothing to end`;
     case 'at-check-in':
       return `${loop} is held by a pause window and ends at its next check-in, within a minute`;
+    case 'at-next-read':
+      return `${loop} ends at its next read of the item, before its next tick`;
     case 'before-tick': {
       const tick = result.endsBefore;
       const seq = tick?.seq === null || tick?.seq === undefined ? '' : `seq ${tickSeqText(tick)} `;

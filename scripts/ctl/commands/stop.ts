@@ -14,10 +14,11 @@ export interface StopResult {
   readonly nextTickAt: string | null;
   /**
    * How the loop ends: 'before-tick' (it reads running=false before tick `endsBefore` and ends without firing it),
-   * 'at-check-in' (a pause window holds it: it ends at its next check-in, within a minute), or 'no-live-loop'
+   * 'at-check-in' (a pause window holds it: it ends at its next check-in, within a minute), 'at-next-read' (the
+   * item does not say when its next tick is: it ends at its next read, before that tick), or 'no-live-loop'
    * (nothing runs to end: `notAliveBecause` says why).
    */
-  readonly ending: 'before-tick' | 'at-check-in' | 'no-live-loop';
+  readonly ending: 'before-tick' | 'at-check-in' | 'at-next-read' | 'no-live-loop';
   readonly endsBefore: TickPoint | null;
   readonly notAliveBecause: string | null;
   /** When the stop was written (epoch ms), for relative times. */
@@ -46,7 +47,13 @@ export async function stop(session: CtlSession, pollerId: string): Promise<StopR
     table: session.target.tableName,
     executionArn: updated.executionArn ?? null,
     nextTickAt: updated.nextTickAt ?? null,
-    ending: !liveness.alive ? 'no-live-loop' : before === null ? 'at-check-in' : 'before-tick',
+    ending: !liveness.alive
+      ? 'no-live-loop'
+      : cadence.source === 'window' && cadence.seconds === null
+        ? 'at-check-in'
+        : before === null
+          ? 'at-next-read'
+          : 'before-tick',
     endsBefore: before,
     notAliveBecause: liveness.alive ? null : liveness.why,
     reportedAtMs: nowMs,

@@ -67,6 +67,23 @@ describe('ctl against the local stack', () => {
       ]);
     });
 
+    it('says a loop held by a pause window ends at its next check-in, not at the pause’s end', async () => {
+      const nowMs = Date.parse('2030-01-01T00:10:00.000Z'); // a Tuesday
+      await setFields(stack, {
+        [FIELD.windows]: { L: [{ S: 'Tue 00:00-06:00 pause' }] },
+        [FIELD.generation]: { N: '3' },
+        [FIELD.seq]: { N: '40' },
+        [FIELD.nextTickAt]: { S: '2030-01-01T06:00:00.000Z' },
+        [FIELD.heartbeatAt]: { S: '2030-01-01T00:09:30.000Z' },
+      });
+
+      const run = await ctl(['stop', '--local'], stack, () => nowMs);
+
+      expect(run.stdout).toEqual([
+        "poller 'default': running set to false; the loop is held by a pause window and ends at its next check-in, within a minute",
+      ]);
+    });
+
     it('says there is no live loop to end when the item records a stop', async () => {
       await setFields(stack, {
         [FIELD.generation]: { N: '3' },
