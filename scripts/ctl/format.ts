@@ -202,7 +202,9 @@ function withRelative(iso: string | null, nowMs: number): string {
 function progressRows(report: StatusReport): [string, string][] {
   const now = report.reportedAtMs;
   const { last, next, alive } = report.progress;
-  const recorded = `the item records seq ${report.seq ?? '-'}, written with each claim (~30 s) or hand-back`;
+  const writtenAgo =
+    report.heartbeatAgeSeconds === null ? '' : `, ${formatDuration(report.heartbeatAgeSeconds * 1000)} ago`;
+  const recorded = `the item says seq ${report.seq ?? '-'} as of its last write${writtenAgo}: it is written per claim (~30 s) and hand-back, not per tick`;
   const seq = `${tickSeqText(last)}${isDerived(report.progress) ? ` (${recorded})` : ''}`;
   let nextText: string;
   if (report.running !== true && alive && next !== null) {

@@ -292,7 +292,7 @@ describe('ctl against the local stack', () => {
 
       const rows = run.stdout[0]?.split('\n') ?? [];
       expect(rows.filter((row) => /^(seq|lastTickAt|nextTickAt) /.test(row))).toEqual([
-        'seq            about 12 (the item records seq -, written with each claim (~30 s) or hand-back)',
+        'seq            about 12 (the item says seq - as of its last write, 25 s ago: it is written per claim (~30 s) and hand-back, not per tick)',
         'lastTickAt     about 2030-01-01T00:09:59.000Z (1.5 s ago)',
         'nextTickAt     about 2030-01-01T00:10:01.000Z (in 0.5 s), seq about 13',
       ]);
