@@ -115,7 +115,8 @@ describe('the loop’s life on the local stack', () => {
     harness = await startHarness({ everySeconds: 1, dataDir });
     await harness.waitForFires(2, 5_000);
 
-    await harness.setFields({ [FIELD.waitSeconds]: { N: '2' } });
+    // 1.5 s: a tick skipped at the old cadence leaves a gap of 2 s, never one of the new interval.
+    await harness.setFields({ [FIELD.waitSeconds]: { N: '1.5' } });
     const changed = await harness.waitFor(
       (event): event is Extract<LocalStackEvent, { event: 'cadence-changed' }> =>
         event.event === 'cadence-changed',
@@ -128,10 +129,10 @@ describe('the loop’s life on the local stack', () => {
       continuesAfterSeq: 0,
     });
     expect(harness.fires()[0]?.seq).toBe(1);
-    expect(changed).toMatchObject({ fromSeconds: 1, toSeconds: 2 });
-    // The reported seq is the first at 2 s: the gap before it is 2 s, the one before that was still 1 s.
+    expect(changed).toMatchObject({ fromSeconds: 1, toSeconds: 1.5 });
+    // The reported seq is the first at 1.5 s: the gap before it is 1.5 s, the one before that was still 1 s.
     const upTo = harness.fires().filter((fired) => fired.seq <= changed.seq);
-    expect(scheduleGaps(upTo).slice(-2)).toEqual([1_000, 2_000]);
+    expect(scheduleGaps(upTo).slice(-2)).toEqual([1_000, 1_500]);
   });
 
   it('says what --data resumed and that the new loop continues after it', async () => {
