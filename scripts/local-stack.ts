@@ -18,6 +18,7 @@ import {
   type LocalStackEvent,
   startLocalStack,
 } from './local-stack/local-stack';
+import { formatLoopLife } from './local-stack/loop-life';
 import { operatorCommands } from './local-stack/operator-hints';
 import { PollerFileError, readPollerFile } from './local-stack/poller-file';
 import type { DeclaredFleet, SeededPoller } from './local-stack/seed-fleet';
@@ -104,7 +105,7 @@ const USAGE = `Usage: npm start -- [--every S | --pollers FILE | --demo] [--port
   --duration S   exit cleanly after S seconds (default: run until Ctrl-C)
   --controller-memory MB
                  the controller's memory size, which sets its CPU share (default: the deployed 128)
-  --json         print JSON lines (seeded, ready, fire, stopped, error, feed) instead of text
+  --json         print JSON lines (seeded, resumed, ready, loop-started, fire, cadence-changed, stopped, error, feed) instead of text
   --verbose      also print the sandboxes' own log lines (and the starter's and watchdog's) to stderr`;
 
 function formatHuman(event: LocalStackEvent): string {
@@ -121,6 +122,10 @@ function formatHuman(event: LocalStackEvent): string {
       return `seeded ${event.pollers.length} poller${event.pollers.length === 1 ? '' : 's'} from ${event.source}: ${event.pollers.map(describeSeeded).join(', ')}`;
     case 'feed':
       return `feed  ${event.path.padEnd(12)}  ${event.status}  request ${event.requests}`;
+    case 'loop-started':
+    case 'cadence-changed':
+    case 'resumed':
+      return formatLoopLife(event);
   }
 }
 

@@ -436,7 +436,7 @@ export function cadenceWarning(
 }
 
 /** A new loop starts above every seq the item says was fired or claimed, so no seq is ever reused. */
-function highestSeqOn(item: PollerItem): number {
+export function highestSeqOn(item: PollerItem): number {
   return Math.max(0, item.seq ?? 0, item.claimedSeq ?? 0);
 }
 

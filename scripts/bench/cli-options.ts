@@ -31,7 +31,8 @@ export interface FleetOptions {
 export const USAGE = `npm run bench -- [--quick] [--seed N] [--latency harsh|none] [--latency-scale X] [--ticks N] [--out DIR] [--name STEM]
        npm run bench -- --fleet N[,N…] [--fleet-mix] [--fleet-seconds S] [--fleet-warmup S] [--seed N] [--latency …] [--out DIR]
 
-  --quick            30 ticks per timing cadence, no per-cadence count runs (< 5 minutes); writes quick.*
+  --quick            30 ticks per timing cadence, no per-cadence count runs (about 5 minutes); writes quick.*;
+                     too few ticks to judge the p99 and drift targets (reported as not judged)
   --seed N           seed of the latency model (default 1)
   --latency MODEL    harsh (default: DynamoDB 5–15 ms, invoke 10–40 ms, round 20–80 ms, cold start 300 ms / 100) or none
   --latency-scale X  multiply every latency figure by X (default 1)

@@ -4,6 +4,7 @@ import { DEFAULT_CONTROLLER_MEMORY_MB } from '../../functions/scheduling/cost-mo
 import { renderLatenessChart } from './chart-svg';
 import type { BenchOptions } from './cli-options';
 import { HARSH_FIGURES, SeededLatencyModel, scaleFigures } from './latency-model';
+import { BenchProgress, type ProgressOutput, plannedRunMs, STEP_OVERHEAD_MS } from './progress';
 import { renderReport } from './report-markdown';
 import {
   assembleResult,
@@ -42,7 +43,18 @@ export interface BenchOutput {
   readonly files: readonly string[];
 }
 
-export async function runBench(options: BenchOptions, log: (line: string) => void): Promise<BenchOutput> {
+/** Progress on stderr: rewritten in place on a terminal, otherwise whole lines through `log`. */
+function stderrProgress(log: (line: string) => void): ProgressOutput {
+  return process.stderr.isTTY
+    ? { isTTY: true, write: (text) => process.stderr.write(text) }
+    : { isTTY: false, write: (text) => log(text.replace(/\n$/, '')) };
+}
+
+export async function runBench(
+  options: BenchOptions,
+  log: (line: string) => void,
+  progressOutput?: ProgressOutput,
+): Promise<BenchOutput> {
   const started = Date.now();
   const figures = scaleFigures(HARSH_FIGURES, options.latencyScale);
   // Every run draws its own stream of the same model, so one unlucky sequence does not repeat at every cadence.
@@ -50,17 +62,44 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const model = () => new SeededLatencyModel(runSeed(options.seed, runIndex++), figures);
   const describe = new SeededLatencyModel(options.seed, figures);
 
-  const timingRuns: CadenceRun[] = [];
   // Every size at every timing cadence, each controller in a sandbox confined to its memory's share of a core.
   // The recipe runs once, at the deployed default size, at 1 s.
-  for (const controllerMemoryMb of SWEEP_MEMORY_MB) {
-    for (const everySeconds of TIMING_CADENCES_S) {
-      const withRecipe =
-        controllerMemoryMb === DEFAULT_CONTROLLER_MEMORY_MB && everySeconds === RECIPE_CADENCE_S;
-      const ticks = ticksAt(everySeconds, options.ticks);
-      log(
-        `timing ${controllerMemoryMb} MB, ${everySeconds} s: ${ticks} ticks${withRecipe ? ', then the recipe' : ''}`,
-      );
+  const timingPlan = SWEEP_MEMORY_MB.flatMap((controllerMemoryMb) =>
+    TIMING_CADENCES_S.map((everySeconds) => ({
+      controllerMemoryMb,
+      everySeconds,
+      withRecipe: controllerMemoryMb === DEFAULT_CONTROLLER_MEMORY_MB && everySeconds === RECIPE_CADENCE_S,
+      ticks: ticksAt(everySeconds, options.ticks),
+    })),
+  );
+  const countPlan = options.quick ? [] : COUNT_RUNS;
+  const roundsMs = options.quick ? ROUNDS_RUN.quickMs : ROUNDS_RUN.fullMs;
+  const progress = new BenchProgress(
+    [
+      ...timingPlan.map((run) => ({
+        label: `timing ${run.controllerMemoryMb} MB, ${run.everySeconds} s: ${run.ticks} ticks${run.withRecipe ? ', then the recipe' : ''}`,
+        plannedMs: plannedRunMs(run.everySeconds, run.ticks, run.withRecipe),
+      })),
+      {
+        label: `rounds run: ${ROUNDS_RUN.everySeconds} s with a ${ROUNDS_RUN.controllerTimeoutMs} ms controller timeout`,
+        plannedMs: STEP_OVERHEAD_MS + roundsMs,
+      },
+      ...countPlan.map((run) => ({
+        label: `count run ${run.everySeconds} s: ${run.ticks} ticks`,
+        plannedMs: plannedRunMs(run.everySeconds, run.ticks, false),
+      })),
+    ],
+    progressOutput ?? stderrProgress(log),
+  );
+  const say = (line: string) => progress.log(line);
+  let step = 0;
+
+  const timingRuns: CadenceRun[] = [];
+  const countRuns: CadenceRun[] = [];
+  let roundsRun: CadenceRun | undefined;
+  try {
+    for (const { controllerMemoryMb, everySeconds, withRecipe, ticks } of timingPlan) {
+      progress.begin(step++);
       timingRuns.push(
         await runCadence({
           everySeconds,
@@ -69,27 +108,22 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
           withRecipe,
           latency: model(),
           controllerMemoryMb,
-          progress: log,
+          progress: say,
         }),
       );
-      log(`  ${timingRuns.at(-1)?.cpuShare}`);
+      say(`  ${controllerMemoryMb} MB, ${everySeconds} s: ${timingRuns.at(-1)?.cpuShare}`);
     }
-  }
-  log(
-    `rounds run: ${ROUNDS_RUN.everySeconds} s with a ${ROUNDS_RUN.controllerTimeoutMs} ms controller timeout`,
-  );
-  const roundsRun = await runCadence({
-    everySeconds: ROUNDS_RUN.everySeconds,
-    durationMs: options.quick ? ROUNDS_RUN.quickMs : ROUNDS_RUN.fullMs,
-    kind: 'rounds',
-    withRecipe: false,
-    latency: model(),
-    controllerTimeoutMs: ROUNDS_RUN.controllerTimeoutMs,
-  });
-  const countRuns: CadenceRun[] = [];
-  if (!options.quick) {
-    for (const { everySeconds, ticks } of COUNT_RUNS) {
-      log(`count run ${everySeconds} s: ${ticks} ticks`);
+    progress.begin(step++);
+    roundsRun = await runCadence({
+      everySeconds: ROUNDS_RUN.everySeconds,
+      durationMs: roundsMs,
+      kind: 'rounds',
+      withRecipe: false,
+      latency: model(),
+      controllerTimeoutMs: ROUNDS_RUN.controllerTimeoutMs,
+    });
+    for (const { everySeconds, ticks } of countPlan) {
+      progress.begin(step++);
       countRuns.push(
         await runCadence({
           everySeconds,
@@ -97,10 +131,13 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
           kind: 'count',
           withRecipe: false,
           latency: model(),
-          progress: log,
+          progress: say,
         }),
       );
     }
+  } finally {
+    // Also when a run fails: the terminal's progress line is cleared and its timer stopped.
+    progress.finish();
   }
 
   const result = assembleResult({

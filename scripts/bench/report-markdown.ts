@@ -1,4 +1,4 @@
-import type { BenchResult, CostRow, TimingRow } from './results';
+import type { BenchResult, CostRow, TargetCheck, TimingRow } from './results';
 import { COST_CADENCES_S } from './results';
 import type { SeriesSummary } from './stats';
 
@@ -186,18 +186,30 @@ export function renderPerTickTable(cost: readonly CostRow[]): string {
 export function renderTargets(result: Pick<BenchResult, 'targets'>): string {
   return table(
     ['target', 'scope', 'value', 'limit', 'result'],
-    result.targets.map((check) => [
-      check.target,
-      check.scope,
-      check.value,
-      check.limit,
-      check.pass ? 'PASS' : 'FAIL',
-    ]),
+    result.targets.map((check) => [check.target, check.scope, check.value, check.limit, verdictText(check)]),
   );
 }
 
+/** PASS, FAIL, or `not judged (30 ticks; a p99 needs at least 100)`: never a FAIL for what a run cannot tell. */
+export function verdictText(check: TargetCheck): string {
+  if (check.verdict === 'not-judged')
+    return `not judged (${check.notJudgedBecause ?? 'too little measured'})`;
+  return check.verdict === 'pass' ? 'PASS' : 'FAIL';
+}
+
+/** `Targets: 7 PASS, 0 FAIL, 6 not judged (a quick run has too few ticks for a p99 or a drift).` */
+export function targetsSummary(result: Pick<BenchResult, 'targets' | 'mode'>): string {
+  const count = (verdict: TargetCheck['verdict']) =>
+    result.targets.filter((check) => check.verdict === verdict).length;
+  const notJudged = count('not-judged');
+  const why =
+    notJudged === 0
+      ? ''
+      : ` (${result.mode === 'quick' ? 'a quick run has' : 'the run had'} too few ticks for a p99 or a drift: run the full benchmark to judge them)`;
+  return `Targets: ${count('pass')} PASS, ${count('fail')} FAIL${notJudged === 0 ? '' : `, ${notJudged} not judged`}${why}.`;
+}
+
 export function renderReport(result: BenchResult, chartFile?: string): string {
-  const passed = result.targets.filter((check) => check.pass).length;
   const sections = [
     `# Benchmark: anchored loop vs the relative-wait recipe (${result.mode} run)`,
     [
@@ -211,7 +223,7 @@ export function renderReport(result: BenchResult, chartFile?: string): string {
             `${memoryMb} MB ${everySeconds === null ? 'none measured' : `${everySeconds} s`}`,
         )
         .join(', ')}.`,
-      `Targets: ${passed}/${result.targets.length} PASS.`,
+      targetsSummary(result),
     ].join('\n'),
     '## Timing, per controller size\n\nEach controller runs in its own process confined to its memory’s share of a core (memory / 1,769 MB, 20 ms periods) where the machine allows; the worker in its own 128 MB sandbox. Precision = when the Lambda endpoint received the async invoke − scheduled time (ours; the recipe: its controller’s own reading). Lateness = worker handler start − scheduled time (the `fire` event). Skipped = grid slots left out (a tick half an interval late or more is skipped). $/day = ours at that size and cadence, counted in the run, logs included. Drift = least-squares slope of lateness over the tick index, ± its standard error.',
     renderTimingTable(result.timing),

@@ -48,7 +48,9 @@ export function cellsOf(line: PollerLine, nowMs: number): string[] {
     line.state,
     formatCadence({ seconds: line.cadenceSeconds, source: line.cadenceSource }),
     nextCell(line),
-    line.lastTickAgoMs === null ? '-' : `${formatDuration(line.lastTickAgoMs)} ago`,
+    line.lastTickAgoMs === null
+      ? '-'
+      : `${line.ticksDerived ? '~' : ''}${formatDuration(line.lastTickAgoMs)} ago`,
     line.lateMs === null ? '-' : formatDuration(line.lateMs),
     String(line.skippedTicks),
     String(line.failedFires),
@@ -58,13 +60,13 @@ export function cellsOf(line: PollerLine, nowMs: number): string[] {
 }
 
 /**
- * A loop that should tick shows when (`in 1.2 s`), or `due` once the recorded time has passed: the item is written
- * at least every 30 s, so a live loop's recorded next tick is often behind; never "… ago" (LATE says how late).
- * A stopped poller has no next tick.
+ * When a live loop fires next (`in 1.2 s`; `in ~1.2 s` when carried forward on the grid because the item, written
+ * every ~30 s, lags); never "… ago" (LATE says how late a poller is). A loop that will not fire one shows `-`:
+ * stopped, stale, or stopping (it ends before that tick).
  */
 function nextCell(line: PollerLine): string {
-  if (line.nextTickInMs === null || line.state === 'stopped' || line.state === 'invalid') return '-';
-  return line.nextTickInMs > 0 ? `in ${formatDuration(line.nextTickInMs)}` : 'due';
+  if (line.nextTickInMs === null || line.state !== 'running') return '-';
+  return `in ${line.ticksDerived ? '~' : ''}${formatDuration(line.nextTickInMs)}`;
 }
 
 function lastErrorCell(line: PollerLine, nowMs: number): string {

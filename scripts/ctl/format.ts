@@ -12,6 +12,7 @@ import type { SwitchManyResult } from './commands/switch-many';
 import { formatDuration } from './format-duration';
 import { formatFailedList, formatFailedReplay } from './format-failed';
 import { formatCadence, formatList } from './format-list';
+import { isDerived, relativeTo, tickSeqText, tickTimeText } from './format-progress';
 
 export type CommandResult =
   | ListReport
@@ -55,11 +56,7 @@ export function formatResult(result: CommandResult, json: boolean): string {
           : `its loop (${result.executionArn}) ends at its next tick without firing it`
       }`;
     case 'stop':
-      return `poller '${result.pollerId}': running set to false; ${
-        result.executionArn === null
-          ? 'no loop is recorded on the item'
-          : `the loop (${result.executionArn}) ends at its next tick${result.nextTickAt ? ` (${result.nextTickAt})` : ''}`
-      }`;
+      return `poller '${result.pollerId}': running set to false; ${describeStopEnding(result)}`;
     case 'start':
       return result.outcome === 'already-running'
         ? `already running: ${result.executionArn}`
@@ -71,6 +68,26 @@ export function formatResult(result: CommandResult, json: boolean): string {
       return formatFailedList(result);
     case 'failed-replay':
       return formatFailedReplay(result);
+  }
+}
+
+/** When the stopped loop really ends: it sees running=false at its next read of the item, before a tick. */
+function describeStopEnding(result: StopResult): string {
+  const loop = result.executionArn === null ? 'the loop' : `the loop (${result.executionArn})`;
+  switch (result.ending) {
+    case 'no-live-loop':
+      return result.executionArn === null
+        ? `no live loop to end (${result.notAliveBecause ?? 'none recorded'})`
+        : `${loop} is not alive (${result.notAliveBecause ?? 'none recorded'}): nothing to end`;
+    case 'at-check-in':
+      return `${loop} is held by a pause window and ends at its next check-in, within a minute`;
+    case 'at-next-read':
+      return `${loop} ends at its next read of the item, before its next tick`;
+    case 'before-tick': {
+      const tick = result.endsBefore;
+      const seq = tick?.seq === null || tick?.seq === undefined ? '' : `seq ${tickSeqText(tick)} `;
+      return `${loop} reads it before its next tick and ends without firing it: ${seq}due ${tickTimeText(tick ?? null, result.reportedAtMs)}`;
+    }
   }
 }
 
@@ -112,7 +129,7 @@ function formatSwitchMany(result: SwitchManyResult): string {
     const detail = !outcome.ok
       ? `failed: ${outcome.error}`
       : outcome.outcome === 'paused'
-        ? `paused: running=false${outcome.executionArn === null ? '' : `; its loop (${outcome.executionArn}) ends at its next tick`}`
+        ? `paused: running=false${outcome.executionArn === null ? '' : `; ${outcome.stop ? describeStopEnding(outcome.stop) : `its loop (${outcome.executionArn}) ends before its next tick`}`}`
         : `resumed: running=true; ${outcome.outcome === 'started' ? 'started' : 'already running'}: ${outcome.executionArn ?? '-'}`;
     return `${outcome.pollerId.padEnd(width)}${detail}`;
   });
@@ -140,9 +157,7 @@ export function formatStatus(report: StatusReport): string {
           : report.windows.map((rule, index) => `${index + 1}. ${rule}`).join('; '),
     ],
     ['cadence now', formatCadence(report.cadenceNow)],
-    ['seq', report.seq === null ? '-' : String(report.seq)],
-    ['lastTickAt', withRelative(report.lastTickAt, now)],
-    ['nextTickAt', withRelative(report.nextTickAt, now)],
+    ...progressRows(report),
     ['skippedTicks', String(report.skippedTicks)],
     ['failedFires', String(report.failedFires)],
     [FIELD.overlap, report.overlap === null ? invalidText : report.overlap],
@@ -189,8 +204,34 @@ export function formatStatus(report: StatusReport): string {
 
 function withRelative(iso: string | null, nowMs: number): string {
   if (iso === null) return '-';
-  const atMs = Date.parse(iso);
-  if (Number.isNaN(atMs)) return iso;
-  const deltaMs = atMs - nowMs;
-  return `${iso} (${deltaMs >= 0 ? `in ${formatDuration(deltaMs)}` : `${formatDuration(-deltaMs)} ago`})`;
+  const relative = relativeTo(iso, nowMs);
+  return relative === null ? iso : `${iso} (${relative})`;
+}
+
+/**
+ * seq, last and next tick as the loop stands now (loop-progress.ts): "about" where carried forward on the grid,
+ * with what the item records beside it; no next tick unless a live loop will fire it.
+ */
+function progressRows(report: StatusReport): [string, string][] {
+  const now = report.reportedAtMs;
+  const { last, next, alive } = report.progress;
+  const writtenAgo =
+    report.heartbeatAgeSeconds === null ? '' : `, ${formatDuration(report.heartbeatAgeSeconds * 1000)} ago`;
+  const recorded = `the item says seq ${report.seq ?? '-'} as of its last write${writtenAgo}: it is written per claim (~30 s) and hand-back, not per tick`;
+  const seq = `${tickSeqText(last)}${isDerived(report.progress) ? ` (${recorded})` : ''}`;
+  let nextText: string;
+  if (report.running !== true && alive && next !== null) {
+    nextText = `none: running=false; the loop ends before its tick ${tickTimeText(next, now)}`;
+  } else if (next !== null) {
+    nextText = `${tickTimeText(next, now)}${next.seq === null ? '' : `, seq ${tickSeqText(next)}`}`;
+  } else if (report.notAliveBecause !== null) {
+    nextText = `none: no live loop (${report.notAliveBecause})`;
+  } else {
+    nextText = report.nextTickAt === null ? '-' : `due (recorded ${withRelative(report.nextTickAt, now)})`;
+  }
+  return [
+    ['seq', seq],
+    ['lastTickAt', tickTimeText(last, now)],
+    ['nextTickAt', nextText],
+  ];
 }

@@ -42,6 +42,7 @@ import { type InvocationStart, LocalFunctions } from './local-functions';
 import { LocalQueues } from './local-queues';
 import { LocalServicesServer } from './local-services-server';
 import { type ExecutionEnded, LocalStepFunctions } from './local-step-functions';
+import { LoopLife, type LoopLifeEvent, resumedFrom } from './loop-life';
 import { type DeclaredFleet, type SeededPoller, seedFleet } from './seed-fleet';
 import {
   forwardLogLine,
@@ -75,6 +76,8 @@ export type LocalStackEvent =
       readonly latenessMs: number;
     }
   | { readonly event: 'stopped'; readonly poller: string; readonly reason: string }
+  /** A loop took its poller, a cadence edit was applied, `--data` brought pollers back (loop-life.ts). */
+  | LoopLifeEvent
   | { readonly event: 'error'; readonly poller: string; readonly message: string }
   /** With a declared fleet (`--pollers FILE`, `--demo`): which pollers were written, and from where. */
   | { readonly event: 'seeded'; readonly source: string; readonly pollers: readonly SeededPoller[] }
@@ -186,7 +189,13 @@ export interface LocalStack {
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const sandboxMode = checkSandboxOptions(options);
-  const emit = options.onEvent ?? (() => {});
+  const sink = options.onEvent ?? (() => {});
+  // How each loop lives (starts, cadence edits applied), read off the item's changes and the fires.
+  const life = new LoopLife();
+  const emit = (event: LocalStackEvent) => {
+    sink(event);
+    if (event.event === 'fire') for (const lifeEvent of life.onFire(event)) sink(lifeEvent);
+  };
   const region = LOCAL_REGION;
   const pollerId = options.pollerId ?? DEFAULT_POLLER_ID;
   const tableName = LOCAL_TABLE_NAME;
@@ -296,6 +305,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const sfn = stepFunctions;
 
   await ensureControlTable(dynamoDb, tableName);
+  if (options.dataDir !== undefined) {
+    const persisted = await table.listAll();
+    if (persisted.length > 0) emit(resumedFrom(options.dataDir, persisted));
+  }
   if (options.fleet === undefined) await seedPoller(table, pollerId, options.everySeconds);
   else
     emit({ event: 'seeded', source: options.fleet.source, pollers: await seedFleet(table, options.fleet) });
@@ -331,6 +344,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     table,
     (change) => {
       reportRecordedError(change, emit);
+      for (const lifeEvent of life.onItemChange(change)) emit(lifeEvent);
       streamStart?.push(tableStream.recordOf(change));
     },
     (error) => {

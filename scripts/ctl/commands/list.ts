@@ -2,6 +2,7 @@ import { activeRuleAt, DEFAULT_TIME_ZONE } from '../../../functions/scheduling/w
 import type { PollerItem } from '../../../functions/shared/control-item';
 import { judgeLoop, staleAfterMs } from '../../../functions/shared/loop-ownership';
 import type { ListSort } from '../command-line';
+import { loopProgress } from '../loop-progress';
 import { awsCall, type CtlSession } from '../session';
 
 /**
@@ -31,12 +32,20 @@ export interface PollerLine {
   readonly stateReason: string | null;
   readonly cadenceSeconds: number | null;
   readonly cadenceSource: CadenceSource;
-  /** The next tick as the item records it (written at least every 30 s while running, so it may have passed). */
+  /**
+   * The next tick a live loop fires (loop-progress.ts): the item's record while it is ahead, else carried forward
+   * on the grid (the item is written every ~30 s, not per tick); null when no live loop will fire one.
+   */
   readonly nextTickAt: string | null;
-  /** Milliseconds until `nextTickAt`; 0 once it has passed (a live loop's next tick is then due). */
+  /** Milliseconds until `nextTickAt` (never negative: a passed record is carried forward). */
   readonly nextTickInMs: number | null;
+  /** The last tick fired: recorded, or carried forward like `nextTickAt`. */
   readonly lastTickAt: string | null;
   readonly lastTickAgoMs: number | null;
+  /** The seq of that last tick (recorded, or carried forward). */
+  readonly seq: number | null;
+  /** `nextTickAt`, `lastTickAt` and `seq` are carried forward on the grid, not recorded: "about". */
+  readonly ticksDerived: boolean;
   /**
    * How late the poller is by its record: for a poller that should run (state running or stale), the time since
    * its recorded next tick beyond what a live loop's record may lag (its stale threshold: 3 intervals, at least
@@ -109,20 +118,24 @@ export function lineOf(item: PollerItem, nowMs: number): PollerLine {
           ? 'stopping'
           : 'stopped';
   const cadence = cadenceNow(item, nowMs);
-  const nextMs = timeOf(item.nextTickAt);
-  const lastMs = timeOf(item.lastTickAt);
+  const { last, next } = loopProgress(item, nowMs, cadence.seconds);
+  const nextMs = timeOf(next?.at);
+  const lastMs = timeOf(last?.at);
+  const recordedNextMs = timeOf(item.nextTickAt);
   const shouldRun = state === 'running' || state === 'stale';
-  const overdueMs = nextMs === undefined ? 0 : nowMs - nextMs - staleAfterMs(item);
+  const overdueMs = recordedNextMs === undefined ? 0 : nowMs - recordedNextMs - staleAfterMs(item);
   return {
     pollerId: item.pollerId,
     state,
     stateReason: liveness.alive ? null : liveness.why,
     cadenceSeconds: cadence.seconds,
     cadenceSource: cadence.source,
-    nextTickAt: item.nextTickAt ?? null,
+    nextTickAt: next?.at ?? null,
     nextTickInMs: nextMs === undefined ? null : Math.max(0, nextMs - nowMs),
-    lastTickAt: item.lastTickAt ?? null,
+    lastTickAt: last?.at ?? null,
     lastTickAgoMs: lastMs === undefined ? null : Math.max(0, nowMs - lastMs),
+    seq: last?.seq ?? null,
+    ticksDerived: last?.derived === true || next?.derived === true,
     lateMs: shouldRun && overdueMs > 0 ? overdueMs : null,
     skippedTicks: item.skippedTicks ?? 0,
     failedFires: item.failedFires ?? 0,

@@ -2,7 +2,9 @@ import { DEFAULT_TIME_ZONE } from '../../../functions/scheduling/windows';
 import type { OverlapPolicy } from '../../../functions/shared/contract';
 import type { PollerItem } from '../../../functions/shared/control-item';
 import { InvalidControlItemError } from '../../../functions/shared/errors';
+import { judgeLoop } from '../../../functions/shared/loop-ownership';
 import { ControlItemMissingError } from '../errors';
+import { type LoopProgress, loopProgress } from '../loop-progress';
 import { awsCall, type CtlSession, readExecutionStatus, readItem } from '../session';
 import { type CadenceNow, cadenceNow } from './list';
 
@@ -21,9 +23,14 @@ export interface StatusReport {
   readonly windows: readonly string[] | null;
   /** The cadence in force now (a window's, or `waitseconds`), as `list` shows it. */
   readonly cadenceNow: CadenceNow;
+  /** `seq`, `lastTickAt`, `nextTickAt` as the item records them: as of its last write (every ~30 s, not per tick). */
   readonly seq: number | null;
   readonly lastTickAt: string | null;
   readonly nextTickAt: string | null;
+  /** The loop's last and next tick now, carried forward on the grid where the record lags (loop-progress.ts). */
+  readonly progress: LoopProgress;
+  /** Why no live loop holds the poller (loop-ownership's words); null while one does. */
+  readonly notAliveBecause: string | null;
   readonly skippedTicks: number;
   /** Ticks whose async invoke Lambda refused (throttled, missing target, …). */
   readonly failedFires: number;
@@ -104,6 +111,8 @@ async function reportFor(session: CtlSession, item: PollerItem): Promise<StatusR
   const execution = executionArn === null ? undefined : await readExecutionStatus(session, executionArn);
   const lastErrorAt = item.lastError?.at ?? '';
   const lastErrorAtMs = Date.parse(lastErrorAt);
+  const cadence = cadenceNow(item, nowMs);
+  const liveness = judgeLoop(item, nowMs);
 
   return {
     command: 'status',
@@ -114,10 +123,12 @@ async function reportFor(session: CtlSession, item: PollerItem): Promise<StatusR
     target: target ?? null,
     timeZone: timeZone === null ? null : (timeZone ?? DEFAULT_TIME_ZONE),
     windows: windows === null ? null : (windows ?? []).map((rule) => rule.text),
-    cadenceNow: cadenceNow(item, nowMs),
+    cadenceNow: cadence,
     seq: item.seq ?? null,
     lastTickAt: item.lastTickAt ?? null,
     nextTickAt: item.nextTickAt ?? null,
+    progress: loopProgress(item, nowMs, cadence.seconds),
+    notAliveBecause: liveness.alive ? null : liveness.why,
     skippedTicks: item.skippedTicks ?? 0,
     failedFires: item.failedFires ?? 0,
     overlap:

@@ -2,7 +2,7 @@ import type { PollerSelection } from '../command-line';
 import { errorLine } from '../errors';
 import { awsCall, type CtlSession } from '../session';
 import { start } from './start';
-import { stop } from './stop';
+import { type StopResult, stop } from './stop';
 
 export type SwitchCommand = 'pause' | 'resume';
 
@@ -14,6 +14,8 @@ export type SwitchOutcome =
       readonly outcome: 'paused' | 'started' | 'already-running';
       /** The loop's execution: the one that ends (pause), or the one running (resume); null if none is recorded. */
       readonly executionArn: string | null;
+      /** pause: what `stop` said of the loop (when it really ends). */
+      readonly stop?: StopResult;
     }
   | { readonly pollerId: string; readonly ok: false; readonly error: string };
 
@@ -57,10 +59,14 @@ async function switchOne(
   session: CtlSession,
   command: SwitchCommand,
   pollerId: string,
-): Promise<{ outcome: 'paused' | 'started' | 'already-running'; executionArn: string | null }> {
+): Promise<{
+  outcome: 'paused' | 'started' | 'already-running';
+  executionArn: string | null;
+  stop?: StopResult;
+}> {
   if (command === 'pause') {
     const stopped = await stop(session, pollerId);
-    return { outcome: 'paused', executionArn: stopped.executionArn };
+    return { outcome: 'paused', executionArn: stopped.executionArn, stop: stopped };
   }
   const started = await start(session, pollerId);
   return { outcome: started.outcome, executionArn: started.executionArn ?? null };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DesignCounts, MeterReading } from '../../../scripts/bench/meter';
 import { renderReport, renderTimingTable, table } from '../../../scripts/bench/report-markdown';
-import { assembleResult } from '../../../scripts/bench/results';
+import { assembleResult, MIN_TICKS_TO_JUDGE_TAIL } from '../../../scripts/bench/results';
 import type { CadenceRun } from '../../../scripts/bench/run-cadence';
 import { summarize } from '../../../scripts/bench/stats';
 
@@ -154,10 +154,57 @@ describe('renderReport', () => {
     expect(markdown).toContain('![Lateness per tick at 1 s, ours vs the recipe](chart.svg)');
   });
 
-  it('prints PASS or FAIL for every target', () => {
+  it('prints a verdict for every target: PASS, FAIL, or not judged with the reason', () => {
     const targetRows = markdown.split('## Targets')[1]?.split('## Notes')[0] ?? '';
-    expect(targetRows.match(/\| (PASS|FAIL) \|/g)?.length).toBe(result.targets.length);
+    expect(targetRows.match(/\| (PASS|FAIL|not judged \([^)]*\)) \|/g)?.length).toBe(result.targets.length);
     expect(result.targets.length).toBe(2 * 4 + 5);
+  });
+
+  it('says which targets a run of 4 ticks cannot judge (the p99s and the drift) instead of printing FAIL', () => {
+    const notJudged = result.targets.filter((check) => check.verdict === 'not-judged');
+
+    expect(notJudged.map((check) => `${check.target} @ ${check.scope}`)).toEqual([
+      'controller precision p99 ≤ 5 ms @ 0.25 s, 128 MB',
+      'lateness p99 ≤ model invoke p99 + 5 ms @ 0.25 s, 128 MB',
+      'drift < 0.1 ms/tick @ 0.25 s, 128 MB',
+      'controller precision p99 ≤ 5 ms @ 1 s, 128 MB',
+      'lateness p99 ≤ model invoke p99 + 5 ms @ 1 s, 128 MB',
+      'drift < 0.1 ms/tick @ 1 s, 128 MB',
+    ]);
+    expect(markdown).toContain(
+      '| controller precision p99 ≤ 5 ms | 1 s, 128 MB | 1.00 ms | 5 ms | not judged (4 ticks; a p99 needs at least 100) |',
+    );
+    expect(markdown).toMatch(
+      /Targets: \d+ PASS, \d+ FAIL, 6 not judged \(a quick run has too few ticks for a p99 or a drift: run the full benchmark to judge them\)\./,
+    );
+    expect(markdown).not.toMatch(/\| FAIL \|/);
+  });
+
+  it('judges the p99s and the drift of a run with enough ticks', () => {
+    const ticks = MIN_TICKS_TO_JUDGE_TAIL;
+    const long: CadenceRun = {
+      ...run(1, 'timing', false, meter({})),
+      ours: {
+        precisionMs: Array.from({ length: ticks }, (_, index) => (index === 0 ? 9 : 1)),
+        latenessMs: Array.from({ length: ticks }, () => 20),
+        skippedTicks: 0,
+      },
+    };
+    const judged = assembleResult({
+      mode: 'full',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      durationMs: 60_000,
+      environment: { node: 'v24', cpus: 2, platform: 'linux-x64' },
+      latency: result.latency,
+      timingRuns: [long],
+      countRuns: [],
+      roundsRun: run(1, 'rounds', false, meter({})),
+    });
+
+    expect(
+      judged.targets.filter((check) => check.scope === '1 s, 128 MB').map((check) => check.verdict),
+    ).toEqual(['pass', 'pass', 'pass', 'pass']);
+    expect(judged.targets.some((check) => check.verdict === 'not-judged')).toBe(false);
   });
 
   it('marks the cheapest Step Functions anchor at each cost cadence', () => {

@@ -46,7 +46,55 @@ describe('ctl against the local stack', () => {
 
       const run = await ctl(['stop', '--local'], stack);
 
-      expect(run.stdout[0]).toContain(`the loop (${executionArn}) ends at its next tick`);
+      expect(run.stdout[0]).toContain(`the loop (${executionArn})`);
+    });
+
+    it('says before which tick a live loop ends, in the future, even when the item’s record has passed', async () => {
+      const nowMs = Date.parse('2030-01-01T00:10:00.000Z');
+      // A loop at 2 s whose last claim (seq 41-55, written 27 s ago) named a first tick that is now 26 s past.
+      await setFields(stack, {
+        [FIELD.seq]: { N: '40' },
+        [FIELD.claimedSeq]: { N: '55' },
+        [FIELD.generation]: { N: '3' },
+        [FIELD.nextTickAt]: { S: '2030-01-01T00:09:34.000Z' },
+        [FIELD.heartbeatAt]: { S: '2030-01-01T00:09:33.000Z' },
+      });
+
+      const run = await ctl(['stop', '--local'], stack, () => nowMs);
+
+      expect(run.stdout).toEqual([
+        "poller 'default': running set to false; the loop reads it before its next tick and ends without firing it: seq about 55 due about 2030-01-01T00:10:02.000Z (in 2 s)",
+      ]);
+    });
+
+    it('says a loop held by a pause window ends at its next check-in, not at the pause’s end', async () => {
+      const nowMs = Date.parse('2030-01-01T00:10:00.000Z'); // a Tuesday
+      await setFields(stack, {
+        [FIELD.windows]: { L: [{ S: 'Tue 00:00-06:00 pause' }] },
+        [FIELD.generation]: { N: '3' },
+        [FIELD.seq]: { N: '40' },
+        [FIELD.nextTickAt]: { S: '2030-01-01T06:00:00.000Z' },
+        [FIELD.heartbeatAt]: { S: '2030-01-01T00:09:30.000Z' },
+      });
+
+      const run = await ctl(['stop', '--local'], stack, () => nowMs);
+
+      expect(run.stdout).toEqual([
+        "poller 'default': running set to false; the loop is held by a pause window and ends at its next check-in, within a minute",
+      ]);
+    });
+
+    it('says there is no live loop to end when the item records a stop', async () => {
+      await setFields(stack, {
+        [FIELD.generation]: { N: '3' },
+        [FIELD.stoppedReason]: { S: 'running is false' },
+      });
+
+      const run = await ctl(['stop', '--local'], stack);
+
+      expect(run.stdout).toEqual([
+        "poller 'default': running set to false; no live loop to end (the loop stopped: running is false)",
+      ]);
     });
 
     it('refuses a missing item with a clear error and creates nothing', async () => {
@@ -217,7 +265,7 @@ describe('ctl against the local stack', () => {
         'cadence now    2 s (base)',
         'seq            42',
         'lastTickAt     2030-01-01T00:09:58.000Z (2 s ago)',
-        'nextTickAt     2030-01-01T00:10:00.000Z (in 0 s)',
+        'nextTickAt     none: no live loop (the loop stopped: running is false)',
         'skippedTicks   3',
         'failedFires    1',
         'overlap        skip',
@@ -228,6 +276,25 @@ describe('ctl against the local stack', () => {
         'executionArn   -',
         'stoppedReason  running is false',
         'lastError      firing tick 40 failed (5 min ago)',
+      ]);
+    });
+
+    it('shows a loop 12 ticks in as it runs, though its item was last written with its first claim', async () => {
+      // Started 24 s ago at 2 s: one claim (seq 1-15) named its first tick, due 23 s ago; no seq recorded yet.
+      await setFields(stack, {
+        [FIELD.generation]: { N: '1' },
+        [FIELD.claimedSeq]: { N: '15' },
+        [FIELD.nextTickAt]: { S: '2030-01-01T00:09:37.000Z' },
+        [FIELD.heartbeatAt]: { S: '2030-01-01T00:09:36.000Z' },
+      });
+
+      const run = await ctl(['status', '--local'], stack, () => nowMs + 500);
+
+      const rows = run.stdout[0]?.split('\n') ?? [];
+      expect(rows.filter((row) => /^(seq|lastTickAt|nextTickAt) /.test(row))).toEqual([
+        'seq            about 12 (the item says seq - as of its last write, 25 s ago: it is written per claim (~30 s) and hand-back, not per tick)',
+        'lastTickAt     about 2030-01-01T00:09:59.000Z (1.5 s ago)',
+        'nextTickAt     about 2030-01-01T00:10:01.000Z (in 0.5 s), seq about 13',
       ]);
     });
 
@@ -302,6 +369,8 @@ describe('ctl against the local stack', () => {
         seq: null,
         lastTickAt: null,
         nextTickAt: null,
+        progress: { last: null, next: null, alive: false },
+        notAliveBecause: 'no loop was ever started',
         skippedTicks: 0,
         failedFires: 0,
         overlap: 'allow',

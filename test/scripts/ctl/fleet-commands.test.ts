@@ -23,8 +23,10 @@ describe('ctl fleet commands on the local stack', () => {
     it('prints one line per poller in the order asked, and an array of objects with --json', async () => {
       await ctl(['create', 'orders', '--every', '0.5', '--stopped', '--local'], stack);
       await ctl(['create', 'billing', '--every', '10', '--stopped', '--local'], stack);
-      await setFields(stack, { [FIELD.nextTickAt]: { S: '2030-01-01T00:00:05.000Z' } }, 'orders');
-      await setFields(stack, { [FIELD.nextTickAt]: { S: '2030-01-01T00:00:01.000Z' } }, 'billing');
+      // Both were just stopped: their loops are still alive (a fresh heartbeat) and end before their next tick.
+      const live = { [FIELD.generation]: { N: '1' }, [FIELD.heartbeatAt]: { S: '2029-12-31T23:59:58.000Z' } };
+      await setFields(stack, { ...live, [FIELD.nextTickAt]: { S: '2030-01-01T00:00:05.000Z' } }, 'orders');
+      await setFields(stack, { ...live, [FIELD.nextTickAt]: { S: '2030-01-01T00:00:01.000Z' } }, 'billing');
       const nowMs = () => Date.parse('2030-01-01T00:00:00.000Z');
 
       const byId = await ctl(['list', '--local'], stack, nowMs);
@@ -33,9 +35,9 @@ describe('ctl fleet commands on the local stack', () => {
       expect(byId).toMatchObject({ exitCode: 0, stderr: [] });
       expect(byId.stdout[0]?.split('\n').map((line) => line.split(/\s+/).slice(0, 3))).toEqual([
         ['ID', 'STATE', 'CADENCE'],
-        ['billing', 'stopped', '10'],
+        ['billing', 'stopping', '10'],
         ['default', 'stale', '2'],
-        ['orders', 'stopped', '0.5'],
+        ['orders', 'stopping', '0.5'],
       ]);
       const lines = parseLines(byNext.stdout[0]);
       expect(lines.map((line) => [line.pollerId, line.nextTickInMs])).toEqual([
@@ -45,14 +47,16 @@ describe('ctl fleet commands on the local stack', () => {
       ]);
       expect(lines[0]).toEqual({
         pollerId: 'billing',
-        state: 'stopped',
-        stateReason: 'no loop was ever started',
+        state: 'stopping',
+        stateReason: null,
         cadenceSeconds: 10,
         cadenceSource: 'base',
         nextTickAt: '2030-01-01T00:00:01.000Z',
         nextTickInMs: 1_000,
         lastTickAt: null,
         lastTickAgoMs: null,
+        seq: null,
+        ticksDerived: false,
         lateMs: null,
         skippedTicks: 0,
         failedFires: 0,
@@ -179,6 +183,25 @@ describe('ctl fleet commands on the local stack', () => {
   });
 
   describe('pause', () => {
+    it('says before which tick each live loop ends, as stop does', async () => {
+      const nowMs = Date.parse('2030-01-01T00:10:00.000Z');
+      await setFields(stack, {
+        [FIELD.generation]: { N: '2' },
+        [FIELD.executionArn]: { S: 'arn:aws:states:us-east-1:000000000000:execution:local:default-g2' },
+        [FIELD.seq]: { N: '9' },
+        [FIELD.claimedSeq]: { N: '24' },
+        [FIELD.nextTickAt]: { S: '2030-01-01T00:10:01.500Z' },
+        [FIELD.heartbeatAt]: { S: '2030-01-01T00:09:58.000Z' },
+      });
+
+      const run = await ctl(['pause', DEFAULT_POLLER_ID, '--local'], stack, () => nowMs);
+
+      expect(run.stdout[0]?.split('\n')).toEqual([
+        'default  paused: running=false; the loop (arn:aws:states:us-east-1:000000000000:execution:local:default-g2) reads it before its next tick and ends without firing it: seq 10 due 2030-01-01T00:10:01.500Z (in 1.5 s)',
+        'paused 1 of 1 poller',
+      ]);
+    });
+
     it('pauses the others when one poller fails, reports each, and exits 1', async () => {
       await ctl(['create', 'orders', '--every', '1', '--stopped', '--local'], stack);
       await setFields(stack, { [FIELD.running]: { BOOL: true } }, 'orders');

@@ -39,9 +39,17 @@ describe('list: how a poller’s line reads its item', () => {
       { state: 'running', stateReason: null, nextTickInMs: 1_200, lastTickAgoMs: 800, lateMs: null },
     ],
     [
-      'a live loop whose record lags (written every 30 s): due, not late',
-      { [FIELD.nextTickAt]: { S: at(-25_000) } },
-      { state: 'running', nextTickInMs: 0, lateMs: null },
+      'a live loop whose record lags (written every 30 s): carried forward on the grid, not late',
+      { [FIELD.seq]: { N: '3' }, [FIELD.nextTickAt]: { S: at(-25_000) } },
+      {
+        state: 'running',
+        seq: 16,
+        nextTickAt: at(1_000),
+        nextTickInMs: 1_000,
+        lastTickAgoMs: 1_000,
+        ticksDerived: true,
+        lateMs: null,
+      },
     ],
     [
       'running=true with a silent loop: stale, late beyond the 90 s threshold',
@@ -132,7 +140,7 @@ describe('list: sorting', () => {
 
   it.each([
     ['id', ['a', 'b', 'c', 'd']],
-    ['next', ['b', 'c', 'a', 'd']],
+    ['next', ['c', 'a', 'b', 'd']],
     ['last', ['b', 'a', 'c', 'd']],
     ['state', ['b', 'a', 'c', 'd']],
   ] as const)('--sort %s', (sort, ids) => {
@@ -163,14 +171,16 @@ describe('list: the text table', () => {
           },
         }),
         line('idle', { [FIELD.running]: { BOOL: false }, [FIELD.stoppedReason]: { S: 'running is false' } }),
+        line('lagging', { [FIELD.seq]: { N: '3' }, [FIELD.nextTickAt]: { S: at(-25_000) } }),
       ]),
     );
 
     expect(text.split('\n')).toEqual([
       'ID         STATE    CADENCE       NEXT      LAST        LATE   SKIPPED  FAILED  OVERLAP  LAST ERROR',
       'default    running  2 s (base)    in 1.2 s  0.8 s ago   -      0        0       0        -',
-      'orders-eu  stale    0.5 s (base)  due       10 min ago  9 min  12       2       7        10 min ago: firing tick 40 failed: TooManyRequestsException…',
+      'orders-eu  stale    0.5 s (base)  -         10 min ago  9 min  12       2       7        10 min ago: firing tick 40 failed: TooManyRequestsException…',
       'idle       stopped  2 s (base)    -         -           -      0        0       0        -',
+      'lagging    running  2 s (base)    in ~1 s   ~1 s ago    -      0        0       0        -',
     ]);
   });
 
