@@ -180,6 +180,19 @@ describe('SubMinuteScheduler props validation', () => {
     // assess
     expect(synth).not.toThrow();
   });
+  it('takes a Number parameter as waitSeconds, seeding its value and leaving the check to the seed', () => {
+    // prepare
+    const { app, stack } = userStack((stack) => ({
+      pollers: [{ id: 'param', waitSeconds: new CfnParameter(stack, 'W', { type: 'Number' }).valueAsNumber }],
+    }));
+
+    // act
+    app.synth();
+    const [, seed] = onlyResource(resourcesOf(stack), SEED_RESOURCE_TYPE);
+
+    // assess
+    expect(seed.Properties).toMatchObject({ PollerId: 'param', WaitSeconds: { Ref: 'W' } });
+  });
 });
 
 describe('SubMinuteScheduler pollers declared in code', () => {
