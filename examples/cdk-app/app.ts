@@ -42,7 +42,7 @@ export function createExampleApp(outdir?: string): ExampleApp {
     pollers: [EXAMPLE_POLLER],
   });
 
-  // The people on call may pause the poller and change its cadence, and nothing more.
+  // The people on call may list, pause, edit and delete (stopped) pollers; without grantStart they start no loop.
   const onCall = new iam.Role(stack, 'OnCall', { assumedBy: new iam.AccountRootPrincipal() });
   scheduler.grantSteerPollers(onCall);
   scheduler.grantReadPollers(onCall);
