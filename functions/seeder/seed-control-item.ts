@@ -155,20 +155,14 @@ async function applySeed(event: SeedEvent, deps: SeederDeps): Promise<SeedResult
     ...changed.map(({ pollerId, running, waitSeconds }) =>
       write(pollerId, (options) => table.seed(pollerId, { running, waitSeconds }, options)),
     ),
-    // Only while it runs, so an item deleted meanwhile is not resurrected; true when it was running.
+    // Only while it runs, so an item deleted meanwhile is not resurrected (one already off stays as it is).
     ...removed.map((pollerId) => write(pollerId, (options) => table.switchOffIfRunning(pollerId, options))),
   ]);
   const failedWrite = writes.find((result) => result.status === 'rejected');
   if (failedWrite !== undefined) throw failedWrite.reason;
-  const switchedOff = writes
-    .slice(changed.length)
-    .map((result) => result.status === 'fulfilled' && result.value);
   const notes = [
     ...turnedOn.map((pollerId) => `poller '${pollerId}' turned on`),
-    ...removed.map(
-      (pollerId, index) =>
-        `poller '${pollerId}' removed from the list: ${switchedOff[index] ? 'switched off' : 'was not running'} (item kept)`,
-    ),
+    ...removed.map((pollerId) => `poller '${pollerId}' removed from the list: running=false, item kept`),
   ];
   // A seed of running=true starts the loop whatever the item said before: the start leaves a live loop alone, and
   // starts one that stopped or never ran (what the stream would do for a running item without a live loop).
@@ -268,16 +262,17 @@ function diffSeeds(requests: readonly SeedRequest[], oldProperties: unknown, tab
   } catch {
     // the previous seed was invalid, so it never wrote: write every poller now
   }
-  const old = new Map(previous.map((request) => [request.pollerId, request]));
-  const listed = new Set(requests.map((request) => request.pollerId));
+  const before = (request: SeedRequest) => previous.find((old) => old.pollerId === request.pollerId);
   return {
     changed: requests.filter((request) => {
-      const before = old.get(request.pollerId);
-      return before === undefined || seedChanged(request, before);
+      const old = before(request);
+      return old === undefined || seedChanged(request, old);
     }),
-    removed: [...old.keys()].filter((pollerId) => !listed.has(pollerId)),
+    removed: previous
+      .filter((old) => !requests.some((request) => request.pollerId === old.pollerId))
+      .map((old) => old.pollerId),
     turnedOn: requests
-      .filter((request) => request.running && old.get(request.pollerId)?.running === false)
+      .filter((request) => request.running && before(request)?.running === false)
       .map((request) => request.pollerId),
   };
 }

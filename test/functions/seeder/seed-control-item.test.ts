@@ -311,8 +311,8 @@ describe('handleSeedEvent', () => {
     expect((await readItem('dropped-off'))?.[FIELD.running]).toEqual({ BOOL: false });
     expect(lastResponse()).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: `${TABLE}/stays` });
     expect(lastResponse().Reason).toBe(
-      "poller 'dropped' removed from the list: switched off (item kept); " +
-        "poller 'dropped-off' removed from the list: was not running (item kept)",
+      "poller 'dropped' removed from the list: running=false, item kept; " +
+        "poller 'dropped-off' removed from the list: running=false, item kept",
     );
   });
 
