@@ -79,7 +79,8 @@ export interface SubMinuteSchedulerProps {
   /**
    * Pollers written to the control table at deployment. The seed writes `running` and `waitseconds` of each on
    * create and whenever a poller's declared values change; between deployments operators steer the items live.
-   * A poller removed from the list keeps its item. Each is checked at synth by the decoder the seed runs.
+   * A poller removed from the list is switched off (`running`=false) and keeps its item. Each is checked at synth
+   * by the decoder the seed runs.
    * @default - none: create items with `npm run ctl -- create` or in the console
    */
   readonly pollers?: readonly PollerDeclaration[];
