@@ -396,6 +396,23 @@ describe('SubMinuteScheduler grants', () => {
     expect(READ_EXECUTION_ACTIONS).toEqual(['states:DescribeExecution']);
   });
 
+  it("grantStart names the scheduler's loop, not the grantee's stack, when the grantee lives in another stack", () => {
+    // prepare
+    const { app, scheduler } = userStack();
+    const other = new Stack(app, 'OperatorsStack');
+    const role = new iam.Role(other, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+
+    // act
+    scheduler.grantStart(role);
+
+    // assess
+    const policy = JSON.stringify(Template.fromStack(other).findResources('AWS::IAM::Policy'));
+    expect(policy).toContain('states:DescribeExecution');
+    expect(policy).toContain(':execution:');
+    expect(policy).toContain('Fn::ImportValue'); // the loop's name, exported by the scheduler's stack
+    expect(policy).not.toContain('AWS::StackName');
+  });
+
   it('grantStart: StartExecution on the loop state machine, DescribeExecution on its executions only', () => {
     // prepare
     const { stack, scheduler, operator } = userStack();
