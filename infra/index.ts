@@ -4,6 +4,7 @@
  */
 export {
   type PollerDeclaration,
+  READ_EXECUTION_ACTIONS,
   READ_POLLER_ACTIONS,
   STEER_POLLER_ACTIONS,
   SubMinuteScheduler,

@@ -1,4 +1,4 @@
-import { Token } from 'aws-cdk-lib';
+import { Token, Tokenization } from 'aws-cdk-lib';
 import { CONTROLLER_MEMORY_SIZES_MB } from '../functions/scheduling/cost-model';
 import { parseSeedProperties, SEED_PROPERTY } from '../functions/seeder/seed-properties';
 import { InvalidControlItemError, InvalidSeedPropertyError } from '../functions/shared/errors';
@@ -40,12 +40,16 @@ const PROP_OF_SEED_PROPERTY: Partial<Record<string, keyof PollerDeclaration>> = 
   [SEED_PROPERTY.waitSeconds]: 'waitSeconds',
 };
 
-/** A poller as the seed passes it: text, as CloudFormation would. */
+/**
+ * A poller as the seed passes it: text, as CloudFormation would. A number token (a Number parameter's
+ * `valueAsNumber`) becomes a string token of the same value: `String()` would turn it into a huge literal number.
+ */
 export function seededPoller(poller: PollerDeclaration): SeededPoller {
+  const { waitSeconds } = poller;
   return {
     pollerId: poller.id,
     running: String(poller.running ?? true),
-    waitSeconds: String(poller.waitSeconds),
+    waitSeconds: typeof waitSeconds === 'number' ? Tokenization.stringifyNumber(waitSeconds) : waitSeconds,
   };
 }
 

@@ -145,7 +145,7 @@ export class SubMinuteExecutorStack extends Stack {
     });
     new CfnOutput(this, OUTPUT.controlItemConsoleUrl, {
       value: controlItemConsoleUrl(table.tableName, DEFAULT_POLLER_ID),
-      description: `The '${DEFAULT_POLLER_ID}' item in the console`,
+      description: `The '${DEFAULT_POLLER_ID}' item in the console (aws partition)`,
     });
     new CfnOutput(this, OUTPUT.stateMachineArn, {
       value: stateMachine.stateMachineArn,

@@ -1,7 +1,7 @@
-import { type CfnResource, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, type CfnResource, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -25,13 +25,21 @@ import { checkSchedulerProps, type PollerDeclaration, seededPoller } from './sch
 export type { PollerDeclaration } from './scheduler-props';
 
 /**
- * What a role that steers pollers does to the control table: read an item and edit its operator fields
- * (`running`, `waitseconds`, `target`, …). Never PutItem or DeleteItem: an edit must not replace or drop the
- * system fields the loop keeps on the item.
+ * What a role that steers pollers does to the control table (`ctl set`, `create`, `stop`, `delete`, `pause`, and
+ * with grantStart `start`, `resume`): read one item or all (`--all`), edit operator fields (`running`,
+ * `waitseconds`, `target`, …; `create` too is a conditional UpdateItem), and delete an item that is not running
+ * (`ctl delete`, conditional). Never PutItem: a write must not replace the system fields the loop keeps on the item.
  */
-export const STEER_POLLER_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'] as const;
-/** What a role that watches pollers does: read one item, or scan the table for all of them (`ctl list`). */
+export const STEER_POLLER_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:Scan',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+] as const;
+/** What a role that watches pollers does to the control table: read one item, or scan for all (`ctl list`, `watch`). */
 export const READ_POLLER_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Scan'] as const;
+/** What `ctl status` and `ctl start` ask of the loop's executions: whether the one an item names has ended. */
+export const READ_EXECUTION_ACTIONS = ['states:DescribeExecution'] as const;
 
 export interface SubMinuteSchedulerProps {
   /**
@@ -71,7 +79,8 @@ export interface SubMinuteSchedulerProps {
   /**
    * Pollers written to the control table at deployment. The seed writes `running` and `waitseconds` of each on
    * create and whenever a poller's declared values change; between deployments operators steer the items live.
-   * A poller removed from the list keeps its item. Each is checked at synth by the decoder the seed runs.
+   * A poller removed from the list is switched off (`running`=false) and keeps its item. Each is checked at synth
+   * by the decoder the seed runs.
    * @default - none: create items with `npm run ctl -- create` or in the console
    */
   readonly pollers?: readonly PollerDeclaration[];
@@ -177,22 +186,49 @@ export class SubMinuteScheduler extends Construct {
           });
   }
 
-  /** Lets `grantee` steer pollers: read a control item and edit its operator fields (not create by Put, not delete). */
+  /**
+   * Lets `grantee` steer pollers: read control items, edit their operator fields, delete one that is not running
+   * (never replace an item by Put). `ctl start`/`resume` need grantStart as well.
+   */
   grantSteerPollers(grantee: iam.IGrantable): iam.Grant {
     return this.table.grant(grantee, ...STEER_POLLER_ACTIONS);
   }
 
-  /** Lets `grantee` read control items: one (`ctl status`) or all (`ctl list`). */
+  /**
+   * Lets `grantee` read control items, one (`ctl status`) or all (`ctl list`, `watch`), and the status of the
+   * loop's executions (`ctl status` shows whether the loop an item names has ended).
+   */
   grantReadPollers(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grant(grantee, ...READ_POLLER_ACTIONS);
+    return this.table.grant(grantee, ...READ_POLLER_ACTIONS).combine(this.grantDescribeExecutions(grantee));
   }
 
   /**
-   * Lets `grantee` start executions of this scheduler's loop state machine, and nothing else: a console start, or
-   * with grantSteerPollers what `ctl start` does (it takes the loop on the item, then starts it).
+   * Lets `grantee` start executions of this scheduler's loop state machine and read their status, and nothing
+   * else: a console start, or with grantSteerPollers what `ctl start` does (it takes the loop on the item, asks
+   * whether the loop the item names has ended, then starts it).
    */
   grantStart(grantee: iam.IGrantable): iam.Grant {
-    return this.stateMachine.grantStartExecution(grantee);
+    return this.stateMachine.grantStartExecution(grantee).combine(this.grantDescribeExecutions(grantee));
+  }
+
+  /**
+   * DescribeExecution on this loop's executions only (`…:execution:<loop name>:*`). Built from the state
+   * machine's own name rather than `loopExecutionsArn()`, whose `AWS::StackName` would name the grantee's stack
+   * when the grantee lives in another one.
+   */
+  private grantDescribeExecutions(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: [...READ_EXECUTION_ACTIONS],
+      resourceArns: [
+        Stack.of(this).formatArn({
+          service: 'states',
+          resource: 'execution',
+          resourceName: `${this.stateMachine.stateMachineName}:*`,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      ],
+    });
   }
 }
 

@@ -1,8 +1,10 @@
 /**
  * A CDK app of your own that fires your function every 2 seconds with the SubMinuteScheduler construct.
  *
- *   npx cdk deploy --app 'npx tsx examples/cdk-app/app.ts'
+ *   npm run deploy -- --app 'npx tsx examples/cdk-app/app.ts'
  *
+ * (`npm run deploy` is `npx cdk deploy` after a credentials check that prints one line saying what to do; plain
+ * `npx cdk deploy --app …` works as well, but shows the CDK CLI's own error when credentials are missing.)
  * (In your project: `npm install github:OWNER/sub-minute-lambda-executor`, import from 'sub-minute-lambda-executor'
  * as below, and run the app with tsx: the package ships TypeScript.) The worker is bundled by esbuild on this
  * machine (NodejsFunction finds the esbuild dependency; no Docker), so the stack has an asset: `cdk bootstrap` the
@@ -42,7 +44,7 @@ export function createExampleApp(outdir?: string): ExampleApp {
     pollers: [EXAMPLE_POLLER],
   });
 
-  // The people on call may pause the poller and change its cadence, and nothing more.
+  // The people on call may list, pause, edit and delete (stopped) pollers; without grantStart they start no loop.
   const onCall = new iam.Role(stack, 'OnCall', { assumedBy: new iam.AccountRootPrincipal() });
   scheduler.grantSteerPollers(onCall);
   scheduler.grantReadPollers(onCall);

@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ENV } from '../shared/contract';
-import { ControlTable } from '../shared/control-table';
+import { type CallOptions, ControlTable } from '../shared/control-table';
 import { isRecord, optionalString } from '../shared/decode';
 import {
   ControlItemWriteError,
@@ -82,10 +82,11 @@ interface SeedResult extends SeedReport {
  * Handles one custom resource request and always answers it, so a stack never hangs on the seed:
  * Create writes `running` and `waitseconds` of each seeded poller (creating the item if missing), Update writes
  * them only for a poller whose seeded values changed (operators steer the items live; an unrelated stack update
- * must not reset them), and either starts the loop of each poller it wrote with `running`=true. Delete stops
- * every loop (the stack is going).
+ * must not reset them) and switches off (`running`=false, item kept) each poller the previous seed listed and this
+ * one does not; either starts the loop of each poller it wrote with `running`=true. Delete stops every loop (the
+ * stack is going).
  * A bad property or a failed write answers FAILED with the reason; a loop that would not start or stop does not
- * fail the stack: the answer's Reason and Data say so.
+ * fail the stack: the answer's Reason and Data say so. Reason also names each poller an Update removed or turned on.
  */
 export async function handleSeedEvent(rawEvent: unknown, deps: SeederDeps): Promise<SeedOutcome> {
   const event = parseSeedEvent(rawEvent);
@@ -139,24 +140,47 @@ async function applySeed(event: SeedEvent, deps: SeederDeps): Promise<SeedResult
           tableName: deps.tableName,
           pollerId: requests[0]?.pollerId ?? event.LogicalResourceId,
         });
-  // Update writes only the pollers whose seeded values changed: operators steer the others live.
-  const changed =
+  // Update writes only the pollers whose seeded values changed (operators steer the others live), and switches off
+  // (item kept) the pollers the new list no longer names.
+  const { tableName } = deps;
+  const { changed, removed, turnedOn } =
     event.RequestType === 'Update'
-      ? changedSince(requests, event.OldResourceProperties, deps.tableName)
-      : requests;
-  if (changed.length === 0) return { outcome: 'unchanged', physicalId };
+      ? diffSeeds(requests, event.OldResourceProperties, tableName)
+      : { changed: requests, removed: [], turnedOn: [] };
+  const table = new ControlTable(deps.dynamoDb, tableName);
   const timeoutMs = deps.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS;
-  const writes = await Promise.allSettled(
-    changed.map((request) => writeControlItem(deps.dynamoDb, request, timeoutMs)),
-  );
-  const failedWrite = writes.find((write) => write.status === 'rejected');
+  const write = <T>(pollerId: string, call: (options: CallOptions) => Promise<T>) =>
+    writeControlItem(pollerId, tableName, call, timeoutMs);
+  const writes = await Promise.allSettled([
+    ...changed.map(({ pollerId, running, waitSeconds }) =>
+      write(pollerId, (options) => table.seed(pollerId, { running, waitSeconds }, options)),
+    ),
+    // Only while it runs, so an item deleted meanwhile is not resurrected (one already off stays as it is).
+    ...removed.map((pollerId) => write(pollerId, (options) => table.switchOffIfRunning(pollerId, options))),
+  ]);
+  const failedWrite = writes.find((result) => result.status === 'rejected');
   if (failedWrite !== undefined) throw failedWrite.reason;
+  const notes = [
+    ...turnedOn.map((pollerId) => `poller '${pollerId}' turned on`),
+    ...removed.map((pollerId) => `poller '${pollerId}' removed from the list: running=false, item kept`),
+  ];
   // A seed of running=true starts the loop whatever the item said before: the start leaves a live loop alone, and
   // starts one that stopped or never ran (what the stream would do for a running item without a live loop).
   const toStart = changed.filter((request) => request.running).map((request) => request.pollerId);
-  if (toStart.length === 0) return { outcome: 'written', physicalId };
-  const reports = await Promise.all(toStart.map((pollerId) => startSeededLoop(pollerId, deps)));
-  return { outcome: 'written', physicalId, ...mergeStartReports(toStart, reports) };
+  const started: SeedReport =
+    toStart.length === 0
+      ? {}
+      : mergeStartReports(
+          toStart,
+          await Promise.all(toStart.map((pollerId) => startSeededLoop(pollerId, deps))),
+        );
+  if (started.warning) notes.push(started.warning);
+  return {
+    outcome: changed.length + removed.length > 0 ? 'written' : 'unchanged',
+    physicalId,
+    ...(started.data ? { data: started.data } : {}),
+    ...(notes.length > 0 ? { warning: notes.join('; ') } : {}),
+  };
 }
 
 /**
@@ -221,38 +245,49 @@ async function stopLoops(deps: SeederDeps): Promise<SeedReport> {
   };
 }
 
-/** The requests whose values differ from the previous seed's (all of them when that seed was unreadable). */
-function changedSince(
-  requests: readonly SeedRequest[],
-  oldProperties: unknown,
-  tableName: string,
-): SeedRequest[] {
-  let previous: SeedRequest[];
+/** What an Update changes against the previous seed. */
+interface SeedDiff {
+  /** The requests whose values differ from the previous seed's (all of them when that seed was unreadable). */
+  readonly changed: readonly SeedRequest[];
+  /** Pollers the previous seed listed and this one does not. */
+  readonly removed: readonly string[];
+  /** Pollers whose seeded `running` goes from false to true. */
+  readonly turnedOn: readonly string[];
+}
+
+function diffSeeds(requests: readonly SeedRequest[], oldProperties: unknown, tableName: string): SeedDiff {
+  let previous: SeedRequest[] = [];
   try {
     previous = parseSeedPollers(oldProperties, tableName);
   } catch {
-    return [...requests]; // the previous seed was invalid, so it never wrote: write now
+    // the previous seed was invalid, so it never wrote: write every poller now
   }
-  return requests.filter((request) => {
-    const before = previous.find((old) => old.pollerId === request.pollerId);
-    return before === undefined || seedChanged(request, before);
-  });
+  const before = (request: SeedRequest) => previous.find((old) => old.pollerId === request.pollerId);
+  return {
+    changed: requests.filter((request) => {
+      const old = before(request);
+      return old === undefined || seedChanged(request, old);
+    }),
+    removed: previous
+      .filter((old) => !requests.some((request) => request.pollerId === old.pollerId))
+      .map((old) => old.pollerId),
+    turnedOn: requests
+      .filter((request) => request.running && before(request)?.running === false)
+      .map((request) => request.pollerId),
+  };
 }
 
-/** SETs only the seeded fields, creating the item when missing; every other attribute stays as it is. */
-export async function writeControlItem(
-  dynamoDb: DynamoDBClient,
-  request: SeedRequest,
+/** One write to a poller's item, given up after `timeoutMs`; a failure names the poller and the table. */
+async function writeControlItem<T>(
+  pollerId: string,
+  tableName: string,
+  call: (options: CallOptions) => Promise<T>,
   timeoutMs: number,
-): Promise<void> {
+): Promise<T> {
   try {
-    await new ControlTable(dynamoDb, request.tableName).seed(
-      request.pollerId,
-      { running: request.running, waitSeconds: request.waitSeconds },
-      { abortSignal: AbortSignal.timeout(timeoutMs) },
-    );
+    return await call({ abortSignal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
-    throw new ControlItemWriteError(request.pollerId, request.tableName, error);
+    throw new ControlItemWriteError(pollerId, tableName, error);
   }
 }
 

@@ -80,7 +80,7 @@ describe('the template in the CloudFormation console', () => {
     for (const [name, output] of outputs) expect(output.Description, name).toMatch(/\w{3}/);
   });
 
-  it('links to the default control item in the DynamoDB console of the stack region', () => {
+  it('links to the default control item in the DynamoDB console of the stack region (aws partition)', () => {
     // prepare
     const [tableId] = onlyResource(json.Resources ?? {}, 'AWS::DynamoDB::Table');
     const value = json.Outputs?.[OUTPUT.controlItemConsoleUrl]?.Value;
@@ -100,5 +100,7 @@ describe('the template in the CloudFormation console', () => {
     const item = new URLSearchParams(query);
     expect(item.get('table')).toBe('SubMinute-ControlTable-X');
     expect(item.get('pk')).toBe(DEFAULT_POLLER_ID);
+    // China and GovCloud have console hosts of their own (not built from AWS::URLSuffix): the output says so.
+    expect(json.Outputs?.[OUTPUT.controlItemConsoleUrl]?.Description).toContain('(aws partition)');
   });
 });

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { SEED_PROPERTY, SEED_RESOURCE_TYPE } from '../../functions/seeder/seed-properties';
 import { ENV } from '../../functions/shared/contract';
 import {
+  READ_EXECUTION_ACTIONS,
   READ_POLLER_ACTIONS,
   STEER_POLLER_ACTIONS,
   SubMinuteScheduler,
@@ -180,6 +181,19 @@ describe('SubMinuteScheduler props validation', () => {
     // assess
     expect(synth).not.toThrow();
   });
+  it('takes a Number parameter as waitSeconds, seeding its value and leaving the check to the seed', () => {
+    // prepare
+    const { app, stack } = userStack((stack) => ({
+      pollers: [{ id: 'param', waitSeconds: new CfnParameter(stack, 'W', { type: 'Number' }).valueAsNumber }],
+    }));
+
+    // act
+    app.synth();
+    const [, seed] = onlyResource(resourcesOf(stack), SEED_RESOURCE_TYPE);
+
+    // assess
+    expect(seed.Properties).toMatchObject({ PollerId: 'param', WaitSeconds: { Ref: 'W' } });
+  });
 });
 
 describe('SubMinuteScheduler pollers declared in code', () => {
@@ -319,7 +333,32 @@ describe('SubMinuteScheduler grants', () => {
     return onlyResource(resourcesOf(stack), 'AWS::DynamoDB::Table')[0];
   }
 
-  it('grantSteerPollers: GetItem and UpdateItem on the control table, nothing else and nowhere else', () => {
+  /** DescribeExecution on the executions of this stack's loop (`execution:<loop name>:*`), nothing wider. */
+  function describeExecutionsStatement(stack: Stack): PolicyStatement {
+    const [stateMachineId] = onlyResource(resourcesOf(stack), 'AWS::StepFunctions::StateMachine');
+    return {
+      Action: 'states:DescribeExecution',
+      Effect: 'Allow',
+      Resource: {
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            { Ref: 'AWS::Partition' },
+            ':states:',
+            { Ref: 'AWS::Region' },
+            ':',
+            { Ref: 'AWS::AccountId' },
+            ':execution:',
+            { 'Fn::GetAtt': [stateMachineId, 'Name'] },
+            ':*',
+          ],
+        ],
+      },
+    };
+  }
+
+  it('grantSteerPollers: read, UpdateItem and DeleteItem on the control table, no PutItem and nowhere else', () => {
     // prepare
     const { stack, scheduler, operator } = userStack();
 
@@ -329,14 +368,15 @@ describe('SubMinuteScheduler grants', () => {
     // assess
     expect(operatorStatements(stack)).toEqual([
       {
-        Action: [...STEER_POLLER_ACTIONS],
+        Action: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
         Effect: 'Allow',
         Resource: [{ 'Fn::GetAtt': [tableId(stack), 'Arn'] }],
       },
     ]);
+    expect(STEER_POLLER_ACTIONS).not.toContain('dynamodb:PutItem');
   });
 
-  it('grantReadPollers: GetItem and Scan on the control table only', () => {
+  it('grantReadPollers: GetItem and Scan on the control table, DescribeExecution on the loop executions', () => {
     // prepare
     const { stack, scheduler, operator } = userStack();
 
@@ -344,14 +384,36 @@ describe('SubMinuteScheduler grants', () => {
     scheduler.grantReadPollers(operator);
 
     // assess
-    const [statement, ...others] = operatorStatements(stack);
-    expect(others).toEqual([]);
-    expect(statement?.Action).toEqual([...READ_POLLER_ACTIONS]);
-    expect(JSON.stringify(statement?.Resource)).toContain(tableId(stack));
-    expect(JSON.stringify(statement?.Resource)).not.toContain('"*"');
+    expect(operatorStatements(stack)).toEqual([
+      {
+        Action: ['dynamodb:GetItem', 'dynamodb:Scan'],
+        Effect: 'Allow',
+        Resource: [{ 'Fn::GetAtt': [tableId(stack), 'Arn'] }],
+      },
+      describeExecutionsStatement(stack),
+    ]);
+    expect(READ_POLLER_ACTIONS).toEqual(['dynamodb:GetItem', 'dynamodb:Scan']);
+    expect(READ_EXECUTION_ACTIONS).toEqual(['states:DescribeExecution']);
   });
 
-  it('grantStart: StartExecution on the loop state machine only', () => {
+  it("grantStart names the scheduler's loop, not the grantee's stack, when the grantee lives in another stack", () => {
+    // prepare
+    const { app, scheduler } = userStack();
+    const other = new Stack(app, 'OperatorsStack');
+    const role = new iam.Role(other, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+
+    // act
+    scheduler.grantStart(role);
+
+    // assess
+    const policy = JSON.stringify(Template.fromStack(other).findResources('AWS::IAM::Policy'));
+    expect(policy).toContain('states:DescribeExecution');
+    expect(policy).toContain(':execution:');
+    expect(policy).toContain('Fn::ImportValue'); // the loop's name, exported by the scheduler's stack
+    expect(policy).not.toContain('AWS::StackName');
+  });
+
+  it('grantStart: StartExecution on the loop state machine, DescribeExecution on its executions only', () => {
     // prepare
     const { stack, scheduler, operator } = userStack();
 
@@ -362,6 +424,7 @@ describe('SubMinuteScheduler grants', () => {
     const [stateMachineId] = onlyResource(resourcesOf(stack), 'AWS::StepFunctions::StateMachine');
     expect(operatorStatements(stack)).toEqual([
       { Action: 'states:StartExecution', Effect: 'Allow', Resource: { Ref: stateMachineId } },
+      describeExecutionsStatement(stack),
     ]);
   });
 });

@@ -277,6 +277,75 @@ describe('handleSeedEvent', () => {
     expect((await readItem('changed'))?.[FIELD.waitSeconds]).toEqual({ N: '7' });
   });
 
+  it('on Update switches off a poller removed from the list, keeps its item, and names it in Reason', async () => {
+    // prepare
+    const old = {
+      TableName: TABLE,
+      Pollers: [
+        { PollerId: 'stays', Running: 'false', WaitSeconds: '2' },
+        { PollerId: 'dropped', Running: 'false', WaitSeconds: '2' },
+        { PollerId: 'dropped-off', Running: 'false', WaitSeconds: '2' },
+      ],
+    };
+    await handleSeedEvent(seedEvent({ ResponseURL: responses.url, ResourceProperties: old }), deps());
+    // An operator runs 'dropped' live (no loop behind it here: only the item matters).
+    await new ControlTable(dynamoDb, TABLE).seed('dropped', { running: true, waitSeconds: '3' });
+    const event = seedEvent({
+      RequestType: 'Update',
+      ResponseURL: responses.url,
+      PhysicalResourceId: `${TABLE}/stays`,
+      OldResourceProperties: old,
+      ResourceProperties: { ...old, Pollers: [old.Pollers[0]] },
+    });
+
+    // act
+    const outcome = await handleSeedEvent(event, deps());
+
+    // assess
+    expect(outcome).toBe('written');
+    expect(await readItem('dropped')).toEqual({
+      [FIELD.id]: { S: 'dropped' },
+      [FIELD.running]: { BOOL: false },
+      [FIELD.waitSeconds]: { N: '3' },
+    });
+    expect((await readItem('dropped-off'))?.[FIELD.running]).toEqual({ BOOL: false });
+    expect(lastResponse()).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: `${TABLE}/stays` });
+    expect(lastResponse().Reason).toBe(
+      "poller 'dropped' removed from the list: running=false, item kept; " +
+        "poller 'dropped-off' removed from the list: running=false, item kept",
+    );
+  });
+
+  it('on Update writes a poller added to the list and leaves the others alone', async () => {
+    // prepare
+    const old = { TableName: TABLE, Pollers: [{ PollerId: 'first', Running: 'false', WaitSeconds: '2' }] };
+    await handleSeedEvent(seedEvent({ ResponseURL: responses.url, ResourceProperties: old }), deps());
+    await new ControlTable(dynamoDb, TABLE).seed('first', { running: false, waitSeconds: '30' });
+    const event = seedEvent({
+      RequestType: 'Update',
+      ResponseURL: responses.url,
+      PhysicalResourceId: `${TABLE}/first`,
+      OldResourceProperties: old,
+      ResourceProperties: {
+        ...old,
+        Pollers: [old.Pollers[0], { PollerId: 'added', Running: 'false', WaitSeconds: '4' }],
+      },
+    });
+
+    // act
+    const outcome = await handleSeedEvent(event, deps());
+
+    // assess
+    expect(outcome).toBe('written');
+    expect(await readItem('added')).toEqual({
+      [FIELD.id]: { S: 'added' },
+      [FIELD.running]: { BOOL: false },
+      [FIELD.waitSeconds]: { N: '4' },
+    });
+    expect((await readItem('first'))?.[FIELD.waitSeconds]).toEqual({ N: '30' });
+    expect(lastResponse().Reason).toBeUndefined();
+  });
+
   it('answers FAILED naming the poller when a list seed names one twice, and writes nothing', async () => {
     // prepare
     const properties = {
@@ -549,6 +618,10 @@ describe('handleSeedEvent and the loops (local stack)', () => {
 
     // assess
     expect(executionNames('turned-on')).toEqual([expect.stringMatching(/^turned-on-g1-[0-9a-z]+$/)]);
+    expect(lastResponse()).toMatchObject({
+      Status: 'SUCCESS',
+      Reason: "poller 'turned-on' turned on",
+    });
   });
 
   it('starts no second loop when an Update keeps running=true and changes the cadence', async () => {
