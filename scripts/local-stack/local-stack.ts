@@ -16,7 +16,7 @@ import { type Logger, silentLogger } from '../../functions/shared/logger';
 import { createSfnClient } from '../../functions/shared/sfn-client';
 import { startLoop as startLoopFor } from '../../functions/starter/start-loop';
 import type { WatchdogDeps } from '../../functions/watchdog/run-watchdog';
-import { parseWorkerEvent } from '../../functions/worker/run-tick';
+import { parseWorkerEvent } from '../../functions/worker-kit/tick-event';
 import { ensureControlTable } from './control-table-definition';
 import { ControlTableWatcher, type ItemChange } from './control-table-watcher';
 import { DynamoDbStore } from './dynamodb-store';
