@@ -2,6 +2,7 @@ import { setTimeout as abortableTimeout } from 'node:timers/promises';
 import { type Command, parseCommandLine, USAGE } from './command-line';
 import { create } from './commands/create';
 import { deletePoller } from './commands/delete';
+import { history } from './commands/history';
 import { list } from './commands/list';
 import { set } from './commands/set';
 import { start } from './commands/start';
@@ -100,6 +101,8 @@ export function execute(
       return status(session, command.pollerId);
     case 'status-all':
       return statusAll(session);
+    case 'history':
+      return history(session, command.pollerId, command.limit);
     case 'create':
       return create(session, command.pollerId, command.fields);
     case 'set':

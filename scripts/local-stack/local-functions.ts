@@ -18,6 +18,15 @@ export interface InvocationStart {
   readonly requestedAt: number;
 }
 
+/** How an invocation ended, as the Lambda service knows it: the handler's result or its error, and its duration. */
+export interface InvocationEnd {
+  readonly functionName: string;
+  readonly invocationType: InvocationType;
+  readonly event: unknown;
+  readonly outcome: { readonly result: unknown } | { readonly error: FunctionErrorResult };
+  readonly durationMs: number;
+}
+
 export class FunctionNotFoundError extends SubMinuteError {
   override readonly name = 'FunctionNotFoundError';
   constructor(readonly functionName: string) {
@@ -41,17 +50,20 @@ export class LocalFunctions {
   private readonly pending = new Set<Promise<unknown>>();
 
   private readonly onInvocationStart: (start: InvocationStart) => void;
+  private readonly onInvocationEnd: (end: InvocationEnd) => void;
   private readonly latency: LatencyModel;
   private readonly meter: Meter;
 
   constructor(
     hooks: {
       onInvocationStart?: (start: InvocationStart) => void;
+      onInvocationEnd?: (end: InvocationEnd) => void;
       latency?: LatencyModel;
       meter?: Meter;
     } = {},
   ) {
     this.onInvocationStart = hooks.onInvocationStart ?? (() => {});
+    this.onInvocationEnd = hooks.onInvocationEnd ?? (() => {});
     this.latency = hooks.latency ?? NO_LATENCY;
     this.meter = hooks.meter ?? NO_METER;
   }
@@ -102,6 +114,7 @@ export class LocalFunctions {
             }),
         });
         this.meter.lambdaInvocation(functionName, 'RequestResponse', durationMs);
+        this.onInvocationEnd({ functionName, invocationType: 'RequestResponse', event, outcome, durationMs });
         return outcome;
       })(),
     );
@@ -129,6 +142,7 @@ export class LocalFunctions {
               }),
           });
           this.meter.lambdaInvocation(functionName, 'Event', durationMs);
+          this.onInvocationEnd({ functionName, invocationType: 'Event', event, outcome, durationMs });
           if ('error' in outcome) onError(outcome.error);
         } catch (error) {
           // The runtime itself failed (a sandbox that could not start): Lambda's service error, not the handler's.

@@ -6,12 +6,13 @@ import {
   type ControllerOutput,
   DEFAULT_POLLER_ID,
   SIGNAL,
+  type TickResult,
   type WorkerEvent,
 } from '../../functions/shared/contract';
 import { decodePollerItem, pollerIdOfKey } from '../../functions/shared/control-item';
 import { ControlTable } from '../../functions/shared/control-table';
 import { isRecord } from '../../functions/shared/decode';
-import { describeCause, SubMinuteError } from '../../functions/shared/errors';
+import { describeCause, SubMinuteError, TickFailedError } from '../../functions/shared/errors';
 import { type Logger, silentLogger } from '../../functions/shared/logger';
 import { createSfnClient } from '../../functions/shared/sfn-client';
 import { startLoop as startLoopFor } from '../../functions/starter/start-loop';
@@ -34,7 +35,7 @@ import {
   localStateMachineArn,
   servicesPortFor,
 } from './local-endpoints';
-import { type InvocationStart, LocalFunctions } from './local-functions';
+import { type InvocationEnd, type InvocationStart, LocalFunctions } from './local-functions';
 import { LocalServicesServer } from './local-services-server';
 import { type ExecutionEnded, LocalStepFunctions } from './local-step-functions';
 import { type DeclaredFleet, type SeededPoller, seedFleet } from './seed-fleet';
@@ -68,6 +69,15 @@ export type LocalStackEvent =
       /** When the worker started on it (after Lambda's async delivery and a possible cold start). */
       readonly firedAt: string;
       readonly latenessMs: number;
+    }
+  | {
+      /** What the worker did for a fired tick: its result, how long it ran, and why it failed (or its detail). */
+      readonly event: 'outcome';
+      readonly poller: string;
+      readonly seq: number;
+      readonly result: TickResult;
+      readonly durationMs: number;
+      readonly detail?: string;
     }
   | { readonly event: 'stopped'; readonly poller: string; readonly reason: string }
   | { readonly event: 'error'; readonly poller: string; readonly message: string }
@@ -194,6 +204,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       reportFire(start, emit);
       options.onInvocationStart?.(start);
     },
+    onInvocationEnd: (end) => reportOutcome(end, emit),
     ...(options.latency ? { latency: options.latency } : {}),
     ...(options.meter ? { meter: options.meter } : {}),
   });
@@ -202,8 +213,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const services = new LocalServicesServer(
     functions,
     () => stepFunctionsOrThrow(stepFunctions),
-    (functionName, message, event) =>
-      emit({ event: 'error', poller: pollerIdOf(event), message: `${functionName} failed: ${message}` }),
+    (functionName, message, event) => {
+      // A tick the worker failed is reported with its fire (the `outcome` event), not a second time as an error.
+      if (functionName === LOCAL_WORKER_NAME && isTick(event)) return;
+      emit({ event: 'error', poller: pollerIdOf(event), message: `${functionName} failed: ${message}` });
+    },
   );
   let servicesPort: number;
   try {
@@ -443,6 +457,47 @@ function reportFire(start: InvocationStart, emit: (event: LocalStackEvent) => vo
     sentAt: new Date(start.requestedAt).toISOString(),
     firedAt: new Date(start.startedAt).toISOString(),
     latenessMs,
+  });
+}
+
+function isTick(event: unknown): boolean {
+  try {
+    parseWorkerEvent(event);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What the worker did for a tick, as the Lambda service knows it: the kit's result (functions/worker-kit/) or the
+ * error the handler threw (a TickFailedError's reason without its `poller 'id': tick N failed:` prefix).
+ */
+function reportOutcome(end: InvocationEnd, emit: (event: LocalStackEvent) => void): void {
+  if (end.functionName !== LOCAL_WORKER_NAME) return;
+  let tick: WorkerEvent;
+  try {
+    tick = parseWorkerEvent(end.event);
+  } catch {
+    return;
+  }
+  const base = { event: 'outcome', poller: tick.pollerId, seq: tick.seq } as const;
+  if ('error' in end.outcome) {
+    const { errorType, errorMessage } = end.outcome.error;
+    const prefix = new TickFailedError(tick.pollerId, tick.seq, '').message;
+    const detail = errorMessage.startsWith(prefix)
+      ? errorMessage.slice(prefix.length)
+      : `${errorType}: ${errorMessage}`;
+    emit({ ...base, result: 'failed', durationMs: Math.round(end.durationMs), detail });
+    return;
+  }
+  const { result } = end.outcome;
+  const reported = isRecord(result) ? result : {};
+  emit({
+    ...base,
+    result: 'ok',
+    durationMs: typeof reported.durationMs === 'number' ? reported.durationMs : Math.round(end.durationMs),
+    ...(typeof reported.detail === 'string' ? { detail: reported.detail } : {}),
   });
 }
 

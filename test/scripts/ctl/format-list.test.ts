@@ -141,7 +141,7 @@ describe('list: sorting', () => {
 });
 
 describe('list: the text table', () => {
-  it('prints a header and one aligned line per poller, the last error cut to fit', () => {
+  it('prints a header and one aligned line per poller, the last result and the last error cut to fit', () => {
     const text = formatList(
       report([
         line('default', { [FIELD.nextTickAt]: { S: at(1_200) }, [FIELD.lastTickAt]: { S: at(-800) } }),
@@ -153,6 +153,12 @@ describe('list: the text table', () => {
           [FIELD.skippedTicks]: { N: '12' },
           [FIELD.failedFires]: { N: '2' },
           [FIELD.overlapSkips]: { N: '7' },
+          [FIELD.failedTicks]: { N: '3' },
+          [FIELD.lastResult]: { S: 'failed' },
+          [FIELD.lastResultSeq]: { N: '38' },
+          [FIELD.lastResultAt]: { S: at(-601_000) },
+          [FIELD.lastResultMs]: { N: '12' },
+          [FIELD.lastResultDetail]: { S: 'connect ECONNREFUSED 127.0.0.1:8080' },
           [FIELD.lastError]: {
             M: {
               message: {
@@ -167,10 +173,10 @@ describe('list: the text table', () => {
     );
 
     expect(text.split('\n')).toEqual([
-      'ID         STATE    CADENCE       NEXT      LAST        LATE   SKIPPED  FAILED  OVERLAP  LAST ERROR',
-      'default    running  2 s (base)    in 1.2 s  0.8 s ago   -      0        0       0        -',
-      'orders-eu  stale    0.5 s (base)  due       10 min ago  9 min  12       2       7        10 min ago: firing tick 40 failed: TooManyRequestsException…',
-      'idle       stopped  2 s (base)    -         -           -      0        0       0        -',
+      'ID         STATE    CADENCE       NEXT      LAST        LATE   SKIPPED  FAILED  OVERLAP  TICKS FAILED  LAST RESULT                       LAST ERROR',
+      'default    running  2 s (base)    in 1.2 s  0.8 s ago   -      0        0       0        0             -                                 -',
+      'orders-eu  stale    0.5 s (base)  due       10 min ago  9 min  12       2       7        3             failed 10 min ago: connect ECON…  10 min ago: firing tick 40 failed: TooManyRequestsException…',
+      'idle       stopped  2 s (base)    -         -           -      0        0       0        0             -                                 -',
     ]);
   });
 
