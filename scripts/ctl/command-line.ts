@@ -79,7 +79,7 @@ Commands (ID is a poller id; where it is optional it defaults to '${DEFAULT_POLL
   status [ID] [--all]  the poller's control item and the status of its loop's execution (--all: every poller)
   history [ID] [--limit N]
                        the poller's recent tick outcomes as the worker recorded them, newest first (default
-                       ${HISTORY_LIMITS.defaultLimit}, at most ${HISTORY_LIMITS.max - 1} are kept): seq, time, result, duration, detail;
+                       ${HISTORY_LIMITS.defaultLimit}, at most ${HISTORY_LIMITS.max} are kept): seq, time, result, duration, detail;
                        every failure is recorded, successes only sampled
   create ID --every S [--target NAME] [--payload JSON] [--timezone ZONE] [--window RULE]...
          [--running | --stopped]

@@ -7,8 +7,8 @@ import { outcomeFieldsOf } from '../../../functions/shared/control-item';
 import { ControlItemMissingError } from '../errors';
 import { type CtlSession, readItem } from '../session';
 
-/** `history --limit N`: the most the item keeps is RECENT_RESULTS_TRIM_AT - 1 outcomes. */
-export const HISTORY_LIMITS = { min: 1, max: RECENT_RESULTS_TRIM_AT, defaultLimit: 10 } as const;
+/** `history --limit N`: the item keeps at most RECENT_RESULTS_TRIM_AT - 1 outcomes. */
+export const HISTORY_LIMITS = { min: 1, max: RECENT_RESULTS_TRIM_AT - 1, defaultLimit: 10 } as const;
 
 export interface HistoryReport {
   readonly command: 'history';
