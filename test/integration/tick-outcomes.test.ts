@@ -76,6 +76,8 @@ describe('tick outcomes on the local stack', () => {
     // assess: the screen's event says what failed, next to the fire of the same seq
     expect(failed.detail).toMatch(/^connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
     expect(harness.fires('feed').map((fire) => fire.seq)).toContain(failed.seq);
+    // said once, with its fire: not again as an error of the worker function
+    expect(harness.events.filter((event) => event.event === 'error')).toEqual([]);
     // the item, read by the real CLI
     const status = await statusJson();
     expect(status.failedTicks).toBeGreaterThanOrEqual(1);
