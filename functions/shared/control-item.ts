@@ -162,7 +162,10 @@ export function pollerIdOfKey(key: RawItem | undefined): string | undefined {
   return key?.[FIELD.id]?.S;
 }
 
-export { keyOf } from './update-builder';
+/** The key of a poller's item. */
+export function keyOf(pollerId: string): RawItem {
+  return { [FIELD.id]: { S: pollerId } };
+}
 
 /**
  * Validates an operator-edited control item field by field. A bad field never discards the good ones, and a bad

@@ -19,7 +19,6 @@ import {
 import type { ControlItemStore } from './control-item-store';
 import { ControlTableUnavailableError } from './errors';
 import type { TakeExpectation } from './loop-ownership';
-import { UpdateBuilder } from './update-builder';
 
 /**
  * Recording a tick's outcome is this repository's write too, in a module of its own so that the worker's inline
@@ -545,4 +544,57 @@ function applyField<K extends keyof OperatorFieldEdit>(
     return;
   }
   update.set(codec.attribute, codec.encode(value));
+}
+
+/** Collects an UpdateExpression with placeholder names and values, so no attribute name clashes with a reserved word. */
+class UpdateBuilder {
+  private readonly sets: string[] = [];
+  private readonly removes: string[] = [];
+  private readonly adds: string[] = [];
+  private readonly names: Record<string, string> = {};
+  private readonly values: Record<string, AttributeValue> = {};
+
+  name(attribute: string): string {
+    this.names[`#${attribute}`] = attribute;
+    return `#${attribute}`;
+  }
+
+  value(placeholder: string, value: AttributeValue): string {
+    this.values[`:${placeholder}`] = value;
+    return `:${placeholder}`;
+  }
+
+  set(attribute: string, value: AttributeValue): void {
+    this.sets.push(`${this.name(attribute)} = ${this.value(attribute, value)}`);
+  }
+
+  /** A SET clause built from `name` and `value` placeholders (e.g. with `if_not_exists`). */
+  setExpression(clause: string): void {
+    this.sets.push(clause);
+  }
+
+  remove(attribute: string): void {
+    this.removes.push(this.name(attribute));
+  }
+
+  add(attribute: string, amount: number): void {
+    this.adds.push(`${this.name(attribute)} ${this.value(`${attribute}Added`, { N: String(amount) })}`);
+  }
+
+  isEmpty(): boolean {
+    return this.sets.length + this.removes.length + this.adds.length === 0;
+  }
+
+  build() {
+    const clauses = [
+      this.sets.length > 0 ? `SET ${this.sets.join(', ')}` : '',
+      this.removes.length > 0 ? `REMOVE ${this.removes.join(', ')}` : '',
+      this.adds.length > 0 ? `ADD ${this.adds.join(', ')}` : '',
+    ].filter((clause) => clause !== '');
+    return {
+      UpdateExpression: clauses.join(' '),
+      ExpressionAttributeNames: this.names,
+      ...(Object.keys(this.values).length > 0 ? { ExpressionAttributeValues: this.values } : {}),
+    };
+  }
 }
