@@ -72,8 +72,9 @@ export interface TickKitDeps {
 /**
  * Wraps a worker's work into a Lambda handler: parses the tick event (refusing anything that is not one), times the
  * work, records the outcome on the control item by the sampling rule, writes one EMF metric line per tick (which
- * also says when recording failed: a write that fails never fails the tick), and rethrows a failure so Lambda counts it and sends the tick to the function's on-failure destination. Reads its
- * settings from the environment: CONTROL_TABLE_NAME, PER_POLLER_METRICS=true, OUTCOME_RECORD_SECONDS.
+ * also says when recording failed: a write that fails never fails the tick), and rethrows a failure so Lambda
+ * counts it and sends the tick to the function's on-failure destination. Reads its settings from the environment:
+ * CONTROL_TABLE_NAME, PER_POLLER_METRICS=true, OUTCOME_RECORD_SECONDS.
  */
 export function tickHandler<Context = unknown>(
   work: TickWork<Context>,
@@ -86,7 +87,8 @@ export function tickHandler<Context = unknown>(
       ? undefined
       : {
           record: (pollerId, outcome) => {
-            // Created on first use: a worker that never records an outcome never loads a client.
+            // Built on first use, not at init (a worker without outcomes to record builds none). The control
+            // plane's limits (about 4 s at most): a stuck write must not eat the worker's own timeout.
             client ??= new DynamoDBClient({
               maxAttempts: CONTROL_PLANE_MAX_ATTEMPTS,
               requestHandler: requestHandlerOf(CONTROL_PLANE_TIMEOUTS),
