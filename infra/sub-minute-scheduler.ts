@@ -152,7 +152,11 @@ export class SubMinuteScheduler extends Construct {
     this.controlPlane.addEnvironment(PER_POLLER_METRICS_VARIABLE, perPollerMetrics);
     if (functions.worker instanceof lambda.Function) {
       functions.worker.addEnvironment(PER_POLLER_METRICS_VARIABLE, perPollerMetrics);
-      functions.worker.addEnvironment(ENV.controlTableName, this.table.tableName);
+      // A worker of the user's built on the worker kit records its outcomes like the example worker does.
+      if (props.worker !== undefined) {
+        functions.worker.addEnvironment(ENV.controlTableName, this.table.tableName);
+        functions.grantOutcomeRecording(functions.worker);
+      }
     }
     this.stateMachine = new PollerStateMachine(this, 'Loop', { controller: this.controlPlane }).stateMachine;
     const triggers = new ControlPlaneTriggers(this, 'Triggers', {

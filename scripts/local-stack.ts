@@ -9,6 +9,7 @@ import { InvalidIntervalError, SubMinuteError } from '../functions/shared/errors
 import { createJsonLogger } from '../functions/shared/logger';
 import { parseWaitInterval } from '../functions/shared/wait-interval';
 import { DEMO_FEEDS, startDemoFeeds } from './local-stack/demo-feeds';
+import { describeOutcome, FireLines } from './local-stack/fire-lines';
 import { describeCpuShare } from './local-stack/lambda-sandbox/sandbox-host';
 import { DEFAULT_DYNAMODB_PORT } from './local-stack/local-endpoints';
 import {
@@ -105,7 +106,8 @@ const USAGE = `Usage: npm start -- [--every S | --pollers FILE | --demo] [--port
   --duration S   exit cleanly after S seconds (default: run until Ctrl-C)
   --controller-memory MB
                  the controller's memory size, which sets its CPU share (default: the deployed 128)
-  --json         print JSON lines (seeded, resumed, ready, loop-started, fire, cadence-changed, stopped, error, feed) instead of text
+  --json         print JSON lines (seeded, resumed, ready, loop-started, fire, outcome, cadence-changed, stopped,
+                 error, feed) instead of text
   --verbose      also print the sandboxes' own log lines (and the starter's and watchdog's) to stderr`;
 
 function formatHuman(event: LocalStackEvent): string {
@@ -114,6 +116,8 @@ function formatHuman(event: LocalStackEvent): string {
       return `local stack ready: DynamoDB ${event.endpoint}, table ${event.table}, pollers: ${event.pollers.join(', ') || '(none running)'}\n${describeCpuShare(event.cpuShare)}`;
     case 'fire':
       return `fire  ${event.poller}  seq ${String(event.seq).padStart(5)}  scheduled ${event.scheduledAt}  late ${event.latenessMs.toFixed(1)} ms`;
+    case 'outcome':
+      return `done  ${event.poller}  seq ${String(event.seq).padStart(5)}  ${describeOutcome(event)}`;
     case 'stopped':
       return `stop  ${event.poller}  ${event.reason}`;
     case 'error':
@@ -158,8 +162,14 @@ async function main(): Promise<number> {
     }
   }
 
-  const print = (event: LocalStackEvent) =>
-    console.log(options.json ? JSON.stringify(event) : formatHuman(event));
+  // Text: one line per fire, printed once its worker has finished, with what it did.
+  const fireLines = new FireLines(formatHuman, (line) => console.log(line));
+  const print = (event: LocalStackEvent) => {
+    if (options.json) console.log(JSON.stringify(event));
+    else if (event.event === 'fire') fireLines.fire(event);
+    else if (event.event === 'outcome') fireLines.outcome(event);
+    else console.log(formatHuman(event));
+  };
   const demo = options.demo
     ? await startDemoFeeds({ onRequest: (request) => print({ event: 'feed', ...request }) })
     : undefined;
@@ -201,6 +211,7 @@ async function main(): Promise<number> {
   await finished;
   clearTimeout(timer);
   await stack.stop();
+  fireLines.flush();
   // After the stack: the workers already invoked have finished their fetches.
   await demo?.close();
   return 0;

@@ -11,14 +11,37 @@ export const ENV = {
   controlTableName: 'CONTROL_TABLE_NAME',
   defaultTarget: 'DEFAULT_TARGET_FUNCTION',
   stateMachineArn: 'STATE_MACHINE_ARN',
+  /** Worker kit: `true` adds the per-poller dimension set to its metrics (one billed metric per poller per name). */
+  perPollerMetrics: 'PER_POLLER_METRICS',
+  /** Worker kit: a success is recorded on the item at most once every this many seconds per poller per sandbox. */
+  outcomeRecordSeconds: 'OUTCOME_RECORD_SECONDS',
 } as const;
 
 /** The poller that `npm start`, the CLI and the stack parameters use when none is named. */
 export const DEFAULT_POLLER_ID = 'default';
 
-/** Attribute names on a control item. Operators own the first group; the controller only ever SETs the second. */
+/** The item's key attribute (the poller id). */
+export const KEY_ATTRIBUTE = 'id';
+
+/**
+ * The worker kit's fields (FIELD's third group), named apart so that the worker's inline bundle carries only these.
+ */
+export const OUTCOME_FIELD = {
+  lastResult: 'lastResult',
+  lastResultSeq: 'lastResultSeq',
+  lastResultAt: 'lastResultAt',
+  lastResultMs: 'lastResultMs',
+  lastResultDetail: 'lastResultDetail',
+  failedTicks: 'failedTicks',
+  recentResults: 'recentResults',
+} as const;
+
+/**
+ * Attribute names on a control item. Operators own the first group; the controller only ever SETs the second; the
+ * worker kit (functions/worker-kit/) records tick outcomes in the third.
+ */
 export const FIELD = {
-  id: 'id',
+  id: KEY_ATTRIBUTE,
   running: 'running',
   waitSeconds: 'waitseconds',
   target: 'target',
@@ -43,7 +66,15 @@ export const FIELD = {
   lastError: 'lastError',
   executionArn: 'executionArn',
   stoppedReason: 'stoppedReason',
-} as const;
+  // OUTCOME_FIELD, written out: a spread would keep this whole object in the worker's bundle.
+  lastResult: 'lastResult',
+  lastResultSeq: 'lastResultSeq',
+  lastResultAt: 'lastResultAt',
+  lastResultMs: 'lastResultMs',
+  lastResultDetail: 'lastResultDetail',
+  failedTicks: 'failedTicks',
+  recentResults: 'recentResults',
+} as const satisfies Record<string, string> & typeof OUTCOME_FIELD;
 
 /** Limits on `waitseconds`: milliseconds are the resolution; below a second the controller stays awake. */
 export const WAIT_SECONDS_LIMITS = { min: 0.1, max: 3600 } as const;
@@ -158,6 +189,38 @@ export interface ControllerOutput {
   /** Errors this round could not write on the item (the table was unreachable); the next round records them. */
   readonly pendingErrors?: readonly string[];
 }
+
+/** What a worker did for a tick. */
+export const TICK_RESULTS = ['ok', 'failed'] as const;
+export type TickResult = (typeof TICK_RESULTS)[number];
+
+/** One tick's outcome as the worker kit records it on the control item (and `ctl history` prints it). */
+export interface TickOutcome {
+  readonly seq: number;
+  readonly result: TickResult;
+  /** ISO time the work ended. */
+  readonly at: string;
+  /** How long the work took, ms. */
+  readonly durationMs: number;
+  /** What happened, for a human: `HTTP 404`, `ECONNREFUSED …`; absent when the worker said nothing. */
+  readonly detail?: string | undefined;
+}
+
+/**
+ * Recording outcomes cheaply (README "Tick outcomes"): every failure is written; a success only when it is the
+ * first a sandbox sees for a poller, the first after a failure it recorded, or this long after its last write.
+ */
+export const DEFAULT_OUTCOME_RECORD_SECONDS = 10;
+
+/**
+ * The item keeps the recent recorded outcomes (`recentResults`, oldest first): at least RECENT_RESULTS_KEPT, trimmed
+ * back to that once it reaches RECENT_RESULTS_TRIM_AT (one extra write per few outcomes, not one per outcome).
+ */
+export const RECENT_RESULTS_KEPT = 10;
+export const RECENT_RESULTS_TRIM_AT = 15;
+
+/** A recorded detail is for a human: short enough to keep the item small. */
+export const MAX_TICK_DETAIL_LENGTH = 200;
 
 /** The event each worker invocation receives. `pollerId` + `seq` identify the tick (an idempotency key). */
 export interface WorkerEvent {

@@ -7,6 +7,9 @@ import {
   OVERLAP_POLICIES,
   type OverlapPolicy,
   type PollerConfig,
+  TICK_RESULTS,
+  type TickOutcome,
+  type TickResult,
   WAIT_SECONDS_LIMITS,
 } from './contract';
 import { isRecord } from './decode';
@@ -78,6 +81,25 @@ export interface SystemFields {
 }
 
 /**
+ * The tick outcomes the worker kit records (functions/worker-kit/), decoded on demand by `outcomeFieldsOf`: the
+ * control plane never reads them, and its inline bundle need not carry their decoders. A field holding a value the
+ * kit never writes counts as absent and is listed in `problems`.
+ */
+export interface OutcomeFields {
+  /** The latest recorded outcome (successes are sampled, failures always recorded). */
+  readonly lastResult: TickResult | undefined;
+  readonly lastResultSeq: number | undefined;
+  readonly lastResultAt: string | undefined;
+  readonly lastResultMs: number | undefined;
+  readonly lastResultDetail: string | undefined;
+  /** Ticks the worker kit reported as failed. */
+  readonly failedTicks: number | undefined;
+  /** The recent recorded outcomes, in the order they were written (oldest first). */
+  readonly recentResults: readonly TickOutcome[] | undefined;
+  readonly problems: readonly InvalidControlItemError[];
+}
+
+/**
  * A system field holding a value the system never writes (a hand edit, a bad import), which the decoded view treats
  * as absent. Kept as stored so that a write replacing it can hold only while the item still has exactly this
  * value (control-table.ts), and a racing start still loses.
@@ -121,7 +143,7 @@ export function decodePollerItem(pollerId: string, item: RawItem): PollerItem {
   const system = decodeSystemFields(pollerId, item, corruptFields, typedFields);
   const waitSeconds =
     typeof operator.intervalMs === 'number' ? Number(item[FIELD.waitSeconds]?.N) : undefined;
-  return {
+  const decoded: PollerItem = {
     pollerId,
     operator,
     waitSeconds,
@@ -131,6 +153,8 @@ export function decodePollerItem(pollerId: string, item: RawItem): PollerItem {
     corruptFields,
     typedFields,
   };
+  IMAGES.set(decoded, item);
+  return decoded;
 }
 
 /** The poller id of an item or of a stream record's `Keys`. */
@@ -386,7 +410,10 @@ const WHOLE_NUMBER_MIN = {
   [FIELD.lastFinishedSeq]: 1,
   [FIELD.lastFireMs]: 0,
   [FIELD.restarts]: 0,
-} as const;
+  lastResultSeq: 0,
+  lastResultMs: 0,
+  failedTicks: 0,
+} as const satisfies Partial<Record<(typeof FIELD)[keyof typeof FIELD], number>>;
 
 type WholeNumberField = keyof typeof WHOLE_NUMBER_MIN;
 
@@ -460,7 +487,7 @@ function decodeSystemFields(
   const typed = (field: keyof SystemFields, type: 'N' | 'S' | 'M') => {
     if (item[field]?.[type] !== undefined) typedFields.add(field);
   };
-  const whole = (field: WholeNumberField) => {
+  const whole = (field: WholeNumberField & keyof SystemFields) => {
     typed(field, 'N');
     return valid(field, decodeWholeNumber(pollerId, field, item[field]));
   };
@@ -488,6 +515,82 @@ function decodeSystemFields(
     lastRestartAt: text(FIELD.lastRestartAt),
     lastRestartReason: text(FIELD.lastRestartReason),
   };
+}
+
+/** The item each decoded view came from, for the fields decoded on demand (`outcomeFieldsOf`). */
+const IMAGES = new WeakMap<PollerItem, RawItem>();
+
+/** The tick outcomes recorded on a decoded item (the CLI's status, list and history). */
+export function outcomeFieldsOf(item: PollerItem): OutcomeFields {
+  const image = IMAGES.get(item) ?? {};
+  const problems: InvalidControlItemError[] = [];
+  const valid = <T>(result: T | undefined | InvalidControlItemError): T | undefined => {
+    if (!(result instanceof InvalidControlItemError)) return result;
+    problems.push(result);
+    return undefined;
+  };
+  const { pollerId } = item;
+  const whole = (field: typeof FIELD.lastResultSeq | typeof FIELD.lastResultMs | typeof FIELD.failedTicks) =>
+    valid(decodeWholeNumber(pollerId, field, image[field]));
+  const text = (field: typeof FIELD.lastResultAt | typeof FIELD.lastResultDetail) =>
+    valid(decodeText(pollerId, field, image[field]));
+  return {
+    lastResult: valid(decodeTickResult(pollerId, image[FIELD.lastResult])),
+    lastResultSeq: whole(FIELD.lastResultSeq),
+    lastResultAt: text(FIELD.lastResultAt),
+    lastResultMs: whole(FIELD.lastResultMs),
+    lastResultDetail: text(FIELD.lastResultDetail),
+    failedTicks: whole(FIELD.failedTicks),
+    recentResults: valid(decodeRecentResults(pollerId, image[FIELD.recentResults])),
+    problems,
+  };
+}
+
+function decodeTickResult(
+  pollerId: string,
+  value: AttributeValue | undefined,
+): TickResult | undefined | InvalidControlItemError {
+  if (value === undefined) return undefined;
+  const result = TICK_RESULTS.find((known) => known === value.S);
+  if (result !== undefined) return result;
+  return new InvalidControlItemError(
+    pollerId,
+    FIELD.lastResult,
+    describeAttribute(value),
+    `must be one of ${TICK_RESULTS.join(', ')} (S), as the system writes it`,
+  );
+}
+
+/** `recentResults`: a list (L) of maps {seq N, result S, at S, ms N, detail S?}, as the worker kit writes it. */
+function decodeRecentResults(
+  pollerId: string,
+  value: AttributeValue | undefined,
+): readonly TickOutcome[] | undefined | InvalidControlItemError {
+  if (value === undefined) return undefined;
+  const outcomes: TickOutcome[] = [];
+  for (const entry of value.L ?? [undefined]) {
+    const fields = entry?.M;
+    const seq = Number(fields?.seq?.N);
+    const durationMs = Number(fields?.ms?.N);
+    const result = TICK_RESULTS.find((known) => known === fields?.result?.S);
+    const at = fields?.at?.S;
+    if (
+      !Number.isSafeInteger(seq) ||
+      !Number.isFinite(durationMs) ||
+      result === undefined ||
+      at === undefined
+    ) {
+      return new InvalidControlItemError(
+        pollerId,
+        FIELD.recentResults,
+        describeAttribute(value),
+        'must be a list (L) of maps {seq N, result S, at S, ms N, detail S}, as the system writes it',
+      );
+    }
+    const detail = fields?.detail?.S;
+    outcomes.push({ seq, result, at, durationMs, ...(detail !== undefined ? { detail } : {}) });
+  }
+  return outcomes;
 }
 
 /** The finite number a number or text attribute reads as (`N "2.5"`, `S " 3 "`); undefined for anything else. */

@@ -20,6 +20,12 @@ import type { ControlItemStore } from './control-item-store';
 import { ControlTableUnavailableError } from './errors';
 import type { TakeExpectation } from './loop-ownership';
 
+/**
+ * Recording a tick's outcome is this repository's write too, in a module of its own so that the worker's inline
+ * bundle carries that one write and not the item's decoders (the template's 51,200-byte budget).
+ */
+export { type OutcomeWrite, recordTickOutcome } from './tick-outcome-write';
+
 /** What the controller writes. Only these system fields are ever SET; operator fields are untouched. */
 export interface RoundRecord {
   readonly seq?: number;

@@ -166,6 +166,43 @@ export class InvalidWorkerEventError extends SubMinuteError {
   }
 }
 
+/**
+ * A worker's work for a tick failed, with a short reason for the operator (`HTTP 404`, `ECONNREFUSED …`). The
+ * worker kit records it and rethrows it, so Lambda counts the invocation as failed and its on-failure destination
+ * (the failed-ticks queue) gets the tick.
+ */
+export class TickFailedError extends PollerError {
+  override readonly name = 'TickFailedError';
+  readonly seq: number;
+  readonly detail: string;
+  /** Searchable context for the tick's metric line (status, latency…). */
+  readonly properties: Readonly<Record<string, string | number | boolean>>;
+
+  constructor(
+    pollerId: string,
+    seq: number,
+    detail: string,
+    details: { cause?: unknown; properties?: Readonly<Record<string, string | number | boolean>> } = {},
+  ) {
+    super(pollerId, `tick ${seq} failed: ${detail}`, {
+      value: detail,
+      ...('cause' in details ? { cause: details.cause } : {}),
+    });
+    this.seq = seq;
+    this.detail = detail;
+    this.properties = details.properties ?? {};
+  }
+}
+
+/** A worker kit setting (an environment variable) has a value it cannot use. */
+export class InvalidWorkerSettingError extends SubMinuteError {
+  override readonly name = 'InvalidWorkerSettingError';
+
+  constructor(variable: string, value: string, expected: string) {
+    super(`${variable} ${expected}; got ${renderJson(value)}`, { value });
+  }
+}
+
 /** The control-plane function received a custom resource request it cannot answer (no one to answer to). */
 export class InvalidSeedEventError extends SubMinuteError {
   override readonly name = 'InvalidSeedEventError';

@@ -1,6 +1,4 @@
-import { createJsonLogger } from '../shared/logger';
-import { runTick } from './run-tick';
+import { tickHandler } from '../worker-kit/tick-handler';
+import { fetchPayloadUrl } from './fetch-payload-url';
 
-const log = createJsonLogger();
-
-export const handler = async (event: unknown) => runTick(event, { log });
+export const handler = tickHandler((tick) => fetchPayloadUrl(tick));

@@ -7,7 +7,7 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { CONTROLLER_TIMEOUT_SECONDS, ENV } from '../../functions/shared/contract';
+import { CONTROLLER_TIMEOUT_SECONDS, ENV, FIELD } from '../../functions/shared/contract';
 import { InlineFunction } from './inline-function';
 
 export const HANDLER_ENTRY = {
@@ -38,10 +38,24 @@ export const CONTROL_PLANE_STREAM_ACTIONS = [
 ] as const;
 
 /**
- * Asynchronous worker invocations: Lambda retries a failed tick twice, then hands it to the failed-ticks queue.
- * A tick older than an hour is stale news (the loop has fired many since), so it goes there instead of running.
+ * Asynchronous worker invocations: a failed tick is not retried and goes straight to the failed-ticks queue (a
+ * poller's tick retried up to minutes later, as Lambda's default two retries do, is stale news: the next tick is
+ * seconds away), and a tick Lambda could not start within a minute (throttling) goes there instead of running
+ * late. 60 s is the shortest event age Lambda allows. `ctl failed replay` can still run a queued tick by hand.
  */
-export const WORKER_ASYNC_RETRY = { retryAttempts: 2, maxEventAge: Duration.hours(1) } as const;
+export const WORKER_ASYNC_RETRY = { retryAttempts: 0, maxEventAge: Duration.seconds(60) } as const;
+
+/**
+ * The attributes the worker may name in its UpdateItem (the key, and the outcome fields the worker kit records),
+ * so a worker's role can touch no operator or loop field (IAM condition key `dynamodb:Attributes`, matched with
+ * StringLike: `lastResult*` is the five lastResult fields, and no other field starts so; a test holds it to FIELD).
+ */
+export const WORKER_OUTCOME_ATTRIBUTE_PATTERNS = [
+  FIELD.id,
+  `${FIELD.lastResult}*`,
+  FIELD.failedTicks,
+  FIELD.recentResults,
+] as const;
 
 /**
  * What the control plane does to the loop's state machine: start executions (starter, watchdog, seed, a no-input
@@ -101,18 +115,25 @@ export interface PollerFunctionsProps {
 export class PollerFunctions extends Construct {
   readonly controlPlane: lambda.Function;
   readonly worker: lambda.IFunction;
+  private readonly tableArn: string;
 
   constructor(scope: Construct, id: string, props: PollerFunctionsProps) {
     super(scope, id);
+    this.tableArn = props.table.tableArn;
     const logRetention = props.logRetention !== undefined ? { logRetention: props.logRetention } : {};
-    this.worker =
-      props.worker ??
-      new InlineFunction(this, 'Worker', {
+    if (props.worker !== undefined) {
+      this.worker = props.worker;
+    } else {
+      const worker = new InlineFunction(this, 'Worker', {
         entry: HANDLER_ENTRY.worker,
         timeout: WORKER_TIMEOUT,
         description: 'Sub-minute executor: example worker fired on every tick',
+        environment: { [ENV.controlTableName]: props.table.tableName },
         ...logRetention,
       }).function;
+      this.grantOutcomeRecording(worker);
+      this.worker = worker;
+    }
     // Only the default worker gets a destination here. The control plane fires user targets the same way: a
     // target named in a control item should configure its own on-failure destination (EventInvokeConfig).
     if (props.configureWorkerAsyncInvoke ?? true) {
@@ -161,6 +182,23 @@ export class PollerFunctions extends Construct {
       });
     }
     if (props.extraTargetArns !== undefined) this.allowExtraTargets(props.extraTargetArns);
+  }
+
+  /**
+   * Lets a worker record tick outcomes (functions/worker-kit/): UpdateItem on the control table, naming only the key
+   * and the outcome attributes, and returning at most what it updated (ALL_NEW would read the whole item).
+   */
+  grantOutcomeRecording(grantee: iam.IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:UpdateItem'],
+        resources: [this.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': { 'dynamodb:Attributes': [...WORKER_OUTCOME_ATTRIBUTE_PATTERNS] },
+          StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE', 'UPDATED_NEW'] },
+        },
+      }),
+    );
   }
 
   /** The unqualified function only (grantInvoke would add every version and alias, `:*`): ticks fire $LATEST. */

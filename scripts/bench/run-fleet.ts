@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { WorkerEvent } from '../../functions/shared/contract';
 import { ControlTable } from '../../functions/shared/control-table';
 import { createLogger } from '../../functions/shared/logger';
-import { parseWorkerEvent } from '../../functions/worker/run-tick';
+import { parseWorkerEvent } from '../../functions/worker-kit/tick-event';
 import { describeCpuShare } from '../local-stack/lambda-sandbox/sandbox-host';
 import type { LatencyModel } from '../local-stack/latency-model';
 import { LOCAL_WORKER_NAME } from '../local-stack/local-endpoints';

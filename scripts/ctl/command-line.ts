@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_POLLER_ID, POLLER_ID_PATTERN } from '../../functions/shared/contract';
 import type { NewPoller, OperatorFieldEdit } from '../../functions/shared/control-table';
 import { DEFAULT_DYNAMODB_PORT } from '../local-stack/local-endpoints';
+import { HISTORY_LIMITS } from './commands/history';
 import { UsageError } from './errors';
 import {
   OPERATOR_FIELD_OPTIONS,
@@ -16,6 +17,7 @@ export const COMMAND_NAMES = [
   'list',
   'watch',
   'status',
+  'history',
   'create',
   'set',
   'delete',
@@ -45,6 +47,7 @@ export type Command =
   | { readonly name: 'watch'; readonly sort: ListSort; readonly intervalMs: number; readonly once: boolean }
   | { readonly name: 'status'; readonly pollerId: string }
   | { readonly name: 'status-all' }
+  | { readonly name: 'history'; readonly pollerId: string; readonly limit: number }
   | { readonly name: 'create'; readonly pollerId: string; readonly fields: NewPoller }
   | { readonly name: 'set'; readonly pollerId: string; readonly edit: OperatorFieldEdit }
   | { readonly name: 'delete'; readonly pollerId: string }
@@ -81,6 +84,10 @@ Commands (ID is a poller id; where it is optional it defaults to '${DEFAULT_POLL
                        not moved for its stale threshold; a failed read is shown and tried again; Ctrl-C
                        quits. Piped: one frame per read, no escape codes; --json: one object per line
   status [ID] [--all]  the poller's control item and the status of its loop's execution (--all: every poller)
+  history [ID] [--limit N]
+                       the poller's recent tick outcomes as the worker recorded them, newest first (default
+                       ${HISTORY_LIMITS.defaultLimit}, at most ${HISTORY_LIMITS.max} are kept): seq, time, result, duration, detail;
+                       every failure is recorded, successes only sampled
   create ID --every S [--target NAME] [--payload JSON] [--timezone ZONE] [--window RULE]...
          [--running | --stopped]
                        create a poller (refused if the id exists); --running (the default) starts its loop
@@ -137,6 +144,7 @@ const OPTIONS: Record<
   stopped: { type: 'boolean' },
   sort: { type: 'string' },
   interval: { type: 'string' },
+  limit: { type: 'string' },
   once: { type: 'boolean' },
   yes: { type: 'boolean' },
   json: { type: 'boolean' },
@@ -152,7 +160,7 @@ const OPTIONS: Record<
 
 /** The commands each command-specific option applies to; the rest (target, --json, --help) apply to all. */
 const OPTION_COMMANDS: Readonly<Record<string, readonly CommandName[]>> = {
-  poller: ['status', 'create', 'set', 'delete', 'start', 'stop', 'failed'],
+  poller: ['status', 'history', 'create', 'set', 'delete', 'start', 'stop', 'failed'],
   ...Object.fromEntries(
     [...FIELD_OPTION_NAMES.strings, ...FIELD_OPTION_NAMES.repeatable, ...FIELD_OPTION_NAMES.flags].map(
       (name) => [name, name === 'every' ? ['create', 'set', 'start'] : ['create', 'set']],
@@ -162,6 +170,7 @@ const OPTION_COMMANDS: Readonly<Record<string, readonly CommandName[]>> = {
   stopped: ['create'],
   sort: ['list', 'watch'],
   interval: ['watch'],
+  limit: ['history'],
   once: ['watch'],
   yes: ['delete', 'failed'],
   all: ['status', 'pause', 'resume'],
@@ -264,6 +273,8 @@ function buildCommand(
         return { name: 'status-all' };
       }
       return { name, pollerId };
+    case 'history':
+      return { name, pollerId, limit: parseHistoryLimit(stringOption(lookup, 'limit')) };
     case 'stop':
       return { name, pollerId };
     case 'start':
@@ -344,6 +355,16 @@ function parseSort(raw: string | undefined): ListSort {
   if (sort === undefined)
     throw new UsageError(`--sort must be one of ${LIST_SORTS.join(', ')}; got ${quote(raw)}`);
   return sort;
+}
+
+function parseHistoryLimit(raw: string | undefined): number {
+  const { min, max, defaultLimit } = HISTORY_LIMITS;
+  if (raw === undefined) return defaultLimit;
+  const limit = raw.trim() === '' ? Number.NaN : Number(raw);
+  if (!Number.isInteger(limit) || limit < min || limit > max) {
+    throw new UsageError(`--limit must be a whole number from ${min} to ${max}; got ${quote(raw)}`);
+  }
+  return limit;
 }
 
 function parseWatchInterval(raw: string | undefined): number {

@@ -1,7 +1,7 @@
 import type { WorkerEvent } from '../../functions/shared/contract';
 import { isRecord } from '../../functions/shared/decode';
 import { describeCause } from '../../functions/shared/errors';
-import { parseWorkerEvent } from '../../functions/worker/run-tick';
+import { parseWorkerEvent } from '../../functions/worker-kit/tick-event';
 
 /**
  * One message of the failed-ticks queue, decoded. Two senders write there (infra/constructs/failed-ticks-queue.ts):

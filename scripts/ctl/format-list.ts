@@ -1,5 +1,9 @@
 import type { CadenceNow, ListReport, PollerLine } from './commands/list';
 import { formatDuration } from './format-duration';
+import { lastResultCell } from './format-outcomes';
+
+/** How much of a last result fits on a list line; `history ID` shows all of it. */
+export const LAST_RESULT_WIDTH = 32;
 
 /** How much of a last error fits on a list line; `status ID` shows all of it. */
 export const LAST_ERROR_WIDTH = 60;
@@ -14,6 +18,8 @@ export const LIST_HEADERS = [
   'SKIPPED',
   'FAILED',
   'OVERLAP',
+  'TICKS FAILED',
+  'LAST RESULT',
   'LAST ERROR',
 ] as const;
 
@@ -55,6 +61,8 @@ export function cellsOf(line: PollerLine, nowMs: number): string[] {
     String(line.skippedTicks),
     String(line.failedFires),
     String(line.overlapSkips),
+    String(line.failedTicks),
+    lastResultCell(line.lastResult, nowMs, LAST_RESULT_WIDTH),
     lastErrorCell(line, nowMs),
   ];
 }

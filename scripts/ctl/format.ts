@@ -3,6 +3,7 @@ import type { OperatorFieldEdit } from '../../functions/shared/control-table';
 import type { CreateResult } from './commands/create';
 import type { DeleteResult } from './commands/delete';
 import type { FailedListReport, FailedReplayReport } from './commands/failed';
+import type { HistoryReport } from './commands/history';
 import type { ListReport } from './commands/list';
 import type { SetResult } from './commands/set';
 import type { StartResult } from './commands/start';
@@ -12,12 +13,14 @@ import type { SwitchManyResult } from './commands/switch-many';
 import { formatDuration } from './format-duration';
 import { formatFailedList, formatFailedReplay } from './format-failed';
 import { formatCadence, formatList } from './format-list';
+import { describeOutcome, formatHistory } from './format-outcomes';
 import { isDerived, relativeTo, tickSeqText, tickTimeText } from './format-progress';
 
 export type CommandResult =
   | ListReport
   | StatusReport
   | StatusAllReport
+  | HistoryReport
   | CreateResult
   | SetResult
   | DeleteResult
@@ -45,6 +48,8 @@ export function formatResult(result: CommandResult, json: boolean): string {
       return result.pollers.length === 0
         ? `no pollers in table ${result.table}`
         : result.pollers.map(formatStatus).join('\n\n');
+    case 'history':
+      return formatHistory(result);
     case 'create':
       return formatCreate(result);
     case 'set':
@@ -160,6 +165,13 @@ export function formatStatus(report: StatusReport): string {
     ...progressRows(report),
     ['skippedTicks', String(report.skippedTicks)],
     ['failedFires', String(report.failedFires)],
+    ['failedTicks', `${report.failedTicks} (reported by the worker)`],
+    [
+      'lastResult',
+      report.lastResult === null
+        ? 'none recorded (a worker built with the worker kit records its outcomes)'
+        : `${describeOutcome(report.lastResult, now)}; successes are sampled, failures always recorded`,
+    ],
     [FIELD.overlap, report.overlap === null ? invalidText : report.overlap],
     [
       'overlapSkips',

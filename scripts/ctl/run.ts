@@ -3,6 +3,7 @@ import { type Command, parseCommandLine, USAGE } from './command-line';
 import { create } from './commands/create';
 import { deletePoller } from './commands/delete';
 import { failedList, failedReplay } from './commands/failed';
+import { history } from './commands/history';
 import { list } from './commands/list';
 import { set } from './commands/set';
 import { start } from './commands/start';
@@ -101,6 +102,8 @@ export function execute(
       return status(session, command.pollerId);
     case 'status-all':
       return statusAll(session);
+    case 'history':
+      return history(session, command.pollerId, command.limit);
     case 'create':
       return create(session, command.pollerId, command.fields);
     case 'set':

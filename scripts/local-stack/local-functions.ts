@@ -22,6 +22,15 @@ export interface InvocationStart {
   readonly requestedAt: number;
 }
 
+/** How an invocation ended, as the Lambda service knows it: the handler's result or its error, and its duration. */
+export interface InvocationEnd {
+  readonly functionName: string;
+  readonly invocationType: InvocationType;
+  readonly event: unknown;
+  readonly outcome: { readonly result: unknown } | { readonly error: FunctionErrorResult };
+  readonly durationMs: number;
+}
+
 export class FunctionNotFoundError extends SubMinuteError {
   override readonly name = 'FunctionNotFoundError';
   constructor(readonly functionName: string) {
@@ -72,6 +81,7 @@ export class LocalFunctions {
   private closed = false;
 
   private readonly onInvocationStart: (start: InvocationStart) => void;
+  private readonly onInvocationEnd: (end: InvocationEnd) => void;
   private readonly latency: LatencyModel;
   private readonly meter: Meter;
   private readonly asyncRetryDelayMs: (retry: number) => number;
@@ -80,6 +90,7 @@ export class LocalFunctions {
   constructor(
     hooks: {
       onInvocationStart?: (start: InvocationStart) => void;
+      onInvocationEnd?: (end: InvocationEnd) => void;
       latency?: LatencyModel;
       meter?: Meter;
       /** The pause before retry n (1, 2) of a failed async invocation; Lambda's by default. */
@@ -89,6 +100,7 @@ export class LocalFunctions {
     } = {},
   ) {
     this.onInvocationStart = hooks.onInvocationStart ?? (() => {});
+    this.onInvocationEnd = hooks.onInvocationEnd ?? (() => {});
     this.latency = hooks.latency ?? NO_LATENCY;
     this.meter = hooks.meter ?? NO_METER;
     this.asyncRetryDelayMs = hooks.asyncRetryDelayMs ?? LAMBDA_ASYNC_RETRY_DELAY_MS;
@@ -171,6 +183,7 @@ export class LocalFunctions {
             }),
         });
         this.meter.lambdaInvocation(functionName, 'RequestResponse', durationMs);
+        this.onInvocationEnd({ functionName, invocationType: 'RequestResponse', event, outcome, durationMs });
         return outcome;
       })(),
     );
@@ -229,6 +242,7 @@ export class LocalFunctions {
           this.onInvocationStart({ functionName, invocationType: 'Event', event, startedAt, requestedAt }),
       });
       this.meter.lambdaInvocation(functionName, 'Event', durationMs);
+      this.onInvocationEnd({ functionName, invocationType: 'Event', event, outcome, durationMs });
       return 'error' in outcome ? outcome.error : undefined;
     } catch (error) {
       // The runtime itself failed (a sandbox that could not start): Lambda's service error, not the handler's.

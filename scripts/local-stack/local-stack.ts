@@ -6,17 +6,18 @@ import {
   type ControllerOutput,
   DEFAULT_POLLER_ID,
   SIGNAL,
+  type TickResult,
   type WorkerEvent,
 } from '../../functions/shared/contract';
 import { decodePollerItem, pollerIdOfKey } from '../../functions/shared/control-item';
 import { ControlTable } from '../../functions/shared/control-table';
 import { isRecord } from '../../functions/shared/decode';
-import { describeCause, SubMinuteError } from '../../functions/shared/errors';
+import { describeCause, SubMinuteError, TickFailedError } from '../../functions/shared/errors';
 import { type Logger, silentLogger } from '../../functions/shared/logger';
 import { createSfnClient } from '../../functions/shared/sfn-client';
 import { startLoop as startLoopFor } from '../../functions/starter/start-loop';
 import type { WatchdogDeps } from '../../functions/watchdog/run-watchdog';
-import { parseWorkerEvent } from '../../functions/worker/run-tick';
+import { parseWorkerEvent } from '../../functions/worker-kit/tick-event';
 import { ensureControlTable } from './control-table-definition';
 import { ControlTableWatcher, type ItemChange } from './control-table-watcher';
 import { DynamoDbStore } from './dynamodb-store';
@@ -38,7 +39,7 @@ import {
   localStateMachineArn,
   servicesPortFor,
 } from './local-endpoints';
-import { type InvocationStart, LocalFunctions } from './local-functions';
+import { type InvocationEnd, type InvocationStart, LocalFunctions } from './local-functions';
 import { LocalQueues } from './local-queues';
 import { LocalServicesServer } from './local-services-server';
 import { type ExecutionEnded, LocalStepFunctions } from './local-step-functions';
@@ -74,6 +75,15 @@ export type LocalStackEvent =
       /** When the worker started on it (after Lambda's async delivery and a possible cold start). */
       readonly firedAt: string;
       readonly latenessMs: number;
+    }
+  | {
+      /** What the worker did for a fired tick: its result, how long it ran, and why it failed (or its detail). */
+      readonly event: 'outcome';
+      readonly poller: string;
+      readonly seq: number;
+      readonly result: TickResult;
+      readonly durationMs: number;
+      readonly detail?: string;
     }
   | { readonly event: 'stopped'; readonly poller: string; readonly reason: string }
   /** A loop took its poller, a cadence edit was applied, `--data` brought pollers back (loop-life.ts). */
@@ -217,6 +227,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       reportFire(start, emit);
       options.onInvocationStart?.(start);
     },
+    onInvocationEnd: (end) => reportOutcome(end, emit),
     ...(options.latency ? { latency: options.latency } : {}),
     ...(options.meter ? { meter: options.meter } : {}),
     ...(options.asyncRetryDelayMs ? { asyncRetryDelayMs: options.asyncRetryDelayMs } : {}),
@@ -234,8 +245,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const services = new LocalServicesServer(
     functions,
     () => stepFunctionsOrThrow(stepFunctions),
-    (functionName, message, event) =>
-      emit({ event: 'error', poller: pollerIdOf(event), message: `${functionName} failed: ${message}` }),
+    (functionName, message, event) => {
+      // A tick the worker failed is reported with its fire (the `outcome` event), not a second time as an error.
+      if (functionName === LOCAL_WORKER_NAME && isTick(event)) return;
+      emit({ event: 'error', poller: pollerIdOf(event), message: `${functionName} failed: ${message}` });
+    },
     queues,
   );
   let servicesPort: number;
@@ -494,6 +508,47 @@ function reportFire(start: InvocationStart, emit: (event: LocalStackEvent) => vo
     sentAt: new Date(start.requestedAt).toISOString(),
     firedAt: new Date(start.startedAt).toISOString(),
     latenessMs,
+  });
+}
+
+function isTick(event: unknown): boolean {
+  try {
+    parseWorkerEvent(event);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What the worker did for a tick, as the Lambda service knows it: the kit's result (functions/worker-kit/) or the
+ * error the handler threw (a TickFailedError's reason without its `poller 'id': tick N failed:` prefix).
+ */
+function reportOutcome(end: InvocationEnd, emit: (event: LocalStackEvent) => void): void {
+  if (end.functionName !== LOCAL_WORKER_NAME) return;
+  let tick: WorkerEvent;
+  try {
+    tick = parseWorkerEvent(end.event);
+  } catch {
+    return;
+  }
+  const base = { event: 'outcome', poller: tick.pollerId, seq: tick.seq } as const;
+  if ('error' in end.outcome) {
+    const { errorType, errorMessage } = end.outcome.error;
+    const prefix = new TickFailedError(tick.pollerId, tick.seq, '').message;
+    const detail = errorMessage.startsWith(prefix)
+      ? errorMessage.slice(prefix.length)
+      : `${errorType}: ${errorMessage}`;
+    emit({ ...base, result: 'failed', durationMs: Math.round(end.durationMs), detail });
+    return;
+  }
+  const { result } = end.outcome;
+  const reported = isRecord(result) ? result : {};
+  emit({
+    ...base,
+    result: 'ok',
+    durationMs: typeof reported.durationMs === 'number' ? reported.durationMs : Math.round(end.durationMs),
+    ...(typeof reported.detail === 'string' ? { detail: reported.detail } : {}),
   });
 }
 

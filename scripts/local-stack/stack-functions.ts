@@ -7,13 +7,16 @@ import type { Timing } from '../../functions/scheduling/plan-round';
 import { localClientOptions } from '../../functions/shared/aws-clients';
 import { type Clock, systemClock } from '../../functions/shared/clock';
 import { ENV } from '../../functions/shared/contract';
+import { recordTickOutcome } from '../../functions/shared/control-table';
 import { isRecord } from '../../functions/shared/decode';
 import { SubMinuteError } from '../../functions/shared/errors';
 import type { Logger } from '../../functions/shared/logger';
 import { discardMetricSink, type MetricSink } from '../../functions/shared/metrics';
 import { startLoopsForChanges } from '../../functions/starter/on-item-changes';
 import { runWatchdog, startOtherPollers, type WatchdogDeps } from '../../functions/watchdog/run-watchdog';
-import { runTick } from '../../functions/worker/run-tick';
+import { fetchPayloadUrl } from '../../functions/worker/fetch-payload-url';
+import { OutcomeSampler } from '../../functions/worker-kit/outcome-sampler';
+import { createTickHandler, outcomeRecordMs } from '../../functions/worker-kit/tick-handler';
 import type { LocalServiceEndpoints } from './lambda-sandbox/lambda-environment';
 import type { SandboxLogLine } from './lambda-sandbox/sandbox';
 import { type CpuShareReport, SandboxHost } from './lambda-sandbox/sandbox-host';
@@ -82,6 +85,7 @@ export async function openStackSandboxes(
     code: bundleOnce(HANDLER_ENTRY.worker),
     memoryMb: FUNCTION_DEFAULTS.memorySize,
     timeoutMs: WORKER_TIMEOUT.toMilliseconds(),
+    variables: workerVariables(options.tableName),
   });
   functions.registerRuntime(LOCAL_CONTROLLER_NAME, controller);
   functions.registerRuntime(LOCAL_WORKER_NAME, worker);
@@ -168,7 +172,19 @@ export function registerInProcessHandlers(
     },
     { timeoutMs: options.controllerTimeoutMs },
   );
-  functions.register(LOCAL_WORKER_NAME, (event) => runTick(event, { log: options.log }));
+  const { tableName, dynamoDb } = options;
+  functions.register(
+    LOCAL_WORKER_NAME,
+    createTickHandler((tick) => fetchPayloadUrl(tick), {
+      clock: systemClock,
+      // Metric lines are for CloudWatch; in this process they would mix with the stack's own output.
+      metrics: () => {},
+      tableName,
+      outcomes: { record: (pollerId, outcome) => recordTickOutcome(dynamoDb, tableName, pollerId, outcome) },
+      sampler: new OutcomeSampler(outcomeRecordMs(workerVariables(tableName))),
+      perPollerMetrics: false,
+    }),
+  );
   return {
     cpuShare: {
       applied: false,
@@ -177,6 +193,11 @@ export function registerInProcessHandlers(
     },
     close: async () => controllerDeps.invoker.destroy(),
   };
+}
+
+/** The worker's variables, as the CDK stack sets them (infra/constructs/poller-functions.ts). */
+function workerVariables(tableName: string): Record<string, string> {
+  return { [ENV.controlTableName]: tableName };
 }
 
 /** A killed invocation's timers never fire again, as with a process that is gone. */

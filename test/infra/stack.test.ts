@@ -21,9 +21,11 @@ import {
   DEFAULT_POLLER_ID,
   ENV,
   FIELD,
+  OUTCOME_FIELD,
   WAIT_SECONDS_LIMITS,
 } from '../../functions/shared/contract';
 import { createApp } from '../../infra/app';
+import { WORKER_OUTCOME_ATTRIBUTE_PATTERNS } from '../../infra/constructs/poller-functions';
 import {
   buildPollerDefinition,
   CONTROLLER_ARN_SUBSTITUTION,
@@ -354,15 +356,53 @@ describe('control plane permissions', () => {
 });
 
 describe('other permissions', () => {
-  it('lets the worker write its logs and send failed ticks to the queue, and nothing else', () => {
+  it('lets the worker write its logs, record tick outcomes and send failed ticks to the queue, and nothing else', () => {
     // act
     const actions = statementsOfRole(resources, ids.workerRole).map((statement) => statement.Action);
 
     // assess
     expect(actions).toEqual([
       ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      'dynamodb:UpdateItem',
       ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
     ]);
+  });
+
+  it('lets the worker update only the outcome fields of control items, returning only what it updated', () => {
+    // act
+    const statement = statementsOfRole(resources, ids.workerRole).find(
+      (candidate) => candidate.Action === 'dynamodb:UpdateItem',
+    );
+
+    // assess
+    expect(statement).toMatchObject({
+      Effect: 'Allow',
+      Resource: getAtt(ids.table, 'Arn'),
+      Condition: {
+        'ForAllValues:StringLike': { 'dynamodb:Attributes': [...WORKER_OUTCOME_ATTRIBUTE_PATTERNS] },
+        StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE', 'UPDATED_NEW'] },
+      },
+    });
+  });
+
+  it('allows the worker exactly the outcome fields: every one the kit writes, and no other field of the item', () => {
+    // prepare
+    const patterns = WORKER_OUTCOME_ATTRIBUTE_PATTERNS.map(
+      (pattern) => new RegExp(`^${pattern.replace('*', '.*')}$`),
+    );
+    const allowed = (field: string) => patterns.some((pattern) => pattern.test(field));
+
+    // act
+    const allowedFields = Object.values(FIELD).filter(allowed);
+
+    // assess
+    expect(allowedFields.sort()).toEqual([FIELD.id, ...Object.values(OUTCOME_FIELD)].sort());
+  });
+
+  it('tells the worker the control table, where it records tick outcomes', () => {
+    expect(propertiesOf(ids.worker).Environment).toEqual({
+      Variables: { [ENV.controlTableName]: { Ref: ids.table } },
+    });
   });
 
   it('lets the state machine invoke the control plane (unqualified) and start executions of itself only', () => {
@@ -484,7 +524,7 @@ describe('watchdog', () => {
 });
 
 describe('failed ticks', () => {
-  it('sends a worker invocation that failed twice more, or is an hour old, to the queue', () => {
+  it('sends a failed worker invocation to the queue at once (no retry), and one not started within a minute', () => {
     // act
     const [, config] = onlyResource(resources, 'AWS::Lambda::EventInvokeConfig');
 
@@ -492,8 +532,8 @@ describe('failed ticks', () => {
     expect(config.Properties).toEqual({
       FunctionName: { Ref: ids.worker },
       Qualifier: '$LATEST',
-      MaximumRetryAttempts: 2,
-      MaximumEventAgeInSeconds: 3600,
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 60,
       DestinationConfig: { OnFailure: { Destination: getAtt(ids.queue, 'Arn') } },
     });
   });

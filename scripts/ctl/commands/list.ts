@@ -1,5 +1,6 @@
 import { activeRuleAt, DEFAULT_TIME_ZONE } from '../../../functions/scheduling/windows';
-import type { PollerItem } from '../../../functions/shared/control-item';
+import type { TickOutcome } from '../../../functions/shared/contract';
+import { type OutcomeFields, outcomeFieldsOf, type PollerItem } from '../../../functions/shared/control-item';
 import { judgeLoop, staleAfterMs } from '../../../functions/shared/loop-ownership';
 import type { ListSort } from '../command-line';
 import { loopProgress } from '../loop-progress';
@@ -56,6 +57,10 @@ export interface PollerLine {
   readonly failedFires: number;
   /** Ticks not fired because the previous fire was still running (overlap skip). */
   readonly overlapSkips: number;
+  /** Ticks the worker reported as failed (the worker kit). */
+  readonly failedTicks: number;
+  /** The latest outcome the worker recorded (successes sampled, failures always); null before any. */
+  readonly lastResult: TickOutcome | null;
   readonly lastError: { readonly message: string; readonly at: string | null } | null;
 }
 
@@ -118,6 +123,7 @@ export function lineOf(item: PollerItem, nowMs: number): PollerLine {
           ? 'stopping'
           : 'stopped';
   const cadence = cadenceNow(item, nowMs);
+  const outcomes = outcomeFieldsOf(item);
   const { last, next } = loopProgress(item, nowMs, cadence.seconds);
   const nextMs = timeOf(next?.at);
   const lastMs = timeOf(last?.at);
@@ -140,6 +146,8 @@ export function lineOf(item: PollerItem, nowMs: number): PollerLine {
     skippedTicks: item.skippedTicks ?? 0,
     failedFires: item.failedFires ?? 0,
     overlapSkips: item.overlapSkips ?? 0,
+    failedTicks: outcomes.failedTicks ?? 0,
+    lastResult: lastResultOf(outcomes),
     lastError:
       item.lastError === undefined
         ? null
@@ -199,4 +207,17 @@ export function sortLines(lines: readonly PollerLine[], sort: ListSort): PollerL
 function timeOf(iso: string | null | undefined): number | undefined {
   const ms = Date.parse(iso ?? '');
   return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** The latest recorded outcome, when the item holds one whole (result, seq, time and duration). */
+export function lastResultOf(fields: OutcomeFields): TickOutcome | null {
+  const { lastResult, lastResultSeq, lastResultAt, lastResultMs, lastResultDetail } = fields;
+  if (lastResult === undefined || lastResultSeq === undefined || lastResultAt === undefined) return null;
+  return {
+    seq: lastResultSeq,
+    result: lastResult,
+    at: lastResultAt,
+    durationMs: lastResultMs ?? 0,
+    ...(lastResultDetail !== undefined ? { detail: lastResultDetail } : {}),
+  };
 }

@@ -1,12 +1,12 @@
 import { DEFAULT_TIME_ZONE } from '../../../functions/scheduling/windows';
-import type { OverlapPolicy } from '../../../functions/shared/contract';
-import type { PollerItem } from '../../../functions/shared/control-item';
+import type { OverlapPolicy, TickOutcome } from '../../../functions/shared/contract';
+import { outcomeFieldsOf, type PollerItem } from '../../../functions/shared/control-item';
 import { InvalidControlItemError } from '../../../functions/shared/errors';
 import { judgeLoop } from '../../../functions/shared/loop-ownership';
 import { ControlItemMissingError } from '../errors';
 import { type LoopProgress, loopProgress } from '../loop-progress';
 import { awsCall, type CtlSession, readExecutionStatus, readItem } from '../session';
-import { type CadenceNow, cadenceNow } from './list';
+import { type CadenceNow, cadenceNow, lastResultOf } from './list';
 
 export interface StatusReport {
   readonly command: 'status';
@@ -40,6 +40,10 @@ export interface StatusReport {
   readonly overlapSkips: number;
   readonly lastFinishedSeq: number | null;
   readonly lastFireMs: number | null;
+  /** Ticks the worker reported as failed (the worker kit). */
+  readonly failedTicks: number;
+  /** The latest outcome the worker recorded (successes sampled, failures always); null before any. */
+  readonly lastResult: TickOutcome | null;
   /** The fencing token of the loop that owns the item; null before any loop ran. */
   readonly generation: number | null;
   readonly claimedSeq: number | null;
@@ -104,7 +108,8 @@ async function reportFor(session: CtlSession, item: PollerItem): Promise<StatusR
   const target = valid(item.operator.target);
   const timeZone = valid(item.operator.timeZone);
   const windows = valid(item.operator.windows);
-  for (const problem of item.systemProblems)
+  const outcomes = outcomeFieldsOf(item);
+  for (const problem of [...item.systemProblems, ...outcomes.problems])
     problems.push({ field: problem.field, message: problem.message });
 
   const executionArn = item.executionArn ?? null;
@@ -136,6 +141,8 @@ async function reportFor(session: CtlSession, item: PollerItem): Promise<StatusR
     overlapSkips: item.overlapSkips ?? 0,
     lastFinishedSeq: item.lastFinishedSeq ?? null,
     lastFireMs: item.lastFireMs ?? null,
+    failedTicks: outcomes.failedTicks ?? 0,
+    lastResult: lastResultOf(outcomes),
     generation: item.generation ?? null,
     claimedSeq: item.claimedSeq ?? null,
     heartbeatAt: item.heartbeatAt ?? null,

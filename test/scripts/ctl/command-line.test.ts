@@ -90,12 +90,12 @@ describe('parseCommandLine: what it refuses', () => {
   it.each([
     [
       [],
-      /^missing command: expected one of list, watch, status, create, set, delete, start, stop, pause, resume/,
+      /^missing command: expected one of list, watch, status, history, create, set, delete, start, stop, pause, resume/,
     ],
     [['--local'], /^missing command/],
     [
       ['restart', '--local'],
-      /^unknown command "restart": expected one of list, watch, status, create, set, delete, start, stop, pause, resume, failed$/,
+      /^unknown command "restart": expected one of list, watch, status, history, create, set, delete, start, stop, pause, resume, failed$/,
     ],
     [
       ['status', 'stop', '--local'],

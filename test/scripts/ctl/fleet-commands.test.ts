@@ -61,6 +61,8 @@ describe('ctl fleet commands on the local stack', () => {
         skippedTicks: 0,
         failedFires: 0,
         overlapSkips: 0,
+        failedTicks: 0,
+        lastResult: null,
         lastError: null,
       });
     });

@@ -149,7 +149,7 @@ describe('list: sorting', () => {
 });
 
 describe('list: the text table', () => {
-  it('prints a header and one aligned line per poller, the last error cut to fit', () => {
+  it('prints a header and one aligned line per poller, the last result and the last error cut to fit', () => {
     const text = formatList(
       report([
         line('default', { [FIELD.nextTickAt]: { S: at(1_200) }, [FIELD.lastTickAt]: { S: at(-800) } }),
@@ -161,6 +161,12 @@ describe('list: the text table', () => {
           [FIELD.skippedTicks]: { N: '12' },
           [FIELD.failedFires]: { N: '2' },
           [FIELD.overlapSkips]: { N: '7' },
+          [FIELD.failedTicks]: { N: '3' },
+          [FIELD.lastResult]: { S: 'failed' },
+          [FIELD.lastResultSeq]: { N: '38' },
+          [FIELD.lastResultAt]: { S: at(-601_000) },
+          [FIELD.lastResultMs]: { N: '12' },
+          [FIELD.lastResultDetail]: { S: 'connect ECONNREFUSED 127.0.0.1:8080' },
           [FIELD.lastError]: {
             M: {
               message: {

@@ -63,13 +63,13 @@ describe('watch: a frame as text', () => {
 
     expect(formatWatchFrame(first.frame, 'log').split('\n')).toEqual([
       'watch: table control  |  2030-01-01T12:00:00Z  |  2 pollers: 1 running, 1 stopped  |  every 2 s',
-      'ID       STATE    CADENCE      NEXT      LAST       LATE  SKIPPED  FAILED  OVERLAP  FIRED   LAST ERROR',
-      'default  running  2 s (base)   in 1.2 s  0.8 s ago  -     0        0       0        seq 10  -',
-      'orders   stopped  10 s (base)  -         -          -     0        0       0        seq 40  -',
+      'ID       STATE    CADENCE      NEXT      LAST       LATE  SKIPPED  FAILED  OVERLAP  TICKS FAILED  LAST RESULT  FIRED   LAST ERROR',
+      'default  running  2 s (base)   in 1.2 s  0.8 s ago  -     0        0       0        0             -            seq 10  -',
+      'orders   stopped  10 s (base)  -         -          -     0        0       0        0             -            seq 40  -',
     ]);
     expect(formatWatchFrame(second.frame, 'log').split('\n').slice(2)).toEqual([
-      'default  running  2 s (base)   in 1.2 s  0.8 s ago  -     0        0       0        +15    -',
-      'orders   stopped  10 s (base)  -         -          -     0        0       0        +0     -',
+      'default  running  2 s (base)   in 1.2 s  0.8 s ago  -     0        0       0        0             -            +15    -',
+      'orders   stopped  10 s (base)  -         -          -     0        0       0        0             -            +0     -',
     ]);
   });
 
@@ -79,7 +79,7 @@ describe('watch: a frame as text', () => {
     const later = readFrame(first.memory, fleet(START_MS + 95_000, 10), START_MS + 95_000);
 
     expect(formatWatchFrame(later.frame, 'log').split('\n')[2]).toBe(
-      'default  running  2 s (base)   in 1.2 s  0.8 s ago  -     0        0       0        +0 stale? (seq 10 for 95 s)  -',
+      'default  running  2 s (base)   in 1.2 s  0.8 s ago  -     0        0       0        0             -            +0 stale? (seq 10 for 95 s)  -',
     );
   });
 

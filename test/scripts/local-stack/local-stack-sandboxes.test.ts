@@ -64,11 +64,11 @@ describe('the local stack with sandboxed functions', () => {
 
     expect(ready).toMatchObject({ event: 'ready', cpuShare: harness.stack.cpuShare });
     expect(harness.stack.cpuShare.functions.map((entry) => entry.memoryMb)).toEqual([128, 128]);
-    // The worker bundle's own log line, written by the sandbox process: the tick it ran.
+    // The worker bundle's own line, written by the sandbox process: the metric line of the tick it ran.
     const tick = workerLines
       .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .find((line) => line.message === 'tick');
-    expect(tick).toMatchObject({ level: 'info', pollerId: DEFAULT_POLLER_ID, seq: 1 });
+      .find((line) => line.seq === 1);
+    expect(tick).toMatchObject({ pollerId: DEFAULT_POLLER_ID, seq: 1, result: 'ok', TickSucceeded: 1 });
   });
 
   it("hands a staying-awake controller's round back as soon as its remaining time is ended (the deployed entry asks before every tick)", async () => {
@@ -138,7 +138,8 @@ describe('npm start with sandboxed functions', () => {
     expect(child.stderr).toContain(describeCpuShare(ready.cpuShare));
     expect(
       child.stderr.some((line) =>
-        /^SubMinuteLambdaExecutor-local-worker\[\d+\] \{"level":"info","message":"tick"/.test(line),
+        // The worker's one line per tick: its EMF metric line (functions/worker-kit/).
+        /^SubMinuteLambdaExecutor-local-worker\[\d+\] \{.*"_aws":.*"TickSucceeded":1/.test(line),
       ),
     ).toBe(true);
     // Two sandboxes and the stack ran in the group, in a workspace (and cgroups, where applied) of their own.

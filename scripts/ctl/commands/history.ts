@@ -1,0 +1,47 @@
+import {
+  DEFAULT_OUTCOME_RECORD_SECONDS,
+  RECENT_RESULTS_TRIM_AT,
+  type TickOutcome,
+} from '../../../functions/shared/contract';
+import { outcomeFieldsOf } from '../../../functions/shared/control-item';
+import { ControlItemMissingError } from '../errors';
+import { type CtlSession, readItem } from '../session';
+
+/** `history --limit N`: the item keeps at most RECENT_RESULTS_TRIM_AT - 1 outcomes. */
+export const HISTORY_LIMITS = { min: 1, max: RECENT_RESULTS_TRIM_AT - 1, defaultLimit: 10 } as const;
+
+export interface HistoryReport {
+  readonly command: 'history';
+  readonly pollerId: string;
+  readonly table: string;
+  /** Always true: failures are all recorded, successes only sampled (README "Tick outcomes"). */
+  readonly successesSampled: true;
+  /** The default sampling period of the worker kit (a worker may set another with OUTCOME_RECORD_SECONDS). */
+  readonly defaultSampleSeconds: number;
+  /** Ticks the worker kit reported as failed, in total. */
+  readonly failedTicks: number;
+  /** Newest first, at most `limit`. */
+  readonly outcomes: readonly TickOutcome[];
+  /** Outcome fields holding values the kit never writes (a hand edit), in the decoder's words. */
+  readonly problems: readonly string[];
+  readonly reportedAtMs: number;
+}
+
+/** The recent recorded outcomes of a poller, newest (highest seq) first. */
+export async function history(session: CtlSession, pollerId: string, limit: number): Promise<HistoryReport> {
+  const item = await readItem(session, pollerId);
+  if (item === undefined) throw new ControlItemMissingError(pollerId, session.target.tableName);
+  const fields = outcomeFieldsOf(item);
+  const outcomes = [...(fields.recentResults ?? [])].sort((a, b) => b.seq - a.seq).slice(0, limit);
+  return {
+    command: 'history',
+    pollerId,
+    table: session.target.tableName,
+    successesSampled: true,
+    defaultSampleSeconds: DEFAULT_OUTCOME_RECORD_SECONDS,
+    failedTicks: fields.failedTicks ?? 0,
+    outcomes,
+    problems: fields.problems.map((problem) => problem.message),
+    reportedAtMs: session.nowMs(),
+  };
+}
