@@ -32,7 +32,7 @@ export const METRIC = {
   failedFires: { name: 'FailedFires', unit: 'Count' },
   /** Controller: ticks not fired because the previous fire had not answered (overlap `skip`). */
   overlapSkips: { name: 'OverlapSkips', unit: 'Count' },
-  /** Controller / watchdog: loops (re)started. */
+  /** Controller: loops started (a loop's first round, once its first write as owner held), whichever path started it. */
   loopStarts: { name: 'LoopStarts', unit: 'Count' },
   /** Watchdog: running pollers with a live loop, once a minute. */
   activePollers: { name: 'ActivePollers', unit: 'Count' },

@@ -89,26 +89,28 @@ export async function runWatchdog(deps: WatchdogDeps, nowMs: number): Promise<Wa
     restarted.push({ pollerId, reason, outcome: result.outcome.kind });
   }
   const active = running - stale;
-  writeSweepMetrics(deps.metrics, nowMs, { active, stale, restarts: restarted.length });
+  if (deps.metrics) writeSweepMetrics(deps.metrics, nowMs, { active, stale, restarts: restarted.length });
   return { checked, active, stale, restarted };
 }
 
 /**
  * One EMF line a sweep, zeros included: the StalePollers alarm reads a missing minute as the watchdog not
- * running (or its scan failing), so every sweep that looked says what it saw.
+ * running (or its scan failing), so every sweep that looked says what it saw. Never throws: a failing sink must
+ * not stop a sweep's restarts being reported (the line is dropped, and the alarm sees a missing minute).
  */
 function writeSweepMetrics(
-  metrics: MetricsSetup | undefined,
+  metrics: MetricsSetup,
   nowMs: number,
   counts: { readonly active: number; readonly stale: number; readonly restarts: number },
 ): void {
-  if (metrics === undefined) return;
-  const line = emfLine({
-    table: metrics.table,
-    timestampMs: nowMs,
-    values: { activePollers: counts.active, stalePollers: counts.stale, watchdogRestarts: counts.restarts },
-  });
-  if (line !== undefined) metrics.sink(line);
+  try {
+    const line = emfLine({
+      table: metrics.table,
+      timestampMs: nowMs,
+      values: { activePollers: counts.active, stalePollers: counts.stale, watchdogRestarts: counts.restarts },
+    });
+    if (line !== undefined) metrics.sink(line);
+  } catch {}
 }
 
 /**
