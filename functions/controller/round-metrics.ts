@@ -66,25 +66,21 @@ export class RoundMetrics {
 
   /** Writes the minutes that are over, and the current one when its precision values fill a line. */
   flushIfDue(nowMs: number): void {
-    const current = this.current;
-    if (
-      current !== undefined &&
-      (current.controllerPrecisionMs.length >= MAX_VALUES_PER_METRIC || !sameMinute(current, nowMs))
-    ) {
-      this.closed.push(current);
-      this.current = undefined;
-    }
-    this.writeClosed();
+    this.close(nowMs, MAX_VALUES_PER_METRIC);
   }
 
   /** Writes what is pending (at every exit of the invocation). */
   flush(): void {
-    if (this.current !== undefined) this.closed.push(this.current);
-    this.current = undefined;
-    this.writeClosed();
+    this.close(Number.NaN, 0);
   }
 
-  private writeClosed(): void {
+  /** Closes the current tally unless it is of `nowMs`'s minute and holds fewer than `full` precision values. */
+  private close(nowMs: number, full: number): void {
+    const current = this.current;
+    if (current && (current.controllerPrecisionMs.length >= full || !sameMinute(current, nowMs))) {
+      this.closed.push(current);
+      this.current = undefined;
+    }
     const tallies = this.closed;
     this.closed = [];
     for (const { firstAtMs, ...values } of tallies) {
@@ -105,11 +101,9 @@ export class RoundMetrics {
 
   /** The tally of `nowMs`'s minute; one of an earlier minute is closed (kept for the next flush, no I/O here). */
   private tally(nowMs: number): Tally {
-    if (this.current !== undefined && !sameMinute(this.current, nowMs)) {
-      this.closed.push(this.current);
-      this.current = undefined;
-    }
-    this.current ??= {
+    if (this.current && !sameMinute(this.current, nowMs)) this.closed.push(this.current);
+    else if (this.current) return this.current;
+    this.current = {
       firstAtMs: nowMs,
       fires: 0,
       controllerPrecisionMs: [],
