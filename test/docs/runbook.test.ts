@@ -18,7 +18,11 @@ const listedAlarmIds = [...RUNBOOK.matchAll(/^> \| `([A-Za-z]+)` \|/gm)].map((ma
 
 describe('docs/runbook.md', () => {
   it('lists exactly the alarms the stack defines (infra/constructs/scheduler-alarms.ts ALARMS)', () => {
-    expect([...listedAlarmIds].sort()).toEqual(Object.values(ALARMS).map((alarm) => alarm.id).sort());
+    expect([...listedAlarmIds].sort()).toEqual(
+      Object.values(ALARMS)
+        .map((alarm) => alarm.id)
+        .sort(),
+    );
   });
 
   it.each(listedAlarmIds)('has a section for alarm %s', (alarmId) => {
