@@ -151,6 +151,22 @@ describe('runRound: EMF metrics', () => {
     expect(new Map(pollerLines.map((line, index) => [minutes[index], line.Fires]))).toEqual(firesByMinute);
   });
 
+  it('counts the loop start of a first round with no tick to fire, with the write that records its heartbeat', async () => {
+    // prepare: a poller paused all week, so its first round fires nothing
+    const pollerId = 'paused-start';
+    store.put(pollerId, runningItem('1', { [FIELD.windows]: { S: 'Mon-Sun 00:00-24:00 pause' } }));
+    const writesBefore = store.writes.length;
+
+    // act
+    const output = await runRound({ state: { pollerId }, executionId: 'exec-1' }, deps(), deadlineIn(3_000));
+
+    // assess
+    expect(firesOf(pollerId)).toEqual([]);
+    expect(output.loop).toBeDefined();
+    expect(sumOf(linesOf(pollerId), 'LoopStarts')).toBe(1);
+    expect(store.writes.length).toBeGreaterThan(writesBefore);
+  });
+
   it('does not count a loop start whose first claim lost the race to another start', async () => {
     // prepare: another start takes the poller (a newer generation) just before this round's first claim lands
     const pollerId = 'lost-race';
