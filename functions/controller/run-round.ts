@@ -100,7 +100,7 @@ export async function runRound(
     return await runMeteredRound(event, deps, deadline, metrics);
   } finally {
     // Every exit: a hand-back, a stop or hand-over signal, a failure Step Functions retries.
-    metrics?.flush(deps.clock.now());
+    metrics?.flush();
   }
 }
 
@@ -218,7 +218,8 @@ async function runMeteredRound(
     const decision = decideOnItem(state, item, clock.now(), settings);
     state = decision.state;
     progress.own(state.owned);
-    // A fresh loop's first round (any start path) counts once it owns the poller and goes on to its ticks.
+    // A fresh loop's first round (any start path) counts once it owns the poller and goes on to its ticks, when
+    // its first write as owner holds (a start that loses the claim race is not a loop).
     if (input.loop === undefined && !loopStartNoted && isOwnerGoingOn(decision.kind)) {
       loopStartNoted = true;
       progress.noteLoopStart();
@@ -490,6 +491,7 @@ class ProgressRecorder {
   /** Overlap skips are not written on their own: they ride on the next write the loop makes anyway. */
   private overlapSkipsSinceWrite = 0;
   private lastFinished: { seq: number; durationMs: number } | undefined;
+  private loopStartPending = false;
   private pendingErrors: string[] = [];
   private recordedError: string | undefined;
   /** The generation this invocation owns; nothing is written without one. */
@@ -540,8 +542,9 @@ class ProgressRecorder {
     this.metrics?.noteOverlapSkip(this.deps.clock.now());
   }
 
+  /** Counted in LoopStarts when the next write holds (a first round with nothing to fire writes one for it). */
   noteLoopStart(): void {
-    this.metrics?.noteLoopStart(this.deps.clock.now());
+    this.loopStartPending = true;
   }
 
   /** After a tick's work, never before a tick: a line goes out when its values have waited long enough. */
@@ -627,7 +630,8 @@ class ProgressRecorder {
       this.skippedSinceWrite > 0 ||
       this.failedFiresSinceWrite > 0 ||
       this.overlapSkipsSinceWrite > 0 ||
-      this.lastFinished !== undefined
+      this.lastFinished !== undefined ||
+      this.loopStartPending
     );
   }
 
@@ -656,6 +660,8 @@ class ProgressRecorder {
     };
     try {
       const outcome = await this.deps.table.recordRound(this.pollerId, full, guard);
+      const loopStarted = this.loopStartPending;
+      this.loopStartPending = false;
       if (outcome === 'written') {
         this.pendingErrors = [];
         this.firedSinceWrite = false;
@@ -664,6 +670,7 @@ class ProgressRecorder {
         this.overlapSkipsSinceWrite = 0;
         this.lastFinished = undefined;
         if (newError) this.recordedError = message;
+        if (loopStarted) this.metrics?.noteLoopStart(now);
       } else {
         this.log.warn('write refused by the fencing condition', {
           outcome,

@@ -32,11 +32,14 @@ export const METRIC = {
   failedFires: { name: 'FailedFires', unit: 'Count' },
   /** Controller: ticks not fired because the previous fire had not answered (overlap `skip`). */
   overlapSkips: { name: 'OverlapSkips', unit: 'Count' },
-  /** Controller / watchdog: loops (re)started. */
+  /** Controller: loops started (a loop's first round, once its first write as owner held), whichever path started it. */
   loopStarts: { name: 'LoopStarts', unit: 'Count' },
   /** Watchdog: running pollers with a live loop, once a minute. */
   activePollers: { name: 'ActivePollers', unit: 'Count' },
-  /** Watchdog: running pollers whose loop has not reported for 3 intervals of its cadence, once a minute. */
+  /**
+   * Watchdog, once a minute: running pollers without a live loop (no heartbeat for 3 intervals of its cadence, or a
+   * recorded stop), plus live loops that fire nothing (no tick recorded for 3 intervals, at least 90 s: findNotTicking).
+   */
   stalePollers: { name: 'StalePollers', unit: 'Count' },
   /** Watchdog: loops it started again (each also counts in LoopStarts when its first round runs). */
   watchdogRestarts: { name: 'WatchdogRestarts', unit: 'Count' },

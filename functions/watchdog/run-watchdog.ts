@@ -2,7 +2,7 @@ import { describeCause } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { emfLine, type MetricsSetup } from '../shared/metrics';
 import { type LoopStarterDeps, type StartOutcome, startLoop } from '../starter/start-loop';
-import { findStaleLoops } from './find-stale';
+import { findNotTicking, findStaleLoops } from './find-stale';
 
 export interface WatchdogDeps extends LoopStarterDeps {
   readonly log: Logger;
@@ -19,6 +19,8 @@ export interface WatchdogReport {
   readonly active: number;
   /** Running pollers without one (the one liveness rule: judgeLoop), before the sweep's restarts. */
   readonly stale: number;
+  /** Running pollers with a live loop that fires nothing (findNotTicking); StalePollers counts them too. */
+  readonly notTicking: readonly string[];
   readonly restarted: readonly { pollerId: string; reason: string; outcome: StartOutcome['kind'] }[];
 }
 
@@ -41,6 +43,7 @@ async function startLoopsWithoutLiveLoop(
   readonly checked: number;
   readonly running: number;
   readonly stale: number;
+  readonly notTicking: readonly string[];
   readonly results: readonly LoopStartResult[];
 }> {
   const items = await deps.table.listAll();
@@ -60,7 +63,13 @@ async function startLoopsWithoutLiveLoop(
     }
   }
   const running = items.filter((item) => item.operator.running === true).length;
-  return { checked: items.length, running, stale: staleLoops.length, results };
+  return {
+    checked: items.length,
+    running,
+    stale: staleLoops.length,
+    notTicking: findNotTicking(items, nowMs),
+    results,
+  };
 }
 
 /**
@@ -70,7 +79,7 @@ async function startLoopsWithoutLiveLoop(
  */
 export async function runWatchdog(deps: WatchdogDeps, nowMs: number): Promise<WatchdogReport> {
   const reasonOf = (why: string) => `watchdog: ${why}`;
-  const { checked, running, stale, results } = await startLoopsWithoutLiveLoop(deps, nowMs, {
+  const { checked, running, stale, notTicking, results } = await startLoopsWithoutLiveLoop(deps, nowMs, {
     restartReason: reasonOf,
   });
   const restarted: { pollerId: string; reason: string; outcome: StartOutcome['kind'] }[] = [];
@@ -88,27 +97,35 @@ export async function runWatchdog(deps: WatchdogDeps, nowMs: number): Promise<Wa
     deps.log.warn('restarted a loop', { pollerId, reason, outcome: result.outcome.kind });
     restarted.push({ pollerId, reason, outcome: result.outcome.kind });
   }
+  if (notTicking.length > 0) deps.log.warn('live loops not ticking', { pollers: notTicking });
   const active = running - stale;
-  writeSweepMetrics(deps.metrics, nowMs, { active, stale, restarts: restarted.length });
-  return { checked, active, stale, restarted };
+  if (deps.metrics)
+    writeSweepMetrics(deps.metrics, nowMs, {
+      active,
+      stale: stale + notTicking.length,
+      restarts: restarted.length,
+    });
+  return { checked, active, stale, notTicking, restarted };
 }
 
 /**
  * One EMF line a sweep, zeros included: the StalePollers alarm reads a missing minute as the watchdog not
- * running (or its scan failing), so every sweep that looked says what it saw.
+ * running (or its scan failing), so every sweep that looked says what it saw. Never throws: a failing sink must
+ * not stop a sweep's restarts being reported (the line is dropped, and the alarm sees a missing minute).
  */
 function writeSweepMetrics(
-  metrics: MetricsSetup | undefined,
+  metrics: MetricsSetup,
   nowMs: number,
   counts: { readonly active: number; readonly stale: number; readonly restarts: number },
 ): void {
-  if (metrics === undefined) return;
-  const line = emfLine({
-    table: metrics.table,
-    timestampMs: nowMs,
-    values: { activePollers: counts.active, stalePollers: counts.stale, watchdogRestarts: counts.restarts },
-  });
-  if (line !== undefined) metrics.sink(line);
+  try {
+    const line = emfLine({
+      table: metrics.table,
+      timestampMs: nowMs,
+      values: { activePollers: counts.active, stalePollers: counts.stale, watchdogRestarts: counts.restarts },
+    });
+    if (line !== undefined) metrics.sink(line);
+  } catch {}
 }
 
 /**

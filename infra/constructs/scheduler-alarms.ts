@@ -30,13 +30,23 @@ export const ALARMS = {
   pollerNotTicking: {
     id: 'PollerNotTicking',
     description:
-      'A running poller has not ticked for 3 intervals (90 s at least), or the watchdog is silent. Run: npm run ctl -- list',
+      'A running poller has not ticked for 3 intervals (90 s at least) in 2 sweeps running, or the watchdog is silent. Run: npm run ctl -- list',
     meaning:
-      'A running poller has no live loop: no heartbeat for 3 intervals of its cadence (at least 90 s), or its loop stopped while running is true; or the watchdog did not report.',
+      'In two sweeps running (a page comes about 2 minutes after a loop stops): a running poller has no live loop (no heartbeat for 3 intervals of its cadence, at least 90 s, or its loop stopped while running is true), or its loop is alive but has recorded no tick for 3 intervals (at least 90 s) outside pauses; or the watchdog did not report.',
     action:
-      'npm run ctl -- list: see lastError, stoppedReason and lastRestartReason; fix the item, or the watchdog restarts it within a minute.',
+      'npm run ctl -- list: see lastTickAt, lastError, stoppedReason and lastRestartReason (the watchdog logs "live loops not ticking" with their ids); fix the item, or the watchdog restarts a dead loop within a minute.',
     missingData:
-      'breaching: the watchdog writes StalePollers every minute, zeros included, so minutes without a line mean it did not run or could not scan the table, and then nothing restarts dead loops. CloudWatch evaluates the latest data points in its evaluation range, so a line that arrives late does not page.',
+      "breaching: the watchdog writes StalePollers every minute, zeros included, so minutes without a line mean it did not run or could not scan the table, and then nothing restarts dead loops. CloudWatch evaluates the latest data points in its evaluation range, so a line that arrives late does not page. Two breaching minutes of two are needed, so a sweep that lands between a start and its loop's first heartbeat does not page.",
+  },
+  loopRestarted: {
+    id: 'LoopRestarted',
+    description: 'The watchdog restarted a dead loop. Run: npm run ctl -- list',
+    meaning:
+      "A running poller's loop died (no heartbeat for 3 intervals, or it stopped while running is true) and the watchdog started it again (WatchdogRestarts). Pages even while another poller keeps StalePollers at 1 or more (an invalid configuration the watchdog cannot restart), which would otherwise hide it.",
+    action:
+      "npm run ctl -- list: lastRestartReason and restarts say which poller and why; the controller's logs around lastRestartAt say why its loop ended.",
+    missingData:
+      "notBreaching: the watchdog writes WatchdogRestarts every sweep, zeros included; a silent watchdog is PollerNotTicking's to report.",
   },
   failedFires: {
     id: 'FailedFires',
@@ -127,6 +137,12 @@ export class SchedulerAlarms extends Construct {
       pollerNotTicking: this.alarm(ALARMS.pollerNotTicking, {
         metric: schedulerMetric('stalePollers', tableName, { statistic: 'Maximum', period: minute }),
         treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        // 2 of 2: a sweep between a start and its loop's first heartbeat counts the poller once; a dead loop twice.
+        periodsInARow: 2,
+      }),
+      loopRestarted: this.alarm(ALARMS.loopRestarted, {
+        metric: schedulerMetric('watchdogRestarts', tableName, { statistic: 'Sum', period: minute }),
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       failedFires: this.alarm(ALARMS.failedFires, {
         metric: schedulerMetric('failedFires', tableName, { statistic: 'Sum', period: fiveMinutes }),
@@ -143,10 +159,17 @@ export class SchedulerAlarms extends Construct {
     };
   }
 
-  /** One datapoint at or above 1 fires: every one of these conditions is worth a look at once. */
+  /**
+   * A datapoint at or above 1 fires (`periodsInARow` of them in a row when set): every one of these conditions is
+   * worth a look at once.
+   */
   private alarm(
     spec: AlarmSpec,
-    options: { readonly metric: cloudwatch.IMetric; readonly treatMissingData: cloudwatch.TreatMissingData },
+    options: {
+      readonly metric: cloudwatch.IMetric;
+      readonly treatMissingData: cloudwatch.TreatMissingData;
+      readonly periodsInARow?: number;
+    },
   ): cloudwatch.Alarm {
     const alarm = new cloudwatch.Alarm(this, spec.id, {
       // No alarmName: CloudFormation names it <stack>-<logical id with spec.id>-<suffix>, unique per stack.
@@ -154,7 +177,8 @@ export class SchedulerAlarms extends Construct {
       metric: options.metric,
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
+      evaluationPeriods: options.periodsInARow ?? 1,
+      datapointsToAlarm: options.periodsInARow ?? 1,
       treatMissingData: options.treatMissingData,
     });
     alarm.addAlarmAction(new actions.SnsAction(this.topic));

@@ -59,7 +59,7 @@ describe('the CDK app: alarms', () => {
     }
   });
 
-  it('watches the control table: StalePollers ≥ 1 in a minute, missing minutes breaching', () => {
+  it('watches the control table: StalePollers ≥ 1 in 2 minutes of 2, missing minutes breaching', () => {
     const [table] = onlyResource(cdkResources, 'AWS::DynamoDB::Table');
 
     expect(alarmsById(cdkResources).get(ALARMS.pollerNotTicking.id)?.Properties).toMatchObject({
@@ -70,8 +70,27 @@ describe('the CDK app: alarms', () => {
       Period: 60,
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      EvaluationPeriods: 1,
+      // 2 of 2: one sweep between a start and its loop's first heartbeat does not page
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
       TreatMissingData: 'breaching',
+    });
+  });
+
+  it('pages on any restart by the watchdog, even while another poller keeps StalePollers up', () => {
+    const [table] = onlyResource(cdkResources, 'AWS::DynamoDB::Table');
+
+    expect(alarmsById(cdkResources).get(ALARMS.loopRestarted.id)?.Properties).toMatchObject({
+      Namespace: METRIC_NAMESPACE,
+      MetricName: METRIC.watchdogRestarts.name,
+      Dimensions: [{ Name: 'ControlTable', Value: { Ref: table } }],
+      Statistic: 'Sum',
+      Period: 60,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      DatapointsToAlarm: 1,
+      TreatMissingData: 'notBreaching',
     });
   });
 

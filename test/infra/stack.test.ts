@@ -24,6 +24,7 @@ import {
   OUTCOME_FIELD,
   WAIT_SECONDS_LIMITS,
 } from '../../functions/shared/contract';
+import { PER_POLLER_METRICS_VARIABLE } from '../../functions/shared/metrics';
 import { createApp } from '../../infra/app';
 import { WORKER_OUTCOME_ATTRIBUTE_PATTERNS } from '../../infra/constructs/poller-functions';
 import {
@@ -165,7 +166,7 @@ describe('functions', () => {
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
         Handler: 'index.handler',
-        Code: { ZipFile: expect.stringMatching(/^const M=require\('module'\),Z=require\('zlib'\);/) },
+        Code: { ZipFile: expect.stringMatching(/^const M=require\('module'\),Z=require\('zlib'\),A='/) },
       });
     }
   });
@@ -399,9 +400,12 @@ describe('other permissions', () => {
     expect(allowedFields.sort()).toEqual([FIELD.id, ...Object.values(OUTCOME_FIELD)].sort());
   });
 
-  it('tells the worker the control table, where it records tick outcomes', () => {
+  it('tells the worker the control table, where it records tick outcomes, and whether metrics are per poller', () => {
     expect(propertiesOf(ids.worker).Environment).toEqual({
-      Variables: { [ENV.controlTableName]: { Ref: ids.table } },
+      Variables: {
+        [ENV.controlTableName]: { Ref: ids.table },
+        [PER_POLLER_METRICS_VARIABLE]: { Ref: PARAMETER.perPollerMetrics },
+      },
     });
   });
 

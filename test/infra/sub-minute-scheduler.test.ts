@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
 import { SEED_PROPERTY, SEED_RESOURCE_TYPE } from '../../functions/seeder/seed-properties';
 import { ENV } from '../../functions/shared/contract';
+import { WORKER_ASYNC_RETRY } from '../../infra/constructs/poller-functions';
 import {
   READ_EXECUTION_ACTIONS,
   READ_POLLER_ACTIONS,
@@ -280,7 +281,8 @@ describe('SubMinuteScheduler worker', () => {
     expect(invokes.map((statement) => statement.Resource)).toEqual([{ 'Fn::GetAtt': [workerId, 'Arn'] }]);
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: workerId },
-      MaximumRetryAttempts: 2,
+      MaximumRetryAttempts: WORKER_ASYNC_RETRY.retryAttempts,
+      MaximumEventAgeInSeconds: WORKER_ASYNC_RETRY.maxEventAge.toSeconds(),
       DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
     });
   });

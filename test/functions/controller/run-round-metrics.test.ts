@@ -129,29 +129,92 @@ describe('runRound: EMF metrics', () => {
     });
   });
 
-  it('writes a line a minute in a long stay-awake round, dated when it was written, not all at its end', async () => {
+  it('writes a line per wall-clock minute in a long stay-awake round, each dated in the minute its fires went out', async () => {
     // prepare
     const pollerId = 'one-second';
     store.put(pollerId, runningItem('1'));
-    const startedAt = clock.peek();
+    const minuteOf = (ms: number) => Math.floor(ms / METRICS_FLUSH_INTERVAL_MS);
 
-    // act: 150 s awake
+    // act: 150 s awake, across at least two minute boundaries
     await runRound({ state: { pollerId }, executionId: 'exec-1' }, deps(), deadlineIn(150_000));
 
-    // assess: lines at about +60 s, +120 s and the hand-back, each with its own minute's fires
-    const stamps = linesOf(pollerId).map(
-      (line) => (line._aws as { Timestamp: number }).Timestamp - startedAt,
+    // assess: one line per minute, each holding exactly the fires released in its minute
+    const pollerLines = linesOf(pollerId);
+    const minutes = pollerLines.map((line) => minuteOf((line._aws as { Timestamp: number }).Timestamp));
+    expect(pollerLines.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(minutes).size).toBe(minutes.length);
+    const firesByMinute = new Map<number, number>();
+    for (const fire of firesOf(pollerId)) {
+      const minute = minuteOf(fire.receivedAt);
+      firesByMinute.set(minute, (firesByMinute.get(minute) ?? 0) + 1);
+    }
+    expect(new Map(pollerLines.map((line, index) => [minutes[index], line.Fires]))).toEqual(firesByMinute);
+  });
+
+  it('counts the loop start of a first round with no tick to fire, with the write that records its heartbeat', async () => {
+    // prepare: a poller paused all week, so its first round fires nothing
+    const pollerId = 'paused-start';
+    store.put(pollerId, runningItem('1', { [FIELD.windows]: { S: 'Mon-Sun 00:00-24:00 pause' } }));
+    const writesBefore = store.writes.length;
+
+    // act
+    const output = await runRound({ state: { pollerId }, executionId: 'exec-1' }, deps(), deadlineIn(3_000));
+
+    // assess
+    expect(firesOf(pollerId)).toEqual([]);
+    expect(output.loop).toBeDefined();
+    expect(sumOf(linesOf(pollerId), 'LoopStarts')).toBe(1);
+    expect(store.writes.length).toBeGreaterThan(writesBefore);
+  });
+
+  it('does not count a loop start whose first claim lost the race to another start', async () => {
+    // prepare: another start takes the poller (a newer generation) just before this round's first claim lands
+    const pollerId = 'lost-race';
+    store.put(pollerId, runningItem('1'));
+    store.beforeRecord = (write) => {
+      if (write.record.claimedSeq !== undefined)
+        store.setField(pollerId, FIELD.generation, { N: String(write.guard.generation + 1) });
+    };
+
+    // act
+    await runRound({ state: { pollerId }, executionId: 'exec-1' }, deps(), deadlineIn(3_000)).catch(
+      () => undefined,
     );
-    expect(stamps).toHaveLength(3);
-    expect(stamps[0]).toBeGreaterThanOrEqual(METRICS_FLUSH_INTERVAL_MS);
-    expect(stamps[0]).toBeLessThan(METRICS_FLUSH_INTERVAL_MS + 2_000);
-    expect(stamps[1]).toBeGreaterThanOrEqual(2 * METRICS_FLUSH_INTERVAL_MS);
-    expect(linesOf(pollerId).map((line) => line.Fires)).toEqual([
-      expect.any(Number),
-      expect.any(Number),
-      expect.any(Number),
-    ]);
-    expect(sumOf(linesOf(pollerId), 'Fires')).toBe(firesOf(pollerId).length);
+
+    // assess: nothing fired, no loop started
+    expect(firesOf(pollerId)).toEqual([]);
+    expect(sumOf(linesOf(pollerId), 'LoopStarts')).toBe(0);
+  });
+
+  it('never lets a failing sink change how a round ends, nor stop its ticks', async () => {
+    // prepare: a sink that throws on every line; an operator turns the poller off at its 90th tick (past a
+    // minute boundary, so that lines fall due mid-round too)
+    const pollerId = 'throwing-sink';
+    store.put(pollerId, runningItem('1'));
+    invoker.onInvoke = (invoke) => {
+      if (invoke.event.pollerId === pollerId && invoke.event.seq === 90)
+        store.setField(pollerId, FIELD.running, { BOOL: false });
+    };
+    const throwing: ControllerDeps = {
+      ...deps(),
+      metrics: {
+        sink: () => {
+          throw new Error('stdout closed');
+        },
+        table: TABLE_NAME,
+        perPoller: false,
+      },
+    };
+
+    // act
+    const round = runRound({ state: { pollerId }, executionId: 'exec-1' }, throwing, deadlineIn(200_000));
+
+    // assess: the round still ends with its stop signal, after all its ticks
+    await expect(round).rejects.toMatchObject({ name: 'PollerStopped' });
+    invoker.onInvoke = undefined;
+    expect(firesOf(pollerId).map((fire) => fire.event.seq)).toEqual(
+      Array.from({ length: 90 }, (_, i) => i + 1),
+    );
   });
 
   it('counts failed fires: an invoke Lambda refused', async () => {

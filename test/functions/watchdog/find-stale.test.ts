@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FIELD } from '../../../functions/shared/contract';
 import { decodePollerItem, type RawItem } from '../../../functions/shared/control-item';
 import { STALE_FLOOR_MS } from '../../../functions/shared/loop-ownership';
-import { findStaleLoops } from '../../../functions/watchdog/find-stale';
+import { findNotTicking, findStaleLoops, TICK_AGE_FLOOR_MS } from '../../../functions/watchdog/find-stale';
 
 const NOW = Date.parse('2030-01-01T12:00:00.000Z');
 
@@ -76,5 +76,72 @@ describe('findStaleLoops', () => {
     expect(findStaleLoops([broken], NOW).map((stale) => stale.why)).toEqual([
       'heartbeat 91 s old (threshold 90 s)',
     ]);
+  });
+});
+
+/** A live loop (heartbeat 1 s ago) whose last recorded tick and planned next tick are this long ago. */
+const ticking = (fields: {
+  waitSeconds?: string;
+  lastTickAgoMs?: number;
+  nextTickAgoMs?: number;
+  windows?: string;
+  running?: boolean;
+  heartbeatAgoMs?: number;
+}) =>
+  view({
+    ...rawItem({
+      running: fields.running ?? true,
+      waitSeconds: fields.waitSeconds ?? '1',
+      heartbeatAgoMs: fields.heartbeatAgoMs ?? 1_000,
+    }),
+    ...(fields.lastTickAgoMs === undefined
+      ? {}
+      : { [FIELD.lastTickAt]: { S: new Date(NOW - fields.lastTickAgoMs).toISOString() } }),
+    [FIELD.nextTickAt]: { S: new Date(NOW - (fields.nextTickAgoMs ?? 1_000)).toISOString() },
+    ...(fields.windows === undefined ? {} : { [FIELD.windows]: { S: fields.windows } }),
+  });
+
+describe('findNotTicking', () => {
+  it('reports a live loop whose last recorded tick is older than the claim window and its margin', () => {
+    expect(TICK_AGE_FLOOR_MS).toBe(90_000);
+    const firing = ticking({ lastTickAgoMs: TICK_AGE_FLOOR_MS - 1_000 });
+    const silent = ticking({ lastTickAgoMs: TICK_AGE_FLOOR_MS + 1_000 });
+
+    expect(findNotTicking([firing, silent], NOW)).toEqual(['orders']);
+    expect(findNotTicking([firing], NOW)).toEqual([]);
+  });
+
+  it('waits three intervals of the cadence in force for slow cadences', () => {
+    const due = ticking({ waitSeconds: '60', lastTickAgoMs: 179_000 });
+    const overdue = ticking({ waitSeconds: '60', lastTickAgoMs: 181_000 });
+
+    expect(findNotTicking([due], NOW)).toEqual([]);
+    expect(findNotTicking([overdue], NOW)).toEqual(['orders']);
+  });
+
+  it('leaves alone a loop just started on a long-idle poller, waiting for a tick not yet due', () => {
+    const waiting = ticking({ waitSeconds: '600', lastTickAgoMs: 86_400_000, nextTickAgoMs: -300_000 });
+
+    expect(findNotTicking([waiting], NOW)).toEqual([]);
+  });
+
+  it('counts no pause: neither one in force, nor one that ended within the threshold', () => {
+    // NOW is a Tuesday, 12:00 UTC
+    const paused = ticking({ lastTickAgoMs: 3_600_000, windows: 'Tue 11:00-13:00 pause' });
+    const justResumed = ticking({ lastTickAgoMs: 7_200_000, windows: 'Tue 10:00-11:59 pause' });
+    const resumedLongAgo = ticking({ lastTickAgoMs: 7_200_000, windows: 'Tue 10:00-11:58 pause' });
+
+    expect(findNotTicking([paused], NOW)).toEqual([]);
+    expect(findNotTicking([justResumed], NOW)).toEqual([]);
+    expect(findNotTicking([resumedLongAgo], NOW)).toEqual(['orders']);
+  });
+
+  it('leaves to findStaleLoops what has no live loop, and ignores pollers not running or never ticked', () => {
+    const dead = ticking({ lastTickAgoMs: 600_000, heartbeatAgoMs: STALE_FLOOR_MS + 1_000 });
+    const off = ticking({ lastTickAgoMs: 600_000, running: false });
+    const neverTicked = ticking({});
+
+    expect(findNotTicking([dead, off, neverTicked], NOW)).toEqual([]);
+    expect(findStaleLoops([dead], NOW)).toHaveLength(1);
   });
 });

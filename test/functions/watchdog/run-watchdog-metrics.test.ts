@@ -50,6 +50,18 @@ describe('runWatchdog: EMF metrics', () => {
       },
       'dead',
     );
+    // A live loop that fires nothing (every tick skipped): its heartbeat is fresh, its last tick 10 minutes old.
+    await harness.setFields(
+      {
+        [FIELD.running]: { BOOL: true },
+        [FIELD.waitSeconds]: { N: '1' },
+        [FIELD.generation]: { N: '4' },
+        [FIELD.heartbeatAt]: { S: nowIso(0) },
+        [FIELD.lastTickAt]: { S: nowIso(600_000) },
+        [FIELD.nextTickAt]: { S: nowIso(1_000) },
+      },
+      'skipping',
+    );
     // Running, but a cadence no loop can run: stale, and not restarted.
     await harness.setFields({ [FIELD.running]: { BOOL: true }, [FIELD.waitSeconds]: { S: 'abc' } }, 'broken');
   }, 60_000);
@@ -58,25 +70,45 @@ describe('runWatchdog: EMF metrics', () => {
     await harness?.stack.stop();
   });
 
-  it('counts active and stale running pollers and its restarts, one line per table, zeros included', async () => {
+  it('counts active and stale running pollers (live loops that fire nothing too) and its restarts, one line per table, zeros included', async () => {
     // act: a sweep, then the next one
     const first = await runWatchdog(deps, Date.now());
     const second = await runWatchdog(deps, Date.now());
 
     // assess
-    expect(first).toMatchObject({ active: 1, stale: 2 });
+    expect(first).toMatchObject({ active: 2, stale: 2, notTicking: ['skipping'] });
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatchObject({
       _aws: { CloudWatchMetrics: [{ Namespace: METRIC_NAMESPACE, Dimensions: [['ControlTable']] }] },
       ControlTable: harness.stack.tableName,
-      ActivePollers: 1,
-      StalePollers: 2,
+      ActivePollers: 2,
+      StalePollers: 3,
       WatchdogRestarts: 1,
     });
     // The restarted loop's take wrote a fresh heartbeat: it counts as active; the broken one stays stale.
-    expect(second).toMatchObject({ active: 2, stale: 1, restarted: [] });
-    expect(lines[1]).toMatchObject({ ActivePollers: 2, StalePollers: 1, WatchdogRestarts: 0 });
+    expect(second).toMatchObject({ active: 3, stale: 1, notTicking: ['skipping'], restarted: [] });
+    expect(lines[1]).toMatchObject({ ActivePollers: 3, StalePollers: 2, WatchdogRestarts: 0 });
     expect(lines[1]).not.toHaveProperty('PollerId');
+  });
+
+  it('finishes its sweep when the sink throws: the line is dropped, the report stands', async () => {
+    // prepare
+    const throwing: WatchdogDeps = {
+      ...deps,
+      metrics: {
+        sink: () => {
+          throw new Error('stdout closed');
+        },
+        table: harness.stack.tableName,
+        perPoller: false,
+      },
+    };
+
+    // act
+    const report = await runWatchdog(throwing, Date.now());
+
+    // assess
+    expect(report).toMatchObject({ stale: 1, restarted: [] });
   });
 
   it('writes no line when its scan fails (the alarm reads the missing minute as a watchdog that did not look)', async () => {
