@@ -30,18 +30,16 @@ const rules = (...texts: string[]): readonly WindowRule[] => {
 
 /** Pollers with distinct ids and loads from 0 (not running) to `maxLoad` fires per second. */
 const pollersArb = (maxLoad: number, maxLength = 60) =>
-  fc
-    .uniqueArray(fc.stringMatching(/^[a-z0-9]{1,8}$/), { maxLength })
-    .chain((ids) =>
-      fc
-        .array(fc.double({ min: 0, max: maxLoad, noNaN: true }), {
-          minLength: ids.length,
-          maxLength: ids.length,
-        })
-        .map((loads) =>
-          ids.map((pollerId, index): PollerLoad => ({ pollerId, firesPerSecond: loads[index] ?? 0 })),
-        ),
-    );
+  fc.uniqueArray(fc.stringMatching(/^[a-z0-9]{1,8}$/), { maxLength, size: 'max' }).chain((ids) =>
+    fc
+      .array(fc.double({ min: 0, max: maxLoad, noNaN: true }), {
+        minLength: ids.length,
+        maxLength: ids.length,
+      })
+      .map((loads) =>
+        ids.map((pollerId, index): PollerLoad => ({ pollerId, firesPerSecond: loads[index] ?? 0 })),
+      ),
+  );
 
 const totalOf = (pollers: readonly PollerLoad[]) => pollers.reduce((sum, p) => sum + p.firesPerSecond, 0);
 const largestOf = (pollers: readonly PollerLoad[]) => Math.max(0, ...pollers.map((p) => p.firesPerSecond));
@@ -152,9 +150,10 @@ describe('planAssignment', () => {
 
   it('puts each poller on exactly one of the shards it runs', () => {
     fc.assert(
-      fc.property(pollersArb(150), fc.integer({ min: 1, max: 8 }), (pollers, maxShards) => {
+      fc.property(pollersArb(150), fc.integer({ min: 1, max: 12 }), (pollers, maxShards) => {
         expectWellFormed(planAssignment(pollers, EMPTY_ASSIGNMENT, limits(maxShards)), pollers);
       }),
+      { numRuns: 300 },
     );
   });
 
@@ -165,8 +164,8 @@ describe('planAssignment', () => {
     });
     fc.assert(
       fc.property(
-        pollersArb(40),
-        fc.integer({ min: 1, max: 8 }),
+        pollersArb(20),
+        fc.integer({ min: 1, max: 12 }),
         currentArb,
         (pollers, maxShards, current) => {
           fc.pre(fits(pollers, maxShards));
@@ -183,6 +182,7 @@ describe('planAssignment', () => {
           for (const load of plan.loadByShard.values()) expect(load).toBeLessThanOrEqual(CAPACITY + 1e-9);
         },
       ),
+      { numRuns: 300 },
     );
   });
 
@@ -192,7 +192,7 @@ describe('planAssignment', () => {
         pollersArb(30),
         fc.stringMatching(/^new[a-z0-9]{1,5}$/),
         fc.double({ min: 0, max: 30, noNaN: true }),
-        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 12 }),
         (pollers, newId, newLoad, maxShards) => {
           const before = planAssignment(pollers, EMPTY_ASSIGNMENT, limits(maxShards));
           const added = [...pollers, { pollerId: newId, firesPerSecond: newLoad }];
@@ -203,12 +203,13 @@ describe('planAssignment', () => {
           }
         },
       ),
+      { numRuns: 300 },
     );
   });
 
   it('moves no other poller when one is removed, unless its removal retires a shard', () => {
     fc.assert(
-      fc.property(pollersArb(30), fc.nat(), fc.integer({ min: 1, max: 8 }), (pollers, pick, maxShards) => {
+      fc.property(pollersArb(12), fc.nat(), fc.integer({ min: 1, max: 12 }), (pollers, pick, maxShards) => {
         fc.pre(pollers.length > 0 && fits(pollers, maxShards));
         const before = planAssignment(pollers, EMPTY_ASSIGNMENT, limits(maxShards));
         const removed = pollers.filter((_, index) => index !== pick % pollers.length);
@@ -219,15 +220,16 @@ describe('planAssignment', () => {
           expect(move.from !== undefined && !kept.has(move.from)).toBe(true);
         }
       }),
+      { numRuns: 300 },
     );
   });
 
   it('moves only the pollers of removed shards when the shards shrink', () => {
     fc.assert(
       fc.property(
-        pollersArb(30),
-        fc.integer({ min: 2, max: 8 }),
-        fc.integer({ min: 1, max: 7 }),
+        pollersArb(12),
+        fc.integer({ min: 2, max: 12 }),
+        fc.integer({ min: 1, max: 11 }),
         (pollers, maxBefore, maxAfter) => {
           fc.pre(maxAfter < maxBefore && fits(pollers, maxAfter));
           const before = planAssignment(
@@ -244,6 +246,7 @@ describe('planAssignment', () => {
           for (const move of after.moves) expect(move.from !== undefined && !kept.has(move.from)).toBe(true);
         },
       ),
+      { numRuns: 300 },
     );
   });
 });
