@@ -1,3 +1,4 @@
+import { loopAfterTick } from '../scheduling/plan-round';
 import { gridIntervalMs, tickDueAt } from '../scheduling/tick-schedule';
 import { settleOnWindows, windowRulesOf } from '../scheduling/window-grid';
 import type { LoopState } from '../shared/contract';
@@ -180,7 +181,7 @@ export function resumeAt(recorded: LoopState, resumeFromMs: number): LoopState {
   for (let ticks = 0; ticks < MAX_REPLAYED_TICKS; ticks++) {
     const dueAtMs = tickDueAt(current, current.nextSeq);
     if (dueAtMs >= resumeFromMs) return current;
-    current = settleOnWindows({ ...current, nextSeq: current.nextSeq + 1, paused: undefined }, dueAtMs).loop;
+    current = loopAfterTick(current, dueAtMs);
   }
   // A record this stale (a day at 1 s) cannot have come from a live lease; go on by arithmetic on the last run.
   const seq = firstSeqDueAtOrAfter(current, resumeFromMs);
