@@ -214,6 +214,8 @@ function planPoller(
         ? `${STOP_REASON.invalidConfig}: ${reading.problems.map((problem) => problem.message).join('; ')}`
         : STOP_REASON.runningFalse;
     if (kept?.stoppedReason !== reason) records.push({ pollerId, kind: 'stopped', reason });
+    // A stopped poller moving away is handed over at once: it fires nothing here before movedAt anyway.
+    if (Number.isFinite(span.untilMs)) return movedOut(pollerId, kept?.loop, records);
     return {
       ticks: [],
       records,

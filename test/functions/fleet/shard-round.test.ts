@@ -353,6 +353,20 @@ describe('planShardRound across owners', () => {
     expect(((newTicks[0]?.dueAt ?? 0) - (oldTicks[0]?.dueAt ?? 0)) % 750).toBe(0);
   });
 
+  it('hands a stopped poller over at once when it is moved away', () => {
+    const away: PollerPlacement = { shard: 's5', movedAtMs: T0 + 30_000 };
+    const run = runShard(
+      (nowMs) => [
+        member('a', { waitSeconds: 1, running: nowMs < T0 + 3_000 }, nowMs < T0 + 6_000 ? HERE : away),
+      ],
+      T0,
+      T0 + 70_000,
+    );
+    // Nothing ticks once it stops: the next read is the minute's check-in, which finds the move.
+    expect(recordsOf(run, 'a').map((record) => record.kind)).toEqual(['stopped', 'moved-out']);
+    expect(run.state.has('a')).toBe(false);
+  });
+
   it('resumes every poller at the previous owner validUntil after a takeover', () => {
     const validUntil = T0 + 10_000;
     // The crashed owner's lease was last renewed to validUntil; it fired everything that lease allowed.
