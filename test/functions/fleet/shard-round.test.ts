@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { PollerPlacement, ShardLease } from '../../../functions/fleet/shard-lease';
+import { earliestMoveAt, type PollerPlacement, type ShardLease } from '../../../functions/fleet/shard-lease';
 import {
   DEFAULT_SHARD_SIZE,
   DEFAULT_SHARD_TIMING,
@@ -394,5 +395,44 @@ describe('planShardRound across owners', () => {
       expect(after.every((tick) => tick.dueAt >= validUntil)).toBe(true);
       expect(Math.min(...seqsOf(after))).toBeGreaterThan(Math.max(...before));
     }
+  });
+
+  it('never fires a (poller, seq) on both shards of a move, wherever the move falls', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0.1, 0.25, 0.75, 1, 3, 7),
+        fc.integer({ min: 0, max: 20_000 }),
+        fc.integer({ min: 0, max: 5_000 }),
+        (waitSeconds, writtenAfterMs, laterByMs) => {
+          // The planner writes the move at `writtenAt`, placing it at or after the lease it reads there.
+          const writtenAt = T0 + writtenAfterMs;
+          const movedAtMs = earliestMoveAt(leaseAt(writtenAt), writtenAt) + laterByMs;
+          const away: PollerPlacement = { shard: 's5', movedAtMs };
+          const old = runShard(
+            (nowMs) => [member('a', { waitSeconds }, nowMs < writtenAt ? HERE : away)],
+            T0,
+            movedAtMs + 1_000,
+          );
+          const handOver = recordsOf(old, 'a').find((record) => record.kind === 'moved-out');
+          const handedOver = handOver?.kind === 'moved-out' ? handOver.loop : undefined;
+          expect(handedOver).toBeDefined();
+          const moved = runShard(
+            () => [{ ...member('a', { waitSeconds }, { shard: SHARD, movedAtMs }), handedOver }],
+            writtenAt,
+            movedAtMs + 10_000,
+          );
+          const oldTicks = ticksOf(old, 'a');
+          const newTicks = ticksOf(moved, 'a');
+          expect(oldTicks.every((tick) => tick.dueAt < movedAtMs)).toBe(true);
+          expect(newTicks.every((tick) => tick.dueAt >= movedAtMs)).toBe(true);
+          expect(newTicks.length).toBeGreaterThan(0);
+          const oldSeqs = new Set(seqsOf(oldTicks));
+          expect(seqsOf(newTicks).filter((seq) => oldSeqs.has(seq))).toEqual([]);
+          // Nothing is lost either: the new shard starts at the seq after the old shard's last.
+          expect(newTicks[0]?.seq).toBe(Math.max(0, ...oldSeqs) + 1);
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });
