@@ -214,12 +214,18 @@ function planPoller(
         ? `${STOP_REASON.invalidConfig}: ${reading.problems.map((problem) => problem.message).join('; ')}`
         : STOP_REASON.runningFalse;
     if (kept?.stoppedReason !== reason) records.push({ pollerId, kind: 'stopped', reason });
+    // After a takeover the kept loop (from the bulk record) is resumed even while stopped: the previous owner may
+    // have restarted the poller and fired after its record, and a later restart must continue above those seqs.
+    const loop =
+      kept?.loop !== undefined && inputs.resumeFromMs !== undefined
+        ? resumeAt(kept.loop, inputs.resumeFromMs)
+        : kept?.loop;
     // A stopped poller moving away is handed over at once: it fires nothing here before movedAt anyway.
-    if (Number.isFinite(span.untilMs)) return movedOut(pollerId, kept?.loop, records);
+    if (Number.isFinite(span.untilMs)) return movedOut(pollerId, loop, records);
     return {
       ticks: [],
       records,
-      state: { loop: kept?.loop, stoppedReason: reason, notes },
+      state: { loop, stoppedReason: reason, notes },
       skipped: 0,
       heldByLease: false,
     };

@@ -435,4 +435,32 @@ describe('planShardRound across owners', () => {
       { numRuns: 40 },
     );
   });
+
+  it('resumes a stopped poller at a takeover too, so its restart continues above what the old owner fired', () => {
+    const validUntil = T0 + 10_000;
+    // 'b' keeps the shard awake, so the old owner sees 'a' come back and fires it after its bulk record.
+    const members = (nowMs: number) => [
+      member('a', { waitSeconds: 0.5, running: nowMs < T0 + 2_000 || nowMs >= T0 + 4_000 }),
+      member('b', { waitSeconds: 1 }),
+    ];
+    // The old owner stopped and restarted the poller after its last bulk record, and fired until validUntil.
+    const old = runShard(members, T0, T0 + 15_000, {
+      lease: () => ({ owner: 'exec-0', epoch: 1, validUntilMs: validUntil }),
+    });
+    const recordWhileStopped = runShard(members, T0, T0 + 3_000).state;
+    expect(recordWhileStopped.get('a')?.stoppedReason).toBe(STOP_REASON.runningFalse);
+    const taker = runShard(
+      (nowMs) => [
+        member('a', { waitSeconds: 0.5, running: nowMs >= T0 + 14_000 }),
+        member('b', { waitSeconds: 1 }),
+      ],
+      T0 + 12_000,
+      T0 + 20_000,
+      { state: recordWhileStopped, resumeFromMs: validUntil },
+    );
+    const fired = seqsOf(ticksOf(old, 'a'));
+    const after = seqsOf(ticksOf(taker, 'a'));
+    expect(after.length).toBeGreaterThan(0);
+    expect(Math.min(...after)).toBeGreaterThan(Math.max(...fired));
+  });
 });
