@@ -128,7 +128,7 @@ export function planTick(inputs: TickInputs): TickPlan {
     ...(claimThrough !== undefined ? { claimedThroughSeq: claimThrough } : {}),
   };
   // The tick after this one, laid on the rules now: the continuation sleeps towards it (an edge or a pause's end).
-  const next = settleOnWindows({ ...at, nextSeq: seq + 1, paused: undefined }, dueAt).loop;
+  const next = loopAfterTick(at, dueAt);
   return { kind: 'fire', seq, dueAt, skipped, config, at, next, claimThrough };
 }
 
@@ -163,6 +163,14 @@ export type Continuation =
   | { readonly kind: 'hand-back'; readonly wakeAt: number; readonly nextDueAt: number };
 
 export type HandBack = Extract<Continuation, { kind: 'hand-back' }>;
+
+/**
+ * The loop after its next tick (due at `dueAt`) is fired: nextSeq advanced, the tick after it laid on the window
+ * rules. A shard lays a batch of ticks by it, and a new owner replays ticks by it (functions/fleet/).
+ */
+export function loopAfterTick(loop: LoopState, dueAt: number): LoopState {
+  return settleOnWindows({ ...loop, nextSeq: loop.nextSeq + 1, paused: undefined }, dueAt).loop;
+}
 
 /** When the loop's next tick is due: the one place that works it out. */
 export function nextDueAt(loop: LoopState): number {
@@ -262,14 +270,32 @@ function startLoop(inputs: TickInputs, config: PollerConfig): LoopState {
 function continueLoop(loop: LoopState, inputs: TickInputs, config: PollerConfig): LoopState {
   // A fresh execution (after a self-restart) starts with an empty history.
   const historyEvents = loop.executionId === inputs.executionId ? loop.historyEvents : 0;
-  const continued: LoopState = { ...loop, config, executionId: inputs.executionId, historyEvents };
+  return followSchedule(
+    { ...loop, executionId: inputs.executionId, historyEvents },
+    config,
+    inputs.nowMs,
+    inputs.timing,
+  );
+}
+
+/**
+ * The loop under the configuration just read: the same grid while the schedule (interval, zone, rules) is the
+ * same, otherwise a new run anchored on the tick about to fire.
+ */
+export function followSchedule(
+  loop: LoopState,
+  config: PollerConfig,
+  nowMs: number,
+  timing: Timing,
+): LoopState {
+  const continued: LoopState = { ...loop, config };
   if (sameSchedule(config, loop.config)) return continued;
   // A new interval, zone or rules: re-anchor on the tick about to fire. It keeps the time it was announced for,
   // later ticks follow the new schedule. A paused loop announced only the pause's end: the new rules may lift the
   // pause, so it re-anchors at the start's first-tick delay if that is sooner (and settles into a pause again if
   // the new rules still pause it).
   const aboutToFire = loop.paused
-    ? Math.min(loop.anchorAt, inputs.nowMs + inputs.timing.firstTickDelayMs)
+    ? Math.min(loop.anchorAt, nowMs + timing.firstTickDelayMs)
     : nextDueAt(loop);
   return anchorOn(continued, aboutToFire);
 }
