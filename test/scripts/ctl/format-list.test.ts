@@ -182,11 +182,11 @@ describe('list: the text table', () => {
     );
 
     expect(text.split('\n')).toEqual([
-      'ID         STATE    CADENCE       NEXT      LAST        LATE   SKIPPED  FAILED  OVERLAP  LAST ERROR',
-      'default    running  2 s (base)    in 1.2 s  0.8 s ago   -      0        0       0        -',
-      'orders-eu  stale    0.5 s (base)  -         10 min ago  9 min  12       2       7        10 min ago: firing tick 40 failed: TooManyRequestsException…',
-      'idle       stopped  2 s (base)    -         -           -      0        0       0        -',
-      'lagging    running  2 s (base)    in ~1 s   ~1 s ago    -      0        0       0        -',
+      'ID         STATE    CADENCE       NEXT      LAST        LATE   SKIPPED  FAILED  OVERLAP  TICKS FAILED  LAST RESULT                       LAST ERROR',
+      'default    running  2 s (base)    in 1.2 s  0.8 s ago   -      0        0       0        0             -                                 -',
+      'orders-eu  stale    0.5 s (base)  -         10 min ago  9 min  12       2       7        3             failed 10 min ago: connect ECON…  10 min ago: firing tick 40 failed: TooManyRequestsException…',
+      'idle       stopped  2 s (base)    -         -           -      0        0       0        0             -                                 -',
+      'lagging    running  2 s (base)    in ~1 s   ~1 s ago    -      0        0       0        0             -                                 -',
     ]);
   });
 
