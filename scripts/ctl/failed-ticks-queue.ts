@@ -2,6 +2,8 @@ import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
+  MessageNotInflight,
+  ReceiptHandleIsInvalid,
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -38,7 +40,8 @@ export class FailedTicksQueue {
   /** Receives up to `limit` messages, each hidden for `holdSeconds`; `more` when the limit stopped it. */
   async holdAll(holdSeconds: number, limit: number): Promise<{ messages: HeldMessage[]; more: boolean }> {
     const messages: HeldMessage[] = [];
-    const seen = new Set<string>();
+    /** Where each message received so far is in `messages`. */
+    const indexOf = new Map<string, number>();
     while (messages.length < limit) {
       const { Messages = [] } = await this.sqs.send(
         new ReceiveMessageCommand({
@@ -49,37 +52,72 @@ export class FailedTicksQueue {
           MessageSystemAttributeNames: ['SentTimestamp'],
         }),
       );
-      const fresh = Messages.flatMap((message) => {
+      let fresh = 0;
+      for (const message of Messages) {
         const { MessageId, ReceiptHandle, Body } = message;
-        if (MessageId === undefined || ReceiptHandle === undefined || seen.has(MessageId)) return [];
-        seen.add(MessageId);
+        if (MessageId === undefined || ReceiptHandle === undefined) continue;
         const sentMs = Number(message.Attributes?.SentTimestamp);
-        return [
-          {
-            messageId: MessageId,
-            receiptHandle: ReceiptHandle,
-            body: Body ?? '',
-            sentAt: Number.isFinite(sentMs) && sentMs > 0 ? new Date(sentMs).toISOString() : null,
-          },
-        ];
-      });
-      if (fresh.length === 0) return { messages, more: false };
-      messages.push(...fresh);
+        const held: HeldMessage = {
+          messageId: MessageId,
+          receiptHandle: ReceiptHandle,
+          body: Body ?? '',
+          sentAt: Number.isFinite(sentMs) && sentMs > 0 ? new Date(sentMs).toISOString() : null,
+        };
+        const index = indexOf.get(MessageId);
+        // Received again (its hold ran out while reading): only the latest receipt handle releases or deletes it.
+        if (index !== undefined) {
+          messages[index] = held;
+          continue;
+        }
+        indexOf.set(MessageId, messages.length);
+        messages.push(held);
+        fresh += 1;
+      }
+      if (fresh === 0) return { messages, more: false };
     }
     return { messages, more: (await this.depth()).visible > 0 };
   }
 
-  /** Makes held messages visible again at once, for the next reader. */
-  async release(messages: readonly HeldMessage[]): Promise<void> {
-    for (const message of messages) {
-      await this.sqs.send(
-        new ChangeMessageVisibilityCommand({
-          QueueUrl: this.queueUrl,
-          ReceiptHandle: message.receiptHandle,
-          VisibilityTimeout: 0,
-        }),
-      );
+  /**
+   * Hides a held message for `holdSeconds` from now, just before the CLI acts on it; `lapsed` when its hold ran out
+   * already (SQS: MessageNotInflight; ReceiptHandleIsInvalid once another reader received it again), so it may be
+   * in another reader's hands and must not be acted on.
+   */
+  async extend(message: HeldMessage, holdSeconds: number): Promise<'held' | 'lapsed'> {
+    try {
+      await this.changeVisibility(message, holdSeconds);
+      return 'held';
+    } catch (error) {
+      if (isLapsedHold(error)) return 'lapsed';
+      throw error;
     }
+  }
+
+  /**
+   * Makes held messages visible again at once, for the next reader. One whose hold ran out already (visible again,
+   * or received by another reader since) is left as it is: there is nothing to release. Any other error is thrown
+   * once every message was tried.
+   */
+  async release(messages: readonly HeldMessage[]): Promise<void> {
+    const errors: unknown[] = [];
+    for (const message of messages) {
+      try {
+        await this.changeVisibility(message, 0);
+      } catch (error) {
+        if (!isLapsedHold(error)) errors.push(error);
+      }
+    }
+    if (errors.length > 0) throw errors[0];
+  }
+
+  private async changeVisibility(message: HeldMessage, visibilityTimeout: number): Promise<void> {
+    await this.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: this.queueUrl,
+        ReceiptHandle: message.receiptHandle,
+        VisibilityTimeout: visibilityTimeout,
+      }),
+    );
   }
 
   async delete(message: HeldMessage): Promise<void> {
@@ -101,4 +139,13 @@ export class FailedTicksQueue {
       inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
     };
   }
+}
+
+/**
+ * SQS's answers to a ChangeMessageVisibility whose hold is over: MessageNotInflight when the visibility timeout
+ * expired (the message is visible again), ReceiptHandleIsInvalid when the handle is not the latest (received
+ * again since) or the message is gone.
+ */
+function isLapsedHold(error: unknown): boolean {
+  return error instanceof MessageNotInflight || error instanceof ReceiptHandleIsInvalid;
 }

@@ -72,13 +72,15 @@ export function formatFailedReplay(report: FailedReplayReport): string {
   if (report.outcomes.length === 0) return `no failed ticks to replay${scope} in ${report.queueUrl}${left}`;
   const lines = report.outcomes.map((outcome) => {
     const tick = `poller '${outcome.pollerId}' seq ${outcome.seq} → ${functionNameOfArn(outcome.functionArn)}`;
-    return outcome.ok
-      ? `replayed  ${tick} (accepted; message deleted)`
+    if (outcome.ok) return `replayed  ${tick} (accepted; message deleted)`;
+    return outcome.replayed
+      ? `replayed  ${tick} (accepted) but not deleted: ${outcome.error ?? 'unknown error'} (message kept: a later replay fires it again)`
       : `failed    ${tick}: ${outcome.error ?? 'unknown error'} (message kept)`;
   });
-  const replayed = report.outcomes.filter((outcome) => outcome.ok).length;
+  const replayed = report.outcomes.filter((outcome) => outcome.replayed).length;
+  const notDeleted = report.outcomes.filter((outcome) => outcome.replayed && !outcome.ok).length;
   const failed = report.outcomes.length - replayed;
-  const summary = `replayed ${replayed} of ${report.outcomes.length} failed tick${report.outcomes.length === 1 ? '' : 's'}${scope}${failed > 0 ? `; ${failed} failed` : ''}${left}`;
+  const summary = `replayed ${replayed} of ${report.outcomes.length} failed tick${report.outcomes.length === 1 ? '' : 's'}${scope}${notDeleted > 0 ? `; ${notDeleted} replayed, not deleted` : ''}${failed > 0 ? `; ${failed} failed` : ''}${left}`;
   return [...lines, summary].join('\n');
 }
 

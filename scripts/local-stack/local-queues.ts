@@ -19,7 +19,7 @@ export class SqsRequestError extends SubMinuteError {
   override readonly name = 'SqsRequestError';
 
   constructor(
-    readonly code: 'QueueDoesNotExist' | 'ReceiptHandleIsInvalid' | 'InvalidParameterValue',
+    readonly code: 'QueueDoesNotExist' | 'ReceiptHandleIsInvalid' | 'MessageNotInflight' | 'InvalidParameterValue',
     message: string,
   ) {
     super(message);
@@ -113,6 +113,9 @@ export class LocalQueues {
   /**
    * Deletes the message the handle was issued for. As on SQS, a handle of an earlier receive of a message
    * received again since succeeds without deleting it, and a handle of a message already deleted succeeds too.
+   * The latest handle deletes the message even after its visibility timeout ended (it was not received again): a
+   * standard queue accepts it ("Older receipt handles might succeed when you use standard SQS queues",
+   * https://repost.aws/knowledge-center/sqs-receipt-handle-error; only FIFO queues refuse an expired handle).
    */
   delete(queueName: string, receiptHandle: string): void {
     const messages = this.queue(queueName);
@@ -126,7 +129,14 @@ export class LocalQueues {
       );
   }
 
-  /** Makes a received message visible again after `visibilityTimeoutSeconds` (0: at once). */
+  /**
+   * Makes a received message visible again after `visibilityTimeoutSeconds` (0: at once). As on SQS, only a
+   * message in flight (received, its visibility timeout not over) can be changed: once the timeout ended the
+   * change is refused with MessageNotInflight (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html:
+   * "any attempt to change the visibility timeout or to delete that message [after it] might result in an
+   * error"), and a handle that is not the latest receive's (received again since, or deleted) with
+   * ReceiptHandleIsInvalid.
+   */
   changeVisibility(queueName: string, receiptHandle: string, visibilityTimeoutSeconds: number): void {
     checkRange('VisibilityTimeout', visibilityTimeoutSeconds, 0, SQS_LIMITS.maxVisibilityTimeoutSeconds);
     const message = this.queue(queueName).find((candidate) => candidate.receiptHandle === receiptHandle);
@@ -136,7 +146,14 @@ export class LocalQueues {
         `The receipt handle "${receiptHandle}" is not that of a message in flight.`,
       );
     }
-    message.invisibleUntilMs = this.nowMs() + visibilityTimeoutSeconds * 1000;
+    const now = this.nowMs();
+    if (message.invisibleUntilMs <= now) {
+      throw new SqsRequestError(
+        'MessageNotInflight',
+        `The specified message isn't in flight (its visibility timeout ended ${now - message.invisibleUntilMs} ms ago).`,
+      );
+    }
+    message.invisibleUntilMs = now + visibilityTimeoutSeconds * 1000;
   }
 
   /** ApproximateNumberOfMessages (visible) and ApproximateNumberOfMessagesNotVisible (in flight). */

@@ -13,8 +13,11 @@ export interface InjectedFault {
   readonly message: string;
 }
 
+/** The services a fault can be injected into; the target is a function's name, a Step Functions or SQS action. */
+export type FaultService = 'lambda' | 'stepfunctions' | 'sqs';
+
 export type FaultInjector = (
-  service: 'lambda' | 'stepfunctions',
+  service: FaultService,
   target: string,
   /** The request's body (an invoke's payload, an action's input). */
   body: string,
@@ -89,6 +92,11 @@ export class LocalServicesServer {
       return this.handleStepFunctions(target.slice(SFN_TARGET_PREFIX.length), body, response);
     }
     if (request.method === 'POST' && target.startsWith(SQS_TARGET_PREFIX)) {
+      const fault = this.injectFault('sqs', target.slice(SQS_TARGET_PREFIX.length), body);
+      if (fault) {
+        sendJson(response, fault.status, { __type: fault.errorType, message: fault.message }, fault.errorType);
+        return;
+      }
       const answer = answerSqs(this.queues, target.slice(SQS_TARGET_PREFIX.length), body);
       sendJson(response, answer.status, answer.body, answer.status === 200 ? undefined : answer.errorType);
       return;

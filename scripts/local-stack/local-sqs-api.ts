@@ -30,17 +30,24 @@ export function answerSqs(queues: LocalQueues, action: string, requestBody: stri
           whole(request, 'MaxNumberOfMessages') ?? 1,
           whole(request, 'VisibilityTimeout'),
         );
+        const wanted = requestedAttributes(request);
         return ok({
-          Messages: messages.map((message) => ({
-            MessageId: message.messageId,
-            ReceiptHandle: message.receiptHandle,
-            MD5OfBody: message.md5OfBody,
-            Body: message.body,
-            Attributes: {
-              SentTimestamp: String(message.sentAtMs),
-              ApproximateReceiveCount: String(message.receiveCount),
-            },
-          })),
+          Messages: messages.map((message) => {
+            const attributes = Object.fromEntries(
+              Object.entries({
+                SentTimestamp: String(message.sentAtMs),
+                ApproximateReceiveCount: String(message.receiveCount),
+              }).filter(([name]) => wanted.has('All') || wanted.has(name)),
+            );
+            return {
+              MessageId: message.messageId,
+              ReceiptHandle: message.receiptHandle,
+              MD5OfBody: message.md5OfBody,
+              Body: message.body,
+              // As SQS: only the system attributes asked for (or `All`), and no Attributes at all for none.
+              ...(Object.keys(attributes).length > 0 ? { Attributes: attributes } : {}),
+            };
+          }),
         });
       }
       case 'DeleteMessage':
@@ -71,6 +78,17 @@ export function answerSqs(queues: LocalQueues, action: string, requestBody: stri
       return refused('InvalidParameterValue', `the request is not JSON: ${error.message}`);
     throw error;
   }
+}
+
+/**
+ * The message system attributes a ReceiveMessage asks for: `MessageSystemAttributeNames`, or the deprecated
+ * `AttributeNames` it replaced (SQS honours both).
+ */
+function requestedAttributes(request: Record<string, unknown>): Set<string> {
+  const names = [request.MessageSystemAttributeNames, request.AttributeNames].flatMap((list) =>
+    Array.isArray(list) ? list.filter((name): name is string => typeof name === 'string') : [],
+  );
+  return new Set(names);
 }
 
 const ok = (body: Record<string, unknown>): SqsAnswer => ({ status: 200, body });

@@ -5,7 +5,7 @@ import { STATE } from '../../infra/state-machine/poller-definition';
 import type { AwsHistoryEvent } from '../../scripts/local-stack/aws-history';
 import { LOCAL_CONTROLLER_NAME, LOCAL_WORKER_NAME } from '../../scripts/local-stack/local-endpoints';
 import { functionNameOf } from '../../scripts/local-stack/local-functions';
-import type { InjectedFault } from '../../scripts/local-stack/local-services-server';
+import type { FaultService, InjectedFault } from '../../scripts/local-stack/local-services-server';
 import {
   duplicateSeqs,
   executionsOf,
@@ -27,7 +27,7 @@ const SERVICE_ERROR: InjectedFault = {
   message: 'Lambda is having a bad day (fault injection)',
 };
 
-const callsTo = (functionName: string) => (service: 'lambda' | 'stepfunctions', target: string) =>
+const callsTo = (functionName: string) => (service: FaultService, target: string) =>
   service === 'lambda' && functionNameOf(target) === functionName;
 
 describe('fault: the Lambda invoke endpoint throttles and fails', () => {

@@ -3,7 +3,7 @@ import { localClientOptions } from '../../functions/shared/aws-clients';
 import { ControlTable } from '../../functions/shared/control-table';
 import { createSfnClient } from '../../functions/shared/sfn-client';
 import type { LoopStarterDeps } from '../../functions/starter/start-loop';
-import type { InjectedFault } from '../../scripts/local-stack/local-services-server';
+import type { FaultService, InjectedFault } from '../../scripts/local-stack/local-services-server';
 import { type LocalStack, stopReasonFromCause } from '../../scripts/local-stack/local-stack';
 import type { ExecutionRecord, ExecutionStatus } from '../../scripts/local-stack/local-step-functions';
 
@@ -101,7 +101,7 @@ export class FaultBurst {
   readonly faultedBodies: string[] = [];
 
   constructor(
-    private readonly matches: (service: 'lambda' | 'stepfunctions', target: string) => boolean,
+    private readonly matches: (service: FaultService, target: string) => boolean,
     private readonly fault: InjectedFault,
     private remaining: number,
   ) {}
@@ -114,7 +114,7 @@ export class FaultBurst {
     return this.faultedAt.at(-1);
   }
 
-  inject(service: 'lambda' | 'stepfunctions', target: string, body = ''): InjectedFault | undefined {
+  inject(service: FaultService, target: string, body = ''): InjectedFault | undefined {
     if (this.remaining === 0 || !this.matches(service, target)) return undefined;
     this.remaining -= 1;
     this.faultedAt.push(Date.now());

@@ -16,11 +16,18 @@ import type { FailedTicksTarget } from '../target';
 /** The most messages one `failed list` or `failed replay` reads (100 receives); the rest wait for the next run. */
 export const FAILED_READ_LIMIT = 1_000;
 /**
- * How long a read hides the messages from other readers: enough to list them, or to replay each (an async
- * invoke answers in milliseconds), however many. They are released (or deleted) as soon as the CLI is done.
+ * How long a read hides the messages from other readers: enough to receive them all (100 receives) and list them,
+ * or to decide what to replay. They are released (or deleted) as soon as the CLI is done.
  */
 const LIST_HOLD_SECONDS = 60;
-const REPLAY_HOLD_SECONDS = 300;
+const REPLAY_READ_HOLD_SECONDS = 300;
+/**
+ * A replay hides each message again for this long just before its invoke, so however long the run (throttled
+ * invokes retried by the SDK), a message is never visible while its tick is being fired: one whose read hold ran
+ * out before its turn is skipped, not fired (another run may hold it). It covers an invoke with the SDK's retries
+ * and the delete after it.
+ */
+const REPLAY_INVOKE_HOLD_SECONDS = 120;
 
 /** One message of the queue as `failed list` shows it (and `--json` prints). */
 export type FailedEntry = { readonly messageId: string; readonly sentAt: string | null } & FailedDelivery;
@@ -40,6 +47,11 @@ export interface ReplayOutcome {
   readonly functionArn: string;
   /** Accepted by Lambda (202) and deleted from the queue; otherwise `error` says why, and the message stays. */
   readonly ok: boolean;
+  /**
+   * Lambda accepted the invoke: true with `ok` false when the delete failed after it, so the message stays (held
+   * until its visibility timeout ends) and a later replay fires the tick again: replay is at least once.
+   */
+  readonly replayed: boolean;
   readonly error?: string;
 }
 
@@ -81,7 +93,9 @@ export async function failedList(session: CtlSession): Promise<FailedListReport>
 /**
  * Fires each failed tick (of one poller, or of all) again at the function its record names, asynchronously as
  * the controller does, with the original event plus `replayOf`; deletes a message only once Lambda accepted its
- * invoke. More than one tick to replay needs `yes`. Everything else it read is released untouched.
+ * invoke. More than one tick to replay needs `yes`. Everything else it read is released untouched. At least once:
+ * a tick whose delete fails after Lambda accepted it is reported, its message stays, and a later replay fires it
+ * again (workers dedupe on pollerId + seq, the worker kit's idempotency key).
  */
 export async function failedReplay(
   session: CtlSession,
@@ -93,7 +107,7 @@ export async function failedReplay(
   const queue = new FailedTicksQueue(sqs, target.queueUrl);
   let unhandled: HeldMessage[] = [];
   try {
-    const { messages } = await readQueue(session, queue, REPLAY_HOLD_SECONDS);
+    const { messages } = await readQueue(session, queue, REPLAY_READ_HOLD_SECONDS);
     unhandled = messages;
     const chosen = messages.flatMap((message) => {
       const delivery = decodeFailedDelivery(message.body);
@@ -109,8 +123,10 @@ export async function failedReplay(
     }
     const outcomes: ReplayOutcome[] = [];
     for (const { message, delivery } of chosen) {
-      const outcome = await replayOne(session, lambda, queue, message, delivery);
-      if (outcome.ok) unhandled = unhandled.filter((held) => held !== message);
+      const outcome = await replayOne(lambda, queue, message, delivery);
+      // A replayed tick's message is not released: deleted, or (its delete failed) left held until its
+      // visibility timeout ends, so it is not fired again at once by a run right after this one.
+      if (outcome.replayed) unhandled = unhandled.filter((held) => held !== message);
       outcomes.push(outcome);
     }
     return {
@@ -122,7 +138,9 @@ export async function failedReplay(
     };
   } finally {
     try {
-      await queue.release(unhandled);
+      await awsCall(session, `releasing the messages read from ${target.queueUrl}`, () =>
+        queue.release(unhandled),
+      );
     } finally {
       sqs.destroy();
       lambda.destroy();
@@ -131,7 +149,6 @@ export async function failedReplay(
 }
 
 async function replayOne(
-  session: CtlSession,
   lambda: LambdaClient,
   queue: FailedTicksQueue,
   message: HeldMessage,
@@ -144,6 +161,16 @@ async function replayOne(
     seq: delivery.tick.seq,
     functionArn,
   };
+  const notReplayed = (error: string): ReplayOutcome => ({ ...base, ok: false, replayed: false, error });
+  try {
+    if ((await queue.extend(message, REPLAY_INVOKE_HOLD_SECONDS)) === 'lapsed') {
+      return notReplayed(
+        `not fired: its hold on the queue ran out before its turn (another reader may have it); replay it again`,
+      );
+    }
+  } catch (error) {
+    return notReplayed(`not fired: holding its message failed: ${describeCause(error)}`);
+  }
   const marker: ReplayMarker = { replayOf: delivery.requestId ?? message.messageId };
   try {
     const answer = await lambda.send(
@@ -154,16 +181,23 @@ async function replayOne(
       }),
     );
     if (answer.StatusCode !== 202) {
-      return { ...base, ok: false, error: `Lambda answered status ${answer.StatusCode ?? 'none'}, not 202` };
+      return notReplayed(`Lambda answered status ${answer.StatusCode ?? 'none'}, not 202`);
     }
   } catch (error) {
-    return { ...base, ok: false, error: describeCause(error) };
+    return notReplayed(describeCause(error));
   }
   // Accepted: the tick is Lambda's again (retries and destination included), so the record can go.
-  await awsCall(session, `deleting message ${message.messageId} from ${queue.queueUrl}`, () =>
-    queue.delete(message),
-  );
-  return { ...base, ok: true };
+  try {
+    await queue.delete(message);
+  } catch (error) {
+    return {
+      ...base,
+      ok: false,
+      replayed: true,
+      error: `deleting message ${message.messageId} failed: ${describeCause(error)}`,
+    };
+  }
+  return { ...base, ok: true, replayed: true };
 }
 
 function readQueue(session: CtlSession, queue: FailedTicksQueue, holdSeconds: number) {

@@ -163,14 +163,24 @@ describe('ctl failed output', () => {
       pollerId: 'feed',
       leftInQueue: 2,
       outcomes: [
-        { messageId: 'm-1', pollerId: 'feed', seq: 41, functionArn: WORKER_ARN, ok: true },
+        { messageId: 'm-1', pollerId: 'feed', seq: 41, functionArn: WORKER_ARN, ok: true, replayed: true },
         {
           messageId: 'm-3',
           pollerId: 'feed',
           seq: 42,
           functionArn: WORKER_ARN,
           ok: false,
+          replayed: false,
           error: 'TooManyRequestsException: Rate Exceeded.',
+        },
+        {
+          messageId: 'm-4',
+          pollerId: 'feed',
+          seq: 43,
+          functionArn: WORKER_ARN,
+          ok: false,
+          replayed: true,
+          error: 'deleting message m-4 failed: AccessDenied: no sqs:DeleteMessage',
         },
       ],
     });
@@ -178,7 +188,8 @@ describe('ctl failed output', () => {
     expect(text.split('\n')).toEqual([
       "replayed  poller 'feed' seq 41 → SubMinute-Worker (accepted; message deleted)",
       "failed    poller 'feed' seq 42 → SubMinute-Worker: TooManyRequestsException: Rate Exceeded. (message kept)",
-      "replayed 1 of 2 failed ticks for poller 'feed'; 1 failed; 2 messages left in the queue (`ctl failed list`)",
+      "replayed  poller 'feed' seq 43 → SubMinute-Worker (accepted) but not deleted: deleting message m-4 failed: AccessDenied: no sqs:DeleteMessage (message kept: a later replay fires it again)",
+      "replayed 2 of 3 failed ticks for poller 'feed'; 1 replayed, not deleted; 1 failed; 2 messages left in the queue (`ctl failed list`)",
     ]);
   });
 });

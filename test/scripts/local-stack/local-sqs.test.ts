@@ -22,9 +22,11 @@ let server: LocalServicesServer;
 let sqs: SQSClient;
 let endpoint: string;
 let nextQueue = 0;
+/** The queues' clock runs this far ahead of real time: a test moves it to make a visibility timeout end. */
+let clockAheadMs = 0;
 
 beforeAll(async () => {
-  const queues = new LocalQueues();
+  const queues = new LocalQueues(() => Date.now() + clockAheadMs);
   server = new LocalServicesServer(
     new LocalFunctions(),
     () => {
@@ -70,12 +72,19 @@ describe('the local SQS endpoint through the SDK v3 client', () => {
 
     const sent = await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
     const { Messages } = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0 }),
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 0,
+        MessageSystemAttributeNames: ['SentTimestamp'],
+      }),
     );
 
     expect(sent.MessageId).toMatch(/^[0-9a-f-]{36}$/);
     expect(Messages).toHaveLength(1);
     expect(Messages?.[0]).toMatchObject({ MessageId: sent.MessageId, Body: body });
+    // Only what was asked for, as SQS.
+    expect(Object.keys(Messages?.[0]?.Attributes ?? {})).toEqual(['SentTimestamp']);
     expect(Number(Messages?.[0]?.Attributes?.SentTimestamp)).toBeGreaterThan(0);
   });
 
@@ -85,13 +94,20 @@ describe('the local SQS endpoint through the SDK v3 client', () => {
 
     await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, VisibilityTimeout: 0 }));
     const afterPeek = await depthOf(queueUrl);
-    const held = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, VisibilityTimeout: 60 }));
+    const held = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        VisibilityTimeout: 60,
+        MessageSystemAttributeNames: ['All'],
+      }),
+    );
     const afterHold = await depthOf(queueUrl);
     const again = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, VisibilityTimeout: 60 }));
 
     expect(afterPeek).toEqual({ visible: 1, inFlight: 0 });
     expect(held.Messages).toHaveLength(1);
     expect(held.Messages?.[0]?.Attributes?.ApproximateReceiveCount).toBe('2');
+    expect(held.Messages?.[0]?.Attributes?.SentTimestamp).toMatch(/^\d+$/);
     expect(afterHold).toEqual({ visible: 0, inFlight: 1 });
     expect(again.Messages ?? []).toEqual([]);
   });
@@ -144,5 +160,55 @@ describe('the local SQS endpoint through the SDK v3 client', () => {
     await expect(
       sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 11 })),
     ).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+  });
+
+  it('returns no attributes when none were asked for', async () => {
+    const queueUrl = freshQueue();
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'tick 4' }));
+
+    const { Messages } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, VisibilityTimeout: 0 }));
+
+    expect(Messages?.[0]?.Attributes).toBeUndefined();
+  });
+
+  it('refuses to change the visibility of a message whose visibility timeout ended, with MessageNotInflight', async () => {
+    const queueUrl = freshQueue();
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'tick 5' }));
+    const held = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, VisibilityTimeout: 60 }));
+    clockAheadMs += 61_000;
+
+    await expect(
+      sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: queueUrl,
+          ReceiptHandle: held.Messages?.[0]?.ReceiptHandle,
+          VisibilityTimeout: 0,
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'MessageNotInflight' });
+    // A standard queue still deletes it by that (latest) handle, as SQS does.
+    await sqs.send(
+      new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: held.Messages?.[0]?.ReceiptHandle }),
+    );
+    expect(await depthOf(queueUrl)).toEqual({ visible: 0, inFlight: 0 });
+  });
+
+  it('refuses to change the visibility by a handle of an earlier receive, with ReceiptHandleIsInvalid', async () => {
+    const queueUrl = freshQueue();
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'tick 6' }));
+    const first = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, VisibilityTimeout: 60 }));
+    clockAheadMs += 61_000;
+    await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, VisibilityTimeout: 60 }));
+
+    await expect(
+      sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: queueUrl,
+          ReceiptHandle: first.Messages?.[0]?.ReceiptHandle,
+          VisibilityTimeout: 0,
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'ReceiptHandleIsInvalid' });
+    expect(await depthOf(queueUrl)).toEqual({ visible: 0, inFlight: 1 });
   });
 });
