@@ -56,6 +56,8 @@ export interface StreamBatchFailureRecord {
 }
 
 export function asyncFailureRecord(failure: {
+  /** The asynchronous invocation's request id: the same across its attempts (the worker's `awsRequestId`). */
+  readonly requestId: string;
   readonly functionArn: string;
   readonly event: unknown;
   readonly error: FunctionErrorResult;
@@ -67,7 +69,7 @@ export function asyncFailureRecord(failure: {
     version: '1.0',
     timestamp: new Date(failure.atMs).toISOString(),
     requestContext: {
-      requestId: randomUUID(),
+      requestId: failure.requestId,
       functionArn: `${failure.functionArn}:$LATEST`,
       condition: failure.condition,
       approximateInvokeCount: failure.attempts,

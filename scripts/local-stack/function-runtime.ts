@@ -8,6 +8,11 @@ export type InvocationType = 'Event' | 'RequestResponse';
 export interface RunRequest {
   readonly event: unknown;
   readonly invocationType: InvocationType;
+  /**
+   * The invocation's request id, the handler's `context.awsRequestId` (a new one when absent). Lambda keeps one
+   * request id for an asynchronous invocation across its attempts, and names it in the destination's record.
+   */
+  readonly requestId?: string;
   /** Fault injection: the invocation is killed this long after its handler started. */
   readonly killAfterMs?: number;
   /** Called when the handler starts, with epoch ms (sub-millisecond) from the clock of where it runs. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { describeCause } from '../../functions/shared/errors';
 import type { FunctionErrorResult, FunctionRuntime, RunOutcome, RunRequest } from './function-runtime';
 
@@ -7,6 +8,8 @@ import type { FunctionErrorResult, FunctionRuntime, RunOutcome, RunRequest } fro
  * Lambda context's `getRemainingTimeInMillis`.
  */
 export interface LocalInvocation {
+  /** The Lambda context's `awsRequestId`: the same for every attempt of one asynchronous invocation. */
+  readonly requestId: string;
   readonly frozen: () => boolean;
   readonly remainingTimeMs: () => number;
 }
@@ -39,6 +42,7 @@ export class InProcessFunction implements FunctionRuntime {
     const timeoutAt = Date.now() + this.timeoutMs;
     let frozen = false;
     const invocation: LocalInvocation = {
+      requestId: request.requestId ?? randomUUID(),
       frozen: () => frozen,
       remainingTimeMs: () => Math.max(0, Math.min(timeoutAt, this.deadlineCapMs) - Date.now()),
     };

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { LOCAL_REGION } from '../../functions/shared/aws-clients';
 import type { Clock } from '../../functions/shared/clock';
 import { describeCause, SubMinuteError } from '../../functions/shared/errors';
@@ -60,8 +61,26 @@ const RETRY_CLOCK: Clock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
 };
 
-/** Lambda's documented pauses before the retries of a failed asynchronous invocation: 1 min, then 2 min. */
+/**
+ * Lambda's documented pauses before the retries of an asynchronous invocation whose function returned an error:
+ * 1 min, then 2 min (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html).
+ */
 export const LAMBDA_ASYNC_RETRY_DELAY_MS = (retry: number) => (retry === 1 ? 60_000 : 120_000);
+
+/**
+ * Lambda's pauses before trying again an asynchronous invocation that could not run (throttled, 429, or a system
+ * error, 500-series): from 1 s after the first attempt, growing exponentially to at most 5 min, for as long as the
+ * event is younger than its maximum age; these attempts do not count against the retry attempts (same page).
+ */
+export const LAMBDA_ASYNC_SYSTEM_RETRY_DELAY_MS = (retry: number) =>
+  Math.min(1_000 * 2 ** (retry - 1), 300_000);
+
+/** How one attempt of an asynchronous invocation ended, when it did not succeed. */
+type AsyncAttemptFailure =
+  /** The function ran and returned an error (its code, or its runtime: a timeout, a crash). */
+  | { readonly kind: 'function'; readonly error: FunctionErrorResult }
+  /** The function could not be run (a sandbox that could not start): Lambda's system error, not the function's. */
+  | { readonly kind: 'system'; readonly error: FunctionErrorResult };
 
 /**
  * The functions the local Lambda endpoint serves, by name. Names and ARNs (with or without a qualifier) resolve
@@ -85,6 +104,7 @@ export class LocalFunctions {
   private readonly latency: LatencyModel;
   private readonly meter: Meter;
   private readonly asyncRetryDelayMs: (retry: number) => number;
+  private readonly asyncSystemRetryDelayMs: (retry: number) => number;
   private readonly clock: Clock;
 
   constructor(
@@ -95,6 +115,8 @@ export class LocalFunctions {
       meter?: Meter;
       /** The pause before retry n (1, 2) of a failed async invocation; Lambda's by default. */
       asyncRetryDelayMs?: (retry: number) => number;
+      /** The pause before try n (1, 2, …) again of an async invocation that could not run; Lambda's by default. */
+      asyncSystemRetryDelayMs?: (retry: number) => number;
       /** The time and the pauses between retries (tests pass a simulated clock). */
       clock?: Clock;
     } = {},
@@ -104,6 +126,7 @@ export class LocalFunctions {
     this.latency = hooks.latency ?? NO_LATENCY;
     this.meter = hooks.meter ?? NO_METER;
     this.asyncRetryDelayMs = hooks.asyncRetryDelayMs ?? LAMBDA_ASYNC_RETRY_DELAY_MS;
+    this.asyncSystemRetryDelayMs = hooks.asyncSystemRetryDelayMs ?? LAMBDA_ASYNC_SYSTEM_RETRY_DELAY_MS;
     this.clock = hooks.clock ?? RETRY_CLOCK;
   }
 
@@ -191,45 +214,59 @@ export class LocalFunctions {
 
   /**
    * Queues an asynchronous (Event) invocation and returns at once, as Lambda's 202 does. A failed attempt is
-   * reported to `onError` and tried again after the function's retries and pauses; once it is given up (retries
-   * spent, or the event older than its maximum age) the invocation record goes to the on-failure destination.
+   * reported to `onError` and tried again as Lambda does: a function error after the function's retries and
+   * pauses (retryAttempts: 1 min, 2 min), an invocation that could not run (a system error) with a backoff from
+   * 1 s to 5 min that does not count against them. Once it is given up (retries spent, or the event older than its
+   * maximum age) the invocation record goes to the on-failure destination. Every attempt has the same request id
+   * (the handler's `awsRequestId`), which the record names, as on AWS.
    */
   invokeAsync(nameOrArn: string, event: unknown, onError: (error: FunctionErrorResult) => void): void {
     this.lookup(nameOrArn);
     const functionName = functionNameOf(nameOrArn);
     const config = this.asyncConfigs.get(functionName) ?? DEFAULT_ASYNC_INVOKE;
     const queuedAtMs = this.clock.now();
-    const attempt = (attemptNumber: number) => {
+    const requestId = randomUUID();
+    /** `ran`: attempts the function ran (approximateInvokeCount); `systemRetries`: tries that could not run. */
+    const attempt = (ran: number, systemRetries: number) => {
       void this.track(
-        this.runAsyncAttempt(nameOrArn, event).then((error) => {
-          if (error === undefined) return;
-          onError(error);
+        this.runAsyncAttempt(nameOrArn, event, requestId).then((failure) => {
+          if (failure === undefined) return;
+          onError(failure.error);
+          const attempts = failure.kind === 'function' ? ran + 1 : ran;
           const giveUp = (condition: AsyncFailureRecord['requestContext']['condition']) =>
             config.onFailure?.(
               asyncFailureRecord({
+                requestId,
                 functionArn: this.arnOf(functionName),
                 event,
-                error,
-                attempts: attemptNumber,
+                error: failure.error,
+                attempts,
                 condition,
                 atMs: this.clock.now(),
               }),
             );
-          if (attemptNumber > config.retryAttempts) return giveUp('RetriesExhausted');
-          const delayMs = this.asyncRetryDelayMs(attemptNumber);
+          if (failure.kind === 'function' && attempts > config.retryAttempts) return giveUp('RetriesExhausted');
+          const delayMs =
+            failure.kind === 'function'
+              ? this.asyncRetryDelayMs(attempts)
+              : this.asyncSystemRetryDelayMs(systemRetries + 1);
           if (this.clock.now() + delayMs - queuedAtMs > config.maxEventAgeMs)
             return giveUp('EventAgeExceeded');
           void this.clock.sleep(delayMs).then(() => {
-            if (!this.closed) attempt(attemptNumber + 1);
+            if (!this.closed) attempt(attempts, failure.kind === 'system' ? systemRetries + 1 : systemRetries);
           });
         }),
       );
     };
-    attempt(1);
+    attempt(0, 0);
   }
 
-  /** One attempt of an async invocation: its error, or undefined when the handler succeeded. */
-  private async runAsyncAttempt(nameOrArn: string, event: unknown): Promise<FunctionErrorResult | undefined> {
+  /** One attempt of an async invocation: how it failed, or undefined when the handler succeeded. */
+  private async runAsyncAttempt(
+    nameOrArn: string,
+    event: unknown,
+    requestId: string,
+  ): Promise<AsyncAttemptFailure | undefined> {
     const functionName = functionNameOf(nameOrArn);
     const requestedAt = preciseNow();
     await delay(this.latency.asyncInvokeMs(functionName));
@@ -237,16 +274,17 @@ export class LocalFunctions {
       const { outcome, durationMs } = await this.lookup(nameOrArn).run({
         event,
         invocationType: 'Event',
+        requestId,
         ...this.takeArmedKill(functionName, event),
         onStart: (startedAt) =>
           this.onInvocationStart({ functionName, invocationType: 'Event', event, startedAt, requestedAt }),
       });
       this.meter.lambdaInvocation(functionName, 'Event', durationMs);
       this.onInvocationEnd({ functionName, invocationType: 'Event', event, outcome, durationMs });
-      return 'error' in outcome ? outcome.error : undefined;
+      return 'error' in outcome ? { kind: 'function', error: outcome.error } : undefined;
     } catch (error) {
-      // The runtime itself failed (a sandbox that could not start): Lambda's service error, not the handler's.
-      return { errorType: 'ServiceException', errorMessage: describeCause(error) };
+      // The runtime itself failed (a sandbox that could not start): Lambda's system error, not the handler's.
+      return { kind: 'system', error: { errorType: 'ServiceException', errorMessage: describeCause(error) } };
     }
   }
 

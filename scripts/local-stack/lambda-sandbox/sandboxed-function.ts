@@ -32,7 +32,7 @@ export class SandboxedFunction implements FunctionRuntime {
   async run(request: RunRequest): Promise<RunOutcome> {
     const sandbox = this.takeIdle() ?? (await this.coldStart());
     if (!(sandbox instanceof Sandbox)) return sandbox;
-    const requestId = randomUUID();
+    const requestId = request.requestId ?? randomUUID();
     const outcome = await sandbox.run({
       requestId,
       event: request.event,

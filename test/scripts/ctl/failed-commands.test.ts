@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_REGION } from '../../../functions/shared/aws-clients';
 import { runCtl } from '../../../scripts/ctl/run';
@@ -69,6 +70,7 @@ async function run(...argv: string[]) {
 function failTick(pollerId: string, seq: number, functionName = WORKER): void {
   server.queues.create(LOCAL_FAILED_TICKS_QUEUE_NAME);
   const record = asyncFailureRecord({
+    requestId: randomUUID(),
     functionArn: localFunctionArn(functionName, LOCAL_REGION),
     event: {
       pollerId,

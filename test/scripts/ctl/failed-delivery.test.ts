@@ -66,6 +66,7 @@ describe('decodeFailedDelivery', () => {
 
   it('reads what the local stack sends as what Lambda sends', () => {
     const record = asyncFailureRecord({
+      requestId: '5f0a2c1e-7d3b-4e8a-9c6f-1b2d3e4f5a6b',
       functionArn: WORKER_ARN,
       event: TICK,
       error: { errorType: 'Runtime.ExitError', errorMessage: 'Runtime exited with error: signal: killed' },
@@ -78,6 +79,7 @@ describe('decodeFailedDelivery', () => {
       kind: 'tick',
       tick: TICK,
       functionArn: `${WORKER_ARN}:$LATEST`,
+      requestId: '5f0a2c1e-7d3b-4e8a-9c6f-1b2d3e4f5a6b',
       attempts: 3,
       error: 'Runtime.ExitError: Runtime exited with error: signal: killed',
     });

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { AsyncFailureRecord } from '../../../scripts/local-stack/failure-records';
 import { NO_LATENCY, NO_METER } from '../../../scripts/local-stack/latency-model';
 import {
   type FunctionErrorResult,
@@ -67,6 +68,31 @@ describe('the local Lambda functions around a sandboxed function', () => {
     await functions.drain();
 
     expect(errors).toEqual([{ errorType: 'TickFailedError', errorMessage: 'tick 3 failed' }]);
+  });
+
+  it("gives every attempt of an asynchronous invocation its one request id, which the destination's record names", async () => {
+    probe = await openProbe();
+    const functions = new LocalFunctions({ asyncRetryDelayMs: () => 0 });
+    functions.registerRuntime('probe', probe.fn);
+    const records: AsyncFailureRecord[] = [];
+    functions.configureAsyncInvoke('probe', {
+      retryAttempts: 1,
+      maxEventAgeMs: 60_000,
+      onFailure: (record) => records.push(record),
+    });
+    const disarm = functions.killAsyncInvocations('probe', 100);
+    const errors: FunctionErrorResult[] = [];
+
+    functions.invokeAsync('probe', { action: 'sleep', ms: 3_000 }, (error) => errors.push(error));
+    await expect.poll(() => records.length, { timeout: 10_000 }).toBe(1);
+    disarm();
+
+    // The sandbox's runtime names the invocation's awsRequestId in its error, as Lambda's does.
+    const requestIds = errors.map((error) => /^RequestId: (\S+) /.exec(error.errorMessage)?.[1]);
+    expect(requestIds).toHaveLength(2);
+    expect(requestIds[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(requestIds[1]).toBe(requestIds[0]);
+    expect(records[0]?.requestContext).toMatchObject({ requestId: requestIds[0], approximateInvokeCount: 2 });
   });
 
   it('kills the sandbox of the next synchronous invocation after armKill, answering Runtime.ExitError', async () => {
