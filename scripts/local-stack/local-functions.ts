@@ -245,7 +245,8 @@ export class LocalFunctions {
                 atMs: this.clock.now(),
               }),
             );
-          if (failure.kind === 'function' && attempts > config.retryAttempts) return giveUp('RetriesExhausted');
+          if (failure.kind === 'function' && attempts > config.retryAttempts)
+            return giveUp('RetriesExhausted');
           const delayMs =
             failure.kind === 'function'
               ? this.asyncRetryDelayMs(attempts)
@@ -253,7 +254,8 @@ export class LocalFunctions {
           if (this.clock.now() + delayMs - queuedAtMs > config.maxEventAgeMs)
             return giveUp('EventAgeExceeded');
           void this.clock.sleep(delayMs).then(() => {
-            if (!this.closed) attempt(attempts, failure.kind === 'system' ? systemRetries + 1 : systemRetries);
+            if (!this.closed)
+              attempt(attempts, failure.kind === 'system' ? systemRetries + 1 : systemRetries);
           });
         }),
       );

@@ -19,7 +19,11 @@ export class SqsRequestError extends SubMinuteError {
   override readonly name = 'SqsRequestError';
 
   constructor(
-    readonly code: 'QueueDoesNotExist' | 'ReceiptHandleIsInvalid' | 'MessageNotInflight' | 'InvalidParameterValue',
+    readonly code:
+      | 'QueueDoesNotExist'
+      | 'ReceiptHandleIsInvalid'
+      | 'MessageNotInflight'
+      | 'InvalidParameterValue',
     message: string,
   ) {
     super(message);

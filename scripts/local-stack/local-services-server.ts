@@ -94,7 +94,12 @@ export class LocalServicesServer {
     if (request.method === 'POST' && target.startsWith(SQS_TARGET_PREFIX)) {
       const fault = this.injectFault('sqs', target.slice(SQS_TARGET_PREFIX.length), body);
       if (fault) {
-        sendJson(response, fault.status, { __type: fault.errorType, message: fault.message }, fault.errorType);
+        sendJson(
+          response,
+          fault.status,
+          { __type: fault.errorType, message: fault.message },
+          fault.errorType,
+        );
         return;
       }
       const answer = answerSqs(this.queues, target.slice(SQS_TARGET_PREFIX.length), body);

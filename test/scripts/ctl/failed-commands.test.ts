@@ -183,8 +183,12 @@ describe('ctl failed on the local endpoints', () => {
     expect(replayed.stdout).toMatch(
       /^replayed {2}poller 'feed' seq 1 → worker \(accepted\) but not deleted: deleting message \S+ failed: .*AccessDenied.*\(message kept: a later replay fires it again\)$/m,
     );
-    expect(replayed.stdout).toMatch(/^replayed {2}poller 'feed' seq 2 → worker \(accepted; message deleted\)$/m);
-    expect(replayed.stdout).toMatch(/^replayed 2 of 2 failed ticks for poller 'feed'; 1 replayed, not deleted$/m);
+    expect(replayed.stdout).toMatch(
+      /^replayed {2}poller 'feed' seq 2 → worker \(accepted; message deleted\)$/m,
+    );
+    expect(replayed.stdout).toMatch(
+      /^replayed 2 of 2 failed ticks for poller 'feed'; 1 replayed, not deleted$/m,
+    );
     await expect.poll(() => fired.length).toBe(2);
     // Not released: a replay right after this one does not fire seq 1 a second time.
     expect(depth()).toEqual({ visible: 0, inFlight: 1 });
@@ -206,7 +210,9 @@ describe('ctl failed on the local endpoints', () => {
 
     expect(replayed.exitCode).toBe(1);
     expect(replayed.stderr).toBe('');
-    expect(replayed.stdout).toMatch(/^replayed {2}poller 'feed' seq 1 → worker \(accepted; message deleted\)$/m);
+    expect(replayed.stdout).toMatch(
+      /^replayed {2}poller 'feed' seq 1 → worker \(accepted; message deleted\)$/m,
+    );
     expect(replayed.stdout).toMatch(
       /^failed {4}poller 'feed' seq 2 → worker: not fired: its hold on the queue ran out before its turn.* \(message kept\)$/m,
     );

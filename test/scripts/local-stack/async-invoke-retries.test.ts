@@ -231,7 +231,9 @@ describe('asynchronous invocations that cannot be run (system errors)', () => {
       onFailure: recordsTo(records),
     });
 
-    functions.invokeAsync('worker', TICK, (error) => errors.push(`${error.errorType}: ${error.errorMessage}`));
+    functions.invokeAsync('worker', TICK, (error) =>
+      errors.push(`${error.errorType}: ${error.errorMessage}`),
+    );
     await settled(functions, () => records.length > 0);
 
     expect(clock.sleeps).toEqual([1_000, 2_000, 4_000]);

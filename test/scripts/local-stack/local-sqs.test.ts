@@ -166,7 +166,9 @@ describe('the local SQS endpoint through the SDK v3 client', () => {
     const queueUrl = freshQueue();
     await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'tick 4' }));
 
-    const { Messages } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, VisibilityTimeout: 0 }));
+    const { Messages } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, VisibilityTimeout: 0 }),
+    );
 
     expect(Messages?.[0]?.Attributes).toBeUndefined();
   });
