@@ -9,6 +9,7 @@ import {
   TickFailedError,
 } from '../../../functions/shared/errors';
 import { METRIC_NAMESPACE } from '../../../functions/shared/metrics';
+import { OUTCOME_WRITE_BUDGET_MS } from '../../../functions/shared/tick-outcome-write';
 import { OutcomeSampler } from '../../../functions/worker-kit/outcome-sampler';
 import {
   createTickHandler,
@@ -46,13 +47,18 @@ beforeEach(async () => {
   await local.client.send(
     new PutItemCommand({
       TableName: TABLE_NAME,
-      Item: { [FIELD.id]: { S: pollerId }, [FIELD.running]: { BOOL: true } },
+      // A loop that claimed ahead of every tick these tests run.
+      Item: {
+        [FIELD.id]: { S: pollerId },
+        [FIELD.running]: { BOOL: true },
+        [FIELD.claimedSeq]: { N: '1000' },
+      },
     }),
   );
 });
 
 const table: OutcomeStore = {
-  record: (id, outcome) => recordTickOutcome(local.client, TABLE_NAME, id, outcome),
+  record: (id, outcome, recording) => recordTickOutcome(local.client, TABLE_NAME, id, outcome, recording),
 };
 
 function handlerFor(work: TickWork<unknown>, overrides: Partial<TickKitDeps> = {}) {
@@ -276,7 +282,7 @@ describe('recording outcomes cheaply', () => {
     expect(await recordedSeqs()).toEqual([1, 2, 3]);
   });
 
-  it('never fails a tick because the table is unreachable: the metric line says why nothing was recorded', async () => {
+  it('never fails a tick because the table is unreachable: a line after the metric line says why nothing was recorded', async () => {
     // prepare: a client of an endpoint that refuses connections
     const unreachable = createDynamoDbClient(localClientOptions('http://127.0.0.1:9', 1));
     const handler = handlerFor(async () => undefined, {
@@ -289,10 +295,63 @@ describe('recording outcomes cheaply', () => {
     // assess
     unreachable.destroy();
     expect(result.result).toBe('ok');
-    expect(metricLines()[0]).toMatchObject({
-      result: 'ok',
+    const [metric, notRecorded] = metricLines();
+    expect(metric).toMatchObject({ result: 'ok', TickSucceeded: 1 });
+    expect(metric).not.toHaveProperty('outcomeNotRecorded');
+    expect(notRecorded).toEqual({
+      pollerId,
+      seq: 3,
       outcomeNotRecorded: expect.stringContaining('ECONNREFUSED'),
     });
+  });
+
+  it('writes the metric line before recording: a write that never ends does not hold the line back', async () => {
+    // prepare
+    const handler = handlerFor(async () => undefined, {
+      outcomes: { record: () => new Promise(() => {}) },
+    });
+
+    // act
+    void runTick(3, {}, handler);
+    await new Promise((resolve) => setImmediate(resolve));
+
+    // assess
+    expect(metricLines()).toEqual([expect.objectContaining({ seq: 3, TickSucceeded: 1 })]);
+  });
+
+  it(`records nothing when the Lambda context leaves less than ${OUTCOME_WRITE_BUDGET_MS} ms, and says so after the metric line`, async () => {
+    // prepare: a context as Lambda's, 5 s of a 10 s timeout spent on the work and a cold start
+    const context = { getRemainingTimeInMillis: () => OUTCOME_WRITE_BUDGET_MS - 250 };
+    const handler = handlerFor(async () => undefined);
+
+    // act
+    clock.advanceTo(START_MS + 3005);
+    const result = await handler(tickEvent(3), context);
+
+    // assess
+    expect(result.result).toBe('ok');
+    expect(await recordedSeqs()).toEqual([]);
+    const [metric, notRecorded] = metricLines();
+    expect(metric).toMatchObject({ seq: 3, TickSucceeded: 1 });
+    expect(notRecorded).toEqual({
+      pollerId,
+      seq: 3,
+      outcomeNotRecorded: `no time left to record: ${OUTCOME_WRITE_BUDGET_MS - 250} ms of the invocation left, a write needs ${OUTCOME_WRITE_BUDGET_MS} ms`,
+    });
+  });
+
+  it('records as usual when the Lambda context leaves time for it', async () => {
+    // prepare
+    const context = { getRemainingTimeInMillis: () => 8_000 };
+    const handler = handlerFor(async () => undefined);
+
+    // act
+    clock.advanceTo(START_MS + 3005);
+    await handler(tickEvent(3), context);
+
+    // assess
+    expect(await recordedSeqs()).toEqual([3]);
+    expect(metricLines()).toHaveLength(1);
   });
 
   it('tries again at the next success when a write failed', async () => {
