@@ -62,9 +62,7 @@ const NAMES = {
   // OUTCOME_FIELD) in every bundle that imports control-table.ts.
 } as const satisfies Record<
   `#${string}`,
-  | typeof KEY_ATTRIBUTE
-  | (typeof OUTCOME_FIELD)[keyof typeof OUTCOME_FIELD]
-  | (typeof FIELD)['claimedSeq']
+  typeof KEY_ATTRIBUTE | (typeof OUTCOME_FIELD)[keyof typeof OUTCOME_FIELD] | (typeof FIELD)['claimedSeq']
 >;
 type Name = keyof typeof NAMES;
 
@@ -80,9 +78,10 @@ const APPEND_RECENT = '#recent = list_append(if_not_exists(#recent, :none), :ent
 const SAME_ITEM = 'attribute_exists(#id) AND #claimed >= :seq';
 
 /** Whether the recent list already has an entry of this seq (a redelivered or retried failure): searched by index. */
-const LISTED = Array.from({ length: RECENT_RESULTS_SEARCHED }, (_, index) => `#recent[${index}].seq = :seq`).join(
-  ' OR ',
-);
+const LISTED = Array.from(
+  { length: RECENT_RESULTS_SEARCHED },
+  (_, index) => `#recent[${index}].seq = :seq`,
+).join(' OR ');
 
 /**
  * Records a tick's outcome on the item: `lastResult*` and one entry appended to `recentResults`, and for a failure

@@ -43,10 +43,9 @@ describe('the worker delivery the docs state', () => {
   const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   /** Every "WORKER_ASYNC_RETRY …: N retries, S s maximum event age" in a text, as [N, S]. */
   const statedIn = (text: string) =>
-    [...text.matchAll(/`WORKER_ASYNC_RETRY`[^:]*: (\d+) retr(?:y|ies),\s+(\d+) s maximum event age/g)].map((match) => [
-      Number(match[1]),
-      Number(match[2]),
-    ]);
+    [...text.matchAll(/`WORKER_ASYNC_RETRY`[^:]*: (\d+) retr(?:y|ies),\s+(\d+) s maximum event age/g)].map(
+      (match) => [Number(match[1]), Number(match[2])],
+    );
   const actual = [WORKER_ASYNC_RETRY.retryAttempts, WORKER_ASYNC_RETRY.maxEventAge.toSeconds()];
 
   it('in the runbook is WORKER_ASYNC_RETRY (infra/constructs/poller-functions.ts)', () => {

@@ -207,7 +207,9 @@ describe('recordTickOutcome', () => {
 
     // assess
     expect((await outcomes()).recentResults?.[0]?.detail).toBe('x'.repeat(MAX_RECENT_DETAIL_LENGTH - 1));
-    expect(cutDetail(detail, MAX_RECENT_DETAIL_LENGTH + 1)).toBe(`${'x'.repeat(MAX_RECENT_DETAIL_LENGTH - 1)}🚌`);
+    expect(cutDetail(detail, MAX_RECENT_DETAIL_LENGTH + 1)).toBe(
+      `${'x'.repeat(MAX_RECENT_DETAIL_LENGTH - 1)}🚌`,
+    );
     expect(cutDetail('HTTP 404', MAX_RECENT_DETAIL_LENGTH)).toBe('HTTP 404');
     expect(cutDetail(undefined, MAX_RECENT_DETAIL_LENGTH)).toBeUndefined();
   });
@@ -273,7 +275,11 @@ describe("the item's identity", () => {
     // assess
     expect(late).toEqual(['refused', 'refused']);
     expect(fresh).toBe('written');
-    expect(await outcomes()).toMatchObject({ lastResultSeq: 3, lastResultDetail: 'HTTP 200', failedTicks: undefined });
+    expect(await outcomes()).toMatchObject({
+      lastResultSeq: 3,
+      lastResultDetail: 'HTTP 200',
+      failedTicks: undefined,
+    });
   });
 });
 
@@ -362,13 +368,22 @@ async function failingProxy(
     calls += 1;
     if (fails(calls)) {
       incoming.resume();
-      outgoing
-        .writeHead(500, { 'content-type': 'application/x-amz-json-1.0' })
-        .end(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'injected' }));
+      outgoing.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' }).end(
+        JSON.stringify({
+          __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError',
+          message: 'injected',
+        }),
+      );
       return;
     }
     const forwarded = httpRequest(
-      { host: to.hostname, port: to.port, path: incoming.url, method: incoming.method, headers: incoming.headers },
+      {
+        host: to.hostname,
+        port: to.port,
+        path: incoming.url,
+        method: incoming.method,
+        headers: incoming.headers,
+      },
       (answer) => {
         outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(outgoing);
