@@ -1,5 +1,3 @@
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDynamoDbClient, localClientOptions } from '../../../functions/shared/aws-clients';
@@ -14,6 +12,7 @@ import {
 import { outcomeFieldsOf, type RawItem } from '../../../functions/shared/control-item';
 import { ControlTable, recordTickOutcome } from '../../../functions/shared/control-table';
 import { cutDetail, OUTCOME_WRITE_BUDGET_MS } from '../../../functions/shared/tick-outcome-write';
+import { failingProxy } from '../../support/failing-proxy';
 import { type LocalDynamoDb, startLocalDynamoDb } from '../../support/local-dynamodb';
 
 const TABLE_NAME = 'control';
@@ -353,56 +352,6 @@ describe('bounded by the invocation', () => {
     expect(await outcomes()).toMatchObject({ lastResultSeq: undefined, failedTicks: undefined });
   });
 });
-
-/**
- * A proxy in front of dynalite that answers the calls `fails` picks (1 for the first) with DynamoDB's
- * InternalServerError, as the service does, and passes the others through.
- */
-async function failingProxy(
-  target: string,
-  fails: (call: number) => boolean,
-): Promise<{ endpoint: string; calls(): number; close(): Promise<void> }> {
-  const to = new URL(target);
-  let calls = 0;
-  const server: Server = createServer((incoming, outgoing) => {
-    calls += 1;
-    if (fails(calls)) {
-      incoming.resume();
-      outgoing.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' }).end(
-        JSON.stringify({
-          __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError',
-          message: 'injected',
-        }),
-      );
-      return;
-    }
-    const forwarded = httpRequest(
-      {
-        host: to.hostname,
-        port: to.port,
-        path: incoming.url,
-        method: incoming.method,
-        headers: incoming.headers,
-      },
-      (answer) => {
-        outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(outgoing);
-      },
-    );
-    incoming.pipe(forwarded);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    calls: () => calls,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 describe('outcomeFieldsOf', () => {
   it('treats a hand-edited outcome field as absent and names it and its value', async () => {

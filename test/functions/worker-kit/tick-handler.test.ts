@@ -1,7 +1,12 @@
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDynamoDbClient, localClientOptions } from '../../../functions/shared/aws-clients';
-import { DEFAULT_OUTCOME_RECORD_SECONDS, ENV, FIELD } from '../../../functions/shared/contract';
+import {
+  DEFAULT_OUTCOME_RECORD_SECONDS,
+  ENV,
+  FIELD,
+  RECENT_RESULTS_TRIM_AT,
+} from '../../../functions/shared/contract';
 import { recordTickOutcome } from '../../../functions/shared/control-table';
 import {
   InvalidWorkerEventError,
@@ -19,6 +24,7 @@ import {
   type TickKitDeps,
   type TickWork,
 } from '../../../functions/worker-kit/tick-handler';
+import { failingProxy } from '../../support/failing-proxy';
 import { type LocalDynamoDb, startLocalDynamoDb } from '../../support/local-dynamodb';
 import { type SimulatedClock, simulatedClock } from '../../support/simulated-clock';
 
@@ -352,6 +358,31 @@ describe('recording outcomes cheaply', () => {
     // assess
     expect(await recordedSeqs()).toEqual([3]);
     expect(metricLines()).toHaveLength(1);
+  });
+
+  it('counts an outcome whose trim failed as recorded: no outcomeNotRecorded line, and the rule counts from it', async () => {
+    // prepare: every success recorded until the list is one short of its trim; then an endpoint failing the trim
+    const everyTick = handlerFor(async () => undefined, { sampler: new OutcomeSampler(0) });
+    for (let seq = 1; seq < RECENT_RESULTS_TRIM_AT; seq += 1) await runTick(seq, {}, everyTick);
+    const proxy = await failingProxy(local.endpoint, (call) => call === 2);
+    const client = createDynamoDbClient(localClientOptions(proxy.endpoint, 1));
+    const handler = handlerFor(async () => undefined, {
+      outcomes: { record: (id, outcome) => recordTickOutcome(client, TABLE_NAME, id, outcome) },
+    });
+    lines = [];
+
+    // act: the first success this sandbox sees is recorded (its trim fails); the next, 1 s later, is not due
+    await runTick(RECENT_RESULTS_TRIM_AT, {}, handler);
+    await runTick(RECENT_RESULTS_TRIM_AT + 1, {}, handler).finally(async () => {
+      client.destroy();
+      await proxy.close();
+    });
+
+    // assess
+    expect(proxy.calls()).toBe(2);
+    expect(metricLines().map((line) => line.outcomeNotRecorded)).toEqual([undefined, undefined]);
+    expect(metricLines()).toHaveLength(2);
+    expect((await recordedSeqs()).at(-1)).toBe(RECENT_RESULTS_TRIM_AT);
   });
 
   it('tries again at the next success when a write failed', async () => {
