@@ -219,8 +219,13 @@ export const DEFAULT_OUTCOME_RECORD_SECONDS = 10;
 export const RECENT_RESULTS_KEPT = 10;
 export const RECENT_RESULTS_TRIM_AT = 15;
 
-/** A recorded detail is for a human: short enough to keep the item small. */
+/**
+ * A recorded detail is for a human: short enough to keep the item small. `lastResultDetail` keeps up to
+ * MAX_TICK_DETAIL_LENGTH UTF-16 code units, each `recentResults` entry up to MAX_RECENT_DETAIL_LENGTH; both are cut
+ * on a code-point boundary (README "Tick outcomes" gives the item's size bound they make).
+ */
 export const MAX_TICK_DETAIL_LENGTH = 200;
+export const MAX_RECENT_DETAIL_LENGTH = 60;
 
 /** The event each worker invocation receives. `pollerId` + `seq` identify the tick (an idempotency key). */
 export interface WorkerEvent {

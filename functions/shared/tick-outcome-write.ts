@@ -4,8 +4,9 @@ import {
   type DynamoDBClient,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { KEY_ATTRIBUTE, OUTCOME_FIELD } from './contract';
+import type { FIELD, KEY_ATTRIBUTE, OUTCOME_FIELD } from './contract';
 import {
+  MAX_RECENT_DETAIL_LENGTH,
   MAX_TICK_DETAIL_LENGTH,
   RECENT_RESULTS_KEPT,
   RECENT_RESULTS_TRIM_AT,
@@ -15,10 +16,32 @@ import type { RawItem } from './control-item';
 
 /**
  * What recording a tick outcome did: `written`; `counted` (a failure older than the outcome the item shows: added
- * to `failedTicks` and the recent list, `lastResult` left alone); `refused` (no item, which is never re-created, or
- * a success older than the outcome the item shows).
+ * to `failedTicks` and the recent list, `lastResult` left alone); `refused` (no item, which is never re-created; a
+ * seq above the item's `claimedSeq`, a tick this item never claimed; a success older than the outcome the item
+ * shows; a failure already recorded); `out-of-time` (nothing written: the invocation had no time left for the
+ * write, or for the second write that counts a failure older than the outcome the item shows).
  */
-export type OutcomeWrite = 'written' | 'counted' | 'refused';
+export type OutcomeWrite = 'written' | 'counted' | 'refused' | 'out-of-time';
+
+/**
+ * The longest one outcome write can take with the worker kit's client (CONTROL_PLANE_TIMEOUTS, two attempts:
+ * 2 × (0.5 + 1.5) s), plus a margin for the rest of the invocation. A write (the outcome, the count of an older
+ * failure, a trim) is begun only while the invocation has this long left, so recording never runs a tick into
+ * its Lambda timeout.
+ */
+export const OUTCOME_WRITE_BUDGET_MS = 4_250;
+
+/** How recording is bounded: the invocation's remaining time (Lambda's `context.getRemainingTimeInMillis`). */
+export interface OutcomeRecording {
+  readonly remainingMs?: (() => number) | undefined;
+}
+
+/**
+ * How many entries of `recentResults` a failure's count looks through for its own seq (redelivery is at least
+ * once): the list holds at most RECENT_RESULTS_TRIM_AT entries while its trims succeed, and a trim that gave way
+ * is done by the next write.
+ */
+const RECENT_RESULTS_SEARCHED = 2 * RECENT_RESULTS_TRIM_AT;
 
 /**
  * Placeholders of the outcome writes. The expressions are written out rather than built (control-table.ts's
@@ -33,29 +56,51 @@ const NAMES = {
   '#detail': 'lastResultDetail',
   '#failed': 'failedTicks',
   '#recent': 'recentResults',
+  // The loop's claim, only read (in conditions): a report above it is of a tick this item never claimed.
+  '#claimed': 'claimedSeq',
   // Literals, held to the contract by the compiler: a property access here would keep this module (and
   // OUTCOME_FIELD) in every bundle that imports control-table.ts.
 } as const satisfies Record<
   `#${string}`,
-  typeof KEY_ATTRIBUTE | (typeof OUTCOME_FIELD)[keyof typeof OUTCOME_FIELD]
+  typeof KEY_ATTRIBUTE | (typeof OUTCOME_FIELD)[keyof typeof OUTCOME_FIELD] | (typeof FIELD)['claimedSeq']
 >;
 type Name = keyof typeof NAMES;
 
 const APPEND_RECENT = '#recent = list_append(if_not_exists(#recent, :none), :entry)';
 
 /**
+ * The item's identity fence, in every outcome write: the item exists (a worker finishing after its poller was
+ * deleted leaves it deleted) and its loop claimed this seq (`claimedSeq` is written before a tick is fired, and a
+ * new loop starts above it). A report of a deleted poller's tick reaching an item created again under its id
+ * (up to the worker's maximum event age plus its timeout later) names a seq that item has not claimed yet, and
+ * does not hold back the new poller's own outcomes.
+ */
+const SAME_ITEM = 'attribute_exists(#id) AND #claimed >= :seq';
+
+/** Whether the recent list already has an entry of this seq (a redelivered or retried failure): searched by index. */
+const LISTED = Array.from(
+  { length: RECENT_RESULTS_SEARCHED },
+  (_, index) => `#recent[${index}].seq = :seq`,
+).join(' OR ');
+
+/**
  * Records a tick's outcome on the item: `lastResult*` and one entry appended to `recentResults`, and for a failure
- * `failedTicks` + 1. Never creates an item (a worker finishing after its poller was deleted leaves it deleted), and
- * an older `seq` never replaces a newer outcome: a late failure is still counted and listed. Part of the control
- * table repository (control-table.ts re-exports it).
+ * `failedTicks` + 1. Never creates an item, never records a seq the item's loop has not claimed (SAME_ITEM), and
+ * an older `seq` never replaces a newer outcome: a late failure is still counted and listed, once (a seq already
+ * recorded is refused). Each write is begun only with OUTCOME_WRITE_BUDGET_MS of the invocation left; a trim that
+ * fails or has no time is left to the next write (the outcome is recorded either way). Part of the control table
+ * repository (control-table.ts re-exports it).
  */
 export async function recordTickOutcome(
   client: DynamoDBClient,
   tableName: string,
   pollerId: string,
   outcome: TickOutcome,
+  recording: OutcomeRecording = {},
 ): Promise<OutcomeWrite> {
-  const detail = outcome.detail?.slice(0, MAX_TICK_DETAIL_LENGTH);
+  const hasTime = () => (recording.remainingMs?.() ?? Number.POSITIVE_INFINITY) >= OUTCOME_WRITE_BUDGET_MS;
+  const detail = cutDetail(outcome.detail, MAX_TICK_DETAIL_LENGTH);
+  const recentDetail = cutDetail(outcome.detail, MAX_RECENT_DETAIL_LENGTH);
   const seq = { N: String(outcome.seq) };
   const ms = { N: String(Math.round(outcome.durationMs)) };
   const appended = {
@@ -68,7 +113,7 @@ export async function recordTickOutcome(
             result: { S: outcome.result },
             at: { S: outcome.at },
             ms,
-            ...(detail !== undefined ? { detail: { S: detail } } : {}),
+            ...(recentDetail !== undefined ? { detail: { S: recentDetail } } : {}),
           },
         },
       ],
@@ -77,11 +122,13 @@ export async function recordTickOutcome(
   const failed = outcome.result === 'failed';
   const count = failed ? ' ADD #failed :one' : '';
   const one: Record<string, AttributeValue> = failed ? { ':one': { N: '1' } } : {};
+  if (!hasTime()) return 'out-of-time';
   const written = await update(client, tableName, pollerId, {
     expression: `SET #result = :result, #seq = :seq, #at = :at, #ms = :ms, ${APPEND_RECENT}${detail !== undefined ? ', #detail = :detail' : ' REMOVE #detail'}${count}`,
-    condition: 'attribute_exists(#id) AND (attribute_not_exists(#seq) OR #seq < :seq)',
+    condition: `${SAME_ITEM} AND (attribute_not_exists(#seq) OR #seq < :seq)`,
     names: [
       '#id',
+      '#claimed',
       '#result',
       '#seq',
       '#at',
@@ -101,20 +148,33 @@ export async function recordTickOutcome(
     },
   });
   if (written !== 'refused') {
-    await trimRecent(client, tableName, pollerId, written);
+    if (hasTime()) await trimRecent(client, tableName, pollerId, written);
     return 'written';
   }
   if (!failed) return 'refused';
-  // An older failure (a slow worker, a redelivery): the newer outcome stays, the failure is still counted and listed.
+  if (!hasTime()) return 'out-of-time';
+  // An older failure (a slow worker): the newer outcome stays, the failure is still counted and listed, unless
+  // this seq is recorded already (a redelivery, or the SDK retrying a write that was applied).
   const counted = await update(client, tableName, pollerId, {
     expression: `SET ${APPEND_RECENT}${count}`,
-    condition: 'attribute_exists(#id)',
-    names: ['#id', '#recent', '#failed'],
-    values: { ...appended, ...one },
+    condition: `${SAME_ITEM} AND #seq <> :seq AND NOT (${LISTED})`,
+    names: ['#id', '#claimed', '#seq', '#recent', '#failed'],
+    values: { ':seq': seq, ...appended, ...one },
   });
   if (counted === 'refused') return 'refused';
-  await trimRecent(client, tableName, pollerId, counted);
+  if (hasTime()) await trimRecent(client, tableName, pollerId, counted);
   return 'counted';
+}
+
+/**
+ * A detail cut to `max` UTF-16 code units, never inside a surrogate pair (DynamoDB refuses a string that is not
+ * valid UTF-8, which half a pair would make).
+ */
+export function cutDetail(detail: string | undefined, max: number): string | undefined {
+  if (detail === undefined || detail.length <= max) return detail;
+  const cut = detail.slice(0, max);
+  const last = cut.charCodeAt(cut.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
 }
 
 interface OutcomeUpdate {
@@ -154,7 +214,8 @@ async function update(
 /**
  * Trims `recentResults` back to RECENT_RESULTS_KEPT once it has reached RECENT_RESULTS_TRIM_AT (DynamoDB cannot append
  * to and remove from one list in one write), only while the list still has the length just written: a racing
- * append makes this one give way, and the next write trims.
+ * append makes this one give way, and the next write trims. A trim that fails (throttled, unreachable) is left to
+ * the next write too: the outcome is recorded either way.
  */
 async function trimRecent(
   client: DynamoDBClient,
@@ -165,10 +226,14 @@ async function trimRecent(
   const length = updated[NAMES['#recent']]?.L?.length ?? 0;
   if (length < RECENT_RESULTS_TRIM_AT) return;
   const oldest = Array.from({ length: length - RECENT_RESULTS_KEPT }, (_, index) => `#recent[${index}]`);
-  await update(client, tableName, pollerId, {
-    expression: `REMOVE ${oldest.join(', ')}`,
-    condition: 'size(#recent) = :length',
-    names: ['#recent'],
-    values: { ':length': { N: String(length) } },
-  });
+  try {
+    await update(client, tableName, pollerId, {
+      expression: `REMOVE ${oldest.join(', ')}`,
+      condition: 'size(#recent) = :length',
+      names: ['#recent'],
+      values: { ':length': { N: String(length) } },
+    });
+  } catch {
+    // Left to the next write (see above).
+  }
 }

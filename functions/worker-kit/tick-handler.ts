@@ -12,10 +12,16 @@ import {
   type TickResult,
   type WorkerEvent,
 } from '../shared/contract';
+import { isRecord } from '../shared/decode';
 import type { Environment } from '../shared/env';
 import { describeCause, InvalidWorkerSettingError, TickFailedError } from '../shared/errors';
 import { emfLine, type MetricSink, stdoutMetricSink } from '../shared/metrics';
-import { type OutcomeWrite, recordTickOutcome } from '../shared/tick-outcome-write';
+import {
+  OUTCOME_WRITE_BUDGET_MS,
+  type OutcomeRecording,
+  type OutcomeWrite,
+  recordTickOutcome,
+} from '../shared/tick-outcome-write';
 import { OutcomeSampler } from './outcome-sampler';
 import { idempotencyKeyOf, parseWorkerEvent } from './tick-event';
 
@@ -49,9 +55,12 @@ export interface TickSucceeded extends TickOutcome {
   readonly result: Extract<TickResult, 'ok'>;
 }
 
-/** Where outcomes are recorded: the control table (functions/shared/control-table.ts `recordTickOutcome`). */
+/**
+ * Where outcomes are recorded: the control table (functions/shared/control-table.ts `recordTickOutcome`), bounded
+ * by the invocation's remaining time when the handler was given a Lambda context.
+ */
 export interface OutcomeStore {
-  record(pollerId: string, outcome: TickOutcome): Promise<OutcomeWrite>;
+  record(pollerId: string, outcome: TickOutcome, recording?: OutcomeRecording): Promise<OutcomeWrite>;
 }
 
 export interface TickKitDeps {
@@ -71,9 +80,10 @@ export interface TickKitDeps {
 
 /**
  * Wraps a worker's work into a Lambda handler: parses the tick event (refusing anything that is not one), times the
- * work, records the outcome on the control item by the sampling rule, writes one EMF metric line per tick (which
- * also says when recording failed: a write that fails never fails the tick), and rethrows a failure so Lambda
- * counts it and sends the tick to the function's on-failure destination. Reads its settings from the environment:
+ * work, writes one EMF metric line per tick, then records the outcome on the control item by the sampling rule
+ * within the invocation's remaining time (a write that fails or has no time never fails the tick: one more line
+ * says why nothing was recorded), and rethrows a failure so Lambda counts it and sends the tick to the function's
+ * on-failure destination. Reads its settings from the environment:
  * CONTROL_TABLE_NAME, PER_POLLER_METRICS=true, OUTCOME_RECORD_SECONDS.
  */
 export function tickHandler<Context = unknown>(
@@ -86,14 +96,14 @@ export function tickHandler<Context = unknown>(
     tableName === undefined
       ? undefined
       : {
-          record: (pollerId, outcome) => {
+          record: (pollerId, outcome, recording) => {
             // Built on first use, not at init (a worker without outcomes to record builds none). The control
             // plane's limits (about 4 s at most): a stuck write must not eat the worker's own timeout.
             client ??= new DynamoDBClient({
               maxAttempts: CONTROL_PLANE_MAX_ATTEMPTS,
               requestHandler: requestHandlerOf(CONTROL_PLANE_TIMEOUTS),
             });
-            return recordTickOutcome(client, tableName, pollerId, outcome);
+            return recordTickOutcome(client, tableName, pollerId, outcome, recording);
           },
         };
   return createTickHandler(work, {
@@ -152,8 +162,11 @@ export function createTickHandler<Context>(
       durationMs,
       ...(detail !== undefined ? { detail } : {}),
     } as const;
-    const notRecorded = await recordSampled(deps, tick.pollerId, outcome, endedMs);
-    writeMetricLine(deps, tick, outcome, { ...properties, ...notRecorded }, endedMs);
+    // The metric line first: recording may wait on the table, and the line must not wait on it (nor be lost to the
+    // Lambda timeout).
+    writeMetricLine(deps, tick, outcome, properties, endedMs);
+    const notRecorded = await recordSampled(deps, tick.pollerId, outcome, endedMs, remainingTimeOf(context));
+    if (notRecorded !== undefined) writeNotRecordedLine(deps, tick, notRecorded);
     if (failed) throw failure;
     return { pollerId: tick.pollerId, ...outcome, result: 'ok' };
   };
@@ -196,23 +209,51 @@ function writeMetricLine(
 }
 
 /**
- * Records the outcome when the sampling rule says so. A write that fails (throttling, the table unreachable) never
- * fails the tick: its reason goes on the tick's metric line instead (`outcomeNotRecorded`), and the rule tries
- * again at the next tick.
+ * The invocation's remaining time, ms, when the handler was given a Lambda context (`getRemainingTimeInMillis`);
+ * undefined otherwise (a test, the local stack's in-process worker), and then recording is not bounded.
+ */
+function remainingTimeOf(context: unknown): (() => number) | undefined {
+  if (!isRecord(context)) return undefined;
+  const read = context.getRemainingTimeInMillis;
+  if (typeof read !== 'function') return undefined;
+  return () => {
+    const ms: unknown = read.call(context);
+    return typeof ms === 'number' && !Number.isNaN(ms) ? ms : Number.POSITIVE_INFINITY;
+  };
+}
+
+/**
+ * Records the outcome when the sampling rule says so, and only with time for a write left in the invocation
+ * (OUTCOME_WRITE_BUDGET_MS). A write that fails (throttling, the table unreachable) or has no time never fails the
+ * tick: its reason is returned for the line after the metric line (`outcomeNotRecorded`), and the rule tries again
+ * at the next tick.
  */
 async function recordSampled(
   deps: TickKitDeps,
   pollerId: string,
   outcome: TickOutcome,
   nowMs: number,
-): Promise<{ outcomeNotRecorded?: string }> {
+  remainingMs: (() => number) | undefined,
+): Promise<string | undefined> {
   const failed = outcome.result === 'failed';
-  if (deps.outcomes === undefined || !deps.sampler.shouldRecord(pollerId, failed, nowMs)) return {};
+  if (deps.outcomes === undefined || !deps.sampler.shouldRecord(pollerId, failed, nowMs)) return undefined;
   try {
-    await deps.outcomes.record(pollerId, outcome);
+    const written = await deps.outcomes.record(pollerId, outcome, { remainingMs });
+    if (written === 'out-of-time') {
+      const left = Math.max(0, Math.round(remainingMs?.() ?? 0));
+      return `no time left to record: ${left} ms of the invocation left, a write needs ${OUTCOME_WRITE_BUDGET_MS} ms`;
+    }
     deps.sampler.recorded(pollerId, failed, nowMs);
-    return {};
+    return undefined;
   } catch (error) {
-    return { outcomeNotRecorded: describeCause(error) };
+    return describeCause(error);
   }
+}
+
+/**
+ * Why a tick's outcome was not recorded: one JSON line after its metric line (no metric in it), found in the
+ * worker's log group by `outcomeNotRecorded`.
+ */
+function writeNotRecordedLine(deps: TickKitDeps, tick: Tick, reason: string): void {
+  deps.metrics(JSON.stringify({ pollerId: tick.pollerId, seq: tick.seq, outcomeNotRecorded: reason }));
 }

@@ -46,15 +46,19 @@ export const CONTROL_PLANE_STREAM_ACTIONS = [
 export const WORKER_ASYNC_RETRY = { retryAttempts: 0, maxEventAge: Duration.seconds(60) } as const;
 
 /**
- * The attributes the worker may name in its UpdateItem (the key, and the outcome fields the worker kit records),
- * so a worker's role can touch no operator or loop field (IAM condition key `dynamodb:Attributes`, matched with
- * StringLike: `lastResult*` is the five lastResult fields, and no other field starts so; a test holds it to FIELD).
+ * The attributes the worker may name in its UpdateItem (the key, the outcome fields the worker kit records, and
+ * `claimedSeq`, which its writes only read in their condition: a report of a tick the item never claimed is
+ * refused), so a worker's role can touch no operator field and no other loop field (IAM condition key
+ * `dynamodb:Attributes` counts every top-level attribute a request names, condition included, and cannot tell a
+ * read from a write; matched with StringLike: `lastResult*` is the five lastResult fields, and no other field starts
+ * so; a test holds it to FIELD).
  */
 export const WORKER_OUTCOME_ATTRIBUTE_PATTERNS = [
   FIELD.id,
   `${FIELD.lastResult}*`,
   FIELD.failedTicks,
   FIELD.recentResults,
+  FIELD.claimedSeq,
 ] as const;
 
 /**

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { WORKER_ASYNC_RETRY } from '../../infra/constructs/poller-functions';
 import { ALARMS } from '../../infra/constructs/scheduler-alarms';
 
 /** docs/runbook.md holds together: every alarm it lists has its section, and every link inside it lands. */
@@ -37,5 +38,23 @@ describe('docs/runbook.md', () => {
 
     expect(links.length).toBeGreaterThan(0);
     expect(links.filter((link) => !anchors.has(link))).toEqual([]);
+  });
+});
+
+describe('the worker delivery the docs state', () => {
+  const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  /** Every "WORKER_ASYNC_RETRY …: N retries, S s maximum event age" in a text, as [N, S]. */
+  const statedIn = (text: string) =>
+    [...text.matchAll(/`WORKER_ASYNC_RETRY`[^:]*: (\d+) retr(?:y|ies),\s+(\d+) s maximum event age/g)].map(
+      (match) => [Number(match[1]), Number(match[2])],
+    );
+  const actual = [WORKER_ASYNC_RETRY.retryAttempts, WORKER_ASYNC_RETRY.maxEventAge.toSeconds()];
+
+  it('in the runbook is WORKER_ASYNC_RETRY (infra/constructs/poller-functions.ts)', () => {
+    expect(statedIn(RUNBOOK)).toEqual([actual]);
+  });
+
+  it("in the README's construct props table is WORKER_ASYNC_RETRY", () => {
+    expect(statedIn(README)).toEqual([actual]);
   });
 });

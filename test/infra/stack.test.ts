@@ -386,7 +386,7 @@ describe('other permissions', () => {
     });
   });
 
-  it('allows the worker exactly the outcome fields: every one the kit writes, and no other field of the item', () => {
+  it('allows the worker exactly the outcome fields and the claim its conditions read: every one the kit names, no other field', () => {
     // prepare
     const patterns = WORKER_OUTCOME_ATTRIBUTE_PATTERNS.map(
       (pattern) => new RegExp(`^${pattern.replace('*', '.*')}$`),
@@ -397,7 +397,9 @@ describe('other permissions', () => {
     const allowedFields = Object.values(FIELD).filter(allowed);
 
     // assess
-    expect(allowedFields.sort()).toEqual([FIELD.id, ...Object.values(OUTCOME_FIELD)].sort());
+    expect(allowedFields.sort()).toEqual(
+      [FIELD.id, ...Object.values(OUTCOME_FIELD), FIELD.claimedSeq].sort(),
+    );
   });
 
   it('tells the worker the control table, where it records tick outcomes, and whether metrics are per poller', () => {

@@ -1,7 +1,12 @@
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDynamoDbClient, localClientOptions } from '../../../functions/shared/aws-clients';
-import { DEFAULT_OUTCOME_RECORD_SECONDS, ENV, FIELD } from '../../../functions/shared/contract';
+import {
+  DEFAULT_OUTCOME_RECORD_SECONDS,
+  ENV,
+  FIELD,
+  RECENT_RESULTS_TRIM_AT,
+} from '../../../functions/shared/contract';
 import { recordTickOutcome } from '../../../functions/shared/control-table';
 import {
   InvalidWorkerEventError,
@@ -9,6 +14,7 @@ import {
   TickFailedError,
 } from '../../../functions/shared/errors';
 import { METRIC_NAMESPACE } from '../../../functions/shared/metrics';
+import { OUTCOME_WRITE_BUDGET_MS } from '../../../functions/shared/tick-outcome-write';
 import { OutcomeSampler } from '../../../functions/worker-kit/outcome-sampler';
 import {
   createTickHandler,
@@ -18,6 +24,7 @@ import {
   type TickKitDeps,
   type TickWork,
 } from '../../../functions/worker-kit/tick-handler';
+import { failingProxy } from '../../support/failing-proxy';
 import { type LocalDynamoDb, startLocalDynamoDb } from '../../support/local-dynamodb';
 import { type SimulatedClock, simulatedClock } from '../../support/simulated-clock';
 
@@ -46,13 +53,18 @@ beforeEach(async () => {
   await local.client.send(
     new PutItemCommand({
       TableName: TABLE_NAME,
-      Item: { [FIELD.id]: { S: pollerId }, [FIELD.running]: { BOOL: true } },
+      // A loop that claimed ahead of every tick these tests run.
+      Item: {
+        [FIELD.id]: { S: pollerId },
+        [FIELD.running]: { BOOL: true },
+        [FIELD.claimedSeq]: { N: '1000' },
+      },
     }),
   );
 });
 
 const table: OutcomeStore = {
-  record: (id, outcome) => recordTickOutcome(local.client, TABLE_NAME, id, outcome),
+  record: (id, outcome, recording) => recordTickOutcome(local.client, TABLE_NAME, id, outcome, recording),
 };
 
 function handlerFor(work: TickWork<unknown>, overrides: Partial<TickKitDeps> = {}) {
@@ -276,7 +288,7 @@ describe('recording outcomes cheaply', () => {
     expect(await recordedSeqs()).toEqual([1, 2, 3]);
   });
 
-  it('never fails a tick because the table is unreachable: the metric line says why nothing was recorded', async () => {
+  it('never fails a tick because the table is unreachable: a line after the metric line says why nothing was recorded', async () => {
     // prepare: a client of an endpoint that refuses connections
     const unreachable = createDynamoDbClient(localClientOptions('http://127.0.0.1:9', 1));
     const handler = handlerFor(async () => undefined, {
@@ -289,10 +301,88 @@ describe('recording outcomes cheaply', () => {
     // assess
     unreachable.destroy();
     expect(result.result).toBe('ok');
-    expect(metricLines()[0]).toMatchObject({
-      result: 'ok',
+    const [metric, notRecorded] = metricLines();
+    expect(metric).toMatchObject({ result: 'ok', TickSucceeded: 1 });
+    expect(metric).not.toHaveProperty('outcomeNotRecorded');
+    expect(notRecorded).toEqual({
+      pollerId,
+      seq: 3,
       outcomeNotRecorded: expect.stringContaining('ECONNREFUSED'),
     });
+  });
+
+  it('writes the metric line before recording: a write that never ends does not hold the line back', async () => {
+    // prepare
+    const handler = handlerFor(async () => undefined, {
+      outcomes: { record: () => new Promise(() => {}) },
+    });
+
+    // act
+    void runTick(3, {}, handler);
+    await new Promise((resolve) => setImmediate(resolve));
+
+    // assess
+    expect(metricLines()).toEqual([expect.objectContaining({ seq: 3, TickSucceeded: 1 })]);
+  });
+
+  it(`records nothing when the Lambda context leaves less than ${OUTCOME_WRITE_BUDGET_MS} ms, and says so after the metric line`, async () => {
+    // prepare: a context as Lambda's, 5 s of a 10 s timeout spent on the work and a cold start
+    const context = { getRemainingTimeInMillis: () => OUTCOME_WRITE_BUDGET_MS - 250 };
+    const handler = handlerFor(async () => undefined);
+
+    // act
+    clock.advanceTo(START_MS + 3005);
+    const result = await handler(tickEvent(3), context);
+
+    // assess
+    expect(result.result).toBe('ok');
+    expect(await recordedSeqs()).toEqual([]);
+    const [metric, notRecorded] = metricLines();
+    expect(metric).toMatchObject({ seq: 3, TickSucceeded: 1 });
+    expect(notRecorded).toEqual({
+      pollerId,
+      seq: 3,
+      outcomeNotRecorded: `no time left to record: ${OUTCOME_WRITE_BUDGET_MS - 250} ms of the invocation left, a write needs ${OUTCOME_WRITE_BUDGET_MS} ms`,
+    });
+  });
+
+  it('records as usual when the Lambda context leaves time for it', async () => {
+    // prepare
+    const context = { getRemainingTimeInMillis: () => 8_000 };
+    const handler = handlerFor(async () => undefined);
+
+    // act
+    clock.advanceTo(START_MS + 3005);
+    await handler(tickEvent(3), context);
+
+    // assess
+    expect(await recordedSeqs()).toEqual([3]);
+    expect(metricLines()).toHaveLength(1);
+  });
+
+  it('counts an outcome whose trim failed as recorded: no outcomeNotRecorded line, and the rule counts from it', async () => {
+    // prepare: every success recorded until the list is one short of its trim; then an endpoint failing the trim
+    const everyTick = handlerFor(async () => undefined, { sampler: new OutcomeSampler(0) });
+    for (let seq = 1; seq < RECENT_RESULTS_TRIM_AT; seq += 1) await runTick(seq, {}, everyTick);
+    const proxy = await failingProxy(local.endpoint, (call) => call === 2);
+    const client = createDynamoDbClient(localClientOptions(proxy.endpoint, 1));
+    const handler = handlerFor(async () => undefined, {
+      outcomes: { record: (id, outcome) => recordTickOutcome(client, TABLE_NAME, id, outcome) },
+    });
+    lines = [];
+
+    // act: the first success this sandbox sees is recorded (its trim fails); the next, 1 s later, is not due
+    await runTick(RECENT_RESULTS_TRIM_AT, {}, handler);
+    await runTick(RECENT_RESULTS_TRIM_AT + 1, {}, handler).finally(async () => {
+      client.destroy();
+      await proxy.close();
+    });
+
+    // assess
+    expect(proxy.calls()).toBe(2);
+    expect(metricLines().map((line) => line.outcomeNotRecorded)).toEqual([undefined, undefined]);
+    expect(metricLines()).toHaveLength(2);
+    expect((await recordedSeqs()).at(-1)).toBe(RECENT_RESULTS_TRIM_AT);
   });
 
   it('tries again at the next success when a write failed', async () => {
