@@ -1,6 +1,7 @@
-import { Token, Tokenization } from 'aws-cdk-lib';
+import { type Stack, Token, Tokenization } from 'aws-cdk-lib';
 import { CONTROLLER_MEMORY_SIZES_MB } from '../functions/scheduling/cost-model';
 import { parseSeedProperties, SEED_PROPERTY } from '../functions/seeder/seed-properties';
+import type { OverlapPolicy } from '../functions/shared/contract';
 import { InvalidControlItemError, InvalidSeedPropertyError } from '../functions/shared/errors';
 import { parseTargetText } from '../functions/shared/operator-input';
 import type { SeededPoller } from './constructs/control-item-seed';
@@ -16,6 +17,31 @@ export interface PollerDeclaration {
    * @default true
    */
   readonly running?: boolean | string;
+  /**
+   * The function fired instead of the worker: one of `extraTargetArns` (the controller may invoke no other).
+   * @default - the worker
+   */
+  readonly target?: string;
+  /**
+   * A JSON object passed to the worker as `payload` (at most 64 KB as JSON).
+   * @default - none
+   */
+  readonly payload?: Readonly<Record<string, unknown>>;
+  /**
+   * The IANA time zone the window rules are read in, e.g. 'Europe/Berlin'.
+   * @default 'UTC'
+   */
+  readonly timezone?: string;
+  /**
+   * Window rules, the first that matches wins, e.g. 'Mon-Fri 06:00-20:00 every 2', 'Sun 01:00-05:00 pause'.
+   * @default - none: every `waitSeconds`, all week
+   */
+  readonly windows?: readonly string[];
+  /**
+   * 'skip': no fire while the previous one runs (synchronous invoke); 'allow': always fire.
+   * @default 'allow'
+   */
+  readonly overlap?: OverlapPolicy;
 }
 
 /** Step Functions names are at most 80 characters; the loop is named `<stack name>-loop`. */
@@ -38,18 +64,41 @@ const PROP_OF_SEED_PROPERTY: Partial<Record<string, keyof PollerDeclaration>> = 
   [SEED_PROPERTY.pollerId]: 'id',
   [SEED_PROPERTY.running]: 'running',
   [SEED_PROPERTY.waitSeconds]: 'waitSeconds',
+  [SEED_PROPERTY.target]: 'target',
+  [SEED_PROPERTY.payload]: 'payload',
+  [SEED_PROPERTY.timezone]: 'timezone',
+  [SEED_PROPERTY.windows]: 'windows',
+  [SEED_PROPERTY.overlap]: 'overlap',
 };
+
+/** The optional fields' seed properties, checked only when declared. */
+const OPTIONAL_SEED_PROPERTIES = [
+  SEED_PROPERTY.target,
+  SEED_PROPERTY.payload,
+  SEED_PROPERTY.timezone,
+  SEED_PROPERTY.windows,
+  SEED_PROPERTY.overlap,
+] as const;
 
 /**
  * A poller as the seed passes it: text, as CloudFormation would. A number token (a Number parameter's
  * `valueAsNumber`) becomes a string token of the same value: `String()` would turn it into a huge literal number.
  */
-export function seededPoller(poller: PollerDeclaration): SeededPoller {
-  const { waitSeconds } = poller;
+export function seededPoller(poller: PollerDeclaration, stack?: Stack): SeededPoller {
+  const { waitSeconds, payload } = poller;
+  const payloadText = payload === undefined ? undefined : JSON.stringify(payload);
   return {
     pollerId: poller.id,
     running: String(poller.running ?? true),
     waitSeconds: typeof waitSeconds === 'number' ? Tokenization.stringifyNumber(waitSeconds) : waitSeconds,
+    ...(poller.target === undefined ? {} : { target: poller.target }),
+    // A payload holding tokens is rendered by the stack, which quotes their values at deployment.
+    ...(payloadText === undefined
+      ? {}
+      : { payload: Token.isUnresolved(payloadText) && stack ? stack.toJsonString(payload) : payloadText }),
+    ...(poller.timezone === undefined ? {} : { timezone: poller.timezone }),
+    ...(poller.windows === undefined ? {} : { windows: poller.windows }),
+    ...(poller.overlap === undefined ? {} : { overlap: poller.overlap }),
   };
 }
 
@@ -84,6 +133,9 @@ export function checkSchedulerProps(props: CheckedProps, stackName: string): str
   const firstIndexOf = new Map<string, number>();
   (props.pollers ?? []).forEach((poller, index) => {
     problems.push(...checkPoller(poller, index));
+    const targetProblem = checkDeclaredTarget(poller.target, targets);
+    if (targetProblem !== undefined)
+      problems.push(`pollers[${index}].target is '${poller.target}': ${targetProblem}`);
     if (Token.isUnresolved(poller.id)) return;
     const first = firstIndexOf.get(poller.id);
     if (first === undefined) firstIndexOf.set(poller.id, index);
@@ -108,6 +160,17 @@ function checkTargetArn(arn: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A declared target must be a function the controller may invoke: one of `extraTargetArns`, as written there (the
+ * construct grants invoke on those ARNs and no other; it does not widen the grant on its own). A parameter's list
+ * is known at deployment only.
+ */
+function checkDeclaredTarget(target: string | undefined, targets: readonly string[]): string | undefined {
+  if (target === undefined || Token.isUnresolved(targets) || targets.includes(target)) return undefined;
+  if (parseTargetText('target', target) instanceof InvalidControlItemError) return undefined; // checkPoller says so
+  return `the controller may invoke only the worker and extraTargetArns (${targets.length === 0 ? 'none given' : targets.join(', ')}): add this function's ARN to extraTargetArns and name it the same way here, or leave target out to fire the worker`;
+}
+
 function isKnownMemorySize(memoryMb: number): boolean {
   return (CONTROLLER_MEMORY_SIZES_MB as readonly number[]).includes(memoryMb);
 }
@@ -122,11 +185,29 @@ function checkPoller(poller: PollerDeclaration, index: number): string[] {
     [SEED_PROPERTY.running]: known(text.running, PLACEHOLDER.running),
     [SEED_PROPERTY.waitSeconds]: known(text.waitSeconds, PLACEHOLDER.waitSeconds),
   };
+  // The optional fields as the seed passes them, each checked when declared and known at synth.
+  const optional: Record<string, unknown> = {
+    [SEED_PROPERTY.target]: text.target,
+    [SEED_PROPERTY.payload]: text.payload,
+    [SEED_PROPERTY.timezone]: text.timezone,
+    [SEED_PROPERTY.windows]: text.windows,
+    [SEED_PROPERTY.overlap]: text.overlap,
+  };
+  const checked: [string, unknown][] = [
+    [SEED_PROPERTY.pollerId, fields[SEED_PROPERTY.pollerId]],
+    [SEED_PROPERTY.running, fields[SEED_PROPERTY.running]],
+    [SEED_PROPERTY.waitSeconds, fields[SEED_PROPERTY.waitSeconds]],
+    ...OPTIONAL_SEED_PROPERTIES.flatMap((property): [string, unknown][] => {
+      const value = optional[property];
+      const unknownAtSynth = Token.isUnresolved(value) || Token.isUnresolved(JSON.stringify(value));
+      return value === undefined || unknownAtSynth ? [] : [[property, value]];
+    }),
+  ];
   const problems: string[] = [];
-  for (const property of [SEED_PROPERTY.pollerId, SEED_PROPERTY.running, SEED_PROPERTY.waitSeconds]) {
+  for (const [property, value] of checked) {
     try {
       // Every other property at a valid value, so the decoder's answer is about this one.
-      parseSeedProperties({ ...validFields(), [property]: fields[property] }, CHECK_TABLE);
+      parseSeedProperties({ ...validFields(), [property]: value }, CHECK_TABLE);
     } catch (error) {
       if (!(error instanceof InvalidSeedPropertyError)) throw error;
       const prop = PROP_OF_SEED_PROPERTY[error.field];
@@ -147,5 +228,6 @@ function validFields(): Record<string, string> {
 }
 
 function describe(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : String(value);
+  if (typeof value === 'string') return `'${value}'`;
+  return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
 }

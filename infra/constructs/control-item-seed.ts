@@ -15,6 +15,13 @@ export interface SeededPoller {
   readonly running: string;
   /** A number of seconds as text. */
   readonly waitSeconds: string;
+  /** The optional operator fields, each left out when not declared. */
+  readonly target?: string;
+  /** The JSON text of an object (CloudFormation would turn a nested object's numbers into strings). */
+  readonly payload?: string;
+  readonly timezone?: string;
+  readonly windows?: readonly string[];
+  readonly overlap?: string;
 }
 
 export interface ControlItemSeedProps {
@@ -30,9 +37,9 @@ export interface ControlItemSeedProps {
 }
 
 /**
- * Writes `running` and `waitseconds` of control items from stack parameters or pollers declared in code, through
+ * Writes the operator fields of control items from stack parameters or pollers declared in code, through
  * a custom resource answered by an inline function (no cfn-response module or provider framework: those bring S3
- * assets). It writes on create and, per poller, when its values change (operators steer the items in between),
+ * assets). It writes on create and, per field, when its declared value changes (operators steer the items in between),
  * and starts the loop of each poller it seeds with `running` on; on delete it stops every loop. So the stack must create it after
  * the state machine and delete it before the state machine and the functions (a dependency on each). A
  * ServiceTimeout keeps an answer that never comes from holding the stack for an hour.
@@ -60,10 +67,18 @@ export class ControlItemSeed extends Construct {
   }
 }
 
-function seedPollerProperties(poller: SeededPoller): Record<string, string> {
+function seedPollerProperties(poller: SeededPoller): Record<string, string | readonly string[]> {
+  const optional = {
+    [SEED_PROPERTY.target]: poller.target,
+    [SEED_PROPERTY.payload]: poller.payload,
+    [SEED_PROPERTY.timezone]: poller.timezone,
+    [SEED_PROPERTY.windows]: poller.windows,
+    [SEED_PROPERTY.overlap]: poller.overlap,
+  };
   return {
     [SEED_PROPERTY.pollerId]: poller.pollerId,
     [SEED_PROPERTY.running]: poller.running,
     [SEED_PROPERTY.waitSeconds]: poller.waitSeconds,
+    ...Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined)),
   };
 }
