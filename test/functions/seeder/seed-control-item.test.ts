@@ -546,6 +546,29 @@ describe('handleSeedEvent', () => {
       expect(item?.[FIELD.payload]).toBeDefined();
     });
 
+    it('an Update of one field on an item an operator deleted brings back a valid item: running and waitseconds filled in', async () => {
+      // prepare
+      const old = declared('fields-deleted');
+      await handleSeedEvent(seedEvent({ ResponseURL: responses.url, ResourceProperties: old }), deps());
+      expect(await new ControlTable(dynamoDb, TABLE).deletePoller('fields-deleted')).toMatchObject({
+        kind: 'deleted',
+      });
+
+      // act
+      await handleSeedEvent(
+        update('fields-deleted', old, declared('fields-deleted', { Overlap: 'allow' })),
+        deps(),
+      );
+
+      // assess
+      expect(await readItem('fields-deleted')).toEqual({
+        [FIELD.id]: { S: 'fields-deleted' },
+        [FIELD.running]: { BOOL: false },
+        [FIELD.waitSeconds]: { N: '2' },
+        [FIELD.overlap]: { S: 'allow' },
+      });
+    });
+
     it('an Update that changes no declared field writes nothing (no table reachable, still SUCCESS)', async () => {
       // act
       const outcome = await handleSeedEvent(
