@@ -1,6 +1,10 @@
 import { type Stack, Token, Tokenization } from 'aws-cdk-lib';
 import { CONTROLLER_MEMORY_SIZES_MB } from '../functions/scheduling/cost-model';
-import { parseSeedProperties, SEED_PROPERTY } from '../functions/seeder/seed-properties';
+import {
+  type OptionalSeedProperty,
+  parseSeedProperties,
+  SEED_PROPERTY,
+} from '../functions/seeder/seed-properties';
 import type { OverlapPolicy } from '../functions/shared/contract';
 import { InvalidControlItemError, InvalidSeedPropertyError } from '../functions/shared/errors';
 import { parseTargetText } from '../functions/shared/operator-input';
@@ -59,47 +63,53 @@ export interface CheckedProps {
 const PLACEHOLDER = { running: 'true', waitSeconds: '1', id: 'token' } as const;
 const CHECK_TABLE = 'checked-at-synth';
 
+/** The optional props of a declaration: the operator fields `ctl create` sets besides the cadence and the switch. */
+type OptionalProp = Exclude<keyof PollerDeclaration, 'id' | 'waitSeconds' | 'running'>;
+
+/** The seed property that carries each optional prop (the seeder decodes it: seed-properties.ts). */
+const SEED_PROPERTY_OF: { readonly [P in OptionalProp]: OptionalSeedProperty } = {
+  target: SEED_PROPERTY.target,
+  payload: SEED_PROPERTY.payload,
+  timezone: SEED_PROPERTY.timezone,
+  windows: SEED_PROPERTY.windows,
+  overlap: SEED_PROPERTY.overlap,
+};
+const OPTIONAL_PROPS = Object.keys(SEED_PROPERTY_OF).filter(
+  (prop): prop is OptionalProp => prop in SEED_PROPERTY_OF,
+);
+
 /** The prop name each seed property comes from, for messages in the construct's own terms. */
 const PROP_OF_SEED_PROPERTY: Partial<Record<string, keyof PollerDeclaration>> = {
   [SEED_PROPERTY.pollerId]: 'id',
   [SEED_PROPERTY.running]: 'running',
   [SEED_PROPERTY.waitSeconds]: 'waitSeconds',
-  [SEED_PROPERTY.target]: 'target',
-  [SEED_PROPERTY.payload]: 'payload',
-  [SEED_PROPERTY.timezone]: 'timezone',
-  [SEED_PROPERTY.windows]: 'windows',
-  [SEED_PROPERTY.overlap]: 'overlap',
+  ...Object.fromEntries(OPTIONAL_PROPS.map((prop) => [SEED_PROPERTY_OF[prop], prop])),
 };
-
-/** The optional fields' seed properties, checked only when declared. */
-const OPTIONAL_SEED_PROPERTIES = [
-  SEED_PROPERTY.target,
-  SEED_PROPERTY.payload,
-  SEED_PROPERTY.timezone,
-  SEED_PROPERTY.windows,
-  SEED_PROPERTY.overlap,
-] as const;
 
 /**
  * A poller as the seed passes it: text, as CloudFormation would. A number token (a Number parameter's
  * `valueAsNumber`) becomes a string token of the same value: `String()` would turn it into a huge literal number.
  */
 export function seededPoller(poller: PollerDeclaration, stack?: Stack): SeededPoller {
-  const { waitSeconds, payload } = poller;
-  const payloadText = payload === undefined ? undefined : JSON.stringify(payload);
+  const { waitSeconds } = poller;
+  const optional: Partial<Record<OptionalSeedProperty, string | readonly string[]>> = {};
+  for (const prop of OPTIONAL_PROPS) {
+    const value = prop === 'payload' ? payloadText(poller.payload, stack) : poller[prop];
+    if (value !== undefined) optional[SEED_PROPERTY_OF[prop]] = value;
+  }
   return {
     pollerId: poller.id,
     running: String(poller.running ?? true),
     waitSeconds: typeof waitSeconds === 'number' ? Tokenization.stringifyNumber(waitSeconds) : waitSeconds,
-    ...(poller.target === undefined ? {} : { target: poller.target }),
-    // A payload holding tokens is rendered by the stack, which quotes their values at deployment.
-    ...(payloadText === undefined
-      ? {}
-      : { payload: Token.isUnresolved(payloadText) && stack ? stack.toJsonString(payload) : payloadText }),
-    ...(poller.timezone === undefined ? {} : { timezone: poller.timezone }),
-    ...(poller.windows === undefined ? {} : { windows: poller.windows }),
-    ...(poller.overlap === undefined ? {} : { overlap: poller.overlap }),
+    optional,
   };
+}
+
+/** A payload as JSON text; one holding tokens is rendered by the stack, which quotes their values at deployment. */
+function payloadText(payload: PollerDeclaration['payload'], stack: Stack | undefined): string | undefined {
+  if (payload === undefined) return undefined;
+  const text = JSON.stringify(payload);
+  return Token.isUnresolved(text) && stack ? stack.toJsonString(payload) : text;
 }
 
 /**
@@ -186,22 +196,13 @@ function checkPoller(poller: PollerDeclaration, index: number): string[] {
     [SEED_PROPERTY.waitSeconds]: known(text.waitSeconds, PLACEHOLDER.waitSeconds),
   };
   // The optional fields as the seed passes them, each checked when declared and known at synth.
-  const optional: Record<string, unknown> = {
-    [SEED_PROPERTY.target]: text.target,
-    [SEED_PROPERTY.payload]: text.payload,
-    [SEED_PROPERTY.timezone]: text.timezone,
-    [SEED_PROPERTY.windows]: text.windows,
-    [SEED_PROPERTY.overlap]: text.overlap,
-  };
   const checked: [string, unknown][] = [
     [SEED_PROPERTY.pollerId, fields[SEED_PROPERTY.pollerId]],
     [SEED_PROPERTY.running, fields[SEED_PROPERTY.running]],
     [SEED_PROPERTY.waitSeconds, fields[SEED_PROPERTY.waitSeconds]],
-    ...OPTIONAL_SEED_PROPERTIES.flatMap((property): [string, unknown][] => {
-      const value = optional[property];
-      const unknownAtSynth = Token.isUnresolved(value) || Token.isUnresolved(JSON.stringify(value));
-      return value === undefined || unknownAtSynth ? [] : [[property, value]];
-    }),
+    ...Object.entries(text.optional ?? {}).filter(
+      ([, value]) => !Token.isUnresolved(value) && !Token.isUnresolved(JSON.stringify(value)),
+    ),
   ];
   const problems: string[] = [];
   for (const [property, value] of checked) {

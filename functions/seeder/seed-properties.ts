@@ -27,7 +27,7 @@ export const SEED_PROPERTY = {
   /** A list of rule texts. */
   windows: 'Windows',
   overlap: 'Overlap',
-  /** Many pollers in one seed: a list of `{ PollerId, Running, WaitSeconds }` (instead of the three above). */
+  /** Many pollers in one seed: a list of `{ PollerId, Running, WaitSeconds, … }` (instead of the ones above). */
   pollers: 'Pollers',
 } as const;
 
@@ -71,47 +71,46 @@ export function parseSeedProperties(properties: unknown, expectedTableName: stri
   };
 }
 
+/** The seed properties of the optional operator fields, each passed only when declared. */
+export const OPTIONAL_SEED_PROPERTIES = [
+  SEED_PROPERTY.target,
+  SEED_PROPERTY.payload,
+  SEED_PROPERTY.timezone,
+  SEED_PROPERTY.windows,
+  SEED_PROPERTY.overlap,
+] as const;
+
+export type OptionalSeedProperty = (typeof OPTIONAL_SEED_PROPERTIES)[number];
+
+/** A decoder's answer: the edit, the validator's refusal, or what the property must be (its shape is wrong). */
+type FieldDecoder = (
+  pollerId: string,
+  value: unknown,
+) => OperatorFieldEdit | InvalidControlItemError | string;
+
 /**
- * Each optional operator field: its seed property, and the `ctl create` validator of its value (functions/shared/
+ * Each optional operator field's decoder: the `ctl create` validator of its value (functions/shared/
  * operator-input.ts and control-item.ts), so a declared poller holds exactly what an operator could set.
  */
-const OPTIONAL_FIELDS: readonly {
-  readonly property: SeedPropertyName;
-  readonly decode: (pollerId: string, value: unknown) => OperatorFieldEdit | InvalidControlItemError | string;
-}[] = [
-  {
-    property: SEED_PROPERTY.target,
-    decode: (pollerId, value) =>
-      typeof value === 'string' ? edit('target', parseTargetText(pollerId, value)) : 'must be text',
+const OPTIONAL_FIELD_DECODERS: { readonly [P in OptionalSeedProperty]: FieldDecoder } = {
+  [SEED_PROPERTY.target]: (pollerId, value) =>
+    typeof value === 'string' ? edit('target', parseTargetText(pollerId, value)) : 'must be text',
+  [SEED_PROPERTY.payload]: (pollerId, value) =>
+    typeof value === 'string'
+      ? edit('payload', parsePayloadText(pollerId, value))
+      : 'must be the JSON text of an object',
+  [SEED_PROPERTY.timezone]: (pollerId, value) => {
+    if (typeof value !== 'string') return 'must be text';
+    const zone = parseTimeZoneText(pollerId, value);
+    return zone instanceof InvalidControlItemError ? zone : { timeZone: zone ?? null };
   },
-  {
-    property: SEED_PROPERTY.payload,
-    decode: (pollerId, value) =>
-      typeof value === 'string'
-        ? edit('payload', parsePayloadText(pollerId, value))
-        : 'must be the JSON text of an object',
-  },
-  {
-    property: SEED_PROPERTY.timezone,
-    decode: (pollerId, value) => {
-      if (typeof value !== 'string') return 'must be text';
-      const zone = parseTimeZoneText(pollerId, value);
-      return zone instanceof InvalidControlItemError ? zone : { timeZone: zone ?? null };
-    },
-  },
-  {
-    property: SEED_PROPERTY.windows,
-    decode: (pollerId, value) =>
-      Array.isArray(value) && value.length > 0 && value.every((rule) => typeof rule === 'string')
-        ? edit('windows', parseWindowTexts(pollerId, value))
-        : 'must be a list of one or more rule texts (leave it out for none)',
-  },
-  {
-    property: SEED_PROPERTY.overlap,
-    decode: (pollerId, value) =>
-      typeof value === 'string' ? edit('overlap', parseOverlapText(pollerId, value)) : 'must be text',
-  },
-];
+  [SEED_PROPERTY.windows]: (pollerId, value) =>
+    Array.isArray(value) && value.length > 0 && value.every((rule) => typeof rule === 'string')
+      ? edit('windows', parseWindowTexts(pollerId, value))
+      : 'must be a list of one or more rule texts (leave it out for none)',
+  [SEED_PROPERTY.overlap]: (pollerId, value) =>
+    typeof value === 'string' ? edit('overlap', parseOverlapText(pollerId, value)) : 'must be text',
+};
 
 function edit<K extends keyof OperatorFieldEdit>(
   key: K,
@@ -122,10 +121,10 @@ function edit<K extends keyof OperatorFieldEdit>(
 
 function parseOperatorFields(props: Record<string, unknown>, pollerId: string): OperatorFieldEdit {
   let fields: OperatorFieldEdit = {};
-  for (const { property, decode } of OPTIONAL_FIELDS) {
+  for (const property of OPTIONAL_SEED_PROPERTIES) {
     const value = props[property];
     if (value === undefined) continue;
-    const decoded = decode(pollerId, value);
+    const decoded = OPTIONAL_FIELD_DECODERS[property](pollerId, value);
     if (typeof decoded === 'string') throw new InvalidSeedPropertyError(property, value, decoded, pollerId);
     if (decoded instanceof InvalidControlItemError) {
       throw new InvalidSeedPropertyError(

@@ -3,6 +3,7 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import {
+  type OptionalSeedProperty,
   SEED_PROPERTY,
   SEED_RESOURCE_TYPE,
   SEED_SERVICE_TIMEOUT_SECONDS,
@@ -15,13 +16,11 @@ export interface SeededPoller {
   readonly running: string;
   /** A number of seconds as text. */
   readonly waitSeconds: string;
-  /** The optional operator fields, each left out when not declared. */
-  readonly target?: string;
-  /** The JSON text of an object (CloudFormation would turn a nested object's numbers into strings). */
-  readonly payload?: string;
-  readonly timezone?: string;
-  readonly windows?: readonly string[];
-  readonly overlap?: string;
+  /**
+   * The optional operator fields declared, by seed property (`Payload` is the JSON text of an object: CloudFormation
+   * would turn a nested object's numbers into strings; `Windows` a list of rule texts).
+   */
+  readonly optional?: Readonly<Partial<Record<OptionalSeedProperty, string | readonly string[]>>>;
 }
 
 export interface ControlItemSeedProps {
@@ -44,7 +43,8 @@ export interface ControlItemSeedProps {
  * the state machine and delete it before the state machine and the functions (a dependency on each). A
  * ServiceTimeout keeps an answer that never comes from holding the stack for an hour.
  *
- * One poller takes the single form (`PollerId`, `Running`, `WaitSeconds`), any other count the `Pollers` list:
+ * One poller takes the single form (`PollerId`, `Running`, `WaitSeconds`, and the optional fields declared), any
+ * other count the `Pollers` list:
  * the seeder reads both (functions/seeder/seed-properties.ts parseSeedPollers).
  */
 export class ControlItemSeed extends Construct {
@@ -68,17 +68,10 @@ export class ControlItemSeed extends Construct {
 }
 
 function seedPollerProperties(poller: SeededPoller): Record<string, string | readonly string[]> {
-  const optional = {
-    [SEED_PROPERTY.target]: poller.target,
-    [SEED_PROPERTY.payload]: poller.payload,
-    [SEED_PROPERTY.timezone]: poller.timezone,
-    [SEED_PROPERTY.windows]: poller.windows,
-    [SEED_PROPERTY.overlap]: poller.overlap,
-  };
   return {
     [SEED_PROPERTY.pollerId]: poller.pollerId,
     [SEED_PROPERTY.running]: poller.running,
     [SEED_PROPERTY.waitSeconds]: poller.waitSeconds,
-    ...Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined)),
+    ...poller.optional,
   };
 }
