@@ -319,6 +319,23 @@ describe('SubMinuteScheduler pollers declared in code', () => {
     ]);
   });
 
+  it('renders a payload holding a token as JSON at deployment, and leaves its check to the seed', () => {
+    // prepare
+    const { stack, scheduler } = userStack((stack) => ({
+      pollers: [
+        { id: 'tokens', waitSeconds: 2, payload: { queue: new CfnParameter(stack, 'Queue').valueAsString } },
+      ],
+    }));
+
+    // act
+    const [, seed] = onlyResource(resourcesOf(stack), SEED_RESOURCE_TYPE);
+
+    // assess
+    expect(scheduler.node.validate()).toEqual([]);
+    expect(JSON.stringify(seed.Properties[SEED_PROPERTY.payload])).toContain('{\\"queue\\":\\"');
+    expect(JSON.stringify(seed.Properties[SEED_PROPERTY.payload])).toContain('"Ref":"Queue"');
+  });
+
   it('seeds one declared poller in the single form the template parameters use', () => {
     // prepare
     const { stack } = userStack({ pollers: [{ id: 'only', waitSeconds: 2 }] });

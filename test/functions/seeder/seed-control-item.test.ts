@@ -528,6 +528,28 @@ describe('handleSeedEvent', () => {
       });
     });
 
+    it("an Update changing only waitseconds keeps an operator's pause: running is written only when it changed", async () => {
+      // prepare
+      const old = declared('fields-paused', { Running: 'true' });
+      await handleSeedEvent(seedEvent({ ResponseURL: responses.url, ResourceProperties: old }), deps());
+      await new ControlTable(dynamoDb, TABLE).switchOff('fields-paused');
+
+      // act
+      const outcome = await handleSeedEvent(
+        update('fields-paused', old, declared('fields-paused', { Running: 'true', WaitSeconds: '4' })),
+        deps(),
+      );
+
+      // assess
+      expect(outcome).toBe('written');
+      expect(await readItem('fields-paused')).toMatchObject({
+        [FIELD.running]: { BOOL: false },
+        [FIELD.waitSeconds]: { N: '4' },
+      });
+      // Nothing turned on, so nothing started: the answer names no loop start.
+      expect(lastResponse().Data).toBeUndefined();
+    });
+
     it('an Update REMOVEs a field dropped from the declaration, and leaves a field never declared alone', async () => {
       // prepare
       const old = declared('fields-dropped', { Target: undefined });
