@@ -1,6 +1,11 @@
-import { Token, Tokenization } from 'aws-cdk-lib';
+import { type Stack, Token, Tokenization } from 'aws-cdk-lib';
 import { CONTROLLER_MEMORY_SIZES_MB } from '../functions/scheduling/cost-model';
-import { parseSeedProperties, SEED_PROPERTY } from '../functions/seeder/seed-properties';
+import {
+  type OptionalSeedProperty,
+  parseSeedProperties,
+  SEED_PROPERTY,
+} from '../functions/seeder/seed-properties';
+import type { OverlapPolicy } from '../functions/shared/contract';
 import { InvalidControlItemError, InvalidSeedPropertyError } from '../functions/shared/errors';
 import { parseTargetText } from '../functions/shared/operator-input';
 import type { SeededPoller } from './constructs/control-item-seed';
@@ -16,6 +21,31 @@ export interface PollerDeclaration {
    * @default true
    */
   readonly running?: boolean | string;
+  /**
+   * The function fired instead of the worker: one of `extraTargetArns` (the controller may invoke no other).
+   * @default - the worker
+   */
+  readonly target?: string;
+  /**
+   * A JSON object passed to the worker as `payload` (at most 64 KB as JSON).
+   * @default - none
+   */
+  readonly payload?: Readonly<Record<string, unknown>>;
+  /**
+   * The IANA time zone the window rules are read in, e.g. 'Europe/Berlin'.
+   * @default 'UTC'
+   */
+  readonly timezone?: string;
+  /**
+   * Window rules, the first that matches wins, e.g. 'Mon-Fri 06:00-20:00 every 2', 'Sun 01:00-05:00 pause'.
+   * @default - none: every `waitSeconds`, all week
+   */
+  readonly windows?: readonly string[];
+  /**
+   * 'skip': no fire while the previous one runs (synchronous invoke); 'allow': always fire.
+   * @default 'allow'
+   */
+  readonly overlap?: OverlapPolicy;
 }
 
 /** Step Functions names are at most 80 characters; the loop is named `<stack name>-loop`. */
@@ -33,24 +63,53 @@ export interface CheckedProps {
 const PLACEHOLDER = { running: 'true', waitSeconds: '1', id: 'token' } as const;
 const CHECK_TABLE = 'checked-at-synth';
 
+/** The optional props of a declaration: the operator fields `ctl create` sets besides the cadence and the switch. */
+type OptionalProp = Exclude<keyof PollerDeclaration, 'id' | 'waitSeconds' | 'running'>;
+
+/** The seed property that carries each optional prop (the seeder decodes it: seed-properties.ts). */
+const SEED_PROPERTY_OF: { readonly [P in OptionalProp]: OptionalSeedProperty } = {
+  target: SEED_PROPERTY.target,
+  payload: SEED_PROPERTY.payload,
+  timezone: SEED_PROPERTY.timezone,
+  windows: SEED_PROPERTY.windows,
+  overlap: SEED_PROPERTY.overlap,
+};
+const OPTIONAL_PROPS = Object.keys(SEED_PROPERTY_OF).filter(
+  (prop): prop is OptionalProp => prop in SEED_PROPERTY_OF,
+);
+
 /** The prop name each seed property comes from, for messages in the construct's own terms. */
 const PROP_OF_SEED_PROPERTY: Partial<Record<string, keyof PollerDeclaration>> = {
   [SEED_PROPERTY.pollerId]: 'id',
   [SEED_PROPERTY.running]: 'running',
   [SEED_PROPERTY.waitSeconds]: 'waitSeconds',
+  ...Object.fromEntries(OPTIONAL_PROPS.map((prop) => [SEED_PROPERTY_OF[prop], prop])),
 };
 
 /**
  * A poller as the seed passes it: text, as CloudFormation would. A number token (a Number parameter's
  * `valueAsNumber`) becomes a string token of the same value: `String()` would turn it into a huge literal number.
  */
-export function seededPoller(poller: PollerDeclaration): SeededPoller {
+export function seededPoller(poller: PollerDeclaration, stack?: Stack): SeededPoller {
   const { waitSeconds } = poller;
+  const optional: Partial<Record<OptionalSeedProperty, string | readonly string[]>> = {};
+  for (const prop of OPTIONAL_PROPS) {
+    const value = prop === 'payload' ? payloadText(poller.payload, stack) : poller[prop];
+    if (value !== undefined) optional[SEED_PROPERTY_OF[prop]] = value;
+  }
   return {
     pollerId: poller.id,
     running: String(poller.running ?? true),
     waitSeconds: typeof waitSeconds === 'number' ? Tokenization.stringifyNumber(waitSeconds) : waitSeconds,
+    optional,
   };
+}
+
+/** A payload as JSON text; one holding tokens is rendered by the stack, which quotes their values at deployment. */
+function payloadText(payload: PollerDeclaration['payload'], stack: Stack | undefined): string | undefined {
+  if (payload === undefined) return undefined;
+  const text = JSON.stringify(payload);
+  return Token.isUnresolved(text) && stack ? stack.toJsonString(payload) : text;
 }
 
 /**
@@ -84,6 +143,9 @@ export function checkSchedulerProps(props: CheckedProps, stackName: string): str
   const firstIndexOf = new Map<string, number>();
   (props.pollers ?? []).forEach((poller, index) => {
     problems.push(...checkPoller(poller, index));
+    const targetProblem = checkDeclaredTarget(poller.target, targets);
+    if (targetProblem !== undefined)
+      problems.push(`pollers[${index}].target is '${poller.target}': ${targetProblem}`);
     if (Token.isUnresolved(poller.id)) return;
     const first = firstIndexOf.get(poller.id);
     if (first === undefined) firstIndexOf.set(poller.id, index);
@@ -108,6 +170,17 @@ function checkTargetArn(arn: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A declared target must be a function the controller may invoke: one of `extraTargetArns`, as written there (the
+ * construct grants invoke on those ARNs and no other; it does not widen the grant on its own). A parameter's list
+ * is known at deployment only.
+ */
+function checkDeclaredTarget(target: string | undefined, targets: readonly string[]): string | undefined {
+  if (target === undefined || Token.isUnresolved(targets) || targets.includes(target)) return undefined;
+  if (parseTargetText('target', target) instanceof InvalidControlItemError) return undefined; // checkPoller says so
+  return `the controller may invoke only the worker and extraTargetArns (${targets.length === 0 ? 'none given' : targets.join(', ')}): add this function's ARN to extraTargetArns and name it the same way here, or leave target out to fire the worker`;
+}
+
 function isKnownMemorySize(memoryMb: number): boolean {
   return (CONTROLLER_MEMORY_SIZES_MB as readonly number[]).includes(memoryMb);
 }
@@ -122,11 +195,20 @@ function checkPoller(poller: PollerDeclaration, index: number): string[] {
     [SEED_PROPERTY.running]: known(text.running, PLACEHOLDER.running),
     [SEED_PROPERTY.waitSeconds]: known(text.waitSeconds, PLACEHOLDER.waitSeconds),
   };
+  // The optional fields as the seed passes them, each checked when declared and known at synth.
+  const checked: [string, unknown][] = [
+    [SEED_PROPERTY.pollerId, fields[SEED_PROPERTY.pollerId]],
+    [SEED_PROPERTY.running, fields[SEED_PROPERTY.running]],
+    [SEED_PROPERTY.waitSeconds, fields[SEED_PROPERTY.waitSeconds]],
+    ...Object.entries(text.optional ?? {}).filter(
+      ([, value]) => !Token.isUnresolved(value) && !Token.isUnresolved(JSON.stringify(value)),
+    ),
+  ];
   const problems: string[] = [];
-  for (const property of [SEED_PROPERTY.pollerId, SEED_PROPERTY.running, SEED_PROPERTY.waitSeconds]) {
+  for (const [property, value] of checked) {
     try {
       // Every other property at a valid value, so the decoder's answer is about this one.
-      parseSeedProperties({ ...validFields(), [property]: fields[property] }, CHECK_TABLE);
+      parseSeedProperties({ ...validFields(), [property]: value }, CHECK_TABLE);
     } catch (error) {
       if (!(error instanceof InvalidSeedPropertyError)) throw error;
       const prop = PROP_OF_SEED_PROPERTY[error.field];
@@ -147,5 +229,6 @@ function validFields(): Record<string, string> {
 }
 
 function describe(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : String(value);
+  if (typeof value === 'string') return `'${value}'`;
+  return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
 }

@@ -77,10 +77,13 @@ export interface SubMinuteSchedulerProps {
    */
   readonly tableRemovalPolicy?: RemovalPolicy;
   /**
-   * Pollers written to the control table at deployment. The seed writes `running` and `waitseconds` of each on
-   * create and whenever a poller's declared values change; between deployments operators steer the items live.
-   * A poller removed from the list is switched off (`running`=false) and keeps its item. Each is checked at synth
-   * by the decoder the seed runs.
+   * Pollers written to the control table at deployment, with any operator field `ctl create` sets (`target`,
+   * `payload`, `timezone`, `windows`, `overlap`). The seed writes every declared field on create, and on update
+   * only the fields whose declared value changed; between deployments operators steer the items live. A field
+   * dropped from a declaration is removed from the item (the seed wrote it); a field never declared is left to the
+   * operators. A poller removed from the list is switched off (`running`=false) and keeps its item. Each is checked
+   * at synth by the decoder the seed runs (the validators of `ctl create`); a `target` must be one of
+   * `extraTargetArns`.
    * @default - none: create items with `npm run ctl -- create` or in the console
    */
   readonly pollers?: readonly PollerDeclaration[];
@@ -170,7 +173,7 @@ export class SubMinuteScheduler extends Construct {
     const seed = new ControlItemSeed(this, 'Seed', {
       table: this.table,
       provider: this.controlPlane,
-      pollers: (props.pollers ?? []).map(seededPoller),
+      pollers: (props.pollers ?? []).map((poller) => seededPoller(poller, stack)),
     });
     // The seed starts the loops it turns on, so the state machine must exist first; and on delete it stops every
     // loop, so it must go before the state machine and the functions (the ServiceToken orders the control plane).

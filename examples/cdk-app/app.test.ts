@@ -1,11 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createExampleApp, EXAMPLE_POLLER, type ExampleApp } from './app';
+import { ENV } from '../../functions/shared/contract';
+import { createExampleApp, EXAMPLE_POLLERS, type ExampleApp } from './app';
 
 // Synthesized once: bundling the worker runs esbuild on this machine (no Docker, no network).
 const outdir = mkdtempSync(join(tmpdir(), 'example-cdk-app-'));
@@ -40,6 +42,19 @@ describe('examples/cdk-app', () => {
     });
   });
 
+  it('builds the user worker on the worker kit: its bundle carries the kit, resolved from the package', () => {
+    // prepare
+    const worker = template.toJSON().Resources[workerId()] as { Properties: { Code: { S3Key: string } } };
+    const assetHash = worker.Properties.Code.S3Key.replace(/\.zip$/, '');
+
+    // act
+    const bundle = readFileSync(join(outdir, `asset.${assetHash}`, 'index.js'), 'utf8');
+
+    // assess
+    expect(bundle).toContain('TickFailedError');
+    expect(bundle).toContain('CONTROL_TABLE_NAME');
+  });
+
   it('fires the user worker: it is the control plane default target, and the only function it may invoke', () => {
     // prepare
     const id = workerId();
@@ -72,12 +87,71 @@ describe('examples/cdk-app', () => {
     });
   });
 
-  it('declares the poller in code: every 2 s, running', () => {
+  it('declares its two pollers in code: the seed passes every field, the payload as JSON text', () => {
+    template.resourceCountIs('Custom::ControlItemSeed', 1);
     template.hasResourceProperties('Custom::ControlItemSeed', {
-      PollerId: EXAMPLE_POLLER.id,
-      Running: 'true',
-      WaitSeconds: '2',
+      Pollers: [
+        {
+          PollerId: 'orders-feed',
+          Running: 'true',
+          WaitSeconds: '2',
+          Payload: '{"url":"https://example.com/orders"}',
+          TimeZone: 'Europe/Berlin',
+          Windows: ['Mon-Fri 06:00-20:00 every 2', 'Sat,Sun 08:00-18:00 every 30'],
+          Overlap: 'skip',
+        },
+        {
+          PollerId: 'status-page',
+          Running: 'true',
+          WaitSeconds: '10',
+          Payload: '{"url":"https://example.com/status"}',
+          Windows: ['daily 02:00-03:00 pause'],
+        },
+      ],
     });
+    expect(EXAMPLE_POLLERS.map((poller) => poller.id)).toEqual(['orders-feed', 'status-page']);
+  });
+
+  it('gives the worker-kit worker what the kit needs: CONTROL_TABLE_NAME and the outcome write, nothing more on the table', () => {
+    // prepare
+    const id = workerId();
+    const tableId = example.stack.getLogicalId(example.scheduler.table.node.defaultChild as CfnTable);
+    const resources = template.toJSON().Resources as Record<string, { Properties: Record<string, unknown> }>;
+    const worker = resources[id]?.Properties as {
+      Environment?: { Variables?: Record<string, unknown> };
+      Role?: { 'Fn::GetAtt'?: [string, string] };
+    };
+    const roleId = worker.Role?.['Fn::GetAtt']?.[0];
+
+    // act
+    const tableStatements = Object.values(
+      template.findResources('AWS::IAM::Policy', {
+        Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
+      }),
+    )
+      .flatMap(
+        (policy) =>
+          (
+            policy as {
+              Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } };
+            }
+          ).Properties.PolicyDocument.Statement,
+      )
+      .filter((statement) => JSON.stringify(statement.Resource).includes(tableId));
+
+    // assess
+    expect(worker.Environment?.Variables?.[ENV.controlTableName]).toEqual({ Ref: tableId });
+    expect(tableStatements).toEqual([
+      expect.objectContaining({
+        Action: 'dynamodb:UpdateItem',
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [tableId, 'Arn'] },
+        // Only the outcome attributes: the worker can change no operator field and no loop state.
+        Condition: expect.objectContaining({
+          'ForAllValues:StringLike': { 'dynamodb:Attributes': expect.arrayContaining([expect.any(String)]) },
+        }),
+      }),
+    ]);
   });
 
   it('has the whole scheduler: table with a stream, loop state machine, watchdog rule, failed-ticks queue', () => {

@@ -1,5 +1,8 @@
 /**
- * A CDK app of your own that fires your function every 2 seconds with the SubMinuteScheduler construct.
+ * A CDK app of your own that fires your function (built on the worker kit, worker.ts) with the SubMinuteScheduler
+ * construct, for two pollers declared in code: one every 2 seconds in office hours, one every 10 seconds with a
+ * nightly pause. Each passes the worker a `payload`; the deployment seeds their control items, and operators steer
+ * them live afterwards (`npm run ctl`).
  *
  *   npm run deploy -- --app 'npx tsx examples/cdk-app/app.ts'
  *
@@ -15,10 +18,28 @@ import { App, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { SubMinuteScheduler } from 'sub-minute-lambda-executor';
+import { type PollerDeclaration, SubMinuteScheduler } from 'sub-minute-lambda-executor';
 
 export const EXAMPLE_STACK_NAME = 'TickEveryTwoSeconds';
-export const EXAMPLE_POLLER = { id: 'every-2s', waitSeconds: 2 } as const;
+/** The pollers this app declares: the window rules and fields are those of `ctl create` (README "Windows"). */
+export const EXAMPLE_POLLERS = [
+  {
+    id: 'orders-feed',
+    waitSeconds: 2,
+    payload: { url: 'https://example.com/orders' },
+    timezone: 'Europe/Berlin',
+    // Every 2 s in office hours, every 30 s on weekend days, and the declared 2 s at any other time.
+    windows: ['Mon-Fri 06:00-20:00 every 2', 'Sat,Sun 08:00-18:00 every 30'],
+    // No second fire while the previous one still runs.
+    overlap: 'skip',
+  },
+  {
+    id: 'status-page',
+    waitSeconds: 10,
+    payload: { url: 'https://example.com/status' },
+    windows: ['daily 02:00-03:00 pause'],
+  },
+] as const satisfies readonly PollerDeclaration[];
 
 export interface ExampleApp {
   readonly app: App;
@@ -41,7 +62,7 @@ export function createExampleApp(outdir?: string): ExampleApp {
 
   const scheduler = new SubMinuteScheduler(stack, 'Scheduler', {
     worker,
-    pollers: [EXAMPLE_POLLER],
+    pollers: EXAMPLE_POLLERS,
   });
 
   // The people on call may list, pause, edit and delete (stopped) pollers; without grantStart they start no loop.

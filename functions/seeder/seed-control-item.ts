@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ENV } from '../shared/contract';
-import { type CallOptions, ControlTable } from '../shared/control-table';
+import { type CallOptions, ControlTable, type SeedWrite } from '../shared/control-table';
 import { isRecord, optionalString } from '../shared/decode';
 import {
   ControlItemWriteError,
@@ -12,11 +12,12 @@ import type { Logger } from '../shared/logger';
 import { type LoopStarterDeps, startLoop } from '../starter/start-loop';
 import { type CfnResponse, type SendResponse, shortenReason } from './cfn-response';
 import {
+  declaredFields,
   parseSeedPollers,
   SEED_PROPERTY,
   type SeedRequest,
-  seedChanged,
   seedPhysicalId,
+  seedWrite,
 } from './seed-properties';
 import { stopAllLoops } from './stop-loops';
 
@@ -80,11 +81,12 @@ interface SeedResult extends SeedReport {
 
 /**
  * Handles one custom resource request and always answers it, so a stack never hangs on the seed:
- * Create writes `running` and `waitseconds` of each seeded poller (creating the item if missing), Update writes
- * them only for a poller whose seeded values changed (operators steer the items live; an unrelated stack update
- * must not reset them) and switches off (`running`=false, item kept) each poller the previous seed listed and this
- * one does not; either starts the loop of each poller it wrote with `running`=true. Delete stops every loop (the
- * stack is going).
+ * Create writes every declared field of each seeded poller (`running`, `waitseconds`, and `target`, `payload`,
+ * `timezone`, `windows`, `overlap` when declared), creating the item if missing; Update writes only the fields
+ * whose declared value changed (operators steer the items live; an unrelated stack update must not reset them),
+ * REMOVEs an optional field the previous seed declared and this one does not (seed-properties.ts seedWrite), and
+ * switches off (`running`=false, item kept) each poller the previous seed listed and this one does not; either
+ * starts the loop of each poller whose `running` it wrote as true. Delete stops every loop (the stack is going).
  * A bad property or a failed write answers FAILED with the reason; a loop that would not start or stop does not
  * fail the stack: the answer's Reason and Data say so. Reason also names each poller an Update removed or turned on.
  */
@@ -140,20 +142,31 @@ async function applySeed(event: SeedEvent, deps: SeederDeps): Promise<SeedResult
           tableName: deps.tableName,
           pollerId: requests[0]?.pollerId ?? event.LogicalResourceId,
         });
-  // Update writes only the pollers whose seeded values changed (operators steer the others live), and switches off
-  // (item kept) the pollers the new list no longer names.
+  // Update writes only the declared fields that changed (operators steer the rest live), and switches off (item
+  // kept) the pollers the new list no longer names.
   const { tableName } = deps;
   const { changed, removed, turnedOn } =
     event.RequestType === 'Update'
       ? diffSeeds(requests, event.OldResourceProperties, tableName)
-      : { changed: requests, removed: [], turnedOn: [] };
+      : {
+          changed: requests.map((request) => ({ request, fields: declaredFields(request) })),
+          removed: [],
+          turnedOn: [],
+        };
   const table = new ControlTable(deps.dynamoDb, tableName);
   const timeoutMs = deps.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS;
   const write = <T>(pollerId: string, call: (options: CallOptions) => Promise<T>) =>
     writeControlItem(pollerId, tableName, call, timeoutMs);
   const writes = await Promise.allSettled([
-    ...changed.map(({ pollerId, running, waitSeconds }) =>
-      write(pollerId, (options) => table.seed(pollerId, { running, waitSeconds }, options)),
+    ...changed.map(({ request, fields }) =>
+      write(request.pollerId, (options) =>
+        table.writeSeed(
+          request.pollerId,
+          fields,
+          { running: request.running, waitSeconds: Number(request.waitSeconds) },
+          options,
+        ),
+      ),
     ),
     // Only while it runs, so an item deleted meanwhile is not resurrected (one already off stays as it is).
     ...removed.map((pollerId) => write(pollerId, (options) => table.switchOffIfRunning(pollerId, options))),
@@ -164,9 +177,9 @@ async function applySeed(event: SeedEvent, deps: SeederDeps): Promise<SeedResult
     ...turnedOn.map((pollerId) => `poller '${pollerId}' turned on`),
     ...removed.map((pollerId) => `poller '${pollerId}' removed from the list: running=false, item kept`),
   ];
-  // A seed of running=true starts the loop whatever the item said before: the start leaves a live loop alone, and
+  // A seed that writes running=true starts the loop whatever the item said before: the start leaves a live loop alone, and
   // starts one that stopped or never ran (what the stream would do for a running item without a live loop).
-  const toStart = changed.filter((request) => request.running).map((request) => request.pollerId);
+  const toStart = changed.filter(({ fields }) => fields.running).map(({ request }) => request.pollerId);
   const started: SeedReport =
     toStart.length === 0
       ? {}
@@ -245,10 +258,19 @@ async function stopLoops(deps: SeederDeps): Promise<SeedReport> {
   };
 }
 
+/** One poller's write: its request, and the fields to write (seed-properties.ts seedWrite). */
+interface ChangedPoller {
+  readonly request: SeedRequest;
+  readonly fields: SeedWrite;
+}
+
 /** What an Update changes against the previous seed. */
 interface SeedDiff {
-  /** The requests whose values differ from the previous seed's (all of them when that seed was unreadable). */
-  readonly changed: readonly SeedRequest[];
+  /**
+   * The pollers with a declared value that differs from the previous seed's, each with the fields that changed
+   * (every poller and every field when that seed was unreadable).
+   */
+  readonly changed: readonly ChangedPoller[];
   /** Pollers the previous seed listed and this one does not. */
   readonly removed: readonly string[];
   /** Pollers whose seeded `running` goes from false to true. */
@@ -264,9 +286,9 @@ function diffSeeds(requests: readonly SeedRequest[], oldProperties: unknown, tab
   }
   const before = (request: SeedRequest) => previous.find((old) => old.pollerId === request.pollerId);
   return {
-    changed: requests.filter((request) => {
-      const old = before(request);
-      return old === undefined || seedChanged(request, old);
+    changed: requests.flatMap((request) => {
+      const fields = seedWrite(request, before(request));
+      return fields === undefined ? [] : [{ request, fields }];
     }),
     removed: previous
       .filter((old) => !requests.some((request) => request.pollerId === old.pollerId))

@@ -1,6 +1,14 @@
 import { POLLER_ID_PATTERN, WAIT_SECONDS_LIMITS } from '../shared/contract';
+import { parseOverlapText } from '../shared/control-item';
+import { changedOperatorFields, type OperatorFieldEdit, type SeedWrite } from '../shared/control-table';
 import { isRecord } from '../shared/decode';
-import { InvalidIntervalError, InvalidSeedPropertyError } from '../shared/errors';
+import { InvalidControlItemError, InvalidIntervalError, InvalidSeedPropertyError } from '../shared/errors';
+import {
+  parsePayloadText,
+  parseTargetText,
+  parseTimeZoneText,
+  parseWindowTexts,
+} from '../shared/operator-input';
 import { parseWaitInterval } from '../shared/wait-interval';
 
 /** The custom resource type and its property names: the stack writes them, the seeder reads them. */
@@ -11,7 +19,15 @@ export const SEED_PROPERTY = {
   pollerId: 'PollerId',
   running: 'Running',
   waitSeconds: 'WaitSeconds',
-  /** Many pollers in one seed: a list of `{ PollerId, Running, WaitSeconds }` (instead of the three above). */
+  /** The optional operator fields, as `ctl create` sets them (each absent when not declared). */
+  target: 'Target',
+  /** JSON text of an object: CloudFormation would turn the numbers and booleans of a nested object into strings. */
+  payload: 'Payload',
+  timezone: 'TimeZone',
+  /** A list of rule texts. */
+  windows: 'Windows',
+  overlap: 'Overlap',
+  /** Many pollers in one seed: a list of `{ PollerId, Running, WaitSeconds, … }` (instead of the ones above). */
   pollers: 'Pollers',
 } as const;
 
@@ -30,6 +46,11 @@ export interface SeedRequest {
   readonly running: boolean;
   /** The canonical decimal text of the interval in seconds, as stored in the item's N attribute. */
   readonly waitSeconds: string;
+  /**
+   * The other operator fields the poller declares (target, payload, timeZone, windows, overlap), decoded by the
+   * validators `ctl create` uses; a key is absent when not declared (`timeZone: null` is a declared UTC).
+   */
+  readonly fields: OperatorFieldEdit;
 }
 
 /**
@@ -46,7 +67,76 @@ export function parseSeedProperties(properties: unknown, expectedTableName: stri
     pollerId,
     running: parseRunning(props[SEED_PROPERTY.running], pollerId),
     waitSeconds: parseWaitSeconds(props[SEED_PROPERTY.waitSeconds], pollerId),
+    fields: parseOperatorFields(props, pollerId),
   };
+}
+
+/** The seed properties of the optional operator fields, each passed only when declared. */
+export const OPTIONAL_SEED_PROPERTIES = [
+  SEED_PROPERTY.target,
+  SEED_PROPERTY.payload,
+  SEED_PROPERTY.timezone,
+  SEED_PROPERTY.windows,
+  SEED_PROPERTY.overlap,
+] as const;
+
+export type OptionalSeedProperty = (typeof OPTIONAL_SEED_PROPERTIES)[number];
+
+/** A decoder's answer: the edit, the validator's refusal, or what the property must be (its shape is wrong). */
+type FieldDecoder = (
+  pollerId: string,
+  value: unknown,
+) => OperatorFieldEdit | InvalidControlItemError | string;
+
+/**
+ * Each optional operator field's decoder: the `ctl create` validator of its value (functions/shared/
+ * operator-input.ts and control-item.ts), so a declared poller holds exactly what an operator could set.
+ */
+const OPTIONAL_FIELD_DECODERS: { readonly [P in OptionalSeedProperty]: FieldDecoder } = {
+  [SEED_PROPERTY.target]: (pollerId, value) =>
+    typeof value === 'string' ? edit('target', parseTargetText(pollerId, value)) : 'must be text',
+  [SEED_PROPERTY.payload]: (pollerId, value) =>
+    typeof value === 'string'
+      ? edit('payload', parsePayloadText(pollerId, value))
+      : 'must be the JSON text of an object',
+  [SEED_PROPERTY.timezone]: (pollerId, value) => {
+    if (typeof value !== 'string') return 'must be text';
+    const zone = parseTimeZoneText(pollerId, value);
+    return zone instanceof InvalidControlItemError ? zone : { timeZone: zone ?? null };
+  },
+  [SEED_PROPERTY.windows]: (pollerId, value) =>
+    Array.isArray(value) && value.length > 0 && value.every((rule) => typeof rule === 'string')
+      ? edit('windows', parseWindowTexts(pollerId, value))
+      : 'must be a list of one or more rule texts (leave it out for none)',
+  [SEED_PROPERTY.overlap]: (pollerId, value) =>
+    typeof value === 'string' ? edit('overlap', parseOverlapText(pollerId, value)) : 'must be text',
+};
+
+function edit<K extends keyof OperatorFieldEdit>(
+  key: K,
+  value: NonNullable<OperatorFieldEdit[K]> | InvalidControlItemError,
+): OperatorFieldEdit | InvalidControlItemError {
+  return value instanceof InvalidControlItemError ? value : { [key]: value };
+}
+
+function parseOperatorFields(props: Record<string, unknown>, pollerId: string): OperatorFieldEdit {
+  let fields: OperatorFieldEdit = {};
+  for (const property of OPTIONAL_SEED_PROPERTIES) {
+    const value = props[property];
+    if (value === undefined) continue;
+    const decoded = OPTIONAL_FIELD_DECODERS[property](pollerId, value);
+    if (typeof decoded === 'string') throw new InvalidSeedPropertyError(property, value, decoded, pollerId);
+    if (decoded instanceof InvalidControlItemError) {
+      throw new InvalidSeedPropertyError(
+        property,
+        value,
+        `fails the controller's check (${decoded.problem})`,
+        pollerId,
+      );
+    }
+    fields = { ...fields, ...decoded };
+  }
+  return fields;
 }
 
 function parseTableName(value: unknown, expectedTableName: string): string {
@@ -122,14 +212,26 @@ export function parseSeedPollers(properties: unknown, expectedTableName: string)
   return requests;
 }
 
-/** Whether a stack update changed what the seed writes (a new ServiceToken alone must not reset the item). */
-export function seedChanged(current: SeedRequest, previous: SeedRequest): boolean {
-  return (
-    current.tableName !== previous.tableName ||
-    current.pollerId !== previous.pollerId ||
-    current.running !== previous.running ||
-    current.waitSeconds !== previous.waitSeconds
-  );
+/**
+ * What a seed writes to one poller's item: on Create (no `previous`), every declared field; on Update, only the
+ * fields whose declared value changed since the previous seed (operators steer the item live in between), and a
+ * REMOVE of each optional field the previous seed declared and this one does not (the seed wrote it; a field never
+ * declared is the operators' and stays). Undefined: nothing changed, nothing to write.
+ */
+export function seedWrite(current: SeedRequest, previous: SeedRequest | undefined): SeedWrite | undefined {
+  if (previous === undefined || previous.tableName !== current.tableName) return declaredFields(current);
+  const { running, ...declared } = declaredFields(current);
+  const { running: wasRunning, ...before } = declaredFields(previous);
+  const write: SeedWrite = {
+    ...(running === wasRunning ? {} : { running }),
+    ...changedOperatorFields(before, declared),
+  };
+  return Object.keys(write).length === 0 ? undefined : write;
+}
+
+/** Every field a poller declares, as the seed writes it on Create. */
+export function declaredFields(request: SeedRequest): SeedWrite {
+  return { running: request.running, ...request.fields, waitSeconds: Number(request.waitSeconds) };
 }
 
 /** Stable across updates that keep the table and the poller: CloudFormation replaces the seed only if they change. */

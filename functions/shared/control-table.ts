@@ -166,6 +166,43 @@ const OPERATOR_FIELD_KEYS = Object.keys(OPERATOR_FIELD_CODECS).filter(
   (key): key is keyof OperatorFieldEdit => key in OPERATOR_FIELD_CODECS,
 );
 
+/** What a seed writes to one item: `running` when given, and each operator field the edit names (null: REMOVE). */
+export interface SeedWrite extends OperatorFieldEdit {
+  readonly running?: boolean;
+}
+
+/**
+ * The operator fields of `current` that differ from `previous` (compared as stored, through the codecs), and `null`
+ * for each field `previous` set and `current` no longer names: two declarations of one poller, what to write.
+ */
+export function changedOperatorFields(
+  previous: OperatorFieldEdit,
+  current: OperatorFieldEdit,
+): OperatorFieldEdit {
+  return OPERATOR_FIELD_KEYS.reduce(
+    (changed: OperatorFieldEdit, key) => withChange(changed, key, previous[key], current[key]),
+    {},
+  );
+}
+
+function withChange<K extends OperatorFieldKey>(
+  edit: OperatorFieldEdit,
+  key: K,
+  before: OperatorFieldEdit[K],
+  now: OperatorFieldEdit[K],
+): OperatorFieldEdit {
+  const stays = stored(key, now);
+  if (stays === stored(key, before)) return edit;
+  // `waitseconds` is always declared, so only a field that may be absent is ever removed here.
+  return { ...edit, [key]: stays === undefined ? null : now };
+}
+
+/** A field's value as the item stores it, as text (null and undefined: not stored), to compare two values. */
+function stored<K extends OperatorFieldKey>(key: K, value: OperatorFieldEdit[K]): string | undefined {
+  const codec: FieldCodec<K> = OPERATOR_FIELD_CODECS[key];
+  return value === undefined || value === null ? undefined : JSON.stringify(codec.encode(value));
+}
+
 /** A lastError message is for a human: keep the item well under DynamoDB's 400 KB and the console readable. */
 const MAX_ERROR_MESSAGE_LENGTH = 1_000;
 
@@ -493,6 +530,29 @@ export class ControlTable implements ControlItemStore {
     } else {
       update.set(FIELD.waitSeconds, { N: fields.waitSeconds });
     }
+    await this.update(pollerId, update, undefined, 'NONE', options);
+  }
+
+  /**
+   * A seed's write of declared fields (`write`), creating the item when missing. An item an operator deleted since
+   * the last deployment comes back as a valid one: `running` and `waitseconds` not in `write` are filled in from
+   * `fill` only where the item has none. Every other attribute stays as it is.
+   */
+  async writeSeed(
+    pollerId: string,
+    write: SeedWrite,
+    fill: { readonly running: boolean; readonly waitSeconds: number },
+    options: CallOptions = {},
+  ): Promise<void> {
+    const update = new UpdateBuilder();
+    const fillIn = (attribute: string, value: AttributeValue) => {
+      const name = update.name(attribute);
+      update.setExpression(`${name} = if_not_exists(${name}, ${update.value(attribute, value)})`);
+    };
+    if (write.running === undefined) fillIn(FIELD.running, { BOOL: fill.running });
+    else update.set(FIELD.running, { BOOL: write.running });
+    if (write.waitSeconds === undefined) fillIn(FIELD.waitSeconds, { N: String(fill.waitSeconds) });
+    applyEdit(update, write, { skipRemovals: false });
     await this.update(pollerId, update, undefined, 'NONE', options);
   }
 

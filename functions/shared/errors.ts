@@ -40,6 +40,8 @@ export class InvalidControlItemError extends PollerError {
   override readonly name = 'InvalidControlItemError';
   declare readonly value: string;
   readonly field: string;
+  /** What is wrong, without the poller and the value (`<subject> <expected>`), for a caller's own message. */
+  readonly problem: string;
 
   /**
    * @param subject what the message names before `expected`: the field, or a part of it (a window rule, written
@@ -48,6 +50,7 @@ export class InvalidControlItemError extends PollerError {
   constructor(pollerId: string, field: string, value: string, expected: string, subject: string = field) {
     super(pollerId, `${subject} ${expected}; got ${value}`, { value });
     this.field = field;
+    this.problem = `${subject} ${expected}`;
   }
 }
 

@@ -3,6 +3,7 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import {
+  type OptionalSeedProperty,
   SEED_PROPERTY,
   SEED_RESOURCE_TYPE,
   SEED_SERVICE_TIMEOUT_SECONDS,
@@ -15,6 +16,11 @@ export interface SeededPoller {
   readonly running: string;
   /** A number of seconds as text. */
   readonly waitSeconds: string;
+  /**
+   * The optional operator fields declared, by seed property (`Payload` is the JSON text of an object: CloudFormation
+   * would turn a nested object's numbers into strings; `Windows` a list of rule texts).
+   */
+  readonly optional?: Readonly<Partial<Record<OptionalSeedProperty, string | readonly string[]>>>;
 }
 
 export interface ControlItemSeedProps {
@@ -30,14 +36,15 @@ export interface ControlItemSeedProps {
 }
 
 /**
- * Writes `running` and `waitseconds` of control items from stack parameters or pollers declared in code, through
+ * Writes the operator fields of control items from stack parameters or pollers declared in code, through
  * a custom resource answered by an inline function (no cfn-response module or provider framework: those bring S3
- * assets). It writes on create and, per poller, when its values change (operators steer the items in between),
+ * assets). It writes on create and, per field, when its declared value changes (operators steer the items in between),
  * and starts the loop of each poller it seeds with `running` on; on delete it stops every loop. So the stack must create it after
  * the state machine and delete it before the state machine and the functions (a dependency on each). A
  * ServiceTimeout keeps an answer that never comes from holding the stack for an hour.
  *
- * One poller takes the single form (`PollerId`, `Running`, `WaitSeconds`), any other count the `Pollers` list:
+ * One poller takes the single form (`PollerId`, `Running`, `WaitSeconds`, and the optional fields declared), any
+ * other count the `Pollers` list:
  * the seeder reads both (functions/seeder/seed-properties.ts parseSeedPollers).
  */
 export class ControlItemSeed extends Construct {
@@ -60,10 +67,11 @@ export class ControlItemSeed extends Construct {
   }
 }
 
-function seedPollerProperties(poller: SeededPoller): Record<string, string> {
+function seedPollerProperties(poller: SeededPoller): Record<string, string | readonly string[]> {
   return {
     [SEED_PROPERTY.pollerId]: poller.pollerId,
     [SEED_PROPERTY.running]: poller.running,
     [SEED_PROPERTY.waitSeconds]: poller.waitSeconds,
+    ...poller.optional,
   };
 }

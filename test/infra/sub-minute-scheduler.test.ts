@@ -103,6 +103,68 @@ describe('SubMinuteScheduler props validation', () => {
     expect(message).toContain("pollers[3].id is 'orders', as is pollers[0].id: declare each poller once");
   });
 
+  it('names the poller, the prop and the value of each optional operator field ctl create would refuse', () => {
+    // prepare
+    const { app } = userStack({
+      pollers: [
+        { id: 'a', waitSeconds: 1, target: 'not a function!' },
+        { id: 'b', waitSeconds: 1, payload: { huge: 1e200 } },
+        { id: 'c', waitSeconds: 1, timezone: 'Mars/Olympus' },
+        { id: 'd', waitSeconds: 1, windows: ['Mon-Fri 06:00-20:00 every 2', 'Mon 25:00-26:00 every 1'] },
+        { id: 'e', waitSeconds: 1, windows: [] },
+        // A value TypeScript refuses still reaches a JavaScript app.
+        { id: 'f', waitSeconds: 1, overlap: JSON.parse('"never"') },
+      ],
+    });
+
+    // act
+    const message = synthError(app);
+
+    // assess
+    expect(message).toContain(
+      "pollers[0].target is 'not a function!': it fails the controller's check (target must be a Lambda function name or ARN",
+    );
+    expect(message).toContain(
+      'pollers[1].payload is {"huge":1e+200}: it fails the controller\'s check (payload holds the number 1e+200, outside what DynamoDB stores',
+    );
+    expect(message).toContain(
+      "pollers[2].timezone is 'Mars/Olympus': it fails the controller's check (timezone must be an IANA time zone name",
+    );
+    expect(message).toContain(
+      'pollers[3].windows is ["Mon-Fri 06:00-20:00 every 2","Mon 25:00-26:00 every 1"]: it fails the controller\'s check (windows[1] "Mon 25:00-26:00 every 1"',
+    );
+    expect(message).toContain(
+      'pollers[4].windows is []: it must be a list of one or more rule texts (leave it out for none)',
+    );
+    expect(message).toContain(
+      "pollers[5].overlap is 'never': it fails the controller's check (overlap must be one of allow, skip",
+    );
+  });
+
+  it('refuses a declared target the controller may not invoke, naming the fix', () => {
+    // prepare
+    const listed = 'arn:aws:lambda:eu-west-1:123456789012:function:listed';
+    const other = 'arn:aws:lambda:eu-west-1:123456789012:function:other';
+    const { app } = userStack({
+      extraTargetArns: [listed],
+      pollers: [
+        { id: 'ok', waitSeconds: 1, target: listed },
+        { id: 'not-granted', waitSeconds: 1, target: other },
+        { id: 'by-name', waitSeconds: 1, target: 'listed' },
+      ],
+    });
+
+    // act
+    const message = synthError(app);
+
+    // assess
+    expect(message).not.toContain('pollers[0]');
+    expect(message).toContain(
+      `pollers[1].target is '${other}': the controller may invoke only the worker and extraTargetArns (${listed}): add this function's ARN to extraTargetArns`,
+    );
+    expect(message).toContain("pollers[2].target is 'listed': the controller may invoke only");
+  });
+
   it('names the allowed sizes when controllerMemoryMb is one the cost model does not know', () => {
     // prepare
     const { app } = userStack({ controllerMemoryMb: 100 });
@@ -216,6 +278,62 @@ describe('SubMinuteScheduler pollers declared in code', () => {
       { PollerId: 'feed', Running: 'false', WaitSeconds: '0.5' },
     ]);
     expect(seed.Properties[SEED_PROPERTY.pollerId]).toBeUndefined();
+  });
+
+  it('seeds every operator field a poller declares: payload as JSON text, windows as a list', () => {
+    // prepare
+    const reports = 'arn:aws:lambda:eu-west-1:123456789012:function:reports';
+    const { stack } = userStack({
+      extraTargetArns: [reports],
+      pollers: [
+        {
+          id: 'orders',
+          waitSeconds: 2,
+          target: reports,
+          payload: { url: 'https://example.com/orders', retries: 3, dryRun: false },
+          timezone: 'Europe/Berlin',
+          windows: ['Mon-Fri 06:00-20:00 every 2', 'Sun 01:00-05:00 pause'],
+          overlap: 'skip',
+        },
+        { id: 'plain', waitSeconds: 5 },
+      ],
+    });
+
+    // act
+    const [, seed] = onlyResource(resourcesOf(stack), SEED_RESOURCE_TYPE);
+
+    // assess
+    expect(seed.Properties[SEED_PROPERTY.pollers]).toEqual([
+      {
+        PollerId: 'orders',
+        Running: 'true',
+        WaitSeconds: '2',
+        Target: reports,
+        Payload: '{"url":"https://example.com/orders","retries":3,"dryRun":false}',
+        TimeZone: 'Europe/Berlin',
+        Windows: ['Mon-Fri 06:00-20:00 every 2', 'Sun 01:00-05:00 pause'],
+        Overlap: 'skip',
+      },
+      // Fields not declared are not passed: the seed leaves them to the operators.
+      { PollerId: 'plain', Running: 'true', WaitSeconds: '5' },
+    ]);
+  });
+
+  it('renders a payload holding a token as JSON at deployment, and leaves its check to the seed', () => {
+    // prepare
+    const { stack, scheduler } = userStack((stack) => ({
+      pollers: [
+        { id: 'tokens', waitSeconds: 2, payload: { queue: new CfnParameter(stack, 'Queue').valueAsString } },
+      ],
+    }));
+
+    // act
+    const [, seed] = onlyResource(resourcesOf(stack), SEED_RESOURCE_TYPE);
+
+    // assess
+    expect(scheduler.node.validate()).toEqual([]);
+    expect(JSON.stringify(seed.Properties[SEED_PROPERTY.payload])).toContain('{\\"queue\\":\\"');
+    expect(JSON.stringify(seed.Properties[SEED_PROPERTY.payload])).toContain('"Ref":"Queue"');
   });
 
   it('seeds one declared poller in the single form the template parameters use', () => {

@@ -450,6 +450,208 @@ describe('handleSeedEvent', () => {
     // assess
     expect(lastResponse()).toMatchObject({ Status: 'FAILED', PhysicalResourceId: `${TABLE}/default` });
   });
+  describe('the operator fields a declared poller carries (target, payload, timezone, windows, overlap)', () => {
+    const REPORTS = 'arn:aws:lambda:eu-west-1:123456789012:function:reports';
+    /** A declared poller as the construct passes it; switched off, so no loop start is involved. */
+    const declared = (pollerId: string, overrides: Record<string, unknown> = {}) => ({
+      TableName: TABLE,
+      PollerId: pollerId,
+      Running: 'false',
+      WaitSeconds: '2',
+      Target: REPORTS,
+      Payload: '{"url":"https://example.com/orders","retries":3}',
+      TimeZone: 'Europe/Berlin',
+      Windows: ['Mon-Fri 06:00-20:00 every 2', 'Sun 01:00-05:00 pause'],
+      Overlap: 'skip',
+      ...overrides,
+    });
+    const update = (pollerId: string, old: object, properties: object) =>
+      seedEvent({
+        RequestType: 'Update',
+        ResponseURL: responses.url,
+        PhysicalResourceId: `${TABLE}/${pollerId}`,
+        OldResourceProperties: old,
+        ResourceProperties: properties,
+      });
+
+    it('Create writes every declared field as ctl create stores it', async () => {
+      // act
+      const outcome = await handleSeedEvent(
+        seedEvent({ ResponseURL: responses.url, ResourceProperties: declared('fields-create') }),
+        deps(),
+      );
+
+      // assess
+      expect(outcome).toBe('written');
+      expect(await readItem('fields-create')).toEqual({
+        [FIELD.id]: { S: 'fields-create' },
+        [FIELD.running]: { BOOL: false },
+        [FIELD.waitSeconds]: { N: '2' },
+        [FIELD.target]: { S: REPORTS },
+        [FIELD.payload]: { M: { url: { S: 'https://example.com/orders' }, retries: { N: '3' } } },
+        [FIELD.timezone]: { S: 'Europe/Berlin' },
+        [FIELD.windows]: { L: [{ S: 'Mon-Fri 06:00-20:00 every 2' }, { S: 'Sun 01:00-05:00 pause' }] },
+        [FIELD.overlap]: { S: 'skip' },
+      });
+      // The item reads as the loop will read it: no field refused.
+      const item = await new ControlTable(dynamoDb, TABLE).read('fields-create');
+      expect(item?.config.problems).toEqual([]);
+      expect(item?.config.config).toMatchObject({ intervalMs: 2000, target: REPORTS, overlap: 'skip' });
+    });
+
+    it('an Update changing one field writes only it: operator edits of the others stay', async () => {
+      // prepare
+      const old = declared('fields-one');
+      await handleSeedEvent(seedEvent({ ResponseURL: responses.url, ResourceProperties: old }), deps());
+      // Operators steer the poller live after the deployment.
+      await new ControlTable(dynamoDb, TABLE).editOperatorFields('fields-one', {
+        waitSeconds: 30,
+        windows: ['Sat 10:00-12:00 every 5'],
+        overlap: 'allow',
+      });
+      await new ControlTable(dynamoDb, TABLE).switchOn('fields-one');
+
+      // act
+      const outcome = await handleSeedEvent(
+        update('fields-one', old, declared('fields-one', { Payload: '{"url":"https://example.com/v2"}' })),
+        deps(),
+      );
+
+      // assess
+      expect(outcome).toBe('written');
+      expect(await readItem('fields-one')).toMatchObject({
+        [FIELD.running]: { BOOL: true },
+        [FIELD.waitSeconds]: { N: '30' },
+        [FIELD.payload]: { M: { url: { S: 'https://example.com/v2' } } },
+        [FIELD.windows]: { L: [{ S: 'Sat 10:00-12:00 every 5' }] },
+        [FIELD.overlap]: { S: 'allow' },
+      });
+    });
+
+    it("an Update changing only waitseconds keeps an operator's pause: running is written only when it changed", async () => {
+      // prepare
+      const old = declared('fields-paused', { Running: 'true' });
+      await handleSeedEvent(seedEvent({ ResponseURL: responses.url, ResourceProperties: old }), deps());
+      await new ControlTable(dynamoDb, TABLE).switchOff('fields-paused');
+
+      // act
+      const outcome = await handleSeedEvent(
+        update('fields-paused', old, declared('fields-paused', { Running: 'true', WaitSeconds: '4' })),
+        deps(),
+      );
+
+      // assess
+      expect(outcome).toBe('written');
+      expect(await readItem('fields-paused')).toMatchObject({
+        [FIELD.running]: { BOOL: false },
+        [FIELD.waitSeconds]: { N: '4' },
+      });
+      // Nothing turned on, so nothing started: the answer names no loop start.
+      expect(lastResponse().Data).toBeUndefined();
+    });
+
+    it('an Update REMOVEs a field dropped from the declaration, and leaves a field never declared alone', async () => {
+      // prepare
+      const old = declared('fields-dropped', { Target: undefined });
+      await handleSeedEvent(seedEvent({ ResponseURL: responses.url, ResourceProperties: old }), deps());
+      await new ControlTable(dynamoDb, TABLE).editOperatorFields('fields-dropped', { target: 'set-live' });
+      const { Windows: _dropped, ...withoutWindows } = old;
+
+      // act
+      const outcome = await handleSeedEvent(update('fields-dropped', old, withoutWindows), deps());
+
+      // assess
+      expect(outcome).toBe('written');
+      const item = await readItem('fields-dropped');
+      expect(item?.[FIELD.windows]).toBeUndefined();
+      expect(item?.[FIELD.target]).toEqual({ S: 'set-live' });
+      expect(item?.[FIELD.payload]).toBeDefined();
+    });
+
+    it('an Update of one field on an item an operator deleted brings back a valid item: running and waitseconds filled in', async () => {
+      // prepare
+      const old = declared('fields-deleted');
+      await handleSeedEvent(seedEvent({ ResponseURL: responses.url, ResourceProperties: old }), deps());
+      expect(await new ControlTable(dynamoDb, TABLE).deletePoller('fields-deleted')).toMatchObject({
+        kind: 'deleted',
+      });
+
+      // act
+      await handleSeedEvent(
+        update('fields-deleted', old, declared('fields-deleted', { Overlap: 'allow' })),
+        deps(),
+      );
+
+      // assess
+      expect(await readItem('fields-deleted')).toEqual({
+        [FIELD.id]: { S: 'fields-deleted' },
+        [FIELD.running]: { BOOL: false },
+        [FIELD.waitSeconds]: { N: '2' },
+        [FIELD.overlap]: { S: 'allow' },
+      });
+    });
+
+    it('an Update that changes no declared field writes nothing (no table reachable, still SUCCESS)', async () => {
+      // act
+      const outcome = await handleSeedEvent(
+        update(
+          'fields-same',
+          declared('fields-same'),
+          declared('fields-same', { Payload: '{ "url": "https://example.com/orders", "retries": 3 }' }),
+        ),
+        deps({ dynamoDb: unreachableDynamoDb() }),
+      );
+
+      // assess
+      expect(outcome).toBe('unchanged');
+      expect(lastResponse()).toMatchObject({ Status: 'SUCCESS' });
+    });
+
+    it.each([
+      [
+        'Target',
+        'not a function!',
+        /^seed property Target fails the controller's check \(target must be .*; got "not a function!"$/,
+      ],
+      [
+        'Payload',
+        '{"n":1e200}',
+        /^seed property Payload fails the controller's check \(payload holds the number 1e\+200.*; got .*1e200/,
+      ],
+      [
+        'TimeZone',
+        'Mars/Olympus',
+        /^seed property TimeZone fails the controller's check \(timezone must be .*; got "Mars\/Olympus"$/,
+      ],
+      [
+        'Windows',
+        ['Mon 25:00-26:00 every 1'],
+        /^seed property Windows fails the controller's check \(windows\[0\] .*; got \["Mon 25:00-26:00 every 1"\]$/,
+      ],
+      [
+        'Overlap',
+        'never',
+        /^seed property Overlap fails the controller's check \(overlap must be one of allow, skip.*; got "never"$/,
+      ],
+    ])('refuses %s %j with FAILED naming the value, and writes nothing', async (property, value, reason) => {
+      // prepare
+      const pollerId = `fields-bad-${property.toLowerCase()}`;
+
+      // act
+      const outcome = await handleSeedEvent(
+        seedEvent({
+          ResponseURL: responses.url,
+          ResourceProperties: declared(pollerId, { [property]: value }),
+        }),
+        deps(),
+      );
+
+      // assess
+      expect(outcome).toBe('failed');
+      expect(lastResponse()).toMatchObject({ Status: 'FAILED', Reason: expect.stringMatching(reason) });
+      expect(await readItem(pollerId)).toBeUndefined();
+    });
+  });
 });
 
 describe('putResponse', () => {

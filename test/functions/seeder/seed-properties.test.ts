@@ -4,8 +4,8 @@ import {
   parseSeedProperties,
   SEED_PROPERTY,
   type SeedPropertyName,
-  seedChanged,
   seedPhysicalId,
+  seedWrite,
 } from '../../../functions/seeder/seed-properties';
 import { WAIT_SECONDS_LIMITS } from '../../../functions/shared/contract';
 import { InvalidSeedPropertyError } from '../../../functions/shared/errors';
@@ -37,7 +37,13 @@ describe('parseSeedProperties', () => {
     const request = parseSeedProperties(validProperties({ [SEED_PROPERTY.waitSeconds]: '2.5' }), TABLE);
 
     // assess
-    expect(request).toEqual({ tableName: TABLE, pollerId: 'default', running: true, waitSeconds: '2.5' });
+    expect(request).toEqual({
+      tableName: TABLE,
+      pollerId: 'default',
+      running: true,
+      waitSeconds: '2.5',
+      fields: {},
+    });
   });
 
   it("reads running 'false' as false", () => {
@@ -95,19 +101,119 @@ describe('parseSeedProperties', () => {
   });
 });
 
-describe('seedChanged', () => {
-  const seed = { tableName: TABLE, pollerId: 'default', running: true, waitSeconds: '5' };
+describe('parseSeedProperties: the optional operator fields', () => {
+  it('decodes each declared field with the validator ctl create uses', () => {
+    // act
+    const request = parseSeedProperties(
+      validProperties({
+        [SEED_PROPERTY.target]: 'arn:aws:lambda:eu-west-1:123456789012:function:reports',
+        [SEED_PROPERTY.payload]: '{"url":"https://example.com","retries":3}',
+        [SEED_PROPERTY.timezone]: 'Europe/Berlin',
+        [SEED_PROPERTY.windows]: ['Mon-Fri 06:00-20:00 every 2', 'Sun 01:00-05:00 pause'],
+        [SEED_PROPERTY.overlap]: 'skip',
+      }),
+      TABLE,
+    );
 
-  it('sees no change when only other properties (the ServiceToken) changed', () => {
-    expect(seedChanged(seed, { ...seed })).toBe(false);
+    // assess
+    expect(request.fields).toEqual({
+      target: 'arn:aws:lambda:eu-west-1:123456789012:function:reports',
+      payload: { url: 'https://example.com', retries: 3 },
+      timeZone: 'Europe/Berlin',
+      windows: ['Mon-Fri 06:00-20:00 every 2', 'Sun 01:00-05:00 pause'],
+      overlap: 'skip',
+    });
   });
 
-  it.each([{ running: false }, { waitSeconds: '6' }, { pollerId: 'other' }])(
-    'sees a change in %o',
-    (change) => {
-      expect(seedChanged({ ...seed, ...change }, seed)).toBe(true);
-    },
+  it('reads a declared UTC as the time zone removed (UTC is stored as absent)', () => {
+    expect(parseSeedProperties(validProperties({ [SEED_PROPERTY.timezone]: 'UTC' }), TABLE).fields).toEqual({
+      timeZone: null,
+    });
+  });
+
+  it.each<[SeedPropertyName, unknown, RegExp]>([
+    [SEED_PROPERTY.target, 'not a function!', /Target fails the controller's check \(target must be/],
+    [SEED_PROPERTY.payload, '[1,2]', /Payload fails the controller's check \(payload must be a JSON object/],
+    [SEED_PROPERTY.payload, { url: 'x' }, /Payload must be the JSON text of an object/],
+    [
+      SEED_PROPERTY.timezone,
+      'Mars/Olympus',
+      /TimeZone fails the controller's check \(timezone must be an IANA/,
+    ],
+    [
+      SEED_PROPERTY.windows,
+      ['Mon 25:00-26:00 every 1'],
+      /Windows fails the controller's check \(windows\[0\]/,
+    ],
+    [SEED_PROPERTY.windows, [], /Windows must be a list of one or more rule texts/],
+    [SEED_PROPERTY.windows, 'Mon 06:00-20:00 every 2', /Windows must be a list of one or more rule texts/],
+    [
+      SEED_PROPERTY.overlap,
+      'never',
+      /Overlap fails the controller's check \(overlap must be one of allow, skip/,
+    ],
+  ])('refuses %s %j, naming the poller and the value', (property, value, message) => {
+    // act
+    const error = parseError(validProperties({ [SEED_PROPERTY.pollerId]: 'orders', [property]: value }));
+
+    // assess
+    expect(error.field).toBe(property);
+    expect(error.pollerId).toBe('orders');
+    expect(error.message).toMatch(message);
+    expect(error.message).toContain(`got ${JSON.stringify(value)}`);
+  });
+});
+
+describe('seedWrite', () => {
+  const declared = parseSeedProperties(
+    validProperties({
+      [SEED_PROPERTY.payload]: '{"url":"https://example.com"}',
+      [SEED_PROPERTY.windows]: ['Mon-Fri 06:00-20:00 every 2'],
+    }),
+    TABLE,
   );
+  const redeclared = (overrides: Record<string, unknown>) =>
+    parseSeedProperties(
+      validProperties({
+        [SEED_PROPERTY.payload]: '{"url":"https://example.com"}',
+        [SEED_PROPERTY.windows]: ['Mon-Fri 06:00-20:00 every 2'],
+        ...overrides,
+      }),
+      TABLE,
+    );
+
+  it('writes every declared field when there is no previous seed (Create)', () => {
+    expect(seedWrite(declared, undefined)).toEqual({
+      running: true,
+      waitSeconds: 5,
+      payload: { url: 'https://example.com' },
+      windows: ['Mon-Fri 06:00-20:00 every 2'],
+    });
+  });
+
+  it('writes nothing when no declared value changed (only the ServiceToken did)', () => {
+    expect(seedWrite(redeclared({ ServiceToken: 'another' }), declared)).toBeUndefined();
+  });
+
+  it.each<[string, Record<string, unknown>, object]>([
+    ['running', { [SEED_PROPERTY.running]: 'false' }, { running: false }],
+    ['waitseconds', { [SEED_PROPERTY.waitSeconds]: '6' }, { waitSeconds: 6 }],
+    [
+      'the payload',
+      { [SEED_PROPERTY.payload]: '{"url":"https://example.org"}' },
+      { payload: { url: 'https://example.org' } },
+    ],
+    ['the overlap (newly declared)', { [SEED_PROPERTY.overlap]: 'skip' }, { overlap: 'skip' }],
+    ['the windows (dropped: removed)', { [SEED_PROPERTY.windows]: undefined }, { windows: null }],
+  ])('writes only %s when only it changed', (_, overrides, write) => {
+    expect(seedWrite(redeclared(overrides), declared)).toEqual(write);
+  });
+
+  it('sees the same payload written with other spacing as unchanged (compared as stored)', () => {
+    expect(
+      seedWrite(redeclared({ [SEED_PROPERTY.payload]: '{ "url": "https://example.com" }' }), declared),
+    ).toBeUndefined();
+  });
 });
 
 describe('seedPhysicalId', () => {
@@ -119,7 +225,7 @@ describe('seedPhysicalId', () => {
 describe('parseSeedPollers', () => {
   it('reads the single form as a list of one', () => {
     expect(parseSeedPollers(validProperties(), TABLE)).toEqual([
-      { tableName: TABLE, pollerId: 'default', running: true, waitSeconds: '5' },
+      { tableName: TABLE, pollerId: 'default', running: true, waitSeconds: '5', fields: {} },
     ]);
   });
 
@@ -138,8 +244,8 @@ describe('parseSeedPollers', () => {
 
     // assess
     expect(requests).toEqual([
-      { tableName: TABLE, pollerId: 'a', running: true, waitSeconds: '0.1' },
-      { tableName: TABLE, pollerId: 'b', running: false, waitSeconds: '5.5' },
+      { tableName: TABLE, pollerId: 'a', running: true, waitSeconds: '0.1', fields: {} },
+      { tableName: TABLE, pollerId: 'b', running: false, waitSeconds: '5.5', fields: {} },
     ]);
   });
 
