@@ -6,11 +6,14 @@ const MINIMUM = { major: 22, minor: 12, patch: 0 };
 
 describe('require-node: one line instead of a later crash on a Node that is too old', () => {
   it('reads the minimum from package.json’s engines.node, the one source of it', () => {
-    const manifest: { engines: { node: string } } = JSON.parse(
+    const manifest: unknown = JSON.parse(
       readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
     );
+    const engines =
+      typeof manifest === 'object' && manifest !== null && 'engines' in manifest ? manifest.engines : null;
+    const node = typeof engines === 'object' && engines !== null && 'node' in engines ? engines.node : null;
 
-    expect(parseMinimumNode(manifest.engines.node)).toEqual(MINIMUM);
+    expect(parseMinimumNode(node)).toEqual(MINIMUM);
   });
 
   it('says which Node is needed, which one runs, and how to get one', () => {
