@@ -1,3 +1,5 @@
+// First: a Node older than package.json's engines.node stops here with one line saying what to install.
+import './scripts/require-node';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({

@@ -1,3 +1,5 @@
+// First: a Node older than package.json's engines.node stops here with one line saying what to install.
+import './require-node';
 import { runBench } from './bench/cli';
 import { BenchUsageError, parseBenchArgs, USAGE } from './bench/cli-options';
 import { runFleetBench } from './bench/fleet-cli';

@@ -3,6 +3,8 @@
  * credentials and a region to deploy with; without them it prints one line saying what to do, instead of the CDK
  * CLI's page of stack traces. With `--profile NAME` (or `--profile=NAME`) it checks that profile.
  */
+// First: a Node older than package.json's engines.node stops here with one line saying what to install.
+import './require-node';
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { createCloudFormationClient } from './ctl/cloudformation-client';

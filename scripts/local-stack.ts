@@ -3,6 +3,8 @@
  * --data DIR, --every S | --pollers FILE | --demo, --controller-memory MB, --json, --duration S, --verbose. See
  * README "The local stack".
  */
+// First: a Node older than package.json's engines.node stops here with one line saying what to install.
+import './require-node';
 import { parseArgs } from 'node:util';
 import { WAIT_SECONDS_LIMITS } from '../functions/shared/contract';
 import { InvalidIntervalError, SubMinuteError } from '../functions/shared/errors';

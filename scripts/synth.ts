@@ -4,6 +4,8 @@
  * SubMinuteLambdaExecutor-monitoring.yaml, the alarms and dashboard that template has no room for.
  * Deterministic: test/infra/template.test.ts fails when the committed file differs from a fresh render.
  */
+// First: a Node older than package.json's engines.node stops here with one line saying what to install.
+import './require-node';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -118,7 +118,7 @@ export function planTick(inputs: TickInputs): TickPlan {
   const seq = loop.nextSeq;
   // Every invocation claims before its first tick and moves the claim forward, so a replay of the same input
   // (a Step Functions retry after a crash) sees a claim it did not make and never reuses those ticks.
-  const window = Math.max(1, Math.ceil(timing.claimWindowMs / gridIntervalMs(loop)));
+  const window = claimWindowTicks(gridIntervalMs(loop), timing);
   const claimThrough =
     seq > loop.claimedThroughSeq || inputs.claimRequired
       ? Math.max(seq + window - 1, loop.claimedThroughSeq + 1)
@@ -130,6 +130,11 @@ export function planTick(inputs: TickInputs): TickPlan {
   // The tick after this one, laid on the rules now: the continuation sleeps towards it (an edge or a pause's end).
   const next = loopAfterTick(at, dueAt);
   return { kind: 'fire', seq, dueAt, skipped, config, at, next, claimThrough };
+}
+
+/** How many ticks one claim covers at `intervalMs`: those due within the claim window, at least one. */
+export function claimWindowTicks(intervalMs: number, timing: Timing = DEFAULT_TIMING): number {
+  return Math.max(1, Math.ceil(timing.claimWindowMs / intervalMs));
 }
 
 /**

@@ -264,7 +264,9 @@ export class ControlTable implements ControlItemStore {
   /**
    * Takes a generation for a new loop: only if the item still runs, still has the generation and heartbeat the
    * start judged, and so has no live loop. It names the loop's execution, counts as the first heartbeat and
-   * clears the last stop reason. Never creates an item.
+   * clears the last stop reason. It removes `nextTickAt`, the old loop's plan: the heartbeat it writes makes the
+   * poller look alive, and no one must read the old loop's grid as the new loop's ticks (`claimedSeq` stays: a new
+   * loop continues above it). Never creates an item.
    */
   async takeGeneration(pollerId: string, take: GenerationTake): Promise<TakeOutcome> {
     const update = new UpdateBuilder();
@@ -272,6 +274,7 @@ export class ControlTable implements ControlItemStore {
     update.set(FIELD.executionArn, { S: take.executionArn });
     update.set(FIELD.heartbeatAt, { S: take.at });
     update.remove(FIELD.stoppedReason);
+    update.remove(FIELD.nextTickAt);
     if (take.restartReason !== undefined) {
       update.set(FIELD.lastRestartAt, { S: take.at });
       update.set(FIELD.lastRestartReason, { S: take.restartReason.slice(0, MAX_ERROR_MESSAGE_LENGTH) });

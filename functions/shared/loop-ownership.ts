@@ -63,7 +63,15 @@ function gapOf(cadence: WindowCadence): number {
   return cadence.kind === 'every' ? cadence.intervalMs : 0;
 }
 
-export function judgeLoop(item: PollerItem, nowMs: number): LoopLiveness {
+/** Statuses of an execution that ended without handing the loop to a successor (SUCCEEDED may have). */
+export const EXECUTION_ENDED_FOR_GOOD: ReadonlySet<string> = new Set(['ABORTED', 'FAILED', 'TIMED_OUT']);
+
+/**
+ * @param deadExecutionArn an execution known to have ended without handing over (Step Functions says ABORTED,
+ *   FAILED or TIMED_OUT, EXECUTION_ENDED_FOR_GOOD): a loop the item attributes to it is dead, however fresh its
+ *   heartbeat.
+ */
+export function judgeLoop(item: PollerItem, nowMs: number, deadExecutionArn?: string): LoopLiveness {
   const { generation, stoppedReason } = item;
   if (generation === undefined) return { alive: false, why: 'no loop was ever started' };
   if (stoppedReason !== undefined) return { alive: false, why: `the loop stopped: ${stoppedReason}` };
@@ -76,6 +84,9 @@ export function judgeLoop(item: PollerItem, nowMs: number): LoopLiveness {
       alive: false,
       why: `heartbeat ${Math.round(heartbeatAgeMs / 1000)} s old (threshold ${Math.round(thresholdMs / 1000)} s)`,
     };
+  }
+  if (deadExecutionArn !== undefined && item.executionArn === deadExecutionArn) {
+    return { alive: false, why: `its execution ${deadExecutionArn} has ended` };
   }
   return { alive: true, generation, executionArn: item.executionArn, heartbeatAgeMs };
 }
@@ -106,10 +117,7 @@ export interface TakeExpectation {
   readonly corrupt?: readonly CorruptField[];
 }
 
-/**
- * @param deadExecutionArn an execution known to have ended without handing over (Step Functions says ABORTED,
- *   FAILED or TIMED_OUT): a loop the item attributes to it is dead, however fresh its heartbeat.
- */
+/** @param deadExecutionArn an execution known to have ended without handing over: see judgeLoop. */
 export function decideStart(
   item: PollerItem | undefined,
   nowMs: number,
@@ -122,10 +130,7 @@ export function decideStart(
     return { kind: 'skip', reason: `${STOP_REASON.invalidConfig}: ${problems.join('; ')}`, problems };
   }
   if (!reading.config.running) return { kind: 'skip', reason: STOP_REASON.runningFalse, problems };
-  const liveness = judgeLoop(item, nowMs);
-  if (liveness.alive && deadExecutionArn !== undefined && liveness.executionArn === deadExecutionArn) {
-    return takeFrom(item, `its execution ${deadExecutionArn} has ended`);
-  }
+  const liveness = judgeLoop(item, nowMs, deadExecutionArn);
   if (liveness.alive) {
     return { kind: 'alive', generation: liveness.generation, executionArn: liveness.executionArn };
   }

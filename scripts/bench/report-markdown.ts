@@ -1,4 +1,5 @@
-import type { BenchResult, CostRow, TargetCheck, TimingRow } from './results';
+import { SubMinuteError } from '../../functions/shared/errors';
+import type { BenchResult, CostRow, TargetCheck, TargetVerdict, TimingRow } from './results';
 import { COST_CADENCES_S } from './results';
 import type { SeriesSummary } from './stats';
 
@@ -188,6 +189,48 @@ export function renderTargets(result: Pick<BenchResult, 'targets'>): string {
     ['target', 'scope', 'value', 'limit', 'result'],
     result.targets.map((check) => [check.target, check.scope, check.value, check.limit, verdictText(check)]),
   );
+}
+
+/** A results file's `targets` hold an entry that is neither shape `parseTargetChecks` reads. */
+export class BenchResultsError extends SubMinuteError {
+  override readonly name = 'BenchResultsError';
+}
+
+const VERDICTS: readonly TargetVerdict[] = ['pass', 'fail', 'not-judged'];
+
+/**
+ * The `targets` of a results JSON (bench/results/*.json), as written by this code (`verdict`) or by the code before
+ * `not-judged` existed (`pass: boolean`, every target judged): a committed report reads as it was judged.
+ */
+export function parseTargetChecks(targets: unknown): TargetCheck[] {
+  if (!Array.isArray(targets)) {
+    throw new BenchResultsError(`targets must be a list; got ${JSON.stringify(targets)}`, { value: targets });
+  }
+  return targets.map((entry: unknown, index) => {
+    const refuse = (why: string) =>
+      new BenchResultsError(`targets[${index}] ${why}; got ${JSON.stringify(entry)}`, { value: entry });
+    if (typeof entry !== 'object' || entry === null) throw refuse('must be an object');
+    const text = (key: string): string => {
+      const value: unknown = key in entry ? Reflect.get(entry, key) : undefined;
+      if (typeof value !== 'string') throw refuse(`needs a string ${key}`);
+      return value;
+    };
+    const verdictField: unknown = 'verdict' in entry ? entry.verdict : undefined;
+    const passField: unknown = 'pass' in entry ? entry.pass : undefined;
+    const verdict = VERDICTS.find((known) => known === verdictField);
+    const judged: TargetVerdict | undefined =
+      verdict ?? (typeof passField === 'boolean' ? (passField ? 'pass' : 'fail') : undefined);
+    if (judged === undefined) throw refuse(`needs a verdict (${VERDICTS.join(', ')}) or a boolean pass`);
+    const why: unknown = 'notJudgedBecause' in entry ? entry.notJudgedBecause : undefined;
+    return {
+      target: text('target'),
+      scope: text('scope'),
+      value: text('value'),
+      limit: text('limit'),
+      verdict: judged,
+      ...(typeof why === 'string' ? { notJudgedBecause: why } : {}),
+    };
+  });
 }
 
 /** PASS, FAIL, or `not judged (30 ticks; a p99 needs at least 100)`: never a FAIL for what a run cannot tell. */

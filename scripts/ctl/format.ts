@@ -232,12 +232,16 @@ function progressRows(report: StatusReport): [string, string][] {
   const recorded = `the item says seq ${report.seq ?? '-'} as of its last write${writtenAgo}: it is written per claim (~30 s) and hand-back, not per tick`;
   const seq = `${tickSeqText(last)}${isDerived(report.progress) ? ` (${recorded})` : ''}`;
   let nextText: string;
-  if (report.running !== true && alive && next !== null) {
-    nextText = `none: running=false; the loop ends before its tick ${tickTimeText(next, now)}`;
+  if (report.running === false && alive && report.endsBefore !== null) {
+    const tick = report.endsBefore;
+    const seq = tick.seq === null ? '' : `seq ${tickSeqText(tick)} `;
+    nextText = `none: running=false; the loop ends before its tick ${seq}due ${tickTimeText(tick, now)}`;
   } else if (next !== null) {
     nextText = `${tickTimeText(next, now)}${next.seq === null ? '' : `, seq ${tickSeqText(next)}`}`;
   } else if (report.notAliveBecause !== null) {
     nextText = `none: no live loop (${report.notAliveBecause})`;
+  } else if (report.nextTickAt === null) {
+    nextText = 'not recorded yet: the loop has not claimed its first tick';
   } else {
     nextText = report.nextTickAt === null ? '-' : `due (recorded ${withRelative(report.nextTickAt, now)})`;
   }

@@ -1,4 +1,5 @@
-import { DEFAULT_TIMING } from '../../functions/scheduling/plan-round';
+import { chooseStrategy } from '../../functions/scheduling/cost-model';
+import { claimWindowTicks, DEFAULT_TIMING } from '../../functions/scheduling/plan-round';
 import type { PollerItem } from '../../functions/shared/control-item';
 import { judgeLoop } from '../../functions/shared/loop-ownership';
 
@@ -38,9 +39,19 @@ export interface LoopProgress {
  * Reads the loop's last and next tick off the item at `nowMs`. `cadenceSeconds` is the cadence in force now (a
  * window's or `waitseconds`; null for a pause or an invalid one: then nothing is derived). `running=false` on a
  * live loop still gives the next tick: it is the one before which that loop reads the item and ends.
+ * `deadExecutionArn`: an execution Step Functions says has ended for good (loop-ownership's judgeLoop); a loop the
+ * item attributes to it is not alive, however fresh its heartbeat, and nothing is derived for it.
+ *
+ * Only a `nextTickAt` the current generation wrote is read: a start's take removes the old loop's (control-table.ts
+ * takeGeneration), so until the new loop's first claim there is no next tick to show, not the old loop's grid.
  */
-export function loopProgress(item: PollerItem, nowMs: number, cadenceSeconds: number | null): LoopProgress {
-  const alive = judgeLoop(item, nowMs).alive;
+export function loopProgress(
+  item: PollerItem,
+  nowMs: number,
+  cadenceSeconds: number | null,
+  deadExecutionArn?: string,
+): LoopProgress {
+  const alive = judgeLoop(item, nowMs, deadExecutionArn).alive;
   const intervalMs = cadenceSeconds === null ? undefined : Math.round(cadenceSeconds * 1_000);
   const recordedLast: TickPoint | null =
     item.seq === undefined && item.lastTickAt === undefined
@@ -49,18 +60,22 @@ export function loopProgress(item: PollerItem, nowMs: number, cadenceSeconds: nu
   const nextMs = Date.parse(item.nextTickAt ?? '');
   if (!alive || Number.isNaN(nextMs)) return { last: recordedLast, next: null, alive };
 
-  const nextSeq = seqOfNextTick(item, intervalMs);
+  const nextSeq = seqOfNextTick(item, nextMs, intervalMs);
   if (nextMs > nowMs) {
-    return { last: recordedLast, next: { seq: nextSeq, at: iso(nextMs), derived: false }, alive };
+    return {
+      last: recordedLast,
+      next: { seq: nextSeq.seq, at: iso(nextMs), derived: nextSeq.derived },
+      alive,
+    };
   }
   // The recorded next tick has passed: a live loop fired it and the ones after it on the grid.
   if (intervalMs === undefined || intervalMs <= 0) return { last: recordedLast, next: null, alive };
   const firedSince = Math.floor((nowMs - nextMs) / intervalMs);
   const lastAtMs = nextMs + firedSince * intervalMs;
   return {
-    last: { seq: nextSeq === null ? null : nextSeq + firedSince, at: iso(lastAtMs), derived: true },
+    last: { seq: nextSeq.seq === null ? null : nextSeq.seq + firedSince, at: iso(lastAtMs), derived: true },
     next: {
-      seq: nextSeq === null ? null : nextSeq + firedSince + 1,
+      seq: nextSeq.seq === null ? null : nextSeq.seq + firedSince + 1,
       at: iso(lastAtMs + intervalMs),
       derived: true,
     },
@@ -69,23 +84,58 @@ export function loopProgress(item: PollerItem, nowMs: number, cadenceSeconds: nu
 }
 
 /**
- * The seq of the tick `nextTickAt` names. A hand-back writes it beside the last fired `seq` (so: seq + 1); a claim
- * writes it as the first tick of the claim, which runs to `claimedSeq` and spans the claim window (so: claimedSeq −
- * window + 1, the same window the planner uses). A new loop's first claim continues after the old claim, not after
- * the old `seq`, so the larger of the two is the tick meant.
+ * The seq of the tick `nextTickAt` names, and whether it is known (derived: false) or worked out ("about").
+ *
+ * A hand-back or a pause's check-in writes it beside the last fired `seq`, with no claim beyond it: seq + 1. A
+ * claim writes it as the first tick of the claim, which runs to `claimedSeq` over the claim window of the cadence
+ * the claim was made under, which the item does not record. A loop going on claims right after its last fired
+ * tick, so its first claimed tick is one interval (the claim's) after `lastTickAt`: when the window of that
+ * interval leads from seq + 1 to `claimedSeq` exactly, seq + 1 is known. Otherwise (a new loop, which continues
+ * after the old claim rather than the old `seq`; skipped ticks) the window of the cadence in force now works it
+ * out, "about": a cadence set since the claim would make it wrong.
  */
-function seqOfNextTick(item: PollerItem, intervalMs: number | undefined): number | null {
+function seqOfNextTick(
+  item: PollerItem,
+  nextMs: number,
+  intervalMs: number | undefined,
+): { readonly seq: number | null; readonly derived: boolean } {
   const afterFired = item.seq === undefined ? undefined : item.seq + 1;
-  if (item.claimedSeq === undefined || intervalMs === undefined || intervalMs <= 0) return afterFired ?? null;
-  const window = Math.max(1, Math.ceil(DEFAULT_TIMING.claimWindowMs / intervalMs));
-  const firstClaimed = item.claimedSeq - window + 1;
-  return Math.max(afterFired ?? firstClaimed, firstClaimed);
+  if (afterFired !== undefined && (item.claimedSeq === undefined || item.claimedSeq < afterFired)) {
+    return { seq: afterFired, derived: false };
+  }
+  const claimIntervalMs = nextMs - Date.parse(item.lastTickAt ?? '');
+  if (
+    afterFired !== undefined &&
+    claimIntervalMs > 0 &&
+    item.claimedSeq === afterFired + claimWindowTicks(claimIntervalMs) - 1
+  ) {
+    return { seq: afterFired, derived: false };
+  }
+  if (item.claimedSeq === undefined || intervalMs === undefined || intervalMs <= 0) {
+    // No seq at all says nothing "about" the tick's recorded time.
+    return { seq: afterFired ?? null, derived: afterFired !== undefined };
+  }
+  const firstClaimed = item.claimedSeq - claimWindowTicks(intervalMs) + 1;
+  return { seq: Math.max(afterFired ?? firstClaimed, firstClaimed), derived: true };
 }
 
 /**
- * The tick before which a live loop sees `running=false` and ends: it reads the item `readAheadMs` before each
- * tick (and a Wait state wakes it earlier still), so a stop written later than that lets that tick go and ends
- * the loop before the one after it. null when no live loop will read it.
+ * How long before a tick a live loop reads the item for the last time, at `intervalMs`, by the planner's own
+ * constants: a loop that stays awake reads it `readAheadMs` ahead; a Wait-state loop (at or above the break-even
+ * interval, cost-model.ts chooseStrategy) is woken 0.5-1.5 s ahead (`wakeLeadMs`) and fires what is due within
+ * `maxInProcessSleepMs` of that read without reading again. (A loop that stays awake hands back to a Wait state
+ * once per invocation, every ~15 min: that one tick reads as a Wait-state loop's does.)
+ */
+export function lastReadBeforeTickMs(intervalMs: number): number {
+  return chooseStrategy(intervalMs) === 'stay-awake'
+    ? DEFAULT_TIMING.readAheadMs
+    : DEFAULT_TIMING.maxInProcessSleepMs;
+}
+
+/**
+ * The tick before which a live loop sees `running=false` and ends: a stop written later than the loop's last read
+ * for the next tick (lastReadBeforeTickMs) may let that tick go, so it ends the loop before the one after it. null
+ * when no live loop will read it.
  */
 export function endsBefore(
   progress: LoopProgress,
@@ -95,10 +145,12 @@ export function endsBefore(
   const { next } = progress;
   if (!progress.alive || next === null || next.at === null) return null;
   const nextMs = Date.parse(next.at);
-  if (nextMs - nowMs > DEFAULT_TIMING.readAheadMs || cadenceSeconds === null) return next;
+  if (cadenceSeconds === null) return next;
+  const intervalMs = Math.round(cadenceSeconds * 1_000);
+  if (nextMs - nowMs > lastReadBeforeTickMs(intervalMs)) return next;
   return {
     seq: next.seq === null ? null : next.seq + 1,
-    at: iso(nextMs + Math.round(cadenceSeconds * 1_000)),
+    at: iso(nextMs + intervalMs),
     derived: true,
   };
 }

@@ -49,12 +49,18 @@ interface FireSeen {
  * Tells the operator of `npm start` how each loop lives: read from the item's changes (a start takes a new
  * generation; an operator edits `waitseconds`) and from the fires. A cadence edit is applied by the loop, not by
  * the write: the tick already announced keeps its time and the one after follows the new interval, so the edit is
- * reported at the first fire whose gap from the one before is the new interval. (Window rules change the cadence by
- * the clock, not by an edit: they are not reported here.)
+ * reported at the first fire whose gap from the one before is the new interval. A skipped tick keeps its seq and
+ * leaves a gap of whole old intervals, so when the new interval is such a multiple (1 s → 2 s) one gap proves
+ * nothing: that fire is reported once the next one comes the new interval after it too, and neither gap saw a skip
+ * recorded on the item. (Window rules change the cadence by the clock, not by an edit: they are not reported here.)
  */
 export class LoopLife {
   private readonly lastFire = new Map<string, FireSeen>();
   private readonly pendingCadence = new Map<string, { fromMs: number; toMs: number }>();
+  /** A fire one new interval after the one before, awaiting the next to tell it from a skipped tick's gap. */
+  private readonly candidate = new Map<string, FireSeen>();
+  /** Pollers whose item recorded a skipped tick since their last fire. */
+  private readonly skipSeen = new Set<string>();
 
   onItemChange(change: ItemChange): LoopLifeEvent[] {
     const before = change.before && decodePollerItem(change.pollerId, change.before);
@@ -68,10 +74,12 @@ export class LoopLife {
       this.forget(change.pollerId);
       return [loopStarted(after, before)];
     }
+    if ((after.skippedTicks ?? 0) > (before?.skippedTicks ?? 0)) this.skipSeen.add(change.pollerId);
     const [fromMs, toMs] = [before?.operator.intervalMs, after.operator.intervalMs];
     if (typeof fromMs === 'number' && typeof toMs === 'number' && fromMs !== toMs) {
       // Edited again before the first edit was applied: the loop goes from the cadence it still runs at.
       const running = this.pendingCadence.get(change.pollerId)?.fromMs ?? fromMs;
+      this.candidate.delete(change.pollerId);
       if (running === toMs) this.pendingCadence.delete(change.pollerId);
       else this.pendingCadence.set(change.pollerId, { fromMs: running, toMs });
     }
@@ -84,11 +92,22 @@ export class LoopLife {
     readonly scheduledAt: string;
   }): LoopLifeEvent[] {
     const scheduledAtMs = Date.parse(fire.scheduledAt);
+    const seen: FireSeen = { seq: fire.seq, scheduledAtMs };
     const previous = this.lastFire.get(fire.poller);
-    this.lastFire.set(fire.poller, { seq: fire.seq, scheduledAtMs });
+    this.lastFire.set(fire.poller, seen);
+    const skipped = this.skipSeen.delete(fire.poller);
+    const candidate = this.candidate.get(fire.poller);
+    this.candidate.delete(fire.poller);
     const pending = this.pendingCadence.get(fire.poller);
     if (pending === undefined || previous === undefined || fire.seq !== previous.seq + 1) return [];
-    if (scheduledAtMs - previous.scheduledAtMs !== pending.toMs) return [];
+    if (scheduledAtMs - previous.scheduledAtMs !== pending.toMs || skipped) return [];
+    // Could this gap be ticks skipped at the old cadence? Then only the next gap tells.
+    const skipShaped = pending.toMs % pending.fromMs === 0;
+    if (skipShaped && candidate === undefined) {
+      this.candidate.set(fire.poller, seen);
+      return [];
+    }
+    const first = skipShaped && candidate !== undefined ? candidate : seen;
     this.pendingCadence.delete(fire.poller);
     return [
       {
@@ -96,8 +115,8 @@ export class LoopLife {
         poller: fire.poller,
         fromSeconds: pending.fromMs / 1_000,
         toSeconds: pending.toMs / 1_000,
-        seq: fire.seq,
-        scheduledAt: fire.scheduledAt,
+        seq: first.seq,
+        scheduledAt: new Date(first.scheduledAtMs).toISOString(),
       },
     ];
   }
@@ -105,6 +124,8 @@ export class LoopLife {
   private forget(pollerId: string): void {
     this.pendingCadence.delete(pollerId);
     this.lastFire.delete(pollerId);
+    this.candidate.delete(pollerId);
+    this.skipSeen.delete(pollerId);
   }
 }
 

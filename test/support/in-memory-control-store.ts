@@ -91,6 +91,7 @@ export class InMemoryControlStore implements ControlItemStore {
       [FIELD.heartbeatAt]: { S: take.at },
     };
     delete next[FIELD.stoppedReason];
+    delete next[FIELD.nextTickAt];
     const replaced = replacedFieldsMessage(take);
     if (replaced !== undefined) {
       next[FIELD.lastError] = {

@@ -1,3 +1,4 @@
+import { EXECUTION_ENDED_FOR_GOOD } from '../../../functions/shared/loop-ownership';
 import { startLoop } from '../../../functions/starter/start-loop';
 import { AwsCallError, ControlItemMissingError, CtlError } from '../errors';
 import { type CtlSession, readExecutionStatus, writeItem } from '../session';
@@ -13,9 +14,6 @@ export interface StartResult {
   /** The item did not exist and was created from --every. */
   readonly created: boolean;
 }
-
-/** Statuses of an execution that ended without handing the loop to a successor (SUCCEEDED may have). */
-const ENDED_FOR_GOOD = new Set(['ABORTED', 'FAILED', 'TIMED_OUT']);
 
 /**
  * Sets running=true (creating the item when `waitSeconds` is given), then starts the loop by the one start rule
@@ -54,7 +52,8 @@ export async function start(
 
   const recorded = updated.before?.executionArn;
   const deadExecutionArn =
-    recorded !== undefined && ENDED_FOR_GOOD.has((await readExecutionStatus(session, recorded)).status)
+    recorded !== undefined &&
+    EXECUTION_ENDED_FOR_GOOD.has((await readExecutionStatus(session, recorded)).status)
       ? recorded
       : undefined;
 

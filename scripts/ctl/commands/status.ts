@@ -2,9 +2,9 @@ import { DEFAULT_TIME_ZONE } from '../../../functions/scheduling/windows';
 import type { OverlapPolicy, TickOutcome } from '../../../functions/shared/contract';
 import { outcomeFieldsOf, type PollerItem } from '../../../functions/shared/control-item';
 import { InvalidControlItemError } from '../../../functions/shared/errors';
-import { judgeLoop } from '../../../functions/shared/loop-ownership';
+import { EXECUTION_ENDED_FOR_GOOD, judgeLoop } from '../../../functions/shared/loop-ownership';
 import { ControlItemMissingError } from '../errors';
-import { type LoopProgress, loopProgress } from '../loop-progress';
+import { endsBefore, type LoopProgress, loopProgress, type TickPoint } from '../loop-progress';
 import { awsCall, type CtlSession, readExecutionStatus, readItem } from '../session';
 import { type CadenceNow, cadenceNow, lastResultOf } from './list';
 
@@ -29,6 +29,11 @@ export interface StatusReport {
   readonly nextTickAt: string | null;
   /** The loop's last and next tick now, carried forward on the grid where the record lags (loop-progress.ts). */
   readonly progress: LoopProgress;
+  /**
+   * With running=false and a live loop: the tick before which it reads the item and ends (the same as `stop` says,
+   * loop-progress.ts endsBefore); null otherwise.
+   */
+  readonly endsBefore: TickPoint | null;
   /** Why no live loop holds the poller (loop-ownership's words); null while one does. */
   readonly notAliveBecause: string | null;
   readonly skippedTicks: number;
@@ -117,7 +122,13 @@ async function reportFor(session: CtlSession, item: PollerItem): Promise<StatusR
   const lastErrorAt = item.lastError?.at ?? '';
   const lastErrorAtMs = Date.parse(lastErrorAt);
   const cadence = cadenceNow(item, nowMs);
-  const liveness = judgeLoop(item, nowMs);
+  // An execution that ended without handing over runs no loop, whatever the heartbeat says (as a start judges it).
+  const deadExecutionArn =
+    executionArn !== null && execution !== undefined && EXECUTION_ENDED_FOR_GOOD.has(execution.status)
+      ? executionArn
+      : undefined;
+  const liveness = judgeLoop(item, nowMs, deadExecutionArn);
+  const progress = loopProgress(item, nowMs, cadence.seconds, deadExecutionArn);
 
   return {
     command: 'status',
@@ -132,7 +143,8 @@ async function reportFor(session: CtlSession, item: PollerItem): Promise<StatusR
     seq: item.seq ?? null,
     lastTickAt: item.lastTickAt ?? null,
     nextTickAt: item.nextTickAt ?? null,
-    progress: loopProgress(item, nowMs, cadence.seconds),
+    progress,
+    endsBefore: running === false ? endsBefore(progress, nowMs, cadence.seconds) : null,
     notAliveBecause: liveness.alive ? null : liveness.why,
     skippedTicks: item.skippedTicks ?? 0,
     failedFires: item.failedFires ?? 0,

@@ -1,7 +1,7 @@
-import { judgeLoop } from '../../../functions/shared/loop-ownership';
+import { EXECUTION_ENDED_FOR_GOOD, judgeLoop } from '../../../functions/shared/loop-ownership';
 import { ControlItemMissingError } from '../errors';
 import { endsBefore, loopProgress, type TickPoint } from '../loop-progress';
-import { type CtlSession, writeItem } from '../session';
+import { type CtlSession, readExecutionStatus, writeItem } from '../session';
 import { cadenceNow } from './list';
 
 export interface StopResult {
@@ -37,10 +37,21 @@ export async function stop(session: CtlSession, pollerId: string): Promise<StopR
       `nothing to stop (create it with \`ctl create ${pollerId} --every S\`)`,
     );
   }
+  // An execution that ended without handing over runs no loop to end, whatever the heartbeat says.
+  const recorded = updated.executionArn;
+  const deadExecutionArn =
+    recorded !== undefined &&
+    EXECUTION_ENDED_FOR_GOOD.has((await readExecutionStatus(session, recorded)).status)
+      ? recorded
+      : undefined;
   const nowMs = session.nowMs();
   const cadence = cadenceNow(updated, nowMs);
-  const liveness = judgeLoop(updated, nowMs);
-  const before = endsBefore(loopProgress(updated, nowMs, cadence.seconds), nowMs, cadence.seconds);
+  const liveness = judgeLoop(updated, nowMs, deadExecutionArn);
+  const before = endsBefore(
+    loopProgress(updated, nowMs, cadence.seconds, deadExecutionArn),
+    nowMs,
+    cadence.seconds,
+  );
   return {
     command: 'stop',
     pollerId,

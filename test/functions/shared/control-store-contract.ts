@@ -223,6 +223,21 @@ export function describeControlStoreContract(name: string, open: () => Promise<S
         },
       );
 
+      it('removes the old loop’s next tick (its grid is not the new loop’s), keeping its claim and last tick', async () => {
+        const oldLoop = {
+          ...LOOP,
+          [FIELD.nextTickAt]: { S: '2029-12-31T23:59:58.000Z' },
+          [FIELD.lastTickAt]: { S: '2029-12-31T23:59:57.000Z' },
+        };
+
+        const { outcome, image } = await outcomeOf(oldLoop, (store) =>
+          store.takeGeneration(pollerId, takeOf({ generation: 3, heartbeatAt: AT })),
+        );
+
+        expect(outcome).toEqual({ kind: 'taken' });
+        expect(image).toEqual(withId({ ...without(oldLoop, FIELD.nextTickAt), ...TAKEN_BY_EXEC_4 }));
+      });
+
       it('counts a restart and records its reason, cut to 1,000 characters', async () => {
         const { image } = await outcomeOf({ ...LOOP, [FIELD.restarts]: { N: '2' } }, (store) =>
           store.takeGeneration(

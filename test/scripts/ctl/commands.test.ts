@@ -319,6 +319,55 @@ describe('ctl against the local stack', () => {
       expect(run.stdout[0]).toContain('target         my-worker');
     });
 
+    it('counts no ticks for a loop whose execution was aborted, however fresh its heartbeat', async () => {
+      const executionArn = stack.startLoop(DEFAULT_POLLER_ID);
+      stack.stepFunctions.stopExecution(executionArn);
+      // Its last claim (seq 41-55) named a tick 1 s ago; the heartbeat is fresh: only the execution says it ended.
+      await setFields(stack, {
+        [FIELD.generation]: { N: '4' },
+        [FIELD.executionArn]: { S: executionArn },
+        [FIELD.seq]: { N: '40' },
+        [FIELD.lastTickAt]: { S: '2030-01-01T00:09:57.000Z' },
+        [FIELD.claimedSeq]: { N: '55' },
+        [FIELD.nextTickAt]: { S: '2030-01-01T00:09:59.000Z' },
+        [FIELD.heartbeatAt]: { S: '2030-01-01T00:09:58.000Z' },
+      });
+
+      const run = await ctl(['status', '--local'], stack, () => nowMs);
+
+      const rows = run.stdout[0]?.split('\n') ?? [];
+      expect(rows.filter((row) => /^(seq|lastTickAt|nextTickAt|executionArn) /.test(row))).toEqual([
+        'seq            40',
+        'lastTickAt     2030-01-01T00:09:57.000Z (3 s ago)',
+        `nextTickAt     none: no live loop (its execution ${executionArn} has ended)`,
+        `executionArn   ${executionArn} (ABORTED)`,
+      ]);
+    });
+
+    it('says before which tick a stopped Wait-state loop ends, as `stop` does (it may fire one within 2 s)', async () => {
+      // 60 s is above the break-even: the loop read the item on waking, up to 2 s before its tick (seq 11, due in
+      // 1.5 s), and fires it without reading again.
+      await setFields(stack, {
+        [FIELD.running]: { BOOL: false },
+        [FIELD.waitSeconds]: { N: '60' },
+        [FIELD.generation]: { N: '3' },
+        [FIELD.seq]: { N: '10' },
+        [FIELD.claimedSeq]: { N: '10' },
+        [FIELD.lastTickAt]: { S: '2030-01-01T00:09:01.500Z' },
+        [FIELD.nextTickAt]: { S: '2030-01-01T00:10:01.500Z' },
+        [FIELD.heartbeatAt]: { S: '2030-01-01T00:09:02.000Z' },
+      });
+
+      const status = await ctl(['status', '--local'], stack, () => nowMs);
+      const stop = await ctl(['stop', '--local'], stack, () => nowMs);
+
+      const tick = 'seq about 12 due about 2030-01-01T00:11:01.500Z (in 62 s)';
+      expect(status.stdout[0]).toContain(
+        `nextTickAt     none: running=false; the loop ends before its tick ${tick}`,
+      );
+      expect(stop.stdout[0]).toContain(`ends without firing it: ${tick}`);
+    });
+
     it('prints unknown when DescribeExecution fails', async () => {
       const gone = `${stack.stateMachineArn.replace(':stateMachine:', ':execution:')}:gone`;
       await setFields(stack, { [FIELD.executionArn]: { S: gone } });
@@ -378,6 +427,7 @@ describe('ctl against the local stack', () => {
         lastTickAt: null,
         nextTickAt: null,
         progress: { last: null, next: null, alive: false },
+        endsBefore: null,
         notAliveBecause: 'no loop was ever started',
         skippedTicks: 0,
         failedFires: 0,

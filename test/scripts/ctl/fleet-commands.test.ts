@@ -191,6 +191,7 @@ describe('ctl fleet commands on the local stack', () => {
         [FIELD.generation]: { N: '2' },
         [FIELD.executionArn]: { S: 'arn:aws:states:us-east-1:000000000000:execution:local:default-g2' },
         [FIELD.seq]: { N: '9' },
+        [FIELD.lastTickAt]: { S: '2030-01-01T00:09:59.500Z' },
         [FIELD.claimedSeq]: { N: '24' },
         [FIELD.nextTickAt]: { S: '2030-01-01T00:10:01.500Z' },
         [FIELD.heartbeatAt]: { S: '2030-01-01T00:09:58.000Z' },

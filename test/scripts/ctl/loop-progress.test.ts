@@ -98,6 +98,65 @@ describe('loopProgress: the loop as it runs, from an item written every ~30 s', 
     expect(progress.last).toEqual({ seq: 7, at: at(-600_000), derived: false });
   });
 
+  it('shows no next tick after a start took a new generation, not the old loop’s grid carried forward', () => {
+    // The old loop fired through 7200 an hour ago; the take wrote a fresh heartbeat and removed its nextTickAt
+    // (control-table.ts takeGeneration); the new loop has not claimed yet.
+    const taken = item({
+      [FIELD.generation]: { N: '2' },
+      [FIELD.seq]: { N: '7200' },
+      [FIELD.lastTickAt]: { S: at(-3_600_000) },
+      [FIELD.claimedSeq]: { N: '7214' },
+      [FIELD.heartbeatAt]: { S: at(-2_000) },
+    });
+
+    expect(loopProgress(taken, NOW_MS, 0.5)).toEqual({
+      last: { seq: 7200, at: at(-3_600_000), derived: false },
+      next: null,
+      alive: true,
+    });
+  });
+
+  it('counts nothing for a loop whose execution has ended (FAILED, ABORTED), however fresh its heartbeat', () => {
+    const failed = item({
+      [FIELD.seq]: { N: '41' },
+      [FIELD.lastTickAt]: { S: at(-800) },
+      [FIELD.claimedSeq]: { N: '56' },
+      [FIELD.nextTickAt]: { S: at(-30_000) },
+      [FIELD.executionArn]: { S: 'arn:aws:states:us-east-1:123456789012:execution:m:default-g1-x' },
+    });
+
+    expect(
+      loopProgress(failed, NOW_MS, 2, 'arn:aws:states:us-east-1:123456789012:execution:m:default-g1-x'),
+    ).toEqual({ last: { seq: 41, at: at(-800), derived: false }, next: null, alive: false });
+    expect(
+      loopProgress(failed, NOW_MS, 2, 'arn:aws:states:us-east-1:123456789012:execution:m:other').alive,
+    ).toBe(true);
+  });
+
+  it('reads the next seq from the claim’s own interval after `set --every 10`, not the new cadence’s window', () => {
+    // Claimed at 2 s right after seq 41: 42-56 (15 ticks); the cadence is 10 s now (a window of 3 would say 54).
+    const claimedAt2s = item({
+      [FIELD.seq]: { N: '41' },
+      [FIELD.lastTickAt]: { S: at(-800) },
+      [FIELD.claimedSeq]: { N: '56' },
+      [FIELD.nextTickAt]: { S: at(1_200) },
+    });
+
+    expect(loopProgress(claimedAt2s, NOW_MS, 10).next).toEqual({ seq: 42, at: at(1_200), derived: false });
+  });
+
+  it('says "about" for a seq only the claim window of the cadence now can give (a new loop’s first claim)', () => {
+    // The new loop claimed 56-70 after the old claim (through 55); nothing says at which cadence.
+    const firstClaim = item({
+      [FIELD.seq]: { N: '40' },
+      [FIELD.lastTickAt]: { S: at(-300_000) },
+      [FIELD.claimedSeq]: { N: '70' },
+      [FIELD.nextTickAt]: { S: at(1_000) },
+    });
+
+    expect(loopProgress(firstClaim, NOW_MS, 2).next).toEqual({ seq: 56, at: at(1_000), derived: true });
+  });
+
   it('keeps a pause window’s recorded end as the next tick (nothing to derive without a cadence)', () => {
     const paused = item({ [FIELD.seq]: { N: '9' }, [FIELD.nextTickAt]: { S: at(3_600_000) } });
 
@@ -133,6 +192,7 @@ describe('loopProgress: the loop as it runs, from an item written every ~30 s', 
 describe('endsBefore: when a stopped loop really ends', () => {
   const running = item({
     [FIELD.seq]: { N: '41' },
+    [FIELD.lastTickAt]: { S: at(-800) },
     [FIELD.claimedSeq]: { N: '56' },
     [FIELD.nextTickAt]: { S: at(1_200) },
   });
@@ -148,6 +208,31 @@ describe('endsBefore: when a stopped loop really ends', () => {
     const progress = loopProgress(running, nowMs, 2);
 
     expect(endsBefore(progress, nowMs, 2)).toEqual({ seq: 43, at: at(3_200), derived: true });
+  });
+
+  it('lets a Wait-state loop’s next tick go when the stop comes within 2 s of it (it read the item on waking)', () => {
+    // 60 s is above the break-even: each tick is a Wait-state round, woken 0.5-1.5 s ahead, firing what is due
+    // within maxInProcessSleepMs of its read without reading again.
+    const waiting = item(
+      {
+        [FIELD.seq]: { N: '10' },
+        [FIELD.claimedSeq]: { N: '10' },
+        [FIELD.lastTickAt]: { S: at(-58_500) },
+        [FIELD.nextTickAt]: { S: at(1_500) },
+      },
+      60,
+    );
+
+    expect(endsBefore(loopProgress(waiting, NOW_MS, 60), NOW_MS, 60)).toEqual({
+      seq: 12,
+      at: at(61_500),
+      derived: true,
+    });
+    expect(endsBefore(loopProgress(waiting, NOW_MS - 1_000, 60), NOW_MS - 1_000, 60)).toEqual({
+      seq: 11,
+      at: at(1_500),
+      derived: false,
+    });
   });
 
   it('has nothing to end without a live loop', () => {

@@ -57,13 +57,74 @@ describe('LoopLife: what the npm start screen says of a loop’s life', () => {
       after: item({ [FIELD.waitSeconds]: { N: '2' } }),
     });
 
-    // Tick 8 was announced at the old cadence and keeps its time; tick 9 is the first 2 s after it.
+    // Tick 8 was announced at the old cadence and keeps its time; tick 9 is the first 2 s after it. A 2 s gap is
+    // also what a tick skipped at 1 s leaves, so tick 10, 2 s later again, confirms it.
     expect(life.onFire(fire(8, 1_000))).toEqual([]);
-    const applied = life.onFire(fire(9, 3_000));
+    expect(life.onFire(fire(9, 3_000))).toEqual([]);
+    const applied = life.onFire(fire(10, 5_000));
     expect(applied.map(formatLoopLife)).toEqual([
       'cadence default  1 s → 2 s from seq 9 (scheduled 2030-01-01T00:00:03.000Z)',
     ]);
-    expect(life.onFire(fire(10, 5_000))).toEqual([]);
+    expect(life.onFire(fire(11, 7_000))).toEqual([]);
+  });
+
+  it('reports an edit to a cadence no skip can mimic (1 s → 1.5 s) at its first fire', () => {
+    const life = new LoopLife();
+    life.onFire(fire(7, 0));
+    life.onItemChange({
+      pollerId: 'default',
+      before: item({}),
+      after: item({ [FIELD.waitSeconds]: { N: '1.5' } }),
+    });
+
+    expect(life.onFire(fire(8, 1_000))).toEqual([]);
+    expect(life.onFire(fire(9, 2_500)).map(formatLoopLife)).toEqual([
+      'cadence default  1 s → 1.5 s from seq 9 (scheduled 2030-01-01T00:00:02.500Z)',
+    ]);
+  });
+
+  it('does not take a tick skipped at the old cadence (a gap of two old intervals) for a doubled cadence', () => {
+    const life = new LoopLife();
+    life.onFire(fire(7, 0));
+    life.onItemChange({
+      pollerId: 'default',
+      before: item({}),
+      after: item({ [FIELD.waitSeconds]: { N: '2' } }),
+    });
+
+    // Still at 1 s: the tick due at 2 s was skipped (seq 9 kept for the tick at 3 s), then 10 a second later.
+    expect(life.onFire(fire(8, 1_000))).toEqual([]);
+    expect(life.onFire(fire(9, 3_000))).toEqual([]);
+    expect(life.onFire(fire(10, 4_000))).toEqual([]);
+    // The edit applies: 11 comes 2 s after 10, and 12 2 s after 11.
+    expect(life.onFire(fire(11, 6_000))).toEqual([]);
+    expect(life.onFire(fire(12, 8_000)).map(formatLoopLife)).toEqual([
+      'cadence default  1 s → 2 s from seq 11 (scheduled 2030-01-01T00:00:06.000Z)',
+    ]);
+  });
+
+  it('does not count a gap during which the item recorded a skipped tick, even twice in a row', () => {
+    const life = new LoopLife();
+    const skipped = (count: number) =>
+      life.onItemChange({
+        pollerId: 'default',
+        before: item({ [FIELD.waitSeconds]: { N: '2' }, [FIELD.skippedTicks]: { N: String(count - 1) } }),
+        after: item({ [FIELD.waitSeconds]: { N: '2' }, [FIELD.skippedTicks]: { N: String(count) } }),
+      });
+    life.onFire(fire(7, 0));
+    life.onItemChange({
+      pollerId: 'default',
+      before: item({}),
+      after: item({ [FIELD.waitSeconds]: { N: '2' } }),
+    });
+
+    // Every other tick skipped at 1 s: gaps of 2 s, each with a skip recorded.
+    skipped(1);
+    expect(life.onFire(fire(8, 2_000))).toEqual([]);
+    skipped(2);
+    expect(life.onFire(fire(9, 4_000))).toEqual([]);
+    skipped(3);
+    expect(life.onFire(fire(10, 6_000))).toEqual([]);
   });
 
   it('says what a persisted table held: each poller, its last recorded seq and where its next loop starts', () => {
