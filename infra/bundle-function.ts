@@ -1,5 +1,10 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { brotliCompressSync, constants } from 'node:zlib';
 import { buildSync } from 'esbuild';
+import { type MinifyOptions, minify_sync } from 'terser';
 
 /**
  * The Lambda runtime the bundles target. The nodejs24.x runtime ships the AWS SDK v3, so it stays out of the
@@ -114,5 +119,40 @@ export function bundleSource(entryPoint: string): string {
       `bundling ${entryPoint} produced ${result.outputFiles.length} files; expected exactly one`,
     );
   }
-  return output.text;
+  return minifiedFurther(output.text);
+}
+
+/**
+ * Terser's safe passes after esbuild's minifier: about 6% fewer compressed bytes, which the 51,200-byte template
+ * needs. It takes about a second for the control plane, so each result is kept in the temp folder under a hash of
+ * its input (the local stack bundles the same code for every sandbox it starts).
+ */
+const TERSER_OPTIONS: MinifyOptions = {
+  compress: { passes: 2 },
+  mangle: { toplevel: true },
+  ecma: 2020,
+  toplevel: true,
+};
+const MINIFIED_CACHE = join(tmpdir(), 'sub-minute-lambda-executor-inline');
+
+function minifiedFurther(source: string): string {
+  const key = createHash('sha256').update(JSON.stringify(TERSER_OPTIONS)).update(source).digest('hex');
+  const cached = join(MINIFIED_CACHE, `${key}.js`);
+  try {
+    return readFileSync(cached, 'utf8');
+  } catch {
+    // Not minified yet (or the cache is gone): minify and keep it.
+  }
+  const { code } = minify_sync(source, TERSER_OPTIONS);
+  if (code === undefined) throw new Error('terser returned no code');
+  try {
+    mkdirSync(MINIFIED_CACHE, { recursive: true });
+    // Written aside and renamed: a process reading the cache never sees half a file.
+    const aside = `${cached}.${process.pid}.tmp`;
+    writeFileSync(aside, code);
+    renameSync(aside, cached);
+  } catch {
+    // A cache that cannot be written only costs the next bundling its second.
+  }
+  return code;
 }
