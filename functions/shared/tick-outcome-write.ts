@@ -14,9 +14,10 @@ import {
 import type { RawItem } from './control-item';
 
 /**
- * What recording a tick outcome did: `written`; `counted` (a failure older than the outcome the item shows: added
- * to `failedTicks` and the recent list, `lastResult` left alone); `refused` (no item, which is never re-created, or
- * a success older than the outcome the item shows).
+ * What recording a tick outcome did: `written`; `counted` (a failure older than the outcome the item shows, or any
+ * outcome of a `ctl trigger` fire: added to the recent list, and a failure to `failedTicks`, `lastResult*` left
+ * to the scheduled ticks); `refused` (no item, which is never re-created, or a success older than the outcome the
+ * item shows).
  */
 export type OutcomeWrite = 'written' | 'counted' | 'refused';
 
@@ -69,6 +70,7 @@ export async function recordTickOutcome(
             at: { S: outcome.at },
             ms,
             ...(detail !== undefined ? { detail: { S: detail } } : {}),
+            ...(outcome.trigger !== undefined ? { trigger: { S: outcome.trigger } } : {}),
           },
         },
       ],
@@ -77,39 +79,44 @@ export async function recordTickOutcome(
   const failed = outcome.result === 'failed';
   const count = failed ? ' ADD #failed :one' : '';
   const one: Record<string, AttributeValue> = failed ? { ':one': { N: '1' } } : {};
-  const written = await update(client, tableName, pollerId, {
-    expression: `SET #result = :result, #seq = :seq, #at = :at, #ms = :ms, ${APPEND_RECENT}${detail !== undefined ? ', #detail = :detail' : ' REMOVE #detail'}${count}`,
-    condition: 'attribute_exists(#id) AND (attribute_not_exists(#seq) OR #seq < :seq)',
-    names: [
-      '#id',
-      '#result',
-      '#seq',
-      '#at',
-      '#ms',
-      '#detail',
-      '#recent',
-      ...(failed ? ['#failed' as const] : []),
-    ],
-    values: {
-      ':result': { S: outcome.result },
-      ':seq': seq,
-      ':at': { S: outcome.at },
-      ':ms': ms,
-      ...(detail !== undefined ? { ':detail': { S: detail } } : {}),
-      ...appended,
-      ...one,
-    },
-  });
+  // A trigger's seq is negative and no scheduled tick's: it never takes `lastResult*` from the loop's ticks.
+  const written =
+    outcome.trigger !== undefined
+      ? 'refused'
+      : await update(client, tableName, pollerId, {
+          expression: `SET #result = :result, #seq = :seq, #at = :at, #ms = :ms, ${APPEND_RECENT}${detail !== undefined ? ', #detail = :detail' : ' REMOVE #detail'}${count}`,
+          condition: 'attribute_exists(#id) AND (attribute_not_exists(#seq) OR #seq < :seq)',
+          names: [
+            '#id',
+            '#result',
+            '#seq',
+            '#at',
+            '#ms',
+            '#detail',
+            '#recent',
+            ...(failed ? ['#failed' as const] : []),
+          ],
+          values: {
+            ':result': { S: outcome.result },
+            ':seq': seq,
+            ':at': { S: outcome.at },
+            ':ms': ms,
+            ...(detail !== undefined ? { ':detail': { S: detail } } : {}),
+            ...appended,
+            ...one,
+          },
+        });
   if (written !== 'refused') {
     await trimRecent(client, tableName, pollerId, written);
     return 'written';
   }
-  if (!failed) return 'refused';
-  // An older failure (a slow worker, a redelivery): the newer outcome stays, the failure is still counted and listed.
+  if (!failed && outcome.trigger === undefined) return 'refused';
+  // An older failure (a slow worker, a redelivery), or a trigger's outcome: the scheduled ticks' outcome stays,
+  // this one is listed (and a failure counted).
   const counted = await update(client, tableName, pollerId, {
     expression: `SET ${APPEND_RECENT}${count}`,
     condition: 'attribute_exists(#id)',
-    names: ['#id', '#recent', '#failed'],
+    names: ['#id', '#recent', ...(failed ? ['#failed' as const] : [])],
     values: { ...appended, ...one },
   });
   if (counted === 'refused') return 'refused';

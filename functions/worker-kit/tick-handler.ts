@@ -21,7 +21,7 @@ import { idempotencyKeyOf, parseWorkerEvent } from './tick-event';
 
 /** A tick as the worker's work sees it. */
 export interface Tick extends WorkerEvent {
-  /** `pollerId#seq`: dedupe side effects on it (async invokes are delivered at least once). */
+  /** `pollerId#seq` (a trigger: `pollerId#trigger-<id>`): dedupe side effects on it (async delivery is at least once). */
   readonly idempotencyKey: string;
   /** When the tick was due, epoch ms. */
   readonly scheduledAtMs: number;
@@ -151,6 +151,7 @@ export function createTickHandler<Context>(
       at: new Date(endedMs).toISOString(),
       durationMs,
       ...(detail !== undefined ? { detail } : {}),
+      ...(tick.trigger !== undefined ? { trigger: tick.trigger } : {}),
     } as const;
     const notRecorded = await recordSampled(deps, tick.pollerId, outcome, endedMs);
     writeMetricLine(deps, tick, outcome, { ...properties, ...notRecorded }, endedMs);
@@ -188,6 +189,7 @@ function writeMetricLine(
       ...properties,
       pollerId: tick.pollerId,
       seq: tick.seq,
+      ...(tick.trigger !== undefined ? { trigger: tick.trigger } : {}),
       result: outcome.result,
       ...(outcome.detail !== undefined ? { detail: outcome.detail } : {}),
     },
@@ -207,10 +209,13 @@ async function recordSampled(
   nowMs: number,
 ): Promise<{ outcomeNotRecorded?: string }> {
   const failed = outcome.result === 'failed';
-  if (deps.outcomes === undefined || !deps.sampler.shouldRecord(pollerId, failed, nowMs)) return {};
+  // A `ctl trigger` fire is rare and asked for by an operator: always recorded, and no part of the sampling.
+  const triggered = outcome.trigger !== undefined;
+  if (deps.outcomes === undefined || !(triggered || deps.sampler.shouldRecord(pollerId, failed, nowMs)))
+    return {};
   try {
     await deps.outcomes.record(pollerId, outcome);
-    deps.sampler.recorded(pollerId, failed, nowMs);
+    if (!triggered) deps.sampler.recorded(pollerId, failed, nowMs);
     return {};
   } catch (error) {
     return { outcomeNotRecorded: describeCause(error) };
