@@ -23,10 +23,10 @@ export const COMMAND_NAMES = [
   'delete',
   'start',
   'stop',
-  'trigger',
   'pause',
   'resume',
   'failed',
+  'trigger',
 ] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 

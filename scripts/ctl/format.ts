@@ -196,6 +196,7 @@ export function formatStatus(report: StatusReport): string {
         ? 'none recorded (a worker built with the worker kit records its outcomes)'
         : `${describeOutcome(report.lastResult, now)}; successes are sampled, failures always recorded`,
     ],
+    ['triggers', triggerText(report, now)],
     [FIELD.overlap, report.overlap === null ? invalidText : report.overlap],
     [
       'overlapSkips',
@@ -236,6 +237,14 @@ export function formatStatus(report: StatusReport): string {
   ];
   const width = Math.max(...rows.map(([label]) => label.length)) + 2;
   return rows.map(([label, value]) => `${label.padEnd(width)}${value}`).join('\n');
+}
+
+/** `2, last op-1 fired 2026-… (3 s ago) at my-worker, seq -2`: the `ctl trigger` requests on the item. */
+function triggerText(report: StatusReport, nowMs: number): string {
+  const last = report.lastTrigger;
+  if (last === null) return String(report.triggers);
+  const how = last.state === 'refused' ? `refused (${last.error ?? '-'})` : last.state;
+  return `${report.triggers}, last ${last.id} ${how} ${withRelative(last.at, nowMs)} at ${last.target}, seq ${last.seq}`;
 }
 
 function withRelative(iso: string | null, nowMs: number): string {

@@ -207,7 +207,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const life = new LoopLife();
   const emit = (event: LocalStackEvent) => {
     sink(event);
-    if (event.event === 'fire' && event.trigger === undefined) for (const lifeEvent of life.onFire(event)) sink(lifeEvent);
+    if (event.event === 'fire' && event.trigger === undefined)
+      for (const lifeEvent of life.onFire(event)) sink(lifeEvent);
   };
   const region = LOCAL_REGION;
   const pollerId = options.pollerId ?? DEFAULT_POLLER_ID;
