@@ -69,6 +69,14 @@ describe('ctl trigger on the local stack', () => {
 
     const status = await runCli(['status', '--local', '--port', String(port)]);
     expect(status.stdout).toMatch(/^triggers +1, last op-1 fired /m);
+    // history lists it by the time its work ended, not last by its negative seq: ahead of tick 1 (the sandbox's
+    // first success, always recorded, before the trigger).
+    const history = await runCli(['history', '--local', '--port', String(port), '--limit', '14']);
+    const rows = history.stdout.split('\n');
+    const triggerRow = rows.findIndex((row) => /^-1 \(trigger op-1\) /.test(row));
+    const firstTickRow = rows.findIndex((row) => /^1 +20/.test(row));
+    expect(triggerRow).toBeGreaterThan(0);
+    expect(firstTickRow).toBeGreaterThan(triggerRow);
   });
 
   it('fires a stopped poller once; it stays stopped', async () => {
