@@ -639,9 +639,10 @@ export function triggerFieldsOf(item: PollerItem): TriggerFields {
     return undefined;
   };
   const count = image[FIELD.triggers];
+  const counted = count === undefined ? undefined : Number(count.N);
   const triggers =
-    count === undefined || (Number.isSafeInteger(Number(count.N)) && Number(count.N) >= 0)
-      ? count && Number(count.N)
+    count === undefined || (Number.isSafeInteger(counted) && (counted ?? 0) >= 0)
+      ? counted
       : refuse(FIELD.triggers, count, 'must be a whole number (N) from 0, as the system writes it');
   const list = image[FIELD.recentTriggers];
   const ids = list?.L?.map((entry) => entry.S);

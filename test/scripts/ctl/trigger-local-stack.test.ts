@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FIELD } from '../../../functions/shared/contract';
+import { DEFAULT_POLLER_ID, FIELD } from '../../../functions/shared/contract';
+import { ControlTable, claimTrigger } from '../../../functions/shared/control-table';
 import type { TriggerResult } from '../../../scripts/ctl/commands/trigger';
 import { type Harness, startHarness } from '../../support/local-stack-harness';
 import { freePortPair, runCli } from './cli-runner';
@@ -101,6 +102,22 @@ describe('ctl trigger on the local stack', () => {
     const item = await h.readItem();
     expect(item?.[FIELD.running]).toEqual({ BOOL: false });
     expect(item?.[FIELD.stoppedReason]).toBeDefined();
+  });
+
+  it('a request another run recorded and never confirmed (it died before its invoke) is not fired again: exit 1', async () => {
+    const h = await start();
+    await h.waitForFires(1, 6_000);
+    const table = new ControlTable(h.stack.dynamoDb, h.stack.tableName);
+    const item = await table.read(DEFAULT_POLLER_ID);
+    if (item === undefined) throw new Error('no item');
+    const request = { id: 'op-9', claim: 'a-run-that-died', at: new Date().toISOString(), target: 'x' };
+    await claimTrigger(h.stack.dynamoDb, h.stack.tableName, DEFAULT_POLLER_ID, request, item);
+
+    const run = await trigger('--id', 'op-9');
+
+    expect(run.exitCode).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({ outcome: 'duplicate', earlierState: 'claimed' });
+    expect(triggerFires(h)).toEqual([]);
   });
 
   it('refuses a missing poller and an invalid target before any write', async () => {
