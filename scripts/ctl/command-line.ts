@@ -174,7 +174,7 @@ const OPTIONS: Record<
 
 /** The commands each command-specific option applies to; the rest (target, --json, --help) apply to all. */
 const OPTION_COMMANDS: Readonly<Record<string, readonly CommandName[]>> = {
-  poller: ['status', 'history', 'create', 'set', 'delete', 'start', 'stop', 'trigger', 'failed'],
+  poller: ['status', 'history', 'create', 'set', 'delete', 'start', 'stop', 'failed', 'trigger'],
   ...Object.fromEntries(
     [...FIELD_OPTION_NAMES.strings, ...FIELD_OPTION_NAMES.repeatable, ...FIELD_OPTION_NAMES.flags].map(
       (name) => [
