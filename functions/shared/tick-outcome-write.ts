@@ -15,9 +15,8 @@ import type { RawItem } from './control-item';
 
 /**
  * What recording a tick outcome did: `written`; `counted` (a failure older than the outcome the item shows, or any
- * outcome of a `ctl trigger` fire: added to the recent list, and a failure to `failedTicks`, `lastResult*` left
- * to the scheduled ticks); `refused` (no item, which is never re-created, or a success older than the outcome the
- * item shows).
+ * outcome of a `ctl trigger` fire: added to the recent list, and a failure to `failedTicks`, `lastResult` left
+ * alone); `refused` (no item, which is never re-created, or a success older than the outcome the item shows).
  */
 export type OutcomeWrite = 'written' | 'counted' | 'refused';
 
@@ -79,40 +78,37 @@ export async function recordTickOutcome(
   const failed = outcome.result === 'failed';
   const count = failed ? ' ADD #failed :one' : '';
   const one: Record<string, AttributeValue> = failed ? { ':one': { N: '1' } } : {};
-  // A trigger's seq is negative and no scheduled tick's: it never takes `lastResult*` from the loop's ticks.
-  const written =
-    outcome.trigger !== undefined
-      ? 'refused'
-      : await update(client, tableName, pollerId, {
-          expression: `SET #result = :result, #seq = :seq, #at = :at, #ms = :ms, ${APPEND_RECENT}${detail !== undefined ? ', #detail = :detail' : ' REMOVE #detail'}${count}`,
-          condition: 'attribute_exists(#id) AND (attribute_not_exists(#seq) OR #seq < :seq)',
-          names: [
-            '#id',
-            '#result',
-            '#seq',
-            '#at',
-            '#ms',
-            '#detail',
-            '#recent',
-            ...(failed ? ['#failed' as const] : []),
-          ],
-          values: {
-            ':result': { S: outcome.result },
-            ':seq': seq,
-            ':at': { S: outcome.at },
-            ':ms': ms,
-            ...(detail !== undefined ? { ':detail': { S: detail } } : {}),
-            ...appended,
-            ...one,
-          },
-        });
+  // A trigger's seq is negative, no scheduled tick's: it skips this write and is only listed (a failure counted).
+  const written = await (outcome.trigger === undefined ? update : skip)(client, tableName, pollerId, {
+    expression: `SET #result = :result, #seq = :seq, #at = :at, #ms = :ms, ${APPEND_RECENT}${detail !== undefined ? ', #detail = :detail' : ' REMOVE #detail'}${count}`,
+    condition: 'attribute_exists(#id) AND (attribute_not_exists(#seq) OR #seq < :seq)',
+    names: [
+      '#id',
+      '#result',
+      '#seq',
+      '#at',
+      '#ms',
+      '#detail',
+      '#recent',
+      ...(failed ? ['#failed' as const] : []),
+    ],
+    values: {
+      ':result': { S: outcome.result },
+      ':seq': seq,
+      ':at': { S: outcome.at },
+      ':ms': ms,
+      ...(detail !== undefined ? { ':detail': { S: detail } } : {}),
+      ...appended,
+      ...one,
+    },
+  });
   if (written !== 'refused') {
     await trimRecent(client, tableName, pollerId, written);
     return 'written';
   }
   if (!failed && outcome.trigger === undefined) return 'refused';
-  // An older failure (a slow worker, a redelivery), or a trigger's outcome: the scheduled ticks' outcome stays,
-  // this one is listed (and a failure counted).
+  // An older failure (a slow worker, a redelivery), or a trigger's outcome: the newer outcome stays, this one is
+  // listed (and a failure counted).
   const counted = await update(client, tableName, pollerId, {
     expression: `SET ${APPEND_RECENT}${count}`,
     condition: 'attribute_exists(#id)',
@@ -131,6 +127,9 @@ interface OutcomeUpdate {
   readonly names: readonly Name[];
   readonly values: Record<string, AttributeValue>;
 }
+
+/** No write: what `update` answers when its condition fails. */
+const skip = async (..._: Parameters<typeof update>): Promise<'refused'> => 'refused';
 
 /** One conditional UpdateItem returning the attributes it updated, or 'refused' when its condition failed. */
 async function update(
