@@ -9,4 +9,6 @@ export {
   STEER_POLLER_ACTIONS,
   SubMinuteScheduler,
   type SubMinuteSchedulerProps,
+  TRIGGER_INVOKE_ACTIONS,
+  TRIGGER_POLLER_ACTIONS,
 } from './sub-minute-scheduler';

@@ -38,6 +38,13 @@ export const STEER_POLLER_ACTIONS = [
 ] as const;
 /** What a role that watches pollers does to the control table: read one item, or scan for all (`ctl list`, `watch`). */
 export const READ_POLLER_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Scan'] as const;
+/**
+ * What `ctl trigger` does to the control table: read the item (refusals come before any write) and record the
+ * request on it (conditional UpdateItems of the trigger fields, and `lastError` for a refused invoke).
+ */
+export const TRIGGER_POLLER_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'] as const;
+/** What `ctl trigger` does to the functions a poller fires: one asynchronous invoke. */
+export const TRIGGER_INVOKE_ACTIONS = ['lambda:InvokeFunction'] as const;
 /** What `ctl status` and `ctl start` ask of the loop's executions: whether the one an item names has ended. */
 export const READ_EXECUTION_ACTIONS = ['states:DescribeExecution'] as const;
 
@@ -117,9 +124,12 @@ export class SubMinuteScheduler extends Construct {
   readonly watchdog: events.Rule;
   /** The alarms, their topic and the dashboard (undefined when `monitoring: false`). */
   readonly monitoring: SchedulerMonitoring | undefined;
+  /** The functions besides the worker an item may name as its `target` (props.extraTargetArns). */
+  private readonly extraTargetArns: readonly string[];
 
   constructor(scope: Construct, id: string, props: SubMinuteSchedulerProps = {}) {
     super(scope, id);
+    this.extraTargetArns = props.extraTargetArns ?? [];
     const stack = Stack.of(this);
     this.node.addValidation({
       validate: () => [
@@ -216,6 +226,21 @@ export class SubMinuteScheduler extends Construct {
    */
   grantStart(grantee: iam.IGrantable): iam.Grant {
     return this.stateMachine.grantStartExecution(grantee).combine(this.grantDescribeExecutions(grantee));
+  }
+
+  /**
+   * Lets `grantee` fire a poller once (`ctl trigger`): read its item and record the request on it (GetItem,
+   * UpdateItem on the control table), and invoke the functions the controller may fire (the worker and
+   * `extraTargetArns`, unqualified, as ticks fire them), and nothing else.
+   */
+  grantTrigger(grantee: iam.IGrantable): iam.Grant {
+    return this.table.grant(grantee, ...TRIGGER_POLLER_ACTIONS).combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: [...TRIGGER_INVOKE_ACTIONS],
+        resourceArns: [this.worker.functionArn, ...this.extraTargetArns],
+      }),
+    );
   }
 
   /**

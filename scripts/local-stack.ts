@@ -117,7 +117,7 @@ function formatHuman(event: LocalStackEvent): string {
     case 'ready':
       return `local stack ready: DynamoDB ${event.endpoint}, table ${event.table}, pollers: ${event.pollers.join(', ') || '(none running)'}\n${describeCpuShare(event.cpuShare)}`;
     case 'fire':
-      return `fire  ${event.poller}  seq ${String(event.seq).padStart(5)}  scheduled ${event.scheduledAt}  late ${event.latenessMs.toFixed(1)} ms`;
+      return `fire  ${event.poller}  seq ${String(event.seq).padStart(5)}  ${event.trigger === undefined ? 'scheduled' : `trigger ${event.trigger} at`} ${event.scheduledAt}  late ${event.latenessMs.toFixed(1)} ms`;
     case 'outcome':
       return `done  ${event.poller}  seq ${String(event.seq).padStart(5)}  ${describeOutcome(event)}`;
     case 'stopped':

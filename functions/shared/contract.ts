@@ -66,6 +66,10 @@ export const FIELD = {
   lastError: 'lastError',
   executionArn: 'executionArn',
   stoppedReason: 'stoppedReason',
+  // `ctl trigger` (scripts/ctl/commands/trigger.ts): the last request, how many were taken, the ids remembered.
+  lastTrigger: 'lastTrigger',
+  triggers: 'triggers',
+  recentTriggers: 'recentTriggers',
   // OUTCOME_FIELD, written out: a spread would keep this whole object in the worker's bundle.
   lastResult: 'lastResult',
   lastResultSeq: 'lastResultSeq',
@@ -204,6 +208,8 @@ export interface TickOutcome {
   readonly durationMs: number;
   /** What happened, for a human: `HTTP 404`, `ECONNREFUSED …`; absent when the worker said nothing. */
   readonly detail?: string | undefined;
+  /** The request id of a `ctl trigger` fire; absent for a scheduled tick. */
+  readonly trigger?: string | undefined;
 }
 
 /**
@@ -227,13 +233,35 @@ export const RECENT_RESULTS_TRIM_AT = 15;
 export const MAX_TICK_DETAIL_LENGTH = 200;
 export const MAX_RECENT_DETAIL_LENGTH = 60;
 
-/** The event each worker invocation receives. `pollerId` + `seq` identify the tick (an idempotency key). */
+/**
+ * The event each worker invocation receives. `pollerId` + `seq` identify a scheduled tick (an idempotency key);
+ * a `ctl trigger` fire also carries `trigger` (its request id), and its `seq` is minus its number among the
+ * poller's triggers (-1, -2, …): never a scheduled tick's seq (those start at 1).
+ */
 export interface WorkerEvent {
   readonly pollerId: string;
   readonly seq: number;
   readonly scheduledAt: string;
   readonly payload?: Readonly<Record<string, unknown>>;
+  readonly trigger?: string;
 }
+
+/** A `ctl trigger` request id (`--id`, or one the CLI makes): printable and short, it is part of an item's list. */
+export const TRIGGER_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/**
+ * The item remembers the ids of a poller's last TRIGGER_IDS_KEPT triggers (`recentTriggers`), trimmed back once
+ * the list reaches TRIGGER_IDS_TRIM_AT: a request repeated with one of these ids fires nothing.
+ */
+export const TRIGGER_IDS_KEPT = 20;
+/**
+ * How a trigger request stands (`lastTrigger.state`): `claimed` (recorded, its fire not confirmed: the ctl run is
+ * firing it, or ended before it could say), `fired` (Lambda accepted the async invoke), `refused` (the invoke was
+ * refused: nothing fired, and the same id may be tried again).
+ */
+export const TRIGGER_STATES = ['claimed', 'fired', 'refused'] as const;
+export type TriggerState = (typeof TRIGGER_STATES)[number];
+export const TRIGGER_IDS_TRIM_AT = 30;
 
 /**
  * Error names the controller ends a round with to leave the loop; the state machine's Catch routes on them.

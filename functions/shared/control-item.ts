@@ -10,6 +10,8 @@ import {
   TICK_RESULTS,
   type TickOutcome,
   type TickResult,
+  TRIGGER_STATES,
+  type TriggerState,
   WAIT_SECONDS_LIMITS,
 } from './contract';
 import { isRecord } from './decode';
@@ -588,9 +590,90 @@ function decodeRecentResults(
       );
     }
     const detail = fields?.detail?.S;
-    outcomes.push({ seq, result, at, durationMs, ...(detail !== undefined ? { detail } : {}) });
+    const trigger = fields?.trigger?.S;
+    outcomes.push({
+      seq,
+      result,
+      at,
+      durationMs,
+      ...(detail !== undefined ? { detail } : {}),
+      ...(trigger !== undefined ? { trigger } : {}),
+    });
   }
   return outcomes;
+}
+
+/** The last `ctl trigger` request, as scripts/ctl/commands/trigger.ts records it (`lastTrigger`). */
+export interface TriggerRecord {
+  readonly id: string;
+  /** ISO time the request was recorded. */
+  readonly at: string;
+  readonly state: TriggerState;
+  /** The function fired (the item's `target`, or the stack's worker). */
+  readonly target: string;
+  /** The fire's seq (negative: -n for the poller's n-th trigger). */
+  readonly seq: number;
+  /** The ctl run that recorded it (a nonce): a run recognises its own record after a retried write. */
+  readonly claim: string;
+  /** Lambda's status code for the invoke (202), when it answered. */
+  readonly status: number | undefined;
+  /** Why the invoke was refused (`refused`). */
+  readonly error: string | undefined;
+}
+
+export interface TriggerFields {
+  readonly lastTrigger: TriggerRecord | undefined;
+  /** Trigger requests recorded (`fired`, `refused` or still `claimed`). */
+  readonly triggers: number | undefined;
+  /** The request ids remembered, oldest first: a request repeated with one of them fires nothing. */
+  readonly recentTriggers: readonly string[] | undefined;
+  readonly problems: readonly InvalidControlItemError[];
+}
+
+/** The trigger fields of a decoded item (the CLI's `trigger` and `status`; the control plane never reads them). */
+export function triggerFieldsOf(item: PollerItem): TriggerFields {
+  const image = IMAGES.get(item) ?? {};
+  const problems: InvalidControlItemError[] = [];
+  const refuse = (field: string, value: AttributeValue, expected: string) => {
+    problems.push(new InvalidControlItemError(item.pollerId, field, describeAttribute(value), expected));
+    return undefined;
+  };
+  const count = image[FIELD.triggers];
+  const counted = count === undefined ? undefined : Number(count.N);
+  const triggers =
+    count === undefined || (Number.isSafeInteger(counted) && (counted ?? 0) >= 0)
+      ? counted
+      : refuse(FIELD.triggers, count, 'must be a whole number (N) from 0, as the system writes it');
+  const list = image[FIELD.recentTriggers];
+  const ids = list?.L?.map((entry) => entry.S);
+  const recentTriggers =
+    list === undefined
+      ? undefined
+      : ids?.every((id): id is string => id !== undefined)
+        ? ids
+        : refuse(FIELD.recentTriggers, list, 'must be a list (L) of strings (S), as the system writes it');
+  const record = image[FIELD.lastTrigger];
+  const fields = record?.M;
+  const state = TRIGGER_STATES.find((known) => known === fields?.state?.S);
+  const seq = Number(fields?.seq?.N);
+  const status = fields?.status?.N === undefined ? undefined : Number(fields.status.N);
+  const [id, at, target, claim] = [fields?.id?.S, fields?.at?.S, fields?.target?.S, fields?.claim?.S];
+  const lastTrigger =
+    record === undefined
+      ? undefined
+      : id !== undefined &&
+          at !== undefined &&
+          target !== undefined &&
+          claim !== undefined &&
+          state !== undefined &&
+          Number.isSafeInteger(seq)
+        ? { id, at, state, target, seq, claim, status, error: fields?.error?.S }
+        : refuse(
+            FIELD.lastTrigger,
+            record,
+            'must be a map (M) {id S, at S, state S, target S, seq N, claim S}, as the system writes it',
+          );
+  return { lastTrigger, triggers, recentTriggers, problems };
 }
 
 /** The finite number a number or text attribute reads as (`N "2.5"`, `S " 3 "`); undefined for anything else. */

@@ -25,6 +25,14 @@ import type { TakeExpectation } from './loop-ownership';
  * bundle carries that one write and not the item's decoders (the template's 51,200-byte budget).
  */
 export { type OutcomeWrite, recordTickOutcome } from './tick-outcome-write';
+/** `ctl trigger`'s writes, in a module apart for the same reason (the control plane never triggers). */
+export {
+  type ClaimOutcome,
+  claimTrigger,
+  settleTrigger,
+  type TriggerClaim,
+  type TriggerSettlement,
+} from './trigger-write';
 
 /** What the controller writes. Only these system fields are ever SET; operator fields are untouched. */
 export interface RoundRecord {

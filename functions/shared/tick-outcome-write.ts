@@ -15,11 +15,12 @@ import {
 import type { RawItem } from './control-item';
 
 /**
- * What recording a tick outcome did: `written`; `counted` (a failure older than the outcome the item shows: added
- * to `failedTicks` and the recent list, `lastResult` left alone); `refused` (no item, which is never re-created; a
- * seq above the item's `claimedSeq`, a tick this item never claimed; a success older than the outcome the item
- * shows; a failure already recorded); `out-of-time` (nothing written: the invocation had no time left for the
- * write, or for the second write that counts a failure older than the outcome the item shows).
+ * What recording a tick outcome did: `written`; `counted` (a failure older than the outcome the item shows, or any
+ * outcome of a `ctl trigger` fire: added to the recent list, and a failure to `failedTicks`, `lastResult` left
+ * alone); `refused` (no item, which is never re-created; a seq above the item's `claimedSeq`, a tick this item never
+ * claimed; a success older than the outcome the item shows; a failure already recorded); `out-of-time` (nothing
+ * written: the invocation had no time left for the write, or for the second write that counts a failure older than
+ * the outcome the item shows).
  */
 export type OutcomeWrite = 'written' | 'counted' | 'refused' | 'out-of-time';
 
@@ -114,6 +115,7 @@ export async function recordTickOutcome(
             at: { S: outcome.at },
             ms,
             ...(recentDetail !== undefined ? { detail: { S: recentDetail } } : {}),
+            ...(outcome.trigger !== undefined ? { trigger: { S: outcome.trigger } } : {}),
           },
         },
       ],
@@ -123,7 +125,8 @@ export async function recordTickOutcome(
   const count = failed ? ' ADD #failed :one' : '';
   const one: Record<string, AttributeValue> = failed ? { ':one': { N: '1' } } : {};
   if (!hasTime()) return 'out-of-time';
-  const written = await update(client, tableName, pollerId, {
+  // A trigger's seq is negative, no scheduled tick's: it skips this write and is only listed (a failure counted).
+  const written = await (outcome.trigger === undefined ? update : skip)(client, tableName, pollerId, {
     expression: `SET #result = :result, #seq = :seq, #at = :at, #ms = :ms, ${APPEND_RECENT}${detail !== undefined ? ', #detail = :detail' : ' REMOVE #detail'}${count}`,
     condition: `${SAME_ITEM} AND (attribute_not_exists(#seq) OR #seq < :seq)`,
     names: [
@@ -151,14 +154,20 @@ export async function recordTickOutcome(
     if (hasTime()) await trimRecent(client, tableName, pollerId, written);
     return 'written';
   }
-  if (!failed) return 'refused';
+  const triggered = outcome.trigger !== undefined;
+  if (!failed && !triggered) return 'refused';
   if (!hasTime()) return 'out-of-time';
-  // An older failure (a slow worker): the newer outcome stays, the failure is still counted and listed, unless
-  // this seq is recorded already (a redelivery, or the SDK retrying a write that was applied).
+  // An older failure (a slow worker), or a trigger's outcome (which the item may not have claimed: a stopped poller
+  // fires too): the newer outcome stays, this one is listed and a failure counted, unless this seq is listed already
+  // (a redelivery, or the SDK retrying a write that was applied).
   const counted = await update(client, tableName, pollerId, {
     expression: `SET ${APPEND_RECENT}${count}`,
-    condition: `${SAME_ITEM} AND #seq <> :seq AND NOT (${LISTED})`,
-    names: ['#id', '#claimed', '#seq', '#recent', '#failed'],
+    condition: triggered
+      ? `attribute_exists(#id) AND NOT (${LISTED})`
+      : `${SAME_ITEM} AND #seq <> :seq AND NOT (${LISTED})`,
+    names: triggered
+      ? ['#id', '#recent', ...(failed ? ['#failed' as const] : [])]
+      : ['#id', '#claimed', '#seq', '#recent', '#failed'],
     values: { ':seq': seq, ...appended, ...one },
   });
   if (counted === 'refused') return 'refused';
@@ -184,6 +193,9 @@ interface OutcomeUpdate {
   readonly names: readonly Name[];
   readonly values: Record<string, AttributeValue>;
 }
+
+/** No write: what `update` answers when its condition fails. */
+const skip = async (..._: Parameters<typeof update>): Promise<'refused'> => 'refused';
 
 /** One conditional UpdateItem returning the attributes it updated, or 'refused' when its condition failed. */
 async function update(

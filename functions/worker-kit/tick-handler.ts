@@ -27,7 +27,7 @@ import { idempotencyKeyOf, parseWorkerEvent } from './tick-event';
 
 /** A tick as the worker's work sees it. */
 export interface Tick extends WorkerEvent {
-  /** `pollerId#seq`: dedupe side effects on it (async invokes are delivered at least once). */
+  /** `pollerId#seq` (a trigger: `pollerId#trigger-<id>`): dedupe side effects on it (async delivery is at least once). */
   readonly idempotencyKey: string;
   /** When the tick was due, epoch ms. */
   readonly scheduledAtMs: number;
@@ -161,6 +161,7 @@ export function createTickHandler<Context>(
       at: new Date(endedMs).toISOString(),
       durationMs,
       ...(detail !== undefined ? { detail } : {}),
+      ...(tick.trigger !== undefined ? { trigger: tick.trigger } : {}),
     } as const;
     // The metric line first: recording may wait on the table, and the line must not wait on it (nor be lost to the
     // Lambda timeout).
@@ -201,6 +202,7 @@ function writeMetricLine(
       ...properties,
       pollerId: tick.pollerId,
       seq: tick.seq,
+      ...(tick.trigger !== undefined ? { trigger: tick.trigger } : {}),
       result: outcome.result,
       ...(outcome.detail !== undefined ? { detail: outcome.detail } : {}),
     },
@@ -236,14 +238,17 @@ async function recordSampled(
   remainingMs: (() => number) | undefined,
 ): Promise<string | undefined> {
   const failed = outcome.result === 'failed';
-  if (deps.outcomes === undefined || !deps.sampler.shouldRecord(pollerId, failed, nowMs)) return undefined;
+  // A `ctl trigger` fire is rare and asked for by an operator: always recorded, and no part of the sampling.
+  const triggered = outcome.trigger !== undefined;
+  if (deps.outcomes === undefined || !(triggered || deps.sampler.shouldRecord(pollerId, failed, nowMs)))
+    return undefined;
   try {
     const written = await deps.outcomes.record(pollerId, outcome, { remainingMs });
     if (written === 'out-of-time') {
       const left = Math.max(0, Math.round(remainingMs?.() ?? 0));
       return `no time left to record: ${left} ms of the invocation left, a write needs ${OUTCOME_WRITE_BUDGET_MS} ms`;
     }
-    deps.sampler.recorded(pollerId, failed, nowMs);
+    if (!triggered) deps.sampler.recorded(pollerId, failed, nowMs);
     return undefined;
   } catch (error) {
     return describeCause(error);

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_POLLER_ID, POLLER_ID_PATTERN } from '../../functions/shared/contract';
+import { DEFAULT_POLLER_ID, POLLER_ID_PATTERN, TRIGGER_ID_PATTERN } from '../../functions/shared/contract';
 import type { NewPoller, OperatorFieldEdit } from '../../functions/shared/control-table';
 import { DEFAULT_DYNAMODB_PORT } from '../local-stack/local-endpoints';
 import { HISTORY_LIMITS } from './commands/history';
@@ -26,6 +26,7 @@ export const COMMAND_NAMES = [
   'pause',
   'resume',
   'failed',
+  'trigger',
 ] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
@@ -54,6 +55,13 @@ export type Command =
   | { readonly name: 'stop'; readonly pollerId: string }
   /** `waitSeconds` given: the item is created (or its cadence set) along with running=true. */
   | { readonly name: 'start'; readonly pollerId: string; readonly waitSeconds?: number | undefined }
+  /** `payload` overrides the item's for this fire; `requestId` (`--id`) makes a repeated request fire once. */
+  | {
+      readonly name: 'trigger';
+      readonly pollerId: string;
+      readonly payload?: Readonly<Record<string, unknown>> | undefined;
+      readonly requestId?: string | undefined;
+    }
   | { readonly name: 'pause' | 'resume'; readonly pollers: PollerSelection }
   | { readonly name: 'failed-list' }
   /** `pollerId` undefined: every poller's failed ticks. */
@@ -100,6 +108,10 @@ Commands (ID is a poller id; where it is optional it defaults to '${DEFAULT_POLL
                        whose execution was stopped by hand or failed is replaced at once
                        (with --every: also set the cadence, creating the item if it is missing)
   stop [ID]            set running=false; the loop ends at its next tick
+  trigger [ID] [--payload JSON] [--id REQUEST]
+                       fire the poller's target once, now (async invoke), running or stopped; the loop's
+                       seq and schedule are untouched (the event carries trigger: REQUEST and seq -n); a
+                       request fires at most once: repeating it with the same --id fires nothing
   pause ID... | --all  stop each poller as \`stop\` does; one line each and a summary (exit 1 if any failed)
   resume ID... | --all start each poller as \`start\` does; one line each and a summary (exit 1 if any failed)
   failed list          the failed-ticks queue, one line per message, decoded (ticks the worker failed after
@@ -115,6 +127,7 @@ ${fieldHelp}
 Options:
   --poller ID          the poller, for commands that take one ID
   --json               print JSON instead of text (list: an array of objects; watch: one object per frame)
+  --id REQUEST         trigger: the request id (1-64 of A-Z a-z 0-9 . _ : -), for a script to repeat it safely
   --yes                confirm a delete (always needed: the item and its counters are gone for good), or a
                        replay of more than one failed tick
   -h, --help           print this text
@@ -135,6 +148,7 @@ const OPTIONS: Record<
   { readonly type: 'string' | 'boolean'; readonly short?: string; readonly multiple?: boolean }
 > = {
   poller: { type: 'string' },
+  id: { type: 'string' },
   ...Object.fromEntries(FIELD_OPTION_NAMES.strings.map((name) => [name, { type: 'string' }])),
   ...Object.fromEntries(
     FIELD_OPTION_NAMES.repeatable.map((name) => [name, { type: 'string', multiple: true }]),
@@ -160,12 +174,20 @@ const OPTIONS: Record<
 
 /** The commands each command-specific option applies to; the rest (target, --json, --help) apply to all. */
 const OPTION_COMMANDS: Readonly<Record<string, readonly CommandName[]>> = {
-  poller: ['status', 'history', 'create', 'set', 'delete', 'start', 'stop', 'failed'],
+  poller: ['status', 'history', 'create', 'set', 'delete', 'start', 'stop', 'failed', 'trigger'],
   ...Object.fromEntries(
     [...FIELD_OPTION_NAMES.strings, ...FIELD_OPTION_NAMES.repeatable, ...FIELD_OPTION_NAMES.flags].map(
-      (name) => [name, name === 'every' ? ['create', 'set', 'start'] : ['create', 'set']],
+      (name) => [
+        name,
+        name === 'every'
+          ? ['create', 'set', 'start']
+          : name === 'payload'
+            ? ['create', 'set', 'trigger']
+            : ['create', 'set'],
+      ],
     ),
   ),
+  id: ['trigger'],
   running: ['create'],
   stopped: ['create'],
   sort: ['list', 'watch'],
@@ -277,6 +299,19 @@ function buildCommand(
       return { name, pollerId, limit: parseHistoryLimit(stringOption(lookup, 'limit')) };
     case 'stop':
       return { name, pollerId };
+    case 'trigger': {
+      const requestId = stringOption(lookup, 'id');
+      if (requestId !== undefined && !TRIGGER_ID_PATTERN.test(requestId)) {
+        throw new UsageError(`--id must be 1-64 characters of A-Z a-z 0-9 . _ : -; got ${quote(requestId)}`);
+      }
+      const { payload } = readOperatorFields(pollerId, lookup);
+      return {
+        name,
+        pollerId,
+        ...(payload === undefined || payload === null ? {} : { payload }),
+        ...(requestId === undefined ? {} : { requestId }),
+      };
+    }
     case 'start':
       return { name, pollerId, waitSeconds: readOperatorFields(pollerId, lookup).waitSeconds };
     case 'set': {

@@ -40,7 +40,7 @@ export function formatHistory(report: HistoryReport): string {
   const rows = [
     ['SEQ', 'TIME', 'RESULT', 'DURATION', 'DETAIL'],
     ...report.outcomes.map((outcome) => [
-      String(outcome.seq),
+      outcome.trigger === undefined ? String(outcome.seq) : `${outcome.seq} (trigger ${outcome.trigger})`,
       `${outcome.at} (${ago(outcome.at, report.reportedAtMs)})`,
       outcome.result,
       `${outcome.durationMs} ms`,

@@ -10,6 +10,7 @@ import type { StartResult } from './commands/start';
 import type { StatusAllReport, StatusReport } from './commands/status';
 import type { StopResult } from './commands/stop';
 import type { SwitchManyResult } from './commands/switch-many';
+import type { TriggerResult } from './commands/trigger';
 import { formatDuration } from './format-duration';
 import { formatFailedList, formatFailedReplay } from './format-failed';
 import { formatCadence, formatList } from './format-list';
@@ -27,6 +28,7 @@ export type CommandResult =
   | StopResult
   | StartResult
   | SwitchManyResult
+  | TriggerResult
   | FailedListReport
   | FailedReplayReport;
 
@@ -66,6 +68,8 @@ export function formatResult(result: CommandResult, json: boolean): string {
       return result.outcome === 'already-running'
         ? `already running: ${result.executionArn}`
         : `${result.created ? `poller '${result.pollerId}': created its control item; ` : ''}started: ${result.executionArn}`;
+    case 'trigger':
+      return formatTrigger(result);
     case 'pause':
     case 'resume':
       return formatSwitchMany(result);
@@ -98,9 +102,29 @@ function describeStopEnding(result: StopResult): string {
 
 /** The process's exit code for a result: 1 when a command on many pollers failed on any of them. */
 export function exitCodeOf(result: CommandResult): number {
+  // A repeated trigger request: 0 when the earlier run's fire is confirmed, 1 when it is not (yet).
+  if (result.command === 'trigger')
+    return result.outcome === 'fired' || result.earlierState === 'fired' ? 0 : 1;
   // `failed replay` too: 1 when any tick's invoke was refused.
   if (result.command === 'failed-replay') return result.outcomes.some((outcome) => !outcome.ok) ? 1 : 0;
   return (result.command === 'pause' || result.command === 'resume') && result.failed > 0 ? 1 : 0;
+}
+
+function formatTrigger(result: TriggerResult): string {
+  const loop =
+    result.running === false
+      ? 'the poller stays stopped'
+      : 'its loop carries on unchanged (no seq, claim or schedule moved)';
+  if (result.outcome === 'fired') {
+    return `poller '${result.pollerId}': trigger ${result.requestId} fired at ${result.firedAt ?? '-'}: ${result.target ?? '-'} accepted it (status ${result.statusCode ?? '-'}), seq ${result.seq ?? '-'}; ${loop}`;
+  }
+  const earlier =
+    result.earlierState === null
+      ? 'an earlier trigger of this poller used it'
+      : result.earlierState === 'fired'
+        ? `it fired at ${result.firedAt ?? '-'} (${result.target ?? '-'}, seq ${result.seq ?? '-'})`
+        : `another ctl run recorded it at ${result.firedAt ?? '-'} and has not confirmed its fire`;
+  return `poller '${result.pollerId}': trigger ${result.requestId} already taken, not fired again: ${earlier}`;
 }
 
 function formatCreate(result: CreateResult): string {
@@ -172,6 +196,7 @@ export function formatStatus(report: StatusReport): string {
         ? 'none recorded (a worker built with the worker kit records its outcomes)'
         : `${describeOutcome(report.lastResult, now)}; successes are sampled, failures always recorded`,
     ],
+    ['triggers', triggerText(report, now)],
     [FIELD.overlap, report.overlap === null ? invalidText : report.overlap],
     [
       'overlapSkips',
@@ -212,6 +237,14 @@ export function formatStatus(report: StatusReport): string {
   ];
   const width = Math.max(...rows.map(([label]) => label.length)) + 2;
   return rows.map(([label, value]) => `${label.padEnd(width)}${value}`).join('\n');
+}
+
+/** `2, last op-1 fired 2026-… (3 s ago) at my-worker, seq -2`: the `ctl trigger` requests on the item. */
+function triggerText(report: StatusReport, nowMs: number): string {
+  const last = report.lastTrigger;
+  if (last === null) return String(report.triggers);
+  const how = last.state === 'refused' ? `refused (${last.error ?? '-'})` : last.state;
+  return `${report.triggers}, last ${last.id} ${how} ${withRelative(last.at, nowMs)} at ${last.target}, seq ${last.seq}`;
 }
 
 function withRelative(iso: string | null, nowMs: number): string {

@@ -10,6 +10,7 @@ import { start } from './commands/start';
 import { status, statusAll } from './commands/status';
 import { stop } from './commands/stop';
 import { switchMany } from './commands/switch-many';
+import { trigger } from './commands/trigger';
 import { type AbortableSleep, type WatchFrame, watch } from './commands/watch';
 import { errorLine, exitCodeFor } from './errors';
 import { type CommandResult, exitCodeOf, formatResult } from './format';
@@ -114,6 +115,8 @@ export function execute(
       return stop(session, command.pollerId);
     case 'start':
       return start(session, command.pollerId, command.waitSeconds);
+    case 'trigger':
+      return trigger(session, command);
     case 'pause':
     case 'resume':
       return switchMany(session, command.name, command.pollers);

@@ -2,6 +2,7 @@ import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/clien
 import { type AwsClientOptions, LOCAL_REGION, localClientOptions } from '../../functions/shared/aws-clients';
 import {
   LOCAL_TABLE_NAME,
+  LOCAL_WORKER_NAME,
   localEndpoint,
   localQueueUrl,
   localStateMachineArn,
@@ -16,6 +17,7 @@ export const STACK_OUTPUT = {
   controlTableName: 'ControlTableName',
   stateMachineArn: 'StateMachineArn',
   failedTicksQueueUrl: 'FailedTicksQueueUrl',
+  workerFunctionName: 'WorkerFunctionName',
 } as const;
 
 /** The failed-ticks queue and how to reach it and the functions a replay fires (`ctl failed`). */
@@ -35,7 +37,12 @@ export interface ResolvedTarget {
   /** Added to a connection-refused error, e.g. "is `npm start` running?". */
   readonly connectionHint?: string | undefined;
   /** Known for a stack (its output) and the local stack; a bare --table names none. */
-  readonly failedTicks?: FailedTicksTarget | undefined;
+  readonly failedTicks?:
+    | FailedTicksTarget
+    | undefined /** How to reach Lambda (`ctl trigger` fires with it). */;
+  readonly lambda?: AwsClientOptions | undefined;
+  /** The stack's worker (`ctl trigger` of an item without `target`); a bare --table names none. */
+  readonly defaultWorker?: string | undefined;
 }
 
 /** The local stack with explicit endpoints: `--local` derives them from one port, tests pass ephemeral ones. */
@@ -49,6 +56,8 @@ export function localTarget(endpoints: {
     dynamoDb: localClientOptions(endpoints.dynamoDbEndpoint),
     stepFunctions: localClientOptions(endpoints.servicesEndpoint),
     connectionHint: `is \`npm start\` running? ctl expects DynamoDB at ${endpoints.dynamoDbEndpoint} and Step Functions (Lambda, SQS) at ${endpoints.servicesEndpoint}; match its port with --port N`,
+    lambda: localClientOptions(endpoints.servicesEndpoint),
+    defaultWorker: LOCAL_WORKER_NAME,
     failedTicks: {
       queueUrl: localQueueUrl(endpoints.servicesEndpoint),
       sqs: localClientOptions(endpoints.servicesEndpoint),
@@ -73,6 +82,7 @@ export async function resolveTarget(
         stateMachineArn: spec.stateMachineArn,
         dynamoDb: { region: spec.region },
         stepFunctions: { region: spec.region },
+        lambda: { region: spec.region },
       };
     case 'stack': {
       const client = cloudFormation({ region: spec.region });
@@ -112,7 +122,10 @@ async function readStackOutputs(
   };
   // A stack deployed before the queue had an output has none: only `ctl failed` needs it, and says so.
   const queueUrl = outputs.get(STACK_OUTPUT.failedTicksQueueUrl);
+  const worker = outputs.get(STACK_OUTPUT.workerFunctionName);
   return {
+    lambda: { region },
+    ...(worker === undefined ? {} : { defaultWorker: worker }),
     tableName: output(STACK_OUTPUT.controlTableName),
     stateMachineArn: output(STACK_OUTPUT.stateMachineArn),
     dynamoDb: { region },

@@ -75,6 +75,8 @@ export type LocalStackEvent =
       /** When the worker started on it (after Lambda's async delivery and a possible cold start). */
       readonly firedAt: string;
       readonly latenessMs: number;
+      /** A `ctl trigger` fire: its request id (its seq is negative, no scheduled tick's). */
+      readonly trigger?: string;
     }
   | {
       /** What the worker did for a fired tick: its result, how long it ran, and why it failed (or its detail). */
@@ -84,6 +86,7 @@ export type LocalStackEvent =
       readonly result: TickResult;
       readonly durationMs: number;
       readonly detail?: string;
+      readonly trigger?: string;
     }
   | { readonly event: 'stopped'; readonly poller: string; readonly reason: string }
   /** A loop took its poller, a cadence edit was applied, `--data` brought pollers back (loop-life.ts). */
@@ -204,7 +207,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const life = new LoopLife();
   const emit = (event: LocalStackEvent) => {
     sink(event);
-    if (event.event === 'fire') for (const lifeEvent of life.onFire(event)) sink(lifeEvent);
+    if (event.event === 'fire' && event.trigger === undefined)
+      for (const lifeEvent of life.onFire(event)) sink(lifeEvent);
   };
   const region = LOCAL_REGION;
   const pollerId = options.pollerId ?? DEFAULT_POLLER_ID;
@@ -508,6 +512,7 @@ function reportFire(start: InvocationStart, emit: (event: LocalStackEvent) => vo
     sentAt: new Date(start.requestedAt).toISOString(),
     firedAt: new Date(start.startedAt).toISOString(),
     latenessMs,
+    ...(tick.trigger === undefined ? {} : { trigger: tick.trigger }),
   });
 }
 
@@ -532,7 +537,12 @@ function reportOutcome(end: InvocationEnd, emit: (event: LocalStackEvent) => voi
   } catch {
     return;
   }
-  const base = { event: 'outcome', poller: tick.pollerId, seq: tick.seq } as const;
+  const base = {
+    event: 'outcome',
+    poller: tick.pollerId,
+    seq: tick.seq,
+    ...(tick.trigger === undefined ? {} : { trigger: tick.trigger }),
+  } as const;
   if ('error' in end.outcome) {
     const { errorType, errorMessage } = end.outcome.error;
     const prefix = new TickFailedError(tick.pollerId, tick.seq, '').message;

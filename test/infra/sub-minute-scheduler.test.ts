@@ -13,6 +13,8 @@ import {
   STEER_POLLER_ACTIONS,
   SubMinuteScheduler,
   type SubMinuteSchedulerProps,
+  TRIGGER_INVOKE_ACTIONS,
+  TRIGGER_POLLER_ACTIONS,
 } from '../../infra/index';
 import {
   asList,
@@ -531,6 +533,30 @@ describe('SubMinuteScheduler grants', () => {
     expect(policy).toContain(':execution:');
     expect(policy).toContain('Fn::ImportValue'); // the loop's name, exported by the scheduler's stack
     expect(policy).not.toContain('AWS::StackName');
+  });
+
+  it('grantTrigger: GetItem and UpdateItem on the control table, InvokeFunction on the worker and the extra targets only', () => {
+    // prepare
+    const extra = 'arn:aws:lambda:eu-west-1:123456789012:function:other-worker';
+    const { stack, scheduler, operator } = userStack({ extraTargetArns: [extra] });
+
+    // act
+    scheduler.grantTrigger(operator);
+
+    // assess
+    expect(operatorStatements(stack)).toEqual([
+      {
+        Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        Effect: 'Allow',
+        Resource: [{ 'Fn::GetAtt': [tableId(stack), 'Arn'] }],
+      },
+      {
+        Action: 'lambda:InvokeFunction',
+        Effect: 'Allow',
+        Resource: [stack.resolve(scheduler.worker.functionArn), extra],
+      },
+    ]);
+    expect([...TRIGGER_POLLER_ACTIONS, ...TRIGGER_INVOKE_ACTIONS]).not.toContain('dynamodb:PutItem');
   });
 
   it('grantStart: StartExecution on the loop state machine, DescribeExecution on its executions only', () => {

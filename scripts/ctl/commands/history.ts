@@ -27,12 +27,15 @@ export interface HistoryReport {
   readonly reportedAtMs: number;
 }
 
-/** The recent recorded outcomes of a poller, newest (highest seq) first. */
+/**
+ * The recent recorded outcomes of a poller, newest (highest seq) first; a `ctl trigger` fire (negative seq, no
+ * place on the grid) goes in by the time its work ended, ahead of the first tick that ended before it.
+ */
 export async function history(session: CtlSession, pollerId: string, limit: number): Promise<HistoryReport> {
   const item = await readItem(session, pollerId);
   if (item === undefined) throw new ControlItemMissingError(pollerId, session.target.tableName);
   const fields = outcomeFieldsOf(item);
-  const outcomes = [...(fields.recentResults ?? [])].sort((a, b) => b.seq - a.seq).slice(0, limit);
+  const outcomes = newestFirst(fields.recentResults ?? []).slice(0, limit);
   return {
     command: 'history',
     pollerId,
@@ -44,4 +47,14 @@ export async function history(session: CtlSession, pollerId: string, limit: numb
     problems: fields.problems.map((problem) => problem.message),
     reportedAtMs: session.nowMs(),
   };
+}
+
+function newestFirst(recorded: readonly TickOutcome[]): TickOutcome[] {
+  const ordered = recorded.filter((outcome) => outcome.trigger === undefined).sort((a, b) => b.seq - a.seq);
+  const triggers = recorded.filter((outcome) => outcome.trigger !== undefined);
+  for (const fire of [...triggers].sort((a, b) => Date.parse(a.at) - Date.parse(b.at))) {
+    const before = ordered.findIndex((outcome) => Date.parse(outcome.at) < Date.parse(fire.at));
+    ordered.splice(before === -1 ? ordered.length : before, 0, fire);
+  }
+  return ordered;
 }

@@ -1,6 +1,11 @@
 import { DEFAULT_TIME_ZONE } from '../../../functions/scheduling/windows';
 import type { OverlapPolicy, TickOutcome } from '../../../functions/shared/contract';
-import { outcomeFieldsOf, type PollerItem } from '../../../functions/shared/control-item';
+import {
+  outcomeFieldsOf,
+  type PollerItem,
+  type TriggerRecord,
+  triggerFieldsOf,
+} from '../../../functions/shared/control-item';
 import { InvalidControlItemError } from '../../../functions/shared/errors';
 import { EXECUTION_ENDED_FOR_GOOD, judgeLoop } from '../../../functions/shared/loop-ownership';
 import { ControlItemMissingError } from '../errors';
@@ -49,6 +54,9 @@ export interface StatusReport {
   readonly failedTicks: number;
   /** The latest outcome the worker recorded (successes sampled, failures always); null before any. */
   readonly lastResult: TickOutcome | null;
+  /** `ctl trigger` requests recorded, and the last one (how it stands: claimed, fired, refused). */
+  readonly triggers: number;
+  readonly lastTrigger: Omit<TriggerRecord, 'claim'> | null;
   /** The fencing token of the loop that owns the item; null before any loop ran. */
   readonly generation: number | null;
   readonly claimedSeq: number | null;
@@ -114,7 +122,8 @@ async function reportFor(session: CtlSession, item: PollerItem): Promise<StatusR
   const timeZone = valid(item.operator.timeZone);
   const windows = valid(item.operator.windows);
   const outcomes = outcomeFieldsOf(item);
-  for (const problem of [...item.systemProblems, ...outcomes.problems])
+  const triggers = triggerFieldsOf(item);
+  for (const problem of [...item.systemProblems, ...outcomes.problems, ...triggers.problems])
     problems.push({ field: problem.field, message: problem.message });
 
   const executionArn = item.executionArn ?? null;
@@ -155,6 +164,8 @@ async function reportFor(session: CtlSession, item: PollerItem): Promise<StatusR
     lastFireMs: item.lastFireMs ?? null,
     failedTicks: outcomes.failedTicks ?? 0,
     lastResult: lastResultOf(outcomes),
+    triggers: triggers.triggers ?? 0,
+    lastTrigger: triggers.lastTrigger === undefined ? null : withoutClaim(triggers.lastTrigger),
     generation: item.generation ?? null,
     claimedSeq: item.claimedSeq ?? null,
     heartbeatAt: item.heartbeatAt ?? null,
@@ -184,4 +195,9 @@ async function reportFor(session: CtlSession, item: PollerItem): Promise<StatusR
 function ageSeconds(iso: string | null, nowMs: number): number | null {
   const atMs = Date.parse(iso ?? '');
   return Number.isNaN(atMs) ? null : Math.max(0, Math.round((nowMs - atMs) / 1000));
+}
+
+/** The run's nonce is the write's business, not the operator's. */
+function withoutClaim({ claim: _claim, ...record }: TriggerRecord): Omit<TriggerRecord, 'claim'> {
+  return record;
 }

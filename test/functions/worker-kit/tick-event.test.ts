@@ -86,3 +86,24 @@ describe('idempotencyKeyOf', () => {
     );
   });
 });
+
+describe('a ctl trigger fire', () => {
+  it('keeps its request id and has a key of its own, never a scheduled tick’s', () => {
+    const tick = parseWorkerEvent(tickEvent({ seq: -1, trigger: 'op-1' }));
+
+    expect(tick).toMatchObject({ seq: -1, trigger: 'op-1' });
+    expect(idempotencyKeyOf(tick)).toBe('orders#trigger-op-1');
+    expect(idempotencyKeyOf(parseWorkerEvent(tickEvent({ seq: 1 })))).toBe('orders#1');
+  });
+
+  it.each([[''], [42], [null]])(
+    'refuses a trigger that is not a request id (%j), carrying the poller and the value',
+    (trigger) => {
+      const parsing = () => parseWorkerEvent(tickEvent({ trigger }));
+
+      expect(parsing).toThrow(InvalidWorkerEventError);
+      expect(parsing).toThrow(`trigger must be a request id; got ${JSON.stringify(trigger)}`);
+      expect(parsing).toThrow(expect.objectContaining({ pollerId: 'orders', value: trigger }));
+    },
+  );
+});

@@ -426,3 +426,32 @@ describe('outcomeRecordMs', () => {
     expect(() => outcomeRecordMs({ [ENV.outcomeRecordSeconds]: '-1' })).toThrow(InvalidWorkerSettingError);
   });
 });
+
+describe('a ctl trigger fire', () => {
+  it('is recorded every time, apart from the sampling and from lastResult', async () => {
+    // prepare: a success recorded at tick 1 holds the next one back for 10 s
+    const handler = handlerFor(async () => {
+      clock.advance(30);
+    });
+    await runTick(1, {}, handler);
+    clock.advance(500);
+
+    // act: two trigger fires within the sampling period, then tick 2 (still sampled out)
+    for (const trigger of ['op-1', 'op-2']) {
+      await handler({ ...tickEvent(-1), seq: trigger === 'op-1' ? -1 : -2, trigger }, {});
+    }
+    await runTick(2, {}, handler);
+
+    // assess
+    expect(await recordedSeqs()).toEqual([1, -1, -2]);
+    const item = await local.client.send(
+      new GetItemCommand({
+        TableName: TABLE_NAME,
+        Key: { [FIELD.id]: { S: pollerId } },
+        ConsistentRead: true,
+      }),
+    );
+    expect(item.Item?.[FIELD.lastResultSeq]).toEqual({ N: '1' });
+    expect(metricLines().map((line) => line.trigger)).toEqual([undefined, 'op-1', 'op-2', undefined]);
+  });
+});

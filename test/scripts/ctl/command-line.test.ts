@@ -95,7 +95,7 @@ describe('parseCommandLine: what it refuses', () => {
     [['--local'], /^missing command/],
     [
       ['restart', '--local'],
-      /^unknown command "restart": expected one of list, watch, status, history, create, set, delete, start, stop, pause, resume, failed$/,
+      /^unknown command "restart": expected one of list, watch, status, history, create, set, delete, start, stop, pause, resume, failed, trigger$/,
     ],
     [
       ['status', 'stop', '--local'],

@@ -236,7 +236,7 @@ describe('parseCommandLine: the fleet command lines it refuses, before any call'
     [['resume', 'a', '--all', '--local'], 'give either --all or poller ids, not both'],
     [
       ['pause', '--poller', 'a', '--local'],
-      '--poller applies to status, history, create, set, delete, start, stop, failed replay, not to pause',
+      '--poller applies to status, history, create, set, delete, start, stop, failed replay, trigger, not to pause',
     ],
     [
       ['resume', '--all', '--table', 'control'],

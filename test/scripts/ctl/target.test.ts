@@ -33,6 +33,8 @@ describe('resolveTarget', () => {
       stateMachineArn: arn,
       dynamoDb: { region: 'eu-west-1' },
       stepFunctions: { region: 'eu-west-1' },
+      // A bare table names no default worker: `ctl trigger` fires only items with their own target there.
+      lambda: { region: 'eu-west-1' },
     });
   });
 
