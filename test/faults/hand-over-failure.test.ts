@@ -84,7 +84,18 @@ describe('fault: the self-restart StartExecution (HandOver) fails', () => {
       6_000,
       'the old execution to fire again after the caught hand-over',
     );
-    const firedByOldExecution = failingExecution?.status === 'RUNNING';
+    // The first fire after the caught hand-over came from the old execution when no newer execution of the poller
+    // had started by then (a later hand-over may already have replaced it by the time this check runs).
+    const firstFireAfterCatch = harness.fires().find((fire) => Date.parse(fire.firedAt) > caughtAt);
+    const firedByOldExecution =
+      failingExecution !== undefined &&
+      firstFireAfterCatch !== undefined &&
+      executionsOf(harness.stack, DEFAULT_POLLER_ID).every(
+        (execution) =>
+          execution === failingExecution ||
+          execution.startDate.getTime() <= failingExecution.startDate.getTime() ||
+          execution.startDate.getTime() > Date.parse(firstFireAfterCatch.firedAt),
+      );
     await waitUntil(
       async () =>
         (await harness?.readItem())?.[FIELD.lastError]?.M?.message?.S?.includes('hand-over') ?? false,
