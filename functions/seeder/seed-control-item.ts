@@ -82,13 +82,17 @@ interface SeedResult extends SeedReport {
 /**
  * Handles one custom resource request and always answers it, so a stack never hangs on the seed:
  * Create writes every declared field of each seeded poller (`running`, `waitseconds`, and `target`, `payload`,
- * `timezone`, `windows`, `overlap` when declared), creating the item if missing; Update writes only the fields
- * whose declared value changed (operators steer the items live; an unrelated stack update must not reset them),
- * REMOVEs an optional field the previous seed declared and this one does not (seed-properties.ts seedWrite), and
- * switches off (`running`=false, item kept) each poller the previous seed listed and this one does not; either
- * starts the loop of each poller whose `running` it wrote as true. Delete stops every loop (the stack is going).
- * A bad property or a failed write answers FAILED with the reason; a loop that would not start or stop does not
- * fail the stack: the answer's Reason and Data say so. Reason also names each poller an Update removed or turned on.
+ * `timezone`, `windows`, `overlap` when declared), creating the item if missing; so does Update for a poller the
+ * previous seed did not list. For a poller it did, Update writes only the fields whose declared value changed
+ * (operators steer the items live; an unrelated stack update must not reset them), and only to an item that exists:
+ * one an operator deleted is not re-created (it would hold only the changed fields). It REMOVEs an optional field
+ * the previous seed declared and this one does not (seed-properties.ts seedWrite) only while the item still holds
+ * the value that seed wrote; an operator's later value stays. It switches off (`running`=false, item kept) each
+ * poller the previous seed listed and this one does not. Either starts the loop of each poller whose `running` it
+ * wrote as true. Delete stops every loop (the stack is going). A bad property or a failed write answers FAILED
+ * with the reason; a loop that would not start or stop does not fail the stack: the answer's Reason and Data say
+ * so. Reason also names each poller an Update removed, turned on, or did not re-create, and each dropped field it
+ * kept.
  */
 export async function handleSeedEvent(rawEvent: unknown, deps: SeederDeps): Promise<SeedOutcome> {
   const event = parseSeedEvent(rawEvent);
@@ -142,8 +146,8 @@ async function applySeed(event: SeedEvent, deps: SeederDeps): Promise<SeedResult
           tableName: deps.tableName,
           pollerId: requests[0]?.pollerId ?? event.LogicalResourceId,
         });
-  // Update writes only the declared fields that changed (operators steer the rest live), and switches off (item
-  // kept) the pollers the new list no longer names.
+  // Update writes only the declared fields that changed (operators steer the rest live), to items that still exist
+  // (an operator's delete stands), and switches off (item kept) the pollers the new list no longer names.
   const { tableName } = deps;
   const { changed, removed, turnedOn } =
     event.RequestType === 'Update'
