@@ -82,13 +82,17 @@ interface SeedResult extends SeedReport {
 /**
  * Handles one custom resource request and always answers it, so a stack never hangs on the seed:
  * Create writes every declared field of each seeded poller (`running`, `waitseconds`, and `target`, `payload`,
- * `timezone`, `windows`, `overlap` when declared), creating the item if missing; Update writes only the fields
- * whose declared value changed (operators steer the items live; an unrelated stack update must not reset them),
- * REMOVEs an optional field the previous seed declared and this one does not (seed-properties.ts seedWrite), and
- * switches off (`running`=false, item kept) each poller the previous seed listed and this one does not; either
- * starts the loop of each poller whose `running` it wrote as true. Delete stops every loop (the stack is going).
- * A bad property or a failed write answers FAILED with the reason; a loop that would not start or stop does not
- * fail the stack: the answer's Reason and Data say so. Reason also names each poller an Update removed or turned on.
+ * `timezone`, `windows`, `overlap` when declared), creating the item if missing; so does Update for a poller the
+ * previous seed did not list. For a poller it did, Update writes only the fields whose declared value changed
+ * (operators steer the items live; an unrelated stack update must not reset them), and only to an item that exists:
+ * one an operator deleted is not re-created (it would hold only the changed fields). It REMOVEs an optional field
+ * the previous seed declared and this one does not (seed-properties.ts seedWrite) only while the item still holds
+ * the value that seed wrote; an operator's later value stays. It switches off (`running`=false, item kept) each
+ * poller the previous seed listed and this one does not. Either starts the loop of each poller whose `running` it
+ * wrote as true. Delete stops every loop (the stack is going). A bad property or a failed write answers FAILED
+ * with the reason; a loop that would not start or stop does not fail the stack: the answer's Reason and Data say
+ * so. Reason also names each poller an Update removed, turned on, or did not re-create, and each dropped field it
+ * kept.
  */
 export async function handleSeedEvent(rawEvent: unknown, deps: SeederDeps): Promise<SeedOutcome> {
   const event = parseSeedEvent(rawEvent);
@@ -142,14 +146,18 @@ async function applySeed(event: SeedEvent, deps: SeederDeps): Promise<SeedResult
           tableName: deps.tableName,
           pollerId: requests[0]?.pollerId ?? event.LogicalResourceId,
         });
-  // Update writes only the declared fields that changed (operators steer the rest live), and switches off (item
-  // kept) the pollers the new list no longer names.
+  // Update writes only the declared fields that changed (operators steer the rest live), to items that still exist
+  // (an operator's delete stands), and switches off (item kept) the pollers the new list no longer names.
   const { tableName } = deps;
   const { changed, removed, turnedOn } =
     event.RequestType === 'Update'
       ? diffSeeds(requests, event.OldResourceProperties, tableName)
       : {
-          changed: requests.map((request) => ({ request, fields: declaredFields(request) })),
+          changed: requests.map((request) => ({
+            request,
+            fields: declaredFields(request),
+            previous: undefined,
+          })),
           removed: [],
           turnedOn: [],
         };
@@ -157,29 +165,48 @@ async function applySeed(event: SeedEvent, deps: SeederDeps): Promise<SeedResult
   const timeoutMs = deps.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS;
   const write = <T>(pollerId: string, call: (options: CallOptions) => Promise<T>) =>
     writeControlItem(pollerId, tableName, call, timeoutMs);
-  const writes = await Promise.allSettled([
-    ...changed.map(({ request, fields }) =>
-      write(request.pollerId, (options) =>
-        table.writeSeed(
-          request.pollerId,
-          fields,
-          { running: request.running, waitSeconds: Number(request.waitSeconds) },
-          options,
-        ),
-      ),
+  const seeded = await Promise.allSettled(
+    changed.map(({ request, fields, previous }) =>
+      write(request.pollerId, (options) => table.writeSeed(request.pollerId, fields, previous, options)),
     ),
+  );
+  const switchedOff = await Promise.allSettled(
     // Only while it runs, so an item deleted meanwhile is not resurrected (one already off stays as it is).
-    ...removed.map((pollerId) => write(pollerId, (options) => table.switchOffIfRunning(pollerId, options))),
-  ]);
-  const failedWrite = writes.find((result) => result.status === 'rejected');
+    removed.map((pollerId) => write(pollerId, (options) => table.switchOffIfRunning(pollerId, options))),
+  );
+  const failedWrite = [...seeded, ...switchedOff].find((result) => result.status === 'rejected');
   if (failedWrite !== undefined) throw failedWrite.reason;
+  const written = changed.flatMap(({ request, fields }, index) => {
+    const result = seeded[index];
+    return result?.status === 'fulfilled'
+      ? [{ pollerId: request.pollerId, fields, outcome: result.value }]
+      : [];
+  });
+  const missing = new Set(
+    written.filter(({ outcome }) => outcome.kind === 'missing').map(({ pollerId }) => pollerId),
+  );
   const notes = [
-    ...turnedOn.map((pollerId) => `poller '${pollerId}' turned on`),
+    ...turnedOn
+      .filter((pollerId) => !missing.has(pollerId))
+      .map((pollerId) => `poller '${pollerId}' turned on`),
     ...removed.map((pollerId) => `poller '${pollerId}' removed from the list: running=false, item kept`),
+    ...[...missing].map(
+      (pollerId) =>
+        `poller '${pollerId}' deleted by an operator: not re-created; delete it from the code or re-create it with ctl create`,
+    ),
+    ...written.flatMap(({ pollerId, outcome }) =>
+      outcome.kind === 'written' && outcome.kept.length > 0
+        ? [
+            `poller '${pollerId}': ${outcome.kept.join(', ')} dropped from the code but changed by an operator since: kept`,
+          ]
+        : [],
+    ),
   ];
   // A seed that writes running=true starts the loop whatever the item said before: the start leaves a live loop alone, and
   // starts one that stopped or never ran (what the stream would do for a running item without a live loop).
-  const toStart = changed.filter(({ fields }) => fields.running).map(({ request }) => request.pollerId);
+  const toStart = written
+    .filter(({ fields, outcome }) => fields.running && outcome.kind === 'written')
+    .map(({ pollerId }) => pollerId);
   const started: SeedReport =
     toStart.length === 0
       ? {}
@@ -189,7 +216,7 @@ async function applySeed(event: SeedEvent, deps: SeederDeps): Promise<SeedResult
         );
   if (started.warning) notes.push(started.warning);
   return {
-    outcome: changed.length + removed.length > 0 ? 'written' : 'unchanged',
+    outcome: written.length - missing.size + removed.length > 0 ? 'written' : 'unchanged',
     physicalId,
     ...(started.data ? { data: started.data } : {}),
     ...(notes.length > 0 ? { warning: notes.join('; ') } : {}),
@@ -258,10 +285,14 @@ async function stopLoops(deps: SeederDeps): Promise<SeedReport> {
   };
 }
 
-/** One poller's write: its request, and the fields to write (seed-properties.ts seedWrite). */
+/**
+ * One poller's write: its request, the fields to write (seed-properties.ts seedWrite), and the fields the previous
+ * seed declared (undefined for a poller that seed did not list, or a Create: the item is created if missing).
+ */
 interface ChangedPoller {
   readonly request: SeedRequest;
   readonly fields: SeedWrite;
+  readonly previous: SeedWrite | undefined;
 }
 
 /** What an Update changes against the previous seed. */
@@ -287,8 +318,9 @@ function diffSeeds(requests: readonly SeedRequest[], oldProperties: unknown, tab
   const before = (request: SeedRequest) => previous.find((old) => old.pollerId === request.pollerId);
   return {
     changed: requests.flatMap((request) => {
-      const fields = seedWrite(request, before(request));
-      return fields === undefined ? [] : [{ request, fields }];
+      const old = before(request);
+      const fields = seedWrite(request, old);
+      return fields === undefined ? [] : [{ request, fields, previous: old && declaredFields(old) }];
     }),
     removed: previous
       .filter((old) => !requests.some((request) => request.pollerId === old.pollerId))

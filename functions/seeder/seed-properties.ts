@@ -215,8 +215,9 @@ export function parseSeedPollers(properties: unknown, expectedTableName: string)
 /**
  * What a seed writes to one poller's item: on Create (no `previous`), every declared field; on Update, only the
  * fields whose declared value changed since the previous seed (operators steer the item live in between), and a
- * REMOVE of each optional field the previous seed declared and this one does not (the seed wrote it; a field never
- * declared is the operators' and stays). Undefined: nothing changed, nothing to write.
+ * REMOVE (null) of each optional field the previous seed declared and this one does not (the seed wrote it; a field
+ * never declared is the operators' and stays). The table's `writeSeed` applies it on Update only to an existing
+ * item, and a REMOVE only while the item holds the previous declared value. Undefined: nothing to write.
  */
 export function seedWrite(current: SeedRequest, previous: SeedRequest | undefined): SeedWrite | undefined {
   if (previous === undefined || previous.tableName !== current.tableName) return declaredFields(current);

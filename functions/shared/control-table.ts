@@ -180,6 +180,14 @@ export interface SeedWrite extends OperatorFieldEdit {
 }
 
 /**
+ * What `writeSeed` did: 'missing', the item is gone (an operator deleted it) and was not re-created; 'written', with
+ * the attribute name of each field it was to remove but left, since an operator changed it after the seed wrote it.
+ */
+export type SeedWriteOutcome =
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'written'; readonly kept: readonly string[] };
+
+/**
  * The operator fields of `current` that differ from `previous` (compared as stored, through the codecs), and `null`
  * for each field `previous` set and `current` no longer names: two declarations of one poller, what to write.
  */
@@ -211,6 +219,22 @@ function stored<K extends OperatorFieldKey>(key: K, value: OperatorFieldEdit[K])
   return value === undefined || value === null ? undefined : JSON.stringify(codec.encode(value));
 }
 
+/** Two attribute values hold the same: a map's keys in any order, a number by its text as stored. */
+function sameAttribute(a: AttributeValue, b: AttributeValue): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, entry]) => entry !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([name, entry]) => `${JSON.stringify(name)}:${canonicalJson(entry)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
 /** A lastError message is for a human: keep the item well under DynamoDB's 400 KB and the console readable. */
 const MAX_ERROR_MESSAGE_LENGTH = 1_000;
 
@@ -232,10 +256,11 @@ export class ControlTable implements ControlItemStore {
     return item === undefined ? undefined : decodePollerItem(pollerId, item);
   }
 
-  private async readImage(pollerId: string): Promise<RawItem | undefined> {
+  private async readImage(pollerId: string, options: CallOptions = {}): Promise<RawItem | undefined> {
     try {
       const result = await this.client.send(
         new GetItemCommand({ TableName: this.tableName, Key: keyOf(pollerId), ConsistentRead: true }),
+        options,
       );
       return result.Item;
     } catch (error) {
@@ -545,26 +570,72 @@ export class ControlTable implements ControlItemStore {
   }
 
   /**
-   * A seed's write of declared fields (`write`), creating the item when missing. An item an operator deleted since
-   * the last deployment comes back as a valid one: `running` and `waitseconds` not in `write` are filled in from
-   * `fill` only where the item has none. Every other attribute stays as it is.
+   * A seed's write of declared fields (`write`). `previous` is the last declaration the seed wrote, undefined for a
+   * poller new in the declaration: then the item is created when missing, with every declared field. With a
+   * `previous` (an Update), the item must exist: an item an operator deleted is not re-created ('missing'), so a
+   * deployment never brings back a poller half-made (only the changed fields) that would fire the default worker.
+   * A field `write` removes (null) goes only while the item still holds the value `previous` declared (the seed
+   * wrote it); an operator's later value stays, and is named in `kept`. A value `write` sets is written whatever
+   * the item holds (a changed declaration wins over a live edit). Every other attribute stays as it is.
    */
   async writeSeed(
     pollerId: string,
     write: SeedWrite,
-    fill: { readonly running: boolean; readonly waitSeconds: number },
+    previous: SeedWrite | undefined,
     options: CallOptions = {},
-  ): Promise<void> {
+  ): Promise<SeedWriteOutcome> {
     const update = new UpdateBuilder();
-    const fillIn = (attribute: string, value: AttributeValue) => {
-      const name = update.name(attribute);
-      update.setExpression(`${name} = if_not_exists(${name}, ${update.value(attribute, value)})`);
-    };
-    if (write.running === undefined) fillIn(FIELD.running, { BOOL: fill.running });
-    else update.set(FIELD.running, { BOOL: write.running });
-    if (write.waitSeconds === undefined) fillIn(FIELD.waitSeconds, { N: String(fill.waitSeconds) });
-    applyEdit(update, write, { skipRemovals: false });
-    await this.update(pollerId, update, undefined, 'NONE', options);
+    if (write.running !== undefined) update.set(FIELD.running, { BOOL: write.running });
+    applyEdit(update, write, { skipRemovals: true });
+    const removals = OPERATOR_FIELD_KEYS.filter((key) => write[key] === null);
+    if (previous === undefined || update.isEmpty()) {
+      // A new poller: created with its fields. Or removals only: their conditions check the item exists.
+      if (!update.isEmpty()) await this.update(pollerId, update, undefined, 'NONE', options);
+    } else {
+      const exists = `attribute_exists(${update.name(FIELD.id)})`;
+      if ((await this.update(pollerId, update, exists, 'NONE', options)) === 'refused')
+        return { kind: 'missing' };
+    }
+    const kept: string[] = [];
+    for (const key of removals) {
+      const outcome = await this.removeSeeded(pollerId, key, previous?.[key], options);
+      if (outcome === 'missing') return { kind: 'missing' };
+      if (outcome === 'kept') kept.push(OPERATOR_FIELD_CODECS[key].attribute);
+    }
+    return { kind: 'written', kept };
+  }
+
+  /**
+   * REMOVEs one field the seed wrote as `was`, only while the item exists and still holds it: 'kept', the operator
+   * changed it since (the field stays); 'removed' also when it is already gone. The item is compared on a consistent
+   * read (a list or a map compared whole, key order aside); the REMOVE is conditional on the item existing and, for
+   * a scalar field (target, timezone, overlap), on its value too, so only an operator's edit of a list or map
+   * field landing between that read and the REMOVE (milliseconds) is not seen.
+   */
+  private async removeSeeded<K extends OperatorFieldKey>(
+    pollerId: string,
+    key: K,
+    was: OperatorFieldEdit[K] | undefined,
+    options: CallOptions,
+  ): Promise<'removed' | 'kept' | 'missing'> {
+    const codec: FieldCodec<K> = OPERATOR_FIELD_CODECS[key];
+    const seeded = was === undefined || was === null ? undefined : codec.encode(was);
+    const item = await this.readImage(pollerId, options);
+    if (item === undefined) return 'missing';
+    const live = item[codec.attribute];
+    if (live === undefined) return 'removed';
+    if (seeded === undefined || !sameAttribute(live, seeded)) return 'kept';
+    const update = new UpdateBuilder();
+    update.remove(codec.attribute);
+    const exists = `attribute_exists(${update.name(FIELD.id)})`;
+    const scalar = seeded.S !== undefined || seeded.N !== undefined || seeded.BOOL !== undefined;
+    const condition = scalar
+      ? `${exists} AND ${update.name(codec.attribute)} = ${update.value(`${codec.attribute}Seeded`, seeded)}`
+      : exists;
+    if ((await this.update(pollerId, update, condition, 'NONE', options)) !== 'refused') return 'removed';
+    const now = await this.readImage(pollerId, options);
+    if (now === undefined) return 'missing';
+    return now[codec.attribute] === undefined ? 'removed' : 'kept';
   }
 
   /**

@@ -190,6 +190,8 @@ describe('handleSeedEvent', () => {
       ResourceProperties: { ...old, Running: 'false' },
     });
 
+    await handleSeedEvent(seedEvent({ ResponseURL: responses.url, ResourceProperties: old }), deps());
+
     // act
     const outcome = await handleSeedEvent(event, deps());
 
@@ -568,27 +570,124 @@ describe('handleSeedEvent', () => {
       expect(item?.[FIELD.payload]).toBeDefined();
     });
 
-    it('an Update of one field on an item an operator deleted brings back a valid item: running and waitseconds filled in', async () => {
+    it('an Update of one field on an item an operator deleted does not re-create it, and names it in Reason', async () => {
       // prepare
-      const old = declared('fields-deleted');
+      const old = declared('fields-deleted', { Running: 'true' });
       await handleSeedEvent(seedEvent({ ResponseURL: responses.url, ResourceProperties: old }), deps());
+      await new ControlTable(dynamoDb, TABLE).switchOff('fields-deleted');
       expect(await new ControlTable(dynamoDb, TABLE).deletePoller('fields-deleted')).toMatchObject({
         kind: 'deleted',
       });
 
       // act
-      await handleSeedEvent(
+      const outcome = await handleSeedEvent(
         update('fields-deleted', old, declared('fields-deleted', { Overlap: 'allow' })),
         deps(),
       );
 
       // assess
-      expect(await readItem('fields-deleted')).toEqual({
-        [FIELD.id]: { S: 'fields-deleted' },
+      expect(outcome).toBe('unchanged');
+      expect(await readItem('fields-deleted')).toBeUndefined();
+      // Declared running=true, but nothing is started for a poller that is not there.
+      expect(lastResponse()).toMatchObject({
+        Status: 'SUCCESS',
+        Reason:
+          "poller 'fields-deleted' deleted by an operator: not re-created; delete it from the code or re-create it with ctl create",
+      });
+      expect(lastResponse().Data).toBeUndefined();
+    });
+
+    it('an Update that only drops a field does not re-create an item an operator deleted', async () => {
+      // prepare
+      const old = declared('fields-deleted-drop');
+      await handleSeedEvent(seedEvent({ ResponseURL: responses.url, ResourceProperties: old }), deps());
+      await new ControlTable(dynamoDb, TABLE).deletePoller('fields-deleted-drop');
+      const { Windows: _dropped, ...withoutWindows } = old;
+
+      // act
+      await handleSeedEvent(update('fields-deleted-drop', old, withoutWindows), deps());
+
+      // assess
+      expect(await readItem('fields-deleted-drop')).toBeUndefined();
+      expect(lastResponse().Reason).toMatch(
+        /^poller 'fields-deleted-drop' deleted by an operator: not re-created/,
+      );
+    });
+
+    it('an Update creates a poller new in the declaration with every declared field, next to a deleted one', async () => {
+      // prepare
+      const old = { TableName: TABLE, Pollers: [declared('list-kept')] };
+      await handleSeedEvent(seedEvent({ ResponseURL: responses.url, ResourceProperties: old }), deps());
+      await new ControlTable(dynamoDb, TABLE).deletePoller('list-kept');
+      const { TableName: _table, ...added } = declared('list-added');
+      const { TableName: _table2, ...kept } = declared('list-kept', { WaitSeconds: '3' });
+
+      // act
+      const outcome = await handleSeedEvent(
+        update('list-kept', old, { TableName: TABLE, Pollers: [kept, added] }),
+        deps(),
+      );
+
+      // assess
+      expect(outcome).toBe('written');
+      expect(await readItem('list-kept')).toBeUndefined();
+      expect(await readItem('list-added')).toEqual({
+        [FIELD.id]: { S: 'list-added' },
         [FIELD.running]: { BOOL: false },
         [FIELD.waitSeconds]: { N: '2' },
-        [FIELD.overlap]: { S: 'allow' },
+        [FIELD.target]: { S: REPORTS },
+        [FIELD.payload]: { M: { url: { S: 'https://example.com/orders' }, retries: { N: '3' } } },
+        [FIELD.timezone]: { S: 'Europe/Berlin' },
+        [FIELD.windows]: { L: [{ S: 'Mon-Fri 06:00-20:00 every 2' }, { S: 'Sun 01:00-05:00 pause' }] },
+        [FIELD.overlap]: { S: 'skip' },
       });
+      expect(lastResponse().Reason).toBe(
+        "poller 'list-kept' deleted by an operator: not re-created; delete it from the code or re-create it with ctl create",
+      );
+    });
+
+    it.each([
+      ['Windows', 'windows', { windows: ['Sat 10:00-12:00 every 5'] }],
+      ['Payload', 'payload', { payload: { url: 'https://example.com/live' } }],
+      ['Overlap', 'overlap', { overlap: 'allow' as const }],
+      ['TimeZone', 'timezone', { timeZone: 'Asia/Tokyo' }],
+    ])(
+      'an Update dropping %s keeps the value an operator set after the seed, and says so in Reason',
+      async (property, key, edit) => {
+        // prepare
+        const pollerId = `fields-kept-${key}`;
+        const old = declared(pollerId);
+        await handleSeedEvent(seedEvent({ ResponseURL: responses.url, ResourceProperties: old }), deps());
+        const table = new ControlTable(dynamoDb, TABLE);
+        await table.editOperatorFields(pollerId, edit);
+        const before = await readItem(pollerId);
+        const { [property]: _dropped, ...without } = old as Record<string, unknown>;
+
+        // act
+        const outcome = await handleSeedEvent(update(pollerId, old, without), deps());
+
+        // assess
+        expect(outcome).toBe('written');
+        expect(await readItem(pollerId)).toEqual(before);
+        expect(lastResponse()).toMatchObject({
+          Status: 'SUCCESS',
+          Reason: `poller '${pollerId}': ${key} dropped from the code but changed by an operator since: kept`,
+        });
+      },
+    );
+
+    it('an Update dropping a map field (payload) REMOVEs it while the item holds what the seed wrote', async () => {
+      // prepare
+      const old = declared('fields-dropped-payload');
+      await handleSeedEvent(seedEvent({ ResponseURL: responses.url, ResourceProperties: old }), deps());
+      const { Payload: _dropped, ...without } = old;
+
+      // act
+      await handleSeedEvent(update('fields-dropped-payload', old, without), deps());
+
+      // assess
+      expect((await readItem('fields-dropped-payload'))?.[FIELD.payload]).toBeUndefined();
+      expect(lastResponse().Reason).toBeUndefined();
     });
 
     it('an Update that changes no declared field writes nothing (no table reachable, still SUCCESS)', async () => {
