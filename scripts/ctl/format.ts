@@ -115,15 +115,21 @@ function formatTrigger(result: TriggerResult): string {
     result.running === false
       ? 'the poller stays stopped'
       : 'its loop carries on unchanged (no seq, claim or schedule moved)';
+  const overlap = result.overlapSkipIgnored
+    ? '; overlap skip is not applied to a trigger: this fire may run alongside a tick still running'
+    : '';
   if (result.outcome === 'fired') {
-    return `poller '${result.pollerId}': trigger ${result.requestId} fired at ${result.firedAt ?? '-'}: ${result.target ?? '-'} accepted it (status ${result.statusCode ?? '-'}), seq ${result.seq ?? '-'}; ${loop}`;
+    const warning = result.warning === null ? '' : `; warning: ${result.warning}`;
+    return `poller '${result.pollerId}': trigger ${result.requestId} fired at ${result.firedAt ?? '-'}: ${result.target ?? '-'} accepted it (status ${result.statusCode ?? '-'}), seq ${result.seq ?? '-'}; ${loop}${overlap}${warning}`;
   }
   const earlier =
     result.earlierState === null
       ? 'an earlier trigger of this poller used it'
       : result.earlierState === 'fired'
         ? `it fired at ${result.firedAt ?? '-'} (${result.target ?? '-'}, seq ${result.seq ?? '-'})`
-        : `another ctl run recorded it at ${result.firedAt ?? '-'} and has not confirmed its fire`;
+        : result.earlierState === 'unknown'
+          ? `its invoke got no answer from Lambda (recorded at ${result.firedAt ?? '-'}, seq ${result.seq ?? '-'}): it may have fired, check \`ctl history\` for trigger ${result.requestId}`
+          : `claimed at ${result.firedAt ?? '-'} (seq ${result.seq ?? '-'}), fire not confirmed: the run that claimed it may still be firing it, or fired it and could not record that, or ended before its invoke; check \`ctl history\` for trigger ${result.requestId}`;
   return `poller '${result.pollerId}': trigger ${result.requestId} already taken, not fired again: ${earlier}`;
 }
 
