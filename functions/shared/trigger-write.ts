@@ -69,6 +69,14 @@ const NAMES = {
 type Name = keyof typeof NAMES;
 
 /**
+ * Every attribute name these writes put in a request (top-level, and the keys of `lastTrigger` they name in a
+ * document path): the IAM condition of `grantTrigger` (infra/sub-minute-scheduler.ts) allows exactly these.
+ */
+export const TRIGGER_WRITE_ATTRIBUTES: readonly string[] = [...new Set(Object.values(NAMES))];
+/** What these writes ask back (`UpdateItem`'s ReturnValues): the grant allows no more. */
+export const TRIGGER_WRITE_RETURN_VALUES = 'UPDATED_NEW';
+
+/**
  * Records a trigger request on an existing item, once per request id: the condition holds only while the id is
  * not among the ids the item remembers (or is the last request, refused: it may be tried again), and while the
  * count is the one read, so the n-th trigger is fired as seq -n and two racing requests never share one. A write
@@ -270,7 +278,7 @@ async function update(
         ConditionExpression: condition,
         ExpressionAttributeNames: Object.fromEntries(names.map((name) => [name, NAMES[name]])),
         ExpressionAttributeValues: values,
-        ReturnValues: 'UPDATED_NEW',
+        ReturnValues: TRIGGER_WRITE_RETURN_VALUES,
       }),
     );
     return result.Attributes ?? {};
