@@ -242,7 +242,8 @@ export class SubMinuteScheduler extends Construct {
     const [getItem, updateItem] = TRIGGER_POLLER_ACTIONS;
     // A parameter's list is one list token (`#{Token[…]}`), which Token.isUnresolved sees only on the whole array.
     const literalTargets =
-      !Token.isUnresolved([...this.extraTargetArns]) && this.extraTargetArns.every((arn) => !Token.isUnresolved(arn));
+      !Token.isUnresolved([...this.extraTargetArns]) &&
+      this.extraTargetArns.every((arn) => !Token.isUnresolved(arn));
     const grant = iam.Grant.addToPrincipal({
       grantee,
       actions: [getItem],

@@ -95,7 +95,12 @@ afterEach(() => {
 function sessionFor(dynamoDbEndpoint = local.endpoint): CtlSession {
   const dynamoDb = createDynamoDbClient(localClientOptions(dynamoDbEndpoint, 1));
   const sfn = createSfnClient(localClientOptions(lambdaEndpoint));
-  sessions.push({ close: () => (dynamoDb.destroy(), sfn.destroy()) });
+  sessions.push({
+    close: () => {
+      dynamoDb.destroy();
+      sfn.destroy();
+    },
+  });
   return {
     target: {
       tableName: TABLE_NAME,
