@@ -250,8 +250,9 @@ export interface WorkerEvent {
 export const TRIGGER_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /**
- * The item remembers the ids of a poller's last TRIGGER_IDS_KEPT triggers (`recentTriggers`), trimmed back once
- * the list reaches TRIGGER_IDS_TRIM_AT: a request repeated with one of these ids fires nothing.
+ * The item remembers the ids of a poller's last TRIGGER_IDS_KEPT triggers (`recentTriggers`, each next to the run
+ * that recorded it: functions/shared/trigger-write.ts runEntry), trimmed back once the list holds TRIGGER_IDS_TRIM_AT
+ * requests: a request repeated with one of these ids fires nothing.
  */
 export const TRIGGER_IDS_KEPT = 20;
 /**

@@ -249,7 +249,14 @@ export function formatStatus(report: StatusReport): string {
 function triggerText(report: StatusReport, nowMs: number): string {
   const last = report.lastTrigger;
   if (last === null) return String(report.triggers);
-  const how = last.state === 'refused' ? `refused (${last.error ?? '-'})` : last.state;
+  const how =
+    last.state === 'refused'
+      ? `refused (${last.error ?? '-'})`
+      : last.state === 'unknown'
+        ? `may have fired (${last.error ?? '-'})`
+        : last.state === 'claimed'
+          ? 'claimed, fire not confirmed'
+          : last.state;
   return `${report.triggers}, last ${last.id} ${how} ${withRelative(last.at, nowMs)} at ${last.target}, seq ${last.seq}`;
 }
 
