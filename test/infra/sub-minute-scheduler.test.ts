@@ -16,6 +16,7 @@ import {
   TRIGGER_INVOKE_ACTIONS,
   TRIGGER_POLLER_ACTIONS,
 } from '../../infra/index';
+import { TriggerGrantError } from '../../infra/sub-minute-scheduler';
 import {
   asList,
   getAttId,
@@ -614,6 +615,22 @@ describe('SubMinuteScheduler grants', () => {
     expect(template.Conditions[condition]).toEqual({
       'Fn::Not': [{ 'Fn::Equals': [{ 'Fn::Join': ['', { Ref: 'Targets' }] }, ''] }],
     });
+  });
+
+  it('grantTrigger: extraTargetArns from a parameter and a grantee with no role or user to hold the policy: refused', () => {
+    // prepare
+    const { stack, scheduler } = userStack((scope) => ({
+      extraTargetArns: new CfnParameter(scope, 'Targets', { type: 'CommaDelimitedList', default: '' })
+        .valueAsList,
+    }));
+    const principalOnly: iam.IGrantable = { grantPrincipal: new iam.AccountRootPrincipal() };
+
+    // act
+    const grant = () => scheduler.grantTrigger(principalOnly);
+
+    // assess
+    expect(grant).toThrow(TriggerGrantError);
+    expect(grant).toThrow(/needs an iam.Role or iam.User grantee/);
   });
 
   it('grantStart: StartExecution on the loop state machine, DescribeExecution on its executions only', () => {
