@@ -619,7 +619,7 @@ describe('SubMinuteScheduler grants', () => {
 
   it('grantTrigger: extraTargetArns from a parameter and a grantee with no role or user to hold the policy: refused', () => {
     // prepare
-    const { stack, scheduler } = userStack((scope) => ({
+    const { scheduler } = userStack((scope) => ({
       extraTargetArns: new CfnParameter(scope, 'Targets', { type: 'CommaDelimitedList', default: '' })
         .valueAsList,
     }));
