@@ -1,4 +1,4 @@
-import { ArnFormat, type CfnResource, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, CfnCondition, type CfnResource, Fn, type RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -8,7 +8,9 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENV } from '../functions/shared/contract';
+import { SubMinuteError } from '../functions/shared/errors';
 import { PER_POLLER_METRICS_VARIABLE } from '../functions/shared/metrics';
+import { TRIGGER_WRITE_ATTRIBUTES, TRIGGER_WRITE_RETURN_VALUES } from '../functions/shared/trigger-write';
 import { ControlItemSeed } from './constructs/control-item-seed';
 import { ControlPlaneTriggers } from './constructs/control-plane-triggers';
 import { ControlTable } from './constructs/control-table';
@@ -229,18 +231,73 @@ export class SubMinuteScheduler extends Construct {
   }
 
   /**
-   * Lets `grantee` fire a poller once (`ctl trigger`): read its item and record the request on it (GetItem,
-   * UpdateItem on the control table), and invoke the functions the controller may fire (the worker and
-   * `extraTargetArns`, unqualified, as ticks fire them), and nothing else.
+   * Lets `grantee` fire a poller once (`ctl trigger`): read its item (GetItem), record the request on it (UpdateItem
+   * naming only the attributes trigger-write.ts names, TRIGGER_WRITE_ATTRIBUTES, and asking back at most what it
+   * updated), and invoke the functions the controller may fire (the worker and `extraTargetArns`, unqualified, as
+   * ticks fire them), and nothing else. `extraTargetArns` given as a token (the project stack's parameter, which
+   * may be empty) go in a policy of their own, created only when the list is not empty (IAM refuses an empty
+   * Resource), attached to the grantee's role or user.
    */
   grantTrigger(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grant(grantee, ...TRIGGER_POLLER_ACTIONS).combine(
-      iam.Grant.addToPrincipal({
-        grantee,
-        actions: [...TRIGGER_INVOKE_ACTIONS],
-        resourceArns: [this.worker.functionArn, ...this.extraTargetArns],
-      }),
-    );
+    const [getItem, updateItem] = TRIGGER_POLLER_ACTIONS;
+    // A parameter's list is one list token (`#{Token[…]}`), which Token.isUnresolved sees only on the whole array.
+    const literalTargets =
+      !Token.isUnresolved([...this.extraTargetArns]) &&
+      this.extraTargetArns.every((arn) => !Token.isUnresolved(arn));
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: [getItem],
+      resourceArns: [this.table.tableArn],
+    })
+      .combine(
+        iam.Grant.addToPrincipal({
+          grantee,
+          actions: [updateItem],
+          resourceArns: [this.table.tableArn],
+          conditions: {
+            'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...TRIGGER_WRITE_ATTRIBUTES] },
+            StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE', TRIGGER_WRITE_RETURN_VALUES] },
+          },
+        }),
+      )
+      .combine(
+        iam.Grant.addToPrincipal({
+          grantee,
+          actions: [...TRIGGER_INVOKE_ACTIONS],
+          resourceArns: [this.worker.functionArn, ...(literalTargets ? this.extraTargetArns : [])],
+        }),
+      );
+    if (!literalTargets) this.grantExtraTargetsIfAny(grantee);
+    return grant;
+  }
+
+  /** InvokeFunction on `extraTargetArns` given as a token: a policy that exists only when the list is not empty. */
+  private grantExtraTargetsIfAny(grantee: iam.IGrantable): void {
+    const principal = grantee.grantPrincipal;
+    const role = principal instanceof iam.Role ? principal : undefined;
+    const user = principal instanceof iam.User ? principal : undefined;
+    if (role === undefined && user === undefined) {
+      throw new TriggerGrantError(
+        this.extraTargetArns.join(','),
+        'grantTrigger with extraTargetArns given as a token needs an iam.Role or iam.User grantee (the invoke policy on them exists only when the list is not empty)',
+      );
+    }
+    // In the grantee's stack (a CfnCondition belongs to one template): under the grantee, one per scheduler.
+    const scope: Construct = role ?? user ?? this;
+    const hasTargets = new CfnCondition(scope, `HasTriggerTargets${this.node.addr}`, {
+      expression: Fn.conditionNot(Fn.conditionEquals(Fn.join('', [...this.extraTargetArns]), '')),
+    });
+    const policy = new iam.Policy(scope, `TriggerTargets${this.node.addr}`, {
+      statements: [
+        new iam.PolicyStatement({
+          actions: [...TRIGGER_INVOKE_ACTIONS],
+          resources: [...this.extraTargetArns],
+        }),
+      ],
+    });
+    if (role !== undefined) policy.attachToRole(role);
+    if (user !== undefined) policy.attachToUser(user);
+    (policy.node.defaultChild as iam.CfnPolicy).cfnOptions.condition = hasTargets;
   }
 
   /**
@@ -261,6 +318,15 @@ export class SubMinuteScheduler extends Construct {
         }),
       ],
     });
+  }
+}
+
+/** grantTrigger cannot grant what was asked without widening it: the value is the offending `extraTargetArns`. */
+export class TriggerGrantError extends SubMinuteError {
+  override readonly name = 'TriggerGrantError';
+
+  constructor(value: string, message: string) {
+    super(`${message} (extraTargetArns: ${value})`, { value });
   }
 }
 

@@ -250,16 +250,18 @@ export interface WorkerEvent {
 export const TRIGGER_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /**
- * The item remembers the ids of a poller's last TRIGGER_IDS_KEPT triggers (`recentTriggers`), trimmed back once
- * the list reaches TRIGGER_IDS_TRIM_AT: a request repeated with one of these ids fires nothing.
+ * The item remembers the ids of a poller's last TRIGGER_IDS_KEPT triggers (`recentTriggers`, each next to the run
+ * that recorded it: functions/shared/trigger-write.ts runEntry), trimmed back once the list holds TRIGGER_IDS_TRIM_AT
+ * requests: a request repeated with one of these ids fires nothing.
  */
 export const TRIGGER_IDS_KEPT = 20;
 /**
  * How a trigger request stands (`lastTrigger.state`): `claimed` (recorded, its fire not confirmed: the ctl run is
- * firing it, or ended before it could say), `fired` (Lambda accepted the async invoke), `refused` (the invoke was
- * refused: nothing fired, and the same id may be tried again).
+ * firing it, or ended before it could say), `fired` (Lambda accepted the async invoke), `refused` (Lambda answered
+ * the invoke with an error status: nothing fired, and the same id may be tried again, with the same seq), `unknown`
+ * (the invoke ended without Lambda's answer, a dropped connection or a timeout: it may have fired; not retried).
  */
-export const TRIGGER_STATES = ['claimed', 'fired', 'refused'] as const;
+export const TRIGGER_STATES = ['claimed', 'fired', 'refused', 'unknown'] as const;
 export type TriggerState = (typeof TRIGGER_STATES)[number];
 export const TRIGGER_IDS_TRIM_AT = 30;
 

@@ -627,6 +627,8 @@ export interface TriggerFields {
   readonly triggers: number | undefined;
   /** The request ids remembered, oldest first: a request repeated with one of them fires nothing. */
   readonly recentTriggers: readonly string[] | undefined;
+  /** The runs that recorded them (`id/claim/seq`, trigger-write.ts runEntry), oldest first. */
+  readonly recentRuns: readonly string[] | undefined;
   readonly problems: readonly InvalidControlItemError[];
 }
 
@@ -645,13 +647,16 @@ export function triggerFieldsOf(item: PollerItem): TriggerFields {
       ? counted
       : refuse(FIELD.triggers, count, 'must be a whole number (N) from 0, as the system writes it');
   const list = image[FIELD.recentTriggers];
-  const ids = list?.L?.map((entry) => entry.S);
-  const recentTriggers =
+  const entries = list?.L?.map((entry) => entry.S);
+  const listed =
     list === undefined
       ? undefined
-      : ids?.every((id): id is string => id !== undefined)
-        ? ids
+      : entries?.every((id): id is string => id !== undefined)
+        ? entries
         : refuse(FIELD.recentTriggers, list, 'must be a list (L) of strings (S), as the system writes it');
+  // Two entries a request: its id, and the run that recorded it (`id/claim/seq`: `/` is in no request id).
+  const recentTriggers = listed?.filter((entry) => !entry.includes('/'));
+  const recentRuns = listed?.filter((entry) => entry.includes('/'));
   const record = image[FIELD.lastTrigger];
   const fields = record?.M;
   const state = TRIGGER_STATES.find((known) => known === fields?.state?.S);
@@ -673,7 +678,7 @@ export function triggerFieldsOf(item: PollerItem): TriggerFields {
             record,
             'must be a map (M) {id S, at S, state S, target S, seq N, claim S}, as the system writes it',
           );
-  return { lastTrigger, triggers, recentTriggers, problems };
+  return { lastTrigger, triggers, recentTriggers, recentRuns, problems };
 }
 
 /** The finite number a number or text attribute reads as (`N "2.5"`, `S " 3 "`); undefined for anything else. */

@@ -30,10 +30,29 @@ export type ClaimOutcome =
   | { readonly kind: 'claimed'; readonly seq: number }
   | { readonly kind: 'missing' }
   /** The id was already taken (by another run, or an earlier one): the item as it is; nothing is recorded. */
-  | { readonly kind: 'duplicate'; readonly item: PollerItem };
+  | { readonly kind: 'duplicate'; readonly item: PollerItem }
+  /** Other requests took the count first CLAIM_ATTEMPTS times: nothing is recorded, the id is free to try again. */
+  | { readonly kind: 'gave-up'; readonly item: PollerItem };
 
 /** A claim that keeps losing to other triggers (a new id each) gives up after this many tries. */
-const CLAIM_ATTEMPTS = 5;
+export const CLAIM_ATTEMPTS = 5;
+
+/**
+ * Each recorded request appends two entries to `recentTriggers`: its id, and `id/claim/seq` (the run that recorded
+ * it: `/` is in no request id, TRIGGER_ID_PATTERN), so a run whose write was applied and retried recognises its own
+ * record even after a newer request replaced `lastTrigger`. The list is trimmed in entries, twice the ids.
+ */
+export function runEntry(id: string, claim: string, seq: number): string {
+  return `${id}/${claim}/${seq}`;
+}
+
+/** The seq a run recorded for `id`, from its entry in `recentTriggers`; undefined when it recorded none. */
+function seqRecordedBy(entries: readonly string[], id: string, claim: string): number | undefined {
+  const prefix = `${id}/${claim}/`;
+  const entry = entries.find((candidate) => candidate.startsWith(prefix));
+  const seq = Number(entry?.slice(prefix.length));
+  return entry === undefined || !Number.isSafeInteger(seq) ? undefined : seq;
+}
 
 const NAMES = {
   '#id': FIELD.id,
@@ -48,6 +67,14 @@ const NAMES = {
   '#lastError': FIELD.lastError,
 } as const;
 type Name = keyof typeof NAMES;
+
+/**
+ * Every attribute name these writes put in a request (top-level, and the keys of `lastTrigger` they name in a
+ * document path): the IAM condition of `grantTrigger` (infra/sub-minute-scheduler.ts) allows exactly these.
+ */
+export const TRIGGER_WRITE_ATTRIBUTES: readonly string[] = [...new Set(Object.values(NAMES))];
+/** What these writes ask back (`UpdateItem`'s ReturnValues): the grant allows no more. */
+export const TRIGGER_WRITE_RETURN_VALUES = 'UPDATED_NEW';
 
 /**
  * Records a trigger request on an existing item, once per request id: the condition holds only while the id is
@@ -66,53 +93,86 @@ export async function claimTrigger(
   for (let attempt = 1; ; attempt += 1) {
     const decided = decide(item, request);
     if (decided !== undefined) return decided;
-    const count = triggerFieldsOf(item).triggers;
+    const { triggers: count, lastTrigger } = triggerFieldsOf(item);
+    // A refused request tried again keeps its seq (nothing fired with it), so a worker keyed on pollerId#seq sees
+    // one fire per request; the count is not moved. Any other request takes the next count, fenced on the one read.
+    const retry = lastTrigger?.id === request.id && lastTrigger.state === 'refused' ? lastTrigger : undefined;
     const next = (count ?? 0) + 1;
+    const seq = retry?.seq ?? -next;
     const record: AttributeValue = {
       M: {
         id: { S: request.id },
         at: { S: request.at },
         state: { S: 'claimed' satisfies TriggerState },
         target: { S: request.target },
-        seq: { N: String(-next) },
+        seq: { N: String(seq) },
         claim: { S: request.claim },
       },
     };
-    const written = await update(client, tableName, pollerId, {
-      expression:
-        'SET #last = :record, #count = :next, #recent = list_append(if_not_exists(#recent, :none), :ids)',
-      condition: `attribute_exists(#id) AND ${count === undefined ? 'attribute_not_exists(#count)' : '#count = :count'} AND (attribute_not_exists(#recent) OR NOT contains(#recent, :rid) OR (#last.#rid = :rid AND #last.#state = :refused))`,
-      names: ['#id', '#last', '#count', '#recent', '#rid', '#state'],
-      values: {
-        ':record': record,
-        ':next': { N: String(next) },
-        ...(count === undefined ? {} : { ':count': { N: String(count) } }),
-        ':none': { L: [] },
-        ':ids': { L: [{ S: request.id }] },
-        ':rid': { S: request.id },
-        ':refused': { S: 'refused' satisfies TriggerState },
+    const appended = {
+      ':none': { L: [] },
+      ':ids': {
+        L: [
+          ...(retry === undefined ? [{ S: request.id }] : []),
+          { S: runEntry(request.id, request.claim, seq) },
+        ],
       },
-    });
+    };
+    const written = await update(
+      client,
+      tableName,
+      pollerId,
+      retry === undefined
+        ? {
+            expression:
+              'SET #last = :record, #count = :next, #recent = list_append(if_not_exists(#recent, :none), :ids)',
+            condition: `attribute_exists(#id) AND ${count === undefined ? 'attribute_not_exists(#count)' : '#count = :count'} AND (attribute_not_exists(#recent) OR NOT contains(#recent, :rid))`,
+            names: ['#id', '#last', '#count', '#recent'],
+            values: {
+              ':record': record,
+              ':next': { N: String(next) },
+              ...(count === undefined ? {} : { ':count': { N: String(count) } }),
+              ...appended,
+              ':rid': { S: request.id },
+            },
+          }
+        : {
+            expression: 'SET #last = :record, #recent = list_append(if_not_exists(#recent, :none), :ids)',
+            condition:
+              'attribute_exists(#id) AND #last.#rid = :rid AND #last.#state = :refused AND #last.#claim = :earlier',
+            names: ['#id', '#last', '#recent', '#rid', '#state', '#claim'],
+            values: {
+              ':record': record,
+              ...appended,
+              ':rid': { S: request.id },
+              ':refused': { S: 'refused' satisfies TriggerState },
+              ':earlier': { S: retry.claim },
+            },
+          },
+    );
     if (written !== 'refused') {
       await trimIds(client, tableName, pollerId, written);
-      return { kind: 'claimed', seq: -next };
+      return { kind: 'claimed', seq };
     }
     const now = await readImage(client, tableName, pollerId);
     if (now === undefined) return { kind: 'missing' };
     item = decodePollerItem(pollerId, now);
     if (attempt >= CLAIM_ATTEMPTS) {
       // Still no decision: other requests keep taking the count first. Nothing was recorded for this one.
-      return decide(item, request) ?? { kind: 'duplicate', item };
+      return decide(item, request) ?? { kind: 'gave-up', item };
     }
   }
 }
 
 /** The claim's answer from the item alone, or undefined when a write should try. */
 function decide(item: PollerItem, request: TriggerClaim): ClaimOutcome | undefined {
-  const { lastTrigger, recentTriggers } = triggerFieldsOf(item);
+  const { lastTrigger, recentTriggers, recentRuns } = triggerFieldsOf(item);
   if (lastTrigger?.id === request.id && lastTrigger.claim === request.claim) {
     return { kind: 'claimed', seq: lastTrigger.seq };
   }
+  // This run's record, already replaced by a newer request (its write applied, then retried by the SDK).
+  const own = seqRecordedBy(recentRuns ?? [], request.id, request.claim);
+  if (own !== undefined) return { kind: 'claimed', seq: own };
   const retryOfRefused = lastTrigger?.id === request.id && lastTrigger.state === 'refused';
   if (!retryOfRefused && recentTriggers?.includes(request.id)) return { kind: 'duplicate', item };
   return undefined;
@@ -125,7 +185,7 @@ export interface TriggerSettlement {
   readonly state: Exclude<TriggerState, 'claimed'>;
   /** Lambda's status code, when it answered. */
   readonly status?: number | undefined;
-  /** Why the invoke was refused; also recorded as `lastError`. */
+  /** Why the invoke was refused (`refused`), or why its end is not known (`unknown`); also recorded as `lastError`. */
   readonly error?: string | undefined;
   readonly at: string;
 }
@@ -147,7 +207,12 @@ export async function settleTrigger(
       : {
           ':lastError': {
             M: {
-              message: { S: `trigger ${settlement.id} not fired: ${settlement.error}`.slice(0, 1_000) },
+              message: {
+                S: `trigger ${settlement.id} ${settlement.state === 'unknown' ? 'may have fired' : 'not fired'}: ${settlement.error}`.slice(
+                  0,
+                  1_000,
+                ),
+              },
               at: { S: settlement.at },
             },
           },
@@ -213,7 +278,7 @@ async function update(
         ConditionExpression: condition,
         ExpressionAttributeNames: Object.fromEntries(names.map((name) => [name, NAMES[name]])),
         ExpressionAttributeValues: values,
-        ReturnValues: 'UPDATED_NEW',
+        ReturnValues: TRIGGER_WRITE_RETURN_VALUES,
       }),
     );
     return result.Attributes ?? {};
@@ -235,8 +300,10 @@ async function readImage(
 }
 
 /**
- * Trims `recentTriggers` back to TRIGGER_IDS_KEPT once it reached TRIGGER_IDS_TRIM_AT, only while the list still
- * has the length just written (a racing append makes this one give way; the next claim trims).
+ * Trims `recentTriggers` back to TRIGGER_IDS_KEPT requests once it reached TRIGGER_IDS_TRIM_AT (two entries a
+ * request, runEntry), only while the list is still the one just written (a racing append makes this one give way;
+ * the next claim trims). A trim that fails (throttled, unreachable) is left to the next claim too: the request
+ * is recorded either way, and this run fires it.
  */
 async function trimIds(
   client: DynamoDBClient,
@@ -244,13 +311,25 @@ async function trimIds(
   pollerId: string,
   updated: RawItem,
 ): Promise<void> {
-  const length = updated[FIELD.recentTriggers]?.L?.length ?? 0;
-  if (length < TRIGGER_IDS_TRIM_AT) return;
-  const oldest = Array.from({ length: length - TRIGGER_IDS_KEPT }, (_, index) => `#recent[${index}]`);
-  await update(client, tableName, pollerId, {
-    expression: `REMOVE ${oldest.join(', ')}`,
-    condition: 'size(#recent) = :length',
-    names: ['#recent'],
-    values: { ':length': { N: String(length) } },
-  });
+  const entries = updated[FIELD.recentTriggers]?.L ?? [];
+  const length = entries.length;
+  const last = entries.at(-1);
+  if (length < 2 * TRIGGER_IDS_TRIM_AT || last === undefined) return;
+  // The kept tail is written whole, not REMOVEd by index: dynalite applies `REMOVE l[0], l[1]` one index after
+  // the other (shifting), and DynamoDB against the list as it was. The last entry names its run's nonce, so the
+  // list is still exactly the one written.
+  try {
+    await update(client, tableName, pollerId, {
+      expression: 'SET #recent = :kept',
+      condition: `size(#recent) = :length AND #recent[${length - 1}] = :last`,
+      names: ['#recent'],
+      values: {
+        ':kept': { L: entries.slice(-2 * TRIGGER_IDS_KEPT) },
+        ':length': { N: String(length) },
+        ':last': last,
+      },
+    });
+  } catch {
+    // Left to the next claim (see above).
+  }
 }

@@ -28,6 +28,29 @@ export class ControlItemMissingError extends CtlError {
   }
 }
 
+/**
+ * `ctl trigger` fired nothing it can vouch for: `refused` (Lambda answered the invoke with an error status: nothing
+ * fired, the same `--id` may be tried again), `unknown` (the invoke ended without Lambda's answer: it may have
+ * fired), `gave-up` (other requests kept taking the item first: nothing recorded, nothing fired).
+ */
+export class TriggerNotFiredError extends CtlError {
+  override readonly name = 'TriggerNotFiredError';
+
+  constructor(
+    pollerId: string,
+    readonly requestId: string,
+    readonly outcome: 'refused' | 'unknown' | 'gave-up',
+    message: string,
+    cause?: unknown,
+  ) {
+    super(`poller '${pollerId}': trigger ${requestId} ${message}`, {
+      pollerId,
+      value: requestId,
+      ...(cause === undefined ? {} : { cause }),
+    });
+  }
+}
+
 /** An AWS call failed: says what the CLI was doing, the AWS error name and message, and a hint when there is one. */
 export class AwsCallError extends CtlError {
   override readonly name = 'AwsCallError';

@@ -115,15 +115,21 @@ function formatTrigger(result: TriggerResult): string {
     result.running === false
       ? 'the poller stays stopped'
       : 'its loop carries on unchanged (no seq, claim or schedule moved)';
+  const overlap = result.overlapSkipIgnored
+    ? '; overlap skip is not applied to a trigger: this fire may run alongside a tick still running'
+    : '';
   if (result.outcome === 'fired') {
-    return `poller '${result.pollerId}': trigger ${result.requestId} fired at ${result.firedAt ?? '-'}: ${result.target ?? '-'} accepted it (status ${result.statusCode ?? '-'}), seq ${result.seq ?? '-'}; ${loop}`;
+    const warning = result.warning === null ? '' : `; warning: ${result.warning}`;
+    return `poller '${result.pollerId}': trigger ${result.requestId} fired at ${result.firedAt ?? '-'}: ${result.target ?? '-'} accepted it (status ${result.statusCode ?? '-'}), seq ${result.seq ?? '-'}; ${loop}${overlap}${warning}`;
   }
   const earlier =
     result.earlierState === null
       ? 'an earlier trigger of this poller used it'
       : result.earlierState === 'fired'
         ? `it fired at ${result.firedAt ?? '-'} (${result.target ?? '-'}, seq ${result.seq ?? '-'})`
-        : `another ctl run recorded it at ${result.firedAt ?? '-'} and has not confirmed its fire`;
+        : result.earlierState === 'unknown'
+          ? `its invoke got no answer from Lambda (recorded at ${result.firedAt ?? '-'}, seq ${result.seq ?? '-'}): it may have fired, check \`ctl history\` for trigger ${result.requestId}`
+          : `claimed at ${result.firedAt ?? '-'} (seq ${result.seq ?? '-'}), fire not confirmed: the run that claimed it may still be firing it, or fired it and could not record that, or ended before its invoke; check \`ctl history\` for trigger ${result.requestId}`;
   return `poller '${result.pollerId}': trigger ${result.requestId} already taken, not fired again: ${earlier}`;
 }
 
@@ -243,7 +249,14 @@ export function formatStatus(report: StatusReport): string {
 function triggerText(report: StatusReport, nowMs: number): string {
   const last = report.lastTrigger;
   if (last === null) return String(report.triggers);
-  const how = last.state === 'refused' ? `refused (${last.error ?? '-'})` : last.state;
+  const how =
+    last.state === 'refused'
+      ? `refused (${last.error ?? '-'})`
+      : last.state === 'unknown'
+        ? `may have fired (${last.error ?? '-'})`
+        : last.state === 'claimed'
+          ? 'claimed, fire not confirmed'
+          : last.state;
   return `${report.triggers}, last ${last.id} ${how} ${withRelative(last.at, nowMs)} at ${last.target}, seq ${last.seq}`;
 }
 

@@ -16,6 +16,7 @@ import {
   TRIGGER_INVOKE_ACTIONS,
   TRIGGER_POLLER_ACTIONS,
 } from '../../infra/index';
+import { TriggerGrantError } from '../../infra/sub-minute-scheduler';
 import {
   asList,
   getAttId,
@@ -545,10 +546,27 @@ describe('SubMinuteScheduler grants', () => {
 
     // assess
     expect(operatorStatements(stack)).toEqual([
+      { Action: 'dynamodb:GetItem', Effect: 'Allow', Resource: { 'Fn::GetAtt': [tableId(stack), 'Arn'] } },
       {
-        Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        Action: 'dynamodb:UpdateItem',
         Effect: 'Allow',
-        Resource: [{ 'Fn::GetAtt': [tableId(stack), 'Arn'] }],
+        Resource: { 'Fn::GetAtt': [tableId(stack), 'Arn'] },
+        Condition: {
+          'ForAllValues:StringEquals': {
+            'dynamodb:Attributes': [
+              'id',
+              'lastTrigger',
+              'triggers',
+              'recentTriggers',
+              'claim',
+              'state',
+              'status',
+              'error',
+              'lastError',
+            ],
+          },
+          StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE', 'UPDATED_NEW'] },
+        },
       },
       {
         Action: 'lambda:InvokeFunction',
@@ -557,6 +575,62 @@ describe('SubMinuteScheduler grants', () => {
       },
     ]);
     expect([...TRIGGER_POLLER_ACTIONS, ...TRIGGER_INVOKE_ACTIONS]).not.toContain('dynamodb:PutItem');
+  });
+
+  it('grantTrigger: extraTargetArns from a parameter (maybe empty) never put "" in a Resource: a conditional policy', () => {
+    // prepare
+    const { stack, scheduler, operator } = userStack((scope) => ({
+      extraTargetArns: new CfnParameter(scope, 'Targets', { type: 'CommaDelimitedList', default: '' })
+        .valueAsList,
+    }));
+
+    // act
+    scheduler.grantTrigger(operator);
+
+    // assess
+    const invoke = operatorStatements(stack).find(
+      (statement) => statement.Action === 'lambda:InvokeFunction',
+    );
+    expect(invoke?.Resource).toEqual(stack.resolve(scheduler.worker.functionArn));
+    const template = Template.fromStack(stack).toJSON() as {
+      Resources: Resources;
+      Conditions: Record<string, unknown>;
+    };
+    const conditional = Object.values(template.Resources).filter(
+      (resource) =>
+        resource.Type === 'AWS::IAM::Policy' &&
+        JSON.stringify(resource.Properties).includes('lambda:InvokeFunction') &&
+        JSON.stringify(resource.Properties).includes('"Ref":"Targets"'),
+    );
+    const controllers = conditional.filter(
+      (resource) => !JSON.stringify(resource.Properties.Roles).includes('Operator'),
+    );
+    const operators = conditional.filter((resource) =>
+      JSON.stringify(resource.Properties.Roles).includes('Operator'),
+    );
+    expect(controllers).toHaveLength(1); // the controller's own ExtraTargetsPolicy
+    expect(operators).toHaveLength(1);
+    const [policy] = operators;
+    const condition = policy?.Condition ?? '';
+    expect(template.Conditions[condition]).toEqual({
+      'Fn::Not': [{ 'Fn::Equals': [{ 'Fn::Join': ['', { Ref: 'Targets' }] }, ''] }],
+    });
+  });
+
+  it('grantTrigger: extraTargetArns from a parameter and a grantee with no role or user to hold the policy: refused', () => {
+    // prepare
+    const { scheduler } = userStack((scope) => ({
+      extraTargetArns: new CfnParameter(scope, 'Targets', { type: 'CommaDelimitedList', default: '' })
+        .valueAsList,
+    }));
+    const principalOnly: iam.IGrantable = { grantPrincipal: new iam.AccountRootPrincipal() };
+
+    // act
+    const grant = () => scheduler.grantTrigger(principalOnly);
+
+    // assess
+    expect(grant).toThrow(TriggerGrantError);
+    expect(grant).toThrow(/needs an iam.Role or iam.User grantee/);
   });
 
   it('grantStart: StartExecution on the loop state machine, DescribeExecution on its executions only', () => {

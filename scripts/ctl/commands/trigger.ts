@@ -1,11 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { InvokeCommand } from '@aws-sdk/client-lambda';
+import { InvokeCommand, LambdaServiceException } from '@aws-sdk/client-lambda';
 import { createLambdaClient } from '../../../functions/shared/aws-clients';
 import { FIELD, type TriggerState, type WorkerEvent } from '../../../functions/shared/contract';
 import { triggerFieldsOf } from '../../../functions/shared/control-item';
 import { claimTrigger, settleTrigger } from '../../../functions/shared/control-table';
 import { describeCause, InvalidControlItemError } from '../../../functions/shared/errors';
-import { ControlItemMissingError, CtlError } from '../errors';
+import { CLAIM_ATTEMPTS } from '../../../functions/shared/trigger-write';
+import { ControlItemMissingError, CtlError, TriggerNotFiredError } from '../errors';
 import { awsCall, type CtlSession, readItem } from '../session';
 
 export interface TriggerRequest {
@@ -20,7 +21,10 @@ export interface TriggerResult {
   readonly command: 'trigger';
   readonly pollerId: string;
   readonly requestId: string;
-  /** `fired`: Lambda accepted this run's invoke; `duplicate`: the id was taken before, this run fired nothing. */
+  /**
+   * `fired`: Lambda accepted this run's invoke; `duplicate`: the id was taken before, this run fired nothing.
+   * (Refused, unknown and gave-up end in a TriggerNotFiredError, exit 1.)
+   */
   readonly outcome: 'fired' | 'duplicate';
   /** The function fired (the item's `target`, or the stack's worker); for a duplicate, the earlier request's. */
   readonly target: string | null;
@@ -33,13 +37,21 @@ export interface TriggerResult {
   readonly earlierState: TriggerState | null;
   /** The item's `running`: a stopped poller fires once and stays stopped; a running loop carries on unchanged. */
   readonly running: boolean | null;
+  /**
+   * The poller's `overlap` is `skip`: a trigger does not apply it (its fire is asynchronous and may run alongside a
+   * tick still running, and a tick may start while it runs).
+   */
+  readonly overlapSkipIgnored: boolean;
+  /** For `fired`: what did not go as planned after Lambda accepted the fire (the record left `claimed`), or null. */
+  readonly warning: string | null;
 }
 
 /**
  * `ctl trigger ID`: fires the poller's target once, now, fenced like a tick. The item is read and checked first
  * (missing, an invalid target or payload: refused before any write); the request is then recorded on the item by
  * one conditional write that only one run per request id wins; the winner invokes the target asynchronously and
- * records how that ended (`fired`, or `refused` with the reason in `lastError`). The loop's seq, claim and
+ * records how that ended (`fired`; `refused` when Lambda answered with an error status; `unknown` when no answer
+ * came, so it may have fired; the reason in `lastError`). The loop's seq, claim and
  * schedule are never touched: the fire carries `trigger` and seq -n, which no scheduled tick has.
  */
 export async function trigger(session: CtlSession, request: TriggerRequest): Promise<TriggerResult> {
@@ -60,6 +72,7 @@ export async function trigger(session: CtlSession, request: TriggerRequest): Pro
     );
   }
   const running = item.operator.running instanceof InvalidControlItemError ? null : item.operator.running;
+  const overlapSkipIgnored = item.operator.overlap === 'skip';
 
   const requestId = request.requestId ?? `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   const claim = randomUUID();
@@ -77,6 +90,14 @@ export async function trigger(session: CtlSession, request: TriggerRequest): Pro
       ),
   );
   if (claimed.kind === 'missing') throw new ControlItemMissingError(pollerId, tableName);
+  if (claimed.kind === 'gave-up') {
+    throw new TriggerNotFiredError(
+      pollerId,
+      requestId,
+      'gave-up',
+      `not recorded, gave up: the item kept changing (other triggers recorded first ${CLAIM_ATTEMPTS} times); nothing fired, repeat with --id ${requestId}`,
+    );
+  }
   if (claimed.kind === 'duplicate') {
     const earlier = triggerFieldsOf(claimed.item).lastTrigger;
     const same = earlier?.id === requestId ? earlier : undefined;
@@ -91,6 +112,8 @@ export async function trigger(session: CtlSession, request: TriggerRequest): Pro
       statusCode: same?.status ?? null,
       earlierState: same?.state ?? null,
       running,
+      overlapSkipIgnored,
+      warning: null,
     };
   }
 
@@ -102,28 +125,49 @@ export async function trigger(session: CtlSession, request: TriggerRequest): Pro
     ...(payload === undefined ? {} : { payload }),
     trigger: requestId,
   };
-  const statusCode = await invoke(session, functionName, event);
+  const invoked = await invoke(session, functionName, event);
   const settled = { id: requestId, claim, at: new Date(session.nowMs()).toISOString() };
-  if (typeof statusCode !== 'number' || statusCode !== 202) {
-    const error =
-      typeof statusCode === 'number'
-        ? `Lambda answered status ${statusCode}, not 202`
-        : `invoking ${functionName}: ${statusCode.error}`;
-    await awsCall(session, `recording that trigger ${requestId} was refused (poller '${pollerId}')`, () =>
+  if (invoked.kind !== 'accepted') {
+    // Lambda answered with an error status (or a status other than 202): nothing was queued, the same id may be
+    // tried again. No answer at all (a dropped connection, a timeout): the event may have been queued.
+    const state = invoked.kind === 'refused' ? 'refused' : 'unknown';
+    await awsCall(session, `recording that trigger ${requestId} was ${state} (poller '${pollerId}')`, () =>
       settleTrigger(session.dynamoDb, tableName, pollerId, {
         ...settled,
-        state: 'refused',
-        ...(typeof statusCode === 'number' ? { status: statusCode } : {}),
-        error,
+        state,
+        ...(invoked.status === undefined ? {} : { status: invoked.status }),
+        error: invoked.error,
       }),
     );
-    throw new CtlError(
-      `poller '${pollerId}': trigger ${requestId} not fired: ${error}; recorded in lastError (repeat with --id ${requestId} to try it again)`,
-    );
+    throw state === 'refused'
+      ? new TriggerNotFiredError(
+          pollerId,
+          requestId,
+          'refused',
+          `not fired: ${invoked.error}; recorded in lastError (repeat with --id ${requestId} to try it again, as seq ${claimed.seq})`,
+          invoked.cause,
+        )
+      : new TriggerNotFiredError(
+          pollerId,
+          requestId,
+          'unknown',
+          `may have fired (seq ${claimed.seq}): ${invoked.error}, Lambda's answer never came; recorded as unknown in lastError. Check \`ctl history\` (trigger ${requestId}) or the worker's logs before firing again with a new id`,
+          invoked.cause,
+        );
   }
-  await awsCall(session, `recording that trigger ${requestId} fired (poller '${pollerId}')`, () =>
-    settleTrigger(session.dynamoDb, tableName, pollerId, { ...settled, state: 'fired', status: statusCode }),
-  );
+  let warning: string | null = null;
+  try {
+    await awsCall(session, `recording that trigger ${requestId} fired (poller '${pollerId}')`, () =>
+      settleTrigger(session.dynamoDb, tableName, pollerId, {
+        ...settled,
+        state: 'fired',
+        status: invoked.status,
+      }),
+    );
+  } catch (error) {
+    // Lambda has the event: the fire happened whatever the record says, so this run reports it (exit 0).
+    warning = `the record stays 'claimed' (${describeCause(error)}): a repeat of --id ${requestId} fires nothing and says its fire was not confirmed`;
+  }
   return {
     command: 'trigger',
     pollerId,
@@ -132,21 +176,31 @@ export async function trigger(session: CtlSession, request: TriggerRequest): Pro
     target: functionName,
     seq: claimed.seq,
     firedAt,
-    statusCode,
+    statusCode: invoked.status,
     earlierState: null,
     running,
+    overlapSkipIgnored,
+    warning,
   };
 }
+
+type Invoked =
+  | { readonly kind: 'accepted'; readonly status: number }
+  /** Lambda answered: an error status (its service error), or a success other than 202. */
+  | {
+      readonly kind: 'refused';
+      readonly status: number | undefined;
+      readonly error: string;
+      readonly cause?: unknown;
+    }
+  /** No answer from Lambda (network, timeout): the event may be queued. */
+  | { readonly kind: 'unknown'; readonly status: undefined; readonly error: string; readonly cause: unknown };
 
 /**
  * One asynchronous invoke, one attempt: a retried async invoke could queue the fire twice, and a refusal is
  * recorded and may be tried again with the same id. The status code, or why the call failed.
  */
-async function invoke(
-  session: CtlSession,
-  functionName: string,
-  event: WorkerEvent,
-): Promise<number | { readonly error: string }> {
+async function invoke(session: CtlSession, functionName: string, event: WorkerEvent): Promise<Invoked> {
   const lambda = createLambdaClient({ ...session.target.lambda, maxAttempts: 1 });
   try {
     const answer = await lambda.send(
@@ -156,10 +210,24 @@ async function invoke(
         Payload: new TextEncoder().encode(JSON.stringify(event)),
       }),
     );
-    return answer.StatusCode ?? 0;
+    const status = answer.StatusCode ?? 0;
+    return status === 202
+      ? { kind: 'accepted', status }
+      : { kind: 'refused', status, error: `Lambda answered status ${status}, not 202` };
   } catch (error) {
-    return { error: describeCause(error) };
+    const status = answeredStatus(error);
+    const why = `invoking ${functionName}: ${describeCause(error)}`;
+    return status === undefined
+      ? { kind: 'unknown', status: undefined, error: why, cause: error }
+      : { kind: 'refused', status, error: why, cause: error };
   } finally {
     lambda.destroy();
   }
+}
+
+/** The error status Lambda answered with (a service error: 4xx/5xx), or undefined when no answer came. */
+function answeredStatus(error: unknown): number | undefined {
+  if (!(error instanceof LambdaServiceException)) return undefined;
+  const status = error.$metadata.httpStatusCode;
+  return status !== undefined && status >= 400 ? status : undefined;
 }

@@ -1,5 +1,6 @@
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createDynamoDbClient, localClientOptions } from '../../../functions/shared/aws-clients';
 import { FIELD, TRIGGER_IDS_KEPT, TRIGGER_IDS_TRIM_AT } from '../../../functions/shared/contract';
 import { type RawItem, triggerFieldsOf } from '../../../functions/shared/control-item';
 import {
@@ -9,6 +10,8 @@ import {
   settleTrigger,
   type TriggerClaim,
 } from '../../../functions/shared/control-table';
+import { CLAIM_ATTEMPTS, runEntry } from '../../../functions/shared/trigger-write';
+import { failingProxy } from '../../support/failing-proxy';
 import { type LocalDynamoDb, startLocalDynamoDb } from '../../support/local-dynamodb';
 
 const TABLE_NAME = 'control';
@@ -144,7 +147,90 @@ describe('claimTrigger on dynalite', () => {
 
     const retried = await claim('req-1', 'run-b');
 
-    expect(retried).toEqual({ kind: 'claimed', seq: -2 });
+    // Nothing fired as seq -1: the retry fires as seq -1 again, so a worker keyed on pollerId#seq sees one fire.
+    expect(retried).toEqual({ kind: 'claimed', seq: -1 });
+    const fields = await triggerFields();
+    expect(fields.triggers).toBe(1);
+    expect(fields.lastTrigger).toMatchObject({ id: 'req-1', claim: 'run-b', state: 'claimed', seq: -1 });
+    // A third run with the id now finds it claimed by run-b: taken.
+    expect((await claim('req-1', 'run-c')).kind).toBe('duplicate');
+  });
+
+  it('a run whose applied write is retried after another request replaced lastTrigger still claims its own', async () => {
+    const before = await table.read(pollerId);
+    if (before === undefined) throw new Error('no item');
+    // Run a's write was applied (its answer lost), then run b recorded req-2, then the SDK retried a's write.
+    await claimTrigger(local.client, TABLE_NAME, pollerId, request('req-1', 'run-a'), before);
+    await claim('req-2', 'run-b');
+
+    const retried = await claimTrigger(local.client, TABLE_NAME, pollerId, request('req-1', 'run-a'), before);
+
+    expect(retried).toEqual({ kind: 'claimed', seq: -1 });
+    expect((await triggerFields()).triggers).toBe(2);
+    // Another run with req-1 is still a duplicate.
+    expect((await claim('req-1', 'run-c')).kind).toBe('duplicate');
+  });
+
+  it(`gives up after ${CLAIM_ATTEMPTS} lost races (another request recorded first each time): nothing recorded`, async () => {
+    const racing = createDynamoDbClient(localClientOptions(local.endpoint));
+    let others = 0;
+    // Before each of this run's writes, another run records a request of its own (a new id each).
+    racing.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'UpdateItemCommand') {
+          others += 1;
+          await claim(`other-${others}`, `other-run-${others}`);
+        }
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const read = await table.read(pollerId);
+    if (read === undefined) throw new Error('no item');
+
+    const outcome = await claimTrigger(racing, TABLE_NAME, pollerId, request('mine', 'run-m'), read);
+    racing.destroy();
+
+    expect(outcome.kind).toBe('gave-up');
+    expect(others).toBe(CLAIM_ATTEMPTS);
+    const fields = await triggerFields();
+    expect(fields.recentTriggers).not.toContain('mine');
+    expect(fields.triggers).toBe(CLAIM_ATTEMPTS);
+  });
+
+  it('a trim that fails leaves the request recorded: claimed, trimmed by a later claim', async () => {
+    const ids = Array.from({ length: TRIGGER_IDS_TRIM_AT - 1 }, (_, index) => `old-${index}`);
+    await local.client.send(
+      new PutItemCommand({
+        TableName: TABLE_NAME,
+        Item: {
+          [FIELD.id]: { S: pollerId },
+          ...LOOP_FIELDS,
+          [FIELD.triggers]: { N: String(ids.length) },
+          [FIELD.recentTriggers]: {
+            L: ids.flatMap((id, index) => [{ S: id }, { S: runEntry(id, 'old', -(index + 1)) }]),
+          },
+        },
+      }),
+    );
+    // Call 1 is the claim, call 2 the trim: DynamoDB answers it with a 500.
+    const proxy = await failingProxy(local.endpoint, (call) => call === 2);
+    const client = createDynamoDbClient(localClientOptions(proxy.endpoint, 1));
+    try {
+      const read = await table.read(pollerId);
+      if (read === undefined) throw new Error('no item');
+
+      const outcome = await claimTrigger(client, TABLE_NAME, pollerId, request('new', 'run-n'), read);
+
+      expect(outcome).toEqual({ kind: 'claimed', seq: -TRIGGER_IDS_TRIM_AT });
+      expect(proxy.calls()).toBe(2);
+      expect((await triggerFields()).recentTriggers).toHaveLength(TRIGGER_IDS_TRIM_AT);
+    } finally {
+      client.destroy();
+      await proxy.close();
+    }
+    await claim('later', 'run-l');
+    expect((await triggerFields()).recentTriggers).toHaveLength(TRIGGER_IDS_KEPT);
   });
 
   it('never creates an item', async () => {

@@ -149,5 +149,13 @@ describe('ctl trigger on the local stack', () => {
     expect(item?.[FIELD.lastTrigger]?.M?.state).toEqual({ S: 'refused' });
     expect(item?.[FIELD.lastError]?.M?.message?.S).toMatch(/^trigger r-1 not fired: /);
     expect(triggerFires(h)).toEqual([]);
+
+    // Tried again with the same id once the target exists: it fires with the seq it was recorded with.
+    await h.setFields({ [FIELD.target]: { S: 'SubMinuteLambdaExecutor-local-worker' } });
+    const retried = await trigger('--id', 'r-1');
+    expect(retried.exitCode).toBe(0);
+    expect(JSON.parse(retried.stdout)).toMatchObject({ outcome: 'fired', seq: -1 });
+    await h.waitFor((event) => event.event === 'fire' && event.trigger === 'r-1', 3_000);
+    expect(triggerFires(h).map((fire) => fire.seq)).toEqual([-1]);
   });
 });
