@@ -237,7 +237,10 @@ async function trimRecent(
 ): Promise<void> {
   const length = updated[NAMES['#recent']]?.L?.length ?? 0;
   if (length < RECENT_RESULTS_TRIM_AT) return;
-  const oldest = Array.from({ length: length - RECENT_RESULTS_KEPT }, (_, index) => `#recent[${index}]`);
+  // Highest index first: DynamoDB takes the indexes of one REMOVE as positions in the list as it was, dynalite
+  // applies them one after another (shifting the rest); in descending order both remove the same entries.
+  const dropped = length - RECENT_RESULTS_KEPT;
+  const oldest = Array.from({ length: dropped }, (_, index) => `#recent[${dropped - 1 - index}]`);
   try {
     await update(client, tableName, pollerId, {
       expression: `REMOVE ${oldest.join(', ')}`,

@@ -183,8 +183,12 @@ describe('recordTickOutcome', () => {
     expect(lengths.slice(RECENT_RESULTS_KEPT)).toContain(RECENT_RESULTS_KEPT);
     const recent = (await outcomes()).recentResults?.map((entry) => entry.seq) ?? [];
     expect(recent.at(-1)).toBe(RECENT_RESULTS_TRIM_AT + 2);
-    expect(recent).toEqual([...recent].sort((a, b) => a - b));
     expect(recent.length).toBeGreaterThanOrEqual(RECENT_RESULTS_KEPT);
+    // Exactly the newest outcomes, none lost from the middle: the oldest go, whichever way REMOVE takes its indexes.
+    const last = RECENT_RESULTS_TRIM_AT + 2;
+    expect(recent).toEqual(
+      Array.from({ length: recent.length }, (_, index) => last - recent.length + 1 + index),
+    );
   });
 
   it(`cuts a long detail, ${MAX_TICK_DETAIL_LENGTH} characters as the last result and ${MAX_RECENT_DETAIL_LENGTH} in the recent list, so the item stays small`, async () => {
