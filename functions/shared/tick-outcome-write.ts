@@ -237,8 +237,8 @@ async function trimRecent(
 ): Promise<void> {
   const length = updated[NAMES['#recent']]?.L?.length ?? 0;
   if (length < RECENT_RESULTS_TRIM_AT) return;
-  // Highest index first: DynamoDB takes the indexes of one REMOVE as positions in the list as it was, dynalite
-  // applies them one after another (shifting the rest); in descending order both remove the same entries.
+  // Highest index first: the same entries go whether the indexes of one REMOVE are positions in the list as it was
+  // or are applied one after another, shifting the rest (dynalite does the latter).
   const dropped = length - RECENT_RESULTS_KEPT;
   const oldest = Array.from({ length: dropped }, (_, index) => `#recent[${dropped - 1 - index}]`);
   try {
