@@ -1,9 +1,4 @@
-import {
-  type AttributeValue,
-  ConditionalCheckFailedException,
-  type DynamoDBClient,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { FIELD, KEY_ATTRIBUTE, OUTCOME_FIELD } from './contract';
 import {
   MAX_RECENT_DETAIL_LENGTH,
@@ -13,6 +8,7 @@ import {
   type TickOutcome,
 } from './contract';
 import type { RawItem } from './control-item';
+import { loadDynamoDbSdk } from './dynamodb-sdk';
 
 /**
  * What recording a tick outcome did: `written`; `counted` (a failure older than the outcome the item shows, or any
@@ -197,6 +193,9 @@ interface OutcomeUpdate {
 /** No write: what `update` answers when its condition fails. */
 const skip = async (..._: Parameters<typeof update>): Promise<'refused'> => 'refused';
 
+/** Loaded at the first write, not at the worker's init (loadDynamoDbSdk). */
+const dynamoDbSdk = loadDynamoDbSdk;
+
 /** One conditional UpdateItem returning the attributes it updated, or 'refused' when its condition failed. */
 async function update(
   client: DynamoDBClient,
@@ -206,7 +205,7 @@ async function update(
 ): Promise<RawItem | 'refused'> {
   try {
     const result = await client.send(
-      new UpdateItemCommand({
+      new (await dynamoDbSdk()).UpdateItemCommand({
         TableName: tableName,
         Key: { [NAMES['#id']]: { S: pollerId } },
         UpdateExpression: expression,
@@ -218,7 +217,7 @@ async function update(
     );
     return result.Attributes ?? {};
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return 'refused';
+    if (error instanceof (await dynamoDbSdk()).ConditionalCheckFailedException) return 'refused';
     throw error;
   }
 }
