@@ -108,9 +108,6 @@ export function bundleSource(entryPoint: string): string {
     format: 'cjs',
     minify: true,
     external: RUNTIME_PROVIDED,
-    // A lazy `import()` of the SDK becomes a lazy require: the loader compiles the bundle as CommonJS with the lookup
-    // paths of index.js, which an ES import would not use.
-    supported: { 'dynamic-import': false },
     sourcemap: false,
     legalComments: 'none',
     charset: 'utf8',

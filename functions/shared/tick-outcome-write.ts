@@ -1,4 +1,9 @@
-import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import type { FIELD, KEY_ATTRIBUTE, OUTCOME_FIELD } from './contract';
 import {
   MAX_RECENT_DETAIL_LENGTH,
@@ -8,7 +13,6 @@ import {
   type TickOutcome,
 } from './contract';
 import type { RawItem } from './control-item';
-import { loadDynamoDbSdk } from './dynamodb-sdk';
 
 /**
  * What recording a tick outcome did: `written`; `counted` (a failure older than the outcome the item shows, or any
@@ -193,9 +197,6 @@ interface OutcomeUpdate {
 /** No write: what `update` answers when its condition fails. */
 const skip = async (..._: Parameters<typeof update>): Promise<'refused'> => 'refused';
 
-/** Loaded at the first write, not at the worker's init (loadDynamoDbSdk). */
-const dynamoDbSdk = loadDynamoDbSdk;
-
 /** One conditional UpdateItem returning the attributes it updated, or 'refused' when its condition failed. */
 async function update(
   client: DynamoDBClient,
@@ -205,7 +206,7 @@ async function update(
 ): Promise<RawItem | 'refused'> {
   try {
     const result = await client.send(
-      new (await dynamoDbSdk()).UpdateItemCommand({
+      new UpdateItemCommand({
         TableName: tableName,
         Key: { [NAMES['#id']]: { S: pollerId } },
         UpdateExpression: expression,
@@ -217,7 +218,7 @@ async function update(
     );
     return result.Attributes ?? {};
   } catch (error) {
-    if (error instanceof (await dynamoDbSdk()).ConditionalCheckFailedException) return 'refused';
+    if (error instanceof ConditionalCheckFailedException) return 'refused';
     throw error;
   }
 }

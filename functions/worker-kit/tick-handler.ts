@@ -1,4 +1,4 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CONTROL_PLANE_MAX_ATTEMPTS,
   CONTROL_PLANE_TIMEOUTS,
@@ -13,7 +13,6 @@ import {
   type WorkerEvent,
 } from '../shared/contract';
 import { isRecord } from '../shared/decode';
-import { loadDynamoDbSdk } from '../shared/dynamodb-sdk';
 import type { Environment } from '../shared/env';
 import { describeCause, InvalidWorkerSettingError, TickFailedError } from '../shared/errors';
 import { emfLine, type MetricSink, stdoutMetricSink } from '../shared/metrics';
@@ -97,11 +96,10 @@ export function tickHandler<Context = unknown>(
     tableName === undefined
       ? undefined
       : {
-          record: async (pollerId, outcome, recording) => {
-            // Built on first use, not at init (a worker without outcomes to record builds none; the SDK package
-            // itself is loaded then too). The control plane's limits (about 4 s at most): a stuck write must not
-            // eat the worker's own timeout.
-            client ??= new (await loadDynamoDbSdk()).DynamoDBClient({
+          record: (pollerId, outcome, recording) => {
+            // Built on first use, not at init (a worker without outcomes to record builds none). The control
+            // plane's limits (about 4 s at most): a stuck write must not eat the worker's own timeout.
+            client ??= new DynamoDBClient({
               maxAttempts: CONTROL_PLANE_MAX_ATTEMPTS,
               requestHandler: requestHandlerOf(CONTROL_PLANE_TIMEOUTS),
             });
