@@ -27,10 +27,12 @@ describe('the poller loop on the local stack', () => {
   it('fires within 50 ms of the schedule at the deployed 128 MB, once the worker is warm', async () => {
     harness = await startHarness({ everySeconds: 1 });
 
-    // The first fire meets a cold worker sandbox (its start-up is in the lateness): the ones after do not.
-    const fires = await harness.waitForFires(5, 9_000);
+    // The first fire meets a cold worker sandbox (its start-up is in the lateness), and the worker kit records that
+    // sandbox's first outcome after it: its first DynamoDB call, most of a second at 7% of a core, so the second
+    // tick may find it still busy and meet a second cold sandbox (as Lambda would start one). The ones after do not.
+    const fires = await harness.waitForFires(6, 11_000);
 
-    for (const fire of fires.slice(1)) expect(fire.latenessMs).toBeLessThan(50);
+    for (const fire of fires.slice(2)) expect(fire.latenessMs).toBeLessThan(50);
   });
 
   it('fires sub-second ticks without skipping one on a controller size that sustains them (512 MB at 0.2 s)', async () => {
