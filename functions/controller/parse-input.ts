@@ -149,9 +149,14 @@ function retryCountOf(value: unknown): number {
 }
 
 /**
- * The loop state a previous round handed on (or a hand-over carried): every field checked and taken from what was
- * checked, so a hand-edited or truncated state stops the loop with the field named instead of misfiring.
+ * The loop state a previous round handed on (or a hand-over carried, or a shard recorded on a poller's item as
+ * `shardLoop`): every field checked and taken from what was checked, so a hand-edited or truncated state stops the
+ * loop with the field named instead of misfiring. Throws InvalidControllerInputError naming the field.
  */
+export function parseLoopState(pollerId: string, value: unknown): LoopState {
+  return parseLoop(pollerId, value);
+}
+
 function parseLoop(pollerId: string, value: unknown): LoopState {
   const fail = (detail: string): never => {
     throw new InvalidControllerInputError(pollerId, `loop.${detail}`, value);
