@@ -21,7 +21,7 @@ import type { PollerPlacement, ShardLease } from './shard-lease';
 /** The prefix of a shard item's key; POLLER_ID_PATTERN excludes `~`, so no poller can collide. */
 export const SHARD_KEY_PREFIX = '~shard/';
 
-/** The sparse global secondary index on `shard` (projection ALL) a shard queries its pollers with. */
+/** The sparse global secondary index on `shard` (projection SHARD_INDEX_PROJECTION) a shard queries its pollers with. */
 export const SHARD_INDEX_NAME = 'shard-index';
 
 /**
@@ -43,10 +43,10 @@ export const SHARD_INDEX_PROJECTION = [
   FIELD.claimedSeq,
   FIELD.stoppedReason,
   FIELD.lastError,
-  'moveTo',
-  'movedAt',
-  'shardLoop',
-  'shardEpoch',
+  FIELD.moveTo,
+  FIELD.movedAt,
+  FIELD.shardLoop,
+  FIELD.shardEpoch,
 ] as const;
 
 /** A shard's name: `s0`, `s1`, … (assignment.ts shardName). */
