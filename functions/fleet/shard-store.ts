@@ -105,6 +105,10 @@ export type PollerWrite =
       readonly nextTickAt: string | undefined;
       /** Late ticks skipped since the last claim write (ADDed to `skippedTicks`, not a write per tick). */
       readonly skippedTicksAdded?: number | undefined;
+      /** Fires that failed since the last claim write (ADDed to `failedFires`). */
+      readonly failedFiresAdded?: number | undefined;
+      /** Ticks of an `overlap: skip` poller not fired since the last claim write (ADDed to `overlapSkips`). */
+      readonly overlapSkipsAdded?: number | undefined;
     }
   | { readonly kind: 'stopped'; readonly reason: string; readonly at: string }
   /** The item's problems and warnings (empty: all fixed), into `lastError` as the single loop records them. */

@@ -343,9 +343,12 @@ function setClaimProgress(
   if (write.lastTickAt !== undefined) update.set(FIELD.lastTickAt, { S: write.lastTickAt });
   if (write.nextTickAt !== undefined) update.set(FIELD.nextTickAt, { S: write.nextTickAt });
   else update.remove(FIELD.nextTickAt);
-  if (write.skippedTicksAdded !== undefined && write.skippedTicksAdded > 0) {
-    update.add(FIELD.skippedTicks, write.skippedTicksAdded);
-  }
+  const counts = [
+    [FIELD.skippedTicks, write.skippedTicksAdded],
+    [FIELD.failedFires, write.failedFiresAdded],
+    [FIELD.overlapSkips, write.overlapSkipsAdded],
+  ] as const;
+  for (const [field, added] of counts) if (added !== undefined && added > 0) update.add(field, added);
   update.remove(FIELD.stoppedReason);
 }
 
