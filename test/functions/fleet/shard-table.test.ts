@@ -5,7 +5,7 @@ import type { ShardLease } from '../../../functions/fleet/shard-lease';
 import { shardItemKey } from '../../../functions/fleet/shard-store';
 import { SHARD_ITEM_FIELD, ShardTable } from '../../../functions/fleet/shard-table';
 import { FIELD, type LoopState } from '../../../functions/shared/contract';
-import type { RawItem } from '../../../functions/shared/control-item';
+import { type RawItem, shardFieldsOf } from '../../../functions/shared/control-item';
 import { ControlTable } from '../../../functions/shared/control-table';
 import { InvalidShardItemError } from '../../../functions/shared/errors';
 import { type LocalDynamoDb, startLocalDynamoDb } from '../../support/local-dynamodb';
@@ -223,6 +223,26 @@ describe('ShardTable: writes on poller items', () => {
     expect(JSON.parse(item?.[FIELD.shardLoop]?.S ?? '')).toEqual(encodeLoopState(loop(12)));
   });
 
+  it('adds the skips, failed fires and overlap skips a claim carries to the counts on the item', async () => {
+    // arrange
+    await put({ ...RUNNING, [FIELD.shard]: { S: shard }, [FIELD.skippedTicks]: { N: '5' } });
+
+    // act
+    await table.writePoller(pollerId, shard, 1, {
+      ...claim(10, 200),
+      skippedTicksAdded: 2,
+      failedFiresAdded: 1,
+      overlapSkipsAdded: 3,
+    });
+    await table.writePoller(pollerId, shard, 1, claim(11, 300));
+
+    // assess
+    const item = await raw();
+    expect(item?.[FIELD.skippedTicks]).toEqual({ N: '7' });
+    expect(item?.[FIELD.failedFires]).toEqual({ N: '1' });
+    expect(item?.[FIELD.overlapSkips]).toEqual({ N: '3' });
+  });
+
   it('the claim with the lower seq keeps the higher claim even when it lands second', async () => {
     // arrange
     await put({ ...RUNNING, [FIELD.shard]: { S: shard } });
@@ -430,7 +450,10 @@ describe('ShardTable: queryMembers', () => {
 
     // assess
     expect(member?.recordedLoop).toBeUndefined();
-    expect(member?.item.systemProblems.map((problem) => problem.field)).toEqual([FIELD.shardLoop]);
+    expect(member && shardFieldsOf(member.item).problems.map((problem) => problem.field)).toEqual([
+      FIELD.shardLoop,
+    ]);
+    expect(member?.item.systemProblems).toEqual([]);
   });
 });
 
