@@ -205,7 +205,8 @@ class ShardRound {
         this.log.info('no pollers name the shard: stopping');
         throw new PollerStoppedSignal(this.shardKey, 'no pollers');
       }
-      if (firstBatch) this.startFrom(reads, lease.epoch);
+      if (firstBatch) this.state = recordedState(reads);
+      this.noteRead(reads, lease.epoch);
       const items = new Map(reads.map((read) => [read.item.pollerId, read.item] as const));
       const before = this.state;
       const plan = planShardRound({
@@ -295,6 +296,7 @@ class ShardRound {
         return written.lease;
       }
       await this.settleSends();
+      await this.writes.drain();
       const reason = supersededReason(written.current);
       this.logSummary('superseded', { reason });
       throw new PollerStoppedSignal(this.shardKey, reason);
@@ -311,13 +313,12 @@ class ShardRound {
     return this.lease;
   }
 
-  /** The first batch of an invocation: the state the items record, and what they say was claimed and recorded. */
-  private startFrom(reads: readonly ShardMemberRead[], epoch: number): void {
-    this.state = recordedState(reads);
+  /** What the items say was claimed (by any owner: the claim the worker kit needs) and recorded by this epoch. */
+  private noteRead(reads: readonly ShardMemberRead[], epoch: number): void {
     for (const { item, recordedEpoch } of reads) {
       if (item.claimedSeq !== undefined) {
-        this.claimed.set(item.pollerId, item.claimedSeq);
-        this.confirmed.set(item.pollerId, item.claimedSeq);
+        this.claimed.set(item.pollerId, Math.max(item.claimedSeq, this.claimed.get(item.pollerId) ?? 0));
+        this.confirmed.set(item.pollerId, Math.max(item.claimedSeq, this.confirmed.get(item.pollerId) ?? 0));
       }
       if (recordedEpoch === epoch) this.recorded.add(item.pollerId);
     }
@@ -629,6 +630,7 @@ class ShardRound {
   /** Releases the lease (after every fired tick); returns the instant released at. Refused: superseded. */
   private async release(sleepUntilMs: number | undefined): Promise<number> {
     await this.settleSends();
+    await this.writes.drain();
     const atMs = handBackInstant(this.lastFiredDueMs, this.clock.now());
     const written = await this.store.releaseLease(
       this.input.shard,

@@ -16,7 +16,11 @@ import { createLambdaClient, localClientOptions } from '../../../functions/share
 import { systemClock } from '../../../functions/shared/clock';
 import { FIELD, STOP_REASON, type WorkerEvent } from '../../../functions/shared/contract';
 import type { RawItem } from '../../../functions/shared/control-item';
-import { ControlTableUnavailableError, PollerStoppedSignal } from '../../../functions/shared/errors';
+import {
+  ControlTableUnavailableError,
+  HandOverRequestedSignal,
+  PollerStoppedSignal,
+} from '../../../functions/shared/errors';
 import { silentLogger } from '../../../functions/shared/logger';
 import { LambdaWorkerInvoker } from '../../../functions/shared/worker-invoker';
 import { type LocalDynamoDb, startLocalDynamoDb } from '../../support/local-dynamodb';
@@ -175,12 +179,32 @@ describe('runShardRound: 20 pollers at mixed cadences on one shard', () => {
   }));
   let output: ShardOutput;
   let startedAt: number;
+  const metricLines: Record<string, unknown>[] = [];
 
   beforeAll(async () => {
     for (const poller of pollers) await putPoller(poller.id, 's0', poller.waitSeconds);
     startedAt = Date.now();
-    output = await round('s0', 'arn:exec:mix', 6_500, deps(await workerFor('mix')));
+    const metrics = {
+      sink: (line: string) => void metricLines.push(JSON.parse(line) as Record<string, unknown>),
+      table: TABLE_NAME,
+      perPoller: false,
+    };
+    output = await round('s0', 'arn:exec:mix', 6_500, deps(await workerFor('mix'), { metrics }));
   }, 20_000);
+
+  it("writes the controller's metrics aggregated for the table, not per poller", () => {
+    // assess
+    const fired = pollers.reduce((sum, poller) => sum + firesOf(poller.id).length, 0);
+    const fires = metricLines.reduce(
+      (sum, line) => sum + (typeof line.Fires === 'number' ? line.Fires : 0),
+      0,
+    );
+    expect(fires).toBe(fired);
+    expect(metricLines.length).toBeLessThanOrEqual(2 + Math.ceil(fired / 100));
+    expect(metricLines.every((line) => line.PollerId === undefined && line.ControlTable === TABLE_NAME)).toBe(
+      true,
+    );
+  });
 
   it('fires every poller on its grid, on time, in seq order, no seq twice', () => {
     // assess
@@ -380,4 +404,52 @@ describe('runShardRound: a stale owner', () => {
     expect(firesOf('contested').filter((fire) => fire.by === 'taker').length).toBeGreaterThan(0);
     expectRisingSeqs('contested');
   }, 20_000);
+});
+
+describe('runShardRound: how an execution ends', () => {
+  it('stops on an input that names no shard, naming the value', async () => {
+    // act
+    const running = runShardRound(
+      { state: { pollerId: 'orders' }, executionId: 'arn:exec:x' },
+      deps(await workerFor('x')),
+      () => Date.now() + 1_000,
+    );
+
+    // assess
+    await expect(running).rejects.toBeInstanceOf(PollerStoppedSignal);
+    await expect(running).rejects.toThrow(/pollerId must name a shard .*; got "orders"/);
+  });
+
+  it('stops when no poller names the shard, leaving the lease released', async () => {
+    // act
+    const running = round('s7', 'arn:exec:empty', 2_000, deps(await workerFor('empty')));
+
+    // assess
+    await expect(running).rejects.toEqual(new PollerStoppedSignal('~shard/s7', 'no pollers'));
+    expect((await store.readShard('s7'))?.lease?.validUntilMs).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('hands over to a fresh execution before its history budget is spent, firing nothing', async () => {
+    // arrange
+    await putPoller('budget', 's8', '0.5');
+    const first = await round('s8', 'arn:exec:budget', 2_000, deps(await workerFor('budget')));
+    const firedBefore = firesOf('budget').length;
+    const spent = { ...first, loop: { ...first.loop, historyEvents: Number(first.loop.historyBudget) - 3 } };
+
+    // act
+    const next = round('s8', 'arn:exec:budget', 2_000, deps(await workerFor('budget')), spent);
+
+    // assess
+    await expect(next).rejects.toBeInstanceOf(HandOverRequestedSignal);
+    expect(firesOf('budget').length).toBe(firedBefore);
+    // The fresh execution takes the released lease at the next epoch and goes on with no seq twice.
+    const fresh = await round('s8', 'arn:exec:fresh', 2_000, deps(await workerFor('budget')), {
+      pollerId: first.pollerId,
+      wakeAt: first.wakeAt,
+      loop: first.loop,
+    });
+    expect(fresh.loop).toMatchObject({ epoch: 2, executionId: 'arn:exec:fresh' });
+    expect(firesOf('budget').length).toBeGreaterThan(firedBefore);
+    expectRisingSeqs('budget');
+  }, 15_000);
 });
