@@ -33,7 +33,6 @@ import type { LambdaSize } from '../scheduling/cost-model';
 import { historyEventsBeforeRound } from '../scheduling/history-budget';
 import type { Timing } from '../scheduling/plan-round';
 import { type Clock, sleepUntil } from '../shared/clock';
-import { shardFieldsOf } from '../shared/control-item';
 import {
   describeCause,
   HandOverRequestedSignal,
@@ -332,7 +331,7 @@ class ShardRound {
     const at = new Date(this.clock.now()).toISOString();
     // The shard a poller moves to: its pending move as read (the flip holds only while the item still names it).
     const moveTo = new Map(
-      reads.map((read) => [read.item.pollerId, shardFieldsOf(read.item).moveTo ?? read.placement.shard]),
+      reads.map((read) => [read.item.pollerId, read.item.moveTo ?? read.placement.shard]),
     );
     for (const record of records) {
       const write: PollerWrite | undefined =

@@ -2,7 +2,7 @@ import { HISTORY_EVENTS_PER_ROUND } from '../scheduling/history-budget';
 import { nextDueAt, withholdLateTick } from '../scheduling/plan-round';
 import { tickDueAt } from '../scheduling/tick-schedule';
 import type { LoopState } from '../shared/contract';
-import { type PollerItem, shardFieldsOf } from '../shared/control-item';
+import type { PollerItem } from '../shared/control-item';
 import {
   decideTakeover,
   firstSeqDueAtOrAfter,
@@ -82,7 +82,7 @@ export function supersededReason(current: ShardItem | undefined): string {
  * `shardEpoch` there (a move in, or a reassignment, removes it: the loop is then the previous shard's hand-over).
  */
 function recordedHere(read: ShardMemberRead): boolean {
-  return shardFieldsOf(read.item).shard !== undefined && read.recordedEpoch !== undefined;
+  return read.item.shard !== undefined && read.recordedEpoch !== undefined;
 }
 
 /**
@@ -123,10 +123,7 @@ export function batchMembers(
     const pollerId = read.item.pollerId;
     if (refused.has(pollerId)) return [];
     // A poller that came back to this shard (placed here again, no move pending) is this shard's again.
-    if (
-      leftBehind.has(pollerId) &&
-      !(read.placement.shard === shard && shardFieldsOf(read.item).moveTo === undefined)
-    )
+    if (leftBehind.has(pollerId) && !(read.placement.shard === shard && read.item.moveTo === undefined))
       return [];
     const handedOver = state.get(pollerId)?.loop === undefined ? read.recordedLoop : undefined;
     return [{ item: read.item, placement: read.placement, ...(handedOver ? { handedOver } : {}) }];

@@ -16,7 +16,6 @@ import {
   type PollerItem,
   pollerIdOfKey,
   type RawItem,
-  shardFieldsOf,
 } from '../shared/control-item';
 import type { CallOptions } from '../shared/control-table';
 import { ControlTableUnavailableError, InvalidShardItemError } from '../shared/errors';
@@ -172,7 +171,7 @@ export class ShardTable implements ShardStore {
         const outcome = await this.pollerUpdate(pollerId, update, [...conditions, rises]);
         if (outcome.kind === 'written' || outcome.item === undefined) return outcomeOf(outcome);
         // Refused: not ours (any more), or a higher claim is already recorded (it stays; the rest is written).
-        const now = shardFieldsOf(decodePollerItem(pollerId, outcome.item));
+        const now = decodePollerItem(pollerId, outcome.item);
         if (now.shard !== shard || (now.shardEpoch ?? 0) > epoch) return 'not-ours';
         const again = new Expression();
         setClaimProgress(again, write, epoch);
@@ -309,12 +308,11 @@ export class ShardTable implements ShardStore {
 
 /** The pure core's view of a poller as a shard's Query returns it (shard-store.ts ShardMemberRead). */
 export function memberOf(item: PollerItem, queried: string): ShardMemberRead {
-  const fields = shardFieldsOf(item);
   const placement: PollerPlacement =
-    fields.moveTo !== undefined
-      ? { shard: fields.moveTo, movedAtMs: fields.movedAt }
-      : { shard: fields.shard ?? queried, movedAtMs: fields.movedAt };
-  return { item, placement, recordedLoop: fields.shardLoop, recordedEpoch: fields.shardEpoch };
+    item.moveTo !== undefined
+      ? { shard: item.moveTo, movedAtMs: item.movedAt }
+      : { shard: item.shard ?? queried, movedAtMs: item.movedAt };
+  return { item, placement, recordedLoop: item.shardLoop, recordedEpoch: item.shardEpoch };
 }
 
 function outcomeOf(

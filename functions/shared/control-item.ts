@@ -83,15 +83,7 @@ export interface SystemFields {
   readonly restarts: number | undefined;
   readonly lastRestartAt: string | undefined;
   readonly lastRestartReason: string | undefined;
-}
-
-/**
- * The fleet variant's system fields (functions/fleet/shard-store.ts), decoded on demand by `shardFieldsOf`: the
- * single-loop control plane never reads them, and its inline bundle need not carry their decoders. A field
- * holding a value no shard or planner writes counts as absent and is listed in `problems`.
- */
-export interface ShardFields {
-  /** The shard serving the poller (`s0`…), written by the fleet planner only (the GSI key). */
+  /** The fleet variant: the shard serving the poller (`s0`…), written by the fleet planner only (the GSI key). */
   readonly shard: string | undefined;
   /** A pending move: the shard the poller goes to at `movedAt` (the item still names the old one). */
   readonly moveTo: string | undefined;
@@ -101,7 +93,6 @@ export interface ShardFields {
   readonly shardLoop: LoopState | undefined;
   /** The lease epoch of the shard that wrote `shardLoop`. */
   readonly shardEpoch: number | undefined;
-  readonly problems: readonly InvalidControlItemError[];
 }
 
 /**
@@ -564,6 +555,14 @@ function decodeSystemFields(
     typed(field, 'S');
     return valid(field, decodeText(pollerId, field, item[field]));
   };
+  const shardName = (field: typeof FIELD.shard | typeof FIELD.moveTo) => {
+    typed(field, 'S');
+    return valid(field, decodeShardName(pollerId, field, item[field]));
+  };
+  const shardLoopField = () => {
+    typed(FIELD.shardLoop, 'S');
+    return valid(FIELD.shardLoop, decodeShardLoop(pollerId, item[FIELD.shardLoop]));
+  };
   typed(FIELD.lastError, 'M');
   return {
     generation: whole(FIELD.generation),
@@ -583,38 +582,16 @@ function decodeSystemFields(
     restarts: whole(FIELD.restarts),
     lastRestartAt: text(FIELD.lastRestartAt),
     lastRestartReason: text(FIELD.lastRestartReason),
+    shard: shardName(FIELD.shard),
+    moveTo: shardName(FIELD.moveTo),
+    movedAt: whole(FIELD.movedAt),
+    shardLoop: shardLoopField(),
+    shardEpoch: whole(FIELD.shardEpoch),
   };
 }
 
 /** The item each decoded view came from, for the fields decoded on demand (`outcomeFieldsOf`). */
 const IMAGES = new WeakMap<PollerItem, RawItem>();
-
-/** Each item's shard fields, decoded once (a shard reads them several times a batch). */
-const SHARD_FIELDS = new WeakMap<PollerItem, ShardFields>();
-
-/** The fleet's fields on a decoded item (a shard round, the fleet planner; the single loop never reads them). */
-export function shardFieldsOf(item: PollerItem): ShardFields {
-  const known = SHARD_FIELDS.get(item);
-  if (known !== undefined) return known;
-  const image = IMAGES.get(item) ?? {};
-  const problems: InvalidControlItemError[] = [];
-  const valid = <T>(result: T | undefined | InvalidControlItemError): T | undefined => {
-    if (!(result instanceof InvalidControlItemError)) return result;
-    problems.push(result);
-    return undefined;
-  };
-  const { pollerId } = item;
-  const fields: ShardFields = {
-    shard: valid(decodeShardName(pollerId, FIELD.shard, image[FIELD.shard])),
-    moveTo: valid(decodeShardName(pollerId, FIELD.moveTo, image[FIELD.moveTo])),
-    movedAt: valid(decodeWholeNumber(pollerId, FIELD.movedAt, image[FIELD.movedAt])),
-    shardLoop: valid(decodeShardLoop(pollerId, image[FIELD.shardLoop])),
-    shardEpoch: valid(decodeWholeNumber(pollerId, FIELD.shardEpoch, image[FIELD.shardEpoch])),
-    problems,
-  };
-  SHARD_FIELDS.set(item, fields);
-  return fields;
-}
 
 /** The tick outcomes recorded on a decoded item (the CLI's status, list and history). */
 export function outcomeFieldsOf(item: PollerItem): OutcomeFields {

@@ -2,9 +2,9 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { encodeLoopState } from '../../../functions/controller/parse-input';
 import { FIELD, type LoopState } from '../../../functions/shared/contract';
-import { decodePollerItem, shardFieldsOf } from '../../../functions/shared/control-item';
+import { decodePollerItem } from '../../../functions/shared/control-item';
 
-/** The fleet's fields on a poller item, decoded on demand by the one item decoder. */
+/** The fleet's system fields on a poller item, decoded by the one item decoder. */
 const LOOP: LoopState = {
   nextSeq: 12,
   anchorAt: 1_900_000_000_000,
@@ -18,10 +18,21 @@ const LOOP: LoopState = {
   skippedTicks: 0,
 };
 
-const fieldsOf = (fields: Record<string, AttributeValue>) =>
-  shardFieldsOf(decodePollerItem('p', { [FIELD.id]: { S: 'p' }, ...fields }));
+const fieldsOf = (fields: Record<string, AttributeValue>) => {
+  const item = decodePollerItem('p', { [FIELD.id]: { S: 'p' }, ...fields });
+  const { shard, moveTo, movedAt, shardLoop, shardEpoch } = item;
+  return {
+    shard,
+    moveTo,
+    movedAt,
+    shardLoop,
+    shardEpoch,
+    problems: item.systemProblems,
+    typed: item.typedFields,
+  };
+};
 
-describe('shardFieldsOf', () => {
+describe('decodePollerItem: the fleet fields', () => {
   it('reads what the fleet writes', () => {
     // act
     const fields = fieldsOf({
@@ -34,6 +45,7 @@ describe('shardFieldsOf', () => {
 
     // assess
     expect(fields).toEqual({
+      typed: new Set([FIELD.shard, FIELD.moveTo, FIELD.movedAt, FIELD.shardLoop, FIELD.shardEpoch]),
       shard: 's1',
       moveTo: 's12',
       movedAt: 1_900_000_000_500,
@@ -45,6 +57,7 @@ describe('shardFieldsOf', () => {
 
   it('reads absent fields as absent, with no problem', () => {
     expect(fieldsOf({})).toEqual({
+      typed: new Set(),
       shard: undefined,
       moveTo: undefined,
       movedAt: undefined,
