@@ -494,7 +494,7 @@ class ShardRound {
           : releaseOf(
               tick,
               lease,
-              this.confirmed.get(tick.pollerId) ?? 0,
+              this.confirmedFor(tick.pollerId),
               nowMs,
               this.timing.guardMs,
               this.timing.tick.sendAllowanceMs,
@@ -534,6 +534,15 @@ class ShardRound {
     });
     this.sends.add(tracked);
     void tracked.finally(() => this.sends.delete(tracked));
+  }
+
+  /**
+   * The claim a tick of the poller may fire under: none until this epoch recorded the poller's grid (its join
+   * claim written). A poller moved in is resumed at `movedAt` from the loop on its item, so ticks fired before this
+   * shard's own record would be fired again by the next invocation; after the record it resumes from that.
+   */
+  private confirmedFor(pollerId: string): number {
+    return this.recorded.has(pollerId) ? (this.confirmed.get(pollerId) ?? 0) : 0;
   }
 
   private noteFired(tick: ShardTick, precisionMs: number): void {
