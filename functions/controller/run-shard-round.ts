@@ -177,7 +177,12 @@ class ShardRound {
       input.historyBudget,
     );
     if (history.handOver) {
-      // The lease was released when the previous round handed back: the fresh execution takes the next epoch.
+      // The previous round released the lease at its hand-back; an attempt that failed after taking it did not:
+      // release it now, so the fresh execution takes the next epoch at once instead of waiting it out.
+      const held = (await this.store.readShard(input.shard))?.lease;
+      if (held?.owner === input.executionId && held.validUntilMs > clock.now()) {
+        await this.store.releaseLease(input.shard, released(held, clock.now()), clock.now());
+      }
       this.log.info('handing over to a fresh execution', { historyEvents: history.events });
       throw new HandOverRequestedSignal(this.shardKey, history.events, input.historyBudget);
     }

@@ -464,6 +464,9 @@ describe('runShardRound: how an execution ends', () => {
     const first = await round('s8', 'arn:exec:budget', 2_000, deps(await workerFor('budget')));
     const firedBefore = firesOf('budget').length;
     const spent = { ...first, loop: { ...first.loop, historyEvents: Number(first.loop.historyBudget) - 3 } };
+    // An attempt of this round that failed after taking the lease left it held.
+    const held = { owner: 'arn:exec:budget', epoch: 1, validUntilMs: Date.now() + 30_000 };
+    expect((await store.renewLease('s8', held)).kind).toBe('written');
 
     // act
     const next = round('s8', 'arn:exec:budget', 2_000, deps(await workerFor('budget')), spent);
@@ -471,6 +474,7 @@ describe('runShardRound: how an execution ends', () => {
     // assess
     await expect(next).rejects.toBeInstanceOf(HandOverRequestedSignal);
     expect(firesOf('budget').length).toBe(firedBefore);
+    expect((await store.readShard('s8'))?.lease?.validUntilMs).toBeLessThanOrEqual(Date.now());
     // The fresh execution takes the released lease at the next epoch and goes on with no seq twice.
     const fresh = await round('s8', 'arn:exec:fresh', 2_000, deps(await workerFor('budget')), {
       pollerId: first.pollerId,
