@@ -195,8 +195,12 @@ class ShardRound {
       try {
         reads = await this.store.queryMembers(input.shard);
       } catch (error) {
-        // Nothing fired yet: Step Functions retries the round. Else hand back; the next round reads again.
-        if (this.fired === 0 && this.sends.size === 0) throw error;
+        // Nothing fired yet: Step Functions retries the round, which resumes where this lease was released (held,
+        // it would resume at its end, 30 s on). Else hand back; the next round reads again.
+        if (this.fired === 0 && this.sends.size === 0) {
+          await this.releaseQuietly();
+          throw error;
+        }
         this.log.error('reading the shard failed, handing back', { error: describeCause(error) });
         return this.handBack(
           { kind: 'hand-back', wakeAt: clock.now(), nextDueAt: undefined },
@@ -656,6 +660,16 @@ class ShardRound {
       throw new PollerStoppedSignal(this.shardKey, reason);
     }
     return atMs;
+  }
+
+  /** Releases the lease before a failure Step Functions retries; a failure to release leaves it to run out. */
+  private async releaseQuietly(): Promise<void> {
+    const nowMs = this.clock.now();
+    try {
+      await this.store.releaseLease(this.input.shard, released(this.heldLease(), nowMs), nowMs);
+    } catch (error) {
+      this.log.error('releasing the lease failed', { error: describeCause(error) });
+    }
   }
 
   /** Waits (on timers, a look every 100 ms) for the answers of running synchronous fires until `untilMs`. */

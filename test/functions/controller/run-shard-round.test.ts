@@ -458,6 +458,32 @@ describe('runShardRound: how an execution ends', () => {
     expect((await store.readShard('s7'))?.lease?.validUntilMs).toBeLessThanOrEqual(Date.now());
   });
 
+  it('fails a first read for Step Functions to retry, releasing the lease so the retry fires at once', async () => {
+    // arrange: the table refuses the first Query.
+    await putPoller('retried', 's10', '0.5');
+    let refusals = 1;
+    const refusing: ShardStore = Object.assign(Object.create(store) as ShardTable, {
+      queryMembers: (shard: string) =>
+        refusals-- > 0
+          ? Promise.reject(new ControlTableUnavailableError('~shard/s10', TABLE_NAME, 'throttled'))
+          : store.queryMembers(shard),
+    });
+    const invoker = await workerFor('retried');
+
+    // act
+    const failed = round('s10', 'arn:exec:retried', 2_000, deps(invoker, { store: refusing }));
+    await expect(failed).rejects.toBeInstanceOf(ControlTableUnavailableError);
+    const lease = (await store.readShard('s10'))?.lease;
+    const retriedAt = Date.now();
+    await round('s10', 'arn:exec:retried', 3_000, deps(invoker, { store: refusing }));
+
+    // assess
+    expect(lease?.validUntilMs).toBeLessThanOrEqual(retriedAt);
+    const fires = firesOf('retried');
+    expect(fires[0] && dueOf(fires[0])).toBeLessThan(retriedAt + TIMING.firstTickDelayMs + 600);
+    expectRisingSeqs('retried');
+  }, 15_000);
+
   it('hands over to a fresh execution before its history budget is spent, firing nothing', async () => {
     // arrange
     await putPoller('budget', 's8', '0.5');
