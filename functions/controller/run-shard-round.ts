@@ -343,16 +343,17 @@ class ShardRound {
       reads.map((read) => [read.item.pollerId, read.item.moveTo ?? read.placement.shard]),
     );
     for (const record of records) {
+      if (record.kind === 'moved-out') this.leftBehind.add(record.pollerId);
+      const to = moveTo.get(record.pollerId);
       const write: PollerWrite | undefined =
         record.kind === 'stopped'
           ? { kind: 'stopped', reason: record.reason, at }
           : record.kind === 'notes'
             ? { kind: 'notes', notes: record.notes, at }
-            : record.kind === 'moved-out'
-              ? { kind: 'moved-out', to: moveTo.get(record.pollerId) ?? '', loop: record.loop }
+            : record.kind === 'moved-out' && to !== undefined
+              ? { kind: 'moved-out', to, loop: record.loop }
               : undefined; // schedule-changed: a claim with the re-anchored loop (claimsNeeded)
       if (write === undefined) continue;
-      if (record.kind === 'moved-out') this.leftBehind.add(record.pollerId);
       if (record.kind === 'stopped')
         this.log.info('poller stopped', { poller: record.pollerId, reason: record.reason });
       this.enqueueWrite(record.pollerId, epoch, write);
