@@ -256,6 +256,31 @@ describe('runShardRound: 20 pollers at mixed cadences on one shard', () => {
   }, 10_000);
 });
 
+describe('runShardRound: PER_POLLER_METRICS', () => {
+  it('writes one line per poller with its PollerId dimension when per-poller metrics are on', async () => {
+    // arrange
+    await putPoller('metered-a', 's11', '0.5');
+    await putPoller('metered-b', 's11', '1');
+    const lines: Record<string, unknown>[] = [];
+    const metrics = {
+      sink: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>),
+      table: TABLE_NAME,
+      perPoller: true,
+    };
+
+    // act
+    await round('s11', 'arn:exec:metered', 3_000, deps(await workerFor('metered'), { metrics }));
+
+    // assess
+    for (const pollerId of ['metered-a', 'metered-b']) {
+      const own = lines.filter((line) => line.PollerId === pollerId);
+      const fires = own.reduce((sum, line) => sum + (typeof line.Fires === 'number' ? line.Fires : 0), 0);
+      expect(fires, pollerId).toBe(firesOf(pollerId).length);
+    }
+    expect(lines.every((line) => line.PollerId !== undefined)).toBe(true);
+  }, 10_000);
+});
+
 describe('runShardRound: operator edits', () => {
   it('applies a cadence edit at the next tick and records the re-anchored grid', async () => {
     // arrange
