@@ -114,6 +114,8 @@ interface PollerProgress {
   skipped: number;
   failedFires: number;
   overlapSkips: number;
+  /** The last fire that failed, not yet written (it goes into `lastError` with the next claim). */
+  fireError: { message: string; at: string } | undefined;
 }
 
 class ShardRound {
@@ -370,10 +372,12 @@ class ShardRound {
         skipped: progress.skipped,
         failedFires: progress.failedFires,
         overlapSkips: progress.overlapSkips,
+        fireError: progress.fireError,
       };
       progress.skipped = 0;
       progress.failedFires = 0;
       progress.overlapSkips = 0;
+      progress.fireError = undefined;
       const write: PollerWrite = {
         kind: 'claim',
         loop: need.loop,
@@ -384,6 +388,7 @@ class ShardRound {
         ...(counts.skipped > 0 ? { skippedTicksAdded: counts.skipped } : {}),
         ...(counts.failedFires > 0 ? { failedFiresAdded: counts.failedFires } : {}),
         ...(counts.overlapSkips > 0 ? { overlapSkipsAdded: counts.overlapSkips } : {}),
+        ...(counts.fireError !== undefined ? { fireError: counts.fireError } : {}),
       };
       this.enqueueWrite(need.pollerId, epoch, write, (outcome) => {
         this.claiming.delete(need.pollerId);
@@ -398,6 +403,7 @@ class ShardRound {
           progress.skipped += counts.skipped;
           progress.failedFires += counts.failedFires;
           progress.overlapSkips += counts.overlapSkips;
+          progress.fireError ??= counts.fireError;
           this.claimed.set(need.pollerId, this.confirmed.get(need.pollerId) ?? 0);
         }
       });
@@ -576,7 +582,9 @@ class ShardRound {
   }
 
   private noteFailedFire(pollerId: string, message: string): void {
-    this.progressOf(pollerId).failedFires += 1;
+    const progress = this.progressOf(pollerId);
+    progress.failedFires += 1;
+    progress.fireError = { message, at: new Date(this.clock.now()).toISOString() };
     this.metricsFor(pollerId)?.noteFailedFire(this.clock.now());
     this.log.error('fire failed', { poller: pollerId, error: message });
   }
@@ -584,7 +592,14 @@ class ShardRound {
   private progressOf(pollerId: string): PollerProgress {
     let progress = this.progress.get(pollerId);
     if (progress === undefined) {
-      progress = { lastSeq: undefined, lastDueAt: undefined, skipped: 0, failedFires: 0, overlapSkips: 0 };
+      progress = {
+        lastSeq: undefined,
+        lastDueAt: undefined,
+        skipped: 0,
+        failedFires: 0,
+        overlapSkips: 0,
+        fireError: undefined,
+      };
       this.progress.set(pollerId, progress);
     }
     return progress;

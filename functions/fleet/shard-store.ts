@@ -109,6 +109,8 @@ export type PollerWrite =
       readonly failedFiresAdded?: number | undefined;
       /** Ticks of an `overlap: skip` poller not fired since the last claim write (ADDed to `overlapSkips`). */
       readonly overlapSkipsAdded?: number | undefined;
+      /** The last fire that failed since the last claim write, into `lastError` as the single loop records it. */
+      readonly fireError?: { readonly message: string; readonly at: string } | undefined;
     }
   | { readonly kind: 'stopped'; readonly reason: string; readonly at: string }
   /** The item's problems and warnings (empty: all fixed), into `lastError` as the single loop records them. */

@@ -349,6 +349,12 @@ function setClaimProgress(
     [FIELD.overlapSkips, write.overlapSkipsAdded],
   ] as const;
   for (const [field, added] of counts) if (added !== undefined && added > 0) update.add(field, added);
+  if (write.fireError !== undefined) {
+    const { message, at } = write.fireError;
+    update.set(FIELD.lastError, {
+      M: { message: { S: message.slice(0, MAX_ERROR_MESSAGE_LENGTH) }, at: { S: at } },
+    });
+  }
   update.remove(FIELD.stoppedReason);
 }
 

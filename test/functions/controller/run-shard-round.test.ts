@@ -70,6 +70,12 @@ async function workerFor(by: string): Promise<LambdaWorkerInvoker> {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const type = request.headers['x-amz-invocation-type'];
+    if (request.url?.includes('missing-worker')) {
+      response.writeHead(404, { 'x-amzn-errortype': 'ResourceNotFoundException' });
+      return void response.end(
+        JSON.stringify({ Type: 'User', message: 'Function not found: missing-worker' }),
+      );
+    }
     if (type === 'DryRun') return void response.writeHead(204).end();
     const event = JSON.parse(Buffer.concat(chunks).toString('utf8')) as WorkerEvent;
     received.push({ event, receivedAt: Date.now(), by });
@@ -458,6 +464,23 @@ describe('runShardRound: overlap skip', () => {
     const item = await raw('slow-worker');
     expect(Number(item?.[FIELD.overlapSkips]?.N)).toBeGreaterThanOrEqual(fires.length - 1);
   }, 15_000);
+});
+
+describe('runShardRound: a fire that fails', () => {
+  it('counts it and records why in lastError, naming the poller and the target', async () => {
+    // arrange
+    await putPoller('misdirected', 's12', '0.5', { [FIELD.target]: { S: 'missing-worker' } });
+
+    // act
+    await round('s12', 'arn:exec:misdirected', 2_500, deps(await workerFor('misdirected')));
+
+    // assess
+    const item = await raw('misdirected');
+    expect(Number(item?.[FIELD.failedFires]?.N)).toBeGreaterThanOrEqual(1);
+    const message = item?.[FIELD.lastError]?.M?.message?.S ?? '';
+    expect(message).toContain("poller 'misdirected'");
+    expect(message).toContain("'missing-worker'");
+  }, 10_000);
 });
 
 describe('runShardRound: how an execution ends', () => {
