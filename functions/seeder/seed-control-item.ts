@@ -41,6 +41,12 @@ export interface SeederDeps {
   readonly log: Logger;
   /** The loop state machine: a seed that turns `running` on starts the loop, and Delete stops every loop. */
   readonly loops: LoopStarterDeps;
+  /**
+   * How a seeded poller whose `running` the seed wrote as true is started; its outcome's `kind` goes into the
+   * answer's Data. By default its own loop (startLoop with `loops`); the fleet variant places it on a shard instead
+   * (functions/control-plane/fleet-handler.ts).
+   */
+  readonly startSeeded?: (pollerId: string) => Promise<{ readonly kind: string }>;
   /** The write gives up after this, so a response always goes out before the Lambda timeout. */
   readonly writeTimeoutMs?: number;
   /** Starting the seeded loop gives up after this; the watchdog starts it later. */
@@ -249,7 +255,7 @@ async function startSeededLoop(pollerId: string, deps: SeederDeps): Promise<Star
   let timer: NodeJS.Timeout | undefined;
   try {
     const outcome = await Promise.race([
-      startLoop(pollerId, deps.loops),
+      deps.startSeeded?.(pollerId) ?? startLoop(pollerId, deps.loops),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       }),
