@@ -31,15 +31,17 @@ export const SLEEP_SLACK_MS = 5_000;
  */
 export const WAKE_WITHIN_MS = 2_000;
 
-/** One poller as the planner's Scan listed it: the decoded item and its fleet fields. */
-export interface FleetPoller {
-  readonly item: PollerItem;
-  /** The shard serving it (`shard`), undefined while unplaced. */
+/**
+ * One poller as the planner's Scan listed it: the decoded item, whose fleet fields (`shard`, `moveTo`, `movedAt`,
+ * written by the fleet only) control-item.ts decodes with the rest.
+ */
+export type FleetPoller = Pick<PollerItem, 'pollerId' | 'operator' | 'config'> & {
+  /** The shard serving it, undefined while unplaced. */
   readonly shard: string | undefined;
-  /** A pending move: the shard it goes to, at `movedAtMs`. */
+  /** A pending move: the shard it goes to at `movedAt` (epoch ms). */
   readonly moveTo: string | undefined;
-  readonly movedAtMs: number | undefined;
-}
+  readonly movedAt: number | undefined;
+};
 
 /** How a shard stands at the planner's clock. */
 export type ShardStanding =
@@ -97,7 +99,7 @@ export interface FleetPlanOptions {
 
 /** Whether the poller counts for the fleet: `running` reads as true (a bad configuration still gets a shard, which records its problems). */
 function isRunning(poller: FleetPoller): boolean {
-  return poller.item.operator.running === true;
+  return poller.operator.running === true;
 }
 
 export function planFleet(
@@ -114,12 +116,12 @@ export function planFleet(
   const current = new Map<string, string>();
   for (const poller of running) {
     const at = poller.moveTo ?? poller.shard;
-    if (at !== undefined) current.set(poller.item.pollerId, at);
+    if (at !== undefined) current.set(poller.pollerId, at);
   }
   const assignment = planAssignment(
     running.map((poller) => ({
-      pollerId: poller.item.pollerId,
-      firesPerSecond: firesPerSecondAtBusiest(poller.item.config.config),
+      pollerId: poller.pollerId,
+      firesPerSecond: firesPerSecondAtBusiest(poller.config.config),
     })),
     { shardCount: shardCountOf(current.values()), placement: current },
     {
@@ -131,7 +133,7 @@ export function planFleet(
   const inScope = (pollerId: string) => options.changed === undefined || options.changed.has(pollerId);
   const writes: PlannedPlacement[] = [];
   for (const poller of running) {
-    const { pollerId } = poller.item;
+    const { pollerId } = poller;
     const to = assignment.placement.get(pollerId);
     if (to === undefined || !inScope(pollerId)) continue;
     const write = placementWrite(poller, to, standing, shardItems, nowMs);
@@ -141,8 +143,8 @@ export function planFleet(
   const starts: ShardStart[] = [];
   const wanted = new Set<string>();
   for (const poller of running) {
-    const shard = assignment.placement.get(poller.item.pollerId);
-    if (shard !== undefined && inScope(poller.item.pollerId)) wanted.add(shard);
+    const shard = assignment.placement.get(poller.pollerId);
+    if (shard !== undefined && inScope(poller.pollerId)) wanted.add(shard);
   }
   for (const shard of [...wanted].sort(byShardIndex)) {
     const item = shardItems.get(shard);
@@ -183,7 +185,7 @@ function placementWrite(
   const fromDead = standing(from) === 'dead';
   if (poller.moveTo !== undefined) {
     if (!fromDead) return undefined;
-    const atMs = Math.max(poller.movedAtMs ?? nowMs, leaving?.validUntilMs ?? nowMs);
+    const atMs = Math.max(poller.movedAt ?? nowMs, leaving?.validUntilMs ?? nowMs);
     return { kind: 'reassign', from, to, atMs };
   }
   if (to === from) return undefined;

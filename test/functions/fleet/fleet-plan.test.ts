@@ -31,10 +31,10 @@ const poller = (pollerId: string, spec: PollerSpec = {}): FleetPoller => {
     [FIELD.waitSeconds]: { N: String(spec.waitSeconds ?? 1) },
   };
   return {
-    item: decodePollerItem(pollerId, raw),
+    ...decodePollerItem(pollerId, raw),
     shard: spec.shard,
     moveTo: spec.moveTo,
-    movedAtMs: spec.movedAtMs,
+    movedAt: spec.movedAtMs,
   };
 };
 
