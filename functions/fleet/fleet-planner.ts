@@ -213,3 +213,21 @@ export function maxShardsFrom(env: Environment): number {
   }
   return value;
 }
+
+/**
+ * The reason a fleet start ends with (PollerStoppedSignal): the shards it started (`fleet started: s0, s1`), those
+ * a racing start had already asked for, and any that failed (the watchdog tries again within a minute).
+ */
+export function fleetStartReason(report: FleetPlannerReport): string {
+  const named = (outcome: ShardStartResult['outcome']) =>
+    report.starts.filter((start) => start.outcome === outcome).map((start) => start.shard);
+  const started = [...named('started'), ...named('exists')];
+  const failed = named('failed');
+  const parts = [
+    started.length > 0
+      ? `fleet started: ${started.join(', ')}`
+      : `fleet started: no shard needed a start (${report.counts.active} running pollers served)`,
+    ...(failed.length > 0 ? [`could not start ${failed.join(', ')} (the watchdog tries again)`] : []),
+  ];
+  return parts.join('; ');
+}

@@ -136,7 +136,9 @@ describe('planFleet', () => {
   it('reassigns the pollers of a removed shard that has no item at once', () => {
     const pollers = [...onShard('s0', 1), ...onShard('s5', 1)];
     const result = plan(pollers, [leased('s0', T0 + 20_000)]);
-    expect(result.writes).toEqual([{ pollerId: 's5-p0', write: { kind: 'reassign', from: 's5', to: 's0', atMs: T0 } }]);
+    expect(result.writes).toEqual([
+      { pollerId: 's5-p0', write: { kind: 'reassign', from: 's5', to: 's0', atMs: T0 } },
+    ]);
   });
 
   it('keeps a dead shard that still has its pollers and starts a new execution at the next epoch', () => {
@@ -178,7 +180,8 @@ describe('planFleet', () => {
     const result = plan(pollers, shards);
 
     expect(result.writes.length).toBeGreaterThan(0);
-    for (const { write } of result.writes) expect(write).toEqual({ kind: 'move', from: 's0', to: 's1', atMs: T0 });
+    for (const { write } of result.writes)
+      expect(write).toEqual({ kind: 'move', from: 's0', to: 's1', atMs: T0 });
   });
 
   it('does not restart a sleeping shard before its sleepUntil + slack, and does after', () => {
@@ -244,13 +247,15 @@ describe('planFleet', () => {
       expect(result.starts).toEqual([{ shard: 's0', nextEpoch: 4, why: 'no-owner' }]);
     });
 
-    it("wakes a sleeping shard due in more than 2 s with a fresh execution, not one due sooner, not a leased one", () => {
+    it('wakes a sleeping shard due in more than 2 s with a fresh execution, not one due sooner, not a leased one', () => {
       const pollers = [poller('new'), ...onShard('s0', 1)];
       const wakeLater = plan(pollers, [sleeping('s0', T0 - 1_000, T0 + WAKE_WITHIN_MS + 1)], T0, ['new']);
       expect(wakeLater.writes).toEqual([{ pollerId: 'new', write: { kind: 'place', to: 's0' } }]);
       expect(wakeLater.starts).toEqual([{ shard: 's0', nextEpoch: 3, why: 'wake' }]);
 
-      expect(plan(pollers, [sleeping('s0', T0 - 1_000, T0 + WAKE_WITHIN_MS)], T0, ['new']).starts).toEqual([]);
+      expect(plan(pollers, [sleeping('s0', T0 - 1_000, T0 + WAKE_WITHIN_MS)], T0, ['new']).starts).toEqual(
+        [],
+      );
       expect(plan(pollers, [leased('s0', T0 + 20_000)], T0, ['new']).starts).toEqual([]);
     });
 
