@@ -68,6 +68,13 @@ export const FIELD = {
   lastError: 'lastError',
   executionArn: 'executionArn',
   stoppedReason: 'stoppedReason',
+  // The fleet variant (functions/fleet/shard-store.ts): the shard serving the poller (the GSI key), a pending move,
+  // the grid the serving shard last recorded (JSON of encodeLoopState) and that shard's lease epoch.
+  shard: 'shard',
+  moveTo: 'moveTo',
+  movedAt: 'movedAt',
+  shardLoop: 'shardLoop',
+  shardEpoch: 'shardEpoch',
   // `ctl trigger` (scripts/ctl/commands/trigger.ts): the last request, how many were taken, the ids remembered.
   lastTrigger: 'lastTrigger',
   triggers: 'triggers',

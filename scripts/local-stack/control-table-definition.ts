@@ -4,21 +4,33 @@ import {
   type DynamoDBClient,
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
+import { SHARD_INDEX_NAME, SHARD_INDEX_PROJECTION } from '../../functions/fleet/shard-store';
 import { FIELD } from '../../functions/shared/contract';
 
 const TABLE_ACTIVE_TIMEOUT_MS = 5_000;
 
 /**
- * Creates the control table on a local DynamoDB (the stack's key: `id`, a string; on demand) unless it exists, and
- * waits until it is ACTIVE. The local stack and the tests that run on dynalite create it only through here.
+ * Creates the control table on a local DynamoDB (the stack's key: `id`, a string; on demand; the fleet variant's
+ * sparse GSI `shard-index` on `shard`, projecting SHARD_INDEX_PROJECTION) unless it exists, and waits until it is ACTIVE. The index is
+ * created in both variants: a single-loop stack never writes `shard`, so it stays empty. The local stack and the tests that run on dynalite create it only through here.
  */
 export async function ensureControlTable(client: DynamoDBClient, tableName: string): Promise<void> {
   try {
     await client.send(
       new CreateTableCommand({
         TableName: tableName,
-        AttributeDefinitions: [{ AttributeName: FIELD.id, AttributeType: 'S' }],
+        AttributeDefinitions: [
+          { AttributeName: FIELD.id, AttributeType: 'S' },
+          { AttributeName: FIELD.shard, AttributeType: 'S' },
+        ],
         KeySchema: [{ AttributeName: FIELD.id, KeyType: 'HASH' }],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: SHARD_INDEX_NAME,
+            KeySchema: [{ AttributeName: FIELD.shard, KeyType: 'HASH' }],
+            Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...SHARD_INDEX_PROJECTION] },
+          },
+        ],
         BillingMode: 'PAY_PER_REQUEST',
       }),
     );
