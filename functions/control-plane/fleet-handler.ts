@@ -6,10 +6,9 @@ import {
   runFleetRound,
   runFleetWatchdog,
 } from '../fleet/fleet-control-plane';
-import { type FleetPlannerDeps, maxShardsFrom, runFleetPlanner, scanFleet } from '../fleet/fleet-planner';
-import { decodeShardItem, ShardTable } from '../fleet/shard-table';
+import { type FleetPlannerDeps, listFleetIn, maxShardsFrom, runFleetPlanner } from '../fleet/fleet-planner';
+import { ShardTable } from '../fleet/shard-table';
 import { ENV } from '../shared/contract';
-import { decodePollerItem } from '../shared/control-item';
 import { ControlTable } from '../shared/control-table';
 import { requireEnv } from '../shared/env';
 import { createSfnClient } from '../shared/sfn-client';
@@ -37,8 +36,7 @@ function plannerDepsFromEnvironment(): FleetPlannerDeps {
   const tableName = requireEnv(ENV.controlTableName);
   const table = new ControlTable(sharedDynamoDb(), tableName);
   return {
-    listFleet: () =>
-      scanFleet(() => table.scanImages(), { shardItem: decodeShardItem, fleetPoller: decodePollerItem }),
+    listFleet: listFleetIn(table),
     store: new ShardTable(sharedDynamoDb(), tableName),
     sfn: createSfnClient(CONTROL_PLANE_CLIENTS),
     stateMachineArn: requireEnv(ENV.stateMachineArn),

@@ -1,7 +1,7 @@
 import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { ENV } from '../shared/contract';
-import { decodePollerItem, pollerIdOfKey, type RawItem } from '../shared/control-item';
-import type { ScannedImage } from '../shared/control-table';
+import { decodePollerItem, pollerIdOfKey } from '../shared/control-item';
+import type { ControlTable } from '../shared/control-table';
 import type { Environment } from '../shared/env';
 import { describeCause, InvalidEnvironmentError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
@@ -16,11 +16,13 @@ import {
 } from './fleet-plan';
 import {
   type PlacementOutcome,
+  SHARD_KEY_PREFIX,
   type ShardItem,
   type ShardStore,
   shardItemKey,
   shardOfKey,
 } from './shard-store';
+import { decodeShardItem } from './shard-table';
 
 /**
  * The fleet planner's I/O (decision 8 of the wiring): one Scan, the pure plan (fleet-plan.ts), the placement
@@ -34,10 +36,12 @@ import {
 export interface FleetListing {
   readonly pollers: readonly FleetPoller[];
   readonly shards: readonly ShardItem[];
+  /** Items the Scan found and could not use, each named with its problem. */
+  readonly problems?: readonly string[];
 }
 
 export interface FleetPlannerDeps {
-  /** One Scan of the control table (scanFleet over the table). */
+  /** One Scan of the control table (listFleetIn). */
   readonly listFleet: () => Promise<FleetListing>;
   readonly store: Pick<ShardStore, 'place'>;
   readonly sfn: SFNClient;
@@ -78,7 +82,7 @@ export async function runFleetPlanner(
   nowMs: number,
   why: PlannerRun,
 ): Promise<FleetPlannerReport> {
-  const { pollers, shards } = await deps.listFleet();
+  const { pollers, shards, problems = [] } = await deps.listFleet();
   const plan = planFleet(pollers, shards, nowMs, {
     maxShards: deps.maxShards,
     capacityFiresPerSecond: deps.capacityFiresPerSecond,
@@ -131,8 +135,9 @@ export async function runFleetPlanner(
     started: starts.filter((start) => start.outcome !== 'failed').map((start) => start.executionName),
     ...(report.overloaded.length > 0 ? { overloaded: report.overloaded } : {}),
     ...(failures.length > 0 ? { failures } : {}),
+    ...(problems.length > 0 ? { problems } : {}),
   };
-  if (failures.length > 0) deps.log.error('fleet planner', line);
+  if (failures.length > 0 || problems.length > 0) deps.log.error('fleet planner', line);
   else if (report.overloaded.length > 0)
     deps.log.warn('fleet planner: shards over capacity at MaxShards', line);
   else deps.log.info('fleet planner', line);
@@ -164,25 +169,31 @@ async function startShardExecution(
   }
 }
 
-/** How one Scan's items are decoded: the shard store's decoders (shard-table.ts). */
-export interface FleetDecoders {
-  shardItem(shard: string, image: RawItem): ShardItem;
-  fleetPoller(pollerId: string, image: RawItem): FleetPoller;
-}
-
-/** The fleet as one Scan lists it: shard items by their `~shard/` key, every other item a poller. */
-export async function scanFleet(
-  scan: () => Promise<readonly ScannedImage[]>,
-  decoders: FleetDecoders,
-): Promise<FleetListing> {
-  const pollers: FleetPoller[] = [];
-  const shards: ShardItem[] = [];
-  for (const { pollerId, image } of await scan()) {
-    const shard = shardOfKey(pollerId);
-    if (shard !== undefined) shards.push(decoders.shardItem(shard, image));
-    else pollers.push(decoders.fleetPoller(pollerId, image));
-  }
-  return { pollers, shards };
+/**
+ * The fleet as one Scan of the control table lists it: shard items by their `~shard/` key, every other item a
+ * poller. A shard item that cannot be read (a hand edit) is left out and named in `problems`: the rest of the fleet
+ * is still planned.
+ */
+export function listFleetIn(table: Pick<ControlTable, 'scanEveryImage'>): () => Promise<FleetListing> {
+  return async () => {
+    const pollers: FleetPoller[] = [];
+    const shards: ShardItem[] = [];
+    const problems: string[] = [];
+    for (const { pollerId, image } of await table.scanEveryImage()) {
+      if (!pollerId.startsWith(SHARD_KEY_PREFIX)) {
+        pollers.push(decodePollerItem(pollerId, image));
+        continue;
+      }
+      const shard = shardOfKey(pollerId);
+      try {
+        if (shard === undefined) throw new Error(`item '${pollerId}' names no shard (s0, s1, …)`);
+        shards.push(decodeShardItem(shard, image));
+      } catch (error) {
+        problems.push(describeCause(error));
+      }
+    }
+    return { pollers, shards, problems };
+  };
 }
 
 /**
@@ -194,7 +205,7 @@ export function pollersToPlace(records: readonly ItemChangeRecord[]): string[] {
   for (const record of records) {
     const change = record.dynamodb;
     const pollerId = pollerIdOfKey(change?.Keys);
-    if (pollerId === undefined || shardOfKey(pollerId) !== undefined || change?.NewImage === undefined)
+    if (pollerId === undefined || pollerId.startsWith(SHARD_KEY_PREFIX) || change?.NewImage === undefined)
       continue;
     const after = decodePollerItem(pollerId, change.NewImage);
     const before = change.OldImage === undefined ? undefined : decodePollerItem(pollerId, change.OldImage);
