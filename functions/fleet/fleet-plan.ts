@@ -141,10 +141,15 @@ export function planFleet(
   }
 
   const starts: ShardStart[] = [];
+  // The shard each poller's item names once this plan's writes are made: a shard started for pollers it cannot
+  // see yet (a pending move's destination, before the old shard flips the item) would find none and end at once.
+  const writeOf = new Map(writes.map(({ pollerId, write }) => [pollerId, write]));
   const wanted = new Set<string>();
   for (const poller of running) {
-    const shard = assignment.placement.get(poller.pollerId);
-    if (shard !== undefined && inScope(poller.pollerId)) wanted.add(shard);
+    if (!inScope(poller.pollerId)) continue;
+    const write = writeOf.get(poller.pollerId);
+    const shard = write === undefined ? poller.shard : write.kind === 'move' ? write.from : write.to;
+    if (shard !== undefined) wanted.add(shard);
   }
   for (const shard of [...wanted].sort(byShardIndex)) {
     const item = shardItems.get(shard);

@@ -197,8 +197,10 @@ export function listFleetIn(table: Pick<ControlTable, 'scanEveryImage'>): () => 
 }
 
 /**
- * The pollers a stream batch puts in question: created with `running` true, or switched on. Every other change
- * (a shard's claim writes, an operator's edit of a running poller) is the watchdog's, a minute later at most.
+ * The pollers a stream batch puts in question: created with `running` true, switched on, or a running poller whose
+ * pending move was completed (`moveTo` removed as `shard` changed: the old shard's flip), so that its new shard is
+ * started or woken within seconds rather than at the watchdog's next minute. Every other change (a shard's claim
+ * writes, an operator's edit of a running poller) is the watchdog's, a minute later at most.
  */
 export function pollersToPlace(records: readonly ItemChangeRecord[]): string[] {
   const pollers = new Set<string>();
@@ -209,7 +211,10 @@ export function pollersToPlace(records: readonly ItemChangeRecord[]): string[] {
       continue;
     const after = decodePollerItem(pollerId, change.NewImage);
     const before = change.OldImage === undefined ? undefined : decodePollerItem(pollerId, change.OldImage);
-    if (after.operator.running === true && before?.operator.running !== true) pollers.add(pollerId);
+    if (after.operator.running !== true) continue;
+    const switchedOn = before?.operator.running !== true;
+    const moved = before?.moveTo !== undefined && after.moveTo === undefined && after.shard !== before.shard;
+    if (switchedOn || moved) pollers.add(pollerId);
   }
   return [...pollers];
 }

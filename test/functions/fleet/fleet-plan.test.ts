@@ -232,10 +232,24 @@ describe('planFleet', () => {
       expect(result.starts).toEqual([]);
     });
 
-    it('count at their destination, which is started when it has no owner', () => {
-      const result = plan([moving], [leased('s1', movedAt)]);
-      expect(result.writes).toEqual([]);
-      expect(result.starts).toEqual([{ shard: 's0', nextEpoch: 1, why: 'no-owner' }]);
+    it('count at their destination, which is started once the old shard has flipped the item, not before', () => {
+      const before = plan([moving], [leased('s1', movedAt)]);
+      expect(before.writes).toEqual([]);
+      expect(before.starts).toEqual([]);
+      const flipped = poller('mover', { shard: 's0', movedAtMs: movedAt });
+      expect(plan([flipped], [leased('s1', movedAt)], movedAt + 1).starts).toEqual([
+        { shard: 's0', nextEpoch: 1, why: 'no-owner' },
+      ]);
+    });
+
+    it('start the destination of a planned move only after the flip, while a reassign starts it at once', () => {
+      const pollers = [...onShard('s0', 14), ...onShard('s1', 1)];
+      const liveOld = plan(pollers, [leased('s0', T0 + 25_000)]);
+      expect(liveOld.writes.every(({ write }) => write.kind === 'move')).toBe(true);
+      expect(liveOld.starts).toEqual([{ shard: 's1', nextEpoch: 1, why: 'no-owner' }]);
+      const onlyMovers = plan(onShard('s0', 14), [leased('s0', T0 + 25_000)]);
+      expect(onlyMovers.writes.length).toBeGreaterThan(0);
+      expect(onlyMovers.starts).toEqual([]);
     });
   });
 

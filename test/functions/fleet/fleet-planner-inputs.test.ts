@@ -45,6 +45,34 @@ describe('pollersToPlace', () => {
     ).toEqual([]);
   });
 
+  it("takes a running poller whose pending move the old shard completed (its new shard is woken), not the move's writing", () => {
+    const image = (fields: Record<string, { S: string } | { N: string }>) => ({
+      [FIELD.id]: { S: 'mover' },
+      [FIELD.running]: { BOOL: true },
+      [FIELD.waitSeconds]: { N: '1' },
+      ...fields,
+    });
+    const change = (before: ReturnType<typeof image>, after: ReturnType<typeof image>) =>
+      decodeItemChangeRecord({
+        eventName: 'MODIFY',
+        eventSource: 'aws:dynamodb',
+        dynamodb: {
+          Keys: { [FIELD.id]: { S: 'mover' } },
+          OldImage: before,
+          NewImage: after,
+          SequenceNumber: '2',
+        },
+      });
+    const pending = image({
+      [FIELD.shard]: { S: 's0' },
+      [FIELD.moveTo]: { S: 's1' },
+      [FIELD.movedAt]: { N: '5' },
+    });
+    const flipped = image({ [FIELD.shard]: { S: 's1' }, [FIELD.movedAt]: { N: '5' } });
+    expect(pollersToPlace([change(pending, flipped)])).toEqual(['mover']);
+    expect(pollersToPlace([change(image({ [FIELD.shard]: { S: 's0' } }), pending)])).toEqual([]);
+  });
+
   it("ignores a shard item's own changes and names a poller once per batch", () => {
     expect(
       pollersToPlace([
