@@ -1,3 +1,4 @@
+import { namesShard } from '../controller/parse-shard-input';
 import type { Deadline } from '../controller/run-round';
 import { runShardRound, type ShardControllerDeps, type ShardOutput } from '../controller/run-shard-round';
 import { isRecord } from '../shared/decode';
@@ -14,7 +15,6 @@ import {
   pollersToPlace,
   runFleetPlanner,
 } from './fleet-planner';
-import { shardOfKey } from './shard-store';
 
 /**
  * The fleet variant's entry points past routing (routeEvent), with their dependencies given: the deployed
@@ -66,18 +66,18 @@ export async function runFleetWatchdog(
 }
 
 /**
- * A round of the state machine: a `~shard/` input is a shard's round; any other input (none, or a poller id) is
- * the fleet start, which runs the planner once and ends the execution (`fleet started: s0, s1`).
+ * A round of the state machine: a state naming a `~shard/` is a shard's round; any other (no input, or a poller
+ * id) is the fleet start, which runs the planner once and ends the execution (`fleet started: s0, s1`).
  */
 export async function runFleetRound(
   input: unknown,
   deps: FleetControlPlaneDeps,
   deadline: Deadline,
 ): Promise<ShardOutput> {
-  const pollerId = isRecord(input) && typeof input.pollerId === 'string' ? input.pollerId : undefined;
-  if (pollerId !== undefined && shardOfKey(pollerId) !== undefined) {
-    return runShardRound(input, deps.shard(), deadline);
-  }
+  if (namesShard(input)) return runShardRound(input, deps.shard(), deadline);
+  // What Step Functions passes a round: `{ state, executionId, … }`, the execution's input (or loop) as `state`.
+  const state = isRecord(input) && isRecord(input.state) ? input.state : input;
+  const pollerId = isRecord(state) && typeof state.pollerId === 'string' ? state.pollerId : undefined;
   const report = await runFleetPlanner(deps.planner(), Date.now(), { kind: 'fleet-start' });
   throw new PollerStoppedSignal(pollerId ?? FLEET_START_ID, fleetStartReason(report));
 }

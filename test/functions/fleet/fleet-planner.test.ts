@@ -305,4 +305,44 @@ describe('runFleetRound', () => {
     expect(ended instanceof PollerStoppedSignal ? ended.reason : undefined).toBe('fleet started: s0, s1');
     expect(new Set((await pollersOf(fleet)).map((item) => item.shard))).toEqual(new Set(['s0', 's1']));
   });
+
+  it('routes a round whose state names a shard to the shard controller, and never plans for it', async () => {
+    const fleet = await newFleet();
+    await createPollers(fleet, ['quiet']);
+    const routed = new Error('routed to the shard controller');
+
+    const ended = await runFleetRound(
+      { state: { pollerId: shardItemKey('s0') }, executionId: 'arn:exec:s0' },
+      {
+        ...controlPlane(fleet),
+        shard: () => {
+          throw routed;
+        },
+      },
+      () => Date.now() + 60_000,
+    ).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+
+    expect(ended).toBe(routed);
+    expect((await fleet.table.read('quiet'))?.shard).toBeUndefined();
+  });
+
+  it("ends a fleet start named with a poller's input by that poller's id", async () => {
+    const fleet = await newFleet();
+    const ended = await runFleetRound(
+      { state: { pollerId: 'orders' }, executionId: 'arn:exec:console' },
+      controlPlane(fleet),
+      () => Date.now() + 60_000,
+    ).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(ended).toBeInstanceOf(PollerStoppedSignal);
+    expect(ended instanceof PollerStoppedSignal ? [ended.pollerId, ended.reason] : []).toEqual([
+      'orders',
+      'fleet started: no shard needed a start (0 running pollers served)',
+    ]);
+  });
 });
