@@ -63,18 +63,22 @@ function seedLoopDepsFromEnvironment(): LoopStarterDeps {
   };
 }
 
-/** Answers CloudFormation's seed request; `startSeeded` replaces the start of a seeded running poller's loop. */
+/**
+ * Answers CloudFormation's seed request. `startSeededWith` says how a seeded running poller starts, given what the
+ * seed starts and stops loops with.
+ */
 export function answerSeed(
   request: Readonly<Record<string, unknown>>,
-  startSeeded?: SeederDeps['startSeeded'],
+  startSeededWith: (loops: LoopStarterDeps) => SeederDeps['startSeeded'],
 ): Promise<SeedOutcome> {
+  const loops = seedLoopDepsFromEnvironment();
   // A missing table name must not throw before CloudFormation gets its answer (FAILED, naming the variable).
   return handleSeedEvent(request, {
     dynamoDb: sharedDynamoDb(),
     tableName: process.env[ENV.controlTableName] || undefined,
     sendResponse: putResponse,
     log,
-    loops: seedLoopDepsFromEnvironment(),
-    ...(startSeeded === undefined ? {} : { startSeeded }),
+    loops,
+    startSeeded: startSeededWith(loops),
   });
 }

@@ -69,7 +69,7 @@ export const handler = async (event: unknown, context: InvocationContext) => {
   switch (routed.kind) {
     case 'seed': {
       let run: Promise<unknown> | undefined;
-      return answerSeed(routed.request, async () => {
+      return answerSeed(routed.request, () => async () => {
         run ??= runFleetPlanner(deps.planner(), Date.now(), { kind: 'seed' });
         await run;
         return { kind: 'placed' };

@@ -5,6 +5,7 @@ import { ControlTable } from '../shared/control-table';
 import { requireEnv } from '../shared/env';
 import { createSfnClient } from '../shared/sfn-client';
 import { startLoopsForChanges } from '../starter/on-item-changes';
+import { startLoop } from '../starter/start-loop';
 import { runWatchdog, startOtherPollers, type WatchdogDeps } from '../watchdog/run-watchdog';
 import {
   answerSeed,
@@ -56,7 +57,7 @@ export const handler = async (event: unknown, context: InvocationContext) => {
   const routed = routeEvent(event);
   switch (routed.kind) {
     case 'seed':
-      return answerSeed(routed.request);
+      return answerSeed(routed.request, (loops) => (pollerId) => startLoop(pollerId, loops));
     case 'start':
       return startLoopsForChanges(routed.records, starterDepsOnce(), log);
     case 'watchdog':
