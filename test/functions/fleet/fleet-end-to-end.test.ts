@@ -14,15 +14,15 @@ import { ShardTable } from '../../../functions/fleet/shard-table';
 import { DEFAULT_TIMING } from '../../../functions/scheduling/plan-round';
 import { createLambdaClient, localClientOptions } from '../../../functions/shared/aws-clients';
 import { systemClock } from '../../../functions/shared/clock';
-import { FIELD, type WorkerEvent } from '../../../functions/shared/contract';
+import type { WorkerEvent } from '../../../functions/shared/contract';
 import { ControlTable } from '../../../functions/shared/control-table';
 import { PollerStoppedSignal } from '../../../functions/shared/errors';
 import { silentLogger } from '../../../functions/shared/logger';
 import { createSfnClient } from '../../../functions/shared/sfn-client';
 import { LambdaWorkerInvoker } from '../../../functions/shared/worker-invoker';
-import { decodeItemChangeRecord } from '../../../functions/starter/item-change-record';
 import { ensureControlTable } from '../../../scripts/local-stack/control-table-definition';
 import { type Harness, startHarness } from '../../support/local-stack-harness';
+import { insertRecordOf } from '../../support/stream-records';
 
 /**
  * The fleet's control plane end to end on real parts: the planner and the shard controller on one control table
@@ -128,19 +128,7 @@ describe('the fleet, end to end', () => {
     // A new poller at 1 s: the stream places it and wakes the shard with a fresh execution.
     await table.createPoller('fast', { running: true, waitSeconds: 1 });
     const insertedAt = Date.now();
-    const insert = decodeItemChangeRecord({
-      eventName: 'INSERT',
-      eventSource: 'aws:dynamodb',
-      dynamodb: {
-        Keys: { [FIELD.id]: { S: 'fast' } },
-        NewImage: {
-          [FIELD.id]: { S: 'fast' },
-          [FIELD.running]: { BOOL: true },
-          [FIELD.waitSeconds]: { N: '1' },
-        },
-        SequenceNumber: '1',
-      },
-    });
+    const insert = await insertRecordOf(harness.stack.dynamoDb, TABLE, 'fast', '1');
     expect(await placeFromStream([insert], deps, insertedAt)).toEqual({ batchItemFailures: [] });
     const woken = harness.stack.stepFunctions
       .listExecutions()

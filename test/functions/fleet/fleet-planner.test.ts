@@ -24,10 +24,10 @@ import { ControlTable } from '../../../functions/shared/control-table';
 import { PollerStoppedSignal } from '../../../functions/shared/errors';
 import { createLogger, type LogLine } from '../../../functions/shared/logger';
 import { createSfnClient } from '../../../functions/shared/sfn-client';
-import { decodeItemChangeRecord } from '../../../functions/starter/item-change-record';
 import { ensureControlTable } from '../../../scripts/local-stack/control-table-definition';
 import { pollerOf } from '../../support/fault-probes';
 import { type Harness, startHarness } from '../../support/local-stack-harness';
+import { insertRecordOf } from '../../support/stream-records';
 
 /**
  * The fleet planner on the real DynamoDB API (dynalite: Scan, conditional UpdateItem) and the local stack's Step
@@ -177,19 +177,7 @@ describe('runFleetPlanner', () => {
     await shardItem(fleet, 's0', lease);
     await fleet.store.releaseLease('s0', { ...lease, validUntilMs: T0 }, T0 + 40_000);
     await createPollers(fleet, ['newcomer']);
-    const insert = decodeItemChangeRecord({
-      eventName: 'INSERT',
-      eventSource: 'aws:dynamodb',
-      dynamodb: {
-        Keys: { [FIELD.id]: { S: 'newcomer' } },
-        NewImage: {
-          [FIELD.id]: { S: 'newcomer' },
-          [FIELD.running]: { BOOL: true },
-          [FIELD.waitSeconds]: { N: '1' },
-        },
-        SequenceNumber: '100',
-      },
-    });
+    const insert = await insertRecordOf(harness.stack.dynamoDb, fleet.store.tableName, 'newcomer', '100');
 
     expect(pollersToPlace([insert])).toEqual(['newcomer']);
 
