@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type FleetPoller,
@@ -311,5 +312,99 @@ describe('shardExecutionName', () => {
   it('names the shard, the epoch it will take and the start time in epoch ms', () => {
     expect(shardExecutionName('s0', 4, T0)).toBe(`shard-s0-4-${T0}`);
     expect(shardExecutionName('s12', 1, T0 + 0.5)).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+  });
+});
+
+describe('planFleet properties', () => {
+  const SHARDS = ['s0', 's1', 's2', 's3', 's4'];
+  const standingArb = fc.constantFrom('leased', 'sleeping', 'dead-lease', 'no-item');
+  const fleetArb = fc.record({
+    pollers: fc.uniqueArray(
+      fc.record({
+        id: fc.stringMatching(/^[a-z]{1,6}$/),
+        running: fc.boolean(),
+        waitSeconds: fc.constantFrom(0.5, 1, 2, 10, 60),
+        shard: fc.option(fc.constantFrom(...SHARDS), { nil: undefined }),
+        moveTo: fc.option(fc.constantFrom(...SHARDS), { nil: undefined }),
+      }),
+      { selector: (p) => p.id, maxLength: 40 },
+    ),
+    standings: fc.array(standingArb, { minLength: SHARDS.length, maxLength: SHARDS.length }),
+    validUntilOffsets: fc.array(fc.integer({ min: -60_000, max: 30_000 }), {
+      minLength: SHARDS.length,
+      maxLength: SHARDS.length,
+    }),
+    maxShards: fc.integer({ min: 1, max: 5 }),
+    changed: fc.option(fc.array(fc.stringMatching(/^[a-z]{1,6}$/), { maxLength: 5 }), { nil: undefined }),
+  });
+
+  it('moves off an owned shard only by `move`, never before its validUntil, writes each running poller at most once, and starts no owned shard', () => {
+    fc.assert(
+      fc.property(fleetArb, (fleet) => {
+        const shardItems: ShardItem[] = [];
+        SHARDS.forEach((shard, index) => {
+          const offset = Math.abs(fleet.validUntilOffsets[index] ?? 0);
+          switch (fleet.standings[index]) {
+            case 'leased':
+              shardItems.push(leased(shard, T0 + 1 + offset));
+              break;
+            case 'sleeping':
+              shardItems.push(sleeping(shard, T0 - offset, T0 + offset));
+              break;
+            case 'dead-lease':
+              shardItems.push(leased(shard, T0 - SLEEP_SLACK_MS - offset));
+              break;
+          }
+        });
+        const pollers = fleet.pollers.map((p) =>
+          poller(p.id, {
+            running: p.running,
+            waitSeconds: p.waitSeconds,
+            shard: p.shard,
+            moveTo: p.shard === undefined || p.moveTo === p.shard ? undefined : p.moveTo,
+            movedAtMs:
+              p.shard === undefined || p.moveTo === p.shard || p.moveTo === undefined
+                ? undefined
+                : T0 + 5_000,
+          }),
+        );
+        const result = planFleet(pollers, shardItems, T0, {
+          maxShards: fleet.maxShards,
+          capacityFiresPerSecond: 10,
+          changed: fleet.changed === undefined ? undefined : new Set(fleet.changed),
+        });
+        const itemOf = new Map(shardItems.map((item) => [item.shard, item]));
+        const byId = new Map(pollers.map((p) => [p.pollerId, p]));
+
+        const written = result.writes.map(({ pollerId }) => pollerId);
+        expect(new Set(written).size).toBe(written.length);
+        for (const { pollerId, write } of result.writes) {
+          const before = byId.get(pollerId);
+          expect(before?.operator.running).toBe(true);
+          if (fleet.changed !== undefined) expect(fleet.changed).toContain(pollerId);
+          if (write.kind === 'place') {
+            expect(before?.shard).toBeUndefined();
+            continue;
+          }
+          expect(write.from).toBe(before?.shard);
+          const owned = shardStanding(itemOf.get(write.from), T0) !== 'dead';
+          expect(write.kind).toBe(owned ? 'move' : 'reassign');
+          expect(write.atMs).toBeGreaterThanOrEqual(itemOf.get(write.from)?.lease?.validUntilMs ?? T0);
+          if (write.kind === 'move') expect(before?.moveTo).toBeUndefined();
+        }
+        const started = result.starts.map(({ shard }) => shard);
+        expect(new Set(started).size).toBe(started.length);
+        for (const start of result.starts) {
+          const standing = shardStanding(itemOf.get(start.shard), T0);
+          expect(standing).not.toBe('leased');
+          if (start.why === 'no-owner') expect(standing).toBe('dead');
+          else expect(fleet.changed).toBeDefined();
+          expect(start.nextEpoch).toBe((itemOf.get(start.shard)?.lease?.epoch ?? 0) + 1);
+        }
+        const running = pollers.filter((p) => p.operator.running === true).length;
+        expect(result.counts.active + result.counts.stale).toBe(running);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
