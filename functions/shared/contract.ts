@@ -15,6 +15,8 @@ export const ENV = {
   perPollerMetrics: 'PER_POLLER_METRICS',
   /** Worker kit: a success is recorded on the item at most once every this many seconds per poller per sandbox. */
   outcomeRecordSeconds: 'OUTCOME_RECORD_SECONDS',
+  /** Fleet variant: the most shards the fleet planner lays the pollers on (README "Fleet"). */
+  maxShards: 'MAX_SHARDS',
 } as const;
 
 /** The poller that `npm start`, the CLI and the stack parameters use when none is named. */

@@ -1,7 +1,14 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
+import { SHARD_INDEX_NAME } from '../../functions/fleet/shard-store';
 import { FIELD } from '../../functions/shared/contract';
+
+/**
+ * The attribute the fleet writes on each poller item naming the shard that serves it (functions/fleet/shard-store.ts
+ * fixes the layout): the partition key of the shard index.
+ */
+export const SHARD_INDEX_KEY = 'shard';
 
 /**
  * The control table: one item per poller, keyed by `id`, edited live by operators. On-demand billing (a few
@@ -13,6 +20,12 @@ import { FIELD } from '../../functions/shared/contract';
 export interface ControlTableProps {
   /** @default RemovalPolicy.DESTROY (control items are configuration) */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * The fleet variant's global secondary index `shard-index` (key `shard`, projection ALL), which a shard queries
+   * its pollers with. Sparse: only items naming a shard are in it, so the single-loop variant neither needs nor gets it.
+   * @default false
+   */
+  readonly shardIndex?: boolean;
 }
 
 export class ControlTable extends Construct {
@@ -28,5 +41,12 @@ export class ControlTable extends Construct {
       stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
     });
+    if (props.shardIndex === true) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: SHARD_INDEX_NAME,
+        partitionKey: { name: SHARD_INDEX_KEY, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.ALL,
+      });
+    }
   }
 }
