@@ -228,7 +228,7 @@ export class SubMinuteScheduler extends Construct {
    * (never replace an item by Put). `ctl start`/`resume` need grantStart as well.
    */
   grantSteerPollers(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grant(grantee, ...STEER_POLLER_ACTIONS);
+    return this.grantOnTable(grantee, STEER_POLLER_ACTIONS);
   }
 
   /**
@@ -236,7 +236,7 @@ export class SubMinuteScheduler extends Construct {
    * loop's executions (`ctl status` shows whether the loop an item names has ended).
    */
   grantReadPollers(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grant(grantee, ...READ_POLLER_ACTIONS).combine(this.grantDescribeExecutions(grantee));
+    return this.grantOnTable(grantee, READ_POLLER_ACTIONS).combine(this.grantDescribeExecutions(grantee));
   }
 
   /**
@@ -316,6 +316,11 @@ export class SubMinuteScheduler extends Construct {
     if (role !== undefined) policy.attachToRole(role);
     if (user !== undefined) policy.attachToUser(user);
     (policy.node.defaultChild as iam.CfnPolicy).cfnOptions.condition = hasTargets;
+  }
+
+  /** `actions` on the table itself: table.grant() would add `index/*` to them once the table has the shard index. */
+  private grantOnTable(grantee: iam.IGrantable, actions: readonly string[]): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: [...actions], resourceArns: [this.table.tableArn] });
   }
 
   /**

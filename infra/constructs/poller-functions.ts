@@ -185,7 +185,13 @@ export class PollerFunctions extends Construct {
       },
     }).function;
 
-    props.table.grant(this.controlPlane, ...CONTROL_PLANE_TABLE_ACTIONS);
+    // On the table alone: table.grant() would add `index/*` once the table has an index (the fleet's).
+    this.controlPlane.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [...CONTROL_PLANE_TABLE_ACTIONS],
+        resources: [props.table.tableArn],
+      }),
+    );
     if (fleet !== undefined) {
       // The index by its name (grant() on the table would add `index/*`): the one a shard queries.
       this.controlPlane.addToRolePolicy(

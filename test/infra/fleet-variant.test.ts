@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { App, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
 import { SHARD_INDEX_NAME } from '../../functions/fleet/shard-store';
 import { ENV } from '../../functions/shared/contract';
@@ -209,5 +210,26 @@ describe('the fleet context flag (-c fleet=true)', () => {
     // assess
     expect(read).toThrow(FleetContextError);
     expect(read).toThrow(`the context flag 'fleet' is "yes": give -c fleet=true`);
+  });
+});
+
+describe('least privilege with the shard index', () => {
+  it('grants the control plane and operator roles the table itself, never `index/*`', () => {
+    // prepare
+    const app = new App();
+    const stack = new Stack(app, 'UserStack');
+    const scheduler = new SubMinuteScheduler(stack, 'Scheduler', { fleet: {} });
+    const operator = new iam.Role(stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+    scheduler.grantSteerPollers(operator);
+    scheduler.grantReadPollers(operator);
+
+    // act
+    const resources = app.synth().getStackByName('UserStack').template.Resources as Resources;
+    const wildcards = allPolicyStatements(resources).filter(({ statement }) =>
+      JSON.stringify(statement.Resource ?? null).includes('/index/*'),
+    );
+
+    // assess
+    expect(wildcards).toEqual([]);
   });
 });
