@@ -1,4 +1,4 @@
-import type { LoopState } from '../shared/contract';
+import { FIELD, type LoopState } from '../shared/contract';
 import type { PollerItem } from '../shared/control-item';
 import type { PollerPlacement, ShardLease } from './shard-lease';
 
@@ -23,6 +23,31 @@ export const SHARD_KEY_PREFIX = '~shard/';
 
 /** The sparse global secondary index on `shard` (projection ALL) a shard queries its pollers with. */
 export const SHARD_INDEX_NAME = 'shard-index';
+
+/**
+ * The attributes the shard index projects (besides the keys `id` and `shard`): what a shard round reads, and no
+ * more. A Query is charged on the projected bytes it returns (4 KB a read unit, half for the index's eventually
+ * consistent reads), so the worker kit's outcome history (up to ~2 KB an item) stays out of it; and a write that
+ * changes only attributes the index does not project (the outcome records) is no index write. One list, read by
+ * the CDK table, the local stack's table and the tests.
+ */
+export const SHARD_INDEX_PROJECTION = [
+  FIELD.running,
+  FIELD.waitSeconds,
+  FIELD.target,
+  FIELD.payload,
+  FIELD.timezone,
+  FIELD.windows,
+  FIELD.overlap,
+  FIELD.seq,
+  FIELD.claimedSeq,
+  FIELD.stoppedReason,
+  FIELD.lastError,
+  'moveTo',
+  'movedAt',
+  'shardLoop',
+  'shardEpoch',
+] as const;
 
 /** A shard's name: `s0`, `s1`, … (assignment.ts shardName). */
 export const SHARD_NAME_PATTERN = /^s\d{1,4}$/;

@@ -34,6 +34,11 @@ export interface MeterReading {
    * DynamoDB Stream, and the start-up scan) and the benchmark's own set-up writes.
    */
   readonly excludedDynamoDbRequests: Readonly<Record<string, number>>;
+  /**
+   * Capacity units the table reported per operation, every client together (a Query is charged on the bytes it
+   * reads, a write on the item's size): what the fleet's cost is counted from, where one request is not one unit.
+   */
+  readonly capacityUnits: Readonly<Record<string, number>>;
 }
 
 const READ_OPERATIONS = new Set(['GetItem']);
@@ -78,6 +83,7 @@ export interface BenchMeterOptions {
 export class BenchMeter implements Meter {
   private counts: Record<Design, MutableCounts> = { ours: emptyCounts(), recipe: emptyCounts() };
   private serverRequests: Record<string, number> = {};
+  private capacityUnits: Record<string, number> = {};
   private ownRequests: Record<'recipe' | 'bench', Record<string, number>> = { recipe: {}, bench: {} };
   private workerInvocations = 0;
   private workerDurationMs = 0;
@@ -121,6 +127,10 @@ export class BenchMeter implements Meter {
     bump(this.serverRequests, operation);
   }
 
+  dynamoDbCapacity(operation: string, capacityUnits: number): void {
+    this.capacityUnits[operation] = (this.capacityUnits[operation] ?? 0) + capacityUnits;
+  }
+
   /** Counts every request `client` sends as the recipe's or the benchmark's own (an SDK middleware). */
   countClient(client: DynamoDBClient, owner: 'recipe' | 'bench'): void {
     client.middlewareStack.add(
@@ -137,6 +147,7 @@ export class BenchMeter implements Meter {
   reset(): void {
     this.counts = { ours: emptyCounts(), recipe: emptyCounts() };
     this.serverRequests = {};
+    this.capacityUnits = {};
     this.ownRequests = { recipe: {}, bench: {} };
     this.workerInvocations = 0;
     this.workerDurationMs = 0;
@@ -166,6 +177,7 @@ export class BenchMeter implements Meter {
       workerInvocations: this.workerInvocations,
       workerDurationMs: this.workerDurationMs,
       excludedDynamoDbRequests: excluded,
+      capacityUnits: { ...this.capacityUnits },
     };
   }
 

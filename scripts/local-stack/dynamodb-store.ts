@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { Server as HttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import dynalite from 'dynalite';
 import { type LatencyModel, type Meter, NO_LATENCY, NO_METER } from './latency-model';
 
@@ -38,6 +39,56 @@ class RequestsInFlight {
         resolve();
       });
     });
+  }
+}
+
+/**
+ * Asks the table for the capacity a request consumes (ReturnConsumedCapacity TOTAL, which DynamoDB and dynalite
+ * answer with the units charged) and reports them from the answer. The request's body is read here and handed to
+ * dynalite as a new stream with the same headers; a client that did not ask gets one more field in the answer,
+ * which the SDK reads as what it is. Resolves with the request dynalite is to serve.
+ */
+async function meterCapacity(
+  request: IncomingMessage,
+  response: ServerResponse,
+  report: (units: number) => void,
+): Promise<IncomingMessage> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  let body = Buffer.concat(chunks);
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    if (typeof parsed === 'object' && parsed !== null && !('ReturnConsumedCapacity' in parsed)) {
+      body = Buffer.from(JSON.stringify({ ...parsed, ReturnConsumedCapacity: 'TOTAL' }));
+    }
+  } catch {
+    // Not JSON: dynalite answers it with its own error.
+  }
+  const end = response.end.bind(response) as (...args: unknown[]) => ServerResponse;
+  response.end = ((...args: unknown[]) => {
+    const [sent] = args;
+    if (typeof sent === 'string' || Buffer.isBuffer(sent)) report(capacityUnitsOf(sent.toString()));
+    return end(...args);
+  }) as ServerResponse['end'];
+  const replay = Readable.from([body]) as unknown as IncomingMessage;
+  Object.assign(replay, { headers: request.headers, method: request.method, url: request.url });
+  return replay;
+}
+
+/** The capacity units an answer reports (one table, or a list of tables for batch operations); 0 when none. */
+function capacityUnitsOf(answer: string): number {
+  try {
+    const parsed: unknown = JSON.parse(answer);
+    if (typeof parsed !== 'object' || parsed === null || !('ConsumedCapacity' in parsed)) return 0;
+    const consumed: unknown = parsed.ConsumedCapacity;
+    const all = Array.isArray(consumed) ? consumed : [consumed];
+    return all.reduce<number>((sum, entry) => {
+      const units =
+        typeof entry === 'object' && entry !== null && 'CapacityUnits' in entry ? entry.CapacityUnits : 0;
+      return sum + (typeof units === 'number' ? units : 0);
+    }, 0);
+  } catch {
+    return 0;
   }
 }
 
@@ -80,8 +131,16 @@ export class DynamoDbStore {
       const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? 'unknown';
       meter.dynamoDbRequest(operation);
       const delayMs = latency.dynamoDbRequestMs(operation);
-      if (delayMs > 0) setTimeout(() => serve(request, response), delayMs);
-      else serve(request, response);
+      const answer = (incoming: IncomingMessage) => {
+        if (delayMs > 0) setTimeout(() => serve(incoming, response), delayMs);
+        else serve(incoming, response);
+      };
+      const record = meter.dynamoDbCapacity?.bind(meter);
+      if (record === undefined) answer(request);
+      else
+        meterCapacity(request, response, (units) => record(operation, units)).then(answer, () =>
+          answer(request),
+        );
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

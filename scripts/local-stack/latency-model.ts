@@ -30,6 +30,11 @@ export interface Meter {
   ): void;
   /** One DynamoDB API request by operation name (GetItem, UpdateItem, …). */
   dynamoDbRequest(operation: string): void;
+  /**
+   * The capacity units one request consumed, as the table reports them (a Query is charged on the bytes it reads,
+   * a write on the item's size). Only a meter that has this hook makes the store ask for them on every request.
+   */
+  dynamoDbCapacity?(operation: string, capacityUnits: number): void;
 }
 
 export const NO_METER: Meter = { historyEvent() {}, lambdaInvocation() {}, dynamoDbRequest() {} };

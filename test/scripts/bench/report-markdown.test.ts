@@ -23,6 +23,7 @@ const meter = (ours: Partial<DesignCounts>, recipe: Partial<DesignCounts> = {}):
   workerInvocations: 0,
   workerDurationMs: 0,
   excludedDynamoDbRequests: { Scan: 4 },
+  capacityUnits: {},
 });
 
 const run = (
