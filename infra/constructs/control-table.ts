@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { SHARD_INDEX_NAME } from '../../functions/fleet/shard-store';
+import { SHARD_INDEX_NAME, SHARD_INDEX_PROJECTION } from '../../functions/fleet/shard-store';
 import { FIELD } from '../../functions/shared/contract';
 
 /**
@@ -21,7 +21,7 @@ export interface ControlTableProps {
   /** @default RemovalPolicy.DESTROY (control items are configuration) */
   readonly removalPolicy?: RemovalPolicy;
   /**
-   * The fleet variant's global secondary index `shard-index` (key `shard`, projection ALL), which a shard queries
+   * The fleet variant's global secondary index `shard-index` (key `shard`, projecting SHARD_INDEX_PROJECTION), which a shard queries
    * its pollers with. Sparse: only items naming a shard are in it, so the single-loop variant neither needs nor gets it.
    * @default false
    */
@@ -45,7 +45,8 @@ export class ControlTable extends Construct {
       this.table.addGlobalSecondaryIndex({
         indexName: SHARD_INDEX_NAME,
         partitionKey: { name: SHARD_INDEX_KEY, type: dynamodb.AttributeType.STRING },
-        projectionType: dynamodb.ProjectionType.ALL,
+        projectionType: dynamodb.ProjectionType.INCLUDE,
+        nonKeyAttributes: [...SHARD_INDEX_PROJECTION],
       });
     }
   }

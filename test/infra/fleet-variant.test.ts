@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { App, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
-import { SHARD_INDEX_NAME } from '../../functions/fleet/shard-store';
+import { SHARD_INDEX_NAME, SHARD_INDEX_PROJECTION } from '../../functions/fleet/shard-store';
 import { ENV } from '../../functions/shared/contract';
 import { createApp, FleetContextError, fleetFromContext } from '../../infra/app';
 import { bundleFunction } from '../../infra/bundle-function';
@@ -68,7 +68,7 @@ function synthError(app: App): string {
 }
 
 describe('SubMinuteScheduler fleet variant', () => {
-  it('gives the control table the sparse shard index (key shard, projection ALL), and only in the fleet variant', () => {
+  it('gives the control table the sparse shard index (key shard, projecting what a shard round reads), and only in the fleet variant', () => {
     // act
     const [, fleetTable] = tableOf(userStack({ fleet: {} }).resources());
     const [, singleTable] = tableOf(userStack().resources());
@@ -78,7 +78,7 @@ describe('SubMinuteScheduler fleet variant', () => {
       {
         IndexName: SHARD_INDEX_NAME,
         KeySchema: [{ AttributeName: SHARD_INDEX_KEY, KeyType: 'HASH' }],
-        Projection: { ProjectionType: 'ALL' },
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...SHARD_INDEX_PROJECTION] },
       },
     ]);
     expect(fleetTable.Properties.AttributeDefinitions).toContainEqual({
