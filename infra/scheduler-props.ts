@@ -5,7 +5,7 @@ import {
   parseSeedProperties,
   SEED_PROPERTY,
 } from '../functions/seeder/seed-properties';
-import type { OverlapPolicy } from '../functions/shared/contract';
+import { DEFAULT_MAX_SHARDS, MAX_SHARDS_LIMIT, type OverlapPolicy } from '../functions/shared/contract';
 import { InvalidControlItemError, InvalidSeedPropertyError } from '../functions/shared/errors';
 import { parseTargetText } from '../functions/shared/operator-input';
 import type { SeededPoller } from './constructs/control-item-seed';
@@ -62,9 +62,7 @@ export interface FleetProps {
   readonly maxShards?: number;
 }
 
-export const DEFAULT_MAX_SHARDS = 4;
-/** Shard names are `s0` to `s9999` (functions/fleet/shard-store.ts SHARD_NAME_PATTERN). */
-export const MAX_SHARDS_LIMIT = 10_000;
+export { DEFAULT_MAX_SHARDS, MAX_SHARDS_LIMIT };
 
 /** The props a SubMinuteScheduler validates (the rest are typed enough by TypeScript). */
 export interface CheckedProps {

@@ -2,13 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { SHARD_INDEX_NAME, SHARD_INDEX_PROJECTION } from '../../functions/fleet/shard-store';
-import { FIELD } from '../../functions/shared/contract';
-
-/**
- * The attribute the fleet writes on each poller item naming the shard that serves it (functions/fleet/shard-store.ts
- * fixes the layout): the partition key of the shard index.
- */
-export const SHARD_INDEX_KEY = 'shard';
+import { FIELD, SHARD_INDEX_KEY } from '../../functions/shared/contract';
 
 /**
  * The control table: one item per poller, keyed by `id`, edited live by operators. On-demand billing (a few

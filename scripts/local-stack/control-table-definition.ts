@@ -4,26 +4,75 @@ import {
   type DynamoDBClient,
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
-import { FIELD } from '../../functions/shared/contract';
+import { SHARD_INDEX_NAME, SHARD_INDEX_PROJECTION } from '../../functions/fleet/shard-store';
+import { FIELD, SHARD_INDEX_KEY } from '../../functions/shared/contract';
+import { SubMinuteError } from '../../functions/shared/errors';
 
 const TABLE_ACTIVE_TIMEOUT_MS = 5_000;
 
+export interface ControlTableDefinition {
+  /**
+   * The fleet variant's global secondary index `shard-index` (key `shard`, projecting SHARD_INDEX_PROJECTION), as
+   * the CDK table has it with `fleet`.
+   * @default false
+   */
+  readonly shardIndex?: boolean;
+}
+
+/** A persisted table (`--data`) lacks the shard index the fleet variant needs; the value is the table's name. */
+export class MissingShardIndexError extends SubMinuteError {
+  override readonly name = 'MissingShardIndexError';
+
+  constructor(tableName: string) {
+    super(
+      `table ${tableName} has no ${SHARD_INDEX_NAME}: it was created for one loop per poller; give --fleet another --data directory (or none)`,
+      { value: tableName },
+    );
+  }
+}
+
 /**
- * Creates the control table on a local DynamoDB (the stack's key: `id`, a string; on demand) unless it exists, and
- * waits until it is ACTIVE. The local stack and the tests that run on dynalite create it only through here.
+ * Creates the control table on a local DynamoDB (the stack's key: `id`, a string; on demand; with `shardIndex`,
+ * the fleet's index) unless it exists, and waits until it is ACTIVE. The local stack and the tests that run on
+ * dynalite create it only through here.
  */
-export async function ensureControlTable(client: DynamoDBClient, tableName: string): Promise<void> {
+export async function ensureControlTable(
+  client: DynamoDBClient,
+  tableName: string,
+  definition: ControlTableDefinition = {},
+): Promise<void> {
+  const shardIndex = definition.shardIndex === true;
   try {
     await client.send(
       new CreateTableCommand({
         TableName: tableName,
-        AttributeDefinitions: [{ AttributeName: FIELD.id, AttributeType: 'S' }],
+        AttributeDefinitions: [
+          { AttributeName: FIELD.id, AttributeType: 'S' },
+          ...(shardIndex ? [{ AttributeName: SHARD_INDEX_KEY, AttributeType: 'S' as const }] : []),
+        ],
         KeySchema: [{ AttributeName: FIELD.id, KeyType: 'HASH' }],
         BillingMode: 'PAY_PER_REQUEST',
+        ...(shardIndex
+          ? {
+              GlobalSecondaryIndexes: [
+                {
+                  IndexName: SHARD_INDEX_NAME,
+                  KeySchema: [{ AttributeName: SHARD_INDEX_KEY, KeyType: 'HASH' }],
+                  Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...SHARD_INDEX_PROJECTION] },
+                },
+              ],
+            }
+          : {}),
       }),
     );
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
+    if (shardIndex) {
+      const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+      const indexes = Table?.GlobalSecondaryIndexes ?? [];
+      if (!indexes.some((index) => index.IndexName === SHARD_INDEX_NAME))
+        throw new MissingShardIndexError(tableName);
+    }
   }
   // dynalite answers CreateTable with a CREATING table and turns it ACTIVE a moment later: wait for it, so no item
   // call meets a table that is not there yet, and a stack stopped at once never persists a half-created table.

@@ -1,5 +1,7 @@
+import { shardOfKey } from '../../functions/fleet/shard-store';
 import { highestSeqOn } from '../../functions/scheduling/round-step';
-import { decodePollerItem, type PollerItem } from '../../functions/shared/control-item';
+import { decodePollerItem, type PollerItem, type RawItem } from '../../functions/shared/control-item';
+import { isWholeNumberIn } from '../../functions/shared/decode';
 import type { ItemChange } from './control-table-watcher';
 
 /** A loop took its poller: which generation, and where its `seq` continues (above every seq fired or claimed). */
@@ -38,7 +40,27 @@ export interface ResumedEvent {
   }[];
 }
 
-export type LoopLifeEvent = LoopStartedEvent | CadenceChangedEvent | ResumedEvent;
+/** Fleet variant: an execution took a shard's lease (a new epoch): the shard's loop runs in it from now on. */
+export interface ShardTakenEvent {
+  readonly event: 'shard-taken';
+  readonly shard: string;
+  readonly epoch: number;
+  /** The execution that holds the lease. */
+  readonly executionArn: string | null;
+}
+
+export type LoopLifeEvent = LoopStartedEvent | CadenceChangedEvent | ResumedEvent | ShardTakenEvent;
+
+/**
+ * The lease fields of a shard item (functions/fleet/shard-store.ts: `leaseOwner`, `leaseEpoch`), read for the
+ * screen only: the shard controller's own decoder is the store's.
+ */
+const SHARD_LEASE_FIELD = { owner: 'leaseOwner', epoch: 'leaseEpoch' } as const;
+
+function leaseEpochOf(image: RawItem | undefined): number | undefined {
+  const epoch = Number(image?.[SHARD_LEASE_FIELD.epoch]?.N);
+  return isWholeNumberIn(epoch, 0, Number.MAX_SAFE_INTEGER) ? epoch : undefined;
+}
 
 interface FireSeen {
   readonly seq: number;
@@ -63,6 +85,8 @@ export class LoopLife {
   private readonly skipSeen = new Set<string>();
 
   onItemChange(change: ItemChange): LoopLifeEvent[] {
+    const shard = shardOfKey(change.pollerId);
+    if (shard !== undefined) return shardTaken(shard, change);
     const before = change.before && decodePollerItem(change.pollerId, change.before);
     const after = change.after && decodePollerItem(change.pollerId, change.after);
     if (after === undefined) {
@@ -142,6 +166,20 @@ function loopStarted(after: PollerItem, before: PollerItem | undefined): LoopSta
   };
 }
 
+/** A shard item whose lease epoch rose: a new execution serves the shard. */
+function shardTaken(shard: string, change: ItemChange): ShardTakenEvent[] {
+  const epoch = leaseEpochOf(change.after);
+  if (epoch === undefined || epoch === leaseEpochOf(change.before)) return [];
+  return [
+    {
+      event: 'shard-taken',
+      shard,
+      epoch,
+      executionArn: change.after?.[SHARD_LEASE_FIELD.owner]?.S ?? null,
+    },
+  ];
+}
+
 /** The `resumed` event for the items a persisted table held before anything was seeded. */
 export function resumedFrom(dataDir: string, items: readonly PollerItem[]): ResumedEvent {
   return {
@@ -165,6 +203,10 @@ export function formatLoopLife(event: LoopLifeEvent): string {
       const every = event.everySeconds === null ? '' : ` every ${event.everySeconds} s,`;
       const why = event.restartReason === null ? '' : ` (restarted: ${event.restartReason})`;
       return `loop  ${event.poller}  started: generation ${event.generation},${every} seq continues at ${event.continuesAfterSeq + 1}${why}`;
+    }
+    case 'shard-taken': {
+      const execution = event.executionArn === null ? '' : ` by ${event.executionArn.split(':').at(-1)}`;
+      return `loop  shard ${event.shard}  taken: epoch ${event.epoch}${execution}`;
     }
     case 'cadence-changed':
       return `cadence ${event.poller}  ${event.fromSeconds} s → ${event.toSeconds} s from seq ${event.seq} (scheduled ${event.scheduledAt})`;
