@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { ShardTable } from '../fleet/shard-table';
 import { lambdaSizeFrom } from '../scheduling/cost-model';
 import type { Timing } from '../scheduling/plan-round';
 import {
@@ -16,6 +17,7 @@ import type { Logger } from '../shared/logger';
 import { type MetricSink, perPollerMetricsFrom, stdoutMetricSink } from '../shared/metrics';
 import { LambdaWorkerInvoker } from '../shared/worker-invoker';
 import type { ControllerDeps } from './run-round';
+import type { ShardControllerDeps } from './run-shard-round';
 
 /** The variable in which the Lambda runtime tells a function its memory size (the stack's ControllerMemory). */
 export const MEMORY_SIZE_VARIABLE = 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE';
@@ -64,12 +66,19 @@ export function awaitingLambdaClient(lambda: LambdaClient, clients: AwsClientOpt
  * MissingEnvironmentError when the stack did not name the table or the default worker.
  */
 export function controllerDepsFrom(setup: ControllerSetup): ControllerDeps {
+  const { tableName, dynamoDb, ...common } = commonDepsFrom(setup);
+  return { table: new ControlTable(dynamoDb, tableName), ...common };
+}
+
+/** What both controllers build the same way from their setup: the one place for it. */
+function commonDepsFrom(setup: ControllerSetup) {
   // Read before any client is built, so a missing variable leaves nothing open.
   const tableName = requireEnv(ENV.controlTableName, setup.env);
   const defaultTarget = requireEnv(ENV.defaultTarget, setup.env);
   const lambda = createLambdaClient(setup.clients);
   return {
-    table: new ControlTable(setup.dynamoDb ?? createDynamoDbClient(setup.clients), tableName),
+    tableName,
+    dynamoDb: setup.dynamoDb ?? createDynamoDbClient(setup.clients),
     invoker: new LambdaWorkerInvoker(lambda, awaitingLambdaClient(lambda, setup.clients)),
     defaultTarget,
     clock: setup.clock ?? systemClock,
@@ -82,4 +91,14 @@ export function controllerDepsFrom(setup: ControllerSetup): ControllerDeps {
     },
     ...(setup.timing ? { timing: setup.timing } : {}),
   };
+}
+
+/**
+ * The shard controller's composition root (the fleet variant, functions/control-plane/fleet-handler.ts): the same
+ * environment and clients as controllerDepsFrom, with the fleet's store (ShardTable) on the control table. Throws
+ * MissingEnvironmentError as controllerDepsFrom does.
+ */
+export function shardControllerDepsFrom(setup: ControllerSetup): ShardControllerDeps {
+  const { tableName, dynamoDb, ...common } = commonDepsFrom(setup);
+  return { store: new ShardTable(dynamoDb, tableName), ...common };
 }

@@ -43,8 +43,9 @@ export interface ParsedInput extends RoundPath {
 
 /** Errors carried from one round to the next when the table was unreachable; more would only repeat. */
 const MAX_PENDING_ERRORS = 5;
-const MIN_HISTORY_BUDGET = 2 * HISTORY_EVENTS_PER_ROUND;
-const MAX_HISTORY_BUDGET = HISTORY_EVENT_CAP - 2_000;
+/** The history budget an input may set (a shard's input is held to the same range). */
+export const MIN_HISTORY_BUDGET = 2 * HISTORY_EVENTS_PER_ROUND;
+export const MAX_HISTORY_BUDGET = HISTORY_EVENT_CAP - 2_000;
 
 /**
  * Reads what Step Functions passed: `{ state, executionId, executionStartTime, retryCount }`, where `state` is
@@ -99,10 +100,6 @@ export function parseControllerInput(event: unknown): ParsedInput {
     sayEachOnce(failures.map(({ full }) => full))
       .map((full) => shownByFull.get(full) ?? full)
       .join('; ') || undefined;
-  // Failed rounds since the previous healthy round happened after its wakeAt, and all within this execution.
-  const sinceCandidates = [epochMsOf(state.wakeAt), epochMsOf(envelope.executionStartTime)].filter(
-    (ms) => ms !== undefined,
-  );
   return {
     pollerId,
     pollerNamed,
@@ -111,11 +108,25 @@ export function parseControllerInput(event: unknown): ParsedInput {
     historyBudget: loop?.historyBudget ?? historyBudget,
     generation,
     previousFailure,
+    ...roundPathOf(envelope, state),
+    handOverJustFailed: handOverFailed && askedForHandOver,
+  };
+}
+
+/**
+ * What the envelope and the state say about the path to this round (history-budget.ts RoundPath); the shard
+ * controller's input (parse-shard-input.ts) reads it the same way.
+ */
+export function roundPathOf(envelope: Record<string, unknown>, state: Record<string, unknown>): RoundPath {
+  // Failed rounds since the previous healthy round happened after its wakeAt, and all within this execution.
+  const sinceCandidates = [epochMsOf(state.wakeAt), epochMsOf(envelope.executionStartTime)].filter(
+    (ms) => ms !== undefined,
+  );
+  return {
     previousRoundFailed: state.lastFailure !== undefined && state.lastFailure !== null,
     failuresSinceMs: sinceCandidates.length > 0 ? Math.max(...sinceCandidates) : undefined,
     retryCount: retryCountOf(envelope.retryCount),
-    handOverFailed,
-    handOverJustFailed: handOverFailed && askedForHandOver,
+    handOverFailed: state.handOverFailure !== undefined && state.handOverFailure !== null,
   };
 }
 
@@ -149,9 +160,14 @@ function retryCountOf(value: unknown): number {
 }
 
 /**
- * The loop state a previous round handed on (or a hand-over carried): every field checked and taken from what was
- * checked, so a hand-edited or truncated state stops the loop with the field named instead of misfiring.
+ * The loop state a previous round handed on (or a hand-over carried, or a shard recorded on a poller's item as
+ * `shardLoop`): every field checked and taken from what was checked, so a hand-edited or truncated state stops the
+ * loop with the field named instead of misfiring. Throws InvalidControllerInputError naming the field.
  */
+export function parseLoopState(pollerId: string, value: unknown): LoopState {
+  return parseLoop(pollerId, value);
+}
+
 function parseLoop(pollerId: string, value: unknown): LoopState {
   const fail = (detail: string): never => {
     throw new InvalidControllerInputError(pollerId, `loop.${detail}`, value);

@@ -690,6 +690,6 @@ class ProgressRecorder {
 const iso = (epochMs: number) => new Date(epochMs).toISOString();
 
 /** Whole-second ISO timestamp: a Wait state drops milliseconds anyway, and this keeps the intent visible. */
-function isoSecond(epochMs: number): string {
+export function isoSecond(epochMs: number): string {
   return new Date(Math.floor(epochMs / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }

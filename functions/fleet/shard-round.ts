@@ -105,6 +105,8 @@ export interface ShardTick {
   readonly dueAt: number;
   /** What to fire (target, payload, overlap policy). */
   readonly config: PollerConfig;
+  /** The poller's loop with this tick next: whether it is still on time at its release is judged on it. */
+  readonly at: LoopState;
 }
 
 /** A write on a poller's item: only what an operator reads, never progress (that goes in bulk on the shard item). */
@@ -243,7 +245,7 @@ function planPoller(
       heldByLease = true;
       break;
     }
-    ticks.push({ pollerId, seq: loop.nextSeq, dueAt, config });
+    ticks.push({ pollerId, seq: loop.nextSeq, dueAt, config, at: loop });
     loop = loopAfterTick(loop, dueAt);
   }
   // Leaving: once its next tick is the new shard's, the poller is handed over with the loop positioned there.

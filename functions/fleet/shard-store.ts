@@ -21,7 +21,7 @@ import type { PollerPlacement, ShardLease } from './shard-lease';
 /** The prefix of a shard item's key; POLLER_ID_PATTERN excludes `~`, so no poller can collide. */
 export const SHARD_KEY_PREFIX = '~shard/';
 
-/** The sparse global secondary index on `shard` (projection ALL) a shard queries its pollers with. */
+/** The sparse global secondary index on `shard` (projection SHARD_INDEX_PROJECTION) a shard queries its pollers with. */
 export const SHARD_INDEX_NAME = 'shard-index';
 
 /**
@@ -43,10 +43,10 @@ export const SHARD_INDEX_PROJECTION = [
   FIELD.claimedSeq,
   FIELD.stoppedReason,
   FIELD.lastError,
-  'moveTo',
-  'movedAt',
-  'shardLoop',
-  'shardEpoch',
+  FIELD.moveTo,
+  FIELD.movedAt,
+  FIELD.shardLoop,
+  FIELD.shardEpoch,
 ] as const;
 
 /** A shard's name: `s0`, `s1`, … (assignment.ts shardName). */
@@ -103,24 +103,34 @@ export type PollerWrite =
       readonly lastSeq: number | undefined;
       readonly lastTickAt: string | undefined;
       readonly nextTickAt: string | undefined;
+      /** Late ticks skipped since the last claim write (ADDed to `skippedTicks`, not a write per tick). */
+      readonly skippedTicksAdded?: number | undefined;
+      /** Fires that failed since the last claim write (ADDed to `failedFires`). */
+      readonly failedFiresAdded?: number | undefined;
+      /** Ticks of an `overlap: skip` poller not fired since the last claim write (ADDed to `overlapSkips`). */
+      readonly overlapSkipsAdded?: number | undefined;
     }
   | { readonly kind: 'stopped'; readonly reason: string; readonly at: string }
   /** The item's problems and warnings (empty: all fixed), into `lastError` as the single loop records them. */
   | { readonly kind: 'notes'; readonly notes: readonly string[]; readonly at: string }
-  /** A pending move reached `movedAt`: `shard` := `to`, `moveTo` removed, the loop recorded for the new shard. */
+  /**
+   * A pending move reached `movedAt`: `shard` := `to`, `moveTo` removed (condition: it is still `to`), the loop
+   * recorded for the new shard, `shardEpoch` removed (the new shard's epochs are its own).
+   */
   | { readonly kind: 'moved-out'; readonly to: string; readonly loop: LoopState | undefined };
 
 export type PollerWriteOutcome = 'written' | 'not-ours' | 'missing';
 
 /** The fleet planner's writes on poller items. */
 export type PlacementWrite =
-  /** A poller on no shard: `shard` := to (condition: no `shard` yet). */
+  /** A poller on no shard: `shard` := to, stale `moveTo`/`movedAt`/`shardEpoch` removed (condition: no `shard` yet). */
   | { readonly kind: 'place'; readonly to: string }
   /** From a live shard: `moveTo` := to, `movedAt` := at (condition: `shard` = from, no move pending). */
   | { readonly kind: 'move'; readonly from: string; readonly to: string; readonly atMs: number }
   /**
    * From a shard with no live owner (its lease ran out, or it was removed): `shard` := to, `movedAt` := at,
-   * `moveTo` removed (condition: `shard` = from). `atMs` ≥ the old lease's validUntil.
+   * `moveTo` and `shardEpoch` removed, `shardLoop` kept for the new shard to resume (condition: `shard` = from).
+   * `atMs` ≥ the old lease's validUntil.
    */
   | { readonly kind: 'reassign'; readonly from: string; readonly to: string; readonly atMs: number };
 
@@ -132,8 +142,12 @@ export interface ShardStore {
   readShard(shard: string): Promise<ShardItem | undefined>;
   /** Every shard item (a Scan; the planner's view). */
   listShards(): Promise<ShardItem[]>;
-  /** Takes the lease at `next.epoch`, on the condition that the item holds `expectedEpoch` (undefined: none yet). */
-  takeLease(shard: string, next: ShardLease, expectedEpoch: number | undefined): Promise<LeaseWrite>;
+  /**
+   * Takes the lease at `next.epoch`, on the condition that the item still holds exactly the lease read (`expected`:
+   * its epoch and validUntil; undefined: none yet). Matching validUntil too means a renewal that lands between the
+   * read and the take (a slow owner coming back in time) makes the take lose, never two owners.
+   */
+  takeLease(shard: string, next: ShardLease, expected: ShardLease | undefined): Promise<LeaseWrite>;
   /** Moves validUntil ahead, on the condition that (owner, epoch) still hold; clears `sleepUntil`. */
   renewLease(shard: string, lease: ShardLease): Promise<LeaseWrite>;
   /** Releases the lease to `lease.validUntilMs` (released()) and records `sleepUntil`, on the same condition. */

@@ -24,12 +24,6 @@ export const DEFAULT_MAX_SHARDS = 4;
 /** Shard names are `s0` to `s9999` (functions/fleet/shard-store.ts SHARD_NAME_PATTERN): at most this many shards. */
 export const MAX_SHARDS_LIMIT = 10_000;
 
-/**
- * Fleet variant: the attribute on a poller item naming the shard that serves it (functions/fleet/shard-store.ts),
- * the partition key of the table's shard index.
- */
-export const SHARD_INDEX_KEY = 'shard';
-
 /** The poller that `npm start`, the CLI and the stack parameters use when none is named. */
 export const DEFAULT_POLLER_ID = 'default';
 
@@ -79,6 +73,13 @@ export const FIELD = {
   lastError: 'lastError',
   executionArn: 'executionArn',
   stoppedReason: 'stoppedReason',
+  // The fleet variant (functions/fleet/shard-store.ts): the shard serving the poller (the GSI key), a pending move,
+  // the grid the serving shard last recorded (JSON of encodeLoopState) and that shard's lease epoch.
+  shard: 'shard',
+  moveTo: 'moveTo',
+  movedAt: 'movedAt',
+  shardLoop: 'shardLoop',
+  shardEpoch: 'shardEpoch',
   // `ctl trigger` (scripts/ctl/commands/trigger.ts): the last request, how many were taken, the ids remembered.
   lastTrigger: 'lastTrigger',
   triggers: 'triggers',

@@ -1,7 +1,10 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { parseLoopState } from '../controller/parse-input';
+import { SHARD_NAME_PATTERN } from '../fleet/shard-store';
 import { DEFAULT_TIME_ZONE, parseTimeZone, parseWindowRules, type WindowRule } from '../scheduling/windows';
 import {
   FIELD,
+  type LoopState,
   MAX_PAYLOAD_BYTES,
   MAX_WINDOW_RULES,
   OVERLAP_POLICIES,
@@ -80,6 +83,16 @@ export interface SystemFields {
   readonly restarts: number | undefined;
   readonly lastRestartAt: string | undefined;
   readonly lastRestartReason: string | undefined;
+  /** The fleet variant: the shard serving the poller (`s0`…), written by the fleet planner only (the GSI key). */
+  readonly shard: string | undefined;
+  /** A pending move: the shard the poller goes to at `movedAt` (the item still names the old one). */
+  readonly moveTo: string | undefined;
+  /** Epoch ms of the last (or pending) move: the shard named fires ticks due at or after it. */
+  readonly movedAt: number | undefined;
+  /** The poller's grid as the serving shard last recorded it (`shardLoop`, JSON of encodeLoopState). */
+  readonly shardLoop: LoopState | undefined;
+  /** The lease epoch of the shard that wrote `shardLoop`. */
+  readonly shardEpoch: number | undefined;
 }
 
 /**
@@ -412,6 +425,8 @@ const WHOLE_NUMBER_MIN = {
   [FIELD.lastFinishedSeq]: 1,
   [FIELD.lastFireMs]: 0,
   [FIELD.restarts]: 0,
+  [FIELD.movedAt]: 0,
+  [FIELD.shardEpoch]: 1,
   lastResultSeq: 0,
   lastResultMs: 0,
   failedTicks: 0,
@@ -453,6 +468,49 @@ function decodeText(
     describeAttribute(value),
     'must be a string (S), as the system writes it',
   );
+}
+
+/** `shard`/`moveTo`: a shard name (S) as the fleet planner writes it. */
+function decodeShardName(
+  pollerId: string,
+  field: typeof FIELD.shard | typeof FIELD.moveTo,
+  value: AttributeValue | undefined,
+): string | undefined | InvalidControlItemError {
+  if (value === undefined) return undefined;
+  if (value.S !== undefined && SHARD_NAME_PATTERN.test(value.S)) return value.S;
+  return new InvalidControlItemError(
+    pollerId,
+    field,
+    describeAttribute(value),
+    'must be a shard name (S) such as s0, as the fleet planner writes it',
+  );
+}
+
+/** `shardLoop`: the JSON text (S) of encodeLoopState, read back by the controller's own loop parser. */
+function decodeShardLoop(
+  pollerId: string,
+  value: AttributeValue | undefined,
+): LoopState | undefined | InvalidControlItemError {
+  if (value === undefined) return undefined;
+  const refuse = (why: string) =>
+    new InvalidControlItemError(
+      pollerId,
+      FIELD.shardLoop,
+      describeAttribute(value),
+      `must be the JSON text (S) of a loop state, as a shard writes it (${why})`,
+    );
+  if (value.S === undefined) return refuse('not a string');
+  let json: unknown;
+  try {
+    json = JSON.parse(value.S);
+  } catch {
+    return refuse('not JSON');
+  }
+  try {
+    return parseLoopState(pollerId, json);
+  } catch (error) {
+    return refuse(error instanceof Error ? error.message : String(error));
+  }
 }
 
 function decodeRecordedError(
@@ -497,6 +555,14 @@ function decodeSystemFields(
     typed(field, 'S');
     return valid(field, decodeText(pollerId, field, item[field]));
   };
+  const shardName = (field: typeof FIELD.shard | typeof FIELD.moveTo) => {
+    typed(field, 'S');
+    return valid(field, decodeShardName(pollerId, field, item[field]));
+  };
+  const shardLoopField = () => {
+    typed(FIELD.shardLoop, 'S');
+    return valid(FIELD.shardLoop, decodeShardLoop(pollerId, item[FIELD.shardLoop]));
+  };
   typed(FIELD.lastError, 'M');
   return {
     generation: whole(FIELD.generation),
@@ -516,6 +582,11 @@ function decodeSystemFields(
     restarts: whole(FIELD.restarts),
     lastRestartAt: text(FIELD.lastRestartAt),
     lastRestartReason: text(FIELD.lastRestartReason),
+    shard: shardName(FIELD.shard),
+    moveTo: shardName(FIELD.moveTo),
+    movedAt: whole(FIELD.movedAt),
+    shardLoop: shardLoopField(),
+    shardEpoch: whole(FIELD.shardEpoch),
   };
 }
 

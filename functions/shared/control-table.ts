@@ -7,6 +7,7 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { SHARD_KEY_PREFIX } from '../fleet/shard-store';
 import { FIELD, type OverlapPolicy } from './contract';
 import {
   decodePollerItem,
@@ -276,7 +277,10 @@ export class ControlTable implements ControlItemStore {
     return (await this.scanImages(options)).map(({ pollerId, image }) => decodePollerItem(pollerId, image));
   }
 
-  /** Every item as stored, with its poller id; the one Scan loop of the project. */
+  /**
+   * Every poller's item as stored, with its poller id; the one Scan loop of the project. The fleet's shard items
+   * (`~shard/…`, shard-table.ts) are no poller's and are left out.
+   */
   async scanImages(options: CallOptions = {}): Promise<ScannedImage[]> {
     const images: ScannedImage[] = [];
     let startKey: RawItem | undefined;
@@ -287,7 +291,8 @@ export class ControlTable implements ControlItemStore {
       );
       for (const image of page.Items ?? []) {
         const pollerId = pollerIdOfKey(image);
-        if (pollerId !== undefined) images.push({ pollerId, image });
+        if (pollerId !== undefined && !pollerId.startsWith(SHARD_KEY_PREFIX))
+          images.push({ pollerId, image });
       }
       startKey = page.LastEvaluatedKey;
     } while (startKey);

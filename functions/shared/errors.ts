@@ -101,6 +101,21 @@ export class ControlTableUnavailableError extends PollerError {
   }
 }
 
+/**
+ * A fleet shard item (`~shard/s0`) holds a value no shard writes (a hand edit). The operator deletes the shard
+ * item; the next shard execution takes the lease afresh.
+ */
+export class InvalidShardItemError extends PollerError {
+  override readonly name = 'InvalidShardItemError';
+  readonly field: string;
+
+  /** `value` as the console shows it (control-item.ts describeAttribute). */
+  constructor(shardKey: string, field: string, value: string, expected: string) {
+    super(shardKey, `shard item field ${field} ${expected}; got ${value}`, { value });
+    this.field = field;
+  }
+}
+
 /** The async invoke of the worker was refused (throttled, missing function, access denied, payload too large). */
 export class WorkerInvokeError extends PollerError {
   override readonly name = 'WorkerInvokeError';

@@ -1,3 +1,4 @@
+import { SHARD_KEY_PREFIX } from '../fleet/shard-store';
 import { FIELD } from '../shared/contract';
 import { decodePollerItem, pollerIdOfKey, type RawItem } from '../shared/control-item';
 import { describeCause } from '../shared/errors';
@@ -46,7 +47,9 @@ export async function startLoopsForChanges(
   for (const record of records) {
     const change = record.dynamodb;
     const pollerId = pollerIdOfKey(change?.Keys);
-    if (pollerId === undefined || !shouldStart(change?.OldImage, change?.NewImage)) continue;
+    // A fleet shard item (`~shard/s0`) is no poller: its lease writes start nothing.
+    if (pollerId === undefined || pollerId.startsWith(SHARD_KEY_PREFIX)) continue;
+    if (!shouldStart(change?.OldImage, change?.NewImage)) continue;
     try {
       const outcome = await startLoop(pollerId, deps);
       log.info('start requested by a table change', { pollerId, outcome: outcome.kind });

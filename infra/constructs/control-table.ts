@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { SHARD_INDEX_NAME, SHARD_INDEX_PROJECTION } from '../../functions/fleet/shard-store';
-import { FIELD, SHARD_INDEX_KEY } from '../../functions/shared/contract';
+import { FIELD } from '../../functions/shared/contract';
 
 /**
  * The control table: one item per poller, keyed by `id`, edited live by operators. On-demand billing (a few
@@ -38,7 +38,7 @@ export class ControlTable extends Construct {
     if (props.shardIndex === true) {
       this.table.addGlobalSecondaryIndex({
         indexName: SHARD_INDEX_NAME,
-        partitionKey: { name: SHARD_INDEX_KEY, type: dynamodb.AttributeType.STRING },
+        partitionKey: { name: FIELD.shard, type: dynamodb.AttributeType.STRING },
         projectionType: dynamodb.ProjectionType.INCLUDE,
         nonKeyAttributes: [...SHARD_INDEX_PROJECTION],
       });

@@ -5,18 +5,17 @@ import {
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
 import { SHARD_INDEX_NAME, SHARD_INDEX_PROJECTION } from '../../functions/fleet/shard-store';
-import { FIELD, SHARD_INDEX_KEY } from '../../functions/shared/contract';
+import { FIELD } from '../../functions/shared/contract';
 import { SubMinuteError } from '../../functions/shared/errors';
 
 const TABLE_ACTIVE_TIMEOUT_MS = 5_000;
 
 export interface ControlTableDefinition {
   /**
-   * The fleet variant's global secondary index `shard-index` (key `shard`, projecting SHARD_INDEX_PROJECTION), as
-   * the CDK table has it with `fleet`.
+   * The fleet variant needs the shard index: a table that exists already (`--data`) without it is refused.
    * @default false
    */
-  readonly shardIndex?: boolean;
+  readonly requireShardIndex?: boolean;
 }
 
 /** A persisted table (`--data`) lacks the shard index the fleet variant needs; the value is the table's name. */
@@ -25,49 +24,44 @@ export class MissingShardIndexError extends SubMinuteError {
 
   constructor(tableName: string) {
     super(
-      `table ${tableName} has no ${SHARD_INDEX_NAME}: it was created for one loop per poller; give --fleet another --data directory (or none)`,
+      `table ${tableName} has no ${SHARD_INDEX_NAME} (it was created before the fleet variant): give --fleet another --data directory (or none)`,
       { value: tableName },
     );
   }
 }
 
 /**
- * Creates the control table on a local DynamoDB (the stack's key: `id`, a string; on demand; with `shardIndex`,
- * the fleet's index) unless it exists, and waits until it is ACTIVE. The local stack and the tests that run on
- * dynalite create it only through here.
+ * Creates the control table on a local DynamoDB (the stack's key: `id`, a string; on demand; the fleet variant's
+ * sparse GSI `shard-index` on `shard`, projecting SHARD_INDEX_PROJECTION) unless it exists, and waits until it is ACTIVE. The index is
+ * created in both variants: a single-loop stack never writes `shard`, so it stays empty. The local stack and the tests that run on dynalite create it only through here.
  */
 export async function ensureControlTable(
   client: DynamoDBClient,
   tableName: string,
   definition: ControlTableDefinition = {},
 ): Promise<void> {
-  const shardIndex = definition.shardIndex === true;
   try {
     await client.send(
       new CreateTableCommand({
         TableName: tableName,
         AttributeDefinitions: [
           { AttributeName: FIELD.id, AttributeType: 'S' },
-          ...(shardIndex ? [{ AttributeName: SHARD_INDEX_KEY, AttributeType: 'S' as const }] : []),
+          { AttributeName: FIELD.shard, AttributeType: 'S' },
         ],
         KeySchema: [{ AttributeName: FIELD.id, KeyType: 'HASH' }],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: SHARD_INDEX_NAME,
+            KeySchema: [{ AttributeName: FIELD.shard, KeyType: 'HASH' }],
+            Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...SHARD_INDEX_PROJECTION] },
+          },
+        ],
         BillingMode: 'PAY_PER_REQUEST',
-        ...(shardIndex
-          ? {
-              GlobalSecondaryIndexes: [
-                {
-                  IndexName: SHARD_INDEX_NAME,
-                  KeySchema: [{ AttributeName: SHARD_INDEX_KEY, KeyType: 'HASH' }],
-                  Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...SHARD_INDEX_PROJECTION] },
-                },
-              ],
-            }
-          : {}),
       }),
     );
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
-    if (shardIndex) {
+    if (definition.requireShardIndex === true) {
       const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
       const indexes = Table?.GlobalSecondaryIndexes ?? [];
       if (!indexes.some((index) => index.IndexName === SHARD_INDEX_NAME))

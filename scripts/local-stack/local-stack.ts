@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { shardOfKey } from '../../functions/fleet/shard-store';
+import { ShardTable } from '../../functions/fleet/shard-table';
 import type { Timing } from '../../functions/scheduling/plan-round';
 import { createDynamoDbClient, LOCAL_REGION, localClientOptions } from '../../functions/shared/aws-clients';
 import {
@@ -339,9 +340,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   });
   const sfn = stepFunctions;
 
-  await ensureControlTable(dynamoDb, tableName, { shardIndex: fleetVariant !== undefined });
+  await ensureControlTable(dynamoDb, tableName, { requireShardIndex: fleetVariant !== undefined });
   if (options.dataDir !== undefined) {
-    const persisted = (await table.listAll()).filter((item) => shardOfKey(item.pollerId) === undefined);
+    const persisted = await table.listAll();
     if (persisted.length > 0) emit(resumedFrom(options.dataDir, persisted));
   }
   if (options.fleet === undefined) await seedPoller(table, pollerId, options.everySeconds);
@@ -398,6 +399,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   );
   let watcherFailing = false;
   await watcher.start();
+  // The fleet variant: shard items are no pollers (the watcher leaves them out); their leases show the shard loops.
+  const shardWatch =
+    fleetVariant === undefined ? undefined : watchShards(new ShardTable(dynamoDb, tableName), life, emit);
 
   const startLoop = (id: string, extraInput: Record<string, unknown> = {}) =>
     sfn.startExecution({
@@ -442,6 +446,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       endedReports.hold();
       await watchdog?.stop();
       await watcher.stop();
+      await shardWatch?.stop();
       await streamStart?.stop();
       // The loops end as on a machine switched off, all in one turn: the Lambda endpoint takes no more invokes,
       // the executions are aborted (no round starts again) and the control plane's invocations under way are
@@ -481,6 +486,39 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cpuShare,
     startLoop,
     stop,
+  };
+}
+
+/** How often the fleet variant's shard items are read for the screen (as often as the table watcher scans). */
+const SHARD_WATCH_INTERVAL_MS = 250;
+
+/** Reads the shard items every SHARD_WATCH_INTERVAL_MS and reports each new lease epoch (LoopLife.onShards). */
+function watchShards(
+  shards: ShardTable,
+  life: LoopLife,
+  emit: (event: LocalStackEvent) => void,
+): { stop(): Promise<void> } {
+  let reading: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    reading ??= shards
+      .listShards()
+      .then(
+        (items) => {
+          for (const event of life.onShards(items)) emit(event);
+        },
+        // The table watcher reports an unreachable table (once per outage); a shard item a hand edit broke is
+        // the shard controller's to report.
+        () => {},
+      )
+      .finally(() => {
+        reading = undefined;
+      });
+  }, SHARD_WATCH_INTERVAL_MS);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await reading;
+    },
   };
 }
 
@@ -716,7 +754,7 @@ async function runningPollers(
   table: ControlTable,
 ): Promise<{ id: string; executionArn: string | undefined }[]> {
   return (await table.listAll())
-    .filter((item) => shardOfKey(item.pollerId) === undefined && item.operator.running === true)
+    .filter((item) => item.operator.running === true)
     .map((item) => ({ id: item.pollerId, executionArn: item.executionArn }))
     .sort((a, b) => a.id.localeCompare(b.id));
 }

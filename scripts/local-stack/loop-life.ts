@@ -1,7 +1,6 @@
-import { shardOfKey } from '../../functions/fleet/shard-store';
+import type { ShardItem } from '../../functions/fleet/shard-store';
 import { highestSeqOn } from '../../functions/scheduling/round-step';
-import { decodePollerItem, type PollerItem, type RawItem } from '../../functions/shared/control-item';
-import { isWholeNumberIn } from '../../functions/shared/decode';
+import { decodePollerItem, type PollerItem } from '../../functions/shared/control-item';
 import type { ItemChange } from './control-table-watcher';
 
 /** A loop took its poller: which generation, and where its `seq` continues (above every seq fired or claimed). */
@@ -51,17 +50,6 @@ export interface ShardTakenEvent {
 
 export type LoopLifeEvent = LoopStartedEvent | CadenceChangedEvent | ResumedEvent | ShardTakenEvent;
 
-/**
- * The lease fields of a shard item (functions/fleet/shard-store.ts: `leaseOwner`, `leaseEpoch`), read for the
- * screen only: the shard controller's own decoder is the store's.
- */
-const SHARD_LEASE_FIELD = { owner: 'leaseOwner', epoch: 'leaseEpoch' } as const;
-
-function leaseEpochOf(image: RawItem | undefined): number | undefined {
-  const epoch = Number(image?.[SHARD_LEASE_FIELD.epoch]?.N);
-  return isWholeNumberIn(epoch, 0, Number.MAX_SAFE_INTEGER) ? epoch : undefined;
-}
-
 interface FireSeen {
   readonly seq: number;
   readonly scheduledAtMs: number;
@@ -84,9 +72,21 @@ export class LoopLife {
   /** Pollers whose item recorded a skipped tick since their last fire. */
   private readonly skipSeen = new Set<string>();
 
+  /** The lease epoch each shard was last seen at (the fleet variant). */
+  private readonly shardEpochs = new Map<string, number>();
+
+  /** The fleet variant's shard items as read now: a shard whose lease epoch rose was taken by a new execution. */
+  onShards(shards: readonly ShardItem[]): ShardTakenEvent[] {
+    const taken: ShardTakenEvent[] = [];
+    for (const { shard, lease } of shards) {
+      if (lease === undefined || lease.epoch === this.shardEpochs.get(shard)) continue;
+      this.shardEpochs.set(shard, lease.epoch);
+      taken.push({ event: 'shard-taken', shard, epoch: lease.epoch, executionArn: lease.owner });
+    }
+    return taken;
+  }
+
   onItemChange(change: ItemChange): LoopLifeEvent[] {
-    const shard = shardOfKey(change.pollerId);
-    if (shard !== undefined) return shardTaken(shard, change);
     const before = change.before && decodePollerItem(change.pollerId, change.before);
     const after = change.after && decodePollerItem(change.pollerId, change.after);
     if (after === undefined) {
@@ -164,20 +164,6 @@ function loopStarted(after: PollerItem, before: PollerItem | undefined): LoopSta
     executionArn: after.executionArn ?? null,
     restartReason: restarted ? (after.lastRestartReason ?? null) : null,
   };
-}
-
-/** A shard item whose lease epoch rose: a new execution serves the shard. */
-function shardTaken(shard: string, change: ItemChange): ShardTakenEvent[] {
-  const epoch = leaseEpochOf(change.after);
-  if (epoch === undefined || epoch === leaseEpochOf(change.before)) return [];
-  return [
-    {
-      event: 'shard-taken',
-      shard,
-      epoch,
-      executionArn: change.after?.[SHARD_LEASE_FIELD.owner]?.S ?? null,
-    },
-  ];
 }
 
 /** The `resumed` event for the items a persisted table held before anything was seeded. */

@@ -3,7 +3,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
 import { SHARD_INDEX_NAME, SHARD_INDEX_PROJECTION } from '../../functions/fleet/shard-store';
-import { ENV, SHARD_INDEX_KEY } from '../../functions/shared/contract';
+import { ENV, FIELD } from '../../functions/shared/contract';
 import { createApp, FleetContextError, fleetFromContext } from '../../infra/app';
 import { bundleFunction } from '../../infra/bundle-function';
 import { FLEET_INDEX_ACTIONS, HANDLER_ENTRY } from '../../infra/constructs/poller-functions';
@@ -76,12 +76,12 @@ describe('SubMinuteScheduler fleet variant', () => {
     expect(fleetTable.Properties.GlobalSecondaryIndexes).toEqual([
       {
         IndexName: SHARD_INDEX_NAME,
-        KeySchema: [{ AttributeName: SHARD_INDEX_KEY, KeyType: 'HASH' }],
+        KeySchema: [{ AttributeName: FIELD.shard, KeyType: 'HASH' }],
         Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...SHARD_INDEX_PROJECTION] },
       },
     ]);
     expect(fleetTable.Properties.AttributeDefinitions).toContainEqual({
-      AttributeName: SHARD_INDEX_KEY,
+      AttributeName: FIELD.shard,
       AttributeType: 'S',
     });
     expect(singleTable.Properties.GlobalSecondaryIndexes).toBeUndefined();

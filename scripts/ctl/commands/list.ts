@@ -1,14 +1,9 @@
 import { activeRuleAt, DEFAULT_TIME_ZONE } from '../../../functions/scheduling/windows';
 import type { TickOutcome } from '../../../functions/shared/contract';
-import {
-  decodePollerItem,
-  type OutcomeFields,
-  outcomeFieldsOf,
-  type PollerItem,
-} from '../../../functions/shared/control-item';
+import { type OutcomeFields, outcomeFieldsOf, type PollerItem } from '../../../functions/shared/control-item';
 import { judgeLoop, staleAfterMs } from '../../../functions/shared/loop-ownership';
 import type { ListSort } from '../command-line';
-import { type FleetView, fleetViewOf, isShardKey, judgeShard, NO_FLEET } from '../fleet-view';
+import { type FleetView, fleetViewOf, judgeShard, NO_FLEET, readShards } from '../fleet-view';
 import { loopProgress } from '../loop-progress';
 import { awsCall, type CtlSession } from '../session';
 
@@ -100,13 +95,14 @@ export interface FleetReading {
 /** The one read behind `list` and `watch`; a failure is an AwsCallError that names the table. */
 export async function readFleet(session: CtlSession, abortSignal?: AbortSignal): Promise<FleetReading> {
   const { tableName } = session.target;
-  const images = await awsCall(session, `listing the pollers in table ${tableName}`, () =>
-    session.table.scanImages(abortSignal ? { abortSignal } : {}),
+  const items = await awsCall(session, `listing the pollers in table ${tableName}`, () =>
+    session.table.listAll(abortSignal ? { abortSignal } : {}),
   );
-  const items = images
-    .filter(({ pollerId }) => !isShardKey(pollerId))
-    .map(({ pollerId, image }) => decodePollerItem(pollerId, image));
-  return { items, readAtMs: session.nowMs(), fleet: fleetViewOf(images) };
+  const readAtMs = session.nowMs();
+  // The shard items' leases only where pollers name shards (a single-loop table costs no second Scan).
+  const onShards = items.some((item) => item.shard !== undefined);
+  const shards = onShards ? await readShards(session, abortSignal) : [];
+  return { items, readAtMs, fleet: fleetViewOf(items, shards) };
 }
 
 /** The list report of items read at `nowMs`: one line each, sorted. */

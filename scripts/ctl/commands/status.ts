@@ -1,7 +1,6 @@
 import { DEFAULT_TIME_ZONE } from '../../../functions/scheduling/windows';
 import type { OverlapPolicy, TickOutcome } from '../../../functions/shared/contract';
 import {
-  decodePollerItem,
   outcomeFieldsOf,
   type PollerItem,
   type TriggerRecord,
@@ -14,8 +13,8 @@ import {
   type FleetView,
   fleetViewOf,
   fleetViewOfPoller,
-  isShardKey,
   judgeShard,
+  readShards,
   type ShardPlacementView,
 } from '../fleet-view';
 import { endsBefore, type LoopProgress, loopProgress, type TickPoint } from '../loop-progress';
@@ -102,13 +101,11 @@ export interface StatusAllReport {
 /** Every poller in the table, in id order (a Scan: fine for a control table of a few items). */
 export async function statusAll(session: CtlSession): Promise<StatusAllReport> {
   const { tableName } = session.target;
-  const images = await awsCall(session, `listing the pollers in table ${tableName}`, () =>
-    session.table.scanImages(),
+  const items = await awsCall(session, `listing the pollers in table ${tableName}`, () =>
+    session.table.listAll(),
   );
-  const fleet = fleetViewOf(images);
-  const items = images
-    .filter(({ pollerId }) => !isShardKey(pollerId))
-    .map(({ pollerId, image }) => decodePollerItem(pollerId, image));
+  const onShards = items.some((item) => item.shard !== undefined);
+  const fleet = fleetViewOf(items, onShards ? await readShards(session) : []);
   const pollers: StatusReport[] = [];
   for (const item of [...items].sort((a, b) => a.pollerId.localeCompare(b.pollerId))) {
     pollers.push(await reportFor(session, item, fleet));
@@ -120,7 +117,7 @@ export async function status(session: CtlSession, pollerId: string): Promise<Sta
   const item = await readItem(session, pollerId);
   if (item === undefined) throw new ControlItemMissingError(pollerId, session.target.tableName);
   // A fleet's poller: its shard's lease says whether it is served.
-  return reportFor(session, item, await fleetViewOfPoller(session, pollerId));
+  return reportFor(session, item, await fleetViewOfPoller(session, item));
 }
 
 async function reportFor(session: CtlSession, item: PollerItem, fleet: FleetView): Promise<StatusReport> {

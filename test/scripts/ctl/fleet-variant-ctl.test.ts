@@ -46,7 +46,11 @@ describe('ctl on a fleet table', () => {
       leaseEpoch: { N: '1' },
       leaseUntil: { N: String(NOW_MS + 20_000) },
     });
-    await put(shardItemKey('s1'), { leaseEpoch: { N: '3' }, leaseUntil: { N: String(NOW_MS - 60_000) } });
+    await put(shardItemKey('s1'), {
+      leaseOwner: { S: 'arn:aws:states:us-east-1:123456789012:execution:loop:shard-s1-3-x' },
+      leaseEpoch: { N: '3' },
+      leaseUntil: { N: String(NOW_MS - 60_000) },
+    });
     await put('a', poller('s0'));
     await put('b', poller('s0', { moveTo: { S: 's1' }, movedAt: { N: String(MOVE_AT_MS) } }));
     await put('c', poller('s1'));
@@ -72,6 +76,7 @@ describe('ctl on a fleet table', () => {
     const run = await ctl(['list', '--json']);
 
     // assess
+    expect(run.stderr).toBe('');
     expect(run.exitCode).toBe(0);
     const lines = JSON.parse(run.stdout) as {
       pollerId: string;

@@ -1,8 +1,13 @@
 import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { HistoryEventType } from '@aws-sdk/client-sfn';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SHARD_INDEX_NAME, SHARD_INDEX_PROJECTION, shardItemKey } from '../../../functions/fleet/shard-store';
-import { DEFAULT_POLLER_ID, FIELD, SHARD_INDEX_KEY } from '../../../functions/shared/contract';
+import {
+  SHARD_INDEX_NAME,
+  SHARD_INDEX_PROJECTION,
+  type ShardItem,
+  shardItemKey,
+} from '../../../functions/fleet/shard-store';
+import { DEFAULT_POLLER_ID, FIELD } from '../../../functions/shared/contract';
 import type { AwsHistoryEvent } from '../../../scripts/local-stack/aws-history';
 import {
   ensureControlTable,
@@ -56,7 +61,7 @@ describe('the local stack, fleet variant (npm start -- --fleet)', () => {
     // assess
     expect(Table?.GlobalSecondaryIndexes?.map((index) => index.IndexName)).toEqual([SHARD_INDEX_NAME]);
     const [index] = Table?.GlobalSecondaryIndexes ?? [];
-    expect(index?.KeySchema).toEqual([{ AttributeName: SHARD_INDEX_KEY, KeyType: 'HASH' }]);
+    expect(index?.KeySchema).toEqual([{ AttributeName: FIELD.shard, KeyType: 'HASH' }]);
     expect(index?.Projection).toEqual({
       ProjectionType: 'INCLUDE',
       NonKeyAttributes: [...SHARD_INDEX_PROJECTION],
@@ -115,11 +120,19 @@ describe('the fleet variant on a table from --data', () => {
   });
 
   it('refuses a persisted single-loop table, which has no shard index, naming the table', async () => {
-    // prepare
-    local = await startLocalDynamoDb({ controlTable: 'single-loop' });
+    // prepare: a table as the local stack created it before the fleet variant (no index)
+    local = await startLocalDynamoDb();
+    await local.client.send(
+      new CreateTableCommand({
+        TableName: 'single-loop',
+        AttributeDefinitions: [{ AttributeName: FIELD.id, AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: FIELD.id, KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
 
     // act
-    const ensured = ensureControlTable(local.client, 'single-loop', { shardIndex: true });
+    const ensured = ensureControlTable(local.client, 'single-loop', { requireShardIndex: true });
 
     // assess
     await expect(ensured).rejects.toThrow(MissingShardIndexError);
@@ -129,10 +142,12 @@ describe('the fleet variant on a table from --data', () => {
   it('accepts a persisted fleet table as it is', async () => {
     // prepare
     local = await startLocalDynamoDb();
-    await ensureControlTable(local.client, 'fleet', { shardIndex: true });
+    await ensureControlTable(local.client, 'fleet', { requireShardIndex: true });
 
     // act, assess
-    await expect(ensureControlTable(local.client, 'fleet', { shardIndex: true })).resolves.toBeUndefined();
+    await expect(
+      ensureControlTable(local.client, 'fleet', { requireShardIndex: true }),
+    ).resolves.toBeUndefined();
     await expect(
       local.client.send(
         new CreateTableCommand({
@@ -155,16 +170,20 @@ describe('shard loops on the screen', () => {
   it('reports a shard taken when its lease epoch rises, with the execution that took it', () => {
     // prepare
     const life = new LoopLife();
-    const key = shardItemKey('s0');
-    const item = (epoch: number, owner: string) => ({
-      id: { S: key },
-      leaseEpoch: { N: String(epoch) },
-      leaseOwner: { S: `arn:aws:states:us-east-1:123456789012:execution:loop:${owner}` },
+    const shard = (epoch: number, owner: string): ShardItem => ({
+      shard: 's0',
+      lease: {
+        owner: `arn:aws:states:us-east-1:123456789012:execution:loop:${owner}`,
+        epoch,
+        validUntilMs: 1_000 * epoch,
+      },
+      sleepUntilMs: undefined,
     });
+    life.onShards([shard(1, 'a')]);
 
     // act
-    const taken = life.onItemChange({ pollerId: key, before: item(1, 'a'), after: item(2, 'shard-s0-2-x') });
-    const renewed = life.onItemChange({ pollerId: key, before: item(2, 'a'), after: item(2, 'a') });
+    const taken = life.onShards([shard(2, 'shard-s0-2-x')]);
+    const renewed = life.onShards([{ ...shard(2, 'shard-s0-2-x'), sleepUntilMs: 5_000 }]);
 
     // assess
     expect(taken).toEqual([

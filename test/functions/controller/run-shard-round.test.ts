@@ -1,0 +1,383 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseLoopState } from '../../../functions/controller/parse-input';
+import {
+  runShardRound,
+  type ShardControllerDeps,
+  type ShardOutput,
+} from '../../../functions/controller/run-shard-round';
+import type { LeaseTiming } from '../../../functions/fleet/shard-lease';
+import { type ShardStore, shardItemKey } from '../../../functions/fleet/shard-store';
+import { ShardTable } from '../../../functions/fleet/shard-table';
+import { DEFAULT_TIMING, type Timing } from '../../../functions/scheduling/plan-round';
+import { createLambdaClient, localClientOptions } from '../../../functions/shared/aws-clients';
+import { systemClock } from '../../../functions/shared/clock';
+import { FIELD, STOP_REASON, type WorkerEvent } from '../../../functions/shared/contract';
+import type { RawItem } from '../../../functions/shared/control-item';
+import { ControlTableUnavailableError, PollerStoppedSignal } from '../../../functions/shared/errors';
+import { silentLogger } from '../../../functions/shared/logger';
+import { LambdaWorkerInvoker } from '../../../functions/shared/worker-invoker';
+import { type LocalDynamoDb, startLocalDynamoDb } from '../../support/local-dynamodb';
+
+/**
+ * The shard controller end to end on real parts: ShardTable on dynalite (the local stack's table, with its
+ * shard-index), LambdaWorkerInvoker on a local stand-in for the Lambda Invoke API, the system clock (several
+ * executions run at once here, each on its own timers). Every fire is recorded as the stand-in received it, with
+ * the worker endpoint (one per execution) that received it, so "fired twice" is seen where Lambda would see it.
+ */
+const TABLE_NAME = 'control';
+/** Short rounds: hand back 200 ms before the deadline. */
+const TIMING: Timing = { ...DEFAULT_TIMING, handBackMarginMs: 200 };
+/** A short lease, so a takeover and a move happen within a test: renewed every 0.7 s, 2 s ahead. */
+const LEASE: LeaseTiming = { durationMs: 2_000, renewEveryMs: 700, guardMs: 250 };
+
+interface Received {
+  readonly event: WorkerEvent;
+  readonly receivedAt: number;
+  /** The execution whose invoker sent it. */
+  readonly by: string;
+}
+
+let dynamo: LocalDynamoDb;
+let store: ShardTable;
+const servers: Server[] = [];
+const invokers: LambdaWorkerInvoker[] = [];
+const received: Received[] = [];
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamoDb({ controlTable: TABLE_NAME });
+  store = new ShardTable(dynamo.client, TABLE_NAME);
+});
+
+afterAll(async () => {
+  for (const invoker of invokers) invoker.destroy();
+  for (const server of servers) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  await dynamo?.close();
+});
+
+/** A Lambda Invoke stand-in whose receipts are tagged `by`. */
+async function workerFor(by: string): Promise<LambdaWorkerInvoker> {
+  const answer = async (request: IncomingMessage, response: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const type = request.headers['x-amz-invocation-type'];
+    if (type === 'DryRun') return void response.writeHead(204).end();
+    const event = JSON.parse(Buffer.concat(chunks).toString('utf8')) as WorkerEvent;
+    received.push({ event, receivedAt: Date.now(), by });
+    if (type === 'Event') return void response.writeHead(202).end();
+    response.writeHead(200).end('null');
+  };
+  const server = createServer((request, response) => {
+    answer(request, response).catch((error: unknown) => response.writeHead(500).end(String(error)));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  servers.push(server);
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const invoker = new LambdaWorkerInvoker(createLambdaClient(localClientOptions(url, 1)));
+  invokers.push(invoker);
+  return invoker;
+}
+
+function deps(
+  invoker: LambdaWorkerInvoker,
+  overrides: Partial<ShardControllerDeps> = {},
+): ShardControllerDeps {
+  return {
+    store,
+    invoker,
+    defaultTarget: 'worker',
+    clock: systemClock,
+    log: silentLogger,
+    timing: TIMING,
+    leaseTiming: LEASE,
+    ...overrides,
+  };
+}
+
+/** One round of execution `executionId` of shard `shard`, handing back by `forMs` from now. */
+function round(
+  shard: string,
+  executionId: string,
+  forMs: number,
+  depsOf: ShardControllerDeps,
+  previous?: ShardOutput,
+): Promise<ShardOutput> {
+  const deadlineMs = Date.now() + forMs;
+  return runShardRound(
+    { state: previous ?? { pollerId: shardItemKey(shard) }, executionId },
+    depsOf,
+    () => deadlineMs,
+  );
+}
+
+async function putPoller(pollerId: string, shard: string, waitSeconds: string, extra: RawItem = {}) {
+  await dynamo.client.send(
+    new PutItemCommand({
+      TableName: TABLE_NAME,
+      Item: {
+        [FIELD.id]: { S: pollerId },
+        [FIELD.running]: { BOOL: true },
+        [FIELD.waitSeconds]: { N: waitSeconds },
+        [FIELD.shard]: { S: shard },
+        ...extra,
+      },
+    }),
+  );
+}
+
+async function setFields(pollerId: string, fields: Record<string, RawItem[string]>): Promise<void> {
+  const names = Object.keys(fields);
+  await dynamo.client.send(
+    new UpdateItemCommand({
+      TableName: TABLE_NAME,
+      Key: { [FIELD.id]: { S: pollerId } },
+      UpdateExpression: `SET ${names.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
+      ExpressionAttributeNames: Object.fromEntries(names.map((name, i) => [`#f${i}`, name])),
+      ExpressionAttributeValues: Object.fromEntries(
+        names.map((name, i) => [`:v${i}`, fields[name] as RawItem[string]]),
+      ),
+    }),
+  );
+}
+
+async function raw(id: string): Promise<RawItem | undefined> {
+  const result = await dynamo.client.send(
+    new GetItemCommand({ TableName: TABLE_NAME, Key: { [FIELD.id]: { S: id } }, ConsistentRead: true }),
+  );
+  return result.Item;
+}
+
+const firesOf = (pollerId: string) => received.filter((fire) => fire.event.pollerId === pollerId);
+const seqsOf = (pollerId: string) => firesOf(pollerId).map((fire) => fire.event.seq);
+const dueOf = (fire: Received) => Date.parse(fire.event.scheduledAt);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The gaps between consecutive instants. */
+const gapsOf = (instants: readonly number[]) =>
+  instants.slice(1).map((instant, i) => instant - (instants[i] ?? 0));
+
+/** Seqs strictly rising in the order the worker received them: none twice, none reused, none out of order. */
+function expectRisingSeqs(pollerId: string): void {
+  const seqs = seqsOf(pollerId);
+  expect(seqs, pollerId).toEqual([...seqs].sort((a, b) => a - b));
+  expect(new Set(seqs).size, pollerId).toBe(seqs.length);
+}
+
+describe('runShardRound: 20 pollers at mixed cadences on one shard', () => {
+  const cadences = ['0.5', '1', '5'];
+  const pollers = Array.from({ length: 20 }, (_, i) => ({
+    id: `mix-${i}`,
+    waitSeconds: cadences[i % 3] ?? '1',
+  }));
+  let output: ShardOutput;
+  let startedAt: number;
+
+  beforeAll(async () => {
+    for (const poller of pollers) await putPoller(poller.id, 's0', poller.waitSeconds);
+    startedAt = Date.now();
+    output = await round('s0', 'arn:exec:mix', 6_500, deps(await workerFor('mix')));
+  }, 20_000);
+
+  it('fires every poller on its grid, on time, in seq order, no seq twice', () => {
+    // assess
+    for (const poller of pollers) {
+      const fires = firesOf(poller.id);
+      const intervalMs = Number(poller.waitSeconds) * 1000;
+      // First tick 1 s after the start, then every interval until the hand-back (200 ms before 6.5 s).
+      expect(fires.length, poller.id).toBeGreaterThanOrEqual(Math.floor(4_500 / intervalMs));
+      expectRisingSeqs(poller.id);
+      expect(seqsOf(poller.id)).toEqual(fires.map((_, i) => i + 1));
+      const dues = fires.map(dueOf);
+      expect(new Set(gapsOf(dues)), poller.id).toEqual(new Set(dues.length > 1 ? [intervalMs] : []));
+      for (const fire of fires) {
+        // Never before its due millisecond; on a loaded test machine, well within the withholding bound.
+        expect(fire.receivedAt, poller.id).toBeGreaterThanOrEqual(dueOf(fire));
+        expect(fire.receivedAt - dueOf(fire), poller.id).toBeLessThan(intervalMs / 2);
+      }
+      expect(dues[0]).toBeGreaterThanOrEqual(startedAt + TIMING.firstTickDelayMs);
+    }
+  });
+
+  it('records each poller joining the shard: its grid, the epoch and a claim ahead of every fired seq', async () => {
+    // assess
+    for (const poller of pollers) {
+      const item = await raw(poller.id);
+      const loop = parseLoopState(poller.id, JSON.parse(item?.[FIELD.shardLoop]?.S ?? 'null'));
+      expect(loop.config.intervalMs).toBe(Number(poller.waitSeconds) * 1000);
+      expect(item?.[FIELD.shardEpoch]).toEqual({ N: '1' });
+      expect(Number(item?.[FIELD.claimedSeq]?.N)).toBeGreaterThanOrEqual(Math.max(...seqsOf(poller.id)));
+    }
+  });
+
+  it('hands back with the lease released until the wake-up, and the next round resumes with no seq twice', async () => {
+    // assess
+    expect(output.pollerId).toBe('~shard/s0');
+    expect(output.loop).toMatchObject({ shard: 's0', epoch: 1, executionId: 'arn:exec:mix' });
+    const shardItem = await store.readShard('s0');
+    expect(shardItem?.lease?.validUntilMs).toBe(output.loop.handedBackAtMs);
+    expect(shardItem?.sleepUntilMs).toBe(Date.parse(output.wakeAt));
+
+    // act
+    const next = await round('s0', 'arn:exec:mix', 2_500, deps(await workerFor('mix')), output);
+
+    // assess
+    expect(next.loop).toMatchObject({ epoch: 1 });
+    for (const poller of pollers) expectRisingSeqs(poller.id);
+  }, 10_000);
+});
+
+describe('runShardRound: operator edits', () => {
+  it('applies a cadence edit at the next tick and records the re-anchored grid', async () => {
+    // arrange
+    await putPoller('edit-cadence', 's1', '1');
+    const invoker = await workerFor('edit');
+    const running = round('s1', 'arn:exec:edit', 6_000, deps(invoker));
+    await sleep(2_600);
+    const editedAt = Date.now();
+    await setFields('edit-cadence', { [FIELD.waitSeconds]: { N: '0.5' } });
+
+    // act
+    await running;
+
+    // assess
+    expectRisingSeqs('edit-cadence');
+    const dues = firesOf('edit-cadence').map(dueOf);
+    const after = dues.filter((due) => due > editedAt + 1_000 + TIMING.readAheadMs);
+    expect(after.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(gapsOf(after))).toEqual(new Set([500]));
+    const loop = parseLoopState(
+      'edit-cadence',
+      JSON.parse((await raw('edit-cadence'))?.[FIELD.shardLoop]?.S ?? ''),
+    );
+    expect(loop.config.intervalMs).toBe(500);
+  }, 15_000);
+
+  it('stops a poller switched off, recording why, and fires it no more', async () => {
+    // arrange
+    await putPoller('switch-off', 's2', '0.5');
+    await putPoller('keeps-on', 's2', '0.5');
+    const running = round('s2', 'arn:exec:off', 5_000, deps(await workerFor('off')));
+    await sleep(2_500);
+    const offAt = Date.now();
+    await setFields('switch-off', { [FIELD.running]: { BOOL: false } });
+
+    // act
+    await running;
+
+    // assess
+    const item = await raw('switch-off');
+    expect(item?.[FIELD.stoppedReason]).toEqual({ S: STOP_REASON.runningFalse });
+    const late = firesOf('switch-off').filter((fire) => dueOf(fire) > offAt + 1_000 + TIMING.readAheadMs);
+    expect(late).toEqual([]);
+    expect(firesOf('keeps-on').filter((fire) => dueOf(fire) > offAt + 1_500).length).toBeGreaterThan(0);
+  }, 15_000);
+});
+
+describe('runShardRound: a pending move hands the poller over', () => {
+  it('the old shard fires before movedAt, the new one from it: no (poller, seq) twice, no seq reused', async () => {
+    // arrange
+    await putPoller('mover', 's3', '0.5');
+    await putPoller('stays-on-s4', 's4', '0.5');
+    const old = round('s3', 'arn:exec:old', 7_000, deps(await workerFor('s3')));
+    const next = round('s4', 'arn:exec:new', 7_000, deps(await workerFor('s4')));
+    await sleep(2_000);
+    const lease = (await store.readShard('s3'))?.lease;
+    const movedAt = Math.max(Date.now(), lease?.validUntilMs ?? 0) + 300;
+    expect(await store.place('mover', { kind: 'move', from: 's3', to: 's4', atMs: movedAt })).toBe('written');
+
+    // act
+    await Promise.all([old, next]);
+
+    // assess
+    expectRisingSeqs('mover');
+    const fires = firesOf('mover');
+    expect(fires.filter((fire) => fire.by === 's3').every((fire) => dueOf(fire) < movedAt)).toBe(true);
+    const moved = fires.filter((fire) => fire.by === 's4');
+    expect(moved.length).toBeGreaterThan(0);
+    expect(moved.every((fire) => dueOf(fire) >= movedAt)).toBe(true);
+    const item = await raw('mover');
+    expect(item?.[FIELD.shard]).toEqual({ S: 's4' });
+    expect(item?.[FIELD.moveTo]).toBeUndefined();
+    // The new shard continued the old one's grid: one interval between the last old tick and the first new one.
+    const lastOld = fires.filter((fire) => fire.by === 's3').at(-1);
+    if (lastOld !== undefined && moved[0] !== undefined) {
+      expect(moved[0].event.seq - lastOld.event.seq).toBe((dueOf(moved[0]) - dueOf(lastOld)) / 500);
+    }
+  }, 20_000);
+});
+
+describe('runShardRound: a takeover after the owner died', () => {
+  it('a start meeting a live lease ends at once; one after it ran out resumes with no seq twice', async () => {
+    // arrange: the first owner dies at its hand-back (its release fails), its lease still held.
+    await putPoller('orphan', 's5', '0.5');
+    const dying: ShardStore = Object.assign(Object.create(store) as ShardTable, {
+      releaseLease: () =>
+        Promise.reject(new ControlTableUnavailableError('~shard/s5', TABLE_NAME, 'unplugged')),
+    });
+    await expect(
+      round('s5', 'arn:exec:first', 3_000, deps(await workerFor('first'), { store: dying })),
+    ).rejects.toThrow(ControlTableUnavailableError);
+    const deadLease = (await store.readShard('s5'))?.lease;
+    expect(deadLease?.owner).toBe('arn:exec:first');
+
+    // act: a racing start while the lease is live, then a takeover once it ran out.
+    const racing = round('s5', 'arn:exec:racing', 2_000, deps(await workerFor('racing')));
+    await expect(racing).rejects.toThrow(
+      new PollerStoppedSignal('~shard/s5', 'shard already served by arn:exec:first'),
+    );
+    await sleep(Math.max(0, (deadLease?.validUntilMs ?? 0) - Date.now()) + 50);
+    const taken = await round('s5', 'arn:exec:second', 3_000, deps(await workerFor('second')));
+
+    // assess
+    expect(taken.loop).toMatchObject({ epoch: (deadLease?.epoch ?? 0) + 1 });
+    expectRisingSeqs('orphan');
+    const second = firesOf('orphan').filter((fire) => fire.by === 'second');
+    expect(second.length).toBeGreaterThan(0);
+    expect(second.every((fire) => dueOf(fire) >= (deadLease?.validUntilMs ?? 0))).toBe(true);
+    expect(firesOf('orphan').filter((fire) => fire.by === 'racing')).toEqual([]);
+  }, 20_000);
+});
+
+describe('runShardRound: a stale owner', () => {
+  it('whose renewal is refused fires nothing after its lease and ends superseded', async () => {
+    // arrange: the owner's renewals fail (the table unreachable for it) until another execution took the shard.
+    await putPoller('contested', 's6', '0.5');
+    let cutOff = false;
+    let lastRenewedUntil = 0;
+    const flaky: ShardStore = Object.assign(Object.create(store) as ShardTable, {
+      renewLease: async (shard: string, lease: Parameters<ShardStore['renewLease']>[1]) => {
+        if (cutOff) throw new ControlTableUnavailableError('~shard/s6', TABLE_NAME, 'partitioned');
+        const written = await store.renewLease(shard, lease);
+        if (written.kind === 'written') lastRenewedUntil = written.lease.validUntilMs;
+        return written;
+      },
+    });
+    const stale = round('s6', 'arn:exec:stale', 9_000, deps(await workerFor('stale'), { store: flaky }));
+    await sleep(1_500);
+    cutOff = true;
+    const heldUntil = Math.max(lastRenewedUntil, (await store.readShard('s6'))?.lease?.validUntilMs ?? 0);
+    await sleep(heldUntil - Date.now() + 50);
+    const taker = round('s6', 'arn:exec:taker', 3_000, deps(await workerFor('taker')));
+    await sleep(500);
+    cutOff = false;
+
+    // act
+    const [staleEnd] = await Promise.allSettled([stale, taker]);
+
+    // assess
+    expect(staleEnd.status).toBe('rejected');
+    expect(staleEnd.status === 'rejected' && staleEnd.reason).toEqual(
+      new PollerStoppedSignal('~shard/s6', 'superseded by epoch 2'),
+    );
+    const staleFires = firesOf('contested').filter((fire) => fire.by === 'stale');
+    expect(staleFires.length).toBeGreaterThan(0);
+    expect(staleFires.every((fire) => dueOf(fire) < heldUntil - LEASE.guardMs)).toBe(true);
+    expect(staleFires.every((fire) => fire.receivedAt < heldUntil)).toBe(true);
+    expect(firesOf('contested').filter((fire) => fire.by === 'taker').length).toBeGreaterThan(0);
+    expectRisingSeqs('contested');
+  }, 20_000);
+});
