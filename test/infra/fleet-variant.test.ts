@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { App, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { SHARD_INDEX_NAME, SHARD_INDEX_PROJECTION } from '../../functions/fleet/shard-store';
 import { ENV, FIELD } from '../../functions/shared/contract';
@@ -175,6 +176,14 @@ describe('the project stack, fleet variant', () => {
     // assess
     expect(tableOf(resources)[1].Properties.GlobalSecondaryIndexes).toBeUndefined();
     expect(variablesOf(resources)[ENV.maxShards]).toBeUndefined();
+  });
+
+  it('reports no unacknowledged cdk-nag AwsSolutions violation in the fleet variant', () => {
+    // act
+    const report = new AwsSolutionsChecks().validateScope(createApp(undefined, { fleet: true }).stack);
+
+    // assess
+    expect(report.violations.map(({ ruleName, severity }) => `${severity} ${ruleName}`)).toEqual([]);
   });
 
   it('commits SubMinuteLambdaExecutor-fleet.yaml within the 51,200 bytes CloudFormation takes inline', () => {
