@@ -196,6 +196,7 @@ export class SubMinuteScheduler extends Construct {
       table: this.table,
       controlPlane: this.controlPlane,
       failures: this.failedTicks,
+      fleet: props.fleet !== undefined,
     });
     this.watchdog = triggers.watchdog;
     // Always a seed, even of no poller: its Delete stops every loop, or a loop waiting in its Wait state would

@@ -354,7 +354,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // response and the stream mapping's filters, batching and retries are exercised as deployed.
   const invokeControlPlane = (event: unknown) => functions.invoke(LOCAL_CONTROLLER_NAME, event);
   const tableStream = new TableStream(region, tableName);
-  const startMapping = await loadStartMapping();
+  const startMapping = await loadStartMapping({ fleet: fleetVariant !== undefined });
   const streamStart =
     options.startLoops === false
       ? undefined

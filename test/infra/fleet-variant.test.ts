@@ -7,10 +7,12 @@ import { SHARD_INDEX_NAME, SHARD_INDEX_PROJECTION } from '../../functions/fleet/
 import { ENV, FIELD } from '../../functions/shared/contract';
 import { createApp, FleetContextError, fleetFromContext } from '../../infra/app';
 import { bundleFunction } from '../../infra/bundle-function';
+import { FLEET_START_FILTERS, START_FILTERS } from '../../infra/constructs/control-plane-triggers';
 import { FLEET_INDEX_ACTIONS, HANDLER_ENTRY } from '../../infra/constructs/poller-functions';
 import { SubMinuteScheduler, type SubMinuteSchedulerProps } from '../../infra/index';
 import { DEFAULT_MAX_SHARDS } from '../../infra/scheduler-props';
 import { PARAMETER } from '../../infra/sub-minute-executor-stack';
+import { parseFilterPattern, passesAnyFilter } from '../../scripts/local-stack/event-filter';
 import { FLEET_TEMPLATE_PATH, MAX_TEMPLATE_BYTES } from '../../scripts/synth';
 import {
   allPolicyStatements,
@@ -218,6 +220,45 @@ describe('the fleet context flag (-c fleet=true)', () => {
     // assess
     expect(read).toThrow(FleetContextError);
     expect(read).toThrow(`the context flag 'fleet' is "yes": give -c fleet=true`);
+  });
+});
+
+describe('the fleet variant stream mapping', () => {
+  const passes = (filters: typeof START_FILTERS, record: unknown) =>
+    passesAnyFilter(
+      filters.map((filter) => parseFilterPattern(String(filter.pattern))),
+      record,
+    );
+  /** A running poller placed on s0: no generation, ever (shards fence with leases and claims). */
+  const placed = { id: { S: 'p' }, running: { BOOL: true }, shard: { S: 's0' }, claimedSeq: { N: '300' } };
+  const modify = (oldImage: object, newImage: object) => ({
+    eventName: 'MODIFY',
+    eventSource: 'aws:dynamodb',
+    dynamodb: { Keys: { id: { S: 'p' } }, OldImage: oldImage, NewImage: newImage },
+  });
+
+  it('passes a poller created running or turned on, and not the writes on a running poller (claims, outcomes)', () => {
+    // prepare
+    const insert = { eventName: 'INSERT', eventSource: 'aws:dynamodb', dynamodb: { NewImage: placed } };
+    const turnedOn = modify({ ...placed, running: { BOOL: false } }, placed);
+    const claimed = modify(placed, { ...placed, claimedSeq: { N: '600' } });
+    const outcome = modify(placed, { ...placed, lastResult: { S: 'ok' } });
+
+    // act, assess
+    expect([insert, turnedOn].map((record) => passes(FLEET_START_FILTERS, record))).toEqual([true, true]);
+    expect([claimed, outcome].map((record) => passes(FLEET_START_FILTERS, record))).toEqual([false, false]);
+    // The single-loop filters would pass them (no generation): one control-plane invocation per write.
+    expect(passes(START_FILTERS, outcome)).toBe(true);
+  });
+
+  it('configures the fleet stack mapping with FLEET_START_FILTERS', () => {
+    // act
+    const [, mapping] = onlyResource(userStack({ fleet: {} }).resources(), 'AWS::Lambda::EventSourceMapping');
+
+    // assess
+    expect(mapping.Properties.FilterCriteria).toEqual({
+      Filters: FLEET_START_FILTERS.map((filter) => ({ Pattern: filter.pattern })),
+    });
   });
 });
 
