@@ -1,4 +1,4 @@
-import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { HistoryEventType } from '@aws-sdk/client-sfn';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -23,6 +23,7 @@ import { formatLoopLife, LoopLife } from '../../../scripts/local-stack/loop-life
 import { waitUntil } from '../../support/fault-probes';
 import { type LocalDynamoDb, startLocalDynamoDb } from '../../support/local-dynamodb';
 import { type Harness, startHarness } from '../../support/local-stack-harness';
+import { ctl } from '../ctl/ctl-harness';
 
 /** The stub on main until the fleet handler is built (functions/control-plane/fleet-handler.ts). */
 const FLEET_STUB_MESSAGE = 'the fleet control plane is not built yet';
@@ -99,6 +100,32 @@ describe('the local stack, fleet variant (npm start -- --fleet)', () => {
 
     // assess
     expect(String(failed.cause)).toContain(FLEET_STUB_MESSAGE);
+  });
+
+  it('ctl start --local in a fleet table sets running=true and starts the fleet (an execution with the input {})', async () => {
+    // prepare: a shard item marks the table as a fleet's; `orders` is off
+    harness = await startHarness({ fleetVariant: {}, startLoops: false });
+    await harness.stack.dynamoDb.send(
+      new PutItemCommand({
+        TableName: harness.stack.tableName,
+        Item: {
+          [FIELD.id]: { S: shardItemKey('s0') },
+          leaseOwner: { S: 'arn:aws:states:us-east-1:000000000000:execution:loop:shard-s0-1-x' },
+          leaseEpoch: { N: '1' },
+          leaseUntil: { N: '0' },
+        },
+      }),
+    );
+    await harness.setFields({ [FIELD.running]: { BOOL: false }, [FIELD.waitSeconds]: { N: '1' } }, 'orders');
+
+    // act
+    const run = await ctl(['start', 'orders', '--local'], harness.stack);
+
+    // assess
+    expect(run.stderr).toEqual([]);
+    expect(run.stdout.join('\n')).toContain('started the fleet: ');
+    expect(harness.stack.stepFunctions.listExecutions().map((execution) => execution.input)).toEqual(['{}']);
+    expect((await harness.readItem('orders'))?.[FIELD.running]).toEqual({ BOOL: true });
   });
 
   it.todo(
