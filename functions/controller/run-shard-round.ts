@@ -177,7 +177,12 @@ class ShardRound {
       input.historyBudget,
     );
     if (history.handOver) {
-      // The lease was released when the previous round handed back: the fresh execution takes the next epoch.
+      // The previous round released the lease at its hand-back; an attempt that failed after taking it did not:
+      // release it now, so the fresh execution takes the next epoch at once instead of waiting it out.
+      const held = (await this.store.readShard(input.shard))?.lease;
+      if (held?.owner === input.executionId && held.validUntilMs > clock.now()) {
+        await this.store.releaseLease(input.shard, released(held, clock.now()), clock.now());
+      }
       this.log.info('handing over to a fresh execution', { historyEvents: history.events });
       throw new HandOverRequestedSignal(this.shardKey, history.events, input.historyBudget);
     }
@@ -190,8 +195,12 @@ class ShardRound {
       try {
         reads = await this.store.queryMembers(input.shard);
       } catch (error) {
-        // Nothing fired yet: Step Functions retries the round. Else hand back; the next round reads again.
-        if (this.fired === 0 && this.sends.size === 0) throw error;
+        // Nothing fired yet: Step Functions retries the round, which resumes where this lease was released (held,
+        // it would resume at its end, 30 s on). Else hand back; the next round reads again.
+        if (this.fired === 0 && this.sends.size === 0) {
+          await this.releaseQuietly();
+          throw error;
+        }
         this.log.error('reading the shard failed, handing back', { error: describeCause(error) });
         return this.handBack(
           { kind: 'hand-back', wakeAt: clock.now(), nextDueAt: undefined },
@@ -204,7 +213,8 @@ class ShardRound {
         this.log.info('no pollers name the shard: stopping');
         throw new PollerStoppedSignal(this.shardKey, 'no pollers');
       }
-      if (firstBatch) this.startFrom(reads, lease.epoch);
+      if (firstBatch) this.state = recordedState(reads);
+      this.noteRead(reads, lease.epoch);
       const items = new Map(reads.map((read) => [read.item.pollerId, read.item] as const));
       const before = this.state;
       const plan = planShardRound({
@@ -294,6 +304,7 @@ class ShardRound {
         return written.lease;
       }
       await this.settleSends();
+      await this.writes.drain();
       const reason = supersededReason(written.current);
       this.logSummary('superseded', { reason });
       throw new PollerStoppedSignal(this.shardKey, reason);
@@ -310,13 +321,12 @@ class ShardRound {
     return this.lease;
   }
 
-  /** The first batch of an invocation: the state the items record, and what they say was claimed and recorded. */
-  private startFrom(reads: readonly ShardMemberRead[], epoch: number): void {
-    this.state = recordedState(reads);
+  /** What the items say was claimed (by any owner: the claim the worker kit needs) and recorded by this epoch. */
+  private noteRead(reads: readonly ShardMemberRead[], epoch: number): void {
     for (const { item, recordedEpoch } of reads) {
       if (item.claimedSeq !== undefined) {
-        this.claimed.set(item.pollerId, item.claimedSeq);
-        this.confirmed.set(item.pollerId, item.claimedSeq);
+        this.claimed.set(item.pollerId, Math.max(item.claimedSeq, this.claimed.get(item.pollerId) ?? 0));
+        this.confirmed.set(item.pollerId, Math.max(item.claimedSeq, this.confirmed.get(item.pollerId) ?? 0));
       }
       if (recordedEpoch === epoch) this.recorded.add(item.pollerId);
     }
@@ -333,16 +343,17 @@ class ShardRound {
       reads.map((read) => [read.item.pollerId, read.item.moveTo ?? read.placement.shard]),
     );
     for (const record of records) {
+      if (record.kind === 'moved-out') this.leftBehind.add(record.pollerId);
+      const to = moveTo.get(record.pollerId);
       const write: PollerWrite | undefined =
         record.kind === 'stopped'
           ? { kind: 'stopped', reason: record.reason, at }
           : record.kind === 'notes'
             ? { kind: 'notes', notes: record.notes, at }
-            : record.kind === 'moved-out'
-              ? { kind: 'moved-out', to: moveTo.get(record.pollerId) ?? '', loop: record.loop }
+            : record.kind === 'moved-out' && to !== undefined
+              ? { kind: 'moved-out', to, loop: record.loop }
               : undefined; // schedule-changed: a claim with the re-anchored loop (claimsNeeded)
       if (write === undefined) continue;
-      if (record.kind === 'moved-out') this.leftBehind.add(record.pollerId);
       if (record.kind === 'stopped')
         this.log.info('poller stopped', { poller: record.pollerId, reason: record.reason });
       this.enqueueWrite(record.pollerId, epoch, write);
@@ -493,7 +504,7 @@ class ShardRound {
           : releaseOf(
               tick,
               lease,
-              this.confirmed.get(tick.pollerId) ?? 0,
+              this.confirmedFor(tick.pollerId),
               nowMs,
               this.timing.guardMs,
               this.timing.tick.sendAllowanceMs,
@@ -533,6 +544,15 @@ class ShardRound {
     });
     this.sends.add(tracked);
     void tracked.finally(() => this.sends.delete(tracked));
+  }
+
+  /**
+   * The claim a tick of the poller may fire under: none until this epoch recorded the poller's grid (its join
+   * claim written). A poller moved in is resumed at `movedAt` from the loop on its item, so ticks fired before this
+   * shard's own record would be fired again by the next invocation; after the record it resumes from that.
+   */
+  private confirmedFor(pollerId: string): number {
+    return this.recorded.has(pollerId) ? (this.confirmed.get(pollerId) ?? 0) : 0;
   }
 
   private noteFired(tick: ShardTick, precisionMs: number): void {
@@ -628,6 +648,7 @@ class ShardRound {
   /** Releases the lease (after every fired tick); returns the instant released at. Refused: superseded. */
   private async release(sleepUntilMs: number | undefined): Promise<number> {
     await this.settleSends();
+    await this.writes.drain();
     const atMs = handBackInstant(this.lastFiredDueMs, this.clock.now());
     const written = await this.store.releaseLease(
       this.input.shard,
@@ -640,6 +661,16 @@ class ShardRound {
       throw new PollerStoppedSignal(this.shardKey, reason);
     }
     return atMs;
+  }
+
+  /** Releases the lease before a failure Step Functions retries; a failure to release leaves it to run out. */
+  private async releaseQuietly(): Promise<void> {
+    const nowMs = this.clock.now();
+    try {
+      await this.store.releaseLease(this.input.shard, released(this.heldLease(), nowMs), nowMs);
+    } catch (error) {
+      this.log.error('releasing the lease failed', { error: describeCause(error) });
+    }
   }
 
   /** Waits (on timers, a look every 100 ms) for the answers of running synchronous fires until `untilMs`. */

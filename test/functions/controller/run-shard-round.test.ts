@@ -16,7 +16,11 @@ import { createLambdaClient, localClientOptions } from '../../../functions/share
 import { systemClock } from '../../../functions/shared/clock';
 import { FIELD, STOP_REASON, type WorkerEvent } from '../../../functions/shared/contract';
 import type { RawItem } from '../../../functions/shared/control-item';
-import { ControlTableUnavailableError, PollerStoppedSignal } from '../../../functions/shared/errors';
+import {
+  ControlTableUnavailableError,
+  HandOverRequestedSignal,
+  PollerStoppedSignal,
+} from '../../../functions/shared/errors';
 import { silentLogger } from '../../../functions/shared/logger';
 import { LambdaWorkerInvoker } from '../../../functions/shared/worker-invoker';
 import { type LocalDynamoDb, startLocalDynamoDb } from '../../support/local-dynamodb';
@@ -70,7 +74,9 @@ async function workerFor(by: string): Promise<LambdaWorkerInvoker> {
     const event = JSON.parse(Buffer.concat(chunks).toString('utf8')) as WorkerEvent;
     received.push({ event, receivedAt: Date.now(), by });
     if (type === 'Event') return void response.writeHead(202).end();
-    response.writeHead(200).end('null');
+    // A synchronous fire (overlap `skip`) answers when the worker is done: after `runMs` of the payload, if any.
+    const runMs = Number(event.payload?.runMs ?? 0);
+    setTimeout(() => response.writeHead(200).end('null'), runMs);
   };
   const server = createServer((request, response) => {
     answer(request, response).catch((error: unknown) => response.writeHead(500).end(String(error)));
@@ -175,12 +181,32 @@ describe('runShardRound: 20 pollers at mixed cadences on one shard', () => {
   }));
   let output: ShardOutput;
   let startedAt: number;
+  const metricLines: Record<string, unknown>[] = [];
 
   beforeAll(async () => {
     for (const poller of pollers) await putPoller(poller.id, 's0', poller.waitSeconds);
     startedAt = Date.now();
-    output = await round('s0', 'arn:exec:mix', 6_500, deps(await workerFor('mix')));
+    const metrics = {
+      sink: (line: string) => void metricLines.push(JSON.parse(line) as Record<string, unknown>),
+      table: TABLE_NAME,
+      perPoller: false,
+    };
+    output = await round('s0', 'arn:exec:mix', 6_500, deps(await workerFor('mix'), { metrics }));
   }, 20_000);
+
+  it("writes the controller's metrics aggregated for the table, not per poller", () => {
+    // assess
+    const fired = pollers.reduce((sum, poller) => sum + firesOf(poller.id).length, 0);
+    const fires = metricLines.reduce(
+      (sum, line) => sum + (typeof line.Fires === 'number' ? line.Fires : 0),
+      0,
+    );
+    expect(fires).toBe(fired);
+    expect(metricLines.length).toBeLessThanOrEqual(2 + Math.ceil(fired / 100));
+    expect(metricLines.every((line) => line.PollerId === undefined && line.ControlTable === TABLE_NAME)).toBe(
+      true,
+    );
+  });
 
   it('fires every poller on its grid, on time, in seq order, no seq twice', () => {
     // assess
@@ -302,10 +328,15 @@ describe('runShardRound: a pending move hands the poller over', () => {
     const item = await raw('mover');
     expect(item?.[FIELD.shard]).toEqual({ S: 's4' });
     expect(item?.[FIELD.moveTo]).toBeUndefined();
-    // The new shard continued the old one's grid: one interval between the last old tick and the first new one.
+    // The new shard continued the old one's grid (the loop recorded at the flip), not a new one above the claim
+    // (~5 minutes of seqs ahead): at most one seq an interval since the last old tick (a late tick takes none).
     const lastOld = fires.filter((fire) => fire.by === 's3').at(-1);
+    expect(lastOld).toBeDefined();
     if (lastOld !== undefined && moved[0] !== undefined) {
-      expect(moved[0].event.seq - lastOld.event.seq).toBe((dueOf(moved[0]) - dueOf(lastOld)) / 500);
+      const seqs = moved[0].event.seq - lastOld.event.seq;
+      expect(seqs).toBeGreaterThan(0);
+      expect(seqs).toBeLessThanOrEqual((dueOf(moved[0]) - dueOf(lastOld)) / 500);
+      expect((dueOf(moved[0]) - dueOf(lastOld)) % 500).toBe(0);
     }
   }, 20_000);
 });
@@ -380,4 +411,104 @@ describe('runShardRound: a stale owner', () => {
     expect(firesOf('contested').filter((fire) => fire.by === 'taker').length).toBeGreaterThan(0);
     expectRisingSeqs('contested');
   }, 20_000);
+});
+
+describe('runShardRound: overlap skip', () => {
+  it('fires a poller again only once its previous fire answered, counting the ticks it skipped', async () => {
+    // arrange: a worker that runs 1.2 s, ticks every 0.5 s.
+    await putPoller('slow-worker', 's9', '0.5', {
+      [FIELD.overlap]: { S: 'skip' },
+      [FIELD.payload]: { M: { runMs: { N: '1200' } } },
+    });
+
+    // act
+    await round('s9', 'arn:exec:skip', 6_000, deps(await workerFor('skip')));
+
+    // assess
+    const fires = firesOf('slow-worker');
+    expect(fires.length).toBeGreaterThanOrEqual(3);
+    expectRisingSeqs('slow-worker');
+    // Each fire went out only after the previous one's 1.2 s run had answered: never two running at once.
+    expect(gapsOf(fires.map((fire) => fire.receivedAt)).every((gap) => gap >= 1_200)).toBe(true);
+    const item = await raw('slow-worker');
+    expect(Number(item?.[FIELD.overlapSkips]?.N)).toBeGreaterThanOrEqual(fires.length - 1);
+  }, 15_000);
+});
+
+describe('runShardRound: how an execution ends', () => {
+  it('stops on an input that names no shard, naming the value', async () => {
+    // act
+    const running = runShardRound(
+      { state: { pollerId: 'orders' }, executionId: 'arn:exec:x' },
+      deps(await workerFor('x')),
+      () => Date.now() + 1_000,
+    );
+
+    // assess
+    await expect(running).rejects.toBeInstanceOf(PollerStoppedSignal);
+    await expect(running).rejects.toThrow(/pollerId must name a shard .*; got "orders"/);
+  });
+
+  it('stops when no poller names the shard, leaving the lease released', async () => {
+    // act
+    const running = round('s7', 'arn:exec:empty', 2_000, deps(await workerFor('empty')));
+
+    // assess
+    await expect(running).rejects.toEqual(new PollerStoppedSignal('~shard/s7', 'no pollers'));
+    expect((await store.readShard('s7'))?.lease?.validUntilMs).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('fails a first read for Step Functions to retry, releasing the lease so the retry fires at once', async () => {
+    // arrange: the table refuses the first Query.
+    await putPoller('retried', 's10', '0.5');
+    let refusals = 1;
+    const refusing: ShardStore = Object.assign(Object.create(store) as ShardTable, {
+      queryMembers: (shard: string) =>
+        refusals-- > 0
+          ? Promise.reject(new ControlTableUnavailableError('~shard/s10', TABLE_NAME, 'throttled'))
+          : store.queryMembers(shard),
+    });
+    const invoker = await workerFor('retried');
+
+    // act
+    const failed = round('s10', 'arn:exec:retried', 2_000, deps(invoker, { store: refusing }));
+    await expect(failed).rejects.toBeInstanceOf(ControlTableUnavailableError);
+    const lease = (await store.readShard('s10'))?.lease;
+    const retriedAt = Date.now();
+    await round('s10', 'arn:exec:retried', 3_000, deps(invoker, { store: refusing }));
+
+    // assess
+    expect(lease?.validUntilMs).toBeLessThanOrEqual(retriedAt);
+    const fires = firesOf('retried');
+    expect(fires[0] && dueOf(fires[0])).toBeLessThan(retriedAt + TIMING.firstTickDelayMs + 600);
+    expectRisingSeqs('retried');
+  }, 15_000);
+
+  it('hands over to a fresh execution before its history budget is spent, firing nothing', async () => {
+    // arrange
+    await putPoller('budget', 's8', '0.5');
+    const first = await round('s8', 'arn:exec:budget', 2_000, deps(await workerFor('budget')));
+    const firedBefore = firesOf('budget').length;
+    const spent = { ...first, loop: { ...first.loop, historyEvents: Number(first.loop.historyBudget) - 3 } };
+    // An attempt of this round that failed after taking the lease left it held.
+    const held = { owner: 'arn:exec:budget', epoch: 1, validUntilMs: Date.now() + 30_000 };
+    expect((await store.renewLease('s8', held)).kind).toBe('written');
+
+    // act
+    const next = round('s8', 'arn:exec:budget', 2_000, deps(await workerFor('budget')), spent);
+
+    // assess
+    await expect(next).rejects.toBeInstanceOf(HandOverRequestedSignal);
+    expect(firesOf('budget').length).toBe(firedBefore);
+    expect((await store.readShard('s8'))?.lease?.validUntilMs).toBeLessThanOrEqual(Date.now());
+    // The fresh execution takes the released lease at the next epoch and goes on with no seq twice.
+    const fresh = await round('s8', 'arn:exec:fresh', 2_000, deps(await workerFor('budget')), {
+      pollerId: first.pollerId,
+      wakeAt: first.wakeAt,
+      loop: first.loop,
+    });
+    expect(fresh.loop).toMatchObject({ epoch: 2, executionId: 'arn:exec:fresh' });
+    expect(firesOf('budget').length).toBeGreaterThan(firedBefore);
+    expectRisingSeqs('budget');
+  }, 15_000);
 });

@@ -223,6 +223,26 @@ describe('ShardTable: writes on poller items', () => {
     expect(JSON.parse(item?.[FIELD.shardLoop]?.S ?? '')).toEqual(encodeLoopState(loop(12)));
   });
 
+  it('adds the skips, failed fires and overlap skips a claim carries to the counts on the item', async () => {
+    // arrange
+    await put({ ...RUNNING, [FIELD.shard]: { S: shard }, [FIELD.skippedTicks]: { N: '5' } });
+
+    // act
+    await table.writePoller(pollerId, shard, 1, {
+      ...claim(10, 200),
+      skippedTicksAdded: 2,
+      failedFiresAdded: 1,
+      overlapSkipsAdded: 3,
+    });
+    await table.writePoller(pollerId, shard, 1, claim(11, 300));
+
+    // assess
+    const item = await raw();
+    expect(item?.[FIELD.skippedTicks]).toEqual({ N: '7' });
+    expect(item?.[FIELD.failedFires]).toEqual({ N: '1' });
+    expect(item?.[FIELD.overlapSkips]).toEqual({ N: '3' });
+  });
+
   it('the claim with the lower seq keeps the higher claim even when it lands second', async () => {
     // arrange
     await put({ ...RUNNING, [FIELD.shard]: { S: shard } });

@@ -158,6 +158,15 @@ describe('startLoopsForChanges', () => {
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: '' }]);
   });
 
+  it("starts nothing for a fleet shard item's change, whatever its image holds", async () => {
+    // act
+    const response = await startLoopsForChanges([runningTurnedOn('~shard/s0', '250')], deps, silentLogger);
+
+    // assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(executionsOf(harness.stack, '~shard/s0')).toEqual([]);
+  });
+
   it('starts a loop for a change no start has served yet', async () => {
     // prepare: generation 3's loop stopped
     await runningPoller('fresh', 3, 'control item invalid');
