@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { App, BootstraplessSynthesizer } from 'aws-cdk-lib';
+import { SubMinuteError } from '../functions/shared/errors';
 import { MONITORING_STACK_NAME, SchedulerMonitoringStack } from './scheduler-monitoring-stack';
 import { STACK_NAME, SubMinuteExecutorStack } from './sub-minute-executor-stack';
 
@@ -11,6 +12,12 @@ export interface ExecutorApp {
   readonly stack: SubMinuteExecutorStack;
 }
 
+export const FLEET_STACK_DESCRIPTION =
+  'Sub-Minute Lambda Executor (fleet): shared shard controllers fire worker Lambdas every N seconds, each poller steered from a DynamoDB control item';
+
+/** The context flag that synthesizes the fleet variant: `npx cdk deploy -c fleet=true`. */
+export const FLEET_CONTEXT_KEY = 'fleet';
+
 export const MONITORING_STACK_DESCRIPTION =
   'Sub-Minute Lambda Executor monitoring: alarms, their SNS topic and a dashboard for a stack deployed from SubMinuteLambdaExecutor.yaml';
 
@@ -20,6 +27,11 @@ export interface ExecutorAppOptions {
    * @default true
    */
   readonly monitoring?: boolean;
+  /**
+   * The fleet variant (shards serve the pollers; README "Fleet").
+   * @default the context flag `fleet` (`-c fleet=true`), else false
+   */
+  readonly fleet?: boolean;
 }
 
 /**
@@ -28,9 +40,11 @@ export interface ExecutorAppOptions {
  */
 export function createApp(outdir?: string, options: ExecutorAppOptions = {}): ExecutorApp {
   const app = bareApp(outdir);
+  const fleet = options.fleet ?? fleetFromContext(app);
   const stack = new SubMinuteExecutorStack(app, STACK_NAME, {
     stackName: STACK_NAME,
-    description: STACK_DESCRIPTION,
+    description: fleet ? FLEET_STACK_DESCRIPTION : STACK_DESCRIPTION,
+    fleet,
     synthesizer: new BootstraplessSynthesizer(),
     analyticsReporting: false,
     ...(options.monitoring !== undefined ? { monitoring: options.monitoring } : {}),
@@ -48,6 +62,26 @@ export function createMonitoringApp(outdir?: string): { app: App; stack: Schedul
     analyticsReporting: false,
   });
   return { app, stack };
+}
+
+/** `-c fleet=true` arrives as the text 'true' (cdk.json may hold a boolean); anything but true or false is refused. */
+export function fleetFromContext(app: App): boolean {
+  const value: unknown = app.node.tryGetContext(FLEET_CONTEXT_KEY);
+  if (value === undefined || value === false || value === 'false') return false;
+  if (value === true || value === 'true') return true;
+  throw new FleetContextError(value);
+}
+
+/** The `fleet` context flag holds something other than true or false; the value is what it holds. */
+export class FleetContextError extends SubMinuteError {
+  override readonly name = 'FleetContextError';
+
+  constructor(value: unknown) {
+    super(
+      `the context flag '${FLEET_CONTEXT_KEY}' is ${JSON.stringify(value)}: give -c ${FLEET_CONTEXT_KEY}=true for the fleet variant, or leave it out for one loop per poller`,
+      { value },
+    );
+  }
 }
 
 function bareApp(outdir: string | undefined): App {

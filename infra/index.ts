@@ -3,6 +3,7 @@
  * props and grants name. See examples/cdk-app/ for a whole app.
  */
 export {
+  type FleetProps,
   type PollerDeclaration,
   READ_EXECUTION_ACTIONS,
   READ_POLLER_ACTIONS,

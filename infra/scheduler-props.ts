@@ -5,7 +5,7 @@ import {
   parseSeedProperties,
   SEED_PROPERTY,
 } from '../functions/seeder/seed-properties';
-import type { OverlapPolicy } from '../functions/shared/contract';
+import { DEFAULT_MAX_SHARDS, MAX_SHARDS_LIMIT, type OverlapPolicy } from '../functions/shared/contract';
 import { InvalidControlItemError, InvalidSeedPropertyError } from '../functions/shared/errors';
 import { parseTargetText } from '../functions/shared/operator-input';
 import type { SeededPoller } from './constructs/control-item-seed';
@@ -52,11 +52,29 @@ export interface PollerDeclaration {
 const MAX_STATE_MACHINE_NAME_LENGTH = 80;
 const LOOP_NAME_SUFFIX = '-loop';
 
+/** The fleet variant's settings (SubMinuteSchedulerProps.fleet). */
+export interface FleetProps {
+  /**
+   * The most shards (shared controllers, one Step Functions execution each) the fleet planner lays the pollers on:
+   * a whole number from 1 to MAX_SHARDS_LIMIT, or a parameter's token.
+   * @default DEFAULT_MAX_SHARDS (4)
+   */
+  readonly maxShards?: number;
+}
+
+export { DEFAULT_MAX_SHARDS, MAX_SHARDS_LIMIT };
+
 /** The props a SubMinuteScheduler validates (the rest are typed enough by TypeScript). */
 export interface CheckedProps {
   readonly pollers?: readonly PollerDeclaration[];
   readonly controllerMemoryMb?: number;
   readonly extraTargetArns?: readonly string[];
+  readonly fleet?: FleetProps;
+}
+
+/** The fleet's shard limit as the control plane's MAX_SHARDS gets it (the default when not given). */
+export function maxShardsOf(fleet: FleetProps): number {
+  return fleet.maxShards ?? DEFAULT_MAX_SHARDS;
 }
 
 /** Stands in for a parameter's token, so the other fields of the same poller are still checked. */
@@ -123,6 +141,16 @@ export function checkSchedulerProps(props: CheckedProps, stackName: string): str
   if (memory !== undefined && !Token.isUnresolved(memory) && !isKnownMemorySize(memory)) {
     problems.push(
       `controllerMemoryMb is ${memory}: it must be one of ${CONTROLLER_MEMORY_SIZES_MB.join(', ')} MB, the sizes the controller's cost model knows (functions/scheduling/cost-model.ts)`,
+    );
+  }
+  const maxShards = props.fleet?.maxShards;
+  if (
+    maxShards !== undefined &&
+    !Token.isUnresolved(maxShards) &&
+    !(Number.isInteger(maxShards) && maxShards >= 1 && maxShards <= MAX_SHARDS_LIMIT)
+  ) {
+    problems.push(
+      `fleet.maxShards is ${maxShards}: it must be a whole number from 1 to ${MAX_SHARDS_LIMIT} (shards are named s0 to s${MAX_SHARDS_LIMIT - 1}); leave it out for ${DEFAULT_MAX_SHARDS}`,
     );
   }
   if (

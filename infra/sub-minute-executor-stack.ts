@@ -6,6 +6,8 @@ import {
   DEFAULT_CONTROLLER_MEMORY_MB,
 } from '../functions/scheduling/cost-model';
 import { DEFAULT_POLLER_ID, FIELD, WAIT_SECONDS_LIMITS } from '../functions/shared/contract';
+import { FLEET_CONTROLLER_MEMORY_MB } from './constructs/poller-functions';
+import { DEFAULT_MAX_SHARDS, MAX_SHARDS_LIMIT } from './scheduler-props';
 import { SubMinuteScheduler } from './sub-minute-scheduler';
 
 export const STACK_NAME = 'SubMinuteLambdaExecutor';
@@ -23,6 +25,8 @@ export const PARAMETER = {
   controllerMemory: 'ControllerMemory',
   alarmEmail: 'AlarmEmail',
   perPollerMetrics: 'PerPollerMetrics',
+  /** The fleet variant only. */
+  maxShards: 'MaxShards',
 } as const;
 export const OUTPUT = {
   controlTableName: 'ControlTableName',
@@ -37,7 +41,10 @@ export const OUTPUT = {
 /** The console's parameter form: groups in this order, parameters in this order within each, and their labels. */
 export const PARAMETER_GROUPS = [
   { label: `The '${DEFAULT_POLLER_ID}' poller`, parameters: [PARAMETER.running, PARAMETER.waitSeconds] },
-  { label: 'Functions', parameters: [PARAMETER.controllerMemory, PARAMETER.extraTargetArns] },
+  {
+    label: 'Functions',
+    parameters: [PARAMETER.controllerMemory, PARAMETER.maxShards, PARAMETER.extraTargetArns],
+  },
   { label: 'Monitoring', parameters: [PARAMETER.perPollerMetrics, PARAMETER.alarmEmail] },
 ] as const;
 /** Labels only where the name says too little (each costs template bytes). */
@@ -59,6 +66,12 @@ export interface SubMinuteExecutorStackProps extends StackProps {
    * @default true
    */
   readonly monitoring?: boolean;
+  /**
+   * The fleet variant (README "Fleet"): shards serve the pollers, a MaxShards parameter bounds them, the controller
+   * memory defaults to 1024 MB, and the fleet starts with the input `{}`.
+   * @default false
+   */
+  readonly fleet?: boolean;
 }
 
 /** The optional address the alarm topic notifies: an empty default subscribes nobody. */
@@ -100,12 +113,23 @@ export class SubMinuteExecutorStack extends Stack {
       description: 'Optional: ARNs of further Lambda functions control items may name as target',
     });
     // The allowed sizes are the ones the cost model knows: the controller reads its size at run time.
+    const fleet = props?.fleet === true;
     const controllerMemory = new CfnParameter(this, PARAMETER.controllerMemory, {
       type: 'Number',
       allowedValues: CONTROLLER_MEMORY_SIZES_MB.map(String),
-      default: props?.controllerMemoryMb ?? DEFAULT_CONTROLLER_MEMORY_MB,
+      default:
+        props?.controllerMemoryMb ?? (fleet ? FLEET_CONTROLLER_MEMORY_MB : DEFAULT_CONTROLLER_MEMORY_MB),
       description: 'Memory (MB) of the control plane: its CPU share grows with it',
     });
+    const maxShards = fleet
+      ? new CfnParameter(this, PARAMETER.maxShards, {
+          type: 'Number',
+          minValue: 1,
+          maxValue: MAX_SHARDS_LIMIT,
+          default: DEFAULT_MAX_SHARDS,
+          description: 'The most shards (shared controllers) the pollers are laid on',
+        })
+      : undefined;
     const perPollerMetrics = new CfnParameter(this, PARAMETER.perPollerMetrics, {
       type: 'String',
       allowedValues: ['false', 'true'],
@@ -133,6 +157,7 @@ export class SubMinuteExecutorStack extends Stack {
       controllerMemoryMb: controllerMemory.valueAsNumber,
       perPollerMetrics: perPollerMetrics.valueAsString,
       monitoring: alarmEmail === undefined ? false : { alarmEmail: alarmEmail.valueAsString },
+      ...(maxShards === undefined ? {} : { fleet: { maxShards: maxShards.valueAsNumber } }),
       pollers: [
         { id: DEFAULT_POLLER_ID, running: running.valueAsString, waitSeconds: waitSeconds.valueAsString },
       ],
@@ -163,9 +188,10 @@ export class SubMinuteExecutorStack extends Stack {
       value: failedTicks.queueUrl,
       description: 'Failed ticks and starts',
     });
+    // The fleet starts with no poller named: the fleet start places every poller and starts its shards.
     new CfnOutput(this, OUTPUT.startCommand, {
-      value: `aws stepfunctions start-execution --state-machine-arn ${stateMachine.stateMachineArn} --input '${JSON.stringify({ pollerId: DEFAULT_POLLER_ID })}'`,
-      description: `Starts the '${DEFAULT_POLLER_ID}' loop`,
+      value: `aws stepfunctions start-execution --state-machine-arn ${stateMachine.stateMachineArn} --input '${JSON.stringify(fleet ? {} : { pollerId: DEFAULT_POLLER_ID })}'`,
+      description: fleet ? 'Starts the fleet' : `Starts the '${DEFAULT_POLLER_ID}' loop`,
     });
   }
 }

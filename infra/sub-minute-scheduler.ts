@@ -22,9 +22,15 @@ import {
   PollerStateMachine,
 } from './constructs/poller-state-machine';
 import { SchedulerMonitoring } from './constructs/scheduler-monitoring';
-import { checkSchedulerProps, type PollerDeclaration, seededPoller } from './scheduler-props';
+import {
+  checkSchedulerProps,
+  type FleetProps,
+  maxShardsOf,
+  type PollerDeclaration,
+  seededPoller,
+} from './scheduler-props';
 
-export type { PollerDeclaration } from './scheduler-props';
+export type { FleetProps, PollerDeclaration } from './scheduler-props';
 
 /**
  * What a role that steers pollers does to the control table (`ctl set`, `create`, `stop`, `delete`, `pause`, and
@@ -72,7 +78,7 @@ export interface SubMinuteSchedulerProps {
   readonly extraTargetArns?: string[];
   /**
    * Memory of the control plane in MB (its CPU share grows with it): 128, 256, 512 or 1024, or a parameter's token.
-   * @default 128
+   * @default 128; 1024 with `fleet`
    */
   readonly controllerMemoryMb?: number;
   /**
@@ -109,6 +115,14 @@ export interface SubMinuteSchedulerProps {
    * @default {} (alarms and dashboard, no subscription)
    */
   readonly monitoring?: false | { readonly alarmEmail?: string };
+  /**
+   * The fleet variant: the pollers are served by shards, shared controllers each looping over many pollers
+   * (functions/control-plane/fleet-handler.ts, README "Fleet"), instead of one loop per poller. Adds the control
+   * table's `shard-index` (and the control plane's Query on it) and sets the controller's memory default to 1024 MB.
+   * Start the fleet by starting the state machine with the input `{}`.
+   * @default - one loop per poller
+   */
+  readonly fleet?: FleetProps;
 }
 
 /**
@@ -146,7 +160,10 @@ export class SubMinuteScheduler extends Construct {
 
     // Construct ids below are the project's stack's own (SubMinuteExecutorStack adds this construct as 'Default',
     // which logical ids leave out): renaming one would replace the resource on update, the table with its items.
-    this.table = new ControlTable(this, 'Control', { removalPolicy: props.tableRemovalPolicy }).table;
+    this.table = new ControlTable(this, 'Control', {
+      removalPolicy: props.tableRemovalPolicy,
+      shardIndex: props.fleet !== undefined,
+    }).table;
     this.failedTicks = new FailedTicksQueue(this, 'FailedTicks').queue;
     const functions = new PollerFunctions(this, 'Poller', {
       table: this.table,
@@ -158,6 +175,7 @@ export class SubMinuteScheduler extends Construct {
       worker: props.worker,
       configureWorkerAsyncInvoke: props.configureWorkerAsyncInvoke,
       logRetention: props.logRetention,
+      ...(props.fleet === undefined ? {} : { fleet: { maxShards: maxShardsOf(props.fleet) } }),
     });
     this.controlPlane = functions.controlPlane;
     this.worker = functions.worker;
@@ -178,6 +196,7 @@ export class SubMinuteScheduler extends Construct {
       table: this.table,
       controlPlane: this.controlPlane,
       failures: this.failedTicks,
+      fleet: props.fleet !== undefined,
     });
     this.watchdog = triggers.watchdog;
     // Always a seed, even of no poller: its Delete stops every loop, or a loop waiting in its Wait state would
@@ -210,7 +229,7 @@ export class SubMinuteScheduler extends Construct {
    * (never replace an item by Put). `ctl start`/`resume` need grantStart as well.
    */
   grantSteerPollers(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grant(grantee, ...STEER_POLLER_ACTIONS);
+    return this.grantOnTable(grantee, STEER_POLLER_ACTIONS);
   }
 
   /**
@@ -218,7 +237,7 @@ export class SubMinuteScheduler extends Construct {
    * loop's executions (`ctl status` shows whether the loop an item names has ended).
    */
   grantReadPollers(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grant(grantee, ...READ_POLLER_ACTIONS).combine(this.grantDescribeExecutions(grantee));
+    return this.grantOnTable(grantee, READ_POLLER_ACTIONS).combine(this.grantDescribeExecutions(grantee));
   }
 
   /**
@@ -298,6 +317,11 @@ export class SubMinuteScheduler extends Construct {
     if (role !== undefined) policy.attachToRole(role);
     if (user !== undefined) policy.attachToUser(user);
     (policy.node.defaultChild as iam.CfnPolicy).cfnOptions.condition = hasTargets;
+  }
+
+  /** `actions` on the table itself: table.grant() would add `index/*` to them once the table has the shard index. */
+  private grantOnTable(grantee: iam.IGrantable, actions: readonly string[]): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: [...actions], resourceArns: [this.table.tableArn] });
   }
 
   /**

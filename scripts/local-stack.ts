@@ -1,12 +1,12 @@
 /**
  * `npm start`: the whole poller on this machine. Flags: --port N (DynamoDB; Lambda/Step Functions on N+1),
- * --data DIR, --every S | --pollers FILE | --demo, --controller-memory MB, --json, --duration S, --verbose. See
- * README "The local stack".
+ * --data DIR, --every S | --pollers FILE | --demo, --fleet [--max-shards N], --controller-memory MB, --json,
+ * --duration S, --verbose. See README "The local stack".
  */
 // First: a Node older than package.json's engines.node stops here with one line saying what to install.
 import './require-node';
 import { parseArgs } from 'node:util';
-import { WAIT_SECONDS_LIMITS } from '../functions/shared/contract';
+import { DEFAULT_MAX_SHARDS, MAX_SHARDS_LIMIT, WAIT_SECONDS_LIMITS } from '../functions/shared/contract';
 import { InvalidIntervalError, SubMinuteError } from '../functions/shared/errors';
 import { createJsonLogger } from '../functions/shared/logger';
 import { parseWaitInterval } from '../functions/shared/wait-interval';
@@ -40,6 +40,8 @@ function parseOptions(argv: string[]) {
       every: { type: 'string' },
       pollers: { type: 'string' },
       demo: { type: 'boolean', default: false },
+      fleet: { type: 'boolean', default: false },
+      'max-shards': { type: 'string' },
       duration: { type: 'string' },
       'controller-memory': { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -77,8 +79,14 @@ function parseOptions(argv: string[]) {
       `give one of --every (the default poller), --pollers FILE or --demo; got ${fleetFlags.join(' and ')}`,
     );
   }
+  const maxShards = number('max-shards', values['max-shards'], 1, MAX_SHARDS_LIMIT);
+  if (maxShards !== undefined && !Number.isInteger(maxShards))
+    throw new UsageError(`--max-shards must be a whole number; got "${values['max-shards']}"`);
+  if (maxShards !== undefined && !values.fleet)
+    throw new UsageError('--max-shards is for the fleet variant: give --fleet too');
   return {
     help: values.help,
+    fleetVariant: values.fleet ? { ...(maxShards === undefined ? {} : { maxShards }) } : undefined,
     pollersFile: values.pollers,
     demo: values.demo,
     port: port ?? DEFAULT_DYNAMODB_PORT,
@@ -99,17 +107,20 @@ function everySeconds(raw: string): number {
   return interval.seconds;
 }
 
-const USAGE = `Usage: npm start -- [--every S | --pollers FILE | --demo] [--port N] [--data DIR] [--duration S] [--controller-memory MB] [--json] [--verbose]
+const USAGE = `Usage: npm start -- [--every S | --pollers FILE | --demo] [--fleet [--max-shards N]] [--port N] [--data DIR] [--duration S] [--controller-memory MB] [--json] [--verbose]
   --every S      cadence of the default poller in seconds (${WAIT_SECONDS_LIMITS.min}-${WAIT_SECONDS_LIMITS.max}, decimals allowed; default ${DEFAULT_EVERY_SECONDS}, or the persisted one)
   --pollers FILE seed the pollers a JSON or YAML file lists instead of the default one (see examples/pollers.yaml)
   --demo         serve three demo transit feeds on 127.0.0.1 and seed three pollers that fetch them
+  --fleet        the fleet variant: shared shard controllers serve the pollers (README "Fleet"); the table gets
+                 the shard index and the stack starts the fleet (an execution with the input {})
+  --max-shards N with --fleet: the most shards (1-${MAX_SHARDS_LIMIT}, default ${DEFAULT_MAX_SHARDS})
   --port N       DynamoDB endpoint port (default ${DEFAULT_DYNAMODB_PORT}); the Lambda/Step Functions endpoint uses N+1
   --data DIR     persist the control table in DIR (default: in memory)
   --duration S   exit cleanly after S seconds (default: run until Ctrl-C)
   --controller-memory MB
-                 the controller's memory size, which sets its CPU share (default: the deployed 128)
-  --json         print JSON lines (seeded, resumed, ready, loop-started, fire, outcome, cadence-changed, stopped,
-                 error, feed) instead of text
+                 the controller's memory size, which sets its CPU share (default: the deployed 128; 1024 with --fleet)
+  --json         print JSON lines (seeded, resumed, ready, loop-started, shard-taken, fire, outcome,
+                 cadence-changed, stopped, error, feed) instead of text
   --verbose      also print the sandboxes' own log lines (and the starter's and watchdog's) to stderr`;
 
 function formatHuman(event: LocalStackEvent): string {
@@ -131,6 +142,7 @@ function formatHuman(event: LocalStackEvent): string {
     case 'loop-started':
     case 'cadence-changed':
     case 'resumed':
+    case 'shard-taken':
       return formatLoopLife(event);
   }
 }
@@ -184,6 +196,7 @@ async function main(): Promise<number> {
       port: options.port,
       dataDir: options.dataDir,
       ...(fleet === undefined ? { everySeconds: options.everySeconds } : { fleet }),
+      ...(options.fleetVariant === undefined ? {} : { fleetVariant: options.fleetVariant }),
       onEvent: (event) => {
         print(event);
         // JSON lines stay parseable on stdout; the operator still reads whether the CPU share is applied.

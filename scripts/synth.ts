@@ -1,7 +1,8 @@
 /**
  * `npm run synth`: synthesizes the CDK app in-process and writes SubMinuteLambdaExecutor.yaml, the template
- * that deploys without the CDK (`aws cloudformation deploy --template-file`, no bucket, no bootstrap), and
- * SubMinuteLambdaExecutor-monitoring.yaml, the alarms and dashboard that template has no room for.
+ * that deploys without the CDK (`aws cloudformation deploy --template-file`, no bucket, no bootstrap),
+ * SubMinuteLambdaExecutor-fleet.yaml, the same for the fleet variant (shards serve the pollers), and
+ * SubMinuteLambdaExecutor-monitoring.yaml, the alarms and dashboard those templates have no room for.
  * Deterministic: test/infra/template.test.ts fails when the committed file differs from a fresh render.
  */
 // First: a Node older than package.json's engines.node stops here with one line saying what to install.
@@ -16,6 +17,8 @@ import { MONITORING_STACK_NAME } from '../infra/scheduler-monitoring-stack';
 import { STACK_NAME } from '../infra/sub-minute-executor-stack';
 
 export const TEMPLATE_PATH = fileURLToPath(new URL(`../${STACK_NAME}.yaml`, import.meta.url));
+/** The fleet variant's inline template (README "Fleet"). */
+export const FLEET_TEMPLATE_PATH = fileURLToPath(new URL(`../${STACK_NAME}-fleet.yaml`, import.meta.url));
 /** The alarms and dashboard for a stack deployed from TEMPLATE_PATH, which has no room for them. */
 export const MONITORING_TEMPLATE_PATH = fileURLToPath(
   new URL(`../${MONITORING_STACK_NAME}.yaml`, import.meta.url),
@@ -31,14 +34,26 @@ const HEADER = [
   '           --capabilities CAPABILITY_IAM --parameter-overrides running=true waitseconds=5',
 ].join('\n');
 
+const FLEET_HEADER = [
+  ' Sub-Minute Lambda Executor, fleet variant: shared shard controllers serve the pollers (README "Fleet").',
+  ' CloudFormation template with the functions inlined (no assets, no CDK bootstrap).',
+  ' Generated from infra/ by `npm run synth`: do not edit; change the CDK app and run it again.',
+  ' Deploy: aws cloudformation deploy --template-file SubMinuteLambdaExecutor-fleet.yaml --stack-name SubMinute \\',
+  '           --capabilities CAPABILITY_IAM --parameter-overrides MaxShards=4',
+  " Start the fleet: aws stepfunctions start-execution --state-machine-arn <StateMachineArn> --input '{}'",
+].join('\n');
+
 type Template = Record<string, unknown> & { Resources?: Record<string, Record<string, unknown>> };
 
-/** The stack's template as CloudFormation receives it, minus what only the CDK toolkit reads. */
-export function synthesizeTemplate(): Template {
+/**
+ * The stack's template as CloudFormation receives it, minus what only the CDK toolkit reads; `fleet` for the fleet
+ * variant's.
+ */
+export function synthesizeTemplate(options: { readonly fleet?: boolean } = {}): Template {
   const outdir = mkdtempSync(join(tmpdir(), 'sub-minute-synth-'));
   try {
     // No alarms or dashboard: they come with the monitoring template (synthesizeMonitoringTemplate).
-    const { app } = createApp(outdir, { monitoring: false });
+    const { app } = createApp(outdir, { monitoring: false, fleet: options.fleet === true });
     return stripCdkMetadata(app.synth().getStackByName(STACK_NAME).template as Template);
   } finally {
     rmSync(outdir, { recursive: true, force: true });
@@ -96,6 +111,15 @@ export function stripCdkMetadata(template: Template): Template {
  * blocks (readable, no escaping). YAML 1.1 quoting, so CloudFormation's parser reads every scalar as intended.
  */
 export function renderTemplateYaml(template: Template = synthesizeTemplate()): string {
+  return renderInlineTemplate(template, HEADER);
+}
+
+/** The fleet variant's template as YAML, in the same style. */
+export function renderFleetTemplateYaml(template: Template = synthesizeTemplate({ fleet: true })): string {
+  return renderInlineTemplate(template, FLEET_HEADER);
+}
+
+function renderInlineTemplate(template: Template, header: string): string {
   const document = new Document(template, { version: '1.1' });
   visit(document, {
     Pair(_, pair) {
@@ -104,7 +128,7 @@ export function renderTemplateYaml(template: Template = synthesizeTemplate()): s
       }
     },
   });
-  document.commentBefore = HEADER;
+  document.commentBefore = header;
   return document.toString({ lineWidth: 0, indentSeq: true });
 }
 
@@ -114,15 +138,19 @@ function main(): void {
   console.log(
     `wrote ${MONITORING_TEMPLATE_PATH}: ${Buffer.byteLength(monitoring).toLocaleString('en-US')} bytes`,
   );
-  const yaml = renderTemplateYaml();
+  writeInlineTemplate(TEMPLATE_PATH, renderTemplateYaml());
+  writeInlineTemplate(FLEET_TEMPLATE_PATH, renderFleetTemplateYaml());
+}
+
+function writeInlineTemplate(path: string, yaml: string): void {
   const bytes = Buffer.byteLength(yaml);
-  writeFileSync(TEMPLATE_PATH, yaml);
+  writeFileSync(path, yaml);
   console.log(
-    `wrote ${TEMPLATE_PATH}: ${bytes.toLocaleString('en-US')} bytes (limit ${MAX_TEMPLATE_BYTES.toLocaleString('en-US')})`,
+    `wrote ${path}: ${bytes.toLocaleString('en-US')} bytes (limit ${MAX_TEMPLATE_BYTES.toLocaleString('en-US')})`,
   );
   if (bytes > MAX_TEMPLATE_BYTES) {
     console.error(
-      'the template is too big to deploy without an S3 bucket: shrink the inline code or drop resources',
+      `${path} is too big to deploy without an S3 bucket: shrink the inline code or drop resources`,
     );
     process.exitCode = 1;
   }

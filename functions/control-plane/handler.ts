@@ -1,41 +1,25 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { controllerDepsFrom } from '../controller/controller-deps';
 import { type ControllerDeps, runRound } from '../controller/run-round';
-import { putResponse } from '../seeder/cfn-response';
-import { handleSeedEvent } from '../seeder/seed-control-item';
-import {
-  CONTROL_PLANE_MAX_ATTEMPTS,
-  CONTROL_PLANE_TIMEOUTS,
-  createDynamoDbClient,
-} from '../shared/aws-clients';
 import { ENV } from '../shared/contract';
 import { ControlTable } from '../shared/control-table';
 import { requireEnv } from '../shared/env';
-import { createJsonLogger } from '../shared/logger';
-import { stdoutMetricSink } from '../shared/metrics';
 import { createSfnClient } from '../shared/sfn-client';
 import { startLoopsForChanges } from '../starter/on-item-changes';
-import type { LoopStarterDeps } from '../starter/start-loop';
+import { startLoop } from '../starter/start-loop';
 import { runWatchdog, startOtherPollers, type WatchdogDeps } from '../watchdog/run-watchdog';
+import {
+  answerSeed,
+  CONTROL_PLANE_CLIENTS,
+  deadlineOf,
+  type InvocationContext,
+  log,
+  sharedDynamoDb,
+  sweepMetricsFor,
+} from './control-plane-setup';
 import { routeEvent } from './route-event';
 
-/** The part of the Lambda context the controller uses: it hands back to Step Functions before its deadline. */
-interface InvocationContext {
-  getRemainingTimeInMillis(): number;
-}
-
-const log = createJsonLogger();
-/** Every client of the deployed control plane: endpoints and credentials from the Lambda environment. */
-const CONTROL_PLANE_CLIENTS = { timeouts: CONTROL_PLANE_TIMEOUTS, maxAttempts: CONTROL_PLANE_MAX_ATTEMPTS };
-let dynamoDb: DynamoDBClient | undefined;
 let controllerDeps: ControllerDeps | undefined;
 let starterDeps: WatchdogDeps | undefined;
-
-/** Clients are built on first use, not at import, so tests and the local stack can import the domain modules. */
-function sharedDynamoDb(): DynamoDBClient {
-  dynamoDb ??= createDynamoDbClient(CONTROL_PLANE_CLIENTS);
-  return dynamoDb;
-}
 
 function controllerDepsOnce(): ControllerDeps {
   controllerDeps ??= {
@@ -64,45 +48,21 @@ function starterDepsFromEnvironment(): WatchdogDeps {
     sfn: createSfnClient(CONTROL_PLANE_CLIENTS),
     stateMachineArn: requireEnv(ENV.stateMachineArn),
     log,
-    // The sweep's counts are per table: a per-poller count would only say 0 or 1.
-    metrics: { sink: stdoutMetricSink, table: tableName, perPoller: false },
+    metrics: sweepMetricsFor(tableName),
   };
 }
 
-/**
- * What the seed starts and stops loops with. Built even when the environment lacks a name: the seed must answer
- * CloudFormation, and the failed call then says what is missing.
- */
-function seedLoopDepsFromEnvironment(): LoopStarterDeps {
-  return {
-    table: new ControlTable(sharedDynamoDb(), process.env[ENV.controlTableName] ?? ''),
-    sfn: createSfnClient(),
-    stateMachineArn: process.env[ENV.stateMachineArn] ?? '',
-  };
-}
-
+/** The control plane of a stack that runs one loop per poller (the fleet's is fleet-handler.ts). */
 export const handler = async (event: unknown, context: InvocationContext) => {
   const routed = routeEvent(event);
   switch (routed.kind) {
     case 'seed':
-      // A missing table name must not throw before CloudFormation gets its answer (FAILED, naming the variable).
-      return handleSeedEvent(routed.request, {
-        dynamoDb: sharedDynamoDb(),
-        tableName: process.env[ENV.controlTableName] || undefined,
-        sendResponse: putResponse,
-        log,
-        loops: seedLoopDepsFromEnvironment(),
-      });
+      return answerSeed(routed.request, (loops) => (pollerId) => startLoop(pollerId, loops));
     case 'start':
       return startLoopsForChanges(routed.records, starterDepsOnce(), log);
     case 'watchdog':
       return runWatchdog(starterDepsOnce(), Date.now());
     case 'round':
-      // Asked again before every tick, not fixed once per round: the time left is the runtime's to say.
-      return runRound(
-        routed.input,
-        controllerDepsOnce(),
-        () => Date.now() + context.getRemainingTimeInMillis(),
-      );
+      return runRound(routed.input, controllerDepsOnce(), deadlineOf(context));
   }
 };

@@ -9,7 +9,7 @@ import {
   MissingEnvironmentError,
 } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import { type LoopStarterDeps, startLoop } from '../starter/start-loop';
+import type { LoopStarterDeps } from '../starter/start-loop';
 import { type CfnResponse, type SendResponse, shortenReason } from './cfn-response';
 import {
   declaredFields,
@@ -39,8 +39,14 @@ export interface SeederDeps {
   readonly tableName: string | undefined;
   readonly sendResponse: SendResponse;
   readonly log: Logger;
-  /** The loop state machine: a seed that turns `running` on starts the loop, and Delete stops every loop. */
+  /** The loop state machine: Delete stops every execution of it. */
   readonly loops: LoopStarterDeps;
+  /**
+   * Starts a seeded poller whose `running` the seed wrote as true; its outcome's `kind` goes into the answer's Data.
+   * A loop of its own (startLoop with `loops`, handler.ts), or a place on a shard (fleet-handler.ts). Given by the
+   * entry, so that each bundle carries only its own way of starting.
+   */
+  readonly startSeeded: (pollerId: string) => Promise<{ readonly kind: string }>;
   /** The write gives up after this, so a response always goes out before the Lambda timeout. */
   readonly writeTimeoutMs?: number;
   /** Starting the seeded loop gives up after this; the watchdog starts it later. */
@@ -249,7 +255,7 @@ async function startSeededLoop(pollerId: string, deps: SeederDeps): Promise<Star
   let timer: NodeJS.Timeout | undefined;
   try {
     const outcome = await Promise.race([
-      startLoop(pollerId, deps.loops),
+      deps.startSeeded(pollerId),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       }),

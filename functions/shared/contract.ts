@@ -15,7 +15,14 @@ export const ENV = {
   perPollerMetrics: 'PER_POLLER_METRICS',
   /** Worker kit: a success is recorded on the item at most once every this many seconds per poller per sandbox. */
   outcomeRecordSeconds: 'OUTCOME_RECORD_SECONDS',
+  /** Fleet variant: the most shards the fleet planner lays the pollers on (README "Fleet"). */
+  maxShards: 'MAX_SHARDS',
 } as const;
+
+/** The fleet variant's MaxShards when none is given (SubMinuteScheduler `fleet`, `npm start -- --fleet`). */
+export const DEFAULT_MAX_SHARDS = 4;
+/** Shard names are `s0` to `s9999` (functions/fleet/shard-store.ts SHARD_NAME_PATTERN): at most this many shards. */
+export const MAX_SHARDS_LIMIT = 10_000;
 
 /** The poller that `npm start`, the CLI and the stack parameters use when none is named. */
 export const DEFAULT_POLLER_ID = 'default';

@@ -278,10 +278,20 @@ export class ControlTable implements ControlItemStore {
   }
 
   /**
-   * Every poller's item as stored, with its poller id; the one Scan loop of the project. The fleet's shard items
-   * (`~shard/…`, shard-table.ts) are no poller's and are left out.
+   * Every poller's item as stored, with its poller id. The fleet's shard items (`~shard/…`, shard-table.ts) are no
+   * poller's and are left out.
    */
   async scanImages(options: CallOptions = {}): Promise<ScannedImage[]> {
+    return (await this.scanEveryImage(options)).filter(
+      ({ pollerId }) => !pollerId.startsWith(SHARD_KEY_PREFIX),
+    );
+  }
+
+  /**
+   * Every item as stored, the fleet's shard items included (the fleet planner reads both in one Scan); the one Scan
+   * loop of the project.
+   */
+  async scanEveryImage(options: CallOptions = {}): Promise<ScannedImage[]> {
     const images: ScannedImage[] = [];
     let startKey: RawItem | undefined;
     do {
@@ -291,8 +301,7 @@ export class ControlTable implements ControlItemStore {
       );
       for (const image of page.Items ?? []) {
         const pollerId = pollerIdOfKey(image);
-        if (pollerId !== undefined && !pollerId.startsWith(SHARD_KEY_PREFIX))
-          images.push({ pollerId, image });
+        if (pollerId !== undefined) images.push({ pollerId, image });
       }
       startKey = page.LastEvaluatedKey;
     } while (startKey);

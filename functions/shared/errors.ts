@@ -166,6 +166,16 @@ export class MissingEnvironmentError extends SubMinuteError {
   }
 }
 
+/** Thrown at cold start when an environment variable the stack sets holds a value the function cannot use. */
+export class InvalidEnvironmentError extends SubMinuteError {
+  override readonly name = 'InvalidEnvironmentError';
+  declare readonly value: string;
+
+  constructor(variable: string, value: string, expected: string) {
+    super(`environment variable ${variable} ${expected}; got ${renderJson(value)}`, { value });
+  }
+}
+
 /** Thrown when Step Functions refused the start for a reason a retry may fix (throttling, service errors). */
 export class LoopStartError extends PollerError {
   override readonly name = 'LoopStartError';

@@ -1,8 +1,9 @@
 import { describeCause } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import { emfLine, type MetricsSetup } from '../shared/metrics';
+import type { MetricsSetup } from '../shared/metrics';
 import { type LoopStarterDeps, type StartOutcome, startLoop } from '../starter/start-loop';
 import { findNotTicking, findStaleLoops } from './find-stale';
+import { writeSweepMetrics } from './sweep-metrics';
 
 export interface WatchdogDeps extends LoopStarterDeps {
   readonly log: Logger;
@@ -106,26 +107,6 @@ export async function runWatchdog(deps: WatchdogDeps, nowMs: number): Promise<Wa
       restarts: restarted.length,
     });
   return { checked, active, stale, notTicking, restarted };
-}
-
-/**
- * One EMF line a sweep, zeros included: the StalePollers alarm reads a missing minute as the watchdog not
- * running (or its scan failing), so every sweep that looked says what it saw. Never throws: a failing sink must
- * not stop a sweep's restarts being reported (the line is dropped, and the alarm sees a missing minute).
- */
-function writeSweepMetrics(
-  metrics: MetricsSetup,
-  nowMs: number,
-  counts: { readonly active: number; readonly stale: number; readonly restarts: number },
-): void {
-  try {
-    const line = emfLine({
-      table: metrics.table,
-      timestampMs: nowMs,
-      values: { activePollers: counts.active, stalePollers: counts.stale, watchdogRestarts: counts.restarts },
-    });
-    if (line !== undefined) metrics.sink(line);
-  } catch {}
 }
 
 /**

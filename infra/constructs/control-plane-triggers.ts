@@ -16,7 +16,8 @@ import { FIELD } from '../../functions/shared/contract';
  * alone, an invalid configuration is recorded instead). Filters are OR-ed; within one, every field must match.
  * `exists` applies to leaf values, hence `BOOL`, `N` and `S`.
  */
-export const START_FILTERS = [
+/** An item created with running=true, or whose running turns true (from false, or from absent or not a boolean). */
+const TURNS_ON_FILTERS = [
   lambda.FilterCriteria.filter({
     eventName: lambda.FilterRule.isEqual('INSERT'),
     dynamodb: { NewImage: { [FIELD.running]: { BOOL: lambda.FilterRule.isEqual(true) } } },
@@ -35,6 +36,10 @@ export const START_FILTERS = [
       OldImage: { [FIELD.running]: { BOOL: lambda.FilterRule.notExists() } },
     },
   }),
+];
+
+export const START_FILTERS = [
+  ...TURNS_ON_FILTERS,
   lambda.FilterCriteria.filter({
     eventName: lambda.FilterRule.isEqual('MODIFY'),
     dynamodb: {
@@ -54,6 +59,15 @@ export const START_FILTERS = [
     },
   }),
 ];
+
+/**
+ * The fleet variant's stream records: a poller created with running=true or turned on (the fleet planner places it
+ * and wakes its shard). Not "no loop yet" nor "stopped": a fleet's pollers never get a generation, so that filter
+ * would pass every write on a running poller (a shard's claims, the worker kit's outcome records, every 10 s); a
+ * shard reads all its pollers before every batch, so a fixed configuration applies without a start, and the
+ * watchdog re-plans every minute.
+ */
+export const FLEET_START_FILTERS = TURNS_ON_FILTERS;
 
 /**
  * Starts from the stream: a few records per batch (each is two GetItems and a StartExecution), a failing batch is
@@ -84,6 +98,11 @@ export interface ControlPlaneTriggersProps {
   readonly controlPlane: lambda.IFunction;
   /** Where stream batches that kept failing are described. */
   readonly failures: sqs.IQueue;
+  /**
+   * The fleet variant: the stream passes FLEET_START_FILTERS.
+   * @default false (START_FILTERS)
+   */
+  readonly fleet?: boolean;
 }
 
 /** What wakes the control plane besides Step Functions and CloudFormation: table changes and the watchdog. */
@@ -100,7 +119,7 @@ export class ControlPlaneTriggers extends Construct {
     this.streamStart = new lambda.EventSourceMapping(this, 'StreamStart', {
       target: props.controlPlane,
       eventSourceArn: streamArn,
-      filters: START_FILTERS,
+      filters: props.fleet === true ? FLEET_START_FILTERS : START_FILTERS,
       onFailure: new SqsDlq(props.failures),
       ...STREAM_START,
     });

@@ -1,6 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
+import { SHARD_INDEX_NAME, SHARD_INDEX_PROJECTION } from '../../functions/fleet/shard-store';
 import { FIELD } from '../../functions/shared/contract';
 
 /**
@@ -13,6 +14,12 @@ import { FIELD } from '../../functions/shared/contract';
 export interface ControlTableProps {
   /** @default RemovalPolicy.DESTROY (control items are configuration) */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * The fleet variant's global secondary index `shard-index` (key `shard`, projecting SHARD_INDEX_PROJECTION), which a shard queries
+   * its pollers with. Sparse: only items naming a shard are in it, so the single-loop variant neither needs nor gets it.
+   * @default false
+   */
+  readonly shardIndex?: boolean;
 }
 
 export class ControlTable extends Construct {
@@ -28,5 +35,13 @@ export class ControlTable extends Construct {
       stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
     });
+    if (props.shardIndex === true) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: SHARD_INDEX_NAME,
+        partitionKey: { name: FIELD.shard, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.INCLUDE,
+        nonKeyAttributes: [...SHARD_INDEX_PROJECTION],
+      });
+    }
   }
 }

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { CfnCondition, Duration, Fn, Validations } from 'aws-cdk-lib';
+import { CfnCondition, Duration, Fn, Tokenization, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -7,11 +7,17 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { DEFAULT_SHARD_SIZE } from '../../functions/fleet/shard-round';
+import { SHARD_INDEX_NAME } from '../../functions/fleet/shard-store';
 import { CONTROLLER_TIMEOUT_SECONDS, ENV, FIELD } from '../../functions/shared/contract';
 import { InlineFunction } from './inline-function';
 
 export const HANDLER_ENTRY = {
   controlPlane: fileURLToPath(new URL('../../functions/control-plane/handler.ts', import.meta.url)),
+  /** The fleet variant's control plane: a bundle of its own, so neither variant carries the other's controller. */
+  fleetControlPlane: fileURLToPath(
+    new URL('../../functions/control-plane/fleet-handler.ts', import.meta.url),
+  ),
   worker: fileURLToPath(new URL('../../functions/worker/handler.ts', import.meta.url)),
 } as const;
 
@@ -72,6 +78,12 @@ export const CONTROL_PLANE_STATE_MACHINE_ACTIONS = [
 ] as const;
 export const CONTROL_PLANE_EXECUTION_ACTIONS = ['states:StopExecution'] as const;
 
+/** The fleet variant's one read beyond CONTROL_PLANE_TABLE_ACTIONS: a shard's Query of its pollers, on the index. */
+export const FLEET_INDEX_ACTIONS = ['dynamodb:Query'] as const;
+
+/** The fleet's controller size unless the props say otherwise (docs/design/fleet.md: ~58% of a core). */
+export const FLEET_CONTROLLER_MEMORY_MB = DEFAULT_SHARD_SIZE.memoryMb;
+
 /** How cdk-nag prints the executions ARN (loopExecutionsArn) in its IAM5 finding. */
 const LOOP_EXECUTIONS_NAG_RESOURCE =
   'arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<AWS::StackName>-loop:*';
@@ -109,6 +121,12 @@ export interface PollerFunctionsProps {
    * @default - only the stack's worker
    */
   readonly extraTargetArns?: string[];
+  /**
+   * The fleet variant: pollers served by shared shard controllers (functions/control-plane/fleet-handler.ts), at
+   * most `maxShards` of them (a number or a parameter's token); the table must have the shard index.
+   * @default - one loop per poller (functions/control-plane/handler.ts)
+   */
+  readonly fleet?: { readonly maxShards: number };
 }
 
 /**
@@ -147,20 +165,42 @@ export class PollerFunctions extends Construct {
       });
     }
 
+    const { fleet } = props;
+    const memorySize =
+      props.controllerMemoryMb ?? (fleet === undefined ? undefined : FLEET_CONTROLLER_MEMORY_MB);
     this.controlPlane = new InlineFunction(this, 'ControlPlane', {
-      entry: HANDLER_ENTRY.controlPlane,
+      entry: fleet === undefined ? HANDLER_ENTRY.controlPlane : HANDLER_ENTRY.fleetControlPlane,
       timeout: Duration.seconds(CONTROLLER_TIMEOUT_SECONDS),
-      ...(props.controllerMemoryMb !== undefined ? { memorySize: props.controllerMemoryMb } : {}),
-      description: 'Sub-minute executor: loop rounds, loop starts, watchdog, control item seed',
+      ...(memorySize !== undefined ? { memorySize } : {}),
+      description:
+        fleet === undefined
+          ? 'Sub-minute executor: loop rounds, loop starts, watchdog, control item seed'
+          : 'Sub-minute executor fleet: shard rounds, fleet planner, watchdog, control item seed',
       ...logRetention,
       environment: {
         [ENV.controlTableName]: props.table.tableName,
         [ENV.defaultTarget]: this.worker.functionName,
         [ENV.stateMachineArn]: props.stateMachineArn,
+        ...(fleet === undefined ? {} : { [ENV.maxShards]: Tokenization.stringifyNumber(fleet.maxShards) }),
       },
     }).function;
 
-    props.table.grant(this.controlPlane, ...CONTROL_PLANE_TABLE_ACTIONS);
+    // On the table alone: table.grant() would add `index/*` once the table has an index (the fleet's).
+    this.controlPlane.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [...CONTROL_PLANE_TABLE_ACTIONS],
+        resources: [props.table.tableArn],
+      }),
+    );
+    if (fleet !== undefined) {
+      // The index by its name (grant() on the table would add `index/*`): the one a shard queries.
+      this.controlPlane.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: [...FLEET_INDEX_ACTIONS],
+          resources: [`${props.table.tableArn}/index/${SHARD_INDEX_NAME}`],
+        }),
+      );
+    }
     // Not grantStreamRead: that adds dynamodb:ListStreams on "*"; the mapping reads this table's stream only.
     props.table.grantStream(this.controlPlane, ...CONTROL_PLANE_STREAM_ACTIONS);
     this.allowInvoke(this.worker.functionArn);

@@ -23,13 +23,27 @@ export const LIST_HEADERS = [
   'LAST ERROR',
 ] as const;
 
+/** The fleet variant's column, after STATE: shown when any poller names a shard. */
+export const SHARD_HEADER = 'SHARD';
+
 /** One aligned line per poller under a header, or a sentence when the table holds none. */
 export function formatList(report: ListReport): string {
   if (report.pollers.length === 0) return `no pollers in table ${report.table}`;
+  const shards = hasShards(report.pollers);
   return alignColumns([
-    [...LIST_HEADERS],
-    ...report.pollers.map((line) => cellsOf(line, report.reportedAtMs)),
+    withShard([...LIST_HEADERS], SHARD_HEADER, shards),
+    ...report.pollers.map((line) => withShard(cellsOf(line, report.reportedAtMs), line.shard ?? '-', shards)),
   ]);
+}
+
+/** Whether any poller is on a shard (the fleet variant): then lines carry a SHARD column. */
+export function hasShards(lines: readonly PollerLine[]): boolean {
+  return lines.some((line) => line.shard !== null);
+}
+
+/** The cells with the SHARD cell after STATE (the second), when `shards`. */
+export function withShard(cells: string[], shard: string, shards: boolean): string[] {
+  return shards ? [...cells.slice(0, 2), shard, ...cells.slice(2)] : cells;
 }
 
 /** Rows of cells as text: every column but the last padded to its widest cell plus two spaces. */

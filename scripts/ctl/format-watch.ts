@@ -2,7 +2,7 @@ import type { LoopState, PollerLine } from './commands/list';
 import { STATE_ORDER } from './commands/list';
 import type { WatchFrame } from './commands/watch';
 import { formatDuration } from './format-duration';
-import { alignColumns, cellsOf, LIST_HEADERS } from './format-list';
+import { alignColumns, cellsOf, hasShards, LIST_HEADERS, SHARD_HEADER, withShard } from './format-list';
 import type { SeqChange } from './watch-changes';
 
 /**
@@ -95,10 +95,19 @@ function bodyLines(frame: WatchFrame): string[] {
   const { report, changes, gone } = reading;
   const goneLine = gone.length === 0 ? [] : [`gone since the previous frame: ${gone.join(', ')}`];
   if (report.pollers.length === 0) return [`no pollers in table ${report.table}`, ...goneLine];
-  const headers = [...LIST_HEADERS.slice(0, -1), FIRED_HEADER, LIST_HEADERS[LIST_HEADERS.length - 1] ?? ''];
+  const shards = hasShards(report.pollers);
+  const headers = withShard(
+    [...LIST_HEADERS.slice(0, -1), FIRED_HEADER, LIST_HEADERS[LIST_HEADERS.length - 1] ?? ''],
+    SHARD_HEADER,
+    shards,
+  );
   const rows = report.pollers.map((line) => {
     const cells = cellsOf(line, report.reportedAtMs);
-    return [...cells.slice(0, -1), firedCell(changes.get(line.pollerId)), cells[cells.length - 1] ?? ''];
+    return withShard(
+      [...cells.slice(0, -1), firedCell(changes.get(line.pollerId)), cells[cells.length - 1] ?? ''],
+      line.shard ?? '-',
+      shards,
+    );
   });
   return [...alignColumns([headers, ...rows]).split('\n'), ...goneLine];
 }

@@ -6,7 +6,7 @@ import type { FailedListReport, FailedReplayReport } from './commands/failed';
 import type { HistoryReport } from './commands/history';
 import type { ListReport } from './commands/list';
 import type { SetResult } from './commands/set';
-import type { StartResult } from './commands/start';
+import type { FleetStartResult, StartResult } from './commands/start';
 import type { StatusAllReport, StatusReport } from './commands/status';
 import type { StopResult } from './commands/stop';
 import type { SwitchManyResult } from './commands/switch-many';
@@ -65,6 +65,7 @@ export function formatResult(result: CommandResult, json: boolean): string {
     case 'stop':
       return `poller '${result.pollerId}': running set to false; ${describeStopEnding(result)}`;
     case 'start':
+      if (result.outcome === 'fleet') return formatFleetStart(result);
       return result.outcome === 'already-running'
         ? `already running: ${result.executionArn}`
         : `${result.created ? `poller '${result.pollerId}': created its control item; ` : ''}started: ${result.executionArn}`;
@@ -137,6 +138,8 @@ function formatCreate(result: CreateResult): string {
   const created = `poller '${result.pollerId}': created in ${result.table} (${describeEdit(result.fields)})`;
   if (result.start === null)
     return `${created} with running=false; start it with \`ctl start ${result.pollerId}\``;
+  if (result.start.outcome === 'fleet')
+    return `${created}; the fleet places it on a shard${result.start.fleetExecutionArn === undefined ? ' (start the fleet with the input {} if it is not running)' : `; started the fleet: ${result.start.fleetExecutionArn}`}`;
   return `${created}; ${result.start.outcome === 'already-running' ? 'already running' : 'started'}: ${result.start.executionArn}`;
 }
 
@@ -165,7 +168,9 @@ function formatSwitchMany(result: SwitchManyResult): string {
       ? `failed: ${outcome.error}`
       : outcome.outcome === 'paused'
         ? `paused: running=false${outcome.executionArn === null ? '' : `; ${outcome.stop ? describeStopEnding(outcome.stop) : `its loop (${outcome.executionArn}) ends before its next tick`}`}`
-        : `resumed: running=true; ${outcome.outcome === 'started' ? 'started' : 'already running'}: ${outcome.executionArn ?? '-'}`;
+        : outcome.outcome === 'fleet'
+          ? 'resumed: running=true; the fleet serves it'
+          : `resumed: running=true; ${outcome.outcome === 'started' ? 'started' : 'already running'}: ${outcome.executionArn ?? '-'}`;
     return `${outcome.pollerId.padEnd(width)}${detail}`;
   });
   const verb = result.command === 'pause' ? 'paused' : 'resumed';
@@ -232,6 +237,7 @@ export function formatStatus(report: StatusReport): string {
         ? '-'
         : `${report.executionArn} (${report.executionStatus}${report.executionStatusError ? `: ${report.executionStatusError}` : ''})`,
     ],
+    ...shardRows(report),
     ['stoppedReason', report.stoppedReason ?? '-'],
     [
       'lastError',
@@ -243,6 +249,27 @@ export function formatStatus(report: StatusReport): string {
   ];
   const width = Math.max(...rows.map(([label]) => label.length)) + 2;
   return rows.map(([label, value]) => `${label.padEnd(width)}${value}`).join('\n');
+}
+
+/** `ctl start` in a fleet's table: what it did, or how to start the fleet. */
+function formatFleetStart(result: FleetStartResult): string {
+  const running = `poller '${result.pollerId}': running=true${result.created ? ' (created)' : ''}`;
+  if (result.fleetExecutionArn !== undefined)
+    return `${running}; started the fleet: ${result.fleetExecutionArn}`;
+  return `${running}; table ${result.table} is served by a fleet of shards: the fleet places it on a shard by itself. If the fleet is not running, start it by starting the state machine with the input {}: aws stepfunctions start-execution --state-machine-arn ${result.stateMachineArn} --input '{}'`;
+}
+
+/** The fleet variant's rows: the shard serving the poller, and a pending move (none for one loop per poller). */
+function shardRows(report: StatusReport): [string, string][] {
+  const { shard } = report;
+  if (shard === null) return [];
+  const since = shard.movedAt === null ? '' : ` (since ${shard.movedAt})`;
+  return [
+    ['shard', shard.moveTo === null ? `${shard.shard}${since}` : shard.shard],
+    ...(shard.moveTo === null
+      ? []
+      : ([['moving to', `${shard.moveTo} at ${shard.movedAt ?? '-'}`]] as [string, string][])),
+  ];
 }
 
 /** `2, last op-1 fired 2026-… (3 s ago) at my-worker, seq -2`: the `ctl trigger` requests on the item. */

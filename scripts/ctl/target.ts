@@ -43,6 +43,8 @@ export interface ResolvedTarget {
   readonly lambda?: AwsClientOptions | undefined;
   /** The stack's worker (`ctl trigger` of an item without `target`); a bare --table names none. */
   readonly defaultWorker?: string | undefined;
+  /** The local stack (`--local`): `ctl start` in a fleet's table starts the fleet itself there. */
+  readonly local?: boolean | undefined;
 }
 
 /** The local stack with explicit endpoints: `--local` derives them from one port, tests pass ephemeral ones. */
@@ -51,6 +53,7 @@ export function localTarget(endpoints: {
   readonly servicesEndpoint: string;
 }): ResolvedTarget {
   return {
+    local: true,
     tableName: LOCAL_TABLE_NAME,
     stateMachineArn: localStateMachineArn(LOCAL_REGION),
     dynamoDb: localClientOptions(endpoints.dynamoDbEndpoint),

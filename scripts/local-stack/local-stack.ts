@@ -1,10 +1,14 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { shardOfKey } from '../../functions/fleet/shard-store';
+import { ShardTable } from '../../functions/fleet/shard-table';
 import type { Timing } from '../../functions/scheduling/plan-round';
 import { createDynamoDbClient, LOCAL_REGION, localClientOptions } from '../../functions/shared/aws-clients';
 import {
   CONTROLLER_TIMEOUT_SECONDS,
   type ControllerOutput,
+  DEFAULT_MAX_SHARDS,
   DEFAULT_POLLER_ID,
+  MAX_SHARDS_LIMIT,
   SIGNAL,
   type TickResult,
   type WorkerEvent,
@@ -110,6 +114,13 @@ export interface LocalStackOptions {
    * `pollerId`. Running ones are started like any running poller, once the table is seeded.
    */
   readonly fleet?: DeclaredFleet;
+  /**
+   * The fleet variant (README "Fleet"): the control table with its shard index, the control plane from the fleet
+   * bundle (functions/control-plane/fleet-handler.ts) with MAX_SHARDS (DEFAULT_MAX_SHARDS unless given) at the
+   * fleet's memory default, and at start-up the fleet start (an execution with the input `{}`) instead of one loop
+   * per poller. Sandbox processes only: the fleet handler exports no composition the in-process mode could call.
+   */
+  readonly fleetVariant?: { readonly maxShards?: number };
   /** Start loops for every poller whose item says running=true. Off, only the table and endpoints come up. */
   readonly startLoops?: boolean;
   /** Passed in the start input, so tests can force an early self-restart. */
@@ -202,6 +213,10 @@ export interface LocalStack {
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const sandboxMode = checkSandboxOptions(options);
+  const fleetVariant =
+    options.fleetVariant === undefined
+      ? undefined
+      : { maxShards: options.fleetVariant.maxShards ?? DEFAULT_MAX_SHARDS };
   const sink = options.onEvent ?? (() => {});
   // How each loop lives (starts, cadence edits applied), read off the item's changes and the fires.
   const life = new LoopLife();
@@ -244,7 +259,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     ...(await loadWorkerRetryPolicy()),
     onFailure: toFailedTicks,
   });
-  const endedReports = new HeldReports<ExecutionEnded>((ended) => reportEnded(ended, emit));
+  // An execution started with no input is the default poller's loop, or in the fleet variant the fleet start.
+  const noInputLoop = fleetVariant === undefined ? DEFAULT_POLLER_ID : FLEET_START_LABEL;
+  const endedReports = new HeldReports<ExecutionEnded>((ended) => reportEnded(ended, emit, noInputLoop));
   let stepFunctions: LocalStepFunctions | undefined;
   const services = new LocalServicesServer(
     functions,
@@ -288,6 +305,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
               ? { controllerMemoryMb: options.controllerMemoryMb }
               : {}),
             ...(options.cgroupRoot !== undefined ? { cgroupRoot: options.cgroupRoot } : {}),
+            ...(fleetVariant === undefined ? {} : { fleet: fleetVariant }),
             onLogLine: options.sandboxLog ?? ((line) => forwardLogLine(handlerLog, line)),
           })
         : registerInProcessHandlers(functions, {
@@ -322,7 +340,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   });
   const sfn = stepFunctions;
 
-  await ensureControlTable(dynamoDb, tableName);
+  await ensureControlTable(dynamoDb, tableName, { requireShardIndex: fleetVariant !== undefined });
   if (options.dataDir !== undefined) {
     const persisted = await table.listAll();
     if (persisted.length > 0) emit(resumedFrom(options.dataDir, persisted));
@@ -336,7 +354,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // response and the stream mapping's filters, batching and retries are exercised as deployed.
   const invokeControlPlane = (event: unknown) => functions.invoke(LOCAL_CONTROLLER_NAME, event);
   const tableStream = new TableStream(region, tableName);
-  const startMapping = await loadStartMapping();
+  const startMapping = await loadStartMapping({ fleet: fleetVariant !== undefined });
   const streamStart =
     options.startLoops === false
       ? undefined
@@ -381,6 +399,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   );
   let watcherFailing = false;
   await watcher.start();
+  // The fleet variant: shard items are no pollers (the watcher leaves them out); their leases show the shard loops.
+  const shardWatch =
+    fleetVariant === undefined ? undefined : watchShards(new ShardTable(dynamoDb, tableName), life, emit);
 
   const startLoop = (id: string, extraInput: Record<string, unknown> = {}) =>
     sfn.startExecution({
@@ -393,10 +414,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }).executionArn;
 
   // Whatever ran before (a killed stack with --data) has no execution now, however fresh its last heartbeat:
-  // start every running poller afresh, above its last claim.
+  // start every running poller afresh, above its last claim. The fleet variant starts the fleet instead, as an
+  // operator does on AWS: one execution with no input, which places every poller and starts the shards.
   const running = options.startLoops === false ? [] : await runningPollers(table);
-  for (const { id, executionArn } of running) {
-    await startLoopFor(id, starterDeps, { deadExecutionArn: executionArn });
+  if (fleetVariant !== undefined) {
+    if (running.length > 0) sfn.startExecution({ stateMachineArn: sfn.stateMachineArn, input: '{}' });
+  } else {
+    for (const { id, executionArn } of running) {
+      await startLoopFor(id, starterDeps, { deadExecutionArn: executionArn });
+    }
   }
   const pollers = running.map(({ id }) => id);
   emit({ event: 'ready', endpoint, table: tableName, pollers, cpuShare });
@@ -420,6 +446,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       endedReports.hold();
       await watchdog?.stop();
       await watcher.stop();
+      await shardWatch?.stop();
       await streamStart?.stop();
       // The loops end as on a machine switched off, all in one turn: the Lambda endpoint takes no more invokes,
       // the executions are aborted (no round starts again) and the control plane's invocations under way are
@@ -462,6 +489,39 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
 }
 
+/** How often the fleet variant's shard items are read for the screen (as often as the table watcher scans). */
+const SHARD_WATCH_INTERVAL_MS = 250;
+
+/** Reads the shard items every SHARD_WATCH_INTERVAL_MS and reports each new lease epoch (LoopLife.onShards). */
+function watchShards(
+  shards: ShardTable,
+  life: LoopLife,
+  emit: (event: LocalStackEvent) => void,
+): { stop(): Promise<void> } {
+  let reading: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    reading ??= shards
+      .listShards()
+      .then(
+        (items) => {
+          for (const event of life.onShards(items)) emit(event);
+        },
+        // The table watcher reports an unreachable table (once per outage); a shard item a hand edit broke is
+        // the shard controller's to report.
+        () => {},
+      )
+      .finally(() => {
+        reading = undefined;
+      });
+  }, SHARD_WATCH_INTERVAL_MS);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await reading;
+    },
+  };
+}
+
 /** Refuses options that cannot work together; returns where the functions run. */
 function checkSandboxOptions(options: LocalStackOptions): SandboxMode {
   const mode = options.sandbox ?? 'process';
@@ -473,6 +533,20 @@ function checkSandboxOptions(options: LocalStackOptions): SandboxMode {
   if (options.fleet !== undefined && (options.everySeconds !== undefined || options.pollerId !== undefined)) {
     throw new LocalStackOptionsError(
       `a declared fleet (${options.fleet.source}) seeds its own pollers; everySeconds and pollerId are for the default poller, got ${JSON.stringify({ everySeconds: options.everySeconds, pollerId: options.pollerId })}`,
+    );
+  }
+  const maxShards = options.fleetVariant?.maxShards;
+  if (
+    maxShards !== undefined &&
+    !(Number.isInteger(maxShards) && maxShards >= 1 && maxShards <= MAX_SHARDS_LIMIT)
+  ) {
+    throw new LocalStackOptionsError(
+      `fleetVariant.maxShards must be a whole number from 1 to ${MAX_SHARDS_LIMIT}; got ${maxShards}`,
+    );
+  }
+  if (options.fleetVariant !== undefined && mode !== 'process') {
+    throw new LocalStackOptionsError(
+      "the fleet variant runs in sandbox processes only (functions/control-plane/fleet-handler.ts exports no in-process composition); got sandbox: 'in-process'",
     );
   }
   const memoryMb = options.controllerMemoryMb;
@@ -584,9 +658,14 @@ class HeldReports<T> {
   }
 }
 
-function reportEnded({ execution, output }: ExecutionEnded, emit: (event: LocalStackEvent) => void): void {
+function reportEnded(
+  { execution, output }: ExecutionEnded,
+  emit: (event: LocalStackEvent) => void,
+  noInputLoop: string,
+): void {
   const result = (output ?? {}) as Partial<ControllerOutput> & { stopped?: { Cause?: unknown } };
-  const poller = result.pollerId ?? pollerIdFromInput(execution.input);
+  const pollerId = result.pollerId ?? pollerIdFromInput(execution.input);
+  const poller = pollerId === undefined ? noInputLoop : loopLabel(pollerId);
   if (execution.status === 'SUCCEEDED' && result.stopped !== undefined) {
     emit({ event: 'stopped', poller, reason: stopReasonFromCause(result.stopped.Cause) });
   } else if (execution.status === 'FAILED') {
@@ -638,12 +717,21 @@ function reportRecordedError(change: ItemChange, emit: (event: LocalStackEvent) 
   emit({ event: 'error', poller: change.pollerId, message: after.message });
 }
 
-function pollerIdFromInput(input: string): string {
+/** A loop as the screen names it: a poller by its id, a shard execution (`~shard/s0`) by its shard. */
+export function loopLabel(pollerId: string): string {
+  const shard = shardOfKey(pollerId);
+  return shard === undefined ? pollerId : `shard ${shard}`;
+}
+
+/** How the screen names the fleet start's execution (the one with no input) in the fleet variant. */
+export const FLEET_START_LABEL = 'fleet';
+
+function pollerIdFromInput(input: string): string | undefined {
   try {
-    const parsed = JSON.parse(input) as { pollerId?: unknown };
-    return typeof parsed.pollerId === 'string' ? parsed.pollerId : DEFAULT_POLLER_ID;
+    const parsed: unknown = JSON.parse(input);
+    return isRecord(parsed) && typeof parsed.pollerId === 'string' ? parsed.pollerId : undefined;
   } catch {
-    return DEFAULT_POLLER_ID;
+    return undefined;
   }
 }
 

@@ -1,3 +1,4 @@
+import type { ShardItem } from '../../functions/fleet/shard-store';
 import { highestSeqOn } from '../../functions/scheduling/round-step';
 import { decodePollerItem, type PollerItem } from '../../functions/shared/control-item';
 import type { ItemChange } from './control-table-watcher';
@@ -38,7 +39,16 @@ export interface ResumedEvent {
   }[];
 }
 
-export type LoopLifeEvent = LoopStartedEvent | CadenceChangedEvent | ResumedEvent;
+/** Fleet variant: an execution took a shard's lease (a new epoch): the shard's loop runs in it from now on. */
+export interface ShardTakenEvent {
+  readonly event: 'shard-taken';
+  readonly shard: string;
+  readonly epoch: number;
+  /** The execution that holds the lease. */
+  readonly executionArn: string | null;
+}
+
+export type LoopLifeEvent = LoopStartedEvent | CadenceChangedEvent | ResumedEvent | ShardTakenEvent;
 
 interface FireSeen {
   readonly seq: number;
@@ -61,6 +71,20 @@ export class LoopLife {
   private readonly candidate = new Map<string, FireSeen>();
   /** Pollers whose item recorded a skipped tick since their last fire. */
   private readonly skipSeen = new Set<string>();
+
+  /** The lease epoch each shard was last seen at (the fleet variant). */
+  private readonly shardEpochs = new Map<string, number>();
+
+  /** The fleet variant's shard items as read now: a shard whose lease epoch rose was taken by a new execution. */
+  onShards(shards: readonly ShardItem[]): ShardTakenEvent[] {
+    const taken: ShardTakenEvent[] = [];
+    for (const { shard, lease } of shards) {
+      if (lease === undefined || lease.epoch === this.shardEpochs.get(shard)) continue;
+      this.shardEpochs.set(shard, lease.epoch);
+      taken.push({ event: 'shard-taken', shard, epoch: lease.epoch, executionArn: lease.owner });
+    }
+    return taken;
+  }
 
   onItemChange(change: ItemChange): LoopLifeEvent[] {
     const before = change.before && decodePollerItem(change.pollerId, change.before);
@@ -165,6 +189,10 @@ export function formatLoopLife(event: LoopLifeEvent): string {
       const every = event.everySeconds === null ? '' : ` every ${event.everySeconds} s,`;
       const why = event.restartReason === null ? '' : ` (restarted: ${event.restartReason})`;
       return `loop  ${event.poller}  started: generation ${event.generation},${every} seq continues at ${event.continuesAfterSeq + 1}${why}`;
+    }
+    case 'shard-taken': {
+      const execution = event.executionArn === null ? '' : ` by ${event.executionArn.split(':').at(-1)}`;
+      return `loop  shard ${event.shard}  taken: epoch ${event.epoch}${execution}`;
     }
     case 'cadence-changed':
       return `cadence ${event.poller}  ${event.fromSeconds} s → ${event.toSeconds} s from seq ${event.seq} (scheduled ${event.scheduledAt})`;

@@ -46,6 +46,11 @@ export interface StackSandboxesOptions {
   readonly controllerTimeoutMs: number;
   readonly cgroupRoot?: string;
   readonly onLogLine: (line: SandboxLogLine) => void;
+  /**
+   * The fleet variant: the control plane is the fleet bundle (functions/control-plane/fleet-handler.ts) with
+   * MAX_SHARDS, at the fleet's memory default, as the CDK stack gives it with `fleet`.
+   */
+  readonly fleet?: { readonly maxShards: number };
 }
 
 /**
@@ -57,26 +62,31 @@ export async function openStackSandboxes(
   options: StackSandboxesOptions,
 ): Promise<StackFunctions> {
   // The CDK constructs name the entries and sizes; loaded only here (aws-cdk-lib is heavy) to share them exactly.
-  const [{ HANDLER_ENTRY, WORKER_TIMEOUT }, { FUNCTION_DEFAULTS }] = await Promise.all([
-    import('../../infra/constructs/poller-functions'),
-    import('../../infra/constructs/inline-function'),
-  ]);
+  const [{ HANDLER_ENTRY, WORKER_TIMEOUT, FLEET_CONTROLLER_MEMORY_MB }, { FUNCTION_DEFAULTS }] =
+    await Promise.all([
+      import('../../infra/constructs/poller-functions'),
+      import('../../infra/constructs/inline-function'),
+    ]);
   const host = await SandboxHost.open({
     region: options.region,
     endpoints: options.endpoints,
     ...(options.cgroupRoot !== undefined ? { cgroupRoot: options.cgroupRoot } : {}),
     onLogLine: options.onLogLine,
   });
+  const { fleet } = options;
   const controller = host.addFunction({
     name: LOCAL_CONTROLLER_NAME,
     arn: localFunctionArn(LOCAL_CONTROLLER_NAME, options.region),
-    code: bundleOnce(HANDLER_ENTRY.controlPlane),
-    memoryMb: options.controllerMemoryMb ?? FUNCTION_DEFAULTS.memorySize,
+    code: bundleOnce(fleet === undefined ? HANDLER_ENTRY.controlPlane : HANDLER_ENTRY.fleetControlPlane),
+    memoryMb:
+      options.controllerMemoryMb ??
+      (fleet === undefined ? FUNCTION_DEFAULTS.memorySize : FLEET_CONTROLLER_MEMORY_MB),
     timeoutMs: options.controllerTimeoutMs,
     variables: {
       [ENV.controlTableName]: options.tableName,
       [ENV.defaultTarget]: LOCAL_WORKER_NAME,
       [ENV.stateMachineArn]: localStateMachineArn(options.region),
+      ...(fleet === undefined ? {} : { [ENV.maxShards]: String(fleet.maxShards) }),
     },
   });
   const worker = host.addFunction({

@@ -9,7 +9,7 @@ import {
 import type { FunctionErrorResult } from './function-runtime';
 import { compareSequenceNumbers, type StreamEvent, type StreamRecord } from './stream-records';
 
-/** What the mapping is configured with: the CDK construct's STREAM_START and START_FILTERS. */
+/** What the mapping is configured with: the CDK construct's STREAM_START and START_FILTERS (FLEET_START_FILTERS). */
 export interface StreamMappingConfig {
   readonly batchSize: number;
   /** Retries of a failing batch before its records are given up (sent to the on-failure destination). */
@@ -38,12 +38,17 @@ export type BatchOutcome =
   | { readonly kind: 'retry'; readonly fromIndex: number; readonly reason: string };
 
 /** The stack's own mapping (infra/constructs/control-plane-triggers.ts), loaded on demand: aws-cdk-lib is heavy. */
-export async function loadStartMapping(): Promise<StreamMappingConfig> {
-  const { START_FILTERS, STREAM_START } = await import('../../infra/constructs/control-plane-triggers');
+export async function loadStartMapping(
+  options: { readonly fleet?: boolean } = {},
+): Promise<StreamMappingConfig> {
+  const { FLEET_START_FILTERS, START_FILTERS, STREAM_START } = await import(
+    '../../infra/constructs/control-plane-triggers'
+  );
+  const filters = options.fleet === true ? FLEET_START_FILTERS : START_FILTERS;
   return {
     batchSize: STREAM_START.batchSize,
     retryAttempts: STREAM_START.retryAttempts,
-    filters: START_FILTERS.map((filter) => parseFilterPattern(patternOf(filter))),
+    filters: filters.map((filter) => parseFilterPattern(patternOf(filter))),
   };
 }
 

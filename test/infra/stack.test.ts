@@ -238,7 +238,7 @@ describe('control plane permissions', () => {
     expect(statements).toContainEqual({
       Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Scan'],
       Effect: 'Allow',
-      Resource: [getAtt(ids.table, 'Arn')],
+      Resource: getAtt(ids.table, 'Arn'),
     });
   });
 

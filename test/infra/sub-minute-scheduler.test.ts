@@ -493,7 +493,7 @@ describe('SubMinuteScheduler grants', () => {
       {
         Action: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
         Effect: 'Allow',
-        Resource: [{ 'Fn::GetAtt': [tableId(stack), 'Arn'] }],
+        Resource: { 'Fn::GetAtt': [tableId(stack), 'Arn'] },
       },
     ]);
     expect(STEER_POLLER_ACTIONS).not.toContain('dynamodb:PutItem');
@@ -511,7 +511,7 @@ describe('SubMinuteScheduler grants', () => {
       {
         Action: ['dynamodb:GetItem', 'dynamodb:Scan'],
         Effect: 'Allow',
-        Resource: [{ 'Fn::GetAtt': [tableId(stack), 'Arn'] }],
+        Resource: { 'Fn::GetAtt': [tableId(stack), 'Arn'] },
       },
       describeExecutionsStatement(stack),
     ]);

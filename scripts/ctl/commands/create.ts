@@ -1,7 +1,7 @@
 import type { NewPoller } from '../../../functions/shared/control-table';
 import { CtlError } from '../errors';
 import { type CtlSession, writeItem } from '../session';
-import { type StartResult, start } from './start';
+import { type FleetStartResult, type LoopStartResult, start } from './start';
 
 export interface CreateResult {
   readonly command: 'create';
@@ -9,7 +9,10 @@ export interface CreateResult {
   readonly table: string;
   readonly fields: NewPoller;
   /** How its loop was started (through `start`), or null when created with running=false. */
-  readonly start: Pick<StartResult, 'outcome' | 'executionArn' | 'generation'> | null;
+  readonly start:
+    | Pick<LoopStartResult, 'outcome' | 'executionArn' | 'generation'>
+    | Pick<FleetStartResult, 'outcome' | 'fleetExecutionArn'>
+    | null;
 }
 
 /** The id is taken: nothing was written. */
@@ -47,6 +50,9 @@ export async function create(
   const started = await start(session, pollerId);
   return {
     ...base,
-    start: { outcome: started.outcome, executionArn: started.executionArn, generation: started.generation },
+    start:
+      started.outcome === 'fleet'
+        ? { outcome: started.outcome, fleetExecutionArn: started.fleetExecutionArn }
+        : { outcome: started.outcome, executionArn: started.executionArn, generation: started.generation },
   };
 }

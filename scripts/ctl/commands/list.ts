@@ -3,6 +3,7 @@ import type { TickOutcome } from '../../../functions/shared/contract';
 import { type OutcomeFields, outcomeFieldsOf, type PollerItem } from '../../../functions/shared/control-item';
 import { judgeLoop, staleAfterMs } from '../../../functions/shared/loop-ownership';
 import type { ListSort } from '../command-line';
+import { type FleetView, fleetViewOf, judgeShard, NO_FLEET, readShards } from '../fleet-view';
 import { loopProgress } from '../loop-progress';
 import { awsCall, type CtlSession } from '../session';
 
@@ -29,6 +30,8 @@ export interface CadenceNow {
 export interface PollerLine {
   readonly pollerId: string;
   readonly state: LoopState;
+  /** The fleet variant: the shard serving the poller (`s0 → s1` while a move is pending); null otherwise. */
+  readonly shard: string | null;
   /** Why the loop counts as not alive (judgeLoop's words), or null when it is alive. */
   readonly stateReason: string | null;
   readonly cadenceSeconds: number | null;
@@ -75,15 +78,18 @@ export interface ListReport {
 
 /** Every poller in the table (one Scan, all pages), one line each, sorted. */
 export async function list(session: CtlSession, sort: ListSort): Promise<ListReport> {
-  const { items, readAtMs } = await readFleet(session);
-  return listReportOf(session.target.tableName, sort, items, readAtMs);
+  const { items, readAtMs, fleet } = await readFleet(session);
+  return listReportOf(session.target.tableName, sort, items, readAtMs, fleet);
 }
 
 /** Every poller's item, as one consistent Scan (all pages) reads it, and when it was read. */
 export interface FleetReading {
+  /** The pollers' items: a fleet's shard items (`~shard/…`) are not pollers. */
   readonly items: readonly PollerItem[];
   /** Epoch ms, taken once the Scan has answered: the "now" of every relative time made from it. */
   readonly readAtMs: number;
+  /** The fleet variant's placements and shard leases, from the same Scan (NO_FLEET's shape otherwise). */
+  readonly fleet: FleetView;
 }
 
 /** The one read behind `list` and `watch`; a failure is an AwsCallError that names the table. */
@@ -92,7 +98,11 @@ export async function readFleet(session: CtlSession, abortSignal?: AbortSignal):
   const items = await awsCall(session, `listing the pollers in table ${tableName}`, () =>
     session.table.listAll(abortSignal ? { abortSignal } : {}),
   );
-  return { items, readAtMs: session.nowMs() };
+  const readAtMs = session.nowMs();
+  // The shard items' leases only where pollers name shards (a single-loop table costs no second Scan).
+  const onShards = items.some((item) => item.shard !== undefined);
+  const shards = onShards ? await readShards(session, abortSignal) : [];
+  return { items, readAtMs, fleet: fleetViewOf(items, shards) };
 }
 
 /** The list report of items read at `nowMs`: one line each, sorted. */
@@ -101,16 +111,23 @@ export function listReportOf(
   sort: ListSort,
   items: readonly PollerItem[],
   nowMs: number,
+  fleet: FleetView = NO_FLEET,
 ): ListReport {
   const pollers = sortLines(
-    items.map((item) => lineOf(item, nowMs)),
+    items.map((item) => lineOf(item, nowMs, fleet)),
     sort,
   );
   return { command: 'list', table, sort, pollers, reportedAtMs: nowMs };
 }
 
-export function lineOf(item: PollerItem, nowMs: number): PollerLine {
-  const liveness = judgeLoop(item, nowMs);
+export function lineOf(item: PollerItem, nowMs: number, fleet: FleetView = NO_FLEET): PollerLine {
+  const placement = fleet.placements.get(item.pollerId);
+  // A fleet's poller lives while its shard has an owner; one not placed yet waits for the fleet planner.
+  const liveness = !fleet.fleet
+    ? judgeLoop(item, nowMs)
+    : placement === undefined
+      ? ({ alive: false, why: 'not placed on a shard yet' } as const)
+      : judgeShard(placement, fleet, nowMs);
   const running = item.operator.running;
   const state: LoopState =
     typeof running !== 'boolean'
@@ -133,6 +150,12 @@ export function lineOf(item: PollerItem, nowMs: number): PollerLine {
   return {
     pollerId: item.pollerId,
     state,
+    shard:
+      placement === undefined
+        ? null
+        : placement.moveTo === null
+          ? placement.shard
+          : `${placement.shard} → ${placement.moveTo}`,
     stateReason: liveness.alive ? null : liveness.why,
     cadenceSeconds: cadence.seconds,
     cadenceSource: cadence.source,

@@ -1,9 +1,29 @@
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { EXECUTION_ENDED_FOR_GOOD } from '../../../functions/shared/loop-ownership';
 import { startLoop } from '../../../functions/starter/start-loop';
 import { AwsCallError, ControlItemMissingError, CtlError } from '../errors';
-import { type CtlSession, readExecutionStatus, writeItem } from '../session';
+import { isFleetTable } from '../fleet-view';
+import { awsCall, type CtlSession, readExecutionStatus, writeItem } from '../session';
 
-export interface StartResult {
+export type StartResult = LoopStartResult | FleetStartResult;
+
+/**
+ * `start` in a fleet's table (the fleet variant, README "Fleet"): running=true is set, and the fleet places the
+ * poller on a shard by itself. On the local stack the fleet is started too (an execution with the input `{}`);
+ * on AWS the result says how, since a fleet start is the operator's call.
+ */
+export interface FleetStartResult {
+  readonly command: 'start';
+  readonly outcome: 'fleet';
+  readonly pollerId: string;
+  readonly table: string;
+  readonly created: boolean;
+  readonly stateMachineArn: string;
+  /** The fleet start's execution (`--local` only). */
+  readonly fleetExecutionArn: string | undefined;
+}
+
+export interface LoopStartResult {
   readonly command: 'start';
   readonly pollerId: string;
   readonly table: string;
@@ -49,6 +69,19 @@ export async function start(
     table: tableName,
     created: updated.before === undefined,
   } as const;
+
+  if (await isFleetTable(session)) {
+    const fleetExecutionArn =
+      session.target.local === true
+        ? await awsCall(session, `starting the fleet on ${stateMachineArn}`, async () => {
+            const started = await session.sfn.send(
+              new StartExecutionCommand({ stateMachineArn, input: '{}' }),
+            );
+            return started.executionArn;
+          })
+        : undefined;
+    return { ...base, outcome: 'fleet', stateMachineArn, fleetExecutionArn };
+  }
 
   const recorded = updated.before?.executionArn;
   const deadExecutionArn =

@@ -9,6 +9,14 @@ import {
 import { InvalidControlItemError } from '../../../functions/shared/errors';
 import { EXECUTION_ENDED_FOR_GOOD, judgeLoop } from '../../../functions/shared/loop-ownership';
 import { ControlItemMissingError } from '../errors';
+import {
+  type FleetView,
+  fleetViewOf,
+  fleetViewOfPoller,
+  judgeShard,
+  readShards,
+  type ShardPlacementView,
+} from '../fleet-view';
 import { endsBefore, type LoopProgress, loopProgress, type TickPoint } from '../loop-progress';
 import { awsCall, type CtlSession, readExecutionStatus, readItem } from '../session';
 import { type CadenceNow, cadenceNow, lastResultOf } from './list';
@@ -41,6 +49,8 @@ export interface StatusReport {
   readonly endsBefore: TickPoint | null;
   /** Why no live loop holds the poller (loop-ownership's words); null while one does. */
   readonly notAliveBecause: string | null;
+  /** The fleet variant: the shard serving the poller and a pending move; null for one loop per poller. */
+  readonly shard: ShardPlacementView | null;
   readonly skippedTicks: number;
   /** Ticks whose async invoke Lambda refused (throttled, missing target, …). */
   readonly failedFires: number;
@@ -94,9 +104,11 @@ export async function statusAll(session: CtlSession): Promise<StatusAllReport> {
   const items = await awsCall(session, `listing the pollers in table ${tableName}`, () =>
     session.table.listAll(),
   );
+  const onShards = items.some((item) => item.shard !== undefined);
+  const fleet = fleetViewOf(items, onShards ? await readShards(session) : []);
   const pollers: StatusReport[] = [];
   for (const item of [...items].sort((a, b) => a.pollerId.localeCompare(b.pollerId))) {
-    pollers.push(await reportFor(session, item));
+    pollers.push(await reportFor(session, item, fleet));
   }
   return { command: 'status-all', table: tableName, pollers };
 }
@@ -104,10 +116,11 @@ export async function statusAll(session: CtlSession): Promise<StatusAllReport> {
 export async function status(session: CtlSession, pollerId: string): Promise<StatusReport> {
   const item = await readItem(session, pollerId);
   if (item === undefined) throw new ControlItemMissingError(pollerId, session.target.tableName);
-  return reportFor(session, item);
+  // A fleet's poller: its shard's lease says whether it is served.
+  return reportFor(session, item, await fleetViewOfPoller(session, item));
 }
 
-async function reportFor(session: CtlSession, item: PollerItem): Promise<StatusReport> {
+async function reportFor(session: CtlSession, item: PollerItem, fleet: FleetView): Promise<StatusReport> {
   const nowMs = session.nowMs();
 
   const problems: { field: string; message: string }[] = [];
@@ -136,7 +149,9 @@ async function reportFor(session: CtlSession, item: PollerItem): Promise<StatusR
     executionArn !== null && execution !== undefined && EXECUTION_ENDED_FOR_GOOD.has(execution.status)
       ? executionArn
       : undefined;
-  const liveness = judgeLoop(item, nowMs, deadExecutionArn);
+  const placement = fleet.placements.get(item.pollerId);
+  const liveness =
+    placement === undefined ? judgeLoop(item, nowMs, deadExecutionArn) : judgeShard(placement, fleet, nowMs);
   const progress = loopProgress(item, nowMs, cadence.seconds, deadExecutionArn);
 
   return {
@@ -155,6 +170,7 @@ async function reportFor(session: CtlSession, item: PollerItem): Promise<StatusR
     progress,
     endsBefore: running === false ? endsBefore(progress, nowMs, cadence.seconds) : null,
     notAliveBecause: liveness.alive ? null : liveness.why,
+    shard: placement ?? null,
     skippedTicks: item.skippedTicks ?? 0,
     failedFires: item.failedFires ?? 0,
     overlap:

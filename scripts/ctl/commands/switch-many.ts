@@ -11,7 +11,7 @@ export type SwitchOutcome =
       readonly pollerId: string;
       readonly ok: true;
       /** paused: running=false (its loop, if any, ends at its next tick); the others as `start` says. */
-      readonly outcome: 'paused' | 'started' | 'already-running';
+      readonly outcome: 'paused' | 'started' | 'already-running' | 'fleet';
       /** The loop's execution: the one that ends (pause), or the one running (resume); null if none is recorded. */
       readonly executionArn: string | null;
       /** pause: what `stop` said of the loop (when it really ends). */
@@ -60,7 +60,7 @@ async function switchOne(
   command: SwitchCommand,
   pollerId: string,
 ): Promise<{
-  outcome: 'paused' | 'started' | 'already-running';
+  outcome: 'paused' | 'started' | 'already-running' | 'fleet';
   executionArn: string | null;
   stop?: StopResult;
 }> {
@@ -69,5 +69,7 @@ async function switchOne(
     return { outcome: 'paused', executionArn: stopped.executionArn, stop: stopped };
   }
   const started = await start(session, pollerId);
+  if (started.outcome === 'fleet')
+    return { outcome: 'fleet', executionArn: started.fleetExecutionArn ?? null };
   return { outcome: started.outcome, executionArn: started.executionArn ?? null };
 }

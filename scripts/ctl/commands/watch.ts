@@ -93,8 +93,8 @@ async function readFrame(
   const { sort } = options;
   const refreshMs = options.once ? null : options.intervalMs;
   try {
-    const { items, readAtMs } = await readFleet(session, signal);
-    const report = listReportOf(table, sort, items, readAtMs);
+    const { items, readAtMs, fleet } = await readFleet(session, signal);
+    const report = listReportOf(table, sort, items, readAtMs, fleet);
     const { changes, gone, memory: next } = seqChanges(memory, items, report.pollers, readAtMs);
     return {
       frame: { table, atMs: readAtMs, refreshMs, reading: { ok: true, report, changes, gone } },

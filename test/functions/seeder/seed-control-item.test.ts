@@ -81,14 +81,18 @@ describe('handleSeedEvent', () => {
   let localDynamoDb: LocalDynamoDb;
   let dynamoDb: DynamoDBClient;
 
-  const deps = (overrides: Partial<SeederDeps> = {}): SeederDeps => ({
-    dynamoDb,
-    tableName: TABLE,
-    sendResponse: putResponse,
-    log: silentLogger,
-    loops: unreachableLoops(dynamoDb),
-    ...overrides,
-  });
+  const deps = (overrides: Partial<SeederDeps> = {}): SeederDeps => {
+    const loops = overrides.loops ?? unreachableLoops(dynamoDb);
+    return {
+      dynamoDb,
+      tableName: TABLE,
+      sendResponse: putResponse,
+      log: silentLogger,
+      loops,
+      startSeeded: (pollerId) => startLoop(pollerId, loops),
+      ...overrides,
+    };
+  };
 
   const lastResponse = (): CfnResponse => JSON.parse(responses.received.at(-1)?.body ?? 'null');
 
@@ -809,14 +813,18 @@ describe('handleSeedEvent and the loops (local stack)', () => {
   let loops: ReturnType<typeof starterDepsFor>;
   let hanging: { url: string; close: () => Promise<void> };
 
-  const deps = (overrides: Partial<SeederDeps> = {}): SeederDeps => ({
-    dynamoDb: harness.stack.dynamoDb,
-    tableName: harness.stack.tableName,
-    sendResponse: putResponse,
-    log: silentLogger,
-    loops,
-    ...overrides,
-  });
+  const deps = (overrides: Partial<SeederDeps> = {}): SeederDeps => {
+    const seedLoops = overrides.loops ?? loops;
+    return {
+      dynamoDb: harness.stack.dynamoDb,
+      tableName: harness.stack.tableName,
+      sendResponse: putResponse,
+      log: silentLogger,
+      loops: seedLoops,
+      startSeeded: (pollerId) => startLoop(pollerId, seedLoops),
+      ...overrides,
+    };
+  };
 
   const lastResponse = (): CfnResponse => JSON.parse(responses.received.at(-1)?.body ?? 'null');
 

@@ -425,6 +425,7 @@ describe('ctl against the local stack', () => {
         windows: [],
         cadenceNow: { seconds: 2, source: 'base' },
         seq: null,
+        shard: null,
         lastTickAt: null,
         nextTickAt: null,
         progress: { last: null, next: null, alive: false },

@@ -48,6 +48,7 @@ describe('ctl fleet commands on the local stack', () => {
       expect(lines[0]).toEqual({
         pollerId: 'billing',
         state: 'stopping',
+        shard: null,
         stateReason: null,
         cadenceSeconds: 10,
         cadenceSource: 'base',
