@@ -119,59 +119,63 @@ interface PollerProgress {
 }
 
 class ShardRound {
-  private readonly log: Logger;
-  private readonly clock: Clock;
-  private readonly store: ShardStore;
-  private readonly leaseTiming: LeaseTiming;
-  private readonly timing: ShardTiming;
-  private readonly shardKey: string;
-  private lease: ShardLease | undefined;
-  private state: ShardState = new Map();
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #store: ShardStore;
+  readonly #leaseTiming: LeaseTiming;
+  readonly #timing: ShardTiming;
+  readonly #shardKey: string;
+  #lease: ShardLease | undefined;
+  #state: ShardState = new Map();
   /** The highest claim known per poller (the item's as read, or one this invocation wrote). */
-  private readonly claimed = new Map<string, number>();
+  readonly #claimed = new Map<string, number>();
   /** The claim confirmed on the item: a tick above it is not sent. */
-  private readonly confirmed = new Map<string, number>();
+  readonly #confirmed = new Map<string, number>();
   /** Pollers whose grid this epoch recorded (their `shardEpoch`, or a claim this invocation wrote). */
-  private readonly recorded = new Set<string>();
+  readonly #recorded = new Set<string>();
   /** Claim writes under way, by poller: one at a time each. */
-  private readonly claiming = new Set<string>();
+  readonly #claiming = new Set<string>();
   /** Pollers this invocation handed over to another shard. */
-  private readonly leftBehind = new Set<string>();
+  readonly #leftBehind = new Set<string>();
   /** Pollers whose item refused a write as not this shard's: nothing more is fired or written for them. */
-  private readonly refused = new Set<string>();
-  private readonly progress = new Map<string, PollerProgress>();
-  private readonly runningFires = new Map<string, TrackedFire>();
-  private readonly sends = new Set<Promise<void>>();
-  private readonly writes = new WriteQueue(WRITE_CONCURRENCY);
-  private readonly shardMetrics: RoundMetrics | undefined;
-  private readonly pollerMetrics = new Map<string, RoundMetrics>();
-  private lastFiredDueMs: number | undefined;
-  private fired = 0;
-  private skippedTotal = 0;
+  readonly #refused = new Set<string>();
+  readonly #progress = new Map<string, PollerProgress>();
+  readonly #runningFires = new Map<string, TrackedFire>();
+  readonly #sends = new Set<Promise<void>>();
+  readonly #writes = new WriteQueue(WRITE_CONCURRENCY);
+  readonly #shardMetrics: RoundMetrics | undefined;
+  readonly #pollerMetrics = new Map<string, RoundMetrics>();
+  #lastFiredDueMs: number | undefined;
+  #fired = 0;
+  #skippedTotal = 0;
 
-  constructor(
-    private readonly input: ParsedShardInput,
-    private readonly deps: ShardControllerDeps,
-    private readonly deadline: Deadline,
-  ) {
-    this.shardKey = input.shardKey;
-    this.log = deps.log.child({ pollerId: input.shardKey, executionId: input.executionId });
-    this.clock = deps.clock;
-    this.store = deps.store;
-    this.leaseTiming = deps.leaseTiming ?? DEFAULT_LEASE_TIMING;
-    this.timing = {
+  readonly #input: ParsedShardInput;
+  readonly #deps: ShardControllerDeps;
+  readonly #deadline: Deadline;
+
+  constructor(input: ParsedShardInput, deps: ShardControllerDeps, deadline: Deadline) {
+    this.#input = input;
+    this.#deps = deps;
+    this.#deadline = deadline;
+    this.#shardKey = input.shardKey;
+    this.#log = deps.log.child({ pollerId: input.shardKey, executionId: input.executionId });
+    this.#clock = deps.clock;
+    this.#store = deps.store;
+    this.#leaseTiming = deps.leaseTiming ?? DEFAULT_LEASE_TIMING;
+    this.#timing = {
       ...DEFAULT_SHARD_TIMING,
       tick: deps.timing ?? DEFAULT_SHARD_TIMING.tick,
-      guardMs: this.leaseTiming.guardMs,
+      guardMs: this.#leaseTiming.guardMs,
     };
-    this.shardMetrics =
+    this.#shardMetrics =
       deps.metrics === undefined || deps.metrics.perPoller
         ? undefined
         : new RoundMetrics(deps.metrics).forPoller(input.shardKey);
   }
 
   async run(): Promise<ShardOutput> {
-    const { input, clock } = this;
+    const input = this.#input;
+    const clock = this.#clock;
     const counted = input.loop?.executionId === input.executionId ? input.loop.historyEvents : 0;
     const history = historyAfterRound(
       counted,
@@ -181,171 +185,174 @@ class ShardRound {
     if (history.handOver) {
       // The previous round released the lease at its hand-back; an attempt that failed after taking it did not:
       // release it now, so the fresh execution takes the next epoch at once instead of waiting it out.
-      const held = (await this.store.readShard(input.shard))?.lease;
+      const held = (await this.#store.readShard(input.shard))?.lease;
       if (held?.owner === input.executionId && held.validUntilMs > clock.now()) {
-        await this.store.releaseLease(input.shard, released(held, clock.now()), clock.now());
+        await this.#store.releaseLease(input.shard, released(held, clock.now()), clock.now());
       }
-      this.log.info('handing over to a fresh execution', { historyEvents: history.events });
-      throw new HandOverRequestedSignal(this.shardKey, history.events, input.historyBudget);
+      this.#log.info('handing over to a fresh execution', { historyEvents: history.events });
+      throw new HandOverRequestedSignal(this.#shardKey, history.events, input.historyBudget);
     }
-    const resumeFromMs = await this.acquireLease();
+    const resumeFromMs = await this.#acquireLease();
     let firstBatch = true;
     let renewNow = false;
     for (;;) {
-      const lease = await this.renewIfDue(renewNow);
+      const lease = await this.#renewIfDue(renewNow);
       let reads: ShardMemberRead[];
       try {
-        reads = await this.store.queryMembers(input.shard);
+        reads = await this.#store.queryMembers(input.shard);
       } catch (error) {
         // Nothing fired yet: Step Functions retries the round, which resumes where this lease was released (held,
         // it would resume at its end, 30 s on). Else hand back; the next round reads again.
-        if (this.fired === 0 && this.sends.size === 0) {
-          await this.releaseQuietly();
+        if (this.#fired === 0 && this.#sends.size === 0) {
+          await this.#releaseQuietly();
           throw error;
         }
-        this.log.error('reading the shard failed, handing back', { error: describeCause(error) });
-        return this.handBack(
+        this.#log.error('reading the shard failed, handing back', { error: describeCause(error) });
+        return this.#handBack(
           { kind: 'hand-back', wakeAt: clock.now(), nextDueAt: undefined },
           lease,
           history.events,
         );
       }
-      if (reads.length === 0 && this.state.size === 0) {
-        await this.release(undefined);
-        this.log.info('no pollers name the shard: stopping');
-        throw new PollerStoppedSignal(this.shardKey, 'no pollers');
+      if (reads.length === 0 && this.#state.size === 0) {
+        await this.#release(undefined);
+        this.#log.info('no pollers name the shard: stopping');
+        throw new PollerStoppedSignal(this.#shardKey, 'no pollers');
       }
-      if (firstBatch) this.state = recordedState(reads);
-      this.noteRead(reads, lease.epoch);
+      if (firstBatch) this.#state = recordedState(reads);
+      this.#noteRead(reads, lease.epoch);
       const items = new Map(reads.map((read) => [read.item.pollerId, read.item] as const));
-      const before = this.state;
+      const before = this.#state;
       const plan = planShardRound({
         shard: input.shard,
         executionId: input.executionId,
-        members: batchMembers(reads, before, input.shard, this.leftBehind, this.refused),
+        members: batchMembers(reads, before, input.shard, this.#leftBehind, this.#refused),
         state: before,
         lease,
         resumeFromMs: firstBatch ? resumeFromMs : undefined,
         nowMs: clock.now(),
-        deadlineMs: this.deadline(),
-        timing: this.timing,
-        ...(this.deps.size ? { size: this.deps.size } : {}),
+        deadlineMs: this.#deadline(),
+        timing: this.#timing,
+        ...(this.#deps.size ? { size: this.#deps.size } : {}),
       });
       firstBatch = false;
-      this.state = plan.state;
-      for (const [pollerId, count] of plan.skipped) this.noteSkipped(pollerId, count);
-      this.writeRecords(recordNews(plan.records, items), reads, lease.epoch);
-      this.writeClaims(
+      this.#state = plan.state;
+      for (const [pollerId, count] of plan.skipped) this.#noteSkipped(pollerId, count);
+      this.#writeRecords(recordNews(plan.records, items), reads, lease.epoch);
+      this.#writeClaims(
         claimsNeeded({
           ticks: plan.ticks,
           state: plan.state,
           before,
           records: plan.records,
-          claimed: this.claimed,
-          recorded: this.recorded,
+          claimed: this.#claimed,
+          recorded: this.#recorded,
           nowMs: clock.now(),
         }),
         lease.epoch,
       );
-      await this.dispatch(plan.ticks, lease);
-      this.flushMetricsIfDue();
+      await this.#dispatch(plan.ticks, lease);
+      this.#flushMetricsIfDue();
       renewNow = plan.heldByLease.length > 0;
       if (plan.continuation.kind === 'hand-back')
-        return this.handBack(plan.continuation, lease, history.events);
+        return this.#handBack(plan.continuation, lease, history.events);
       await sleepUntil(clock, plan.continuation.readAt);
     }
   }
 
   flushMetrics(): void {
-    this.shardMetrics?.flush();
-    for (const metrics of this.pollerMetrics.values()) metrics.flush();
+    this.#shardMetrics?.flush();
+    for (const metrics of this.#pollerMetrics.values()) metrics.flush();
   }
 
   /** Takes or renews the lease (decision 3); returns the instant every poller resumes at. */
-  private async acquireLease(): Promise<number> {
-    const { input, clock } = this;
-    const current = await this.store.readShard(input.shard);
+  async #acquireLease(): Promise<number> {
+    const input = this.#input;
+    const clock = this.#clock;
+    const current = await this.#store.readShard(input.shard);
     const start = decideLeaseStart(
       current,
       input.executionId,
       input.loop?.handedBackAtMs,
       clock.now(),
-      this.leaseTiming,
+      this.#leaseTiming,
     );
     if (start.kind === 'end') {
-      this.log.info('not taking the shard', { reason: start.reason });
-      throw new PollerStoppedSignal(this.shardKey, start.reason);
+      this.#log.info('not taking the shard', { reason: start.reason });
+      throw new PollerStoppedSignal(this.#shardKey, start.reason);
     }
     const written =
       start.kind === 'take'
-        ? await this.store.takeLease(input.shard, start.lease, start.expected)
-        : await this.store.renewLease(input.shard, start.lease);
+        ? await this.#store.takeLease(input.shard, start.lease, start.expected)
+        : await this.#store.renewLease(input.shard, start.lease);
     if (written.kind === 'lost') {
       const reason =
         start.kind === 'take'
           ? `shard already served by ${written.current?.lease?.owner ?? 'another execution'}`
           : supersededReason(written.current);
-      this.log.info('lost the shard', { reason });
-      throw new PollerStoppedSignal(this.shardKey, reason);
+      this.#log.info('lost the shard', { reason });
+      throw new PollerStoppedSignal(this.#shardKey, reason);
     }
-    this.lease = written.lease;
+    this.#lease = written.lease;
     if (start.kind === 'take')
-      this.log.info('took the shard', { epoch: written.lease.epoch, resumeFromMs: start.resumeFromMs });
+      this.#log.info('took the shard', { epoch: written.lease.epoch, resumeFromMs: start.resumeFromMs });
     return start.resumeFromMs;
   }
 
   /** The lease to plan with: renewed when due (decision 3). A refused renewal ends the shard at once. */
-  private async renewIfDue(force: boolean): Promise<ShardLease> {
-    const lease = this.heldLease();
-    const nowMs = this.clock.now();
-    if (!force && !renewalDue(lease, nowMs, this.leaseTiming)) return lease;
+  async #renewIfDue(force: boolean): Promise<ShardLease> {
+    const lease = this.#heldLease();
+    const nowMs = this.#clock.now();
+    if (!force && !renewalDue(lease, nowMs, this.#leaseTiming)) return lease;
     try {
-      const written = await this.store.renewLease(this.input.shard, renewed(lease, nowMs, this.leaseTiming));
+      const written = await this.#store.renewLease(
+        this.#input.shard,
+        renewed(lease, nowMs, this.#leaseTiming),
+      );
       if (written.kind === 'written') {
-        this.lease = written.lease;
+        this.#lease = written.lease;
         return written.lease;
       }
-      await this.settleSends();
-      await this.writes.drain();
+      await this.#settleSends();
+      await this.#writes.drain();
       const reason = supersededReason(written.current);
-      this.logSummary('superseded', { reason });
-      throw new PollerStoppedSignal(this.shardKey, reason);
+      this.#logSummary('superseded', { reason });
+      throw new PollerStoppedSignal(this.#shardKey, reason);
     } catch (error) {
       if (error instanceof PollerStoppedSignal) throw error;
       // The lease held still covers what it covers; planning holds back every tick beyond it.
-      this.log.error('renewing the lease failed', { error: describeCause(error) });
+      this.#log.error('renewing the lease failed', { error: describeCause(error) });
       return lease;
     }
   }
 
-  private heldLease(): ShardLease {
-    if (this.lease === undefined) throw new Error('no lease held');
-    return this.lease;
+  #heldLease(): ShardLease {
+    if (this.#lease === undefined) throw new Error('no lease held');
+    return this.#lease;
   }
 
   /** What the items say was claimed (by any owner: the claim the worker kit needs) and recorded by this epoch. */
-  private noteRead(reads: readonly ShardMemberRead[], epoch: number): void {
+  #noteRead(reads: readonly ShardMemberRead[], epoch: number): void {
     for (const { item, recordedEpoch } of reads) {
       if (item.claimedSeq !== undefined) {
-        this.claimed.set(item.pollerId, Math.max(item.claimedSeq, this.claimed.get(item.pollerId) ?? 0));
-        this.confirmed.set(item.pollerId, Math.max(item.claimedSeq, this.confirmed.get(item.pollerId) ?? 0));
+        this.#claimed.set(item.pollerId, Math.max(item.claimedSeq, this.#claimed.get(item.pollerId) ?? 0));
+        this.#confirmed.set(
+          item.pollerId,
+          Math.max(item.claimedSeq, this.#confirmed.get(item.pollerId) ?? 0),
+        );
       }
-      if (recordedEpoch === epoch) this.recorded.add(item.pollerId);
+      if (recordedEpoch === epoch) this.#recorded.add(item.pollerId);
     }
   }
 
-  private writeRecords(
-    records: readonly PollerRecord[],
-    reads: readonly ShardMemberRead[],
-    epoch: number,
-  ): void {
-    const at = new Date(this.clock.now()).toISOString();
+  #writeRecords(records: readonly PollerRecord[], reads: readonly ShardMemberRead[], epoch: number): void {
+    const at = new Date(this.#clock.now()).toISOString();
     // The shard a poller moves to: its pending move as read (the flip holds only while the item still names it).
     const moveTo = new Map(
       reads.map((read) => [read.item.pollerId, read.item.moveTo ?? read.placement.shard]),
     );
     for (const record of records) {
-      if (record.kind === 'moved-out') this.leftBehind.add(record.pollerId);
+      if (record.kind === 'moved-out') this.#leftBehind.add(record.pollerId);
       const to = moveTo.get(record.pollerId);
       const write: PollerWrite | undefined =
         record.kind === 'stopped'
@@ -357,17 +364,17 @@ class ShardRound {
               : undefined; // schedule-changed: a claim with the re-anchored loop (claimsNeeded)
       if (write === undefined) continue;
       if (record.kind === 'stopped')
-        this.log.info('poller stopped', { poller: record.pollerId, reason: record.reason });
-      this.enqueueWrite(record.pollerId, epoch, write);
+        this.#log.info('poller stopped', { poller: record.pollerId, reason: record.reason });
+      this.#enqueueWrite(record.pollerId, epoch, write);
     }
   }
 
-  private writeClaims(needs: readonly ClaimNeed[], epoch: number): void {
+  #writeClaims(needs: readonly ClaimNeed[], epoch: number): void {
     for (const need of needs) {
-      if (this.claiming.has(need.pollerId) || this.refused.has(need.pollerId)) continue;
-      this.claiming.add(need.pollerId);
-      this.claimed.set(need.pollerId, Math.max(need.claimedSeq, this.claimed.get(need.pollerId) ?? 0));
-      const progress = this.progressOf(need.pollerId);
+      if (this.#claiming.has(need.pollerId) || this.#refused.has(need.pollerId)) continue;
+      this.#claiming.add(need.pollerId);
+      this.#claimed.set(need.pollerId, Math.max(need.claimedSeq, this.#claimed.get(need.pollerId) ?? 0));
+      const progress = this.#progressOf(need.pollerId);
       const counts = {
         skipped: progress.skipped,
         failedFires: progress.failedFires,
@@ -384,19 +391,19 @@ class ShardRound {
         claimedSeq: need.claimedSeq,
         lastSeq: progress.lastSeq,
         lastTickAt: progress.lastDueAt === undefined ? undefined : new Date(progress.lastDueAt).toISOString(),
-        nextTickAt: nextTickAtOf(this.state.get(need.pollerId)),
+        nextTickAt: nextTickAtOf(this.#state.get(need.pollerId)),
         ...(counts.skipped > 0 ? { skippedTicksAdded: counts.skipped } : {}),
         ...(counts.failedFires > 0 ? { failedFiresAdded: counts.failedFires } : {}),
         ...(counts.overlapSkips > 0 ? { overlapSkipsAdded: counts.overlapSkips } : {}),
         ...(counts.fireError !== undefined ? { fireError: counts.fireError } : {}),
       };
-      this.enqueueWrite(need.pollerId, epoch, write, (outcome) => {
-        this.claiming.delete(need.pollerId);
+      this.#enqueueWrite(need.pollerId, epoch, write, (outcome) => {
+        this.#claiming.delete(need.pollerId);
         if (outcome === 'written') {
-          this.recorded.add(need.pollerId);
-          this.confirmed.set(
+          this.#recorded.add(need.pollerId);
+          this.#confirmed.set(
             need.pollerId,
-            Math.max(need.claimedSeq, this.confirmed.get(need.pollerId) ?? 0),
+            Math.max(need.claimedSeq, this.#confirmed.get(need.pollerId) ?? 0),
           );
         } else {
           // Not written: the counts ride on the next write; the claim is asked for again.
@@ -404,25 +411,25 @@ class ShardRound {
           progress.failedFires += counts.failedFires;
           progress.overlapSkips += counts.overlapSkips;
           progress.fireError ??= counts.fireError;
-          this.claimed.set(need.pollerId, this.confirmed.get(need.pollerId) ?? 0);
+          this.#claimed.set(need.pollerId, this.#confirmed.get(need.pollerId) ?? 0);
         }
       });
     }
   }
 
   /** A write in the background (bounded): never awaited by a tick. 'not-ours' stops the poller at once. */
-  private enqueueWrite(
+  #enqueueWrite(
     pollerId: string,
     epoch: number,
     write: PollerWrite,
     settled: (outcome: PollerWriteOutcome | 'failed') => void = () => {},
   ): void {
-    this.writes.push(async () => {
+    this.#writes.push(async () => {
       let outcome: PollerWriteOutcome | 'failed';
       try {
-        outcome = await this.store.writePoller(pollerId, this.input.shard, epoch, write);
+        outcome = await this.#store.writePoller(pollerId, this.#input.shard, epoch, write);
       } catch (error) {
-        this.log.error('writing a poller failed', {
+        this.#log.error('writing a poller failed', {
           poller: pollerId,
           write: write.kind,
           error: describeCause(error),
@@ -430,8 +437,8 @@ class ShardRound {
         outcome = 'failed';
       }
       if (outcome === 'not-ours') {
-        this.refused.add(pollerId);
-        this.log.info("poller is no longer this shard's", { poller: pollerId, write: write.kind });
+        this.#refused.add(pollerId);
+        this.#log.info("poller is no longer this shard's", { poller: pollerId, write: write.kind });
       }
       settled(outcome);
     });
@@ -441,8 +448,8 @@ class ShardRound {
    * Fires the batch's ticks in due order on one timeline: each invoke is opened sendOpenLeadMs ahead and released
    * at its due millisecond (sleepUntil, never a spin); whether it still goes out is decided at the release.
    */
-  private async dispatch(ticks: readonly ShardTick[], lease: ShardLease): Promise<void> {
-    const lead = this.timing.tick.sendOpenLeadMs;
+  async #dispatch(ticks: readonly ShardTick[], lease: ShardLease): Promise<void> {
+    const lead = this.#timing.tick.sendOpenLeadMs;
     const steps = ticks
       .flatMap((tick) => [
         { at: tick.dueAt - lead, open: true, tick },
@@ -451,47 +458,47 @@ class ShardRound {
       .sort((a, b) => a.at - b.at || (a.open === b.open ? 0 : a.open ? -1 : 1));
     const gates = new Map<ShardTick, () => void>();
     for (const step of steps) {
-      await sleepUntil(this.clock, step.at);
+      await sleepUntil(this.#clock, step.at);
       if (step.open) {
-        const gate = this.open(step.tick, lease);
+        const gate = this.#open(step.tick, lease);
         if (gate !== undefined) gates.set(step.tick, gate);
         continue;
       }
       const gate = gates.get(step.tick);
       if (gate !== undefined) gate();
-      else this.releaseUnopened(step.tick, lease);
+      else this.#releaseUnopened(step.tick, lease);
     }
   }
 
   /** Opens a tick's invoke; returns the function that releases it, or undefined when nothing was opened. */
-  private open(tick: ShardTick, lease: ShardLease): (() => void) | undefined {
-    if (this.refused.has(tick.pollerId) || this.leftBehind.has(tick.pollerId)) return undefined;
+  #open(tick: ShardTick, lease: ShardLease): (() => void) | undefined {
+    if (this.#refused.has(tick.pollerId) || this.#leftBehind.has(tick.pollerId)) return undefined;
     // An `overlap: skip` poller whose fire still runs: nothing is prepared; decided at the tick (releaseUnopened).
-    const running = this.runningFires.get(tick.pollerId);
+    const running = this.#runningFires.get(tick.pollerId);
     if (tick.config.overlap === 'skip' && running !== undefined && running.answer === undefined)
       return undefined;
     let release: () => void = () => {};
     const released = new Promise<void>((resolve) => {
       release = resolve;
     });
-    this.send(tick, lease, released);
+    this.#send(tick, lease, released);
     return release;
   }
 
   /** At the release of a tick not opened: an `overlap: skip` poller's fire may have answered meanwhile. */
-  private releaseUnopened(tick: ShardTick, lease: ShardLease): void {
-    if (this.refused.has(tick.pollerId) || this.leftBehind.has(tick.pollerId)) return;
-    const running = this.runningFires.get(tick.pollerId);
+  #releaseUnopened(tick: ShardTick, lease: ShardLease): void {
+    if (this.#refused.has(tick.pollerId) || this.#leftBehind.has(tick.pollerId)) return;
+    const running = this.#runningFires.get(tick.pollerId);
     if (running !== undefined && running.answer === undefined) {
-      this.progressOf(tick.pollerId).overlapSkips += 1;
-      this.metricsFor(tick.pollerId)?.noteOverlapSkip(this.clock.now());
+      this.#progressOf(tick.pollerId).overlapSkips += 1;
+      this.#metricsFor(tick.pollerId)?.noteOverlapSkip(this.#clock.now());
       return;
     }
-    this.send(tick, lease, Promise.resolve());
+    this.#send(tick, lease, Promise.resolve());
   }
 
-  private send(tick: ShardTick, lease: ShardLease, releasedAt: Promise<void>): void {
-    const target = tick.config.target ?? this.deps.defaultTarget;
+  #send(tick: ShardTick, lease: ShardLease, releasedAt: Promise<void>): void {
+    const target = tick.config.target ?? this.#deps.defaultTarget;
     const event = {
       pollerId: tick.pollerId,
       seq: tick.seq,
@@ -504,16 +511,16 @@ class ShardRound {
       openAt: async () => {},
       releaseAt: async () => {
         await releasedAt;
-        const nowMs = this.clock.now();
-        verdict = this.refused.has(tick.pollerId)
+        const nowMs = this.#clock.now();
+        verdict = this.#refused.has(tick.pollerId)
           ? 'unclaimed'
           : releaseOf(
               tick,
               lease,
-              this.confirmedFor(tick.pollerId),
+              this.#confirmedFor(tick.pollerId),
               nowMs,
-              this.timing.guardMs,
-              this.timing.tick.sendAllowanceMs,
+              this.#timing.guardMs,
+              this.#timing.tick.sendAllowanceMs,
             );
         precisionMs = nowMs - tick.dueAt;
         return verdict === 'send';
@@ -522,34 +529,34 @@ class ShardRound {
     const sending = (async () => {
       try {
         if (tick.config.overlap === 'skip') {
-          const fire = await this.deps.invoker.fireAwaitingAnswer(target, event, hold);
-          if (fire === 'withheld') return this.noteWithheld(tick, verdict);
+          const fire = await this.#deps.invoker.fireAwaitingAnswer(target, event, hold);
+          if (fire === 'withheld') return this.#noteWithheld(tick, verdict);
           const tracked: TrackedFire = { seq: fire.seq, answer: undefined };
-          this.runningFires.set(tick.pollerId, tracked);
+          this.#runningFires.set(tick.pollerId, tracked);
           void fire.answer.then((answer) => {
             tracked.answer = answer;
-            if (answer.kind === 'failed') this.noteFailedFire(tick.pollerId, answer.message);
+            if (answer.kind === 'failed') this.#noteFailedFire(tick.pollerId, answer.message);
           });
-        } else if ((await this.deps.invoker.fire(target, event, hold)) === 'withheld') {
-          return this.noteWithheld(tick, verdict);
+        } else if ((await this.#deps.invoker.fire(target, event, hold)) === 'withheld') {
+          return this.#noteWithheld(tick, verdict);
         }
-        this.noteFired(tick, precisionMs);
+        this.#noteFired(tick, precisionMs);
       } catch (error) {
         if (!(error instanceof WorkerInvokeError)) throw error;
         // It may have arrived: it counts as fired, and the failure is counted and logged.
-        this.noteFired(tick, precisionMs);
-        this.noteFailedFire(tick.pollerId, error.message);
+        this.#noteFired(tick, precisionMs);
+        this.#noteFailedFire(tick.pollerId, error.message);
       }
     })();
     const tracked = sending.catch((error: unknown) => {
-      this.log.error('a fire failed unexpectedly', {
+      this.#log.error('a fire failed unexpectedly', {
         poller: tick.pollerId,
         seq: tick.seq,
         error: describeCause(error),
       });
     });
-    this.sends.add(tracked);
-    void tracked.finally(() => this.sends.delete(tracked));
+    this.#sends.add(tracked);
+    void tracked.finally(() => this.#sends.delete(tracked));
   }
 
   /**
@@ -557,40 +564,40 @@ class ShardRound {
    * claim written). A poller moved in is resumed at `movedAt` from the loop on its item, so ticks fired before this
    * shard's own record would be fired again by the next invocation; after the record it resumes from that.
    */
-  private confirmedFor(pollerId: string): number {
-    return this.recorded.has(pollerId) ? (this.confirmed.get(pollerId) ?? 0) : 0;
+  #confirmedFor(pollerId: string): number {
+    return this.#recorded.has(pollerId) ? (this.#confirmed.get(pollerId) ?? 0) : 0;
   }
 
-  private noteFired(tick: ShardTick, precisionMs: number): void {
-    const progress = this.progressOf(tick.pollerId);
+  #noteFired(tick: ShardTick, precisionMs: number): void {
+    const progress = this.#progressOf(tick.pollerId);
     progress.lastSeq = tick.seq;
     progress.lastDueAt = tick.dueAt;
-    this.lastFiredDueMs = Math.max(this.lastFiredDueMs ?? tick.dueAt, tick.dueAt);
-    this.fired += 1;
-    this.metricsFor(tick.pollerId)?.noteFire(precisionMs, this.clock.now());
+    this.#lastFiredDueMs = Math.max(this.#lastFiredDueMs ?? tick.dueAt, tick.dueAt);
+    this.#fired += 1;
+    this.#metricsFor(tick.pollerId)?.noteFire(precisionMs, this.#clock.now());
   }
 
-  private noteWithheld(tick: ShardTick, verdict: ReturnType<typeof releaseOf>): void {
+  #noteWithheld(tick: ShardTick, verdict: ReturnType<typeof releaseOf>): void {
     // A tick the lease no longer covers is the next owner's; any other is skipped (counted).
-    if (verdict !== 'lease-ended') this.noteSkipped(tick.pollerId, 1);
+    if (verdict !== 'lease-ended') this.#noteSkipped(tick.pollerId, 1);
   }
 
-  private noteSkipped(pollerId: string, count: number): void {
-    this.progressOf(pollerId).skipped += count;
-    this.skippedTotal += count;
-    this.metricsFor(pollerId)?.noteSkipped(count, this.clock.now());
+  #noteSkipped(pollerId: string, count: number): void {
+    this.#progressOf(pollerId).skipped += count;
+    this.#skippedTotal += count;
+    this.#metricsFor(pollerId)?.noteSkipped(count, this.#clock.now());
   }
 
-  private noteFailedFire(pollerId: string, message: string): void {
-    const progress = this.progressOf(pollerId);
+  #noteFailedFire(pollerId: string, message: string): void {
+    const progress = this.#progressOf(pollerId);
     progress.failedFires += 1;
-    progress.fireError = { message, at: new Date(this.clock.now()).toISOString() };
-    this.metricsFor(pollerId)?.noteFailedFire(this.clock.now());
-    this.log.error('fire failed', { poller: pollerId, error: message });
+    progress.fireError = { message, at: new Date(this.#clock.now()).toISOString() };
+    this.#metricsFor(pollerId)?.noteFailedFire(this.#clock.now());
+    this.#log.error('fire failed', { poller: pollerId, error: message });
   }
 
-  private progressOf(pollerId: string): PollerProgress {
-    let progress = this.progress.get(pollerId);
+  #progressOf(pollerId: string): PollerProgress {
+    let progress = this.#progress.get(pollerId);
     if (progress === undefined) {
       progress = {
         lastSeq: undefined,
@@ -600,31 +607,31 @@ class ShardRound {
         overlapSkips: 0,
         fireError: undefined,
       };
-      this.progress.set(pollerId, progress);
+      this.#progress.set(pollerId, progress);
     }
     return progress;
   }
 
-  private metricsFor(pollerId: string): RoundMetrics | undefined {
-    const setup = this.deps.metrics;
-    if (setup === undefined || !setup.perPoller) return this.shardMetrics;
-    let metrics = this.pollerMetrics.get(pollerId);
+  #metricsFor(pollerId: string): RoundMetrics | undefined {
+    const setup = this.#deps.metrics;
+    if (setup === undefined || !setup.perPoller) return this.#shardMetrics;
+    let metrics = this.#pollerMetrics.get(pollerId);
     if (metrics === undefined) {
       metrics = new RoundMetrics(setup).forPoller(pollerId);
-      this.pollerMetrics.set(pollerId, metrics);
+      this.#pollerMetrics.set(pollerId, metrics);
     }
     return metrics;
   }
 
-  private flushMetricsIfDue(): void {
-    const nowMs = this.clock.now();
-    this.shardMetrics?.flushIfDue(nowMs);
-    for (const metrics of this.pollerMetrics.values()) metrics.flushIfDue(nowMs);
+  #flushMetricsIfDue(): void {
+    const nowMs = this.#clock.now();
+    this.#shardMetrics?.flushIfDue(nowMs);
+    for (const metrics of this.#pollerMetrics.values()) metrics.flushIfDue(nowMs);
   }
 
   /** Every send of this invocation settled (its 202, or its withholding): nothing of it is left in flight. */
-  private async settleSends(): Promise<void> {
-    await Promise.all([...this.sends]);
+  async #settleSends(): Promise<void> {
+    await Promise.all([...this.#sends]);
   }
 
   /**
@@ -632,87 +639,87 @@ class ShardRound {
    * until the hand-back point, the skips counted since the last claim are written, and the lease is released with
    * `sleepUntil` = wakeAt (decision 3).
    */
-  private async handBack(
+  async #handBack(
     continuation: Extract<ShardContinuation, { kind: 'hand-back' }>,
     lease: ShardLease,
     historyEvents: number,
   ): Promise<ShardOutput> {
-    await this.settleSends();
-    await this.answersUntil(
-      Math.min(continuation.wakeAt, this.deadline() - this.timing.tick.handBackMarginMs),
+    await this.#settleSends();
+    await this.#answersUntil(
+      Math.min(continuation.wakeAt, this.#deadline() - this.#timing.tick.handBackMarginMs),
     );
-    this.writeCounts(lease.epoch);
-    await this.writes.drain();
-    const handedBackAtMs = await this.release(continuation.wakeAt);
-    this.logSummary('handing back', { wakeAt: new Date(continuation.wakeAt).toISOString() });
+    this.#writeCounts(lease.epoch);
+    await this.#writes.drain();
+    const handedBackAtMs = await this.#release(continuation.wakeAt);
+    this.#logSummary('handing back', { wakeAt: new Date(continuation.wakeAt).toISOString() });
     const loop: ShardLoopState = {
-      shard: this.input.shard,
+      shard: this.#input.shard,
       epoch: lease.epoch,
-      executionId: this.input.executionId,
+      executionId: this.#input.executionId,
       historyEvents,
-      historyBudget: this.input.historyBudget,
+      historyBudget: this.#input.historyBudget,
       handedBackAtMs,
     };
     return {
-      pollerId: this.shardKey,
+      pollerId: this.#shardKey,
       wakeAt: isoSecond(continuation.wakeAt),
       loop: { ...loop },
     };
   }
 
   /** Releases the lease (after every fired tick); returns the instant released at. Refused: superseded. */
-  private async release(sleepUntilMs: number | undefined): Promise<number> {
-    await this.settleSends();
-    await this.writes.drain();
-    const atMs = handBackInstant(this.lastFiredDueMs, this.clock.now());
-    const written = await this.store.releaseLease(
-      this.input.shard,
-      released(this.heldLease(), atMs),
+  async #release(sleepUntilMs: number | undefined): Promise<number> {
+    await this.#settleSends();
+    await this.#writes.drain();
+    const atMs = handBackInstant(this.#lastFiredDueMs, this.#clock.now());
+    const written = await this.#store.releaseLease(
+      this.#input.shard,
+      released(this.#heldLease(), atMs),
       sleepUntilMs ?? atMs,
     );
     if (written.kind === 'lost') {
       const reason = supersededReason(written.current);
-      this.logSummary('superseded', { reason });
-      throw new PollerStoppedSignal(this.shardKey, reason);
+      this.#logSummary('superseded', { reason });
+      throw new PollerStoppedSignal(this.#shardKey, reason);
     }
     return atMs;
   }
 
   /** Releases the lease before a failure Step Functions retries; a failure to release leaves it to run out. */
-  private async releaseQuietly(): Promise<void> {
-    const nowMs = this.clock.now();
+  async #releaseQuietly(): Promise<void> {
+    const nowMs = this.#clock.now();
     try {
-      await this.store.releaseLease(this.input.shard, released(this.heldLease(), nowMs), nowMs);
+      await this.#store.releaseLease(this.#input.shard, released(this.#heldLease(), nowMs), nowMs);
     } catch (error) {
-      this.log.error('releasing the lease failed', { error: describeCause(error) });
+      this.#log.error('releasing the lease failed', { error: describeCause(error) });
     }
   }
 
   /** Waits (on timers, a look every 100 ms) for the answers of running synchronous fires until `untilMs`. */
-  private async answersUntil(untilMs: number): Promise<void> {
-    const unanswered = () => [...this.runningFires.values()].some((fire) => fire.answer === undefined);
-    while (unanswered() && this.clock.now() < untilMs) {
-      await this.clock.sleep(Math.min(untilMs - this.clock.now(), 100));
+  async #answersUntil(untilMs: number): Promise<void> {
+    const unanswered = () => [...this.#runningFires.values()].some((fire) => fire.answer === undefined);
+    while (unanswered() && this.#clock.now() < untilMs) {
+      await this.#clock.sleep(Math.min(untilMs - this.#clock.now(), 100));
     }
   }
 
   /** Counts since a poller's last write ride on a claim write at the hand-back (rare: late ticks, failures). */
-  private writeCounts(epoch: number): void {
-    for (const [pollerId, progress] of this.progress) {
-      const poller = this.state.get(pollerId);
+  #writeCounts(epoch: number): void {
+    for (const [pollerId, progress] of this.#progress) {
+      const poller = this.#state.get(pollerId);
       const counted = progress.skipped + progress.failedFires + progress.overlapSkips;
-      if (counted === 0 || poller?.loop === undefined || this.claiming.has(pollerId)) continue;
-      const claimedSeq = this.confirmed.get(pollerId) ?? 0;
-      this.writeClaims([{ pollerId, claimedSeq, loop: poller.loop, why: 'ahead' }], epoch);
+      if (counted === 0 || poller?.loop === undefined || this.#claiming.has(pollerId)) continue;
+      const claimedSeq = this.#confirmed.get(pollerId) ?? 0;
+      this.#writeClaims([{ pollerId, claimedSeq, loop: poller.loop, why: 'ahead' }], epoch);
     }
   }
 
-  private logSummary(event: string, extra: Record<string, unknown> = {}): void {
-    this.log.info(event, {
-      epoch: this.lease?.epoch,
-      pollers: this.state.size,
-      fired: this.fired,
-      skipped: this.skippedTotal,
+  #logSummary(event: string, extra: Record<string, unknown> = {}): void {
+    this.#log.info(event, {
+      epoch: this.#lease?.epoch,
+      pollers: this.#state.size,
+      fired: this.#fired,
+      skipped: this.#skippedTotal,
       ...extra,
     });
   }
@@ -720,39 +727,43 @@ class ShardRound {
 
 /** Runs tasks with at most `limit` at once; a task never throws (each catches its own failure). */
 class WriteQueue {
-  private readonly waiting: (() => Promise<void>)[] = [];
-  private running = 0;
-  private idle: Promise<void> = Promise.resolve();
-  private markIdle: () => void = () => {};
+  readonly #waiting: (() => Promise<void>)[] = [];
+  #running = 0;
+  #idle: Promise<void> = Promise.resolve();
+  #markIdle: () => void = () => {};
 
-  constructor(private readonly limit: number) {}
+  readonly #limit: number;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
 
   push(task: () => Promise<void>): void {
-    if (this.running === 0 && this.waiting.length === 0) {
-      this.idle = new Promise((resolve) => {
-        this.markIdle = resolve;
+    if (this.#running === 0 && this.#waiting.length === 0) {
+      this.#idle = new Promise((resolve) => {
+        this.#markIdle = resolve;
       });
     }
-    this.waiting.push(task);
-    this.next();
+    this.#waiting.push(task);
+    this.#next();
   }
 
   /** Resolves once every task pushed so far (and any pushed meanwhile) has settled. */
   drain(): Promise<void> {
-    return this.running === 0 && this.waiting.length === 0 ? Promise.resolve() : this.idle;
+    return this.#running === 0 && this.#waiting.length === 0 ? Promise.resolve() : this.#idle;
   }
 
-  private next(): void {
-    while (this.running < this.limit) {
-      const task = this.waiting.shift();
+  #next(): void {
+    while (this.#running < this.#limit) {
+      const task = this.#waiting.shift();
       if (task === undefined) break;
-      this.running += 1;
+      this.#running += 1;
       void task()
         .catch(() => {})
         .finally(() => {
-          this.running -= 1;
-          if (this.running === 0 && this.waiting.length === 0) this.markIdle();
-          else this.next();
+          this.#running -= 1;
+          if (this.#running === 0 && this.#waiting.length === 0) this.#markIdle();
+          else this.#next();
         });
     }
   }
