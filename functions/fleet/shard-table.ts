@@ -17,7 +17,7 @@ import {
   pollerIdOfKey,
   type RawItem,
 } from '../shared/control-item';
-import type { CallOptions } from '../shared/control-table';
+import { type CallOptions, UpdateBuilder } from '../shared/control-table';
 import { ControlTableUnavailableError, InvalidShardItemError } from '../shared/errors';
 import type { PollerPlacement, ShardLease } from './shard-lease';
 import {
@@ -93,7 +93,7 @@ export class ShardTable implements ShardStore {
   }
 
   async takeLease(shard: string, next: ShardLease, expected: ShardLease | undefined): Promise<LeaseWrite> {
-    const update = new Expression();
+    const update = new UpdateBuilder();
     setLease(update, next);
     update.remove(SHARD_ITEM_FIELD.sleepUntil);
     const epoch = update.name(SHARD_ITEM_FIELD.leaseEpoch);
@@ -108,14 +108,14 @@ export class ShardTable implements ShardStore {
   }
 
   async renewLease(shard: string, lease: ShardLease): Promise<LeaseWrite> {
-    const update = new Expression();
+    const update = new UpdateBuilder();
     update.set(SHARD_ITEM_FIELD.leaseUntil, number(lease.validUntilMs));
     update.remove(SHARD_ITEM_FIELD.sleepUntil);
     return this.leaseWrite(shard, lease, update, heldCondition(update, lease));
   }
 
   async releaseLease(shard: string, lease: ShardLease, sleepUntilMs: number): Promise<LeaseWrite> {
-    const update = new Expression();
+    const update = new UpdateBuilder();
     update.set(SHARD_ITEM_FIELD.leaseUntil, number(lease.validUntilMs));
     update.set(SHARD_ITEM_FIELD.sleepUntil, number(sleepUntilMs));
     return this.leaseWrite(shard, lease, update, heldCondition(update, lease));
@@ -154,7 +154,7 @@ export class ShardTable implements ShardStore {
     epoch: number,
     write: PollerWrite,
   ): Promise<PollerWriteOutcome> {
-    const update = new Expression();
+    const update = new UpdateBuilder();
     const shardName = update.name(FIELD.shard);
     const epochName = update.name(FIELD.shardEpoch);
     const conditions = [
@@ -166,14 +166,14 @@ export class ShardTable implements ShardStore {
       case 'claim': {
         setClaimProgress(update, write, epoch);
         const claimed = update.name(FIELD.claimedSeq);
-        const rises = `(attribute_not_exists(${claimed}) OR ${claimed} <= ${update.value(FIELD.claimedSeq, number(write.claimedSeq))})`;
+        const rises = `(attribute_not_exists(${claimed}) OR ${claimed} <= ${update.value('claimRises', number(write.claimedSeq))})`;
         update.set(FIELD.claimedSeq, number(write.claimedSeq));
         const outcome = await this.pollerUpdate(pollerId, update, [...conditions, rises]);
         if (outcome.kind === 'written' || outcome.item === undefined) return outcomeOf(outcome);
         // Refused: not ours (any more), or a higher claim is already recorded (it stays; the rest is written).
         const now = decodePollerItem(pollerId, outcome.item);
         if (now.shard !== shard || (now.shardEpoch ?? 0) > epoch) return 'not-ours';
-        const again = new Expression();
+        const again = new UpdateBuilder();
         setClaimProgress(again, write, epoch);
         const retried = await this.pollerUpdate(pollerId, again, conditionsFor(again, shard, epoch));
         return outcomeOf(retried);
@@ -201,7 +201,7 @@ export class ShardTable implements ShardStore {
   }
 
   async place(pollerId: string, write: PlacementWrite): Promise<PlacementOutcome> {
-    const update = new Expression();
+    const update = new UpdateBuilder();
     const shardName = update.name(FIELD.shard);
     const conditions = [`attribute_exists(${update.name(FIELD.id)})`];
     switch (write.kind) {
@@ -235,7 +235,7 @@ export class ShardTable implements ShardStore {
   private async leaseWrite(
     shard: string,
     lease: ShardLease,
-    update: Expression,
+    update: UpdateBuilder,
     condition: string,
   ): Promise<LeaseWrite> {
     const key = shardItemKey(shard);
@@ -260,7 +260,7 @@ export class ShardTable implements ShardStore {
   /** One conditional UpdateItem on a poller's item; when refused, the item as it now is (undefined: gone). */
   private async pollerUpdate(
     pollerId: string,
-    update: Expression,
+    update: UpdateBuilder,
     conditions: readonly string[],
   ): Promise<
     { readonly kind: 'written' } | { readonly kind: 'refused'; readonly item: RawItem | undefined }
@@ -322,7 +322,7 @@ function outcomeOf(
   return outcome.item === undefined ? 'missing' : 'not-ours';
 }
 
-function conditionsFor(update: Expression, shard: string, epoch: number): string[] {
+function conditionsFor(update: UpdateBuilder, shard: string, epoch: number): string[] {
   const epochName = update.name(FIELD.shardEpoch);
   return [
     `attribute_exists(${update.name(FIELD.id)})`,
@@ -333,7 +333,7 @@ function conditionsFor(update: Expression, shard: string, epoch: number): string
 
 /** A claim's grid and progress, without `claimedSeq` (written only when it rises). */
 function setClaimProgress(
-  update: Expression,
+  update: UpdateBuilder,
   write: Extract<PollerWrite, { kind: 'claim' }>,
   epoch: number,
 ): void {
@@ -362,13 +362,13 @@ function loopAttribute(loop: LoopState): AttributeValue {
   return { S: JSON.stringify(encodeLoopState(loop)) };
 }
 
-function heldCondition(update: Expression, lease: ShardLease): string {
+function heldCondition(update: UpdateBuilder, lease: ShardLease): string {
   const owner = update.name(SHARD_ITEM_FIELD.leaseOwner);
   const epoch = update.name(SHARD_ITEM_FIELD.leaseEpoch);
   return `${owner} = ${update.value('heldOwner', { S: lease.owner })} AND ${epoch} = ${update.value('heldEpoch', number(lease.epoch))}`;
 }
 
-function setLease(update: Expression, lease: ShardLease): void {
+function setLease(update: UpdateBuilder, lease: ShardLease): void {
   update.set(SHARD_ITEM_FIELD.leaseOwner, { S: lease.owner });
   update.set(SHARD_ITEM_FIELD.leaseEpoch, number(lease.epoch));
   update.set(SHARD_ITEM_FIELD.leaseUntil, number(lease.validUntilMs));
@@ -423,48 +423,4 @@ export function decodeShardItem(shard: string, image: RawItem): ShardItem {
       ? { owner, epoch, validUntilMs }
       : undefined;
   return { shard, lease, sleepUntilMs };
-}
-
-/** Collects an UpdateExpression with placeholder names and values (as control-table.ts builds its own). */
-class Expression {
-  private readonly sets: string[] = [];
-  private readonly removes: string[] = [];
-  private readonly adds: string[] = [];
-  private readonly names: Record<string, string> = {};
-  private readonly values: Record<string, AttributeValue> = {};
-
-  name(attribute: string): string {
-    this.names[`#${attribute}`] = attribute;
-    return `#${attribute}`;
-  }
-
-  value(placeholder: string, value: AttributeValue): string {
-    this.values[`:${placeholder}`] = value;
-    return `:${placeholder}`;
-  }
-
-  set(attribute: string, value: AttributeValue): void {
-    this.sets.push(`${this.name(attribute)} = ${this.value(`${attribute}Set`, value)}`);
-  }
-
-  remove(attribute: string): void {
-    this.removes.push(this.name(attribute));
-  }
-
-  add(attribute: string, amount: number): void {
-    this.adds.push(`${this.name(attribute)} ${this.value(`${attribute}Added`, number(amount))}`);
-  }
-
-  build() {
-    const clauses = [
-      this.sets.length > 0 ? `SET ${this.sets.join(', ')}` : '',
-      this.removes.length > 0 ? `REMOVE ${this.removes.join(', ')}` : '',
-      this.adds.length > 0 ? `ADD ${this.adds.join(', ')}` : '',
-    ].filter((clause) => clause !== '');
-    return {
-      UpdateExpression: clauses.join(' '),
-      ExpressionAttributeNames: this.names,
-      ...(Object.keys(this.values).length > 0 ? { ExpressionAttributeValues: this.values } : {}),
-    };
-  }
 }

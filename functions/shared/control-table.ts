@@ -702,8 +702,11 @@ function applyField<K extends keyof OperatorFieldEdit>(
   update.set(codec.attribute, codec.encode(value));
 }
 
-/** Collects an UpdateExpression with placeholder names and values, so no attribute name clashes with a reserved word. */
-class UpdateBuilder {
+/**
+ * Collects an UpdateExpression with placeholder names and values, so no attribute name clashes with a reserved word.
+ * The fleet's store (functions/fleet/shard-table.ts) builds its writes with it too.
+ */
+export class UpdateBuilder {
   private readonly sets: string[] = [];
   private readonly removes: string[] = [];
   private readonly adds: string[] = [];
