@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Document, isMap, isScalar, isSeq, type Node, Scalar, visit } from 'yaml';
+import { Document, isScalar, isSeq, type Node, Scalar, visit } from 'yaml';
 import { createApp, createMonitoringApp } from '../infra/app';
 import { MONITORING_STACK_NAME } from '../infra/scheduler-monitoring-stack';
 import { STACK_NAME } from '../infra/sub-minute-executor-stack';

@@ -190,12 +190,13 @@ describe('the project stack, fleet variant', () => {
 
   it('leaves the console parameter form (Interface metadata) out of the fleet template only, for its bytes', () => {
     // act
-    const metadataOf = (fleet: boolean) =>
-      (
-        createApp(undefined, { monitoring: false, fleet }).app.synth().stacks[0]?.template as {
-          Metadata?: object;
-        }
-      ).Metadata;
+    const metadataOf = (fleet: boolean) => {
+      const template = createApp(undefined, { monitoring: false, fleet }).app.synth().stacks[0]?.template as
+        | { Metadata?: object }
+        | undefined;
+      if (template === undefined) throw new Error('the app synthesized no stack');
+      return template.Metadata;
+    };
 
     // assess
     expect(metadataOf(true)).toBeUndefined();
