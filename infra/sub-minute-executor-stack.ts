@@ -138,18 +138,21 @@ export class SubMinuteExecutorStack extends Stack {
     });
     const monitoring = props?.monitoring !== false;
     const alarmEmail = monitoring ? alarmEmailParameter(this) : undefined;
-    this.templateOptions.metadata = {
-      'AWS::CloudFormation::Interface': {
-        // AlarmEmail exists only where the alarms are (the CDK stack, not the inline template).
-        ParameterGroups: PARAMETER_GROUPS.map(({ label, parameters }) => ({
-          Label: { default: label },
-          Parameters: parameters.filter((name) => this.node.tryFindChild(name) !== undefined),
-        })),
-        ParameterLabels: Object.fromEntries(
-          Object.entries(PARAMETER_LABELS).map(([name, label]) => [name, { default: label }]),
-        ),
-      },
-    };
+    // The console's parameter form: groups and labels. Not in the fleet variant, whose inline template needs the
+    // bytes (README "Fleet"): the console then lists its parameters by name, each with its description.
+    if (!fleet)
+      this.templateOptions.metadata = {
+        'AWS::CloudFormation::Interface': {
+          // AlarmEmail exists only where the alarms are (the CDK stack, not the inline template).
+          ParameterGroups: PARAMETER_GROUPS.map(({ label, parameters }) => ({
+            Label: { default: label },
+            Parameters: parameters.filter((name) => this.node.tryFindChild(name) !== undefined),
+          })),
+          ParameterLabels: Object.fromEntries(
+            Object.entries(PARAMETER_LABELS).map(([name, label]) => [name, { default: label }]),
+          ),
+        },
+      };
 
     // 'Default' leaves the construct out of logical ids: the resources keep the ids they had before it existed.
     this.scheduler = new SubMinuteScheduler(this, 'Default', {

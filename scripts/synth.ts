@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Document, isScalar, Scalar, visit } from 'yaml';
+import { Document, isScalar, isSeq, type Node, Scalar, visit } from 'yaml';
 import { createApp, createMonitoringApp } from '../infra/app';
 import { MONITORING_STACK_NAME } from '../infra/scheduler-monitoring-stack';
 import { STACK_NAME } from '../infra/sub-minute-executor-stack';
@@ -34,13 +34,12 @@ const HEADER = [
   '           --capabilities CAPABILITY_IAM --parameter-overrides running=true waitseconds=5',
 ].join('\n');
 
+/** Shorter than HEADER: the fleet's template has fewer bytes to spare, and README "Fleet" says the rest. */
 const FLEET_HEADER = [
-  ' Sub-Minute Lambda Executor, fleet variant: shared shard controllers serve the pollers (README "Fleet").',
-  ' CloudFormation template with the functions inlined (no assets, no CDK bootstrap).',
+  ' Sub-Minute Lambda Executor, fleet variant (README "Fleet"): functions inlined, no assets, no CDK bootstrap.',
   ' Generated from infra/ by `npm run synth`: do not edit; change the CDK app and run it again.',
   ' Deploy: aws cloudformation deploy --template-file SubMinuteLambdaExecutor-fleet.yaml --stack-name SubMinute \\',
-  '           --capabilities CAPABILITY_IAM --parameter-overrides MaxShards=4',
-  " Start the fleet: aws stepfunctions start-execution --state-machine-arn <StateMachineArn> --input '{}'",
+  "   --capabilities CAPABILITY_IAM   (then start the fleet: the StartCommand output, input '{}')",
 ].join('\n');
 
 type Template = Record<string, unknown> & { Resources?: Record<string, Record<string, unknown>> };
@@ -79,11 +78,39 @@ const MONITORING_HEADER = [
   '     --stack-name SubMinute-monitoring --parameter-overrides ControlTableName=… FailedTicksQueueUrl=… AlarmEmail=…',
 ].join('\n');
 
+/**
+ * The templates' YAML style: no folded lines; a list's items at the indentation of the key that holds them (as in
+ * CloudFormation's own samples); and on one line (flow style) a list of plain values (`Action: [sqs:SendMessage,
+ * sqs:GetQueueUrl]`) and a map of one plain entry, which is how a long-form intrinsic function reads best
+ * (`Resource: {Fn::GetAtt: [Queue, Arn]}`, `Principal: {Service: lambda.amazonaws.com}`). That is how templates
+ * are written by hand, and each line it saves is a dozen bytes of indentation of the 51,200 an inline template may
+ * have.
+ */
+const YAML_STYLE = { lineWidth: 0, indentSeq: false, flowCollectionPadding: false } as const;
+
+function isPlainValue(node: unknown): boolean {
+  return isScalar(node) || (isSeq(node) && node.items.every((item) => isScalar(item)));
+}
+
+/** Puts lists of plain values, and maps of one plain entry (`{Ref: Table}`), on one line. */
+function useFlowStyle(document: Document<Node, true>): void {
+  visit(document, {
+    Seq(_, seq) {
+      if (isPlainValue(seq)) seq.flow = true;
+    },
+    Map(_, map) {
+      const [pair, ...others] = map.items;
+      if (pair !== undefined && others.length === 0 && isPlainValue(pair.value)) map.flow = true;
+    },
+  });
+}
+
 /** The monitoring template as YAML, in the same style as the inline template. */
 export function renderMonitoringTemplateYaml(template: Template = synthesizeMonitoringTemplate()): string {
   const document = new Document(template, { version: '1.1' });
+  useFlowStyle(document);
   document.commentBefore = MONITORING_HEADER;
-  return document.toString({ lineWidth: 0, indentSeq: true });
+  return document.toString(YAML_STYLE);
 }
 
 /** Drops the CDKMetadata resource and condition and `aws:cdk:*` resource metadata, should any be there. */
@@ -107,7 +134,7 @@ export function stripCdkMetadata(template: Template): Template {
 }
 
 /**
- * The template as YAML: long-form intrinsics (`Fn::GetAtt:`), no folded lines, and inline code as literal
+ * The template as YAML: long-form intrinsics (`Fn::GetAtt:`) in the style of YAML_STYLE, and inline code as literal
  * blocks (readable, no escaping). YAML 1.1 quoting, so CloudFormation's parser reads every scalar as intended.
  */
 export function renderTemplateYaml(template: Template = synthesizeTemplate()): string {
@@ -121,6 +148,7 @@ export function renderFleetTemplateYaml(template: Template = synthesizeTemplate(
 
 function renderInlineTemplate(template: Template, header: string): string {
   const document = new Document(template, { version: '1.1' });
+  useFlowStyle(document);
   visit(document, {
     Pair(_, pair) {
       if (isScalar(pair.key) && pair.key.value === 'ZipFile' && isScalar(pair.value)) {
@@ -129,7 +157,7 @@ function renderInlineTemplate(template: Template, header: string): string {
     },
   });
   document.commentBefore = header;
-  return document.toString({ lineWidth: 0, indentSeq: true });
+  return document.toString(YAML_STYLE);
 }
 
 function main(): void {

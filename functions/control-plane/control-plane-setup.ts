@@ -1,18 +1,21 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Deadline } from '../controller/run-round';
 import { putResponse } from '../seeder/cfn-response';
-import { handleSeedEvent, type SeederDeps, type SeedOutcome } from '../seeder/seed-control-item';
+import {
+  handleSeedEvent,
+  type SeederDeps,
+  type SeedLoops,
+  type SeedOutcome,
+} from '../seeder/seed-control-item';
 import {
   CONTROL_PLANE_MAX_ATTEMPTS,
   CONTROL_PLANE_TIMEOUTS,
   createDynamoDbClient,
 } from '../shared/aws-clients';
 import { ENV } from '../shared/contract';
-import { ControlTable } from '../shared/control-table';
 import { createJsonLogger } from '../shared/logger';
 import { type MetricsSetup, stdoutMetricSink } from '../shared/metrics';
 import { createSfnClient } from '../shared/sfn-client';
-import type { LoopStarterDeps } from '../starter/start-loop';
 
 /**
  * What the two control-plane entries share (handler.ts: a loop per poller; fleet-handler.ts: shards): the logger,
@@ -52,15 +55,17 @@ export function sweepMetricsFor(tableName: string): MetricsSetup {
 }
 
 /**
- * What the seed starts and stops loops with. Built even when the environment lacks a name: the seed must answer
- * CloudFormation, and the failed call then says what is missing.
+ * What the seed starts and stops loops with (the table is each entry's own: a loop per poller needs its fencing
+ * writes, the fleet does not). Built even when the environment lacks a name: the seed must answer CloudFormation,
+ * and the failed call then says what is missing.
  */
-function seedLoopDepsFromEnvironment(): LoopStarterDeps {
-  return {
-    table: new ControlTable(sharedDynamoDb(), process.env[ENV.controlTableName] ?? ''),
-    sfn: createSfnClient(),
-    stateMachineArn: process.env[ENV.stateMachineArn] ?? '',
-  };
+function seedLoopsFromEnvironment(): SeedLoops {
+  return { sfn: createSfnClient(), stateMachineArn: process.env[ENV.stateMachineArn] ?? '' };
+}
+
+/** The control table's name for the seed; empty when missing (see seedLoopsFromEnvironment). */
+export function seedTableName(): string {
+  return process.env[ENV.controlTableName] ?? '';
 }
 
 /**
@@ -69,9 +74,9 @@ function seedLoopDepsFromEnvironment(): LoopStarterDeps {
  */
 export function answerSeed(
   request: Readonly<Record<string, unknown>>,
-  startSeededWith: (loops: LoopStarterDeps) => SeederDeps['startSeeded'],
+  startSeededWith: (loops: SeedLoops) => SeederDeps['startSeeded'],
 ): Promise<SeedOutcome> {
-  const loops = seedLoopDepsFromEnvironment();
+  const loops = seedLoopsFromEnvironment();
   // A missing table name must not throw before CloudFormation gets its answer (FAILED, naming the variable).
   return handleSeedEvent(request, {
     dynamoDb: sharedDynamoDb(),

@@ -9,8 +9,8 @@ import {
 import { type FleetPlannerDeps, listFleetIn, maxShardsFrom, runFleetPlanner } from '../fleet/fleet-planner';
 import { ShardTable } from '../fleet/shard-table';
 import { ENV } from '../shared/contract';
-import { ControlTable } from '../shared/control-table';
 import { requireEnv } from '../shared/env';
+import { PollerTable } from '../shared/poller-table';
 import { createSfnClient } from '../shared/sfn-client';
 import {
   answerSeed,
@@ -34,7 +34,7 @@ let shardDeps: ShardControllerDeps | undefined;
 
 function plannerDepsFromEnvironment(): FleetPlannerDeps {
   const tableName = requireEnv(ENV.controlTableName);
-  const table = new ControlTable(sharedDynamoDb(), tableName);
+  const table = new PollerTable(sharedDynamoDb(), tableName);
   return {
     listFleet: listFleetIn(table),
     store: new ShardTable(sharedDynamoDb(), tableName),

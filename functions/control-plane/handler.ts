@@ -1,8 +1,8 @@
 import { controllerDepsFrom } from '../controller/controller-deps';
 import { type ControllerDeps, runRound } from '../controller/run-round';
 import { ENV } from '../shared/contract';
-import { ControlTable } from '../shared/control-table';
 import { requireEnv } from '../shared/env';
+import { LoopTable } from '../shared/loop-table';
 import { createSfnClient } from '../shared/sfn-client';
 import { startLoopsForChanges } from '../starter/on-item-changes';
 import { startLoop } from '../starter/start-loop';
@@ -13,6 +13,7 @@ import {
   deadlineOf,
   type InvocationContext,
   log,
+  seedTableName,
   sharedDynamoDb,
   sweepMetricsFor,
 } from './control-plane-setup';
@@ -44,7 +45,7 @@ function starterDepsOnce(): WatchdogDeps {
 function starterDepsFromEnvironment(): WatchdogDeps {
   const tableName = requireEnv(ENV.controlTableName);
   return {
-    table: new ControlTable(sharedDynamoDb(), tableName),
+    table: new LoopTable(sharedDynamoDb(), tableName),
     sfn: createSfnClient(CONTROL_PLANE_CLIENTS),
     stateMachineArn: requireEnv(ENV.stateMachineArn),
     log,
@@ -57,7 +58,11 @@ export const handler = async (event: unknown, context: InvocationContext) => {
   const routed = routeEvent(event);
   switch (routed.kind) {
     case 'seed':
-      return answerSeed(routed.request, (loops) => (pollerId) => startLoop(pollerId, loops));
+      return answerSeed(
+        routed.request,
+        (loops) => (pollerId) =>
+          startLoop(pollerId, { ...loops, table: new LoopTable(sharedDynamoDb(), seedTableName()) }),
+      );
     case 'start':
       return startLoopsForChanges(routed.records, starterDepsOnce(), log);
     case 'watchdog':

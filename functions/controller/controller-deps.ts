@@ -11,9 +11,9 @@ import {
 } from '../shared/aws-clients';
 import { type Clock, systemClock } from '../shared/clock';
 import { ENV } from '../shared/contract';
-import { ControlTable } from '../shared/control-table';
 import { type Environment, requireEnv } from '../shared/env';
 import type { Logger } from '../shared/logger';
+import { LoopTable } from '../shared/loop-table';
 import { type MetricSink, perPollerMetricsFrom, stdoutMetricSink } from '../shared/metrics';
 import { LambdaWorkerInvoker } from '../shared/worker-invoker';
 import type { ControllerDeps } from './run-round';
@@ -67,7 +67,7 @@ export function awaitingLambdaClient(lambda: LambdaClient, clients: AwsClientOpt
  */
 export function controllerDepsFrom(setup: ControllerSetup): ControllerDeps {
   const { tableName, dynamoDb, ...common } = commonDepsFrom(setup);
-  return { table: new ControlTable(dynamoDb, tableName), ...common };
+  return { table: new LoopTable(dynamoDb, tableName), ...common };
 }
 
 /** What both controllers build the same way from their setup: the one place for it. */

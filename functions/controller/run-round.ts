@@ -32,7 +32,6 @@ import { type Clock, sleepUntil } from '../shared/clock';
 import type { ControllerOutput, LoopState } from '../shared/contract';
 import type { PollerItem } from '../shared/control-item';
 import type { ControlItemStore } from '../shared/control-item-store';
-import type { RoundRecord, WriteGuard, WriteOutcome } from '../shared/control-table';
 import {
   ControlTableUnavailableError,
   describeCause,
@@ -43,6 +42,7 @@ import {
   WorkerInvokeError,
 } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import type { RoundRecord, WriteGuard, WriteOutcome } from '../shared/loop-table';
 import type { MetricsSetup } from '../shared/metrics';
 import type { FireAnswer, FireInFlight, WorkerInvoker } from '../shared/worker-invoker';
 import { encodeLoopState, parseControllerInput, startsOtherPollers } from './parse-input';

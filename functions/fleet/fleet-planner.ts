@@ -1,10 +1,10 @@
 import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { ENV } from '../shared/contract';
 import { decodePollerItem, pollerIdOfKey } from '../shared/control-item';
-import type { ControlTable } from '../shared/control-table';
 import type { Environment } from '../shared/env';
 import { describeCause, InvalidEnvironmentError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import type { PollerTable } from '../shared/poller-table';
 import type { ItemChangeRecord } from '../starter/item-change-record';
 import {
   DEFAULT_MAX_SHARDS,
@@ -174,7 +174,7 @@ async function startShardExecution(
  * poller. A shard item that cannot be read (a hand edit) is left out and named in `problems`: the rest of the fleet
  * is still planned.
  */
-export function listFleetIn(table: Pick<ControlTable, 'scanEveryImage'>): () => Promise<FleetListing> {
+export function listFleetIn(table: Pick<PollerTable, 'scanEveryImage'>): () => Promise<FleetListing> {
   return async () => {
     const pollers: FleetPoller[] = [];
     const shards: ShardItem[] = [];

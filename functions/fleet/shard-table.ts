@@ -17,8 +17,8 @@ import {
   pollerIdOfKey,
   type RawItem,
 } from '../shared/control-item';
-import { type CallOptions, UpdateBuilder } from '../shared/control-table';
 import { ControlTableUnavailableError, InvalidShardItemError } from '../shared/errors';
+import { type CallOptions, UpdateBuilder } from '../shared/poller-table';
 import type { PollerPlacement, ShardLease } from './shard-lease';
 import {
   type LeaseWrite,

@@ -1,8 +1,8 @@
 import { FIELD, type LoopState, type PollerConfig, STOP_REASON } from '../shared/contract';
 import { configOf, type PollerItem } from '../shared/control-item';
-import type { TakeOutcome } from '../shared/control-table';
 import { renderJson } from '../shared/errors';
 import { decideStart, type TakeExpectation } from '../shared/loop-ownership';
+import type { TakeOutcome } from '../shared/loop-table';
 import { CONTROLLER_SIZE, type LambdaSize, sustainedIntervalMs } from './cost-model';
 import {
   handOverDue,

@@ -1,6 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ENV } from '../shared/contract';
-import { type CallOptions, ControlTable, type SeedWrite } from '../shared/control-table';
 import { isRecord, optionalString } from '../shared/decode';
 import {
   ControlItemWriteError,
@@ -9,7 +8,7 @@ import {
   MissingEnvironmentError,
 } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import type { LoopStarterDeps } from '../starter/start-loop';
+import { type CallOptions, PollerTable, type SeedWrite } from '../shared/poller-table';
 import { type CfnResponse, type SendResponse, shortenReason } from './cfn-response';
 import {
   declaredFields,
@@ -19,7 +18,10 @@ import {
   seedPhysicalId,
   seedWrite,
 } from './seed-properties';
-import { stopAllLoops } from './stop-loops';
+import { type LoopStopperDeps, stopAllLoops } from './stop-loops';
+
+/** The loop state machine and the client that stops its executions (the table is the seeder's own). */
+export type SeedLoops = Omit<LoopStopperDeps, 'table'>;
 
 /** The fields of a custom resource request the seeder uses. */
 export interface SeedEvent {
@@ -40,7 +42,7 @@ export interface SeederDeps {
   readonly sendResponse: SendResponse;
   readonly log: Logger;
   /** The loop state machine: Delete stops every execution of it. */
-  readonly loops: LoopStarterDeps;
+  readonly loops: SeedLoops;
   /**
    * Starts a seeded poller whose `running` the seed wrote as true; its outcome's `kind` goes into the answer's Data.
    * A loop of its own (startLoop with `loops`, handler.ts), or a place on a shard (fleet-handler.ts). Given by the
@@ -167,7 +169,7 @@ async function applySeed(event: SeedEvent, deps: SeederDeps): Promise<SeedResult
           removed: [],
           turnedOn: [],
         };
-  const table = new ControlTable(deps.dynamoDb, tableName);
+  const table = new PollerTable(deps.dynamoDb, tableName);
   const timeoutMs = deps.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS;
   const write = <T>(pollerId: string, call: (options: CallOptions) => Promise<T>) =>
     writeControlItem(pollerId, tableName, call, timeoutMs);
@@ -277,7 +279,7 @@ async function stopLoops(deps: SeederDeps): Promise<SeedReport> {
   const { loops } = deps;
   const stopped = await stopAllLoops(
     {
-      table: deps.tableName ? new ControlTable(deps.dynamoDb, deps.tableName) : undefined,
+      table: deps.tableName ? new PollerTable(deps.dynamoDb, deps.tableName) : undefined,
       sfn: loops.sfn,
       stateMachineArn: loops.stateMachineArn,
     },

@@ -1,6 +1,5 @@
 import { POLLER_ID_PATTERN, WAIT_SECONDS_LIMITS } from '../shared/contract';
 import { parseOverlapText } from '../shared/control-item';
-import { changedOperatorFields, type OperatorFieldEdit, type SeedWrite } from '../shared/control-table';
 import { isRecord } from '../shared/decode';
 import { InvalidControlItemError, InvalidIntervalError, InvalidSeedPropertyError } from '../shared/errors';
 import {
@@ -9,6 +8,7 @@ import {
   parseTimeZoneText,
   parseWindowTexts,
 } from '../shared/operator-input';
+import { changedOperatorFields, type OperatorFieldEdit, type SeedWrite } from '../shared/poller-table';
 import { parseWaitInterval } from '../shared/wait-interval';
 
 /** The custom resource type and its property names: the stack writes them, the seeder reads them. */

@@ -1,10 +1,10 @@
 import { ListExecutionsCommand, type SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import type { ControlTable } from '../shared/control-table';
 import { describeCause } from '../shared/errors';
+import type { PollerTable } from '../shared/poller-table';
 
 export interface LoopStopperDeps {
   /** The control table; undefined: no poller is turned off, executions are still stopped. */
-  readonly table: ControlTable | undefined;
+  readonly table: PollerTable | undefined;
   readonly sfn: SFNClient;
   readonly stateMachineArn: string;
 }

@@ -1,10 +1,10 @@
 import type { PollerItem } from './control-item';
-import type { GenerationTake, RoundRecord, TakeOutcome, WriteGuard, WriteOutcome } from './control-table';
+import type { GenerationTake, RoundRecord, TakeOutcome, WriteGuard, WriteOutcome } from './loop-table';
 
 /**
  * The control item as the controller uses it: exactly the operations of a round, so the controller can run on
- * another store (in memory, in its unit tests) that applies the same conditions. ControlTable is the production
- * implementation; test/functions/shared/control-store-contract.ts holds both to the same behaviour.
+ * another store (in memory, in its unit tests) that applies the same conditions. LoopTable (loop-table.ts) is the
+ * production implementation; test/functions/shared/control-store-contract.ts holds both to the same behaviour.
  */
 export interface ControlItemStore {
   /** Named in errors about the store. */

@@ -1,7 +1,6 @@
 import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { StartInput } from '../shared/contract';
 import type { PollerItem } from '../shared/control-item';
-import type { ControlTable } from '../shared/control-table';
 import { LoopStartError } from '../shared/errors';
 import {
   decideStart,
@@ -10,9 +9,10 @@ import {
   isStartExecutionName,
   startExecutionName,
 } from '../shared/loop-ownership';
+import type { LoopTable } from '../shared/loop-table';
 
 export interface LoopStarterDeps {
-  readonly table: ControlTable;
+  readonly table: LoopTable;
   readonly sfn: SFNClient;
   readonly stateMachineArn: string;
   /** Passed in every start input; the local stack's tests use it to force early self-restarts. */

@@ -188,6 +188,21 @@ describe('the project stack, fleet variant', () => {
     expect(report.violations.map(({ ruleName, severity }) => `${severity} ${ruleName}`)).toEqual([]);
   });
 
+  it('leaves the console parameter form (Interface metadata) out of the fleet template only, for its bytes', () => {
+    // act
+    const metadataOf = (fleet: boolean) => {
+      const template = createApp(undefined, { monitoring: false, fleet }).app.synth().stacks[0]?.template as
+        | { Metadata?: object }
+        | undefined;
+      if (template === undefined) throw new Error('the app synthesized no stack');
+      return template.Metadata;
+    };
+
+    // assess
+    expect(metadataOf(true)).toBeUndefined();
+    expect(metadataOf(false)).toHaveProperty(['AWS::CloudFormation::Interface']);
+  });
+
   it('commits SubMinuteLambdaExecutor-fleet.yaml within the 51,200 bytes CloudFormation takes inline', () => {
     expect(Buffer.byteLength(readFileSync(FLEET_TEMPLATE_PATH, 'utf8'))).toBeLessThanOrEqual(
       MAX_TEMPLATE_BYTES,

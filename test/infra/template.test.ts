@@ -69,6 +69,12 @@ describe.each(TEMPLATES)('$file', ({ file, path, fleet, render }) => {
     }
   });
 
+  it('writes lists of plain values and maps of one plain entry on one line, as templates are written by hand', () => {
+    expect(committed).toContain('\n        - Action: [logs:CreateLogStream, logs:PutLogEvents]\n');
+    expect(committed).toMatch(/\n {6}Role: \{Fn::GetAtt: \[PollerWorkerRole\w+, Arn\]\}\n/);
+    expect(committed).toMatch(/\n {10}CONTROL_TABLE_NAME: \{Ref: ControlTable\w+\}\n/);
+  });
+
   it('inlines the code of every Lambda function, on nodejs24.x', () => {
     // prepare
     const resources = parse(committed, { version: '1.1' }).Resources as Resources;

@@ -6,9 +6,9 @@ import { DEFAULT_TIMING } from '../../../functions/scheduling/plan-round';
 import { localClientOptions } from '../../../functions/shared/aws-clients';
 import { systemClock } from '../../../functions/shared/clock';
 import { ENV } from '../../../functions/shared/contract';
-import { ControlTable } from '../../../functions/shared/control-table';
 import { MissingEnvironmentError } from '../../../functions/shared/errors';
 import { silentLogger } from '../../../functions/shared/logger';
+import { LoopTable } from '../../../functions/shared/loop-table';
 import { PER_POLLER_METRICS_VARIABLE, stdoutMetricSink } from '../../../functions/shared/metrics';
 import { LambdaWorkerInvoker } from '../../../functions/shared/worker-invoker';
 
@@ -50,7 +50,7 @@ describe('controllerDepsFrom', () => {
     const deps = build();
 
     // assess
-    expect(deps.table).toBeInstanceOf(ControlTable);
+    expect(deps.table).toBeInstanceOf(LoopTable);
     expect(deps.invoker).toBeInstanceOf(LambdaWorkerInvoker);
   });
 

@@ -11,7 +11,7 @@ import { ControlTable } from '../../../functions/shared/control-table';
 import { ResponseNotDeliveredError } from '../../../functions/shared/errors';
 import { silentLogger } from '../../../functions/shared/logger';
 import { createSfnClient } from '../../../functions/shared/sfn-client';
-import { startLoop } from '../../../functions/starter/start-loop';
+import { type LoopStarterDeps, startLoop } from '../../../functions/starter/start-loop';
 import { executionsOf, sleep, starterDepsFor } from '../../support/fault-probes';
 import { type LocalDynamoDb, startLocalDynamoDb } from '../../support/local-dynamodb';
 import { type Harness, startHarness } from '../../support/local-stack-harness';
@@ -81,7 +81,8 @@ describe('handleSeedEvent', () => {
   let localDynamoDb: LocalDynamoDb;
   let dynamoDb: DynamoDBClient;
 
-  const deps = (overrides: Partial<SeederDeps> = {}): SeederDeps => {
+  /** The seeder stops loops with `loops`; these tests also start them with it (the loop's table included). */
+  const deps = (overrides: Partial<SeederDeps> & { loops?: LoopStarterDeps } = {}): SeederDeps => {
     const loops = overrides.loops ?? unreachableLoops(dynamoDb);
     return {
       dynamoDb,
@@ -813,7 +814,7 @@ describe('handleSeedEvent and the loops (local stack)', () => {
   let loops: ReturnType<typeof starterDepsFor>;
   let hanging: { url: string; close: () => Promise<void> };
 
-  const deps = (overrides: Partial<SeederDeps> = {}): SeederDeps => {
+  const deps = (overrides: Partial<SeederDeps> & { loops?: LoopStarterDeps } = {}): SeederDeps => {
     const seedLoops = overrides.loops ?? loops;
     return {
       dynamoDb: harness.stack.dynamoDb,

@@ -1,5 +1,4 @@
 import { CreateTableCommand, DescribeTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { HistoryEventType } from '@aws-sdk/client-sfn';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   SHARD_INDEX_NAME,
@@ -8,42 +7,15 @@ import {
   shardItemKey,
 } from '../../../functions/fleet/shard-store';
 import { DEFAULT_POLLER_ID, FIELD } from '../../../functions/shared/contract';
-import type { AwsHistoryEvent } from '../../../scripts/local-stack/aws-history';
 import {
   ensureControlTable,
   MissingShardIndexError,
 } from '../../../scripts/local-stack/control-table-definition';
-import {
-  type LocalStack,
-  LocalStackOptionsError,
-  loopLabel,
-  startLocalStack,
-} from '../../../scripts/local-stack/local-stack';
+import { LocalStackOptionsError, loopLabel, startLocalStack } from '../../../scripts/local-stack/local-stack';
 import { formatLoopLife, LoopLife } from '../../../scripts/local-stack/loop-life';
-import { waitUntil } from '../../support/fault-probes';
 import { type LocalDynamoDb, startLocalDynamoDb } from '../../support/local-dynamodb';
 import { type Harness, startHarness } from '../../support/local-stack-harness';
 import { ctl } from '../ctl/ctl-harness';
-
-/** The stub on main until the fleet handler is built (functions/control-plane/fleet-handler.ts). */
-const FLEET_STUB_MESSAGE = 'the fleet control plane is not built yet';
-
-/** The first failed round of an execution, as its history records it (error name and cause), once there is one. */
-async function firstFailedRound(stack: LocalStack, executionArn: string): Promise<AwsHistoryEvent> {
-  let failed: AwsHistoryEvent | undefined;
-  await waitUntil(
-    () => {
-      failed = stack.stepFunctions
-        .historyOf(executionArn)
-        .find((event) => event.type === HistoryEventType.LambdaFunctionFailed);
-      return failed !== undefined;
-    },
-    30_000,
-    `a failed round of ${executionArn}`,
-  );
-  if (failed === undefined) throw new Error('unreachable');
-  return failed;
-}
 
 describe('the local stack, fleet variant (npm start -- --fleet)', () => {
   let harness: Harness | undefined;
@@ -70,36 +42,65 @@ describe('the local stack, fleet variant (npm start -- --fleet)', () => {
     expect(harness.stack.cpuShare.functions.map((entry) => entry.memoryMb)).toEqual([1024, 128]);
   });
 
-  it('starts the fleet (an execution with the input {}) instead of a loop per running poller', async () => {
+  it('starts the fleet (an execution with the input {}), which places the running poller on a shard that fires it', async () => {
     // act
     harness = await startHarness({ fleetVariant: {}, everySeconds: 1 });
-    await harness.waitFor((event) => event.event === 'ready', 10_000);
-
-    // assess
-    const executions = harness.stack.stepFunctions.listExecutions();
-    expect(executions.map((execution) => execution.input)).toEqual(['{}']);
-    const [fleetStart] = executions;
-    if (fleetStart === undefined) throw new Error('no execution');
-    // Its round ran in the fleet bundle (the stub's error), and no generation was taken on the poller.
-    expect(String((await firstFailedRound(harness.stack, fleetStart.executionArn)).cause)).toContain(
-      FLEET_STUB_MESSAGE,
+    const stopped = await harness.waitFor(
+      (event) => event.event === 'stopped' && event.reason.startsWith('fleet started'),
+      20_000,
     );
-    expect((await harness.readItem(DEFAULT_POLLER_ID))?.[FIELD.generation]).toBeUndefined();
+    const fired = await harness.waitFor(
+      (event) => event.event === 'fire' && event.poller === DEFAULT_POLLER_ID,
+      20_000,
+    );
+
+    // assess: the fleet start ran in the fleet bundle and started shard s0, which fired the poller
+    expect(stopped).toMatchObject({ reason: 'fleet started: s0' });
+    expect(fired).toMatchObject({ seq: 1 });
+    const inputs = harness.stack.stepFunctions.listExecutions().map((execution) => execution.input);
+    expect(inputs[0]).toBe('{}');
+    expect(inputs).toContain(JSON.stringify({ pollerId: shardItemKey('s0') }));
+    const item = await harness.readItem(DEFAULT_POLLER_ID);
+    expect(item?.[FIELD.shard]).toEqual({ S: 's0' });
+    // No single-loop generation: the shard's lease and claims fence it.
+    expect(item?.[FIELD.generation]).toBeUndefined();
   });
 
-  // The stub throws (fleet-handler.ts, on main until the fleet-planner helper builds it): its error proves the
-  // round of a `~shard/` execution ran in the fleet bundle, not the single-loop one (which would end the
-  // execution with "poller id '~shard/s0' …" refused by its input parser).
+  it('serves a declared fleet (--pollers) on shards: every running poller fires, none that is off', async () => {
+    // act
+    harness = await startHarness({
+      fleetVariant: { maxShards: 2 },
+      fleet: {
+        source: 'test',
+        pollers: [
+          { id: 'feed-a', fields: { running: true, waitSeconds: 1 } },
+          { id: 'feed-b', fields: { running: true, waitSeconds: 0.5 } },
+          { id: 'feed-off', fields: { running: false, waitSeconds: 1 } },
+        ],
+      },
+    });
+    const firedBy = new Set<string>();
+    await harness.waitFor((event) => {
+      if (event.event === 'fire') firedBy.add(event.poller);
+      return firedBy.has('feed-a') && firedBy.has('feed-b');
+    }, 30_000);
+
+    // assess
+    expect(firedBy.has('feed-off')).toBe(false);
+    expect((await harness.readItem('feed-a'))?.[FIELD.shard]?.S).toMatch(/^s[01]$/);
+  });
+
+  // The single-loop bundle would end the execution with "poller id '~shard/s0' …" refused by its input parser.
   it('routes the rounds of a ~shard/ execution to the fleet control plane', async () => {
     // prepare
     harness = await startHarness({ fleetVariant: { maxShards: 2 }, startLoops: false });
 
     // act
-    const executionArn = harness.stack.startLoop(shardItemKey('s0'));
-    const failed = await firstFailedRound(harness.stack, executionArn);
+    harness.stack.startLoop(shardItemKey('s0'));
+    const taken = await harness.waitFor((event) => event.event === 'shard-taken', 20_000);
 
-    // assess
-    expect(String(failed.cause)).toContain(FLEET_STUB_MESSAGE);
+    // assess: the shard took its lease at epoch 1
+    expect(taken).toMatchObject({ shard: 's0', epoch: 1 });
   });
 
   it('ctl start --local in a fleet table sets running=true and starts the fleet (an execution with the input {})', async () => {
@@ -127,10 +128,6 @@ describe('the local stack, fleet variant (npm start -- --fleet)', () => {
     expect(harness.stack.stepFunctions.listExecutions().map((execution) => execution.input)).toEqual(['{}']);
     expect((await harness.readItem('orders'))?.[FIELD.running]).toEqual({ BOOL: true });
   });
-
-  it.todo(
-    'serves a declared fleet (--pollers) on shards: fires every running poller, shows shard loops (needs the fleet handler: fleet-planner helper)',
-  );
 
   it('refuses the in-process sandbox mode (the fleet handler exports no composition to call in-process)', async () => {
     await expect(startLocalStack({ port: 0, fleetVariant: {}, sandbox: 'in-process' })).rejects.toThrow(
