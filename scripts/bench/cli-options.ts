@@ -143,7 +143,8 @@ function fleetOptions(values: ReturnType<typeof parse>['values']): FleetOptions 
   if (serveText !== 'loops' && serveText !== 'shards')
     throw new BenchUsageError(`--serve must be loops or shards; got '${serveText}'`);
   if (capacity !== undefined) {
-    if (serveText !== 'shards') throw new BenchUsageError('--shard-capacity measures a shard: leave out --serve loops');
+    if (serveText !== 'shards')
+      throw new BenchUsageError('--shard-capacity measures a shard: leave out --serve loops');
     const stray = (['fleet-mix', 'max-shards'] as const).find((name) => values[name] !== undefined);
     if (stray !== undefined)
       throw new BenchUsageError(`--shard-capacity runs one shard of pollers at 1 s: leave out --${stray}`);

@@ -15,7 +15,9 @@ const COMMITTED_TIMING_REPORT = 'bench/results/latest.json';
 /** The shard fleet's comparison: today's loop per poller (when the committed report is there) and anchor d. */
 export function costComparison(path = COMMITTED_TIMING_REPORT): CostComparison {
   return {
-    loopPerPoller: existsSync(path) ? loopCostFromLatest(JSON.parse(readFileSync(path, 'utf8')), path) : undefined,
+    loopPerPoller: existsSync(path)
+      ? loopCostFromLatest(JSON.parse(readFileSync(path, 'utf8')), path)
+      : undefined,
     eventBridgeSqs: eventBridgeSqsAtOneSecond(),
   };
 }

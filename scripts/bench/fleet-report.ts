@@ -19,6 +19,7 @@ import {
   renderShardLoadTable,
   shardRuns,
 } from './shard-report';
+import { AWAKE_INVOCATION_MS } from './shard-window';
 
 /** What `npm run bench -- --fleet …` writes to fleet.json. */
 export interface FleetBenchResult {
@@ -160,7 +161,8 @@ export function whereTheTimeGoes(usage: readonly KindUsage[], cpus: number): str
 const CONTENDED_WAIT_PERCENT = 100;
 
 function titleOf(result: FleetBenchResult): string {
-  if (result.capacitySearch) return '# Shard capacity (the fleet variant: one shard controller, rising fires/s)';
+  if (result.capacitySearch)
+    return '# Shard capacity (the fleet variant: one shard controller, rising fires/s)';
   if (result.serve === 'shards')
     return '# Fleet benchmark (the fleet variant: shared shard controllers, `--serve shards`)';
   return "# Fleet benchmark (today's design: one execution and one controller per poller)";
@@ -203,13 +205,18 @@ export function renderFleetReport(result: FleetBenchResult): string {
       '',
       renderShardCostTable(shards),
       '',
-      `Everything the fleet spends but the worker's own invocations, us-east-1 list prices (the project's one price table): Standard transitions of the shard executions; the control-plane function's requests and its GB-s at ${memoryMb} MB arm64 (each invocation's time inside the window: a shard stays awake across it); the table's read and write units as the local table charged them (a Query by the bytes it read); index writes, which the local table does not report, classified from each write's update expression (one for a write naming an attribute the index projects, two for one setting \`shard\`: errs high); the fleet planner's Scan, estimated as one strongly consistent Scan of the whole table a minute (the local stack's own Scans, standing in for the stream, are left out); the control-plane function's log lines as CloudWatch ingests them, plus the platform's START/END/REPORT lines per invocation. Left out: the worker kit's outcome writes (the user's worker writes them).`,
+      `Everything the fleet spends but the worker's own invocations, us-east-1 list prices (the project's one price table): Standard transitions of the shard executions; the control-plane function's requests and its GB-s at ${memoryMb} MB arm64 (each invocation's time inside the window: a shard stays awake across it), and a hand-back round (its transitions, request and platform log lines) per ${AWAKE_INVOCATION_MS / 1000} s awake, derived, since a short window rarely sees one; the table's read and write units as the local table charged them (a Query by the bytes it read); index writes, which the local table does not report, classified from each write's update expression (one for a write naming an attribute the index projects, two for one setting \`shard\`: errs high); the fleet planner's Scan, estimated as one strongly consistent Scan of the whole table a minute (the local stack's own Scans, standing in for the stream, are left out); the control-plane function's log lines as CloudWatch ingests them, plus the platform's START/END/REPORT lines per invocation. Left out: the worker kit's outcome writes (the user's worker writes them).`,
       '',
       renderShardCountsTable(shards),
       '',
     );
     if (result.comparison !== undefined) {
-      lines.push('## Compared, per poller per day at 1 s', '', renderComparison(shards, result.comparison), '');
+      lines.push(
+        '## Compared, per poller per day at 1 s',
+        '',
+        renderComparison(shards, result.comparison),
+        '',
+      );
     }
   }
   lines.push('## Ticks', '', renderFleetTable(result.runs, result.targets), '');
@@ -217,7 +224,7 @@ export function renderFleetReport(result: FleetBenchResult): string {
     lines.push(
       '## Shards',
       '',
-      'Each shard\'s pollers as the items named them at the window\'s end, and the fires scheduled in the window per second.',
+      "Each shard's pollers as the items named them at the window's end, and the fires scheduled in the window per second.",
       '',
       renderShardLoadTable(shards, result.targets),
       '',

@@ -108,7 +108,8 @@ export class InvocationSpans {
     let nearest = -1;
     for (let index = 0; index < this.open.length; index++) {
       const candidate = this.open[index] as number;
-      const best = nearest < 0 ? Number.POSITIVE_INFINITY : Math.abs((this.open[nearest] as number) - startMs);
+      const best =
+        nearest < 0 ? Number.POSITIVE_INFINITY : Math.abs((this.open[nearest] as number) - startMs);
       if (Math.abs(candidate - startMs) < best) nearest = index;
     }
     if (nearest >= 0) this.open.splice(nearest, 1);

@@ -1,6 +1,7 @@
 import { SHARD_CAPACITY_FIRES_PER_SECOND } from '../../functions/fleet/fleet-plan';
+import { PRICES_USD, TRANSITIONS_PER_ROUND } from '../../functions/scheduling/cost-model';
 import { SubMinuteError } from '../../functions/shared/errors';
-import { ANCHORS, usdPerDay } from './anchors-cost';
+import { ANCHORS, SECONDS_PER_DAY, usdPerDay } from './anchors-cost';
 import { type FleetCost, marginalUsdPerPollerPerDay } from './fleet-cost';
 import type { FleetTargets } from './fleet-stats';
 import { table } from './report-markdown';
@@ -126,8 +127,8 @@ export function renderShardCountsTable(runs: readonly ShardRun[]): string {
     [
       'pollers',
       'window (s)',
-      'transitions',
-      'controller invocations',
+      'transitions (counted + derived)',
+      'controller invocations (counted + derived)',
       'awake (s, all shards)',
       'read units (by operation)',
       'planner Scan (RU, estimated)',
@@ -145,8 +146,8 @@ export function renderShardCountsTable(runs: readonly ShardRun[]): string {
       return [
         String(run.size),
         counts.windowSeconds.toFixed(1),
-        String(counts.stateTransitions),
-        String(counts.controllerInvocations),
+        `${figure(counts.stateTransitions - window.derivedHandBackRounds * TRANSITIONS_PER_ROUND)} + ${window.derivedHandBackRounds.toFixed(3)} × ${TRANSITIONS_PER_ROUND}`,
+        `${window.controllerInvocations} + ${window.derivedHandBackRounds.toFixed(3)}`,
         (window.controllerAwakeMs / 1000).toFixed(1),
         byOperation || '0',
         figure(window.plannerScanReadUnits),
@@ -177,9 +178,25 @@ export function renderShardLoadTable(runs: readonly ShardRun[], targets: FleetTa
   );
 }
 
+/** What one shard controller awake all day costs in Lambda GB-s alone, at this memory (arm64). */
+export function awakeShardUsdPerDay(memoryMb: number): number {
+  return (memoryMb / 1024) * SECONDS_PER_DAY * PRICES_USD.lambdaGbSecond.arm64;
+}
+
+/** The largest shard memory (MB) whose awake day stays within `usd`. */
+export function largestMemoryWithin(usd: number): number {
+  return Math.floor((usd / (SECONDS_PER_DAY * PRICES_USD.lambdaGbSecond.arm64)) * 1024);
+}
+
 /** The targets the issue sets on cost, judged on what was run (a size not run is said to be missing). */
 export function costVerdictLines(runs: readonly ShardRun[]): string[] {
   const lines: string[] = [];
+  const memoryMb = runs[0]?.shards.controllerMemoryMb;
+  if (memoryMb !== undefined) {
+    lines.push(
+      `- Floor: one ${memoryMb} MB arm64 shard awake all day costs ${usd(awakeShardUsdPerDay(memoryMb))}/day in GB-s alone; a fleet of ${COST_TARGETS.fleetOf} at 1 s can meet $${COST_TARGETS.fleetUsd.toFixed(2)}/day on one shard only at ${largestMemoryWithin(COST_TARGETS.fleetUsd)} MB or less (\`--controller-memory\`), before its reads and writes.`,
+    );
+  }
   const marginal = headlineMarginal(runs);
   lines.push(
     marginal === undefined

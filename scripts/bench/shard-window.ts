@@ -7,8 +7,10 @@ import {
   type LambdaSize,
   LOG_EVENT_OVERHEAD_BYTES,
   PLATFORM_LOG_BYTES_PER_INVOCATION,
+  TRANSITIONS_PER_ROUND,
 } from '../../functions/scheduling/cost-model';
-import { FIELD } from '../../functions/shared/contract';
+import { DEFAULT_TIMING } from '../../functions/scheduling/plan-round';
+import { CONTROLLER_TIMEOUT_SECONDS, FIELD } from '../../functions/shared/contract';
 import type { SandboxLogLine } from '../local-stack/lambda-sandbox/sandbox';
 import type { Meter } from '../local-stack/latency-model';
 import {
@@ -30,6 +32,12 @@ export function shardControllerSize(memoryMb: number | undefined): LambdaSize {
 export function shardsForLoad(firesPerSecond: number, capacity = SHARD_CAPACITY_FIRES_PER_SECOND): number {
   return Math.max(1, Math.ceil(firesPerSecond / capacity - 1e-9));
 }
+
+/**
+ * How long one invocation of an always-awake shard lasts: it hands back to Step Functions this long before its
+ * timeout. A window of a minute or two rarely sees a hand-back, so they are derived from the awake time.
+ */
+export const AWAKE_INVOCATION_MS = CONTROLLER_TIMEOUT_SECONDS * 1000 - DEFAULT_TIMING.handBackMarginMs;
 
 /** Read operations a shard fleet pays for (Scan apart: see ShardWindowCounts.plannerScanReadUnits). */
 const READS = ['GetItem', 'Query', 'BatchGetItem'] as const;
@@ -55,6 +63,12 @@ export interface ShardWindowCounts {
   readonly controllerInvocations: number;
   /** Ms the control-plane function was awake in the window, all its invocations together. */
   readonly controllerAwakeMs: number;
+  /**
+   * Hand-back rounds the awake time implies (awake ms / AWAKE_INVOCATION_MS), each a round's transitions, a Lambda
+   * request and its platform log lines, added to the counts (a window sees few of them; one it does see is
+   * counted twice, which errs high by a round).
+   */
+  readonly derivedHandBackRounds: number;
 }
 
 /**
@@ -99,7 +113,8 @@ export class ShardWindowMeter {
   onSandboxLine(line: SandboxLogLine): void {
     if (!this.windowOpen || line.functionName !== LOCAL_CONTROLLER_NAME) return;
     this.logLines += 1;
-    this.logBytes += Buffer.byteLength(line.line, 'utf8') + APPLICATION_LINE_PREFIX_BYTES + LOG_EVENT_OVERHEAD_BYTES;
+    this.logBytes +=
+      Buffer.byteLength(line.line, 'utf8') + APPLICATION_LINE_PREFIX_BYTES + LOG_EVENT_OVERHEAD_BYTES;
   }
 
   /** Everything counted so far (start-up, seeding, warm-up) is dropped. */
@@ -125,18 +140,20 @@ export class ShardWindowMeter {
     const writeUnits = WRITES.reduce((sum, operation) => sum + (units[operation] ?? 0), 0);
     const controllerInvocations = this.spans.startsWithin(window);
     const controllerAwakeMs = this.spans.awakeMsWithin(window);
+    const derivedHandBackRounds = controllerAwakeMs / AWAKE_INVOCATION_MS;
     const counts: FleetWindowCounts = {
       pollers,
       windowSeconds,
-      stateTransitions: reading.designs.ours.stateTransitions,
-      controllerInvocations,
+      stateTransitions: reading.designs.ours.stateTransitions + derivedHandBackRounds * TRANSITIONS_PER_ROUND,
+      controllerInvocations: controllerInvocations + derivedHandBackRounds,
       controllerBilledMs: Math.ceil(controllerAwakeMs),
       controllerSize: this.size,
       readUnits:
         Object.values(readUnitsByOperation).reduce((sum, value) => sum + value, 0) + plannerScanReadUnits,
       writeUnits: writeUnits - reading.outcomeWriteUnits,
       indexWriteUnits: reading.indexWrites,
-      logBytes: this.logBytes + controllerInvocations * PLATFORM_LOG_BYTES_PER_INVOCATION,
+      logBytes:
+        this.logBytes + (controllerInvocations + derivedHandBackRounds) * PLATFORM_LOG_BYTES_PER_INVOCATION,
     };
     return {
       counts,
@@ -147,6 +164,7 @@ export class ShardWindowMeter {
       controllerLogLines: this.logLines,
       controllerInvocations,
       controllerAwakeMs,
+      derivedHandBackRounds,
     };
   }
 }

@@ -104,7 +104,10 @@ describe('parseBenchArgs --serve shards and --shard-capacity', () => {
     [['--fleet', '10', '--serve', 'threads'], /--serve must be loops or shards; got 'threads'/],
     [['--fleet', '10', '--max-shards', '2'], /--max-shards is for shared shard controllers/],
     [['--fleet', '10', '--controller-memory', '1024'], /--controller-memory is for shared shard controllers/],
-    [['--fleet', '10', '--serve', 'shards', '--max-shards', '0'], /--max-shards must be a whole number from 1 to 10000/],
+    [
+      ['--fleet', '10', '--serve', 'shards', '--max-shards', '0'],
+      /--max-shards must be a whole number from 1 to 10000/,
+    ],
     [
       ['--fleet', '10', '--serve', 'shards', '--controller-memory', '64'],
       /--controller-memory must be a whole number from 128 to 10240; got '64'/,

@@ -24,20 +24,29 @@ describe('classifyWrite: index writes the local table does not report', () => {
   it("names the worker kit's outcome record, which writes nothing the index projects", () => {
     const outcome = {
       UpdateExpression: 'SET #result = :result, #recent = list_append(if_not_exists(#recent, :none), :entry)',
-      ExpressionAttributeNames: { '#result': 'lastResult', '#recent': 'recentResults', '#claimed': 'claimedSeq' },
+      ExpressionAttributeNames: {
+        '#result': 'lastResult',
+        '#recent': 'recentResults',
+        '#claimed': 'claimedSeq',
+      },
     };
     expect(classifyWrite('UpdateItem', outcome, index)).toEqual({ indexWrites: 0, outcomeRecord: true });
   });
 
   it('counts two for setting the index key (a move: delete and put), one for removing it', () => {
-    const move = { UpdateExpression: 'SET #s = :s REMOVE #m', ExpressionAttributeNames: { '#s': 'shard', '#m': 'moveTo' } };
+    const move = {
+      UpdateExpression: 'SET #s = :s REMOVE #m',
+      ExpressionAttributeNames: { '#s': 'shard', '#m': 'moveTo' },
+    };
     expect(classifyWrite('UpdateItem', move, index).indexWrites).toBe(2);
     const unplace = { UpdateExpression: 'REMOVE #s', ExpressionAttributeNames: { '#s': 'shard' } };
     expect(classifyWrite('UpdateItem', unplace, index).indexWrites).toBe(1);
   });
 
   it('counts a put by whether its item carries the key; a delete as one; reads and bodies that are not JSON as none', () => {
-    expect(classifyWrite('PutItem', { Item: { id: { S: 'p' }, shard: { S: 's0' } } }, index).indexWrites).toBe(1);
+    expect(
+      classifyWrite('PutItem', { Item: { id: { S: 'p' }, shard: { S: 's0' } } }, index).indexWrites,
+    ).toBe(1);
     expect(classifyWrite('PutItem', { Item: { id: { S: 'p' } } }, index).indexWrites).toBe(0);
     expect(classifyWrite('DeleteItem', { Key: { id: { S: 'p' } } }, index).indexWrites).toBe(1);
     expect(classifyWrite('Query', { IndexName: 'shard-index' }, index).indexWrites).toBe(0);

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { parseBenchArgs } from '../../../scripts/bench/cli-options';
 import { stopsAfter } from '../../../scripts/bench/fleet-cli';
 import { type FleetWindowCounts, fleetCost } from '../../../scripts/bench/fleet-cost';
 import { renderFleetReport } from '../../../scripts/bench/fleet-report';
 import { type FleetTickStats, fleetTickStats, judgeFleet } from '../../../scripts/bench/fleet-stats';
 import type { FleetRun } from '../../../scripts/bench/run-fleet';
-import { parseBenchArgs } from '../../../scripts/bench/cli-options';
 import {
   CommittedReportError,
   costVerdictLines,
@@ -26,7 +26,10 @@ function stats(precisionMs: number): FleetTickStats {
     sentAtMs: seq * 1000 + precisionMs,
     firedAtMs: seq * 1000 + precisionMs + 20,
   }));
-  return fleetTickStats(fires, [{ id: 'p', intervalMs: 1000, countedSkips: 0 }], { startMs: 0, endMs: 100_000 });
+  return fleetTickStats(fires, [{ id: 'p', intervalMs: 1000, countedSkips: 0 }], {
+    startMs: 0,
+    endMs: 100_000,
+  });
 }
 
 /** A day's counts per poller (window of a day): `perPoller` read units each, plus a shard's fixed GB-s. */
@@ -76,6 +79,7 @@ function run(size: number, precisionMs: number, window?: FleetWindowCounts): Fle
               controllerLogLines: 0,
               controllerInvocations: 0,
               controllerAwakeMs: window.controllerBilledMs,
+              derivedHandBackRounds: 0,
             },
           },
         }),
@@ -86,7 +90,10 @@ describe('loopCostFromLatest: today per poller at 1 s, from the committed timing
   it('reads cost[ours].cells["1"].usdPerDay and names the run', () => {
     const latest = {
       startedAt: '2026-11-20T10:00:00.000Z',
-      cost: [{ id: 'a', cells: {} }, { id: 'ours', cells: { '1': { usdPerDay: 0.166 } } }],
+      cost: [
+        { id: 'a', cells: {} },
+        { id: 'ours', cells: { '1': { usdPerDay: 0.166 } } },
+      ],
     };
     expect(loopCostFromLatest(latest, 'latest.json')).toEqual({
       usdPerDay: 0.166,
@@ -119,11 +126,19 @@ describe('the shard fleet cost figures', () => {
   });
 
   it('judges the marginal and the fleet of 100 against the targets, and says what was not run', () => {
-    const lines = costVerdictLines(shardRuns([run(100, 2, counts(100, 10_000)), run(1000, 2, counts(1000, 10_000))]));
-    expect(lines[0]).toMatch(/from 100 to 1000 pollers: \*\*\$0\.00125\/day\*\* \(target ≤ \$0\.005\): yes/);
+    const lines = costVerdictLines(
+      shardRuns([run(100, 2, counts(100, 10_000)), run(1000, 2, counts(1000, 10_000))]),
+    );
+    expect(lines[0]).toMatch(
+      /Floor: one 1024 MB arm64 shard awake all day costs \$1\.15\/day in GB-s alone; .* at 444 MB or less/,
+    );
+    expect(lines[1]).toMatch(/from 100 to 1000 pollers: \*\*\$0\.00125\/day\*\* \(target ≤ \$0\.005\): yes/);
     // $1.15 for the shard + $0.125 of reads: over $0.50.
-    expect(lines.at(-1)).toMatch(/fleet of 100 at 1 s: \*\*\$1\.28\/day\*\* in total \(target ≤ \$0\.50\): \*\*no\*\*/);
+    expect(lines.at(-1)).toMatch(
+      /fleet of 100 at 1 s: \*\*\$1\.28\/day\*\* in total \(target ≤ \$0\.50\): \*\*no\*\*/,
+    );
     expect(costVerdictLines(shardRuns([run(50, 2, counts(50, 1))]))).toEqual([
+      expect.stringMatching(/Floor/),
       expect.stringMatching(/not measured/),
       expect.stringMatching(/fleet of 100 at 1 s: \*\*not run\*\*/),
     ]);
@@ -181,13 +196,20 @@ describe('renderFleetReport with shards', () => {
     expect(markdown).toMatch(/\| 1000 \| 1 s \| 1 \(1\) \| \$2\.40 \| \$0\.00240 \|/);
     expect(markdown).toMatch(/## Compared, per poller per day at 1 s/);
     expect(markdown).toMatch(/\| shards, one more poller \(100 → 1000\) \| \$0\.00125 \|/);
-    expect(markdown).toMatch(/\| today's design: one loop and one 128 MB controller per poller \| \$0\.166 \|/);
+    expect(markdown).toMatch(
+      /\| today's design: one loop and one 128 MB controller per poller \| \$0\.166 \|/,
+    );
     expect(markdown).toMatch(/\| EventBridge rule \+ SQS delays .* \| \$0\.115 \|/);
     expect(markdown).toMatch(/## Shards[\s\S]*\| 100 \| s0 \| 100 \| 100\.0 \| 2\.0 \|/);
   });
 
   it("today's loops keep their report: no cost or shard section", () => {
-    const markdown = renderFleetReport({ ...base, runs: [run(50, 2)], serve: 'loops', capacitySearch: false });
+    const markdown = renderFleetReport({
+      ...base,
+      runs: [run(50, 2)],
+      serve: 'loops',
+      capacitySearch: false,
+    });
     expect(markdown).toMatch(/^# Fleet benchmark \(today's design/);
     expect(markdown).not.toMatch(/## Cost|## Shards/);
   });
@@ -200,7 +222,9 @@ describe('renderFleetReport with shards', () => {
       capacitySearch: true,
     });
     expect(markdown).toMatch(/^# Shard capacity/);
-    expect(markdown).toMatch(/\*\*One 1024 MB shard sustained 100 fires\/s\*\* with precision p99 ≤ 5 ms; at 200 fires\/s it did not/);
+    expect(markdown).toMatch(
+      /\*\*One 1024 MB shard sustained 100 fires\/s\*\* with precision p99 ≤ 5 ms; at 200 fires\/s it did not/,
+    );
     expect(markdown).toMatch(/SHARD_CAPACITY_FIRES_PER_SECOND/);
   });
 });
