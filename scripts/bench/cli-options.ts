@@ -42,11 +42,16 @@ export interface FleetOptions {
    * rising until the controller's precision p99 passes its target: the shard's capacity.
    */
   readonly capacitySearch: boolean;
+  /**
+   * `--worker in-process`: the worker's handler runs in the local stack's own process, not in sandboxes, so the
+   * controller side is measured at full size without the user's worker on the machine (labelled in the report).
+   */
+  readonly workerInProcess: boolean;
 }
 
 export const USAGE = `npm run bench -- [--quick] [--seed N] [--latency harsh|none] [--latency-scale X] [--ticks N] [--out DIR] [--name STEM]
-       npm run bench -- --fleet N[,N…] [--serve loops|shards] [--max-shards N] [--controller-memory MB] [--fleet-mix] [--fleet-seconds S] [--fleet-warmup S] [--seed N] [--latency …] [--out DIR]
-       npm run bench -- --shard-capacity F[,F…] [--controller-memory MB] [--fleet-seconds S] [--fleet-warmup S] [--seed N] [--out DIR]
+       npm run bench -- --fleet N[,N…] [--serve loops|shards] [--max-shards N] [--controller-memory MB] [--worker sandbox|in-process] [--fleet-mix] [--fleet-seconds S] [--fleet-warmup S] [--seed N] [--latency …] [--out DIR]
+       npm run bench -- --shard-capacity F[,F…] [--controller-memory MB] [--worker sandbox|in-process] [--fleet-seconds S] [--fleet-warmup S] [--seed N] [--out DIR]
 
   --quick            30 ticks per timing cadence, no per-cadence count runs (about 5 minutes); writes quick.*;
                      too few ticks to judge the p99 and drift targets (reported as not judged)
@@ -66,6 +71,9 @@ export const USAGE = `npm run bench -- [--quick] [--seed N] [--latency harsh|non
   --max-shards N     with --serve shards: MAX_SHARDS (default: enough shards for the load at the committed capacity)
   --controller-memory MB
                      with --serve shards or --shard-capacity: the shard controller's memory (default 1024)
+  --worker WHERE     with --fleet or --shard-capacity: sandbox (default: the worker in its own sandboxes, as on
+                     Lambda) or in-process (the worker's handler in the stack's process: the controller side
+                     measured without the worker's sandboxes on the machine; the report says so)
   --shard-capacity F[,F…]
                      instead: one shard (MAX_SHARDS 1) firing F ticks a second (F pollers at 1 s), each F in turn,
                      until the controller's precision p99 passes 5 ms; writes shard-capacity.md and .json`;
@@ -120,6 +128,7 @@ const FLEET_FLAGS = [
   'serve',
   'max-shards',
   'controller-memory',
+  'worker',
 ] as const;
 
 function fleetOptions(values: ReturnType<typeof parse>['values']): FleetOptions | undefined {
@@ -169,6 +178,9 @@ function fleetOptions(values: ReturnType<typeof parse>['values']): FleetOptions 
           LAMBDA_MEMORY_LIMITS_MB.min,
           LAMBDA_MEMORY_LIMITS_MB.max,
         );
+  const worker = values.worker ?? 'sandbox';
+  if (worker !== 'sandbox' && worker !== 'in-process')
+    throw new BenchUsageError(`--worker must be sandbox or in-process; got '${worker}'`);
   return {
     sizes,
     cadences: values['fleet-mix'] === true ? 'mix' : 'uniform',
@@ -178,6 +190,7 @@ function fleetOptions(values: ReturnType<typeof parse>['values']): FleetOptions 
     maxShards,
     controllerMemoryMb,
     capacitySearch: capacity !== undefined,
+    workerInProcess: worker === 'in-process',
   };
 }
 
@@ -202,6 +215,7 @@ function parse(argv: readonly string[]) {
       'max-shards': { type: 'string' },
       'controller-memory': { type: 'string' },
       'shard-capacity': { type: 'string' },
+      worker: { type: 'string' },
     },
   });
 }

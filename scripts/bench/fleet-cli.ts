@@ -97,6 +97,7 @@ export async function runFleetBench(
       skippedSizes,
       serve: fleet.serve,
       capacitySearch: fleet.capacitySearch,
+      workerInProcess: fleet.workerInProcess,
       ...(comparison === undefined ? {} : { comparison }),
     };
     markdown = renderFleetReport(result);

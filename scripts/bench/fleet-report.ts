@@ -38,6 +38,8 @@ export interface FleetBenchResult {
   readonly capacitySearch: boolean;
   /** With shards: the designs the counted cost is compared with. */
   readonly comparison?: CostComparison;
+  /** `--worker in-process`: the worker ran in the stack's own process, not in sandboxes. */
+  readonly workerInProcess: boolean;
 }
 
 const ms = (value: number) => (Number.isNaN(value) ? 'n/a' : value.toFixed(1));
@@ -179,6 +181,12 @@ export function renderFleetReport(result: FleetBenchResult): string {
     '',
     `\`${result.command}\` — started ${result.startedAt}, ${Math.round(result.durationMs / 1000)} s, Node ${result.environment.node}, ${result.environment.cpus} CPUs, ${result.environment.platform}.`,
     '',
+    ...(result.workerInProcess
+      ? [
+          "**The worker ran in the local stack's own process (`--worker in-process`), not in sandboxes**: this measures the controller side without the worker's sandbox processes on the machine; worker lateness includes the stack's event loop running the worker's handler, and the `worker` kind has no process of its own.",
+          '',
+        ]
+      : []),
     `Latency model: ${result.latency}. Targets: controller precision p99 ≤ ${ms(result.targets.precisionP99Ms)} ms (sent − scheduled); worker lateness p99 ≤ ${ms(result.targets.latenessP99Ms)} ms (the model's async-invoke p99 + 20 ms); no duplicate; no missed tick (a grid slot of the window with no fire that the item does not count as skipped).`,
     '',
   ];

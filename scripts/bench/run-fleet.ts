@@ -179,6 +179,7 @@ export async function runFleet(options: RunFleetOptions): Promise<FleetRun> {
       onInvocationStart(start);
     },
     handlerLog,
+    ...(fleet.workerInProcess ? { workerInProcess: true } : {}),
     ...(shardMeter === undefined || shardSize === undefined
       ? {}
       : {

@@ -19,6 +19,7 @@ describe('parseBenchArgs --fleet', () => {
       maxShards: undefined,
       controllerMemoryMb: undefined,
       capacitySearch: false,
+      workerInProcess: false,
     });
     expect(options.name).toBe('fleet');
   });
@@ -67,6 +68,7 @@ describe('parseBenchArgs --serve shards and --shard-capacity', () => {
       maxShards: undefined,
       controllerMemoryMb: undefined,
       capacitySearch: false,
+      workerInProcess: false,
     });
     expect(options.name).toBe('fleet-shards');
   });
@@ -96,11 +98,21 @@ describe('parseBenchArgs --serve shards and --shard-capacity', () => {
       maxShards: 1,
       controllerMemoryMb: undefined,
       capacitySearch: true,
+      workerInProcess: false,
     });
     expect(options.name).toBe('shard-capacity');
   });
 
+  it('runs the worker in-process when asked, for either design', () => {
+    expect(parseBenchArgs(['--fleet', '10', '--worker', 'in-process']).fleet?.workerInProcess).toBe(true);
+    expect(parseBenchArgs(['--shard-capacity', '10', '--worker', 'sandbox']).fleet?.workerInProcess).toBe(
+      false,
+    );
+  });
+
   it.each([
+    [['--fleet', '10', '--worker', 'thread'], /--worker must be sandbox or in-process; got 'thread'/],
+    [['--worker', 'in-process'], /--worker needs --fleet/],
     [['--fleet', '10', '--serve', 'threads'], /--serve must be loops or shards; got 'threads'/],
     [['--fleet', '10', '--max-shards', '2'], /--max-shards is for shared shard controllers/],
     [['--fleet', '10', '--controller-memory', '1024'], /--controller-memory is for shared shard controllers/],

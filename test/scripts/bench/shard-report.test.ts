@@ -178,6 +178,7 @@ describe('renderFleetReport with shards', () => {
     latency: 'harsh',
     targets,
     skippedSizes: [],
+    workerInProcess: false,
   };
 
   it('puts the counted cost, the verdicts, the comparison and each shard in one report', () => {
@@ -211,7 +212,20 @@ describe('renderFleetReport with shards', () => {
       capacitySearch: false,
     });
     expect(markdown).toMatch(/^# Fleet benchmark \(today's design/);
-    expect(markdown).not.toMatch(/## Cost|## Shards/);
+    expect(markdown).not.toMatch(/## Cost|## Shards|in-process/);
+  });
+
+  it("says so in bold when the worker ran in the stack's process", () => {
+    const markdown = renderFleetReport({
+      ...base,
+      runs: [run(50, 2)],
+      serve: 'loops',
+      capacitySearch: false,
+      workerInProcess: true,
+    });
+    expect(markdown).toMatch(
+      /\*\*The worker ran in the local stack's own process \(`--worker in-process`\), not in sandboxes\*\*/,
+    );
   });
 
   it('answers the capacity search with the sustained rate and the constant it is to set', () => {
