@@ -4,7 +4,7 @@ import { stopsAfter } from '../../../scripts/bench/fleet-cli';
 import { type FleetWindowCounts, fleetCost } from '../../../scripts/bench/fleet-cost';
 import { renderFleetReport } from '../../../scripts/bench/fleet-report';
 import { type FleetTickStats, fleetTickStats, judgeFleet } from '../../../scripts/bench/fleet-stats';
-import type { FleetRun } from '../../../scripts/bench/run-fleet';
+import { type FleetRun, shardLoads } from '../../../scripts/bench/run-fleet';
 import {
   CommittedReportError,
   costVerdictLines,
@@ -240,5 +240,39 @@ describe('renderFleetReport with shards', () => {
       /\*\*One 1024 MB shard sustained 100 fires\/s\*\* with precision p99 ≤ 5 ms; at 200 fires\/s it did not/,
     );
     expect(markdown).toMatch(/SHARD_CAPACITY_FIRES_PER_SECOND/);
+  });
+});
+
+describe('shardLoads: each shard of the window', () => {
+  it('groups the pollers by the shard their items name, with their fires per second; unplaced ones as none', () => {
+    const fire = (poller: string, seq: number) => ({
+      poller,
+      seq,
+      scheduledAtMs: seq * 1000,
+      sentAtMs: seq * 1000 + 1,
+      firedAtMs: seq * 1000 + 30,
+    });
+    const fires = [0, 1, 2, 3].flatMap((seq) => [fire('a', seq), fire('b', seq), fire('c', seq)]);
+    const pollers = ['a', 'b', 'c', 'd'].map((id) => ({ id, intervalMs: 1000, countedSkips: 0 }));
+    const loads = shardLoads(
+      [
+        { pollerId: 'a', shard: 's1' },
+        { pollerId: 'b', shard: 's0' },
+        { pollerId: 'c', shard: 's1' },
+        { pollerId: 'd', shard: undefined },
+      ],
+      fires,
+      pollers,
+      { startMs: 0, endMs: 4000 },
+      4000,
+    );
+    expect(
+      loads.map(({ shard, pollers: count, firesPerSecond }) => ({ shard, count, firesPerSecond })),
+    ).toEqual([
+      { shard: 'none', count: 1, firesPerSecond: 0 },
+      { shard: 's0', count: 1, firesPerSecond: 1 },
+      { shard: 's1', count: 2, firesPerSecond: 2 },
+    ]);
+    expect(loads[0]?.stats.missedTicks).toBe(4);
   });
 });
