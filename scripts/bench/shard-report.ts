@@ -195,6 +195,7 @@ export function costVerdictLines(runs: readonly ShardRun[]): string[] {
   if (memoryMb !== undefined) {
     lines.push(
       `- Floor: one ${memoryMb} MB arm64 shard awake all day costs ${usd(awakeShardUsdPerDay(memoryMb))}/day in GB-s alone; a fleet of ${COST_TARGETS.fleetOf} at 1 s can meet $${COST_TARGETS.fleetUsd.toFixed(2)}/day on one shard only at ${largestMemoryWithin(COST_TARGETS.fleetUsd)} MB or less (\`--controller-memory\`), before its reads and writes.`,
+      `- Shards grow with the load (${SHARD_CAPACITY_FIRES_PER_SECOND} fires/s each at the committed \`SHARD_CAPACITY_FIRES_PER_SECOND\`), so one more poller at 1 s also brings 1/${SHARD_CAPACITY_FIRES_PER_SECOND} of a shard: ${usd(awakeShardUsdPerDay(memoryMb) / SHARD_CAPACITY_FIRES_PER_SECOND)}/day of awake GB-s; the marginal target leaves room for that only with a capacity of at least ${Math.ceil(awakeShardUsdPerDay(memoryMb) / COST_TARGETS.marginalUsdPerPoller)} fires/s per ${memoryMb} MB shard.`,
     );
   }
   const marginal = headlineMarginal(runs);
