@@ -24,10 +24,12 @@ export function costComparison(path = COMMITTED_TIMING_REPORT): CostComparison {
 
 /**
  * After a size, the sizes left are not run when: the capacity search's shard missed its precision target (the
- * capacity is found); or a fleet failed clearly (a bigger one only does worse).
+ * capacity is found); or today's loops failed clearly (a bigger fleet only does worse). A shard fleet runs every
+ * size asked: each one's cost is counted, and the marginal cost needs two of them.
  */
 export function stopsAfter(run: FleetRun, fleet: FleetOptions, targets: FleetTargets): boolean {
   if (fleet.capacitySearch) return !(run.stats.precisionMs.p99 <= targets.precisionP99Ms);
+  if (fleet.serve === 'shards') return false;
   return failsClearly(run.stats, targets);
 }
 

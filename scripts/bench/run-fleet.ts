@@ -46,6 +46,8 @@ const SAMPLE_EVERY_MS = 5_000;
 const GRACE_MS = 3_000;
 /** A problem's text is cut here in the report: enough to say what failed. */
 const PROBLEM_CHARS = 160;
+/** How the fleet start's execution ends (`fleet started: s0, s1`): fleet-planner.ts fleetStartReason. */
+const FLEET_STARTED_REASON = 'fleet started:';
 /** How much longer than asked the warm-up may wait for every poller's first fire. */
 const WARMUP_CAP_MS = 90_000;
 
@@ -153,7 +155,13 @@ export async function runFleet(options: RunFleetOptions): Promise<FleetRun> {
     if (event.event === 'error') {
       // The poller's id would make every line distinct: the message says what went wrong.
       note(`error: ${event.message}`);
-    } else if (event.event === 'stopped' && event.reason !== 'local stack stopped') {
+    } else if (
+      event.event === 'stopped' &&
+      event.reason !== 'local stack stopped' &&
+      // The fleet variant's fleet start ends so once it has started the shards: its job, not a problem (unless a
+      // start failed: fleet-planner.ts fleetStartReason).
+      !(event.reason.startsWith(FLEET_STARTED_REASON) && !event.reason.includes('could not start'))
+    ) {
       note(`stopped: ${event.reason}`);
     }
   };

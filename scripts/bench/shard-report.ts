@@ -154,7 +154,7 @@ export function renderShardCountsTable(runs: readonly ShardRun[]): string {
         figure(counts.writeUnits),
         String(counts.indexWriteUnits),
         figure(window.outcomeWriteUnits),
-        `${window.controllerLogLines} / ${counts.logBytes}`,
+        `${window.controllerLogLines} / ${Math.round(counts.logBytes)}`,
       ];
     }),
   );
