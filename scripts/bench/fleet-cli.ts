@@ -66,8 +66,9 @@ export interface FleetBenchOutput {
 }
 
 /**
- * `npm run bench -- --fleet N[,N…]`: each fleet size on a fresh local stack, smallest first as given. The report is
- * rewritten after every size, so a run cut short keeps what it measured; a size that fails clearly ends the run.
+ * `npm run bench -- --fleet N[,N…]` (today's loops, or `--serve shards`) and `--shard-capacity F[,F…]`: each size on
+ * a fresh local stack, smallest first. The report is rewritten after every size, so a run cut short keeps what it
+ * measured; which sizes are left out after one is `stopsAfter`'s.
  */
 export async function runFleetBench(
   options: BenchOptions,
