@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
+import { MAX_SHARDS_LIMIT } from '../../functions/shared/contract';
 import { SubMinuteError } from '../../functions/shared/errors';
+import { LAMBDA_MEMORY_LIMITS_MB } from '../local-stack/local-stack';
 
 export interface BenchOptions {
   readonly quick: boolean;
@@ -26,10 +28,30 @@ export interface FleetOptions {
   /** Warm-up before the window (longer while some poller has not fired yet, up to 90 s more): every loop
    * started, its controller sandbox cold-started and settled. */
   readonly warmupSeconds: number;
+  /**
+   * `loops` (the default): today's design, one execution and one 128 MB controller per poller; `shards`
+   * (`--serve shards`): the fleet variant, shared shard controllers (README "Fleet"), with its cost counted.
+   */
+  readonly serve: 'loops' | 'shards';
+  /** With shards: MAX_SHARDS; undefined: as many as the load needs at the committed shard capacity. */
+  readonly maxShards: number | undefined;
+  /** With shards: the shard controller's memory (default: the fleet's 1,024 MB). */
+  readonly controllerMemoryMb: number | undefined;
+  /**
+   * `--shard-capacity F[,F…]`: the sizes are fires per second on one shard (that many pollers at 1 s, MAX_SHARDS 1),
+   * rising until the controller's precision p99 passes its target: the shard's capacity.
+   */
+  readonly capacitySearch: boolean;
+  /**
+   * `--worker in-process`: the worker's handler runs in the local stack's own process, not in sandboxes, so the
+   * controller side is measured at full size without the user's worker on the machine (labelled in the report).
+   */
+  readonly workerInProcess: boolean;
 }
 
 export const USAGE = `npm run bench -- [--quick] [--seed N] [--latency harsh|none] [--latency-scale X] [--ticks N] [--out DIR] [--name STEM]
-       npm run bench -- --fleet N[,N…] [--fleet-mix] [--fleet-seconds S] [--fleet-warmup S] [--seed N] [--latency …] [--out DIR]
+       npm run bench -- --fleet N[,N…] [--serve loops|shards] [--max-shards N] [--controller-memory MB] [--worker sandbox|in-process] [--fleet-mix] [--fleet-seconds S] [--fleet-warmup S] [--seed N] [--latency …] [--out DIR]
+       npm run bench -- --shard-capacity F[,F…] [--controller-memory MB] [--worker sandbox|in-process] [--fleet-seconds S] [--fleet-warmup S] [--seed N] [--out DIR]
 
   --quick            30 ticks per timing cadence, no per-cadence count runs (about 5 minutes); writes quick.*;
                      too few ticks to judge the p99 and drift targets (reported as not judged)
@@ -43,7 +65,18 @@ export const USAGE = `npm run bench -- [--quick] [--seed N] [--latency harsh|non
   --fleet N[,N…]     instead: N pollers at 1 s on one local stack, each size in turn; writes fleet.md and fleet.json
   --fleet-mix        with --fleet: the pollers cycle through 0.25, 1, 5 and 60 s
   --fleet-seconds S  with --fleet: the measured window (default 60)
-  --fleet-warmup S   with --fleet: the warm-up before it (default 20; longer until every poller has fired)`;
+  --fleet-warmup S   with --fleet: the warm-up before it (default 20; longer until every poller has fired)
+  --serve MODE       with --fleet: loops (default: today's design, one execution and controller per poller) or
+                     shards (the fleet variant: shared shard controllers, its cost counted and compared)
+  --max-shards N     with --serve shards: MAX_SHARDS (default: enough shards for the load at the committed capacity)
+  --controller-memory MB
+                     with --serve shards or --shard-capacity: the shard controller's memory (default 1024)
+  --worker WHERE     with --fleet or --shard-capacity: sandbox (default: the worker in its own sandboxes, as on
+                     Lambda) or in-process (the worker's handler in the stack's process: the controller side
+                     measured without the worker's sandboxes on the machine; the report says so)
+  --shard-capacity F[,F…]
+                     instead: one shard (MAX_SHARDS 1) firing F ticks a second (F pollers at 1 s), each F in turn,
+                     until the controller's precision p99 passes 5 ms; writes shard-capacity.md and .json`;
 
 export class BenchUsageError extends SubMinuteError {
   override readonly name = 'BenchUsageError';
@@ -73,30 +106,91 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     latencyScale: model === 'none' ? 0 : scale,
     ticks: integer('--ticks', values.ticks ?? (quick ? '30' : '200'), 2),
     outDir: values.out ?? 'bench/results',
-    name: values.name ?? (fleet ? 'fleet' : quick ? 'quick' : 'latest'),
+    name:
+      values.name ??
+      (fleet?.capacitySearch
+        ? 'shard-capacity'
+        : fleet?.serve === 'shards'
+          ? 'fleet-shards'
+          : fleet
+            ? 'fleet'
+            : quick
+              ? 'quick'
+              : 'latest'),
     fleet,
   };
 }
 
+const FLEET_FLAGS = [
+  'fleet-mix',
+  'fleet-seconds',
+  'fleet-warmup',
+  'serve',
+  'max-shards',
+  'controller-memory',
+  'worker',
+] as const;
+
 function fleetOptions(values: ReturnType<typeof parse>['values']): FleetOptions | undefined {
-  if (values.fleet === undefined) {
-    const stray = (['fleet-mix', 'fleet-seconds', 'fleet-warmup'] as const).find(
-      (flag) => values[flag] !== undefined,
-    );
+  const capacity = values['shard-capacity'];
+  if (values.fleet === undefined && capacity === undefined) {
+    const stray = FLEET_FLAGS.find((flag) => values[flag] !== undefined);
     if (stray !== undefined) throw new BenchUsageError(`--${stray} needs --fleet N[,N…]`);
     return undefined;
   }
+  if (values.fleet !== undefined && capacity !== undefined)
+    throw new BenchUsageError('give --fleet N[,N…] or --shard-capacity F[,F…], not both');
+  const flag = capacity === undefined ? '--fleet' : '--shard-capacity';
   if (values.quick === true || values.ticks !== undefined) {
-    throw new BenchUsageError('--fleet measures a fleet, not the timing runs: leave out --quick and --ticks');
+    throw new BenchUsageError(`${flag} measures a fleet, not the timing runs: leave out --quick and --ticks`);
   }
-  const sizes = [...new Set(values.fleet.split(',').map((text) => integer('--fleet', text.trim(), 1)))].sort(
+  const sizesText = capacity ?? values.fleet ?? '';
+  const sizes = [...new Set(sizesText.split(',').map((text) => integer(flag, text.trim(), 1)))].sort(
     (a, b) => a - b,
   );
+  const serveText = values.serve ?? (capacity === undefined ? 'loops' : 'shards');
+  if (serveText !== 'loops' && serveText !== 'shards')
+    throw new BenchUsageError(`--serve must be loops or shards; got '${serveText}'`);
+  if (capacity !== undefined) {
+    if (serveText !== 'shards')
+      throw new BenchUsageError('--shard-capacity measures a shard: leave out --serve loops');
+    const stray = (['fleet-mix', 'max-shards'] as const).find((name) => values[name] !== undefined);
+    if (stray !== undefined)
+      throw new BenchUsageError(`--shard-capacity runs one shard of pollers at 1 s: leave out --${stray}`);
+  }
+  if (serveText === 'loops') {
+    const stray = (['max-shards', 'controller-memory'] as const).find((name) => values[name] !== undefined);
+    if (stray !== undefined)
+      throw new BenchUsageError(`--${stray} is for shared shard controllers: give --serve shards too`);
+  }
+  const maxShards =
+    capacity !== undefined
+      ? 1
+      : values['max-shards'] === undefined
+        ? undefined
+        : integer('--max-shards', values['max-shards'], 1, MAX_SHARDS_LIMIT);
+  const controllerMemoryMb =
+    values['controller-memory'] === undefined
+      ? undefined
+      : integer(
+          '--controller-memory',
+          values['controller-memory'],
+          LAMBDA_MEMORY_LIMITS_MB.min,
+          LAMBDA_MEMORY_LIMITS_MB.max,
+        );
+  const worker = values.worker ?? 'sandbox';
+  if (worker !== 'sandbox' && worker !== 'in-process')
+    throw new BenchUsageError(`--worker must be sandbox or in-process; got '${worker}'`);
   return {
     sizes,
     cadences: values['fleet-mix'] === true ? 'mix' : 'uniform',
     seconds: integer('--fleet-seconds', values['fleet-seconds'] ?? '60', 1),
     warmupSeconds: integer('--fleet-warmup', values['fleet-warmup'] ?? '20', 0),
+    serve: serveText,
+    maxShards,
+    controllerMemoryMb,
+    capacitySearch: capacity !== undefined,
+    workerInProcess: worker === 'in-process',
   };
 }
 
@@ -117,13 +211,20 @@ function parse(argv: readonly string[]) {
       'fleet-mix': { type: 'boolean' },
       'fleet-seconds': { type: 'string' },
       'fleet-warmup': { type: 'string' },
+      serve: { type: 'string' },
+      'max-shards': { type: 'string' },
+      'controller-memory': { type: 'string' },
+      'shard-capacity': { type: 'string' },
+      worker: { type: 'string' },
     },
   });
 }
 
-function integer(flag: string, text: string, min: number): number {
+function integer(flag: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < min)
-    throw new BenchUsageError(`${flag} must be a whole number ≥ ${min}; got '${text}'`);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+    throw new BenchUsageError(`${flag} must be a whole number ${range}; got '${text}'`);
+  }
   return value;
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { BenchOptions, FleetOptions } from './cli-options';
@@ -7,6 +7,31 @@ import { type FleetTargets, failsClearly } from './fleet-stats';
 import { HARSH_FIGURES, SeededLatencyModel, scaleFigures } from './latency-model';
 import { benchEnvironment } from './results';
 import { type FleetRun, runFleet } from './run-fleet';
+import { type CostComparison, eventBridgeSqsAtOneSecond, loopCostFromLatest } from './shard-report';
+
+/** Today's design's counted cost per poller: the committed timing report. */
+const COMMITTED_TIMING_REPORT = 'bench/results/latest.json';
+
+/** The shard fleet's comparison: today's loop per poller (when the committed report is there) and anchor d. */
+export function costComparison(path = COMMITTED_TIMING_REPORT): CostComparison {
+  return {
+    loopPerPoller: existsSync(path)
+      ? loopCostFromLatest(JSON.parse(readFileSync(path, 'utf8')), path)
+      : undefined,
+    eventBridgeSqs: eventBridgeSqsAtOneSecond(),
+  };
+}
+
+/**
+ * After a size, the sizes left are not run when: the capacity search's shard missed its precision target (the
+ * capacity is found); or today's loops failed clearly (a bigger fleet only does worse). A shard fleet runs every
+ * size asked: each one's cost is counted, and the marginal cost needs two of them.
+ */
+export function stopsAfter(run: FleetRun, fleet: FleetOptions, targets: FleetTargets): boolean {
+  if (fleet.capacitySearch) return !(run.stats.precisionMs.p99 <= targets.precisionP99Ms);
+  if (fleet.serve === 'shards') return false;
+  return failsClearly(run.stats, targets);
+}
 
 /** The issue's targets: the controller's own precision, and lateness no worse than the model's invoke plus this. */
 const PRECISION_P99_MS = 5;
@@ -41,8 +66,9 @@ export interface FleetBenchOutput {
 }
 
 /**
- * `npm run bench -- --fleet N[,N…]`: each fleet size on a fresh local stack, smallest first as given. The report is
- * rewritten after every size, so a run cut short keeps what it measured; a size that fails clearly ends the run.
+ * `npm run bench -- --fleet N[,N…]` (today's loops, or `--serve shards`) and `--shard-capacity F[,F…]`: each size on
+ * a fresh local stack, smallest first. The report is rewritten after every size, so a run cut short keeps what it
+ * measured; which sizes are left out after one is `stopsAfter`'s.
  */
 export async function runFleetBench(
   options: BenchOptions,
@@ -60,6 +86,7 @@ export async function runFleetBench(
   mkdirSync(options.outDir, { recursive: true });
   const files = [join(options.outDir, `${options.name}.md`), join(options.outDir, `${options.name}.json`)];
   const runs: FleetRun[] = [];
+  const comparison = fleet.serve === 'shards' ? costComparison() : undefined;
   let markdown = '';
   const write = (skippedSizes: readonly number[]) => {
     const result: FleetBenchResult = {
@@ -71,6 +98,10 @@ export async function runFleetBench(
       targets,
       runs,
       skippedSizes,
+      serve: fleet.serve,
+      capacitySearch: fleet.capacitySearch,
+      workerInProcess: fleet.workerInProcess,
+      ...(comparison === undefined ? {} : { comparison }),
     };
     markdown = renderFleetReport(result);
     writeFileSync(files[0] as string, markdown);
@@ -87,11 +118,15 @@ export async function runFleetBench(
       progress: log,
     });
     runs.push(run);
+    const cost = run.shards?.window.cost;
     log(
       `  ${size} pollers: precision p99 ${run.stats.precisionMs.p99.toFixed(1)} ms, lateness p99 ${run.stats.latenessMs.p99.toFixed(1)} ms, ` +
-        `${run.stats.duplicates} duplicates, ${run.stats.missedTicks} missed: ${run.verdict.all ? 'met' : 'FAILED'}`,
+        `${run.stats.duplicates} duplicates, ${run.stats.missedTicks} missed: ${run.verdict.all ? 'met' : 'FAILED'}` +
+        (cost === undefined
+          ? ''
+          : `; $${cost.usdPerDay.toPrecision(3)}/day, $${cost.usdPerPollerPerDay.toPrecision(3)} per poller`),
     );
-    const skipped = failsClearly(run.stats, targets) ? fleet.sizes.slice(index + 1) : [];
+    const skipped = stopsAfter(run, fleet, targets) ? fleet.sizes.slice(index + 1) : [];
     write(skipped);
     if (skipped.length > 0) break;
   }

@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CONTROLLER_SIZE, type LambdaSize } from '../../functions/scheduling/cost-model';
 import type { Meter } from '../local-stack/latency-model';
+import { classifyWrite, type IndexShape } from './shard-meter';
 
 /** The two schedulers the benchmark compares: this project's loop and the blog posts' relative-wait recipe. */
 export type Design = 'ours' | 'recipe';
@@ -39,6 +40,13 @@ export interface MeterReading {
    * reads, a write on the item's size): what the fleet's cost is counted from, where one request is not one unit.
    */
   readonly capacityUnits: Readonly<Record<string, number>>;
+  /**
+   * Index writes the writes cost (with `index` given; the local table reports none): each write that names an
+   * attribute the index projects is one, a write of the index key two (shard-meter.ts classifyWrite).
+   */
+  readonly indexWrites: number;
+  /** Of `capacityUnits`' write units, those of the worker kit's outcome records (the user's worker's writes). */
+  readonly outcomeWriteUnits: number;
 }
 
 const READ_OPERATIONS = new Set(['GetItem']);
@@ -71,6 +79,8 @@ export interface BenchMeterOptions {
   readonly workerName: string;
   /** Memory and architecture of both controllers (the same size, so only the design differs). */
   readonly controllerSize?: LambdaSize;
+  /** The table's global secondary index, whose writes the local table does not report (the fleet variant's). */
+  readonly index?: IndexShape;
 }
 
 /**
@@ -84,6 +94,8 @@ export class BenchMeter implements Meter {
   private counts: Record<Design, MutableCounts> = { ours: emptyCounts(), recipe: emptyCounts() };
   private serverRequests: Record<string, number> = {};
   private capacityUnits: Record<string, number> = {};
+  private indexWrites = 0;
+  private outcomeWriteUnits = 0;
   private ownRequests: Record<'recipe' | 'bench', Record<string, number>> = { recipe: {}, bench: {} };
   private workerInvocations = 0;
   private workerDurationMs = 0;
@@ -127,8 +139,12 @@ export class BenchMeter implements Meter {
     bump(this.serverRequests, operation);
   }
 
-  dynamoDbCapacity(operation: string, capacityUnits: number): void {
+  dynamoDbCapacity(operation: string, capacityUnits: number, request?: unknown): void {
     this.capacityUnits[operation] = (this.capacityUnits[operation] ?? 0) + capacityUnits;
+    if (this.options.index === undefined) return;
+    const write = classifyWrite(operation, request, this.options.index);
+    this.indexWrites += write.indexWrites;
+    if (write.outcomeRecord) this.outcomeWriteUnits += capacityUnits;
   }
 
   /** Counts every request `client` sends as the recipe's or the benchmark's own (an SDK middleware). */
@@ -148,6 +164,8 @@ export class BenchMeter implements Meter {
     this.counts = { ours: emptyCounts(), recipe: emptyCounts() };
     this.serverRequests = {};
     this.capacityUnits = {};
+    this.indexWrites = 0;
+    this.outcomeWriteUnits = 0;
     this.ownRequests = { recipe: {}, bench: {} };
     this.workerInvocations = 0;
     this.workerDurationMs = 0;
@@ -178,6 +196,8 @@ export class BenchMeter implements Meter {
       workerDurationMs: this.workerDurationMs,
       excludedDynamoDbRequests: excluded,
       capacityUnits: { ...this.capacityUnits },
+      indexWrites: this.indexWrites,
+      outcomeWriteUnits: this.outcomeWriteUnits,
     };
   }
 

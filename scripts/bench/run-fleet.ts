@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { WorkerEvent } from '../../functions/shared/contract';
+import type { PollerItem } from '../../functions/shared/control-item';
 import { ControlTable } from '../../functions/shared/control-table';
 import { createLogger } from '../../functions/shared/logger';
 import { parseWorkerEvent } from '../../functions/worker-kit/tick-event';
@@ -9,6 +10,7 @@ import { LOCAL_WORKER_NAME } from '../local-stack/local-endpoints';
 import type { InvocationStart } from '../local-stack/local-functions';
 import { type LocalStackEvent, startLocalStack } from '../local-stack/local-stack';
 import type { DeclaredPoller } from '../local-stack/poller-file';
+import { forwardLogLine } from '../local-stack/stack-functions';
 import type { FleetOptions } from './cli-options';
 import {
   type FleetFire,
@@ -27,6 +29,13 @@ import {
   sampleProcesses,
   usageByKind,
 } from './process-usage';
+import {
+  fullScanReadUnits,
+  type ShardWindowCounts,
+  ShardWindowMeter,
+  shardControllerSize,
+  shardsForLoad,
+} from './shard-window';
 
 /** The issue's mix: a quarter of the fleet at each cadence. */
 export const MIX_CADENCES_S = [0.25, 1, 5, 60] as const;
@@ -37,6 +46,8 @@ const SAMPLE_EVERY_MS = 5_000;
 const GRACE_MS = 3_000;
 /** A problem's text is cut here in the report: enough to say what failed. */
 const PROBLEM_CHARS = 160;
+/** How the fleet start's execution ends (`fleet started: s0, s1`): fleet-planner.ts fleetStartReason. */
+const FLEET_STARTED_REASON = 'fleet started:';
 /** How much longer than asked the warm-up may wait for every poller's first fire. */
 const WARMUP_CAP_MS = 90_000;
 
@@ -57,6 +68,25 @@ export interface FleetRun {
   readonly usage: readonly KindUsage[];
   /** Error events and handler warnings, deduplicated with a count (the first 20 kinds). */
   readonly problems: readonly string[];
+  /** `--serve shards`: the shards, what each fired, and the fleet's counted cost; absent for today's loops. */
+  readonly shards?: ShardFigures;
+}
+
+/** One shard as the window saw it: its pollers (by the items at the window's end) and what they fired. */
+export interface ShardLoad {
+  readonly shard: string;
+  readonly pollers: number;
+  /** Fires scheduled in the window / the window's seconds. */
+  readonly firesPerSecond: number;
+  readonly stats: FleetTickStats;
+}
+
+export interface ShardFigures {
+  readonly maxShards: number;
+  readonly controllerMemoryMb: number;
+  /** Every shard that served a poller, by name; `none` for pollers no shard named at the window's end. */
+  readonly shards: readonly ShardLoad[];
+  readonly window: ShardWindowCounts;
 }
 
 /** The cadence of the n-th poller of a fleet. */
@@ -74,6 +104,11 @@ export function declareFleet(size: number, cadences: FleetOptions['cadences']): 
   }));
 }
 
+/** Fires per second of a fleet: 1 / interval summed. */
+export function firesPerSecondOf(pollers: readonly DeclaredPoller[]): number {
+  return pollers.reduce((sum, poller) => sum + 1 / poller.fields.waitSeconds, 0);
+}
+
 export interface RunFleetOptions {
   readonly size: number;
   readonly fleet: FleetOptions;
@@ -83,9 +118,10 @@ export interface RunFleetOptions {
 }
 
 /**
- * One fleet on one local stack, seeded the way `npm start -- --pollers FILE` seeds one (each poller its own
- * execution and controller, today's design): a warm-up, then a window whose ticks are measured, then a grace for
- * the window's last ticks to reach the worker.
+ * One fleet on one local stack, seeded the way `npm start -- --pollers FILE` seeds one: each poller its own
+ * execution and controller (today's design), or with `serve: 'shards'` the fleet variant as `npm start -- --fleet`
+ * runs it (shared shard controllers, the fleet start at boot), its orchestration counted over the window. A
+ * warm-up, then a window whose ticks are measured, then a grace for the window's last ticks to reach the worker.
  */
 export async function runFleet(options: RunFleetOptions): Promise<FleetRun> {
   const { size, fleet, progress } = options;
@@ -119,7 +155,13 @@ export async function runFleet(options: RunFleetOptions): Promise<FleetRun> {
     if (event.event === 'error') {
       // The poller's id would make every line distinct: the message says what went wrong.
       note(`error: ${event.message}`);
-    } else if (event.event === 'stopped' && event.reason !== 'local stack stopped') {
+    } else if (
+      event.event === 'stopped' &&
+      event.reason !== 'local stack stopped' &&
+      // The fleet variant's fleet start ends so once it has started the shards: its job, not a problem (unless a
+      // start failed: fleet-planner.ts fleetStartReason).
+      !(event.reason.startsWith(FLEET_STARTED_REASON) && !event.reason.includes('could not start'))
+    ) {
       note(`stopped: ${event.reason}`);
     }
   };
@@ -127,14 +169,36 @@ export async function runFleet(options: RunFleetOptions): Promise<FleetRun> {
     if (level !== 'info') note(`${level}: ${message}`);
   });
 
-  progress(`fleet ${size} (${fleet.cadences}): starting the stack and ${size} loops`);
+  const shardSize = fleet.serve === 'shards' ? shardControllerSize(fleet.controllerMemoryMb) : undefined;
+  const maxShards = fleet.maxShards ?? shardsForLoad(firesPerSecondOf(pollers));
+  const shardMeter = shardSize === undefined ? undefined : new ShardWindowMeter(shardSize);
+  progress(
+    shardSize === undefined
+      ? `fleet ${size} (${fleet.cadences}): starting the stack and ${size} loops`
+      : `fleet ${size} (${fleet.cadences}): starting the fleet variant, at most ${maxShards} shards of ${shardSize.memoryMb} MB`,
+  );
   const stack = await startLocalStack({
     port: 0,
     fleet: { source: `bench --fleet ${size}`, pollers },
     latency: options.latency,
     onEvent,
-    onInvocationStart,
+    onInvocationStart: (start) => {
+      shardMeter?.onInvocationStart(start);
+      onInvocationStart(start);
+    },
     handlerLog,
+    ...(fleet.workerInProcess ? { workerInProcess: true } : {}),
+    ...(shardMeter === undefined || shardSize === undefined
+      ? {}
+      : {
+          fleetVariant: { maxShards },
+          controllerMemoryMb: shardSize.memoryMb,
+          meter: shardMeter.meter,
+          sandboxLog: (line) => {
+            shardMeter.onSandboxLine(line);
+            forwardLogLine(handlerLog, line);
+          },
+        }),
   });
   const table = new ControlTable(stack.dynamoDb, stack.tableName);
   try {
@@ -153,6 +217,7 @@ export async function runFleet(options: RunFleetOptions): Promise<FleetRun> {
     const countersAtStart = await skipCounters(table);
     const readings: ProcessSample[][] = [sampleProcesses()];
     let memoryPeak = machineMemoryUsedMb();
+    shardMeter?.openWindow();
     const window = { startMs: Date.now(), endMs: Date.now() + fleet.seconds * 1000 };
     progress(`  measuring ${fleet.seconds} s`);
     while (Date.now() < window.endMs) {
@@ -163,7 +228,14 @@ export async function runFleet(options: RunFleetOptions): Promise<FleetRun> {
       progress(`  ${Math.round((Date.now() - window.startMs) / 1000)} s: ${measured} fires`);
     }
     const windowMs = Date.now() - window.startMs;
-    const countersAtEnd = await skipCounters(table);
+    const windowSpan = { startMs: window.startMs, endMs: window.startMs + windowMs };
+    const shardWindow = shardMeter?.closeWindow(
+      windowSpan,
+      size,
+      await fullScanReadUnits(stack.dynamoDb, stack.tableName),
+    );
+    const itemsAtEnd = await table.listAll();
+    const countersAtEnd = skipCountersOf(itemsAtEnd);
     await sleep(GRACE_MS);
 
     const fleetPollers: FleetPoller[] = pollers.map((poller) => ({
@@ -207,6 +279,16 @@ export async function runFleet(options: RunFleetOptions): Promise<FleetRun> {
         .sort(([, a], [, b]) => b - a)
         .slice(0, 20)
         .map(([problem, count]) => `${count} × ${problem}`),
+      ...(shardWindow === undefined || shardSize === undefined
+        ? {}
+        : {
+            shards: {
+              maxShards,
+              controllerMemoryMb: shardSize.memoryMb,
+              shards: shardLoads(itemsAtEnd, fires, fleetPollers, window, windowMs),
+              window: shardWindow,
+            },
+          }),
     };
   } finally {
     progress(`  stopping the stack`);
@@ -216,8 +298,38 @@ export async function runFleet(options: RunFleetOptions): Promise<FleetRun> {
 
 /** skippedTicks + overlapSkips of every poller: the ticks its controller withheld on purpose. */
 async function skipCounters(table: ControlTable): Promise<Map<string, number>> {
-  const items = await table.listAll();
+  return skipCountersOf(await table.listAll());
+}
+
+function skipCountersOf(items: readonly PollerItem[]): Map<string, number> {
   return new Map(items.map((item) => [item.pollerId, (item.skippedTicks ?? 0) + (item.overlapSkips ?? 0)]));
+}
+
+/** The pollers of each shard (as the items name them at the window's end) and their figures in the window. */
+export function shardLoads(
+  items: readonly Pick<PollerItem, 'pollerId' | 'shard'>[],
+  fires: readonly FleetFire[],
+  pollers: readonly FleetPoller[],
+  window: { readonly startMs: number; readonly endMs: number },
+  windowMs: number,
+): ShardLoad[] {
+  const shardOf = new Map(items.map((item) => [item.pollerId, item.shard ?? 'none']));
+  const byShard = new Map<string, FleetPoller[]>();
+  for (const poller of pollers) {
+    const shard = shardOf.get(poller.id) ?? 'none';
+    byShard.set(shard, [...(byShard.get(shard) ?? []), poller]);
+  }
+  return [...byShard]
+    .sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))
+    .map(([shard, members]) => {
+      const ids = new Set(members.map((poller) => poller.id));
+      const stats = fleetTickStats(
+        fires.filter((fire) => ids.has(fire.poller)),
+        members,
+        window,
+      );
+      return { shard, pollers: members.length, firesPerSecond: stats.fires / (windowMs / 1000), stats };
+    });
 }
 
 /** The tick a worker invocation carries, as the stack's `fire` event reads it; undefined for anything else. */

@@ -51,13 +51,14 @@ class RequestsInFlight {
 async function meterCapacity(
   request: IncomingMessage,
   response: ServerResponse,
-  report: (units: number) => void,
+  report: (units: number, request: unknown) => void,
 ): Promise<IncomingMessage> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
   let body = Buffer.concat(chunks);
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(body.toString('utf8'));
     if (typeof parsed === 'object' && parsed !== null && !('ReturnConsumedCapacity' in parsed)) {
       body = Buffer.from(JSON.stringify({ ...parsed, ReturnConsumedCapacity: 'TOTAL' }));
     }
@@ -67,7 +68,7 @@ async function meterCapacity(
   const end = response.end.bind(response) as (...args: unknown[]) => ServerResponse;
   response.end = ((...args: unknown[]) => {
     const [sent] = args;
-    if (typeof sent === 'string' || Buffer.isBuffer(sent)) report(capacityUnitsOf(sent.toString()));
+    if (typeof sent === 'string' || Buffer.isBuffer(sent)) report(capacityUnitsOf(sent.toString()), parsed);
     return end(...args);
   }) as ServerResponse['end'];
   const replay = Readable.from([body]) as unknown as IncomingMessage;
@@ -138,7 +139,7 @@ export class DynamoDbStore {
       const record = meter.dynamoDbCapacity?.bind(meter);
       if (record === undefined) answer(request);
       else
-        meterCapacity(request, response, (units) => record(operation, units)).then(answer, () =>
+        meterCapacity(request, response, (units, body) => record(operation, units, body)).then(answer, () =>
           answer(request),
         );
     });

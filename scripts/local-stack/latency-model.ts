@@ -33,8 +33,10 @@ export interface Meter {
   /**
    * The capacity units one request consumed, as the table reports them (a Query is charged on the bytes it reads,
    * a write on the item's size). Only a meter that has this hook makes the store ask for them on every request.
+   * `request` is the request's body as parsed JSON (undefined when it was not JSON): what a write set, for a meter
+   * that counts what the table does not report (index writes).
    */
-  dynamoDbCapacity?(operation: string, capacityUnits: number): void;
+  dynamoDbCapacity?(operation: string, capacityUnits: number, request: unknown): void;
 }
 
 export const NO_METER: Meter = { historyEvent() {}, lambdaInvocation() {}, dynamoDbRequest() {} };

@@ -121,6 +121,11 @@ export interface LocalStackOptions {
    * per poller. Sandbox processes only: the fleet handler exports no composition the in-process mode could call.
    */
   readonly fleetVariant?: { readonly maxShards?: number };
+  /**
+   * Sandbox processes for the controller only: the worker's handler runs in this process (the fleet benchmark's
+   * `--worker in-process`, to measure the controller side at full size; the worker is the user's function).
+   */
+  readonly workerInProcess?: boolean;
   /** Start loops for every poller whose item says running=true. Off, only the table and endpoints come up. */
   readonly startLoops?: boolean;
   /** Passed in the start input, so tests can force an early self-restart. */
@@ -306,6 +311,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
               : {}),
             ...(options.cgroupRoot !== undefined ? { cgroupRoot: options.cgroupRoot } : {}),
             ...(fleetVariant === undefined ? {} : { fleet: fleetVariant }),
+            ...(options.workerInProcess === true ? { workerInProcess: { dynamoDb } } : {}),
             onLogLine: options.sandboxLog ?? ((line) => forwardLogLine(handlerLog, line)),
           })
         : registerInProcessHandlers(functions, {

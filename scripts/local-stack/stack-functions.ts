@@ -51,6 +51,11 @@ export interface StackSandboxesOptions {
    * MAX_SHARDS, at the fleet's memory default, as the CDK stack gives it with `fleet`.
    */
   readonly fleet?: { readonly maxShards: number };
+  /**
+   * The worker's handler called in the local stack's own process instead of a sandbox (the benchmark's
+   * `--worker in-process`: the controller measured at full size without the worker's sandboxes on the machine).
+   */
+  readonly workerInProcess?: { readonly dynamoDb: DynamoDBClient };
 }
 
 /**
@@ -89,16 +94,20 @@ export async function openStackSandboxes(
       ...(fleet === undefined ? {} : { [ENV.maxShards]: String(fleet.maxShards) }),
     },
   });
-  const worker = host.addFunction({
-    name: LOCAL_WORKER_NAME,
-    arn: localFunctionArn(LOCAL_WORKER_NAME, options.region),
-    code: bundleOnce(HANDLER_ENTRY.worker),
-    memoryMb: FUNCTION_DEFAULTS.memorySize,
-    timeoutMs: WORKER_TIMEOUT.toMilliseconds(),
-    variables: workerVariables(options.tableName),
-  });
   functions.registerRuntime(LOCAL_CONTROLLER_NAME, controller);
-  functions.registerRuntime(LOCAL_WORKER_NAME, worker);
+  if (options.workerInProcess === undefined) {
+    const worker = host.addFunction({
+      name: LOCAL_WORKER_NAME,
+      arn: localFunctionArn(LOCAL_WORKER_NAME, options.region),
+      code: bundleOnce(HANDLER_ENTRY.worker),
+      memoryMb: FUNCTION_DEFAULTS.memorySize,
+      timeoutMs: WORKER_TIMEOUT.toMilliseconds(),
+      variables: workerVariables(options.tableName),
+    });
+    functions.registerRuntime(LOCAL_WORKER_NAME, worker);
+  } else {
+    registerInProcessWorker(functions, options.workerInProcess.dynamoDb, options.tableName);
+  }
   return host;
 }
 
@@ -182,7 +191,23 @@ export function registerInProcessHandlers(
     },
     { timeoutMs: options.controllerTimeoutMs },
   );
-  const { tableName, dynamoDb } = options;
+  registerInProcessWorker(functions, options.dynamoDb, options.tableName);
+  return {
+    cpuShare: {
+      applied: false,
+      reason: "the functions run in the local stack's own process (sandbox: 'in-process')",
+      functions: [],
+    },
+    close: async () => controllerDeps.invoker.destroy(),
+  };
+}
+
+/** The example worker's handler, called in this process on its full CPU. */
+function registerInProcessWorker(
+  functions: LocalFunctions,
+  dynamoDb: DynamoDBClient,
+  tableName: string,
+): void {
   functions.register(
     LOCAL_WORKER_NAME,
     createTickHandler((tick) => fetchPayloadUrl(tick), {
@@ -195,14 +220,6 @@ export function registerInProcessHandlers(
       perPollerMetrics: false,
     }),
   );
-  return {
-    cpuShare: {
-      applied: false,
-      reason: "the functions run in the local stack's own process (sandbox: 'in-process')",
-      functions: [],
-    },
-    close: async () => controllerDeps.invoker.destroy(),
-  };
 }
 
 /** The worker's variables, as the CDK stack sets them (infra/constructs/poller-functions.ts). */

@@ -24,6 +24,8 @@ const meter = (ours: Partial<DesignCounts>, recipe: Partial<DesignCounts> = {}):
   workerDurationMs: 0,
   excludedDynamoDbRequests: { Scan: 4 },
   capacityUnits: {},
+  indexWrites: 0,
+  outcomeWriteUnits: 0,
 });
 
 const run = (

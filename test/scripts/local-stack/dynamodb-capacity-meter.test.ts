@@ -7,12 +7,12 @@ import { type Meter, NO_LATENCY } from '../../../scripts/local-stack/latency-mod
 /** A meter that keeps what the store reports. */
 function recordingMeter() {
   const requests: string[] = [];
-  const capacity: { operation: string; units: number }[] = [];
+  const capacity: { operation: string; units: number; request: unknown }[] = [];
   const meter: Meter = {
     historyEvent() {},
     lambdaInvocation() {},
     dynamoDbRequest: (operation) => requests.push(operation),
-    dynamoDbCapacity: (operation, units) => capacity.push({ operation, units }),
+    dynamoDbCapacity: (operation, units, request) => capacity.push({ operation, units, request }),
   };
   return { meter, requests, capacity };
 }
@@ -83,5 +83,8 @@ describe('the local DynamoDB store meters consumed capacity', () => {
     expect(queryUnits).toBeGreaterThanOrEqual(3);
     expect(queryUnits).toBeLessThanOrEqual(4);
     expect(recording.requests.filter((operation) => operation === 'Query')).toHaveLength(1);
+    // The request comes with its units, as the client sent it: what a meter reads a write's attributes from.
+    const query = recording.capacity.find((entry) => entry.operation === 'Query');
+    expect(query?.request).toMatchObject({ IndexName: 'by-g', KeyConditionExpression: 'g = :g' });
   });
 });
