@@ -23,9 +23,12 @@ import {
   handBackInstant,
   historyAfterRound,
   nextTickAtOf,
+  noMemberReadAgainAt,
+  ranOutStillOurs,
   recordedState,
   recordNews,
   releaseOf,
+  retaken,
   supersededReason,
 } from '../fleet/shard-steps';
 import type { PollerWrite, PollerWriteOutcome, ShardMemberRead, ShardStore } from '../fleet/shard-store';
@@ -131,7 +134,7 @@ class ShardRound {
   readonly #claimed = new Map<string, number>();
   /** The claim confirmed on the item: a tick above it is not sent. */
   readonly #confirmed = new Map<string, number>();
-  /** Pollers whose grid this epoch recorded (their `shardEpoch`, or a claim this invocation wrote). */
+  /** Pollers this invocation's epoch wrote a claim on (the base table confirmed them this shard's): none at start. */
   readonly #recorded = new Set<string>();
   /** Claim writes under way, by poller: one at a time each. */
   readonly #claiming = new Set<string>();
@@ -193,6 +196,8 @@ class ShardRound {
       throw new HandOverRequestedSignal(this.#shardKey, history.events, input.historyBudget);
     }
     const resumeFromMs = await this.#acquireLease();
+    const firstRound = input.loop?.executionId !== input.executionId;
+    let firstReadAtMs: number | undefined;
     let firstBatch = true;
     let renewNow = false;
     for (;;) {
@@ -214,13 +219,24 @@ class ShardRound {
           history.events,
         );
       }
+      firstReadAtMs ??= clock.now();
       if (reads.length === 0 && this.#state.size === 0) {
+        const again = noMemberReadAgainAt(
+          firstRound,
+          firstReadAtMs,
+          clock.now(),
+          this.#deadline() - this.#timing.tick.handBackMarginMs,
+        );
+        if (again !== undefined) {
+          await sleepUntil(clock, again);
+          continue;
+        }
         await this.#release(undefined);
         this.#log.info('no pollers name the shard: stopping');
         throw new PollerStoppedSignal(this.#shardKey, 'no pollers');
       }
       if (firstBatch) this.#state = recordedState(reads);
-      this.#noteRead(reads, lease.epoch);
+      this.#noteRead(reads);
       const items = new Map(reads.map((read) => [read.item.pollerId, read.item] as const));
       const before = this.#state;
       const plan = planShardRound({
@@ -270,13 +286,15 @@ class ShardRound {
     const input = this.#input;
     const clock = this.#clock;
     const current = await this.#store.readShard(input.shard);
-    const start = decideLeaseStart(
-      current,
-      input.executionId,
-      input.loop?.handedBackAtMs,
-      clock.now(),
-      this.#leaseTiming,
-    );
+    const carried =
+      input.loop === undefined
+        ? undefined
+        : {
+            laterRound: input.loop.executionId === input.executionId,
+            epoch: input.loop.epoch,
+            handedBackAtMs: input.loop.handedBackAtMs,
+          };
+    const start = decideLeaseStart(current, input.executionId, carried, clock.now(), this.#leaseTiming);
     if (start.kind === 'end') {
       this.#log.info('not taking the shard', { reason: start.reason });
       throw new PollerStoppedSignal(this.#shardKey, start.reason);
@@ -284,7 +302,7 @@ class ShardRound {
     const written =
       start.kind === 'take'
         ? await this.#store.takeLease(input.shard, start.lease, start.expected)
-        : await this.#store.renewLease(input.shard, start.lease);
+        : await this.#store.renewLease(input.shard, start.lease, clock.now());
     if (written.kind === 'lost') {
       const reason =
         start.kind === 'take'
@@ -299,7 +317,12 @@ class ShardRound {
     return start.resumeFromMs;
   }
 
-  /** The lease to plan with: renewed when due (decision 3). A refused renewal ends the shard at once. */
+  /**
+   * The lease to plan with: renewed when due (decision 3). A lease that ran out while this invocation held it
+   * (frozen, or the table out of reach past its end) is re-taken at the next epoch on exactly that read, and the
+   * new epoch fires no poller before its own claim on it was written (#retake). A refused renewal or take of a
+   * lease another execution holds ends the shard at once.
+   */
   async #renewIfDue(force: boolean): Promise<ShardLease> {
     const lease = this.#heldLease();
     const nowMs = this.#clock.now();
@@ -308,11 +331,16 @@ class ShardRound {
       const written = await this.#store.renewLease(
         this.#input.shard,
         renewed(lease, nowMs, this.#leaseTiming),
+        nowMs,
       );
       if (written.kind === 'written') {
         this.#lease = written.lease;
         return written.lease;
       }
+      const retaken = ranOutStillOurs(lease, written.current, this.#clock.now())
+        ? await this.#retake(lease)
+        : undefined;
+      if (retaken !== undefined) return retaken;
       await this.#settleSends();
       await this.#writes.drain();
       const reason = supersededReason(written.current);
@@ -326,14 +354,37 @@ class ShardRound {
     }
   }
 
+  /**
+   * Re-takes this invocation's own lease that ran out, at the next epoch on exactly the lease read. Its pollers may
+   * have been reassigned meanwhile (the planner judged the shard dead): every poller's ticks wait for a claim of the
+   * new epoch, written on the condition that the item still names this shard. Undefined when the take lost.
+   */
+  async #retake(expired: ShardLease): Promise<ShardLease | undefined> {
+    const next = retaken(expired, expired.owner, this.#clock.now(), this.#leaseTiming);
+    const written = await this.#store.takeLease(this.#input.shard, next, expired);
+    if (written.kind === 'lost') return undefined;
+    this.#lease = written.lease;
+    this.#recorded.clear();
+    this.#log.info('re-took the shard after its lease ran out', {
+      epoch: written.lease.epoch,
+      ranOutAt: new Date(expired.validUntilMs).toISOString(),
+    });
+    return written.lease;
+  }
+
   #heldLease(): ShardLease {
     if (this.#lease === undefined) throw new Error('no lease held');
     return this.#lease;
   }
 
-  /** What the items say was claimed (by any owner: the claim the worker kit needs) and recorded by this epoch. */
-  #noteRead(reads: readonly ShardMemberRead[], epoch: number): void {
-    for (const { item, recordedEpoch } of reads) {
+  /**
+   * What the items say was claimed (by any owner: the claim the worker kit needs). Not what they say this epoch
+   * recorded: the read is the index's, eventually consistent, so a poller counts as this epoch's (#recorded) only
+   * once this invocation's own claim write on it succeeded, its condition (the item names this shard, no later
+   * epoch wrote there) checked on the base table: one write per poller per invocation.
+   */
+  #noteRead(reads: readonly ShardMemberRead[]): void {
+    for (const { item } of reads) {
       if (item.claimedSeq !== undefined) {
         this.#claimed.set(item.pollerId, Math.max(item.claimedSeq, this.#claimed.get(item.pollerId) ?? 0));
         this.#confirmed.set(
@@ -341,7 +392,6 @@ class ShardRound {
           Math.max(item.claimedSeq, this.#confirmed.get(item.pollerId) ?? 0),
         );
       }
-      if (recordedEpoch === epoch) this.#recorded.add(item.pollerId);
     }
   }
 

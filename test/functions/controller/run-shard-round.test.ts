@@ -256,8 +256,8 @@ describe('runShardRound: 20 pollers at mixed cadences on one shard', () => {
     // act
     const next = await round('s0', 'arn:exec:mix', 2_500, deps(await workerFor('mix')), output);
 
-    // assess
-    expect(next.loop).toMatchObject({ epoch: 1 });
+    // assess: the released lease ran out, so the later round re-took it at the next epoch (never renewed it).
+    expect(next.loop).toMatchObject({ epoch: 2 });
     for (const poller of pollers) expectRisingSeqs(poller.id);
   }, 10_000);
 });
@@ -411,9 +411,9 @@ describe('runShardRound: a stale owner', () => {
     let cutOff = false;
     let lastRenewedUntil = 0;
     const flaky: ShardStore = Object.assign(Object.create(store) as ShardTable, {
-      renewLease: async (shard: string, lease: Parameters<ShardStore['renewLease']>[1]) => {
+      renewLease: async (shard: string, lease: Parameters<ShardStore['renewLease']>[1], nowMs: number) => {
         if (cutOff) throw new ControlTableUnavailableError('~shard/s6', TABLE_NAME, 'partitioned');
-        const written = await store.renewLease(shard, lease);
+        const written = await store.renewLease(shard, lease, nowMs);
         if (written.kind === 'written') lastRenewedUntil = written.lease.validUntilMs;
         return written;
       },
@@ -538,9 +538,10 @@ describe('runShardRound: how an execution ends', () => {
     const first = await round('s8', 'arn:exec:budget', 2_000, deps(await workerFor('budget')));
     const firedBefore = firesOf('budget').length;
     const spent = { ...first, loop: { ...first.loop, historyEvents: Number(first.loop.historyBudget) - 3 } };
-    // An attempt of this round that failed after taking the lease left it held.
-    const held = { owner: 'arn:exec:budget', epoch: 1, validUntilMs: Date.now() + 30_000 };
-    expect((await store.renewLease('s8', held)).kind).toBe('written');
+    // An attempt of this round that failed after re-taking the released lease (epoch 2) left it held.
+    const released = (await store.readShard('s8'))?.lease;
+    const held = { owner: 'arn:exec:budget', epoch: 2, validUntilMs: Date.now() + 30_000 };
+    expect((await store.takeLease('s8', held, released)).kind).toBe('written');
 
     // act
     const next = round('s8', 'arn:exec:budget', 2_000, deps(await workerFor('budget')), spent);
@@ -555,7 +556,7 @@ describe('runShardRound: how an execution ends', () => {
       wakeAt: first.wakeAt,
       loop: first.loop,
     });
-    expect(fresh.loop).toMatchObject({ epoch: 2, executionId: 'arn:exec:fresh' });
+    expect(fresh.loop).toMatchObject({ epoch: 3, executionId: 'arn:exec:fresh' });
     expect(firesOf('budget').length).toBeGreaterThan(firedBefore);
     expectRisingSeqs('budget');
   }, 15_000);

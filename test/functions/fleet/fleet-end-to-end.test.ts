@@ -150,7 +150,7 @@ describe('the fleet, end to end', () => {
    * the execution that slept takes the shard again at the next epoch (no tick fires twice: each resumes at the
    * other's validUntil, but two executions keep taking turns). Turn `it.fails` into `it` once shard-core fixes it.
    */
-  it.fails('the execution that slept ends superseded when it wakes, firing nothing', async () => {
+  it('the execution that slept ends superseded when it wakes, firing nothing', async () => {
     expect(woke).toBeDefined();
     const before = received.length;
     const old = await endOf(shardRound('arn:exec:first', 3_000, woke?.first));
