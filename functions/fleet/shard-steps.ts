@@ -3,13 +3,7 @@ import { nextDueAt, withholdLateTick } from '../scheduling/plan-round';
 import { tickDueAt } from '../scheduling/tick-schedule';
 import type { LoopState } from '../shared/contract';
 import type { PollerItem } from '../shared/control-item';
-import {
-  firstSeqDueAtOrAfter,
-  type LeaseTiming,
-  mayFire,
-  renewed,
-  type ShardLease,
-} from './shard-lease';
+import { firstSeqDueAtOrAfter, type LeaseTiming, mayFire, renewed, type ShardLease } from './shard-lease';
 import type { PollerRecord, ShardMember, ShardPollerState, ShardState, ShardTick } from './shard-round';
 import type { ShardItem, ShardMemberRead } from './shard-store';
 
@@ -61,7 +55,10 @@ export function decideLeaseStart(
 ): LeaseStart {
   const held = current?.lease;
   const handedBackAtMs = carried?.handedBackAtMs ?? Number.NEGATIVE_INFINITY;
-  if (carried?.laterRound === true && (held === undefined || (held.owner !== owner && held.epoch !== carried.epoch)))
+  if (
+    carried?.laterRound === true &&
+    (held === undefined || (held.owner !== owner && held.epoch !== carried.epoch))
+  )
     return { kind: 'end', reason: supersededReason(current) };
   if (held === undefined) {
     const lease = { owner, epoch: 1, validUntilMs: nowMs + timing.durationMs };
@@ -87,10 +84,7 @@ export function retaken(expired: ShardLease, owner: string, nowMs: number, timin
 export function ranOutStillOurs(held: ShardLease, current: ShardItem | undefined, nowMs: number): boolean {
   const now = current?.lease;
   return (
-    now !== undefined &&
-    now.owner === held.owner &&
-    now.epoch === held.epoch &&
-    now.validUntilMs <= nowMs
+    now !== undefined && now.owner === held.owner && now.epoch === held.epoch && now.validUntilMs <= nowMs
   );
 }
 

@@ -444,6 +444,151 @@ describe('runShardRound: a stale owner', () => {
   }, 20_000);
 });
 
+describe('runShardRound: fencing against a stale index and a lease that ran out', () => {
+  it('a new invocation of the same epoch fires a poller only after its own claim write: a stale read does not', async () => {
+    // arrange: an attempt takes the shard at epoch 1, records both pollers (claims, grids) and crashes at its
+    // hand-back, its lease still live. The planner then reassigns 'gone-by' to s14; the index lags the table and
+    // still returns the image that names s13 with epoch 1's claim and grid.
+    await putPoller('gone-by', 's13', '0.5');
+    await putPoller('still-here', 's13', '0.5');
+    const crashing: ShardStore = Object.assign(Object.create(store) as ShardTable, {
+      releaseLease: () =>
+        Promise.reject(new ControlTableUnavailableError('~shard/s13', TABLE_NAME, 'crashed')),
+    });
+    const invoker = await workerFor('retry');
+    await expect(round('s13', 'arn:exec:retry', 1_500, deps(invoker, { store: crashing }))).rejects.toThrow(
+      ControlTableUnavailableError,
+    );
+    const stale = (await store.queryMembers('s13')).find((read) => read.item.pollerId === 'gone-by');
+    expect(stale?.recordedEpoch).toBe(1);
+    const lease = (await store.readShard('s13'))?.lease;
+    expect(lease).toMatchObject({ owner: 'arn:exec:retry', epoch: 1 });
+    expect(
+      await store.place('gone-by', {
+        kind: 'reassign',
+        from: 's13',
+        to: 's14',
+        atMs: lease?.validUntilMs ?? 0,
+      }),
+    ).toBe('written');
+    const lagging: ShardStore = Object.assign(Object.create(store) as ShardTable, {
+      queryMembers: async (shard: string) => {
+        const live = await store.queryMembers(shard);
+        return stale === undefined || live.some((read) => read.item.pollerId === 'gone-by')
+          ? live
+          : [...live, stale];
+      },
+    });
+    const firedBefore = firesOf('gone-by').length;
+
+    // act: Step Functions retries the round; the lease is live and its own, so it renews epoch 1.
+    const output = await round('s13', 'arn:exec:retry', 3_000, deps(invoker, { store: lagging }));
+
+    // assess
+    expect(output.loop).toMatchObject({ epoch: 1 });
+    expect(firesOf('gone-by').length).toBe(firedBefore);
+    expect((await raw('gone-by'))?.[FIELD.shard]?.S).toBe('s14');
+    expect((await raw('gone-by'))?.[FIELD.shardEpoch]).toBeUndefined();
+    const late = firesOf('still-here').filter((fire) => dueOf(fire) >= (lease?.validUntilMs ?? 0));
+    expect(late.length).toBeGreaterThan(0);
+    const claimed = Number((await raw('still-here'))?.[FIELD.claimedSeq]?.N);
+    expect(seqsOf('still-here').every((seq) => seq <= claimed)).toBe(true);
+    expectRisingSeqs('still-here');
+  }, 10_000);
+
+  it('re-takes its own lease that ran out at epoch+1 and fires no poller the planner reassigned meanwhile', async () => {
+    // arrange: the owner's renewals fail (frozen, or the table out of its reach) past its lease's end; the planner
+    // judges the shard dead and reassigns 'taken-away' to s16; the index still shows it on s15.
+    await putPoller('taken-away', 's15', '0.5');
+    await putPoller('kept', 's15', '0.5');
+    let cutOff = false;
+    let lastRenewedUntil = 0;
+    let stale: Awaited<ReturnType<ShardTable['queryMembers']>>[number] | undefined;
+    const partitioned: ShardStore = Object.assign(Object.create(store) as ShardTable, {
+      renewLease: async (shard: string, lease: Parameters<ShardStore['renewLease']>[1], nowMs: number) => {
+        if (cutOff) throw new ControlTableUnavailableError('~shard/s15', TABLE_NAME, 'partitioned');
+        const written = await store.renewLease(shard, lease, nowMs);
+        if (written.kind === 'written') lastRenewedUntil = written.lease.validUntilMs;
+        return written;
+      },
+      queryMembers: async (shard: string) => {
+        const live = await store.queryMembers(shard);
+        return stale === undefined || live.some((read) => read.item.pollerId === 'taken-away')
+          ? live
+          : [...live, stale];
+      },
+    });
+    const frozen = round(
+      's15',
+      'arn:exec:frozen',
+      8_000,
+      deps(await workerFor('frozen'), { store: partitioned }),
+    );
+    await sleep(1_500);
+    stale = (await store.queryMembers('s15')).find((read) => read.item.pollerId === 'taken-away');
+    cutOff = true;
+    const ranOutAt = Math.max(lastRenewedUntil, (await store.readShard('s15'))?.lease?.validUntilMs ?? 0);
+    await sleep(ranOutAt - Date.now() + 50);
+    expect(
+      await store.place('taken-away', { kind: 'reassign', from: 's15', to: 's16', atMs: ranOutAt }),
+    ).toBe('written');
+    await sleep(300);
+    cutOff = false;
+
+    // act
+    const output = await frozen;
+
+    // assess: the same execution serves the shard on, at the next epoch, and only the pollers still its own.
+    expect(output.loop).toMatchObject({ epoch: 2, executionId: 'arn:exec:frozen' });
+    expect((await store.readShard('s15'))?.lease?.epoch).toBe(2);
+    const takenAway = firesOf('taken-away');
+    expect(takenAway.length).toBeGreaterThan(0);
+    expect(takenAway.every((fire) => dueOf(fire) < ranOutAt - LEASE.guardMs)).toBe(true);
+    expect((await raw('taken-away'))?.[FIELD.shard]?.S).toBe('s16');
+    expect(firesOf('kept').some((fire) => dueOf(fire) > ranOutAt + 1_000)).toBe(true);
+    expectRisingSeqs('kept');
+  }, 15_000);
+});
+
+describe('runShardRound: a first round that finds no member yet', () => {
+  it('reads again each second and serves a poller the index shows only 2 s later', async () => {
+    // act: the execution is started for a poller whose placement the index does not show yet.
+    const started = Date.now();
+    const running = round('s17', 'arn:exec:early', 6_000, deps(await workerFor('early')));
+    await sleep(2_000);
+    await putPoller('late-in-index', 's17', '0.5');
+    const output = await running;
+
+    // assess
+    expect(output.loop).toMatchObject({ epoch: 1 });
+    const fires = firesOf('late-in-index');
+    expect(fires.length).toBeGreaterThan(0);
+    expect((fires[0]?.receivedAt ?? Infinity) - started).toBeLessThan(2_000 + 1_000 + 700);
+  }, 10_000);
+
+  it('a later round that finds no member ends at once', async () => {
+    // arrange
+    await putPoller('leaving', 's18', '0.5');
+    const first = await round('s18', 'arn:exec:later', 1_500, deps(await workerFor('later')));
+    await dynamo.client.send(
+      new UpdateItemCommand({
+        TableName: TABLE_NAME,
+        Key: { [FIELD.id]: { S: 'leaving' } },
+        UpdateExpression: 'REMOVE #shard',
+        ExpressionAttributeNames: { '#shard': FIELD.shard },
+      }),
+    );
+
+    // act
+    const startedAt = Date.now();
+    const next = round('s18', 'arn:exec:later', 6_000, deps(await workerFor('later')), first);
+
+    // assess
+    await expect(next).rejects.toEqual(new PollerStoppedSignal('~shard/s18', 'no pollers'));
+    expect(Date.now() - startedAt).toBeLessThan(1_000);
+  }, 10_000);
+});
+
 describe('runShardRound: overlap skip', () => {
   it('fires a poller again only once its previous fire answered, counting the ticks it skipped', async () => {
     // arrange: a worker that runs 1.2 s, ticks every 0.5 s.

@@ -7,10 +7,10 @@ import {
   CLAIM_RENEW_WITHIN_MS,
   claimsNeeded,
   decideLeaseStart,
-  noMemberReadAgainAt,
-  ranOutStillOurs,
   handBackInstant,
   historyAfterRound,
+  noMemberReadAgainAt,
+  ranOutStillOurs,
   recordedState,
   recordNews,
   releaseOf,
@@ -185,7 +185,13 @@ describe('decideLeaseStart', () => {
     const carried = { laterRound: true, epoch: 1, handedBackAtMs: nowMs - 30_000 };
 
     // act
-    const woke = decideLeaseStart({ shard: 's1', lease: fresh, sleepUntilMs: nowMs }, 'arn:a', carried, nowMs, TIMING);
+    const woke = decideLeaseStart(
+      { shard: 's1', lease: fresh, sleepUntilMs: nowMs },
+      'arn:a',
+      carried,
+      nowMs,
+      TIMING,
+    );
     const gone = decideLeaseStart(undefined, 'arn:a', carried, nowMs, TIMING);
     const handedOver = decideLeaseStart(
       { shard: 's1', lease: fresh, sleepUntilMs: nowMs },
