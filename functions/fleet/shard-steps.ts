@@ -22,7 +22,7 @@ export type LeaseStart =
       readonly expected: ShardLease | undefined;
       readonly resumeFromMs: number;
     }
-  /** The lease is this execution's (a later round, a retried one): renew it on (owner, epoch). */
+  /** This execution's own lease, still live (a retried attempt): renew it on (owner, epoch) while it runs. */
   | { readonly kind: 'renew'; readonly lease: ShardLease; readonly resumeFromMs: number }
   /** Another execution holds a live lease: a racing start lost; end at once. */
   | { readonly kind: 'end'; readonly reason: string };
@@ -187,7 +187,10 @@ export function recordNews(
   });
 }
 
-/** A claim covers the ticks due within this span ahead: about 300 writes a poller a day at any cadence. */
+/**
+ * A claim covers the ticks due within this span ahead: renewed when less than CLAIM_RENEW_WITHIN_MS is left, so
+ * one write every ~3 minutes (~480 a poller a day at any cadence), plus the first one of every invocation.
+ */
 export const CLAIM_AHEAD_MS = 300_000;
 
 /** A claim is renewed once the ticks it still covers are due within this span, long before a tick needs it. */
