@@ -149,6 +149,8 @@ class ShardRound {
   readonly #shardMetrics: RoundMetrics | undefined;
   readonly #pollerMetrics = new Map<string, RoundMetrics>();
   #lastFiredDueMs: number | undefined;
+  /** Set by a re-take (#retake): the instant the next batch resumes every poller at, rebuilt from the items. */
+  #resumeAfterRetake: number | undefined;
   #fired = 0;
   #skippedTotal = 0;
 
@@ -195,13 +197,14 @@ class ShardRound {
       this.#log.info('handing over to a fresh execution', { historyEvents: history.events });
       throw new HandOverRequestedSignal(this.#shardKey, history.events, input.historyBudget);
     }
-    const resumeFromMs = await this.#acquireLease();
+    // Set for a batch that rebuilds the state from the items: the first, and the first after a re-take.
+    let resumeFromMs: number | undefined = await this.#acquireLease();
     const firstRound = input.loop?.executionId !== input.executionId;
     let firstReadAtMs: number | undefined;
-    let firstBatch = true;
     let renewNow = false;
     for (;;) {
       const lease = await this.#renewIfDue(renewNow);
+      resumeFromMs = this.#takeResumeAfterRetake() ?? resumeFromMs;
       let reads: ShardMemberRead[];
       try {
         reads = await this.#store.queryMembers(input.shard);
@@ -235,7 +238,7 @@ class ShardRound {
         this.#log.info('no pollers name the shard: stopping');
         throw new PollerStoppedSignal(this.#shardKey, 'no pollers');
       }
-      if (firstBatch) this.#state = recordedState(reads);
+      if (resumeFromMs !== undefined) this.#state = recordedState(reads);
       this.#noteRead(reads);
       const items = new Map(reads.map((read) => [read.item.pollerId, read.item] as const));
       const before = this.#state;
@@ -245,13 +248,13 @@ class ShardRound {
         members: batchMembers(reads, before, input.shard, this.#leftBehind, this.#refused),
         state: before,
         lease,
-        resumeFromMs: firstBatch ? resumeFromMs : undefined,
+        resumeFromMs,
         nowMs: clock.now(),
         deadlineMs: this.#deadline(),
         timing: this.#timing,
         ...(this.#deps.size ? { size: this.#deps.size } : {}),
       });
-      firstBatch = false;
+      resumeFromMs = undefined;
       this.#state = plan.state;
       for (const [pollerId, count] of plan.skipped) this.#noteSkipped(pollerId, count);
       this.#writeRecords(recordNews(plan.records, items), reads, lease.epoch);
@@ -365,11 +368,24 @@ class ShardRound {
     if (written.kind === 'lost') return undefined;
     this.#lease = written.lease;
     this.#recorded.clear();
+    // The next batch rebuilds the state from the items, as a new invocation would: a poller reassigned away and
+    // back meanwhile carries another shard's loop, which the memory of this one does not know.
+    this.#resumeAfterRetake = Math.max(
+      expired.validUntilMs,
+      (this.#lastFiredDueMs ?? Number.NEGATIVE_INFINITY) + 1,
+    );
     this.#log.info('re-took the shard after its lease ran out', {
       epoch: written.lease.epoch,
       ranOutAt: new Date(expired.validUntilMs).toISOString(),
     });
     return written.lease;
+  }
+
+  /** The resume instant a re-take asked for, once. */
+  #takeResumeAfterRetake(): number | undefined {
+    const resumeAtMs = this.#resumeAfterRetake;
+    this.#resumeAfterRetake = undefined;
+    return resumeAtMs;
   }
 
   #heldLease(): ShardLease {
@@ -450,7 +466,8 @@ class ShardRound {
       this.#enqueueWrite(need.pollerId, epoch, write, (outcome) => {
         this.#claiming.delete(need.pollerId);
         if (outcome === 'written') {
-          this.#recorded.add(need.pollerId);
+          // A write of an epoch this invocation has since re-taken confirms nothing for the new one.
+          if (epoch === this.#lease?.epoch) this.#recorded.add(need.pollerId);
           this.#confirmed.set(
             need.pollerId,
             Math.max(need.claimedSeq, this.#confirmed.get(need.pollerId) ?? 0),
