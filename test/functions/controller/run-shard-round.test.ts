@@ -9,7 +9,7 @@ import {
   type ShardOutput,
 } from '../../../functions/controller/run-shard-round';
 import type { LeaseTiming } from '../../../functions/fleet/shard-lease';
-import { type ShardStore, shardItemKey } from '../../../functions/fleet/shard-store';
+import { type ShardMemberRead, type ShardStore, shardItemKey } from '../../../functions/fleet/shard-store';
 import { ShardTable } from '../../../functions/fleet/shard-table';
 import { DEFAULT_TIMING, type Timing } from '../../../functions/scheduling/plan-round';
 import { createLambdaClient, localClientOptions } from '../../../functions/shared/aws-clients';
@@ -548,6 +548,60 @@ describe('runShardRound: fencing against a stale index and a lease that ran out'
     expect(firesOf('kept').some((fire) => dueOf(fire) > ranOutAt + 1_000)).toBe(true);
     expectRisingSeqs('kept');
   }, 15_000);
+});
+
+describe('runShardRound: a poller reassigned away and back while its owner was frozen', () => {
+  it("is resumed from the other shard's record after the re-take, not from memory: no seq twice", async () => {
+    // arrange: s19 serves 'boomerang' and 'steady'; its renewals fail past its lease's end. The planner reassigns
+    // 'boomerang' to s20, whose execution fires it and hands back; then back to s19. The index shows s19 the old
+    // image of 'boomerang' all along, so its memory of the poller is never dropped.
+    await putPoller('boomerang', 's19', '0.5');
+    await putPoller('steady', 's19', '0.5');
+    let cutOff = false;
+    let lastRenewedUntil = 0;
+    let stale: ShardMemberRead | undefined;
+    const frozenStore: ShardStore = Object.assign(Object.create(store) as ShardTable, {
+      renewLease: async (shard: string, lease: Parameters<ShardStore['renewLease']>[1], nowMs: number) => {
+        if (cutOff) throw new ControlTableUnavailableError('~shard/s19', TABLE_NAME, 'partitioned');
+        const written = await store.renewLease(shard, lease, nowMs);
+        if (written.kind === 'written') lastRenewedUntil = written.lease.validUntilMs;
+        return written;
+      },
+      queryMembers: async (shard: string) => {
+        const live = await store.queryMembers(shard);
+        return stale === undefined || live.some((read) => read.item.pollerId === 'boomerang')
+          ? live
+          : [...live, stale];
+      },
+    });
+    const frozen = round('s19', 'arn:exec:s19', 11_000, deps(await workerFor('s19'), { store: frozenStore }));
+    await sleep(1_500);
+    stale = (await store.queryMembers('s19')).find((read) => read.item.pollerId === 'boomerang');
+    cutOff = true;
+    const ranOutAt = Math.max(lastRenewedUntil, (await store.readShard('s19'))?.lease?.validUntilMs ?? 0);
+    await sleep(ranOutAt - Date.now() + 50);
+    expect(await store.place('boomerang', { kind: 'reassign', from: 's19', to: 's20', atMs: ranOutAt })).toBe(
+      'written',
+    );
+    await round('s20', 'arn:exec:s20', 2_500, deps(await workerFor('s20')));
+    const s20Until = (await store.readShard('s20'))?.lease?.validUntilMs ?? 0;
+    expect(await store.place('boomerang', { kind: 'reassign', from: 's20', to: 's19', atMs: s20Until })).toBe(
+      'written',
+    );
+    cutOff = false;
+
+    // act
+    const output = await frozen;
+
+    // assess
+    expect(output.loop).toMatchObject({ epoch: 2 });
+    const by = (who: string) => firesOf('boomerang').filter((fire) => fire.by === who);
+    expect(by('s20').length).toBeGreaterThan(0);
+    const after = by('s19').filter((fire) => dueOf(fire) >= s20Until);
+    expect(after.length).toBeGreaterThan(0);
+    expectRisingSeqs('boomerang');
+    expectRisingSeqs('steady');
+  }, 20_000);
 });
 
 describe('runShardRound: a first round that finds no member yet', () => {
