@@ -23,9 +23,12 @@ import {
   handBackInstant,
   historyAfterRound,
   nextTickAtOf,
+  noMemberReadAgainAt,
+  ranOutStillOurs,
   recordedState,
   recordNews,
   releaseOf,
+  retaken,
   supersededReason,
 } from '../fleet/shard-steps';
 import type { PollerWrite, PollerWriteOutcome, ShardMemberRead, ShardStore } from '../fleet/shard-store';
@@ -131,7 +134,7 @@ class ShardRound {
   readonly #claimed = new Map<string, number>();
   /** The claim confirmed on the item: a tick above it is not sent. */
   readonly #confirmed = new Map<string, number>();
-  /** Pollers whose grid this epoch recorded (their `shardEpoch`, or a claim this invocation wrote). */
+  /** Pollers this invocation's epoch wrote a claim on (the base table confirmed them this shard's): none at start. */
   readonly #recorded = new Set<string>();
   /** Claim writes under way, by poller: one at a time each. */
   readonly #claiming = new Set<string>();
@@ -146,6 +149,8 @@ class ShardRound {
   readonly #shardMetrics: RoundMetrics | undefined;
   readonly #pollerMetrics = new Map<string, RoundMetrics>();
   #lastFiredDueMs: number | undefined;
+  /** Set by a re-take (#retake): the instant the next batch resumes every poller at, rebuilt from the items. */
+  #resumeAfterRetake: number | undefined;
   #fired = 0;
   #skippedTotal = 0;
 
@@ -192,11 +197,14 @@ class ShardRound {
       this.#log.info('handing over to a fresh execution', { historyEvents: history.events });
       throw new HandOverRequestedSignal(this.#shardKey, history.events, input.historyBudget);
     }
-    const resumeFromMs = await this.#acquireLease();
-    let firstBatch = true;
+    // Set for a batch that rebuilds the state from the items: the first, and the first after a re-take.
+    let resumeFromMs: number | undefined = await this.#acquireLease();
+    const firstRound = input.loop?.executionId !== input.executionId;
+    let firstReadAtMs: number | undefined;
     let renewNow = false;
     for (;;) {
       const lease = await this.#renewIfDue(renewNow);
+      resumeFromMs = this.#takeResumeAfterRetake() ?? resumeFromMs;
       let reads: ShardMemberRead[];
       try {
         reads = await this.#store.queryMembers(input.shard);
@@ -214,13 +222,24 @@ class ShardRound {
           history.events,
         );
       }
+      firstReadAtMs ??= clock.now();
       if (reads.length === 0 && this.#state.size === 0) {
+        const again = noMemberReadAgainAt(
+          firstRound,
+          firstReadAtMs,
+          clock.now(),
+          this.#deadline() - this.#timing.tick.handBackMarginMs,
+        );
+        if (again !== undefined) {
+          await sleepUntil(clock, again);
+          continue;
+        }
         await this.#release(undefined);
         this.#log.info('no pollers name the shard: stopping');
         throw new PollerStoppedSignal(this.#shardKey, 'no pollers');
       }
-      if (firstBatch) this.#state = recordedState(reads);
-      this.#noteRead(reads, lease.epoch);
+      if (resumeFromMs !== undefined) this.#state = recordedState(reads);
+      this.#noteRead(reads);
       const items = new Map(reads.map((read) => [read.item.pollerId, read.item] as const));
       const before = this.#state;
       const plan = planShardRound({
@@ -229,13 +248,13 @@ class ShardRound {
         members: batchMembers(reads, before, input.shard, this.#leftBehind, this.#refused),
         state: before,
         lease,
-        resumeFromMs: firstBatch ? resumeFromMs : undefined,
+        resumeFromMs,
         nowMs: clock.now(),
         deadlineMs: this.#deadline(),
         timing: this.#timing,
         ...(this.#deps.size ? { size: this.#deps.size } : {}),
       });
-      firstBatch = false;
+      resumeFromMs = undefined;
       this.#state = plan.state;
       for (const [pollerId, count] of plan.skipped) this.#noteSkipped(pollerId, count);
       this.#writeRecords(recordNews(plan.records, items), reads, lease.epoch);
@@ -270,13 +289,15 @@ class ShardRound {
     const input = this.#input;
     const clock = this.#clock;
     const current = await this.#store.readShard(input.shard);
-    const start = decideLeaseStart(
-      current,
-      input.executionId,
-      input.loop?.handedBackAtMs,
-      clock.now(),
-      this.#leaseTiming,
-    );
+    const carried =
+      input.loop === undefined
+        ? undefined
+        : {
+            laterRound: input.loop.executionId === input.executionId,
+            epoch: input.loop.epoch,
+            handedBackAtMs: input.loop.handedBackAtMs,
+          };
+    const start = decideLeaseStart(current, input.executionId, carried, clock.now(), this.#leaseTiming);
     if (start.kind === 'end') {
       this.#log.info('not taking the shard', { reason: start.reason });
       throw new PollerStoppedSignal(this.#shardKey, start.reason);
@@ -284,7 +305,7 @@ class ShardRound {
     const written =
       start.kind === 'take'
         ? await this.#store.takeLease(input.shard, start.lease, start.expected)
-        : await this.#store.renewLease(input.shard, start.lease);
+        : await this.#store.renewLease(input.shard, start.lease, clock.now());
     if (written.kind === 'lost') {
       const reason =
         start.kind === 'take'
@@ -299,7 +320,12 @@ class ShardRound {
     return start.resumeFromMs;
   }
 
-  /** The lease to plan with: renewed when due (decision 3). A refused renewal ends the shard at once. */
+  /**
+   * The lease to plan with: renewed when due (decision 3). A lease that ran out while this invocation held it
+   * (frozen, or the table out of reach past its end) is re-taken at the next epoch on exactly that read, and the
+   * new epoch fires no poller before its own claim on it was written (#retake). A refused renewal or take of a
+   * lease another execution holds ends the shard at once.
+   */
   async #renewIfDue(force: boolean): Promise<ShardLease> {
     const lease = this.#heldLease();
     const nowMs = this.#clock.now();
@@ -308,11 +334,16 @@ class ShardRound {
       const written = await this.#store.renewLease(
         this.#input.shard,
         renewed(lease, nowMs, this.#leaseTiming),
+        nowMs,
       );
       if (written.kind === 'written') {
         this.#lease = written.lease;
         return written.lease;
       }
+      const retaken = ranOutStillOurs(lease, written.current, this.#clock.now())
+        ? await this.#retake(lease)
+        : undefined;
+      if (retaken !== undefined) return retaken;
       await this.#settleSends();
       await this.#writes.drain();
       const reason = supersededReason(written.current);
@@ -326,14 +357,50 @@ class ShardRound {
     }
   }
 
+  /**
+   * Re-takes this invocation's own lease that ran out, at the next epoch on exactly the lease read. Its pollers may
+   * have been reassigned meanwhile (the planner judged the shard dead): every poller's ticks wait for a claim of the
+   * new epoch, written on the condition that the item still names this shard. Undefined when the take lost.
+   */
+  async #retake(expired: ShardLease): Promise<ShardLease | undefined> {
+    const next = retaken(expired, expired.owner, this.#clock.now(), this.#leaseTiming);
+    const written = await this.#store.takeLease(this.#input.shard, next, expired);
+    if (written.kind === 'lost') return undefined;
+    this.#lease = written.lease;
+    this.#recorded.clear();
+    // The next batch rebuilds the state from the items, as a new invocation would: a poller reassigned away and
+    // back meanwhile carries another shard's loop, which the memory of this one does not know.
+    this.#resumeAfterRetake = Math.max(
+      expired.validUntilMs,
+      (this.#lastFiredDueMs ?? Number.NEGATIVE_INFINITY) + 1,
+    );
+    this.#log.info('re-took the shard after its lease ran out', {
+      epoch: written.lease.epoch,
+      ranOutAt: new Date(expired.validUntilMs).toISOString(),
+    });
+    return written.lease;
+  }
+
+  /** The resume instant a re-take asked for, once. */
+  #takeResumeAfterRetake(): number | undefined {
+    const resumeAtMs = this.#resumeAfterRetake;
+    this.#resumeAfterRetake = undefined;
+    return resumeAtMs;
+  }
+
   #heldLease(): ShardLease {
     if (this.#lease === undefined) throw new Error('no lease held');
     return this.#lease;
   }
 
-  /** What the items say was claimed (by any owner: the claim the worker kit needs) and recorded by this epoch. */
-  #noteRead(reads: readonly ShardMemberRead[], epoch: number): void {
-    for (const { item, recordedEpoch } of reads) {
+  /**
+   * What the items say was claimed (by any owner: the claim the worker kit needs). Not what they say this epoch
+   * recorded: the read is the index's, eventually consistent, so a poller counts as this epoch's (#recorded) only
+   * once this invocation's own claim write on it succeeded, its condition (the item names this shard, no later
+   * epoch wrote there) checked on the base table: one write per poller per invocation.
+   */
+  #noteRead(reads: readonly ShardMemberRead[]): void {
+    for (const { item } of reads) {
       if (item.claimedSeq !== undefined) {
         this.#claimed.set(item.pollerId, Math.max(item.claimedSeq, this.#claimed.get(item.pollerId) ?? 0));
         this.#confirmed.set(
@@ -341,7 +408,6 @@ class ShardRound {
           Math.max(item.claimedSeq, this.#confirmed.get(item.pollerId) ?? 0),
         );
       }
-      if (recordedEpoch === epoch) this.#recorded.add(item.pollerId);
     }
   }
 
@@ -400,7 +466,8 @@ class ShardRound {
       this.#enqueueWrite(need.pollerId, epoch, write, (outcome) => {
         this.#claiming.delete(need.pollerId);
         if (outcome === 'written') {
-          this.#recorded.add(need.pollerId);
+          // A write of an epoch this invocation has since re-taken confirms nothing for the new one.
+          if (epoch === this.#lease?.epoch) this.#recorded.add(need.pollerId);
           this.#confirmed.set(
             need.pollerId,
             Math.max(need.claimedSeq, this.#confirmed.get(need.pollerId) ?? 0),

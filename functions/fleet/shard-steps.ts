@@ -3,14 +3,7 @@ import { nextDueAt, withholdLateTick } from '../scheduling/plan-round';
 import { tickDueAt } from '../scheduling/tick-schedule';
 import type { LoopState } from '../shared/contract';
 import type { PollerItem } from '../shared/control-item';
-import {
-  decideTakeover,
-  firstSeqDueAtOrAfter,
-  type LeaseTiming,
-  mayFire,
-  renewed,
-  type ShardLease,
-} from './shard-lease';
+import { firstSeqDueAtOrAfter, type LeaseTiming, mayFire, renewed, type ShardLease } from './shard-lease';
 import type { PollerRecord, ShardMember, ShardPollerState, ShardState, ShardTick } from './shard-round';
 import type { ShardItem, ShardMemberRead } from './shard-store';
 
@@ -29,46 +22,94 @@ export type LeaseStart =
       readonly expected: ShardLease | undefined;
       readonly resumeFromMs: number;
     }
-  /** The lease is this execution's (a later round, a retried one): renew it on (owner, epoch). */
+  /** This execution's own lease, still live (a retried attempt): renew it on (owner, epoch) while it runs. */
   | { readonly kind: 'renew'; readonly lease: ShardLease; readonly resumeFromMs: number }
   /** Another execution holds a live lease: a racing start lost; end at once. */
   | { readonly kind: 'end'; readonly reason: string };
 
+/** What a round carries from the round before (its ShardLoopState). */
+export interface CarriedLease {
+  /** The round before was this execution's (a later round), not a previous execution's (a hand-over). */
+  readonly laterRound: boolean;
+  /** The epoch held when that round handed back. */
+  readonly epoch: number;
+  /** When it handed back (epoch ms, after its last fired tick). */
+  readonly handedBackAtMs: number;
+}
+
 /**
- * Decision 3: no lease or one that ran out (a released one included) → take epoch+1 and resume at its validUntil;
- * a live lease of another owner → end; the execution's own lease → renew it, resuming at the later of its
- * validUntil as read (a released lease: the hand-back; an attempt that crashed: what it may have fired up to) and
- * the instant the previous round handed back.
+ * Decision 3. A later round (`carried.laterRound`: the same execution's previous round) whose epoch is no longer the item's,
+ * taken by another execution, ends `superseded by epoch N`: a fresh execution woke the shard while it slept. Else:
+ * no lease → take epoch 1; the execution's own lease while it still runs (a retried attempt) → renew it; a live
+ * lease of another owner → end; a lease that ran out, its own included (a released one, or one it held while frozen
+ * past its end: the fleet planner may have judged the shard dead and reassigned its pollers meanwhile) → take
+ * epoch+1 on exactly the lease read. Every poller resumes at the later of the lease's validUntil as read (what it
+ * may have been fired up to) and the instant the previous round handed back.
  */
 export function decideLeaseStart(
   current: ShardItem | undefined,
   owner: string,
-  handedBackAtMs: number | undefined,
+  carried: CarriedLease | undefined,
   nowMs: number,
   timing: LeaseTiming,
 ): LeaseStart {
   const held = current?.lease;
-  const decision = decideTakeover(held, owner, nowMs, timing);
-  switch (decision.kind) {
-    case 'take':
-      return {
-        kind: 'take',
-        lease: decision.lease,
-        expected: held,
-        resumeFromMs: Math.max(decision.resumeFromMs, handedBackAtMs ?? Number.NEGATIVE_INFINITY),
-      };
-    case 'wait':
-      return { kind: 'end', reason: `shard already served by ${held?.owner ?? 'another execution'}` };
-    case 'own': {
-      // decideTakeover says 'own' only when a lease was read.
-      const lease = held ?? { owner, epoch: 1, validUntilMs: nowMs };
-      return {
-        kind: 'renew',
-        lease: renewed(lease, nowMs, timing),
-        resumeFromMs: Math.max(lease.validUntilMs, handedBackAtMs ?? Number.NEGATIVE_INFINITY),
-      };
-    }
+  const handedBackAtMs = carried?.handedBackAtMs ?? Number.NEGATIVE_INFINITY;
+  if (
+    carried?.laterRound === true &&
+    (held === undefined || (held.owner !== owner && held.epoch !== carried.epoch))
+  )
+    return { kind: 'end', reason: supersededReason(current) };
+  if (held === undefined) {
+    const lease = { owner, epoch: 1, validUntilMs: nowMs + timing.durationMs };
+    return { kind: 'take', lease, expected: undefined, resumeFromMs: Math.max(nowMs, handedBackAtMs) };
   }
+  const resumeFromMs = Math.max(held.validUntilMs, handedBackAtMs);
+  if (nowMs < held.validUntilMs) {
+    if (held.owner !== owner) return { kind: 'end', reason: `shard already served by ${held.owner}` };
+    return { kind: 'renew', lease: renewed(held, nowMs, timing), resumeFromMs };
+  }
+  return { kind: 'take', lease: retaken(held, owner, nowMs, timing), expected: held, resumeFromMs };
+}
+
+/** The lease taken over one that ran out (this owner's own included): the next epoch, `durationMs` ahead. */
+export function retaken(expired: ShardLease, owner: string, nowMs: number, timing: LeaseTiming): ShardLease {
+  return { owner, epoch: expired.epoch + 1, validUntilMs: nowMs + timing.durationMs };
+}
+
+/**
+ * After a refused renewal: whether the item still holds this very lease, run out (frozen or partitioned past its
+ * end), so the owner may re-take it at the next epoch on exactly that read; any other lease means superseded.
+ */
+export function ranOutStillOurs(held: ShardLease, current: ShardItem | undefined, nowMs: number): boolean {
+  const now = current?.lease;
+  return (
+    now !== undefined && now.owner === held.owner && now.epoch === held.epoch && now.validUntilMs <= nowMs
+  );
+}
+
+/** How long an execution's first round keeps reading a shard that shows no member before it ends `no pollers`. */
+export const NO_MEMBER_GRACE_MS = 10_000;
+
+/** How often it reads again meanwhile: one Query a second. */
+export const NO_MEMBER_READ_EVERY_MS = 1_000;
+
+/**
+ * When a read shows the shard no member: read again at the instant returned, or end `no pollers` (undefined). An
+ * execution's first round reads for NO_MEMBER_GRACE_MS from its first read, since the index is eventually
+ * consistent and the execution was started for a poller placed a moment ago (ending at once would leave that
+ * poller unserved until the watchdog's next start), never past `lastReadByMs` (the round's deadline less its
+ * hand-back margin); a later round had members before, and ends at once.
+ */
+export function noMemberReadAgainAt(
+  firstRound: boolean,
+  firstReadAtMs: number,
+  nowMs: number,
+  lastReadByMs: number,
+): number | undefined {
+  if (!firstRound || nowMs >= firstReadAtMs + NO_MEMBER_GRACE_MS) return undefined;
+  const again = Math.min(nowMs + NO_MEMBER_READ_EVERY_MS, firstReadAtMs + NO_MEMBER_GRACE_MS);
+  return again > lastReadByMs ? undefined : again;
 }
 
 /** The stop reason of an execution whose lease another epoch took. */
@@ -146,7 +187,10 @@ export function recordNews(
   });
 }
 
-/** A claim covers the ticks due within this span ahead: about 300 writes a poller a day at any cadence. */
+/**
+ * A claim covers the ticks due within this span ahead: renewed when less than CLAIM_RENEW_WITHIN_MS is left, so
+ * one write every ~3 minutes (~480 a poller a day at any cadence), plus the first one of every invocation.
+ */
 export const CLAIM_AHEAD_MS = 300_000;
 
 /** A claim is renewed once the ticks it still covers are due within this span, long before a tick needs it. */

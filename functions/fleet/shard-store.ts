@@ -150,8 +150,12 @@ export interface ShardStore {
    * read and the take (a slow owner coming back in time) makes the take lose, never two owners.
    */
   takeLease(shard: string, next: ShardLease, expected: ShardLease | undefined): Promise<LeaseWrite>;
-  /** Moves validUntil ahead, on the condition that (owner, epoch) still hold; clears `sleepUntil`. */
-  renewLease(shard: string, lease: ShardLease): Promise<LeaseWrite>;
+  /**
+   * Moves validUntil ahead, on the condition that (owner, epoch) still hold and the lease held still runs at
+   * `nowMs` (a lease that ran out may already have been judged dead and its pollers reassigned: it is re-taken at
+   * the next epoch, never renewed); clears `sleepUntil`.
+   */
+  renewLease(shard: string, lease: ShardLease, nowMs: number): Promise<LeaseWrite>;
   /** Releases the lease to `lease.validUntilMs` (released()) and records `sleepUntil`, on the same condition. */
   releaseLease(shard: string, lease: ShardLease, sleepUntilMs: number): Promise<LeaseWrite>;
   /** The pollers whose item names the shard (the GSI: eventually consistent, as every GSI read is). */

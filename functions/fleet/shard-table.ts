@@ -107,11 +107,13 @@ export class ShardTable implements ShardStore {
     return this.leaseWrite(shard, next, update, condition);
   }
 
-  async renewLease(shard: string, lease: ShardLease): Promise<LeaseWrite> {
+  async renewLease(shard: string, lease: ShardLease, nowMs: number): Promise<LeaseWrite> {
     const update = new UpdateBuilder();
     update.set(SHARD_ITEM_FIELD.leaseUntil, number(lease.validUntilMs));
     update.remove(SHARD_ITEM_FIELD.sleepUntil);
-    return this.leaseWrite(shard, lease, update, heldCondition(update, lease));
+    // Only a live lease: one that ran out may have been judged dead and its pollers reassigned meanwhile.
+    const live = `${update.name(SHARD_ITEM_FIELD.leaseUntil)} > ${update.value('now', number(nowMs))}`;
+    return this.leaseWrite(shard, lease, update, `${heldCondition(update, lease)} AND ${live}`);
   }
 
   async releaseLease(shard: string, lease: ShardLease, sleepUntilMs: number): Promise<LeaseWrite> {

@@ -62,12 +62,27 @@ export const START_FILTERS = [
 
 /**
  * The fleet variant's stream records: a poller created with running=true or turned on (the fleet planner places it
- * and wakes its shard). Not "no loop yet" nor "stopped": a fleet's pollers never get a generation, so that filter
+ * and wakes its shard), and the flip of a running poller's pending move (the old image has `moveTo`, the new one
+ * none: the old shard handed it over, or the planner reassigned it from a dead shard), so that the planner starts
+ * or wakes the destination shard at once (fleet-planner.ts pollersToPlace) instead of at the watchdog's next
+ * minute. A shard's claim on a poller with a move pending keeps `moveTo` in both images, and passes no filter. Not "no loop yet" nor "stopped": a fleet's pollers never get a generation, so that filter
  * would pass every write on a running poller (a shard's claims, the worker kit's outcome records, every 10 s); a
  * shard reads all its pollers before every batch, so a fixed configuration applies without a start, and the
  * watchdog re-plans every minute.
  */
-export const FLEET_START_FILTERS = TURNS_ON_FILTERS;
+export const FLEET_START_FILTERS = [
+  ...TURNS_ON_FILTERS,
+  lambda.FilterCriteria.filter({
+    eventName: lambda.FilterRule.isEqual('MODIFY'),
+    dynamodb: {
+      NewImage: {
+        [FIELD.running]: { BOOL: lambda.FilterRule.isEqual(true) },
+        [FIELD.moveTo]: { S: lambda.FilterRule.notExists() },
+      },
+      OldImage: { [FIELD.moveTo]: { S: lambda.FilterRule.exists() } },
+    },
+  }),
+];
 
 /**
  * Starts from the stream: a few records per batch (each is two GetItems and a StartExecution), a failing batch is

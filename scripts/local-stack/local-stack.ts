@@ -118,7 +118,8 @@ export interface LocalStackOptions {
    * The fleet variant (README "Fleet"): the control table with its shard index, the control plane from the fleet
    * bundle (functions/control-plane/fleet-handler.ts) with MAX_SHARDS (DEFAULT_MAX_SHARDS unless given) at the
    * fleet's memory default, and at start-up the fleet start (an execution with the input `{}`) instead of one loop
-   * per poller. Sandbox processes only: the fleet handler exports no composition the in-process mode could call.
+   * per poller. In sandbox processes (the fleet bundle) or in-process (the same pieces composed as
+   * fleet-handler.ts composes them: scripts/local-stack/stack-functions.ts).
    */
   readonly fleetVariant?: { readonly maxShards?: number };
   /**
@@ -321,6 +322,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             controllerTimeoutMs,
             log: handlerLog,
             starter: starterDeps,
+            ...(fleetVariant === undefined ? {} : { fleet: fleetVariant }),
             ...(options.timing ? { timing: options.timing } : {}),
             ...(options.controllerMemoryMb !== undefined
               ? { controllerMemoryMb: options.controllerMemoryMb }
@@ -548,11 +550,6 @@ function checkSandboxOptions(options: LocalStackOptions): SandboxMode {
   ) {
     throw new LocalStackOptionsError(
       `fleetVariant.maxShards must be a whole number from 1 to ${MAX_SHARDS_LIMIT}; got ${maxShards}`,
-    );
-  }
-  if (options.fleetVariant !== undefined && mode !== 'process') {
-    throw new LocalStackOptionsError(
-      "the fleet variant runs in sandbox processes only (functions/control-plane/fleet-handler.ts exports no in-process composition); got sandbox: 'in-process'",
     );
   }
   const memoryMb = options.controllerMemoryMb;

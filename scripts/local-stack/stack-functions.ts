@@ -1,7 +1,20 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { routeEvent } from '../../functions/control-plane/route-event';
-import { controllerDepsFrom, MEMORY_SIZE_VARIABLE } from '../../functions/controller/controller-deps';
+import {
+  type ControllerSetup,
+  controllerDepsFrom,
+  MEMORY_SIZE_VARIABLE,
+  shardControllerDepsFrom,
+} from '../../functions/controller/controller-deps';
 import { runRound } from '../../functions/controller/run-round';
+import {
+  type FleetControlPlaneDeps,
+  placeFromStream,
+  runFleetRound,
+  runFleetWatchdog,
+} from '../../functions/fleet/fleet-control-plane';
+import { type FleetPlannerDeps, listFleetIn } from '../../functions/fleet/fleet-planner';
+import { DEFAULT_SHARD_SIZE } from '../../functions/fleet/shard-round';
 import { CONTROLLER_SIZE } from '../../functions/scheduling/cost-model';
 import type { Timing } from '../../functions/scheduling/plan-round';
 import { localClientOptions } from '../../functions/shared/aws-clients';
@@ -12,6 +25,7 @@ import { isRecord } from '../../functions/shared/decode';
 import { SubMinuteError } from '../../functions/shared/errors';
 import type { Logger } from '../../functions/shared/logger';
 import { discardMetricSink, type MetricSink } from '../../functions/shared/metrics';
+import type { WorkerInvoker } from '../../functions/shared/worker-invoker';
 import { startLoopsForChanges } from '../../functions/starter/on-item-changes';
 import { runWatchdog, startOtherPollers, type WatchdogDeps } from '../../functions/watchdog/run-watchdog';
 import { fetchPayloadUrl } from '../../functions/worker/fetch-payload-url';
@@ -124,6 +138,12 @@ export interface InProcessHandlersOptions {
   /** What the control plane starts and restarts loops with (its stream and watchdog entries). */
   readonly starter: WatchdogDeps;
   /**
+   * The fleet variant: the controller routes as functions/control-plane/fleet-handler.ts does (the fleet planner
+   * on the stream and the watchdog, shard rounds and the fleet start on rounds), with MAX_SHARDS, at the fleet's
+   * memory default unless `controllerMemoryMb` says otherwise.
+   */
+  readonly fleet?: { readonly maxShards: number };
+  /**
    * Where the in-process controller's EMF metric lines go. Not this process's stdout, which is the screen (and the
    * `--json` event stream): the sandboxes' stdout carries them to `--verbose` instead.
    * @default discardMetricSink
@@ -146,15 +166,15 @@ export function registerInProcessHandlers(
   functions: LocalFunctions,
   options: InProcessHandlersOptions,
 ): StackFunctions {
+  const memoryMb =
+    options.controllerMemoryMb ?? (options.fleet === undefined ? undefined : DEFAULT_SHARD_SIZE.memoryMb);
   // The deployed composition root, given what the stack gives the deployed function: its variables and the size
   // the cost model assumes for it (the local machine's processor is not the deployed one).
-  const controllerDeps = controllerDepsFrom({
+  const setup: ControllerSetup = {
     env: {
       [ENV.controlTableName]: options.tableName,
       [ENV.defaultTarget]: LOCAL_WORKER_NAME,
-      ...(options.controllerMemoryMb !== undefined
-        ? { [MEMORY_SIZE_VARIABLE]: String(options.controllerMemoryMb) }
-        : {}),
+      ...(memoryMb !== undefined ? { [MEMORY_SIZE_VARIABLE]: String(memoryMb) } : {}),
     },
     clients: localClientOptions(options.servicesEndpoint),
     dynamoDb: options.dynamoDb,
@@ -162,7 +182,49 @@ export function registerInProcessHandlers(
     architecture: CONTROLLER_SIZE.architecture,
     timing: options.timing,
     metricSink: options.metricSink ?? discardMetricSink,
-  });
+  };
+  const invoker =
+    options.fleet === undefined
+      ? registerSingleLoopController(functions, options, setup)
+      : registerFleetController(functions, options, setup, options.fleet.maxShards);
+  registerInProcessWorker(functions, options.dynamoDb, options.tableName);
+  return {
+    cpuShare: {
+      applied: false,
+      reason: "the functions run in the local stack's own process (sandbox: 'in-process')",
+      functions: [],
+    },
+    close: async () => invoker.destroy(),
+  };
+}
+
+/** The example worker's handler, called in this process on its full CPU. */
+function registerInProcessWorker(
+  functions: LocalFunctions,
+  dynamoDb: DynamoDBClient,
+  tableName: string,
+): void {
+  functions.register(
+    LOCAL_WORKER_NAME,
+    createTickHandler((tick) => fetchPayloadUrl(tick), {
+      clock: systemClock,
+      // Metric lines are for CloudWatch; in this process they would mix with the stack's own output.
+      metrics: () => {},
+      tableName,
+      outcomes: { record: (pollerId, outcome) => recordTickOutcome(dynamoDb, tableName, pollerId, outcome) },
+      sampler: new OutcomeSampler(outcomeRecordMs(workerVariables(tableName))),
+      perPollerMetrics: false,
+    }),
+  );
+}
+
+/** The single-loop control plane (functions/control-plane/handler.ts) in this process; returns its invoker. */
+function registerSingleLoopController(
+  functions: LocalFunctions,
+  options: InProcessHandlersOptions,
+  setup: ControllerSetup,
+): WorkerInvoker {
+  const controllerDeps = controllerDepsFrom(setup);
   functions.register(
     LOCAL_CONTROLLER_NAME,
     async (event, invocation) => {
@@ -191,35 +253,53 @@ export function registerInProcessHandlers(
     },
     { timeoutMs: options.controllerTimeoutMs },
   );
-  registerInProcessWorker(functions, options.dynamoDb, options.tableName);
-  return {
-    cpuShare: {
-      applied: false,
-      reason: "the functions run in the local stack's own process (sandbox: 'in-process')",
-      functions: [],
-    },
-    close: async () => controllerDeps.invoker.destroy(),
-  };
+  return controllerDeps.invoker;
 }
 
-/** The example worker's handler, called in this process on its full CPU. */
-function registerInProcessWorker(
+/**
+ * The fleet's control plane (functions/control-plane/fleet-handler.ts) in this process, from the pieces
+ * fleet-control-plane.ts exports: the planner starts shards through the stack's Step Functions, as the starter
+ * starts loops. Returns the shard controller's invoker.
+ */
+function registerFleetController(
   functions: LocalFunctions,
-  dynamoDb: DynamoDBClient,
-  tableName: string,
-): void {
+  options: InProcessHandlersOptions,
+  setup: ControllerSetup,
+  maxShards: number,
+): WorkerInvoker {
+  const shardDeps = shardControllerDepsFrom(setup);
+  const planner: FleetPlannerDeps = {
+    listFleet: listFleetIn(options.starter.table),
+    store: shardDeps.store,
+    sfn: options.starter.sfn,
+    stateMachineArn: options.starter.stateMachineArn,
+    log: options.log,
+    maxShards,
+  };
+  const fleetDeps = (clock: Clock): FleetControlPlaneDeps => ({
+    planner: () => planner,
+    shard: () => ({ ...shardDeps, clock }),
+    log: options.log,
+  });
   functions.register(
-    LOCAL_WORKER_NAME,
-    createTickHandler((tick) => fetchPayloadUrl(tick), {
-      clock: systemClock,
-      // Metric lines are for CloudWatch; in this process they would mix with the stack's own output.
-      metrics: () => {},
-      tableName,
-      outcomes: { record: (pollerId, outcome) => recordTickOutcome(dynamoDb, tableName, pollerId, outcome) },
-      sampler: new OutcomeSampler(outcomeRecordMs(workerVariables(tableName))),
-      perPollerMetrics: false,
-    }),
+    LOCAL_CONTROLLER_NAME,
+    async (event, invocation) => {
+      const routed = routeEvent(event);
+      const deps = fleetDeps(freezableClock(systemClock, invocation.frozen));
+      switch (routed.kind) {
+        case 'start':
+          return placeFromStream(routed.records, deps, Date.now());
+        case 'watchdog':
+          return runFleetWatchdog(deps, Date.now());
+        case 'seed':
+          throw new UnservedEventError('the local stack has no CloudFormation: a seed event is not served');
+        case 'round':
+          return runFleetRound(routed.input, deps, () => Date.now() + invocation.remainingTimeMs());
+      }
+    },
+    { timeoutMs: options.controllerTimeoutMs },
   );
+  return shardDeps.invoker;
 }
 
 /** The worker's variables, as the CDK stack sets them (infra/constructs/poller-functions.ts). */

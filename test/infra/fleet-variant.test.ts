@@ -3,8 +3,10 @@ import { App, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
+import { pollersToPlace } from '../../functions/fleet/fleet-planner';
 import { SHARD_INDEX_NAME, SHARD_INDEX_PROJECTION } from '../../functions/fleet/shard-store';
 import { ENV, FIELD } from '../../functions/shared/contract';
+import type { RawItem } from '../../functions/shared/control-item';
 import { createApp, FleetContextError, fleetFromContext } from '../../infra/app';
 import { bundleFunction } from '../../infra/bundle-function';
 import { FLEET_START_FILTERS, START_FILTERS } from '../../infra/constructs/control-plane-triggers';
@@ -245,8 +247,13 @@ describe('the fleet variant stream mapping', () => {
       record,
     );
   /** A running poller placed on s0: no generation, ever (shards fence with leases and claims). */
-  const placed = { id: { S: 'p' }, running: { BOOL: true }, shard: { S: 's0' }, claimedSeq: { N: '300' } };
-  const modify = (oldImage: object, newImage: object) => ({
+  const placed: RawItem = {
+    id: { S: 'p' },
+    running: { BOOL: true },
+    shard: { S: 's0' },
+    claimedSeq: { N: '300' },
+  };
+  const modify = (oldImage: RawItem, newImage: RawItem) => ({
     eventName: 'MODIFY',
     eventSource: 'aws:dynamodb',
     dynamodb: { Keys: { id: { S: 'p' } }, OldImage: oldImage, NewImage: newImage },
@@ -264,6 +271,34 @@ describe('the fleet variant stream mapping', () => {
     expect([claimed, outcome].map((record) => passes(FLEET_START_FILTERS, record))).toEqual([false, false]);
     // The single-loop filters would pass them (no generation): one control-plane invocation per write.
     expect(passes(START_FILTERS, outcome)).toBe(true);
+  });
+
+  it("passes the flip of a running poller's pending move, and not a claim or an outcome while the move is pending", () => {
+    // prepare: s0's poller is moving to s1; the old shard flips it (shard := s1, moveTo removed).
+    const pending = { ...placed, moveTo: { S: 's1' }, movedAt: { N: '1800000000000' } };
+    const flipped = {
+      ...placed,
+      shard: { S: 's1' },
+      movedAt: { N: '1800000000000' },
+      shardLoop: { S: '{}' },
+    };
+    const flip = modify(pending, flipped);
+    const claimedPending = modify(pending, { ...pending, claimedSeq: { N: '600' } });
+    const outcomePending = modify(pending, { ...pending, lastResult: { S: 'ok' } });
+    const outcomeAfter = modify(flipped, { ...flipped, lastResult: { S: 'ok' } });
+    const stoppedFlip = modify(
+      { ...pending, running: { BOOL: false } },
+      { ...flipped, running: { BOOL: false } },
+    );
+
+    // act, assess
+    expect(passes(FLEET_START_FILTERS, flip)).toBe(true);
+    expect(pollersToPlace([flip])).toEqual(['p']);
+    expect(
+      [claimedPending, outcomePending, outcomeAfter, stoppedFlip].map((record) =>
+        passes(FLEET_START_FILTERS, record),
+      ),
+    ).toEqual([false, false, false, false]);
   });
 
   it('configures the fleet stack mapping with FLEET_START_FILTERS', () => {

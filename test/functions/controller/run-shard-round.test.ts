@@ -9,7 +9,7 @@ import {
   type ShardOutput,
 } from '../../../functions/controller/run-shard-round';
 import type { LeaseTiming } from '../../../functions/fleet/shard-lease';
-import { type ShardStore, shardItemKey } from '../../../functions/fleet/shard-store';
+import { type ShardMemberRead, type ShardStore, shardItemKey } from '../../../functions/fleet/shard-store';
 import { ShardTable } from '../../../functions/fleet/shard-table';
 import { DEFAULT_TIMING, type Timing } from '../../../functions/scheduling/plan-round';
 import { createLambdaClient, localClientOptions } from '../../../functions/shared/aws-clients';
@@ -256,8 +256,8 @@ describe('runShardRound: 20 pollers at mixed cadences on one shard', () => {
     // act
     const next = await round('s0', 'arn:exec:mix', 2_500, deps(await workerFor('mix')), output);
 
-    // assess
-    expect(next.loop).toMatchObject({ epoch: 1 });
+    // assess: the released lease ran out, so the later round re-took it at the next epoch (never renewed it).
+    expect(next.loop).toMatchObject({ epoch: 2 });
     for (const poller of pollers) expectRisingSeqs(poller.id);
   }, 10_000);
 });
@@ -411,9 +411,9 @@ describe('runShardRound: a stale owner', () => {
     let cutOff = false;
     let lastRenewedUntil = 0;
     const flaky: ShardStore = Object.assign(Object.create(store) as ShardTable, {
-      renewLease: async (shard: string, lease: Parameters<ShardStore['renewLease']>[1]) => {
+      renewLease: async (shard: string, lease: Parameters<ShardStore['renewLease']>[1], nowMs: number) => {
         if (cutOff) throw new ControlTableUnavailableError('~shard/s6', TABLE_NAME, 'partitioned');
-        const written = await store.renewLease(shard, lease);
+        const written = await store.renewLease(shard, lease, nowMs);
         if (written.kind === 'written') lastRenewedUntil = written.lease.validUntilMs;
         return written;
       },
@@ -442,6 +442,205 @@ describe('runShardRound: a stale owner', () => {
     expect(firesOf('contested').filter((fire) => fire.by === 'taker').length).toBeGreaterThan(0);
     expectRisingSeqs('contested');
   }, 20_000);
+});
+
+describe('runShardRound: fencing against a stale index and a lease that ran out', () => {
+  it('a new invocation of the same epoch fires a poller only after its own claim write: a stale read does not', async () => {
+    // arrange: an attempt takes the shard at epoch 1, records both pollers (claims, grids) and crashes at its
+    // hand-back, its lease still live. The planner then reassigns 'gone-by' to s14; the index lags the table and
+    // still returns the image that names s13 with epoch 1's claim and grid.
+    await putPoller('gone-by', 's13', '0.5');
+    await putPoller('still-here', 's13', '0.5');
+    const crashing: ShardStore = Object.assign(Object.create(store) as ShardTable, {
+      releaseLease: () =>
+        Promise.reject(new ControlTableUnavailableError('~shard/s13', TABLE_NAME, 'crashed')),
+    });
+    const invoker = await workerFor('retry');
+    await expect(round('s13', 'arn:exec:retry', 1_500, deps(invoker, { store: crashing }))).rejects.toThrow(
+      ControlTableUnavailableError,
+    );
+    const stale = (await store.queryMembers('s13')).find((read) => read.item.pollerId === 'gone-by');
+    expect(stale?.recordedEpoch).toBe(1);
+    const lease = (await store.readShard('s13'))?.lease;
+    expect(lease).toMatchObject({ owner: 'arn:exec:retry', epoch: 1 });
+    expect(
+      await store.place('gone-by', {
+        kind: 'reassign',
+        from: 's13',
+        to: 's14',
+        atMs: lease?.validUntilMs ?? 0,
+      }),
+    ).toBe('written');
+    const lagging: ShardStore = Object.assign(Object.create(store) as ShardTable, {
+      queryMembers: async (shard: string) => {
+        const live = await store.queryMembers(shard);
+        return stale === undefined || live.some((read) => read.item.pollerId === 'gone-by')
+          ? live
+          : [...live, stale];
+      },
+    });
+    const firedBefore = firesOf('gone-by').length;
+
+    // act: Step Functions retries the round; the lease is live and its own, so it renews epoch 1.
+    const output = await round('s13', 'arn:exec:retry', 3_000, deps(invoker, { store: lagging }));
+
+    // assess
+    expect(output.loop).toMatchObject({ epoch: 1 });
+    expect(firesOf('gone-by').length).toBe(firedBefore);
+    expect((await raw('gone-by'))?.[FIELD.shard]?.S).toBe('s14');
+    expect((await raw('gone-by'))?.[FIELD.shardEpoch]).toBeUndefined();
+    const late = firesOf('still-here').filter((fire) => dueOf(fire) >= (lease?.validUntilMs ?? 0));
+    expect(late.length).toBeGreaterThan(0);
+    const claimed = Number((await raw('still-here'))?.[FIELD.claimedSeq]?.N);
+    expect(seqsOf('still-here').every((seq) => seq <= claimed)).toBe(true);
+    expectRisingSeqs('still-here');
+  }, 10_000);
+
+  it('re-takes its own lease that ran out at epoch+1 and fires no poller the planner reassigned meanwhile', async () => {
+    // arrange: the owner's renewals fail (frozen, or the table out of its reach) past its lease's end; the planner
+    // judges the shard dead and reassigns 'taken-away' to s16; the index still shows it on s15.
+    await putPoller('taken-away', 's15', '0.5');
+    await putPoller('kept', 's15', '0.5');
+    let cutOff = false;
+    let lastRenewedUntil = 0;
+    let stale: Awaited<ReturnType<ShardTable['queryMembers']>>[number] | undefined;
+    const partitioned: ShardStore = Object.assign(Object.create(store) as ShardTable, {
+      renewLease: async (shard: string, lease: Parameters<ShardStore['renewLease']>[1], nowMs: number) => {
+        if (cutOff) throw new ControlTableUnavailableError('~shard/s15', TABLE_NAME, 'partitioned');
+        const written = await store.renewLease(shard, lease, nowMs);
+        if (written.kind === 'written') lastRenewedUntil = written.lease.validUntilMs;
+        return written;
+      },
+      queryMembers: async (shard: string) => {
+        const live = await store.queryMembers(shard);
+        return stale === undefined || live.some((read) => read.item.pollerId === 'taken-away')
+          ? live
+          : [...live, stale];
+      },
+    });
+    const frozen = round(
+      's15',
+      'arn:exec:frozen',
+      8_000,
+      deps(await workerFor('frozen'), { store: partitioned }),
+    );
+    await sleep(1_500);
+    stale = (await store.queryMembers('s15')).find((read) => read.item.pollerId === 'taken-away');
+    cutOff = true;
+    const ranOutAt = Math.max(lastRenewedUntil, (await store.readShard('s15'))?.lease?.validUntilMs ?? 0);
+    await sleep(ranOutAt - Date.now() + 50);
+    expect(
+      await store.place('taken-away', { kind: 'reassign', from: 's15', to: 's16', atMs: ranOutAt }),
+    ).toBe('written');
+    await sleep(300);
+    cutOff = false;
+
+    // act
+    const output = await frozen;
+
+    // assess: the same execution serves the shard on, at the next epoch, and only the pollers still its own.
+    expect(output.loop).toMatchObject({ epoch: 2, executionId: 'arn:exec:frozen' });
+    expect((await store.readShard('s15'))?.lease?.epoch).toBe(2);
+    const takenAway = firesOf('taken-away');
+    expect(takenAway.length).toBeGreaterThan(0);
+    expect(takenAway.every((fire) => dueOf(fire) < ranOutAt - LEASE.guardMs)).toBe(true);
+    expect((await raw('taken-away'))?.[FIELD.shard]?.S).toBe('s16');
+    expect(firesOf('kept').some((fire) => dueOf(fire) > ranOutAt + 1_000)).toBe(true);
+    expectRisingSeqs('kept');
+  }, 15_000);
+});
+
+describe('runShardRound: a poller reassigned away and back while its owner was frozen', () => {
+  it("is resumed from the other shard's record after the re-take, not from memory: no seq twice", async () => {
+    // arrange: s19 serves 'boomerang' and 'steady'; its renewals fail past its lease's end. The planner reassigns
+    // 'boomerang' to s20, whose execution fires it and hands back; then back to s19. The index shows s19 the old
+    // image of 'boomerang' all along, so its memory of the poller is never dropped.
+    await putPoller('boomerang', 's19', '0.5');
+    await putPoller('steady', 's19', '0.5');
+    let cutOff = false;
+    let lastRenewedUntil = 0;
+    let stale: ShardMemberRead | undefined;
+    const frozenStore: ShardStore = Object.assign(Object.create(store) as ShardTable, {
+      renewLease: async (shard: string, lease: Parameters<ShardStore['renewLease']>[1], nowMs: number) => {
+        if (cutOff) throw new ControlTableUnavailableError('~shard/s19', TABLE_NAME, 'partitioned');
+        const written = await store.renewLease(shard, lease, nowMs);
+        if (written.kind === 'written') lastRenewedUntil = written.lease.validUntilMs;
+        return written;
+      },
+      queryMembers: async (shard: string) => {
+        const live = await store.queryMembers(shard);
+        return stale === undefined || live.some((read) => read.item.pollerId === 'boomerang')
+          ? live
+          : [...live, stale];
+      },
+    });
+    const frozen = round('s19', 'arn:exec:s19', 11_000, deps(await workerFor('s19'), { store: frozenStore }));
+    await sleep(1_500);
+    stale = (await store.queryMembers('s19')).find((read) => read.item.pollerId === 'boomerang');
+    cutOff = true;
+    const ranOutAt = Math.max(lastRenewedUntil, (await store.readShard('s19'))?.lease?.validUntilMs ?? 0);
+    await sleep(ranOutAt - Date.now() + 50);
+    expect(await store.place('boomerang', { kind: 'reassign', from: 's19', to: 's20', atMs: ranOutAt })).toBe(
+      'written',
+    );
+    await round('s20', 'arn:exec:s20', 2_500, deps(await workerFor('s20')));
+    const s20Until = (await store.readShard('s20'))?.lease?.validUntilMs ?? 0;
+    expect(await store.place('boomerang', { kind: 'reassign', from: 's20', to: 's19', atMs: s20Until })).toBe(
+      'written',
+    );
+    cutOff = false;
+
+    // act
+    const output = await frozen;
+
+    // assess
+    expect(output.loop).toMatchObject({ epoch: 2 });
+    const by = (who: string) => firesOf('boomerang').filter((fire) => fire.by === who);
+    expect(by('s20').length).toBeGreaterThan(0);
+    const after = by('s19').filter((fire) => dueOf(fire) >= s20Until);
+    expect(after.length).toBeGreaterThan(0);
+    expectRisingSeqs('boomerang');
+    expectRisingSeqs('steady');
+  }, 20_000);
+});
+
+describe('runShardRound: a first round that finds no member yet', () => {
+  it('reads again each second and serves a poller the index shows only 2 s later', async () => {
+    // act: the execution is started for a poller whose placement the index does not show yet.
+    const started = Date.now();
+    const running = round('s17', 'arn:exec:early', 6_000, deps(await workerFor('early')));
+    await sleep(2_000);
+    await putPoller('late-in-index', 's17', '0.5');
+    const output = await running;
+
+    // assess
+    expect(output.loop).toMatchObject({ epoch: 1 });
+    const fires = firesOf('late-in-index');
+    expect(fires.length).toBeGreaterThan(0);
+    expect((fires[0]?.receivedAt ?? Infinity) - started).toBeLessThan(2_000 + 1_000 + 700);
+  }, 10_000);
+
+  it('a later round that finds no member ends at once', async () => {
+    // arrange
+    await putPoller('leaving', 's18', '0.5');
+    const first = await round('s18', 'arn:exec:later', 1_500, deps(await workerFor('later')));
+    await dynamo.client.send(
+      new UpdateItemCommand({
+        TableName: TABLE_NAME,
+        Key: { [FIELD.id]: { S: 'leaving' } },
+        UpdateExpression: 'REMOVE #shard',
+        ExpressionAttributeNames: { '#shard': FIELD.shard },
+      }),
+    );
+
+    // act
+    const startedAt = Date.now();
+    const next = round('s18', 'arn:exec:later', 6_000, deps(await workerFor('later')), first);
+
+    // assess
+    await expect(next).rejects.toEqual(new PollerStoppedSignal('~shard/s18', 'no pollers'));
+    expect(Date.now() - startedAt).toBeLessThan(1_000);
+  }, 10_000);
 });
 
 describe('runShardRound: overlap skip', () => {
@@ -538,9 +737,10 @@ describe('runShardRound: how an execution ends', () => {
     const first = await round('s8', 'arn:exec:budget', 2_000, deps(await workerFor('budget')));
     const firedBefore = firesOf('budget').length;
     const spent = { ...first, loop: { ...first.loop, historyEvents: Number(first.loop.historyBudget) - 3 } };
-    // An attempt of this round that failed after taking the lease left it held.
-    const held = { owner: 'arn:exec:budget', epoch: 1, validUntilMs: Date.now() + 30_000 };
-    expect((await store.renewLease('s8', held)).kind).toBe('written');
+    // An attempt of this round that failed after re-taking the released lease (epoch 2) left it held.
+    const released = (await store.readShard('s8'))?.lease;
+    const held = { owner: 'arn:exec:budget', epoch: 2, validUntilMs: Date.now() + 30_000 };
+    expect((await store.takeLease('s8', held, released)).kind).toBe('written');
 
     // act
     const next = round('s8', 'arn:exec:budget', 2_000, deps(await workerFor('budget')), spent);
@@ -555,7 +755,7 @@ describe('runShardRound: how an execution ends', () => {
       wakeAt: first.wakeAt,
       loop: first.loop,
     });
-    expect(fresh.loop).toMatchObject({ epoch: 2, executionId: 'arn:exec:fresh' });
+    expect(fresh.loop).toMatchObject({ epoch: 3, executionId: 'arn:exec:fresh' });
     expect(firesOf('budget').length).toBeGreaterThan(firedBefore);
     expectRisingSeqs('budget');
   }, 15_000);

@@ -145,12 +145,11 @@ describe('the fleet, end to end', () => {
   }, 30_000);
 
   /**
-   * Decision 3: a later round of an execution re-takes its released lease on (owner, epoch) only, else ends
-   * superseded. KNOWN TO FAIL on main today: shard-steps.ts decideLeaseStart treats any released lease as free, so
-   * the execution that slept takes the shard again at the next epoch (no tick fires twice: each resumes at the
-   * other's validUntil, but two executions keep taking turns). Turn `it.fails` into `it` once shard-core fixes it.
+   * Decision 3: a later round whose carried epoch another execution has taken ends `superseded by epoch N`, even
+   * though that execution has released the lease since (shard-steps.ts decideLeaseStart); it never re-takes the
+   * shard at the next epoch, which would have two executions take turns.
    */
-  it.fails('the execution that slept ends superseded when it wakes, firing nothing', async () => {
+  it('the execution that slept ends superseded when it wakes, firing nothing', async () => {
     expect(woke).toBeDefined();
     const before = received.length;
     const old = await endOf(shardRound('arn:exec:first', 3_000, woke?.first));

@@ -9,6 +9,8 @@ import {
   decideLeaseStart,
   handBackInstant,
   historyAfterRound,
+  noMemberReadAgainAt,
+  ranOutStillOurs,
   recordedState,
   recordNews,
   releaseOf,
@@ -62,6 +64,29 @@ function read(pollerId: string, fields: RawItem, queried = 's1'): ShardMemberRea
 
 const recordedLoop = (value: LoopState) => ({ S: JSON.stringify(value) });
 
+describe('noMemberReadAgainAt', () => {
+  it("reads again every second for 10 s in an execution's first round, within its deadline; a later round ends", () => {
+    // arrange
+    const clock = simulatedClock({ startMs: T0 });
+    const firstRead = clock.now();
+    const farDeadline = T0 + 60_000;
+
+    // act
+    const reads: number[] = [];
+    for (let at = noMemberReadAgainAt(true, firstRead, clock.now(), farDeadline); at !== undefined; ) {
+      reads.push(at - T0);
+      clock.advance(at - clock.peek());
+      at = noMemberReadAgainAt(true, firstRead, clock.now(), farDeadline);
+    }
+
+    // assess
+    expect(reads).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((second) => second * 1_000));
+    expect(noMemberReadAgainAt(false, T0, T0, farDeadline)).toBeUndefined();
+    expect(noMemberReadAgainAt(true, T0, T0 + 2_500, T0 + 3_000)).toBeUndefined();
+    expect(noMemberReadAgainAt(true, T0, T0 + 2_000, T0 + 3_000)).toBe(T0 + 3_000);
+  });
+});
+
 describe('decideLeaseStart', () => {
   const clock = simulatedClock({ startMs: T0 });
 
@@ -94,40 +119,104 @@ describe('decideLeaseStart', () => {
     });
   });
 
-  it('renews its own lease and resumes after both the hand-back and what the lease covered', () => {
+  it('renews its own live lease (a retried attempt), resuming after what the lease covered', () => {
     // arrange
     const nowMs = clock.now();
-    const releasedAt = lease('arn:a', 2, nowMs - 4_000);
     const crashed = lease('arn:a', 2, nowMs + 20_000);
+
+    // act
+    const retried = decideLeaseStart(
+      { shard: 's1', lease: crashed, sleepUntilMs: undefined },
+      'arn:a',
+      { laterRound: true, epoch: 2, handedBackAtMs: nowMs - 60_000 },
+      nowMs,
+      TIMING,
+    );
+
+    // assess: a crashed attempt of this execution may have fired up to its lease's end: resumed there.
+    expect(retried).toEqual({
+      kind: 'renew',
+      lease: lease('arn:a', 2, nowMs + TIMING.durationMs),
+      resumeFromMs: nowMs + 20_000,
+    });
+  });
+
+  it('re-takes its own lease that ran out at the next epoch, on exactly the lease read, never renewing it', () => {
+    // arrange: released at the hand-back, or held by an owner frozen past its end.
+    const nowMs = clock.now();
+    const releasedAt = lease('arn:a', 2, nowMs - 4_000);
+    const frozen = lease('arn:a', 5, nowMs - 1);
 
     // act
     const afterWait = decideLeaseStart(
       { shard: 's1', lease: releasedAt, sleepUntilMs: nowMs },
       'arn:a',
-      nowMs - 4_000,
+      { laterRound: true, epoch: 2, handedBackAtMs: nowMs - 4_000 },
       nowMs,
       TIMING,
     );
-    const retried = decideLeaseStart(
-      { shard: 's1', lease: crashed, sleepUntilMs: undefined },
+    const thawed = decideLeaseStart(
+      { shard: 's1', lease: frozen, sleepUntilMs: undefined },
       'arn:a',
-      nowMs - 60_000,
+      undefined,
       nowMs,
       TIMING,
     );
 
     // assess
     expect(afterWait).toEqual({
-      kind: 'renew',
-      lease: lease('arn:a', 2, nowMs + TIMING.durationMs),
+      kind: 'take',
+      lease: lease('arn:a', 3, nowMs + TIMING.durationMs),
+      expected: releasedAt,
       resumeFromMs: nowMs - 4_000,
     });
-    // A crashed attempt of this execution may have fired up to its lease's end: resumed there, not earlier.
-    expect(retried).toEqual({
-      kind: 'renew',
-      lease: lease('arn:a', 2, nowMs + TIMING.durationMs),
-      resumeFromMs: nowMs + 20_000,
+    expect(thawed).toEqual({
+      kind: 'take',
+      lease: lease('arn:a', 6, nowMs + TIMING.durationMs),
+      expected: frozen,
+      resumeFromMs: nowMs - 1,
     });
+  });
+
+  it('a later round whose epoch another execution took ends superseded, even once that lease was released', () => {
+    // arrange: it slept at epoch 1; a fresh execution woke the shard at epoch 2 and has since handed back too.
+    const nowMs = clock.now();
+    const fresh = lease('arn:fresh', 2, nowMs - 2_000);
+    const carried = { laterRound: true, epoch: 1, handedBackAtMs: nowMs - 30_000 };
+
+    // act
+    const woke = decideLeaseStart(
+      { shard: 's1', lease: fresh, sleepUntilMs: nowMs },
+      'arn:a',
+      carried,
+      nowMs,
+      TIMING,
+    );
+    const gone = decideLeaseStart(undefined, 'arn:a', carried, nowMs, TIMING);
+    const handedOver = decideLeaseStart(
+      { shard: 's1', lease: fresh, sleepUntilMs: nowMs },
+      'arn:a',
+      { ...carried, laterRound: false },
+      nowMs,
+      TIMING,
+    );
+
+    // assess
+    expect(woke).toEqual({ kind: 'end', reason: 'superseded by epoch 2' });
+    expect(gone).toEqual({ kind: 'end', reason: 'superseded: the shard item was removed' });
+    // A hand-over's first round (another execution's loop) takes the released lease as any fresh start does.
+    expect(handedOver).toMatchObject({ kind: 'take', lease: { owner: 'arn:a', epoch: 3 } });
+  });
+
+  it('ranOutStillOurs: only the very lease held, run out by this clock', () => {
+    const nowMs = clock.now();
+    const held = lease('arn:a', 4, nowMs);
+    const item = (l: ShardLease) => ({ shard: 's1', lease: l, sleepUntilMs: undefined });
+    expect(ranOutStillOurs(held, item(held), nowMs)).toBe(true);
+    expect(ranOutStillOurs(held, item(held), nowMs - 1)).toBe(false);
+    expect(ranOutStillOurs(held, item(lease('arn:b', 5, nowMs - 10)), nowMs)).toBe(false);
+    expect(ranOutStillOurs(held, item(lease('arn:a', 5, nowMs - 10)), nowMs)).toBe(false);
+    expect(ranOutStillOurs(held, undefined, nowMs)).toBe(false);
   });
 
   it('names the epoch that superseded it', () => {

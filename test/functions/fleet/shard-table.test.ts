@@ -109,7 +109,7 @@ describe('ShardTable: the lease', () => {
     // arrange
     const read = lease('arn:slow', 2, T0);
     await table.takeLease(shard, read, undefined);
-    await table.renewLease(shard, lease('arn:slow', 2, T0 + 30_000));
+    await table.renewLease(shard, lease('arn:slow', 2, T0 + 30_000), T0 - 1);
 
     // act
     const take = await table.takeLease(shard, lease('arn:new', 3, T0 + 40_000), read);
@@ -126,7 +126,7 @@ describe('ShardTable: the lease', () => {
     await table.takeLease(shard, lease('arn:new', 2, T0 + 30_000), stale);
 
     // act
-    const renewal = await table.renewLease(shard, lease('arn:stale', 1, T0 + 60_000));
+    const renewal = await table.renewLease(shard, lease('arn:stale', 1, T0 + 60_000), T0 - 1);
     const release = await table.releaseLease(shard, lease('arn:stale', 1, T0), T0 + 5_000);
 
     // assess
@@ -138,25 +138,43 @@ describe('ShardTable: the lease', () => {
     expect((await table.readShard(shard))?.lease?.owner).toBe('arn:new');
   });
 
-  it('releases with sleepUntil; the same owner re-takes by a renewal, which clears it', async () => {
+  it('renews only a live lease: a released one, its own included, is re-taken at the next epoch, clearing sleepUntil', async () => {
     // arrange
     const held = lease('arn:a', 1, T0 + 30_000);
     await table.takeLease(shard, held, undefined);
+    const live = await table.renewLease(shard, lease('arn:a', 1, T0 + 40_000), T0 + 10_000);
 
     // act
-    const release = await table.releaseLease(shard, lease('arn:a', 1, T0 + 1_000), T0 + 20_000);
+    const release = await table.releaseLease(shard, lease('arn:a', 1, T0 + 11_000), T0 + 20_000);
     const asleep = await table.readShard(shard);
-    const renewal = await table.renewLease(shard, lease('arn:a', 1, T0 + 50_000));
+    const renewal = await table.renewLease(shard, lease('arn:a', 1, T0 + 50_000), T0 + 20_000);
+    const retake = await table.takeLease(shard, lease('arn:a', 2, T0 + 50_000), asleep?.lease);
 
     // assess
+    expect(live.kind).toBe('written');
     expect(release.kind).toBe('written');
-    expect(asleep).toEqual({ shard, lease: lease('arn:a', 1, T0 + 1_000), sleepUntilMs: T0 + 20_000 });
-    expect(renewal.kind).toBe('written');
+    expect(asleep).toEqual({ shard, lease: lease('arn:a', 1, T0 + 11_000), sleepUntilMs: T0 + 20_000 });
+    // Owner and epoch still hold, but the lease ran out: the planner may have reassigned its pollers meanwhile.
+    expect(renewal).toEqual({ kind: 'lost', current: asleep });
+    expect(retake.kind).toBe('written');
     expect(await table.readShard(shard)).toEqual({
       shard,
-      lease: lease('arn:a', 1, T0 + 50_000),
+      lease: lease('arn:a', 2, T0 + 50_000),
       sleepUntilMs: undefined,
     });
+  });
+
+  it('refuses the renewal of a lease that ran out while its owner was frozen, at its last millisecond too', async () => {
+    // arrange
+    await table.takeLease(shard, lease('arn:a', 1, T0 + 30_000), undefined);
+
+    // act
+    const atEnd = await table.renewLease(shard, lease('arn:a', 1, T0 + 60_000), T0 + 30_000);
+    const justBefore = await table.renewLease(shard, lease('arn:a', 1, T0 + 59_999), T0 + 29_999);
+
+    // assess
+    expect(atEnd.kind).toBe('lost');
+    expect(justBefore.kind).toBe('written');
   });
 
   it('a fresh execution takes a released lease; the sleeper coming back is refused', async () => {
@@ -167,7 +185,7 @@ describe('ShardTable: the lease', () => {
 
     // act
     const take = await table.takeLease(shard, lease('arn:b', 2, T0 + 32_000), read?.lease);
-    const back = await table.renewLease(shard, lease('arn:a', 1, T0 + 50_000));
+    const back = await table.renewLease(shard, lease('arn:a', 1, T0 + 50_000), T0);
 
     // assess
     expect(take.kind).toBe('written');

@@ -11,7 +11,7 @@ import {
   ensureControlTable,
   MissingShardIndexError,
 } from '../../../scripts/local-stack/control-table-definition';
-import { LocalStackOptionsError, loopLabel, startLocalStack } from '../../../scripts/local-stack/local-stack';
+import { loopLabel } from '../../../scripts/local-stack/local-stack';
 import { formatLoopLife, LoopLife } from '../../../scripts/local-stack/loop-life';
 import { type LocalDynamoDb, startLocalDynamoDb } from '../../support/local-dynamodb';
 import { type Harness, startHarness } from '../../support/local-stack-harness';
@@ -129,10 +129,20 @@ describe('the local stack, fleet variant (npm start -- --fleet)', () => {
     expect((await harness.readItem('orders'))?.[FIELD.running]).toEqual({ BOOL: true });
   });
 
-  it('refuses the in-process sandbox mode (the fleet handler exports no composition to call in-process)', async () => {
-    await expect(startLocalStack({ port: 0, fleetVariant: {}, sandbox: 'in-process' })).rejects.toThrow(
-      LocalStackOptionsError,
-    );
+  it('runs in-process too: the fleet start places the running poller on s0, whose shard execution fires it', async () => {
+    // act
+    harness = await startHarness({ fleetVariant: {}, sandbox: 'in-process', everySeconds: 1 });
+    const fires = await harness.waitForFires(2, 10_000);
+
+    // assess: no sandbox, the poller served by a shard (no generation: it has no loop of its own).
+    expect(harness.stack.cpuShare.applied).toBe(false);
+    expect(fires.map((fire) => fire.seq)).toEqual([...fires.map((fire) => fire.seq)].sort((a, b) => a - b));
+    const item = await harness.readItem(DEFAULT_POLLER_ID);
+    expect(item?.[FIELD.shard]).toEqual({ S: 's0' });
+    expect(item?.[FIELD.generation]).toBeUndefined();
+    const inputs = harness.stack.stepFunctions.listExecutions().map((execution) => execution.input);
+    expect(inputs).toContain('{}');
+    expect(inputs.some((input) => input.includes(shardItemKey('s0')))).toBe(true);
   });
 });
 
