@@ -6,7 +6,12 @@ import { ShardTable } from '../../functions/fleet/shard-table';
 import { LOCAL_CONTROLLER_NAME } from '../../scripts/local-stack/local-endpoints';
 import type { ExecutionRecord } from '../../scripts/local-stack/local-step-functions';
 import { executionsOf, reportFault, seconds, waitUntil } from '../support/fault-probes';
-import { declaredFleet, firesByPoller, judgeFleet, widestScheduledGap } from '../support/fleet-fault-probes';
+import {
+  declaredFleet,
+  firesByPoller,
+  judgeFleetSettled,
+  widestScheduledGap,
+} from '../support/fleet-fault-probes';
 import { type Harness, startHarness } from '../support/local-stack-harness';
 
 /**
@@ -116,7 +121,7 @@ describe('fleet fault: a shard controller is killed mid-window', () => {
     const byPoller = firesByPoller(harness);
     const allFires = pollerIds.flatMap((id) => byPoller.get(id) ?? []);
     const gap = widestScheduledGap(allFires.filter((fire) => Date.parse(fire.firedAt) >= killedAt - 5_000));
-    const verdict = await judgeFleet(harness, pollerIds, () => 1_000, [gap]);
+    const verdict = await judgeFleetSettled(harness, pollerIds, () => 1_000, [gap], CONTROLLER_TIMEOUT_MS);
     const offGrid = pollerIds.flatMap((id) => {
       const fires = byPoller.get(id) ?? [];
       const origin = Date.parse(fires[0]?.scheduledAt ?? '');

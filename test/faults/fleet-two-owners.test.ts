@@ -3,7 +3,7 @@ import { shardItemKey } from '../../functions/fleet/shard-store';
 import { ShardTable } from '../../functions/fleet/shard-table';
 import { FIELD } from '../../functions/shared/contract';
 import { executionsOf, reportFault, waitUntil } from '../support/fault-probes';
-import { declaredFleet, judgeFleet } from '../support/fleet-fault-probes';
+import { declaredFleet, judgeFleetSettled } from '../support/fleet-fault-probes';
 import { type Harness, startHarness } from '../support/local-stack-harness';
 
 /**
@@ -17,10 +17,19 @@ import { type Harness, startHarness } from '../support/local-stack-harness';
 const POLLERS = 10;
 const STALE = 4;
 const fleet = declaredFleet(POLLERS, 1);
+/**
+ * The shard's Lambda timeout: its rounds hand back this often, writing the skips they counted (a shard counts them
+ * in memory and writes them with its next claim or at its hand-back), so the items' skippedTicks keep up.
+ */
+const CONTROLLER_TIMEOUT_MS = 9_000;
 const pollerIds = fleet.pollers.map((poller) => poller.id);
 
 async function servedFleet(): Promise<Harness> {
-  const harness = await startHarness({ fleetVariant: { maxShards: 2 }, fleet });
+  const harness = await startHarness({
+    fleetVariant: { maxShards: 2 },
+    fleet,
+    controllerTimeoutMs: CONTROLLER_TIMEOUT_MS,
+  });
   await waitUntil(
     () => pollerIds.every((id) => harness.fires(id).length >= 3),
     45_000,
@@ -60,7 +69,7 @@ describe('fleet fault: two shards believe they own a poller', () => {
     const startedAt = Date.now();
     await firesAfter(harness, pollerIds, startedAt, 3);
 
-    const verdict = await judgeFleet(harness, pollerIds, () => 1_000);
+    const verdict = await judgeFleetSettled(harness, pollerIds, () => 1_000, [], CONTROLLER_TIMEOUT_MS);
     const lease = (await new ShardTable(harness.stack.dynamoDb, harness.stack.tableName).readShard('s0'))
       ?.lease;
     reportFault('fleet second execution for s0', {
@@ -102,9 +111,13 @@ describe('fleet fault: two shards believe they own a poller', () => {
     harness.stack.startLoop(shardItemKey('s1'));
     await firesAfter(harness, pollerIds, Date.now(), 3);
 
-    const verdict = await judgeFleet(harness, pollerIds, () => 1_000, [
-      { fromMs: movedAtMs - 1_000, toMs: flippedAt + 3_000 },
-    ]);
+    const verdict = await judgeFleetSettled(
+      harness,
+      pollerIds,
+      () => 1_000,
+      [{ fromMs: movedAtMs - 1_000, toMs: flippedAt + 3_000 }],
+      CONTROLLER_TIMEOUT_MS,
+    );
     reportFault('fleet stale move to s1', {
       'moved pollers': STALE,
       duplicates: verdict.duplicates.join(',') || 'none',
@@ -127,7 +140,7 @@ describe('fleet fault: two shards believe they own a poller', () => {
     harness.stack.startLoop(shardItemKey('s1'));
     await firesAfter(harness, stale, editedAt + 2_000, 3);
 
-    const verdict = await judgeFleet(harness, pollerIds, () => 1_000);
+    const verdict = await judgeFleetSettled(harness, pollerIds, () => 1_000, [], CONTROLLER_TIMEOUT_MS);
     reportFault('fleet stale reassign to s1', {
       'reassigned pollers': STALE,
       duplicates: verdict.duplicates.join(',') || 'none',

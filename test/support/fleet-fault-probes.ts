@@ -26,6 +26,8 @@ export interface PollerVerdict {
   readonly missedOutsideGaps: number;
   /** Seqs missing inside an allowed gap. */
   readonly missedInGaps: number;
+  /** Where seqs are missing outside the allowed gaps: `first-last@scheduledAt of the fire before`. */
+  readonly missedWhere: readonly string[];
 }
 
 /** The scheduled (non-trigger) fires of the stack, by poller, in seq order. */
@@ -61,6 +63,7 @@ export function judgePoller(
   const tooClose: string[] = [];
   let missedOutsideGaps = 0;
   let missedInGaps = 0;
+  const missedWhere: string[] = [];
   for (let index = 1; index < unique.length; index += 1) {
     const before = unique[index - 1] as FireEvent;
     const after = unique[index] as FireEvent;
@@ -72,7 +75,10 @@ export function judgePoller(
     if (missing <= 0) continue;
     const inGap = allowed.some((gap) => fromMs < gap.toMs && toMs > gap.fromMs);
     if (inGap) missedInGaps += missing;
-    else missedOutsideGaps += missing;
+    else {
+      missedOutsideGaps += missing;
+      missedWhere.push(`${before.seq + 1}-${after.seq - 1}@${before.scheduledAt}`);
+    }
   }
   return {
     pollerId,
@@ -81,6 +87,7 @@ export function judgePoller(
     tooClose,
     missedOutsideGaps,
     missedInGaps,
+    missedWhere,
   };
 }
 
@@ -129,7 +136,9 @@ export async function judgeFleet(
     uncounted: verdicts.flatMap((v) => {
       const counted = skipped.get(v.pollerId) ?? 0;
       return v.missedOutsideGaps > counted
-        ? [`${v.pollerId}: missed ${v.missedOutsideGaps} > skippedTicks ${counted}`]
+        ? [
+            `${v.pollerId}: missed ${v.missedOutsideGaps} (${v.missedWhere.join(' ')}) > skippedTicks ${counted}`,
+          ]
         : [];
     }),
     missedInGaps: verdicts.reduce((sum, v) => sum + v.missedInGaps, 0),
@@ -158,4 +167,23 @@ export function widestScheduledGap(fires: readonly FireEvent[]): { fromMs: numbe
     if (toMs - fromMs > widest.toMs - widest.fromMs) widest = { fromMs, toMs };
   }
   return widest;
+}
+
+/**
+ * judgeFleet until every missed tick is counted or `settleMs` passed: a shard counts skips in memory and writes
+ * them with its next claim or at its hand-back (run-shard-round.ts), so the item's `skippedTicks` lags the fires.
+ */
+export async function judgeFleetSettled(
+  harness: Harness,
+  pollerIds: readonly string[],
+  intervalMs: (pollerId: string, scheduledAtMs: number) => number,
+  allowed: readonly AllowedGap[],
+  settleMs: number,
+): Promise<FleetVerdict> {
+  const giveUpAt = Date.now() + settleMs;
+  for (;;) {
+    const verdict = await judgeFleet(harness, pollerIds, intervalMs, allowed);
+    if (verdict.uncounted.length === 0 || Date.now() > giveUpAt) return verdict;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
