@@ -10,6 +10,7 @@ import {
   declaredFleet,
   firesByPoller,
   judgeFleetSettled,
+  shardRoundKiller,
   widestScheduledGap,
 } from '../support/fleet-fault-probes';
 import { type Harness, startHarness } from '../support/local-stack-harness';
@@ -33,10 +34,6 @@ const GAP_BOUND_MS = DEFAULT_LEASE_TIMING.durationMs + WATCHDOG_MS + 3_000;
 
 const SHARD = 's0';
 
-function isScheduledEvent(event: unknown): boolean {
-  return typeof event === 'object' && event !== null && 'source' in event && event.source === 'aws.events';
-}
-
 describe('fleet fault: a shard controller is killed mid-window', () => {
   let harness: Harness | undefined;
   afterEach(async () => {
@@ -45,29 +42,17 @@ describe('fleet fault: a shard controller is killed mid-window', () => {
   });
 
   it('the watchdog takes the shard over at a new epoch once the lease ran out; every poller resumes on its grid, no (poller, seq) twice', async () => {
-    // Armed from the hook: right after a watchdog invocation starts, the next synchronous controller invocation
-    // is a shard round (one starts every second; the next watchdog is WATCHDOG_MS away).
-    let armAfterWatchdog = false;
-    let armedAt: number | undefined;
-    let harnessRef: Harness | undefined;
+    // Right after a watchdog invocation starts, the next synchronous controller invocation is a shard round (one
+    // starts every few seconds; the next watchdog is WATCHDOG_MS away).
+    const killer = shardRoundKiller(LOCAL_CONTROLLER_NAME, KILL_AFTER_MS);
     harness = await startHarness({
       fleetVariant: { maxShards: 1 },
       fleet: declaredFleet(POLLERS, 1),
       watchdogIntervalMs: WATCHDOG_MS,
       controllerTimeoutMs: CONTROLLER_TIMEOUT_MS,
-      onInvocationStart: (start) => {
-        if (
-          !armAfterWatchdog ||
-          start.functionName !== LOCAL_CONTROLLER_NAME ||
-          !isScheduledEvent(start.event)
-        )
-          return;
-        armAfterWatchdog = false;
-        armedAt = Date.now();
-        harnessRef?.stack.functions.armKill(LOCAL_CONTROLLER_NAME, KILL_AFTER_MS);
-      },
+      onInvocationStart: (start) => killer.onInvocationStart(start),
     });
-    harnessRef = harness;
+    killer.attach(harness);
     const pollerIds = declaredFleet(POLLERS, 1).pollers.map((poller) => poller.id);
     const shards = new ShardTable(harness.stack.dynamoDb, harness.stack.tableName);
     await waitUntil(
@@ -80,7 +65,7 @@ describe('fleet fault: a shard controller is killed mid-window', () => {
     const epochBefore = (await shards.readShard(SHARD))?.lease?.epoch ?? 0;
 
     // act: the kill, then the execution stopped before its recovery pause (5 s) ends
-    armAfterWatchdog = true;
+    killer.arm();
     let killedAt = 0;
     await waitUntil(
       () => {
@@ -131,7 +116,6 @@ describe('fleet fault: a shard controller is killed mid-window', () => {
     });
     reportFault('fleet shard crash', {
       pollers: POLLERS,
-      'armed after watchdog': armedAt === undefined ? 'no' : 'yes',
       'epoch before/after': `${epochBefore}/${lease?.epoch}`,
       'lease left at kill': seconds((leaseAtKill?.validUntilMs ?? killedAt) - killedAt),
       'takeover after kill': seconds(takeoverMs),

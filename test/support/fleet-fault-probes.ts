@@ -187,3 +187,32 @@ export async function judgeFleetSettled(
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
+
+/**
+ * Kills a shard round mid-window: armed, it waits for the next watchdog invocation of the control plane (an
+ * EventBridge Scheduled Event) and then arms LocalFunctions.armKill, so the kill lands on the next synchronous
+ * controller invocation, a shard round (rounds come every few seconds; the watchdog's next one a period away).
+ * Pass `onInvocationStart` to startHarness and `attach` the harness once it is up.
+ */
+export function shardRoundKiller(controllerName: string, killAfterMs: number) {
+  let harness: Harness | undefined;
+  let armed = false;
+  return {
+    onInvocationStart(start: { readonly functionName: string; readonly event: unknown }): void {
+      const scheduled =
+        typeof start.event === 'object' &&
+        start.event !== null &&
+        'source' in start.event &&
+        start.event.source === 'aws.events';
+      if (!armed || start.functionName !== controllerName || !scheduled) return;
+      armed = false;
+      harness?.stack.functions.armKill(controllerName, killAfterMs);
+    },
+    attach(attached: Harness): void {
+      harness = attached;
+    },
+    arm(): void {
+      armed = true;
+    },
+  };
+}
