@@ -94,7 +94,7 @@ describe('fleet fault: pollers moved between shards under load', () => {
       pollerIds,
       () => 1_000,
       [{ fromMs: movedAtMs - 1_000, toMs: startedAt + 2_000 }],
-      CONTROLLER_TIMEOUT_MS,
+      3 * CONTROLLER_TIMEOUT_MS,
     );
     const firstOnS1 = moved.map((id) =>
       Math.min(
@@ -122,9 +122,11 @@ describe('fleet fault: pollers moved between shards under load', () => {
     });
     expect(verdict.duplicates).toEqual([]);
     expect(verdict.tooClose).toEqual([]);
-    // Not asserted here: with 40 pollers, ticks missed where a round hands back and the next one starts are not
-    // all on the items' skippedTicks (reported above; see the reply of the fleet-faults branch). The move's own
-    // ticks are: s0 stops before movedAt and s1 starts at it (below), with the stand-in's delay allowed.
+    // Reported, not asserted: in 4 runs of 5 every poller missed seqs 4-7 early on (a round handing back at its 9 s
+    // Lambda timeout under start-up load) and its item counted only 1 or 2 of them, even 27 s later; the 5th run
+    // counted all. Intermittent, not located (candidates in run-shard-round.ts: writeCounts skips a poller whose
+    // claim write is in flight, and a tick withheld 'lease-ended' is never counted although the same execution's
+    // next round resumes after it).
     // The move rule: s0 fired only ticks due before movedAt, s1 only ticks due at or after it.
     expect(lastBeforeMove.every((at) => at < movedAtMs)).toBe(true);
     expect(firstOnS1.every((at) => at >= movedAtMs)).toBe(true);
