@@ -1,9 +1,10 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LEASE_TIMING } from '../../functions/fleet/shard-lease';
 import { shardItemKey } from '../../functions/fleet/shard-store';
+import { CONTROL_PLANE_TIMEOUTS } from '../../functions/shared/client-config';
 import { ControlTable } from '../../functions/shared/control-table';
 import { executionsOf, reportFault, seconds, sleep, waitUntil } from '../support/fault-probes';
-import { type FleetVerdict, firesByPoller, judgeFleetSettled } from '../support/fleet-fault-probes';
+import { firesByPoller, judgeFleetSettled } from '../support/fleet-fault-probes';
 import { type Harness, startHarness } from '../support/local-stack-harness';
 
 /**
@@ -23,22 +24,14 @@ const CONTROLLER_TIMEOUT_MS = 9_000;
 const GAP_BOUND_MS = OUTAGE_MS + DEFAULT_LEASE_TIMING.durationMs + WATCHDOG_MS;
 const pollerIds = Array.from({ length: POLLERS }, (_, index) => `o${String(index).padStart(3, '0')}`);
 
-/** What the one run saw, judged by the tests below it. */
-interface OutageRun {
-  readonly verdict: FleetVerdict;
-  readonly gapMs: number;
-  readonly running: number;
-}
-
 describe('fleet fault: the control table refuses connections for 10 s', () => {
   let harness: Harness | undefined;
-  let run: OutageRun | undefined;
-  afterAll(async () => {
+  afterEach(async () => {
     await harness?.stack.stop();
     harness = undefined;
   });
 
-  it(`${POLLERS} pollers at ${EVERY_S} s (500 do not run on this machine): the shard recovers on its own, missed ticks counted or inside the bounded gap, none too close`, async () => {
+  it(`${POLLERS} pollers at ${EVERY_S} s (500 do not run on this machine): the shard recovers on its own, missed ticks counted or inside the bounded gap, none too close, no double but the SDK retry's`, async () => {
     harness = await startHarness({
       fleetVariant: {},
       fleet: {
@@ -107,6 +100,16 @@ describe('fleet fault: the control table refuses connections for 10 s', () => {
       .filter(
         (fire) => Date.parse(fire.firedAt) > refusedAt + 1_000 && Date.parse(fire.firedAt) < acceptedAt,
       );
+    const sdkRetried = (key: string) => {
+      const sends = (byPoller.get(key.split('#')[0] ?? '') ?? [])
+        .filter((fire) => `${fire.poller}#${fire.seq}` === key)
+        .map((fire) => Date.parse(fire.sentAt))
+        .sort((a, b) => a - b);
+      return (
+        sends.length === 2 && (sends[1] as number) - (sends[0] as number) >= CONTROL_PLANE_TIMEOUTS.requestMs
+      );
+    };
+    const otherDoubles = verdict.duplicates.filter((key) => !sdkRetried(key));
     const [doubled] = verdict.duplicates;
     const doubledSends = (byPoller.get(doubled?.split('#')[0] ?? '') ?? [])
       .filter((fire) => `${fire.poller}#${fire.seq}` === doubled)
@@ -119,7 +122,7 @@ describe('fleet fault: the control table refuses connections for 10 s', () => {
       'gap (refused → last poller back)': seconds(gap.toMs - refusedAt),
       'missed in gap': verdict.missedInGaps,
       'missed (outside/counted)': `${verdict.missedOutsideGaps} ${verdict.uncounted.slice(0, 3).join('; ') || 'all counted'}`,
-      duplicates: verdict.duplicates.join(',') || 'none',
+      'duplicates (SDK retries)': `${verdict.duplicates.length} (${verdict.duplicates.length - otherDoubles.length})`,
       'first duplicate': `${doubled ?? 'none'} ${doubledSends.join(' / ')}`,
       'too close': verdict.tooClose.join(',') || 'none',
       'shard executions (name status)': harness.stack.stepFunctions
@@ -128,25 +131,14 @@ describe('fleet fault: the control table refuses connections for 10 s', () => {
         .map((execution) => `${execution.name} ${execution.status}`)
         .join(', '),
     });
-    run = {
-      verdict,
-      gapMs: gap.toMs - refusedAt,
-      running: executionsOf(harness.stack, shardItemKey('s0'), 'RUNNING').length,
-    };
+    // The doubles the SDK's second attempt makes (a tick's async Invoke answered after the 1.5 s request timeout is
+    // sent again: fleet-slow-invoke.test.ts, it.fails) come under load (3 runs of 4 here); they are reported and
+    // left to that test. Any other double fails this one.
+    expect(otherDoubles).toEqual([]);
     expect(firesDuring).toEqual([]);
     expect(verdict.tooClose).toEqual([]);
     expect(verdict.uncounted).toEqual([]);
-    expect(run.gapMs).toBeLessThanOrEqual(GAP_BOUND_MS);
-    expect(run.running).toBe(1);
+    expect(gap.toMs - refusedAt).toBeLessThanOrEqual(GAP_BOUND_MS);
+    expect(executionsOf(harness.stack, shardItemKey('s0'), 'RUNNING')).toHaveLength(1);
   }, 180_000);
-
-  // DEFECT (3 runs of 3): one shard execution sends the same (poller, seq) twice, 1.8-2.7 s apart, both late, for a
-  // block of pollers created together (at their creation, or after the outage): the SDK's second attempt of the
-  // held async Invoke (functions/shared/worker-invoker.ts invokeHeld; CONTROL_PLANE_MAX_ATTEMPTS 2, requestMs 1.5 s
-  // in functions/shared/client-config.ts) when the endpoint's 202 comes after the request timeout, shown in
-  // isolation by fleet-slow-invoke.test.ts. Turn into `it` once fixed.
-  it.fails('…and no (poller, seq) fires twice', () => {
-    expect(run).toBeDefined();
-    expect(run?.verdict.duplicates).toEqual([]);
-  });
 });
