@@ -57,7 +57,7 @@ describe('fleet fault: two shards believe they own a poller', () => {
     harness = undefined;
   });
 
-  it('a second execution for a served shard ends at once ("shard already served by"), firing nothing', async () => {
+  it('a second execution for a served shard: one of the two serves it, the other ends "shard already served by" it; no (poller, seq) twice', async () => {
     harness = await servedFleet();
     const [owner] = executionsOf(harness.stack, shardItemKey('s0'), 'RUNNING');
 
@@ -72,16 +72,21 @@ describe('fleet fault: two shards believe they own a poller', () => {
     const verdict = await judgeFleetSettled(harness, pollerIds, () => 1_000, [], CONTROLLER_TIMEOUT_MS);
     const lease = (await new ShardTable(harness.stack.dynamoDb, harness.stack.tableName).readShard('s0'))
       ?.lease;
+    const running = executionsOf(harness.stack, shardItemKey('s0'), 'RUNNING').map((e) => e.executionArn);
     reportFault('fleet second execution for s0', {
       stopped: stopped.event === 'stopped' ? stopped.reason : '',
+      'the second one':
+        secondArn === running[0] ? 'took the shard (the first was between rounds, lease released)' : 'ended',
       duplicates: verdict.duplicates.join(',') || 'none',
       'missed (outside/counted)': `${verdict.missedOutsideGaps} ${verdict.uncounted.join('; ') || 'all counted'}`,
     });
-    expect(stopped.event === 'stopped' ? stopped.reason : '').toBe(
-      `shard already served by ${owner?.executionArn}`,
-    );
-    expect(harness.stack.stepFunctions.describeExecution(secondArn).status).toBe('SUCCEEDED');
-    expect(lease?.owner).toBe(owner?.executionArn);
+    // One of the two serves the shard, the other ended naming it: usually the second ends at once; when it comes
+    // while the first is between rounds (its lease released at a hand-back) it takes the shard, and the first
+    // ends at its next round (shard-steps.ts decideLeaseStart takes any released lease, decision 3).
+    expect(running).toHaveLength(1);
+    expect(running).toContain(lease?.owner);
+    expect([owner?.executionArn, secondArn]).toContain(lease?.owner);
+    expect(stopped.event === 'stopped' ? stopped.reason : '').toBe(`shard already served by ${lease?.owner}`);
     expect(verdict.duplicates).toEqual([]);
     expect(verdict.tooClose).toEqual([]);
     expect(verdict.uncounted).toEqual([]);
@@ -132,12 +137,29 @@ describe('fleet fault: two shards believe they own a poller', () => {
     expect(executionsOf(harness.stack, shardItemKey('s0'), 'RUNNING')).toHaveLength(1);
   }, 90_000);
 
-  it('a stale reassign (shard := s1 written while s0 serves) and s1 started at once: no (poller, seq) twice', async () => {
+  // DEFECT (3 runs of 3): s1 re-fires seqs s0 already fired (p000#2-6). A poller whose item names s1 with no
+  // movedAt is taken with s0's recorded shardLoop as its hand-over and no resume instant (functions/fleet/
+  // shard-steps.ts batchMembers hands over `recordedLoop` whatever shard recorded it; shard-round.ts beginLoop
+  // resumes only at movedAt), and the claim fences nothing across shards (shard-table.ts conditionsFor compares
+  // shardEpoch, s0's epoch 1, with s1's own epoch 1). The planner's reassign always writes movedAt; a stale or hand
+  // writer does not. Turn into `it` once fixed.
+  it.fails('a stale reassign (shard := s1 written while s0 serves) onto a running s1: no (poller, seq) twice', async () => {
     harness = await servedFleet();
+    // s1 is up first, serving the last poller (a reassign as the planner writes it from a dead shard would not be
+    // stale; here s0 lives), so it reads its pollers about every second, as s0 does.
+    const last = pollerIds.at(-1) ?? '';
+    await harness.setFields({ [FIELD.shard]: { S: 's1' } }, last);
+    harness.stack.startLoop(shardItemKey('s1'));
+    const s1Since = Date.now();
+    await waitUntil(
+      () =>
+        (harness?.fires(last) ?? []).filter((fire) => Date.parse(fire.firedAt) > s1Since + 1_000).length >= 2,
+      10_000,
+      's1 serving its poller',
+    );
     const stale = pollerIds.slice(0, STALE);
     for (const id of stale) await harness.setFields({ [FIELD.shard]: { S: 's1' } }, id);
     const editedAt = Date.now();
-    harness.stack.startLoop(shardItemKey('s1'));
     await firesAfter(harness, stale, editedAt + 2_000, 3);
 
     const verdict = await judgeFleetSettled(harness, pollerIds, () => 1_000, [], CONTROLLER_TIMEOUT_MS);
