@@ -295,8 +295,10 @@ function beginLoop(
   }
   // The handover rule: a loop handed over resumes at movedAt, every loop at a takeover's instant; the ticks
   // before are the previous owner's. A loop this shard kept from its own last round goes on as it was.
+  // A loop handed over resumes no earlier than now either: with no `movedAt` (a hand edit of `shard`) the record
+  // may be older than ticks its previous owner fired since, and its seqs must not be fired again.
   const resumeFromMs = Math.max(
-    kept?.loop === undefined ? span.fromMs : Number.NEGATIVE_INFINITY,
+    kept?.loop === undefined ? Math.max(span.fromMs, nowMs) : Number.NEGATIVE_INFINITY,
     inputs.resumeFromMs ?? Number.NEGATIVE_INFINITY,
   );
   const resumed = Number.isFinite(resumeFromMs) ? resumeAt(previous, resumeFromMs) : previous;

@@ -235,8 +235,10 @@ async function invokeHeld(
       payload = bytes;
       const body = new Readable({ read() {} });
       request.body = body;
+      let released = false;
       void hold.releaseAt().then((send) => {
         if (send) {
+          released = true;
           body.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
           body.push(null);
         } else {
@@ -244,7 +246,13 @@ async function invokeHeld(
           abort.abort(new TickWithheld());
         }
       });
-      return noteFailure(next(args));
+      // Once the body went out with no answer back (a slow 202 past the request timeout, a reset connection),
+      // Lambda may have accepted the invoke: a retry could run the worker twice for one tick, so none is made. An
+      // error Lambda answered with (a 5xx) says it did not take the invoke, and is retried as the SDK would.
+      const attempt = next(args).catch((error: unknown) => {
+        throw released && !answeredWithStatus(error) ? new InvokeSentUnanswered(error) : error;
+      });
+      return noteFailure(attempt);
     },
     HOLD_UNTIL_TICK,
   );
@@ -271,6 +279,27 @@ async function invokeHeld(
 /** An HTTP request (its body is the bytes the SDK serialized and signed, or the stream a retry left). */
 function hasBody(request: unknown): request is { body: unknown } {
   return typeof request === 'object' && request !== null && 'body' in request;
+}
+
+/** Whether an attempt's error carries the HTTP status Lambda answered with (absent for a timeout or a reset). */
+function answeredWithStatus(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null || !('$metadata' in error)) return false;
+  const metadata: unknown = error.$metadata;
+  return typeof metadata === 'object' && metadata !== null && 'httpStatusCode' in metadata
+    ? typeof metadata.httpStatusCode === 'number'
+    : false;
+}
+
+/**
+ * An invoke whose body was sent and whose answer did not come: not retried (the SDK's retry strategy counts no
+ * error of this name as retryable), reported as the fire's failure with the attempt's own cause.
+ */
+class InvokeSentUnanswered extends SubMinuteError {
+  override readonly name = 'InvokeSentUnanswered';
+
+  constructor(readonly attemptError: unknown) {
+    super(`invoke sent, no answer (${describeCause(attemptError)}): not retried, it may have run`);
+  }
 }
 
 /**

@@ -134,11 +134,10 @@ describe('fleet fault: pollers moved between shards under load', () => {
     expect(executionsOf(harness.stack, shardItemKey('s1'), 'RUNNING')).toHaveLength(1);
   }, 120_000);
 
-  // DEFECT (infra/constructs/control-plane-triggers.ts FLEET_START_FILTERS = TURNS_ON_FILTERS): the fleet's stream
-  // mapping passes only INSERTs and turn-ons, so the flip record (moveTo removed, shard := s1) never reaches
-  // fleet-planner.ts pollersToPlace's `moved` branch; s1 is started only by the next watchdog (≤ 1 min), and the
-  // moved pollers' ticks until then are neither fired nor counted as skipped.
-  it.fails('the flip starts the destination shard: moved pollers fire again within 3 s of the flip (no hand start)', async () => {
+  // Found by this test: the fleet's stream mapping passed only INSERTs and turn-ons, so the flip record (moveTo
+  // removed, shard := s1) never reached fleet-planner.ts pollersToPlace's `moved` branch and s1 waited for the next
+  // watchdog. FLEET_START_FILTERS (infra/constructs/control-plane-triggers.ts) now pass the flip.
+  it('the flip starts the destination shard: moved pollers fire again within 3 s of the flip (no hand start)', async () => {
     const served = await servedFleet();
     harness = served.harness;
     const movedAtMs = await moveToS1(served.shards);

@@ -27,11 +27,10 @@ describe('fleet fault: the Lambda endpoint answers an async Invoke slowly', () =
     invoker = undefined;
   });
 
-  // DEFECT: functions/shared/worker-invoker.ts invokeHeld with the controller's client (CONTROL_PLANE_MAX_ATTEMPTS 2,
-  // requestMs 1.5 s, functions/shared/client-config.ts): an Invoke accepted but answered after the request timeout
-  // is sent again by the SDK's second attempt (a retry passes through the hold again), so the worker runs twice for
-  // one (poller, seq). Turn into `it` once fixed.
-  it.fails('a tick whose 202 comes after the request timeout is invoked once, not twice', async () => {
+  // With the controller's client (CONTROL_PLANE_MAX_ATTEMPTS 2, requestMs 1.5 s): an Invoke accepted but answered
+  // after the request timeout was sent again by the SDK's second attempt until invokeHeld stopped retrying an invoke
+  // whose body had gone out. It is now reported as the fire's failure, and the worker runs once.
+  it('a tick whose 202 comes after the request timeout is invoked once, not twice', async () => {
     const received: string[] = [];
     server = createServer((request, response) => {
       const chunks: Buffer[] = [];
@@ -66,5 +65,6 @@ describe('fleet fault: the Lambda endpoint answers an async Invoke slowly', () =
       outcome,
     });
     expect(received).toHaveLength(1);
+    expect(outcome).toBe('WorkerInvokeError');
   }, 20_000);
 });
