@@ -271,6 +271,9 @@ class ShardRound {
         lease.epoch,
       );
       await this.#dispatch(plan.ticks, lease);
+      // Skips are written within a batch of being counted, not with the next claim minutes later: an invocation
+      // that ends on a failure (the table out of reach, superseded) takes no count it held with it.
+      this.#writeCounts(lease.epoch);
       this.#flushMetricsIfDue();
       renewNow = plan.heldByLease.length > 0;
       if (plan.continuation.kind === 'hand-back')
@@ -368,6 +371,8 @@ class ShardRound {
     if (written.kind === 'lost') return undefined;
     this.#lease = written.lease;
     this.#recorded.clear();
+    // A poller refused under the old epoch (reassigned away meanwhile) may name this shard again: judged anew.
+    this.#refused.clear();
     // The next batch rebuilds the state from the items, as a new invocation would: a poller reassigned away and
     // back meanwhile carries another shard's loop, which the memory of this one does not know.
     this.#resumeAfterRetake = Math.max(
@@ -715,6 +720,8 @@ class ShardRound {
     await this.#answersUntil(
       Math.min(continuation.wakeAt, this.#deadline() - this.#timing.tick.handBackMarginMs),
     );
+    // A claim still under way holds no count noted after it left: drained first, those ride on one more write.
+    await this.#writes.drain();
     this.#writeCounts(lease.epoch);
     await this.#writes.drain();
     const handedBackAtMs = await this.#release(continuation.wakeAt);

@@ -40,12 +40,19 @@ export interface ShardTiming {
    * next tick of a poller at 1 s or slower, and within a second for a faster one.
    */
   readonly batchMs: number;
+  /**
+   * A poller new to the shard starts up to this much before the first-tick delay ends (at most half of it), at an
+   * offset its id fixes: pollers that join in one read (a fleet start) do not all fall due on the same millisecond,
+   * where the shard would release them one after another, the last late by the sum of their sends.
+   */
+  readonly joinSpreadMs?: number;
 }
 
 export const DEFAULT_SHARD_TIMING: ShardTiming = {
   tick: DEFAULT_TIMING,
   guardMs: DEFAULT_LEASE_TIMING.guardMs,
   batchMs: 1_000,
+  joinSpreadMs: 500,
 };
 
 /**
@@ -291,7 +298,13 @@ function beginLoop(
   const startAtMs = Math.max(nowMs + timing.tick.firstTickDelayMs, span.fromMs, inputs.resumeFromMs ?? nowMs);
   const previous = kept?.loop ?? member.handedOver;
   if (previous === undefined) {
-    return { loop: newLoop(member.item, config, startAtMs, inputs), scheduleChanged: false };
+    const spreadMs = Math.min(timing.joinSpreadMs ?? 0, timing.tick.firstTickDelayMs / 2);
+    const joinAtMs = Math.max(
+      startAtMs - joinOffsetMs(member.item.pollerId, spreadMs),
+      span.fromMs,
+      inputs.resumeFromMs ?? nowMs,
+    );
+    return { loop: newLoop(member.item, config, joinAtMs, inputs), scheduleChanged: false };
   }
   // The handover rule: a loop handed over resumes at movedAt, every loop at a takeover's instant; the ticks
   // before are the previous owner's. A loop this shard kept from its own last round goes on as it was.
@@ -307,6 +320,17 @@ function beginLoop(
   const running = restarted ? anchorOn(resumed, startAtMs) : resumed;
   const loop = followSchedule({ ...running, executionId: inputs.executionId }, config, nowMs, timing.tick);
   return { loop, scheduleChanged: !sameSchedule(config, previous.config) };
+}
+
+/** A whole-millisecond offset in [0, spreadMs) fixed by the id (FNV-1a): the same on every shard and round. */
+export function joinOffsetMs(pollerId: string, spreadMs: number): number {
+  const slots = Math.floor(spreadMs);
+  if (slots <= 0) return 0;
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < pollerId.length; index++) {
+    hash = Math.imul(hash ^ pollerId.charCodeAt(index), 0x01000193) >>> 0;
+  }
+  return hash % slots;
 }
 
 function newLoop(

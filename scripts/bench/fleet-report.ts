@@ -57,7 +57,7 @@ export function renderFleetTable(runs: readonly FleetRun[], targets: FleetTarget
       'pollers',
       'cadences',
       'fires',
-      'precision p50 / p99 / max (ms)',
+      "precision p50 / p99 / max (ms): the controllers' own; at the endpoint",
       'lateness p50 / p99 / max (ms)',
       'duplicates',
       'missed (empty slots − counted skips)',
@@ -82,7 +82,9 @@ function tickCells(size: string, cadence: string, stats: FleetTickStats, verdict
     size,
     cadence,
     String(stats.fires),
-    triple(stats.precisionMs),
+    stats.controllerPrecisionMs === undefined
+      ? triple(stats.precisionMs)
+      : `${triple(stats.controllerPrecisionMs)}; ${triple(stats.precisionMs)}`,
     triple(stats.latenessMs),
     String(stats.duplicates),
     `${stats.missedTicks} (${stats.emptySlots} − ${stats.countedSkips})`,
@@ -187,7 +189,7 @@ export function renderFleetReport(result: FleetBenchResult): string {
           '',
         ]
       : []),
-    `Latency model: ${result.latency}. Targets: controller precision p99 ≤ ${ms(result.targets.precisionP99Ms)} ms (sent − scheduled); worker lateness p99 ≤ ${ms(result.targets.latenessP99Ms)} ms (the model's async-invoke p99 + 20 ms); no duplicate; no missed tick (a grid slot of the window with no fire that the item does not count as skipped).`,
+    `Latency model: ${result.latency}. Targets: controller precision p99 ≤ ${ms(result.targets.precisionP99Ms)} ms (released − due on the shard controllers' own clock, from their metric lines, where they report it; else received at the local Lambda endpoint − due, shown beside it: that arrival also waits on the local stack's one process, dynalite's Query and Scans included); worker lateness p99 ≤ ${ms(result.targets.latenessP99Ms)} ms (the model's async-invoke p99 + 20 ms); no duplicate; no missed tick (a grid slot of the window with no fire that the item does not count as skipped).`,
     '',
   ];
   if (result.capacitySearch) {

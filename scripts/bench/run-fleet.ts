@@ -243,7 +243,10 @@ export async function runFleet(options: RunFleetOptions): Promise<FleetRun> {
       intervalMs: Math.round(poller.fields.waitSeconds * 1000),
       countedSkips: (countersAtEnd.get(poller.id) ?? 0) - (countersAtStart.get(poller.id) ?? 0),
     }));
-    const stats = fleetTickStats(fires, fleetPollers, window);
+    const endpointStats = fleetTickStats(fires, fleetPollers, window);
+    const controllerPrecisionMs = shardWindow?.controllerPrecisionMs;
+    const stats =
+      controllerPrecisionMs === undefined ? endpointStats : { ...endpointStats, controllerPrecisionMs };
     const cadences = [...new Set(pollers.map((poller) => poller.fields.waitSeconds))];
     const byCadence =
       cadences.length < 2

@@ -11,6 +11,7 @@ import {
 } from '../../functions/scheduling/cost-model';
 import { DEFAULT_TIMING } from '../../functions/scheduling/plan-round';
 import { CONTROLLER_TIMEOUT_SECONDS, FIELD } from '../../functions/shared/contract';
+import { METRIC } from '../../functions/shared/metrics';
 import type { SandboxLogLine } from '../local-stack/lambda-sandbox/sandbox';
 import type { Meter } from '../local-stack/latency-model';
 import {
@@ -20,6 +21,7 @@ import {
 } from '../local-stack/local-endpoints';
 import type { InvocationStart } from '../local-stack/local-functions';
 import { type FleetCost, type FleetWindowCounts, fleetCost } from './fleet-cost';
+import { type Percentiles, percentiles } from './fleet-stats';
 import { BenchMeter } from './meter';
 import { InvocationSpans, type Span } from './shard-meter';
 
@@ -59,6 +61,11 @@ export interface ShardWindowCounts {
   readonly outcomeWriteUnits: number;
   /** Controller log lines in the window (application lines; the platform's are estimated per invocation). */
   readonly controllerLogLines: number;
+  /**
+   * The shard controllers' own precision values (released − due, on their clock, as their EMF metric lines in the
+   * window carry them): free of the local stack's process, where dynalite's work delays a request's arrival.
+   */
+  readonly controllerPrecisionMs: Percentiles | undefined;
   /** Invocations of the control-plane function started in the window (shard rounds, stream, watchdog). */
   readonly controllerInvocations: number;
   /** Ms the control-plane function was awake in the window, all its invocations together. */
@@ -82,6 +89,7 @@ export class ShardWindowMeter {
   private readonly spans = new InvocationSpans();
   private logBytes = 0;
   private logLines = 0;
+  private precisionValues: number[] = [];
   private windowOpen = false;
   readonly meter: Meter;
 
@@ -115,6 +123,7 @@ export class ShardWindowMeter {
     this.logLines += 1;
     this.logBytes +=
       Buffer.byteLength(line.line, 'utf8') + APPLICATION_LINE_PREFIX_BYTES + LOG_EVENT_OVERHEAD_BYTES;
+    this.precisionValues.push(...precisionValuesOf(line.line));
   }
 
   /** Everything counted so far (start-up, seeding, warm-up) is dropped. */
@@ -122,6 +131,7 @@ export class ShardWindowMeter {
     this.bench.reset();
     this.logBytes = 0;
     this.logLines = 0;
+    this.precisionValues = [];
     this.windowOpen = true;
   }
 
@@ -162,6 +172,8 @@ export class ShardWindowMeter {
       plannerScanReadUnits,
       outcomeWriteUnits: reading.outcomeWriteUnits,
       controllerLogLines: this.logLines,
+      controllerPrecisionMs:
+        this.precisionValues.length === 0 ? undefined : percentiles(this.precisionValues),
       controllerInvocations,
       controllerAwakeMs,
       derivedHandBackRounds,
@@ -186,4 +198,19 @@ export async function fullScanReadUnits(client: DynamoDBClient, tableName: strin
     startKey = page.LastEvaluatedKey;
   } while (startKey);
   return units;
+}
+
+/** The ControllerPrecisionMs values of one EMF line (none for any other line). */
+export function precisionValuesOf(line: string): number[] {
+  if (!line.includes(METRIC.controllerPrecisionMs.name)) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return [];
+  }
+  if (typeof parsed !== 'object' || parsed === null) return [];
+  const values: unknown = (parsed as Record<string, unknown>)[METRIC.controllerPrecisionMs.name];
+  const list = Array.isArray(values) ? values : [values];
+  return list.filter((value): value is number => typeof value === 'number' && Number.isFinite(value));
 }

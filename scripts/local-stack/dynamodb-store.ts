@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import dynalite from 'dynalite';
 import { type LatencyModel, type Meter, NO_LATENCY, NO_METER } from './latency-model';
+import { LOCAL_KEEP_ALIVE_MS } from './local-endpoints';
 
 /**
  * Requests dynalite is still working on. Its close() waits for the store's pending operations, but an UpdateItem is
@@ -119,7 +120,7 @@ export class DynamoDbStore {
       updateTableMs: 0,
       ...(dataDir ? { path: dataDir } : {}),
     });
-    server.keepAliveTimeout = 1_000;
+    server.keepAliveTimeout = LOCAL_KEEP_ALIVE_MS;
     const [serve] = server.listeners('request') as ((
       request: IncomingMessage,
       response: ServerResponse,

@@ -8,6 +8,14 @@ export const DEFAULT_DYNAMODB_PORT = 8000;
 /** The local Lambda invoke API and Step Functions API share one server on the next port. */
 export const servicesPortFor = (dynamoDbPort: number) => dynamoDbPort + 1;
 
+/**
+ * How long the local endpoints keep an idle connection, as AWS's endpoints do across a client's calls. Node's HTTP
+ * agent keeps a pooled socket one second less than the server's `Keep-Alive: timeout=N` hint, so the 1 s this once
+ * was made every SDK call open a new connection: each fire paid a connect and a close (on AWS, a TLS handshake)
+ * that the deployed controller, reusing its connections, does not pay. close() ends these connections at once.
+ */
+export const LOCAL_KEEP_ALIVE_MS = 30_000;
+
 export const LOCAL_ACCOUNT = '000000000000';
 export const LOCAL_TABLE_NAME = 'SubMinuteLambdaExecutor-local-control';
 export const LOCAL_STATE_MACHINE_NAME = 'SubMinuteLambdaExecutor-local-loop';

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describeCause } from '../../functions/shared/errors';
+import { LOCAL_KEEP_ALIVE_MS } from './local-endpoints';
 import { FunctionNotFoundError, type LocalFunctions } from './local-functions';
 import { LocalQueues } from './local-queues';
 import { answerSqs, SQS_TARGET_PREFIX } from './local-sqs-api';
@@ -54,8 +55,7 @@ export class LocalServicesServer {
         );
       });
     });
-    // Keep-alive sockets would hold close() open until they time out.
-    server.keepAliveTimeout = 1_000;
+    server.keepAliveTimeout = LOCAL_KEEP_ALIVE_MS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());

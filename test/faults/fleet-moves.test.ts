@@ -137,8 +137,10 @@ describe('fleet fault: pollers moved between shards under load', () => {
   // Found by this test: the fleet's stream mapping passed only INSERTs and turn-ons, so the flip record (moveTo
   // removed, shard := s1) never reached fleet-planner.ts pollersToPlace's `moved` branch and s1 waited for the next
   // watchdog. FLEET_START_FILTERS (infra/constructs/control-plane-triggers.ts) now pass the flip.
-  // OPEN (session 5): passed alone; in the full suite (npm test) the stream started no s1 within 3 s of the flip
-  // (20 pollers silent). Not yet diagnosed: skipped until it is, and listed in the closing note.
+  // OPEN (sessions 5 and 6): red alone too now. Seen in session 6: at the fleet start many first fires end
+  // InvokeSentUnanswered (no 202 within 1.5 s while 40 worker sandboxes start), the stream then re-plans those
+  // pollers as stale and starts two more s0 executions that supersede the first, every round takes a new epoch,
+  // and s0 had flipped none of the moved pollers 15 s after movedAt. Skipped until diagnosed (closing note).
   it.skip('the flip starts the destination shard: moved pollers fire again within 3 s of the flip (no hand start)', async () => {
     const served = await servedFleet();
     harness = served.harness;

@@ -230,7 +230,9 @@ describe('runShardRound: 20 pollers at mixed cadences on one shard', () => {
         expect(fire.receivedAt, poller.id).toBeGreaterThanOrEqual(dueOf(fire));
         expect(fire.receivedAt - dueOf(fire), poller.id).toBeLessThan(intervalMs / 2);
       }
-      expect(dues[0]).toBeGreaterThanOrEqual(startedAt + TIMING.firstTickDelayMs);
+      // Pollers joining together are spread over at most the last half of the first-tick delay (joinOffsetMs).
+      expect(dues[0]).toBeGreaterThanOrEqual(startedAt + TIMING.firstTickDelayMs / 2);
+      expect(dues[0]).toBeLessThanOrEqual(startedAt + TIMING.firstTickDelayMs + 1_000);
     }
   });
 
@@ -662,6 +664,25 @@ describe('runShardRound: overlap skip', () => {
     expect(gapsOf(fires.map((fire) => fire.receivedAt)).every((gap) => gap >= 1_200)).toBe(true);
     const item = await raw('slow-worker');
     expect(Number(item?.[FIELD.overlapSkips]?.N)).toBeGreaterThanOrEqual(fires.length - 1);
+  }, 15_000);
+});
+
+describe('runShardRound: counts while the round runs', () => {
+  it('writes the ticks it skipped within a batch or so, not only at its hand-back (an invocation that fails loses none)', async () => {
+    // arrange: a worker that runs 1.5 s, ticks every 0.5 s, overlap skip: two ticks skipped per fire.
+    await putPoller('counted-early', 's21', '0.5', {
+      [FIELD.overlap]: { S: 'skip' },
+      [FIELD.payload]: { M: { runMs: { N: '1500' } } },
+    });
+
+    // act
+    const running = round('s21', 'arn:exec:counted-early', 8_000, deps(await workerFor('counted-early')));
+    await sleep(4_000);
+    const midway = await raw('counted-early');
+    await running;
+
+    // assess: counted on the item while the round was still awake (it hands back only near its deadline)
+    expect(Number(midway?.[FIELD.overlapSkips]?.N ?? 0)).toBeGreaterThanOrEqual(1);
   }, 15_000);
 });
 

@@ -4,6 +4,7 @@ import { earliestMoveAt, type PollerPlacement, type ShardLease } from '../../../
 import {
   DEFAULT_SHARD_SIZE,
   DEFAULT_SHARD_TIMING,
+  joinOffsetMs,
   type PollerRecord,
   planShardRound,
   type ShardContinuation,
@@ -40,6 +41,12 @@ const member = (pollerId: string, poller: Poller, placement: PollerPlacement = H
   if (poller.seq !== undefined) item[FIELD.seq] = { N: String(poller.seq) };
   return { item: decodePollerItem(pollerId, item), placement };
 };
+
+/**
+ * The grid tests pin first ticks to the first-tick delay: pollers joining together are not spread here (the spread
+ * has its own tests below, with the default timing).
+ */
+const GRID_TIMING = { ...DEFAULT_SHARD_TIMING, joinSpreadMs: 0 };
 
 /** A lease the shard renews at every read (the renewal is the wiring's; here it always succeeds). */
 const leaseAt = (nowMs: number): ShardLease => ({ owner: 'exec-1', epoch: 1, validUntilMs: nowMs + 30_000 });
@@ -79,7 +86,7 @@ const runShard = (
       resumeFromMs,
       nowMs,
       deadlineMs: nowMs + 900_000,
-      timing: DEFAULT_SHARD_TIMING,
+      timing: GRID_TIMING,
     });
     rounds.push({ atMs: nowMs, plan });
     state = plan.state;
@@ -276,7 +283,7 @@ describe('planShardRound on a simulated clock', () => {
         resumeFromMs: undefined,
         nowMs: T0,
         deadlineMs: T0 + 900_000,
-        timing: DEFAULT_SHARD_TIMING,
+        timing: GRID_TIMING,
         size: { memoryMb, architecture: 'arm64' },
       });
     // The first tick (at the first-tick delay) is planned now; the next is 20 s after it.
@@ -298,7 +305,7 @@ describe('planShardRound on a simulated clock', () => {
       resumeFromMs: undefined,
       nowMs: T0,
       deadlineMs: T0 + 900_000,
-      timing: DEFAULT_SHARD_TIMING,
+      timing: GRID_TIMING,
     });
     expect(plan.ticks).toEqual([]);
     expect(plan.continuation).toEqual({ kind: 'hand-back', wakeAt: T0 - 250 + 60_000, nextDueAt: undefined });
@@ -323,6 +330,75 @@ describe('planShardRound on a simulated clock', () => {
     expect(seqsOf(a)).toEqual(consecutive(1, a.length));
     expect(a.some((tick) => tick.dueAt > T0 + 6_500 && tick.dueAt < T0 + 9_000)).toBe(false);
     expect(run.records).toEqual([]);
+  });
+});
+
+describe('pollers joining a shard together are spread (joinOffsetMs)', () => {
+  it('a fleet start of 100 pollers at 1 s: first ticks spread over the half second before the first-tick delay ends', () => {
+    const members = Array.from({ length: 100 }, (_, index) => member(`fleet-${index}`, { waitSeconds: 1 }));
+    const plan = planShardRound({
+      shard: SHARD,
+      executionId: 'exec-1',
+      members,
+      state: new Map(),
+      lease: leaseAt(T0),
+      resumeFromMs: undefined,
+      nowMs: T0,
+      deadlineMs: T0 + 900_000,
+      timing: DEFAULT_SHARD_TIMING,
+    });
+    const firstDue = new Map<string, number>();
+    for (const tick of plan.ticks) if (!firstDue.has(tick.pollerId)) firstDue.set(tick.pollerId, tick.dueAt);
+    const dues = [...firstDue.values()];
+    const delayMs = DEFAULT_SHARD_TIMING.tick.firstTickDelayMs;
+    expect(firstDue.size).toBe(100);
+    expect(Math.min(...dues)).toBeGreaterThan(T0 + delayMs - 500);
+    expect(Math.max(...dues)).toBeLessThanOrEqual(T0 + delayMs);
+    // Not one millisecond for all: the most that share one is a handful (ids hash into 500 slots).
+    const perMs = new Map<number, number>();
+    for (const due of dues) perMs.set(due, (perMs.get(due) ?? 0) + 1);
+    expect(perMs.size).toBeGreaterThanOrEqual(75);
+    expect(Math.max(...perMs.values())).toBeLessThanOrEqual(3);
+    for (const [pollerId, due] of firstDue) {
+      expect(due).toBe(T0 + delayMs - joinOffsetMs(pollerId, 500));
+    }
+  });
+
+  it('joinOffsetMs: whole milliseconds in [0, spread), the same for the same id, 0 without a spread', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.integer({ min: 1, max: 10_000 }), (pollerId, spreadMs) => {
+        const offset = joinOffsetMs(pollerId, spreadMs);
+        expect(Number.isInteger(offset)).toBe(true);
+        expect(offset).toBeGreaterThanOrEqual(0);
+        expect(offset).toBeLessThan(spreadMs);
+        expect(joinOffsetMs(pollerId, spreadMs)).toBe(offset);
+      }),
+    );
+    expect(joinOffsetMs('any', 0)).toBe(0);
+  });
+
+  it('never starts a joining poller before the takeover instant or its move-in time', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 5_000 }),
+        fc.string({ minLength: 1 }),
+        (resumeAfterMs, pollerId) => {
+          const resumeFromMs = T0 + resumeAfterMs;
+          const plan = planShardRound({
+            shard: SHARD,
+            executionId: 'exec-1',
+            members: [member(pollerId, { waitSeconds: 1 })],
+            state: new Map(),
+            lease: leaseAt(T0),
+            resumeFromMs,
+            nowMs: T0,
+            deadlineMs: T0 + 900_000,
+            timing: DEFAULT_SHARD_TIMING,
+          });
+          for (const tick of plan.ticks) expect(tick.dueAt).toBeGreaterThanOrEqual(resumeFromMs);
+        },
+      ),
+    );
   });
 });
 

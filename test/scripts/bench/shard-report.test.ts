@@ -80,6 +80,7 @@ function run(size: number, precisionMs: number, window?: FleetWindowCounts): Fle
               controllerInvocations: 0,
               controllerAwakeMs: window.controllerBilledMs,
               derivedHandBackRounds: 0,
+              controllerPrecisionMs: undefined,
             },
           },
         }),

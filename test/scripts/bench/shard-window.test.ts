@@ -4,8 +4,10 @@ import {
   LOG_EVENT_OVERHEAD_BYTES,
   PLATFORM_LOG_BYTES_PER_INVOCATION,
 } from '../../../functions/scheduling/cost-model';
+import { emfLine } from '../../../functions/shared/metrics';
 import {
   AWAKE_INVOCATION_MS,
+  precisionValuesOf,
   ShardWindowMeter,
   shardControllerSize,
   shardsForLoad,
@@ -101,5 +103,32 @@ describe('shardsForLoad', () => {
     expect(shardsForLoad(100, 100)).toBe(1);
     expect(shardsForLoad(100.5, 100)).toBe(2);
     expect(shardsForLoad(1000, 100)).toBe(10);
+  });
+});
+
+describe('precisionValuesOf: the shard controllers own precision, read from their EMF lines', () => {
+  it('reads a list or a single value, and nothing from other lines', () => {
+    const many = emfLine({ table: 't', timestampMs: 0, values: { controllerPrecisionMs: [0, 1.5, 12] } });
+    const one = emfLine({ table: 't', timestampMs: 0, values: { controllerPrecisionMs: [3] } });
+    const other = emfLine({ table: 't', timestampMs: 0, values: { fires: 4 } });
+    expect(precisionValuesOf(many ?? '')).toEqual([0, 1.5, 12]);
+    expect(precisionValuesOf(one ?? '')).toEqual([3]);
+    expect(precisionValuesOf(other ?? '')).toEqual([]);
+    expect(precisionValuesOf('{"level":"info","msg":"ControllerPrecisionMs is not json')).toEqual([]);
+  });
+
+  it('keeps the values of the window only, as percentiles', () => {
+    const counter = new ShardWindowMeter(shardControllerSize(undefined));
+    const line = (values: number[]) => ({
+      functionName: LOCAL_CONTROLLER_NAME,
+      pid: 1,
+      stream: 'stdout' as const,
+      line: emfLine({ table: 't', timestampMs: 0, values: { controllerPrecisionMs: values } }) ?? '',
+    });
+    counter.onSandboxLine(line([900]));
+    counter.openWindow();
+    counter.onSandboxLine(line([1, 2, 3, 4]));
+    const window = counter.closeWindow({ startMs: 0, endMs: 60_000 }, 4, 0);
+    expect(window.controllerPrecisionMs).toMatchObject({ count: 4, max: 4 });
   });
 });
