@@ -238,7 +238,7 @@ class ShardRound {
         this.#log.info('no pollers name the shard: stopping');
         throw new PollerStoppedSignal(this.#shardKey, 'no pollers');
       }
-      if (resumeFromMs !== undefined) this.#state = recordedState(reads);
+      if (resumeFromMs !== undefined) this.#state = recordedState(reads, input.shard);
       this.#noteRead(reads);
       const items = new Map(reads.map((read) => [read.item.pollerId, read.item] as const));
       const before = this.#state;

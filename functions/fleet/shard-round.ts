@@ -48,6 +48,12 @@ export interface ShardTiming {
   readonly joinSpreadMs?: number;
 }
 
+/**
+ * How far behind a write the shard index may be when a shard reads it. DynamoDB gives no bound for a GSI; it is
+ * typically well under a second. Only a hand edit of `shard` leans on it (a planner move names its instant).
+ */
+export const INDEX_LAG_MS = 1_000;
+
 export const DEFAULT_SHARD_TIMING: ShardTiming = {
   tick: DEFAULT_TIMING,
   guardMs: DEFAULT_LEASE_TIMING.guardMs,
@@ -84,6 +90,11 @@ export interface ShardMember {
    * poller: the new owner resumes it at `movedAt` (resumeAt) instead of starting a new grid.
    */
   readonly handedOver?: LoopState | undefined;
+  /**
+   * The hand-over is another shard's live record (a hand edit of `shard`, no planner move): that shard may fire the
+   * loop until its next read shows the edit, so it resumes only past that read (HAND_EDIT_WAIT).
+   */
+  readonly unannounced?: boolean;
 }
 
 export interface ShardRoundInputs {
@@ -309,9 +320,12 @@ function beginLoop(
   // The handover rule: a loop handed over resumes at movedAt, every loop at a takeover's instant; the ticks
   // before are the previous owner's. A loop this shard kept from its own last round goes on as it was.
   // A loop handed over resumes no earlier than now either: with no `movedAt` (a hand edit of `shard`) the record
-  // may be older than ticks its previous owner fired since, and its seqs must not be fired again.
+  // may be older than ticks its previous owner fired since, and its seqs must not be fired again. One its
+  // previous owner still fences resumes past that owner's next read: the batch it may have planned before the
+  // edit reached its index, and the index's lag.
+  const waitMs = member.unannounced === true ? timing.tick.readAheadMs + timing.batchMs + INDEX_LAG_MS : 0;
   const resumeFromMs = Math.max(
-    kept?.loop === undefined ? Math.max(span.fromMs, nowMs) : Number.NEGATIVE_INFINITY,
+    kept?.loop === undefined ? Math.max(span.fromMs, nowMs + waitMs) : Number.NEGATIVE_INFINITY,
     inputs.resumeFromMs ?? Number.NEGATIVE_INFINITY,
   );
   const resumed = Number.isFinite(resumeFromMs) ? resumeAt(previous, resumeFromMs) : previous;

@@ -119,11 +119,22 @@ export function supersededReason(current: ShardItem | undefined): string {
 }
 
 /**
- * Whether a read poller's recorded loop is this shard's own: its item still names this shard and a shard wrote
- * `shardEpoch` there (a move in, or a reassignment, removes it: the loop is then the previous shard's hand-over).
+ * Whether a read poller's recorded loop is this shard's own: its item still names this shard and this shard wrote
+ * `shardEpoch` there (a move in, or a reassignment, removes it: the loop is then the previous shard's hand-over; a
+ * hand edit of `shard` leaves the other shard's: `by` tells). A record naming no shard is taken as this one's.
  */
-function recordedHere(read: ShardMemberRead): boolean {
-  return read.item.shard !== undefined && read.recordedEpoch !== undefined;
+function recordedHere(read: ShardMemberRead, shard: string): boolean {
+  return (
+    read.item.shard !== undefined && read.recordedEpoch !== undefined && (read.recordedBy ?? shard) === shard
+  );
+}
+
+/**
+ * A loop another shard recorded and still fences (its epoch on the item): no planner write handed it over, so that
+ * shard may fire it until its next read shows the edit.
+ */
+function recordedElsewhere(read: ShardMemberRead, shard: string): boolean {
+  return read.recordedEpoch !== undefined && (read.recordedBy ?? shard) !== shard;
 }
 
 /**
@@ -132,10 +143,10 @@ function recordedHere(read: ShardMemberRead): boolean {
  * the invocation's resume instant), the stop reason it recorded, and no notes yet (recordNews drops a note the
  * item already shows).
  */
-export function recordedState(reads: readonly ShardMemberRead[]): ShardState {
+export function recordedState(reads: readonly ShardMemberRead[], shard: string): ShardState {
   const state = new Map<string, ShardPollerState>();
   for (const read of reads) {
-    const own = recordedHere(read);
+    const own = recordedHere(read, shard);
     // A stop recorded on an item this shard serves is not written again; its loop, if moved in, is a hand-over.
     if (!own && read.item.stoppedReason === undefined) continue;
     state.set(read.item.pollerId, {
@@ -167,7 +178,15 @@ export function batchMembers(
     if (leftBehind.has(pollerId) && !(read.placement.shard === shard && read.item.moveTo === undefined))
       return [];
     const handedOver = state.get(pollerId)?.loop === undefined ? read.recordedLoop : undefined;
-    return [{ item: read.item, placement: read.placement, ...(handedOver ? { handedOver } : {}) }];
+    const unannounced = handedOver !== undefined && recordedElsewhere(read, shard);
+    return [
+      {
+        item: read.item,
+        placement: read.placement,
+        ...(handedOver ? { handedOver } : {}),
+        ...(unannounced ? { unannounced } : {}),
+      },
+    ];
   });
 }
 

@@ -83,6 +83,8 @@ export interface ShardMemberRead {
   /** `shardLoop` decoded (undefined when absent or unreadable: the shard then starts above `claimedSeq`). */
   readonly recordedLoop: LoopState | undefined;
   readonly recordedEpoch: number | undefined;
+  /** The shard that recorded the loop (undefined for records older than shards naming themselves). */
+  readonly recordedBy: string | undefined;
 }
 
 export type LeaseWrite =

@@ -157,16 +157,10 @@ export class ShardTable implements ShardStore {
     write: PollerWrite,
   ): Promise<PollerWriteOutcome> {
     const update = new UpdateBuilder();
-    const shardName = update.name(FIELD.shard);
-    const epochName = update.name(FIELD.shardEpoch);
-    const conditions = [
-      `attribute_exists(${update.name(FIELD.id)})`,
-      `${shardName} = ${update.value('ourShard', { S: shard })}`,
-      `(attribute_not_exists(${epochName}) OR ${epochName} <= ${update.value('ourEpoch', number(epoch))})`,
-    ];
+    const conditions = conditionsFor(update, shard, epoch);
     switch (write.kind) {
       case 'claim': {
-        setClaimProgress(update, write, epoch);
+        setClaimProgress(update, write, shard, epoch);
         const claimed = update.name(FIELD.claimedSeq);
         const rises = `(attribute_not_exists(${claimed}) OR ${claimed} <= ${update.value('claimRises', number(write.claimedSeq))})`;
         update.set(FIELD.claimedSeq, number(write.claimedSeq));
@@ -174,9 +168,10 @@ export class ShardTable implements ShardStore {
         if (outcome.kind === 'written' || outcome.item === undefined) return outcomeOf(outcome);
         // Refused: not ours (any more), or a higher claim is already recorded (it stays; the rest is written).
         const now = decodePollerItem(pollerId, outcome.item);
-        if (now.shard !== shard || (now.shardEpoch ?? 0) > epoch) return 'not-ours';
+        if (now.shard !== shard || ((now.shardEpoch ?? 0) > epoch && (now.shardLoopBy ?? shard) === shard))
+          return 'not-ours';
         const again = new UpdateBuilder();
-        setClaimProgress(again, write, epoch);
+        setClaimProgress(again, write, shard, epoch);
         const retried = await this.pollerUpdate(pollerId, again, conditionsFor(again, shard, epoch));
         return outcomeOf(retried);
       }
@@ -195,7 +190,7 @@ export class ShardTable implements ShardStore {
         update.set(FIELD.shard, { S: write.to });
         update.remove(FIELD.moveTo);
         update.remove(FIELD.shardEpoch);
-        if (write.loop !== undefined) update.set(FIELD.shardLoop, loopAttribute(write.loop));
+        if (write.loop !== undefined) update.set(FIELD.shardLoop, loopAttribute(write.loop, shard));
         conditions.push(`${update.name(FIELD.moveTo)} = ${update.value('moveTo', { S: write.to })}`);
         break;
     }
@@ -314,7 +309,13 @@ export function memberOf(item: PollerItem, queried: string): ShardMemberRead {
     item.moveTo !== undefined
       ? { shard: item.moveTo, movedAtMs: item.movedAt }
       : { shard: item.shard ?? queried, movedAtMs: item.movedAt };
-  return { item, placement, recordedLoop: item.shardLoop, recordedEpoch: item.shardEpoch };
+  return {
+    item,
+    placement,
+    recordedLoop: item.shardLoop,
+    recordedEpoch: item.shardEpoch,
+    recordedBy: item.shardLoopBy,
+  };
 }
 
 function outcomeOf(
@@ -324,12 +325,18 @@ function outcomeOf(
   return outcome.item === undefined ? 'missing' : 'not-ours';
 }
 
+/**
+ * A shard's write holds while the item names it and no later epoch of its own wrote there. An epoch another shard
+ * recorded (its `by` in `shardLoop`: a hand edit of `shard` keeps it) says nothing of this shard's epochs, which
+ * count on their own: compared with it, a shard behind the other would never serve the poller.
+ */
 function conditionsFor(update: UpdateBuilder, shard: string, epoch: number): string[] {
   const epochName = update.name(FIELD.shardEpoch);
+  const loopName = update.name(FIELD.shardLoop);
   return [
     `attribute_exists(${update.name(FIELD.id)})`,
     `${update.name(FIELD.shard)} = ${update.value('ourShard', { S: shard })}`,
-    `(attribute_not_exists(${epochName}) OR ${epochName} <= ${update.value('ourEpoch', number(epoch))})`,
+    `(attribute_not_exists(${epochName}) OR ${epochName} <= ${update.value('ourEpoch', number(epoch))} OR (begins_with(${loopName}, ${update.value('byAny', { S: '{"by":"' })}) AND NOT begins_with(${loopName}, ${update.value('byUs', { S: `{"by":${JSON.stringify(shard)}` })})))`,
   ];
 }
 
@@ -337,9 +344,10 @@ function conditionsFor(update: UpdateBuilder, shard: string, epoch: number): str
 function setClaimProgress(
   update: UpdateBuilder,
   write: Extract<PollerWrite, { kind: 'claim' }>,
+  shard: string,
   epoch: number,
 ): void {
-  update.set(FIELD.shardLoop, loopAttribute(write.loop));
+  update.set(FIELD.shardLoop, loopAttribute(write.loop, shard));
   update.set(FIELD.shardEpoch, number(epoch));
   if (write.lastSeq !== undefined) update.set(FIELD.seq, number(write.lastSeq));
   if (write.lastTickAt !== undefined) update.set(FIELD.lastTickAt, { S: write.lastTickAt });
@@ -360,8 +368,12 @@ function setClaimProgress(
   update.remove(FIELD.stoppedReason);
 }
 
-function loopAttribute(loop: LoopState): AttributeValue {
-  return { S: JSON.stringify(encodeLoopState(loop)) };
+/**
+ * The loop as JSON text, `by` first, naming the shard that recorded it: read back by control-item.ts, and matched
+ * as a prefix by conditionsFor (a prefix is exact where a search inside could meet a payload's text).
+ */
+function loopAttribute(loop: LoopState, shard: string): AttributeValue {
+  return { S: JSON.stringify({ by: shard, ...encodeLoopState(loop) }) };
 }
 
 function heldCondition(update: UpdateBuilder, lease: ShardLease): string {

@@ -93,6 +93,8 @@ export interface SystemFields {
   readonly shardLoop: LoopState | undefined;
   /** The lease epoch of the shard that wrote `shardLoop`. */
   readonly shardEpoch: number | undefined;
+  /** The shard that wrote `shardLoop` (its `by`; records written before shards named themselves have none). */
+  readonly shardLoopBy: string | undefined;
 }
 
 /**
@@ -486,6 +488,16 @@ function decodeShardName(
   );
 }
 
+/** The `by` a shard writes into `shardLoop` beside the loop; undefined when absent or unreadable. */
+function shardLoopAuthor(value: AttributeValue | undefined): string | undefined {
+  try {
+    const json: unknown = JSON.parse(value?.S ?? '');
+    return isRecord(json) && typeof json.by === 'string' ? json.by : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `shardLoop`: the JSON text (S) of encodeLoopState, read back by the controller's own loop parser. */
 function decodeShardLoop(
   pollerId: string,
@@ -587,6 +599,7 @@ function decodeSystemFields(
     movedAt: whole(FIELD.movedAt),
     shardLoop: shardLoopField(),
     shardEpoch: whole(FIELD.shardEpoch),
+    shardLoopBy: shardLoopAuthor(item[FIELD.shardLoop]),
   };
 }
 

@@ -142,12 +142,11 @@ describe('fleet fault: two shards believe they own a poller', () => {
   // Found by this test (3 runs of 3 before the fix): s1 re-fired seqs s0 had fired, taking s0's recorded shardLoop
   // with no resume instant. A loop handed over now resumes no earlier than the new owner's read (shard-round.ts
   // beginLoop). The planner's reassign always writes movedAt; a stale or hand writer does not.
-  // OPEN (session 6): red since the join spread moved the grid: p009#4 fired by both shards. A hand edit of `shard`
-  // keeps the old shard's `shardEpoch`, so s1 (leased for the first time) takes s0's recorded loop for its own and
-  // resumes at its read while s0 fires until its next read. A fix (first lease keeps no recorded loop; a loop handed
-  // over with no movedAt waits out the old shard's next read) broke two run-shard-round tests and was reverted for
-  // lack of time: skipped until it lands (closing note).
-  it.skip('a stale reassign (shard := s1 written while s0 serves) onto a running s1: no (poller, seq) twice', async () => {
+  // Red again in session 6 (p009#4 fired by both shards): a hand edit of `shard` keeps the old shard's `shardEpoch`
+  // and loop, which s1 took for its own record. Shards now write `by` into the loop they record (shard-table.ts):
+  // another shard's live record is an unannounced hand-over that resumes past that shard's next read (shard-round.ts
+  // INDEX_LAG_MS), and that shard's epoch no longer fences s1's writes out (conditionsFor).
+  it('a stale reassign (shard := s1 written while s0 serves) onto a running s1: no (poller, seq) twice', async () => {
     harness = await servedFleet();
     // s1 is up first, serving the last poller (a reassign as the planner writes it from a dead shard would not be
     // stale; here s0 lives), so it reads its pollers about every second, as s0 does.

@@ -75,6 +75,26 @@ describe.each(TEMPLATES)('$file', ({ file, path, fleet, render }) => {
     expect(committed).toMatch(/\n {10}CONTROL_TABLE_NAME: \{Ref: ControlTable\w+\}\n/);
   });
 
+  it("leaves CloudFormation's default removal policy (Delete) unsaid, which keeps bytes for code", () => {
+    // prepare
+    const resources = parse(committed, { version: '1.1' }).Resources as Record<
+      string,
+      Record<string, unknown>
+    >;
+    const policies = ['DeletionPolicy', 'UpdateReplacePolicy'];
+
+    // act
+    const saidDelete = Object.entries(resources).flatMap(([id, resource]) =>
+      policies.filter((policy) => resource[policy] === 'Delete').map((policy) => `${id} ${policy}`),
+    );
+
+    // assess: the table, queue, log groups and state machine go with the stack by CloudFormation's default
+    expect(saidDelete).toEqual([]);
+    const table = resourcesOfType(resources as Resources, 'AWS::DynamoDB::Table');
+    expect(table).toHaveLength(1);
+    for (const policy of policies) expect(table[0]?.[1]).not.toHaveProperty(policy);
+  });
+
   it('inlines the code of every Lambda function, on nodejs24.x', () => {
     // prepare
     const resources = parse(committed, { version: '1.1' }).Resources as Resources;

@@ -4,6 +4,7 @@ import { earliestMoveAt, type PollerPlacement, type ShardLease } from '../../../
 import {
   DEFAULT_SHARD_SIZE,
   DEFAULT_SHARD_TIMING,
+  INDEX_LAG_MS,
   joinOffsetMs,
   type PollerRecord,
   planShardRound,
@@ -14,6 +15,7 @@ import {
   type ShardTick,
 } from '../../../functions/fleet/shard-round';
 import { breakEvenIntervalMs } from '../../../functions/scheduling/cost-model';
+import { DEFAULT_TIMING } from '../../../functions/scheduling/plan-round';
 import { wakeAtFor } from '../../../functions/scheduling/tick-schedule';
 import { FIELD, type LoopState, STOP_REASON } from '../../../functions/shared/contract';
 import { decodePollerItem, type RawItem } from '../../../functions/shared/control-item';
@@ -428,6 +430,31 @@ describe('planShardRound across owners', () => {
     expect(newTicks[0]?.seq).toBe(Math.max(...seqsOf(oldTicks)) + 1);
     // The grid goes on across the move: the new shard's first tick is the old grid's next one.
     expect(((newTicks[0]?.dueAt ?? 0) - (oldTicks[0]?.dueAt ?? 0)) % 750).toBe(0);
+  });
+
+  it("resumes another shard's live record (a hand edit of `shard`) only past that shard's next read: no seq it may still fire", () => {
+    // arrange: the old shard fired up to T0 + 9 s and may plan a batch (read-ahead + batch) past its last read,
+    // which can see the index up to INDEX_LAG_MS late.
+    const old = runShard(() => [member('a', { waitSeconds: 0.5 })], T0, T0 + 9_000);
+    const oldTicks = ticksOf(old, 'a');
+    const recorded = old.state.get('a')?.loop;
+    if (recorded === undefined) throw new Error('no loop recorded');
+    const editReadAt = T0 + 9_000;
+
+    // act
+    const taken = runShard(
+      () => [{ ...member('a', { waitSeconds: 0.5 }), handedOver: recorded, unannounced: true }],
+      editReadAt,
+      editReadAt + 6_000,
+    );
+
+    // assess
+    const newTicks = ticksOf(taken, 'a');
+    const waitMs = DEFAULT_TIMING.readAheadMs + DEFAULT_SHARD_TIMING.batchMs + INDEX_LAG_MS;
+    expect(newTicks[0]?.dueAt).toBeGreaterThanOrEqual(editReadAt + waitMs);
+    expect(newTicks[0]?.seq).toBeGreaterThan(Math.max(...seqsOf(oldTicks)));
+    // The grid goes on: the seqs in the wait are skipped, not re-anchored.
+    expect(((newTicks[0]?.dueAt ?? 0) - (oldTicks[0]?.dueAt ?? 0)) % 500).toBe(0);
   });
 
   it('hands a stopped poller over at once when it is moved away', () => {

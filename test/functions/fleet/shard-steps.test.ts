@@ -62,7 +62,9 @@ function read(pollerId: string, fields: RawItem, queried = 's1'): ShardMemberRea
   );
 }
 
-const recordedLoop = (value: LoopState) => ({ S: JSON.stringify(value) });
+const recordedLoop = (value: LoopState, by?: string) => ({
+  S: JSON.stringify(by === undefined ? value : { by, ...value }),
+});
 
 describe('noMemberReadAgainAt', () => {
   it("reads again every second for 10 s in an execution's first round, within its deadline; a later round ends", () => {
@@ -249,7 +251,7 @@ describe('recordedState and batchMembers', () => {
     ];
 
     // act
-    const state = recordedState(reads);
+    const state = recordedState(reads, 's1');
     const members = batchMembers(reads, state, 's1', new Set(), new Set());
 
     // assess
@@ -264,6 +266,39 @@ describe('recordedState and batchMembers', () => {
       shard: 's1',
       movedAtMs: T0,
     });
+  });
+
+  it("tells its own record from another shard's that a hand edit of `shard` left: that one is an unannounced hand-over", () => {
+    // arrange: all three name s1 and carry an epoch; s0 recorded 'hand-edited' and still fences it.
+    const reads = [
+      read('by-us', {
+        [FIELD.shard]: { S: 's1' },
+        [FIELD.shardLoop]: recordedLoop(own, 's1'),
+        [FIELD.shardEpoch]: { N: '2' },
+      }),
+      read('hand-edited', {
+        [FIELD.shard]: { S: 's1' },
+        [FIELD.shardLoop]: recordedLoop(theirs, 's0'),
+        [FIELD.shardEpoch]: { N: '7' },
+      }),
+      read('unnamed', {
+        [FIELD.shard]: { S: 's1' },
+        [FIELD.shardLoop]: recordedLoop(own),
+        [FIELD.shardEpoch]: { N: '2' },
+      }),
+    ];
+
+    // act
+    const state = recordedState(reads, 's1');
+    const members = batchMembers(reads, state, 's1', new Set(), new Set());
+
+    // assess: a record naming no shard (older than `by`) is taken as this shard's, as it was before
+    expect([...state.keys()].sort()).toEqual(['by-us', 'unnamed']);
+    const byId = new Map(members.map((member) => [member.item.pollerId, member]));
+    expect(byId.get('hand-edited')?.handedOver).toEqual(theirs);
+    expect(byId.get('hand-edited')?.unannounced).toBe(true);
+    expect(byId.get('by-us')?.unannounced).toBeUndefined();
+    expect(byId.get('unnamed')?.unannounced).toBeUndefined();
   });
 
   it('leaves out a poller it handed over while the index still shows the pending move, and one refused as not its own', () => {

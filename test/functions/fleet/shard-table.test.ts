@@ -5,7 +5,7 @@ import type { ShardLease } from '../../../functions/fleet/shard-lease';
 import { shardItemKey } from '../../../functions/fleet/shard-store';
 import { SHARD_ITEM_FIELD, ShardTable } from '../../../functions/fleet/shard-table';
 import { FIELD, type LoopState } from '../../../functions/shared/contract';
-import type { RawItem } from '../../../functions/shared/control-item';
+import { decodePollerItem, type RawItem } from '../../../functions/shared/control-item';
 import { ControlTable } from '../../../functions/shared/control-table';
 import { InvalidShardItemError } from '../../../functions/shared/errors';
 import { type LocalDynamoDb, startLocalDynamoDb } from '../../support/local-dynamodb';
@@ -238,7 +238,10 @@ describe('ShardTable: writes on poller items', () => {
     expect(item?.[FIELD.seq]).toEqual({ N: '11' });
     expect(item?.[FIELD.shardEpoch]).toEqual({ N: '3' });
     expect(item?.[FIELD.skippedTicks]).toEqual({ N: '2' });
-    expect(JSON.parse(item?.[FIELD.shardLoop]?.S ?? '')).toEqual(encodeLoopState(loop(12)));
+    // `by` first: the shard that recorded the loop, matched as a prefix by the writes' conditions.
+    expect(item?.[FIELD.shardLoop]?.S?.startsWith(`{"by":"${shard}",`)).toBe(true);
+    expect(JSON.parse(item?.[FIELD.shardLoop]?.S ?? '')).toEqual({ by: shard, ...encodeLoopState(loop(12)) });
+    expect(decodePollerItem(pollerId, item ?? {}).shardLoopBy).toBe(shard);
   });
 
   it('adds the skips, failed fires and overlap skips a claim carries to the counts on the item', async () => {
@@ -292,6 +295,41 @@ describe('ShardTable: writes on poller items', () => {
     expect(item?.[FIELD.shardEpoch]).toEqual({ N: '5' });
     expect(item?.[FIELD.claimedSeq]).toEqual({ N: '200' });
     expect(item?.[FIELD.stoppedReason]).toBeUndefined();
+  });
+
+  it("a hand edit of `shard` onto this shard: the other shard's higher epoch does not fence it out, its own later epoch still does", async () => {
+    // arrange: s0 recorded the loop at epoch 9; an operator then wrote shard := this shard in the console.
+    await put({ ...RUNNING, [FIELD.shard]: { S: 's0' } });
+    await table.writePoller(pollerId, 's0', 9, claim(10, 200));
+    await put({ ...((await raw()) ?? {}), [FIELD.shard]: { S: shard } });
+
+    // act
+    const handEdited = await table.writePoller(pollerId, shard, 2, claim(11, 300));
+    const olderOfOurs = await table.writePoller(pollerId, shard, 1, claim(12, 400));
+
+    // assess
+    expect([handEdited, olderOfOurs]).toEqual(['written', 'not-ours']);
+    const item = await raw();
+    expect(item?.[FIELD.shardEpoch]).toEqual({ N: '2' });
+    expect(item?.[FIELD.claimedSeq]).toEqual({ N: '300' });
+  });
+
+  it('a record that names no shard (written before shards named themselves) is fenced by its epoch, as before', async () => {
+    // arrange
+    const unnamed = JSON.stringify(encodeLoopState(loop(10)));
+    await put({
+      ...RUNNING,
+      [FIELD.shard]: { S: shard },
+      [FIELD.shardEpoch]: { N: '9' },
+      [FIELD.shardLoop]: { S: unnamed },
+    });
+
+    // act
+    const outcome = await table.writePoller(pollerId, shard, 2, claim(11, 300));
+
+    // assess
+    expect(outcome).toBe('not-ours');
+    expect((await raw())?.[FIELD.shardLoop]).toEqual({ S: unnamed });
   });
 
   it('a write on an item another shard serves is not ours, on a deleted item missing', async () => {
