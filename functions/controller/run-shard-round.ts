@@ -149,6 +149,9 @@ class ShardRound {
   readonly #shardMetrics: RoundMetrics | undefined;
   readonly #pollerMetrics = new Map<string, RoundMetrics>();
   #lastFiredDueMs: number | undefined;
+  /** The due time of the last tick released (fired or withheld), and where this invocation resumed: see #release. */
+  #decidedThroughMs: number | undefined;
+  #resumedFromMs = Number.NEGATIVE_INFINITY;
   /** Set by a re-take (#retake): the instant the next batch resumes every poller at, rebuilt from the items. */
   #resumeAfterRetake: number | undefined;
   #fired = 0;
@@ -199,12 +202,17 @@ class ShardRound {
     }
     // Set for a batch that rebuilds the state from the items: the first, and the first after a re-take.
     let resumeFromMs: number | undefined = await this.#acquireLease();
+    this.#resumedFromMs = resumeFromMs;
     const firstRound = input.loop?.executionId !== input.executionId;
     let firstReadAtMs: number | undefined;
     let renewNow = false;
     for (;;) {
       const lease = await this.#renewIfDue(renewNow);
-      resumeFromMs = this.#takeResumeAfterRetake() ?? resumeFromMs;
+      const retakenAtMs = this.#takeResumeAfterRetake();
+      if (retakenAtMs !== undefined) {
+        resumeFromMs = retakenAtMs;
+        this.#resumedFromMs = Math.max(this.#resumedFromMs, retakenAtMs);
+      }
       let reads: ShardMemberRead[];
       try {
         reads = await this.#store.queryMembers(input.shard);
@@ -273,7 +281,7 @@ class ShardRound {
       await this.#dispatch(plan.ticks, lease);
       // Skips are written within a batch of being counted, not with the next claim minutes later: an invocation
       // that ends on a failure (the table out of reach, superseded) takes no count it held with it.
-      this.#writeCounts(lease.epoch);
+      this.#writeCounts(lease.epoch, true);
       this.#flushMetricsIfDue();
       renewNow = plan.heldByLease.length > 0;
       if (plan.continuation.kind === 'hand-back')
@@ -539,6 +547,7 @@ class ShardRound {
       const gate = gates.get(step.tick);
       if (gate !== undefined) gate();
       else this.#releaseUnopened(step.tick, lease);
+      this.#decidedThroughMs = Math.max(this.#decidedThroughMs ?? step.tick.dueAt, step.tick.dueAt);
     }
   }
 
@@ -745,7 +754,7 @@ class ShardRound {
   async #release(sleepUntilMs: number | undefined): Promise<number> {
     await this.#settleSends();
     await this.#writes.drain();
-    const atMs = handBackInstant(this.#lastFiredDueMs, this.#clock.now());
+    const atMs = handBackInstant(this.#decidedThroughMs, this.#resumedFromMs);
     const written = await this.#store.releaseLease(
       this.#input.shard,
       released(this.#heldLease(), atMs),
@@ -777,12 +786,18 @@ class ShardRound {
     }
   }
 
-  /** Counts since a poller's last write ride on a claim write at the hand-back (rare: late ticks, failures). */
-  #writeCounts(epoch: number): void {
+  /**
+   * Counts since a poller's last write ride on a claim write (rare: late ticks, failures), at the hand-back or,
+   * `joinedOnly`, after a batch: then only for pollers this epoch has joined, since a join claim still to come
+   * carries them, and a write of counts in its place would hold that claim back and its ticks with it (after a
+   * re-take, a hundred pollers counting the ticks withheld unclaimed kept their claims waiting batch after batch).
+   */
+  #writeCounts(epoch: number, joinedOnly = false): void {
     for (const [pollerId, progress] of this.#progress) {
       const poller = this.#state.get(pollerId);
       const counted = progress.skipped + progress.failedFires + progress.overlapSkips;
       if (counted === 0 || poller?.loop === undefined || this.#claiming.has(pollerId)) continue;
+      if (joinedOnly && !this.#recorded.has(pollerId)) continue;
       const claimedSeq = this.#confirmed.get(pollerId) ?? 0;
       this.#writeClaims([{ pollerId, claimedSeq, loop: poller.loop, why: 'ahead' }], epoch);
     }
