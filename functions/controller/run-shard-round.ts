@@ -149,9 +149,6 @@ class ShardRound {
   readonly #shardMetrics: RoundMetrics | undefined;
   readonly #pollerMetrics = new Map<string, RoundMetrics>();
   #lastFiredDueMs: number | undefined;
-  /** The due time of the last tick released (fired or withheld), and where this invocation resumed: see #release. */
-  #decidedThroughMs: number | undefined;
-  #resumedFromMs = Number.NEGATIVE_INFINITY;
   /** Set by a re-take (#retake): the instant the next batch resumes every poller at, rebuilt from the items. */
   #resumeAfterRetake: number | undefined;
   #fired = 0;
@@ -202,17 +199,12 @@ class ShardRound {
     }
     // Set for a batch that rebuilds the state from the items: the first, and the first after a re-take.
     let resumeFromMs: number | undefined = await this.#acquireLease();
-    this.#resumedFromMs = resumeFromMs;
     const firstRound = input.loop?.executionId !== input.executionId;
     let firstReadAtMs: number | undefined;
     let renewNow = false;
     for (;;) {
       const lease = await this.#renewIfDue(renewNow);
-      const retakenAtMs = this.#takeResumeAfterRetake();
-      if (retakenAtMs !== undefined) {
-        resumeFromMs = retakenAtMs;
-        this.#resumedFromMs = Math.max(this.#resumedFromMs, retakenAtMs);
-      }
+      resumeFromMs = this.#takeResumeAfterRetake() ?? resumeFromMs;
       let reads: ShardMemberRead[];
       try {
         reads = await this.#store.queryMembers(input.shard);
@@ -547,7 +539,6 @@ class ShardRound {
       const gate = gates.get(step.tick);
       if (gate !== undefined) gate();
       else this.#releaseUnopened(step.tick, lease);
-      this.#decidedThroughMs = Math.max(this.#decidedThroughMs ?? step.tick.dueAt, step.tick.dueAt);
     }
   }
 
@@ -754,7 +745,7 @@ class ShardRound {
   async #release(sleepUntilMs: number | undefined): Promise<number> {
     await this.#settleSends();
     await this.#writes.drain();
-    const atMs = handBackInstant(this.#decidedThroughMs, this.#resumedFromMs);
+    const atMs = handBackInstant(this.#lastFiredDueMs, this.#clock.now());
     const written = await this.#store.releaseLease(
       this.#input.shard,
       released(this.#heldLease(), atMs),

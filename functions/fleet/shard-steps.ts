@@ -305,14 +305,11 @@ export function releaseOf(
 }
 
 /**
- * The instant an invocation hands back at, which the next owner resumes at: just after the last tick it decided
- * (fired, or withheld and counted), or where it resumed itself when it decided none. Not the release's own
- * instant: the ticks falling due while it drains its writes and releases were decided by nobody, and resumed from
- * there they would be neither fired nor counted; nor before the resume instant, whose earlier ticks a previous
- * owner may have fired.
+ * The instant an invocation hands back at: after every tick it fired (a later round resumes at it, so a tick due
+ * exactly then must not be one it fired) and not before now.
  */
-export function handBackInstant(decidedThroughMs: number | undefined, resumedFromMs: number): number {
-  return Math.max(resumedFromMs, (decidedThroughMs ?? Number.NEGATIVE_INFINITY) + 1);
+export function handBackInstant(lastFiredDueMs: number | undefined, nowMs: number): number {
+  return Math.max(nowMs, (lastFiredDueMs ?? Number.NEGATIVE_INFINITY) + 1);
 }
 
 /** The history events an execution will have spent after this round, and whether it must hand over first. */
