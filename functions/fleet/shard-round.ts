@@ -92,7 +92,8 @@ export interface ShardMember {
   readonly handedOver?: LoopState | undefined;
   /**
    * The hand-over is another shard's live record (a hand edit of `shard`, no planner move): that shard may fire the
-   * loop until its next read shows the edit, so it resumes only past that read (HAND_EDIT_WAIT).
+   * loop until its next read shows the edit, so it resumes only past that read (beginLoop: read-ahead + batch +
+   * INDEX_LAG_MS).
    */
   readonly unannounced?: boolean;
 }
