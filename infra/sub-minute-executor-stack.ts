@@ -1,5 +1,6 @@
-import { CfnOutput, CfnParameter, Fn, Stack, type StackProps } from 'aws-cdk-lib';
-import type { Construct } from 'constructs';
+import { CfnOutput, CfnParameter, CfnResource, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnPermission } from 'aws-cdk-lib/aws-lambda';
+import type { Construct, IConstruct } from 'constructs';
 import {
   CONTROLLER_MEMORY_SIZES_MB,
   type ControllerMemoryMb,
@@ -196,6 +197,26 @@ export class SubMinuteExecutorStack extends Stack {
       value: `aws stepfunctions start-execution --state-machine-arn ${stateMachine.stateMachineArn} --input '${JSON.stringify(fleet ? {} : { pollerId: DEFAULT_POLLER_ID })}'`,
       description: fleet ? 'Starts the fleet' : `Starts the '${DEFAULT_POLLER_ID}' loop`,
     });
+    shortenStatelessIds(this.scheduler);
+  }
+}
+
+/**
+ * Short logical ids for the stack's role policies and the watchdog's invoke permission, whose generated ids run
+ * to 40-95 characters and appear several times each: bytes the inline templates (51,200 at most) need for code.
+ * Only resources that hold no data and whose names no one refers to: an update of an older stack replaces them.
+ * Here, not in the construct: a stack may hold two schedulers, and logical ids are per stack.
+ */
+function shortenStatelessIds(scheduler: SubMinuteScheduler): void {
+  const rename = (construct: IConstruct | undefined, logicalId: string) => {
+    const resource = construct?.node.defaultChild;
+    if (resource instanceof CfnResource) resource.overrideLogicalId(logicalId);
+  };
+  rename(scheduler.controlPlane.role?.node.tryFindChild('DefaultPolicy'), 'ControlPlanePolicy');
+  rename(scheduler.stateMachine.role.node.tryFindChild('DefaultPolicy'), 'LoopPolicy');
+  rename(scheduler.worker.role?.node.tryFindChild('DefaultPolicy'), 'WorkerPolicy');
+  for (const child of scheduler.watchdog.node.children) {
+    if (child instanceof CfnPermission) child.overrideLogicalId('WatchdogPermission');
   }
 }
 

@@ -6,7 +6,13 @@ import {
   runFleetRound,
   runFleetWatchdog,
 } from '../fleet/fleet-control-plane';
-import { type FleetPlannerDeps, listFleetIn, maxShardsFrom, runFleetPlanner } from '../fleet/fleet-planner';
+import {
+  type FleetPlannerDeps,
+  listFleetIn,
+  maxShardsFrom,
+  runFleetPlanner,
+  shardCapacityFrom,
+} from '../fleet/fleet-planner';
 import { ShardTable } from '../fleet/shard-table';
 import { ENV } from '../shared/contract';
 import { requireEnv } from '../shared/env';
@@ -42,6 +48,7 @@ function plannerDepsFromEnvironment(): FleetPlannerDeps {
     stateMachineArn: requireEnv(ENV.stateMachineArn),
     log,
     maxShards: maxShardsFrom(process.env),
+    capacityFiresPerSecond: shardCapacityFrom(process.env),
   };
 }
 

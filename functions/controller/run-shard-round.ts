@@ -30,6 +30,7 @@ import {
   releaseOf,
   retaken,
   supersededReason,
+  ticksUndecidedAtHandBack,
 } from '../fleet/shard-steps';
 import type { PollerWrite, PollerWriteOutcome, ShardMemberRead, ShardStore } from '../fleet/shard-store';
 import type { LambdaSize } from '../scheduling/cost-model';
@@ -120,6 +121,12 @@ interface PollerProgress {
   /** The last fire that failed, not yet written (it goes into `lastError` with the next claim). */
   fireError: { message: string; at: string } | undefined;
 }
+
+/** What a poller's next write ADDs to its item (and the `lastError` of its last failed fire). */
+type CountsAdded = Pick<
+  Extract<PollerWrite, { kind: 'claim' }>,
+  'skippedTicksAdded' | 'failedFiresAdded' | 'overlapSkipsAdded' | 'fireError'
+>;
 
 class ShardRound {
   readonly #log: Logger;
@@ -257,7 +264,15 @@ class ShardRound {
       resumeFromMs = undefined;
       this.#state = plan.state;
       for (const [pollerId, count] of plan.skipped) this.#noteSkipped(pollerId, count);
-      this.#writeRecords(recordNews(plan.records, items), reads, lease.epoch);
+      // A poller leaving flips to its new shard once this batch's ticks (all due before movedAt) went out, so that
+      // the flip carries what they counted.
+      const records = recordNews(plan.records, items);
+      const flips = records.filter((record) => record.kind === 'moved-out');
+      this.#writeRecords(
+        records.filter((record) => record.kind !== 'moved-out'),
+        reads,
+        lease.epoch,
+      );
       this.#writeClaims(
         claimsNeeded({
           ticks: plan.ticks,
@@ -271,6 +286,7 @@ class ShardRound {
         lease.epoch,
       );
       await this.#dispatch(plan.ticks, lease);
+      this.#writeRecords(flips, reads, lease.epoch);
       // Skips are written within a batch of being counted, not with the next claim minutes later: an invocation
       // that ends on a failure (the table out of reach, superseded) takes no count it held with it.
       this.#writeCounts(lease.epoch, true);
@@ -436,7 +452,16 @@ class ShardRound {
       if (write === undefined) continue;
       if (record.kind === 'stopped')
         this.#log.info('poller stopped', { poller: record.pollerId, reason: record.reason });
-      this.#enqueueWrite(record.pollerId, epoch, write);
+      if (write.kind !== 'moved-out') {
+        this.#enqueueWrite(record.pollerId, epoch, write);
+        continue;
+      }
+      // The last write this shard makes on the item: once the sends under way settled, it carries their counts.
+      const sends = [...this.#sends];
+      this.#enqueueWrite(record.pollerId, epoch, async () => {
+        await Promise.all(sends);
+        return { ...write, ...this.#takeCounts(record.pollerId) };
+      });
     }
   }
 
@@ -446,16 +471,7 @@ class ShardRound {
       this.#claiming.add(need.pollerId);
       this.#claimed.set(need.pollerId, Math.max(need.claimedSeq, this.#claimed.get(need.pollerId) ?? 0));
       const progress = this.#progressOf(need.pollerId);
-      const counts = {
-        skipped: progress.skipped,
-        failedFires: progress.failedFires,
-        overlapSkips: progress.overlapSkips,
-        fireError: progress.fireError,
-      };
-      progress.skipped = 0;
-      progress.failedFires = 0;
-      progress.overlapSkips = 0;
-      progress.fireError = undefined;
+      const counts = this.#takeCounts(need.pollerId);
       const write: PollerWrite = {
         kind: 'claim',
         loop: need.loop,
@@ -463,10 +479,7 @@ class ShardRound {
         lastSeq: progress.lastSeq,
         lastTickAt: progress.lastDueAt === undefined ? undefined : new Date(progress.lastDueAt).toISOString(),
         nextTickAt: nextTickAtOf(this.#state.get(need.pollerId)),
-        ...(counts.skipped > 0 ? { skippedTicksAdded: counts.skipped } : {}),
-        ...(counts.failedFires > 0 ? { failedFiresAdded: counts.failedFires } : {}),
-        ...(counts.overlapSkips > 0 ? { overlapSkipsAdded: counts.overlapSkips } : {}),
-        ...(counts.fireError !== undefined ? { fireError: counts.fireError } : {}),
+        ...counts,
       };
       this.#enqueueWrite(need.pollerId, epoch, write, (outcome) => {
         this.#claiming.delete(need.pollerId);
@@ -479,38 +492,66 @@ class ShardRound {
           );
         } else {
           // Not written: the counts ride on the next write; the claim is asked for again.
-          progress.skipped += counts.skipped;
-          progress.failedFires += counts.failedFires;
-          progress.overlapSkips += counts.overlapSkips;
-          progress.fireError ??= counts.fireError;
+          this.#restoreCounts(need.pollerId, counts);
           this.#claimed.set(need.pollerId, this.#confirmed.get(need.pollerId) ?? 0);
         }
       });
     }
   }
 
-  /** A write in the background (bounded): never awaited by a tick. 'not-ours' stops the poller at once. */
+  /**
+   * The counts noted since the poller's last write, as the next write ADDs them (only those above 0); taken, so a
+   * write that fails gives them back (#restoreCounts).
+   */
+  #takeCounts(pollerId: string): CountsAdded {
+    const progress = this.#progressOf(pollerId);
+    const added: CountsAdded = {
+      ...(progress.skipped > 0 ? { skippedTicksAdded: progress.skipped } : {}),
+      ...(progress.failedFires > 0 ? { failedFiresAdded: progress.failedFires } : {}),
+      ...(progress.overlapSkips > 0 ? { overlapSkipsAdded: progress.overlapSkips } : {}),
+      ...(progress.fireError !== undefined ? { fireError: progress.fireError } : {}),
+    };
+    progress.skipped = 0;
+    progress.failedFires = 0;
+    progress.overlapSkips = 0;
+    progress.fireError = undefined;
+    return added;
+  }
+
+  #restoreCounts(pollerId: string, added: CountsAdded): void {
+    const progress = this.#progressOf(pollerId);
+    progress.skipped += added.skippedTicksAdded ?? 0;
+    progress.failedFires += added.failedFiresAdded ?? 0;
+    progress.overlapSkips += added.overlapSkipsAdded ?? 0;
+    progress.fireError ??= added.fireError;
+  }
+
+  /**
+   * A write in the background (bounded): never awaited by a tick. 'not-ours' stops the poller at once. A write
+   * given as a function is made when its turn comes (it may wait for what it reports).
+   */
   #enqueueWrite(
     pollerId: string,
     epoch: number,
-    write: PollerWrite,
+    write: PollerWrite | (() => Promise<PollerWrite>),
     settled: (outcome: PollerWriteOutcome | 'failed') => void = () => {},
   ): void {
     this.#writes.push(async () => {
       let outcome: PollerWriteOutcome | 'failed';
+      const made = typeof write === 'function' ? await write() : write;
       try {
-        outcome = await this.#store.writePoller(pollerId, this.#input.shard, epoch, write);
+        outcome = await this.#store.writePoller(pollerId, this.#input.shard, epoch, made);
       } catch (error) {
         this.#log.error('writing a poller failed', {
           poller: pollerId,
-          write: write.kind,
+          write: made.kind,
           error: describeCause(error),
         });
         outcome = 'failed';
       }
       if (outcome === 'not-ours') {
         this.#refused.add(pollerId);
-        this.#log.info("poller is no longer this shard's", { poller: pollerId, write: write.kind });
+        this.#log.info("poller is no longer this shard's", { poller: pollerId, write: made.kind });
       }
       settled(outcome);
     });
@@ -720,11 +761,16 @@ class ShardRound {
     await this.#answersUntil(
       Math.min(continuation.wakeAt, this.#deadline() - this.#timing.tick.handBackMarginMs),
     );
+    // The next round resumes at the release: the ticks that fell due since this one's last batch are decided here.
+    const releaseAtMs = handBackInstant(this.#lastFiredDueMs, this.#clock.now());
+    for (const [pollerId, count] of ticksUndecidedAtHandBack(this.#state, releaseAtMs)) {
+      if (!this.#leftBehind.has(pollerId) && !this.#refused.has(pollerId)) this.#noteSkipped(pollerId, count);
+    }
     // A claim still under way holds no count noted after it left: drained first, those ride on one more write.
     await this.#writes.drain();
     this.#writeCounts(lease.epoch);
     await this.#writes.drain();
-    const handedBackAtMs = await this.#release(continuation.wakeAt);
+    const handedBackAtMs = await this.#release(continuation.wakeAt, releaseAtMs);
     this.#logSummary('handing back', { wakeAt: new Date(continuation.wakeAt).toISOString() });
     const loop: ShardLoopState = {
       shard: this.#input.shard,
@@ -741,11 +787,14 @@ class ShardRound {
     };
   }
 
-  /** Releases the lease (after every fired tick); returns the instant released at. Refused: superseded. */
-  async #release(sleepUntilMs: number | undefined): Promise<number> {
+  /**
+   * Releases the lease (after every fired tick) at `atMs` (a hand-back counted the ticks up to it) or now; returns
+   * the instant released at. Refused: superseded.
+   */
+  async #release(sleepUntilMs: number | undefined, atMs?: number): Promise<number> {
     await this.#settleSends();
     await this.#writes.drain();
-    const atMs = handBackInstant(this.#lastFiredDueMs, this.#clock.now());
+    atMs ??= handBackInstant(this.#lastFiredDueMs, this.#clock.now());
     const written = await this.#store.releaseLease(
       this.#input.shard,
       released(this.#heldLease(), atMs),

@@ -11,6 +11,7 @@ import {
   type FleetCounts,
   type FleetPoller,
   planFleet,
+  SHARD_CAPACITY_FIRES_PER_SECOND,
   type ShardStart,
   shardExecutionName,
 } from './fleet-plan';
@@ -221,11 +222,24 @@ export function pollersToPlace(records: readonly ItemChangeRecord[]): string[] {
 
 /** MAX_SHARDS as the stack sets it: a whole number from 1; DEFAULT_MAX_SHARDS when unset. */
 export function maxShardsFrom(env: Environment): number {
-  const raw = env[ENV.maxShards];
-  if (raw === undefined || raw === '') return DEFAULT_MAX_SHARDS;
+  return wholeNumberFrom(env, ENV.maxShards, DEFAULT_MAX_SHARDS);
+}
+
+/**
+ * SHARD_CAPACITY (env), the fires per second the planner lays on one shard: a whole number from 1; unset (as the
+ * templates leave it), SHARD_CAPACITY_FIRES_PER_SECOND, the figure for the fleet's default controller.
+ * An operator who sizes the controller otherwise sets the figure the fleet benchmark measured for that size.
+ */
+export function shardCapacityFrom(env: Environment): number {
+  return wholeNumberFrom(env, ENV.shardCapacity, SHARD_CAPACITY_FIRES_PER_SECOND);
+}
+
+function wholeNumberFrom(env: Environment, name: (typeof ENV)[keyof typeof ENV], unset: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return unset;
   const value = Number(raw);
   if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidEnvironmentError(ENV.maxShards, raw, 'must be a whole number from 1');
+    throw new InvalidEnvironmentError(name, raw, 'must be a whole number from 1');
   }
   return value;
 }

@@ -3,7 +3,14 @@ import { nextDueAt, withholdLateTick } from '../scheduling/plan-round';
 import { tickDueAt } from '../scheduling/tick-schedule';
 import type { LoopState } from '../shared/contract';
 import type { PollerItem } from '../shared/control-item';
-import { firstSeqDueAtOrAfter, type LeaseTiming, mayFire, renewed, type ShardLease } from './shard-lease';
+import {
+  firstSeqDueAtOrAfter,
+  type LeaseTiming,
+  mayFire,
+  renewed,
+  resumeAt,
+  type ShardLease,
+} from './shard-lease';
 import type { PollerRecord, ShardMember, ShardPollerState, ShardState, ShardTick } from './shard-round';
 import type { ShardItem, ShardMemberRead } from './shard-store';
 
@@ -310,6 +317,22 @@ export function releaseOf(
  */
 export function handBackInstant(lastFiredDueMs: number | undefined, nowMs: number): number {
   return Math.max(nowMs, (lastFiredDueMs ?? Number.NEGATIVE_INFINITY) + 1);
+}
+
+/**
+ * The ticks no round decides when an invocation hands back at `releasedAtMs`: those of each running poller from
+ * its next planned tick to the release, which it did not fire (its batch ended before them: a slow batch, a drain
+ * of writes) and the next round skips (it resumes at the release, resumeAt). Counted as skipped, so that an
+ * operator sees every miss; only pollers whose count is above 0.
+ */
+export function ticksUndecidedAtHandBack(state: ShardState, releasedAtMs: number): Map<string, number> {
+  const undecided = new Map<string, number>();
+  for (const [pollerId, poller] of state) {
+    if (poller.stoppedReason !== undefined || poller.loop === undefined) continue;
+    const count = resumeAt(poller.loop, releasedAtMs).nextSeq - poller.loop.nextSeq;
+    if (count > 0) undecided.set(pollerId, count);
+  }
+  return undecided;
 }
 
 /** The history events an execution will have spent after this round, and whether it must hand over first. */

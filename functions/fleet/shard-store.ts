@@ -119,9 +119,18 @@ export type PollerWrite =
   | { readonly kind: 'notes'; readonly notes: readonly string[]; readonly at: string }
   /**
    * A pending move reached `movedAt`: `shard` := `to`, `moveTo` removed (condition: it is still `to`), the loop
-   * recorded for the new shard, `shardEpoch` removed (the new shard's epochs are its own).
+   * recorded for the new shard, `shardEpoch` removed (the new shard's epochs are its own); with what this shard
+   * counted since its last write (its last ticks before movedAt), ADDed as a claim adds them.
    */
-  | { readonly kind: 'moved-out'; readonly to: string; readonly loop: LoopState | undefined };
+  | {
+      readonly kind: 'moved-out';
+      readonly to: string;
+      readonly loop: LoopState | undefined;
+      readonly skippedTicksAdded?: number | undefined;
+      readonly failedFiresAdded?: number | undefined;
+      readonly overlapSkipsAdded?: number | undefined;
+      readonly fireError?: { readonly message: string; readonly at: string } | undefined;
+    };
 
 export type PollerWriteOutcome = 'written' | 'not-ours' | 'missing';
 

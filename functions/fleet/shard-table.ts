@@ -191,6 +191,7 @@ export class ShardTable implements ShardStore {
         update.remove(FIELD.moveTo);
         update.remove(FIELD.shardEpoch);
         if (write.loop !== undefined) update.set(FIELD.shardLoop, loopAttribute(write.loop, shard));
+        addCounts(update, write);
         conditions.push(`${update.name(FIELD.moveTo)} = ${update.value('moveTo', { S: write.to })}`);
         break;
     }
@@ -340,6 +341,25 @@ function conditionsFor(update: UpdateBuilder, shard: string, epoch: number): str
   ];
 }
 
+/** The counts a claim or a flip ADDs to the item. */
+function addCounts(
+  update: UpdateBuilder,
+  write: Extract<PollerWrite, { kind: 'claim' | 'moved-out' }>,
+): void {
+  const counts = [
+    [FIELD.skippedTicks, write.skippedTicksAdded],
+    [FIELD.failedFires, write.failedFiresAdded],
+    [FIELD.overlapSkips, write.overlapSkipsAdded],
+  ] as const;
+  for (const [field, added] of counts) if (added !== undefined && added > 0) update.add(field, added);
+  if (write.fireError !== undefined) {
+    const { message, at } = write.fireError;
+    update.set(FIELD.lastError, {
+      M: { message: { S: message.slice(0, MAX_ERROR_MESSAGE_LENGTH) }, at: { S: at } },
+    });
+  }
+}
+
 /** A claim's grid and progress, without `claimedSeq` (written only when it rises). */
 function setClaimProgress(
   update: UpdateBuilder,
@@ -353,18 +373,7 @@ function setClaimProgress(
   if (write.lastTickAt !== undefined) update.set(FIELD.lastTickAt, { S: write.lastTickAt });
   if (write.nextTickAt !== undefined) update.set(FIELD.nextTickAt, { S: write.nextTickAt });
   else update.remove(FIELD.nextTickAt);
-  const counts = [
-    [FIELD.skippedTicks, write.skippedTicksAdded],
-    [FIELD.failedFires, write.failedFiresAdded],
-    [FIELD.overlapSkips, write.overlapSkipsAdded],
-  ] as const;
-  for (const [field, added] of counts) if (added !== undefined && added > 0) update.add(field, added);
-  if (write.fireError !== undefined) {
-    const { message, at } = write.fireError;
-    update.set(FIELD.lastError, {
-      M: { message: { S: message.slice(0, MAX_ERROR_MESSAGE_LENGTH) }, at: { S: at } },
-    });
-  }
+  addCounts(update, write);
   update.remove(FIELD.stoppedReason);
 }
 

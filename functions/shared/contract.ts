@@ -17,6 +17,8 @@ export const ENV = {
   outcomeRecordSeconds: 'OUTCOME_RECORD_SECONDS',
   /** Fleet variant: the most shards the fleet planner lays the pollers on (README "Fleet"). */
   maxShards: 'MAX_SHARDS',
+  /** Fleet variant: fires per second per shard, unset for the measured default (README "Fleet"). */
+  shardCapacity: 'SHARD_CAPACITY',
 } as const;
 
 /** The fleet variant's MaxShards when none is given (SubMinuteScheduler `fleet`, `npm start -- --fleet`). */

@@ -119,9 +119,10 @@ export interface LocalStackOptions {
    * bundle (functions/control-plane/fleet-handler.ts) with MAX_SHARDS (DEFAULT_MAX_SHARDS unless given) at the
    * fleet's memory default, and at start-up the fleet start (an execution with the input `{}`) instead of one loop
    * per poller. In sandbox processes (the fleet bundle) or in-process (the same pieces composed as
-   * fleet-handler.ts composes them: scripts/local-stack/stack-functions.ts).
+   * fleet-handler.ts composes them: scripts/local-stack/stack-functions.ts). `capacityFiresPerSecond` sets
+   * SHARD_CAPACITY (SHARD_CAPACITY_FIRES_PER_SECOND unless given), so a test can load a shard past it.
    */
-  readonly fleetVariant?: { readonly maxShards?: number };
+  readonly fleetVariant?: { readonly maxShards?: number; readonly capacityFiresPerSecond?: number };
   /**
    * Sandbox processes for the controller only: the worker's handler runs in this process (the fleet benchmark's
    * `--worker in-process`, to measure the controller side at full size; the worker is the user's function).
@@ -222,7 +223,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const fleetVariant =
     options.fleetVariant === undefined
       ? undefined
-      : { maxShards: options.fleetVariant.maxShards ?? DEFAULT_MAX_SHARDS };
+      : { ...options.fleetVariant, maxShards: options.fleetVariant.maxShards ?? DEFAULT_MAX_SHARDS };
   const sink = options.onEvent ?? (() => {});
   // How each loop lives (starts, cadence edits applied), read off the item's changes and the fires.
   const life = new LoopLife();
@@ -550,6 +551,12 @@ function checkSandboxOptions(options: LocalStackOptions): SandboxMode {
   ) {
     throw new LocalStackOptionsError(
       `fleetVariant.maxShards must be a whole number from 1 to ${MAX_SHARDS_LIMIT}; got ${maxShards}`,
+    );
+  }
+  const capacity = options.fleetVariant?.capacityFiresPerSecond;
+  if (capacity !== undefined && !(Number.isSafeInteger(capacity) && capacity >= 1)) {
+    throw new LocalStackOptionsError(
+      `fleetVariant.capacityFiresPerSecond must be a whole number from 1; got ${capacity}`,
     );
   }
   const memoryMb = options.controllerMemoryMb;

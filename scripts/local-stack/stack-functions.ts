@@ -44,6 +44,12 @@ import {
 import type { LocalFunctions } from './local-functions';
 
 /** The stack's controller and worker, served by the local Lambda endpoint one way or the other. */
+/** The fleet variant as the stack deploys it: MAX_SHARDS, and SHARD_CAPACITY when set. */
+export interface FleetVariant {
+  readonly maxShards: number;
+  readonly capacityFiresPerSecond?: number;
+}
+
 export interface StackFunctions {
   /** Whether the functions are confined to Lambda's CPU share, and why not when they are not. */
   readonly cpuShare: CpuShareReport;
@@ -62,9 +68,10 @@ export interface StackSandboxesOptions {
   readonly onLogLine: (line: SandboxLogLine) => void;
   /**
    * The fleet variant: the control plane is the fleet bundle (functions/control-plane/fleet-handler.ts) with
-   * MAX_SHARDS, at the fleet's memory default, as the CDK stack gives it with `fleet`.
+   * MAX_SHARDS (and SHARD_CAPACITY when given), at the fleet's memory default, as the CDK stack
+   * gives it with `fleet`.
    */
-  readonly fleet?: { readonly maxShards: number };
+  readonly fleet?: FleetVariant;
   /**
    * The worker's handler called in the local stack's own process instead of a sandbox (the benchmark's
    * `--worker in-process`: the controller measured at full size without the worker's sandboxes on the machine).
@@ -106,6 +113,9 @@ export async function openStackSandboxes(
       [ENV.defaultTarget]: LOCAL_WORKER_NAME,
       [ENV.stateMachineArn]: localStateMachineArn(options.region),
       ...(fleet === undefined ? {} : { [ENV.maxShards]: String(fleet.maxShards) }),
+      ...(fleet?.capacityFiresPerSecond === undefined
+        ? {}
+        : { [ENV.shardCapacity]: String(fleet.capacityFiresPerSecond) }),
     },
   });
   functions.registerRuntime(LOCAL_CONTROLLER_NAME, controller);
@@ -142,7 +152,7 @@ export interface InProcessHandlersOptions {
    * on the stream and the watchdog, shard rounds and the fleet start on rounds), with MAX_SHARDS, at the fleet's
    * memory default unless `controllerMemoryMb` says otherwise.
    */
-  readonly fleet?: { readonly maxShards: number };
+  readonly fleet?: FleetVariant;
   /**
    * Where the in-process controller's EMF metric lines go. Not this process's stdout, which is the screen (and the
    * `--json` event stream): the sandboxes' stdout carries them to `--verbose` instead.
@@ -186,7 +196,7 @@ export function registerInProcessHandlers(
   const invoker =
     options.fleet === undefined
       ? registerSingleLoopController(functions, options, setup)
-      : registerFleetController(functions, options, setup, options.fleet.maxShards);
+      : registerFleetController(functions, options, setup, options.fleet);
   registerInProcessWorker(functions, options.dynamoDb, options.tableName);
   return {
     cpuShare: {
@@ -265,7 +275,7 @@ function registerFleetController(
   functions: LocalFunctions,
   options: InProcessHandlersOptions,
   setup: ControllerSetup,
-  maxShards: number,
+  fleet: FleetVariant,
 ): WorkerInvoker {
   const shardDeps = shardControllerDepsFrom(setup);
   const planner: FleetPlannerDeps = {
@@ -274,7 +284,8 @@ function registerFleetController(
     sfn: options.starter.sfn,
     stateMachineArn: options.starter.stateMachineArn,
     log: options.log,
-    maxShards,
+    maxShards: fleet.maxShards,
+    capacityFiresPerSecond: fleet.capacityFiresPerSecond,
   };
   const fleetDeps = (clock: Clock): FleetControlPlaneDeps => ({
     planner: () => planner,

@@ -129,6 +129,29 @@ describe('deployable without the CDK toolkit', () => {
   });
 });
 
+describe('logical ids', () => {
+  it('gives the role policies and the watchdog permission short ids (bytes of the inline template), the rest their own', () => {
+    // act
+    const resources = template.toJSON().Resources as Record<string, { Type: string }>;
+    const idsOf = (type: string) =>
+      Object.entries(resources)
+        .filter(([, resource]) => resource.Type === type)
+        .map(([id]) => id)
+        .sort();
+
+    // assess
+    expect(idsOf('AWS::IAM::Policy')).toEqual([
+      'ControlPlanePolicy',
+      'LoopPolicy',
+      'PollerExtraTargetsPolicy5AE145E1',
+      'WorkerPolicy',
+    ]);
+    expect(idsOf('AWS::Lambda::Permission')).toEqual(['WatchdogPermission']);
+    expect(idsOf('AWS::DynamoDB::Table')).toEqual([ids.table]);
+    expect(ids.table).toMatch(/^ControlTable[0-9A-F]{8}$/);
+  });
+});
+
 describe('control table', () => {
   it('is keyed by id (string), on demand, with point-in-time recovery and AWS-managed encryption', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {

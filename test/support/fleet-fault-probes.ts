@@ -91,15 +91,22 @@ export function judgePoller(
   };
 }
 
-/** The `skippedTicks` each poller's item counts (0 when absent). */
-export async function skippedTicksOf(
+/**
+ * The misses each poller's item accounts for: `skippedTicks` (ticks withheld or lost, counted) plus `failedFires`
+ * (ticks whose invoke failed or went unanswered, each also a `lastError`), 0 when absent. A failed fire may still
+ * have reached the worker (an invoke sent and not answered), so this bounds the misses an operator can see.
+ */
+export async function accountedMissesOf(
   harness: Harness,
   pollerIds: readonly string[],
-): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
+): Promise<Map<string, { skipped: number; failed: number }>> {
+  const counts = new Map<string, { skipped: number; failed: number }>();
   for (const pollerId of pollerIds) {
     const item = await harness.readItem(pollerId);
-    counts.set(pollerId, Number(item?.[FIELD.skippedTicks]?.N ?? 0));
+    counts.set(pollerId, {
+      skipped: Number(item?.[FIELD.skippedTicks]?.N ?? 0),
+      failed: Number(item?.[FIELD.failedFires]?.N ?? 0),
+    });
   }
   return counts;
 }
@@ -112,7 +119,7 @@ export interface FleetVerdict {
   readonly verdicts: readonly PollerVerdict[];
   readonly duplicates: readonly string[];
   readonly tooClose: readonly string[];
-  /** `poller: missed N > skippedTicks M`. */
+  /** `poller: missed N > skippedTicks S + failedFires F`. */
   readonly uncounted: readonly string[];
   readonly missedInGaps: number;
   readonly missedOutsideGaps: number;
@@ -125,7 +132,7 @@ export async function judgeFleet(
   allowed: readonly AllowedGap[] = [],
 ): Promise<FleetVerdict> {
   const byPoller = firesByPoller(harness);
-  const skipped = await skippedTicksOf(harness, pollerIds);
+  const accounted = await accountedMissesOf(harness, pollerIds);
   const verdicts = pollerIds.map((pollerId) =>
     judgePoller(pollerId, byPoller.get(pollerId) ?? [], (at) => intervalMs(pollerId, at), allowed),
   );
@@ -134,10 +141,10 @@ export async function judgeFleet(
     duplicates: verdicts.flatMap((v) => v.duplicates.map((seq) => `${v.pollerId}#${seq}`)),
     tooClose: verdicts.flatMap((v) => v.tooClose.map((close) => `${v.pollerId}#${close}`)),
     uncounted: verdicts.flatMap((v) => {
-      const counted = skipped.get(v.pollerId) ?? 0;
-      return v.missedOutsideGaps > counted
+      const { skipped = 0, failed = 0 } = accounted.get(v.pollerId) ?? {};
+      return v.missedOutsideGaps > skipped + failed
         ? [
-            `${v.pollerId}: missed ${v.missedOutsideGaps} (${v.missedWhere.join(' ')}) > skippedTicks ${counted}`,
+            `${v.pollerId}: missed ${v.missedOutsideGaps} (${v.missedWhere.join(' ')}) > skippedTicks ${skipped} + failedFires ${failed}`,
           ]
         : [];
     }),

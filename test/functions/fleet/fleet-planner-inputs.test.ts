@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_SHARDS } from '../../../functions/fleet/fleet-plan';
-import { fleetStartReason, maxShardsFrom, pollersToPlace } from '../../../functions/fleet/fleet-planner';
+import { DEFAULT_MAX_SHARDS, SHARD_CAPACITY_FIRES_PER_SECOND } from '../../../functions/fleet/fleet-plan';
+import {
+  fleetStartReason,
+  maxShardsFrom,
+  pollersToPlace,
+  shardCapacityFrom,
+} from '../../../functions/fleet/fleet-planner';
 import { ENV, FIELD } from '../../../functions/shared/contract';
 import { InvalidEnvironmentError } from '../../../functions/shared/errors';
 import { decodeItemChangeRecord } from '../../../functions/starter/item-change-record';
@@ -103,6 +108,20 @@ describe('maxShardsFrom', () => {
     expect(refusal).toBeInstanceOf(InvalidEnvironmentError);
     expect(String(refusal)).toContain(ENV.maxShards);
     expect(String(refusal)).toContain(JSON.stringify(value));
+  });
+});
+
+describe('shardCapacityFrom', () => {
+  it('reads a whole number from 1, and falls back to the planned capacity when unset (as the templates leave it)', () => {
+    expect(shardCapacityFrom({ [ENV.shardCapacity]: '30' })).toBe(30);
+    expect(shardCapacityFrom({})).toBe(SHARD_CAPACITY_FIRES_PER_SECOND);
+    expect(shardCapacityFrom({ [ENV.shardCapacity]: '' })).toBe(SHARD_CAPACITY_FIRES_PER_SECOND);
+  });
+
+  it.each(['0', '12.5', 'fast'])('refuses %j, naming the variable and the value', (value) => {
+    expect(() => shardCapacityFrom({ [ENV.shardCapacity]: value })).toThrow(
+      new InvalidEnvironmentError(ENV.shardCapacity, value, 'must be a whole number from 1'),
+    );
   });
 });
 

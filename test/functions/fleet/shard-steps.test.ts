@@ -15,6 +15,7 @@ import {
   recordNews,
   releaseOf,
   supersededReason,
+  ticksUndecidedAtHandBack,
 } from '../../../functions/fleet/shard-steps';
 import type { ShardMemberRead } from '../../../functions/fleet/shard-store';
 import { memberOf } from '../../../functions/fleet/shard-table';
@@ -444,6 +445,25 @@ describe('releaseOf', () => {
     expect(releaseOf(tick, held, 4, T0, 250, 20)).toBe('unclaimed');
     expect(releaseOf(tick, lease('arn:a', 1, T0 + 250), 5, T0, 250, 20)).toBe('lease-ended');
     expect(releaseOf(tick, lease('arn:a', 1, T0 + 1_000), 5, T0 + 760, 250, 20)).toBe('lease-ended');
+  });
+});
+
+describe('ticksUndecidedAtHandBack', () => {
+  it('counts, per running poller, the ticks from its next planned one up to the release (those the next round skips)', () => {
+    // arrange: p1 at 1 s next due T0 (a slow batch left T0..T0+2 s unplanned), p2 at 5 s next due after the
+    // release, p3 stopped with an old grid.
+    const state = new Map([
+      ['p1', { loop: loop(1_000, 7), stoppedReason: undefined, notes: [] }],
+      ['p2', { loop: loop(5_000, 3, T0 + 4_000), stoppedReason: undefined, notes: [] }],
+      ['p3', { loop: loop(1_000, 2, T0 - 60_000), stoppedReason: 'running is false', notes: [] }],
+    ]);
+
+    // act
+    const undecided = ticksUndecidedAtHandBack(state, T0 + 2_500);
+
+    // assert: T0, T0+1 s, T0+2 s of p1; nothing of p2 (due at T0+4 s) or of the stopped p3.
+    expect([...undecided]).toEqual([['p1', 3]]);
+    expect(ticksUndecidedAtHandBack(state, T0)).toEqual(new Map());
   });
 });
 
