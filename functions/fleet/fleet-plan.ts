@@ -16,9 +16,6 @@ import type { PlacementWrite, ShardItem } from './shard-store';
  */
 export const SHARD_CAPACITY_FIRES_PER_SECOND = 100;
 
-/** MaxShards when the environment does not say (the CDK construct's default). */
-export const DEFAULT_MAX_SHARDS = 4;
-
 /**
  * A shard whose execution sleeps in a Wait state (lease released, `sleepUntil` recorded) counts as served until
  * this long after `sleepUntil`: a Wait state wakes on the whole second and a round takes a moment to re-take.

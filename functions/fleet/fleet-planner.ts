@@ -1,5 +1,5 @@
 import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { ENV } from '../shared/contract';
+import { DEFAULT_MAX_SHARDS, ENV } from '../shared/contract';
 import { decodePollerItem, pollerIdOfKey } from '../shared/control-item';
 import type { Environment } from '../shared/env';
 import { describeCause, InvalidEnvironmentError } from '../shared/errors';
@@ -7,7 +7,6 @@ import type { Logger } from '../shared/logger';
 import type { PollerTable } from '../shared/poller-table';
 import type { ItemChangeRecord } from '../starter/item-change-record';
 import {
-  DEFAULT_MAX_SHARDS,
   type FleetCounts,
   type FleetPoller,
   planFleet,

@@ -12,6 +12,7 @@ import { wakeAtFor } from '../scheduling/tick-schedule';
 import { anchorOn, sameSchedule, settleOnWindows } from '../scheduling/window-grid';
 import { type LoopState, type PollerConfig, STOP_REASON } from '../shared/contract';
 import { configOf, type PollerItem } from '../shared/control-item';
+import { fnv1a32 } from './assignment';
 import {
   DEFAULT_LEASE_TIMING,
   type FiringSpan,
@@ -268,7 +269,8 @@ function planPoller(
     loop = loopAfterTick(loop, dueAt);
   }
   // Leaving: once its next tick is the new shard's, the poller is handed over with the loop positioned there.
-  if (nextDueAt(loop) >= span.untilMs) return { ...movedOut(pollerId, loop, records), ticks };
+  if (nextDueAt(loop) >= span.untilMs)
+    return { ...movedOut(pollerId, loop, records), ticks, skipped: settled.skipped };
   return {
     ticks,
     records,
@@ -320,13 +322,19 @@ function beginLoop(
   }
   // The handover rule: a loop handed over resumes at movedAt, every loop at a takeover's instant; the ticks
   // before are the previous owner's. A loop this shard kept from its own last round goes on as it was.
-  // A loop handed over resumes no earlier than now either: with no `movedAt` (a hand edit of `shard`) the record
-  // may be older than ticks its previous owner fired since, and its seqs must not be fired again. One its
-  // previous owner still fences resumes past that owner's next read: the batch it may have planned before the
-  // edit reached its index, and the index's lag.
+  // A loop handed over by the fleet (a flip or a reassignment: `movedAt` set, the old epoch removed) resumes at
+  // movedAt even when this shard reads it later: the ticks due since are late, skipped and counted by
+  // settleOnWindows like any late tick, not jumped uncounted. With no `movedAt` (a hand edit of `shard`) the record
+  // may be older than ticks its previous owner fired since, and its seqs must not be fired again: it resumes no
+  // earlier than now. One its previous owner still fences resumes past that owner's next read: the batch it may
+  // have planned before the edit reached its index, and the index's lag.
   const waitMs = member.unannounced === true ? timing.tick.readAheadMs + timing.batchMs + INDEX_LAG_MS : 0;
+  const handedOverAtMs =
+    member.unannounced !== true && Number.isFinite(span.fromMs)
+      ? span.fromMs
+      : Math.max(span.fromMs, nowMs + waitMs);
   const resumeFromMs = Math.max(
-    kept?.loop === undefined ? Math.max(span.fromMs, nowMs + waitMs) : Number.NEGATIVE_INFINITY,
+    kept?.loop === undefined ? handedOverAtMs : Number.NEGATIVE_INFINITY,
     inputs.resumeFromMs ?? Number.NEGATIVE_INFINITY,
   );
   const resumed = Number.isFinite(resumeFromMs) ? resumeAt(previous, resumeFromMs) : previous;
@@ -341,11 +349,7 @@ function beginLoop(
 export function joinOffsetMs(pollerId: string, spreadMs: number): number {
   const slots = Math.floor(spreadMs);
   if (slots <= 0) return 0;
-  let hash = 0x811c9dc5;
-  for (let index = 0; index < pollerId.length; index++) {
-    hash = Math.imul(hash ^ pollerId.charCodeAt(index), 0x01000193) >>> 0;
-  }
-  return hash % slots;
+  return fnv1a32(pollerId) % slots;
 }
 
 function newLoop(

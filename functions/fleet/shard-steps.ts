@@ -12,7 +12,7 @@ import {
   type ShardLease,
 } from './shard-lease';
 import type { PollerRecord, ShardMember, ShardPollerState, ShardState, ShardTick } from './shard-round';
-import type { ShardItem, ShardMemberRead } from './shard-store';
+import { recordedByAnother, type ShardItem, type ShardMemberRead } from './shard-store';
 
 /**
  * The shard controller's own decisions (functions/controller/run-shard-round.ts), beside planShardRound's: how an
@@ -132,7 +132,9 @@ export function supersededReason(current: ShardItem | undefined): string {
  */
 function recordedHere(read: ShardMemberRead, shard: string): boolean {
   return (
-    read.item.shard !== undefined && read.recordedEpoch !== undefined && (read.recordedBy ?? shard) === shard
+    read.item.shard !== undefined &&
+    read.recordedEpoch !== undefined &&
+    !recordedByAnother(read.recordedBy, shard)
   );
 }
 
@@ -141,7 +143,7 @@ function recordedHere(read: ShardMemberRead, shard: string): boolean {
  * shard may fire it until its next read shows the edit.
  */
 function recordedElsewhere(read: ShardMemberRead, shard: string): boolean {
-  return read.recordedEpoch !== undefined && (read.recordedBy ?? shard) !== shard;
+  return read.recordedEpoch !== undefined && recordedByAnother(read.recordedBy, shard);
 }
 
 /**

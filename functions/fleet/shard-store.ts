@@ -64,6 +64,14 @@ export function shardOfKey(id: string): string | undefined {
   return SHARD_NAME_PATTERN.test(shard) ? shard : undefined;
 }
 
+/**
+ * Whether the loop on a poller's item was recorded by another shard than `shard` (`shardLoop` names its writer:
+ * `{"by":"s1",…}`). A record naming no shard, written before shards named themselves, is taken as this one's.
+ */
+export function recordedByAnother(recordedBy: string | undefined, shard: string): boolean {
+  return (recordedBy ?? shard) !== shard;
+}
+
 /** A shard item as read. */
 export interface ShardItem {
   readonly shard: string;

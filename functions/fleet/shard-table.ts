@@ -26,6 +26,7 @@ import {
   type PlacementWrite,
   type PollerWrite,
   type PollerWriteOutcome,
+  recordedByAnother,
   SHARD_INDEX_NAME,
   SHARD_KEY_PREFIX,
   type ShardItem,
@@ -168,7 +169,10 @@ export class ShardTable implements ShardStore {
         if (outcome.kind === 'written' || outcome.item === undefined) return outcomeOf(outcome);
         // Refused: not ours (any more), or a higher claim is already recorded (it stays; the rest is written).
         const now = decodePollerItem(pollerId, outcome.item);
-        if (now.shard !== shard || ((now.shardEpoch ?? 0) > epoch && (now.shardLoopBy ?? shard) === shard))
+        if (
+          now.shard !== shard ||
+          ((now.shardEpoch ?? 0) > epoch && !recordedByAnother(now.shardLoopBy, shard))
+        )
           return 'not-ours';
         const again = new UpdateBuilder();
         setClaimProgress(again, write, shard, epoch);

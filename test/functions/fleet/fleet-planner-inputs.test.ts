@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_SHARDS, SHARD_CAPACITY_FIRES_PER_SECOND } from '../../../functions/fleet/fleet-plan';
+import { SHARD_CAPACITY_FIRES_PER_SECOND } from '../../../functions/fleet/fleet-plan';
 import {
   fleetStartReason,
   maxShardsFrom,
   pollersToPlace,
   shardCapacityFrom,
 } from '../../../functions/fleet/fleet-planner';
-import { ENV, FIELD } from '../../../functions/shared/contract';
+import { DEFAULT_MAX_SHARDS, ENV, FIELD } from '../../../functions/shared/contract';
 import { InvalidEnvironmentError } from '../../../functions/shared/errors';
 import { decodeItemChangeRecord } from '../../../functions/starter/item-change-record';
 

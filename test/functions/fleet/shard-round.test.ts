@@ -432,6 +432,35 @@ describe('planShardRound across owners', () => {
     expect(((newTicks[0]?.dueAt ?? 0) - (oldTicks[0]?.dueAt ?? 0)) % 750).toBe(0);
   });
 
+  it('counts the ticks a moved poller misses when its new shard reads it after movedAt (a late start), jumping none', () => {
+    // arrange: the old shard flips at movedAt; the new one is started 2.6 s later (the stream, a cold start).
+    const movedAtMs = T0 + 10_000;
+    const away: PollerPlacement = { shard: 's5', movedAtMs };
+    const old = runShard(
+      (nowMs) => [member('a', { waitSeconds: 1 }, nowMs < T0 + 4_000 ? HERE : away)],
+      T0,
+      T0 + 15_000,
+    );
+    const handOver = recordsOf(old, 'a').find((record) => record.kind === 'moved-out');
+    if (handOver?.kind !== 'moved-out' || handOver.loop === undefined) throw new Error('no hand-over record');
+    const lastOldSeq = Math.max(...seqsOf(ticksOf(old, 'a')));
+
+    // act
+    const moved = runShard(
+      () => [{ ...member('a', { waitSeconds: 1 }, { shard: SHARD, movedAtMs }), handedOver: handOver.loop }],
+      movedAtMs + 2_600,
+      movedAtMs + 8_000,
+    );
+
+    // assess: the ticks due at movedAt, +1 s and +2 s are more than half an interval late at the read: skipped
+    // and counted, as a late tick is (the seq goes on: a skipped tick takes none), not jumped over uncounted.
+    const skipped = moved.rounds.reduce((sum, round) => sum + (round.plan.skipped.get('a') ?? 0), 0);
+    const firstOnNew = ticksOf(moved, 'a')[0];
+    expect(skipped).toBe(3);
+    expect(firstOnNew?.seq).toBe(lastOldSeq + 1);
+    expect(firstOnNew?.dueAt).toBe(movedAtMs + 3_000);
+  });
+
   it("resumes another shard's live record (a hand edit of `shard`) only past that shard's next read: no seq it may still fire", () => {
     // arrange: the old shard fired up to T0 + 9 s and may plan a batch (read-ahead + batch) past its last read,
     // which can see the index up to INDEX_LAG_MS late.
