@@ -433,6 +433,7 @@ class ShardRound {
   }
 
   #writeRecords(records: readonly PollerRecord[], reads: readonly ShardMemberRead[], epoch: number): void {
+    if (records.length === 0) return;
     const at = new Date(this.#clock.now()).toISOString();
     // The shard a poller moves to: its pending move as read (the flip holds only while the item still names it).
     const moveTo = new Map(

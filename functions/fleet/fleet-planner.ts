@@ -1,8 +1,8 @@
 import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DEFAULT_MAX_SHARDS, ENV } from '../shared/contract';
 import { decodePollerItem, pollerIdOfKey } from '../shared/control-item';
-import type { Environment } from '../shared/env';
-import { describeCause, InvalidEnvironmentError } from '../shared/errors';
+import { type Environment, wholeNumberFromEnv } from '../shared/env';
+import { describeCause } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { PollerTable } from '../shared/poller-table';
 import type { ItemChangeRecord } from '../starter/item-change-record';
@@ -221,7 +221,7 @@ export function pollersToPlace(records: readonly ItemChangeRecord[]): string[] {
 
 /** MAX_SHARDS as the stack sets it: a whole number from 1; DEFAULT_MAX_SHARDS when unset. */
 export function maxShardsFrom(env: Environment): number {
-  return wholeNumberFrom(env, ENV.maxShards, DEFAULT_MAX_SHARDS);
+  return wholeNumberFromEnv(ENV.maxShards, env, DEFAULT_MAX_SHARDS);
 }
 
 /**
@@ -230,17 +230,7 @@ export function maxShardsFrom(env: Environment): number {
  * An operator who sizes the controller otherwise sets the figure the fleet benchmark measured for that size.
  */
 export function shardCapacityFrom(env: Environment): number {
-  return wholeNumberFrom(env, ENV.shardCapacity, SHARD_CAPACITY_FIRES_PER_SECOND);
-}
-
-function wholeNumberFrom(env: Environment, name: (typeof ENV)[keyof typeof ENV], unset: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return unset;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidEnvironmentError(name, raw, 'must be a whole number from 1');
-  }
-  return value;
+  return wholeNumberFromEnv(ENV.shardCapacity, env, SHARD_CAPACITY_FIRES_PER_SECOND);
 }
 
 /**

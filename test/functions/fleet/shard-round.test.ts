@@ -405,21 +405,29 @@ describe('pollers joining a shard together are spread (joinOffsetMs)', () => {
 });
 
 describe('planShardRound across owners', () => {
-  it('moves a poller: the old shard fires before movedAt and hands over its loop, the new one from movedAt', () => {
-    const movedAtMs = T0 + 10_000;
+  /**
+   * Poller 'a' served here from T0, moved to s5 (written at T0 + 4 s) at movedAt: the old shard's run and the loop
+   * it handed over.
+   */
+  const movedAway = (waitSeconds: number, movedAtMs: number): { old: ShardRun; handedOver: LoopState } => {
     const away: PollerPlacement = { shard: 's5', movedAtMs };
     const old = runShard(
-      (nowMs) => [member('a', { waitSeconds: 0.75 }, nowMs < T0 + 4_000 ? HERE : away)],
+      (nowMs) => [member('a', { waitSeconds }, nowMs < T0 + 4_000 ? HERE : away)],
       T0,
       T0 + 15_000,
     );
     const handOver = recordsOf(old, 'a').find((record) => record.kind === 'moved-out');
     if (handOver?.kind !== 'moved-out' || handOver.loop === undefined) throw new Error('no hand-over record');
+    return { old, handedOver: handOver.loop };
+  };
+
+  it('moves a poller: the old shard fires before movedAt and hands over its loop, the new one from movedAt', () => {
+    const movedAtMs = T0 + 10_000;
+    const { old, handedOver } = movedAway(0.75, movedAtMs);
     expect(old.state.has('a')).toBe(false);
     const oldTicks = ticksOf(old, 'a');
     expect(Math.max(...oldTicks.map((tick) => tick.dueAt))).toBeLessThan(movedAtMs);
 
-    const handedOver: LoopState = handOver.loop;
     const moved = runShard(
       () => [{ ...member('a', { waitSeconds: 0.75 }, { shard: SHARD, movedAtMs }), handedOver }],
       T0 + 9_000,
@@ -435,19 +443,12 @@ describe('planShardRound across owners', () => {
   it('counts the ticks a moved poller misses when its new shard reads it after movedAt (a late start), jumping none', () => {
     // arrange: the old shard flips at movedAt; the new one is started 2.6 s later (the stream, a cold start).
     const movedAtMs = T0 + 10_000;
-    const away: PollerPlacement = { shard: 's5', movedAtMs };
-    const old = runShard(
-      (nowMs) => [member('a', { waitSeconds: 1 }, nowMs < T0 + 4_000 ? HERE : away)],
-      T0,
-      T0 + 15_000,
-    );
-    const handOver = recordsOf(old, 'a').find((record) => record.kind === 'moved-out');
-    if (handOver?.kind !== 'moved-out' || handOver.loop === undefined) throw new Error('no hand-over record');
+    const { old, handedOver } = movedAway(1, movedAtMs);
     const lastOldSeq = Math.max(...seqsOf(ticksOf(old, 'a')));
 
     // act
     const moved = runShard(
-      () => [{ ...member('a', { waitSeconds: 1 }, { shard: SHARD, movedAtMs }), handedOver: handOver.loop }],
+      () => [{ ...member('a', { waitSeconds: 1 }, { shard: SHARD, movedAtMs }), handedOver }],
       movedAtMs + 2_600,
       movedAtMs + 8_000,
     );
