@@ -620,13 +620,12 @@ class ShardRound {
       ...(tick.config.payload ? { payload: tick.config.payload } : {}),
     };
     let precisionMs = 0;
-    let verdict: ReturnType<typeof releaseOf> = 'send';
     const hold: SendHold = {
       openAt: async () => {},
       releaseAt: async () => {
         await releasedAt;
         const nowMs = this.#clock.now();
-        verdict = this.#refused.has(tick.pollerId)
+        const verdict = this.#refused.has(tick.pollerId)
           ? 'unclaimed'
           : releaseOf(
               tick,
@@ -644,7 +643,7 @@ class ShardRound {
       try {
         if (tick.config.overlap === 'skip') {
           const fire = await this.#deps.invoker.fireAwaitingAnswer(target, event, hold);
-          if (fire === 'withheld') return this.#noteWithheld(tick, verdict);
+          if (fire === 'withheld') return this.#noteWithheld(tick);
           const tracked: TrackedFire = { seq: fire.seq, answer: undefined };
           this.#runningFires.set(tick.pollerId, tracked);
           void fire.answer.then((answer) => {
@@ -652,7 +651,7 @@ class ShardRound {
             if (answer.kind === 'failed') this.#noteFailedFire(tick.pollerId, answer.message);
           });
         } else if ((await this.#deps.invoker.fire(target, event, hold)) === 'withheld') {
-          return this.#noteWithheld(tick, verdict);
+          return this.#noteWithheld(tick);
         }
         this.#noteFired(tick, precisionMs);
       } catch (error) {
@@ -691,9 +690,13 @@ class ShardRound {
     this.#metricsFor(tick.pollerId)?.noteFire(precisionMs, this.#clock.now());
   }
 
-  #noteWithheld(tick: ShardTick, verdict: ReturnType<typeof releaseOf>): void {
-    // A tick the lease no longer covers is the next owner's; any other is skipped (counted).
-    if (verdict !== 'lease-ended') this.#noteSkipped(tick.pollerId, 1);
+  /**
+   * Every tick withheld is skipped (counted). One withheld because the lease ran out before its release (a starved
+   * or frozen sandbox woke late) is due before the lease's end, so no later owner fires it either: a takeover
+   * resumes at that end, this shard's next round at its release, both after the tick.
+   */
+  #noteWithheld(tick: ShardTick): void {
+    this.#noteSkipped(tick.pollerId, 1);
   }
 
   #noteSkipped(pollerId: string, count: number): void {

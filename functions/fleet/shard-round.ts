@@ -256,6 +256,7 @@ function planPoller(
   const begun = beginLoop(member, kept, config, span, inputs);
   if (begun.scheduleChanged) records.push({ pollerId, kind: 'schedule-changed', loop: begun.loop });
   const settled = settleOnWindows(begun.loop, inputs.nowMs);
+  const skipped = begun.jumped + settled.skipped;
   let loop = settled.loop;
   const ticks: ShardTick[] = [];
   let heldByLease = false;
@@ -269,13 +270,12 @@ function planPoller(
     loop = loopAfterTick(loop, dueAt);
   }
   // Leaving: once its next tick is the new shard's, the poller is handed over with the loop positioned there.
-  if (nextDueAt(loop) >= span.untilMs)
-    return { ...movedOut(pollerId, loop, records), ticks, skipped: settled.skipped };
+  if (nextDueAt(loop) >= span.untilMs) return { ...movedOut(pollerId, loop, records), ticks, skipped };
   return {
     ticks,
     records,
     state: { loop, stoppedReason: undefined, notes },
-    skipped: settled.skipped,
+    skipped,
     heldByLease,
   };
 }
@@ -307,7 +307,7 @@ function beginLoop(
   config: PollerConfig,
   span: FiringSpan,
   inputs: ShardRoundInputs,
-): { readonly loop: LoopState; readonly scheduleChanged: boolean } {
+): { readonly loop: LoopState; readonly scheduleChanged: boolean; readonly jumped: number } {
   const { nowMs, timing } = inputs;
   const startAtMs = Math.max(nowMs + timing.tick.firstTickDelayMs, span.fromMs, inputs.resumeFromMs ?? nowMs);
   const previous = kept?.loop ?? member.handedOver;
@@ -318,31 +318,38 @@ function beginLoop(
       span.fromMs,
       inputs.resumeFromMs ?? nowMs,
     );
-    return { loop: newLoop(member.item, config, joinAtMs, inputs), scheduleChanged: false };
+    return { loop: newLoop(member.item, config, joinAtMs, inputs), scheduleChanged: false, jumped: 0 };
   }
   // The handover rule: a loop handed over resumes at movedAt, every loop at a takeover's instant; the ticks
   // before are the previous owner's. A loop this shard kept from its own last round goes on as it was.
   // A loop handed over by the fleet (a flip or a reassignment: `movedAt` set, the old epoch removed) resumes at
   // movedAt even when this shard reads it later: the ticks due since are late, skipped and counted by
-  // settleOnWindows like any late tick, not jumped uncounted. With no `movedAt` (a hand edit of `shard`) the record
+  // settleOnWindows like any late tick (or jumped to the batch's resume instant and counted, below), never
+  // jumped uncounted. With no `movedAt` (a hand edit of `shard`) the record
   // may be older than ticks its previous owner fired since, and its seqs must not be fired again: it resumes no
   // earlier than now. One its previous owner still fences resumes past that owner's next read: the batch it may
   // have planned before the edit reached its index, and the index's lag.
   const waitMs = member.unannounced === true ? timing.tick.readAheadMs + timing.batchMs + INDEX_LAG_MS : 0;
-  const handedOverAtMs =
-    member.unannounced !== true && Number.isFinite(span.fromMs)
-      ? span.fromMs
-      : Math.max(span.fromMs, nowMs + waitMs);
+  const announced = member.unannounced !== true && Number.isFinite(span.fromMs);
+  const handedOverAtMs = announced ? span.fromMs : Math.max(span.fromMs, nowMs + waitMs);
   const resumeFromMs = Math.max(
     kept?.loop === undefined ? handedOverAtMs : Number.NEGATIVE_INFINITY,
     inputs.resumeFromMs ?? Number.NEGATIVE_INFINITY,
   );
   const resumed = Number.isFinite(resumeFromMs) ? resumeAt(previous, resumeFromMs) : previous;
+  // A loop the fleet handed over at movedAt, read first in a batch that resumes later (the first of an invocation
+  // started after movedAt: its take's instant): the ticks between are this shard's, and none of its rounds fired
+  // them unless it recorded the loop as its own since (a read the index served stale would hide that record), so
+  // they are skipped on the safe side, and counted.
   // A restarted poller starts a new run at the first-tick delay (its seqs go on); a running one keeps its grid.
   const restarted = kept !== undefined && kept.stoppedReason !== undefined;
+  const jumped =
+    kept?.loop === undefined && announced && !restarted && resumeFromMs > handedOverAtMs
+      ? resumed.nextSeq - resumeAt(previous, handedOverAtMs).nextSeq
+      : 0;
   const running = restarted ? anchorOn(resumed, startAtMs) : resumed;
   const loop = followSchedule({ ...running, executionId: inputs.executionId }, config, nowMs, timing.tick);
-  return { loop, scheduleChanged: !sameSchedule(config, previous.config) };
+  return { loop, scheduleChanged: !sameSchedule(config, previous.config), jumped };
 }
 
 /** A whole-millisecond offset in [0, spreadMs) fixed by the id (FNV-1a): the same on every shard and round. */

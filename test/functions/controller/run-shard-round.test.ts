@@ -686,6 +686,35 @@ describe('runShardRound: counts while the round runs', () => {
   }, 15_000);
 });
 
+describe('runShardRound: a round that wakes past its lease', () => {
+  it('counts the ticks it then withholds (due before the lease end, so no later owner fires them)', async () => {
+    // arrange: a clock that jumps 2.5 s ahead mid-round, as a starved or frozen sandbox wakes: the batch's ticks
+    // due before the lease's end are released after it (withheld, lease ended), and the round goes on.
+    await putPoller('woke-late', 's22', '0.2');
+    let offsetMs = 0;
+    const jumpingClock = { ...systemClock, now: () => Date.now() + offsetMs };
+    const running = round(
+      's22',
+      'arn:exec:woke-late',
+      5_000,
+      deps(await workerFor('woke-late'), { clock: jumpingClock }),
+    );
+    await sleep(2_000);
+    offsetMs = 2_500;
+    await running;
+
+    // assess: every seq between the first and the last fired is either fired or counted as skipped
+    const seqs = seqsOf('woke-late');
+    const first = Math.min(...seqs);
+    const last = Math.max(...seqs);
+    const missed = last - first + 1 - new Set(seqs).size;
+    expect(missed).toBeGreaterThan(0);
+    const item = await raw('woke-late');
+    expect(Number(item?.[FIELD.skippedTicks]?.N ?? 0)).toBeGreaterThanOrEqual(missed);
+    expectRisingSeqs('woke-late');
+  }, 15_000);
+});
+
 describe('runShardRound: a fire that fails', () => {
   it('counts it and records why in lastError, naming the poller and the target', async () => {
     // arrange

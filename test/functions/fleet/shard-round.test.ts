@@ -462,6 +462,47 @@ describe('planShardRound across owners', () => {
     expect(firstOnNew?.dueAt).toBe(movedAtMs + 3_000);
   });
 
+  it("counts them too when the read is the new shard's first after taking its lease (the take's instant is later than movedAt)", () => {
+    // arrange: the flip's stream record started the new shard 2.6 s after movedAt: its first batch resumes every
+    // loop it kept at the take's instant, which says nothing of a loop another shard handed over at movedAt.
+    const movedAtMs = T0 + 10_000;
+    const { old, handedOver } = movedAway(1, movedAtMs);
+    const lastOldSeq = Math.max(...seqsOf(ticksOf(old, 'a')));
+    const takenAtMs = movedAtMs + 2_600;
+
+    // act
+    const moved = runShard(
+      () => [{ ...member('a', { waitSeconds: 1 }, { shard: SHARD, movedAtMs }), handedOver }],
+      takenAtMs,
+      movedAtMs + 8_000,
+      { resumeFromMs: takenAtMs },
+    );
+
+    // assess: the three ticks since movedAt skipped and counted (before: jumped, 0 counted). They are jumped, as
+    // the resume instant asks (the read may be stale and hide a record of this shard that fired them), not fired.
+    const skipped = moved.rounds.reduce((sum, round) => sum + (round.plan.skipped.get('a') ?? 0), 0);
+    expect(skipped).toBe(3);
+    expect(ticksOf(moved, 'a')[0]).toMatchObject({ seq: lastOldSeq + 4, dueAt: movedAtMs + 3_000 });
+  });
+
+  it('counts a tick due since movedAt that is less than half an interval late at that first batch', () => {
+    const movedAtMs = T0 + 10_000;
+    const { old, handedOver } = movedAway(1, movedAtMs);
+    const lastOldSeq = Math.max(...seqsOf(ticksOf(old, 'a')));
+    const takenAtMs = movedAtMs + 300;
+
+    const moved = runShard(
+      () => [{ ...member('a', { waitSeconds: 1 }, { shard: SHARD, movedAtMs }), handedOver }],
+      takenAtMs,
+      movedAtMs + 5_000,
+      { resumeFromMs: takenAtMs },
+    );
+
+    const skipped = moved.rounds.reduce((sum, round) => sum + (round.plan.skipped.get('a') ?? 0), 0);
+    expect(skipped).toBe(1);
+    expect(ticksOf(moved, 'a')[0]).toMatchObject({ seq: lastOldSeq + 2, dueAt: movedAtMs + 1_000 });
+  });
+
   it("resumes another shard's live record (a hand edit of `shard`) only past that shard's next read: no seq it may still fire", () => {
     // arrange: the old shard fired up to T0 + 9 s and may plan a batch (read-ahead + batch) past its last read,
     // which can see the index up to INDEX_LAG_MS late.
