@@ -168,6 +168,8 @@ export interface LocalStackOptions {
    * Lambda endpoint received it: for tests and the benchmark's timing.
    */
   readonly onInvocationStart?: (start: InvocationStart) => void;
+  /** Every function invocation as it ends (its result or error, e.g. a timeout): for tests. */
+  readonly onInvocationEnd?: (end: InvocationEnd) => void;
   /**
    * The pause before retry n (1, 2) of a failed asynchronous invocation: Lambda's 1 min and 2 min by default;
    * tests shorten it. How many retries the worker gets is the CDK stack's (WORKER_ASYNC_RETRY), never set here.
@@ -253,7 +255,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       reportFire(start, emit);
       options.onInvocationStart?.(start);
     },
-    onInvocationEnd: (end) => reportOutcome(end, emit),
+    onInvocationEnd: (end) => {
+      reportOutcome(end, emit);
+      options.onInvocationEnd?.(end);
+    },
     ...(options.latency ? { latency: options.latency } : {}),
     ...(options.meter ? { meter: options.meter } : {}),
     ...(options.asyncRetryDelayMs ? { asyncRetryDelayMs: options.asyncRetryDelayMs } : {}),

@@ -135,6 +135,7 @@ describe('fleet fault: pollers moved between shards under load', () => {
       'missed (counted as skipped or failed)': `${verdict.missedOutsideGaps} ${verdict.uncounted.join('; ') || 'all counted'}`,
       duplicates: verdict.duplicates.join(',') || 'none',
       'too close': verdict.tooClose.join(',') || 'none',
+      'shard rounds ended at their timeout (gap allowed)': verdict.roundsTimedOut,
     });
     expect(verdict.duplicates).toEqual([]);
     expect(verdict.tooClose).toEqual([]);

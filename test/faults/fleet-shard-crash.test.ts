@@ -128,6 +128,7 @@ describe('fleet fault: a shard controller is killed mid-window', () => {
       'missed outside (counted?)': `${verdict.missedOutsideGaps} ${verdict.uncounted.join('; ') || 'all counted'}`,
       duplicates: verdict.duplicates.join(',') || 'none',
       'too close': verdict.tooClose.join(',') || 'none',
+      'shard rounds ended at their timeout (gap allowed)': verdict.roundsTimedOut,
       'running executions': running.map((execution: ExecutionRecord) => execution.name).join(','),
     });
     expect(verdict.duplicates).toEqual([]);

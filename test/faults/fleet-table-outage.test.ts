@@ -142,6 +142,7 @@ describe('fleet fault: the control table refuses connections for 10 s', () => {
       'duplicates (SDK retries)': `${verdict.duplicates.length} (${verdict.duplicates.length - otherDoubles.length})`,
       'first duplicate': `${doubled ?? 'none'} ${doubledSends.join(' / ')}`,
       'too close': verdict.tooClose.join(',') || 'none',
+      'shard rounds ended at their timeout (gap allowed)': verdict.roundsTimedOut,
       'shard executions (name status)': harness.stack.stepFunctions
         .listExecutions()
         .filter((execution) => execution.name.startsWith('shard-'))

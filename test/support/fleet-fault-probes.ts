@@ -1,12 +1,14 @@
+import { DEFAULT_LEASE_TIMING } from '../../functions/fleet/shard-lease';
 import { FIELD } from '../../functions/shared/contract';
 import type { DeclaredFleet } from '../../scripts/local-stack/seed-fleet';
-import type { FireEvent, Harness } from './local-stack-harness';
+import type { FireEvent, Harness, TimedOutRound } from './local-stack-harness';
 
 /**
  * Probes for the fleet's fault suite (test/faults/fleet-*.test.ts): every fire the worker started, checked per
  * (pollerId, seq, scheduledAt) against the three rules of docs/design/fleet.md — no (poller, seq) fired twice, no
  * two fires of one poller closer than half its interval, and no missed tick that is not counted as skipped, except
- * the ticks of a documented takeover gap (a window the test names, whose length it asserts separately).
+ * the ticks of a documented takeover gap (a window the test names, whose length it asserts separately, or the span
+ * of a shard round the local Lambda ended at its timeout: timedOutRoundGap).
  */
 
 /** A span of scheduled times in which missed ticks are allowed uncounted (a takeover's gap), epoch ms. */
@@ -123,6 +125,18 @@ export interface FleetVerdict {
   readonly uncounted: readonly string[];
   readonly missedInGaps: number;
   readonly missedOutsideGaps: number;
+  /** Shard rounds the local Lambda ended at their timeout; each one's span is an allowed gap (timedOutRoundGap). */
+  readonly roundsTimedOut: number;
+}
+
+/**
+ * The ticks a shard round killed at its timeout leaves: Step Functions retries it, and the retry resumes at the
+ * end of the lease the killed round held (renewed at most at its end, so within a lease duration of it); what the
+ * killed round fired since its last write is not known, so those ticks are not counted, by design (docs/design/
+ * fleet.md, "Crashes"; fleet-shard-kill-retry bounds the gap). Allowed, as a test that kills a round allows it.
+ */
+export function timedOutRoundGap(round: TimedOutRound): AllowedGap {
+  return { fromMs: round.startedAtMs, toMs: round.endedAtMs + DEFAULT_LEASE_TIMING.durationMs };
 }
 
 export async function judgeFleet(
@@ -133,8 +147,9 @@ export async function judgeFleet(
 ): Promise<FleetVerdict> {
   const byPoller = firesByPoller(harness);
   const accounted = await accountedMissesOf(harness, pollerIds);
+  const gaps = [...allowed, ...harness.roundsTimedOut.map(timedOutRoundGap)];
   const verdicts = pollerIds.map((pollerId) =>
-    judgePoller(pollerId, byPoller.get(pollerId) ?? [], (at) => intervalMs(pollerId, at), allowed),
+    judgePoller(pollerId, byPoller.get(pollerId) ?? [], (at) => intervalMs(pollerId, at), gaps),
   );
   return {
     verdicts,
@@ -150,6 +165,7 @@ export async function judgeFleet(
     }),
     missedInGaps: verdicts.reduce((sum, v) => sum + v.missedInGaps, 0),
     missedOutsideGaps: verdicts.reduce((sum, v) => sum + v.missedOutsideGaps, 0),
+    roundsTimedOut: harness.roundsTimedOut.length,
   };
 }
 

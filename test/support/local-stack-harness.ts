@@ -1,6 +1,7 @@
 import { type AttributeValue, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DEFAULT_POLLER_ID, FIELD } from '../../functions/shared/contract';
 import type { RawItem } from '../../functions/shared/control-item';
+import { LOCAL_CONTROLLER_NAME } from '../../scripts/local-stack/local-endpoints';
 import {
   type LocalStack,
   type LocalStackEvent,
@@ -31,10 +32,24 @@ export interface Harness {
   waitForFires(count: number, timeoutMs: number, pollerId?: string): Promise<FireEvent[]>;
   setFields(fields: Record<string, AttributeValue>, pollerId?: string): Promise<void>;
   readItem(pollerId?: string): Promise<RawItem | undefined>;
+  /**
+   * The shard rounds the local Lambda ended at their timeout (a sandbox starved by the suite's load can overrun its
+   * hand-back margin): when each ran, as the Lambda service saw it.
+   */
+  readonly roundsTimedOut: readonly TimedOutRound[];
 }
+
+export interface TimedOutRound {
+  readonly startedAtMs: number;
+  readonly endedAtMs: number;
+}
+
+/** A shard round's input names its shard's key (`~shard/s0`); the control plane's events do not. */
+const isShardRound = (event: unknown) => JSON.stringify(event ?? null).includes('"~shard/');
 
 export async function startHarness(options: LocalStackOptions = {}): Promise<Harness> {
   const events: LocalStackEvent[] = [];
+  const roundsTimedOut: TimedOutRound[] = [];
   const waiters = new Set<() => void>();
   const stack = await startLocalStack({
     port: 0,
@@ -43,6 +58,13 @@ export async function startHarness(options: LocalStackOptions = {}): Promise<Har
       events.push(event);
       options.onEvent?.(event);
       for (const wake of [...waiters]) wake();
+    },
+    onInvocationEnd: (end) => {
+      options.onInvocationEnd?.(end);
+      const timedOut = 'error' in end.outcome && end.outcome.error.errorType === 'Sandbox.Timedout';
+      if (end.functionName !== LOCAL_CONTROLLER_NAME || !timedOut || !isShardRound(end.event)) return;
+      const endedAtMs = Date.now();
+      roundsTimedOut.push({ startedAtMs: endedAtMs - end.durationMs, endedAtMs });
     },
   });
 
@@ -78,6 +100,7 @@ export async function startHarness(options: LocalStackOptions = {}): Promise<Har
     stack,
     events,
     fires,
+    roundsTimedOut,
     waitFor: waitFor as Harness['waitFor'],
     async waitForFires(count, timeoutMs, pollerId = DEFAULT_POLLER_ID) {
       await waitFor(() => fires(pollerId).length >= count, timeoutMs);
