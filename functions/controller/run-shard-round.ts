@@ -73,6 +73,11 @@ export interface ShardOutput {
 
 /** Poller writes in flight at once: enough to record a batch of hundreds quickly, few enough to stay polite. */
 const WRITE_CONCURRENCY = 16;
+/**
+ * How long a tick waits past its due time for its poller's join claim: the held invoke was opened 100 ms ahead and
+ * the Lambda client gives up on a request idle for 1.5 s.
+ */
+const JOIN_CLAIM_WAIT_MS = 1_000;
 
 /**
  * One round of a shard execution (input `{ "pollerId": "~shard/s0" }`; docs/design/fleet.md): take or renew the
@@ -143,8 +148,8 @@ class ShardRound {
   readonly #confirmed = new Map<string, number>();
   /** Pollers this invocation's epoch wrote a claim on (the base table confirmed them this shard's): none at start. */
   readonly #recorded = new Set<string>();
-  /** Claim writes under way, by poller: one at a time each. */
-  readonly #claiming = new Set<string>();
+  /** Claim writes under way, by poller (one at a time each): settled when the write is. */
+  readonly #claiming = new Map<string, Promise<void>>();
   /** Pollers this invocation handed over to another shard. */
   readonly #leftBehind = new Set<string>();
   /** Pollers whose item refused a write as not this shard's: nothing more is fired or written for them. */
@@ -469,7 +474,13 @@ class ShardRound {
   #writeClaims(needs: readonly ClaimNeed[], epoch: number): void {
     for (const need of needs) {
       if (this.#claiming.has(need.pollerId) || this.#refused.has(need.pollerId)) continue;
-      this.#claiming.add(need.pollerId);
+      let settled: () => void = () => {};
+      this.#claiming.set(
+        need.pollerId,
+        new Promise((resolve) => {
+          settled = resolve;
+        }),
+      );
       this.#claimed.set(need.pollerId, Math.max(need.claimedSeq, this.#claimed.get(need.pollerId) ?? 0));
       const progress = this.#progressOf(need.pollerId);
       const counts = this.#takeCounts(need.pollerId);
@@ -484,6 +495,7 @@ class ShardRound {
       };
       this.#enqueueWrite(need.pollerId, epoch, write, (outcome) => {
         this.#claiming.delete(need.pollerId);
+        settled();
         if (outcome === 'written') {
           // A write of an epoch this invocation has since re-taken confirms nothing for the new one.
           if (epoch === this.#lease?.epoch) this.#recorded.add(need.pollerId);
@@ -624,19 +636,25 @@ class ShardRound {
       openAt: async () => {},
       releaseAt: async () => {
         await releasedAt;
-        const nowMs = this.#clock.now();
-        const verdict = this.#refused.has(tick.pollerId)
-          ? 'unclaimed'
-          : releaseOf(
-              tick,
-              lease,
-              this.#confirmedFor(tick.pollerId),
-              nowMs,
-              this.#timing.guardMs,
-              this.#timing.tick.sendAllowanceMs,
-            );
-        precisionMs = nowMs - tick.dueAt;
-        return verdict === 'send';
+        const verdict = () =>
+          this.#refused.has(tick.pollerId)
+            ? 'unclaimed'
+            : releaseOf(
+                tick,
+                lease,
+                this.#confirmedFor(tick.pollerId),
+                this.#clock.now(),
+                this.#timing.guardMs,
+                this.#timing.tick.sendAllowanceMs,
+              );
+        // A poller's first tick in an invocation can come before the claim it writes on joining is confirmed (a
+        // starved sandbox, a slow table: rounds that start in phase with a cadence would withhold that tick every
+        // time). It waits for that write, a while: the tick goes out late, or is withheld late (counted) after.
+        const claim = this.#claiming.get(tick.pollerId);
+        if (verdict() === 'unclaimed' && claim !== undefined)
+          await Promise.race([claim, this.#clock.sleep(JOIN_CLAIM_WAIT_MS)]);
+        precisionMs = this.#clock.now() - tick.dueAt;
+        return verdict() === 'send';
       },
     };
     const sending = (async () => {

@@ -715,6 +715,30 @@ describe('runShardRound: a round that wakes past its lease', () => {
   }, 15_000);
 });
 
+describe('runShardRound: a slow join claim', () => {
+  it("holds the poller's first tick until the claim is confirmed and fires it late, instead of withholding it", async () => {
+    // arrange: the table takes 1.3 s to answer the claim an invocation writes on joining the poller, whose first
+    // tick is due 0.5 to 1 s after the read (rounds that start in phase with a cadence would lose that tick every
+    // time); at 2 s it may go out up to 1 s late.
+    await putPoller('slow-join', 's23', '2');
+    const slowJoin: ShardStore = Object.assign(Object.create(store) as ShardTable, {
+      writePoller: async (...args: Parameters<ShardStore['writePoller']>) => {
+        if (args[3].kind === 'claim') await sleep(1_300);
+        return store.writePoller(...args);
+      },
+    });
+
+    // act
+    await round('s23', 'arn:exec:slow-join', 4_000, deps(await workerFor('slow-join'), { store: slowJoin }));
+
+    // assess: seq 1 went out, late, within half an interval (before: withheld and counted as skipped)
+    const first = firesOf('slow-join')[0];
+    expect(first?.event.seq).toBe(1);
+    expect((first?.receivedAt ?? 0) - dueOf(first as Received)).toBeLessThan(1_000);
+    expectRisingSeqs('slow-join');
+  }, 15_000);
+});
+
 describe('runShardRound: a fire that fails', () => {
   it('counts it and records why in lastError, naming the poller and the target', async () => {
     // arrange
