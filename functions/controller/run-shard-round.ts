@@ -74,8 +74,8 @@ export interface ShardOutput {
 /** Poller writes in flight at once: enough to record a batch of hundreds quickly, few enough to stay polite. */
 const WRITE_CONCURRENCY = 16;
 /**
- * How long a tick waits past its due time for its poller's join claim: the held invoke was opened 100 ms ahead and
- * the Lambda client gives up on a request idle for 1.5 s.
+ * How long a tick waits past its due time for its poller's join claim, with nothing opened meanwhile (its request
+ * opens once the claim is written); the release then decides as ever (a tick half an interval late is withheld).
  */
 const JOIN_CLAIM_WAIT_MS = 1_000;
 
@@ -495,7 +495,6 @@ class ShardRound {
       };
       this.#enqueueWrite(need.pollerId, epoch, write, (outcome) => {
         this.#claiming.delete(need.pollerId);
-        settled();
         if (outcome === 'written') {
           // A write of an epoch this invocation has since re-taken confirms nothing for the new one.
           if (epoch === this.#lease?.epoch) this.#recorded.add(need.pollerId);
@@ -508,6 +507,7 @@ class ShardRound {
           this.#restoreCounts(need.pollerId, counts);
           this.#claimed.set(need.pollerId, this.#confirmed.get(need.pollerId) ?? 0);
         }
+        settled();
       });
     }
   }
@@ -603,6 +603,7 @@ class ShardRound {
     const running = this.#runningFires.get(tick.pollerId);
     if (tick.config.overlap === 'skip' && running !== undefined && running.answer === undefined)
       return undefined;
+    if (this.#joinClaimUnderWay(tick) !== undefined) return undefined;
     let release: () => void = () => {};
     const released = new Promise<void>((resolve) => {
       release = resolve;
@@ -620,10 +621,28 @@ class ShardRound {
       this.#metricsFor(tick.pollerId)?.noteOverlapSkip(this.#clock.now());
       return;
     }
-    this.#send(tick, lease, Promise.resolve());
+    const claim = this.#joinClaimUnderWay(tick);
+    this.#send(
+      tick,
+      lease,
+      Promise.resolve(),
+      claim && Promise.race([claim, this.#clock.sleep(JOIN_CLAIM_WAIT_MS)]),
+    );
   }
 
-  #send(tick: ShardTick, lease: ShardLease, releasedAt: Promise<void>): void {
+  /**
+   * The claim this invocation is writing on joining the tick's poller, if the tick comes first (a starved sandbox,
+   * a slow table; rounds that start in phase with a cadence would meet it every round): the tick waits for it, a
+   * while, instead of being withheld at once. Not for `overlap: skip` pollers: two of their ticks could then wait
+   * and go out together.
+   */
+  #joinClaimUnderWay(tick: ShardTick): Promise<void> | undefined {
+    if (tick.config.overlap === 'skip' || this.#recorded.has(tick.pollerId)) return undefined;
+    return this.#claiming.get(tick.pollerId);
+  }
+
+  /** Sends a tick (after `first`, if given: nothing is opened until then), decided at its release. */
+  #send(tick: ShardTick, lease: ShardLease, releasedAt: Promise<void>, first?: Promise<void>): void {
     const target = tick.config.target ?? this.#deps.defaultTarget;
     const event = {
       pollerId: tick.pollerId,
@@ -636,28 +655,23 @@ class ShardRound {
       openAt: async () => {},
       releaseAt: async () => {
         await releasedAt;
-        const verdict = () =>
-          this.#refused.has(tick.pollerId)
-            ? 'unclaimed'
-            : releaseOf(
-                tick,
-                lease,
-                this.#confirmedFor(tick.pollerId),
-                this.#clock.now(),
-                this.#timing.guardMs,
-                this.#timing.tick.sendAllowanceMs,
-              );
-        // A poller's first tick in an invocation can come before the claim it writes on joining is confirmed (a
-        // starved sandbox, a slow table: rounds that start in phase with a cadence would withhold that tick every
-        // time). It waits for that write, a while: the tick goes out late, or is withheld late (counted) after.
-        const claim = this.#claiming.get(tick.pollerId);
-        if (verdict() === 'unclaimed' && claim !== undefined)
-          await Promise.race([claim, this.#clock.sleep(JOIN_CLAIM_WAIT_MS)]);
-        precisionMs = this.#clock.now() - tick.dueAt;
-        return verdict() === 'send';
+        const nowMs = this.#clock.now();
+        const verdict = this.#refused.has(tick.pollerId)
+          ? 'unclaimed'
+          : releaseOf(
+              tick,
+              lease,
+              this.#confirmedFor(tick.pollerId),
+              nowMs,
+              this.#timing.guardMs,
+              this.#timing.tick.sendAllowanceMs,
+            );
+        precisionMs = nowMs - tick.dueAt;
+        return verdict === 'send';
       },
     };
     const sending = (async () => {
+      await first;
       try {
         if (tick.config.overlap === 'skip') {
           const fire = await this.#deps.invoker.fireAwaitingAnswer(target, event, hold);
