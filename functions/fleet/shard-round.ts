@@ -325,10 +325,10 @@ function beginLoop(
   // A loop handed over by the fleet (a flip or a reassignment: `movedAt` set, the old epoch removed) resumes at
   // movedAt even when this shard reads it later: the ticks due since are late, skipped and counted by
   // settleOnWindows like any late tick (or jumped to the batch's resume instant and counted, below), never
-  // jumped uncounted. With no `movedAt` (a hand edit of `shard`) the record
-  // may be older than ticks its previous owner fired since, and its seqs must not be fired again: it resumes no
-  // earlier than now. One its previous owner still fences resumes past that owner's next read: the batch it may
-  // have planned before the edit reached its index, and the index's lag.
+  // jumped uncounted. With no `movedAt` (a hand edit of `shard`) the record may be older than ticks its previous
+  // owner fired since, and its seqs must not be fired again: it resumes no earlier than now. One its previous
+  // owner still fences resumes past that owner's next read: the batch it may have planned before the edit
+  // reached its index, and the index's lag.
   const waitMs = member.unannounced === true ? timing.tick.readAheadMs + timing.batchMs + INDEX_LAG_MS : 0;
   const announced = member.unannounced !== true && Number.isFinite(span.fromMs);
   const handedOverAtMs = announced ? span.fromMs : Math.max(span.fromMs, nowMs + waitMs);
@@ -337,12 +337,12 @@ function beginLoop(
     inputs.resumeFromMs ?? Number.NEGATIVE_INFINITY,
   );
   const resumed = Number.isFinite(resumeFromMs) ? resumeAt(previous, resumeFromMs) : previous;
+  // A restarted poller starts a new run at the first-tick delay (its seqs go on); a running one keeps its grid.
+  const restarted = kept !== undefined && kept.stoppedReason !== undefined;
   // A loop the fleet handed over at movedAt, read first in a batch that resumes later (the first of an invocation
   // started after movedAt: its take's instant): the ticks between are this shard's, and none of its rounds fired
   // them unless it recorded the loop as its own since (a read the index served stale would hide that record), so
   // they are skipped on the safe side, and counted.
-  // A restarted poller starts a new run at the first-tick delay (its seqs go on); a running one keeps its grid.
-  const restarted = kept !== undefined && kept.stoppedReason !== undefined;
   const jumped =
     kept?.loop === undefined && announced && !restarted && resumeFromMs > handedOverAtMs
       ? resumed.nextSeq - resumeAt(previous, handedOverAtMs).nextSeq

@@ -462,45 +462,45 @@ describe('planShardRound across owners', () => {
     expect(firstOnNew?.dueAt).toBe(movedAtMs + 3_000);
   });
 
-  it("counts them too when the read is the new shard's first after taking its lease (the take's instant is later than movedAt)", () => {
-    // arrange: the flip's stream record started the new shard 2.6 s after movedAt: its first batch resumes every
-    // loop it kept at the take's instant, which says nothing of a loop another shard handed over at movedAt.
+  /**
+   * A poller moved away at movedAt (1 s cadence), read first by a new shard that took its lease `takenAfterMs` after
+   * movedAt: its first batch resumes at the take's instant. The skips it counted and its ticks, with the old shard's
+   * last seq.
+   */
+  const firstBatchAfterMove = (takenAfterMs: number) => {
     const movedAtMs = T0 + 10_000;
     const { old, handedOver } = movedAway(1, movedAtMs);
-    const lastOldSeq = Math.max(...seqsOf(ticksOf(old, 'a')));
-    const takenAtMs = movedAtMs + 2_600;
-
-    // act
+    const takenAtMs = movedAtMs + takenAfterMs;
     const moved = runShard(
       () => [{ ...member('a', { waitSeconds: 1 }, { shard: SHARD, movedAtMs }), handedOver }],
       takenAtMs,
-      movedAtMs + 8_000,
+      takenAtMs + 5_000,
       { resumeFromMs: takenAtMs },
     );
+    return {
+      movedAtMs,
+      lastOldSeq: Math.max(...seqsOf(ticksOf(old, 'a'))),
+      skipped: moved.rounds.reduce((sum, round) => sum + (round.plan.skipped.get('a') ?? 0), 0),
+      firstOnNew: ticksOf(moved, 'a')[0],
+    };
+  };
+
+  it("counts them too when the read is the new shard's first after taking its lease (the take's instant is later than movedAt)", () => {
+    // act: the flip's stream record started the new shard 2.6 s after movedAt; its first batch resumes every loop it
+    // kept at the take's instant, which says nothing of a loop another shard handed over at movedAt.
+    const { movedAtMs, lastOldSeq, skipped, firstOnNew } = firstBatchAfterMove(2_600);
 
     // assess: the three ticks since movedAt skipped and counted (before: jumped, 0 counted). They are jumped, as
     // the resume instant asks (the read may be stale and hide a record of this shard that fired them), not fired.
-    const skipped = moved.rounds.reduce((sum, round) => sum + (round.plan.skipped.get('a') ?? 0), 0);
     expect(skipped).toBe(3);
-    expect(ticksOf(moved, 'a')[0]).toMatchObject({ seq: lastOldSeq + 4, dueAt: movedAtMs + 3_000 });
+    expect(firstOnNew).toMatchObject({ seq: lastOldSeq + 4, dueAt: movedAtMs + 3_000 });
   });
 
   it('counts a tick due since movedAt that is less than half an interval late at that first batch', () => {
-    const movedAtMs = T0 + 10_000;
-    const { old, handedOver } = movedAway(1, movedAtMs);
-    const lastOldSeq = Math.max(...seqsOf(ticksOf(old, 'a')));
-    const takenAtMs = movedAtMs + 300;
+    const { movedAtMs, lastOldSeq, skipped, firstOnNew } = firstBatchAfterMove(300);
 
-    const moved = runShard(
-      () => [{ ...member('a', { waitSeconds: 1 }, { shard: SHARD, movedAtMs }), handedOver }],
-      takenAtMs,
-      movedAtMs + 5_000,
-      { resumeFromMs: takenAtMs },
-    );
-
-    const skipped = moved.rounds.reduce((sum, round) => sum + (round.plan.skipped.get('a') ?? 0), 0);
     expect(skipped).toBe(1);
-    expect(ticksOf(moved, 'a')[0]).toMatchObject({ seq: lastOldSeq + 2, dueAt: movedAtMs + 1_000 });
+    expect(firstOnNew).toMatchObject({ seq: lastOldSeq + 2, dueAt: movedAtMs + 1_000 });
   });
 
   it("resumes another shard's live record (a hand edit of `shard`) only past that shard's next read: no seq it may still fire", () => {
