@@ -172,10 +172,13 @@ export class SubMinuteExecutorStack extends Stack {
       value: table.tableName,
       description: 'Control table: one item per poller',
     });
-    new CfnOutput(this, OUTPUT.controlItemConsoleUrl, {
-      value: controlItemConsoleUrl(table.tableName, DEFAULT_POLLER_ID),
-      description: `The '${DEFAULT_POLLER_ID}' item in the console (aws partition)`,
-    });
+    // Not in the fleet's template: its bytes are spent, and a fleet's items are listed by `npm run ctl -- list`.
+    if (!fleet) {
+      new CfnOutput(this, OUTPUT.controlItemConsoleUrl, {
+        value: controlItemConsoleUrl(table.tableName, DEFAULT_POLLER_ID),
+        description: `The '${DEFAULT_POLLER_ID}' item in the console (aws partition)`,
+      });
+    }
     new CfnOutput(this, OUTPUT.stateMachineArn, {
       value: stateMachine.stateMachineArn,
       description: 'Poller loop',

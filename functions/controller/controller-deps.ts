@@ -1,14 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { LambdaClient } from '@aws-sdk/client-lambda';
 import { ShardTable } from '../fleet/shard-table';
 import { lambdaSizeFrom } from '../scheduling/cost-model';
 import type { Timing } from '../scheduling/plan-round';
-import {
-  type AwsClientOptions,
-  clientConfig,
-  createDynamoDbClient,
-  createLambdaClient,
-} from '../shared/aws-clients';
+import { type AwsClientOptions, createDynamoDbClient, createLambdaClient } from '../shared/aws-clients';
 import { type Clock, systemClock } from '../shared/clock';
 import { ENV } from '../shared/contract';
 import { type Environment, requireEnv } from '../shared/env';
@@ -47,19 +41,6 @@ export interface ControllerSetup {
 }
 
 /**
- * The client of synchronous fires (overlap `skip`): one attempt, because a RequestResponse call retried after its
- * body went out may run the worker twice. It shares the request handler (the connection pool) of `lambda`, so the
- * connection warmConnection opened or kept alive is the one the fire takes; its longer request timeout (the
- * worker's run) is passed per call (fireWorkerAwaitingAnswer).
- */
-export function awaitingLambdaClient(lambda: LambdaClient, clients: AwsClientOptions): LambdaClient {
-  return new LambdaClient({
-    ...clientConfig({ ...clients, maxAttempts: 1, timeouts: undefined }),
-    requestHandler: lambda.config.requestHandler,
-  });
-}
-
-/**
  * The controller's composition root: the one place that turns an environment into the controller's dependencies
  * (table, worker invoker, default target, clock, logger, size, timing). The deployed control plane and the local
  * stack's in-process controller both build them here, so they cannot drift apart. Throws
@@ -79,7 +60,7 @@ function commonDepsFrom(setup: ControllerSetup) {
   return {
     tableName,
     dynamoDb: setup.dynamoDb ?? createDynamoDbClient(setup.clients),
-    invoker: new LambdaWorkerInvoker(lambda, awaitingLambdaClient(lambda, setup.clients)),
+    invoker: new LambdaWorkerInvoker(lambda),
     defaultTarget,
     clock: setup.clock ?? systemClock,
     log: setup.log,

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { type AwsClientOptions, clientConfig } from './client-config';
+import { registerClientTimeouts } from './lambda-invoke-api';
 
 export {
   type AwsClientOptions,
@@ -19,7 +20,9 @@ export function createDynamoDbClient(options: AwsClientOptions = {}): DynamoDBCl
 }
 
 export function createLambdaClient(options: AwsClientOptions = {}): LambdaClient {
-  return new LambdaClient(clientConfig(options));
+  const lambda = new LambdaClient(clientConfig(options));
+  registerClientTimeouts(lambda, options.timeouts);
+  return lambda;
 }
 
 /** Options for a client of the local stack listening on `endpoint`. */

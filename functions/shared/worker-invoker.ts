@@ -1,9 +1,7 @@
-import { Readable } from 'node:stream';
-import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { WorkerEvent } from './contract';
-import { describeCause, SubMinuteError, UnexpectedInvokeStatusError, WorkerInvokeError } from './errors';
-
-const HOLD_UNTIL_TICK = { step: 'finalizeRequest', priority: 'low', name: 'holdUntilTick' } as const;
+import { describeCause, UnexpectedInvokeStatusError, WorkerInvokeError } from './errors';
+import { type InvokeAnswer, InvokeApi, InvokeSentUnanswered, LambdaApiError } from './lambda-invoke-api';
 
 /** When a held invoke is opened and when it goes out (or is withheld). */
 export interface SendHold {
@@ -34,33 +32,29 @@ export interface WorkerInvoker {
   destroy(): void;
 }
 
-/** The worker invoker on a Lambda client: fireWorker and warmConnection. */
+/** The worker invoker on a Lambda client (its region, credentials, endpoint, attempts and time limits). */
 export class LambdaWorkerInvoker implements WorkerInvoker {
-  /**
-   * @param awaitingLambda the client of synchronous fires (default: `lambda`): it should make one attempt (a
-   * retried RequestResponse call may run the worker twice) and share `lambda`'s request handler, the connection
-   * pool `warm` keeps warm (see awaitingLambdaClient). Its calls set their own request timeout (MAX_WORKER_RUN_MS).
-   */
-  constructor(
-    private readonly lambda: LambdaClient,
-    private readonly awaitingLambda: LambdaClient = lambda,
-  ) {}
+  readonly #api: InvokeApi;
+
+  constructor(private readonly lambda: LambdaClient) {
+    this.#api = new InvokeApi(lambda);
+  }
 
   fireAwaitingAnswer(target: string, event: WorkerEvent, hold: SendHold): Promise<'withheld' | FireInFlight> {
-    return fireWorkerAwaitingAnswer(this.awaitingLambda, target, event, hold);
+    return fireWorkerAwaitingAnswer(this.#api, target, event, hold);
   }
 
   fire(target: string, event: WorkerEvent, hold: SendHold): Promise<'sent' | 'withheld'> {
-    return fireWorker(this.lambda, target, event, hold);
+    return fireWorker(this.#api, target, event, hold);
   }
 
   warm(target: string): Promise<void> {
-    return warmConnection(this.lambda, target);
+    return warmConnection(this.#api, target);
   }
 
   destroy(): void {
+    this.#api.destroy();
     this.lambda.destroy();
-    if (this.awaitingLambda !== this.lambda) this.awaitingLambda.destroy();
   }
 }
 
@@ -72,27 +66,27 @@ const SEND_AT_ONCE: SendHold = { openAt: async () => {}, releaseAt: async () => 
  *
  * The hold moves all the work of a request off the tick: a 128 MB Lambda gets about 7% of a core, throttled in
  * ~20 ms periods (1.4 ms of CPU each), so work done after the tick is due stretches to tens of milliseconds of
- * wall time as soon as it needs more than what is left of one period. The SDK serializes and signs the request at
- * once; at `openAt` the request goes through the rest of the SDK and into Node's HTTP client with its body held
- * back; at `releaseAt` only the body (a few hundred bytes, one write) is left to send. Lambda accepts the invoke
+ * wall time as soon as it needs more than what is left of one period. The request is serialized and signed at
+ * once; at `openAt` it is handed to Node's HTTP client (a socket taken) with nothing written; at `releaseAt` only
+ * the write of its headers and body (a few hundred bytes, one write) is left. Lambda accepts the invoke
  * when the whole request has arrived. A signature stays valid for minutes; the hold is well under a second.
  * Withheld, the request is aborted before any of it was written: 'withheld' is returned and nothing was sent;
  * a retry withheld after a failed attempt leaves the tick undelivered, a failure (WorkerInvokeError, that cause).
  */
 export async function fireWorker(
-  lambda: LambdaClient,
+  api: InvokeApi,
   target: string,
   event: WorkerEvent,
   hold: SendHold = SEND_AT_ONCE,
 ): Promise<'sent' | 'withheld'> {
-  const result = await invokeHeld(lambda, target, event, hold, 'Event');
+  const result = await invokeHeld(api, target, event, hold, 'Event');
   if (result === 'withheld') return result;
-  if (result.StatusCode !== 202) {
+  if (result.status !== 202) {
     throw new WorkerInvokeError(
       event.pollerId,
       target,
       event.seq,
-      new UnexpectedInvokeStatusError(event.pollerId, result.StatusCode),
+      new UnexpectedInvokeStatusError(event.pollerId, result.status),
     );
   }
   return 'sent';
@@ -129,24 +123,16 @@ export interface FireInFlight {
  * retry of a synchronous call and the worker's error comes back in the answer (FunctionError).
  */
 export async function fireWorkerAwaitingAnswer(
-  lambda: LambdaClient,
+  api: InvokeApi,
   target: string,
   event: WorkerEvent,
   hold: SendHold,
 ): Promise<'withheld' | FireInFlight> {
-  let markSent: () => void = () => {};
+  let markSent = () => {};
   const sent = new Promise<'sent'>((resolve) => {
     markSent = () => resolve('sent');
   });
-  const watched: SendHold = {
-    openAt: hold.openAt,
-    releaseAt: async () => {
-      const send = await hold.releaseAt();
-      if (send) markSent();
-      return send;
-    },
-  };
-  const call = invokeHeld(lambda, target, event, watched, 'RequestResponse', MAX_WORKER_RUN_MS);
+  const call = invokeHeld(api, target, event, hold, 'RequestResponse', MAX_WORKER_RUN_MS, markSent);
   const first = await Promise.race([sent, call]);
   if (first === 'withheld') return first;
   const answer = call.then(
@@ -162,7 +148,7 @@ export async function fireWorkerAwaitingAnswer(
 }
 
 /** The worker's answer to a synchronous call: a FunctionError names its errorType and errorMessage. */
-function answerOf(event: WorkerEvent, target: string, output: InvokeCommandOutput | 'withheld'): FireAnswer {
+function answerOf(event: WorkerEvent, target: string, output: InvokeAnswer | 'withheld'): FireAnswer {
   const answeredAtMs = Date.now();
   const failed = (detail: string): FireAnswer => ({
     kind: 'failed',
@@ -171,18 +157,17 @@ function answerOf(event: WorkerEvent, target: string, output: InvokeCommandOutpu
     message: `poller '${event.pollerId}': tick ${event.seq} at '${target}' failed: ${detail}`,
   });
   if (output === 'withheld') return failed('the call was withheld after its body was sent');
-  if (output.FunctionError !== undefined) {
-    const reported = workerErrorOf(output.Payload);
-    return failed(`${output.FunctionError} error ${reported}`);
+  if (output.functionError !== undefined) {
+    const reported = workerErrorOf(output.payload);
+    return failed(`${output.functionError} error ${reported}`);
   }
-  if (output.StatusCode !== 200)
-    return failed(`unexpected status ${output.StatusCode} for a synchronous invoke`);
+  if (output.status !== 200) return failed(`unexpected status ${output.status} for a synchronous invoke`);
   return { kind: 'succeeded', seq: event.seq, answeredAtMs };
 }
 
 /** `errorType: errorMessage` from the payload Lambda returns with a FunctionError (cut short: it goes on the item). */
-function workerErrorOf(payload: Uint8Array | undefined): string {
-  const text = payload === undefined ? '' : new TextDecoder().decode(payload);
+function workerErrorOf(payload: Buffer): string {
+  const text = payload.toString('utf8');
   try {
     const parsed: unknown = JSON.parse(text);
     if (typeof parsed === 'object' && parsed !== null) {
@@ -198,119 +183,49 @@ function workerErrorOf(payload: Uint8Array | undefined): string {
 }
 
 /**
- * The held invoke both fires share: the output, or 'withheld' when the hold withheld it with nothing sent.
- * A failure throws a WorkerInvokeError naming the attempt's cause.
+ * The held invoke both fires share: the answer, or 'withheld' when the hold withheld it with nothing sent. Signed
+ * at once; each attempt is opened at `openAt` and written at `releaseAt`. An attempt Lambda answered with a 5xx or
+ * a throttle (it did not take the invoke) is made again through the hold, up to the client's attempts (one for a
+ * synchronous call: a retried RequestResponse call may run the worker twice); one whose body went out without an
+ * answer is not. A failure throws a WorkerInvokeError naming the last attempt's cause.
  */
 async function invokeHeld(
-  lambda: LambdaClient,
+  api: InvokeApi,
   target: string,
   event: WorkerEvent,
   hold: SendHold,
   invocationType: 'Event' | 'RequestResponse',
   /** Overrides the client's request timeout for this call only (its connection pool is shared). */
   requestTimeout?: number,
-): Promise<InvokeCommandOutput | 'withheld'> {
-  const command = new InvokeCommand({
-    FunctionName: target,
-    InvocationType: invocationType,
-    Payload: new TextEncoder().encode(JSON.stringify(event)),
-  });
-  const abort = new AbortController();
-  let withheld = false;
+  /** Called when the body is written. */
+  onSent?: () => void,
+): Promise<InvokeAnswer | 'withheld'> {
   /** Why the last attempt failed: a retry withheld after it leaves the tick undelivered for that reason. */
   let failedAttempt: unknown;
-  /** The signed body; a retry passes through the hold again and needs it anew. */
-  let payload: Uint8Array | undefined;
-  // After every finalizeRequest middleware (retries, signing), before the request goes out.
-  command.middlewareStack.add(
-    (next) => async (args) => {
-      await hold.openAt();
-      const request = args.request;
-      const bytes =
-        payload ?? (hasBody(request) && request.body instanceof Uint8Array ? request.body : undefined);
-      if (!hasBody(request) || bytes === undefined) {
-        if (!(await hold.releaseAt())) throw new TickWithheld();
-        return noteFailure(next(args));
-      }
-      payload = bytes;
-      const body = new Readable({ read() {} });
-      request.body = body;
-      let released = false;
-      void hold.releaseAt().then((send) => {
-        if (send) {
-          released = true;
-          body.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-          body.push(null);
-        } else {
-          withheld = true;
-          abort.abort(new TickWithheld());
-        }
-      });
-      // Once the body went out with no answer back (a slow 202 past the request timeout, a reset connection),
-      // Lambda may have accepted the invoke: a retry could run the worker twice for one tick, so none is made. An
-      // error Lambda answered with (a 5xx) says it did not take the invoke, and is retried as the SDK would.
-      const attempt = next(args).catch((error: unknown) => {
-        throw released && !answeredWithStatus(error) ? new InvokeSentUnanswered(error) : error;
-      });
-      return noteFailure(attempt);
-    },
-    HOLD_UNTIL_TICK,
-  );
-  const noteFailure = async <T>(attempt: Promise<T>): Promise<T> => {
-    try {
-      return await attempt;
-    } catch (error) {
-      if (!withheld) failedAttempt = error;
-      throw error;
-    }
-  };
   try {
-    return await lambda.send(command, {
-      abortSignal: abort.signal,
-      ...(requestTimeout === undefined ? {} : { requestTimeout }),
-    });
+    const signed = await api.sign(target, invocationType, JSON.stringify(event));
+    const attempts = invocationType === 'Event' ? await api.maxAttempts() : 1;
+    for (let attempt = 1; ; attempt++) {
+      await hold.openAt();
+      const opened = await api.open(signed, requestTimeout);
+      if (!(await hold.releaseAt())) {
+        opened.abandon();
+        if (failedAttempt === undefined) return 'withheld';
+        throw failedAttempt;
+      }
+      try {
+        const answer = opened.send();
+        onSent?.();
+        return await answer;
+      } catch (error) {
+        failedAttempt = error;
+        // Lambda answered 4xx (not throttling): another attempt gets the same answer.
+        const refused = error instanceof LambdaApiError && error.status < 500 && error.status !== 429;
+        if (refused || error instanceof InvokeSentUnanswered || attempt >= attempts) throw error;
+      }
+    }
   } catch (error) {
-    const cause = failedAttempt ?? error;
-    if ((withheld || error instanceof TickWithheld) && failedAttempt === undefined) return 'withheld';
-    throw new WorkerInvokeError(event.pollerId, target, event.seq, cause);
-  }
-}
-
-/** An HTTP request (its body is the bytes the SDK serialized and signed, or the stream a retry left). */
-function hasBody(request: unknown): request is { body: unknown } {
-  return typeof request === 'object' && request !== null && 'body' in request;
-}
-
-/** Whether an attempt's error carries the HTTP status Lambda answered with (absent for a timeout or a reset). */
-function answeredWithStatus(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null || !('$metadata' in error)) return false;
-  const metadata: unknown = error.$metadata;
-  return typeof metadata === 'object' && metadata !== null && 'httpStatusCode' in metadata
-    ? typeof metadata.httpStatusCode === 'number'
-    : false;
-}
-
-/**
- * An invoke whose body was sent and whose answer did not come: not retried (the SDK's retry strategy counts no
- * error of this name as retryable), reported as the fire's failure with the attempt's own cause.
- */
-class InvokeSentUnanswered extends SubMinuteError {
-  override readonly name = 'InvokeSentUnanswered';
-
-  constructor(readonly attemptError: unknown) {
-    super(`invoke sent, no answer (${describeCause(attemptError)}): not retried, it may have run`);
-  }
-}
-
-/**
- * Abandons a request that was signed but must not go out; never leaves fireWorker. An Error (the SDK wraps
- * anything else), and not one its retry strategy counts as retryable.
- */
-class TickWithheld extends SubMinuteError {
-  override readonly name = 'TickWithheld';
-
-  constructor() {
-    super('the tick is too late to send: its request was withheld');
+    throw new WorkerInvokeError(event.pollerId, target, event.seq, error);
   }
 }
 
@@ -320,9 +235,9 @@ class TickWithheld extends SubMinuteError {
  * DryRun checks the parameters and permissions without running the function. Never throws: a real problem shows
  * on the tick's own invoke, which is recorded.
  */
-export async function warmConnection(lambda: LambdaClient, target: string): Promise<void> {
+export async function warmConnection(api: InvokeApi, target: string): Promise<void> {
   try {
-    await lambda.send(new InvokeCommand({ FunctionName: target, InvocationType: 'DryRun' }));
+    await (await api.open(await api.sign(target, 'DryRun', ''))).send();
   } catch {
     // Nothing to do here: the fire that follows reports whatever is wrong with the target.
   }

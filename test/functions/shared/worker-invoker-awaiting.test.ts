@@ -1,5 +1,4 @@
 import { createServer as createHttpServer } from 'node:http';
-import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controllerDepsFrom } from '../../../functions/controller/controller-deps';
 import {
@@ -9,6 +8,7 @@ import {
 } from '../../../functions/shared/aws-clients';
 import type { WorkerEvent } from '../../../functions/shared/contract';
 import { ENV } from '../../../functions/shared/contract';
+import { InvokeApi } from '../../../functions/shared/lambda-invoke-api';
 import { silentLogger } from '../../../functions/shared/logger';
 import { fireWorkerAwaitingAnswer, type SendHold } from '../../../functions/shared/worker-invoker';
 import { LocalFunctions } from '../../../scripts/local-stack/local-functions';
@@ -24,7 +24,7 @@ class OrderRejectedError extends Error {
 
 const RUN_MS = 800;
 let server: LocalServicesServer;
-let lambda: LambdaClient;
+let api: InvokeApi;
 const ranAt: { seq: number; startedAt: number }[] = [];
 
 beforeAll(async () => {
@@ -45,11 +45,11 @@ beforeAll(async () => {
     () => {},
   );
   const port = await server.listen('127.0.0.1', 0);
-  lambda = createLambdaClient(localClientOptions(`http://127.0.0.1:${port}`, 1));
+  api = new InvokeApi(createLambdaClient(localClientOptions(`http://127.0.0.1:${port}`, 1)));
 });
 
 afterAll(async () => {
-  lambda.destroy();
+  api.destroy();
   await server.close();
 });
 
@@ -79,7 +79,7 @@ describe('fireWorkerAwaitingAnswer', () => {
     const hold = holdFor(300);
 
     // act
-    const fire = await fireWorkerAwaitingAnswer(lambda, 'slow', tick(3), hold);
+    const fire = await fireWorkerAwaitingAnswer(api, 'slow', tick(3), hold);
     const returnedAt = Date.now();
     if (fire === 'withheld') throw new Error('expected the fire to go out');
     const answer = await fire.answer;
@@ -95,7 +95,7 @@ describe('fireWorkerAwaitingAnswer', () => {
 
   it('answers a function error as a failed fire naming the poller, the seq and the worker error', async () => {
     // act
-    const fire = await fireWorkerAwaitingAnswer(lambda, 'rejects', tick(7), holdFor(0));
+    const fire = await fireWorkerAwaitingAnswer(api, 'rejects', tick(7), holdFor(0));
     if (fire === 'withheld') throw new Error('expected the fire to go out');
     const answer = await fire.answer;
 
@@ -109,7 +109,7 @@ describe('fireWorkerAwaitingAnswer', () => {
 
   it('answers a call that fails after its body went out (an unknown function) as a failed fire', async () => {
     // act
-    const fire = await fireWorkerAwaitingAnswer(lambda, 'no-such-function', tick(8), holdFor(0));
+    const fire = await fireWorkerAwaitingAnswer(api, 'no-such-function', tick(8), holdFor(0));
     if (fire === 'withheld') throw new Error('expected the fire to go out');
     const answer = await fire.answer;
 
@@ -123,7 +123,7 @@ describe('fireWorkerAwaitingAnswer', () => {
     const runsBefore = ranAt.length;
 
     // act
-    const fire = await fireWorkerAwaitingAnswer(lambda, 'slow', tick(9), holdFor(50, false));
+    const fire = await fireWorkerAwaitingAnswer(api, 'slow', tick(9), holdFor(50, false));
     await new Promise((resolve) => setTimeout(resolve, 200));
 
     // assess

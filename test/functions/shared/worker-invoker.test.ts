@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLambdaClient, localClientOptions } from '../../../functions/shared/aws-clients';
 import { WorkerInvokeError } from '../../../functions/shared/errors';
+import { InvokeApi } from '../../../functions/shared/lambda-invoke-api';
 import { fireWorker } from '../../../functions/shared/worker-invoker';
 
 /** What the Lambda endpoint saw of each invoke: when it arrived and when the SDK signed it. */
@@ -58,13 +59,13 @@ describe('fireWorker', () => {
 
   it('signs the invoke at once and sends it only when released (the tick), with the tick as payload', async () => {
     // prepare: a hold of 2.2 s, so the signing time (whole seconds) is visibly before the release
-    const lambda = createLambdaClient(localClientOptions(endpoint));
+    const api = new InvokeApi(createLambdaClient(localClientOptions(endpoint)));
     const calledAt = Date.now();
     let releasedAt = 0;
     const tick = { pollerId: 'p', seq: 3, scheduledAt: new Date(calledAt + 2_200).toISOString() };
 
     // act
-    const sent = await fireWorker(lambda, 'worker', tick, {
+    const sent = await fireWorker(api, 'worker', tick, {
       openAt: async () => {},
       releaseAt: async () => {
         await new Promise((resolve) => setTimeout(resolve, 2_200));
@@ -72,7 +73,7 @@ describe('fireWorker', () => {
         return true;
       },
     });
-    lambda.destroy();
+    api.destroy();
 
     // assess
     expect(sent).toBe('sent');
@@ -86,13 +87,13 @@ describe('fireWorker', () => {
 
   it('opens the request (its connection) at openAt and sends only the body at the release', async () => {
     // prepare: a fresh client (no connection yet), opened at once, released 1 s later
-    const lambda = createLambdaClient(localClientOptions(endpoint));
+    const api = new InvokeApi(createLambdaClient(localClientOptions(endpoint)));
     const connectionsBefore = connections.length;
     let releasedAt = 0;
     const tick = { pollerId: 'p', seq: 5, scheduledAt: new Date(Date.now() + 1_000).toISOString() };
 
     // act
-    const sent = await fireWorker(lambda, 'worker', tick, {
+    const sent = await fireWorker(api, 'worker', tick, {
       openAt: async () => {},
       releaseAt: async () => {
         await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -100,7 +101,7 @@ describe('fireWorker', () => {
         return true;
       },
     });
-    lambda.destroy();
+    api.destroy();
 
     // assess: connected well before the release, the request complete only after it
     const connectedAt = connections.slice(connectionsBefore);
@@ -113,17 +114,17 @@ describe('fireWorker', () => {
 
   it('reports a tick whose retry is withheld after a failed attempt as not delivered, with that failure', async () => {
     // prepare: the first attempt goes out and gets a 500; the retry comes too late and is withheld
-    const lambda = createLambdaClient(localClientOptions(endpoint));
+    const api = new InvokeApi(createLambdaClient(localClientOptions(endpoint)));
     const arrivalsBefore = arrivals.length;
     let releases = 0;
     const tick = { pollerId: 'p', seq: FAILING_SEQ, scheduledAt: new Date().toISOString() };
 
     // act
-    const outcome = await fireWorker(lambda, 'worker', tick, {
+    const outcome = await fireWorker(api, 'worker', tick, {
       openAt: async () => {},
       releaseAt: async () => ++releases === 1,
     }).catch((error: unknown) => error);
-    lambda.destroy();
+    api.destroy();
 
     // assess
     expect(releases).toBe(2);
@@ -134,12 +135,12 @@ describe('fireWorker', () => {
 
   it('sends nothing when the hold withholds the request (a tick too late to go out)', async () => {
     // prepare
-    const lambda = createLambdaClient(localClientOptions(endpoint));
+    const api = new InvokeApi(createLambdaClient(localClientOptions(endpoint)));
     const arrivalsBefore = arrivals.length;
     const tick = { pollerId: 'p', seq: 4, scheduledAt: new Date().toISOString() };
 
     // act
-    const sent = await fireWorker(lambda, 'worker', tick, {
+    const sent = await fireWorker(api, 'worker', tick, {
       openAt: async () => {},
       releaseAt: async () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -147,7 +148,7 @@ describe('fireWorker', () => {
       },
     });
     await new Promise((resolve) => setTimeout(resolve, 200));
-    lambda.destroy();
+    api.destroy();
 
     // assess
     expect(sent).toBe('withheld');

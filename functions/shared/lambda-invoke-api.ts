@@ -1,0 +1,221 @@
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { HttpTimeouts } from './client-config';
+import { describeCause, SubMinuteError } from './errors';
+
+/**
+ * Lambda's Invoke API as the controller calls it on every tick: one POST, signed by hand (SigV4 with node:crypto)
+ * on a kept-alive agent. The SDK's Invoke pipeline (middleware stack, schema serde, signer, retry strategy) cost
+ * ~0.53 ms of CPU per call against ~0.10 ms for this (`npx tsx scripts/bench/send-path-probe.ts`), and a shard
+ * controller's capacity per GB-s follows its CPU per fire. The SDK client still resolves what it knows best: the
+ * region, the credentials (its provider chain, refreshed as they expire), the endpoint (its rules, or the local
+ * stack's), the attempts per call; clientTimeoutsOf gives the time limits the client was built with.
+ */
+
+export type InvocationType = 'Event' | 'RequestResponse' | 'DryRun';
+
+/** Lambda's answer: its status, X-Amz-Function-Error (a worker that threw), and the payload (RequestResponse). */
+export interface InvokeAnswer {
+  readonly status: number;
+  readonly functionError: string | undefined;
+  readonly payload: Buffer;
+}
+
+/** An invoke signed and ready: its body is written by InvokeApi.open's send. */
+export interface SignedInvoke {
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/** A request opened (a socket taken, nothing written yet) whose body goes out at `send`. */
+export interface OpenedInvoke {
+  /** Writes the request: resolves with the answer; rejects with InvokeSentUnanswered once it may have been taken. */
+  send(): Promise<InvokeAnswer>;
+  /** Abandons it before anything was written. */
+  abandon(): void;
+}
+
+/**
+ * An error answer of the Lambda API: `name` from X-Amzn-ErrorType (ResourceNotFoundException,
+ * TooManyRequestsException, …), `message` from its body, as the SDK reports them.
+ */
+export class LambdaApiError extends Error {
+  constructor(
+    override readonly name: string,
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A request whose body was written and whose answer did not come (a timeout, a reset): Lambda may have taken it,
+ * so it is not sent again (a second attempt could run the worker twice for one tick).
+ */
+export class InvokeSentUnanswered extends SubMinuteError {
+  override readonly name = 'InvokeSentUnanswered';
+
+  constructor(readonly attemptError: unknown) {
+    super(`invoke sent, no answer (${describeCause(attemptError)}): not retried, it may have run`);
+  }
+}
+
+/** A connection or request that outlived the client's limit, named as the SDK names it. */
+const timeoutError = (message: string) => Object.assign(new Error(message), { name: 'TimeoutError' });
+
+/** Time limits each client was built with (aws-clients.ts registers them): the SDK keeps them in private state. */
+const timeoutsOfClient = new WeakMap<LambdaClient, HttpTimeouts>();
+
+/** Records the time limits `lambda` was built with, for the InvokeApi built on it. */
+export function registerClientTimeouts(lambda: LambdaClient, timeouts: HttpTimeouts | undefined): void {
+  if (timeouts) timeoutsOfClient.set(lambda, timeouts);
+}
+
+export class InvokeApi {
+  readonly #lambda: LambdaClient;
+  readonly #timeouts: HttpTimeouts | undefined;
+  #endpoint: Promise<URL> | undefined;
+  #agent: HttpAgent | undefined;
+
+  constructor(lambda: LambdaClient) {
+    this.#lambda = lambda;
+    this.#timeouts = timeoutsOfClient.get(lambda);
+  }
+
+  /** The client's attempts per call (the first included). */
+  async maxAttempts(): Promise<number> {
+    return this.#lambda.config.maxAttempts();
+  }
+
+  /**
+   * Signs an invoke of `target` now, with the client's own SigV4 signer (its credentials, region and clock skew; a
+   * signature stays valid for minutes, a tick holds it well under one).
+   */
+  async sign(target: string, type: InvocationType, body: string): Promise<SignedInvoke> {
+    const [url, signer] = await Promise.all([this.#resolveEndpoint(), this.#lambda.config.signer()]);
+    const path = `${url.pathname.replace(/\/$/, '')}/2015-03-31/functions/${encodeURIComponent(target)}/invocations`;
+    const { headers } = await signer.sign({
+      method: 'POST',
+      protocol: url.protocol,
+      hostname: url.hostname,
+      path,
+      query: {},
+      // No content-length: Node sets it when the body is written in one piece (end(body)).
+      headers: { host: url.host, 'x-amz-invocation-type': type },
+      body,
+    });
+    return { path, body, headers };
+  }
+
+  /**
+   * Opens the request (a socket from the pool, connected if it must be) with nothing written; `requestMs`
+   * overrides the client's request time limit, which counts from here (a connection that does not come is cut
+   * by it too, as an error before anything was sent).
+   */
+  async open(invoke: SignedInvoke, requestMs = this.#timeouts?.requestMs): Promise<OpenedInvoke> {
+    const url = await this.#resolveEndpoint();
+    const https = url.protocol === 'https:';
+    const pool = { keepAlive: true, maxSockets: 50 };
+    this.#agent ??= https ? new HttpsAgent(pool) : new HttpAgent(pool);
+    const request = (https ? httpsRequest : httpRequest)(url, {
+      method: 'POST',
+      path: invoke.path,
+      agent: this.#agent,
+      headers: invoke.headers,
+    });
+    /** Both set once the request was written on a connected socket: from then on Lambda may have taken it. */
+    let written = false;
+    let connected = false;
+    let failure: unknown;
+    const answer = new Promise<InvokeAnswer>((resolve, reject) => {
+      const fail = (error: unknown) => {
+        failure ??= written && connected ? new InvokeSentUnanswered(error) : error;
+        reject(failure);
+      };
+      request
+        .on('error', fail)
+        .once('socket', (socket) => {
+          connected = !socket.connecting;
+          if (!connected) socket.once('connect', () => (connected = true));
+        })
+        .once('response', (response) => {
+          const chunks: Buffer[] = [];
+          response
+            .on('data', (chunk: Buffer) => chunks.push(chunk))
+            .once('error', fail)
+            .once('end', () => {
+              const payload = Buffer.concat(chunks);
+              const status = response.statusCode ?? 0;
+              const functionError = response.headers['x-amz-function-error'];
+              if (status >= 300) reject(apiErrorOf(status, response.headers['x-amzn-errortype'], payload));
+              else
+                resolve({
+                  status,
+                  payload,
+                  functionError: typeof functionError === 'string' ? functionError : undefined,
+                });
+            });
+        });
+    });
+    const timer =
+      requestMs === undefined
+        ? undefined
+        : setTimeout(() => request.destroy(timeoutError(`no answer within ${requestMs} ms`)), requestMs);
+    const stop = () => clearTimeout(timer);
+    answer.then(stop, stop);
+    return {
+      send: () => {
+        if (failure === undefined) {
+          written = true;
+          request.end(invoke.body);
+        }
+        return answer;
+      },
+      abandon: () => {
+        failure ??= 'abandoned';
+        request.destroy();
+      },
+    };
+  }
+
+  /** Closes the pool's connections (the local stack shuts its controller down). */
+  destroy(): void {
+    this.#agent?.destroy();
+    this.#agent = undefined;
+  }
+
+  /** The client's endpoint: its rules for the region, or the one it was given (the local stack's). */
+  #resolveEndpoint(): Promise<URL> {
+    this.#endpoint ??= (async () => {
+      const config = this.#lambda.config;
+      const custom = config.endpoint ? await config.endpoint() : undefined;
+      const { url } = config.endpointProvider({
+        Region: await config.region(),
+        UseFIPS: await config.useFipsEndpoint(),
+        UseDualStack: await config.useDualstackEndpoint(),
+        Endpoint: custom
+          ? `${custom.protocol}//${custom.hostname}${custom.port === undefined ? '' : `:${custom.port}`}${custom.path}`
+          : await config.serviceConfiguredEndpoint?.(),
+      });
+      return new URL(url.href);
+    })();
+    return this.#endpoint;
+  }
+}
+
+/** The error Lambda answered with, named and worded as the SDK reports it. */
+function apiErrorOf(status: number, errorType: unknown, payload: Buffer): LambdaApiError {
+  let message = payload.toString();
+  try {
+    const parsed: unknown = JSON.parse(message);
+    if (typeof parsed === 'object' && parsed && 'message' in parsed && typeof parsed.message === 'string') {
+      message = parsed.message;
+    }
+  } catch {
+    // Not JSON: the body as it came.
+  }
+  return new LambdaApiError(String(errorType ?? '').split(':')[0] || `HTTP ${status}`, message, status);
+}
