@@ -606,40 +606,6 @@ describe('runShardRound: a poller reassigned away and back while its owner was f
   }, 20_000);
 });
 
-describe('runShardRound: a slow read of the shard', () => {
-  // Each batch is read while the batch before still fires (at its readAt, 300 ms ahead), so a Query that takes
-  // 150 ms delays no tick: read after a batch's last tick instead, it put every batch's first tick of a poller at
-  // 0.1 s past half its interval late (withheld, counted).
-  it("delays none of the next batch's ticks: every tick fires, on time", async () => {
-    // arrange: a poller at 0.1 s; every read of its shard takes 150 ms (the index answering slowly)
-    await putPoller('read-slowly', 's24', '0.1');
-    const slowReads: ShardStore = Object.assign(Object.create(store) as ShardTable, {
-      queryMembers: async (shard: string) => {
-        await sleep(150);
-        return store.queryMembers(shard);
-      },
-    });
-
-    // act: a round of 4 s (three batches after the first)
-    const output = await round(
-      's24',
-      'arn:exec:slow-read',
-      4_000,
-      deps(await workerFor('slow-read'), { store: slowReads }),
-    );
-
-    // assess: consecutive seqs, none skipped, each received well within the half interval
-    const fires = firesOf('read-slowly');
-    expect(output.loop).toMatchObject({ epoch: 1 });
-    expect(fires.length).toBeGreaterThan(25);
-    expectRisingSeqs('read-slowly');
-    const seqs = seqsOf('read-slowly');
-    expect(seqs.at(-1)).toBe((seqs[0] ?? 0) + seqs.length - 1);
-    expect((await raw('read-slowly'))?.[FIELD.skippedTicks]).toBeUndefined();
-    expect(Math.max(...fires.map((fire) => fire.receivedAt - dueOf(fire)))).toBeLessThan(40);
-  }, 10_000);
-});
-
 describe('runShardRound: a first round that finds no member yet', () => {
   it('reads again each second and serves a poller the index shows only 2 s later', async () => {
     // act: the execution is started for a poller whose placement the index does not show yet.
