@@ -214,17 +214,12 @@ class ShardRound {
     const firstRound = input.loop?.executionId !== input.executionId;
     let firstReadAtMs: number | undefined;
     let renewNow = false;
-    /** The next batch's read, made at its readAt while this batch's last ticks still go out. */
-    let prefetched: Promise<ShardMemberRead[]> | undefined;
     for (;;) {
       const lease = await this.#renewIfDue(renewNow);
       resumeFromMs = this.#takeResumeAfterRetake() ?? resumeFromMs;
-      // A batch that rebuilds the state from the items (after a re-take) reads them again: the prefetch came first.
-      const read = resumeFromMs === undefined ? prefetched : undefined;
-      prefetched = undefined;
       let reads: ShardMemberRead[];
       try {
-        reads = await (read ?? this.#store.queryMembers(input.shard));
+        reads = await this.#store.queryMembers(input.shard);
       } catch (error) {
         // Nothing fired yet: Step Functions retries the round, which resumes where this lease was released (held,
         // it would resume at its end, 30 s on). Else hand back; the next round reads again.
@@ -295,7 +290,6 @@ class ShardRound {
         }),
         lease.epoch,
       );
-      if (plan.continuation.kind === 'next-batch') prefetched = this.#readAt(plan.continuation.readAt);
       await this.#dispatch(plan.ticks, lease);
       this.#writeRecords(flips, reads, lease.epoch);
       // Skips are written within a batch of being counted, not with the next claim minutes later: an invocation
@@ -312,18 +306,6 @@ class ShardRound {
   flushMetrics(): void {
     this.#shardMetrics?.flush();
     for (const metrics of this.#pollerMetrics.values()) metrics.flush();
-  }
-
-  /**
-   * Reads the shard's pollers at `readAt` (the batch's read-ahead), while the batch before still fires: read after
-   * its last tick instead, the read's round trip and the Query's decoding made the next batch's first ticks late
-   * (the precision p99 at 300 fires/s a shard was 34 ms). A failure is the caller's, when it awaits the read.
-   */
-  #readAt(readAt: number): Promise<ShardMemberRead[]> {
-    const read = sleepUntil(this.#clock, readAt).then(() => this.#store.queryMembers(this.#input.shard));
-    // Awaited later, or dropped after a re-take: never an unhandled rejection in between.
-    read.catch(() => {});
-    return read;
   }
 
   /** Takes or renews the lease (decision 3); returns the instant every poller resumes at. */
