@@ -207,9 +207,11 @@ async function invokeHeld(
     const attempts = invocationType === 'Event' ? await api.maxAttempts() : 1;
     for (let attempt = 1; ; attempt++) {
       await hold.openAt();
-      const opened = await api.open(signed, requestTimeout);
-      if (!(await hold.releaseAt())) {
-        opened.abandon();
+      // A retry is decided before it is opened: one withheld would only take a socket from the pool to close it.
+      const opened =
+        attempt > 1 && !(await hold.releaseAt()) ? undefined : await api.open(signed, requestTimeout);
+      if (opened === undefined || (attempt === 1 && !(await hold.releaseAt()))) {
+        opened?.abandon();
         if (failedAttempt === undefined) return 'withheld';
         throw failedAttempt;
       }

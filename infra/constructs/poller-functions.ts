@@ -175,7 +175,7 @@ export class PollerFunctions extends Construct {
       description:
         fleet === undefined
           ? 'Sub-minute executor: loop rounds, loop starts, watchdog, control item seed'
-          : 'Sub-minute executor fleet control plane',
+          : 'Sub-minute executor fleet',
       ...logRetention,
       environment: {
         [ENV.controlTableName]: props.table.tableName,
