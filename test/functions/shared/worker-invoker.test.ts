@@ -133,6 +133,30 @@ describe('fireWorker', () => {
     expect(String((outcome as Error).message)).toContain('ServiceException');
   });
 
+  it('opens no request for a retry it withholds: the kept-alive connection serves the next tick', async () => {
+    // prepare: the first attempt gets a 500 on a fresh connection; the retry comes too late
+    const api = new InvokeApi(createLambdaClient(localClientOptions(endpoint)));
+    const connectionsBefore = connections.length;
+    let releases = 0;
+    const failing = { pollerId: 'p', seq: FAILING_SEQ, scheduledAt: new Date().toISOString() };
+    await fireWorker(api, 'worker', failing, {
+      openAt: async () => {},
+      releaseAt: async () => ++releases === 1,
+    }).catch(() => 'failed');
+
+    // act: the next tick
+    const sent = await fireWorker(api, 'worker', {
+      pollerId: 'p',
+      seq: 6,
+      scheduledAt: new Date().toISOString(),
+    });
+    api.destroy();
+
+    // assess: both went over the one connection (a retry opened and abandoned would have closed it)
+    expect(sent).toBe('sent');
+    expect(connections.length - connectionsBefore).toBe(1);
+  });
+
   it('sends nothing when the hold withholds the request (a tick too late to go out)', async () => {
     // prepare
     const api = new InvokeApi(createLambdaClient(localClientOptions(endpoint)));
