@@ -31,8 +31,11 @@ export interface SignedInvoke {
 
 /** A request opened (a socket taken, nothing written yet) whose body goes out at `send`. */
 export interface OpenedInvoke {
-  /** Writes the request: resolves with the answer; rejects with InvokeSentUnanswered once it may have been taken. */
-  send(): Promise<InvokeAnswer>;
+  /**
+   * Writes the request (then calls `onWritten`; not when it had already failed): resolves with the answer; rejects
+   * with InvokeSentUnanswered once it may have been taken.
+   */
+  send(onWritten?: () => void): Promise<InvokeAnswer>;
   /** Abandons it before anything was written. */
   abandon(): void;
 }
@@ -58,13 +61,10 @@ export class LambdaApiError extends Error {
 export class InvokeSentUnanswered extends SubMinuteError {
   override readonly name = 'InvokeSentUnanswered';
 
-  constructor(readonly attemptError: unknown) {
+  constructor(attemptError: unknown) {
     super(`invoke sent, no answer (${describeCause(attemptError)}): not retried, it may have run`);
   }
 }
-
-/** A connection or request that outlived the client's limit, named as the SDK names it. */
-const timeoutError = (message: string) => Object.assign(new Error(message), { name: 'TimeoutError' });
 
 /** Time limits each client was built with (aws-clients.ts registers them): the SDK keeps them in private state. */
 const timeoutsOfClient = new WeakMap<LambdaClient, HttpTimeouts>();
@@ -91,8 +91,9 @@ export class InvokeApi {
   }
 
   /**
-   * Signs an invoke of `target` now, with the client's own SigV4 signer (its credentials, region and clock skew; a
-   * signature stays valid for minutes, a tick holds it well under one).
+   * Signs an invoke of `target` now, with the client's own SigV4 signer (its credentials and region; the host's clock,
+   * NTP-kept on Lambda: no skew correction, since this client makes no SDK call that could learn an offset). A
+   * signature stays valid for minutes; a tick holds it well under one.
    */
   async sign(target: string, type: InvocationType, body: string): Promise<SignedInvoke> {
     const [url, signer] = await Promise.all([this.#resolveEndpoint(), this.#lambda.config.signer()]);
@@ -118,7 +119,8 @@ export class InvokeApi {
   async open(invoke: SignedInvoke, requestMs = this.#timeouts?.requestMs): Promise<OpenedInvoke> {
     const url = await this.#resolveEndpoint();
     const https = url.protocol === 'https:';
-    const pool = { keepAlive: true, maxSockets: 50 };
+    // No cap on sockets: a synchronous (overlap `skip`) call holds one as long as its worker runs.
+    const pool = { keepAlive: true };
     this.#agent ??= https ? new HttpsAgent(pool) : new HttpAgent(pool);
     const request = (https ? httpsRequest : httpRequest)(url, {
       method: 'POST',
@@ -130,8 +132,9 @@ export class InvokeApi {
     let written = false;
     let connected = false;
     let failure: unknown;
+    let fail = (_error: unknown) => {};
     const answer = new Promise<InvokeAnswer>((resolve, reject) => {
-      const fail = (error: unknown) => {
+      fail = (error) => {
         failure ??= written && connected ? new InvokeSentUnanswered(error) : error;
         reject(failure);
       };
@@ -160,17 +163,24 @@ export class InvokeApi {
             });
         });
     });
+    // Failed here, not only by the request's 'error': one still queued for a socket reports its destruction only
+    // once a socket frees.
     const timer =
       requestMs === undefined
         ? undefined
-        : setTimeout(() => request.destroy(timeoutError(`no answer within ${requestMs} ms`)), requestMs);
+        : setTimeout(() => {
+            // Named as the SDK names a request that outlived its limit.
+            fail(Object.assign(new Error(`no answer within ${requestMs} ms`), { name: 'TimeoutError' }));
+            request.destroy();
+          }, requestMs);
     const stop = () => clearTimeout(timer);
     answer.then(stop, stop);
     return {
-      send: () => {
+      send: (onWritten) => {
         if (failure === undefined) {
           written = true;
           request.end(invoke.body);
+          onWritten?.();
         }
         return answer;
       },

@@ -216,9 +216,7 @@ async function invokeHeld(
         throw failedAttempt;
       }
       try {
-        const answer = opened.send();
-        onSent?.();
-        return await answer;
+        return await opened.send(onSent);
       } catch (error) {
         failedAttempt = error;
         // Lambda answered 4xx (not throttling): another attempt gets the same answer.

@@ -1,4 +1,5 @@
 import { createServer as createHttpServer } from 'node:http';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controllerDepsFrom } from '../../../functions/controller/controller-deps';
 import {
@@ -8,6 +9,7 @@ import {
 } from '../../../functions/shared/aws-clients';
 import type { WorkerEvent } from '../../../functions/shared/contract';
 import { ENV } from '../../../functions/shared/contract';
+import { WorkerInvokeError } from '../../../functions/shared/errors';
 import { InvokeApi } from '../../../functions/shared/lambda-invoke-api';
 import { silentLogger } from '../../../functions/shared/logger';
 import { fireWorkerAwaitingAnswer, type SendHold } from '../../../functions/shared/worker-invoker';
@@ -165,6 +167,26 @@ async function countingEndpoint(): Promise<{ url: string; connections: () => num
     },
   };
 }
+
+describe('fireWorkerAwaitingAnswer on a connection that fails before the tick', () => {
+  it('reports a call whose connection failed before its release as not sent: a WorkerInvokeError, no fire in flight', async () => {
+    // prepare: an endpoint that accepts every connection and resets it at once
+    const resetting = createNetServer((socket) => socket.resetAndDestroy());
+    await new Promise<void>((resolve) => resetting.listen(0, '127.0.0.1', resolve));
+    const { port } = resetting.address() as AddressInfo;
+    const resetApi = new InvokeApi(createLambdaClient(localClientOptions(`http://127.0.0.1:${port}`, 1)));
+
+    // act: released 100 ms after the open, when the connection has long failed
+    const outcome = await fireWorkerAwaitingAnswer(resetApi, 'worker', tick(12), holdFor(100)).catch(
+      (error: unknown) => error,
+    );
+    resetApi.destroy();
+    resetting.close();
+
+    // assess
+    expect(outcome).toBeInstanceOf(WorkerInvokeError);
+  });
+});
 
 describe("the controller's worker invoker", () => {
   it('fires a skip tick on the connection warm() opened, with a request timeout outlasting the worker', async () => {
