@@ -5,12 +5,12 @@ import type { HttpTimeouts } from './client-config';
 import { describeCause, SubMinuteError } from './errors';
 
 /**
- * Lambda's Invoke API as the controller calls it on every tick: one POST, signed by hand (SigV4 with node:crypto)
- * on a kept-alive agent. The SDK's Invoke pipeline (middleware stack, schema serde, signer, retry strategy) cost
- * ~0.53 ms of CPU per call against ~0.10 ms for this (`npx tsx scripts/bench/send-path-probe.ts`), and a shard
- * controller's capacity per GB-s follows its CPU per fire. The SDK client still resolves what it knows best: the
- * region, the credentials (its provider chain, refreshed as they expire), the endpoint (its rules, or the local
- * stack's), the attempts per call; clientTimeoutsOf gives the time limits the client was built with.
+ * Lambda's Invoke API as the controller calls it on every tick: one POST built here, signed by the Lambda client's
+ * own SigV4 signer, on a kept-alive agent of its own. The SDK's Invoke pipeline (middleware stack, schema serde,
+ * retry strategy) cost ~0.53 ms of CPU per call against ~0.19 ms for this (`npx tsx scripts/bench/send-path-probe.ts`),
+ * and a shard controller's capacity per GB-s follows its CPU per fire. The SDK client still resolves what it knows
+ * best: the region, the credentials (its provider chain, refreshed as they expire), the endpoint (its rules, or the
+ * local stack's), the attempts per call; registerClientTimeouts records the time limits the client was built with.
  */
 
 export type InvocationType = 'Event' | 'RequestResponse' | 'DryRun';
