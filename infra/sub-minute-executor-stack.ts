@@ -99,7 +99,7 @@ export class SubMinuteExecutorStack extends Stack {
       type: 'String',
       allowedValues: ['true', 'false'],
       default: 'true',
-      description: `Seeds '${FIELD.running}' of the '${DEFAULT_POLLER_ID}' control item (edit the item afterwards)`,
+      description: `Seeds '${FIELD.running}' of the '${DEFAULT_POLLER_ID}' control item`,
     });
     const waitSeconds = new CfnParameter(this, PARAMETER.waitSeconds, {
       type: 'Number',
@@ -111,7 +111,7 @@ export class SubMinuteExecutorStack extends Stack {
     const extraTargetArns = new CfnParameter(this, PARAMETER.extraTargetArns, {
       type: 'CommaDelimitedList',
       default: '',
-      description: 'Optional: ARNs of further Lambda functions control items may name as target',
+      description: 'ARNs of further Lambda functions items may name as target',
     });
     // The allowed sizes are the ones the cost model knows: the controller reads its size at run time.
     const fleet = props?.fleet === true;

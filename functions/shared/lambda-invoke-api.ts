@@ -218,14 +218,20 @@ export class InvokeApi {
 
 /** The error Lambda answered with, named and worded as the SDK reports it. */
 function apiErrorOf(status: number, errorType: unknown, payload: Buffer): LambdaApiError {
-  let message = payload.toString();
+  const body = payload.toString();
+  return new LambdaApiError(
+    String(errorType ?? '').split(':')[0] || `HTTP ${status}`,
+    textField(body, 'message') ?? body,
+    status,
+  );
+}
+
+/** A string field of a JSON object body; undefined when the body is not JSON or the field is not a string. */
+export function textField(body: string, name: string): string | undefined {
   try {
-    const parsed: unknown = JSON.parse(message);
-    if (typeof parsed === 'object' && parsed && 'message' in parsed && typeof parsed.message === 'string') {
-      message = parsed.message;
-    }
+    const field: unknown = Object(JSON.parse(body))[name];
+    return typeof field === 'string' ? field : undefined;
   } catch {
-    // Not JSON: the body as it came.
+    return undefined;
   }
-  return new LambdaApiError(String(errorType ?? '').split(':')[0] || `HTTP ${status}`, message, status);
 }

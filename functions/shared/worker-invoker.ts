@@ -1,7 +1,13 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { WorkerEvent } from './contract';
 import { describeCause, UnexpectedInvokeStatusError, WorkerInvokeError } from './errors';
-import { type InvokeAnswer, InvokeApi, InvokeSentUnanswered, LambdaApiError } from './lambda-invoke-api';
+import {
+  type InvokeAnswer,
+  InvokeApi,
+  InvokeSentUnanswered,
+  LambdaApiError,
+  textField,
+} from './lambda-invoke-api';
 
 /** When a held invoke is opened and when it goes out (or is withheld). */
 export interface SendHold {
@@ -165,21 +171,15 @@ function answerOf(event: WorkerEvent, target: string, output: InvokeAnswer | 'wi
   return { kind: 'succeeded', seq: event.seq, answeredAtMs };
 }
 
-/** `errorType: errorMessage` from the payload Lambda returns with a FunctionError (cut short: it goes on the item). */
+/** `errorType: errorMessage` from the payload Lambda returns with a FunctionError, else the payload (cut short: it goes on the item). */
 function workerErrorOf(payload: Buffer): string {
   const text = payload.toString('utf8');
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed === 'object' && parsed !== null) {
-      const type = 'errorType' in parsed && typeof parsed.errorType === 'string' ? parsed.errorType : 'Error';
-      const message =
-        'errorMessage' in parsed && typeof parsed.errorMessage === 'string' ? parsed.errorMessage : '';
-      return `${type}: ${message}`.slice(0, 300);
-    }
-  } catch {
-    // Not JSON: shown as it came.
-  }
-  return text.slice(0, 300);
+  const type = textField(text, 'errorType');
+  const message = textField(text, 'errorMessage');
+  return (type === undefined && message === undefined ? text : `${type ?? 'Error'}: ${message ?? ''}`).slice(
+    0,
+    300,
+  );
 }
 
 /**

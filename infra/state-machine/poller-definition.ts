@@ -68,7 +68,6 @@ export const CONTROLLER_TASK_TIMEOUT_SECONDS = CONTROLLER_TIMEOUT_SECONDS + 60;
 
 export function buildPollerDefinition() {
   return {
-    Comment: 'Sub-Minute Lambda Executor: one poller loop, steered by its control item in DynamoDB.',
     StartAt: STATE.runController,
     States: {
       [STATE.runController]: {

@@ -739,6 +739,35 @@ describe('runShardRound: a slow join claim', () => {
   }, 15_000);
 });
 
+describe('runShardRound: a slow read', () => {
+  it("reads the next batch while the batch before still fires: a read's round trip makes no tick late", async () => {
+    // arrange: every read of the table takes 200 ms more; ten pollers at 0.2 s have a tick due every ~20 ms. Read
+    // after a batch's last tick, the next batch's first ticks would wait out the read and go out over half an
+    // interval late: withheld, their seqs missing. Read 300 ms ahead (readAheadMs), they go out on time.
+    const ids = Array.from({ length: 10 }, (_, i) => `slow-read-${i}`);
+    for (const id of ids) await putPoller(id, 's24', '0.2');
+    let reads = 0;
+    const slowRead: ShardStore = Object.assign(Object.create(store) as ShardTable, {
+      queryMembers: async (shard: string) => {
+        reads += 1;
+        await sleep(200);
+        return store.queryMembers(shard);
+      },
+    });
+
+    // act
+    await round('s24', 'arn:exec:slow-read', 5_000, deps(await workerFor('slow-read'), { store: slowRead }));
+
+    // assess: batches came and went (a read each), and every seq of every poller went out within half an interval
+    expect(reads).toBeGreaterThanOrEqual(3);
+    for (const id of ids) {
+      expect(seqsOf(id), id).toEqual(firesOf(id).map((_, i) => i + 1));
+      expect(firesOf(id).length, id).toBeGreaterThanOrEqual(15);
+      for (const fire of firesOf(id)) expect(fire.receivedAt - dueOf(fire), id).toBeLessThan(100);
+    }
+  }, 15_000);
+});
+
 describe('runShardRound: a fire that fails', () => {
   it('counts it and records why in lastError, naming the poller and the target', async () => {
     // arrange
