@@ -78,6 +78,8 @@ export class InvokeApi {
   readonly #lambda: LambdaClient;
   readonly #timeouts: HttpTimeouts | undefined;
   #endpoint: Promise<URL> | undefined;
+  /** Asked once: the client makes a new signer at each ask (kilobytes a tick); its credentials are read at each sign. */
+  #signer: ReturnType<LambdaClient['config']['signer']> | undefined;
   #agent: HttpAgent | undefined;
 
   constructor(lambda: LambdaClient) {
@@ -96,7 +98,10 @@ export class InvokeApi {
    * signature stays valid for minutes; a tick holds it well under one.
    */
   async sign(target: string, type: InvocationType, body: string): Promise<SignedInvoke> {
-    const [url, signer] = await Promise.all([this.#resolveEndpoint(), this.#lambda.config.signer()]);
+    const [url, signer] = await Promise.all([
+      this.#resolveEndpoint(),
+      (this.#signer ??= this.#lambda.config.signer()),
+    ]);
     const path = `${url.pathname.replace(/\/$/, '')}/2015-03-31/functions/${encodeURIComponent(target)}/invocations`;
     const { headers } = await signer.sign({
       method: 'POST',
