@@ -13,7 +13,7 @@ export interface ExecutorApp {
 }
 
 export const FLEET_STACK_DESCRIPTION =
-  'Sub-Minute Lambda Executor (fleet): shared controllers fire worker Lambdas every N seconds, steered from DynamoDB';
+  'Sub-Minute Lambda Executor (fleet): shared controllers fire worker Lambdas every N seconds';
 
 /** The context flag that synthesizes the fleet variant: `npx cdk deploy -c fleet=true`. */
 export const FLEET_CONTEXT_KEY = 'fleet';

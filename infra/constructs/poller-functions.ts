@@ -149,7 +149,7 @@ export class PollerFunctions extends Construct {
       const worker = new InlineFunction(this, 'Worker', {
         entry: HANDLER_ENTRY.worker,
         timeout: WORKER_TIMEOUT,
-        description: 'Sub-minute executor: example worker fired on every tick',
+        description: 'Sub-minute executor: example worker',
         environment: { [ENV.controlTableName]: props.table.tableName },
         ...logRetention,
       }).function;

@@ -212,6 +212,12 @@ export function costVerdictLines(runs: readonly ShardRun[]): string[] {
       ? `- Marginal cost of one more poller at 1 s: **not measured** (needs two fleet sizes at 1 s, ideally 100 and 1,000).`
       : `- Marginal cost of one more poller at 1 s, from ${marginal.from.pollers} to ${marginal.to.pollers} pollers: **${usd(marginal.usdPerPoller)}/day** (target ≤ $${COST_TARGETS.marginalUsdPerPoller}): ${yes(marginal.usdPerPoller <= COST_TARGETS.marginalUsdPerPoller)}.`,
   );
+  const full = fullShardMarginal(runs);
+  if (full !== undefined) {
+    lines.push(
+      `- At full shards (a fleet growing by whole shards): one more poller at 1 s brings 1/${SHARD_CAPACITY_FIRES_PER_SECOND} of a shard's awake day (${usd(full.shareUsd)}) and its share of everything else the ${full.pollers} pollers spent (${usd(full.otherUsd)}: transitions, requests, reads, writes, logs): **${usd(full.usdPerPoller)}/day** (target ≤ $${COST_TARGETS.marginalUsdPerPoller}): ${yes(full.usdPerPoller <= COST_TARGETS.marginalUsdPerPoller)}. The slope above flatters when the smaller fleet fills its shards less.`,
+    );
+  }
   for (const size of [100, 1_000]) {
     const run = runs.find((candidate) => atOneSecond(candidate) && candidate.size === size);
     if (run === undefined) continue;
@@ -226,6 +232,28 @@ export function costVerdictLines(runs: readonly ShardRun[]): string[] {
       : `- The fleet of ${COST_TARGETS.fleetOf} at 1 s: **${usd(hundred.shards.window.cost.usdPerDay)}/day** in total (target ≤ $${COST_TARGETS.fleetUsd.toFixed(2)}): ${yes(hundred.shards.window.cost.usdPerDay <= COST_TARGETS.fleetUsd)}.`,
   );
   return lines;
+}
+
+/**
+ * The marginal cost of a poller at 1 s once shards are full: 1/capacity of a shard's awake day, plus what the largest
+ * fleet run at 1 s spent per poller on everything but the shards' GB-s.
+ */
+export function fullShardMarginal(
+  runs: readonly ShardRun[],
+):
+  | {
+      readonly pollers: number;
+      readonly shareUsd: number;
+      readonly otherUsd: number;
+      readonly usdPerPoller: number;
+    }
+  | undefined {
+  const largest = runs.filter(atOneSecond).sort((a, b) => b.size - a.size)[0];
+  if (largest === undefined || largest.size === 0) return undefined;
+  const cost = largest.shards.window.cost;
+  const shareUsd = awakeShardUsdPerDay(largest.shards.controllerMemoryMb) / SHARD_CAPACITY_FIRES_PER_SECOND;
+  const otherUsd = (cost.usdPerDay - cost.breakdown.lambdaDuration) / cost.pollers;
+  return { pollers: cost.pollers, shareUsd, otherUsd, usdPerPoller: shareUsd + otherUsd };
 }
 
 export function renderComparison(runs: readonly ShardRun[], comparison: CostComparison): string {

@@ -280,9 +280,9 @@ describe('planFleet', () => {
     });
   });
 
-  it('uses the committed provisional capacity by default', () => {
-    expect(SHARD_CAPACITY_FIRES_PER_SECOND).toBe(100);
-    const pollers = Array.from({ length: 150 }, (_, index) => poller(`p${index}`));
+  it('uses the committed measured capacity by default', () => {
+    expect(SHARD_CAPACITY_FIRES_PER_SECOND).toBe(200);
+    const pollers = Array.from({ length: 300 }, (_, index) => poller(`p${index}`));
     expect(planFleet(pollers, [], T0, { maxShards: MAX_SHARDS }).assignment.shardCount).toBe(2);
   });
 
