@@ -98,10 +98,8 @@ export class InvokeApi {
    * signature stays valid for minutes; a tick holds it well under one.
    */
   async sign(target: string, type: InvocationType, body: string): Promise<SignedInvoke> {
-    const [url, signer] = await Promise.all([
-      this.#resolveEndpoint(),
-      (this.#signer ??= this.#lambda.config.signer()),
-    ]);
+    this.#signer ??= this.#lambda.config.signer();
+    const [url, signer] = await Promise.all([this.#resolveEndpoint(), this.#signer]);
     const path = `${url.pathname.replace(/\/$/, '')}/2015-03-31/functions/${encodeURIComponent(target)}/invocations`;
     const { headers } = await signer.sign({
       method: 'POST',

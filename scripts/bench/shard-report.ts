@@ -238,9 +238,7 @@ export function costVerdictLines(runs: readonly ShardRun[]): string[] {
  * The marginal cost of a poller at 1 s once shards are full: 1/capacity of a shard's awake day, plus what the largest
  * fleet run at 1 s spent per poller on everything but the shards' GB-s.
  */
-export function fullShardMarginal(
-  runs: readonly ShardRun[],
-):
+export function fullShardMarginal(runs: readonly ShardRun[]):
   | {
       readonly pollers: number;
       readonly shareUsd: number;
