@@ -106,7 +106,8 @@ export async function runShardRound(
   try {
     return await round.run();
   } catch (error) {
-    // A batch still firing goes out (or is withheld) before the invocation ends: none is left to a frozen sandbox.
+    // A batch still firing goes out (or is withheld), and its writes are made, before the invocation ends: no
+    // request is left to a frozen sandbox.
     await round.firedOut();
     throw error;
   } finally {
@@ -319,9 +320,11 @@ class ShardRound {
     }
   }
 
-  /** Waits for the batch still firing, whatever its end. */
+  /** Waits for the batch still firing, whatever its end, then for its sends and the writes queued. */
   async firedOut(): Promise<void> {
     await this.#dispatching?.catch(() => {});
+    await Promise.all([...this.#sends]);
+    await this.#writes.drain();
   }
 
   flushMetrics(): void {
@@ -605,7 +608,8 @@ class ShardRound {
     lease: ShardLease,
   ): Promise<void> {
     const before = this.#dispatching;
-    // Settled once this batch fired and the one before is done (its flips first), whatever the one before's end.
+    // Settled once this batch fired and the one before is done (its flips first); a failure of the one before is
+    // this one's too (its post-work skipped: the round is failing).
     const done = this.#dispatch(ticks, lease)
       .then(() => before)
       .then(() => {
