@@ -191,6 +191,11 @@ export function awakeShardUsdPerDay(memoryMb: number): number {
   return (memoryMb / 1024) * SECONDS_PER_DAY * PRICES_USD.lambdaGbSecond.arm64;
 }
 
+/** A poller at 1 s's share of a full shard's awake day: 1/capacity of it. */
+function shardShareUsdPerDay(memoryMb: number): number {
+  return awakeShardUsdPerDay(memoryMb) / SHARD_CAPACITY_FIRES_PER_SECOND;
+}
+
 /** The largest shard memory (MB) whose awake day stays within `usd`. */
 export function largestMemoryWithin(usd: number): number {
   return Math.floor((usd / (SECONDS_PER_DAY * PRICES_USD.lambdaGbSecond.arm64)) * 1024);
@@ -203,7 +208,7 @@ export function costVerdictLines(runs: readonly ShardRun[]): string[] {
   if (memoryMb !== undefined) {
     lines.push(
       `- Floor: one ${memoryMb} MB arm64 shard awake all day costs ${usd(awakeShardUsdPerDay(memoryMb))}/day in GB-s alone; a fleet of ${COST_TARGETS.fleetOf} at 1 s can meet $${COST_TARGETS.fleetUsd.toFixed(2)}/day on one shard only at ${largestMemoryWithin(COST_TARGETS.fleetUsd)} MB or less (\`--controller-memory\`), before its reads and writes.`,
-      `- Shards grow with the load (${SHARD_CAPACITY_FIRES_PER_SECOND} fires/s each at the committed \`SHARD_CAPACITY_FIRES_PER_SECOND\`), so one more poller at 1 s also brings 1/${SHARD_CAPACITY_FIRES_PER_SECOND} of a shard: ${usd(awakeShardUsdPerDay(memoryMb) / SHARD_CAPACITY_FIRES_PER_SECOND)}/day of awake GB-s; the marginal target leaves room for that only with a capacity of at least ${Math.ceil(awakeShardUsdPerDay(memoryMb) / COST_TARGETS.marginalUsdPerPoller)} fires/s per ${memoryMb} MB shard.`,
+      `- Shards grow with the load (${SHARD_CAPACITY_FIRES_PER_SECOND} fires/s each at the committed \`SHARD_CAPACITY_FIRES_PER_SECOND\`), so one more poller at 1 s also brings 1/${SHARD_CAPACITY_FIRES_PER_SECOND} of a shard: ${usd(shardShareUsdPerDay(memoryMb))}/day of awake GB-s; the marginal target leaves room for that only with a capacity of at least ${Math.ceil(awakeShardUsdPerDay(memoryMb) / COST_TARGETS.marginalUsdPerPoller)} fires/s per ${memoryMb} MB shard.`,
     );
   }
   const marginal = headlineMarginal(runs);
@@ -249,7 +254,7 @@ export function fullShardMarginal(runs: readonly ShardRun[]):
   const largest = runs.filter(atOneSecond).sort((a, b) => b.size - a.size)[0];
   if (largest === undefined || largest.size === 0) return undefined;
   const cost = largest.shards.window.cost;
-  const shareUsd = awakeShardUsdPerDay(largest.shards.controllerMemoryMb) / SHARD_CAPACITY_FIRES_PER_SECOND;
+  const shareUsd = shardShareUsdPerDay(largest.shards.controllerMemoryMb);
   const otherUsd = (cost.usdPerDay - cost.breakdown.lambdaDuration) / cost.pollers;
   return { pollers: cost.pollers, shareUsd, otherUsd, usdPerPoller: shareUsd + otherUsd };
 }
