@@ -44,15 +44,15 @@ const FLEET_HEADER =
 type Template = Record<string, unknown> & { Resources?: Record<string, Record<string, unknown>> };
 
 /**
- * The stack's template as CloudFormation receives it, minus what only the CDK toolkit reads; `fleet` for the fleet
- * variant's.
+ * The stack's template as CloudFormation receives it, minus what only the CDK toolkit reads and what CloudFormation
+ * infers (leaveInferredUnsaid); `fleet` for the fleet variant's.
  */
 export function synthesizeTemplate(options: { readonly fleet?: boolean } = {}): Template {
   const outdir = mkdtempSync(join(tmpdir(), 'sub-minute-synth-'));
   try {
     // No alarms or dashboard: they come with the monitoring template (synthesizeMonitoringTemplate).
     const { app } = createApp(outdir, { monitoring: false, fleet: options.fleet === true });
-    return stripCdkMetadata(app.synth().getStackByName(STACK_NAME).template as Template);
+    return leaveInferredUnsaid(stripCdkMetadata(app.synth().getStackByName(STACK_NAME).template as Template));
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
@@ -145,6 +145,96 @@ export function stripCdkMetadata(template: Template): Template {
     else delete stripped.Conditions;
   }
   return stripped;
+}
+
+/**
+ * What an inline template need not spell out, in the CDK's output, written the short way (the inline templates'
+ * 51,200 bytes go to code); CloudFormation reads the same stack from either:
+ * - a DependsOn entry naming a resource the dependent already refers to (Ref, Fn::GetAtt, `${…}` in Fn::Sub):
+ *   CloudFormation orders the two by the reference (a function after its role);
+ * - an Fn::Join without a delimiter of texts and references, as the Fn::Sub of one text (`${Id}`, `${Id.Arn}`):
+ *   only in IAM policies, roles and outputs, which a changed expression (the same value) updates in place, and
+ *   nowhere it could be read as a change of a property that replaces its resource (a state machine's name).
+ */
+export function leaveInferredUnsaid(template: Template): Template {
+  const resources = Object.fromEntries(
+    Object.entries(template.Resources ?? {}).map(([id, resource]) => {
+      const updatesInPlace = SUB_FOR_JOIN_TYPES.has(String(resource.Type));
+      const properties = updatesInPlace ? joinsAsSubs(resource.Properties) : resource.Properties;
+      const referenced = referencedIds(properties);
+      const dependsOn = [resource.DependsOn ?? []]
+        .flat()
+        .filter((other): other is string => typeof other === 'string' && !referenced.has(other));
+      const { DependsOn: _dependsOn, ...rest } = resource;
+      return [
+        id,
+        {
+          ...rest,
+          ...(properties === undefined ? {} : { Properties: properties }),
+          ...(dependsOn.length > 0 ? { DependsOn: dependsOn } : {}),
+        },
+      ];
+    }),
+  );
+  const outputs = template.Outputs === undefined ? {} : { Outputs: joinsAsSubs(template.Outputs) };
+  return { ...template, Resources: resources, ...outputs };
+}
+
+/** The resource types whose Fn::Join leaveInferredUnsaid writes as Fn::Sub: an update leaves them in place. */
+const SUB_FOR_JOIN_TYPES = new Set(['AWS::IAM::Policy', 'AWS::IAM::Role']);
+
+/** `value` with each Fn::Join that Fn::Sub can say (joinAsSub) written so, at any depth. */
+function joinsAsSubs(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(joinsAsSubs);
+  if (value === null || typeof value !== 'object') return value;
+  const sub = joinAsSub(value);
+  if (sub !== undefined) return { 'Fn::Sub': sub };
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, joinsAsSubs(inner)]));
+}
+
+/**
+ * The Fn::Sub text of `{Fn::Join: ['', parts]}` whose parts are texts (without `${`, which Fn::Sub would read),
+ * Refs and Fn::GetAtts; undefined for any other value.
+ */
+function joinAsSub(value: object): string | undefined {
+  const entries = Object.entries(value);
+  const [entry] = entries;
+  if (entries.length !== 1 || entry?.[0] !== 'Fn::Join') return undefined;
+  const [delimiter, parts] = Array.isArray(entry[1]) ? entry[1] : [];
+  if (delimiter !== '' || !Array.isArray(parts)) return undefined;
+  const texts = parts.map((part: unknown) => {
+    if (typeof part === 'string') return part.includes('${') ? undefined : part;
+    const { Ref: ref, 'Fn::GetAtt': getAtt } = (part ?? {}) as { Ref?: unknown; 'Fn::GetAtt'?: unknown };
+    if (Object.keys(part ?? {}).length !== 1) return undefined;
+    if (typeof ref === 'string') return `\${${ref}}`;
+    if (Array.isArray(getAtt) && getAtt.length === 2 && getAtt.every((name) => typeof name === 'string'))
+      return `\${${getAtt.join('.')}}`;
+    return undefined;
+  });
+  return texts.every((text) => text !== undefined) ? texts.join('') : undefined;
+}
+
+/** The logical ids `value` refers to: by Ref, by Fn::GetAtt, or as `${Id}` / `${Id.Attribute}` in a Fn::Sub text. */
+function referencedIds(value: unknown, found = new Set<string>()): Set<string> {
+  if (Array.isArray(value)) {
+    for (const inner of value) referencedIds(inner, found);
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, inner] of Object.entries(value)) {
+      if (key === 'Ref' && typeof inner === 'string') found.add(inner);
+      else if (key === 'Fn::GetAtt' && Array.isArray(inner) && typeof inner[0] === 'string')
+        found.add(inner[0]);
+      else if (key === 'Fn::Sub') {
+        // The long form's variables are names of its own, not logical ids.
+        const [text, variables]: unknown[] = Array.isArray(inner) ? inner : [inner, {}];
+        const own = new Set(Object.keys(variables ?? {}));
+        if (typeof text === 'string')
+          for (const [, name] of text.matchAll(/\$\{([^!}.][^}.]*)[}.]/g))
+            if (name !== undefined && !own.has(name)) found.add(name);
+        referencedIds(variables, found);
+      } else referencedIds(inner, found);
+    }
+  }
+  return found;
 }
 
 /**

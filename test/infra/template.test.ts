@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
   FLEET_TEMPLATE_PATH,
+  leaveInferredUnsaid,
   MAX_TEMPLATE_BYTES,
   renderFleetTemplateYaml,
   renderTemplateYaml,
@@ -108,5 +109,69 @@ describe.each(TEMPLATES)('$file', ({ file, path, fleet, render }) => {
       expect(typeof (fn.Properties.Code as { ZipFile?: unknown }).ZipFile, id).toBe('string');
       expect(fn.Properties.Runtime, id).toBe('nodejs24.x');
     }
+  });
+});
+
+describe('leaveInferredUnsaid', () => {
+  const join = (...parts: unknown[]) => ({ 'Fn::Join': ['', parts] });
+
+  it('drops a DependsOn entry the resource already refers to, and keeps the others', () => {
+    // prepare
+    const template = {
+      Resources: {
+        Fn: {
+          Type: 'AWS::Lambda::Function',
+          Properties: {
+            Role: { 'Fn::GetAtt': ['Role', 'Arn'] },
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: a Fn::Sub text, resolved by CloudFormation
+            Env: { 'Fn::Sub': '${Queue.Arn}/${!Literal}' },
+          },
+          DependsOn: ['Policy', 'Role', 'Queue', 'Literal'],
+        },
+        Other: { Type: 'AWS::SQS::Queue', DependsOn: 'Fn' },
+        Named: {
+          Type: 'AWS::SQS::Queue',
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: a Fn::Sub text, resolved by CloudFormation
+          Properties: { QueueName: { 'Fn::Sub': ['${Fn}', { Fn: 'x' }] } },
+          DependsOn: ['Fn'],
+        },
+      },
+    };
+
+    // act
+    const { Resources: resources } = leaveInferredUnsaid(template);
+
+    // assess
+    expect(resources?.Fn?.DependsOn).toEqual(['Policy', 'Literal']);
+    expect(resources?.Other?.DependsOn).toEqual(['Fn']);
+    expect(resources?.Named?.DependsOn).toEqual(['Fn']);
+  });
+
+  it('writes a Fn::Join of texts and references as one Fn::Sub in IAM policies, roles and outputs only', () => {
+    // prepare
+    const arn = join('arn:', { Ref: 'AWS::Partition' }, ':table/', { 'Fn::GetAtt': ['Table', 'Arn'] });
+    const template = {
+      Resources: {
+        Policy: { Type: 'AWS::IAM::Policy', Properties: { Resource: [arn] } },
+        Machine: { Type: 'AWS::StepFunctions::StateMachine', Properties: { Name: arn } },
+      },
+      Outputs: {
+        Command: { Value: arn },
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a text Fn::Sub would read as a variable
+        WithCurly: { Value: join('${x}', { Ref: 'A' }) },
+        Delimited: { Value: { 'Fn::Join': [',', ['a', { Ref: 'A' }]] } },
+        OfList: { Value: { 'Fn::Join': ['', { Ref: 'List' }] } },
+      },
+    };
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a Fn::Sub text, resolved by CloudFormation
+    const sub = { 'Fn::Sub': 'arn:${AWS::Partition}:table/${Table.Arn}' };
+
+    // act
+    const compact = leaveInferredUnsaid(template);
+
+    // assess
+    expect(compact.Resources?.Policy?.Properties).toEqual({ Resource: [sub] });
+    expect(compact.Resources?.Machine?.Properties).toEqual({ Name: arn });
+    expect(compact.Outputs).toEqual({ ...template.Outputs, Command: { Value: sub } });
   });
 });
