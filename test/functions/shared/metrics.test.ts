@@ -2,7 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   emfLine,
   MAX_VALUES_PER_METRIC,
+  METRIC,
   METRIC_NAMESPACE,
+  type MetricKey,
+  metricOf,
   PER_POLLER_METRICS_VARIABLE,
   perPollerMetricsFrom,
   stdoutMetricSink,
@@ -70,6 +73,12 @@ describe('emfLine', () => {
       emfLine({ table: 't', timestampMs: 0, values: { tickDurationMs: values } }) ?? '',
     );
     expect(parsed.TickDurationMs).toHaveLength(MAX_VALUES_PER_METRIC);
+  });
+});
+
+describe('metricOf', () => {
+  it.each(Object.keys(METRIC) as MetricKey[])('%s: the name and unit the catalogue lists', (key) => {
+    expect(metricOf(key)).toEqual(METRIC[key]);
   });
 });
 
