@@ -11,7 +11,19 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Document, isScalar, isSeq, type Node, Scalar, visit } from 'yaml';
+import {
+  Document,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  type Node,
+  Scalar,
+  visit,
+  type visitorFn,
+  type YAMLMap,
+  type YAMLSeq,
+} from 'yaml';
 import { createApp, createMonitoringApp } from '../infra/app';
 import { MONITORING_STACK_NAME } from '../infra/scheduler-monitoring-stack';
 import { STACK_NAME } from '../infra/sub-minute-executor-stack';
@@ -102,6 +114,41 @@ function useFlowStyle(document: Document<Node, true>): void {
       if (pair !== undefined && others.length === 0 && isPlainValue(pair.value)) map.flow = true;
     },
   });
+}
+
+/**
+ * The column by which a line that writeShortPropertiesOnOneLine joins must end. Longer lines are useFlowStyle's: one
+ * long value (inline code, the loop's definition, an ARN's Fn::Sub) or a list of names.
+ */
+const ONE_LINE_COLUMNS = 120;
+
+/**
+ * Inline templates only: also on one line, any part of a resource's properties (a policy statement, a key schema, a
+ * function's environment, a destination) whose one-line form still ends by ONE_LINE_COLUMNS. The same template to
+ * CloudFormation, and each line joined keeps its indentation, a dozen bytes or so, for code. Properties themselves,
+ * resources, parameters and outputs keep a line per entry.
+ */
+function writeShortPropertiesOnOneLine(document: Document<Node, true>): void {
+  const oneLineIfShort: visitorFn<YAMLMap | YAMLSeq> = (_, collection, path) => {
+    if (collection.flow === true || !path.slice(0, -1).some(isPropertiesPair)) return undefined;
+    const copy = collection.clone();
+    copy.flow = true;
+    const oneLine = new Document(copy, { version: '1.1' }).toString(YAML_STYLE).trimEnd();
+    // Each map around it indents it two columns, the root's excepted; then its key (`Key: `) or a list's `- `.
+    const indentation = 2 * (path.filter((ancestor) => isMap(ancestor)).length - 1);
+    const owner = path.at(-1);
+    const prefix = isPair(owner) && isScalar(owner.key) ? `${String(owner.key.value)}: ` : '- ';
+    if (oneLine.includes('\n') || indentation + prefix.length + oneLine.length > ONE_LINE_COLUMNS)
+      return undefined;
+    collection.flow = true;
+    return visit.SKIP;
+  };
+  visit(document, { Map: oneLineIfShort, Seq: oneLineIfShort });
+}
+
+/** The `Properties:` entry of a resource. */
+function isPropertiesPair(node: unknown): boolean {
+  return isPair(node) && isScalar(node.key) && node.key.value === 'Properties';
 }
 
 /** The monitoring template as YAML, in the same style as the inline template. */
@@ -253,6 +300,7 @@ export function renderFleetTemplateYaml(template: Template = synthesizeTemplate(
 function renderInlineTemplate(template: Template, header: string): string {
   const document = new Document(template, { version: '1.1' });
   useFlowStyle(document);
+  writeShortPropertiesOnOneLine(document);
   visit(document, {
     Pair(_, pair) {
       if (isScalar(pair.key) && pair.key.value === 'ZipFile' && isScalar(pair.value)) {

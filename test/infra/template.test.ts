@@ -76,6 +76,16 @@ describe.each(TEMPLATES)('$file', ({ file, path, fleet, render }) => {
     expect(committed).toMatch(/\n {10}CONTROL_TABLE_NAME: \{Ref: ControlTable\w+\}\n/);
   });
 
+  it("writes a short part of a resource's properties on one line too, and each property on a line of its own", () => {
+    expect(committed).toContain(
+      '\n        Statement: [{Action: sts:AssumeRole, Effect: Allow, Principal: {Service: lambda.amazonaws.com}}]\n',
+    );
+    expect(committed).toMatch(/\n {6}KeySchema: \[\{AttributeName: id, KeyType: HASH\}\]\n/);
+    expect(committed).toContain(
+      '\n    Properties:\n      AttributeDefinitions: [{AttributeName: id, AttributeType: S}',
+    );
+  });
+
   it("leaves CloudFormation's default removal policy (Delete) unsaid, which keeps bytes for code", () => {
     // prepare
     const resources = parse(committed, { version: '1.1' }).Resources as Record<
