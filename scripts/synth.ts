@@ -124,13 +124,13 @@ const ONE_LINE_COLUMNS = 120;
 
 /**
  * Inline templates only: also on one line, any part of a resource's properties (a policy statement, a key schema, a
- * function's environment, a destination) whose one-line form still ends by ONE_LINE_COLUMNS. The same template to
- * CloudFormation, and each line joined keeps its indentation, a dozen bytes or so, for code. Properties themselves,
- * resources, parameters and outputs keep a line per entry.
+ * function's environment, a destination) or of a condition whose one-line form still ends by ONE_LINE_COLUMNS. The
+ * same template to CloudFormation, and each line joined keeps its indentation, a dozen bytes or so, for code.
+ * Properties themselves, resources, parameters and outputs keep a line per entry.
  */
 function writeShortPropertiesOnOneLine(document: Document<Node, true>): void {
   const oneLineIfShort: visitorFn<YAMLMap | YAMLSeq> = (_, collection, path) => {
-    if (collection.flow === true || !path.slice(0, -1).some(isPropertiesPair)) return undefined;
+    if (collection.flow === true || !path.slice(0, -1).some(isPropertiesOrConditions)) return undefined;
     const copy = collection.clone();
     copy.flow = true;
     const oneLine = new Document(copy, { version: '1.1' }).toString(YAML_STYLE).trimEnd();
@@ -146,9 +146,9 @@ function writeShortPropertiesOnOneLine(document: Document<Node, true>): void {
   visit(document, { Map: oneLineIfShort, Seq: oneLineIfShort });
 }
 
-/** The `Properties:` entry of a resource. */
-function isPropertiesPair(node: unknown): boolean {
-  return isPair(node) && isScalar(node.key) && node.key.value === 'Properties';
+/** A resource's `Properties:` entry, or the template's `Conditions:`. */
+function isPropertiesOrConditions(node: unknown): boolean {
+  return isPair(node) && isScalar(node.key) && ['Properties', 'Conditions'].includes(String(node.key.value));
 }
 
 /** The monitoring template as YAML, in the same style as the inline template. */
