@@ -1,5 +1,6 @@
-import http from 'node:http';
-import https from 'node:https';
+// Named imports: a default import of a built-in costs the bundle esbuild's ESM interop helpers.
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { ResponseNotDeliveredError } from '../shared/errors';
 
 /** The body CloudFormation expects at a custom resource's pre-signed ResponseURL. */
@@ -33,9 +34,9 @@ export function putResponse(
 ): Promise<void> {
   const url = new URL(responseUrl);
   const body = JSON.stringify(response);
-  const transport = url.protocol === 'http:' ? http : https;
+  const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
   return new Promise((resolve, reject) => {
-    const request = transport.request(
+    const request = send(
       url,
       {
         method: 'PUT',
