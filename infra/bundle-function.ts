@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { brotliCompressSync, constants } from 'node:zlib';
 import { buildSync } from 'esbuild';
 import { type MinifyOptions, minify_sync } from 'terser';
@@ -100,7 +100,16 @@ export function encodeBase91(bytes: Uint8Array): string {
  */
 export function bundleSource(entryPoint: string): string {
   const result = buildSync({
-    entryPoints: [entryPoint],
+    // The handler goes out on the module's own `exports`: an entry exporting it would have esbuild add its
+    // ESM-to-CommonJS helpers (__export, __toCommonJS: a few hundred bytes of template per function). The entry
+    // modules are ESM, whose code is strict: the banner keeps the bundle so.
+    stdin: {
+      contents: `import { handler } from ${JSON.stringify(`./${basename(entryPoint)}`)};\nexports.handler = handler;\n`,
+      resolveDir: dirname(entryPoint),
+      sourcefile: `${basename(entryPoint)} (exports.handler)`,
+      loader: 'ts',
+    },
+    banner: { js: '"use strict";' },
     write: false,
     bundle: true,
     platform: 'node',
