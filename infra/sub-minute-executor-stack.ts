@@ -69,7 +69,7 @@ export interface SubMinuteExecutorStackProps extends StackProps {
   readonly monitoring?: boolean;
   /**
    * The fleet variant (README "Fleet"): shards serve the pollers, a MaxShards parameter bounds them, the controller
-   * memory defaults to 1024 MB, and the fleet starts with the input `{}`.
+   * memory defaults to 320 MB, and the fleet starts with the input `{}`.
    * @default false
    */
   readonly fleet?: boolean;

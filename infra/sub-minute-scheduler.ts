@@ -77,8 +77,8 @@ export interface SubMinuteSchedulerProps {
    */
   readonly extraTargetArns?: string[];
   /**
-   * Memory of the control plane in MB (its CPU share grows with it): 128, 256, 512 or 1024, or a parameter's token.
-   * @default 128; 1024 with `fleet`
+   * Memory of the control plane in MB (its CPU share grows with it): 128, 256, 320, 512 or 1024, or a parameter's token.
+   * @default 128; 320 with `fleet`
    */
   readonly controllerMemoryMb?: number;
   /**
@@ -118,7 +118,7 @@ export interface SubMinuteSchedulerProps {
   /**
    * The fleet variant: the pollers are served by shards, shared controllers each looping over many pollers
    * (functions/control-plane/fleet-handler.ts, README "Fleet"), instead of one loop per poller. Adds the control
-   * table's `shard-index` (and the control plane's Query on it) and sets the controller's memory default to 1024 MB.
+   * table's `shard-index` (and the control plane's Query on it) and sets the controller's memory default to 320 MB.
    * Start the fleet by starting the state machine with the input `{}`.
    * @default - one loop per poller
    */

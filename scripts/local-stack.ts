@@ -6,6 +6,7 @@
 // First: a Node older than package.json's engines.node stops here with one line saying what to install.
 import './require-node';
 import { parseArgs } from 'node:util';
+import { DEFAULT_SHARD_SIZE } from '../functions/fleet/shard-round';
 import { DEFAULT_MAX_SHARDS, MAX_SHARDS_LIMIT, WAIT_SECONDS_LIMITS } from '../functions/shared/contract';
 import { InvalidIntervalError, SubMinuteError } from '../functions/shared/errors';
 import { createJsonLogger } from '../functions/shared/logger';
@@ -118,7 +119,7 @@ const USAGE = `Usage: npm start -- [--every S | --pollers FILE | --demo] [--flee
   --data DIR     persist the control table in DIR (default: in memory)
   --duration S   exit cleanly after S seconds (default: run until Ctrl-C)
   --controller-memory MB
-                 the controller's memory size, which sets its CPU share (default: the deployed 128; 1024 with --fleet)
+                 the controller's memory size, which sets its CPU share (default: the deployed 128; ${DEFAULT_SHARD_SIZE.memoryMb} with --fleet)
   --json         print JSON lines (seeded, resumed, ready, loop-started, shard-taken, fire, outcome,
                  cadence-changed, stopped, error, feed) instead of text
   --verbose      also print the sandboxes' own log lines (and the starter's and watchdog's) to stderr`;

@@ -63,10 +63,12 @@ export const DEFAULT_SHARD_TIMING: ShardTiming = {
 };
 
 /**
- * The fleet controller's default size (docs/design/fleet.md: about 58% of a core, for hundreds of pollers); the
- * single-poller loop keeps its 128 MB default. It sets the break-even interval and the cadence warning.
+ * The fleet controller's default size: 320 MB (18% of a core) holds a shard of SHARD_CAPACITY_FIRES_PER_SECOND
+ * within the precision target once a fire makes little garbage, where 256 MB did in some runs only
+ * (docs/design/fleet.md, "Measured"), and keeps a fleet of 100 pollers at 1 s under $0.50/day; the single-poller
+ * loop keeps its 128 MB default. It sets the break-even interval and the cadence warning.
  */
-export const DEFAULT_SHARD_SIZE: LambdaSize = { memoryMb: 1_024, architecture: 'arm64' };
+export const DEFAULT_SHARD_SIZE: LambdaSize = { memoryMb: 320, architecture: 'arm64' };
 
 /** What the shard keeps per poller between rounds (carried in its state, recorded in bulk on the shard item). */
 export interface ShardPollerState {

@@ -1,12 +1,13 @@
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { urlToHttpOptions } from 'node:url';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { HttpTimeouts } from './client-config';
 import { describeCause, SubMinuteError } from './errors';
+import { Http1Pool, readAnswer } from './http1-pool';
+import { SigV4Signer } from './sigv4';
 
 /**
- * Lambda's Invoke API as the controller calls it on every tick: one POST built here, signed by the Lambda client's
- * own SigV4 signer, on a kept-alive agent of its own. The SDK's Invoke pipeline (middleware stack, schema serde,
+ * Lambda's Invoke API as the controller calls it on every tick: one POST built and signed here (sigv4.ts) with
+ * the Lambda client's credentials, on a kept-alive agent of its own. The SDK's Invoke pipeline (middleware stack, schema serde,
  * retry strategy) cost ~0.53 ms of CPU per call against ~0.19 ms for this (`npx tsx scripts/bench/send-path-probe.ts`),
  * and a shard controller's capacity per GB-s follows its CPU per fire. The SDK client still resolves what it knows
  * best: the region, the credentials (its provider chain, refreshed as they expire), the endpoint (its rules, or the
@@ -74,146 +75,143 @@ export function registerClientTimeouts(lambda: LambdaClient, timeouts: HttpTimeo
   if (timeouts) timeoutsOfClient.set(lambda, timeouts);
 }
 
+/** Where invokes go (its URL and its connections) and how they are signed. */
+interface Endpoint {
+  readonly url: URL;
+  readonly pool: Http1Pool;
+  readonly signer: SigV4Signer;
+}
+
 export class InvokeApi {
   readonly #lambda: LambdaClient;
   readonly #timeouts: HttpTimeouts | undefined;
-  #endpoint: Promise<URL> | undefined;
-  /** Asked once: the client makes a new signer at each ask (kilobytes a tick); its credentials are read at each sign. */
-  #signer: ReturnType<LambdaClient['config']['signer']> | undefined;
-  #agent: HttpAgent | undefined;
+  #endpoint: Promise<Endpoint> | undefined;
+  #pool: Http1Pool | undefined;
+  #attempts: Promise<number> | undefined;
 
   constructor(lambda: LambdaClient) {
     this.#lambda = lambda;
     this.#timeouts = timeoutsOfClient.get(lambda);
   }
 
-  /** The client's attempts per call (the first included). */
-  async maxAttempts(): Promise<number> {
-    return this.#lambda.config.maxAttempts();
+  /** The client's attempts per call (the first included): asked once, a tick asks it each time. */
+  maxAttempts(): Promise<number> {
+    this.#attempts ??= this.#lambda.config.maxAttempts();
+    return this.#attempts;
   }
 
   /**
-   * Signs an invoke of `target` now, with the client's own SigV4 signer (its credentials and region; the host's clock,
-   * NTP-kept on Lambda: no skew correction, since this client makes no SDK call that could learn an offset). A
-   * signature stays valid for minutes; a tick holds it well under one.
+   * Signs an invoke of `target` now, with the client's credentials (its provider, read at each sign: refreshed as
+   * they expire) for its region; the host's clock, NTP-kept on Lambda. A signature stays valid for minutes; a tick
+   * holds it well under one.
    */
   async sign(target: string, type: InvocationType, body: string): Promise<SignedInvoke> {
-    this.#signer ??= this.#lambda.config.signer();
-    const [url, signer] = await Promise.all([this.#resolveEndpoint(), this.#signer]);
+    const [{ url, signer }, credentials] = await Promise.all([
+      this.#resolveEndpoint(),
+      this.#lambda.config.credentials(),
+    ]);
     const path = `${url.pathname.replace(/\/$/, '')}/2015-03-31/functions/${encodeURIComponent(target)}/invocations`;
-    const { headers } = await signer.sign({
-      method: 'POST',
-      protocol: url.protocol,
-      hostname: url.hostname,
-      path,
-      query: {},
-      // No content-length: Node sets it when the body is written in one piece (end(body)).
-      headers: { host: url.host, 'x-amz-invocation-type': type },
-      body,
-    });
+    // No content-length: Node sets it when the body is written in one piece (end(body)).
+    const headers = signer.sign(
+      { method: 'POST', path, headers: { host: url.host, 'x-amz-invocation-type': type }, body },
+      credentials,
+      Date.now(),
+    );
     return { path, body, headers };
   }
 
   /**
-   * Opens the request (a socket from the pool, connected if it must be) with nothing written; `requestMs`
+   * Opens the request (a connection from the pool, connecting if it must) with nothing written; `requestMs`
    * overrides the client's request time limit, which counts from here (a connection that does not come is cut
    * by it too, as an error before anything was sent).
    */
   async open(invoke: SignedInvoke, requestMs = this.#timeouts?.requestMs): Promise<OpenedInvoke> {
-    const url = await this.#resolveEndpoint();
-    const https = url.protocol === 'https:';
-    // No cap on sockets: a synchronous (overlap `skip`) call holds one as long as its worker runs.
-    const pool = { keepAlive: true };
-    this.#agent ??= https ? new HttpsAgent(pool) : new HttpAgent(pool);
-    const request = (https ? httpsRequest : httpRequest)(url, {
-      method: 'POST',
-      path: invoke.path,
-      agent: this.#agent,
-      headers: invoke.headers,
-    });
+    const { pool } = await this.#resolveEndpoint();
+    // No cap on connections: a synchronous (overlap `skip`) call holds one as long as its worker runs.
+    const socket = pool.take();
     /** Both set once the request was written on a connected socket: from then on Lambda may have taken it. */
     let written = false;
-    let connected = false;
+    let connected = pool.whenConnected(socket, () => (connected = true));
     let failure: unknown;
     let fail = (_error: unknown) => {};
     const answer = new Promise<InvokeAnswer>((resolve, reject) => {
       fail = (error) => {
         failure ??= written && connected ? new InvokeSentUnanswered(error) : error;
+        socket.destroy();
         reject(failure);
       };
-      request
-        .on('error', fail)
-        .once('socket', (socket) => {
-          connected = !socket.connecting;
-          if (!connected) socket.once('connect', () => (connected = true));
-        })
-        .once('response', (response) => {
-          const chunks: Buffer[] = [];
-          response
-            .on('data', (chunk: Buffer) => chunks.push(chunk))
-            .once('error', fail)
-            .once('end', () => {
-              const payload = Buffer.concat(chunks);
-              const status = response.statusCode ?? 0;
-              const functionError = response.headers['x-amz-function-error'];
-              if (status >= 300) reject(apiErrorOf(status, response.headers['x-amzn-errortype'], payload));
-              else
-                resolve({
-                  status,
-                  payload,
-                  functionError: typeof functionError === 'string' ? functionError : undefined,
-                });
-            });
-        });
+      readAnswer(
+        socket,
+        ({ status, headers, body }, reusable) => {
+          // An answer before the request (an idle connection's 408 as the server closes it) is not this call's.
+          if (!written) return fail(new Error(`answered ${status} before the request was sent`));
+          // Kept only once the request has left whole: an early answer leaves the rest of its body in the socket.
+          if (reusable && socket.writableLength === 0) pool.keep(socket);
+          else socket.destroy();
+          if (status >= 300) reject(apiErrorOf(status, headers['x-amzn-errortype'], body));
+          else resolve({ status, payload: body, functionError: headers['x-amz-function-error'] });
+        },
+        fail,
+      );
     });
-    // Failed here, not only by the request's 'error': one still queued for a socket reports its destruction only
-    // once a socket frees.
     const timer =
       requestMs === undefined
         ? undefined
-        : setTimeout(() => {
+        : setTimeout(
             // Named as the SDK names a request that outlived its limit.
-            fail(Object.assign(new Error(`no answer within ${requestMs} ms`), { name: 'TimeoutError' }));
-            request.destroy();
-          }, requestMs);
+            () =>
+              fail(Object.assign(new Error(`no answer within ${requestMs} ms`), { name: 'TimeoutError' })),
+            requestMs,
+          );
     const stop = () => clearTimeout(timer);
     answer.then(stop, stop);
     return {
       send: (onWritten) => {
+        // A connection the server closed while the request waited (its close not yet reported): a write would
+        // vanish unreported, and the call fails as not sent, to be retried.
+        if (socket.destroyed || !socket.writable)
+          fail(new Error('connection closed before the request was sent'));
         if (failure === undefined) {
           written = true;
-          request.end(invoke.body);
+          let head = `POST ${invoke.path} HTTP/1.1\r\n`;
+          for (const [name, value] of Object.entries(invoke.headers)) head += `${name}: ${value}\r\n`;
+          socket.write(`${head}content-length: ${Buffer.byteLength(invoke.body)}\r\n\r\n${invoke.body}`);
           onWritten?.();
         }
         return answer;
       },
-      abandon: () => {
-        failure ??= 'abandoned';
-        request.destroy();
-      },
+      abandon: () => fail('abandoned'),
     };
   }
 
   /** Closes the pool's connections (the local stack shuts its controller down). */
   destroy(): void {
-    this.#agent?.destroy();
-    this.#agent = undefined;
+    this.#pool?.destroy();
   }
 
-  /** The client's endpoint: its rules for the region, or the one it was given (the local stack's). */
-  #resolveEndpoint(): Promise<URL> {
+  /** The client's endpoint (its rules for the region, or the one it was given: the local stack's) and region. */
+  #resolveEndpoint(): Promise<Endpoint> {
     this.#endpoint ??= (async () => {
       const config = this.#lambda.config;
+      const region = await config.region();
       const custom = config.endpoint ? await config.endpoint() : undefined;
       const { url } = config.endpointProvider({
-        Region: await config.region(),
+        Region: region,
         UseFIPS: await config.useFipsEndpoint(),
         UseDualStack: await config.useDualstackEndpoint(),
         Endpoint: custom
           ? `${custom.protocol}//${custom.hostname}${custom.port === undefined ? '' : `:${custom.port}`}${custom.path}`
           : await config.serviceConfiguredEndpoint?.(),
       });
-      return new URL(url.href);
+      const resolved = new URL(url.href);
+      const https = resolved.protocol === 'https:';
+      this.#pool = new Http1Pool({
+        https,
+        // Without an IPv6 literal's brackets.
+        host: urlToHttpOptions(resolved).hostname ?? resolved.hostname,
+        port: Number(resolved.port || (https ? 443 : 80)),
+      });
+      return { url: resolved, pool: this.#pool, signer: new SigV4Signer(region, 'lambda') };
     })();
     return this.#endpoint;
   }

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { DEFAULT_SHARD_SIZE } from '../../functions/fleet/shard-round';
 import { MAX_SHARDS_LIMIT } from '../../functions/shared/contract';
 import { SubMinuteError } from '../../functions/shared/errors';
 import { LAMBDA_MEMORY_LIMITS_MB } from '../local-stack/local-stack';
@@ -35,7 +36,7 @@ export interface FleetOptions {
   readonly serve: 'loops' | 'shards';
   /** With shards: MAX_SHARDS; undefined: as many as the load needs at the committed shard capacity. */
   readonly maxShards: number | undefined;
-  /** With shards: the shard controller's memory (default: the fleet's 1,024 MB). */
+  /** With shards: the shard controller's memory (default: the fleet's, DEFAULT_SHARD_SIZE). */
   readonly controllerMemoryMb: number | undefined;
   /**
    * `--shard-capacity F[,F…]`: the sizes are fires per second on one shard (that many pollers at 1 s, MAX_SHARDS 1),
@@ -70,7 +71,7 @@ export const USAGE = `npm run bench -- [--quick] [--seed N] [--latency harsh|non
                      shards (the fleet variant: shared shard controllers, its cost counted and compared)
   --max-shards N     with --serve shards: MAX_SHARDS (default: enough shards for the load at the committed capacity)
   --controller-memory MB
-                     with --serve shards or --shard-capacity: the shard controller's memory (default 1024)
+                     with --serve shards or --shard-capacity: the shard controller's memory (default ${DEFAULT_SHARD_SIZE.memoryMb})
   --worker WHERE     with --fleet or --shard-capacity: sandbox (default: the worker in its own sandboxes, as on
                      Lambda) or in-process (the worker's handler in the stack's process: the controller side
                      measured without the worker's sandboxes on the machine; the report says so)

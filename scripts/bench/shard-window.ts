@@ -25,7 +25,7 @@ import { type Percentiles, percentiles } from './fleet-stats';
 import { BenchMeter } from './meter';
 import { InvocationSpans, type Span } from './shard-meter';
 
-/** The shard controller's size in the fleet variant (1,024 MB arm64 unless the run asks for another memory). */
+/** The shard controller's size in the fleet variant (DEFAULT_SHARD_SIZE unless the run asks for another memory). */
 export function shardControllerSize(memoryMb: number | undefined): LambdaSize {
   return { memoryMb: memoryMb ?? DEFAULT_SHARD_SIZE.memoryMb, architecture: DEFAULT_SHARD_SIZE.architecture };
 }

@@ -103,17 +103,17 @@ describe('SubMinuteScheduler fleet variant', () => {
     expect(zipFile(single)).toBe(bundleFunction(HANDLER_ENTRY.controlPlane));
   });
 
-  it('sets MAX_SHARDS (4 unless told) and the controller memory default of 1,024 MB, which props still override', () => {
+  it('sets MAX_SHARDS (4 unless told) and the controller memory default of 320 MB, which props still override', () => {
     // act
     const byDefault = userStack({ fleet: {} }).resources();
-    const told = userStack({ fleet: { maxShards: 12 }, controllerMemoryMb: 256 }).resources();
+    const told = userStack({ fleet: { maxShards: 12 }, controllerMemoryMb: 512 }).resources();
     const single = userStack().resources();
 
     // assess
     expect(variablesOf(byDefault)[ENV.maxShards]).toBe(String(DEFAULT_MAX_SHARDS));
-    expect(controlPlaneOf(byDefault)[1].Properties.MemorySize).toBe(1024);
+    expect(controlPlaneOf(byDefault)[1].Properties.MemorySize).toBe(320);
     expect(variablesOf(told)[ENV.maxShards]).toBe('12');
-    expect(controlPlaneOf(told)[1].Properties.MemorySize).toBe(256);
+    expect(controlPlaneOf(told)[1].Properties.MemorySize).toBe(512);
     expect(variablesOf(single)[ENV.maxShards]).toBeUndefined();
     expect(controlPlaneOf(single)[1].Properties.MemorySize).toBe(128);
   });
@@ -157,7 +157,7 @@ describe('SubMinuteScheduler fleet variant', () => {
 });
 
 describe('the project stack, fleet variant', () => {
-  it('takes MaxShards as a parameter (default 4) into MAX_SHARDS, defaults ControllerMemory to 1024 and starts the fleet with {}', () => {
+  it('takes MaxShards as a parameter (default 4) into MAX_SHARDS, defaults ControllerMemory to 320 and starts the fleet with {}', () => {
     // act
     const app = createApp(undefined, { monitoring: false, fleet: true }).app;
     const template = app.synth().stacks[0]?.template as {
@@ -168,7 +168,7 @@ describe('the project stack, fleet variant', () => {
 
     // assess
     expect(template.Parameters[PARAMETER.maxShards]?.Default).toBe(DEFAULT_MAX_SHARDS);
-    expect(template.Parameters[PARAMETER.controllerMemory]?.Default).toBe(1024);
+    expect(template.Parameters[PARAMETER.controllerMemory]?.Default).toBe(320);
     expect(variablesOf(template.Resources)[ENV.maxShards]).toEqual({ Ref: PARAMETER.maxShards });
     expect(JSON.stringify(template.Outputs.StartCommand?.Value)).toContain(`--input '{}'`);
   });

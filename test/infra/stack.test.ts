@@ -655,7 +655,7 @@ describe('parameters and seed', () => {
       AllowedValues: CONTROLLER_MEMORY_SIZES_MB.map(String),
       Default: DEFAULT_CONTROLLER_MEMORY_MB,
     });
-    expect(CONTROLLER_MEMORY_SIZES_MB.map(String)).toEqual(['128', '256', '512', '1024']);
+    expect(CONTROLLER_MEMORY_SIZES_MB.map(String)).toEqual(['128', '256', '320', '512', '1024']);
   });
 
   it("takes the ControllerMemory default from the stack's controllerMemoryMb prop", () => {

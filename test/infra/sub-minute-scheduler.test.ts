@@ -176,7 +176,7 @@ describe('SubMinuteScheduler props validation', () => {
     const message = synthError(app);
 
     // assess
-    expect(message).toContain('controllerMemoryMb is 100: it must be one of 128, 256, 512, 1024 MB');
+    expect(message).toContain('controllerMemoryMb is 100: it must be one of 128, 256, 320, 512, 1024 MB');
   });
 
   it('names an extra target that is not a Lambda function ARN (IAM grants invoke on ARNs)', () => {

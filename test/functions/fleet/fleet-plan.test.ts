@@ -281,8 +281,8 @@ describe('planFleet', () => {
   });
 
   it('uses the committed measured capacity by default', () => {
-    expect(SHARD_CAPACITY_FIRES_PER_SECOND).toBe(200);
-    const pollers = Array.from({ length: 300 }, (_, index) => poller(`p${index}`));
+    expect(SHARD_CAPACITY_FIRES_PER_SECOND).toBe(100);
+    const pollers = Array.from({ length: 150 }, (_, index) => poller(`p${index}`));
     expect(planFleet(pollers, [], T0, { maxShards: MAX_SHARDS }).assignment.shardCount).toBe(2);
   });
 

@@ -205,12 +205,12 @@ describe('chooseStrategy', () => {
 });
 
 describe('controller memory sizes', () => {
-  it('offers 128, 256, 512 and 1,024 MB, 128 MB by default', () => {
-    expect(CONTROLLER_MEMORY_SIZES_MB).toEqual([128, 256, 512, 1024]);
+  it("offers 128, 256, 320 (the fleet's shard), 512 and 1,024 MB, 128 MB by default", () => {
+    expect(CONTROLLER_MEMORY_SIZES_MB).toEqual([128, 256, 320, 512, 1024]);
     expect(DEFAULT_CONTROLLER_MEMORY_MB).toBe(128);
   });
 
-  it.each([256, 512, 1024])(
+  it.each([256, 320, 512, 1024])(
     'puts the break-even of a %i MB arm64 controller where its own prices put it',
     (memoryMb) => {
       // act

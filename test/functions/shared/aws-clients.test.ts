@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -68,4 +68,18 @@ describe("the control plane's clients against an endpoint that accepts and never
     expect(outcome).toBeInstanceOf(Error);
     expect(Date.now() - startedAt).toBeLessThan(WORST_CASE_MS + 1_000);
   }, 10_000);
+});
+
+describe('createDynamoDbClient', () => {
+  it('has no SDK logger step (it copied every input and output through their schemas for a logger that drops them)', () => {
+    // act
+    const steps = createDynamoDbClient().middlewareStack.identify();
+
+    // assess: the step is gone by the name the SDK gives it, and the stack is still the SDK's
+    expect(steps.some((step) => step.startsWith('loggerMiddleware'))).toBe(false);
+    expect(steps.some((step) => step.startsWith('retryMiddleware'))).toBe(true);
+    expect(
+      new DynamoDBClient({}).middlewareStack.identify().some((step) => step.startsWith('loggerMiddleware')),
+    ).toBe(true);
+  });
 });

@@ -1,33 +1,10 @@
-import { createHash, createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLambdaClient, localClientOptions } from '../../../functions/shared/aws-clients';
-import { InvokeApi, LambdaApiError } from '../../../functions/shared/lambda-invoke-api';
-
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-const bytesOf = (data: SourceData) =>
-  typeof data === 'string'
-    ? data
-    : ArrayBuffer.isView(data)
-      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-      : new Uint8Array(data);
-
-/** The SDK signer's hash interface on node:crypto (an HMAC when given a secret). */
-class NodeSha256 {
-  readonly #hash;
-  constructor(secret?: SourceData) {
-    this.#hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytesOf(secret));
-  }
-  update(data: SourceData): void {
-    this.#hash.update(bytesOf(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return this.#hash.digest();
-  }
-}
+import { InvokeApi, InvokeSentUnanswered, LambdaApiError } from '../../../functions/shared/lambda-invoke-api';
+import { amzDateInstant, sdkAuthorization } from '../../support/sdk-signature';
 
 const CREDENTIALS = {
   accessKeyId: 'AKIDEXAMPLE',
@@ -91,30 +68,15 @@ describe('InvokeApi.sign', () => {
       const signedHeaders = Object.fromEntries(
         signedNames.map((name) => [name, arrival.headers[name] ?? '']),
       );
-      const amzDate = arrival.headers['x-amz-date'] ?? '';
-      const verifier = new SignatureV4({
+      const expected = await sdkAuthorization({
         credentials: CREDENTIALS,
         region: 'eu-west-1',
         service: 'lambda',
-        sha256: NodeSha256,
+        path: arrival.path,
+        headers: signedHeaders,
+        body: arrival.body,
+        signingDate: amzDateInstant(arrival.headers['x-amz-date'] ?? ''),
       });
-      const expected = await verifier.sign(
-        {
-          method: 'POST',
-          protocol: 'http:',
-          hostname: '127.0.0.1',
-          port,
-          path: arrival.path,
-          query: {},
-          headers: signedHeaders,
-          body: arrival.body,
-        },
-        {
-          signingDate: new Date(
-            amzDate.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'),
-          ),
-        },
-      );
       expect(answer.status).toBe(202);
       expect(signedNames).toEqual(
         expect.arrayContaining(['host', 'x-amz-invocation-type', 'x-amz-security-token']),
@@ -122,7 +84,7 @@ describe('InvokeApi.sign', () => {
       expect(arrival.headers['x-amz-invocation-type']).toBe('Event');
       expect(arrival.path).toBe(`/2015-03-31/functions/${encodeURIComponent(target)}/invocations`);
       expect(arrival.body).toBe(body);
-      expect(authorization).toBe(expected.headers.authorization);
+      expect(authorization).toBe(expected);
       expect(authorization).toContain('/eu-west-1/lambda/aws4_request');
     },
   );
@@ -178,5 +140,93 @@ describe('InvokeApi.open', () => {
     expect(answer.status).toBe(200);
     expect(answer.functionError).toBe('Unhandled');
     expect(answer.payload.toString('utf8')).toBe('{"errorType":"Error"}');
+  });
+});
+
+describe('InvokeApi.open, when the connection lets the request down', () => {
+  const ACCEPTED = 'HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n';
+
+  /** A raw server: `onRequest` decides what each request (its index on its connection) gets. */
+  async function rawServer(onConnection: (socket: Socket, requests: string[]) => void) {
+    const received: string[] = [];
+    const sockets: Socket[] = [];
+    const server = createTcpServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => {});
+      onConnection(socket, received);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const api = new InvokeApi(
+      createLambdaClient(localClientOptions(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)),
+    );
+    const close = () => {
+      api.destroy();
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    };
+    return { api, received, sockets, close };
+  }
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('fails as not sent (to be retried) when the server closed the kept connection while the request waited', async () => {
+    // prepare: a first call keeps its connection; the server then closes it, idle, as an endpoint's timeout does
+    const server = await rawServer((socket, received) =>
+      socket.on('data', (data) => {
+        received.push(data.toString('latin1'));
+        socket.write(ACCEPTED);
+      }),
+    );
+    const signed = await server.api.sign('worker', 'Event', '{}');
+    await (await server.api.open(signed)).send();
+    const opened = await server.api.open(signed);
+    server.sockets[0]?.end();
+    await pause(30);
+
+    // act
+    const error = await opened.send().catch((caught: unknown) => caught);
+    server.close();
+
+    // assess
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(InvokeSentUnanswered);
+    expect(server.received).toHaveLength(1);
+  });
+
+  it("fails as not sent when an answer comes before the request (an idle connection's 408), and keeps nothing", async () => {
+    // prepare
+    const server = await rawServer((socket) =>
+      socket.write('HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n'),
+    );
+    const opened = await server.api.open(await server.api.sign('worker', 'Event', '{}'));
+    await pause(30);
+
+    // act
+    const error = await opened.send().catch((caught: unknown) => caught);
+    server.close();
+
+    // assess
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(InvokeSentUnanswered);
+    expect(error).not.toBeInstanceOf(LambdaApiError);
+    expect(String(error)).toContain('answered 408 before the request was sent');
+  });
+
+  it('reports a request written and then cut off as sent without an answer (never retried)', async () => {
+    // prepare: the server reads the request whole, then drops the connection
+    const server = await rawServer((socket, received) =>
+      socket.on('data', (data) => {
+        received.push(data.toString('latin1'));
+        socket.destroy();
+      }),
+    );
+    const opened = await server.api.open(await server.api.sign('worker', 'Event', '{"seq":1}'));
+
+    // act
+    const error = await opened.send().catch((caught: unknown) => caught);
+    server.close();
+
+    // assess
+    expect(error).toBeInstanceOf(InvokeSentUnanswered);
+    expect(server.received.join('')).toContain('{"seq":1}');
   });
 });

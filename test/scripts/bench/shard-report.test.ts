@@ -134,21 +134,21 @@ describe('the shard fleet cost figures', () => {
       /Floor: one 1024 MB arm64 shard awake all day costs \$1\.15\/day in GB-s alone; .* at 444 MB or less/,
     );
     expect(lines[1]).toMatch(
-      /brings 1\/200 of a shard: \$0\.00576\/day .* at least 231 fires\/s per 1024 MB shard/,
+      /brings 1\/100 of a shard: \$0\.0115\d*\/day .* at least 231 fires\/s per 1024 MB shard/,
     );
     expect(lines[2]).toMatch(/from 100 to 1000 pollers: \*\*\$0\.00125\/day\*\* \(target ≤ \$0\.005\): yes/);
-    // The slope is flattered (both fleets here have 2 shards); at full shards a poller brings 1/200 of one.
+    // The slope is flattered (both fleets here have 2 shards); at full shards a poller brings 1/100 of one.
     expect(lines[3]).toMatch(
-      /At full shards .* 1\/200 of a shard's awake day \(\$0\.00576\) .* 1000 pollers spent/,
+      /At full shards .* 1\/100 of a shard's awake day \(\$0\.0115\d*\) .* 1000 pollers spent/,
     );
-    expect(lines[3]).toMatch(/\*\*\$0\.00\d+\/day\*\* \(target ≤ \$0\.005\): \*\*no\*\*/);
+    expect(lines[3]).toMatch(/\*\*\$0\.0128\/day\*\* \(target ≤ \$0\.005\): \*\*no\*\*/);
     // $1.15 for the shard + $0.125 of reads: over $0.50.
     expect(lines.at(-1)).toMatch(
       /fleet of 100 at 1 s: \*\*\$1\.28\/day\*\* in total \(target ≤ \$0\.50\): \*\*no\*\*/,
     );
     expect(costVerdictLines(shardRuns([run(50, 2, counts(50, 1))]))).toEqual([
       expect.stringMatching(/Floor/),
-      expect.stringMatching(/1\/200 of a shard/),
+      expect.stringMatching(/1\/100 of a shard/),
       expect.stringMatching(/not measured/),
       expect.stringMatching(/At full shards .* the 50 pollers spent/),
       expect.stringMatching(/fleet of 100 at 1 s: \*\*not run\*\*/),

@@ -39,7 +39,7 @@ describe('the local stack, fleet variant (npm start -- --fleet)', () => {
       ProjectionType: 'INCLUDE',
       NonKeyAttributes: [...SHARD_INDEX_PROJECTION],
     });
-    expect(harness.stack.cpuShare.functions.map((entry) => entry.memoryMb)).toEqual([1024, 128]);
+    expect(harness.stack.cpuShare.functions.map((entry) => entry.memoryMb)).toEqual([320, 128]);
   });
 
   it('starts the fleet (an execution with the input {}), which places the running poller on a shard that fires it', async () => {

@@ -23,7 +23,7 @@ describe("the local stack with the worker in-process (the fleet benchmark's --wo
     });
     const fires = await harness.waitForFires(2, 30_000);
 
-    // assess: one sandbox (the 1,024 MB controller), none for the worker; the fires are the worker's invocations.
+    // assess: one sandbox (the fleet's controller), none for the worker; the fires are the worker's invocations.
     expect(harness.stack.cpuShare.functions.map((entry) => entry.name)).toEqual([LOCAL_CONTROLLER_NAME]);
     expect(fires.map((fire) => fire.seq)).toEqual([fires[0]?.seq, (fires[0]?.seq ?? 0) + 1]);
     expect(starts.filter((start) => start.functionName === LOCAL_WORKER_NAME).length).toBeGreaterThanOrEqual(
