@@ -3,8 +3,8 @@ import { connect as connectTls } from 'node:tls';
 
 /**
  * Kept-alive HTTP/1.1 connections to one origin, and the one exchange a tick needs on them: a request written in
- * one piece, its answer read back. Node's HTTP client allocates ~21 KB an exchange (ClientRequest, its header map,
- * the agent's bookkeeping, IncomingMessage); this ~3 KB, and a small shard controller pays for garbage in
+ * one piece, its answer read back. Node's HTTP client allocated ~25 KB an exchange (ClientRequest, its header map,
+ * the agent's bookkeeping, IncomingMessage); an exchange here, InvokeApi's part included, ~14 KB, and a small shard controller pays for garbage in
  * collections on the tick path (docs/design/fleet.md, "Measured").
  */
 

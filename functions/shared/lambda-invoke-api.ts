@@ -7,9 +7,10 @@ import { SigV4Signer } from './sigv4';
 
 /**
  * Lambda's Invoke API as the controller calls it on every tick: one POST built and signed here (sigv4.ts) with
- * the Lambda client's credentials, on a kept-alive agent of its own. The SDK's Invoke pipeline (middleware stack, schema serde,
- * retry strategy) cost ~0.53 ms of CPU per call against ~0.19 ms for this (`npx tsx scripts/bench/send-path-probe.ts`),
- * and a shard controller's capacity per GB-s follows its CPU per fire. The SDK client still resolves what it knows
+ * the Lambda client's credentials, on kept-alive connections of its own (http1-pool.ts). The SDK's Invoke pipeline
+ * (middleware stack, schema serde, retry strategy) costs ~0.49 ms of CPU per call against ~0.08 ms for this
+ * (`npx tsx scripts/bench/send-path-probe.ts`), and a shard controller's capacity per GB-s follows its CPU and
+ * garbage per fire. The SDK client still resolves what it knows
  * best: the region, the credentials (its provider chain, refreshed as they expire), the endpoint (its rules, or the
  * local stack's), the attempts per call; registerClientTimeouts records the time limits the client was built with.
  */
@@ -75,9 +76,11 @@ export function registerClientTimeouts(lambda: LambdaClient, timeouts: HttpTimeo
   if (timeouts) timeoutsOfClient.set(lambda, timeouts);
 }
 
-/** Where invokes go (its URL and its connections) and how they are signed. */
+/** Where invokes go (the host, the path every invoke's starts with, the connections) and how they are signed. */
 interface Endpoint {
-  readonly url: URL;
+  readonly host: string;
+  /** The endpoint's own path (a custom endpoint may have one), then the API's. */
+  readonly functionsPath: string;
   readonly pool: Http1Pool;
   readonly signer: SigV4Signer;
 }
@@ -106,14 +109,14 @@ export class InvokeApi {
    * holds it well under one.
    */
   async sign(target: string, type: InvocationType, body: string): Promise<SignedInvoke> {
-    const [{ url, signer }, credentials] = await Promise.all([
+    const [{ host, functionsPath, signer }, credentials] = await Promise.all([
       this.#resolveEndpoint(),
       this.#lambda.config.credentials(),
     ]);
-    const path = `${url.pathname.replace(/\/$/, '')}/2015-03-31/functions/${encodeURIComponent(target)}/invocations`;
-    // No content-length: Node sets it when the body is written in one piece (end(body)).
+    const path = `${functionsPath}/${encodeURIComponent(target)}/invocations`;
+    // No content-length here: send writes it, outside the signed headers (SigV4 checks those it lists).
     const headers = signer.sign(
-      { method: 'POST', path, headers: { host: url.host, 'x-amz-invocation-type': type }, body },
+      { method: 'POST', path, headers: { host, 'x-amz-invocation-type': type }, body },
       credentials,
       Date.now(),
     );
@@ -211,7 +214,12 @@ export class InvokeApi {
         host: urlToHttpOptions(resolved).hostname ?? resolved.hostname,
         port: Number(resolved.port || (https ? 443 : 80)),
       });
-      return { url: resolved, pool: this.#pool, signer: new SigV4Signer(region, 'lambda') };
+      return {
+        host: resolved.host,
+        functionsPath: `${resolved.pathname.replace(/\/$/, '')}/2015-03-31/functions`,
+        pool: this.#pool,
+        signer: new SigV4Signer(region, 'lambda'),
+      };
     })();
     return this.#endpoint;
   }

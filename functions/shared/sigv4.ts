@@ -2,7 +2,7 @@ import { createHmac, hash } from 'node:crypto';
 
 /**
  * AWS Signature Version 4 (header form) for the one request a tick sends. The SDK's signer allocates ~27 KB a
- * signature (a request clone, header maps, promise chains; measured with `--min-semi-space-size`); this one ~4 KB,
+ * signature (a request clone, header maps, promise chains; measured with `--min-semi-space-size`); InvokeApi.sign with this one ~10 KB,
  * and garbage is what a small shard controller pays for in collections on the tick path (docs/design/fleet.md).
  * Same canonical form as the SDK's signer for services other than S3: the path URI-encoded once more, every
  * header given signed, the payload's SHA-256 sent as x-amz-content-sha256. Header values are signed as given (SigV4

@@ -55,18 +55,24 @@ function exchange(pool: Http1Pool): Promise<Http1Answer & { reusable: boolean }>
 let close = () => {};
 afterEach(() => close());
 
+/** One exchange with a server that answers it with `pieces`. */
+async function answerTo(pieces: readonly string[]): Promise<Http1Answer & { reusable: boolean }> {
+  const server = await serve(() => pieces);
+  close = server.close;
+  return exchange(server.pool);
+}
+
 describe('readAnswer', () => {
   it('reads an answer by its Content-Length, split across reads, headers named in lower case', async () => {
     // prepare
-    const server = await serve(() => [
+    const pieces = [
       'HTTP/1.1 200 OK\r\nX-Amz-Function-Error: Unhandled\r\nContent-',
       'Length: 21\r\n\r\n{"errorType":',
       '"Error"}',
-    ]);
-    close = server.close;
+    ];
 
     // act
-    const answer = await exchange(server.pool);
+    const answer = await answerTo(pieces);
 
     // assess
     expect(answer.status).toBe(200);
@@ -77,17 +83,16 @@ describe('readAnswer', () => {
 
   it('reads a chunked answer, its sizes (with an extension) and data split across reads, with trailers', async () => {
     // prepare
-    const server = await serve(() => [
+    const pieces = [
       'HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n',
       '5\r\nhel',
       'lo\r\n9;ext=1\r\n, world.',
       '.\r\n0\r\nX-Trailer: t',
       '\r\n\r\n',
-    ]);
-    close = server.close;
+    ];
 
     // act
-    const answer = await exchange(server.pool);
+    const answer = await answerTo(pieces);
 
     // assess
     expect(answer.status).toBe(404);
@@ -97,11 +102,10 @@ describe('readAnswer', () => {
 
   it('reads a body without a length up to the close, and does not keep that connection', async () => {
     // prepare
-    const server = await serve(() => ['HTTP/1.1 202 Accepted\r\n\r\npart one, ', 'part two', 'CLOSE']);
-    close = server.close;
+    const pieces = ['HTTP/1.1 202 Accepted\r\n\r\npart one, ', 'part two', 'CLOSE'];
 
     // act
-    const answer = await exchange(server.pool);
+    const answer = await answerTo(pieces);
 
     // assess
     expect(answer.body.toString()).toBe('part one, part two');
@@ -116,11 +120,10 @@ describe('readAnswer', () => {
     ['is HTTP/1.0', 'HTTP/1.0 202 Accepted\r\nContent-Length: 0\r\n\r\n'],
   ])('does not keep a connection whose answer %s', async (_case, answerText) => {
     // prepare
-    const server = await serve(() => [answerText]);
-    close = server.close;
+    const pieces = [answerText];
 
     // act
-    const answer = await exchange(server.pool);
+    const answer = await answerTo(pieces);
 
     // assess
     expect(answer.status).toBe(202);
@@ -133,11 +136,9 @@ describe('readAnswer', () => {
     const pieces = ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n'];
     for (let at = 0; at < payload.length; at += 1 << 16) pieces.push(payload.slice(at, at + (1 << 16)));
     pieces.push('\r\n0\r\n\r\n');
-    const server = await serve(() => pieces);
-    close = server.close;
 
     // act
-    const answer = await exchange(server.pool);
+    const answer = await answerTo(pieces);
 
     // assess
     expect(answer.body.length).toBe(payload.length);
@@ -146,14 +147,10 @@ describe('readAnswer', () => {
 
   it('skips an interim 100 Continue, and reads a 204 (a DryRun answer) as bodiless without waiting for a close', async () => {
     // prepare
-    const server = await serve(() => [
-      'HTTP/1.1 100 Continue\r\n\r\n',
-      'HTTP/1.1 204 No Content\r\nX-Id: 1\r\n\r\n',
-    ]);
-    close = server.close;
+    const pieces = ['HTTP/1.1 100 Continue\r\n\r\n', 'HTTP/1.1 204 No Content\r\nX-Id: 1\r\n\r\n'];
 
     // act
-    const answer = await exchange(server.pool);
+    const answer = await answerTo(pieces);
 
     // assess
     expect(answer.status).toBe(204);
@@ -185,12 +182,8 @@ describe('readAnswer', () => {
       /closed before the answer was complete/,
     ],
   ])('fails on %s', async (_case, pieces, message) => {
-    // prepare
-    const server = await serve(() => pieces);
-    close = server.close;
-
     // act
-    const outcome = exchange(server.pool);
+    const outcome = answerTo(pieces);
 
     // assess
     await expect(outcome).rejects.toThrow(message);
